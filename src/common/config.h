@@ -1,0 +1,106 @@
+/*
+ * config — mailwarden.conf: Postfix main.cf syntax for the global keys,
+ * fail2ban jail.local sections for the ban engine, in one file.
+ *
+ *   key = value            global parameter (Postfix name, see params.c)
+ *       continued          a line starting with white space continues
+ *   # comment
+ *   role/inet/key = value  per-listener override, as `postconf -P` names
+ *                          master.cf overrides (role: smtpd, submission,
+ *                          smtps; "smtp/inet/..." is accepted for smtpd)
+ *   [section]              from here on fail2ban syntax: free keys, kept
+ *                          raw for the ban engine, no $name expansion
+ *
+ * Values are expanded ($name, ${name}) when read, as Postfix does, so the
+ * order of definitions does not matter. Every global key must be in the
+ * parameter table (params.c); unknown keys and bad values make
+ * config_load() fail with "FILE, line N: KEY: message".
+ */
+#ifndef MW_CONFIG_H
+#define MW_CONFIG_H
+#include <stddef.h>
+
+enum param_type {
+	PT_STR,		/* free text */
+	PT_INT,		/* integer within [min, max] */
+	PT_BOOL,	/* yes/no */
+	PT_TIME,	/* seconds; units s, m, h, d, w accepted (Postfix) */
+	PT_SIZE,	/* bytes */
+	PT_LIST,	/* list split on commas and white space */
+	PT_MAPS,	/* list of type:name map references, checked at load */
+	PT_DOMAINS,	/* list of domains and/or type:name maps */
+	PT_CIDRS,	/* list of networks: 1.2.3.0/24, [::1]/128, type:name */
+	PT_LISTEN,	/* list of ADDR:PORT, [v6addr]:PORT */
+	PT_ENUM,	/* one of the words in param.choices ("a|b|c") */
+};
+
+/* One row of the parameter table: everything else comes from it. */
+struct param {
+	const char *name;
+	enum param_type type;
+	const char *def;	/* default, may use $name */
+	long min, max;		/* for PT_INT / PT_TIME / PT_SIZE */
+	const char *choices;	/* for PT_ENUM: "normalize|yes|no" */
+	const char *help;	/* one line, for the man page and check-config */
+};
+
+/* The parameter table, terminated by a row with name == NULL. */
+extern const struct param config_params[];
+
+/* One raw key of a [section]. */
+struct config_kv {
+	char *key;
+	char *value;		/* continuation lines joined with '\n' */
+	int line;
+};
+
+/* One fail2ban-style [section] in file order. */
+struct config_section {
+	char *name;
+	char *file;
+	int line;
+	struct config_kv *kv;
+	size_t nkv;
+};
+
+struct config;
+
+/*
+ * Load and check a config file. On error return NULL and put
+ * "FILE, line N: KEY: what is wrong" (or "FILE: ..." without a line) into
+ * err. Checks every value against its type, and opens every map named by
+ * a PT_MAPS/PT_DOMAINS/PT_CIDRS key so a missing map file fails here.
+ */
+struct config *config_load(const char *path, char *err, size_t errlen);
+/* Free a config. */
+void config_free(struct config *cfg);
+/* Path the config was loaded from. */
+const char *config_path(const struct config *cfg);
+
+/* Expanded value of a global key (default when unset). Fatal if the key is
+ * not in the parameter table (a programming error). */
+const char *config_get(const struct config *cfg, const char *name);
+/* Same, with the per-listener override role/inet/name taking precedence,
+ * then the role's built-in default (see params.c), then the global. */
+const char *config_get_role(const struct config *cfg, const char *role,
+    const char *name);
+/* Typed getters (values were checked at load, so these cannot fail). */
+long config_get_int(const struct config *cfg, const char *name);
+int config_get_bool(const struct config *cfg, const char *name);
+long config_get_time(const struct config *cfg, const char *name);
+long config_get_role_int(const struct config *cfg, const char *role, const char *name);
+int config_get_role_bool(const struct config *cfg, const char *role, const char *name);
+long config_get_role_time(const struct config *cfg, const char *role, const char *name);
+/* Split a list value into a NULL-terminated array; free with
+ * config_list_free(). Commas and white space separate items. */
+char **config_list(const char *value);
+void config_list_free(char **list);
+/* Line number where a global key was set (0 if defaulted), for messages. */
+int config_line(const struct config *cfg, const char *name);
+/* Whether a global key was set explicitly in the file. */
+int config_is_set(const struct config *cfg, const char *name);
+
+/* The [sections], in file order. */
+size_t config_nsections(const struct config *cfg);
+const struct config_section *config_section(const struct config *cfg, size_t i);
+#endif

@@ -1,0 +1,132 @@
+/*
+ * log — Postfix-format log lines to a file, syslog, or stderr.
+ * Each line is written with a single write(2) on an O_APPEND descriptor,
+ * so lines from several processes never interleave.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+static char log_name[64] = "mailwarden";
+static char log_host[256] = "localhost";
+static char log_service[32] = "master";
+static int log_fdesc = 2;	/* stderr until log_open() */
+static int log_use_syslog;
+static int log_stderr_too;
+
+void log_open(const char *name, const char *host, int fd)
+{
+	str_copy(log_name, sizeof(log_name), name);
+	str_copy(log_host, sizeof(log_host), host);
+	if (fd < 0) {
+		if (log_use_syslog)
+			closelog();
+		log_use_syslog = 1;
+		openlog(log_name, LOG_PID | LOG_NDELAY, LOG_MAIL);
+		log_fdesc = -1;
+	} else {
+		log_use_syslog = 0;
+		log_fdesc = fd;
+	}
+}
+
+void log_set_stderr(int on)
+{
+	log_stderr_too = on;
+}
+
+void log_set_service(const char *service)
+{
+	str_copy(log_service, sizeof(log_service), service);
+}
+
+int log_fd(void)
+{
+	return log_fdesc;
+}
+
+static void log_write(int prio, const char *prefix, const char *fmt, va_list ap)
+{
+	char text[2048];
+	char line[2400];
+	int saved = errno;
+
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	if (n < 0)
+		str_copy(text, sizeof(text), "(log format error)");
+	/* Never let control characters from clients into the log. */
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (log_use_syslog) {
+		char tag[128];
+		snprintf(tag, sizeof(tag), "%s/%s", log_name, log_service);
+		openlog(tag, LOG_PID, LOG_MAIL);
+		syslog(prio, "%s%s", prefix, text);
+	}
+	if (!log_use_syslog || log_stderr_too) {
+		time_t now = time(NULL);
+		struct tm tm;
+		char stamp[32];
+		localtime_r(&now, &tm);
+		if (strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm) == 0)
+			stamp[0] = '\0';
+		n = snprintf(line, sizeof(line), "%s %s %s/%s[%ld]: %s%s\n",
+		    stamp, log_host, log_name, log_service, (long)getpid(),
+		    prefix, text);
+		if (n < 0)
+			return;
+		if ((size_t)n >= sizeof(line)) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		if (log_fdesc >= 0 && write(log_fdesc, line, (size_t)n) < 0 &&
+		    log_fdesc != 2) {
+			/* The log itself failed: stderr is all that is left. */
+			(void)!write(2, line, (size_t)n);
+		}
+		if (log_stderr_too && log_fdesc != 2)
+			(void)!write(2, line, (size_t)n);
+	}
+	errno = saved;
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_write(LOG_INFO, "", fmt, ap);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_write(LOG_WARNING, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_write(LOG_ERR, "error: ", fmt, ap);
+	va_end(ap);
+}
+
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_write(LOG_CRIT, "fatal: ", fmt, ap);
+	va_end(ap);
+	exit(1);
+}

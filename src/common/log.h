@@ -1,0 +1,30 @@
+/*
+ * log — mail log lines in Postfix's format:
+ *   "Mmm dd hh:mm:ss HOST NAME/SERVICE[pid]: text"
+ * NAME is syslog_name (default "mailwarden"), SERVICE the Postfix service
+ * name of the calling part (smtpd, cleanup, qmgr, local, virtual, ...).
+ * Output goes to a file descriptor (maillog_file, opened O_APPEND by the
+ * parent and inherited) or to syslog(3) when no file is set. Before
+ * log_open() lines go to stderr.
+ */
+#ifndef MW_LOG_H
+#define MW_LOG_H
+#include <stdarg.h>
+
+/* Log to fd (or syslog when fd < 0) as NAME on HOST. */
+void log_open(const char *name, const char *host, int fd);
+/* Also copy every line to stderr (foreground runs and check-config). */
+void log_set_stderr(int on);
+/* Set the Postfix service name used from now on in this process. */
+void log_set_service(const char *service);
+/* Current log fd (-1 for syslog), e.g. to hand to a child. */
+int log_fd(void);
+/* An informational line. */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A "warning: " line. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An "error: " line. */
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A "fatal: " line, then exit(1). Start-up errors and broken invariants only. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#endif

@@ -1,0 +1,28 @@
+/*
+ * util — allocation that cannot fail half-way, and small string helpers.
+ * Allocation failure aborts the process (via fatal()), so callers never
+ * handle NULL from these.
+ */
+#ifndef MW_UTIL_H
+#define MW_UTIL_H
+#include <stddef.h>
+
+/* malloc() that aborts on failure. */
+void *xmalloc(size_t n);
+/* calloc() that aborts on failure. */
+void *xcalloc(size_t n, size_t size);
+/* realloc() that aborts on failure. */
+void *xrealloc(void *p, size_t n);
+/* strdup() that aborts on failure. */
+char *xstrdup(const char *s);
+/* strndup() that aborts on failure. */
+char *xstrndup(const char *s, size_t n);
+/* Lowercase an ASCII string in place; returns s. */
+char *str_lower(char *s);
+/* Copy src into dst of size n, always NUL-terminated; -1 if truncated. */
+int str_copy(char *dst, size_t n, const char *src);
+/* Trim leading and trailing white space in place; returns the new start. */
+char *str_trim(char *s);
+/* Case-insensitive ASCII equality. */
+int str_ieq(const char *a, const char *b);
+#endif

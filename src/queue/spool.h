@@ -1,0 +1,96 @@
+/*
+ * spool — the queue file: one file per message under queue_directory,
+ * written by the smtp engine, read and consumed by the queue process.
+ *
+ * Layout of queue_directory:
+ *   incoming/ID   new messages (complete once the end record is there)
+ *   deferred/ID   waiting for a retry; the file's mtime is the time of
+ *                 the next attempt (as Postfix does)
+ *   hold/ID       put on hold by the operator (later issue)
+ *   corrupt/ID    files that failed the integrity check, kept for a human
+ *   public/qmgr   the queue process's unix datagram socket: "ID" hints
+ *
+ * File format, text records, one per line:
+ *   MW1                          magic and version
+ *   T <sec>.<usec>               arrival time
+ *   C <name> <addr>              client host name ("unknown") and address
+ *   H <helo>                     HELO/EHLO argument (may be empty)
+ *   P <proto>                    SMTP / ESMTP / ESMTPA / ESMTPS ...
+ *   A <sasl user>                optional
+ *   S <sender>                   envelope sender, empty for <>
+ *   R<st> <recipient>            st is one byte: '-' pending, 'D' done;
+ *                                rewritten in place when delivered
+ *   B                            the body follows: LF line endings,
+ *                                dot-unstuffed, Received header first
+ *   ...body...
+ *   E <body length>              end record: the file is complete only
+ *                                when this matches the body length
+ *
+ * Durability: the writer writes everything including the end record,
+ * then the engine makes a batch of files durable with one syncfs(2) on the
+ * queue file system (group commit) before any of them gets its 250. A
+ * file without a valid end record was never acknowledged and is removed.
+ */
+#ifndef MW_SPOOL_H
+#define MW_SPOOL_H
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SPOOL_ID_MAX 32
+#define SPOOL_ST_PENDING '-'
+#define SPOOL_ST_DONE    'D'
+
+struct spool_rcpt {
+	char *addr;
+	char status;		/* SPOOL_ST_PENDING or SPOOL_ST_DONE */
+	off_t status_off;	/* file offset of the status byte */
+};
+
+/* The envelope of one message, as read back from its queue file. */
+struct spool_env {
+	char id[SPOOL_ID_MAX];
+	long arrival_sec, arrival_usec;
+	char *client_name, *client_addr, *helo, *proto, *sasl_user, *sender;
+	struct spool_rcpt *rcpt;
+	size_t nrcpt;
+	off_t body_off;		/* where the body starts in the file */
+	size_t body_len;
+	int fd;			/* open read-write, -1 when closed */
+};
+
+/* A queue file being written by the smtp engine. */
+struct spool_writer {
+	char id[SPOOL_ID_MAX];
+	int fd;
+	int dirfd;		/* the incoming/ directory */
+	size_t body_len;
+	int error;		/* errno of the first failed write, or 0 */
+	char wbuf[8192];	/* small write-behind buffer */
+	size_t wlen;
+};
+
+/* Make a new unique queue ID (12 upper-case hex digits, Postfix style). */
+void spool_new_id(char *id, size_t len);
+
+/* Create incoming/ID and write the envelope records and "B". 0 or -1 (errno). */
+int spool_create(struct spool_writer *w, int incoming_dirfd,
+    const struct spool_env *env);
+/* Append body bytes (already LF-terminated and dot-unstuffed). */
+int spool_write(struct spool_writer *w, const char *p, size_t n);
+/* Write the end record and close. The file is NOT durable yet: the caller
+ * groups several and calls spool_sync(). 0 or -1 (errno; file removed). */
+int spool_finish(struct spool_writer *w);
+/* Abandon a file being written (client went away, too big...). */
+void spool_abort(struct spool_writer *w);
+/* Make everything written so far durable (syncfs on dirfd's file system). */
+int spool_sync(int dirfd);
+
+/* Open and parse dir/id. 0 ok; -1 with err: missing end record or bad
+ * record (the caller moves it to corrupt/ or removes it). */
+int spool_read(int dirfd, const char *id, struct spool_env *env,
+    char *err, size_t errlen);
+/* Mark recipient i delivered (pwrite of the status byte). */
+int spool_mark_done(struct spool_env *env, size_t i);
+/* Close and free an envelope read by spool_read(). */
+void spool_env_free(struct spool_env *env);
+#endif
