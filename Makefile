@@ -2,23 +2,27 @@
 # integration tests twice: a normal build and an ASan+UBSan build.
 CC      ?= cc
 PKGS    := libcap
-CSTD    := -std=c17 -D_GNU_SOURCE
+CSTD    := -std=c17 -D_GNU_SOURCE -DMAILWARDEN_VERSION=\"0.1.0\"
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) -Isrc $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 
 # Build flavours live in their own object trees: build/ and build-san/.
+# FLAVOUR names the object tree; SAN=1 adds ASan+UBSan.
 FLAVOUR ?= build
-ifeq ($(FLAVOUR),build-san)
+SAN     ?= 0
+ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
-BIN     := build-san/mailwarden
-else
+endif
+ifeq ($(FLAVOUR),build)
 BIN     := mailwarden
+else
+BIN     := $(FLAVOUR)/mailwarden
 endif
 
-SRCS    := $(wildcard src/common/*.c src/smtp/*.c src/queue/*.c src/cli/*.c)
+SRCS    := $(wildcard src/common/*.c src/smtp/*.c src/queue/*.c src/policy/*.c src/master/*.c src/cli/*.c)
 LIBOBJS := $(SRCS:%.c=$(FLAVOUR)/%.o)
 MAINOBJ := $(FLAVOUR)/src/main.o
 UNIT    := $(wildcard tests/unit/*_test.c)
@@ -54,10 +58,13 @@ check: lint unit integ
 
 test: lint
 	$(MAKE) check
-	$(MAKE) FLAVOUR=build-san check
+	$(MAKE) FLAVOUR=build-san SAN=1 check
 
 clean:
 	rm -rf build build-san mailwarden
 
 -include $(LIBOBJS:.o=.d) $(MAINOBJ:.o=.d)
+
+build-only: $(BIN) $(UNITBIN)
+
 .PHONY: all unit integ lint check test clean

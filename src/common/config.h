@@ -19,6 +19,8 @@
 #ifndef MW_CONFIG_H
 #define MW_CONFIG_H
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
 
 enum param_type {
 	PT_STR,		/* free text */
@@ -103,4 +105,27 @@ int config_is_set(const struct config *cfg, const char *name);
 /* The [sections], in file order. */
 size_t config_nsections(const struct config *cfg);
 const struct config_section *config_section(const struct config *cfg, size_t i);
+
+/* A built-in default of one listener role (params.c), e.g. submission's
+ * smtpd_tls_security_level = encrypt. */
+struct role_default {
+	const char *role;	/* "submission", "smtps" ("smtpd" has none) */
+	const char *name;
+	const char *value;
+};
+/* Role defaults, terminated by a row with role == NULL. */
+extern const struct role_default config_role_defaults[];
+
+/* Byte-size getters (PT_SIZE; k, m, g suffixes were accepted at load). */
+long config_get_size(const struct config *cfg, const char *name);
+long config_get_role_size(const struct config *cfg, const char *role, const char *name);
+/* Parse a PT_LISTEN value into addresses (port set; "*:25" gives 0.0.0.0
+ * and [::]); *out is xmalloc'ed, free() it. -1 + message on error. */
+int config_listen_parse(const char *value, struct sockaddr_storage **out,
+    size_t *n, char *err, size_t errlen);
+/* Print the parameter table as "name = default" with help, for
+ * `mailwarden params`. */
+void config_print_params(FILE *fp);
+/* Print the parameter table as roff for mailwarden.conf(5). */
+void config_print_man(FILE *fp);
 #endif

@@ -1,0 +1,26 @@
+#!/bin/bash
+# demo.sh — install dependencies (when root), build, and run mailwarden in
+# the foreground on conf/demo.conf: example.com and example.net on
+# 127.0.0.1:2525, mail landing in ./run/mail/<domain>/<user>/new/.
+# Try it from another terminal:
+#   swaks --server 127.0.0.1:2525 --from me@example.org --to alice@example.com
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+	./scripts/install-deps.sh
+else
+	echo "demo.sh: not root, skipping scripts/install-deps.sh" \
+	     "(run it once as root if the build fails for missing packages)" >&2
+fi
+
+make
+mkdir -p run run/spool run/mail
+# When started as root mailwarden drops to the user mailwarden, which must
+# be able to write the spool and the mailboxes.
+if [ "$(id -u)" -eq 0 ] && getent passwd mailwarden >/dev/null; then
+	chmod 0755 run
+	chown -R mailwarden:mailwarden run/spool run/mail
+fi
+echo "demo.sh: starting mailwarden on 127.0.0.1:2525 (Ctrl-C to stop; log in ./run/maillog)"
+exec ./mailwarden -c conf/demo.conf

@@ -1,0 +1,1116 @@
+/*
+ * config — load mailwarden.conf: Postfix main.cf syntax for the global
+ * keys and per-listener overrides (ROLE/inet/KEY), fail2ban-style raw
+ * [sections] after them. At load every value is expanded ($name,
+ * ${name}, $(name), ${name?text}, ${name:text}, $$) and checked against
+ * its type in the parameter table (params.c), so every later get is a
+ * lookup that cannot fail. Errors read "FILE, line N: KEY: message".
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cidr.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/map.h"
+#include "common/util.h"
+
+#define CONF_LINE_MAX	(64 * 1024)	/* longest physical line */
+#define CONF_VALUE_MAX	(1024 * 1024)	/* longest value, raw or expanded */
+#define NROLES		3
+
+static const char *const role_names[NROLES] = { "smtpd", "submission", "smtps" };
+
+/* One explicitly set value: a global key or a per-listener override. */
+struct setting {
+	char *raw;		/* NULL = not set */
+	char *key;		/* as written, for messages */
+	int line;
+};
+
+struct config {
+	char *path;
+	size_t nparams;
+	char **defval;			/* [nparams] default before expansion */
+	struct setting *set;		/* [nparams] global keys */
+	struct setting *rset[NROLES];	/* [nparams] overrides per role */
+	char **val;			/* [nparams] expanded global values */
+	char **rval[NROLES];		/* [nparams] expanded override or role default */
+	struct config_section *sections;
+	size_t nsections;
+};
+
+/* Expansion state: the chain of parameters being expanded, for loops. */
+struct xctx {
+	struct config *cfg;
+	int *stack;
+	size_t depth;
+	char msg[512];		/* error text without location */
+	int failed;
+	int located;		/* err already holds "FILE, line N: KEY: msg" */
+	char *err;
+	size_t errlen;
+};
+
+static int param_index(const char *name)
+{
+	for (int i = 0; config_params[i].name != NULL; i++) {
+		if (strcmp(config_params[i].name, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static int role_index(const char *role)
+{
+	if (strcmp(role, "smtp") == 0)
+		return 0;
+	for (int r = 0; r < NROLES; r++) {
+		if (strcmp(role, role_names[r]) == 0)
+			return r;
+	}
+	return -1;
+}
+
+/* ---- values: numbers, times, sizes, booleans ---- */
+
+/* Parse a decimal number with an optional one-letter unit from units
+ * (multipliers in mults); -1 if malformed, -2 if it overflows. */
+static int parse_scaled(const char *s, const char *units, const long *mults, long *out)
+{
+	char *end;
+	long n, mult = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno == ERANGE)
+		return -2;
+	if (*end != '\0') {
+		const char *u = strchr(units, tolower((unsigned char)*end));
+		if (u == NULL || end[1] != '\0')
+			return -1;
+		mult = mults[u - units];
+	}
+	if (n > LONG_MAX / mult)
+		return -2;
+	*out = n * mult;
+	return 0;
+}
+
+static int parse_time(const char *s, long *out)
+{
+	static const long mults[] = { 1, 60, 3600, 86400, 7 * 86400 };
+	return parse_scaled(s, "smhdw", mults, out);
+}
+
+static int parse_size(const char *s, long *out)
+{
+	static const long mults[] = { 1024L, 1024L * 1024, 1024L * 1024 * 1024 };
+	return parse_scaled(s, "kmg", mults, out);
+}
+
+static int parse_int(const char *s, long *out)
+{
+	char *end;
+
+	if (*s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	if (*end != '\0')
+		return -1;
+	return errno == ERANGE ? -2 : 0;
+}
+
+static int parse_bool(const char *s)
+{
+	if (str_ieq(s, "yes") || str_ieq(s, "true") || strcmp(s, "1") == 0)
+		return 1;
+	if (str_ieq(s, "no") || str_ieq(s, "false") || strcmp(s, "0") == 0)
+		return 0;
+	return -1;
+}
+
+/* ---- lists ---- */
+
+char **config_list(const char *value)
+{
+	size_t n = 0, cap = 8;
+	char **list = xmalloc(cap * sizeof(*list));
+	const char *p = value ? value : "";
+
+	for (;;) {
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		const char *start = p;
+		int depth = 0;
+		for (; *p; p++) {
+			if (*p == '{')
+				depth++;
+			else if (*p == '}' && depth > 0)
+				depth--;
+			else if (depth == 0 && (*p == ',' || isspace((unsigned char)*p)))
+				break;
+		}
+		if (n + 2 > cap) {
+			cap *= 2;
+			list = xrealloc(list, cap * sizeof(*list));
+		}
+		list[n++] = xstrndup(start, (size_t)(p - start));
+	}
+	list[n] = NULL;
+	return list;
+}
+
+void config_list_free(char **list)
+{
+	if (list == NULL)
+		return;
+	for (size_t i = 0; list[i] != NULL; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* ---- listen addresses ---- */
+
+static int parse_port(const char *s, in_port_t *port)
+{
+	long n;
+
+	if (parse_int(s, &n) < 0 || !isdigit((unsigned char)*s) || n < 1 || n > 65535)
+		return -1;
+	*port = htons((in_port_t)n);
+	return 0;
+}
+
+static void add_addr(struct sockaddr_storage **out, size_t *n, int family,
+    const void *addr, in_port_t port)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = port;
+		memcpy(&sin->sin_addr, addr, sizeof(sin->sin_addr));
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = port;
+		memcpy(&sin6->sin6_addr, addr, sizeof(sin6->sin6_addr));
+	}
+	*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+	(*out)[(*n)++] = ss;
+}
+
+/* One ADDR:PORT item. */
+static int listen_item(const char *item, struct sockaddr_storage **out, size_t *n)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	unsigned char raw[16];
+	const char *colon;
+	size_t hlen;
+	in_port_t port;
+
+	if (item[0] == '[') {
+		const char *close = strchr(item, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		hlen = (size_t)(close - item - 1);
+		if (hlen >= sizeof(host))
+			return -1;
+		memcpy(host, item + 1, hlen);
+		host[hlen] = '\0';
+		if (parse_port(close + 2, &port) < 0 || inet_pton(AF_INET6, host, raw) != 1)
+			return -1;
+		add_addr(out, n, AF_INET6, raw, port);
+		return 0;
+	}
+	if ((colon = strrchr(item, ':')) == NULL || strchr(item, ':') != colon)
+		return -1;
+	hlen = (size_t)(colon - item);
+	if (hlen >= sizeof(host) || parse_port(colon + 1, &port) < 0)
+		return -1;
+	memcpy(host, item, hlen);
+	host[hlen] = '\0';
+	if (strcmp(host, "*") == 0) {
+		add_addr(out, n, AF_INET, &(struct in_addr){ htonl(INADDR_ANY) }, port);
+		add_addr(out, n, AF_INET6, &in6addr_any, port);
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, raw) != 1)
+		return -1;
+	add_addr(out, n, AF_INET, raw, port);
+	return 0;
+}
+
+int config_listen_parse(const char *value, struct sockaddr_storage **out,
+    size_t *n, char *err, size_t errlen)
+{
+	char **items = config_list(value);
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; items[i] != NULL; i++) {
+		if (listen_item(items[i], out, n) < 0) {
+			snprintf(err, errlen, "bad listen address '%s' (use ADDR:PORT, "
+			    "[IPV6ADDR]:PORT or *:PORT)", items[i]);
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			rc = -1;
+			break;
+		}
+	}
+	config_list_free(items);
+	return rc;
+}
+
+/* ---- checking a value against its type ---- */
+
+static int check_readable(const char *what, const char *v, char *msg, size_t len)
+{
+	if (*v == '\0')
+		return 0;
+	int fd = open(v, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(msg, len, "cannot open %s file %s: %s", what, v, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int check_cert(const char *v, char *msg, size_t len)
+{
+	return check_readable("certificate", v, msg, len);
+}
+
+static int check_key(const char *v, char *msg, size_t len)
+{
+	return check_readable("key", v, msg, len);
+}
+
+static int check_mynetworks_style(const char *v, char *msg, size_t len)
+{
+	if (strcmp(v, "host") == 0)
+		return 0;
+	snprintf(msg, len, "'%s' is not supported (only 'host' is implemented)", v);
+	return -1;
+}
+
+/* Checks beyond the type, one row per parameter that needs one. */
+static const struct {
+	const char *name;
+	int (*check_fn)(const char *v, char *msg, size_t len);
+} extra_checks[] = {
+	{ "mynetworks_style", check_mynetworks_style },
+	{ "smtpd_tls_cert_file", check_cert },
+	{ "smtpd_tls_key_file", check_key },
+};
+
+static int check_range(const struct param *p, long n, const char *unit, char *msg, size_t len)
+{
+	if (n < p->min) {
+		snprintf(msg, len, "value %ld%s is less than the minimum %ld%s", n, unit, p->min, unit);
+		return -1;
+	}
+	if (n > p->max) {
+		snprintf(msg, len, "value %ld%s is more than the maximum %ld%s", n, unit, p->max, unit);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_enum(const struct param *p, const char *v, char *msg, size_t len)
+{
+	char **words;
+	int found = 0;
+	char *choices = xstrdup(p->choices);
+
+	for (char *c = choices; *c; c++) {
+		if (*c == '|')
+			*c = ' ';
+	}
+	words = config_list(choices);
+	for (size_t i = 0; words[i] != NULL; i++) {
+		if (strcmp(words[i], v) == 0)
+			found = 1;
+	}
+	config_list_free(words);
+	if (!found) {
+		for (char *c = choices; *c; c++) {
+			if (*c == ' ')
+				*c = '|';
+		}
+		snprintf(msg, len, "bad value '%s' (use one of %s)", v, p->choices);
+	}
+	free(choices);
+	return found ? 0 : -1;
+}
+
+/* Check an expanded value; -1 and msg (without location) if bad. */
+static int check_value(const struct param *p, const char *v, char *msg, size_t len)
+{
+	long n;
+	int rc = 0;
+
+	switch (p->type) {
+	case PT_STR:
+	case PT_LIST:
+		break;
+	case PT_INT:
+		if ((rc = parse_int(v, &n)) == -1)
+			snprintf(msg, len, "bad numerical value '%s'", v);
+		else if (rc == -2)
+			snprintf(msg, len, "numerical value '%s' is too large", v);
+		else
+			rc = check_range(p, n, "", msg, len);
+		break;
+	case PT_TIME:
+		if ((rc = parse_time(v, &n)) == -1)
+			snprintf(msg, len, "bad time value '%s'", v);
+		else if (rc == -2)
+			snprintf(msg, len, "time value '%s' is too large", v);
+		else
+			rc = check_range(p, n, "s", msg, len);
+		break;
+	case PT_SIZE:
+		if ((rc = parse_size(v, &n)) == -1)
+			snprintf(msg, len, "bad size value '%s'", v);
+		else if (rc == -2)
+			snprintf(msg, len, "size value '%s' is too large", v);
+		else
+			rc = check_range(p, n, "", msg, len);
+		break;
+	case PT_BOOL:
+		if (parse_bool(v) < 0) {
+			snprintf(msg, len, "bad boolean value '%s' (use yes or no)", v);
+			rc = -1;
+		}
+		break;
+	case PT_ENUM:
+		rc = check_enum(p, v, msg, len);
+		break;
+	case PT_MAPS: {
+		struct maplist *ml = maplist_open(v, strcmp(p->name, "alias_maps") == 0
+		    ? MAP_ALIASES : 0, msg, len);
+		rc = ml ? 0 : -1;
+		maplist_free(ml);
+		break;
+	}
+	case PT_DOMAINS: {
+		struct domlist *dl = domlist_open(v, msg, len);
+		rc = dl ? 0 : -1;
+		domlist_free(dl);
+		break;
+	}
+	case PT_CIDRS: {
+		struct cidrlist *cl = cidrlist_parse(v, msg, len);
+		rc = cl ? 0 : -1;
+		cidrlist_free(cl);
+		break;
+	}
+	case PT_LISTEN: {
+		struct sockaddr_storage *ss;
+		size_t cnt;
+		rc = config_listen_parse(v, &ss, &cnt, msg, len);
+		if (rc == 0)
+			free(ss);
+		break;
+	}
+	}
+	for (size_t i = 0; rc == 0 && i < sizeof(extra_checks) / sizeof(extra_checks[0]); i++) {
+		if (strcmp(extra_checks[i].name, p->name) == 0)
+			rc = extra_checks[i].check_fn(v, msg, len);
+	}
+	return rc;
+}
+
+/* ---- expansion ---- */
+
+/* Record an error; the innermost explicitly set key will locate it. */
+static int xfail(struct xctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int xfail(struct xctx *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
+	va_end(ap);
+	x->failed = 1;
+	x->located = 0;
+	return -1;
+}
+
+/* Put the location of a set key in front of an unlocated error. */
+static void xlocate(struct xctx *x, const struct setting *s)
+{
+	if (x->located || s == NULL || s->raw == NULL)
+		return;
+	snprintf(x->err, x->errlen, "%s, line %d: %s: %s", x->cfg->path, s->line, s->key, x->msg);
+	x->located = 1;
+}
+
+static int expand_str(struct xctx *x, const char *s, struct buf *out);
+
+/* Expanded value of global parameter i (cached), or NULL on error. */
+static const char *expand_param(struct xctx *x, int i)
+{
+	struct config *cfg = x->cfg;
+	struct buf b;
+	int rc;
+
+	if (cfg->val[i] != NULL)
+		return cfg->val[i];
+	for (size_t d = 0; d < x->depth; d++) {
+		if (x->stack[d] == i) {
+			xfail(x, "recursive expansion of $%s", config_params[i].name);
+			return NULL;
+		}
+	}
+	x->stack[x->depth++] = i;
+	buf_init(&b, CONF_VALUE_MAX);
+	buf_puts(&b, "");
+	if (cfg->set[i].raw == NULL && strcmp(config_params[i].name, "mydomain") == 0) {
+		/* dynamic default: $myhostname minus its first label */
+		rc = expand_str(x, "$myhostname", &b);
+		if (rc == 0) {
+			const char *dot = strchr(b.data, '.');
+			char *d = xstrdup(dot && dot[1] ? dot + 1 : "localdomain");
+			buf_reset(&b);
+			buf_puts(&b, d);
+			free(d);
+		}
+	} else {
+		rc = expand_str(x, cfg->set[i].raw ? cfg->set[i].raw : cfg->defval[i], &b);
+	}
+	x->depth--;
+	if (rc < 0) {
+		xlocate(x, &cfg->set[i]);
+		buf_free(&b);
+		return NULL;
+	}
+	cfg->val[i] = xstrdup(b.data);
+	buf_free(&b);
+	return cfg->val[i];
+}
+
+/* Expand ${name?text} / ${name:text}: text if name is (non-)empty. */
+static int expand_cond(struct xctx *x, const char *v, char op, const char *text,
+    size_t tlen, struct buf *out)
+{
+	if ((op == '?') != (*v != '\0'))
+		return 0;
+	char *t = xstrndup(text, tlen);
+	int rc = expand_str(x, t, out);
+	free(t);
+	return rc;
+}
+
+static int is_name_char(int c)
+{
+	return isalnum(c) || c == '_';
+}
+
+/* Expand every $ expression of s into out. */
+static int expand_str(struct xctx *x, const char *s, struct buf *out)
+{
+	char name[128];
+
+	while (*s) {
+		const char *dollar = strchr(s, '$');
+		size_t lit = dollar ? (size_t)(dollar - s) : strlen(s);
+		if (buf_append(out, s, lit) < 0)
+			return xfail(x, "value too long after expansion");
+		if (dollar == NULL)
+			break;
+		const char *p = dollar + 1;
+		char open = 0, op = 0;
+		const char *text = NULL;
+		size_t tlen = 0;
+		if (*p == '$') {
+			if (buf_puts(out, "$") < 0)
+				return xfail(x, "value too long after expansion");
+			s = p + 1;
+			continue;
+		}
+		if (*p == '{' || *p == '(')
+			open = *p++;
+		size_t nlen = 0;
+		while (is_name_char((unsigned char)p[nlen]))
+			nlen++;
+		if (nlen == 0 && open == 0) {	/* a lone '$' stays literal */
+			if (buf_puts(out, "$") < 0)
+				return xfail(x, "value too long after expansion");
+			s = p;
+			continue;
+		}
+		if (nlen == 0 || nlen >= sizeof(name))
+			return xfail(x, "bad parameter name after '$' in '%s'", dollar);
+		memcpy(name, p, nlen);
+		name[nlen] = '\0';
+		p += nlen;
+		if (open == '{' && (*p == '?' || *p == ':')) {
+			int depth = 1;
+			op = *p++;
+			text = p;
+			for (; *p && depth > 0; p++) {
+				if (*p == '{')
+					depth++;
+				else if (*p == '}')
+					depth--;
+			}
+			if (depth > 0)
+				return xfail(x, "missing '}' in '%s'", dollar);
+			tlen = (size_t)(p - 1 - text);
+		} else if (open != 0) {
+			if (*p != (open == '{' ? '}' : ')'))
+				return xfail(x, "missing '%c' in '%s'", open == '{' ? '}' : ')', dollar);
+			p++;
+		}
+		int j = param_index(name);
+		if (j < 0)
+			return xfail(x, "unknown parameter $%s", name);
+		const char *v = expand_param(x, j);
+		if (v == NULL)
+			return -1;
+		if (op != 0) {
+			if (expand_cond(x, v, op, text, tlen, out) < 0)
+				return -1;
+		} else if (buf_puts(out, v) < 0) {
+			return xfail(x, "value too long after expansion");
+		}
+		s = p;
+	}
+	return 0;
+}
+
+/* ---- dynamic defaults ---- */
+
+static char *default_myhostname(void)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		return xstrdup("localhost");
+	host[sizeof(host) - 1] = '\0';
+	return str_lower(xstrdup(host));
+}
+
+/* 127.0.0.0/8 [::1]/128 and every address of this host (mynetworks_style=host). */
+static char *default_mynetworks(void)
+{
+	struct ifaddrs *ifs, *ifa;
+	struct buf b;
+	char addr[INET6_ADDRSTRLEN];
+
+	buf_init(&b, CONF_VALUE_MAX);
+	buf_puts(&b, "127.0.0.0/8 [::1]/128");
+	if (getifaddrs(&ifs) < 0) {
+		log_warn("getifaddrs: %s; mynetworks defaults to loopback only", strerror(errno));
+		return b.data;
+	}
+	for (ifa = ifs; ifa != NULL; ifa = ifa->ifa_next) {
+		const struct sockaddr *sa = ifa->ifa_addr;
+		if (sa == NULL)
+			continue;
+		if (sa->sa_family == AF_INET) {
+			const struct sockaddr_in *sin = (const void *)sa;
+			if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127)
+				continue;
+			if (inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr)) != NULL)
+				buf_printf(&b, " %s/32", addr);
+		} else if (sa->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 = (const void *)sa;
+			if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+				continue;
+			if (inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr)) != NULL)
+				buf_printf(&b, " [%s]/128", addr);
+		}
+	}
+	freeifaddrs(ifs);
+	return b.data;
+}
+
+/* ---- reading the file ---- */
+
+/* A logical line being assembled: key, value, first line. */
+struct pending {
+	char *key;
+	struct buf val;
+	int line;
+	int in_section;
+};
+
+static int perr(const struct config *cfg, int line, char *err, size_t errlen,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int perr(const struct config *cfg, int line, char *err, size_t errlen,
+    const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "%s, line %d: %s", cfg->path, line, msg);
+	return -1;
+}
+
+/* Store a global key or ROLE/inet/KEY override; unknown names fail. */
+static int store_global(struct config *cfg, struct pending *pd, char *err, size_t errlen)
+{
+	const char *key = pd->key;
+	const char *slash = strchr(key, '/');
+	struct setting *s;
+	int i;
+
+	if (slash == NULL) {
+		if ((i = param_index(key)) < 0)
+			return perr(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
+		s = &cfg->set[i];
+	} else {
+		char role[32];
+		size_t rlen = (size_t)(slash - key);
+		if (rlen >= sizeof(role) || strncmp(slash, "/inet/", 6) != 0)
+			return perr(cfg, pd->line, err, errlen, "%s: bad per-listener "
+			    "override (use smtpd/inet/NAME, submission/inet/NAME or "
+			    "smtps/inet/NAME)", key);
+		memcpy(role, key, rlen);
+		role[rlen] = '\0';
+		int r = role_index(role);
+		if (r < 0)
+			return perr(cfg, pd->line, err, errlen, "%s: unknown listener '%s' "
+			    "(use smtpd, submission or smtps)", key, role);
+		if ((i = param_index(slash + 6)) < 0)
+			return perr(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
+		s = &cfg->rset[r][i];
+	}
+	free(s->raw);	/* the last definition wins, as in Postfix */
+	free(s->key);
+	s->raw = xstrdup(str_trim(pd->val.data));
+	s->key = xstrdup(key);
+	s->line = pd->line;
+	return 0;
+}
+
+static void store_section_kv(struct config *cfg, struct pending *pd)
+{
+	struct config_section *sec = &cfg->sections[cfg->nsections - 1];
+
+	sec->kv = xrealloc(sec->kv, (sec->nkv + 1) * sizeof(*sec->kv));
+	sec->kv[sec->nkv].key = xstrdup(pd->key);
+	sec->kv[sec->nkv].value = xstrdup(pd->val.data);
+	sec->kv[sec->nkv].line = pd->line;
+	sec->nkv++;
+}
+
+/* Finish the pending logical line, if any. */
+static int flush(struct config *cfg, struct pending *pd, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (pd->key == NULL)
+		return 0;
+	if (pd->in_section)
+		store_section_kv(cfg, pd);
+	else
+		rc = store_global(cfg, pd, err, errlen);
+	free(pd->key);
+	pd->key = NULL;
+	buf_reset(&pd->val);
+	return rc;
+}
+
+static int start_section(struct config *cfg, char *line, int lineno, char *err, size_t errlen)
+{
+	char *s = str_trim(line);
+	size_t len = strlen(s);
+
+	if (len < 3 || s[len - 1] != ']')
+		return perr(cfg, lineno, err, errlen, "bad section header '%s'", s);
+	s[len - 1] = '\0';
+	char *name = str_trim(s + 1);
+	if (*name == '\0' || strchr(name, '[') || strchr(name, ']'))
+		return perr(cfg, lineno, err, errlen, "bad section header '%s]'", s);
+	cfg->sections = xrealloc(cfg->sections, (cfg->nsections + 1) * sizeof(*cfg->sections));
+	struct config_section *sec = &cfg->sections[cfg->nsections++];
+	memset(sec, 0, sizeof(*sec));
+	sec->name = xstrdup(name);
+	sec->file = xstrdup(cfg->path);
+	sec->line = lineno;
+	return 0;
+}
+
+/* A new "key = value" line (also "key: value" in sections). */
+static int start_entry(struct config *cfg, struct pending *pd, char *line, int lineno,
+    char *err, size_t errlen)
+{
+	size_t klen = pd->in_section ? strcspn(line, "=:") : strcspn(line, "= \t");
+	char *p = line + klen;
+
+	if (pd->in_section) {
+		while (klen > 0 && isspace((unsigned char)line[klen - 1]))
+			klen--;
+	} else {
+		p += strspn(p, " \t");
+	}
+	if (*p != '=' && !(pd->in_section && *p == ':'))
+		return perr(cfg, lineno, err, errlen, "missing '=' after attribute name");
+	if (klen == 0)
+		return perr(cfg, lineno, err, errlen, "missing attribute name");
+	pd->key = xstrndup(line, klen);
+	pd->line = lineno;
+	buf_reset(&pd->val);
+	if (buf_puts(&pd->val, str_trim(p + 1)) < 0)
+		return perr(cfg, lineno, err, errlen, "%s: value too long", pd->key);
+	return 0;
+}
+
+/* Read the whole file into cfg->set, cfg->rset and cfg->sections. */
+static int read_file(struct config *cfg, FILE *fp, char *err, size_t errlen)
+{
+	struct pending pd = { 0 };
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int lineno = 0, rc = 0;
+
+	buf_init(&pd.val, CONF_VALUE_MAX);
+	buf_puts(&pd.val, "");
+	while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
+		lineno++;
+		if (len > CONF_LINE_MAX) {
+			rc = perr(cfg, lineno, err, errlen, "line too long");
+			break;
+		}
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (memchr(line, '\0', (size_t)len) != NULL) {
+			rc = perr(cfg, lineno, err, errlen, "NUL byte in line");
+			break;
+		}
+		char *p = line + strspn(line, " \t");
+		if (*p == '\0' || *p == '#' || (pd.in_section && *p == ';'))
+			continue;
+		if (p != line) {
+			if (pd.key == NULL) {
+				rc = perr(cfg, lineno, err, errlen,
+				    "logical line must not start with white space");
+			} else if (buf_puts(&pd.val, pd.in_section ? "\n" : " ") < 0
+			    || buf_puts(&pd.val, str_trim(p)) < 0) {
+				rc = perr(cfg, lineno, err, errlen, "%s: value too long", pd.key);
+			}
+			continue;
+		}
+		if ((rc = flush(cfg, &pd, err, errlen)) < 0)
+			break;
+		if (*p == '[') {
+			rc = start_section(cfg, p, lineno, err, errlen);
+			pd.in_section = 1;
+		} else {
+			rc = start_entry(cfg, &pd, p, lineno, err, errlen);
+		}
+	}
+	if (rc == 0 && ferror(fp))
+		rc = perr(cfg, lineno, err, errlen, "read error: %s", strerror(errno));
+	if (rc == 0)
+		rc = flush(cfg, &pd, err, errlen);
+	free(pd.key);
+	buf_free(&pd.val);
+	free(line);
+	return rc;
+}
+
+/* ---- load: read, expand, check ---- */
+
+/* An explicitly set item, for checking in file order. */
+struct item {
+	int line;
+	int role;		/* -1 = global */
+	int idx;
+};
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Expand and check one set item or one defaulted global. */
+static int check_item(struct xctx *x, int role, int i)
+{
+	struct config *cfg = x->cfg;
+	const struct setting *s = role < 0 ? &cfg->set[i] : &cfg->rset[role][i];
+	const char *v;
+	char msg[512];
+
+	if (role < 0) {
+		v = expand_param(x, i);
+	} else {
+		struct buf b;
+		buf_init(&b, CONF_VALUE_MAX);
+		buf_puts(&b, "");
+		if (expand_str(x, s->raw, &b) < 0) {
+			buf_free(&b);
+			v = NULL;
+		} else {
+			cfg->rval[role][i] = b.data;
+			v = b.data;
+		}
+	}
+	if (v != NULL && check_value(&config_params[i], v, msg, sizeof(msg)) < 0)
+		xfail(x, "%s", msg);
+	else if (v != NULL)
+		return 0;
+	if (s->raw != NULL)
+		xlocate(x, s);
+	if (!x->located)
+		snprintf(x->err, x->errlen, "%s: %s: %s", cfg->path, config_params[i].name, x->msg);
+	return -1;
+}
+
+static int check_all(struct config *cfg, char *err, size_t errlen)
+{
+	struct xctx x = { .cfg = cfg, .err = err, .errlen = errlen };
+	struct item *items = xcalloc(cfg->nparams * (NROLES + 1), sizeof(*items));
+	size_t n = 0;
+	int rc = 0;
+
+	x.stack = xcalloc(cfg->nparams + 1, sizeof(*x.stack));
+	for (size_t i = 0; i < cfg->nparams; i++) {
+		if (cfg->set[i].raw)
+			items[n++] = (struct item){ cfg->set[i].line, -1, (int)i };
+		for (int r = 0; r < NROLES; r++) {
+			if (cfg->rset[r][i].raw)
+				items[n++] = (struct item){ cfg->rset[r][i].line, r, (int)i };
+		}
+	}
+	qsort(items, n, sizeof(*items), item_cmp);
+	for (size_t k = 0; rc == 0 && k < n; k++)
+		rc = check_item(&x, items[k].role, items[k].idx);
+	for (size_t i = 0; rc == 0 && i < cfg->nparams; i++) {
+		if (cfg->set[i].raw == NULL)
+			rc = check_item(&x, -1, (int)i);
+	}
+	/* built-in role defaults where no override was given */
+	for (size_t k = 0; rc == 0 && config_role_defaults[k].role != NULL; k++) {
+		const struct role_default *rd = &config_role_defaults[k];
+		int r = role_index(rd->role), i = param_index(rd->name);
+		if (r < 0 || i < 0)
+			fatal("params.c: bad role default %s/inet/%s", rd->role, rd->name);
+		if (cfg->rval[r][i] == NULL)
+			cfg->rval[r][i] = xstrdup(rd->value);
+	}
+	free(x.stack);
+	free(items);
+	return rc;
+}
+
+struct config *config_load(const char *path, char *err, size_t errlen)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	FILE *fp;
+
+	cfg->path = xstrdup(path);
+	while (config_params[cfg->nparams].name != NULL)
+		cfg->nparams++;
+	cfg->defval = xcalloc(cfg->nparams, sizeof(*cfg->defval));
+	cfg->set = xcalloc(cfg->nparams, sizeof(*cfg->set));
+	cfg->val = xcalloc(cfg->nparams, sizeof(*cfg->val));
+	for (int r = 0; r < NROLES; r++) {
+		cfg->rset[r] = xcalloc(cfg->nparams, sizeof(*cfg->rset[r]));
+		cfg->rval[r] = xcalloc(cfg->nparams, sizeof(*cfg->rval[r]));
+	}
+	for (size_t i = 0; i < cfg->nparams; i++) {
+		const char *name = config_params[i].name;
+		if (config_params[i].def != NULL)
+			cfg->defval[i] = xstrdup(config_params[i].def);
+		else if (strcmp(name, "myhostname") == 0)
+			cfg->defval[i] = default_myhostname();
+		else if (strcmp(name, "mynetworks") == 0)
+			cfg->defval[i] = default_mynetworks();
+		else
+			cfg->defval[i] = xstrdup("");	/* mydomain: see expand_param() */
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		config_free(cfg);
+		return NULL;
+	}
+	int rc = read_file(cfg, fp, err, errlen);
+	fclose(fp);
+	if (rc == 0)
+		rc = check_all(cfg, err, errlen);
+	if (rc < 0) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->nparams; i++) {
+		free(cfg->defval[i]);
+		free(cfg->set[i].raw);
+		free(cfg->set[i].key);
+		free(cfg->val[i]);
+		for (int r = 0; r < NROLES; r++) {
+			free(cfg->rset[r][i].raw);
+			free(cfg->rset[r][i].key);
+			free(cfg->rval[r][i]);
+		}
+	}
+	for (int r = 0; r < NROLES; r++) {
+		free(cfg->rset[r]);
+		free(cfg->rval[r]);
+	}
+	for (size_t s = 0; s < cfg->nsections; s++) {
+		struct config_section *sec = &cfg->sections[s];
+		for (size_t k = 0; k < sec->nkv; k++) {
+			free(sec->kv[k].key);
+			free(sec->kv[k].value);
+		}
+		free(sec->kv);
+		free(sec->name);
+		free(sec->file);
+	}
+	free(cfg->sections);
+	free(cfg->defval);
+	free(cfg->set);
+	free(cfg->val);
+	free(cfg->path);
+	free(cfg);
+}
+
+/* ---- getters ---- */
+
+const char *config_path(const struct config *cfg)
+{
+	return cfg->path;
+}
+
+static int must_index(const char *name)
+{
+	int i = param_index(name);
+	if (i < 0)
+		fatal("config: no parameter named %s", name);
+	return i;
+}
+
+const char *config_get(const struct config *cfg, const char *name)
+{
+	return cfg->val[must_index(name)];
+}
+
+const char *config_get_role(const struct config *cfg, const char *role, const char *name)
+{
+	int i = must_index(name);
+	int r = role_index(role);
+
+	if (r < 0)
+		fatal("config: no listener role named %s", role);
+	return cfg->rval[r][i] ? cfg->rval[r][i] : cfg->val[i];
+}
+
+static long to_int(const char *v)
+{
+	long n = 0;
+	parse_int(v, &n);
+	return n;
+}
+
+static long to_time(const char *v)
+{
+	long n = 0;
+	parse_time(v, &n);
+	return n;
+}
+
+static long to_size(const char *v)
+{
+	long n = 0;
+	parse_size(v, &n);
+	return n;
+}
+
+long config_get_int(const struct config *cfg, const char *name)
+{
+	return to_int(config_get(cfg, name));
+}
+
+int config_get_bool(const struct config *cfg, const char *name)
+{
+	return parse_bool(config_get(cfg, name)) == 1;
+}
+
+long config_get_time(const struct config *cfg, const char *name)
+{
+	return to_time(config_get(cfg, name));
+}
+
+long config_get_size(const struct config *cfg, const char *name)
+{
+	return to_size(config_get(cfg, name));
+}
+
+long config_get_role_int(const struct config *cfg, const char *role, const char *name)
+{
+	return to_int(config_get_role(cfg, role, name));
+}
+
+int config_get_role_bool(const struct config *cfg, const char *role, const char *name)
+{
+	return parse_bool(config_get_role(cfg, role, name)) == 1;
+}
+
+long config_get_role_time(const struct config *cfg, const char *role, const char *name)
+{
+	return to_time(config_get_role(cfg, role, name));
+}
+
+long config_get_role_size(const struct config *cfg, const char *role, const char *name)
+{
+	return to_size(config_get_role(cfg, role, name));
+}
+
+int config_line(const struct config *cfg, const char *name)
+{
+	return cfg->set[must_index(name)].line;
+}
+
+int config_is_set(const struct config *cfg, const char *name)
+{
+	return cfg->set[must_index(name)].raw != NULL;
+}
+
+size_t config_nsections(const struct config *cfg)
+{
+	return cfg->nsections;
+}
+
+const struct config_section *config_section(const struct config *cfg, size_t i)
+{
+	return i < cfg->nsections ? &cfg->sections[i] : NULL;
+}

@@ -1,0 +1,530 @@
+/*
+ * map — Postfix-style "type:name" lookup tables, read completely at open
+ * into one hash table (open addressing, keys lowercased), so a lookup is
+ * O(1) and works after chroot. Text sources: texthash:, and hash:/lmdb:/
+ * btree:/dbm:/cdb:/sdbm: read their text source file (binary Postfix
+ * databases are refused). Also unix:passwd.byname, static:, inline:{}.
+ * Also the ordered map lists (maplist) and domain lists (domlist) that
+ * Postfix parameters such as alias_maps and mydestination are made of.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/map.h"
+#include "common/util.h"
+
+#define MAP_LINE_MAX	(64 * 1024)	/* longest physical line */
+#define MAP_VALUE_MAX	(1024 * 1024)	/* longest logical line */
+
+struct map_ent {
+	char *key;		/* lowercased; NULL = empty slot */
+	char *value;
+};
+
+struct map {
+	char *spec;
+	char *static_value;	/* static:VALUE, else NULL */
+	struct map_ent *slots;
+	size_t cap;		/* power of two */
+	size_t n;
+};
+
+/* FNV-1a over the lowercased key. */
+static uint64_t key_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+		h ^= (uint64_t)tolower(*p);
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct map *map_new(const char *spec)
+{
+	struct map *m = xcalloc(1, sizeof(*m));
+
+	m->spec = xstrdup(spec);
+	m->cap = 16;
+	m->slots = xcalloc(m->cap, sizeof(*m->slots));
+	return m;
+}
+
+static struct map_ent *table_slot(struct map_ent *slots, size_t cap, const char *key)
+{
+	size_t i = (size_t)key_hash(key) & (cap - 1);
+
+	while (slots[i].key != NULL && strcasecmp(slots[i].key, key) != 0)
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
+static void table_grow(struct map *m)
+{
+	size_t ncap = m->cap * 2;
+	struct map_ent *ns = xcalloc(ncap, sizeof(*ns));
+
+	for (size_t i = 0; i < m->cap; i++) {
+		if (m->slots[i].key != NULL)
+			*table_slot(ns, ncap, m->slots[i].key) = m->slots[i];
+	}
+	free(m->slots);
+	m->slots = ns;
+	m->cap = ncap;
+}
+
+/* Insert key (lowercased copy) unless present: the first definition wins. */
+static void table_put(struct map *m, const char *key, const char *value)
+{
+	if ((m->n + 1) * 4 > m->cap * 3)
+		table_grow(m);
+	struct map_ent *e = table_slot(m->slots, m->cap, key);
+	if (e->key != NULL)
+		return;
+	e->key = str_lower(xstrdup(key));
+	e->value = xstrdup(value);
+	m->n++;
+}
+
+const char *map_lookup(const struct map *m, const char *key)
+{
+	if (m == NULL || key == NULL)
+		return NULL;
+	if (m->static_value != NULL)
+		return m->static_value;
+	const struct map_ent *e = table_slot(m->slots, m->cap, key);
+	return e->key ? e->value : NULL;
+}
+
+const char *map_spec(const struct map *m)
+{
+	return m->spec;
+}
+
+void map_free(struct map *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->cap; i++) {
+		free(m->slots[i].key);
+		free(m->slots[i].value);
+	}
+	free(m->slots);
+	free(m->static_value);
+	free(m->spec);
+	free(m);
+}
+
+/* Strip one pair of surrounding braces and white space: "{ a b }" -> "a b". */
+static char *unbrace(char *s)
+{
+	s = str_trim(s);
+	size_t len = strlen(s);
+	if (len >= 2 && s[0] == '{' && s[len - 1] == '}') {
+		s[len - 1] = '\0';
+		s = str_trim(s + 1);
+	}
+	return s;
+}
+
+/* One aliases(5) entry "name: a, b" -> table; refuse |cmd and :include:. */
+static int add_alias(struct map *m, const char *path, int lineno, char *line,
+    char *err, size_t errlen)
+{
+	char *colon = strchr(line, ':');
+
+	if (colon == NULL || colon == line) {
+		snprintf(err, errlen, "%s, line %d: expected format: name: value", path, lineno);
+		return -1;
+	}
+	*colon = '\0';
+	char *name = str_lower(str_trim(line));
+	char *value = str_trim(colon + 1);
+	if (*name == '\0' || *value == '\0') {
+		snprintf(err, errlen, "%s, line %d: expected format: name: value", path, lineno);
+		return -1;
+	}
+	char *copy = xstrdup(value);
+	char *save = NULL;
+	int rc = 0;
+	for (char *it = strtok_r(copy, ",", &save); it != NULL; it = strtok_r(NULL, ",", &save)) {
+		it = str_trim(it);
+		if (*it == '"')
+			it++;
+		if (*it == '|') {
+			snprintf(err, errlen, "%s, line %d: alias %s: |command delivery is not supported",
+			    path, lineno, name);
+			rc = -1;
+			break;
+		}
+		if (strncasecmp(it, ":include:", 9) == 0) {
+			snprintf(err, errlen, "%s, line %d: alias %s: :include: is not supported",
+			    path, lineno, name);
+			rc = -1;
+			break;
+		}
+	}
+	free(copy);
+	if (rc == 0)
+		table_put(m, name, value);
+	return rc;
+}
+
+/* One texthash entry "key value" -> table. */
+static int add_text(struct map *m, const char *path, int lineno, char *line,
+    char *err, size_t errlen)
+{
+	size_t klen = strcspn(line, " \t");
+	char *value = str_trim(line + klen);
+
+	if (*value == '\0') {
+		snprintf(err, errlen, "%s, line %d: expected format: key whitespace value",
+		    path, lineno);
+		return -1;
+	}
+	line[klen] = '\0';
+	table_put(m, line, value);
+	return 0;
+}
+
+/* Process one logical line. */
+static int add_logical(struct map *m, const char *path, int lineno, struct buf *lb,
+    int flags, char *err, size_t errlen)
+{
+	if (lb->len == 0)
+		return 0;
+	char *line = str_trim(lb->data);
+	int rc = (flags & MAP_ALIASES) ? add_alias(m, path, lineno, line, err, errlen)
+	    : add_text(m, path, lineno, line, err, errlen);
+	buf_reset(lb);
+	return rc;
+}
+
+/* Read a text table (texthash or aliases syntax) into m; fp is closed. */
+static int load_text(struct map *m, FILE *fp, const char *path, int flags,
+    char *err, size_t errlen)
+{
+	struct buf lb;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int lineno = 0, start = 0, rc = 0;
+
+	buf_init(&lb, MAP_VALUE_MAX);
+	while ((len = getline(&line, &cap, fp)) >= 0) {
+		lineno++;
+		if (len > MAP_LINE_MAX) {
+			snprintf(err, errlen, "%s, line %d: line too long", path, lineno);
+			rc = -1;
+			break;
+		}
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		const char *p = line + strspn(line, " \t");
+		if (*p == '\0' || *p == '#')
+			continue;
+		if (p != line) {	/* continuation */
+			if (lb.len == 0) {
+				snprintf(err, errlen, "%s, line %d: continuation line "
+				    "without a preceding entry", path, lineno);
+				rc = -1;
+				break;
+			}
+			if (buf_puts(&lb, " ") < 0 || buf_puts(&lb, p) < 0)
+				goto toolong;
+			continue;
+		}
+		if ((rc = add_logical(m, path, start, &lb, flags, err, errlen)) < 0)
+			break;
+		start = lineno;
+		if (buf_puts(&lb, line) < 0)
+			goto toolong;
+	}
+	if (rc == 0)
+		rc = add_logical(m, path, start, &lb, flags, err, errlen);
+	goto out;
+toolong:
+	snprintf(err, errlen, "%s, line %d: entry too long", path, lineno);
+	rc = -1;
+out:
+	free(line);
+	buf_free(&lb);
+	fclose(fp);
+	return rc;
+}
+
+static int open_unix(struct map *m, const char *name, char *err, size_t errlen)
+{
+	struct passwd *pw;
+	char val[4200];
+
+	if (strcmp(name, "passwd.byname") != 0) {
+		snprintf(err, errlen, "%s: unsupported unix map (only unix:passwd.byname)", m->spec);
+		return -1;
+	}
+	setpwent();
+	errno = 0;
+	while ((pw = getpwent()) != NULL) {
+		int n = snprintf(val, sizeof(val), "%lu:%lu:%s", (unsigned long)pw->pw_uid,
+		    (unsigned long)pw->pw_gid, pw->pw_dir ? pw->pw_dir : "");
+		if (n > 0 && (size_t)n < sizeof(val))
+			table_put(m, pw->pw_name, val);
+	}
+	endpwent();
+	return 0;
+}
+
+static int open_inline(struct map *m, const char *name, char *err, size_t errlen)
+{
+	size_t len = strlen(name);
+	int rc = 0;
+
+	if (len < 2 || name[0] != '{' || name[len - 1] != '}') {
+		snprintf(err, errlen, "%s: expected inline:{ key=value, ... }", m->spec);
+		return -1;
+	}
+	char *inner = xstrndup(name + 1, len - 2);
+	char **items = config_list(inner);
+	for (size_t i = 0; items[i] != NULL; i++) {
+		char *it = unbrace(items[i]);
+		char *eq = strchr(it, '=');
+		if (eq == NULL || eq == it) {
+			snprintf(err, errlen, "%s: expected key=value, got '%s'", m->spec, it);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		table_put(m, str_trim(it), str_trim(eq + 1));
+	}
+	config_list_free(items);
+	free(inner);
+	return rc;
+}
+
+struct map *map_open(const char *spec, int flags, char *err, size_t errlen)
+{
+	static const char *const binary_types[] = {
+		"hash", "lmdb", "btree", "dbm", "cdb", "sdbm", NULL
+	};
+	const char *colon = strchr(spec, ':');
+	struct map *m;
+	char type[32];
+	int rc = -1;
+
+	if (colon == NULL || colon == spec || (size_t)(colon - spec) >= sizeof(type)
+	    || colon[1] == '\0') {
+		snprintf(err, errlen, "'%s' is not a type:name map", spec);
+		return NULL;
+	}
+	memcpy(type, spec, (size_t)(colon - spec));
+	type[colon - spec] = '\0';
+	const char *name = colon + 1;
+	m = map_new(spec);
+
+	if (strcmp(type, "texthash") == 0) {
+		FILE *fp = fopen(name, "r");
+		if (fp == NULL)
+			snprintf(err, errlen, "%s: cannot open %s: %s", spec, name, strerror(errno));
+		else
+			rc = load_text(m, fp, name, flags, err, errlen);
+		goto done;
+	}
+	for (size_t i = 0; binary_types[i] != NULL; i++) {
+		if (strcmp(type, binary_types[i]) != 0)
+			continue;
+		FILE *fp = fopen(name, "r");
+		if (fp == NULL && errno == ENOENT)
+			snprintf(err, errlen, "%s: cannot open text source %s (binary Postfix "
+			    "maps are not supported; keep the text file)", spec, name);
+		else if (fp == NULL)
+			snprintf(err, errlen, "%s: cannot open text source %s: %s", spec, name,
+			    strerror(errno));
+		else
+			rc = load_text(m, fp, name, flags, err, errlen);
+		goto done;
+	}
+	if (strcmp(type, "unix") == 0) {
+		rc = open_unix(m, name, err, errlen);
+	} else if (strcmp(type, "static") == 0) {
+		char *v = xstrdup(name);
+		m->static_value = xstrdup(unbrace(v));
+		free(v);
+		rc = 0;
+	} else if (strcmp(type, "inline") == 0) {
+		rc = open_inline(m, name, err, errlen);
+	} else {
+		snprintf(err, errlen, "%s: unsupported map type '%s'", spec, type);
+	}
+done:
+	if (rc < 0) {
+		map_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* ---- maplist ---- */
+
+struct maplist {
+	struct map **maps;
+	size_t n;
+};
+
+struct maplist *maplist_open(const char *value, int flags, char *err, size_t errlen)
+{
+	struct maplist *ml = xcalloc(1, sizeof(*ml));
+	char **items = config_list(value ? value : "");
+	size_t count = 0;
+
+	while (items[count] != NULL)
+		count++;
+	ml->maps = xcalloc(count, sizeof(*ml->maps));
+	for (size_t i = 0; i < count; i++) {
+		struct map *m = map_open(items[i], flags, err, errlen);
+		if (m == NULL) {
+			config_list_free(items);
+			maplist_free(ml);
+			return NULL;
+		}
+		ml->maps[ml->n++] = m;
+	}
+	config_list_free(items);
+	return ml;
+}
+
+const char *maplist_lookup(const struct maplist *ml, const char *key)
+{
+	if (ml == NULL)
+		return NULL;
+	for (size_t i = 0; i < ml->n; i++) {
+		const char *v = map_lookup(ml->maps[i], key);
+		if (v != NULL)
+			return v;
+	}
+	return NULL;
+}
+
+size_t maplist_count(const struct maplist *ml)
+{
+	return ml ? ml->n : 0;
+}
+
+void maplist_free(struct maplist *ml)
+{
+	if (ml == NULL)
+		return;
+	for (size_t i = 0; i < ml->n; i++)
+		map_free(ml->maps[i]);
+	free(ml->maps);
+	free(ml);
+}
+
+/* ---- domlist ---- */
+
+struct domlist {
+	struct map *literal;	/* "example.com" and ".example.com" (subdomains) */
+	struct maplist maps;	/* type:name tables, domain looked up as key */
+};
+
+/* Whether item looks like type:name (letters, then ':'). */
+static int is_map_spec(const char *item)
+{
+	size_t i = 0;
+
+	while (isalpha((unsigned char)item[i]))
+		i++;
+	return i > 0 && item[i] == ':';
+}
+
+/* Whether s is a plausible domain name (optionally with a leading '.'). */
+static int valid_domain(const char *s)
+{
+	if (*s == '.')
+		s++;
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' && *s != '_')
+			return 0;
+	}
+	return 1;
+}
+
+struct domlist *domlist_open(const char *value, char *err, size_t errlen)
+{
+	struct domlist *dl = xcalloc(1, sizeof(*dl));
+	char **items = config_list(value ? value : "");
+	size_t count = 0;
+
+	while (items[count] != NULL)
+		count++;
+	dl->literal = map_new("literal");
+	dl->maps.maps = xcalloc(count, sizeof(*dl->maps.maps));
+	for (size_t i = 0; i < count; i++) {
+		char *it = items[i];
+		if (is_map_spec(it)) {
+			struct map *m = map_open(it, 0, err, errlen);
+			if (m == NULL)
+				goto fail;
+			dl->maps.maps[dl->maps.n++] = m;
+			continue;
+		}
+		size_t len = strlen(it);
+		if (len > 1 && it[len - 1] == '.')
+			it[len - 1] = '\0';
+		if (!valid_domain(it)) {
+			snprintf(err, errlen, "bad domain '%s'", items[i]);
+			goto fail;
+		}
+		table_put(dl->literal, it, "");
+	}
+	config_list_free(items);
+	return dl;
+fail:
+	config_list_free(items);
+	domlist_free(dl);
+	return NULL;
+}
+
+int domlist_match(const struct domlist *dl, const char *domain)
+{
+	char name[256];
+	size_t len;
+
+	if (dl == NULL || domain == NULL)
+		return 0;
+	if (str_copy(name, sizeof(name), domain) < 0)
+		return 0;
+	len = strlen(name);
+	if (len > 1 && name[len - 1] == '.')
+		name[len - 1] = '\0';
+	if (name[0] == '\0')
+		return 0;
+	if (map_lookup(dl->literal, name) != NULL)
+		return 1;
+	for (const char *p = strchr(name + 1, '.'); p != NULL; p = strchr(p + 1, '.')) {
+		if (map_lookup(dl->literal, p) != NULL)
+			return 1;
+	}
+	return maplist_lookup(&dl->maps, name) != NULL;
+}
+
+void domlist_free(struct domlist *dl)
+{
+	if (dl == NULL)
+		return;
+	map_free(dl->literal);
+	for (size_t i = 0; i < dl->maps.n; i++)
+		map_free(dl->maps.maps[i]);
+	free(dl->maps.maps);
+	free(dl);
+}

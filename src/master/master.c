@@ -1,0 +1,314 @@
+/*
+ * master — the root parent process (see master.h). It never talks SMTP
+ * and never touches a message; it only starts, watches and stops.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/util.h"
+#include "master/listen.h"
+#include "master/master.h"
+#include "policy/restrict.h"
+#include "queue/qmgr.h"
+#include "smtp/engine.h"
+
+#define MAX_LISTENERS 32
+
+enum child_kind { CHILD_ENGINE, CHILD_QMGR };
+
+static struct config *cur_cfg;
+static const char *cfg_path;
+static struct engine_listener lst[MAX_LISTENERS];
+static size_t nlst;
+static pid_t engine_pid, qmgr_pid;
+static int stopping;
+static int qmgr_restart;	/* start a new qmgr when the old one is reaped */
+static struct loop_timer restart_timer;
+
+static const char *const listen_keys[] = { "smtpd_listen", "submission_listen", "smtps_listen" };
+
+int master_check(const struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const roles[] = { "smtp", "submission", "smtps" };
+	char why[256];
+	for (int r = 0; r < 3; r++) {
+		struct restrictions *rs = restrictions_parse(
+		    config_get_role(cfg, roles[r], "smtpd_relay_restrictions"), why, sizeof(why));
+		if (rs == NULL) {
+			int line = config_line(cfg, "smtpd_relay_restrictions");
+			snprintf(err, errlen, "%s, line %d: smtpd_relay_restrictions: %s",
+			    config_path(cfg), line, why);
+			return -1;
+		}
+		restrictions_free(rs);
+	}
+	return 0;
+}
+
+static void mkdir_owned(const char *path, mode_t mode, const struct passwd *pw)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		fatal("mkdir %s: %s", path, strerror(errno));
+	if (pw && chown(path, pw->pw_uid, pw->pw_gid) < 0)
+		fatal("chown %s: %s", path, strerror(errno));
+}
+
+/* The queue directory and its subdirectories, owned by mail_owner. */
+static void prepare_dirs(const struct config *cfg)
+{
+	static const char *const sub[] = { "incoming", "deferred", "hold", "corrupt", "public" };
+	const struct passwd *pw = NULL;
+	char path[1024];
+	const char *q = config_get(cfg, "queue_directory");
+	if (geteuid() == 0) {
+		pw = getpwnam(config_get(cfg, "mail_owner"));
+		if (pw == NULL)
+			fatal("mail_owner user '%s' does not exist (create it: useradd --system %s)",
+			    config_get(cfg, "mail_owner"), config_get(cfg, "mail_owner"));
+	}
+	if (mkdir(q, 0755) < 0 && errno != EEXIST)
+		fatal("mkdir %s: %s", q, strerror(errno));
+	for (size_t i = 0; i < sizeof(sub) / sizeof(*sub); i++) {
+		snprintf(path, sizeof(path), "%s/%s", q, sub[i]);
+		mkdir_owned(path, strcmp(sub[i], "public") == 0 ? 0711 : 0700, pw);
+	}
+	const char *vbase = config_get(cfg, "virtual_mailbox_base");
+	if (*vbase && access(vbase, F_OK) < 0) {
+		struct passwd *vpw = pw ? getpwnam(config_get(cfg, "mail_owner")) : NULL;
+		mkdir_owned(vbase, 0755, vpw);
+	}
+}
+
+static void open_log(const struct config *cfg)
+{
+	const char *file = config_get(cfg, "maillog_file");
+	int fd = -1;
+	if (*file) {
+		fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0)
+			fatal("maillog_file %s: %s", file, strerror(errno));
+		/* Children inherit it across fork; keep it open across exec-free forks. */
+	}
+	log_open(config_get(cfg, "syslog_name"), config_get(cfg, "myhostname"), fd);
+}
+
+static void bind_listeners(const struct config *cfg)
+{
+	char err[512];
+	for (int role = 0; role < 3; role++) {
+		char **items = config_list(config_get(cfg, listen_keys[role]));
+		for (char **it = items; *it; it++) {
+			int fds[2];
+			int n = listen_open(*it, fds, 2, err, sizeof(err));
+			if (n < 0)
+				fatal("%s: %s", listen_keys[role], err);
+			for (int i = 0; i < n; i++) {
+				if (nlst == MAX_LISTENERS)
+					fatal("too many listeners");
+				lst[nlst].fd = fds[i];
+				lst[nlst].role = role;
+				nlst++;
+			}
+		}
+		config_list_free(items);
+	}
+	if (nlst == 0)
+		fatal("no listeners: set smtpd_listen");
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (geteuid() == 0 && rl.rlim_max < 65536)
+			rl.rlim_max = 65536;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise open file limit: %s", strerror(errno));
+	}
+}
+
+/* Queue manager privileges: mail_owner, keeping only CAP_SETUID and
+ * CAP_SETGID so local delivery can switch its file-system identity to
+ * the recipient (setfsuid) without a fork per delivery. */
+static void qmgr_drop_privileges(const struct config *cfg)
+{
+	if (geteuid() != 0)
+		return;
+	const char *user = config_get(cfg, "mail_owner");
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL)
+		fatal("mail_owner user '%s' does not exist", user);
+	if (prctl(PR_SET_KEEPCAPS, 1) < 0)
+		fatal("prctl: %s", strerror(errno));
+	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+		fatal("cannot drop privileges to %s: %s", user, strerror(errno));
+	cap_t caps = cap_init();
+	cap_value_t keep[] = { CAP_SETUID, CAP_SETGID };
+	if (caps == NULL || cap_set_flag(caps, CAP_PERMITTED, 2, keep, CAP_SET) < 0 ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, 2, keep, CAP_SET) < 0 || cap_set_proc(caps) < 0)
+		fatal("cannot keep CAP_SETUID/CAP_SETGID: %s", strerror(errno));
+	cap_free(caps);
+	prctl(PR_SET_KEEPCAPS, 0);
+}
+
+static void child_reset_signals(void)
+{
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);	/* the master reloads by replacing children */
+}
+
+static pid_t spawn(enum child_kind kind, const struct config *cfg)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_warn("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0)
+		return pid;
+	child_reset_signals();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (kind == CHILD_ENGINE) {
+		engine_main(cfg, lst, nlst);
+	}
+	for (size_t i = 0; i < nlst; i++)
+		close(lst[i].fd);
+	qmgr_drop_privileges(cfg);
+	qmgr_main(cfg);
+	exit(0);
+}
+
+static void start_children(void *arg)
+{
+	if (stopping)
+		return;
+	if (engine_pid <= 0)
+		engine_pid = spawn(CHILD_ENGINE, cur_cfg);
+	if (qmgr_pid <= 0)
+		qmgr_pid = spawn(CHILD_QMGR, cur_cfg);
+	if (engine_pid <= 0 || qmgr_pid <= 0)
+		loop_timer_set(&restart_timer, 1000, start_children, NULL);
+}
+
+static void describe_exit(char *buf, size_t len, int status)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "status %d", WEXITSTATUS(status));
+}
+
+static void on_chld(int signo, void *arg)
+{
+	int status;
+	pid_t pid;
+	char how[64];
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		describe_exit(how, sizeof(how), status);
+		int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (pid == engine_pid) {
+			engine_pid = 0;
+			if (!stopping)
+				log_warn("process smtpd pid %d exit %s", (int)pid, how);
+		} else if (pid == qmgr_pid) {
+			qmgr_pid = 0;
+			if (!stopping && !qmgr_restart)
+				log_warn("process qmgr pid %d exit %s", (int)pid, how);
+			qmgr_restart = 0;
+		} else if (!clean) {
+			log_warn("process pid %d (old generation) exit %s", (int)pid, how);
+		}
+	}
+	if (stopping) {
+		if (engine_pid <= 0 && qmgr_pid <= 0)
+			loop_exit();
+		return;
+	}
+	/* Throttle restarts, as Postfix's master does. */
+	if ((engine_pid <= 0 || qmgr_pid <= 0) && !qmgr_restart)
+		loop_timer_set(&restart_timer, 1000, start_children, NULL);
+}
+
+static void on_term(int signo, void *arg)
+{
+	if (stopping)
+		return;
+	stopping = 1;
+	log_info("terminating on signal %d", signo);
+	if (engine_pid > 0)
+		kill(engine_pid, SIGTERM);
+	if (qmgr_pid > 0)
+		kill(qmgr_pid, SIGTERM);
+	if (engine_pid <= 0 && qmgr_pid <= 0)
+		loop_exit();
+}
+
+/* SIGHUP: read the config again; a new engine generation takes over the
+ * listeners while the old one finishes its sessions; the queue manager
+ * is restarted once the old one has stopped. */
+static void on_hup(int signo, void *arg)
+{
+	char err[1024];
+	struct config *cfg = config_load(cfg_path, err, sizeof(err));
+	if (cfg == NULL || master_check(cfg, err, sizeof(err)) < 0) {
+		log_warn("reload failed, keeping the old configuration: %s", err);
+		if (cfg)
+			config_free(cfg);
+		return;
+	}
+	log_info("reload -- version %s, configuration %s", MAILWARDEN_VERSION, cfg_path);
+	struct config *old = cur_cfg;
+	cur_cfg = cfg;
+	pid_t old_engine = engine_pid;
+	engine_pid = spawn(CHILD_ENGINE, cur_cfg);
+	if (old_engine > 0)
+		kill(old_engine, SIGTERM);
+	if (qmgr_pid > 0) {
+		qmgr_restart = 1;
+		kill(qmgr_pid, SIGTERM);
+	}
+	config_free(old);
+	loop_timer_set(&restart_timer, 1000, start_children, NULL);
+}
+
+int master_run(struct config *cfg, const char *config_path)
+{
+	cur_cfg = cfg;
+	cfg_path = config_path;
+	open_log(cfg);
+	log_set_service("master");
+	prepare_dirs(cfg);
+	raise_nofile();
+	bind_listeners(cfg);
+	loop_init();
+	signal(SIGPIPE, SIG_IGN);
+	loop_signal(SIGCHLD, on_chld, NULL);
+	loop_signal(SIGTERM, on_term, NULL);
+	loop_signal(SIGINT, on_term, NULL);
+	loop_signal(SIGHUP, on_hup, NULL);
+	log_info("daemon started -- version %s, configuration %s", MAILWARDEN_VERSION, config_path);
+	start_children(NULL);
+	loop_run();
+	log_info("daemon stopped");
+	return 0;
+}

@@ -1,0 +1,15 @@
+/*
+ * master — the root parent: prepares the queue directory, opens the log,
+ * binds the listeners, starts the smtp engine and the queue manager,
+ * restarts them when they die, reloads on SIGHUP, drains on SIGTERM.
+ */
+#ifndef MW_MASTER_H
+#define MW_MASTER_H
+
+struct config;
+
+/* Run the mail system in the foreground until SIGTERM. Returns exit status. */
+int master_run(struct config *cfg, const char *config_path);
+/* Checks beyond the config file's own (restriction names, ...); 0 or -1+err. */
+int master_check(const struct config *cfg, char *err, size_t errlen);
+#endif

@@ -1,0 +1,354 @@
+/*
+ * spool — write and read queue files (format in spool.h).
+ * Writer: the smtp engine. Reader: the queue process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "queue/spool.h"
+
+#define SPOOL_HDR_MAX (1024 * 1024)	/* envelope records: 1 MiB is plenty */
+
+void spool_new_id(char *id, size_t len)
+{
+	static unsigned seq;
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	/* 5 hex digits of seconds, 5 of microseconds, 2 of sequence: 12 hex
+	 * digits like Postfix's short IDs; O_EXCL catches the rare clash. */
+	snprintf(id, len, "%05lX%05lX%02X", (unsigned long)tv.tv_sec & 0xFFFFF,
+	    (unsigned long)tv.tv_usec & 0xFFFFF, (getpid() + seq++) & 0xFF);
+}
+
+static int spool_flush(struct spool_writer *w)
+{
+	size_t off = 0;
+	while (off < w->wlen) {
+		ssize_t n = write(w->fd, w->wbuf + off, w->wlen - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (!w->error)
+				w->error = errno;
+			w->wlen = 0;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	w->wlen = 0;
+	return 0;
+}
+
+static int spool_put(struct spool_writer *w, const char *p, size_t n)
+{
+	if (w->error)
+		return -1;
+	if (w->wlen + n > sizeof(w->wbuf) && spool_flush(w) < 0)
+		return -1;
+	if (n >= sizeof(w->wbuf)) {
+		w->wlen = 0;
+		while (n > 0) {
+			ssize_t k = write(w->fd, p, n);
+			if (k < 0) {
+				if (errno == EINTR)
+					continue;
+				w->error = errno;
+				return -1;
+			}
+			p += k;
+			n -= (size_t)k;
+		}
+		return 0;
+	}
+	memcpy(w->wbuf + w->wlen, p, n);
+	w->wlen += n;
+	return 0;
+}
+
+/* Record values are single lines: drop CR/LF so a client cannot forge records. */
+static int spool_rec(struct spool_writer *w, const char *type, const char *val)
+{
+	char line[4096];
+	int n = snprintf(line, sizeof(line), "%s%s", type, val ? val : "");
+	if (n < 0 || (size_t)n >= sizeof(line) - 1) {
+		w->error = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = line; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	line[n++] = '\n';
+	return spool_put(w, line, (size_t)n);
+}
+
+int spool_create(struct spool_writer *w, int dirfd, const struct spool_env *env)
+{
+	char tmp[128];
+
+	memset(w, 0, sizeof(*w));
+	w->dirfd = dirfd;
+	for (int tries = 0; tries < 100; tries++) {
+		spool_new_id(w->id, sizeof(w->id));
+		w->fd = openat(dirfd, w->id, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+		if (w->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (w->fd < 0)
+		return -1;
+	spool_rec(w, "MW1", NULL);
+	snprintf(tmp, sizeof(tmp), "T %ld.%06ld", env->arrival_sec, env->arrival_usec);
+	spool_rec(w, tmp, NULL);
+	snprintf(tmp, sizeof(tmp), "C %s ", env->client_name ? env->client_name : "unknown");
+	spool_rec(w, tmp, env->client_addr);
+	spool_rec(w, "H ", env->helo);
+	spool_rec(w, "P ", env->proto);
+	if (env->sasl_user)
+		spool_rec(w, "A ", env->sasl_user);
+	spool_rec(w, "S ", env->sender);
+	for (size_t i = 0; i < env->nrcpt; i++)
+		spool_rec(w, "R- ", env->rcpt[i].addr);
+	spool_rec(w, "B", NULL);
+	if (w->error) {
+		int e = w->error;
+		spool_abort(w);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int spool_write(struct spool_writer *w, const char *p, size_t n)
+{
+	if (spool_put(w, p, n) < 0)
+		return -1;
+	w->body_len += n;
+	return 0;
+}
+
+int spool_finish(struct spool_writer *w)
+{
+	char end[64];
+	snprintf(end, sizeof(end), "E %zu", w->body_len);
+	/* The body may not end with a newline; the end record must start a line. */
+	spool_put(w, "\n", 1);
+	spool_rec(w, end, NULL);
+	spool_flush(w);
+	if (w->error) {
+		int e = w->error;
+		spool_abort(w);
+		errno = e;
+		return -1;
+	}
+	if (close(w->fd) < 0) {
+		int e = errno;
+		w->fd = -1;
+		unlinkat(w->dirfd, w->id, 0);
+		errno = e;
+		return -1;
+	}
+	w->fd = -1;
+	return 0;
+}
+
+void spool_abort(struct spool_writer *w)
+{
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
+		unlinkat(w->dirfd, w->id, 0);
+	}
+}
+
+int spool_sync(int dirfd)
+{
+	return syncfs(dirfd);
+}
+
+/* Reader. */
+
+static char *rec_dup(const char *p, size_t n)
+{
+	return xstrndup(p, n);
+}
+
+int spool_read(int dirfd, const char *id, struct spool_env *env, char *err, size_t errlen)
+{
+	struct stat st;
+	char *hdr = NULL;
+	size_t cap = 0, len = 0;
+
+	memset(env, 0, sizeof(*env));
+	env->fd = -1;
+	str_copy(env->id, sizeof(env->id), id);
+	int fd = openat(dirfd, id, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "open: %s", strerror(errno));
+		return -1;
+	}
+	env->fd = fd;
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "fstat: %s", strerror(errno));
+		goto bad;
+	}
+	/* Read the envelope up to the "B" record. */
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > SPOOL_HDR_MAX) {
+				snprintf(err, errlen, "envelope too large");
+				goto bad;
+			}
+			hdr = xrealloc(hdr, cap);
+		}
+		ssize_t n = pread(fd, hdr + len, cap - len - 1, (off_t)len);
+		if (n < 0) {
+			snprintf(err, errlen, "read: %s", strerror(errno));
+			goto bad;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		hdr[len] = '\0';
+		if (strstr(hdr, "\nB\n"))
+			break;
+	}
+	if (hdr == NULL || len < 4 || memcmp(hdr, "MW1\n", 4) != 0) {
+		snprintf(err, errlen, "bad magic");
+		goto bad;
+	}
+	hdr[len] = '\0';
+	char *p = hdr + 4;
+	size_t rcap = 0;
+	int body = 0;
+	while (*p) {
+		char *nl = strchr(p, '\n');
+		if (nl == NULL)
+			break;
+		size_t l = (size_t)(nl - p);
+		if (l == 1 && p[0] == 'B') {
+			env->body_off = (off_t)(nl + 1 - hdr);
+			body = 1;
+			break;
+		}
+		if (l < 2) {
+			snprintf(err, errlen, "bad record at offset %ld", (long)(p - hdr));
+			goto bad;
+		}
+		const char *v = p + 2;
+		size_t vl = l - 2;
+		switch (p[0]) {
+		case 'T':
+			if (sscanf(v, "%ld.%ld", &env->arrival_sec, &env->arrival_usec) != 2) {
+				snprintf(err, errlen, "bad time record");
+				goto bad;
+			}
+			break;
+		case 'C': {
+			const char *sp = memchr(v, ' ', vl);
+			if (sp == NULL) {
+				snprintf(err, errlen, "bad client record");
+				goto bad;
+			}
+			env->client_name = rec_dup(v, (size_t)(sp - v));
+			env->client_addr = rec_dup(sp + 1, vl - (size_t)(sp + 1 - v));
+			break;
+		}
+		case 'H': free(env->helo); env->helo = rec_dup(v, vl); break;
+		case 'P': free(env->proto); env->proto = rec_dup(v, vl); break;
+		case 'A': free(env->sasl_user); env->sasl_user = rec_dup(v, vl); break;
+		case 'S': free(env->sender); env->sender = rec_dup(v, vl); break;
+		case 'R':
+			if (l < 3 || p[2] != ' ' || (p[1] != SPOOL_ST_PENDING && p[1] != SPOOL_ST_DONE)) {
+				snprintf(err, errlen, "bad recipient record");
+				goto bad;
+			}
+			if (env->nrcpt == rcap) {
+				rcap = rcap ? rcap * 2 : 4;
+				env->rcpt = xrealloc(env->rcpt, rcap * sizeof(*env->rcpt));
+			}
+			env->rcpt[env->nrcpt].addr = rec_dup(p + 3, l - 3);
+			env->rcpt[env->nrcpt].status = p[1];
+			env->rcpt[env->nrcpt].status_off = (off_t)(p + 1 - hdr);
+			env->nrcpt++;
+			break;
+		default:
+			snprintf(err, errlen, "unknown record type '%c'", p[0]);
+			goto bad;
+		}
+		p = nl + 1;
+	}
+	if (!body) {
+		snprintf(err, errlen, "no body record (incomplete file)");
+		goto bad;
+	}
+	/* The end record: "\nE <len>\n" at the very end of the file. */
+	char tail[64];
+	off_t toff = st.st_size > (off_t)sizeof(tail) - 1 ? st.st_size - (off_t)sizeof(tail) + 1 : 0;
+	ssize_t tn = pread(fd, tail, (size_t)(st.st_size - toff), toff);
+	if (tn <= 0) {
+		snprintf(err, errlen, "no end record (incomplete file)");
+		goto bad;
+	}
+	tail[tn] = '\0';
+	char *e = NULL;
+	for (char *q = tail; (q = strstr(q, "\nE ")) != NULL; q++)
+		e = q;
+	size_t blen;
+	char nlc;
+	if (e == NULL || tail[tn - 1] != '\n' ||
+	    sscanf(e + 3, "%zu%c", &blen, &nlc) != 2 || nlc != '\n' ||
+	    (off_t)(env->body_off + (off_t)blen + 1) != toff + (off_t)(e - tail) + 1) {
+		snprintf(err, errlen, "no valid end record (incomplete file)");
+		goto bad;
+	}
+	env->body_len = blen;
+	if (env->sender == NULL)
+		env->sender = xstrdup("");
+	if (env->client_name == NULL) {
+		env->client_name = xstrdup("unknown");
+		env->client_addr = xstrdup("");
+	}
+	free(hdr);
+	return 0;
+bad:
+	free(hdr);
+	spool_env_free(env);
+	return -1;
+}
+
+int spool_mark_done(struct spool_env *env, size_t i)
+{
+	char c = SPOOL_ST_DONE;
+	if (i >= env->nrcpt)
+		return -1;
+	if (pwrite(env->fd, &c, 1, env->rcpt[i].status_off) != 1)
+		return -1;
+	env->rcpt[i].status = SPOOL_ST_DONE;
+	return 0;
+}
+
+void spool_env_free(struct spool_env *env)
+{
+	if (env->fd >= 0)
+		close(env->fd);
+	env->fd = -1;
+	for (size_t i = 0; i < env->nrcpt; i++)
+		free(env->rcpt[i].addr);
+	free(env->rcpt);
+	free(env->client_name);
+	free(env->client_addr);
+	free(env->helo);
+	free(env->proto);
+	free(env->sasl_user);
+	free(env->sender);
+	memset(env, 0, sizeof(*env));
+	env->fd = -1;
+}

@@ -1,0 +1,376 @@
+/*
+ * cmd — SMTP commands (RFC 5321), one table row and one handler each,
+ * with Postfix's reply texts.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "policy/restrict.h"
+#include "queue/resolve.h"
+#include "smtp/smtpd.h"
+
+typedef int cmd_fn(struct session *s, char *arg);	/* 0 ok, -1 error */
+
+struct smtp_cmd {
+	const char *name;	/* verb, upper case */
+	enum smtp_cmd_id id;
+	int junk;		/* counts toward smtpd_junk_command_limit */
+	cmd_fn *fn;
+};
+
+/* Log a rejected RCPT the way Postfix does (NOQUEUE: reject: ...). */
+static void log_reject(struct session *s, const char *stage, const char *reply, const char *rcpt)
+{
+	log_info("NOQUEUE: reject: %s from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",
+	    stage, session_client(s), reply, s->sender ? s->sender : "", rcpt,
+	    s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
+}
+
+static int do_helo(struct session *s, char *arg, int esmtp)
+{
+	if (*arg == '\0') {
+		session_reply(s, "501 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		return -1;
+	}
+	free(s->helo);
+	s->helo = xstrdup(arg);
+	s->esmtp = esmtp;
+	session_reset_transaction(s);
+	if (!esmtp) {
+		session_reply(s, "250 %s", eng.myhostname);
+		return 0;
+	}
+	session_reply(s, "250-%s", eng.myhostname);
+	session_reply(s, "250-PIPELINING");
+	if (eng.size_limit > 0)
+		session_reply(s, "250-SIZE %ld", eng.size_limit);
+	else
+		session_reply(s, "250-SIZE");
+	if (!eng.disable_vrfy)
+		session_reply(s, "250-VRFY");
+	session_reply(s, "250-ENHANCEDSTATUSCODES");
+	session_reply(s, "250-8BITMIME");
+	session_reply(s, "250 SMTPUTF8");
+	return 0;
+}
+
+static int c_helo(struct session *s, char *arg) { return do_helo(s, arg, 0); }
+static int c_ehlo(struct session *s, char *arg) { return do_helo(s, arg, 1); }
+
+/*
+ * Parse "FROM:<addr> params" / "TO:<addr> params". Returns the address
+ * (in place, brackets removed) or NULL on syntax error; *params points
+ * at the ESMTP parameters.
+ */
+static char *parse_path(char *arg, const char *prefix, char **params)
+{
+	size_t plen = strlen(prefix);
+	if (strncasecmp(arg, prefix, plen) != 0)
+		return NULL;
+	char *p = arg + plen;
+	while (*p == ' ')
+		p++;
+	char *addr, *end;
+	if (*p == '<') {
+		addr = ++p;
+		int quoted = 0;
+		for (end = p; *end; end++) {
+			if (*end == '"')
+				quoted = !quoted;
+			else if (*end == '\\' && end[1])
+				end++;
+			else if (*end == '>' && !quoted)
+				break;
+		}
+		if (*end != '>')
+			return NULL;
+		*end++ = '\0';
+	} else {
+		/* Postfix accepts an address without <> (strict_rfc821 = no). */
+		addr = p;
+		end = p + strcspn(p, " ");
+		if (*end)
+			*end++ = '\0';
+	}
+	while (*end == ' ')
+		end++;
+	*params = end;
+	/* Drop an RFC 821 source route: @a,@b:user@domain. */
+	if (addr[0] == '@') {
+		char *colon = strchr(addr, ':');
+		if (colon == NULL)
+			return NULL;
+		addr = colon + 1;
+	}
+	for (char *q = addr; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f || (*q == ' ' && addr[0] != '"'))
+			return NULL;
+	if (strlen(addr) > 254 + 64)
+		return NULL;
+	return addr;
+}
+
+/* Append @myorigin to a bare local part, as Postfix's append_at_myorigin. */
+static char *qualify(const char *addr)
+{
+	if (*addr == '\0' || strchr(addr, '@'))
+		return xstrdup(addr);
+	size_t n = strlen(addr) + strlen(config_get(eng.cfg, "myorigin")) + 2;
+	char *q = xmalloc(n);
+	snprintf(q, n, "%s@%s", addr, config_get(eng.cfg, "myorigin"));
+	return q;
+}
+
+static int c_mail(struct session *s, char *arg)
+{
+	char *params;
+	if (s->sender) {
+		session_reply(s, "503 5.5.1 Error: nested MAIL command");
+		return -1;
+	}
+	char *addr = parse_path(arg, "FROM:", &params);
+	if (addr == NULL) {
+		if (strncasecmp(arg, "FROM:", 5) == 0)
+			session_reply(s, "501 5.1.7 Bad sender address syntax");
+		else
+			session_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return -1;
+	}
+	long size = 0;
+	for (char *tok = strtok(params, " "); tok; tok = strtok(NULL, " ")) {
+		if (strncasecmp(tok, "SIZE=", 5) == 0) {
+			char *e;
+			size = strtol(tok + 5, &e, 10);
+			if (*e || size < 0) {
+				session_reply(s, "501 5.5.4 Bad message size syntax");
+				return -1;
+			}
+		} else if (strncasecmp(tok, "BODY=", 5) == 0) {
+			if (!str_ieq(tok + 5, "8BITMIME") && !str_ieq(tok + 5, "7BIT")) {
+				session_reply(s, "501 5.5.4 Unsupported BODY parameter");
+				return -1;
+			}
+		} else if (str_ieq(tok, "SMTPUTF8")) {
+			/* accepted: we store and deliver 8-bit as is */
+		} else {
+			session_reply(s, "555 5.5.4 Unsupported option: %s", tok);
+			return -1;
+		}
+	}
+	if (eng.size_limit > 0 && size > eng.size_limit) {
+		session_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		return -1;
+	}
+	s->sender = qualify(addr);
+	s->declared_size = size;
+	session_reply(s, "250 2.1.0 Ok");
+	return 0;
+}
+
+static int c_rcpt(struct session *s, char *arg)
+{
+	char *params;
+	char reply[600];
+	if (s->sender == NULL) {
+		session_reply(s, "503 5.5.1 Error: need MAIL command");
+		return -1;
+	}
+	char *raw = parse_path(arg, "TO:", &params);
+	if (raw == NULL || *raw == '\0') {
+		if (strncasecmp(arg, "TO:", 3) == 0)
+			session_reply(s, "501 5.1.3 Bad recipient address syntax");
+		else
+			session_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return -1;
+	}
+	if (*params) {
+		session_reply(s, "555 5.5.4 Unsupported option: %s", params);
+		return -1;
+	}
+	if ((long)s->nrcpt >= eng.rcpt_limit) {
+		session_reply(s, "452 4.5.3 Error: too many recipients");
+		return -1;
+	}
+	char *addr = qualify(raw);
+	const char *table = "local recipient table";
+	enum resolve_class cls = resolve_check(eng.resolver, addr, &table);
+	struct policy_ctx ctx = {
+		.client = session_client(s),
+		.in_mynetworks = s->in_mynetworks,
+		.sasl_authenticated = 0,
+		.rcpt = addr,
+		.rcpt_is_ours = cls != RESOLVE_RELAY,
+	};
+	enum policy_result res = restrictions_eval(eng.roles[s->role].relay, &ctx, reply, sizeof(reply));
+	if (res == POLICY_REJECT || res == POLICY_DEFER) {
+		session_reply(s, "%s", reply);
+		log_reject(s, "RCPT", reply, addr);
+		free(addr);
+		return -1;
+	}
+	if (cls == RESOLVE_UNKNOWN) {
+		snprintf(reply, sizeof(reply), "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s",
+		    addr, table);
+		session_reply(s, "%s", reply);
+		log_reject(s, "RCPT", reply, addr);
+		free(addr);
+		return -1;
+	}
+	if (s->nrcpt == s->rcpt_cap) {
+		s->rcpt_cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
+		s->rcpt = xrealloc(s->rcpt, s->rcpt_cap * sizeof(*s->rcpt));
+	}
+	s->rcpt[s->nrcpt++] = addr;
+	session_reply(s, "250 2.1.5 Ok");
+	return 0;
+}
+
+static int c_data(struct session *s, char *arg)
+{
+	if (*arg) {
+		session_reply(s, "501 5.5.4 Syntax: DATA");
+		return -1;
+	}
+	if (s->sender == NULL) {
+		session_reply(s, "503 5.5.1 Error: need RCPT command");
+		return -1;
+	}
+	if (s->nrcpt == 0) {
+		session_reply(s, "554 5.5.1 Error: no valid recipients");
+		return -1;
+	}
+	if (data_begin(s) < 0) {
+		session_reply(s, "451 4.3.0 Error: queue file write error");
+		return -1;
+	}
+	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	return 0;
+}
+
+static int c_rset(struct session *s, char *arg)
+{
+	if (*arg) {
+		session_reply(s, "501 5.5.4 Syntax: RSET");
+		return -1;
+	}
+	session_reset_transaction(s);
+	session_reply(s, "250 2.0.0 Ok");
+	return 0;
+}
+
+static int c_noop(struct session *s, char *arg)
+{
+	session_reply(s, "250 2.0.0 Ok");
+	return 0;
+}
+
+static int c_vrfy(struct session *s, char *arg)
+{
+	if (eng.disable_vrfy) {
+		session_reply(s, "502 5.5.1 VRFY command is disabled");
+		return -1;
+	}
+	if (*arg == '\0') {
+		session_reply(s, "501 5.5.4 Syntax: VRFY address");
+		return -1;
+	}
+	char *params;
+	char tmp[1024];
+	snprintf(tmp, sizeof(tmp), "TO:%s", arg);
+	char *raw = parse_path(tmp, "TO:", &params);
+	if (raw == NULL || *raw == '\0') {
+		session_reply(s, "501 5.1.3 Bad recipient address syntax");
+		return -1;
+	}
+	char *addr = qualify(raw);
+	const char *table = "local recipient table";
+	enum resolve_class cls = resolve_check(eng.resolver, addr, &table);
+	if (cls == RESOLVE_UNKNOWN) {
+		session_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s", addr, table);
+		free(addr);
+		return -1;
+	}
+	session_reply(s, "252 2.0.0 %s", addr);
+	free(addr);
+	return 0;
+}
+
+static int c_quit(struct session *s, char *arg)
+{
+	session_reply(s, "221 2.0.0 Bye");
+	s->state = SMTP_ST_CLOSING;
+	return 0;
+}
+
+static int c_help(struct session *s, char *arg)
+{
+	session_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+	return 0;
+}
+
+static const struct smtp_cmd cmd_table[] = {
+	{ "HELO", CMD_HELO, 0, c_helo },
+	{ "EHLO", CMD_EHLO, 0, c_ehlo },
+	{ "MAIL", CMD_MAIL, 0, c_mail },
+	{ "RCPT", CMD_RCPT, 0, c_rcpt },
+	{ "DATA", CMD_DATA, 0, c_data },
+	{ "RSET", CMD_RSET, 1, c_rset },
+	{ "NOOP", CMD_NOOP, 1, c_noop },
+	{ "VRFY", CMD_VRFY, 1, c_vrfy },
+	{ "QUIT", CMD_QUIT, 0, c_quit },
+	{ "HELP", CMD_HELP, 0, c_help },
+	{ NULL, CMD_UNKNOWN, 0, NULL },
+};
+
+/* Handle one command line (line ending removed, len bytes). */
+void cmd_dispatch(struct session *s, char *line, size_t len)
+{
+	const struct smtp_cmd *c = NULL;
+	int rc;
+
+	if (memchr(line, '\0', len) != NULL || len == 0) {
+		s->last_cmd = "UNKNOWN";
+		s->cmd_total[CMD_UNKNOWN]++;
+		session_reply(s, "500 5.5.2 Error: bad syntax");
+		session_error(s);
+		goto sleep;
+	}
+	/* Tolerate trailing white space, as Postfix does. */
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		line[--len] = '\0';
+	size_t vlen = strcspn(line, " ");
+	for (const struct smtp_cmd *t = cmd_table; t->name; t++)
+		if (vlen == strlen(t->name) && strncasecmp(line, t->name, vlen) == 0)
+			c = t;
+	if (c == NULL) {
+		s->last_cmd = "UNKNOWN";
+		s->cmd_total[CMD_UNKNOWN]++;
+		session_reply(s, "500 5.5.2 Error: command not recognized");
+		session_error(s);
+		goto sleep;
+	}
+	char *arg = line + vlen;
+	while (*arg == ' ')
+		arg++;
+	s->last_cmd = c->name;
+	s->cmd_total[c->id]++;
+	rc = c->fn(s, arg);
+	if (rc == 0)
+		s->cmd_ok[c->id]++;
+	if (c->junk && ++s->junk > (unsigned)eng.junk_limit)
+		session_error(s);
+	else if (rc < 0)
+		session_error(s);
+	if (rc == 0)
+		return;
+sleep:
+	if (s->state == SMTP_ST_CMD && eng.error_sleep_ms > 0 &&
+	    (long)s->errors >= eng.soft_error_limit)
+		session_sleep_then_resume(s);
+}

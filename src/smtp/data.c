@@ -1,0 +1,229 @@
+/*
+ * data — message content after DATA: line framing, dot-unstuffing, the
+ * only valid end <CR><LF>.<CR><LF> (no SMTP smuggling), bare <LF> policy
+ * (smtpd_forbid_bare_newline), size limit, Received header, Message-ID,
+ * and streaming into the queue file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "smtp/smtpd.h"
+
+#define DATA_LINE_MAX 4096	/* longer lines are written in pieces */
+
+static void data_received_header(struct session *s, const char *id)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	if (strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm) == 0)
+		date[0] = '\0';
+	struct buf h;
+	buf_init(&h, 4096);
+	int v6 = strchr(s->addr, ':') != NULL;
+	buf_printf(&h, "Received: from %s (%s [%s%s])\n", s->helo ? s->helo : s->addr,
+	    s->name, v6 ? "IPv6:" : "", s->addr);
+	buf_printf(&h, "\tby %s (%s) with %s id %s", eng.myhostname,
+	    config_get_mail_name(), s->esmtp ? "ESMTP" : "SMTP", id);
+	if (s->nrcpt == 1)
+		buf_printf(&h, "\n\tfor <%s>; %s\n", s->rcpt[0], date);
+	else
+		buf_printf(&h, ";\n\t%s\n", date);
+	spool_write(s->w, h.data, h.len);
+	buf_free(&h);
+}
+
+int data_begin(struct session *s)
+{
+	struct spool_env env;
+	struct timeval tv;
+	struct spool_rcpt *rc;
+
+	gettimeofday(&tv, NULL);
+	memset(&env, 0, sizeof(env));
+	env.arrival_sec = tv.tv_sec;
+	env.arrival_usec = tv.tv_usec;
+	env.client_name = s->name;
+	env.client_addr = s->addr;
+	env.helo = s->helo ? s->helo : "";
+	env.proto = s->esmtp ? "ESMTP" : "SMTP";
+	env.sender = s->sender;
+	rc = xcalloc(s->nrcpt, sizeof(*rc));
+	for (size_t i = 0; i < s->nrcpt; i++)
+		rc[i].addr = s->rcpt[i];
+	env.rcpt = rc;
+	env.nrcpt = s->nrcpt;
+	s->w = xmalloc(sizeof(*s->w));
+	int r = spool_create(s->w, eng.incoming_fd, &env);
+	free(rc);
+	if (r < 0) {
+		log_warn("cannot create queue file: %m");
+		free(s->w);
+		s->w = NULL;
+		return -1;
+	}
+	log_info("%s: client=%s", s->w->id, session_client(s));
+	data_received_header(s, s->w->id);
+	s->state = SMTP_ST_DATA;
+	s->data_size = 0;
+	s->data_too_big = 0;
+	s->data_bare_lf = 0;
+	s->data_bol = 1;
+	s->data_prev_crlf = 1;
+	s->data_in_headers = 1;
+	s->last_cmd = "DATA";
+	buf_init(&s->dline, DATA_LINE_MAX);
+	return 0;
+}
+
+static void data_emit(struct session *s, const char *p, size_t n)
+{
+	s->data_size += n;
+	if (eng.size_limit > 0 && s->data_size > (size_t)eng.size_limit)
+		s->data_too_big = 1;
+	if (!s->data_too_big)
+		spool_write(s->w, p, n);
+}
+
+static void data_header(struct session *s, const char *p, size_t n)
+{
+	if (n == 0) {
+		s->data_in_headers = 0;
+		return;
+	}
+	if (s->message_id == NULL && n > 11 && strncasecmp(p, "Message-ID:", 11) == 0) {
+		const char *v = p + 11;
+		const char *e = p + n;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > v && *v == '<' && e[-1] == '>') {
+			v++;
+			e--;
+		}
+		s->message_id = xstrndup(v, (size_t)(e - v));
+	}
+}
+
+/* The end of the message: check, then hand the file to group commit. */
+static void data_end(struct session *s)
+{
+	buf_free(&s->dline);
+	s->last_cmd = "END-OF-MESSAGE";
+	if (s->data_bare_lf) {
+		spool_abort(s->w);
+		free(s->w);
+		s->w = NULL;
+		log_info("reject: bare <LF> received from %s", session_client(s));
+		session_reply(s, "550 5.5.2 %s Error: bare <LF> received", eng.myhostname);
+		session_reset_transaction(s);
+		s->state = SMTP_ST_CLOSING;
+		return;
+	}
+	if (s->data_too_big) {
+		log_info("%s: reject: END-OF-MESSAGE from %s: 552 5.3.4 Message size exceeds fixed limit; from=<%s> to=<%s> proto=%s helo=<%s>",
+		    s->w->id, session_client(s), s->sender, s->rcpt[0],
+		    s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
+		spool_abort(s->w);
+		free(s->w);
+		s->w = NULL;
+		session_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		session_reset_transaction(s);
+		s->state = SMTP_ST_CMD;
+		s->cmd_ok[CMD_DATA]--;
+		return;
+	}
+	if (spool_finish(s->w) < 0) {
+		log_warn("%s: queue file write error: %m", s->w->id);
+		free(s->w);
+		s->w = NULL;
+		session_reply(s, "451 4.3.0 Error: queue file write error");
+		session_reset_transaction(s);
+		s->state = SMTP_ST_CMD;
+		s->cmd_ok[CMD_DATA]--;
+		return;
+	}
+	commit_add(s);
+}
+
+/* One complete line in s->dline (ends in LF). Returns 1 at end of data. */
+static int data_line(struct session *s)
+{
+	char *p = s->dline.data;
+	size_t len = s->dline.len;
+	int crlf = len >= 2 && p[len - 2] == '\r';
+	size_t clen = len - 1 - (crlf ? 1 : 0);
+	int bol = s->data_bol;
+
+	if (bol && crlf && s->data_prev_crlf && clen == 1 && p[0] == '.') {
+		buf_reset(&s->dline);
+		data_end(s);
+		return 1;
+	}
+	if (!crlf && eng.bare_lf == BARE_LF_REJECT && !s->bare_lf_ok)
+		s->data_bare_lf = 1;
+	if (bol && clen > 0 && p[0] == '.') {
+		p++;
+		clen--;
+	}
+	if (bol && s->data_in_headers)
+		data_header(s, p, clen);
+	p[clen] = '\n';
+	data_emit(s, p, clen + 1);
+	s->data_bol = 1;
+	s->data_prev_crlf = crlf;
+	buf_reset(&s->dline);
+	return 0;
+}
+
+/* A line longer than DATA_LINE_MAX: write what we have, keep a final CR. */
+static void data_partial(struct session *s)
+{
+	char *p = s->dline.data;
+	size_t len = s->dline.len;
+	int keep_cr = len > 0 && p[len - 1] == '\r';
+	size_t out = len - (keep_cr ? 1 : 0);
+	if (s->data_bol && out > 0 && p[0] == '.') {
+		p++;
+		out--;
+		len--;
+	}
+	if (s->data_bol && s->data_in_headers)
+		s->data_in_headers = 1;
+	data_emit(s, p, out);
+	s->data_bol = 0;
+	buf_reset(&s->dline);
+	if (keep_cr)
+		buf_append(&s->dline, "\r", 1);
+}
+
+size_t data_feed(struct session *s, const char *p, size_t n)
+{
+	size_t used = 0;
+	while (used < n) {
+		const char *nl = memchr(p + used, '\n', n - used);
+		size_t take = nl ? (size_t)(nl - (p + used)) + 1 : n - used;
+		while (take > 0) {
+			size_t room = s->dline.max - s->dline.len;
+			if (room == 0) {
+				data_partial(s);
+				continue;
+			}
+			size_t k = take < room ? take : room;
+			buf_append(&s->dline, p + used, k);
+			used += k;
+			take -= k;
+		}
+		if (nl && data_line(s))
+			return used;
+	}
+	return used;
+}

@@ -1,0 +1,191 @@
+/*
+ * engine — set-up of the smtp engine process: read config once, open the
+ * maps and the queue directory, chroot and drop privileges, then serve.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/cidr.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "policy/restrict.h"
+#include "queue/resolve.h"
+#include "smtp/engine.h"
+#include "smtp/smtpd.h"
+
+struct engine eng;
+
+static const char *const role_names[] = { "smtp", "submission", "smtps" };
+static const struct engine_listener *listeners;
+static size_t nlisteners;
+
+/* /etc/hosts, read before chroot: address -> first name. */
+static struct { char *addr, *name; } *hosts;
+static size_t nhosts;
+
+const char *engine_role_name(int role)
+{
+	return role >= 0 && role < 3 ? role_names[role] : "smtp";
+}
+
+const char *config_get_mail_name(void)
+{
+	return config_get(eng.cfg, "mail_name");
+}
+
+static void hosts_load(void)
+{
+	FILE *f = fopen("/etc/hosts", "r");
+	char line[1024];
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *save;
+		char *addr = strtok_r(line, " \t\r\n", &save);
+		char *name = addr ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+		if (name == NULL)
+			continue;
+		for (size_t i = 0; i < nhosts; i++)
+			if (strcmp(hosts[i].addr, addr) == 0)
+				goto next;
+		hosts = xrealloc(hosts, (nhosts + 1) * sizeof(*hosts));
+		hosts[nhosts].addr = xstrdup(addr);
+		hosts[nhosts].name = str_lower(xstrdup(name));
+		nhosts++;
+next:		;
+	}
+	fclose(f);
+}
+
+const char *engine_hostname(const char *addr)
+{
+	/* Reverse DNS (async, c-ares) comes with the policy work; until then
+	 * the hosts file answers without blocking the loop. */
+	for (size_t i = 0; i < nhosts; i++)
+		if (strcmp(hosts[i].addr, addr) == 0)
+			return hosts[i].name;
+	return "unknown";
+}
+
+static void on_accept(int fd, int events, void *arg)
+{
+	session_accept(fd, (enum smtp_role)(long)arg);
+}
+
+static void force_exit(void *arg)
+{
+	log_info("shutdown: %zu sessions still open, closing them", eng.nsessions);
+	exit(0);
+}
+
+static void on_term(int signo, void *arg)
+{
+	static struct loop_timer deadline;
+	if (eng.draining)
+		return;
+	eng.draining = 1;
+	for (size_t i = 0; i < nlisteners; i++) {
+		loop_unwatch(listeners[i].fd);
+		close(listeners[i].fd);
+	}
+	session_drain_all();
+	loop_timer_set(&deadline, 10000, force_exit, NULL);
+}
+
+static void drop_privileges(const char *qdir)
+{
+	if (geteuid() != 0)
+		return;
+	const char *user = config_get(eng.cfg, "mail_owner");
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL)
+		fatal("mail_owner user '%s' does not exist (create it: useradd --system %s)", user, user);
+	if (chroot(qdir) < 0 || chdir("/") < 0)
+		fatal("chroot %s: %s", qdir, strerror(errno));
+	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+		fatal("cannot drop privileges to %s: %s", user, strerror(errno));
+	if (setuid(0) == 0)
+		fatal("privileges not dropped");
+}
+
+static void engine_config(const struct config *cfg)
+{
+	char err[512];
+	eng.cfg = cfg;
+	eng.myhostname = config_get(cfg, "myhostname");
+	eng.banner = config_get(cfg, "smtpd_banner");
+	eng.size_limit = config_get_size(cfg, "message_size_limit");
+	eng.rcpt_limit = config_get_int(cfg, "smtpd_recipient_limit");
+	eng.timeout_ms = config_get_time(cfg, "smtpd_timeout") * 1000;
+	eng.hard_error_limit = config_get_int(cfg, "smtpd_hard_error_limit");
+	eng.soft_error_limit = config_get_int(cfg, "smtpd_soft_error_limit");
+	eng.error_sleep_ms = config_get_time(cfg, "smtpd_error_sleep_time") * 1000;
+	eng.junk_limit = config_get_int(cfg, "smtpd_junk_command_limit");
+	eng.line_limit = config_get_int(cfg, "line_length_limit");
+	eng.disable_vrfy = config_get_bool(cfg, "disable_vrfy_command");
+	const char *bl = config_get(cfg, "smtpd_forbid_bare_newline");
+	eng.bare_lf = strcmp(bl, "yes") == 0 ? BARE_LF_REJECT :
+	    strcmp(bl, "no") == 0 ? BARE_LF_ALLOW : BARE_LF_NORMALIZE;
+	eng.mynetworks = cidrlist_parse(config_get(cfg, "mynetworks"), err, sizeof(err));
+	if (eng.mynetworks == NULL)
+		fatal("mynetworks: %s", err);
+	eng.bare_lf_exclusions = cidrlist_parse(config_get(cfg, "smtpd_forbid_bare_newline_exclusions"),
+	    err, sizeof(err));
+	if (eng.bare_lf_exclusions == NULL)
+		fatal("smtpd_forbid_bare_newline_exclusions: %s", err);
+	for (int r = 0; r < 3; r++) {
+		eng.roles[r].name = role_names[r];
+		eng.roles[r].relay = restrictions_parse(
+		    config_get_role(cfg, role_names[r], "smtpd_relay_restrictions"), err, sizeof(err));
+		if (eng.roles[r].relay == NULL)
+			fatal("%s/inet/smtpd_relay_restrictions: %s", role_names[r], err);
+	}
+	eng.resolver = resolve_open(cfg, err, sizeof(err));
+	if (eng.resolver == NULL)
+		fatal("%s", err);
+}
+
+void engine_main(const struct config *cfg, const struct engine_listener *l, size_t n)
+{
+	log_set_service("smtpd");
+	loop_init();
+	listeners = l;
+	nlisteners = n;
+	engine_config(cfg);
+	hosts_load();
+
+	const char *qdir = config_get(cfg, "queue_directory");
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/incoming", qdir);
+	eng.incoming_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (eng.incoming_fd < 0)
+		fatal("open %s: %s", path, strerror(errno));
+	eng.qmgr_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (eng.qmgr_sock < 0)
+		fatal("socket: %s", strerror(errno));
+	snprintf(eng.qmgr_path, sizeof(eng.qmgr_path), "%s/public/qmgr", qdir);
+	if (geteuid() == 0) {
+		drop_privileges(qdir);
+		str_copy(eng.qmgr_path, sizeof(eng.qmgr_path), "/public/qmgr");
+	}
+	signal(SIGPIPE, SIG_IGN);
+	loop_signal(SIGTERM, on_term, NULL);
+	loop_signal(SIGINT, on_term, NULL);
+	for (size_t i = 0; i < n; i++)
+		loop_watch(l[i].fd, LOOP_READ, on_accept, (void *)(long)l[i].role);
+	loop_run();
+	exit(0);
+}

@@ -1,0 +1,23 @@
+/*
+ * engine — the smtp engine process: all SMTP sessions of all listeners,
+ * one event loop, unprivileged and chrooted into queue_directory when
+ * started as root.
+ */
+#ifndef MW_ENGINE_H
+#define MW_ENGINE_H
+#include <stddef.h>
+
+struct config;
+
+/* A listening socket handed over by the parent, with its role. */
+struct engine_listener {
+	int fd;
+	int role;		/* 0 smtp (25), 1 submission (587), 2 smtps (465) */
+};
+
+/* Run the engine until SIGTERM has drained all sessions; never returns. */
+void engine_main(const struct config *cfg, const struct engine_listener *l, size_t n)
+    __attribute__((noreturn));
+/* Role name for a role number ("smtp", "submission", "smtps"). */
+const char *engine_role_name(int role);
+#endif

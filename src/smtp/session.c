@@ -1,0 +1,421 @@
+/*
+ * session — one SMTP client connection: accept, input framing, replies,
+ * timeouts, error counting and the "disconnect from" summary. Commands
+ * are dispatched to cmd.c, message content to data.c.
+ *
+ * Memory: an idle session holds only struct session; the input buffer is
+ * allocated when a partial line must be kept, and freed when drained.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/cidr.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "smtp/smtpd.h"
+
+#define READ_CHUNK 16384
+
+static const char *const cmd_names[CMD_COUNT] = {
+	"helo", "ehlo", "mail", "rcpt", "data", "rset", "noop", "vrfy",
+	"quit", "help", "unknown",
+};
+
+/* Every live session, for drain on shutdown. */
+static struct session **all;
+static size_t nall, all_cap;
+
+static void session_io(int fd, int events, void *arg);
+static void session_timeout(void *arg);
+static void session_process(struct session *s, const char *p, size_t n);
+
+const char *session_client(const struct session *s)
+{
+	static char buf[320];
+	snprintf(buf, sizeof(buf), "%s[%s]", s->name, s->addr);
+	return buf;
+}
+
+static void session_track(struct session *s)
+{
+	if (nall == all_cap) {
+		all_cap = all_cap ? all_cap * 2 : 256;
+		all = xrealloc(all, all_cap * sizeof(*all));
+	}
+	all[nall++] = s;
+}
+
+static void session_untrack(struct session *s)
+{
+	for (size_t i = 0; i < nall; i++)
+		if (all[i] == s) {
+			all[i] = all[--nall];
+			return;
+		}
+}
+
+static void peer_text(const struct sockaddr_storage *ss, char *addr, size_t len, unsigned *port)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		*port = ntohs(s6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], addr, (socklen_t)len);
+			return;
+		}
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, (socklen_t)len);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		*port = ntohs(s4->sin_port);
+		inet_ntop(AF_INET, &s4->sin_addr, addr, (socklen_t)len);
+	}
+}
+
+void session_accept(int lfd, enum smtp_role role)
+{
+	for (int i = 0; i < 64 && !eng.draining; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		struct session *s = xcalloc(1, sizeof(*s));
+		s->fd = fd;
+		s->role = role;
+		s->state = SMTP_ST_CMD;
+		peer_text(&ss, s->addr, sizeof(s->addr), &s->port);
+		str_copy(s->name, sizeof(s->name), engine_hostname(s->addr));
+		s->in_mynetworks = cidrlist_match_str(eng.mynetworks, s->addr);
+		s->bare_lf_ok = eng.bare_lf_exclusions && cidrlist_match_str(eng.bare_lf_exclusions, s->addr);
+		buf_init(&s->in, (size_t)eng.line_limit + 2);
+		buf_init(&s->out, 1024 * 1024);
+		buf_init(&s->hdrline, 1000);
+		buf_init(&s->stash, 4 * READ_CHUNK);
+		eng.nsessions++;
+		session_track(s);
+		log_info("connect from %s", session_client(s));
+		loop_watch(fd, LOOP_READ, session_io, s);
+		session_reply(s, "220 %s", eng.banner);
+		session_flush(s);
+		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
+	}
+}
+
+void session_reply(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line) - 2)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (buf_append(&s->out, line, (size_t)n) < 0) {
+		/* A client that never reads its replies: stop talking to it. */
+		s->state = SMTP_ST_CLOSING;
+	}
+}
+
+static void session_free(struct session *s)
+{
+	commit_forget(s);
+	if (s->w) {
+		spool_abort(s->w);
+		free(s->w);
+	}
+	loop_timer_clear(&s->timer);
+	loop_timer_clear(&s->sleep);
+	loop_unwatch(s->fd);
+	close(s->fd);
+	session_reset_transaction(s);
+	free(s->helo);
+	buf_free(&s->in);
+	buf_free(&s->out);
+	buf_free(&s->hdrline);
+	buf_free(&s->stash);
+	session_untrack(s);
+	eng.nsessions--;
+	free(s);
+	if (eng.draining && eng.nsessions == 0)
+		loop_exit();
+}
+
+/* "disconnect from host[addr] ehlo=1 mail=1 rcpt=0/1 ... commands=4/5" */
+static void session_log_disconnect(struct session *s)
+{
+	char line[600];
+	size_t off = 0;
+	unsigned ok = 0, total = 0;
+	int n = snprintf(line, sizeof(line), "disconnect from %s", session_client(s));
+	off = n > 0 ? (size_t)n : 0;
+	for (int i = 0; i < CMD_COUNT && off < sizeof(line); i++) {
+		if (s->cmd_total[i] == 0)
+			continue;
+		ok += s->cmd_ok[i];
+		total += s->cmd_total[i];
+		if (s->cmd_ok[i] == s->cmd_total[i])
+			n = snprintf(line + off, sizeof(line) - off, " %s=%u", cmd_names[i], s->cmd_total[i]);
+		else
+			n = snprintf(line + off, sizeof(line) - off, " %s=%u/%u", cmd_names[i], s->cmd_ok[i], s->cmd_total[i]);
+		if (n > 0)
+			off += (size_t)n;
+	}
+	if (off < sizeof(line)) {
+		if (ok == total)
+			snprintf(line + off, sizeof(line) - off, " commands=%u", total);
+		else
+			snprintf(line + off, sizeof(line) - off, " commands=%u/%u", ok, total);
+	}
+	log_info("%s", line);
+}
+
+void session_close(struct session *s, const char *why)
+{
+	if (why)
+		log_info("%s after %s from %s", why, s->last_cmd ? s->last_cmd : "CONNECT",
+		    session_client(s));
+	session_log_disconnect(s);
+	session_free(s);
+}
+
+/* Write what we can; on a full socket wait for LOOP_WRITE. */
+void session_flush(struct session *s)
+{
+	while (s->out.len > 0) {
+		ssize_t n = send(s->fd, s->out.data, s->out.len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				loop_watch(s->fd, LOOP_READ | LOOP_WRITE, session_io, s);
+				return;
+			}
+			session_close(s, "lost connection");
+			return;
+		}
+		buf_consume(&s->out, (size_t)n);
+	}
+	if (s->state == SMTP_ST_CLOSING) {
+		session_close(s, NULL);
+		return;
+	}
+	loop_watch(s->fd, LOOP_READ, session_io, s);
+}
+
+static void session_timeout(void *arg)
+{
+	struct session *s = arg;
+	if (s->state == SMTP_ST_COMMIT) {
+		/* Waiting on our own disk, not on the client. */
+		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
+		return;
+	}
+	log_info("timeout after %s from %s", s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
+	session_reply(s, "421 4.4.2 %s Error: timeout exceeded", eng.myhostname);
+	s->state = SMTP_ST_CLOSING;
+	s->last_cmd = NULL;
+	session_flush(s);
+}
+
+/* Count an error; past the hard limit say 421 and close. */
+void session_error(struct session *s)
+{
+	s->errors++;
+	if ((long)s->errors >= eng.hard_error_limit) {
+		log_info("too many errors after %s from %s", s->last_cmd ? s->last_cmd : "CONNECT",
+		    session_client(s));
+		session_reply(s, "421 4.7.0 %s Error: too many errors", eng.myhostname);
+		s->state = SMTP_ST_CLOSING;
+	}
+}
+
+static void session_wake(void *arg)
+{
+	struct session *s = arg;
+	s->sleeping = 0;
+	session_resume(s);
+}
+
+/* Continue with buffered input (after a commit or an error sleep). */
+void session_resume(struct session *s)
+{
+	if (s->state == SMTP_ST_CLOSING || s->sleeping) {
+		session_flush(s);
+		return;
+	}
+	if (s->stash.len > 0) {
+		/* Move pending bytes out: session_process may stash again. */
+		struct buf pending = s->stash;
+		buf_init(&s->stash, pending.max);
+		session_process(s, pending.data, pending.len);
+		buf_free(&pending);
+		if (s->state == SMTP_ST_COMMIT || s->sleeping)
+			return;
+	}
+	session_flush(s);
+}
+
+static void session_io(int fd, int events, void *arg)
+{
+	struct session *s = arg;
+	char chunk[READ_CHUNK];
+
+	if (events & LOOP_WRITE) {
+		session_flush(s);
+		return;		/* s may be gone */
+	}
+	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_CLOSING || s->sleeping) {
+		/* Do not read more until the pending reply is out. */
+		loop_watch(fd, s->out.len ? LOOP_WRITE : 0, session_io, s);
+		return;
+	}
+	ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		session_close(s, "lost connection");
+		return;
+	}
+	if (n == 0) {
+		session_close(s, s->last_cmd && strcmp(s->last_cmd, "QUIT") == 0 ? NULL : "lost connection");
+		return;
+	}
+	loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
+	session_process(s, chunk, (size_t)n);
+	if (s->state == SMTP_ST_COMMIT)
+		return;
+	if (s->sleeping)
+		return;
+	session_flush(s);
+}
+
+/* Keep unprocessed bytes for later (commit wait, error sleep). */
+static void session_stash(struct session *s, const char *p, size_t n)
+{
+	if (n == 0)
+		return;
+	/* We stop reading while waiting, so this is at most one read chunk. */
+	if (buf_append(&s->stash, p, n) < 0)
+		s->state = SMTP_ST_CLOSING;
+}
+
+static void session_process(struct session *s, const char *p, size_t n)
+{
+	while (n > 0) {
+		if (s->state == SMTP_ST_CLOSING)
+			return;
+		if (s->state == SMTP_ST_COMMIT || s->sleeping) {
+			session_stash(s, p, n);
+			return;
+		}
+		if (s->state == SMTP_ST_DATA) {
+			size_t k = data_feed(s, p, n);
+			p += k;
+			n -= k;
+			continue;
+		}
+		const char *nl = memchr(p, '\n', n);
+		size_t limit = (size_t)eng.line_limit;
+		if (nl == NULL) {
+			if (!s->skipping) {
+				size_t room = limit > s->in.len ? limit - s->in.len : 0;
+				buf_append(&s->in, p, n < room ? n : room);
+				if (n > room)
+					s->skipping = 1;	/* overlong: skip to LF */
+			}
+			return;
+		}
+		size_t take = (size_t)(nl - p) + 1;
+		int overlong = s->skipping;
+		if (!s->skipping) {
+			size_t room = limit + 1 > s->in.len ? limit + 1 - s->in.len : 0;
+			if (take > room)
+				overlong = 1;
+			buf_append(&s->in, p, take < room ? take : room);
+		}
+		s->skipping = 0;
+		p += take;
+		n -= take;
+		char *owned = s->in.data ? s->in.data : xstrdup("");
+		size_t len = s->in.len;
+		buf_init(&s->in, s->in.max);
+		char *line = owned;
+		if (overlong) {
+			if (len > limit)
+				len = limit;
+			line[len] = '\0';
+			log_warn("%s: request longer than %ld: %.30s...", session_client(s),
+			    eng.line_limit, line);
+		}
+		/* Strip the line ending; note a bare LF. */
+		int bare_lf = 0;
+		if (len > 0 && line[len - 1] == '\n') {
+			len--;
+			if (len > 0 && line[len - 1] == '\r')
+				len--;
+			else
+				bare_lf = 1;
+		}
+		line[len] = '\0';
+		if (bare_lf && eng.bare_lf == BARE_LF_REJECT && !s->bare_lf_ok) {
+			log_info("reject: bare <LF> received from %s", session_client(s));
+			session_reply(s, "550 5.5.2 %s Error: bare <LF> received", eng.myhostname);
+			s->state = SMTP_ST_CLOSING;
+			free(owned);
+			return;
+		}
+		cmd_dispatch(s, line, len);
+		free(owned);
+	}
+}
+
+void session_reset_transaction(struct session *s)
+{
+	free(s->sender);
+	s->sender = NULL;
+	for (size_t i = 0; i < s->nrcpt; i++)
+		free(s->rcpt[i]);
+	free(s->rcpt);
+	s->rcpt = NULL;
+	s->nrcpt = s->rcpt_cap = 0;
+	s->declared_size = 0;
+	free(s->message_id);
+	s->message_id = NULL;
+}
+
+/* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA
+ * finish their message first (their 421 comes after the 250). */
+void session_drain_all(void)
+{
+	for (size_t i = nall; i-- > 0;) {
+		struct session *s = all[i];
+		if (s->state == SMTP_ST_CMD && s->sender == NULL) {
+			session_reply(s, "421 4.3.2 %s Service shutting down, closing transmission channel",
+			    eng.myhostname);
+			s->state = SMTP_ST_CLOSING;
+			session_flush(s);
+		}
+	}
+	if (eng.nsessions == 0)
+		loop_exit();
+}
+
+void session_sleep_then_resume(struct session *s)
+{
+	s->sleeping = 1;
+	loop_timer_set(&s->sleep, (uint64_t)eng.error_sleep_ms, session_wake, s);
+}

@@ -1,0 +1,143 @@
+/*
+ * smtpd — internals shared by the files of the smtp engine (engine.c,
+ * session.c, cmd.c, data.c, commit.c). Not included outside src/smtp/.
+ */
+#ifndef MW_SMTPD_H
+#define MW_SMTPD_H
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "common/buf.h"
+#include "common/loop.h"
+#include "queue/spool.h"
+
+struct config;
+struct resolver;
+struct cidrlist;
+struct restrictions;
+
+/* Listener roles, as master.cf service names. */
+enum smtp_role { ROLE_SMTP, ROLE_SUBMISSION, ROLE_SMTPS };
+
+/* Per-role settings, read once from the config. */
+struct role_cfg {
+	const char *name;		/* "smtp", "submission", "smtps" */
+	struct restrictions *relay;	/* smtpd_relay_restrictions */
+};
+
+/* Engine-wide state: config values read once at start. */
+struct engine {
+	const struct config *cfg;
+	struct resolver *resolver;
+	struct cidrlist *mynetworks;
+	struct cidrlist *bare_lf_exclusions;
+	struct role_cfg roles[3];
+	const char *myhostname;
+	const char *banner;
+	long size_limit;
+	long rcpt_limit;
+	long timeout_ms;
+	long hard_error_limit;
+	long soft_error_limit;
+	long error_sleep_ms;
+	long junk_limit;
+	long line_limit;
+	int disable_vrfy;
+	int bare_lf;			/* BARE_LF_NORMALIZE, _REJECT, _ALLOW */
+	int incoming_fd;		/* queue_directory/incoming */
+	int qmgr_sock;			/* datagram socket to public/qmgr */
+	char qmgr_path[512];
+	int draining;
+	size_t nsessions;
+};
+
+#define BARE_LF_NORMALIZE 0
+#define BARE_LF_REJECT    1
+#define BARE_LF_ALLOW     2
+
+extern struct engine eng;
+
+/* Command counters for the "disconnect from" line, in Postfix's order. */
+enum smtp_cmd_id {
+	CMD_HELO, CMD_EHLO, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_RSET,
+	CMD_NOOP, CMD_VRFY, CMD_QUIT, CMD_HELP, CMD_UNKNOWN, CMD_COUNT
+};
+
+enum smtp_state {
+	SMTP_ST_CMD,		/* reading commands */
+	SMTP_ST_DATA,		/* reading message content */
+	SMTP_ST_COMMIT,		/* message written, waiting for the group sync */
+	SMTP_ST_CLOSING,	/* flushing the last reply, then close */
+};
+
+struct session {
+	int fd;
+	enum smtp_role role;
+	enum smtp_state state;
+	char addr[INET6_ADDRSTRLEN];	/* client address text */
+	char name[256];			/* client host name or "unknown" */
+	unsigned port;
+	int in_mynetworks;
+	int bare_lf_ok;			/* in smtpd_forbid_bare_newline_exclusions */
+	int skipping;			/* discarding the rest of an overlong line */
+	char *helo;
+	int esmtp;			/* EHLO was used */
+	char *sender;			/* NULL: no MAIL yet */
+	char **rcpt;
+	size_t nrcpt, rcpt_cap;
+	long declared_size;
+	unsigned errors;		/* error counter (soft/hard limits) */
+	unsigned junk;			/* NOOP/VRFY/RSET count */
+	unsigned cmd_ok[CMD_COUNT], cmd_total[CMD_COUNT];
+	const char *last_cmd;		/* for "timeout after X" */
+	struct buf in;			/* unparsed input (allocated lazily) */
+	struct buf out;			/* pending output */
+	struct buf stash;		/* input read while waiting (commit, sleep) */
+	struct loop_timer timer;	/* idle timeout */
+	struct loop_timer sleep;	/* error sleep before next reply */
+	int sleeping;
+	/* DATA state. */
+	struct spool_writer *w;
+	size_t data_size;
+	int data_too_big;
+	int data_bare_lf;
+	int data_bol;			/* at the beginning of a line */
+	int data_prev_crlf;		/* the previous line ended in CRLF */
+	struct buf dline;		/* the current content line */
+	int data_in_headers;
+	char *message_id;
+	struct buf hdrline;		/* current header line, for Message-ID */
+	struct session *commit_next;	/* group-commit list */
+};
+
+/* session.c */
+void session_accept(int lfd, enum smtp_role role);
+void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void session_flush(struct session *s);
+void session_close(struct session *s, const char *why);
+void session_resume(struct session *s);
+void session_error(struct session *s);
+const char *session_client(const struct session *s);
+void session_reset_transaction(struct session *s);
+void session_drain_all(void);
+void session_sleep_then_resume(struct session *s);
+
+/* cmd.c */
+void cmd_dispatch(struct session *s, char *line, size_t len);
+
+/* data.c */
+int data_begin(struct session *s);
+/* Feed raw bytes; returns bytes consumed (stops after end of data). */
+size_t data_feed(struct session *s, const char *p, size_t n);
+
+/* commit.c */
+void commit_add(struct session *s);
+void commit_forget(struct session *s);
+void commit_notify_qmgr(const char *id);
+
+/* engine.c: host name of an address from /etc/hosts, or "unknown". */
+const char *engine_hostname(const char *addr);
+/* mail_name, for the Received header. */
+const char *config_get_mail_name(void);
+#endif
