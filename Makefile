@@ -47,8 +47,10 @@ $(FLAVOUR)/tests/unit/%_test: tests/unit/%_test.c $(FLAVOUR)/libmw.a
 unit: $(UNITBIN)
 	@set -e; for t in $(UNITBIN); do echo "== $$t"; (cd tests/unit && ../../$$t); done
 
+PYTHON  ?= /usr/bin/python3
+
 integ: $(BIN)
-	MAILWARDEN_BIN=$(abspath $(BIN)) python3 -m pytest -q tests/integ
+	MAILWARDEN_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/integ
 
 # Style gate: no unbounded string functions anywhere in src/.
 lint:

@@ -341,29 +341,18 @@ static int check_range(const struct param *p, long n, const char *unit, char *ms
 
 static int check_enum(const struct param *p, const char *v, char *msg, size_t len)
 {
-	char **words;
-	int found = 0;
-	char *choices = xstrdup(p->choices);
+	size_t vlen = strlen(v);
 
-	for (char *c = choices; *c; c++) {
+	for (const char *c = p->choices; *c; ) {
+		size_t wlen = strcspn(c, "|");
+		if (wlen == vlen && strncmp(c, v, vlen) == 0)
+			return 0;
+		c += wlen;
 		if (*c == '|')
-			*c = ' ';
+			c++;
 	}
-	words = config_list(choices);
-	for (size_t i = 0; words[i] != NULL; i++) {
-		if (strcmp(words[i], v) == 0)
-			found = 1;
-	}
-	config_list_free(words);
-	if (!found) {
-		for (char *c = choices; *c; c++) {
-			if (*c == ' ')
-				*c = '|';
-		}
-		snprintf(msg, len, "bad value '%s' (use one of %s)", v, p->choices);
-	}
-	free(choices);
-	return found ? 0 : -1;
+	snprintf(msg, len, "bad value '%s' (use one of %s)", v, p->choices);
+	return -1;
 }
 
 /* Check an expanded value; -1 and msg (without location) if bad. */

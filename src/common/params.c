@@ -8,6 +8,7 @@
  */
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/config.h"
 
@@ -174,3 +175,70 @@ const struct role_default config_role_defaults[] = {
 	{ "smtps", "smtpd_tls_wrappermode", "yes" },
 	{ NULL, NULL, NULL }
 };
+
+static const char *const type_names[] = {
+	[PT_STR] = "text", [PT_INT] = "integer", [PT_BOOL] = "yes|no",
+	[PT_TIME] = "time", [PT_SIZE] = "bytes", [PT_LIST] = "list",
+	[PT_MAPS] = "maps", [PT_DOMAINS] = "domains", [PT_CIDRS] = "networks",
+	[PT_LISTEN] = "listen addresses", [PT_ENUM] = "enum",
+};
+
+void config_print_params(FILE *fp)
+{
+	for (const struct param *p = config_params; p->name != NULL; p++) {
+		fprintf(fp, "# %s (%s", p->help, type_names[p->type]);
+		if (p->type == PT_ENUM)
+			fprintf(fp, ": %s", p->choices);
+		fprintf(fp, ")\n");
+		if (p->def == NULL)
+			fprintf(fp, "#%s = (computed at start-up)\n", p->name);
+		else
+			fprintf(fp, "%s = %s\n", p->name, p->def);
+	}
+}
+
+/* Write s as roff text: backslashes escaped, no control character at the start. */
+static void roff_text(FILE *fp, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", fp);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", fp);
+		else if (*s == '-')
+			fputs("\\-", fp);
+		else
+			fputc(*s, fp);
+	}
+}
+
+void config_print_man(FILE *fp)
+{
+	for (const struct param *p = config_params; p->name != NULL; p++) {
+		fprintf(fp, ".TP\n.B %s\n", p->name);
+		fprintf(fp, "(%s", type_names[p->type]);
+		if (p->type == PT_ENUM)
+			fprintf(fp, ": %s", p->choices);
+		if (p->type == PT_INT || p->type == PT_TIME || p->type == PT_SIZE) {
+			if (p->max == LONG_MAX || p->max == INT_MAX)
+				fprintf(fp, ", at least %ld", p->min);
+			else
+				fprintf(fp, ", %ld..%ld", p->min, p->max);
+			if (p->type == PT_TIME)
+				fputs(" s", fp);
+		}
+		fputs("; default: ", fp);
+		if (p->def == NULL)
+			fputs("computed at start-up", fp);
+		else if (*p->def == '\0')
+			fputs("empty", fp);
+		else {
+			fputs("\\fB", fp);
+			roff_text(fp, p->def);
+			fputs("\\fR", fp);
+		}
+		fputs(")\n", fp);
+		roff_text(fp, p->help);
+		fputs(".\n", fp);
+	}
+}

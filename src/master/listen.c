@@ -56,7 +56,7 @@ int listen_open(const char *spec, int *fds, size_t max, char *err, size_t errlen
 	}
 	char *end;
 	long port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535) {
+	if (*end || colon[1] == '\0' || port < 0 || port > 65535) {
 		snprintf(err, errlen, "%s: bad port", spec);
 		return -1;
 	}

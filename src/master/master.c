@@ -57,6 +57,12 @@ int master_check(const struct config *cfg, char *err, size_t errlen)
 		}
 		restrictions_free(rs);
 	}
+	if (*config_get(cfg, "smtps_listen")) {
+		snprintf(err, errlen, "%s, line %d: smtps_listen: implicit TLS (port 465) is not "
+		    "implemented yet; remove smtps_listen", config_path(cfg),
+		    config_line(cfg, "smtps_listen"));
+		return -1;
+	}
 	return 0;
 }
 
@@ -135,8 +141,6 @@ static void raise_nofile(void)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		if (geteuid() == 0 && rl.rlim_max < 65536)
-			rl.rlim_max = 65536;
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			log_warn("cannot raise open file limit: %s", strerror(errno));

@@ -50,6 +50,7 @@ enum dest_kind {
 	DEST_MBOX,		/* path is an mbox file (virtual map without '/'): deferred for now */
 	DEST_RELAY,		/* outbound: not delivered locally (later issue) */
 	DEST_BOUNCE,		/* no such user / loop: bounce reason in .reason */
+	DEST_DEFER,		/* cannot deliver now (config problem): .reason */
 };
 
 struct dest {
@@ -59,7 +60,7 @@ struct dest {
 	char *path;		/* absolute mailbox path */
 	char *service;		/* "local" or "virtual": log name and relay= */
 	long uid, gid;		/* deliver as this user; -1 = the process's own */
-	char *reason;		/* for DEST_BOUNCE */
+	char *reason;		/* for DEST_BOUNCE and DEST_DEFER */
 };
 
 /* Expand one recipient through aliases and virtual aliases (loops are

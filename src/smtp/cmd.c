@@ -130,6 +130,16 @@ static char *qualify(const char *addr)
 static int c_mail(struct session *s, char *arg)
 {
 	char *params;
+	if (eng.roles[s->role].require_helo && s->helo == NULL) {
+		session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return -1;
+	}
+	if (eng.roles[s->role].tls_encrypt) {
+		/* STARTTLS arrives with the TLS issue; until then an encrypt-only
+		 * listener accepts no mail rather than accept it in clear text. */
+		session_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return -1;
+	}
 	if (s->sender) {
 		session_reply(s, "503 5.5.1 Error: nested MAIL command");
 		return -1;

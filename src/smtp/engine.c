@@ -150,6 +150,9 @@ static void engine_config(const struct config *cfg)
 		eng.roles[r].name = role_names[r];
 		eng.roles[r].relay = restrictions_parse(
 		    config_get_role(cfg, role_names[r], "smtpd_relay_restrictions"), err, sizeof(err));
+		eng.roles[r].require_helo = config_get_role_bool(cfg, role_names[r], "smtpd_helo_required");
+		eng.roles[r].tls_encrypt = strcmp(config_get_role(cfg, role_names[r],
+		    "smtpd_tls_security_level"), "encrypt") == 0;
 		if (eng.roles[r].relay == NULL)
 			fatal("%s/inet/smtpd_relay_restrictions: %s", role_names[r], err);
 	}

@@ -24,6 +24,8 @@ enum smtp_role { ROLE_SMTP, ROLE_SUBMISSION, ROLE_SMTPS };
 struct role_cfg {
 	const char *name;		/* "smtp", "submission", "smtps" */
 	struct restrictions *relay;	/* smtpd_relay_restrictions */
+	int require_helo;		/* smtpd_helo_required */
+	int tls_encrypt;		/* smtpd_tls_security_level = encrypt */
 };
 
 /* Engine-wide state: config values read once at start. */

@@ -1,0 +1,1021 @@
+#!/usr/bin/env python3
+"""smtp_bench.py - mailwarden vs Postfix 3.7 vs smtp-sink, in one run.
+
+Started by bench/smtp-bench.sh (as root, with a raised descriptor limit).
+See bench/README.md. Environment knobs (all optional):
+
+  MAILWARDEN_BIN      mailwarden binary (default: REPO/build-b/mailwarden)
+  BENCH_MESSAGES      messages per smtp-source run (default 20000)
+  BENCH_CONCURRENCY   session counts (default "1 10 50")
+  BENCH_SIZE          smtp-source -l payload bytes (default 4096)
+  BENCH_IDLE          idle sessions for the memory test (default 5000, 0 = skip)
+  BENCH_IDLE_MESSAGES messages sent -s 10 with/without idle sessions (default 200)
+  BENCH_SERVERS       which to run, any of "postfix mailwarden sink" (default all)
+  BENCH_RUN_TIMEOUT   bound on one smtp-source run, s (default 300)
+  BENCH_DELIVERY_TIMEOUT  bound on waiting for delivery after it, s (default 300)
+  BENCH_STALL         give up waiting for delivery after this long without
+                      progress, s (default 30)
+  BENCH_DEADLINE      the whole bench stops starting new runs after this, s
+                      (default 3000)
+  BENCH_TMPDIR        parent of the work directory (default /var/tmp)
+  BENCH_KEEP=1        keep the work directory (configs, logs, mailboxes)
+  BENCH_JSON          also write the results as JSON to this file
+  BENCH_MW_EXTRA      extra lines appended to the mailwarden config ("\\n" ok)
+  PORT_MAILWARDEN / PORT_POSTFIX / PORT_SINK  (2525 / 2526 / 2527)
+"""
+import grp
+import json
+import os
+import platform
+import pwd
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+ENV = os.environ
+
+
+def envint(name, default):
+    v = ENV.get(name, "")
+    return int(v) if v.strip() else default
+
+
+def envfloat(name, default):
+    v = ENV.get(name, "")
+    return float(v) if v.strip() else default
+
+
+MW_BIN = ENV.get("MAILWARDEN_BIN") or os.path.join(REPO, "build-b", "mailwarden")
+M = envint("BENCH_MESSAGES", 20000)
+CONC = [int(x) for x in ENV.get("BENCH_CONCURRENCY", "1 10 50").split()]
+SIZE = envint("BENCH_SIZE", 4096)
+IDLE = envint("BENCH_IDLE", 5000)
+IDLE_MSGS = envint("BENCH_IDLE_MESSAGES", 200)
+SERVERS = ENV.get("BENCH_SERVERS", "postfix mailwarden sink").split()
+RUN_TIMEOUT = envfloat("BENCH_RUN_TIMEOUT", 300)
+DELIV_TIMEOUT = envfloat("BENCH_DELIVERY_TIMEOUT", 300)
+STALL = envfloat("BENCH_STALL", 30)
+DEADLINE = envfloat("BENCH_DEADLINE", 3000)
+TMPPARENT = ENV.get("BENCH_TMPDIR", "/var/tmp")
+KEEP = ENV.get("BENCH_KEEP", "") not in ("", "0", "no")
+PORT_MW = envint("PORT_MAILWARDEN", 2525)
+PORT_PF = envint("PORT_POSTFIX", 2526)
+PORT_SINK = envint("PORT_SINK", 2527)
+SENDER = "sender@example.org"
+RCPT = "user@d1.example"
+CLK = os.sysconf("SC_CLK_TCK")
+T0 = time.monotonic()
+
+cleanups = []       # callables run at exit, last registered first
+
+
+def log(msg):
+    el = time.monotonic() - T0
+    print("[%6.1fs] %s" % (el, msg), flush=True)
+
+
+def time_left():
+    return DEADLINE - (time.monotonic() - T0)
+
+
+# ---------------------------------------------------------------- /proc
+
+def proc_stat(pid):
+    """(ppid, utime+stime, cutime+cstime) in ticks, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    rest = s[s.rindex(")") + 2:].split()
+    # rest[0] = state (field 3); field n is rest[n-3]
+    ppid = int(rest[1])
+    own = int(rest[11]) + int(rest[12])
+    children = int(rest[13]) + int(rest[14])
+    return ppid, own, children
+
+
+def all_pids():
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def tree(root):
+    """PIDs of root and all its live descendants."""
+    kids = {}
+    for pid in all_pids():
+        st = proc_stat(pid)
+        if st:
+            kids.setdefault(st[0], []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def tree_cpu(root):
+    """CPU seconds of a process tree: every live member's own time plus the
+    time of the children it has reaped (cutime/cstime). Differences of two
+    such snapshots count processes that came and went in between, as long
+    as someone in the tree reaped them."""
+    if root is None:
+        return 0.0
+    total = 0
+    for pid in tree(root):
+        st = proc_stat(pid)
+        if st:
+            total += st[1] + st[2]
+    return total / CLK
+
+
+def host_busy():
+    """Busy CPU seconds of the whole host (all cores, /proc/stat: everything
+    but idle and iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / CLK
+
+
+def rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def proc_user(pid):
+    try:
+        return pwd.getpwuid(os.stat("/proc/%d" % pid).st_uid).pw_name
+    except (OSError, KeyError):
+        return "?"
+
+
+# ---------------------------------------------------------------- helpers
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_banner(port, timeout=15):
+    end = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+                data = s.recv(512).decode(errors="replace")
+                if data.startswith("220"):
+                    s.sendall(b"QUIT\r\n")
+                    return data.strip()
+                last = data.strip()
+        except OSError as e:
+            last = str(e)
+        time.sleep(0.2)
+    raise RuntimeError("no 220 banner on port %d within %ds (%s)" % (port, timeout, last))
+
+
+def count_dir(path):
+    try:
+        return len(os.listdir(path))
+    except FileNotFoundError:
+        return 0
+
+
+def empty_dir(path):
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    for n in names:
+        try:
+            os.unlink(os.path.join(path, n))
+        except OSError:
+            pass
+
+
+def tail(path, n=15):
+    try:
+        with open(path, errors="replace") as f:
+            return f.readlines()[-n:]
+    except OSError:
+        return []
+
+
+def grep_problems(path, start_offset=0, limit=20):
+    """Lines with warning/fatal/panic/error/reject from offset on, and count."""
+    out, count = [], 0
+    try:
+        with open(path, errors="replace") as f:
+            f.seek(start_offset)
+            for line in f:
+                low = line.lower()
+                if any(w in low for w in ("warning", "fatal", "panic", "error", "reject", "deferred", "bounced")):
+                    count += 1
+                    if len(out) < limit:
+                        out.append(line.rstrip())
+    except OSError:
+        pass
+    return count, out
+
+
+def fsize(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+# ---------------------------------------------------------------- load runs
+
+def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=None,
+                run_timeout=None):
+    """Run smtp-source, measure accepted time, then time until `messages`
+    files are in newdir. Returns a dict."""
+    run_timeout = min(run_timeout or RUN_TIMEOUT, max(time_left(), 10))
+    out = os.path.join(workdir, "smtp-source.%s.out" % tag)
+    err = os.path.join(workdir, "smtp-source.%s.err" % tag)
+    args = ["smtp-source", "-c", "-s", str(sessions), "-m", str(messages),
+            "-l", str(SIZE), "-f", SENDER, "-t", RCPT, "127.0.0.1:%d" % port]
+    if newdir:
+        empty_dir(newdir)
+    os.sync()
+    time.sleep(0.5)
+    cpu0 = tree_cpu(cpu_root)
+    host0 = host_busy()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    with open(out, "wb") as fo, open(err, "wb") as fe:
+        p = subprocess.Popen(args, stdout=fo, stderr=fe)
+    t_acc = None
+    t_del = None
+    timed_out = False
+    delivered = 0
+    last_progress, last_count = t0, 0
+    while True:
+        now = time.monotonic()
+        if t_acc is None:
+            rc = p.poll()
+            if rc is not None:
+                t_acc = now
+            elif now - t0 > run_timeout:
+                p.kill()
+                p.wait()
+                t_acc = now
+                timed_out = True
+        if newdir and t_del is None:
+            delivered = count_dir(newdir)
+            if delivered != last_count:
+                last_count, last_progress = delivered, now
+            if delivered >= messages:
+                t_del = now
+        if t_acc is not None and (not newdir or t_del is not None):
+            break
+        if t_acc is not None and newdir:
+            if now - last_progress > STALL or now - t_acc > DELIV_TIMEOUT:
+                break
+        # poll more often near the end, cheaply while far from it
+        if newdir and t_del is None and delivered:
+            rate = delivered / max(now - t0, 0.01)
+            sleep = (messages - delivered) / rate / 4
+            sleep = min(max(sleep, 0.02), 0.25)
+        else:
+            sleep = 0.05
+        time.sleep(sleep)
+    cpu1 = tree_cpu(cpu_root)
+    host1 = host_busy()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rc = p.returncode
+    with open(out, "rb") as f:
+        counters = f.read().replace(b"\n", b"\r").split(b"\r")
+    acc_count = 0
+    for c in reversed(counters):
+        if c.strip().isdigit():
+            acc_count = int(c.strip())
+            break
+    with open(err, errors="replace") as f:
+        errtext = f.read().strip()
+    r = {
+        "sessions": sessions, "messages": messages,
+        "accepted": acc_count, "accept_s": t_acc - t0,
+        "accept_rate": acc_count / (t_acc - t0) if t_acc > t0 else 0.0,
+        "rc": rc, "timed_out": timed_out,
+        "errors": errtext.splitlines()[:5],
+        "client_cpu_s": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime),
+    }
+    if newdir:
+        r["delivered"] = delivered if t_del is None else messages
+        if t_del is None:
+            delivered = count_dir(newdir)
+            r["delivered"] = delivered
+            r["deliver_s"] = None
+            r["deliver_rate"] = None
+        else:
+            r["deliver_s"] = t_del - t0
+            r["deliver_rate"] = messages / (t_del - t0)
+    if cpu_root is not None:
+        r["server_cpu_s"] = cpu1 - cpu0
+        n = r.get("delivered", acc_count) or acc_count
+        r["cpu_ms_per_msg"] = 1000.0 * (cpu1 - cpu0) / n if n else None
+        r["host_cpu_ms_per_msg"] = 1000.0 * (host1 - host0) / n if n else None
+    return r
+
+
+def fmt_run(server, r):
+    dr = r.get("deliver_rate")
+    cpu = r.get("cpu_ms_per_msg")
+    flags = []
+    if r["timed_out"]:
+        flags.append("TIMEOUT")
+    if r["rc"]:
+        flags.append("rc=%s" % r["rc"])
+    if r["accepted"] != r["messages"]:
+        flags.append("accepted %d/%d" % (r["accepted"], r["messages"]))
+    if "delivered" in r and r["delivered"] != r["messages"]:
+        flags.append("delivered %d/%d" % (r["delivered"], r["messages"]))
+    hc = r.get("host_cpu_ms_per_msg")
+    return "%-11s %3d %7d %10.0f %9.2f %11s %9s %11s %9s  %s" % (
+        server, r["sessions"], r["messages"], r["accept_rate"], r["accept_s"],
+        "%.0f" % dr if dr else "-",
+        "%.2f" % r["deliver_s"] if r.get("deliver_s") else "-",
+        "%.2f" % cpu if cpu is not None else "-",
+        "%.2f" % hc if hc is not None else "-",
+        " ".join(flags))
+
+
+HEADER = "%-11s %3s %7s %10s %9s %11s %9s %11s %9s  %s" % (
+    "server", "C", "msgs", "accepted/s", "accept s", "delivered/s", "deliver s",
+    "CPU ms/msg", "host ms", "notes")
+
+
+# ---------------------------------------------------------------- Postfix
+
+PF_MASTER = """\
+# private benchmark instance: no chroot, smtpd on 127.0.0.1:{port}
+127.0.0.1:{port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+PF_MAIN = """\
+# private benchmark instance; everything not set here is Postfix 3.7's
+# default (fsync of queue file and Maildir file included).
+compatibility_level = 3.6
+queue_directory = {d}/spool
+data_directory = {d}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = pfbench.example
+mydomain = pfbench.example
+myorigin = $myhostname
+mydestination = localhost
+mynetworks = 127.0.0.0/8
+relay_domains =
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+virtual_mailbox_domains = d1.example d2.example
+virtual_mailbox_base = {d}/mail
+virtual_mailbox_maps = texthash:{d}/conf/vmailbox
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
+maillog_file_prefixes = /var, /dev/stdout, /tmp, {d}
+maillog_file = {d}/maillog
+syslog_name = postfix-bench
+"""
+
+VMAILBOX = "user@d1.example d1.example/user/\nuser@d2.example d2.example/user/\n"
+
+
+def run_postfix_cmd(confdir, *args, timeout=60):
+    # postfix(1) reports errors only to syslog/maillog and to a terminal;
+    # `script` gives it a pty so they show up in our output too.
+    cmd = "postfix -c %s %s" % (confdir, " ".join(args))
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                       text=True, timeout=timeout)
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+class Postfix:
+    name = "postfix"
+
+    def __init__(self, work):
+        self.d = os.path.join(work, "postfix")
+        self.conf = os.path.join(self.d, "conf")
+        self.newdir = os.path.join(self.d, "mail", "d1.example", "user", "new")
+        self.maillog = os.path.join(self.d, "maillog")
+        self.master = None
+        self.started = False
+
+    def start(self):
+        if port_open(PORT_PF):
+            raise RuntimeError("port %d already in use" % PORT_PF)
+        d = self.d
+        for sub in ("conf", "spool", "data", "mail"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        os.chmod(d, 0o755)
+        nobody = pwd.getpwnam("nobody")
+        os.chown(os.path.join(d, "data"), pwd.getpwnam("postfix").pw_uid, -1)
+        os.chown(os.path.join(d, "mail"), nobody.pw_uid, nobody.pw_gid)
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(PF_MAIN.format(d=d, uid=nobody.pw_uid, gid=nobody.pw_gid))
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(PF_MASTER.format(port=PORT_PF))
+        with open(os.path.join(self.conf, "vmailbox"), "w") as f:
+            f.write(VMAILBOX)
+        p = subprocess.run(["postconf", "-c", self.conf, "-n"], capture_output=True, text=True)
+        if p.returncode != 0 or "warning" in p.stderr:
+            raise RuntimeError("postconf -n: %s" % (p.stderr.strip() or p.returncode))
+        rc, out = run_postfix_cmd(self.conf, "check")
+        if rc != 0:
+            raise RuntimeError("postfix check failed: %s" % out)
+        cleanups.append(self.stop)
+        self.started = True
+        rc, out = run_postfix_cmd(self.conf, "start")
+        if rc != 0:
+            raise RuntimeError("postfix start failed: %s\n%s" % (out, "".join(tail(self.maillog))))
+        pidfile = os.path.join(d, "spool", "pid", "master.pid")
+        for _ in range(50):
+            try:
+                with open(pidfile) as f:
+                    self.master = int(f.read().strip())
+                break
+            except (OSError, ValueError):
+                time.sleep(0.1)
+        self.banner = wait_banner(PORT_PF)
+        log("postfix %s started: master pid %s, %s" % (
+            subprocess.run(["postconf", "-h", "mail_version"], capture_output=True,
+                           text=True).stdout.strip(), self.master, self.banner))
+
+    def stop(self):
+        if not self.started:
+            return
+        self.started = False
+        try:
+            run_postfix_cmd(self.conf, "stop", timeout=30)
+        except Exception as e:  # noqa
+            log("postfix stop: %s" % e)
+        for _ in range(50):
+            if self.master is None or not os.path.exists("/proc/%d" % self.master) \
+                    or proc_stat(self.master) is None:
+                break
+            time.sleep(0.1)
+        else:
+            log("postfix master %d still there, SIGKILL" % self.master)
+            try:
+                os.kill(self.master, signal.SIGKILL)
+            except OSError:
+                pass
+        log("postfix stopped")
+
+
+# ---------------------------------------------------------------- mailwarden
+
+class Mailwarden:
+    name = "mailwarden"
+
+    def __init__(self, work):
+        self.d = os.path.join(work, "mailwarden")
+        self.confpath = os.path.join(self.d, "mailwarden.conf")
+        self.newdir = os.path.join(self.d, "mail", "d1.example", "user", "new")
+        self.maillog = os.path.join(self.d, "maillog")
+        self.out = os.path.join(self.d, "stdout-stderr.log")
+        self.proc = None
+        self.master = None
+        self.notes = []
+
+    def write_conf(self, optional=True):
+        d = self.d
+        lines = [
+            "# mailwarden benchmark config (bench/smtp_bench.py)",
+            "smtpd_listen = 127.0.0.1:%d" % PORT_MW,
+            "myhostname = bench.example",
+            "mydestination = localhost",
+            "queue_directory = %s/spool" % d,
+            "virtual_mailbox_base = %s/mail" % d,
+            "virtual_mailbox_domains = d1.example d2.example",
+            "virtual_mailbox_maps = texthash:%s/vmailbox" % d,
+            "maillog_file = %s" % self.maillog,
+        ]
+        if optional:
+            lines.append("smtpd_error_sleep_time = 0")
+        extra = ENV.get("BENCH_MW_EXTRA", "").replace("\\n", "\n")
+        if extra.strip():
+            lines.append(extra)
+        with open(self.confpath, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self):
+        if not os.access(MW_BIN, os.X_OK):
+            raise RuntimeError("no mailwarden binary at %s (build it: make FLAVOUR=build-b, "
+                               "or set MAILWARDEN_BIN)" % MW_BIN)
+        if port_open(PORT_MW):
+            raise RuntimeError("port %d already in use" % PORT_MW)
+        d = self.d
+        for sub in ("spool", "mail"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        os.chmod(d, 0o755)
+        with open(os.path.join(d, "vmailbox"), "w") as f:
+            f.write(VMAILBOX)
+        try:
+            pw = pwd.getpwnam("mailwarden")
+        except KeyError:
+            log("creating system user mailwarden")
+            if subprocess.run(["getent", "group", "mailwarden"], capture_output=True).returncode:
+                subprocess.run(["groupadd", "--system", "mailwarden"], check=True)
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                            "/usr/sbin/nologin", "--gid", "mailwarden", "--home-dir",
+                            "/nonexistent", "mailwarden"], check=True)
+            pw = pwd.getpwnam("mailwarden")
+        for sub in ("spool", "mail"):
+            os.chown(os.path.join(d, sub), pw.pw_uid, pw.pw_gid)
+        self.write_conf(True)
+        p = subprocess.run([MW_BIN, "-c", self.confpath, "check-config"],
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode != 0 and "smtpd_error_sleep_time" in (p.stdout + p.stderr):
+            self.notes.append("check-config refused smtpd_error_sleep_time: %s; dropped it"
+                              % (p.stdout + p.stderr).strip())
+            log(self.notes[-1])
+            self.write_conf(False)
+            p = subprocess.run([MW_BIN, "-c", self.confpath, "check-config"],
+                               capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise RuntimeError("mailwarden check-config failed (rc %d): %s" % (
+                p.returncode, (p.stdout + p.stderr).strip()))
+        cleanups.append(self.stop)
+        fo = open(self.out, "ab")
+        self.proc = subprocess.Popen([MW_BIN, "-c", self.confpath], stdout=fo, stderr=fo,
+                                     stdin=subprocess.DEVNULL, cwd=d)
+        self.master = self.proc.pid
+        try:
+            self.banner = wait_banner(PORT_MW)
+        except RuntimeError as e:
+            raise RuntimeError("%s; exit=%s; output: %s; log: %s" % (
+                e, self.proc.poll(), "".join(tail(self.out, 10)), "".join(tail(self.maillog, 10))))
+        time.sleep(0.3)
+        kids = ["%d:%s(%s,%s)" % (k, comm(k), proc_user(k), cmdline(k)) for k in tree(self.master)[1:]]
+        log("mailwarden started: pid %d, %s; children %s" % (self.master, self.banner, kids))
+
+    def smtp_engine_pid(self):
+        kids = tree(self.master)[1:]
+        for k in kids:
+            text = (comm(k) + " " + cmdline(k)).lower()
+            if "smtp" in text:
+                return k, "named '%s'" % cmdline(k)
+        if kids:
+            k = max(kids, key=rss_kib)
+            return k, "largest child '%s'" % cmdline(k)
+        return self.master, "no children: the parent itself"
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return
+        p, self.proc = self.proc, None
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                log("mailwarden did not exit 15 s after SIGTERM: SIGKILL (noted as a finding)")
+                self.notes.append("did not exit within 15 s of SIGTERM")
+                p.kill()
+                p.wait()
+        # children left behind?
+        time.sleep(0.5)
+        left = [pid for pid in all_pids()
+                if cmdline(pid).startswith(MW_BIN) or (comm(pid) == "mailwarden")]
+        if left:
+            self.notes.append("processes left after the parent exited: %s" % left)
+            log(self.notes[-1] + " - killing them")
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        log("mailwarden stopped (exit %s)" % p.returncode)
+
+
+# ---------------------------------------------------------------- smtp-sink
+
+class Sink:
+    name = "smtp-sink"
+
+    def __init__(self, work):
+        self.d = work
+        self.proc = None
+        self.master = None
+
+    def start(self):
+        if port_open(PORT_SINK):
+            raise RuntimeError("port %d already in use" % PORT_SINK)
+        self.proc = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c",
+                                      "127.0.0.1:%d" % PORT_SINK, "1000"],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.d, "smtp-sink.err"), "wb"))
+        self.master = self.proc.pid
+        cleanups.append(self.stop)
+        wait_banner(PORT_SINK)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+# ---------------------------------------------------------------- idle sessions
+
+def open_idle(n, port, timeout=120):
+    """Open n TCP sessions that read the 220 banner and then sit idle.
+    Client addresses are spread over 127.1.0.1-250 (20 per address by
+    default) so no per-client connection limit decides the result."""
+    sel = selectors.DefaultSelector()
+    socks, ok, refused, other = [], [], 0, []
+    pending = {}
+    per_addr = max(1, -(-n // 250))
+    end = time.monotonic() + timeout
+    i = 0
+    while (i < n or pending) and time.monotonic() < end:
+        # keep at most 500 handshakes in flight
+        while i < n and len(pending) < 500:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            a = i // per_addr
+            try:
+                s.bind(("127.1.%d.%d" % (a // 250, a % 250 + 1), 0))
+            except OSError:
+                pass
+            try:
+                s.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                refused += 1
+                other.append(str(e))
+                s.close()
+                i += 1
+                continue
+            pending[s] = b""
+            sel.register(s, selectors.EVENT_READ)
+            socks.append(s)
+            i += 1
+        for key, _ in sel.select(timeout=0.2):
+            s = key.fileobj
+            try:
+                data = s.recv(512)
+            except BlockingIOError:
+                continue
+            except OSError as e:
+                data = b""
+                other.append(str(e))
+            if not data:
+                refused += 1
+                sel.unregister(s)
+                del pending[s]
+                continue
+            pending[s] += data
+            if b"\n" in pending[s]:
+                sel.unregister(s)
+                banner = pending.pop(s)
+                if banner.startswith(b"220"):
+                    ok.append(s)
+                else:
+                    other.append(banner.decode(errors="replace").strip()[:80])
+    for s in list(pending):
+        other.append("no banner within %ds" % timeout)
+        sel.unregister(s)
+    sel.close()
+    return socks, ok, refused, other
+
+
+def still_open(socks):
+    n = 0
+    for s in socks:
+        try:
+            d = s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            if d:          # server said something (timeout 421?) but still connected
+                n += 1
+        except BlockingIOError:
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+def idle_test(mw, work):
+    res = {"sessions_wanted": IDLE}
+    log("idle test: baseline %d messages -s 10 without idle sessions" % IDLE_MSGS)
+    base = smtp_source(PORT_MW, 10, IDLE_MSGS, work, "mw-idle-base", mw.newdir, mw.master,
+                       run_timeout=120)
+    res["baseline"] = base
+    time.sleep(1)
+    eng, how = mw.smtp_engine_pid()
+    res["engine_pid"], res["engine_how"] = eng, how
+    kids = tree(mw.master)
+    before = rss_kib(eng)
+    before_all = sum(rss_kib(k) for k in kids)
+    res["rss_before_kib"], res["rss_all_before_kib"] = before, before_all
+    log("smtp engine pid %d (%s): RSS %d KiB; all processes %d KiB" % (eng, how, before, before_all))
+    t = time.monotonic()
+    socks, ok, refused, other = open_idle(IDLE, PORT_MW)
+    res["open_s"] = time.monotonic() - t
+    res["established"] = len(ok)
+    res["refused_or_closed"] = refused
+    res["other"] = other[:5]
+    res["other_count"] = len(other)
+    log("idle sessions: %d with banner, %d refused/closed, %d other (%s) in %.1f s"
+        % (len(ok), refused, len(other), other[:3], res["open_s"]))
+    time.sleep(2)
+    eng2, _ = mw.smtp_engine_pid()
+    if eng2 != eng:
+        res["engine_changed"] = "smtp engine pid changed %d -> %d (restarted?)" % (eng, eng2)
+        log(res["engine_changed"])
+    kids = tree(mw.master)
+    after = rss_kib(eng2)
+    after_all = sum(rss_kib(k) for k in kids)
+    res["rss_after_kib"], res["rss_all_after_kib"] = after, after_all
+    n = max(len(ok), 1)
+    res["kib_per_session"] = (after - before) / n
+    res["kib_per_session_all"] = (after_all - before_all) / n
+    try:
+        res["engine_fds"] = len(os.listdir("/proc/%d/fd" % eng2))
+    except OSError:
+        res["engine_fds"] = None
+    log("with idle sessions: engine RSS %d KiB (+%.1f KiB/session), all %d KiB (+%.1f KiB/session), engine fds %s"
+        % (after, res["kib_per_session"], after_all, res["kib_per_session_all"], res["engine_fds"]))
+    log("idle test: %d messages -s 10 with the idle sessions open" % IDLE_MSGS)
+    loaded = smtp_source(PORT_MW, 10, IDLE_MSGS, work, "mw-idle-loaded", mw.newdir, mw.master,
+                         run_timeout=120)
+    res["loaded"] = loaded
+    res["still_open"] = still_open(ok)
+    log("idle sessions still open after the load: %d of %d" % (res["still_open"], len(ok)))
+    for s in socks:
+        s.close()
+    time.sleep(2)
+    res["rss_after_close_kib"] = rss_kib(eng2)
+    return res
+
+
+# ---------------------------------------------------------------- main
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = 0
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024
+    return "%d cores (%s), %d MiB RAM, kernel %s" % (os.cpu_count(), cpu, mem, platform.release())
+
+
+def run_server(srv, work, results, deliver=True):
+    try:
+        srv.start()
+    except Exception as e:
+        log("%s: NOT RUN: %s" % (srv.name, e))
+        results[srv.name] = {"error": str(e)}
+        srv_stop = getattr(srv, "stop", None)
+        if srv_stop:
+            srv_stop()
+        return
+    runs = []
+    results[srv.name] = {"runs": runs}
+    logstart = fsize(getattr(srv, "maillog", "")) if deliver else 0
+    for c in CONC:
+        if time_left() < 30:
+            log("deadline reached: skipping %s C=%d" % (srv.name, c))
+            continue
+        if isinstance(srv, Mailwarden) and not srv.alive():
+            log("mailwarden is not running any more (exit %s): skipping" % srv.proc.poll())
+            results[srv.name]["died"] = True
+            break
+        log("%s: smtp-source -s %d -m %d -l %d" % (srv.name, c, M, SIZE))
+        r = smtp_source({"postfix": PORT_PF, "mailwarden": PORT_MW, "smtp-sink": PORT_SINK}[srv.name],
+                        c, M, work, "%s-%d" % (srv.name, c), srv.newdir if deliver else None,
+                        srv.master)
+        runs.append(r)
+        print(HEADER)
+        print(fmt_run(srv.name, r), flush=True)
+        if r["errors"]:
+            log("smtp-source said: %s" % r["errors"])
+        time.sleep(2)
+    if deliver:
+        cnt, lines = grep_problems(srv.maillog, logstart)
+        results[srv.name]["log_problems"] = cnt
+        results[srv.name]["log_problem_lines"] = lines
+        if cnt:
+            log("%s log: %d warning/error/reject lines, first: %s" % (srv.name, cnt, lines[:5]))
+    if isinstance(srv, Mailwarden):
+        if IDLE > 0 and srv.alive() and time_left() > 60:
+            try:
+                results[srv.name]["idle"] = idle_test(srv, work)
+            except Exception as e:
+                log("idle test failed: %s" % e)
+                results[srv.name]["idle"] = {"error": str(e)}
+        results[srv.name]["notes"] = srv.notes
+        try:
+            with open("/proc/%d/limits" % srv.master) as f:
+                for line in f:
+                    if line.startswith("Max open files"):
+                        results[srv.name]["nofile"] = " ".join(line.split()[3:5])
+        except OSError:
+            pass
+    srv.stop()
+
+
+def report(results, work):
+    print()
+    print("=" * 100)
+    print("mailwarden benchmark  %s" % time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    print("machine: %s" % machine())
+    print("load: smtp-source -s C -m %d -l %d -f %s -t %s (one connection per message)"
+          % (M, SIZE, SENDER, RCPT))
+    print("mailwarden binary: %s" % MW_BIN)
+    print("work directory: %s%s" % (work, "" if KEEP else " (removed; BENCH_KEEP=1 keeps it)"))
+    print()
+    print(HEADER)
+    for name in ("postfix", "mailwarden", "smtp-sink"):
+        r = results.get(name)
+        if r is None:
+            continue
+        if "error" in r:
+            print("%-11s NOT RUN: %s" % (name, r["error"][:300]))
+            continue
+        for run in r["runs"]:
+            print(fmt_run(name, run))
+    print()
+    pf = {r["sessions"]: r for r in results.get("postfix", {}).get("runs", [])}
+    mw = {r["sessions"]: r for r in results.get("mailwarden", {}).get("runs", [])}
+    sk = {r["sessions"]: r for r in results.get("smtp-sink", {}).get("runs", [])}
+
+    def ratio(a, b):
+        return "%.2fx" % (a / b) if a and b else "-"
+    print("%-4s %18s %18s %22s %22s" % ("C", "accepted mw/pf", "delivered mw/pf",
+                                         "smtp-sink accepted/s", "mw delivered/ceiling"))
+    for c in CONC:
+        p, m, s = pf.get(c), mw.get(c), sk.get(c)
+        print("%-4d %18s %18s %22s %22s" % (
+            c,
+            ratio(m and m["accept_rate"], p and p["accept_rate"]),
+            ratio(m and m.get("deliver_rate"), p and p.get("deliver_rate")),
+            "%.0f" % s["accept_rate"] if s else "-",
+            ratio(m and m.get("deliver_rate"), s and s["accept_rate"])))
+    print()
+    print("targets (issue 2): mailwarden delivered >= 2x Postfix at C=10 and C=50; "
+          "CPU < 1 ms/msg; idle session < 64 KiB")
+    for c in (10, 50):
+        p, m = pf.get(c), mw.get(c)
+        if p and m and p.get("deliver_rate") and m.get("deliver_rate"):
+            rr = m["deliver_rate"] / p["deliver_rate"]
+            print("  C=%-3d delivered %.0f/s vs Postfix %.0f/s = %.2fx  -> %s"
+                  % (c, m["deliver_rate"], p["deliver_rate"], rr, "MET" if rr >= 2 else "NOT MET"))
+    if mw:
+        cpus = [r["cpu_ms_per_msg"] for r in mw.values() if r.get("cpu_ms_per_msg") is not None]
+        if cpus:
+            print("  CPU ms/msg: %s -> %s" % (", ".join("%.2f" % x for x in cpus),
+                                              "MET" if max(cpus) < 1 else "NOT MET"))
+    idle = results.get("mailwarden", {}).get("idle")
+    if idle and "error" not in idle:
+        print()
+        print("idle sessions (mailwarden): %d requested, %d got a 220 banner, %d refused/closed, "
+              "%d other%s" % (idle["sessions_wanted"], idle["established"], idle["refused_or_closed"],
+                               idle["other_count"], " (%s)" % idle["other"][:2] if idle["other"] else ""))
+        print("  smtp engine pid %d (%s)" % (idle["engine_pid"], idle["engine_how"]))
+        print("  smtp engine RSS %d -> %d KiB: %.1f KiB per idle session  -> %s"
+              % (idle["rss_before_kib"], idle["rss_after_kib"], idle["kib_per_session"],
+                 "MET" if idle["kib_per_session"] < 64 and idle["established"] else "NOT MET"))
+        print("  all mailwarden processes RSS %d -> %d KiB: %.1f KiB per idle session"
+              % (idle["rss_all_before_kib"], idle["rss_all_after_kib"], idle["kib_per_session_all"]))
+        print("  engine RSS after closing them: %d KiB; engine open fds with sessions: %s"
+              % (idle["rss_after_close_kib"], idle["engine_fds"]))
+        b, l = idle["baseline"], idle["loaded"]
+        print("  %d msgs -s 10 without idle sessions: accepted %.0f/s, delivered %s/s"
+              % (IDLE_MSGS, b["accept_rate"], "%.0f" % b["deliver_rate"] if b.get("deliver_rate") else "-"))
+        print("  %d msgs -s 10 with %d idle sessions: accepted %.0f/s, delivered %s/s (%s of baseline)"
+              % (IDLE_MSGS, idle["established"], l["accept_rate"],
+                 "%.0f" % l["deliver_rate"] if l.get("deliver_rate") else "-",
+                 ratio(l.get("deliver_rate") or l["accept_rate"],
+                       b.get("deliver_rate") or b["accept_rate"])))
+        print("  idle sessions still open after that load: %d" % idle["still_open"])
+    elif idle:
+        print("idle test: %s" % idle["error"])
+    for name in ("postfix", "mailwarden"):
+        r = results.get(name, {})
+        if r.get("log_problems"):
+            print("%s log: %d warning/error/reject lines, e.g. %s" % (
+                name, r["log_problems"], r["log_problem_lines"][:3]))
+        for n in r.get("notes", []):
+            print("%s: %s" % (name, n))
+    if results.get("mailwarden", {}).get("nofile"):
+        print("mailwarden RLIMIT_NOFILE (soft hard): %s" % results["mailwarden"]["nofile"])
+    print("total bench time %.0f s" % (time.monotonic() - T0))
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("smtp_bench.py: run as root (use bench/smtp-bench.sh)")
+    os.makedirs(TMPPARENT, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="mwbench.", dir=TMPPARENT)
+    os.chmod(work, 0o755)
+
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt("signal %d" % sig)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    results = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
+               "messages": M, "size": SIZE, "mailwarden_bin": MW_BIN}
+    log("work directory %s; %d messages per run; C = %s; servers %s"
+        % (work, M, CONC, SERVERS))
+    try:
+        if "postfix" in SERVERS:
+            run_server(Postfix(work), work, results)
+        if "mailwarden" in SERVERS:
+            run_server(Mailwarden(work), work, results)
+        if "sink" in SERVERS:
+            run_server(Sink(work), work, results, deliver=False)
+    except KeyboardInterrupt as e:
+        log("interrupted: %s" % e)
+    finally:
+        for fn in reversed(cleanups):
+            try:
+                fn()
+            except Exception as e:  # noqa
+                log("cleanup: %s" % e)
+    report(results, work)
+    if ENV.get("BENCH_JSON"):
+        with open(ENV["BENCH_JSON"], "w") as f:
+            json.dump(results, f, indent=1, default=str)
+    if not KEEP:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
