@@ -11,6 +11,10 @@ See bench/README.md. Environment knobs (all optional):
   BENCH_IDLE          idle sessions for the memory test (default 5000, 0 = skip)
   BENCH_IDLE_MESSAGES messages sent -s 10 with/without idle sessions (default 200)
   BENCH_SERVERS       which to run, any of "postfix mailwarden sink" (default all)
+  BENCH_STRACE_MESSAGES  messages sent under strace -c to count fsync/rename
+                      calls per message (default 500, 0 = skip)
+  BENCH_QUIET_WAIT    before each run wait up to this long for the host to be
+                      under 15% busy (others share the machine), s (default 30)
   BENCH_RUN_TIMEOUT   bound on one smtp-source run, s (default 300)
   BENCH_DELIVERY_TIMEOUT  bound on waiting for delivery after it, s (default 300)
   BENCH_STALL         give up waiting for delivery after this long without
@@ -59,6 +63,8 @@ CONC = [int(x) for x in ENV.get("BENCH_CONCURRENCY", "1 10 50").split()]
 SIZE = envint("BENCH_SIZE", 4096)
 IDLE = envint("BENCH_IDLE", 5000)
 IDLE_MSGS = envint("BENCH_IDLE_MESSAGES", 200)
+QUIET_WAIT = envfloat("BENCH_QUIET_WAIT", 30)
+STRACE_MSGS = envint("BENCH_STRACE_MESSAGES", 500)
 SERVERS = ENV.get("BENCH_SERVERS", "postfix mailwarden sink").split()
 RUN_TIMEOUT = envfloat("BENCH_RUN_TIMEOUT", 300)
 DELIV_TIMEOUT = envfloat("BENCH_DELIVERY_TIMEOUT", 300)
@@ -154,6 +160,37 @@ def rss_kib(pid):
     except OSError:
         pass
     return 0
+
+
+def port_socket_inodes(port):
+    """Inodes of all TCP sockets (any state) whose local port is port."""
+    out = set()
+    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(fn) as f:
+                next(f)
+                for line in f:
+                    v = line.split()
+                    if int(v[1].rsplit(":", 1)[1], 16) == port:
+                        out.add(v[9])
+        except OSError:
+            pass
+    return out
+
+
+def fd_socket_inodes(pid):
+    out = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if t.startswith("socket:["):
+                out.add(t[8:-1])
+    except OSError:
+        pass
+    return out
 
 
 def cmdline(pid):
@@ -271,7 +308,16 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
     if newdir:
         empty_dir(newdir)
     os.sync()
-    time.sleep(0.5)
+    # how busy is the host before we start? (others may share the machine)
+    # Wait (bounded) for the host to be quiet, so a neighbour's build does
+    # not land in one run and not the other; note what we saw.
+    quiet_end = time.monotonic() + min(QUIET_WAIT, max(time_left() - 60, 0))
+    while True:
+        h0, w0 = host_busy(), time.monotonic()
+        time.sleep(1.0)
+        busy_before = (host_busy() - h0) / (time.monotonic() - w0) / os.cpu_count()
+        if busy_before < 0.15 or time.monotonic() > quiet_end:
+            break
     cpu0 = tree_cpu(cpu_root)
     host0 = host_busy()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -330,7 +376,7 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
         "sessions": sessions, "messages": messages,
         "accepted": acc_count, "accept_s": t_acc - t0,
         "accept_rate": acc_count / (t_acc - t0) if t_acc > t0 else 0.0,
-        "rc": rc, "timed_out": timed_out,
+        "rc": rc, "timed_out": timed_out, "host_busy_before": busy_before,
         "errors": errtext.splitlines()[:5],
         "client_cpu_s": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime),
     }
@@ -360,6 +406,8 @@ def fmt_run(server, r):
         flags.append("TIMEOUT")
     if r["rc"]:
         flags.append("rc=%s" % r["rc"])
+    if r.get("host_busy_before", 0) > 0.15:
+        flags.append("host %.0f%% busy before run" % (100 * r["host_busy_before"]))
     if r["accepted"] != r["messages"]:
         flags.append("accepted %d/%d" % (r["accepted"], r["messages"]))
     if "delivered" in r and r["delivered"] != r["messages"]:
@@ -615,8 +663,17 @@ class Mailwarden:
         kids = tree(self.master)[1:]
         for k in kids:
             text = (comm(k) + " " + cmdline(k)).lower()
-            if "smtp" in text:
+            if "smtp" in text.replace(self.d.lower(), ""):
                 return k, "named '%s'" % cmdline(k)
+        # no name: the child holding the most TCP sockets on our port
+        inodes = port_socket_inodes(PORT_MW)
+        best, bestn = None, 0
+        for k in kids:
+            n = len(fd_socket_inodes(k) & inodes)
+            if n > bestn:
+                best, bestn = k, n
+        if best is not None:
+            return best, "child holding %d sockets of port %d, comm '%s'" % (bestn, PORT_MW, comm(best))
         if kids:
             k = max(kids, key=rss_kib)
             return k, "largest child '%s'" % cmdline(k)
@@ -771,13 +828,12 @@ def idle_test(mw, work):
                        run_timeout=120)
     res["baseline"] = base
     time.sleep(1)
-    eng, how = mw.smtp_engine_pid()
-    res["engine_pid"], res["engine_how"] = eng, how
     kids = tree(mw.master)
-    before = rss_kib(eng)
-    before_all = sum(rss_kib(k) for k in kids)
-    res["rss_before_kib"], res["rss_all_before_kib"] = before, before_all
-    log("smtp engine pid %d (%s): RSS %d KiB; all processes %d KiB" % (eng, how, before, before_all))
+    rss0 = {k: rss_kib(k) for k in kids}
+    before_all = sum(rss0.values())
+    eng0, how0 = mw.smtp_engine_pid()
+    log("before: smtp engine guess pid %d (%s): RSS %d KiB; all processes %d KiB %s"
+        % (eng0, how0, rss0.get(eng0, 0), before_all, rss0))
     t = time.monotonic()
     socks, ok, refused, other = open_idle(IDLE, PORT_MW)
     res["open_s"] = time.monotonic() - t
@@ -788,23 +844,27 @@ def idle_test(mw, work):
     log("idle sessions: %d with banner, %d refused/closed, %d other (%s) in %.1f s"
         % (len(ok), refused, len(other), other[:3], res["open_s"]))
     time.sleep(2)
-    eng2, _ = mw.smtp_engine_pid()
-    if eng2 != eng:
-        res["engine_changed"] = "smtp engine pid changed %d -> %d (restarted?)" % (eng, eng2)
+    # with the sessions open the engine is unambiguous (it holds them)
+    eng, how = mw.smtp_engine_pid()
+    res["engine_pid"], res["engine_how"] = eng, how
+    if eng not in rss0:
+        res["engine_changed"] = "smtp engine pid %d was not there before the idle sessions (restarted?)" % eng
         log(res["engine_changed"])
+    before = rss0.get(eng, 0)
     kids = tree(mw.master)
-    after = rss_kib(eng2)
+    after = rss_kib(eng)
     after_all = sum(rss_kib(k) for k in kids)
+    res["rss_before_kib"], res["rss_all_before_kib"] = before, before_all
     res["rss_after_kib"], res["rss_all_after_kib"] = after, after_all
     n = max(len(ok), 1)
     res["kib_per_session"] = (after - before) / n
     res["kib_per_session_all"] = (after_all - before_all) / n
     try:
-        res["engine_fds"] = len(os.listdir("/proc/%d/fd" % eng2))
+        res["engine_fds"] = len(os.listdir("/proc/%d/fd" % eng))
     except OSError:
         res["engine_fds"] = None
-    log("with idle sessions: engine RSS %d KiB (+%.1f KiB/session), all %d KiB (+%.1f KiB/session), engine fds %s"
-        % (after, res["kib_per_session"], after_all, res["kib_per_session_all"], res["engine_fds"]))
+    log("with idle sessions: engine pid %d (%s) RSS %d -> %d KiB (+%.1f KiB/session), all %d KiB (+%.1f KiB/session), engine fds %s"
+        % (eng, how, before, after, res["kib_per_session"], after_all, res["kib_per_session_all"], res["engine_fds"]))
     log("idle test: %d messages -s 10 with the idle sessions open" % IDLE_MSGS)
     loaded = smtp_source(PORT_MW, 10, IDLE_MSGS, work, "mw-idle-loaded", mw.newdir, mw.master,
                          run_timeout=120)
@@ -814,8 +874,51 @@ def idle_test(mw, work):
     for s in socks:
         s.close()
     time.sleep(2)
-    res["rss_after_close_kib"] = rss_kib(eng2)
+    res["rss_after_close_kib"] = rss_kib(eng)
     return res
+
+
+# ---------------------------------------------------------------- durability
+
+SYNC_CALLS = "fsync,fdatasync,syncfs,sync,sync_file_range,rename,renameat,renameat2,link,linkat"
+
+
+def durability_check(srv, port, work, n=500):
+    """Count the sync and rename system calls the server makes per message
+    (strace -c -f attached to every process of the server): fsync-class
+    calls per message show whether, and how much, a server batches them."""
+    if not shutil.which("strace") or STRACE_MSGS <= 0:
+        return None
+    n = STRACE_MSGS
+    pids = tree(srv.master)
+    out = os.path.join(work, "strace.%s.txt" % srv.name)
+    args = ["strace", "-f", "-c", "-qq", "-o", out, "-e", "trace=" + SYNC_CALLS]
+    for p in pids:
+        args += ["-p", str(p)]
+    st = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    r = smtp_source(port, 10, n, work, "%s-strace" % srv.name, srv.newdir, None, run_timeout=120)
+    time.sleep(0.5)
+    st.send_signal(signal.SIGINT)
+    try:
+        st.wait(20)
+    except subprocess.TimeoutExpired:
+        st.kill()
+        st.wait()
+    calls = {}
+    try:
+        with open(out) as f:
+            for line in f:
+                v = line.split()
+                if len(v) >= 5 and v[-1] in SYNC_CALLS.split(",") and v[3].isdigit():
+                    calls[v[-1]] = int(v[3])
+    except OSError:
+        pass
+    done = r.get("delivered") or r["accepted"] or 1
+    per = {k: v / done for k, v in calls.items()}
+    log("%s under strace, %d messages -s 10 (%d delivered): per message %s"
+        % (srv.name, n, done, ", ".join("%s %.2f" % kv for kv in sorted(per.items()))))
+    return {"messages": n, "delivered": done, "calls": calls, "per_message": per}
 
 
 # ---------------------------------------------------------------- main
@@ -873,6 +976,12 @@ def run_server(srv, work, results, deliver=True):
         results[srv.name]["log_problem_lines"] = lines
         if cnt:
             log("%s log: %d warning/error/reject lines, first: %s" % (srv.name, cnt, lines[:5]))
+    if deliver and time_left() > 60 and (not isinstance(srv, Mailwarden) or srv.alive()):
+        try:
+            results[srv.name]["sync_calls"] = durability_check(
+                srv, {"postfix": PORT_PF, "mailwarden": PORT_MW}[srv.name], work)
+        except Exception as e:
+            log("strace check failed: %s" % e)
     if isinstance(srv, Mailwarden):
         if IDLE > 0 and srv.alive() and time_left() > 60:
             try:
@@ -967,6 +1076,15 @@ def report(results, work):
         print("  idle sessions still open after that load: %d" % idle["still_open"])
     elif idle:
         print("idle test: %s" % idle["error"])
+    sc = [(n, results.get(n, {}).get("sync_calls")) for n in ("postfix", "mailwarden")]
+    if any(v for _, v in sc):
+        print()
+        print("durable-write system calls per delivered message (strace -f -c, %d msgs at -s 10):"
+              % STRACE_MSGS)
+        for name, v in sc:
+            if v:
+                print("  %-11s %s" % (name, ", ".join("%s %.2f" % kv for kv in sorted(v["per_message"].items()))
+                                      or "none seen"))
     for name in ("postfix", "mailwarden"):
         r = results.get(name, {})
         if r.get("log_problems"):

@@ -185,7 +185,7 @@ static int parse_item(struct cidrlist *cl, const char *item, int depth,
 
 	if (item[0] == '/')
 		return parse_file(cl, item, depth, err, errlen);
-	if (strncmp(item, "cidr:", 5) == 0 && item[5] == '/')
+	if (strncmp(item, "cidr:", 5) == 0 && item[5] != '\0')
 		return parse_file(cl, item + 5, depth, err, errlen);
 	/* "type:name" other than cidr: (hash:/x, texthash:/x, ...) */
 	size_t i = 0;

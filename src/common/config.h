@@ -66,6 +66,7 @@ struct config_section {
 };
 
 struct config;
+struct maplist;
 
 /*
  * Load and check a config file. On error return NULL and put
@@ -123,6 +124,24 @@ long config_get_role_size(const struct config *cfg, const char *role, const char
  * and [::]); *out is xmalloc'ed, free() it. -1 + message on error. */
 int config_listen_parse(const char *value, struct sockaddr_storage **out,
     size_t *n, char *err, size_t errlen);
+/* Parse a PT_TIME value ("300", "300s", "5m", "1d", "2w") into seconds;
+ * -1 if malformed, -2 if too large. Also for fail2ban times. */
+int config_parse_time(const char *s, long *out);
+/* Parse a PT_SIZE value (bytes, optional k/m/g suffix); -1 bad, -2 too large. */
+int config_parse_size(const char *s, long *out);
+/* Parse a decimal integer; -1 if malformed, -2 if out of range of long. */
+int config_parse_int(const char *s, long *out);
+/* 1 for yes/true/1, 0 for no/false/0 (any case), -1 for anything else. */
+int config_parse_bool(const char *s);
+/* Check an expanded value against p's type and extra checks (maps are
+ * opened, those also in aliases (alias_maps's value) in aliases(5)
+ * syntax; files tested); -1 and msg (without location) if bad. */
+int config_check_value(const struct param *p, const char *v, const char *aliases,
+    char *msg, size_t len);
+/* Open a PT_MAPS global (e.g. "local_recipient_maps"), maps that are also
+ * in alias_maps in aliases(5) syntax, as the load check did. */
+struct maplist *config_maplist(const struct config *cfg, const char *name,
+    char *err, size_t errlen);
 /* Print the parameter table as "name = default" with help, for
  * `mailwarden params`. */
 void config_print_params(FILE *fp);

@@ -379,7 +379,19 @@ struct maplist {
 	size_t n;
 };
 
-struct maplist *maplist_open(const char *value, int flags, char *err, size_t errlen)
+/* Whether item is one of the items of list. */
+static int in_list(char **list, const char *item)
+{
+	for (size_t i = 0; list != NULL && list[i] != NULL; i++) {
+		if (strcmp(list[i], item) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Open every map of value; flags, or MAP_ALIASES for items of aliases. */
+static struct maplist *open_list(const char *value, int flags, char **aliases,
+    char *err, size_t errlen)
 {
 	struct maplist *ml = xcalloc(1, sizeof(*ml));
 	char **items = config_list(value ? value : "");
@@ -389,7 +401,8 @@ struct maplist *maplist_open(const char *value, int flags, char *err, size_t err
 		count++;
 	ml->maps = xcalloc(count, sizeof(*ml->maps));
 	for (size_t i = 0; i < count; i++) {
-		struct map *m = map_open(items[i], flags, err, errlen);
+		int f = in_list(aliases, items[i]) ? MAP_ALIASES : flags;
+		struct map *m = map_open(items[i], f, err, errlen);
 		if (m == NULL) {
 			config_list_free(items);
 			maplist_free(ml);
@@ -398,6 +411,21 @@ struct maplist *maplist_open(const char *value, int flags, char *err, size_t err
 		ml->maps[ml->n++] = m;
 	}
 	config_list_free(items);
+	return ml;
+}
+
+struct maplist *maplist_open(const char *value, int flags, char *err, size_t errlen)
+{
+	return open_list(value, flags, NULL, err, errlen);
+}
+
+struct maplist *maplist_open_aliases(const char *value, const char *aliases,
+    char *err, size_t errlen)
+{
+	char **al = config_list(aliases);
+	struct maplist *ml = open_list(value, 0, al, err, errlen);
+
+	config_list_free(al);
 	return ml;
 }
 

@@ -36,6 +36,10 @@ struct maplist;
 /* Open every type:name in a config list value; NULL + err on failure.
  * An empty value gives an empty list. */
 struct maplist *maplist_open(const char *value, int flags, char *err, size_t errlen);
+/* Same, but flags are per map: MAP_ALIASES for the maps that are also
+ * items of aliases (alias_maps's value), 0 for the others. */
+struct maplist *maplist_open_aliases(const char *value, const char *aliases,
+    char *err, size_t errlen);
 /* First hit in the list, or NULL. */
 const char *maplist_lookup(const struct maplist *ml, const char *key);
 /* Number of maps in the list. */

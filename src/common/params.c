@@ -1,16 +1,27 @@
 /*
  * params — the parameter table: every global mailwarden.conf key, its
  * type, default, limits and one line of help (Postfix names and defaults
- * unless the help says otherwise), and the safe built-in defaults of the
- * submission and smtps listeners. Parsing, checking, `mailwarden params`
- * and the man page's list all come from these two tables.
- * A default of NULL means "computed at load" (see config.c).
+ * unless the help says otherwise), the safe built-in defaults of the
+ * submission and smtps listeners, what each type accepts (parse and check
+ * a value), and the table printed for `mailwarden params` and the man
+ * page. A default of NULL means "computed at load" (see config.c).
  */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "common/cidr.h"
 #include "common/config.h"
+#include "common/map.h"
+#include "common/util.h"
 
 #define I_MAX	INT_MAX
 #define T_MAX	(10L * 365 * 86400)	/* ten years, in seconds */
@@ -176,6 +187,356 @@ const struct role_default config_role_defaults[] = {
 	{ NULL, NULL, NULL }
 };
 
+/* ---- values: numbers, times, sizes, booleans ---- */
+
+/* Parse a decimal number with an optional one-letter unit from units
+ * (multipliers in mults); -1 if malformed, -2 if it overflows. */
+static int parse_scaled(const char *s, const char *units, const long *mults, long *out)
+{
+	char *end;
+	long n, mult = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno == ERANGE)
+		return -2;
+	if (*end != '\0') {
+		const char *u = strchr(units, tolower((unsigned char)*end));
+		if (u == NULL || end[1] != '\0')
+			return -1;
+		mult = mults[u - units];
+	}
+	if (n > LONG_MAX / mult)
+		return -2;
+	*out = n * mult;
+	return 0;
+}
+
+int config_parse_time(const char *s, long *out)
+{
+	static const long mults[] = { 1, 60, 3600, 86400, 7 * 86400 };
+	return parse_scaled(s, "smhdw", mults, out);
+}
+
+int config_parse_size(const char *s, long *out)
+{
+	static const long mults[] = { 1024L, 1024L * 1024, 1024L * 1024 * 1024 };
+	return parse_scaled(s, "kmg", mults, out);
+}
+
+int config_parse_int(const char *s, long *out)
+{
+	char *end;
+
+	if (*s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	if (*end != '\0')
+		return -1;
+	return errno == ERANGE ? -2 : 0;
+}
+
+int config_parse_bool(const char *s)
+{
+	if (str_ieq(s, "yes") || str_ieq(s, "true") || strcmp(s, "1") == 0)
+		return 1;
+	if (str_ieq(s, "no") || str_ieq(s, "false") || strcmp(s, "0") == 0)
+		return 0;
+	return -1;
+}
+
+/* ---- lists ---- */
+
+char **config_list(const char *value)
+{
+	size_t n = 0, cap = 8;
+	char **list = xmalloc(cap * sizeof(*list));
+	const char *p = value ? value : "";
+
+	for (;;) {
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		const char *start = p;
+		int depth = 0;
+		for (; *p; p++) {
+			if (*p == '{')
+				depth++;
+			else if (*p == '}' && depth > 0)
+				depth--;
+			else if (depth == 0 && (*p == ',' || isspace((unsigned char)*p)))
+				break;
+		}
+		if (n + 2 > cap) {
+			cap *= 2;
+			list = xrealloc(list, cap * sizeof(*list));
+		}
+		list[n++] = xstrndup(start, (size_t)(p - start));
+	}
+	list[n] = NULL;
+	return list;
+}
+
+void config_list_free(char **list)
+{
+	if (list == NULL)
+		return;
+	for (size_t i = 0; list[i] != NULL; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* ---- listen addresses ---- */
+
+static int parse_port(const char *s, in_port_t *port)
+{
+	long n;
+
+	if (config_parse_int(s, &n) < 0 || !isdigit((unsigned char)*s) || n < 1 || n > 65535)
+		return -1;
+	*port = htons((in_port_t)n);
+	return 0;
+}
+
+static void add_addr(struct sockaddr_storage **out, size_t *n, int family,
+    const void *addr, in_port_t port)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = port;
+		memcpy(&sin->sin_addr, addr, sizeof(sin->sin_addr));
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = port;
+		memcpy(&sin6->sin6_addr, addr, sizeof(sin6->sin6_addr));
+	}
+	*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+	(*out)[(*n)++] = ss;
+}
+
+/* One ADDR:PORT item. */
+static int listen_item(const char *item, struct sockaddr_storage **out, size_t *n)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	unsigned char raw[16];
+	const char *colon;
+	size_t hlen;
+	in_port_t port;
+
+	if (item[0] == '[') {
+		const char *close = strchr(item, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		hlen = (size_t)(close - item - 1);
+		if (hlen >= sizeof(host))
+			return -1;
+		memcpy(host, item + 1, hlen);
+		host[hlen] = '\0';
+		if (parse_port(close + 2, &port) < 0 || inet_pton(AF_INET6, host, raw) != 1)
+			return -1;
+		add_addr(out, n, AF_INET6, raw, port);
+		return 0;
+	}
+	if ((colon = strrchr(item, ':')) == NULL || strchr(item, ':') != colon)
+		return -1;
+	hlen = (size_t)(colon - item);
+	if (hlen >= sizeof(host) || parse_port(colon + 1, &port) < 0)
+		return -1;
+	memcpy(host, item, hlen);
+	host[hlen] = '\0';
+	if (strcmp(host, "*") == 0) {
+		add_addr(out, n, AF_INET, &(struct in_addr){ htonl(INADDR_ANY) }, port);
+		add_addr(out, n, AF_INET6, &in6addr_any, port);
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, raw) != 1)
+		return -1;
+	add_addr(out, n, AF_INET, raw, port);
+	return 0;
+}
+
+int config_listen_parse(const char *value, struct sockaddr_storage **out,
+    size_t *n, char *err, size_t errlen)
+{
+	char **items = config_list(value);
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; items[i] != NULL; i++) {
+		if (listen_item(items[i], out, n) < 0) {
+			snprintf(err, errlen, "bad listen address '%s' (use ADDR:PORT, "
+			    "[IPV6ADDR]:PORT or *:PORT)", items[i]);
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			rc = -1;
+			break;
+		}
+	}
+	config_list_free(items);
+	return rc;
+}
+
+/* ---- checking a value against its type ---- */
+
+static int check_readable(const char *what, const char *v, char *msg, size_t len)
+{
+	if (*v == '\0')
+		return 0;
+	int fd = open(v, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(msg, len, "cannot open %s file %s: %s", what, v, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int check_cert(const char *v, char *msg, size_t len)
+{
+	return check_readable("certificate", v, msg, len);
+}
+
+static int check_key(const char *v, char *msg, size_t len)
+{
+	return check_readable("key", v, msg, len);
+}
+
+static int check_mynetworks_style(const char *v, char *msg, size_t len)
+{
+	if (strcmp(v, "host") == 0)
+		return 0;
+	snprintf(msg, len, "'%s' is not supported (only 'host' is implemented)", v);
+	return -1;
+}
+
+/* Checks beyond the type, one row per parameter that needs one. */
+static const struct {
+	const char *name;
+	int (*check_fn)(const char *v, char *msg, size_t len);
+} extra_checks[] = {
+	{ "mynetworks_style", check_mynetworks_style },
+	{ "smtpd_tls_cert_file", check_cert },
+	{ "smtpd_tls_key_file", check_key },
+};
+
+static int check_range(const struct param *p, long n, const char *unit, char *msg, size_t len)
+{
+	if (n < p->min) {
+		snprintf(msg, len, "value %ld%s is less than the minimum %ld%s", n, unit, p->min, unit);
+		return -1;
+	}
+	if (n > p->max) {
+		snprintf(msg, len, "value %ld%s is more than the maximum %ld%s", n, unit, p->max, unit);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_enum(const struct param *p, const char *v, char *msg, size_t len)
+{
+	size_t vlen = strlen(v);
+
+	for (const char *c = p->choices; *c; ) {
+		size_t wlen = strcspn(c, "|");
+		if (wlen == vlen && strncmp(c, v, vlen) == 0)
+			return 0;
+		c += wlen;
+		if (*c == '|')
+			c++;
+	}
+	snprintf(msg, len, "bad value '%s' (use one of %s)", v, p->choices);
+	return -1;
+}
+
+/* Check an expanded value; -1 and msg (without location) if bad. */
+int config_check_value(const struct param *p, const char *v, const char *aliases,
+    char *msg, size_t len)
+{
+	long n;
+	int rc = 0;
+
+	switch (p->type) {
+	case PT_STR:
+	case PT_LIST:
+		break;
+	case PT_INT:
+		if ((rc = config_parse_int(v, &n)) == -1)
+			snprintf(msg, len, "bad numerical value '%s'", v);
+		else if (rc == -2)
+			snprintf(msg, len, "numerical value '%s' is too large", v);
+		else
+			rc = check_range(p, n, "", msg, len);
+		break;
+	case PT_TIME:
+		if ((rc = config_parse_time(v, &n)) == -1)
+			snprintf(msg, len, "bad time value '%s'", v);
+		else if (rc == -2)
+			snprintf(msg, len, "time value '%s' is too large", v);
+		else
+			rc = check_range(p, n, "s", msg, len);
+		break;
+	case PT_SIZE:
+		if ((rc = config_parse_size(v, &n)) == -1)
+			snprintf(msg, len, "bad size value '%s'", v);
+		else if (rc == -2)
+			snprintf(msg, len, "size value '%s' is too large", v);
+		else
+			rc = check_range(p, n, "", msg, len);
+		break;
+	case PT_BOOL:
+		if (config_parse_bool(v) < 0) {
+			snprintf(msg, len, "bad boolean value '%s' (use yes or no)", v);
+			rc = -1;
+		}
+		break;
+	case PT_ENUM:
+		rc = check_enum(p, v, msg, len);
+		break;
+	case PT_MAPS: {
+		struct maplist *ml = maplist_open_aliases(v, aliases ? aliases : "", msg, len);
+		rc = ml ? 0 : -1;
+		maplist_free(ml);
+		break;
+	}
+	case PT_DOMAINS: {
+		struct domlist *dl = domlist_open(v, msg, len);
+		rc = dl ? 0 : -1;
+		domlist_free(dl);
+		break;
+	}
+	case PT_CIDRS: {
+		struct cidrlist *cl = cidrlist_parse(v, msg, len);
+		rc = cl ? 0 : -1;
+		cidrlist_free(cl);
+		break;
+	}
+	case PT_LISTEN: {
+		struct sockaddr_storage *ss;
+		size_t cnt;
+		rc = config_listen_parse(v, &ss, &cnt, msg, len);
+		if (rc == 0)
+			free(ss);
+		break;
+	}
+	}
+	for (size_t i = 0; rc == 0 && i < sizeof(extra_checks) / sizeof(extra_checks[0]); i++) {
+		if (strcmp(extra_checks[i].name, p->name) == 0)
+			rc = extra_checks[i].check_fn(v, msg, len);
+	}
+	return rc;
+}
+
 static const char *const type_names[] = {
 	[PT_STR] = "text", [PT_INT] = "integer", [PT_BOOL] = "yes|no",
 	[PT_TIME] = "time", [PT_SIZE] = "bytes", [PT_LIST] = "list",
@@ -237,7 +598,7 @@ void config_print_man(FILE *fp)
 			roff_text(fp, p->def);
 			fputs("\\fR", fp);
 		}
-		fputs(")\n", fp);
+		fputs(")\n.br\n", fp);
 		roff_text(fp, p->help);
 		fputs(".\n", fp);
 	}

@@ -20,6 +20,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/msg.h"
 #include "common/util.h"
 #include "master/listen.h"
 #include "master/master.h"
@@ -36,6 +37,8 @@ static const char *cfg_path;
 static struct engine_listener lst[MAX_LISTENERS];
 static size_t nlst;
 static pid_t engine_pid, qmgr_pid;
+static int qmgr_fd = -1;	/* our end of the qmgr's socketpair */
+static int qmgr_missed;		/* a hint could not be passed on: send MSG_SCAN */
 static int stopping;
 static int qmgr_restart;	/* start a new qmgr when the old one is reaped */
 static struct loop_timer restart_timer;
@@ -181,24 +184,74 @@ static void child_reset_signals(void)
 	signal(SIGHUP, SIG_IGN);	/* the master reloads by replacing children */
 }
 
+/* Messages from a child: engine hints go on to the queue manager. */
+static void on_child_msg(int fd, int events, void *arg)
+{
+	struct msg m;
+	for (int i = 0; i < 256; i++) {
+		int r = msg_recv(fd, &m);
+		if (r <= 0) {
+			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+				loop_unwatch(fd);
+				close(fd);
+			}
+			return;
+		}
+		if (m.type == MSG_QUEUED && qmgr_fd >= 0) {
+			if (qmgr_missed) {
+				struct msg scan;
+				msg_init(&scan, MSG_SCAN);
+				if (msg_send(qmgr_fd, &scan) == 0)
+					qmgr_missed = 0;
+				msg_free(&scan);
+			}
+			if (msg_send(qmgr_fd, &m) < 0)
+				qmgr_missed = 1;	/* it scans incoming/ on its own */
+		} else if (m.type == MSG_QUEUED) {
+			qmgr_missed = 1;
+		} else {
+			log_warn("unexpected message type %u from a child", m.type);
+		}
+		msg_free(&m);
+	}
+}
+
 static pid_t spawn(enum child_kind kind, const struct config *cfg)
 {
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+		log_warn("socketpair: %s", strerror(errno));
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_warn("fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
 		return -1;
 	}
-	if (pid > 0)
+	if (pid > 0) {
+		close(sv[1]);
+		if (kind == CHILD_QMGR) {
+			if (qmgr_fd >= 0) {
+				loop_unwatch(qmgr_fd);
+				close(qmgr_fd);
+			}
+			qmgr_fd = sv[0];
+			qmgr_missed = 0;
+		}
+		loop_watch(sv[0], LOOP_READ, on_child_msg, NULL);
 		return pid;
+	}
+	close(sv[0]);
 	child_reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (kind == CHILD_ENGINE) {
-		engine_main(cfg, lst, nlst);
-	}
+	if (kind == CHILD_ENGINE)
+		engine_main(cfg, lst, nlst, sv[1]);
 	for (size_t i = 0; i < nlst; i++)
 		close(lst[i].fd);
 	qmgr_drop_privileges(cfg);
-	qmgr_main(cfg);
+	qmgr_main(cfg, sv[1]);
 	exit(0);
 }
 

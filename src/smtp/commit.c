@@ -8,11 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/util.h"
 #include "smtp/smtpd.h"
 
@@ -20,25 +19,25 @@ static struct session *pending;
 static int scheduled;
 static int qmgr_missed;		/* a hint was lost: ask for a full scan */
 
-static void qmgr_send(const char *text)
+static void qmgr_send(uint16_t type, const char *id)
 {
-	struct sockaddr_un sun;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	str_copy(sun.sun_path, sizeof(sun.sun_path), eng.qmgr_path);
-	if (sendto(eng.qmgr_sock, text, strlen(text), MSG_DONTWAIT,
-	    (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		qmgr_missed = 1;	/* qmgr down or busy: it scans on its own too */
+	struct msg m;
+	msg_init(&m, type);
+	if (id)
+		msg_put_str(&m, id);
+	if (msg_send(eng.master_fd, &m) < 0)
+		qmgr_missed = 1;	/* the queue manager also scans on its own */
+	msg_free(&m);
 }
 
-/* Tell the queue manager a new file is in incoming/ (a hint only). */
+/* Tell the queue manager (through the master) a new file is in incoming/. */
 void commit_notify_qmgr(const char *id)
 {
 	if (qmgr_missed) {
 		qmgr_missed = 0;
-		qmgr_send("SCAN");
+		qmgr_send(MSG_SCAN, NULL);
 	}
-	qmgr_send(id);
+	qmgr_send(MSG_QUEUED, id);
 }
 
 static void commit_run(void *arg)

@@ -161,7 +161,8 @@ static void engine_config(const struct config *cfg)
 		fatal("%s", err);
 }
 
-void engine_main(const struct config *cfg, const struct engine_listener *l, size_t n)
+void engine_main(const struct config *cfg, const struct engine_listener *l, size_t n,
+    int master_fd)
 {
 	log_set_service("smtpd");
 	loop_init();
@@ -176,14 +177,8 @@ void engine_main(const struct config *cfg, const struct engine_listener *l, size
 	eng.incoming_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (eng.incoming_fd < 0)
 		fatal("open %s: %s", path, strerror(errno));
-	eng.qmgr_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (eng.qmgr_sock < 0)
-		fatal("socket: %s", strerror(errno));
-	snprintf(eng.qmgr_path, sizeof(eng.qmgr_path), "%s/public/qmgr", qdir);
-	if (geteuid() == 0) {
-		drop_privileges(qdir);
-		str_copy(eng.qmgr_path, sizeof(eng.qmgr_path), "/public/qmgr");
-	}
+	eng.master_fd = master_fd;
+	drop_privileges(qdir);
 	signal(SIGPIPE, SIG_IGN);
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);

@@ -16,7 +16,8 @@ struct engine_listener {
 };
 
 /* Run the engine until SIGTERM has drained all sessions; never returns. */
-void engine_main(const struct config *cfg, const struct engine_listener *l, size_t n)
+void engine_main(const struct config *cfg, const struct engine_listener *l, size_t n,
+    int master_fd)
     __attribute__((noreturn));
 /* Role name for a role number ("smtp", "submission", "smtps"). */
 const char *engine_role_name(int role);

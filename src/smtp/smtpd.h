@@ -48,8 +48,7 @@ struct engine {
 	int disable_vrfy;
 	int bare_lf;			/* BARE_LF_NORMALIZE, _REJECT, _ALLOW */
 	int incoming_fd;		/* queue_directory/incoming */
-	int qmgr_sock;			/* datagram socket to public/qmgr */
-	char qmgr_path[512];
+	int master_fd;			/* socketpair to the master (typed msg) */
 	int draining;
 	size_t nsessions;
 };

@@ -1,0 +1,652 @@
+/*
+ * qmgr — the queue process (see qmgr.h). One event loop:
+ *   - the master's socketpair: MSG_QUEUED "ID" (new file in incoming/) and
+ *     MSG_SCAN (hints were lost: scan now);
+ *   - public/qmgr (unix datagram, mode 0622): "ID" hints from local tools;
+ *   - a timer every queue_run_delay: scan incoming/ and the due files of
+ *     deferred/ (mtime = time of the next attempt, as Postfix);
+ *   - deliveries run from loop_at_idle, QMGR_BATCH messages at a time, so
+ *     hints keep being read while 20,000 files wait.
+ * One batch: read queue files, expand recipients, write all Maildir tmp
+ * files, one syncfs, rename to new/, one syncfs (maildir_commit), then log,
+ * mark recipients done and remove or defer the queue files. A queue file
+ * is never removed before its mailbox copies are durable.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/msg.h"
+#include "common/util.h"
+#include "queue/maildir.h"
+#include "queue/qmgr.h"
+#include "queue/resolve.h"
+#include "queue/spool.h"
+
+#define QMGR_BATCH		64	/* messages per delivery batch */
+#define QMGR_INCOMPLETE_AGE	3600	/* s: older incomplete incoming files are dead */
+#define QMGR_RESCAN_MS		1000	/* rescan incoming/ at most this often when idle */
+
+enum qdir { Q_INCOMING, Q_DEFERRED, Q_CORRUPT, Q_NDIRS };
+static const char *const qdir_names[Q_NDIRS] = { "incoming", "deferred", "corrupt" };
+
+struct qjob {
+	char id[SPOOL_ID_MAX];
+	enum qdir dir;
+};
+
+/* The set of IDs queued or being delivered (no file is picked twice). */
+struct idset {
+	char (*slot)[SPOOL_ID_MAX];	/* "" = empty, "\1" = deleted */
+	size_t cap, used;		/* used counts deleted slots too */
+};
+
+static struct qmgr {
+	const struct config *cfg;
+	struct resolver *res;
+	int dirfd[Q_NDIRS];
+	int pubfd, sock;
+	struct qjob *jobs;		/* ring buffer */
+	size_t head, njobs, jobcap;
+	struct idset ids;
+	struct loop_timer scan_timer;
+	uint64_t last_rescan;
+	long run_delay, min_backoff, max_backoff, lifetime;
+	int stopping;
+} Q;
+
+/* ---- clock (wall time, replaceable in one place) ---- */
+
+static double now_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- ID set: open addressing with tombstones ---- */
+
+static size_t id_hash(const char *id)
+{
+	size_t h = 5381;
+	for (; *id; id++)
+		h = h * 33 + (unsigned char)*id;
+	return h;
+}
+
+static size_t idset_find(const struct idset *s, const char *id, int for_insert)
+{
+	size_t i = id_hash(id) & (s->cap - 1), tomb = (size_t)-1;
+	for (;;) {
+		if (s->slot[i][0] == '\0')
+			return for_insert && tomb != (size_t)-1 ? tomb : i;
+		if (s->slot[i][0] == '\1') {
+			if (tomb == (size_t)-1)
+				tomb = i;
+		} else if (strcmp(s->slot[i], id) == 0) {
+			return i;
+		}
+		i = (i + 1) & (s->cap - 1);
+	}
+}
+
+static int idset_has(const struct idset *s, const char *id)
+{
+	return s->cap && s->slot[idset_find(s, id, 0)][0] > '\1';
+}
+
+static void idset_add(struct idset *s, const char *id)
+{
+	if (s->cap == 0 || (s->used + 1) * 2 > s->cap) {
+		struct idset n = { NULL, s->cap ? s->cap * 2 : 1024, 0 };
+		n.slot = xcalloc(n.cap, sizeof(*n.slot));
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i][0] > '\1') {
+				memcpy(n.slot[idset_find(&n, s->slot[i], 1)], s->slot[i], SPOOL_ID_MAX);
+				n.used++;
+			}
+		free(s->slot);
+		*s = n;
+	}
+	size_t i = idset_find(s, id, 1);
+	if (s->slot[i][0] > '\1')
+		return;
+	if (s->slot[i][0] == '\0')
+		s->used++;
+	str_copy(s->slot[i], SPOOL_ID_MAX, id);
+}
+
+static void idset_del(struct idset *s, const char *id)
+{
+	if (s->cap == 0)
+		return;
+	size_t i = idset_find(s, id, 0);
+	if (s->slot[i][0] > '\1')
+		s->slot[i][0] = '\1';
+}
+
+/* ---- job queue ---- */
+
+static void batch_run(void *arg);
+
+static int valid_id(const char *id)
+{
+	size_t n = 0;
+	for (; id[n]; n++)
+		if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'A' && id[n] <= 'Z') ||
+		    (id[n] >= 'a' && id[n] <= 'z')))
+			return 0;
+	return n > 0 && n < SPOOL_ID_MAX;
+}
+
+static void kick(void)
+{
+	if (Q.njobs > 0 && !Q.stopping)
+		loop_at_idle(batch_run, NULL);
+}
+
+static void job_add(const char *id, enum qdir dir)
+{
+	if (!valid_id(id) || idset_has(&Q.ids, id))
+		return;
+	if (Q.njobs == Q.jobcap) {
+		size_t ncap = Q.jobcap ? Q.jobcap * 2 : 256;
+		struct qjob *n = xcalloc(ncap, sizeof(*n));
+		for (size_t i = 0; i < Q.njobs; i++)
+			n[i] = Q.jobs[(Q.head + i) % Q.jobcap];
+		free(Q.jobs);
+		Q.jobs = n;
+		Q.jobcap = ncap;
+		Q.head = 0;
+	}
+	struct qjob *j = &Q.jobs[(Q.head + Q.njobs++) % Q.jobcap];
+	str_copy(j->id, sizeof(j->id), id);
+	j->dir = dir;
+	idset_add(&Q.ids, id);
+	kick();
+}
+
+/* Queue every file of a queue directory (deferred: only the due ones). */
+static void scan_dir(enum qdir which)
+{
+	int fd = openat(Q.dirfd[which], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	time_t now = time(NULL);
+	struct dirent *e;
+
+	if (d == NULL) {
+		log_warn("scan %s: %s", qdir_names[which], strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || idset_has(&Q.ids, e->d_name))
+			continue;
+		if (which == Q_DEFERRED) {
+			struct stat st;
+			if (fstatat(Q.dirfd[which], e->d_name, &st, 0) < 0 || st.st_mtime > now)
+				continue;
+		}
+		job_add(e->d_name, which);
+	}
+	closedir(d);
+	if (which == Q_INCOMING)
+		Q.last_rescan = loop_now();
+}
+
+static void scan_timer(void *arg)
+{
+	scan_dir(Q_INCOMING);
+	scan_dir(Q_DEFERRED);
+	loop_timer_set(&Q.scan_timer, (uint64_t)Q.run_delay * 1000, scan_timer, NULL);
+}
+
+/* ---- logging helpers ---- */
+
+/* Postfix delay format: two significant digits, at most two decimals. */
+static void fmt_delay(char *out, size_t len, double s)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 10)
+		snprintf(out, len, "%ld", (long)s);
+	else if (s >= 1)
+		snprintf(out, len, "%.1f", (double)(long)(s * 10) / 10);
+	else if (s >= 0.1)
+		snprintf(out, len, "%.2f", (double)(long)(s * 100) / 100);
+	else if (s >= 0.01)
+		snprintf(out, len, "%.2f", (double)(long)(s * 100) / 100);
+	else
+		snprintf(out, len, "0");
+	/* trim trailing zeros of a fraction: "0.10" -> "0.1", "1.0" -> "1" */
+	char *dot = strchr(out, '.');
+	if (dot) {
+		char *end = out + strlen(out) - 1;
+		while (end > dot && *end == '0')
+			*end-- = '\0';
+		if (end == dot)
+			*end = '\0';
+	}
+}
+
+/* One delivery attempt of one final destination. */
+struct qdel {
+	size_t msg, rcpt;
+	const struct dest *d;
+	int item;			/* maildir item, or -1 */
+	long dup;			/* earlier qdel with the same mailbox, or -1 */
+	enum { QD_SENT, QD_DEFER, QD_BOUNCE } result;
+	const char *dsn;
+	char why[600];
+};
+
+struct qmsg {
+	struct spool_env env;
+	enum qdir dir;
+	double t_active, t_start, t_done;
+	char *pending;			/* per recipient: still pending after this attempt */
+	int bounced;
+};
+
+static void log_rcpt(const struct qmsg *m, const struct qdel *q)
+{
+	const struct dest *d = q->d;
+	char delay[32], a[32], b[32], dd[32];
+	const char *orig = d->orig;
+	const char *relay = d->kind == DEST_RELAY ? "none" : d->service;
+	char status[700];
+
+	fmt_delay(delay, sizeof(delay), m->t_done - (double)m->env.arrival_sec -
+	    (double)m->env.arrival_usec / 1e6);
+	fmt_delay(a, sizeof(a), m->t_active - (double)m->env.arrival_sec -
+	    (double)m->env.arrival_usec / 1e6);
+	fmt_delay(b, sizeof(b), m->t_start - m->t_active);
+	fmt_delay(dd, sizeof(dd), m->t_done - m->t_start);
+	if (q->result == QD_SENT)
+		snprintf(status, sizeof(status), "sent (delivered to maildir)");
+	else
+		snprintf(status, sizeof(status), "%s (%s)",
+		    q->result == QD_BOUNCE ? "bounced" : "deferred", q->why);
+	log_set_service(d->kind == DEST_RELAY ? "smtp" : d->service);
+	log_info("%s: to=<%s>%s%s%s, relay=%s, delay=%s, delays=%s/%s/0/%s, dsn=%s, status=%s",
+	    m->env.id, d->addr, str_ieq(orig, d->addr) ? "" : ", orig_to=<",
+	    str_ieq(orig, d->addr) ? "" : orig, str_ieq(orig, d->addr) ? "" : ">",
+	    relay, delay, a, b, dd, q->dsn, status);
+	log_set_service("qmgr");
+}
+
+/* ---- one batch ---- */
+
+/* A file spool_read() refused: skip it, remove it or move it to corrupt/. */
+static void bad_file(const struct qjob *j, const char *err)
+{
+	struct stat st;
+	int fd = Q.dirfd[j->dir];
+
+	if (fstatat(fd, j->id, &st, 0) < 0)
+		return;		/* already gone: a stale hint */
+	if (strstr(err, "incomplete") != NULL && j->dir == Q_INCOMING) {
+		/* Being written right now, or left by a crash: never acknowledged. */
+		if (time(NULL) - st.st_mtime < QMGR_INCOMPLETE_AGE)
+			return;
+		if (unlinkat(fd, j->id, 0) < 0)
+			log_warn("%s: remove incomplete queue file: %s", j->id, strerror(errno));
+		else
+			log_warn("%s: %s: removed (never acknowledged)", j->id, err);
+		return;
+	}
+	if (renameat(fd, j->id, Q.dirfd[Q_CORRUPT], j->id) < 0)
+		log_warn("%s: %s: cannot move to corrupt: %s", j->id, err, strerror(errno));
+	else
+		log_warn("%s: %s: moved to corrupt", j->id, err);
+}
+
+static long backoff(double age)
+{
+	long b = Q.min_backoff;
+	while (b < Q.max_backoff && (double)b <= age)
+		b *= 2;
+	return b > Q.max_backoff ? Q.max_backoff : b;
+}
+
+/* All recipients handled: remove the file, or defer it with backoff. */
+static void msg_finish(struct qmsg *m)
+{
+	struct spool_env *e = &m->env;
+	size_t left = 0;
+	double age = now_wall() - (double)e->arrival_sec;
+
+	for (size_t i = 0; i < e->nrcpt; i++) {
+		if (e->rcpt[i].status != SPOOL_ST_PENDING)
+			continue;
+		if (m->pending[i]) {
+			left++;
+		} else if (spool_mark_done(e, i) < 0) {
+			log_warn("%s: mark recipient done: %s", e->id, strerror(errno));
+			left++;
+		}
+	}
+	if (left > 0 && age >= (double)Q.lifetime) {
+		log_info("%s: from=<%s>, status=expired, returned to sender", e->id, e->sender);
+		m->bounced = 1;
+		left = 0;
+	}
+	if (m->bounced)
+		log_warn("%s: bounce message not yet implemented", e->id);
+	if (left == 0) {
+		if (unlinkat(Q.dirfd[m->dir], e->id, 0) < 0)
+			log_warn("%s: remove queue file: %s", e->id, strerror(errno));
+		else
+			log_info("%s: removed", e->id);
+		return;
+	}
+	struct timespec ts[2];
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) + backoff(age);
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (futimens(e->fd, ts) < 0)
+		log_warn("%s: set retry time: %s", e->id, strerror(errno));
+	if (m->dir != Q_DEFERRED &&
+	    renameat(Q.dirfd[m->dir], e->id, Q.dirfd[Q_DEFERRED], e->id) < 0)
+		log_warn("%s: move to deferred: %s", e->id, strerror(errno));
+}
+
+/* Turn a resolved destination into a delivery attempt. */
+static void plan_dest(struct qmsg *msgs, size_t mi, size_t ri, const struct dest *d,
+    struct qdel **qd, size_t *nqd, size_t *qcap, struct maildir_batch *mb)
+{
+	struct qmsg *m = &msgs[mi];
+	if (*nqd == *qcap) {
+		*qcap = *qcap ? *qcap * 2 : 128;
+		*qd = xrealloc(*qd, *qcap * sizeof(**qd));
+	}
+	struct qdel *q = &(*qd)[(*nqd)++];
+	memset(q, 0, sizeof(*q));
+	q->msg = mi;
+	q->rcpt = ri;
+	q->d = d;
+	q->item = -1;
+	q->dup = -1;
+	switch (d->kind) {
+	case DEST_MAILDIR:
+		/* The same mailbox twice in one message: deliver once (Postfix). */
+		for (size_t k = 0; k + 1 < *nqd; k++) {
+			const struct qdel *o = &(*qd)[k];
+			if (o->msg == mi && o->d->kind == DEST_MAILDIR && o->dup < 0 &&
+			    strcmp(o->d->path, d->path) == 0 && strcmp(o->d->addr, d->addr) == 0) {
+				q->dup = (long)k;
+				return;
+			}
+		}
+		q->item = maildir_add(mb, d->path, d->uid, d->gid, m->env.sender, d->addr,
+		    m->env.fd, m->env.body_off, m->env.body_len, q->why, sizeof(q->why));
+		if (q->item < 0) {
+			q->result = QD_DEFER;
+			q->dsn = "4.2.0";
+		}
+		break;
+	case DEST_MBOX:
+	case DEST_DEFER:
+		q->result = QD_DEFER;
+		q->dsn = "4.3.0";
+		snprintf(q->why, sizeof(q->why), "%s", d->reason ? d->reason : "not implemented");
+		break;
+	case DEST_RELAY:
+		q->result = QD_DEFER;
+		q->dsn = "4.4.1";
+		snprintf(q->why, sizeof(q->why), "delivery via smtp transport not yet implemented");
+		break;
+	case DEST_BOUNCE:
+		q->result = QD_BOUNCE;
+		q->dsn = strstr(d->reason, "loop") ? "5.4.6" : "5.1.1";
+		snprintf(q->why, sizeof(q->why), "%s", d->reason);
+		break;
+	}
+}
+
+struct expansion_list {
+	struct dest *d;
+	size_t n;
+};
+
+static void batch_run(void *arg)
+{
+	struct qmsg msgs[QMGR_BATCH];
+	struct expansion_list *exps = NULL;
+	size_t nmsg = 0, nexp = 0, expcap = 0, nqd = 0, qcap = 0;
+	struct qdel *qd = NULL;
+	struct maildir_batch *mb = maildir_batch_new();
+	char err[256];
+
+	log_set_service("qmgr");
+	while (nmsg < QMGR_BATCH && Q.njobs > 0) {
+		struct qjob j = Q.jobs[Q.head];
+		Q.head = (Q.head + 1) % Q.jobcap;
+		Q.njobs--;
+		struct qmsg *m = &msgs[nmsg];
+		memset(m, 0, sizeof(*m));
+		if (spool_read(Q.dirfd[j.dir], j.id, &m->env, err, sizeof(err)) < 0) {
+			bad_file(&j, err);
+			idset_del(&Q.ids, j.id);
+			continue;
+		}
+		m->dir = j.dir;
+		m->t_active = now_wall();
+		m->pending = xcalloc(m->env.nrcpt + 1, 1);
+		log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", m->env.id,
+		    m->env.sender, m->env.body_len, m->env.nrcpt);
+		nmsg++;
+	}
+	for (size_t mi = 0; mi < nmsg; mi++) {
+		struct qmsg *m = &msgs[mi];
+		m->t_start = now_wall();
+		for (size_t ri = 0; ri < m->env.nrcpt; ri++) {
+			if (m->env.rcpt[ri].status != SPOOL_ST_PENDING)
+				continue;
+			if (nexp == expcap) {
+				expcap = expcap ? expcap * 2 : 64;
+				exps = xrealloc(exps, expcap * sizeof(*exps));
+			}
+			struct expansion_list *x = &exps[nexp++];
+			if (resolve_expand(Q.res, m->env.rcpt[ri].addr, &x->d, &x->n) < 0) {
+				x->n = 0;
+				x->d = NULL;
+				m->pending[ri] = 1;
+				continue;
+			}
+			for (size_t k = 0; k < x->n; k++)
+				plan_dest(msgs, mi, ri, &x->d[k], &qd, &nqd, &qcap, mb);
+		}
+	}
+	maildir_commit(mb);
+	double t_done = now_wall();
+	for (size_t mi = 0; mi < nmsg; mi++)
+		msgs[mi].t_done = t_done;
+	for (size_t k = 0; k < nqd; k++) {
+		struct qdel *q = &qd[k];
+		struct qmsg *m = &msgs[q->msg];
+		if (q->dup >= 0) {
+			if (qd[q->dup].result == QD_DEFER)
+				m->pending[q->rcpt] = 1;
+			continue;
+		}
+		if (q->item >= 0) {
+			if (maildir_ok(mb, (size_t)q->item)) {
+				q->result = QD_SENT;
+				q->dsn = "2.0.0";
+			} else {
+				q->result = QD_DEFER;
+				q->dsn = "4.2.0";
+				snprintf(q->why, sizeof(q->why), "maildir delivery failed: %s",
+				    maildir_why(mb, (size_t)q->item));
+			}
+		}
+		if (q->result == QD_DEFER)
+			m->pending[q->rcpt] = 1;
+		if (q->result == QD_BOUNCE)
+			m->bounced = 1;
+		log_rcpt(m, q);
+	}
+	for (size_t mi = 0; mi < nmsg; mi++) {
+		msg_finish(&msgs[mi]);
+		idset_del(&Q.ids, msgs[mi].env.id);
+		free(msgs[mi].pending);
+		spool_env_free(&msgs[mi].env);
+	}
+	maildir_batch_free(mb);
+	for (size_t i = 0; i < nexp; i++)
+		resolve_dests_free(exps[i].d, exps[i].n);
+	free(exps);
+	free(qd);
+	/* Hints may have been dropped while we were busy (full socket
+	 * queue): look at incoming/ once the queue drains. */
+	if (Q.njobs == 0 && !Q.stopping && loop_now() - Q.last_rescan >= QMGR_RESCAN_MS)
+		scan_dir(Q_INCOMING);
+	if (Q.stopping)
+		loop_exit();
+	kick();
+}
+
+/* ---- socket and signals ---- */
+
+static void hint_read(int fd, int events, void *arg)
+{
+	char buf[SPOOL_ID_MAX + 2];
+
+	for (int i = 0; i < 1024; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("recv public/qmgr: %s", strerror(errno));
+			return;
+		}
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
+			n--;
+		buf[n] = '\0';
+		job_add(buf, Q_INCOMING);
+	}
+}
+
+/* MSG_QUEUED and MSG_SCAN from the master; EOF means the master is gone. */
+static void master_read(int fd, int events, void *arg)
+{
+	struct msg m;
+
+	for (int i = 0; i < 1024; i++) {
+		int r = msg_recv(fd, &m);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (r <= 0) {
+			log_set_service("qmgr");
+			if (r < 0)
+				log_warn("master socket: %s", strerror(errno));
+			log_info("master went away: stopping");
+			loop_unwatch(fd);
+			Q.stopping = 1;
+			loop_exit();
+			return;
+		}
+		if (m.type == MSG_QUEUED) {
+			const char *id = msg_get_str(&m);
+			if (msg_end(&m) == 0)
+				job_add(id, Q_INCOMING);
+			else
+				log_warn("malformed MSG_QUEUED from master");
+		} else if (m.type == MSG_SCAN) {
+			scan_dir(Q_INCOMING);
+			scan_dir(Q_DEFERRED);
+		} else {
+			log_warn("unexpected message type %u from master", m.type);
+		}
+		msg_free(&m);
+	}
+}
+
+static void on_stop(int signo, void *arg)
+{
+	log_set_service("qmgr");
+	log_info("stopping on signal %d", signo);
+	Q.stopping = 1;
+	loop_exit();
+}
+
+static void open_socket(const char *qdir)
+{
+	struct sockaddr_un sun;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr", qdir);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))	/* long path: via the dir fd */
+		n = snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/qmgr", Q.pubfd);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
+		fatal("public/qmgr: socket path too long");
+	if (unlinkat(Q.pubfd, "qmgr", 0) < 0 && errno != ENOENT)
+		fatal("remove stale %s: %s", sun.sun_path, strerror(errno));
+	Q.sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (Q.sock < 0)
+		fatal("socket: %s", strerror(errno));
+	if (bind(Q.sock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		fatal("bind %s: %s", sun.sun_path, strerror(errno));
+	if (fchmodat(Q.pubfd, "qmgr", 0622, 0) < 0)
+		fatal("chmod %s: %s", sun.sun_path, strerror(errno));
+	loop_watch(Q.sock, LOOP_READ, hint_read, NULL);
+}
+
+static int open_subdir(int qfd, const char *qdir, const char *name, mode_t mode)
+{
+	if (mkdirat(qfd, name, mode) < 0 && errno != EEXIST)
+		fatal("mkdir %s/%s: %s", qdir, name, strerror(errno));
+	int fd = openat(qfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fatal("open %s/%s: %s", qdir, name, strerror(errno));
+	return fd;
+}
+
+void qmgr_main(const struct config *cfg, int master_fd)
+{
+	char err[512];
+	const char *qdir = config_get(cfg, "queue_directory");
+
+	log_set_service("qmgr");
+	loop_init();
+	memset(&Q, 0, sizeof(Q));
+	Q.cfg = cfg;
+	Q.run_delay = config_get_time(cfg, "queue_run_delay");
+	Q.min_backoff = config_get_time(cfg, "minimal_backoff_time");
+	Q.max_backoff = config_get_time(cfg, "maximal_backoff_time");
+	Q.lifetime = config_get_time(cfg, "maximal_queue_lifetime");
+	if ((Q.res = resolve_open(cfg, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	int qfd = open(qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (qfd < 0)
+		fatal("open queue_directory %s: %s", qdir, strerror(errno));
+	for (int i = 0; i < Q_NDIRS; i++)
+		Q.dirfd[i] = open_subdir(qfd, qdir, qdir_names[i], 0700);
+	Q.pubfd = open_subdir(qfd, qdir, "public", 0711);
+	close(qfd);
+	open_socket(qdir);
+	loop_signal(SIGTERM, on_stop, NULL);
+	loop_signal(SIGINT, on_stop, NULL);
+	if (master_fd >= 0)
+		loop_watch(master_fd, LOOP_READ, master_read, NULL);
+	log_info("queue manager started: %s", qdir);
+	scan_timer(NULL);
+	loop_run();
+	/* loop_run() returns between batches: nothing is half-delivered. */
+	unlinkat(Q.pubfd, "qmgr", 0);
+	close(Q.sock);
+	resolve_free(Q.res);
+	exit(0);
+}

@@ -1,0 +1,226 @@
+"""Configuration: check-config accepts good files, and refuses bad ones
+naming file, line and key; the server refuses to start on them the same
+way; main.cf syntax (continuations, $name expansion, lists) and
+fail2ban [sections]."""
+import os
+import re
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import BIN, HOSTNAME
+
+
+@pytest.fixture
+def cdir():
+    d = tempfile.mkdtemp(prefix="mw-conf-")
+    os.chmod(d, 0o755)
+    with open(os.path.join(d, "vmailbox"), "w") as f:
+        f.write("alice@example.com example.com/alice/\nbob@example.net example.net/bob/\n")
+    with open(os.path.join(d, "valias"), "w") as f:
+        f.write("abuse@example.com alice@example.com\n")
+    yield d
+    subprocess.run(["rm", "-rf", d])
+
+
+def base_lines(d):
+    return [
+        "# test config",
+        "smtpd_listen = 127.0.0.1:1",
+        f"queue_directory = {d}/spool",
+        f"virtual_mailbox_base = {d}/mail",
+        f"maillog_file = {d}/maillog",
+        f"myhostname = {HOSTNAME}",
+        "mydestination = localhost",
+        "virtual_mailbox_domains = example.com example.net",
+        f"virtual_mailbox_maps = texthash:{d}/vmailbox",
+        f"virtual_alias_maps = texthash:{d}/valias",
+    ]
+
+
+def write_conf(d, lines, name="mailwarden.conf"):
+    p = os.path.join(d, name)
+    with open(p, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return p
+
+
+def check(conf):
+    r = subprocess.run([BIN, "-c", conf, "check-config"], capture_output=True,
+                       text=True, timeout=20, stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout + r.stderr
+
+
+def assert_refused(conf, line, key, also=()):
+    rc, out = check(conf)
+    assert rc != 0, f"check-config accepted a bad config:\n{out}"
+    assert conf in out, f"file name missing from: {out}"
+    if line is not None:
+        assert re.search(rf"\bline {line}\b", out), f"'line {line}' missing from: {out}"
+    assert key in out, f"key {key!r} missing from: {out}"
+    for a in also:
+        assert a in out, f"{a!r} missing from: {out}"
+    return out
+
+
+def test_good_config_ok(cdir):
+    rc, out = check(write_conf(cdir, base_lines(cdir)))
+    assert rc == 0, out
+
+
+def test_unknown_key(cdir):
+    lines = base_lines(cdir) + ["smtpd_bogus_parameter = 1"]
+    assert_refused(write_conf(cdir, lines), len(lines), "smtpd_bogus_parameter")
+
+
+def test_bad_time_value(cdir):
+    lines = base_lines(cdir)
+    lines.insert(3, "smtpd_timeout = 10x")
+    assert_refused(write_conf(cdir, lines), 4, "smtpd_timeout")
+
+
+@pytest.mark.parametrize("key,value", [
+    ("message_size_limit", "lots"),
+    ("smtpd_recipient_limit", "-5"),
+    ("smtpd_hard_error_limit", "twelve"),
+    ("smtpd_forbid_bare_newline", "maybe"),
+    ("mynetworks", "127.0.0.1/99"),
+    ("smtpd_listen", "127.0.0.1:notaport"),
+])
+def test_bad_values(cdir, key, value):
+    lines = base_lines(cdir) + [f"{key} = {value}"]
+    assert_refused(write_conf(cdir, lines), len(lines), key)
+
+
+def test_missing_map_file(cdir):
+    lines = base_lines(cdir)
+    idx = next(i for i, l in enumerate(lines) if l.startswith("virtual_mailbox_maps"))
+    lines[idx] = f"virtual_mailbox_maps = texthash:{cdir}/does-not-exist"
+    assert_refused(write_conf(cdir, lines), idx + 1, "virtual_mailbox_maps",
+                   also=(f"{cdir}/does-not-exist",))
+
+
+def test_hash_map_reads_text_source_or_names_file(cdir):
+    # a hash: map pasted from Postfix: the text source file is read
+    lines = base_lines(cdir) + [f"virtual_alias_maps = hash:{cdir}/valias"]
+    rc, out = check(write_conf(cdir, lines))
+    assert rc == 0, out
+    # without a text source: refused, naming the file
+    lines = base_lines(cdir) + [f"virtual_alias_maps = hash:{cdir}/nope"]
+    assert_refused(write_conf(cdir, lines), len(lines), "virtual_alias_maps",
+                   also=(f"{cdir}/nope",))
+
+
+def test_alias_command_refused(cdir):
+    with open(os.path.join(cdir, "aliases"), "w") as f:
+        f.write("postmaster: root\nprog: |/bin/cat\n")
+    lines = base_lines(cdir) + [f"alias_maps = hash:{cdir}/aliases"]
+    rc, out = check(write_conf(cdir, lines))
+    assert rc != 0, out
+    assert f"{cdir}/aliases" in out, out
+    assert "|" in out or "command" in out, out
+
+
+def test_continuation_lines(cdir):
+    lines = [l for l in base_lines(cdir) if not l.startswith("virtual_mailbox_domains")]
+    lines += ["virtual_mailbox_domains = example.com,",
+              "    example.net",
+              "\texample.org"]
+    rc, out = check(write_conf(cdir, lines))
+    assert rc == 0, out
+    # a bad key after a continuation gets the right line number
+    lines += ["# comment", "", "no_such_key = x"]
+    assert_refused(write_conf(cdir, lines), len(lines), "no_such_key")
+
+
+def test_comment_and_blank_lines(cdir):
+    lines = base_lines(cdir) + ["", "   ", "# smtpd_bogus = 1", "#no_such_key = 2"]
+    rc, out = check(write_conf(cdir, lines))
+    assert rc == 0, out
+
+
+def test_dollar_expansion_in_running_server(make_server):
+    s = make_server(extra=["mydomain = test.example",
+                           "smtpd_banner = ${myhostname} hello from $mydomain"])
+    c = s.conn()
+    assert c.banner == f"220 {HOSTNAME} hello from test.example"
+    c.close()
+
+
+def test_continuation_in_running_server(make_server):
+    s = make_server(extra=["virtual_mailbox_domains = example.com,", "  example.net"])
+    c = s.conn()
+    c.cmd("EHLO client.test.example")
+    assert c.cmd("MAIL FROM:<a@example.org>").startswith("250")
+    assert c.cmd("RCPT TO:<bob@example.net>") == "250 2.1.5 Ok"
+    c.close()
+
+
+def test_jail_sections_free_keys(cdir):
+    lines = base_lines(cdir) + [
+        "",
+        "[DEFAULT]",
+        "bantime = 1h",
+        "banaction = nftables-multiport",
+        "",
+        "[postfix-sasl]",
+        "enabled = true",
+        "filter = postfix[mode=auth]",
+        "maxretry = 2",
+        "findtime = 1d",
+        "bantime = 1w",
+        "",
+        "[sshd]",
+        "enabled = false",
+        "port = ssh",
+        "logpath = %(sshd_log)s",
+        "my_private_interpolation_key = $undefined_thing ${also_undefined}",
+        "action = %(action_)s",
+        "         %(mta)s-whois[name=%(__name__)s]",
+    ]
+    rc, out = check(write_conf(cdir, lines))
+    assert rc == 0, out
+
+
+def test_unknown_global_key_before_sections(cdir):
+    lines = base_lines(cdir) + ["bantime = 1h", "[sshd]", "enabled = true"]
+    assert_refused(write_conf(cdir, lines), len(lines) - 2, "bantime")
+
+
+def test_per_listener_override_accepted(cdir):
+    lines = base_lines(cdir) + ["smtp/inet/smtpd_hard_error_limit = 5"]
+    rc, out = check(write_conf(cdir, lines))
+    assert rc == 0, out
+    lines = base_lines(cdir) + ["smtp/inet/smtpd_no_such_thing = 5"]
+    assert_refused(write_conf(cdir, lines), len(lines), "smtpd_no_such_thing")
+
+
+def test_missing_config_file(cdir):
+    rc, out = check(os.path.join(cdir, "nope.conf"))
+    assert rc != 0
+    assert "nope.conf" in out, out
+
+
+def test_server_refuses_bad_config(cdir):
+    lines = base_lines(cdir)
+    lines.insert(5, "smtpd_timeout = soon")
+    conf = write_conf(cdir, lines)
+    rc_check, out_check = check(conf)
+    r = subprocess.run([BIN, "-c", conf], capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert conf in out and re.search(r"\bline 6\b", out) and "smtpd_timeout" in out, out
+    # the same message as check-config
+    msg = [l for l in out_check.splitlines() if "smtpd_timeout" in l]
+    assert msg and any(m.split(conf, 1)[-1] in out for m in msg), (out_check, out)
+
+
+def test_usage_errors(cdir):
+    r = subprocess.run([BIN, "-c", write_conf(cdir, base_lines(cdir)), "no-such-subcommand"],
+                       capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert r.returncode != 0
+    r = subprocess.run([BIN, "--no-such-option"], capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode != 0
