@@ -1,9 +1,0 @@
-build-cfg/src/smtp/data.o: src/smtp/data.c src/common/log.h \
- src/common/util.h src/smtp/smtpd.h src/common/buf.h src/common/loop.h \
- src/queue/spool.h
-src/common/log.h:
-src/common/util.h:
-src/smtp/smtpd.h:
-src/common/buf.h:
-src/common/loop.h:
-src/queue/spool.h:
