@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 	struct config *cfg = config_load(path, err, sizeof(err));
 	if (cfg == NULL || master_check(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mailwarden: fatal: %s\n", err);
+		if (cfg)
+			config_free(cfg);
 		return 1;
 	}
 	if (cmd) {

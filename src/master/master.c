@@ -194,6 +194,8 @@ static void on_child_msg(int fd, int events, void *arg)
 			if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 				loop_unwatch(fd);
 				close(fd);
+				if (fd == qmgr_fd)
+					qmgr_fd = -1;
 			}
 			return;
 		}
@@ -339,7 +341,7 @@ static void on_hup(int signo, void *arg)
 	pid_t old_engine = engine_pid;
 	engine_pid = spawn(CHILD_ENGINE, cur_cfg);
 	if (old_engine > 0)
-		kill(old_engine, SIGTERM);
+		kill(old_engine, SIGUSR1);	/* retire: finish sessions, accept no more */
 	if (qmgr_pid > 0) {
 		qmgr_restart = 1;
 		kill(qmgr_pid, SIGTERM);

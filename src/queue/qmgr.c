@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,6 +39,8 @@
 #define QMGR_BATCH		64	/* messages per delivery batch */
 #define QMGR_INCOMPLETE_AGE	3600	/* s: older incomplete incoming files are dead */
 #define QMGR_RESCAN_MS		1000	/* rescan incoming/ at most this often when idle */
+#define QMGR_DRAIN_MAX		15	/* s: an old engine is gone this long after a new
+					 * master started (engine drain deadline 10 s) */
 
 enum qdir { Q_INCOMING, Q_DEFERRED, Q_CORRUPT, Q_NDIRS };
 static const char *const qdir_names[Q_NDIRS] = { "incoming", "deferred", "corrupt" };
@@ -61,7 +64,8 @@ static struct qmgr {
 	struct qjob *jobs;		/* ring buffer */
 	size_t head, njobs, jobcap;
 	struct idset ids;
-	struct loop_timer scan_timer;
+	struct loop_timer scan_timer, dead_timer;
+	time_t master_start;		/* 0 if unknown */
 	uint64_t last_rescan;
 	long run_delay, min_backoff, max_backoff, lifetime;
 	int stopping;
@@ -207,6 +211,12 @@ static void scan_dir(enum qdir which)
 		Q.last_rescan = loop_now();
 }
 
+/* Once the engines of an earlier master are surely gone: clean up. */
+static void dead_scan(void *arg)
+{
+	scan_dir(Q_INCOMING);
+}
+
 static void scan_timer(void *arg)
 {
 	scan_dir(Q_INCOMING);
@@ -290,7 +300,61 @@ static void log_rcpt(const struct qmsg *m, const struct qdel *q)
 
 /* ---- one batch ---- */
 
-/* A file spool_read() refused: skip it, remove it or move it to corrupt/. */
+/* Start time of our parent (the master), from /proc; 0 if unknown. Engines
+ * of an earlier master got SIGTERM before it started and exit within their
+ * 10 s drain deadline, so files they left unfinished are dead after that. */
+static time_t master_start_time(void)
+{
+	char path[64], buf[1024];
+	unsigned long long ticks = 0, btime = 0;
+	FILE *fp;
+
+	if (getppid() <= 1)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)getppid());
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');	/* the command name may hold spaces */
+	/* after ")": state ppid pgrp ... field 22 is starttime (19 further) */
+	for (int f = 0; p != NULL && f < 20; f++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu", &ticks) != 1)
+		return 0;
+	if ((fp = fopen("/proc/stat", "r")) == NULL)
+		return 0;
+	while (fgets(buf, sizeof(buf), fp) != NULL)
+		if (sscanf(buf, "btime %llu", &btime) == 1)
+			break;
+	fclose(fp);
+	long hz = sysconf(_SC_CLK_TCK);
+	return btime && hz > 0 ? (time_t)(btime + ticks / (unsigned long long)hz) : 0;
+}
+
+/* Whether an unfinished incoming file can no longer be being written. */
+static int writer_gone(int dirfd, const char *id, const struct stat *st)
+{
+	time_t now = time(NULL);
+	int fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {		/* a writer holding a lock is alive */
+		int locked = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+		close(fd);
+		if (locked)
+			return 0;
+	}
+	if (now - st->st_mtime >= QMGR_INCOMPLETE_AGE)
+		return 1;
+	return Q.master_start > 0 && st->st_mtime < Q.master_start &&
+	    now >= Q.master_start + QMGR_DRAIN_MAX;
+}
+
+/* A file spool_read() refused: skip it, remove it or move it to corrupt/.
+ * In incoming/ a file may still be being written by the engine (a scan can
+ * see it before its hint): it is left alone until writer_gone(). Then one
+ * without its end record was never acknowledged and is removed. */
 static void bad_file(const struct qjob *j, const char *err)
 {
 	struct stat st;
@@ -298,15 +362,16 @@ static void bad_file(const struct qjob *j, const char *err)
 
 	if (fstatat(fd, j->id, &st, 0) < 0)
 		return;		/* already gone: a stale hint */
-	if (strstr(err, "incomplete") != NULL && j->dir == Q_INCOMING) {
-		/* Being written right now, or left by a crash: never acknowledged. */
-		if (time(NULL) - st.st_mtime < QMGR_INCOMPLETE_AGE)
+	if (j->dir == Q_INCOMING) {
+		if (!writer_gone(fd, j->id, &st))
 			return;
-		if (unlinkat(fd, j->id, 0) < 0)
-			log_warn("%s: remove incomplete queue file: %s", j->id, strerror(errno));
-		else
-			log_warn("%s: %s: removed (never acknowledged)", j->id, err);
-		return;
+		if (strstr(err, "incomplete") != NULL || st.st_size < 4) {
+			if (unlinkat(fd, j->id, 0) < 0)
+				log_warn("%s: remove incomplete queue file: %s", j->id, strerror(errno));
+			else
+				log_warn("%s: %s: removed (never acknowledged)", j->id, err);
+			return;
+		}
 	}
 	if (renameat(fd, j->id, Q.dirfd[Q_CORRUPT], j->id) < 0)
 		log_warn("%s: %s: cannot move to corrupt: %s", j->id, err, strerror(errno));
@@ -427,9 +492,12 @@ static void batch_run(void *arg)
 	struct expansion_list *exps = NULL;
 	size_t nmsg = 0, nexp = 0, expcap = 0, nqd = 0, qcap = 0;
 	struct qdel *qd = NULL;
-	struct maildir_batch *mb = maildir_batch_new();
+	struct maildir_batch *mb;
 	char err[256];
 
+	if (Q.stopping)
+		return;		/* SIGTERM came before this batch started */
+	mb = maildir_batch_new();
 	log_set_service("qmgr");
 	while (nmsg < QMGR_BATCH && Q.njobs > 0) {
 		struct qjob j = Q.jobs[Q.head];
@@ -632,20 +700,35 @@ void qmgr_main(const struct config *cfg, int master_fd)
 	int qfd = open(qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (qfd < 0)
 		fatal("open queue_directory %s: %s", qdir, strerror(errno));
+	/* One queue manager at a time: after a reload the old one finishes
+	 * its batch while holding this lock (kept until exit). */
+	for (int i = 0; flock(qfd, LOCK_EX | LOCK_NB) < 0; i++) {
+		if (errno != EWOULDBLOCK)
+			fatal("lock queue_directory %s: %s", qdir, strerror(errno));
+		if (i == 300) {
+			log_warn("another queue manager still holds %s after 30s; starting anyway", qdir);
+			break;
+		}
+		usleep(100000);
+	}
 	for (int i = 0; i < Q_NDIRS; i++)
 		Q.dirfd[i] = open_subdir(qfd, qdir, qdir_names[i], 0700);
 	Q.pubfd = open_subdir(qfd, qdir, "public", 0711);
-	close(qfd);
 	open_socket(qdir);
 	loop_signal(SIGTERM, on_stop, NULL);
 	loop_signal(SIGINT, on_stop, NULL);
 	if (master_fd >= 0)
 		loop_watch(master_fd, LOOP_READ, master_read, NULL);
 	log_info("queue manager started: %s", qdir);
+	Q.master_start = master_start_time();
+	time_t now = time(NULL);
+	if (Q.master_start > 0 && now < Q.master_start + QMGR_DRAIN_MAX + 1)
+		loop_timer_set(&Q.dead_timer,
+		    (uint64_t)(Q.master_start + QMGR_DRAIN_MAX + 1 - now) * 1000, dead_scan, NULL);
 	scan_timer(NULL);
 	loop_run();
-	/* loop_run() returns between batches: nothing is half-delivered. */
-	unlinkat(Q.pubfd, "qmgr", 0);
+	/* loop_run() returns between batches: nothing is half-delivered. The
+	 * socket path stays (a successor may already have bound its own). */
 	close(Q.sock);
 	resolve_free(Q.res);
 	exit(0);

@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,10 +263,18 @@ static void deliver_local_user(struct expansion *x, const struct addr *a, int lo
 {
 	const struct resolver *r = x->r;
 	const char *pw = map_lookup(r->passwd, a->base);
-	char path[PATH_MAX];
+	char path[PATH_MAX], fresh[PATH_MAX + 64];
 	unsigned long uid, gid;
 	int off = 0;
 
+	if (pw == NULL) {
+		/* An account made after start (the queue process can look). */
+		struct passwd *p = getpwnam(a->base);
+		if (p != NULL && snprintf(fresh, sizeof(fresh), "%lu:%lu:%s",
+		    (unsigned long)p->pw_uid, (unsigned long)p->pw_gid,
+		    p->pw_dir ? p->pw_dir : "") < (int)sizeof(fresh))
+			pw = fresh;
+	}
 	if (pw == NULL) {
 		if (looped)
 			dest_addf(x, DEST_BOUNCE, a->full, "local", "mail forwarding loop for %s", a->full);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -103,6 +104,13 @@ int spool_create(struct spool_writer *w, int dirfd, const struct spool_env *env)
 	}
 	if (w->fd < 0)
 		return -1;
+	/* Held until close: tells the queue manager this file is being written. */
+	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		spool_abort(w);
+		errno = e;
+		return -1;
+	}
 	spool_rec(w, "MW1", NULL);
 	snprintf(tmp, sizeof(tmp), "T %ld.%06ld", env->arrival_sec, env->arrival_usec);
 	spool_rec(w, tmp, NULL);

@@ -90,18 +90,41 @@ static void force_exit(void *arg)
 	exit(0);
 }
 
-static void on_term(int signo, void *arg)
+static void stop_listening(void)
 {
-	static struct loop_timer deadline;
-	if (eng.draining)
-		return;
-	eng.draining = 1;
 	for (size_t i = 0; i < nlisteners; i++) {
+		if (listeners[i].fd < 0)
+			continue;
 		loop_unwatch(listeners[i].fd);
 		close(listeners[i].fd);
 	}
+	nlisteners = 0;
+}
+
+/* SIGTERM: shut down. Idle sessions get 421 now, messages in progress
+ * are finished; after 10 s whatever is left is cut. */
+static void on_term(int signo, void *arg)
+{
+	static struct loop_timer deadline;
+	if (eng.draining == 2)
+		return;
+	eng.draining = 2;
+	stop_listening();
 	session_drain_all();
 	loop_timer_set(&deadline, 10000, force_exit, NULL);
+}
+
+/* SIGUSR1 (reload): a new engine has the listeners; this one serves its
+ * open sessions to their natural end, then exits. */
+static void on_retire(int signo, void *arg)
+{
+	if (eng.draining)
+		return;
+	eng.draining = 1;
+	stop_listening();
+	log_info("reload: %zu sessions finishing in the old engine", eng.nsessions);
+	if (eng.nsessions == 0)
+		loop_exit();
 }
 
 static void drop_privileges(const char *qdir)
@@ -182,6 +205,7 @@ void engine_main(const struct config *cfg, const struct engine_listener *l, size
 	signal(SIGPIPE, SIG_IGN);
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
+	loop_signal(SIGUSR1, on_retire, NULL);
 	for (size_t i = 0; i < n; i++)
 		loop_watch(l[i].fd, LOOP_READ, on_accept, (void *)(long)l[i].role);
 	loop_run();

@@ -19,7 +19,8 @@ A Server lives in its own directory (DIR):
 
 The binary comes from $MAILWARDEN_BIN (default ./mailwarden).
 
-Teardown sends SIGTERM, waits up to 10 s (then SIGKILL to the process
+Teardown closes the test's raw connections, sends SIGTERM, waits up to
+12 s (then SIGKILL to the process
 group) and fails the test when the program did not exit 0, printed a
 sanitizer report, or logged "panic:"/"fatal:" that the test did not
 declare expected (server.allow_fatal = True).
@@ -51,6 +52,10 @@ DEFAULT_VALIAS = {
     "info@example.net": "bob@example.net",
     "alice@example.net": "alice@example.com",
 }
+
+# SIGTERM drains: the program gives sessions in a mail transaction up to
+# 10 s; allow a little more before calling it hung.
+STOP_TIMEOUT = 12
 
 SANITIZER_MARKS = (
     "ERROR: AddressSanitizer",
@@ -205,6 +210,7 @@ class Server:
         self.proc = None
         self.allow_fatal = False
         self.problems = []          # found by kill/restart cycles
+        self.conns = []             # raw connections, closed before SIGTERM
         write_map(self.vmailbox_path, self.vmailbox)
         write_map(self.valias_path, self.valias)
         self.write_config()
@@ -312,12 +318,16 @@ class Server:
         problems = list(self.problems)
         if self.proc is None:
             return problems
+        # clients a failed test left open would hold up the drain
+        for c in self.conns:
+            c.close()
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                problems.append("did not exit within 10 s of SIGTERM (killed with SIGKILL)")
+                problems.append(f"did not exit within {STOP_TIMEOUT} s of SIGTERM "
+                                "(killed with SIGKILL)")
                 try:
                     os.killpg(self.pgid(), signal.SIGKILL)
                 except ProcessLookupError:
@@ -359,7 +369,9 @@ class Server:
 
     def conn(self, source=None, timeout=10.0):
         """A raw Conn (banner already read into .banner)."""
-        return Conn(self.host, self.port, source=source, timeout=timeout)
+        c = Conn(self.host, self.port, source=source, timeout=timeout)
+        self.conns.append(c)
+        return c
 
     def raw(self, data, timeout=5.0, source=None):
         """Send bytes (or a list of byte strings, concatenated: pipelined)

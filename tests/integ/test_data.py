@@ -87,7 +87,7 @@ def test_dot_unstuffing(server):
             b"..leading dot\r\n"
             b"...three\r\n"
             b"middle . dot\r\n"
-            b". \r\n"
+            b". dot space\r\n"
             b".\r\n")
     assert send_data(c, body).startswith("250")
     c.close()
@@ -99,7 +99,7 @@ def test_dot_unstuffing(server):
                     b".leading dot\n"
                     b"..three\n"
                     b"middle . dot\n"
-                    b". \n")
+                    b" dot space\n")   # RFC 5321 4.5.2: the first dot goes
 
 
 def test_message_without_final_newline_in_headers(server):
@@ -130,7 +130,10 @@ def test_bare_lf_command_normalized_by_default(server):
 
 
 def test_bare_lf_rejected_when_forbidden(make_server):
-    s = make_server(extra=["smtpd_forbid_bare_newline = yes"])
+    # smtpd_forbid_bare_newline_exclusions defaults to $mynetworks (Postfix),
+    # which holds 127.0.0.1: empty it so the rule applies to us
+    s = make_server(extra=["smtpd_forbid_bare_newline = yes",
+                           "smtpd_forbid_bare_newline_exclusions ="])
     c = s.conn()
     r = send_data(c, b"Subject: bare\r\n\r\nline1\nline2\r\n.\r\n")
     assert r == f"550 5.5.2 {HOSTNAME} Error: bare <LF> received", r
@@ -144,10 +147,24 @@ def test_bare_lf_rejected_when_forbidden(make_server):
     c = s.conn()
     assert send_data(c, b"Subject: clean\r\n\r\nok\r\n.\r\n").startswith("250")
     c.close()
-    files = s.wait_delivered("alice@example.com", 1)
+    s.wait_delivered("alice@example.com", 1)
     time.sleep(0.5)
     assert len(s.messages("alice@example.com")) == 1
     assert b"Subject: clean" in s.messages("alice@example.com")[0]
+
+
+def test_bare_lf_exclusions_default_mynetworks(make_server):
+    s = make_server(extra=["smtpd_forbid_bare_newline = yes", "mynetworks = 127.0.0.1/32"])
+    c = s.conn()    # 127.0.0.1: in mynetworks, exempt
+    assert send_data(c, b"Subject: exempt\r\n\r\nline1\nline2\r\n.\r\n").startswith("250 ")
+    c.close()
+    c = s.conn(source="127.0.0.2")  # not exempt
+    r = send_data(c, b"Subject: not exempt\r\n\r\nline1\nline2\r\n.\r\n")
+    assert r == f"550 5.5.2 {HOSTNAME} Error: bare <LF> received", r
+    c.close()
+    s.wait_delivered("alice@example.com", 1)
+    time.sleep(0.5)
+    assert len(s.messages("alice@example.com")) == 1
 
 
 @pytest.mark.parametrize("eod", [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r\n", b"\r\n.\r"],
@@ -246,3 +263,85 @@ def test_8bit_and_smtputf8(server):
         data = f.read()
     assert "Return-Path: <j\u00f6rg@example.org>".encode() in data
     assert "\u00e4\u00f6\u00fc".encode() in data
+
+
+def test_long_lines_kept_intact(server):
+    """Body lines longer than the command-line limit (Postfix stores
+    them whole) must arrive byte for byte."""
+    c = server.conn()
+    long1 = b"x" * 5000
+    long2 = b"." + b"y" * 3000     # dot-stuffed long line
+    r = send_data(c, b"Subject: long\r\n\r\n" + long1 + b"\r\n." + long2 + b"\r\nend\r\n.\r\n")
+    assert r.startswith("250"), r
+    c.close()
+    (path,) = server.wait_delivered("alice@example.com", 1)
+    with open(path, "rb") as f:
+        _, rest = split_added_headers(f.read())
+    assert rest == b"Subject: long\n\n" + long1 + b"\n" + long2 + b"\nend\n"
+
+
+def test_big_message_intact(server):
+    import hashlib
+    import random
+    rnd = random.Random(42)
+    lines = [("".join(rnd.choice("abcdefghij .") for _ in range(rnd.randint(0, 200)))).encode()
+             for _ in range(40000)]                     # about 4 MB
+    payload = b"\n".join(lines) + b"\n"
+    wire = payload.replace(b"\n", b"\r\n")
+    wire = b"\r\n".join((b"." + l if l.startswith(b".") else l) for l in wire.split(b"\r\n"))
+    c = server.conn()
+    r = send_data(c, b"Subject: big\r\n\r\n" + wire + b".\r\n")
+    assert r.startswith("250"), r
+    c.close()
+    (path,) = server.wait_delivered("alice@example.com", 1, timeout=20)
+    with open(path, "rb") as f:
+        _, rest = split_added_headers(f.read())
+    assert hashlib.sha256(rest).hexdigest() == \
+        hashlib.sha256(b"Subject: big\n\n" + payload).hexdigest()
+
+
+def test_message_size_limit_counts_content(make_server):
+    """A message just under message_size_limit is accepted."""
+    s = make_server(extra=["message_size_limit = 20000"])
+    c = s.conn()
+    r = send_data(c, b"Subject: fits\r\n\r\n" + (b"z" * 78 + b"\r\n") * 200 + b".\r\n")
+    assert r.startswith("250"), r
+    c.close()
+    s.wait_delivered("alice@example.com", 1)
+
+
+def test_client_gone_mid_data_leaves_nothing(server):
+    c = server.conn()
+    assert c.cmd("EHLO client.test.example").startswith("250")
+    assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250")
+    assert c.cmd("RCPT TO:<alice@example.com>").startswith("250")
+    assert c.cmd("DATA").startswith("354")
+    c.send(b"Subject: half\r\n\r\n" + b"half a message\r\n" * 100)
+    time.sleep(0.2)
+    c.close()
+    server.wait_log(r"lost connection after DATA( \(\d+ bytes\))? from localhost\[127\.0\.0\.1\]$")
+    time.sleep(0.5)
+    assert server.messages("alice@example.com") == []
+    assert server.spool_files() == [], "an abandoned message must not stay in the spool"
+
+
+def test_many_transactions_in_one_write(server):
+    """Fifty whole transactions pipelined in one write: every reply in
+    order, every message delivered once."""
+    n = 50
+    parts = [b"EHLO client.test.example\r\n"]
+    for i in range(n):
+        parts.append(b"MAIL FROM:<sender@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n"
+                     b"Subject: batch %d\r\n\r\nbody %d\r\n.\r\n" % (i, i))
+    parts.append(b"QUIT\r\n")
+    c = server.conn()
+    c.send(b"".join(parts))
+    rs = c.replies(1 + 4 * n + 1, timeout=20)
+    c.close()
+    codes = [r[:3] for r in rs]
+    assert codes == ["250"] + ["250", "250", "354", "250"] * n + ["221"], rs[-5:]
+    files = server.wait_delivered("bob@example.net", n, timeout=20)
+    assert len(files) == n
+    subjects = sorted(int(re.search(rb"Subject: batch (\d+)", open(p, "rb").read()).group(1))
+                      for p in files)
+    assert subjects == list(range(n))

@@ -1,0 +1,91 @@
+"""Process layout: a parent with an smtp engine and a queue process; a
+child that dies is restarted and service resumes; started as root, the smtp
+engine runs unprivileged and chrooted."""
+import os
+import pwd
+import signal
+import time
+
+import pytest
+
+from conftest import make_message
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = int(st.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            out.append(int(d))
+    return sorted(out)
+
+
+def uid_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[2])   # effective uid
+    return None
+
+
+def wait_children(pid, n, timeout=10):
+    deadline = time.time() + timeout
+    kids = []
+    while time.time() < deadline:
+        kids = children(pid)
+        if len(kids) >= n:
+            return kids
+        time.sleep(0.05)
+    return kids
+
+
+def test_parent_has_children(server):
+    kids = wait_children(server.proc.pid, 2)
+    assert len(kids) >= 2, f"expected an smtp engine and a queue process, got {kids}"
+
+
+def test_killed_children_are_restarted(server):
+    kids = wait_children(server.proc.pid, 2)
+    assert len(kids) >= 2, kids
+    for i, victim in enumerate(kids):
+        os.kill(victim, signal.SIGKILL)
+        # the parent notices, logs and starts a new one; service resumes
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            now = children(server.proc.pid)
+            if victim not in now and len(now) >= len(kids):
+                break
+            time.sleep(0.05)
+        assert server.proc.poll() is None, "the parent died with its child"
+        server.wait_ready(10)
+        r = server.send_mail("alice@example.com", make_message(subject=f"after kill {i}"))
+        assert r.startswith("250 2.0.0 Ok: queued as ")
+        server.wait_delivered("alice@example.com", i + 1, timeout=15)
+    server.wait_log(r"(warning|error): .*(pid \d+|process \d+|\[\d+\]).*(killed|signal 9|exit)")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation needs root")
+def test_smtp_engine_unprivileged_and_chrooted(server):
+    mw = pwd.getpwnam("mailwarden").pw_uid
+    kids = wait_children(server.proc.pid, 2)
+    assert uid_of(server.proc.pid) == 0, "the parent keeps root"
+    uids = {k: uid_of(k) for k in kids}
+    assert mw in uids.values(), f"no child runs as user mailwarden: {uids}"
+    roots = {k: os.readlink(f"/proc/{k}/root") for k in kids}
+    chrooted = [k for k, r in roots.items() if r != "/"]
+    assert chrooted, f"no chrooted child: {roots}"
+    for k in chrooted:
+        assert uids[k] == mw, f"chrooted child {k} runs as uid {uids[k]}"
+    # and it still works
+    server.send_mail("bob@example.net", make_message(to="bob@example.net"))
+    (path,) = server.wait_delivered("bob@example.net", 1)
+    # mailboxes belong to the delivery user, not to root
+    st = os.stat(os.path.dirname(os.path.dirname(path)))
+    assert st.st_uid == mw, f"mailbox owned by uid {st.st_uid}"
