@@ -155,6 +155,23 @@ def host_busy():
     return (sum(v[:8]) - v[3] - v[4]) / CLK
 
 
+def disk_stat(path):
+    """(write requests, flush requests) of the block device holding path,
+    from /sys/dev/block/MAJ:MIN/stat (a partition: its disk). Device-wide:
+    includes whatever else writes to that disk meanwhile."""
+    try:
+        st = os.stat(path)
+        base = "/sys/dev/block/%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev))
+        fn = base + "/stat"
+        if os.path.exists(base + "/partition"):
+            fn = base + "/../stat"
+        with open(fn) as f:
+            v = [int(x) for x in f.read().split()]
+        return v[4], (v[15] if len(v) > 15 else 0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def rss_kib(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -352,6 +369,7 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
         if busy_before < 0.15 or time.monotonic() > quiet_end:
             break
     cpu0 = tree_cpu(cpu_root)
+    disk0 = disk_stat(workdir)
     host0 = host_busy()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
@@ -393,6 +411,7 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
             sleep = 0.05
         time.sleep(sleep)
     cpu1 = tree_cpu(cpu_root)
+    disk1 = disk_stat(workdir)
     host1 = host_busy()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     rc = p.returncode
@@ -434,6 +453,9 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
         n = r.get("delivered", acc_count) or acc_count
         r["cpu_ms_per_msg"] = 1000.0 * (cpu1 - cpu0) / n if n else None
         r["host_cpu_ms_per_msg"] = 1000.0 * (host1 - host0) / n if n else None
+        if disk0 and disk1 and n:
+            r["disk_writes_per_msg"] = (disk1[0] - disk0[0]) / n
+            r["disk_flushes_per_msg"] = (disk1[1] - disk0[1]) / n
     return r
 
 
@@ -455,18 +477,20 @@ def fmt_run(server, r):
             flags.append("LOST? %d accepted but not in the Maildir after %.0f s without progress"
                          % (r["accepted"] - r["delivered"], STALL))
     hc = r.get("host_cpu_ms_per_msg")
-    return "%-11s %3d %7d %10.0f %9.2f %11s %9s %11s %9s  %s" % (
+    fl = r.get("disk_flushes_per_msg")
+    return "%-11s %3d %7d %10.0f %9.2f %11s %9s %11s %9s %9s  %s" % (
         server, r["sessions"], r["messages"], r["accept_rate"], r["accept_s"],
         ("%.0f" % dr if dr else "-") + ("*" if r.get("deliver_complete") is False and dr else ""),
         "%.2f" % r["deliver_s"] if r.get("deliver_s") else "-",
         "%.2f" % cpu if cpu is not None else "-",
         "%.2f" % hc if hc is not None else "-",
+        "%.2f" % fl if fl is not None else "-",
         " ".join(flags))
 
 
-HEADER = "%-11s %3s %7s %10s %9s %11s %9s %11s %9s  %s" % (
+HEADER = "%-11s %3s %7s %10s %9s %11s %9s %11s %9s %9s  %s" % (
     "server", "C", "msgs", "accepted/s", "accept s", "delivered/s", "deliver s",
-    "CPU ms/msg", "host ms", "notes")
+    "CPU ms/msg", "host ms", "flush/msg", "notes")
 
 
 # ---------------------------------------------------------------- Postfix

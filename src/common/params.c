@@ -133,6 +133,32 @@ const struct param config_params[] = {
 	{ "smtpd_data_restrictions", PT_LIST, "", 0, 0, NULL,
 	  "Restrictions applied at the DATA command" },
 
+	/* DNS (c-ares) */
+	{ "dns_servers", PT_LIST, "", 0, 0, NULL,
+	  "DNS servers as ADDR or ADDR:PORT ([v6]:PORT); empty = /etc/resolv.conf" },
+	{ "dns_timeout", PT_TIME, "5s", 1, 300, NULL,
+	  "Time one DNS query may take, all tries together, before it is a temporary failure" },
+	{ "dns_tries", PT_INT, "2", 1, 10, NULL,
+	  "How often a DNS query is sent before it times out" },
+
+	/* pregreet and DNSBL scoring (what postscreen does, inside the engine) */
+	{ "postscreen_greet_wait", PT_TIME, "6s", 0, 60, NULL,
+	  "Time a new client on port 25 must stay silent after the teaser banner" },
+	{ "postscreen_greet_action", PT_ENUM, "ignore", 0, 0, "ignore|enforce|drop",
+	  "Early talker: ignore (log only), enforce (reject its mail with 550), drop (521, close)" },
+	{ "postscreen_greet_banner", PT_STR, "$smtpd_banner", 0, 0, NULL,
+	  "Teaser banner sent as 220- before the wait; empty = no teaser" },
+	{ "postscreen_greet_ttl", PT_TIME, "1d", 0, T_MAX, NULL,
+	  "How long a client that passed the pregreet test skips it" },
+	{ "postscreen_dnsbl_sites", PT_LIST, "", 0, 0, NULL,
+	  "DNSBL/DNSWL sites with weights: zen.example*2, list.example=127.0.0.[2..4], wl.example*-2" },
+	{ "postscreen_dnsbl_threshold", PT_INT, "1", -1000, 1000, NULL,
+	  "Score at which a client is blocked by postscreen_dnsbl_sites" },
+	{ "postscreen_dnsbl_allowlist_threshold", PT_INT, "0", -1000, 1000, NULL,
+	  "Score at or below which a client skips the other tests (0: off)" },
+	{ "postscreen_dnsbl_action", PT_ENUM, "ignore", 0, 0, "ignore|enforce|drop",
+	  "Client over the threshold: ignore (log only), enforce (reject its mail), drop (521, close)" },
+
 	/* TLS and AUTH */
 	{ "smtpd_tls_security_level", PT_ENUM, "none", 0, 0, "none|may|encrypt",
 	  "TLS: none, may (offer STARTTLS), encrypt (require TLS before MAIL)" },

@@ -50,7 +50,7 @@ int master_check(const struct config *cfg, char *err, size_t errlen)
 	static const char *const roles[] = { "smtp", "submission", "smtps" };
 	char why[256];
 	for (int r = 0; r < 3; r++) {
-		struct restrictions *rs = restrictions_parse(
+		struct restrictions *rs = restrictions_parse(cfg, "smtpd_relay_restrictions",
 		    config_get_role(cfg, roles[r], "smtpd_relay_restrictions"), why, sizeof(why));
 		if (rs == NULL) {
 			int line = config_line(cfg, "smtpd_relay_restrictions");

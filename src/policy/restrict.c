@@ -77,7 +77,8 @@ struct restrictions {
 	size_t n;
 };
 
-struct restrictions *restrictions_parse(const char *value, char *err, size_t errlen)
+struct restrictions *restrictions_parse(const struct config *cfg, const char *key,
+    const char *value, char *err, size_t errlen)
 {
 	char **items = config_list(value);
 	struct restrictions *r = xcalloc(1, sizeof(*r));
@@ -103,7 +104,7 @@ struct restrictions *restrictions_parse(const char *value, char *err, size_t err
 }
 
 enum policy_result restrictions_eval(const struct restrictions *r,
-    const struct policy_ctx *c, char *reply, size_t len)
+    struct policy_ctx *c, char *reply, size_t len)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		enum policy_result res = r->list[i]->fn(c, reply, len);
@@ -111,6 +112,16 @@ enum policy_result restrictions_eval(const struct restrictions *r,
 			return res;
 	}
 	return POLICY_DUNNO;
+}
+
+size_t restrictions_count(const struct restrictions *r)
+{
+	return r->n;
+}
+
+void policy_ctx_clear(struct policy_ctx *c)
+{
+	c->cache = NULL;
 }
 
 void restrictions_free(struct restrictions *r)

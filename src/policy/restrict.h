@@ -1,32 +1,92 @@
 /*
  * restrict — Postfix-style restriction lists (smtpd_*_restrictions):
- * evaluated in order, the first permit/reject/defer wins, DUNNO goes on.
- * Each restriction is one table row in restrict.c. This first version has
- * the relay-control set; the spam-control set (DNSBL, reverse DNS, ...)
- * plugs into the same table.
+ * evaluated in order, the first PERMIT/REJECT/DEFER wins, DUNNO goes on.
+ * Each restriction is one table row (restrict.c) plus one small function
+ * (in a file per family: restrict_*.c). Replies and their codes are
+ * Postfix's (reject_code, unknown_client_reject_code, ...).
+ *
+ * Asynchronous lookups (DNS, policy service): a restriction that needs an
+ * answer it does not have yet starts the lookup and returns POLICY_PENDING.
+ * The caller then pauses the session; when ctx->wake(ctx->wake_arg) runs,
+ * the caller evaluates the SAME list(s) again from the start. Answers are
+ * cached (DNS cache, ctx->cache for policy-service replies), so the second
+ * evaluation gets past the point where the first stopped. A lookup that
+ * fails temporarily gives a 4xx (never a 5xx) according to the
+ * *_tempfail_action parameters.
  */
 #ifndef MW_RESTRICT_H
 #define MW_RESTRICT_H
 #include <stddef.h>
+#include <stdint.h>
 
-enum policy_result { POLICY_DUNNO, POLICY_PERMIT, POLICY_REJECT, POLICY_DEFER };
+struct config;
 
-/* What a restriction may look at. */
+enum policy_result {
+	POLICY_DUNNO,
+	POLICY_PERMIT,
+	POLICY_REJECT,		/* reply holds a 5xx (or a 4xx for defer_if_*) */
+	POLICY_DEFER,		/* reply holds a 4xx */
+	POLICY_PENDING,		/* a lookup is running: wait for ctx->wake */
+};
+
+/* Where a list is evaluated; some restrictions need a stage's data. */
+enum policy_stage {
+	STAGE_CONNECT, STAGE_HELO, STAGE_MAIL, STAGE_RCPT, STAGE_DATA,
+};
+
+/* rDNS state of the client, computed by the engine at connect. */
+enum policy_name_status { NAME_OK, NAME_NOTFOUND, NAME_TEMPFAIL };
+
+/* What a restriction may look at. The engine fills it for each command. */
 struct policy_ctx {
-	const char *client;		/* "name[addr]" */
+	enum policy_stage stage;
+	const char *client_addr;	/* "192.0.2.1" / "2001:db8::1" */
+	unsigned client_port;
+	const char *client_name;	/* forward-confirmed name, or "unknown" */
+	enum policy_name_status client_name_status;
+	const char *reverse_name;	/* PTR name even if not confirmed, or "unknown" */
+	enum policy_name_status reverse_name_status;
 	int in_mynetworks;
 	int sasl_authenticated;
-	const char *rcpt;		/* RCPT address (no brackets) */
+	const char *sasl_username;	/* NULL unless authenticated */
+	const char *helo;		/* NULL before HELO/EHLO */
+	const char *sender;		/* NULL before MAIL; "" for <> */
+	const char *rcpt;		/* NULL before RCPT */
 	int rcpt_is_ours;		/* local, virtual or alias domain */
+	int rcpt_known;			/* resolve says it exists (reject_unlisted_recipient) */
+	const char *rcpt_table;		/* "virtual mailbox table" etc. for the 550 text */
+	const char *proto;		/* "SMTP" / "ESMTP" */
+	const char *queue_id;		/* "NOQUEUE" until DATA */
+	unsigned nrcpt;			/* accepted recipients so far */
+	int pipelined;			/* the client sent before our reply (reject_unauth_pipelining) */
+	int instance;			/* changes per transaction (policy protocol "instance") */
+	/* Set by the caller: how to resume after POLICY_PENDING. */
+	void (*wake)(void *arg);
+	void *wake_arg;
+	/* Set by the caller: log a line such as warn_if_reject's
+	 * "reject_warning: ..." in the caller's NOQUEUE format. */
+	void (*log)(struct policy_ctx *c, const char *action, const char *reply);
+	/* Owned by the restriction code (cached policy replies, pending
+	 * lookups); released by policy_ctx_clear(). Zero-initialise. */
+	void *cache;
 };
 
 struct restrictions;
 
-/* Parse a list value ("permit_mynetworks, reject_unauth_destination");
- * NULL + "unknown restriction 'x'" on error. */
-struct restrictions *restrictions_parse(const char *value, char *err, size_t errlen);
-/* Evaluate; on REJECT/DEFER the full SMTP reply goes into reply. */
+/*
+ * Parse a list value for the parameter `key` (for messages), opening the
+ * access maps it names (check_client_access cidr:/path ...). NULL + an
+ * error such as "unknown restriction 'x'" or "check_client_access: ..."
+ * on failure.
+ */
+struct restrictions *restrictions_parse(const struct config *cfg, const char *key,
+    const char *value, char *err, size_t errlen);
+/* Evaluate; on REJECT/DEFER the full SMTP reply ("554 5.7.1 ...") is in reply. */
 enum policy_result restrictions_eval(const struct restrictions *r,
-    const struct policy_ctx *c, char *reply, size_t len);
+    struct policy_ctx *c, char *reply, size_t len);
+/* Number of restrictions in the list (0 = empty list). */
+size_t restrictions_count(const struct restrictions *r);
 void restrictions_free(struct restrictions *r);
+/* Free ctx->cache and cancel its pending lookups (session end, RSET). */
+void policy_ctx_clear(struct policy_ctx *c);
 #endif

@@ -211,7 +211,7 @@ static int c_rcpt(struct session *s, char *arg)
 	const char *table = "local recipient table";
 	enum resolve_class cls = resolve_check(eng.resolver, addr, &table);
 	struct policy_ctx ctx = {
-		.client = session_client(s),
+		.client_addr = s->addr,
 		.in_mynetworks = s->in_mynetworks,
 		.sasl_authenticated = 0,
 		.rcpt = addr,

@@ -171,7 +171,7 @@ static void engine_config(const struct config *cfg)
 		fatal("smtpd_forbid_bare_newline_exclusions: %s", err);
 	for (int r = 0; r < 3; r++) {
 		eng.roles[r].name = role_names[r];
-		eng.roles[r].relay = restrictions_parse(
+		eng.roles[r].relay = restrictions_parse(cfg, "smtpd_relay_restrictions",
 		    config_get_role(cfg, role_names[r], "smtpd_relay_restrictions"), err, sizeof(err));
 		eng.roles[r].require_helo = config_get_role_bool(cfg, role_names[r], "smtpd_helo_required");
 		eng.roles[r].tls_encrypt = strcmp(config_get_role(cfg, role_names[r],

@@ -13,9 +13,9 @@
 static enum policy_result eval(const char *list, int mynet, int sasl, int ours, char *reply)
 {
 	char err[128];
-	struct restrictions *r = restrictions_parse(list, err, sizeof(err));
+	struct restrictions *r = restrictions_parse(NULL, "smtpd_relay_restrictions", list, err, sizeof(err));
 	assert_non_null(r);
-	struct policy_ctx c = { .client = "unknown[192.0.2.1]", .in_mynetworks = mynet,
+	struct policy_ctx c = { .client_addr = "192.0.2.1", .in_mynetworks = mynet,
 		.sasl_authenticated = sasl, .rcpt = "u@outside.example", .rcpt_is_ours = ours };
 	reply[0] = '\0';
 	enum policy_result res = restrictions_eval(r, &c, reply, 256);
@@ -46,7 +46,7 @@ static void test_defer_and_order(void **state)
 static void test_unknown_name(void **state)
 {
 	char err[128];
-	assert_null(restrictions_parse("permit_mynetworks, reject_everything", err, sizeof(err)));
+	assert_null(restrictions_parse(NULL, "x", "permit_mynetworks, reject_everything", err, sizeof(err)));
 	assert_string_equal(err, "unknown restriction 'reject_everything'");
 }
 
