@@ -15,7 +15,8 @@ See bench/README.md. Environment knobs (all optional):
   BENCH_STRACE_MESSAGES  messages sent under strace -c to count fsync/rename
                       calls per message (default 500, 0 = skip)
   BENCH_QUIET_WAIT    before each run wait up to this long for the host to be
-                      under 15% busy (others share the machine), s (default 30)
+                      under 15% busy and its disk under 50 writes/s (others share the
+                      machine), s (default 30)
   BENCH_RUN_TIMEOUT   bound on one smtp-source run, s (default 300)
   BENCH_DELIVERY_TIMEOUT  bound on waiting for delivery after it, s (default 300)
   BENCH_STALL         give up waiting for delivery after this long without
@@ -27,6 +28,7 @@ See bench/README.md. Environment knobs (all optional):
   BENCH_JSON          also write the results as JSON to this file
   BENCH_MW_NOFILE     start mailwarden with this soft RLIMIT_NOFILE (default:
                       inherit the bench's raised one; 1024 = systemd's default)
+  BENCH_MW_LABEL      free text printed with the binary's path (e.g. its commit)
   BENCH_MW_EXTRA      extra lines appended to the mailwarden config ("\\n" ok)
   PORT_MAILWARDEN / PORT_POSTFIX / PORT_SINK  (2525 / 2526 / 2527)
 """
@@ -170,6 +172,19 @@ def disk_stat(path):
         return v[4], (v[15] if len(v) > 15 else 0)
     except (OSError, ValueError, IndexError):
         return None
+
+
+def tcp_mem_kib():
+    """Kernel memory of all TCP sockets (/proc/net/sockstat "mem", pages)."""
+    try:
+        with open("/proc/net/sockstat") as f:
+            for line in f:
+                if line.startswith("TCP:"):
+                    v = line.split()
+                    return int(v[v.index("mem") + 1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def rss_kib(pid):
@@ -363,10 +378,13 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
     qw = QUIET_WAIT if quiet_wait is None else quiet_wait
     quiet_end = time.monotonic() + min(qw, max(time_left() - 60, 0))
     while True:
-        h0, w0 = host_busy(), time.monotonic()
+        h0, w0, d0 = host_busy(), time.monotonic(), disk_stat(workdir)
         time.sleep(1.0)
-        busy_before = (host_busy() - h0) / (time.monotonic() - w0) / os.cpu_count()
-        if busy_before < 0.15 or time.monotonic() > quiet_end:
+        el = time.monotonic() - w0
+        busy_before = (host_busy() - h0) / el / os.cpu_count()
+        d1 = disk_stat(workdir)
+        disk_before = (d1[0] - d0[0]) / el if d0 and d1 else 0
+        if (busy_before < 0.15 and disk_before < 50) or time.monotonic() > quiet_end:
             break
     cpu0 = tree_cpu(cpu_root)
     disk0 = disk_stat(workdir)
@@ -429,6 +447,7 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
         "accepted": acc_count, "accept_s": t_acc - t0,
         "accept_rate": acc_count / (t_acc - t0) if t_acc > t0 else 0.0,
         "rc": rc, "timed_out": timed_out, "host_busy_before": busy_before,
+        "disk_writes_before": disk_before,
         "errors": errtext.splitlines()[:5],
         "client_cpu_s": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime),
     }
@@ -469,6 +488,8 @@ def fmt_run(server, r):
         flags.append("rc=%s" % r["rc"])
     if r.get("host_busy_before", 0) > 0.15:
         flags.append("host %.0f%% busy before run" % (100 * r["host_busy_before"]))
+    if r.get("disk_writes_before", 0) >= 50:
+        flags.append("disk busy before run (%.0f writes/s)" % r["disk_writes_before"])
     if r["accepted"] != r["messages"]:
         flags.append("accepted %d/%d" % (r["accepted"], r["messages"]))
     if "delivered" in r and r["delivered"] != r["messages"]:
@@ -925,6 +946,7 @@ def idle_test(mw, work):
     eng0, how0 = mw.smtp_engine_pid()
     log("before: smtp engine guess pid %d (%s): RSS %d KiB; all processes %d KiB %s"
         % (eng0, how0, rss0.get(eng0, 0), before_all, rss0))
+    tcp0 = tcp_mem_kib()
     t = time.monotonic()
     socks, ok, refused, other = open_idle(IDLE, PORT_MW)
     res["open_s"] = time.monotonic() - t
@@ -945,6 +967,8 @@ def idle_test(mw, work):
     kids = tree(mw.master)
     after = rss_kib(eng)
     after_all = sum(rss_kib(k) for k in kids)
+    tcp1 = tcp_mem_kib()
+    res["kernel_tcp_kib"] = (tcp0, tcp1)
     res["rss_before_kib"], res["rss_all_before_kib"] = before, before_all
     res["rss_after_kib"], res["rss_all_after_kib"] = after, after_all
     n = max(len(ok), 1)
@@ -1101,7 +1125,21 @@ def report(results, work):
     print("machine: %s" % machine())
     print("load: smtp-source -s C -m %d -l %d -f %s -t %s (one connection per message)"
           % (M, SIZE, SENDER, RCPT))
-    print("mailwarden binary: %s" % MW_BIN)
+    try:
+        rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "src"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        mt = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(MW_BIN)))
+    except (OSError, subprocess.SubprocessError):
+        rev, dirty, mt = "?", "", "?"
+    if os.path.abspath(MW_BIN).startswith(REPO + os.sep):
+        what = "tree at %s%s" % (rev or "?", " + uncommitted src changes" if dirty else "")
+    else:
+        what = "outside this tree"
+    if ENV.get("BENCH_MW_LABEL"):
+        what += "; " + ENV["BENCH_MW_LABEL"]
+    print("mailwarden binary: %s (built %s; %s)" % (MW_BIN, mt, what))
     print("work directory: %s%s" % (work, "" if KEEP else " (removed; BENCH_KEEP=1 keeps it)"))
     print()
     print(HEADER)
@@ -1161,6 +1199,9 @@ def report(results, work):
               % (idle["rss_all_before_kib"], idle["rss_all_after_kib"], idle["kib_per_session_all"]))
         print("  engine RSS after closing them: %d KiB; engine open fds with sessions: %s"
               % (idle["rss_after_close_kib"], idle["engine_fds"]))
+        k0, k1 = idle.get("kernel_tcp_kib") or (None, None)
+        if k0 is not None and k1 is not None:
+            print("  kernel TCP memory, both ends, not in any RSS: %d -> %d KiB" % (k0, k1))
         b, l = idle["baseline"], idle["loaded"]
         print("  %d msgs -s 10 without idle sessions: accepted %.0f/s, delivered %s/s (%d/%d delivered)"
               % (IDLE_MSGS, b["accept_rate"], "%.0f" % b["deliver_rate"] if b.get("deliver_rate") else "-",

@@ -18,6 +18,7 @@ PKGS=(
 	python3 python3-pytest swaks
 	postfix pflogsumm
 	iproute2 procps
+	dnsmasq-base postgrey fail2ban
 )
 
 # Postfix is installed only for its tools (smtp-source, smtp-sink, postconf)

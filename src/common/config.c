@@ -146,6 +146,10 @@ static const char *expand_param(struct xctx *x, int i)
 			buf_puts(&b, d);
 			free(d);
 		}
+	} else if (config_params[i].type == PT_TEMPLATE) {
+		/* expanded later by its user, with its own $names */
+		rc = buf_puts(&b, cfg->set[i].raw ? cfg->set[i].raw : cfg->defval[i]) < 0
+		    ? xfail(x, "value too long") : 0;
 	} else {
 		rc = expand_str(x, cfg->set[i].raw ? cfg->set[i].raw : cfg->defval[i], &b);
 	}

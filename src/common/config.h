@@ -34,6 +34,8 @@ enum param_type {
 	PT_CIDRS,	/* list of networks: 1.2.3.0/24, [::1]/128, type:name */
 	PT_LISTEN,	/* list of ADDR:PORT, [v6addr]:PORT */
 	PT_ENUM,	/* one of the words in param.choices ("a|b|c") */
+	PT_TEMPLATE,	/* text kept as written: its $names are expanded by the
+			 * code using it (default_rbl_reply's $rbl_code ...) */
 };
 
 /* One row of the parameter table: everything else comes from it. */

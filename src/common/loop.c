@@ -231,6 +231,16 @@ void loop_at_idle(loop_idle_fn *fn, void *arg)
 	nidles++;
 }
 
+void loop_cancel_idle(loop_idle_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < nidles; i++)
+		if (idles[i].fn == fn && idles[i].arg == arg) {
+			memmove(idles + i, idles + i + 1, (nidles - i - 1) * sizeof(*idles));
+			nidles--;
+			return;
+		}
+}
+
 void loop_exit(void)
 {
 	running = 0;
@@ -275,17 +285,13 @@ void loop_run(void)
 		}
 		/* Idle callbacks run after a whole batch of events: this is where
 		 * group commit happens. A callback may re-register itself. */
-		while (nidles) {
-			size_t cnt = nidles;
-			struct idle_cb batch[16];
-			if (cnt > 16)
-				cnt = 16;
-			memcpy(batch, idles, cnt * sizeof(*batch));
-			memmove(idles, idles + cnt, (nidles - cnt) * sizeof(*idles));
-			nidles -= cnt;
-			for (size_t i = 0; i < cnt; i++)
-				batch[i].fn(batch[i].arg);
-			break;
+		/* One at a time, so a callback may cancel a later one. Callbacks
+		 * added meanwhile wait for the next iteration. */
+		for (size_t cnt = nidles; cnt > 0 && nidles > 0; cnt--) {
+			struct idle_cb cb = idles[0];
+			memmove(idles, idles + 1, (nidles - 1) * sizeof(*idles));
+			nidles--;
+			cb.fn(cb.arg);
 		}
 	}
 }

@@ -36,6 +36,8 @@ void loop_timer_clear(struct loop_timer *t);
 void loop_signal(int signo, loop_signal_fn *fn, void *arg);
 /* Call fn once after the current batch of events (group commit hook). */
 void loop_at_idle(loop_idle_fn *fn, void *arg);
+/* Forget a pending loop_at_idle(fn, arg) (its object is going away). */
+void loop_cancel_idle(loop_idle_fn *fn, void *arg);
 /* Run until loop_exit(). */
 void loop_run(void);
 /* Make loop_run() return after the current iteration. */

@@ -4,9 +4,12 @@
  * O(1) and works after chroot. Text sources: texthash:, and hash:/lmdb:/
  * btree:/dbm:/cdb:/sdbm: read their text source file (binary Postfix
  * databases are refused). Also unix:passwd.byname, static:, inline:{}.
+ * cidr:/path holds cidr_table(5) lines ("192.0.2.0/24 REJECT", IPv4 and
+ * IPv6, first match wins); map_lookup() on it matches an address key.
  * Also the ordered map lists (maplist) and domain lists (domlist) that
  * Postfix parameters such as alias_maps and mydestination are made of.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
@@ -29,8 +32,21 @@ struct map_ent {
 	char *value;
 };
 
+/* One cidr: table entry: network/prefix and its value. */
+struct cidr_ent {
+	int family;
+	unsigned char net[16];
+	unsigned prefix;
+	char *value;
+};
+
+#define MAP_CIDR_SYNTAX 0x100	/* internal: cidr_table(5) lines */
+
 struct map {
 	char *spec;
+	struct cidr_ent *cidr;	/* cidr: maps, in file order (first match wins) */
+	size_t ncidr;
+	int is_cidr;
 	char *static_value;	/* static:VALUE, else NULL */
 	struct map_ent *slots;
 	size_t cap;		/* power of two */
@@ -95,10 +111,116 @@ static void table_put(struct map *m, const char *key, const char *value)
 	m->n++;
 }
 
+/* Parse "addr" (optionally [addr]) into family and bytes; 0 or -1. */
+static int parse_addr(const char *s, int *family, unsigned char out[16])
+{
+	char buf[64];
+	size_t len = strlen(s);
+
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+	}
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (strncasecmp(buf, "IPv6:", 5) == 0)
+		memmove(buf, buf + 5, len - 4);
+	if (inet_pton(AF_INET, buf, out) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, buf, out) == 1) {
+		*family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+static int prefix_match(const unsigned char *a, const unsigned char *net, unsigned prefix)
+{
+	unsigned bytes = prefix / 8, bits = prefix % 8;
+
+	if (memcmp(a, net, bytes) != 0)
+		return 0;
+	if (bits == 0)
+		return 1;
+	unsigned char mask = (unsigned char)(0xff << (8 - bits));
+	return (a[bytes] & mask) == (net[bytes] & mask);
+}
+
+static const char *cidr_lookup(const struct map *m, const char *key)
+{
+	unsigned char a[16];
+	int family;
+
+	if (parse_addr(key, &family, a) < 0)
+		return NULL;
+	for (size_t i = 0; i < m->ncidr; i++) {
+		const struct cidr_ent *e = &m->cidr[i];
+		if (e->family == family && prefix_match(a, e->net, e->prefix))
+			return e->value;
+	}
+	return NULL;
+}
+
+/* One cidr_table(5) entry "network/prefix value" (or "address value"). */
+static int add_cidr(struct map *m, const char *path, int lineno, char *line,
+    char *err, size_t errlen)
+{
+	size_t klen = strcspn(line, " \t");
+	char *value = str_trim(line + klen);
+	struct cidr_ent e = { 0 };
+	char *slash;
+	long prefix = -1;
+
+	if (*value == '\0') {
+		snprintf(err, errlen, "%s, line %d: expected format: network/prefix whitespace value",
+		    path, lineno);
+		return -1;
+	}
+	line[klen] = '\0';
+	if ((slash = strrchr(line, '/')) != NULL) {
+		char *end;
+		*slash = '\0';
+		prefix = strtol(slash + 1, &end, 10);
+		if (end == slash + 1 || *end != '\0')
+			prefix = -2;
+	}
+	if (parse_addr(line, &e.family, e.net) < 0 || prefix == -2) {
+		snprintf(err, errlen, "%s, line %d: bad network \"%s%s%s\"", path, lineno, line,
+		    slash ? "/" : "", slash ? slash + 1 : "");
+		return -1;
+	}
+	unsigned maxbits = e.family == AF_INET ? 32 : 128;
+	if (prefix < 0)
+		prefix = maxbits;
+	if (prefix > (long)maxbits) {
+		snprintf(err, errlen, "%s, line %d: bad prefix length /%ld", path, lineno, prefix);
+		return -1;
+	}
+	e.prefix = (unsigned)prefix;
+	/* Postfix refuses host bits outside the prefix. */
+	for (unsigned bit = e.prefix; bit < maxbits; bit++) {
+		if (e.net[bit / 8] & (0x80 >> (bit % 8))) {
+			snprintf(err, errlen, "%s, line %d: non-null host address bits in \"%s/%ld\"",
+			    path, lineno, line, prefix);
+			return -1;
+		}
+	}
+	e.value = xstrdup(value);
+	m->cidr = xrealloc(m->cidr, (m->ncidr + 1) * sizeof(*m->cidr));
+	m->cidr[m->ncidr++] = e;
+	return 0;
+}
+
 const char *map_lookup(const struct map *m, const char *key)
 {
 	if (m == NULL || key == NULL)
 		return NULL;
+	if (m->is_cidr)
+		return cidr_lookup(m, key);
 	if (m->static_value != NULL)
 		return m->static_value;
 	const struct map_ent *e = table_slot(m->slots, m->cap, key);
@@ -119,6 +241,9 @@ void map_free(struct map *m)
 		free(m->slots[i].value);
 	}
 	free(m->slots);
+	for (size_t i = 0; i < m->ncidr; i++)
+		free(m->cidr[i].value);
+	free(m->cidr);
 	free(m->static_value);
 	free(m->spec);
 	free(m);
@@ -203,7 +328,8 @@ static int add_logical(struct map *m, const char *path, int lineno, struct buf *
 	if (lb->len == 0)
 		return 0;
 	char *line = str_trim(lb->data);
-	int rc = (flags & MAP_ALIASES) ? add_alias(m, path, lineno, line, err, errlen)
+	int rc = (flags & MAP_CIDR_SYNTAX) ? add_cidr(m, path, lineno, line, err, errlen)
+	    : (flags & MAP_ALIASES) ? add_alias(m, path, lineno, line, err, errlen)
 	    : add_text(m, path, lineno, line, err, errlen);
 	buf_reset(lb);
 	return rc;
@@ -330,6 +456,15 @@ struct map *map_open(const char *spec, int flags, char *err, size_t errlen)
 	const char *name = colon + 1;
 	m = map_new(spec);
 
+	if (strcmp(type, "cidr") == 0) {
+		FILE *fp = fopen(name, "r");
+		m->is_cidr = 1;
+		if (fp == NULL)
+			snprintf(err, errlen, "%s: cannot open %s: %s", spec, name, strerror(errno));
+		else
+			rc = load_text(m, fp, name, MAP_CIDR_SYNTAX, err, errlen);
+		goto done;
+	}
 	if (strcmp(type, "texthash") == 0) {
 		FILE *fp = fopen(name, "r");
 		if (fp == NULL)

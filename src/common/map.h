@@ -6,6 +6,9 @@
  *                     if present, else refuse naming the file
  *   unix:passwd.byname the system's accounts (read once at open, so it
  *                     works after chroot)
+ *   cidr:/path        cidr_table(5): "192.0.2.0/24 value", "2001:db8::/32
+ *                     value" or a bare address; first match in file order;
+ *                     map_lookup() with an address key ("192.0.2.1")
  *   static:value      every key maps to value
  *   inline:{ k1=v1, k2=v2 }
  * Keys are matched case-insensitively (lowercased), as Postfix does.

@@ -132,6 +132,51 @@ const struct param config_params[] = {
 	  "Restrictions on the MAIL FROM address" },
 	{ "smtpd_data_restrictions", PT_LIST, "", 0, 0, NULL,
 	  "Restrictions applied at the DATA command" },
+	{ "reject_code", PT_INT, "554", 400, 599, NULL,
+	  "Reply code of the reject restriction" },
+	{ "defer_code", PT_INT, "450", 400, 599, NULL,
+	  "Reply code of the defer restriction and DEFER-like results" },
+	{ "relay_domains_reject_code", PT_INT, "554", 400, 599, NULL,
+	  "Reply code of reject_unauth_destination (minus 100 for defer_unauth_destination)" },
+	{ "unknown_client_reject_code", PT_INT, "450", 400, 599, NULL,
+	  "Reply code when the client has no (forward-confirmed) hostname" },
+	{ "unknown_hostname_reject_code", PT_INT, "450", 400, 599, NULL,
+	  "Reply code of reject_unknown_helo_hostname" },
+	{ "unknown_address_reject_code", PT_INT, "450", 400, 599, NULL,
+	  "Reply code of reject_unknown_sender_domain / reject_unknown_recipient_domain" },
+	{ "unknown_local_recipient_reject_code", PT_INT, "550", 400, 599, NULL,
+	  "Reply code of reject_unlisted_recipient" },
+	{ "invalid_hostname_reject_code", PT_INT, "501", 400, 599, NULL,
+	  "Reply code of reject_invalid_helo_hostname" },
+	{ "non_fqdn_reject_code", PT_INT, "504", 400, 599, NULL,
+	  "Reply code of the reject_non_fqdn_* restrictions" },
+	{ "maps_rbl_reject_code", PT_INT, "554", 400, 599, NULL,
+	  "Reply code ($rbl_code) when a DNS blocklist lists the client or a domain" },
+	{ "access_map_reject_code", PT_INT, "554", 400, 599, NULL,
+	  "Reply code of a REJECT result in an access table" },
+	{ "access_map_defer_code", PT_INT, "450", 400, 599, NULL,
+	  "Reply code of a DEFER result in an access table" },
+	{ "reject_tempfail_action", PT_ENUM, "defer_if_permit", 0, 0, "defer|defer_if_permit",
+	  "Action after a temporary failure of a reject_* restriction" },
+	{ "unknown_address_tempfail_action", PT_ENUM, "$reject_tempfail_action", 0, 0,
+	  "defer|defer_if_permit",
+	  "Action when reject_unknown_sender/recipient_domain fails temporarily" },
+	{ "unknown_helo_hostname_tempfail_action", PT_ENUM, "$reject_tempfail_action", 0, 0,
+	  "defer|defer_if_permit",
+	  "Action when reject_unknown_helo_hostname fails temporarily" },
+	{ "default_rbl_reply", PT_TEMPLATE,
+	  "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using "
+	  "$rbl_domain${rbl_reason?; $rbl_reason}", 0, 0, NULL,
+	  "Reply template for DNS blocklist rejects ($rbl_* are expanded at reply time)" },
+	{ "rbl_reply_maps", PT_MAPS, "", 0, 0, NULL,
+	  "Tables of reply templates per DNS list domain (as default_rbl_reply)" },
+	{ "smtpd_null_access_lookup_key", PT_STR, "<>", 0, 0, NULL,
+	  "Lookup key for the null sender in check_sender_access tables" },
+	{ "smtpd_policy_service_timeout", PT_TIME, "100s", 1, T_MAX, NULL,
+	  "Time a check_policy_service request may take" },
+	{ "smtpd_policy_service_default_action", PT_STR, "451 4.3.5 Server configuration problem",
+	  0, 0, NULL,
+	  "Result used when the policy server does not answer (in time)" },
 
 	/* DNS (c-ares) */
 	{ "dns_servers", PT_LIST, "", 0, 0, NULL,
@@ -495,6 +540,7 @@ int config_check_value(const struct param *p, const char *v, const char *aliases
 	switch (p->type) {
 	case PT_STR:
 	case PT_LIST:
+	case PT_TEMPLATE:
 		break;
 	case PT_INT:
 		if ((rc = config_parse_int(v, &n)) == -1)
@@ -567,7 +613,7 @@ static const char *const type_names[] = {
 	[PT_STR] = "text", [PT_INT] = "integer", [PT_BOOL] = "yes|no",
 	[PT_TIME] = "time", [PT_SIZE] = "bytes", [PT_LIST] = "list",
 	[PT_MAPS] = "maps", [PT_DOMAINS] = "domains", [PT_CIDRS] = "networks",
-	[PT_LISTEN] = "listen addresses", [PT_ENUM] = "enum",
+	[PT_LISTEN] = "listen addresses", [PT_ENUM] = "enum", [PT_TEMPLATE] = "template",
 };
 
 void config_print_params(FILE *fp)

@@ -56,4 +56,13 @@ int dns_reverse_name(const char *addr, char *out, size_t len);
 int dns_rbl_name(const char *addr, const char *zone, char *out, size_t len);
 /* Drop every cached answer (tests, reload). */
 void dns_flush(void);
+/* Bound the cache to max entries (default 50000; oldest dropped first). */
+void dns_set_cache_max(size_t max);
+/* Number of cached answers (tests). */
+size_t dns_cache_count(void);
+/* Number of queries handed to c-ares since start (tests: coalescing). */
+unsigned long dns_queries_sent(void);
+/* Destroy the channel, the queries in flight (their callbacks do not run)
+ * and the cache. Never from inside a dns_fn. */
+void dns_close(void);
 #endif

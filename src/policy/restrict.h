@@ -69,6 +69,8 @@ struct policy_ctx {
 	/* Owned by the restriction code (cached policy replies, pending
 	 * lookups); released by policy_ctx_clear(). Zero-initialise. */
 	void *cache;
+	/* Added for check_policy_service (zero = unknown). */
+	unsigned long size;		/* MAIL FROM SIZE= */
 };
 
 struct restrictions;

@@ -11,7 +11,6 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "policy/restrict.h"
 #include "queue/resolve.h"
 #include "smtp/smtpd.h"
 
@@ -42,6 +41,12 @@ static int do_helo(struct session *s, char *arg, int esmtp)
 	s->helo = xstrdup(arg);
 	s->esmtp = esmtp;
 	session_reset_transaction(s);
+	int r = check_helo(s);
+	if (r != 0) {
+		free(s->helo);
+		s->helo = NULL;
+		return r;
+	}
 	if (!esmtp) {
 		session_reply(s, "250 %s", eng.myhostname);
 		return 0;
@@ -179,6 +184,12 @@ static int c_mail(struct session *s, char *arg)
 	}
 	s->sender = qualify(addr);
 	s->declared_size = size;
+	int r = check_mail(s);
+	if (r != 0) {
+		free(s->sender);
+		s->sender = NULL;
+		return r;
+	}
 	session_reply(s, "250 2.1.0 Ok");
 	return 0;
 }
@@ -210,19 +221,10 @@ static int c_rcpt(struct session *s, char *arg)
 	char *addr = qualify(raw);
 	const char *table = "local recipient table";
 	enum resolve_class cls = resolve_check(eng.resolver, addr, &table);
-	struct policy_ctx ctx = {
-		.client_addr = s->addr,
-		.in_mynetworks = s->in_mynetworks,
-		.sasl_authenticated = 0,
-		.rcpt = addr,
-		.rcpt_is_ours = cls != RESOLVE_RELAY,
-	};
-	enum policy_result res = restrictions_eval(eng.roles[s->role].relay, &ctx, reply, sizeof(reply));
-	if (res == POLICY_REJECT || res == POLICY_DEFER) {
-		session_reply(s, "%s", reply);
-		log_reject(s, "RCPT", reply, addr);
+	int r = check_rcpt(s, addr, cls != RESOLVE_RELAY, cls != RESOLVE_UNKNOWN, table);
+	if (r != 0) {
 		free(addr);
-		return -1;
+		return r;
 	}
 	if (cls == RESOLVE_UNKNOWN) {
 		snprintf(reply, sizeof(reply), "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s",
@@ -255,6 +257,9 @@ static int c_data(struct session *s, char *arg)
 		session_reply(s, "554 5.5.1 Error: no valid recipients");
 		return -1;
 	}
+	int r = check_data(s);
+	if (r != 0)
+		return r;
 	if (data_begin(s) < 0) {
 		session_reply(s, "451 4.3.0 Error: queue file write error");
 		return -1;
@@ -369,8 +374,16 @@ void cmd_dispatch(struct session *s, char *line, size_t len)
 	while (*arg == ' ')
 		arg++;
 	s->last_cmd = c->name;
-	s->cmd_total[c->id]++;
+	if (!s->retrying)
+		s->cmd_total[c->id]++;
+	/* Handlers parse in place; a retry after a lookup needs the original. */
+	char *orig = xstrndup(line, len);
+	check_set_line(orig);
 	rc = c->fn(s, arg);
+	check_set_line(NULL);
+	free(orig);
+	if (rc == 1)
+		return;		/* waiting for a lookup: the command runs again */
 	if (rc == 0)
 		s->cmd_ok[c->id]++;
 	if (c->junk && ++s->junk > (unsigned)eng.junk_limit)

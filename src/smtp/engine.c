@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "policy/dns.h"
 #include "policy/restrict.h"
 #include "queue/resolve.h"
 #include "smtp/engine.h"
@@ -144,6 +145,12 @@ static void drop_privileges(const char *qdir)
 		fatal("privileges not dropped");
 }
 
+static int action_code(const char *v)
+{
+	return strcmp(v, "enforce") == 0 ? ACTION_ENFORCE :
+	    strcmp(v, "drop") == 0 ? ACTION_DROP : ACTION_IGNORE;
+}
+
 static void engine_config(const struct config *cfg)
 {
 	char err[512];
@@ -169,7 +176,38 @@ static void engine_config(const struct config *cfg)
 	    err, sizeof(err));
 	if (eng.bare_lf_exclusions == NULL)
 		fatal("smtpd_forbid_bare_newline_exclusions: %s", err);
+	eng.peername_lookup = config_get_bool(cfg, "smtpd_peername_lookup");
+	eng.greet_wait_ms = config_get_time(cfg, "postscreen_greet_wait") * 1000;
+	eng.greet_action = action_code(config_get(cfg, "postscreen_greet_action"));
+	eng.greet_banner = config_get(cfg, "postscreen_greet_banner");
+	eng.greet_ttl_ms = config_get_time(cfg, "postscreen_greet_ttl") * 1000;
+	eng.dnsbl_sites = config_list(config_get(cfg, "postscreen_dnsbl_sites"));
+	if (eng.dnsbl_sites[0] == NULL) {
+		config_list_free(eng.dnsbl_sites);
+		eng.dnsbl_sites = NULL;
+	}
+	eng.dnsbl_threshold = config_get_int(cfg, "postscreen_dnsbl_threshold");
+	eng.dnsbl_allow_threshold = config_get_int(cfg, "postscreen_dnsbl_allowlist_threshold");
+	eng.dnsbl_action = action_code(config_get(cfg, "postscreen_dnsbl_action"));
 	for (int r = 0; r < 3; r++) {
+		static const char *const lists[] = {
+			"smtpd_client_restrictions", "smtpd_helo_restrictions",
+			"smtpd_sender_restrictions", "smtpd_recipient_restrictions",
+			"smtpd_data_restrictions",
+		};
+		struct restrictions **slot[] = {
+			&eng.roles[r].client, &eng.roles[r].helo, &eng.roles[r].sender,
+			&eng.roles[r].recipient, &eng.roles[r].data,
+		};
+		for (int k = 0; k < 5; k++) {
+			*slot[k] = restrictions_parse(cfg, lists[k],
+			    config_get_role(cfg, role_names[r], lists[k]), err, sizeof(err));
+			if (*slot[k] == NULL)
+				fatal("%s/inet/%s: %s", role_names[r], lists[k], err);
+		}
+		eng.roles[r].delay_reject = config_get_role_bool(cfg, role_names[r], "smtpd_delay_reject");
+		/* Pregreet only where the client waits for us: port 25. */
+		eng.roles[r].pregreet = r == ROLE_SMTP;
 		eng.roles[r].name = role_names[r];
 		eng.roles[r].relay = restrictions_parse(cfg, "smtpd_relay_restrictions",
 		    config_get_role(cfg, role_names[r], "smtpd_relay_restrictions"), err, sizeof(err));
@@ -193,6 +231,9 @@ void engine_main(const struct config *cfg, const struct engine_listener *l, size
 	nlisteners = n;
 	engine_config(cfg);
 	hosts_load();
+	char err[512];
+	if (dns_init(cfg, err, sizeof(err)) < 0)
+		fatal("dns: %s", err);
 
 	const char *qdir = config_get(cfg, "queue_directory");
 	char path[1024];

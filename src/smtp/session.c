@@ -94,7 +94,6 @@ void session_accept(int lfd, enum smtp_role role)
 		s->role = role;
 		s->state = SMTP_ST_CMD;
 		peer_text(&ss, s->addr, sizeof(s->addr), &s->port);
-		str_copy(s->name, sizeof(s->name), engine_hostname(s->addr));
 		s->in_mynetworks = cidrlist_match_str(eng.mynetworks, s->addr);
 		s->bare_lf_ok = eng.bare_lf_exclusions && cidrlist_match_str(eng.bare_lf_exclusions, s->addr);
 		buf_init(&s->in, (size_t)eng.line_limit + 2);
@@ -103,11 +102,9 @@ void session_accept(int lfd, enum smtp_role role)
 		buf_init(&s->stash, 4 * READ_CHUNK);
 		eng.nsessions++;
 		session_track(s);
-		log_info("connect from %s", session_client(s));
 		loop_watch(fd, LOOP_READ, session_io, s);
-		session_reply(s, "220 %s", eng.banner);
-		session_flush(s);
 		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
+		connect_start(s);	/* may greet, or close s, at once */
 	}
 }
 
@@ -133,6 +130,8 @@ void session_reply(struct session *s, const char *fmt, ...)
 static void session_free(struct session *s)
 {
 	commit_forget(s);
+	connect_cancel(s);
+	check_cancel(s);
 	if (s->w) {
 		spool_abort(s->w);
 		free(s->w);
@@ -219,8 +218,8 @@ void session_flush(struct session *s)
 static void session_timeout(void *arg)
 {
 	struct session *s = arg;
-	if (s->state == SMTP_ST_COMMIT) {
-		/* Waiting on our own disk, not on the client. */
+	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT) {
+		/* Waiting on our own disk or lookups, not on the client. */
 		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
 		return;
 	}
@@ -263,7 +262,7 @@ void session_resume(struct session *s)
 		buf_init(&s->stash, pending.max);
 		session_process(s, pending.data, pending.len);
 		buf_free(&pending);
-		if (s->state == SMTP_ST_COMMIT || s->sleeping)
+		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT || s->sleeping)
 			return;
 	}
 	session_flush(s);
@@ -278,7 +277,8 @@ static void session_io(int fd, int events, void *arg)
 		session_flush(s);
 		return;		/* s may be gone */
 	}
-	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_CLOSING || s->sleeping) {
+	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT ||
+	    s->state == SMTP_ST_CLOSING || s->sleeping) {
 		/* Do not read more until the pending reply is out. */
 		loop_watch(fd, s->out.len ? LOOP_WRITE : 0, session_io, s);
 		return;
@@ -296,7 +296,7 @@ static void session_io(int fd, int events, void *arg)
 	}
 	loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
 	session_process(s, chunk, (size_t)n);
-	if (s->state == SMTP_ST_COMMIT)
+	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT)
 		return;
 	if (s->sleeping)
 		return;
@@ -318,7 +318,12 @@ static void session_process(struct session *s, const char *p, size_t n)
 	while (n > 0) {
 		if (s->state == SMTP_ST_CLOSING)
 			return;
-		if (s->state == SMTP_ST_COMMIT || s->sleeping) {
+		if (s->state == SMTP_ST_CONNECT) {
+			connect_input(s, p, n);
+			session_stash(s, p, n);
+			return;
+		}
+		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT || s->sleeping) {
 			session_stash(s, p, n);
 			return;
 		}
@@ -378,6 +383,7 @@ static void session_process(struct session *s, const char *p, size_t n)
 			free(owned);
 			return;
 		}
+		s->input_pending = n > 0 || s->stash.len > 0;
 		cmd_dispatch(s, line, len);
 		free(owned);
 	}
@@ -395,6 +401,7 @@ void session_reset_transaction(struct session *s)
 	s->declared_size = 0;
 	free(s->message_id);
 	s->message_id = NULL;
+	check_end_transaction(s);
 }
 
 /* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA
@@ -403,7 +410,8 @@ void session_drain_all(void)
 {
 	for (size_t i = nall; i-- > 0;) {
 		struct session *s = all[i];
-		if (s->state == SMTP_ST_CMD && s->sender == NULL) {
+		if ((s->state == SMTP_ST_CMD && s->sender == NULL) || s->state == SMTP_ST_CONNECT ||
+		    s->state == SMTP_ST_WAIT) {
 			session_reply(s, "421 4.3.2 %s Service shutting down, closing transmission channel",
 			    eng.myhostname);
 			s->state = SMTP_ST_CLOSING;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include <stdint.h>
+
 #include "common/buf.h"
 #include "common/loop.h"
 #include "queue/spool.h"
@@ -16,6 +18,8 @@ struct config;
 struct resolver;
 struct cidrlist;
 struct restrictions;
+struct policy_ctx;
+struct dnsbl_q;
 
 /* Listener roles, as master.cf service names. */
 enum smtp_role { ROLE_SMTP, ROLE_SUBMISSION, ROLE_SMTPS };
@@ -24,6 +28,13 @@ enum smtp_role { ROLE_SMTP, ROLE_SUBMISSION, ROLE_SMTPS };
 struct role_cfg {
 	const char *name;		/* "smtp", "submission", "smtps" */
 	struct restrictions *relay;	/* smtpd_relay_restrictions */
+	struct restrictions *client;	/* smtpd_client_restrictions */
+	struct restrictions *helo;	/* smtpd_helo_restrictions */
+	struct restrictions *sender;	/* smtpd_sender_restrictions */
+	struct restrictions *recipient;	/* smtpd_recipient_restrictions */
+	struct restrictions *data;	/* smtpd_data_restrictions */
+	int delay_reject;		/* smtpd_delay_reject */
+	int pregreet;			/* pregreet test on this listener (port 25 only) */
 	int require_helo;		/* smtpd_helo_required */
 	int tls_encrypt;		/* smtpd_tls_security_level = encrypt */
 };
@@ -50,8 +61,21 @@ struct engine {
 	int incoming_fd;		/* queue_directory/incoming */
 	int master_fd;			/* socketpair to the master (typed msg) */
 	int draining;
+	int peername_lookup;		/* smtpd_peername_lookup */
+	long greet_wait_ms;		/* postscreen_greet_wait */
+	int greet_action;		/* ACTION_* for postscreen_greet_action */
+	const char *greet_banner;	/* postscreen_greet_banner */
+	long greet_ttl_ms;
+	char **dnsbl_sites;		/* postscreen_dnsbl_sites */
+	long dnsbl_threshold;
+	long dnsbl_allow_threshold;
+	int dnsbl_action;
 	size_t nsessions;
 };
+
+#define ACTION_IGNORE  0
+#define ACTION_ENFORCE 1
+#define ACTION_DROP    2
 
 #define BARE_LF_NORMALIZE 0
 #define BARE_LF_REJECT    1
@@ -66,6 +90,8 @@ enum smtp_cmd_id {
 };
 
 enum smtp_state {
+	SMTP_ST_CONNECT,	/* before the greeting: rDNS, pregreet wait, DNSBL */
+	SMTP_ST_WAIT,		/* a restriction is waiting for DNS or a policy server */
 	SMTP_ST_CMD,		/* reading commands */
 	SMTP_ST_DATA,		/* reading message content */
 	SMTP_ST_COMMIT,		/* message written, waiting for the group sync */
@@ -78,6 +104,24 @@ struct session {
 	enum smtp_state state;
 	char addr[INET6_ADDRSTRLEN];	/* client address text */
 	char name[256];			/* client host name or "unknown" */
+	char rname[256];		/* reverse (PTR) name, even unconfirmed, or "unknown" */
+	int name_status, rname_status;	/* enum policy_name_status */
+	uint64_t dns_id;		/* rDNS lookup in flight, 0 if none */
+	int rdns_done;
+	int greet_wait;			/* pregreet test running */
+	int greet_done;
+	uint64_t greet_start;		/* loop_now() when the teaser went out */
+	int pregreet;			/* bytes received before the greeting */
+	struct loop_timer greet_timer;
+	int dnsbl_pending;		/* postscreen_dnsbl_sites queries in flight */
+	int dnsbl_score;
+	char dnsbl_site[128];		/* the listing site with the largest weight */
+	struct dnsbl_q *dnsbl_q;	/* connect.c */
+	const char *connect_reject;	/* enforce: reject mail with this reply */
+	struct policy_ctx *pctx;	/* restriction state of this transaction */
+	char *retry_line;		/* command to run again after POLICY_PENDING */
+	int retrying;			/* re-running retry_line: do not count it again */
+	int input_pending;		/* more client input was waiting (pipelining) */
 	unsigned port;
 	int in_mynetworks;
 	int bare_lf_ok;			/* in smtpd_forbid_bare_newline_exclusions */
@@ -123,6 +167,22 @@ const char *session_client(const struct session *s);
 void session_reset_transaction(struct session *s);
 void session_drain_all(void);
 void session_sleep_then_resume(struct session *s);
+
+/* connect.c: before the greeting */
+void connect_start(struct session *s);
+void connect_input(struct session *s, const char *p, size_t n);
+void connect_cancel(struct session *s);
+
+/* check.c: restriction lists for a command; 0 go on, -1 rejected (reply
+ * queued and logged), 1 pending (session waits, the command runs again) */
+int check_helo(struct session *s);
+int check_mail(struct session *s);
+int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known,
+    const char *table);
+int check_data(struct session *s);
+void check_end_transaction(struct session *s);
+void check_cancel(struct session *s);
+void check_set_line(const char *line);
 
 /* cmd.c */
 void cmd_dispatch(struct session *s, char *line, size_t len);

@@ -1,0 +1,242 @@
+/*
+ * check — the engine's side of the restriction lists: which list runs at
+ * which command (smtpd_delay_reject), the policy context of a session,
+ * pausing a session while a restriction waits for DNS or a policy server
+ * and running the command again when the answer is in, and the
+ * "NOQUEUE: reject: ..." log lines in Postfix's format.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "policy/restrict.h"
+#include "smtp/smtpd.h"
+
+static int instance_counter;
+
+static void check_retry(void *arg)
+{
+	struct session *s = arg;
+	char *line = s->retry_line;
+	s->retry_line = NULL;
+	if (s->state != SMTP_ST_WAIT || line == NULL) {
+		free(line);
+		return;
+	}
+	s->state = SMTP_ST_CMD;
+	s->retrying = 1;
+	cmd_dispatch(s, line, strlen(line));
+	s->retrying = 0;
+	free(line);
+	if (s->state != SMTP_ST_WAIT)
+		session_resume(s);
+}
+
+static void check_wake(void *arg)
+{
+	/* Never re-enter the evaluation from inside a DNS callback. */
+	loop_at_idle(check_retry, arg);
+}
+
+static const char *stage_verb(enum policy_stage st, const struct session *s)
+{
+	switch (st) {
+	case STAGE_CONNECT: return "CONNECT";
+	case STAGE_HELO: return s->esmtp ? "EHLO" : "HELO";
+	case STAGE_MAIL: return "MAIL";
+	case STAGE_RCPT: return "RCPT";
+	case STAGE_DATA: return "DATA";
+	}
+	return "RCPT";
+}
+
+/* "NOQUEUE: reject: RCPT from host[addr]: REPLY; from=<s> to=<r> proto=ESMTP helo=<h>" */
+static void check_log(struct session *s, enum policy_stage st, const char *action,
+    const char *reply, const char *rcpt)
+{
+	char tail[1200];
+	size_t off = 0;
+	int n;
+	tail[0] = '\0';
+	if (s->sender) {
+		n = snprintf(tail + off, sizeof(tail) - off, " from=<%s>", s->sender);
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (rcpt && off < sizeof(tail)) {
+		n = snprintf(tail + off, sizeof(tail) - off, " to=<%s>", rcpt);
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (off < sizeof(tail)) {
+		n = snprintf(tail + off, sizeof(tail) - off, " proto=%s", s->esmtp ? "ESMTP" : "SMTP");
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (s->helo && off < sizeof(tail))
+		snprintf(tail + off, sizeof(tail) - off, " helo=<%s>", s->helo);
+	log_info("NOQUEUE: %s: %s from %s: %s;%s", action, stage_verb(st, s),
+	    session_client(s), reply, tail);
+}
+
+static void ctx_log(struct policy_ctx *c, const char *action, const char *reply)
+{
+	struct session *s = c->wake_arg;
+	check_log(s, c->stage, action, reply, c->rcpt);
+}
+
+/* The session's policy context, refreshed with what the session knows now. */
+static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const char *rcpt)
+{
+	if (s->pctx == NULL) {
+		s->pctx = xcalloc(1, sizeof(*s->pctx));
+		s->pctx->instance = ++instance_counter;
+	}
+	struct policy_ctx *c = s->pctx;
+	c->stage = st;
+	c->client_addr = s->addr;
+	c->client_port = s->port;
+	c->client_name = s->name;
+	c->client_name_status = s->name_status;
+	c->reverse_name = s->rname;
+	c->reverse_name_status = s->rname_status;
+	c->in_mynetworks = s->in_mynetworks;
+	c->sasl_authenticated = 0;
+	c->sasl_username = NULL;
+	c->helo = s->helo;
+	c->sender = s->sender;
+	c->rcpt = rcpt;
+	c->proto = s->esmtp ? "ESMTP" : "SMTP";
+	c->queue_id = "NOQUEUE";
+	c->nrcpt = (unsigned)s->nrcpt;
+	c->pipelined = s->input_pending;
+	c->wake = check_wake;
+	c->wake_arg = s;
+	c->log = ctx_log;
+	return c;
+}
+
+/* Run one list. 0 go on, -1 rejected, 1 pending. */
+static int run_list(struct session *s, const struct restrictions *r, struct policy_ctx *c,
+    const char *line)
+{
+	char reply[1024];
+	if (r == NULL || restrictions_count(r) == 0)
+		return 0;
+	reply[0] = '\0';
+	enum policy_result res = restrictions_eval(r, c, reply, sizeof(reply));
+	switch (res) {
+	case POLICY_PENDING:
+		s->state = SMTP_ST_WAIT;
+		free(s->retry_line);
+		s->retry_line = xstrdup(line);
+		return 1;
+	case POLICY_REJECT:
+	case POLICY_DEFER:
+		session_reply(s, "%s", reply);
+		check_log(s, c->stage, "reject", reply, c->rcpt);
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/* The connect-time verdicts of pregreet / DNSBL scoring (enforce). */
+static int connect_verdict(struct session *s, enum policy_stage st, const char *rcpt)
+{
+	if (s->connect_reject == NULL)
+		return 0;
+	session_reply(s, "%s", s->connect_reject);
+	check_log(s, st, "reject", s->connect_reject, rcpt);
+	return -1;
+}
+
+static const char *cur_line;	/* the command being run, for a retry */
+
+/* Remember the command line a later retry must run again. */
+void check_set_line(const char *line)
+{
+	cur_line = line;
+}
+
+int check_helo(struct session *s)
+{
+	const struct role_cfg *rc = &eng.roles[s->role];
+	if (rc->delay_reject)
+		return 0;
+	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
+	int r = run_list(s, rc->client, c, cur_line);
+	if (r != 0)
+		return r;
+	c->stage = STAGE_HELO;
+	return run_list(s, rc->helo, c, cur_line);
+}
+
+int check_mail(struct session *s)
+{
+	const struct role_cfg *rc = &eng.roles[s->role];
+	if (rc->delay_reject)
+		return 0;
+	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
+	int r = run_list(s, rc->client, c, cur_line);
+	if (r == 0) {
+		c->stage = STAGE_HELO;
+		r = run_list(s, rc->helo, c, cur_line);
+	}
+	if (r == 0) {
+		c->stage = STAGE_MAIL;
+		r = run_list(s, rc->sender, c, cur_line);
+	}
+	return r;
+}
+
+int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known, const char *table)
+{
+	const struct role_cfg *rc = &eng.roles[s->role];
+	int r = connect_verdict(s, STAGE_RCPT, rcpt);
+	if (r != 0)
+		return r;
+	struct policy_ctx *c = ctx_get(s, STAGE_RCPT, rcpt);
+	c->rcpt_is_ours = is_ours;
+	c->rcpt_known = known;
+	c->rcpt_table = table;
+	if (rc->delay_reject) {
+		/* Postfix's order: client, helo, sender, then relay and recipient
+		 * lists, all at RCPT; each list ends at its own PERMIT. The stage
+		 * stays RCPT so replies and logs say "RCPT from". */
+		if ((r = run_list(s, rc->client, c, cur_line)) != 0)
+			return r;
+		if ((r = run_list(s, rc->helo, c, cur_line)) != 0)
+			return r;
+		if ((r = run_list(s, rc->sender, c, cur_line)) != 0)
+			return r;
+	}
+	if ((r = run_list(s, rc->relay, c, cur_line)) != 0)
+		return r;
+	return run_list(s, rc->recipient, c, cur_line);
+}
+
+int check_data(struct session *s)
+{
+	const struct role_cfg *rc = &eng.roles[s->role];
+	struct policy_ctx *c = ctx_get(s, STAGE_DATA, s->nrcpt ? s->rcpt[0] : NULL);
+	return run_list(s, rc->data, c, cur_line);
+}
+
+/* End of a transaction (message sent, RSET, HELO): forget cached replies. */
+void check_end_transaction(struct session *s)
+{
+	if (s->pctx) {
+		policy_ctx_clear(s->pctx);
+		free(s->pctx);
+		s->pctx = NULL;
+	}
+}
+
+/* The session goes away: nothing may call back into it. */
+void check_cancel(struct session *s)
+{
+	loop_cancel_idle(check_retry, s);
+	check_end_transaction(s);
+	free(s->retry_line);
+	s->retry_line = NULL;
+}
