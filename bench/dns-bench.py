@@ -27,7 +27,7 @@
 
 Knobs (environment): MAILWARDEN_BIN (default REPO/build-b/mailwarden, then
 ./mailwarden), DNSBENCH_MESSAGES (5000), DNSBENCH_SESSIONS (10),
-DNSBENCH_ROUNDS (3), DNSBENCH_LAT_N (200), DNSBENCH_SLOW (20),
+DNSBENCH_ROUNDS (5), DNSBENCH_LAT_N (200), DNSBENCH_SLOW (20),
 DNSBENCH_DEADLINE (900 s: no new phase starts after it), DNSBENCH_KEEP=1.
 """
 import os
@@ -54,7 +54,7 @@ MW_BIN = ENV.get("MAILWARDEN_BIN") or next(
      if os.access(p, os.X_OK)), os.path.join(REPO, "mailwarden"))
 MESSAGES = int(ENV.get("DNSBENCH_MESSAGES", "5000"))
 SESSIONS = int(ENV.get("DNSBENCH_SESSIONS", "10"))
-ROUNDS = int(ENV.get("DNSBENCH_ROUNDS", "3"))
+ROUNDS = int(ENV.get("DNSBENCH_ROUNDS", "5"))
 LAT_N = int(ENV.get("DNSBENCH_LAT_N", "200"))
 SLOW = int(ENV.get("DNSBENCH_SLOW", "20"))
 DEADLINE = time.monotonic() + float(ENV.get("DNSBENCH_DEADLINE", "900"))
@@ -101,6 +101,9 @@ class MW:
             "dns_servers = 127.0.0.1:%d" % dns.port,
             # 127.0.0.1 (smtp-source) must not be trusted
             "mynetworks = 192.0.2.1/32",
+            # no pregreet wait: this measures DNS, not the 6 s teaser that
+            # every new client sits out by default
+            "postscreen_greet_wait = 0s",
         ] + list(extra)
         self.conf = os.path.join(self.d, "mailwarden.conf")
         with open(self.conf, "w") as f:
@@ -239,6 +242,14 @@ def main():
         for srv in (plain, full):
             servers.append(srv)
             srv.start()
+        # sanity: the lists are really applied (127.0.0.5 is on dnsbl.test)
+        _, code = one_session(full.port, "127.0.0.5")
+        _, code_plain = one_session(plain.port, "127.0.0.5")
+        log("sanity: listed client 127.0.0.5 gets RCPT %s (restricted), %s (plain)"
+            % (code, code_plain))
+        if code != 554 or code_plain != 250:
+            log("WARNING: restrictions not applied as expected")
+        for srv in (plain, full):
             log("%s: warm-up 200 messages" % srv.d.split("/")[-1])
             smtp_source(srv.port, 200)
         rates = {"plain": [], "restricted": []}
@@ -257,7 +268,7 @@ def main():
         if rates["plain"] and rates["restricted"]:
             a = statistics.median(rates["plain"])
             b = statistics.median(rates["restricted"])
-            results["throughput"] = (a, b, 100.0 * (a - b) / a, full.rejects())
+            results["throughput"] = (a, b, 100.0 * (a - b) / a, full.rejects() - 1)
 
         # ---- 2. latency with a dead DNSBL -----------------------------------
         if time.monotonic() < DEADLINE:
@@ -329,7 +340,7 @@ def main():
         print("  drop:                              %7.1f %%   (issue 3 target: <= 20 %%)%s"
               % (drop, "" if drop <= 20 else "   ** OVER TARGET **"))
         if rej:
-            print("  NOTE: %d reject lines in the restricted server's log" % rej)
+            print("  NOTE: %d unexpected reject lines in the restricted server's log" % rej)
     if "latency" in results:
         alone, during, slow_times, slow_codes, rate, ca, cd = results["latency"]
         print("one DNSBL's server never answers (dns_timeout 5s):")

@@ -48,17 +48,23 @@ static const char *const listen_keys[] = { "smtpd_listen", "submission_listen", 
 int master_check(const struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const roles[] = { "smtp", "submission", "smtps" };
-	char why[256];
-	for (int r = 0; r < 3; r++) {
-		struct restrictions *rs = restrictions_parse(cfg, "smtpd_relay_restrictions",
-		    config_get_role(cfg, roles[r], "smtpd_relay_restrictions"), why, sizeof(why));
-		if (rs == NULL) {
-			int line = config_line(cfg, "smtpd_relay_restrictions");
-			snprintf(err, errlen, "%s, line %d: smtpd_relay_restrictions: %s",
-			    config_path(cfg), line, why);
-			return -1;
+	static const char *const lists[] = {
+		"smtpd_client_restrictions", "smtpd_helo_restrictions",
+		"smtpd_sender_restrictions", "smtpd_relay_restrictions",
+		"smtpd_recipient_restrictions", "smtpd_data_restrictions",
+	};
+	char why[512];
+	for (size_t k = 0; k < sizeof(lists) / sizeof(*lists); k++) {
+		for (int r = 0; r < 3; r++) {
+			struct restrictions *rs = restrictions_parse(cfg, lists[k],
+			    config_get_role(cfg, roles[r], lists[k]), why, sizeof(why));
+			if (rs == NULL) {
+				snprintf(err, errlen, "%s, line %d: %s: %s", config_path(cfg),
+				    config_line(cfg, lists[k]), lists[k], why);
+				return -1;
+			}
+			restrictions_free(rs);
 		}
-		restrictions_free(rs);
 	}
 	if (*config_get(cfg, "smtps_listen")) {
 		snprintf(err, errlen, "%s, line %d: smtps_listen: implicit TLS (port 465) is not "

@@ -302,6 +302,18 @@ enum policy_result r_table_result(struct rstate *st, const char *where, const ch
 		return r_defer_if(st, IS("DEFER_IF_PERMIT"), st->p->map_defer_code,
 		    own_dsn ? own_dsn : "4.7.1", "<%s>: %s rejected: %s", st->name, st->cls_text,
 		    *text ? text : "Service unavailable");
+	if (IS("PREPEND")) {
+		/* A header for the message (postgrey's X-Greylist): the engine
+		 * writes ctx->prepend above its Received header at DATA. */
+		size_t used = strlen(st->c->prepend);
+		size_t tl = strlen(text);
+		if (!st->prefetch && *text && strchr(text, ':') && used + tl + 2 <= sizeof(st->c->prepend)) {
+			memcpy(st->c->prepend + used, text, tl);
+			st->c->prepend[used + tl] = '\n';
+			st->c->prepend[used + tl + 1] = '\0';
+		}
+		return POLICY_DUNNO;
+	}
 	if (IS("WARN") || IS("INFO")) {
 		if (!st->prefetch && st->c->log)
 			st->c->log(st->c, IS("WARN") ? "warn" : "info", text);

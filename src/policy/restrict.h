@@ -66,6 +66,9 @@ struct policy_ctx {
 	/* Set by the caller: log a line such as warn_if_reject's
 	 * "reject_warning: ..." in the caller's NOQUEUE format. */
 	void (*log)(struct policy_ctx *c, const char *action, const char *reply);
+	/* Headers to add to the message (access map / policy PREPEND),
+	 * each ending in "\n"; written by the engine at DATA. */
+	char prepend[1024];
 	/* Owned by the restriction code (cached policy replies, pending
 	 * lookups); released by policy_ctx_clear(). Zero-initialise. */
 	void *cache;

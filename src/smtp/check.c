@@ -108,7 +108,7 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 	c->proto = s->esmtp ? "ESMTP" : "SMTP";
 	c->queue_id = "NOQUEUE";
 	c->nrcpt = (unsigned)s->nrcpt;
-	c->pipelined = s->input_pending;
+	c->pipelined = s->pipelining_violation;
 	c->wake = check_wake;
 	c->wake_arg = s;
 	c->log = ctx_log;

@@ -20,6 +20,7 @@ struct smtp_cmd {
 	const char *name;	/* verb, upper case */
 	enum smtp_cmd_id id;
 	int junk;		/* counts toward smtpd_junk_command_limit */
+	int last_in_group;	/* RFC 2920: must be the last of a pipelined group */
 	cmd_fn *fn;
 };
 
@@ -330,17 +331,17 @@ static int c_help(struct session *s, char *arg)
 }
 
 static const struct smtp_cmd cmd_table[] = {
-	{ "HELO", CMD_HELO, 0, c_helo },
-	{ "EHLO", CMD_EHLO, 0, c_ehlo },
-	{ "MAIL", CMD_MAIL, 0, c_mail },
-	{ "RCPT", CMD_RCPT, 0, c_rcpt },
-	{ "DATA", CMD_DATA, 0, c_data },
-	{ "RSET", CMD_RSET, 1, c_rset },
-	{ "NOOP", CMD_NOOP, 1, c_noop },
-	{ "VRFY", CMD_VRFY, 1, c_vrfy },
-	{ "QUIT", CMD_QUIT, 0, c_quit },
-	{ "HELP", CMD_HELP, 0, c_help },
-	{ NULL, CMD_UNKNOWN, 0, NULL },
+	{ "HELO", CMD_HELO, 0, 1, c_helo },
+	{ "EHLO", CMD_EHLO, 0, 1, c_ehlo },
+	{ "MAIL", CMD_MAIL, 0, 0, c_mail },
+	{ "RCPT", CMD_RCPT, 0, 0, c_rcpt },
+	{ "DATA", CMD_DATA, 0, 1, c_data },
+	{ "RSET", CMD_RSET, 1, 0, c_rset },
+	{ "NOOP", CMD_NOOP, 1, 1, c_noop },
+	{ "VRFY", CMD_VRFY, 1, 1, c_vrfy },
+	{ "QUIT", CMD_QUIT, 0, 1, c_quit },
+	{ "HELP", CMD_HELP, 0, 0, c_help },
+	{ NULL, CMD_UNKNOWN, 0, 0, NULL },
 };
 
 /* Handle one command line (line ending removed, len bytes). */
@@ -376,6 +377,11 @@ void cmd_dispatch(struct session *s, char *line, size_t len)
 	s->last_cmd = c->name;
 	if (!s->retrying)
 		s->cmd_total[c->id]++;
+	/* reject_unauth_pipelining (sticky, as Postfix): more input was waiting
+	 * after a command that must end a group (RFC 2920: EHLO, DATA, VRFY,
+	 * QUIT, NOOP, and HELO), or the client never saw PIPELINING. */
+	if (s->input_pending && (c->last_in_group || !s->esmtp))
+		s->pipelining_violation = 1;
 	/* Handlers parse in place; a retry after a lookup needs the original. */
 	char *orig = xstrndup(line, len);
 	check_set_line(orig);

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "policy/restrict.h"
 #include "smtp/smtpd.h"
 
 #define DATA_LINE_MAX 4096	/* longer lines are written in pieces */
@@ -70,6 +71,8 @@ int data_begin(struct session *s)
 		return -1;
 	}
 	log_info("%s: client=%s", s->w->id, session_client(s));
+	if (s->pctx && s->pctx->prepend[0])
+		spool_write(s->w, s->pctx->prepend, strlen(s->pctx->prepend));
 	data_received_header(s, s->w->id);
 	s->state = SMTP_ST_DATA;
 	s->data_size = 0;

@@ -122,6 +122,7 @@ struct session {
 	char *retry_line;		/* command to run again after POLICY_PENDING */
 	int retrying;			/* re-running retry_line: do not count it again */
 	int input_pending;		/* more client input was waiting (pipelining) */
+	int pipelining_violation;	/* sticky: see cmd_dispatch */
 	unsigned port;
 	int in_mynetworks;
 	int bare_lf_ok;			/* in smtpd_forbid_bare_newline_exclusions */

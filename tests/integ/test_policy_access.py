@@ -187,12 +187,15 @@ def test_policy_service_postgrey(make_server, dns, postgrey):
 
 
 def test_policy_service_down_is_tempfail(make_server, dns):
-    """A policy service that does not listen: 451 4.3.5 Server
-    configuration problem (Postfix), in any case a 4xx, never a 5xx."""
+    """A policy service that does not listen: Postfix applies
+    smtpd_policy_service_default_action (451 4.3.5 Server configuration
+    problem) as an access-map result, hence the <rcpt>: ... rejected: form;
+    in any case a 4xx, never a 5xx."""
     from conftest import free_port
     port = free_port()
     s = make_server(extra=policy_extra(
         dns, f"smtpd_recipient_restrictions = check_policy_service inet:127.0.0.1:{port}"))
     r = tx(s, "127.0.0.2", timeout=30)
     assert r["rcpt"].startswith("4"), (r, log_tail(s))
-    assert r["rcpt"] == "451 4.3.5 Server configuration problem", (r, log_tail(s))
+    assert r["rcpt"] == ("451 4.3.5 <alice@example.com>: Recipient address rejected: Server "
+                         "configuration problem"), (r, log_tail(s))
