@@ -188,7 +188,7 @@ const struct param config_params[] = {
 
 	/* pregreet and DNSBL scoring (what postscreen does, inside the engine) */
 	{ "postscreen_greet_wait", PT_TIME, "6s", 0, 60, NULL,
-	  "Time a new client on port 25 must stay silent after the teaser banner" },
+	  "Time a new client on port 25 must stay silent after the teaser banner (test on when set, or when postscreen_greet_action is not ignore)" },
 	{ "postscreen_greet_action", PT_ENUM, "ignore", 0, 0, "ignore|enforce|drop",
 	  "Early talker: ignore (log only), enforce (reject its mail with 550), drop (521, close)" },
 	{ "postscreen_greet_banner", PT_STR, "$smtpd_banner", 0, 0, NULL,

@@ -236,6 +236,10 @@ static void maybe_greet(struct session *s)
 		return;
 	static char reject[300];
 	s->connect_reject = NULL;
+	/* A client on DNS allowlists (score at or below a negative
+	 * postscreen_dnsbl_allowlist_threshold) is excused the pregreet test. */
+	if (eng.dnsbl_allow_threshold < 0 && s->dnsbl_score <= eng.dnsbl_allow_threshold)
+		s->pregreet = 0;
 	if (s->dnsbl_score != 0 || s->dnsbl_site[0]) {
 		log_set_service("postscreen");
 		if (s->dnsbl_score >= eng.dnsbl_threshold)

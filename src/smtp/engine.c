@@ -177,8 +177,13 @@ static void engine_config(const struct config *cfg)
 	if (eng.bare_lf_exclusions == NULL)
 		fatal("smtpd_forbid_bare_newline_exclusions: %s", err);
 	eng.peername_lookup = config_get_bool(cfg, "smtpd_peername_lookup");
-	eng.greet_wait_ms = config_get_time(cfg, "postscreen_greet_wait") * 1000;
 	eng.greet_action = action_code(config_get(cfg, "postscreen_greet_action"));
+	/* Postfix runs the pregreet test only where postscreen is enabled; we
+	 * run it when asked for: an action other than ignore, or an explicit
+	 * postscreen_greet_wait. The defaults alone never delay a client. */
+	eng.greet_wait_ms = eng.greet_action != ACTION_IGNORE ||
+	    config_is_set(cfg, "postscreen_greet_wait") ?
+	    config_get_time(cfg, "postscreen_greet_wait") * 1000 : 0;
 	eng.greet_banner = config_get(cfg, "postscreen_greet_banner");
 	eng.greet_ttl_ms = config_get_time(cfg, "postscreen_greet_ttl") * 1000;
 	eng.dnsbl_sites = config_list(config_get(cfg, "postscreen_dnsbl_sites"));

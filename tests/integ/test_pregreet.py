@@ -226,3 +226,19 @@ def test_dnsbl_and_pregreet_together(make_server, dns):
         sock.close()
     s.wait_log(r"PREGREET \d+ after [\d.]+ from \[127\.0\.0\.13\]:\d+: ")
     s.wait_log(r"DNSBL rank 2 for \[127\.0\.0\.13\]:\d+$")
+
+
+def test_defaults_do_not_delay_strangers(make_server):
+    """With no postscreen_* settings a client outside mynetworks gets the
+    plain 220 at once: the pregreet test runs only when configured."""
+    s = make_server(extra=["mynetworks = 127.0.0.1/32"])
+    c = socket.socket()
+    c.bind(("127.0.0.9", 0))
+    c.settimeout(5)
+    t0 = time.monotonic()
+    c.connect(("127.0.0.1", s.port))
+    got = read_replies(c, timeout=5, want=1)
+    elapsed = time.monotonic() - t0
+    c.close()
+    assert got and len(got[0]) == 1 and got[0][0].startswith("220 "), got
+    assert elapsed < 1.5, elapsed
