@@ -52,11 +52,15 @@ PYTHON  ?= /usr/bin/python3
 integ: $(BIN)
 	MAILWARDEN_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/integ
 
+# fail2ban's own test logs through `mailwarden scan` (the claimed filters).
+compat: $(BIN)
+	$(PYTHON) tests/compat/run_fail2ban_logs.py --bin $(abspath $(BIN))
+
 # Style gate: no unbounded string functions anywhere in src/.
 lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' src -r --include=*.c --include=*.h
 
-check: lint unit integ
+check: lint unit compat integ
 
 test: lint
 	$(MAKE) check
@@ -69,4 +73,4 @@ clean:
 
 build-only: $(BIN) $(UNITBIN)
 
-.PHONY: all unit integ lint check test clean
+.PHONY: all unit integ compat lint check test clean

@@ -187,6 +187,13 @@ def tcp_mem_kib():
     return None
 
 
+def steal_s():
+    """CPU time the hypervisor gave to others (/proc/stat steal), seconds."""
+    with open("/proc/stat") as f:
+        v = f.readline().split()
+    return int(v[8]) / CLK if len(v) > 8 else 0.0
+
+
 def rss_kib(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -387,6 +394,7 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
         if (busy_before < 0.15 and disk_before < 50) or time.monotonic() > quiet_end:
             break
     cpu0 = tree_cpu(cpu_root)
+    steal0 = steal_s()
     disk0 = disk_stat(workdir)
     host0 = host_busy()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -429,6 +437,7 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
             sleep = 0.05
         time.sleep(sleep)
     cpu1 = tree_cpu(cpu_root)
+    steal1 = steal_s()
     disk1 = disk_stat(workdir)
     host1 = host_busy()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -448,6 +457,7 @@ def smtp_source(port, sessions, messages, workdir, tag, newdir=None, cpu_root=No
         "accept_rate": acc_count / (t_acc - t0) if t_acc > t0 else 0.0,
         "rc": rc, "timed_out": timed_out, "host_busy_before": busy_before,
         "disk_writes_before": disk_before,
+        "steal_share": (steal1 - steal0) / max(time.monotonic() - t0, 0.01) / os.cpu_count(),
         "errors": errtext.splitlines()[:5],
         "client_cpu_s": (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime),
     }
@@ -488,6 +498,8 @@ def fmt_run(server, r):
         flags.append("rc=%s" % r["rc"])
     if r.get("host_busy_before", 0) > 0.15:
         flags.append("host %.0f%% busy before run" % (100 * r["host_busy_before"]))
+    if r.get("steal_share", 0) >= 0.03:
+        flags.append("VM steal %.0f%% of CPU during run" % (100 * r["steal_share"]))
     if r.get("disk_writes_before", 0) >= 50:
         flags.append("disk busy before run (%.0f writes/s)" % r["disk_writes_before"])
     if r["accepted"] != r["messages"]:

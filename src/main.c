@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "master/master.h"
@@ -20,6 +21,8 @@ static void usage(FILE *f)
 	    "  (no command)   run the mail system in the foreground\n"
 	    "  check-config   check the configuration and exit\n"
 	    "  params         list every parameter with its default\n"
+	    "  scan LOG FILTER[mode=...] [--maxretry N --findtime T]\n"
+	    "                 run a fail2ban filter over a log (fail2ban-regex)\n"
 	    "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -V             print the version\n");
 }
@@ -30,7 +33,7 @@ int main(int argc, char **argv)
 	int opt;
 	char err[2048];
 
-	while ((opt = getopt(argc, argv, "c:hV")) != -1) {
+	while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'V': printf("mailwarden %s\n", MAILWARDEN_VERSION); return 0;
@@ -39,6 +42,8 @@ int main(int argc, char **argv)
 		}
 	}
 	const char *cmd = optind < argc ? argv[optind] : NULL;
+	if (cmd && strcmp(cmd, "scan") == 0)
+		return cli_scan(argc - optind - 1, argv + optind + 1);
 	if (cmd && strcmp(cmd, "params") == 0) {
 		config_print_params(stdout);
 		return 0;

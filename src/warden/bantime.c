@@ -30,6 +30,78 @@ static const char formula_pow2[] =
 static const char formula_exp[] =
     "ban.Time * math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)";
 
+/*
+ * exp, log and pow without libm (the build links no -lm): range reduction
+ * by powers of two and short series, accurate to about 1e-15 relative,
+ * which is all a ban time in seconds needs.
+ */
+static double bt_exp(double x)
+{
+	static const double ln2 = 0.69314718055994530942;
+	double scale = 1, term = 1, sum = 1;
+
+	if (x != x)
+		return x;
+	if (x > 709)
+		return HUGE_VAL;
+	if (x < -745)
+		return 0;
+	long k = (long)(x / ln2 + (x < 0 ? -0.5 : 0.5));
+	double r = x - (double)k * ln2;
+	for (int i = 1; i < 30; i++) {
+		term *= r / i;
+		sum += term;
+	}
+	for (; k > 0; k--)
+		scale *= 2;
+	for (; k < 0; k++)
+		scale /= 2;
+	return sum * scale;
+}
+
+static double bt_log(double x)
+{
+	static const double ln2 = 0.69314718055994530942;
+	int e = 0;
+
+	if (!(x > 0) || x == HUGE_VAL)
+		return x == HUGE_VAL ? x : NAN;
+	while (x >= 2) {
+		x /= 2;
+		e++;
+	}
+	while (x < 1) {
+		x *= 2;
+		e--;
+	}
+	/* log(x) = 2 atanh(y), y = (x-1)/(x+1) in [0, 1/3) */
+	double y = (x - 1) / (x + 1), y2 = y * y, t = y, sum = 0;
+	for (int i = 1; i < 80; i += 2) {
+		sum += t / i;
+		t *= y2;
+	}
+	return 2 * sum + e * ln2;
+}
+
+static double bt_pow(double a, double b)
+{
+	if (b == (double)(long)b && b > -1024 && b < 1024) {
+		long n = (long)b;
+		double r = 1, base = a;
+		for (long m = n < 0 ? -n : n; m > 0; m >>= 1) {
+			if (m & 1)
+				r *= base;
+			base *= base;
+		}
+		return n < 0 ? 1 / r : r;
+	}
+	if (a < 0)
+		return NAN;	/* Python gives a complex number */
+	if (a == 0)
+		return b > 0 ? 0 : NAN;
+	return bt_exp(b * bt_log(a));
+}
+
 /* a equals b ignoring white space. */
 static int same_text(const char *a, const char *b)
 {
@@ -297,7 +369,7 @@ double bantime_eval(const struct bt_formula *f, double time, double count,
 	if (f->kind == BT_FORMULA_POW2)
 		return time * (double)(1L << (count < 20 ? (long)count : 20)) * factor;
 	if (f->kind == BT_FORMULA_EXP)
-		return time * exp((count + 1) * factor) / exp(1 * factor);
+		return time * bt_exp((count + 1) * factor) / bt_exp(1 * factor);
 	for (size_t i = 0; i < f->nops; i++) {
 		const struct bt_op *o = &f->ops[i];
 		double b;
@@ -313,7 +385,7 @@ double bantime_eval(const struct bt_formula *f, double time, double count,
 			int n = (int)o->val;
 			double r = st[sp - n];
 			for (int k = sp - n + 1; k < sp; k++)
-				r = o->op == BT_OP_MIN ? fmin(r, st[k]) : fmax(r, st[k]);
+				r = o->op == BT_OP_MIN ? (st[k] < r ? st[k] : r) : (st[k] > r ? st[k] : r);
 			sp -= n;
 			st[sp++] = r;
 			break;
@@ -325,7 +397,7 @@ double bantime_eval(const struct bt_formula *f, double time, double count,
 			case BT_OP_SUB: st[sp - 1] -= b; break;
 			case BT_OP_MUL: st[sp - 1] *= b; break;
 			case BT_OP_DIV: st[sp - 1] = b == 0 ? NAN : st[sp - 1] / b; break;
-			case BT_OP_POW: st[sp - 1] = pow(st[sp - 1], b); break;
+			case BT_OP_POW: st[sp - 1] = bt_pow(st[sp - 1], b); break;
 			}
 		}
 	}

@@ -20,7 +20,7 @@
 #include "common/util.h"
 #include "warden/filter.h"
 
-#define DATE_MAXT 32
+#define DATE_MAXT 64
 #define buf_str(b) ((b)->data ? (b)->data : "")
 
 enum { T_STRF, T_EPOCH, T_LEPOCH, T_TAI64N };
@@ -35,6 +35,7 @@ struct date_detector {
 	int n;
 	struct date_tmpl t[DATE_MAXT];
 	pcre2_match_data *md;
+	int rc;		/* pairs set by the last match */
 };
 
 static time_t clock_now;
@@ -225,7 +226,7 @@ static int add_tmpl(struct date_detector *d, const char *pat, int start,
 	int alpha = 0, kind = T_STRF, wb = 1, we = 1, rc = -1;
 
 	if (d->n >= DATE_MAXT) {
-		snprintf(err, errlen, "too many datepatterns");
+		str_copy(err, errlen, "too many datepatterns");
 		return -1;
 	}
 	buf_init(&rx, 1 << 16);
@@ -267,7 +268,8 @@ static int add_tmpl(struct date_detector *d, const char *pat, int start,
 			buf_puts(&rx, strchr(ep, '}') + 1);
 			buf_puts(&rx, ")");
 		} else if (strf_to_regex(pat, &rx, &alpha) < 0) {
-			snprintf(err, errlen, "datepattern '%s': unknown %% directive", pat);
+			if (snprintf(err, errlen, "datepattern '%s': unknown %% directive", pat) >= (int)errlen)
+				err[errlen - 1] = '\0';
 			goto out;
 		}
 		bound_regex(buf_str(&rx), wb, start, we, &body);
@@ -314,7 +316,10 @@ struct date_detector *date_new(const char *dp, char *err, size_t errlen)
 			if (*l == '\0')
 				continue;
 			char *dt = strstr(l, "{DATE}");
-			if (dt != NULL) {
+			if (strcmp(l, "{^LN-BEG}") == 0) {
+				for (size_t i = 0; rc == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++)
+					rc = add_tmpl(d, defaults[i], 1, NULL, NULL, err, errlen);
+			} else if (dt != NULL) {
 				*dt = '\0';
 				for (size_t i = 0; rc == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 					rc = add_tmpl(d, defaults[i], 0, l, dt + 6, err, errlen);
@@ -483,7 +488,7 @@ static int strf_time(pcre2_code *re, pcre2_match_data *md, const char *s, time_t
 	return 0;
 }
 
-static int tmpl_time(struct date_tmpl *tp, pcre2_match_data *md, const char *s, time_t *t)
+static int tmpl_time(struct date_tmpl *tp, pcre2_match_data *md, int rc, const char *s, time_t *t)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	if (tp->kind == T_STRF)
@@ -500,8 +505,7 @@ static int tmpl_time(struct date_tmpl *tp, pcre2_match_data *md, const char *s, 
 	}
 	/* epoch: the digits in the group holding them */
 	size_t g = 1;
-	uint32_t cnt = pcre2_get_ovector_count(md);
-	for (uint32_t i = 1; i < cnt; i++)
+	for (int i = 1; i < rc; i++)
 		if (ov[2 * i] != PCRE2_UNSET && isdigit((unsigned char)s[ov[2 * i]]))
 			g = i;
 	const char *p = s + ov[2 * g];
@@ -536,11 +540,11 @@ int date_find(struct date_detector *d, const char *line, size_t len,
 	}
 	if (best < 0)
 		return 0;
-	pcre2_match(d->t[best].re, (PCRE2_SPTR)line, len, 0, 0, d->md, NULL);
+	d->rc = pcre2_match(d->t[best].re, (PCRE2_SPTR)line, len, 0, 0, d->md, NULL);
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(d->md);
 	*start = ov[2];
 	*end = ov[3];
-	return tmpl_time(&d->t[best], d->md, line, t) == 0;
+	return tmpl_time(&d->t[best], d->md, d->rc, line, t) == 0;
 }
 
 int date_parse(const char *pattern, const char *text, time_t *t)

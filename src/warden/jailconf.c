@@ -1,0 +1,900 @@
+/*
+ * jailconf — fail2ban jails from the [sections] of mailwarden.conf, with
+ * jail.conf/jail.local semantics: a key is looked up in the jail's
+ * sections (the last definition wins), then in [DEFAULT]; values are
+ * %(name)s-interpolated from the jail, then [DEFAULT] (%(__name__)s is the
+ * jail's name), with loop detection; every bad value is reported as
+ * "FILE, line N: [jail] key: message". Only enabled jails are parsed, so a
+ * pasted jail.conf with its many disabled jails loads.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "warden/jail.h"
+
+#define JC_MAXVALUE 65536	/* longest value after interpolation */
+#define JC_MAXDEPTH 16		/* nested %(name)s */
+
+struct ctx {
+	const struct config_section *const *secs;
+	size_t nsecs;
+	const char *jail;
+	const struct config_section *home;	/* the jail's first section */
+	char *err;
+	size_t errlen;
+};
+
+/* Where a value came from, for messages. */
+struct loc {
+	const char *file;
+	int line;
+};
+
+/* fail2ban's jail.conf [DEFAULT] values that actions interpolate even
+ * when mailwarden.conf does not set them. */
+static struct config_kv builtin_kv[] = {
+	{ (char *)"port", (char *)"0:65535", 0 },
+	{ (char *)"protocol", (char *)"tcp", 0 },
+	{ (char *)"bantime", (char *)"600", 0 },
+	{ (char *)"findtime", (char *)"600", 0 },
+	{ (char *)"maxretry", (char *)"5", 0 },
+	{ (char *)"mode", (char *)"normal", 0 },
+	{ (char *)"banaction", (char *)"nft", 0 },
+};
+
+static int is_default(const struct config_section *s)
+{
+	return strcmp(s->name, "DEFAULT") == 0;
+}
+
+/* Last definition of key in a section named name. */
+static const struct config_kv *find_in(const struct ctx *c, const char *name,
+    const char *key, const struct config_section **where)
+{
+	const struct config_kv *found = NULL;
+	for (size_t i = 0; i < c->nsecs; i++) {
+		const struct config_section *s = c->secs[i];
+		if (strcmp(s->name, name) != 0)
+			continue;
+		for (size_t k = 0; k < s->nkv; k++) {
+			if (str_ieq(s->kv[k].key, key)) {
+				found = &s->kv[k];
+				*where = s;
+			}
+		}
+	}
+	return found;
+}
+
+static const struct config_kv *lookup(const struct ctx *c, const char *key,
+    const struct config_section **where)
+{
+	const struct config_kv *kv = find_in(c, c->jail, key, where);
+	return kv ? kv : find_in(c, "DEFAULT", key, where);
+}
+
+static int jerr(const struct ctx *c, const struct loc *l, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int jerr(const struct ctx *c, const struct loc *l, const char *key,
+    const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->err, c->errlen, "%s, line %d: [%s] %s: %s", l->file, l->line,
+	    c->jail, key, msg);
+	return -1;
+}
+
+/* Interpolate %(name)s in text into out; chain holds the names being
+ * expanded. -1 and msg on error. */
+static int expand(const struct ctx *c, const char *text, const char **chain,
+    int depth, struct buf *out, char *msg, size_t msglen)
+{
+	const char *p = text;
+
+	while (*p) {
+		const char *pct = strchr(p, '%');
+		if (pct == NULL)
+			return buf_puts(out, p) < 0 ? (snprintf(msg, msglen, "value too long"), -1) : 0;
+		if (buf_append(out, p, (size_t)(pct - p)) < 0)
+			goto toolong;
+		if (pct[1] == '%') {
+			if (buf_append(out, "%", 1) < 0)
+				goto toolong;
+			p = pct + 2;
+			continue;
+		}
+		const char *close = pct[1] == '(' ? strstr(pct, ")s") : NULL;
+		if (close == NULL) {
+			snprintf(msg, msglen, "bad interpolation '%.30s' (use %%(name)s, or %%%% for %%)", pct);
+			return -1;
+		}
+		size_t n = (size_t)(close - pct - 2);
+		char name[128];
+		if (n == 0 || n >= sizeof(name)) {
+			snprintf(msg, msglen, "bad interpolation '%.*s'", (int)(close - pct + 2), pct);
+			return -1;
+		}
+		memcpy(name, pct + 2, n);
+		name[n] = '\0';
+		p = close + 2;
+		if (strcmp(name, "__name__") == 0) {
+			if (buf_puts(out, c->jail) < 0)
+				goto toolong;
+			continue;
+		}
+		for (int i = 0; i < depth; i++) {
+			if (str_ieq(chain[i], name)) {
+				char path[400];
+				size_t o = 0;
+				for (int k = i; k < depth && o < sizeof(path); k++) {
+					int w = snprintf(path + o, sizeof(path) - o, "%s -> ", chain[k]);
+					if (w < 0)
+						break;
+					o += (size_t)w;
+				}
+				snprintf(msg, msglen, "interpolation loop: %.*s%s",
+				    (int)(o < sizeof(path) ? o : sizeof(path) - 1), path, name);
+				return -1;
+			}
+		}
+		if (depth >= JC_MAXDEPTH) {
+			snprintf(msg, msglen, "interpolation nested deeper than %d", JC_MAXDEPTH);
+			return -1;
+		}
+		const struct config_section *s;
+		const struct config_kv *kv = lookup(c, name, &s);
+		for (size_t i = 0; kv == NULL && i < sizeof(builtin_kv) / sizeof(builtin_kv[0]); i++)
+			if (str_ieq(builtin_kv[i].key, name))
+				kv = &builtin_kv[i];
+		if (kv == NULL) {
+			snprintf(msg, msglen, "%%(%s)s is not set in [%s] or [DEFAULT]", name, c->jail);
+			return -1;
+		}
+		chain[depth] = name;
+		if (expand(c, kv->value, chain, depth + 1, out, msg, msglen) < 0)
+			return -1;
+	}
+	return 0;
+toolong:
+	snprintf(msg, msglen, "value longer than %d bytes after interpolation", JC_MAXVALUE);
+	return -1;
+}
+
+/* Interpolated, trimmed value of key: 1 and *val (free it) if set, 0 if
+ * not, -1 on error. l is where it was set, or the jail's section. */
+static int get(const struct ctx *c, const char *key, char **val, struct loc *l)
+{
+	const struct config_section *s = c->home;
+	const struct config_kv *kv = lookup(c, key, &s);
+	const char *chain[JC_MAXDEPTH + 1];
+	char msg[512];
+	struct buf b;
+
+	l->file = s->file;
+	l->line = kv ? kv->line : s->line;
+	*val = NULL;
+	if (kv == NULL)
+		return 0;
+	chain[0] = key;
+	buf_init(&b, JC_MAXVALUE);
+	if (expand(c, kv->value, chain, 1, &b, msg, sizeof(msg)) < 0) {
+		buf_free(&b);
+		return jerr(c, l, key, "%s", msg);
+	}
+	char *raw = xstrdup(b.data ? b.data : "");
+	*val = xstrdup(str_trim(raw));
+	free(raw);
+	buf_free(&b);
+	return 1;
+}
+
+/* ---- value parsers ---- */
+
+static const struct {
+	const char *names;	/* space separated spellings, as mytime.py */
+	double secs;
+} time_units[] = {
+	{ "s ss se sec second seconds", 1 },
+	{ "m mm mi min minute minutes", 60 },
+	{ "h hh ho hou hour hours", 3600 },
+	{ "d dd da day days", 86400 },
+	{ "w ww we wee week weeks", 604800 },
+	{ "mo mon month months", 2629800 },	/* a year / 12 */
+	{ "y yy ye yea year years", 31557600 },	/* 365.25 days */
+};
+
+static double unit_secs(const char *u, size_t n)
+{
+	char w[16];
+	if (n >= sizeof(w))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		w[i] = (char)tolower((unsigned char)u[i]);
+	w[n] = '\0';
+	for (size_t i = 0; i < sizeof(time_units) / sizeof(time_units[0]); i++) {
+		const char *p = time_units[i].names;
+		while (*p) {
+			size_t l = strcspn(p, " ");
+			if (l == n && strncmp(p, w, n) == 0)
+				return time_units[i].secs;
+			p += l;
+			p += strspn(p, " ");
+		}
+	}
+	return -1;
+}
+
+int jailconf_parse_time(const char *s, long *out)
+{
+	double total = 0;
+	int terms = 0;
+	const char *p = s;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (strcmp(p, "-1") == 0 || (strncmp(p, "-1", 2) == 0 && strspn(p + 2, " \t\n") == strlen(p + 2))) {
+		*out = JAIL_FOREVER;
+		return 0;
+	}
+	for (;;) {
+		double sign = 1;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p == '+' || *p == '-') {
+			if (terms == 0 && *p == '-')
+				return -1;	/* negative times: only -1 */
+			sign = *p == '-' ? -1 : 1;
+			p++;
+			while (isspace((unsigned char)*p))
+				p++;
+		}
+		/* digits[.digits] only: no exponents, hex, inf or nan */
+		size_t nd = strspn(p, "0123456789"), nf = 0;
+		if (p[nd] == '.')
+			nf = 1 + strspn(p + nd + 1, "0123456789");
+		if (nd == 0 && nf < 2)
+			return -1;
+		if (nd > 15)
+			return -1;
+		double v = strtod(p, NULL);
+		p += nd + nf;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t n = 0;
+		while (isalpha((unsigned char)p[n]))
+			n++;
+		double mult = 1;
+		if (n > 0 && (mult = unit_secs(p, n)) < 0)
+			return -1;
+		p += n;
+		total += sign * v * mult;
+		terms++;
+	}
+	if (terms == 0 || total < 0 || total > 1e15)
+		return -1;
+	*out = (long)(total + 0.5);
+	return 0;
+}
+
+static int parse_bool(const char *v)
+{
+	static const char *yes[] = { "1", "yes", "true", "on" };
+	static const char *no[] = { "0", "no", "false", "off" };
+	for (size_t i = 0; i < 4; i++) {
+		if (str_ieq(v, yes[i]))
+			return 1;
+		if (str_ieq(v, no[i]))
+			return 0;
+	}
+	return -1;
+}
+
+void jailconf_ref_free(struct jail_ref *r)
+{
+	free(r->text);
+	free(r->name);
+	for (size_t i = 0; i < r->nopts; i++) {
+		free(r->opts[i].key);
+		free(r->opts[i].value);
+	}
+	free(r->opts);
+	memset(r, 0, sizeof(*r));
+}
+
+const char *jailconf_ref_opt(const struct jail_ref *r, const char *key)
+{
+	for (size_t i = 0; i < r->nopts; i++)
+		if (strcmp(r->opts[i].key, key) == 0)
+			return r->opts[i].value;
+	return NULL;
+}
+
+int jailconf_parse_ref(const char *text, struct jail_ref *r, char *err, size_t errlen)
+{
+	const char *p = text;
+
+	memset(r, 0, sizeof(*r));
+	while (isspace((unsigned char)*p))
+		p++;
+	size_t n = strcspn(p, "[ \t\n");
+	if (n == 0) {
+		snprintf(err, errlen, "name expected in '%s'", text);
+		return -1;
+	}
+	r->text = xstrdup(text);
+	r->name = xstrndup(p, n);
+	p += n;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '[') {
+		p++;
+		for (;;) {
+			while (isspace((unsigned char)*p))
+				p++;
+			if (*p == ']')
+				break;
+			size_t kn = 0;
+			while (isalnum((unsigned char)p[kn]) || (p[kn] && strchr("_-.", p[kn])))
+				kn++;
+			const char *k = p;
+			p += kn;
+			while (isspace((unsigned char)*p))
+				p++;
+			if (kn == 0 || *p != '=') {
+				snprintf(err, errlen, "option 'key=value' expected at '%.30s' in '%s'", k, text);
+				goto bad;
+			}
+			p++;
+			while (isspace((unsigned char)*p))
+				p++;
+			char *v;
+			if (*p == '"' || *p == '\'') {
+				const char *q = strchr(p + 1, *p);
+				if (q == NULL) {
+					snprintf(err, errlen, "unterminated %c in '%s'", *p, text);
+					goto bad;
+				}
+				v = xstrndup(p + 1, (size_t)(q - p - 1));
+				p = q + 1;
+			} else {
+				size_t vn = strcspn(p, ",]");
+				v = xstrndup(p, vn);
+				str_trim(v);
+				p += vn;
+			}
+			r->opts = xrealloc(r->opts, (r->nopts + 1) * sizeof(*r->opts));
+			r->opts[r->nopts].key = xstrndup(k, kn);
+			r->opts[r->nopts].value = v;
+			r->nopts++;
+			while (isspace((unsigned char)*p))
+				p++;
+			if (*p == ',') {
+				p++;
+				continue;
+			}
+			if (*p != ']') {
+				snprintf(err, errlen, "',' or ']' expected at '%.30s' in '%s'", p, text);
+				goto bad;
+			}
+		}
+		p++;
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '\0') {
+		snprintf(err, errlen, "unexpected '%.30s' after '%s'", p, r->name);
+		goto bad;
+	}
+	return 0;
+bad:
+	jailconf_ref_free(r);
+	return -1;
+}
+
+/* Split "a[x=1] b[y=\"2 3\"]\nc" into references; -1 and msg if bad. */
+static int split_refs(const char *v, struct jail_ref **out, size_t *n, char *msg, size_t len)
+{
+	const char *p = v;
+
+	*out = NULL;
+	*n = 0;
+	for (;;) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			return 0;
+		const char *start = p;
+		p += strcspn(p, "[ \t\n");
+		const char *q = p;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '[') {
+			int depth = 0;
+			char quote = 0;
+			for (p = q; *p; p++) {
+				if (quote) {
+					if (*p == quote)
+						quote = 0;
+				} else if (*p == '"' || *p == '\'') {
+					quote = *p;
+				} else if (*p == '[') {
+					depth++;
+				} else if (*p == ']' && --depth == 0) {
+					p++;
+					break;
+				}
+			}
+			if (depth != 0) {
+				snprintf(msg, len, "unbalanced '[' in '%.60s'", start);
+				return -1;
+			}
+		}
+		char *text = xstrndup(start, (size_t)(p - start));
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		int rc = jailconf_parse_ref(text, &(*out)[*n], msg, len);
+		free(text);
+		if (rc < 0)
+			return -1;
+		(*n)++;
+	}
+}
+
+/* ---- one jail ---- */
+
+static void jail_free(struct jail *j)
+{
+	if (j == NULL)
+		return;
+	free(j->name);
+	free(j->file);
+	jailconf_ref_free(&j->filter);
+	for (size_t i = 0; i < j->nlogpath; i++)
+		free(j->logpath[i].pattern);
+	free(j->logpath);
+	jailconf_ref_free(&j->backend_ref);
+	free(j->journalmatch);
+	free(j->port);
+	free(j->protocol);
+	for (size_t i = 0; i < j->nactions; i++)
+		jailconf_ref_free(&j->actions[i]);
+	free(j->actions);
+	free(j->ignore);
+	for (size_t i = 0; i < j->nignore_hosts; i++)
+		free(j->ignore_hosts[i]);
+	free(j->ignore_hosts);
+	bantime_formula_free(&j->formula);
+	free(j->multipliers);
+	free(j);
+}
+
+/* Time key: def if unset or empty; forever allowed if forever. */
+static int get_time(const struct ctx *c, const char *key, long def, int forever, long *out)
+{
+	char *v;
+	struct loc l;
+	int rc = get(c, key, &v, &l);
+
+	*out = def;
+	if (rc <= 0 || *v == '\0') {
+		free(v);
+		return rc < 0 ? -1 : 0;
+	}
+	if (jailconf_parse_time(v, out) < 0)
+		rc = jerr(c, &l, key, "bad time '%s' (seconds, or units s m h d w mo y as in 1h 30m%s)",
+		    v, forever ? ", or -1 for forever" : "");
+	else if (*out == JAIL_FOREVER && !forever)
+		rc = jerr(c, &l, key, "-1 (forever) is not allowed here");
+	else if (*out == 0 && forever)
+		rc = jerr(c, &l, key, "must be more than 0 seconds, or -1 for forever");
+	free(v);
+	return rc < 0 ? -1 : 0;
+}
+
+static int get_int(const struct ctx *c, const char *key, long def, long min, long max, long *out)
+{
+	char *v;
+	struct loc l;
+	int rc = get(c, key, &v, &l);
+
+	*out = def;
+	if (rc <= 0 || *v == '\0') {
+		free(v);
+		return rc < 0 ? -1 : 0;
+	}
+	if (config_parse_int(v, out) < 0 || *out < min || *out > max)
+		rc = jerr(c, &l, key, "'%s' is not a number from %ld to %ld", v, min, max);
+	free(v);
+	return rc < 0 ? -1 : 0;
+}
+
+static int get_bool(const struct ctx *c, const char *key, int def, int *out)
+{
+	char *v;
+	struct loc l;
+	int rc = get(c, key, &v, &l);
+
+	*out = def;
+	if (rc <= 0 || *v == '\0') {
+		free(v);
+		return rc < 0 ? -1 : 0;
+	}
+	if ((*out = parse_bool(v)) < 0)
+		rc = jerr(c, &l, key, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", v);
+	free(v);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Text key, trimmed; def (may be NULL) if unset or empty. */
+static int get_str(const struct ctx *c, const char *key, const char *def, char **out)
+{
+	struct loc l;
+	int rc = get(c, key, out, &l);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || **out == '\0') {
+		free(*out);
+		*out = def ? xstrdup(def) : NULL;
+	}
+	return 0;
+}
+
+static int get_refs(const struct ctx *c, const char *key, const char *def,
+    struct jail_ref **refs, size_t *n)
+{
+	char *v;
+	char msg[512];
+	struct loc l;
+
+	if (get(c, key, &v, &l) < 0)
+		return -1;
+	if (v == NULL || *v == '\0') {
+		free(v);
+		v = def ? xstrdup(def) : xstrdup("");
+	}
+	int rc = split_refs(v, refs, n, msg, sizeof(msg));
+	free(v);
+	return rc < 0 ? jerr(c, &l, key, "%s", msg) : 0;
+}
+
+static int get_logpath(const struct ctx *c, struct jail *j)
+{
+	char *v;
+	struct loc l;
+
+	int rc = get(c, "logpath", &v, &l);
+	if (rc <= 0)
+		return rc;
+	for (char *line = v, *next; line != NULL; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		line = str_trim(line);
+		if (*line == '\0')
+			continue;
+		int tail = 0;
+		char *sp = strrchr(line, ' ');
+		if (sp == NULL)
+			sp = strrchr(line, '\t');
+		if (sp && (strcmp(sp + 1, "tail") == 0 || strcmp(sp + 1, "head") == 0)) {
+			tail = strcmp(sp + 1, "tail") == 0;
+			*sp = '\0';
+			line = str_trim(line);
+		}
+		j->logpath = xrealloc(j->logpath, (j->nlogpath + 1) * sizeof(*j->logpath));
+		j->logpath[j->nlogpath].pattern = xstrdup(line);
+		j->logpath[j->nlogpath].tail = tail;
+		j->nlogpath++;
+	}
+	free(v);
+	return 0;
+}
+
+/* A host name as ignoreip may hold it (resolved later). */
+static int is_hostname(const char *s)
+{
+	if (*s == '\0' || *s == '.' || *s == '-' || strlen(s) > 253)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+			return 0;
+	return strspn(s, "0123456789.") != strlen(s);	/* not a bad dotted quad */
+}
+
+static int get_ignoreip(const struct ctx *c, struct jail *j)
+{
+	char *v;
+	struct loc l;
+	int rc = get(c, "ignoreip", &v, &l);
+
+	if (rc <= 0)
+		return rc;
+	rc = 0;
+	for (char *tok = strtok(v, " \t\n,"); tok; tok = strtok(NULL, " \t\n,")) {
+		struct waddr w;
+		char msg[256];
+		if (waddr_parse_net(tok, &w, msg, sizeof(msg)) == 0) {
+			j->ignore = xrealloc(j->ignore, (j->nignore + 1) * sizeof(*j->ignore));
+			j->ignore[j->nignore++] = w;
+		} else if (strchr(tok, '/') == NULL && strchr(tok, ':') == NULL && is_hostname(tok)) {
+			j->ignore_hosts = xrealloc(j->ignore_hosts, (j->nignore_hosts + 1) * sizeof(char *));
+			j->ignore_hosts[j->nignore_hosts++] = xstrdup(tok);
+		} else {
+			rc = jerr(c, &l, "ignoreip", "%s", msg);
+			break;
+		}
+	}
+	free(v);
+	return rc;
+}
+
+static int get_enum(const struct ctx *c, const char *key, const char *const *words,
+    int def, int *out)
+{
+	char *v;
+	struct loc l;
+	int rc = get(c, key, &v, &l);
+
+	*out = def;
+	if (rc > 0 && *v != '\0') {
+		int i;
+		for (i = 0; words[i]; i++)
+			if (str_ieq(v, words[i]))
+				break;
+		if (words[i] == NULL)
+			rc = jerr(c, &l, key, "'%s' is not one of yes, warn, no, raw", v);
+		else
+			*out = i;
+	}
+	free(v);
+	return rc < 0 ? -1 : 0;
+}
+
+static int get_backend(const struct ctx *c, struct jail *j)
+{
+	static const struct {
+		const char *name;
+		enum jail_backend b;
+	} backends[] = {
+		{ "auto", JAIL_BACKEND_INOTIFY }, { "pyinotify", JAIL_BACKEND_INOTIFY },
+		{ "gamin", JAIL_BACKEND_INOTIFY }, { "inotify", JAIL_BACKEND_INOTIFY },
+		{ "polling", JAIL_BACKEND_POLLING }, { "systemd", JAIL_BACKEND_SYSTEMD },
+	};
+	char *v, msg[512];
+	struct loc l;
+
+	if (get(c, "backend", &v, &l) < 0)
+		return -1;
+	if (v == NULL || *v == '\0') {
+		free(v);
+		v = xstrdup("auto");
+	}
+	int rc = jailconf_parse_ref(v, &j->backend_ref, msg, sizeof(msg));
+	free(v);
+	if (rc < 0)
+		return jerr(c, &l, "backend", "%s", msg);
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		if (str_ieq(j->backend_ref.name, backends[i].name)) {
+			j->backend = backends[i].b;
+			return 0;
+		}
+	}
+	return jerr(c, &l, "backend", "unknown backend '%s' (auto, pyinotify, gamin, polling, systemd)",
+	    j->backend_ref.name);
+}
+
+/* bantime.factor, .formula, .multipliers (after maxtime is known). */
+static int get_increment(const struct ctx *c, struct jail *j)
+{
+	char *v, msg[512];
+	struct loc l;
+	struct bt_formula f;
+	int rc;
+
+	j->factor = 1;
+	if ((rc = get(c, "bantime.factor", &v, &l)) < 0)
+		return -1;
+	if (rc > 0 && *v != '\0') {
+		rc = bantime_compile(v, 0, &f, msg, sizeof(msg));
+		if (rc == 0) {
+			j->factor = bantime_eval(&f, 0, 0, 0, 0);
+			bantime_formula_free(&f);
+			if (!(j->factor > 0) || !isfinite(j->factor))
+				rc = jerr(c, &l, "bantime.factor", "'%s' must be more than 0", v);
+		} else {
+			rc = jerr(c, &l, "bantime.factor", "%s", msg);
+		}
+	}
+	free(v);
+	if (rc < 0)
+		return -1;
+
+	if ((rc = get(c, "bantime.formula", &v, &l)) < 0)
+		return -1;
+	if (rc > 0 && *v != '\0') {
+		if (bantime_compile(v, 1, &j->formula, msg, sizeof(msg)) < 0)
+			rc = jerr(c, &l, "bantime.formula", "%s", msg);
+		else if (j->formula.uses_maxtime && j->maxtime == 0)
+			rc = jerr(c, &l, "bantime.formula", "banMaxTime is used but bantime.maxtime is not set");
+	} else {
+		j->formula.kind = BT_FORMULA_POW2;
+	}
+	free(v);
+	if (rc < 0)
+		return -1;
+
+	if ((rc = get(c, "bantime.multipliers", &v, &l)) < 0)
+		return -1;
+	if (rc > 0) {
+		for (char *tok = strtok(v, " \t\n"); tok; tok = strtok(NULL, " \t\n")) {
+			long m;
+			if (config_parse_int(tok, &m) < 0 || m < 0 || m > 1000000000L) {
+				rc = jerr(c, &l, "bantime.multipliers", "'%s' is not a whole number", tok);
+				break;
+			}
+			j->multipliers = xrealloc(j->multipliers, (j->nmultipliers + 1) * sizeof(long));
+			j->multipliers[j->nmultipliers++] = m;
+		}
+	}
+	free(v);
+	return rc < 0 ? -1 : 0;
+}
+
+static int parse_jail(const struct ctx *c, struct jail *j, int p4, int p6)
+{
+	static const char *const usedns[] = { "yes", "warn", "no", "raw", NULL };
+	long n;
+	int b;
+
+	char *v, msg[512];
+	struct loc l;
+	int rc = get(c, "filter", &v, &l);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || *v == '\0') {
+		free(v);
+		v = xstrdup(c->jail);
+	}
+	rc = jailconf_parse_ref(v, &j->filter, msg, sizeof(msg));
+	free(v);
+	if (rc < 0)
+		return jerr(c, &l, "filter", "%s", msg);
+
+	if (get_logpath(c, j) < 0 || get_backend(c, j) < 0
+	    || get_str(c, "journalmatch", NULL, &j->journalmatch) < 0
+	    || get_str(c, "port", "0:65535", &j->port) < 0
+	    || get_str(c, "protocol", "tcp", &j->protocol) < 0
+	    || get_refs(c, "action", "nft", &j->actions, &j->nactions) < 0)
+		return -1;
+	if (j->nactions == 0) {
+		j->actions = xmalloc(sizeof(*j->actions));
+		if (jailconf_parse_ref("nft", &j->actions[0], c->err, c->errlen) < 0)
+			return -1;
+		j->nactions = 1;
+	}
+	if (get_time(c, "bantime", 600, 1, &j->bantime) < 0
+	    || get_time(c, "findtime", 600, 0, &j->findtime) < 0
+	    || get_int(c, "maxretry", 5, 1, 1000000, &j->maxretry) < 0
+	    || get_int(c, "maxmatches", j->maxretry, 0, 1000000, &j->maxmatches) < 0
+	    || get_ignoreip(c, j) < 0
+	    || get_bool(c, "ignoreself", 1, &j->ignoreself) < 0
+	    || get_enum(c, "usedns", usedns, JAIL_USEDNS_WARN, &b) < 0)
+		return -1;
+	j->usedns = (enum jail_usedns)b;
+	if (get_bool(c, "dry-run", 0, &j->dryrun) < 0
+	    || (!j->dryrun && get_bool(c, "dryrun", 0, &j->dryrun) < 0))
+		return -1;
+	if (get_int(c, "prefix4", p4, 1, 32, &n) < 0)
+		return -1;
+	j->prefix4 = (int)n;
+	if (get_int(c, "prefix6", p6, 1, 128, &n) < 0)
+		return -1;
+	j->prefix6 = (int)n;
+	if (j->findtime == 0) {
+		struct loc home = { j->file, j->line };
+		return jerr(c, &home, "findtime", "must be more than 0 seconds");
+	}
+
+	if (get_bool(c, "bantime.increment", 0, &j->increment) < 0
+	    || get_time(c, "bantime.maxtime", 0, 0, &j->maxtime) < 0
+	    || get_time(c, "bantime.rndtime", 0, 0, &j->rndtime) < 0
+	    || get_bool(c, "bantime.overalljails", 0, &j->overalljails) < 0
+	    || get_increment(c, j) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- the whole config ---- */
+
+void jailconf_free(struct jailconf *jc)
+{
+	for (size_t i = 0; i < jc->njails; i++)
+		jail_free(jc->jails[i]);
+	free(jc->jails);
+	jc->jails = NULL;
+	jc->njails = 0;
+}
+
+struct jail *jailconf_find(const struct jailconf *jc, const char *name)
+{
+	for (size_t i = 0; i < jc->njails; i++)
+		if (strcmp(jc->jails[i]->name, name) == 0)
+			return jc->jails[i];
+	return NULL;
+}
+
+int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
+    int prefix4, int prefix6, struct jailconf *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (errlen > 0)
+		err[0] = '\0';
+	for (size_t i = 0; i < nsecs; i++) {
+		const struct config_section *s = secs[i];
+		size_t k;
+
+		if (is_default(s) || strcmp(s->name, "INCLUDES") == 0)
+			continue;
+		for (k = 0; k < i; k++)
+			if (strcmp(secs[k]->name, s->name) == 0)
+				break;
+		if (k < i)
+			continue;	/* seen: merged into its first section */
+		struct ctx c = { secs, nsecs, s->name, s, err, errlen };
+		int enabled;
+		if (get_bool(&c, "enabled", 0, &enabled) < 0)
+			goto fail;
+		if (!enabled)
+			continue;
+		struct jail *j = xcalloc(1, sizeof(*j));
+		j->name = xstrdup(s->name);
+		j->file = xstrdup(s->file);
+		j->line = s->line;
+		out->jails = xrealloc(out->jails, (out->njails + 1) * sizeof(*out->jails));
+		out->jails[out->njails++] = j;
+		if (parse_jail(&c, j, prefix4, prefix6) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	jailconf_free(out);
+	return -1;
+}
+
+/* Integer global from the parameter table, def if the table lacks it. */
+static int global_int(const struct config *cfg, const char *name, int def)
+{
+	for (const struct param *p = config_params; p->name; p++)
+		if (strcmp(p->name, name) == 0)
+			return (int)config_get_int(cfg, name);
+	return def;
+}
+
+int jailconf_load(const struct config *cfg, struct jailconf *out, char *err, size_t errlen)
+{
+	size_t n = config_nsections(cfg);
+	const struct config_section **secs = xcalloc(n ? n : 1, sizeof(*secs));
+
+	for (size_t i = 0; i < n; i++)
+		secs[i] = config_section(cfg, i);
+	int rc = jailconf_parse(secs, n, global_int(cfg, "warden_prefix4", 32),
+	    global_int(cfg, "warden_prefix6", 64), out, err, errlen);
+	free(secs);
+	return rc;
+}
