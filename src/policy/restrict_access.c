@@ -73,6 +73,27 @@ static const char *mail_find(const struct map *m, const char *addr)
 	return v;
 }
 
+/*
+ * An access-map result judged as list class cls (replies say "Client
+ * host", "Helo command", "Sender address" whatever list holds the
+ * restriction), with the defer_if_* state and any pending lookup carried
+ * back to the caller's evaluation.
+ */
+static enum policy_result table_result_as(struct rstate *st, enum rclass cls,
+    const char *where, const char *v)
+{
+	struct rstate sub = *st;
+	sub.cls = cls;
+	r_class_name(&sub);
+	enum policy_result res = r_table_result(&sub, where, v);
+	st->dip = sub.dip;
+	st->dir = sub.dir;
+	memcpy(st->dip_reply, sub.dip_reply, sizeof(st->dip_reply));
+	memcpy(st->dir_reply, sub.dir_reply, sizeof(st->dir_reply));
+	st->pending |= sub.pending;
+	return res;
+}
+
 enum policy_result r_client_access(struct rstate *st, const struct ritem *it)
 {
 	const struct policy_ctx *c = st->c;
@@ -85,16 +106,7 @@ enum policy_result r_client_access(struct rstate *st, const struct ritem *it)
 	if (v == NULL)
 		return POLICY_DUNNO;
 	/* Replies name the client whatever list this is in. */
-	struct rstate cst = *st;
-	cst.cls = RC_CLIENT;
-	r_class_name(&cst);
-	enum policy_result res = r_table_result(&cst, it->arg, v);
-	st->dip = cst.dip;
-	st->dir = cst.dir;
-	memcpy(st->dip_reply, cst.dip_reply, sizeof(st->dip_reply));
-	memcpy(st->dir_reply, cst.dir_reply, sizeof(st->dir_reply));
-	st->pending |= cst.pending;
-	return res;
+	return table_result_as(st, RC_CLIENT, it->arg, v);
 }
 
 enum policy_result r_helo_access(struct rstate *st, const struct ritem *it)
@@ -104,15 +116,7 @@ enum policy_result r_helo_access(struct rstate *st, const struct ritem *it)
 
 	if (helo == NULL || *helo == '\0' || (v = domain_find(it->map, helo)) == NULL)
 		return POLICY_DUNNO;
-	struct rstate hst = *st;
-	hst.cls = RC_HELO;
-	r_class_name(&hst);
-	enum policy_result res = r_table_result(&hst, it->arg, v);
-	st->dip = hst.dip;
-	st->dir = hst.dir;
-	memcpy(st->dip_reply, hst.dip_reply, sizeof(st->dip_reply));
-	memcpy(st->dir_reply, hst.dir_reply, sizeof(st->dir_reply));
-	return res;
+	return table_result_as(st, RC_HELO, it->arg, v);
 }
 
 static enum policy_result mail_access(struct rstate *st, const struct ritem *it,
@@ -122,15 +126,7 @@ static enum policy_result mail_access(struct rstate *st, const struct ritem *it,
 
 	if (v == NULL)
 		return POLICY_DUNNO;
-	struct rstate ast = *st;
-	ast.cls = cls;
-	r_class_name(&ast);
-	enum policy_result res = r_table_result(&ast, it->arg, v);
-	st->dip = ast.dip;
-	st->dir = ast.dir;
-	memcpy(st->dip_reply, ast.dip_reply, sizeof(st->dip_reply));
-	memcpy(st->dir_reply, ast.dir_reply, sizeof(st->dir_reply));
-	return res;
+	return table_result_as(st, cls, it->arg, v);
 }
 
 enum policy_result r_sender_access(struct rstate *st, const struct ritem *it)
