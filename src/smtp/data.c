@@ -197,10 +197,7 @@ static void data_partial(struct session *s)
 	if (s->data_bol && out > 0 && p[0] == '.') {
 		p++;
 		out--;
-		len--;
 	}
-	if (s->data_bol && s->data_in_headers)
-		s->data_in_headers = 1;
 	data_emit(s, p, out);
 	s->data_bol = 0;
 	buf_reset(&s->dline);
