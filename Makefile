@@ -1,7 +1,7 @@
 # mailwarden — build.  `make` builds ./mailwarden; `make test` runs unit and
 # integration tests twice: a normal build and an ASan+UBSan build.
 CC      ?= cc
-PKGS    := libcap libcares libpcre2-8 sqlite3
+PKGS    := libcap libcares libpcre2-8 sqlite3 libssl libcrypto libxcrypt libnftables libsystemd
 CSTD    := -std=c17 -D_GNU_SOURCE -DMAILWARDEN_VERSION=\"0.1.0\"
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -22,7 +22,7 @@ else
 BIN     := $(FLAVOUR)/mailwarden
 endif
 
-SRCS    := $(wildcard src/common/*.c src/smtp/*.c src/queue/*.c src/policy/*.c src/master/*.c src/warden/*.c src/cli/*.c)
+SRCS    := $(wildcard src/common/*.c src/smtp/*.c src/queue/*.c src/policy/*.c src/master/*.c src/warden/*.c src/sasl/*.c src/cli/*.c)
 LIBOBJS := $(SRCS:%.c=$(FLAVOUR)/%.o)
 MAINOBJ := $(FLAVOUR)/src/main.o
 UNIT    := $(wildcard tests/unit/*_test.c)

@@ -14,11 +14,12 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(
 	build-essential pkg-config
 	libcmocka-dev libcap-dev libssl-dev libc-ares-dev libpcre2-dev
-	libsqlite3-dev libcrypt-dev
+	libsqlite3-dev libcrypt-dev libnftables-dev libsystemd-dev openssl
 	python3 python3-pytest swaks
 	postfix pflogsumm
 	iproute2 procps
-	dnsmasq-base postgrey fail2ban
+	dnsmasq-base postgrey fail2ban nftables
+	dovecot-core dovecot-lmtpd
 )
 
 # Postfix is installed only for its tools (smtp-source, smtp-sink, postconf)

@@ -66,12 +66,6 @@ int master_check(const struct config *cfg, char *err, size_t errlen)
 			restrictions_free(rs);
 		}
 	}
-	if (*config_get(cfg, "smtps_listen")) {
-		snprintf(err, errlen, "%s, line %d: smtps_listen: implicit TLS (port 465) is not "
-		    "implemented yet; remove smtps_listen", config_path(cfg),
-		    config_line(cfg, "smtps_listen"));
-		return -1;
-	}
 	return 0;
 }
 
