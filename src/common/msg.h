@@ -19,6 +19,21 @@
 enum msg_type {
 	MSG_QUEUED = 1,		/* engine -> master -> qmgr: str queue ID in incoming/ */
 	MSG_SCAN,		/* -> qmgr: scan incoming/ and deferred/ now */
+	MSG_WARDEN_EVENT,	/* engine -> warden (datagram to private/warden):
+				 * u32 enum warden_event, str client address,
+				 * str login name ("" if none), str the log line's
+				 * text (for `mailwarden why`) */
+};
+
+/* What the smtp engine reports to the ban engine, one datagram each.
+ * A jail with filter = mailwarden[mode=...] counts these. */
+enum warden_event {
+	WEV_AUTH_FAIL = 1,	/* SASL authentication failed (535) */
+	WEV_AUTH_OK,		/* SASL login succeeded: clears, allows */
+	WEV_RELAY_DENIED,	/* 454/554 Relay access denied */
+	WEV_REJECT,		/* any other NOQUEUE reject (client, helo, sender, rcpt) */
+	WEV_PREGREET,		/* talked before the greeting */
+	WEV_PROTOCOL,		/* too many errors, unknown commands, bad syntax */
 };
 
 struct msg {
