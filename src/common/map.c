@@ -227,6 +227,15 @@ const char *map_lookup(const struct map *m, const char *key)
 	return e->key ? e->value : NULL;
 }
 
+void map_foreach(const struct map *m, map_each_fn *fn, void *arg)
+{
+	if (m == NULL || m->is_cidr || m->static_value != NULL)
+		return;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key != NULL)
+			fn(m->slots[i].key, m->slots[i].value, arg);
+}
+
 const char *map_spec(const struct map *m)
 {
 	return m->spec;

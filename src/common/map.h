@@ -29,6 +29,10 @@ struct map;
 struct map *map_open(const char *spec, int flags, char *err, size_t errlen);
 /* Value for key (lowercased internally), or NULL. */
 const char *map_lookup(const struct map *m, const char *key);
+/* Call fn for every key of a table map (texthash, hash, inline; not
+ * cidr: or static:), in no particular order. */
+typedef void map_each_fn(const char *key, const char *value, void *arg);
+void map_foreach(const struct map *m, map_each_fn *fn, void *arg);
 /* The "type:name" this map was opened from. */
 const char *map_spec(const struct map *m);
 /* Free a map. */

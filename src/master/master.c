@@ -26,6 +26,8 @@
 #include "master/master.h"
 #include "policy/restrict.h"
 #include "queue/qmgr.h"
+#include "sasl/sasl.h"
+#include "smtp/tls.h"
 #include "smtp/engine.h"
 
 #define MAX_LISTENERS 32
@@ -44,6 +46,64 @@ static int qmgr_restart;	/* start a new qmgr when the old one is reaped */
 static struct loop_timer restart_timer;
 
 static const char *const listen_keys[] = { "smtpd_listen", "submission_listen", "smtps_listen" };
+
+/* TLS and AUTH settings of the listeners in use: certificates load, the
+ * protocol list parses, a password backend is named. */
+static int tls_sasl_check(const struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const roles[] = { "smtp", "submission", "smtps" };
+	char why[512];
+	int need_cert = 0, need_sasl = 0;
+	const char *key = NULL;
+	for (int r = 0; r < 3; r++) {
+		if (!*config_get(cfg, listen_keys[r]))
+			continue;
+		int wrapper = config_get_role_bool(cfg, roles[r], "smtpd_tls_wrappermode");
+		if (wrapper || strcmp(config_get_role(cfg, roles[r], "smtpd_tls_security_level"),
+		    "encrypt") == 0) {
+			need_cert = 1;
+			if (key == NULL)
+				key = r == 0 || strcmp(config_get(cfg, "smtpd_tls_security_level"),
+				    "encrypt") == 0 ? "smtpd_tls_security_level" : listen_keys[r];
+		}
+		if (config_get_role_bool(cfg, roles[r], "smtpd_sasl_auth_enable"))
+			need_sasl = 1;
+	}
+	if (need_cert && !*config_get(cfg, "smtpd_tls_cert_file")) {
+		snprintf(err, errlen, "%s, line %d: %s: TLS is required there but "
+		    "smtpd_tls_cert_file is not set", config_path(cfg), config_line(cfg, key), key);
+		return -1;
+	}
+	if (tls_init(cfg, why, sizeof(why)) < 0) {
+		/* Every tls_init() message starts with the key it is about. */
+		char name[64];
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(why, ":/ "), why);
+		snprintf(err, errlen, "%s, line %d: %s", config_path(cfg), config_line(cfg, name), why);
+		tls_free();
+		return -1;
+	}
+	tls_free();
+	if (need_sasl) {
+		const char *type = config_get(cfg, "smtpd_sasl_type");
+		const char *path = config_get(cfg, "smtpd_sasl_path");
+		if (!*path) {
+			snprintf(err, errlen, "%s, line %d: smtpd_sasl_auth_enable: AUTH is on but "
+			    "smtpd_sasl_path is not set (the password file or Dovecot's auth socket)",
+			    config_path(cfg), config_line(cfg, "smtpd_sasl_auth_enable"));
+			return -1;
+		}
+		if (strcmp(type, "passwd-file") == 0) {
+			struct sasl *sa = sasl_open(type, path, why, sizeof(why));
+			if (sa == NULL) {
+				snprintf(err, errlen, "%s, line %d: smtpd_sasl_path: %s", config_path(cfg),
+				    config_line(cfg, "smtpd_sasl_path"), why);
+				return -1;
+			}
+			sasl_close(sa);
+		}
+	}
+	return 0;
+}
 
 int master_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -66,7 +126,7 @@ int master_check(const struct config *cfg, char *err, size_t errlen)
 			restrictions_free(rs);
 		}
 	}
-	return 0;
+	return tls_sasl_check(cfg, err, errlen);
 }
 
 static void mkdir_owned(const char *path, mode_t mode, const struct passwd *pw)

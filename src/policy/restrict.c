@@ -119,6 +119,64 @@ static enum policy_result r_multi_rcpt_bounce(struct rstate *st, const struct ri
 	    st->name, st->cls_text);
 }
 
+/*
+ * smtpd_sender_login_maps: the logins that own the MAIL FROM address,
+ * looked up as user@domain, then @domain; the value lists logins
+ * separated by commas or spaces. 1 if login owns it, 0 if not, -1 if the
+ * address has no owner.
+ */
+static int sender_owned_by(const struct policy_ctx *c, const char *login)
+{
+	const char *sender = c->sender;
+	const char *owners = maplist_lookup(c->sender_login_maps, sender);
+	const char *at = strrchr(sender, '@');
+	if (owners == NULL && at != NULL)
+		owners = maplist_lookup(c->sender_login_maps, at);
+	if (owners == NULL)
+		return -1;
+	if (login == NULL)
+		return 0;
+	size_t ln = strlen(login);
+	for (const char *p = owners; *p;) {
+		p += strspn(p, ", \t");
+		size_t n = strcspn(p, ", \t");
+		if (n == ln && strncasecmp(p, login, n) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* which: 1 authenticated clients only, 2 unauthenticated only, 3 both. */
+static enum policy_result sender_login_mismatch(struct rstate *st, int which)
+{
+	const struct policy_ctx *c = st->c;
+	if (c->sender == NULL || *c->sender == '\0' || c->sender_login_maps == NULL)
+		return POLICY_DUNNO;
+	if (c->sasl_username) {
+		if ((which & 1) && sender_owned_by(c, c->sasl_username) != 1)
+			return r_reply(st, 553, "5.7.1", "<%s>: Sender address rejected: not owned by user %s",
+			    c->sender, c->sasl_username);
+	} else if ((which & 2) && sender_owned_by(c, NULL) == 0)
+		return r_reply(st, 553, "5.7.1", "<%s>: Sender address rejected: not logged in", c->sender);
+	return POLICY_DUNNO;
+}
+
+static enum policy_result r_sender_login_mismatch(struct rstate *st, const struct ritem *it)
+{
+	return sender_login_mismatch(st, 3);
+}
+
+static enum policy_result r_auth_sender_login_mismatch(struct rstate *st, const struct ritem *it)
+{
+	return sender_login_mismatch(st, 1);
+}
+
+static enum policy_result r_unauth_sender_login_mismatch(struct rstate *st, const struct ritem *it)
+{
+	return sender_login_mismatch(st, 2);
+}
+
 /* The table: one row per restriction (aliases are rows too). */
 static const struct restriction restriction_table[] = {
 	{ "permit",				r_permit, ARG_NONE, 0 },
@@ -136,6 +194,9 @@ static const struct restriction restriction_table[] = {
 	{ "check_recipient_maps",		r_unlisted_recipient, ARG_NONE, 0 },
 	{ "reject_unauth_pipelining",		r_unauth_pipelining, ARG_NONE, 0 },
 	{ "reject_multi_recipient_bounce",	r_multi_rcpt_bounce, ARG_NONE, 0 },
+	{ "reject_sender_login_mismatch",	r_sender_login_mismatch, ARG_NONE, 0 },
+	{ "reject_authenticated_sender_login_mismatch", r_auth_sender_login_mismatch, ARG_NONE, 0 },
+	{ "reject_unauthenticated_sender_login_mismatch", r_unauth_sender_login_mismatch, ARG_NONE, 0 },
 	/* restrict_client.c */
 	{ "reject_unknown_client_hostname",	r_unknown_client, ARG_NONE, 0 },
 	{ "reject_unknown_client",		r_unknown_client, ARG_NONE, 0 },

@@ -49,6 +49,7 @@ struct policy_ctx {
 	int in_mynetworks;
 	int sasl_authenticated;
 	const char *sasl_username;	/* NULL unless authenticated */
+	const struct maplist *sender_login_maps;	/* smtpd_sender_login_maps, or NULL */
 	const char *helo;		/* NULL before HELO/EHLO */
 	const char *sender;		/* NULL before MAIL; "" for <> */
 	const char *rcpt;		/* NULL before RCPT */

@@ -100,8 +100,9 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 	c->reverse_name = s->rname;
 	c->reverse_name_status = s->rname_status;
 	c->in_mynetworks = s->in_mynetworks;
-	c->sasl_authenticated = 0;
-	c->sasl_username = NULL;
+	c->sasl_authenticated = s->sasl_username != NULL;
+	c->sasl_username = s->sasl_username;
+	c->sender_login_maps = eng.sender_login_maps;
 	c->helo = s->helo;
 	c->sender = s->sender;
 	c->rcpt = rcpt;

@@ -60,6 +60,10 @@ static int do_helo(struct session *s, char *arg, int esmtp)
 		session_reply(s, "250-SIZE");
 	if (!eng.disable_vrfy)
 		session_reply(s, "250-VRFY");
+	if (eng.roles[s->role].tls_may && s->tls != TLS_ON)
+		session_reply(s, "250-STARTTLS");
+	if (auth_offered(s))
+		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250-ENHANCEDSTATUSCODES");
 	session_reply(s, "250-8BITMIME");
 	session_reply(s, "250 SMTPUTF8");
@@ -140,10 +144,12 @@ static int c_mail(struct session *s, char *arg)
 		session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
 		return -1;
 	}
-	if (eng.roles[s->role].tls_encrypt) {
-		/* STARTTLS arrives with the TLS issue; until then an encrypt-only
-		 * listener accepts no mail rather than accept it in clear text. */
+	if (eng.roles[s->role].tls_encrypt && s->tls != TLS_ON) {
 		session_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return -1;
+	}
+	if (eng.roles[s->role].auth_required && s->sasl_username == NULL) {
+		session_reply(s, "530 5.7.0 Authentication required");
 		return -1;
 	}
 	if (s->sender) {
@@ -326,8 +332,32 @@ static int c_quit(struct session *s, char *arg)
 
 static int c_help(struct session *s, char *arg)
 {
-	session_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+	session_reply(s, "214 2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
 	return 0;
+}
+
+static int c_starttls(struct session *s, char *arg)
+{
+	if (*arg) {
+		session_reply(s, "501 5.5.4 Syntax: STARTTLS");
+		return -1;
+	}
+	if (s->tls == TLS_ON) {
+		session_reply(s, "554 5.5.1 Error: TLS already active");
+		return -1;
+	}
+	if (!eng.roles[s->role].tls_may) {
+		session_reply(s, "502 5.5.1 Error: command not implemented");
+		return -1;
+	}
+	session_reply(s, "220 2.0.0 Ready to start TLS");
+	s->tls_start = 1;	/* session.c: handshake once the 220 is out */
+	return 0;
+}
+
+static int c_auth(struct session *s, char *arg)
+{
+	return auth_cmd(s, arg);
 }
 
 static const struct smtp_cmd cmd_table[] = {
@@ -341,6 +371,8 @@ static const struct smtp_cmd cmd_table[] = {
 	{ "VRFY", CMD_VRFY, 1, 1, c_vrfy },
 	{ "QUIT", CMD_QUIT, 0, 1, c_quit },
 	{ "HELP", CMD_HELP, 0, 0, c_help },
+	{ "STARTTLS", CMD_STARTTLS, 0, 1, c_starttls },
+	{ "AUTH", CMD_AUTH, 0, 0, c_auth },
 	{ NULL, CMD_UNKNOWN, 0, 0, NULL },
 };
 

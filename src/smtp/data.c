@@ -18,6 +18,16 @@
 
 #define DATA_LINE_MAX 4096	/* longer lines are written in pieces */
 
+/* RFC 3848: ESMTP plus S for TLS and A for AUTH. */
+static const char *data_proto(const struct session *s)
+{
+	if (!s->esmtp)
+		return "SMTP";
+	if (s->tls == TLS_ON)
+		return s->sasl_username ? "ESMTPSA" : "ESMTPS";
+	return s->sasl_username ? "ESMTPA" : "ESMTP";
+}
+
 static void data_received_header(struct session *s, const char *id)
 {
 	char date[64];
@@ -31,8 +41,19 @@ static void data_received_header(struct session *s, const char *id)
 	int v6 = strchr(s->addr, ':') != NULL;
 	buf_printf(&h, "Received: from %s (%s [%s%s])\n", s->helo ? s->helo : s->addr,
 	    s->name, v6 ? "IPv6:" : "", s->addr);
+	if (s->tls == TLS_ON && s->tls_info && eng.tls_received_header) {
+		/* Postfix's layout: version and cipher, then the key exchange
+		 * on its own line. */
+		const char *kx = strstr(s->tls_info, " key-exchange ");
+		if (kx)
+			buf_printf(&h, "\t(using %.*s\n\t %s)\n", (int)(kx - s->tls_info),
+			    s->tls_info, kx + 1);
+		else
+			buf_printf(&h, "\t(using %s)\n", s->tls_info);
+		buf_printf(&h, "\t(No client certificate requested)\n");
+	}
 	buf_printf(&h, "\tby %s (%s) with %s id %s", eng.myhostname,
-	    config_get_mail_name(), s->esmtp ? "ESMTP" : "SMTP", id);
+	    config_get_mail_name(), data_proto(s), id);
 	if (s->nrcpt == 1)
 		buf_printf(&h, "\n\tfor <%s>; %s\n", s->rcpt[0], date);
 	else
@@ -54,7 +75,7 @@ int data_begin(struct session *s)
 	env.client_name = s->name;
 	env.client_addr = s->addr;
 	env.helo = s->helo ? s->helo : "";
-	env.proto = s->esmtp ? "ESMTP" : "SMTP";
+	env.proto = (char *)data_proto(s);
 	env.sender = s->sender;
 	rc = xcalloc(s->nrcpt, sizeof(*rc));
 	for (size_t i = 0; i < s->nrcpt; i++)
@@ -70,7 +91,11 @@ int data_begin(struct session *s)
 		s->w = NULL;
 		return -1;
 	}
-	log_info("%s: client=%s", s->w->id, session_client(s));
+	if (s->sasl_username)
+		log_info("%s: client=%s, sasl_method=%s, sasl_username=%s", s->w->id,
+		    session_client(s), s->sasl_method, s->sasl_username);
+	else
+		log_info("%s: client=%s", s->w->id, session_client(s));
 	if (s->pctx && s->pctx->prepend[0])
 		spool_write(s->w, s->pctx->prepend, strlen(s->pctx->prepend));
 	data_received_header(s, s->w->id);

@@ -22,6 +22,9 @@
 #include "queue/resolve.h"
 #include "smtp/engine.h"
 #include "smtp/smtpd.h"
+#include "smtp/tls.h"
+#include "common/map.h"
+#include "sasl/sasl.h"
 
 struct engine eng;
 
@@ -68,6 +71,15 @@ static void hosts_load(void)
 next:		;
 	}
 	fclose(f);
+}
+
+/* 1 if the ban engine has banned addr (its list in private/bans). */
+int engine_banned(const char *addr, char *jail, size_t jlen)
+{
+	(void)addr;
+	(void)jail;
+	(void)jlen;
+	return 0;
 }
 
 const char *engine_hostname(const char *addr)
@@ -217,14 +229,42 @@ static void engine_config(const struct config *cfg)
 		eng.roles[r].relay = restrictions_parse(cfg, "smtpd_relay_restrictions",
 		    config_get_role(cfg, role_names[r], "smtpd_relay_restrictions"), err, sizeof(err));
 		eng.roles[r].require_helo = config_get_role_bool(cfg, role_names[r], "smtpd_helo_required");
-		eng.roles[r].tls_encrypt = strcmp(config_get_role(cfg, role_names[r],
-		    "smtpd_tls_security_level"), "encrypt") == 0;
+		const char *level = config_get_role(cfg, role_names[r], "smtpd_tls_security_level");
+		eng.roles[r].tls_encrypt = strcmp(level, "encrypt") == 0;
+		eng.roles[r].wrappermode = config_get_role_bool(cfg, role_names[r], "smtpd_tls_wrappermode");
+		eng.roles[r].tls_may = strcmp(level, "none") != 0 && !eng.roles[r].wrappermode;
+		eng.roles[r].sasl_enable = config_get_role_bool(cfg, role_names[r], "smtpd_sasl_auth_enable");
+		eng.roles[r].auth_required = r != ROLE_SMTP && eng.roles[r].sasl_enable;
 		if (eng.roles[r].relay == NULL)
 			fatal("%s/inet/smtpd_relay_restrictions: %s", role_names[r], err);
 	}
 	eng.resolver = resolve_open(cfg, err, sizeof(err));
 	if (eng.resolver == NULL)
 		fatal("%s", err);
+	eng.tls_auth_only = config_get_bool(cfg, "smtpd_tls_auth_only");
+	eng.tls_received_header = config_get_bool(cfg, "smtpd_tls_received_header");
+	eng.tls_loglevel = (int)config_get_int(cfg, "smtpd_tls_loglevel");
+	eng.auth_rate_limit = config_get_int(cfg, "smtpd_client_auth_rate_limit");
+	eng.rate_unit_ms = config_get_time(cfg, "anvil_rate_time_unit") * 1000;
+	eng.auth_delay_ms = config_get_time(cfg, "smtpd_sasl_failure_delay") * 1000;
+	eng.sender_login_maps = maplist_open(config_get(cfg, "smtpd_sender_login_maps"), 0, err, sizeof(err));
+	if (eng.sender_login_maps == NULL)
+		fatal("smtpd_sender_login_maps: %s", err);
+	/* Key files may be root-only: read them before the chroot. */
+	if (tls_init(cfg, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	for (int r = 0; r < 3; r++)
+		if (!tls_available())
+			eng.roles[r].tls_may = 0;
+	int any_sasl = 0;
+	for (size_t i = 0; i < nlisteners; i++)
+		any_sasl |= eng.roles[listeners[i].role].sasl_enable;
+	if (any_sasl) {
+		eng.sasl = sasl_open(config_get(cfg, "smtpd_sasl_type"),
+		    config_get(cfg, "smtpd_sasl_path"), err, sizeof(err));
+		if (eng.sasl == NULL)
+			fatal("smtpd_sasl_path: %s", err);
+	}
 }
 
 void engine_main(const struct config *cfg, const struct engine_listener *l, size_t n,
@@ -247,7 +287,14 @@ void engine_main(const struct config *cfg, const struct engine_listener *l, size
 	if (eng.incoming_fd < 0)
 		fatal("open %s: %s", path, strerror(errno));
 	eng.master_fd = master_fd;
+	eng.spool_dirfd = open(qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (eng.spool_dirfd < 0)
+		fatal("open %s: %s", qdir, strerror(errno));
+	static char wpath[1100];
+	snprintf(wpath, sizeof(wpath), "%s/private/warden", geteuid() == 0 ? "" : qdir);
+	eng.warden_path = wpath;
 	drop_privileges(qdir);
+	auth_init();
 	signal(SIGPIPE, SIG_IGN);
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);

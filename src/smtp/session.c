@@ -13,18 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "common/cidr.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "smtp/smtpd.h"
+#include "smtp/tls.h"
 
 #define READ_CHUNK 16384
 
 static const char *const cmd_names[CMD_COUNT] = {
-	"helo", "ehlo", "mail", "rcpt", "data", "rset", "noop", "vrfy",
-	"quit", "help", "unknown",
+	"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "rset",
+	"noop", "vrfy", "quit", "help", "unknown",
 };
 
 /* Every live session, for drain on shutdown. */
@@ -34,6 +39,8 @@ static size_t nall, all_cap;
 static void session_io(int fd, int events, void *arg);
 static void session_timeout(void *arg);
 static void session_process(struct session *s, const char *p, size_t n);
+static void session_tls_step(struct session *s);
+static void session_read(struct session *s);
 
 const char *session_client(const struct session *s)
 {
@@ -89,11 +96,22 @@ void session_accept(int lfd, enum smtp_role role)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
+		char addr[INET6_ADDRSTRLEN], jail[32];
+		unsigned port;
+		peer_text(&ss, addr, sizeof(addr), &port);
+		if (engine_banned(addr, jail, sizeof(jail))) {
+			/* Refused before any byte, firewall or not. */
+			log_info("reject: connect from %s[%s]: banned by the ban engine (jail %s)",
+			    engine_hostname(addr), addr, jail);
+			close(fd);
+			continue;
+		}
 		struct session *s = xcalloc(1, sizeof(*s));
 		s->fd = fd;
 		s->role = role;
 		s->state = SMTP_ST_CMD;
-		peer_text(&ss, s->addr, sizeof(s->addr), &s->port);
+		memcpy(s->addr, addr, sizeof(s->addr));
+		s->port = port;
 		s->in_mynetworks = cidrlist_match_str(eng.mynetworks, s->addr);
 		s->bare_lf_ok = eng.bare_lf_exclusions && cidrlist_match_str(eng.bare_lf_exclusions, s->addr);
 		buf_init(&s->in, (size_t)eng.line_limit + 2);
@@ -104,6 +122,12 @@ void session_accept(int lfd, enum smtp_role role)
 		session_track(s);
 		loop_watch(fd, LOOP_READ, session_io, s);
 		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
+		if (eng.roles[role].wrappermode) {
+			/* Implicit TLS (RFC 8314): handshake first, greet after. */
+			s->tls_wrapper = 1;
+			session_starttls(s);
+			continue;
+		}
 		connect_start(s);	/* may greet, or close s, at once */
 	}
 }
@@ -127,8 +151,18 @@ void session_reply(struct session *s, const char *fmt, ...)
 	}
 }
 
+static void session_pending(void *arg);
+
 static void session_free(struct session *s)
 {
+	loop_cancel_idle(session_pending, s);
+	auth_cancel(s);
+	if (s->ssl) {
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+	}
+	free(s->tls_info);
+	free(s->sasl_username);
 	commit_forget(s);
 	connect_cancel(s);
 	check_cancel(s);
@@ -195,7 +229,19 @@ void session_close(struct session *s, const char *why)
 void session_flush(struct session *s)
 {
 	while (s->out.len > 0) {
-		ssize_t n = send(s->fd, s->out.data, s->out.len, MSG_NOSIGNAL);
+		ssize_t n;
+		if (s->ssl && s->tls == TLS_ON) {
+			ERR_clear_error();
+			int r = SSL_write(s->ssl, s->out.data, (int)(s->out.len > INT32_MAX ? INT32_MAX : s->out.len));
+			if (r > 0)
+				n = r;
+			else {
+				int e = SSL_get_error(s->ssl, r);
+				errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
+				n = -1;
+			}
+		} else
+			n = send(s->fd, s->out.data, s->out.len, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -209,10 +255,97 @@ void session_flush(struct session *s)
 		buf_consume(&s->out, (size_t)n);
 	}
 	if (s->state == SMTP_ST_CLOSING) {
+		if (s->ssl && s->tls == TLS_ON)
+			SSL_shutdown(s->ssl);	/* close_notify, best effort */
 		session_close(s, NULL);
 		return;
 	}
+	if (s->tls_start) {
+		/* "220 Ready to start TLS" is out: nothing more in clear text. */
+		s->tls_start = 0;
+		session_starttls(s);
+		return;
+	}
 	loop_watch(s->fd, LOOP_READ, session_io, s);
+	if (s->ssl && SSL_pending(s->ssl) > 0)
+		loop_at_idle(session_pending, s);	/* decrypted bytes epoll cannot see */
+}
+
+/* Input already decrypted inside OpenSSL: read it as if the socket fired. */
+static void session_pending(void *arg)
+{
+	struct session *s = arg;
+	session_io(s->fd, LOOP_READ, s);
+}
+
+/* Begin the TLS handshake (after STARTTLS's 220, or at accept on 465). */
+void session_starttls(struct session *s)
+{
+	s->ssl = tls_new(s->fd, eng.roles[s->role].tls_encrypt || s->tls_wrapper);
+	if (s->ssl == NULL) {
+		log_warn("cannot start TLS for %s: out of memory or no certificate", session_client(s));
+		session_close(s, "lost connection");
+		return;
+	}
+	s->tls = TLS_HANDSHAKE;
+	session_tls_step(s);
+}
+
+static void session_tls_done(struct session *s)
+{
+	char info[400];
+	s->tls = TLS_ON;
+	tls_summary(s->ssl, info, sizeof(info));
+	free(s->tls_info);
+	s->tls_info = xstrdup(info);
+	if (eng.tls_loglevel >= 1)
+		log_info("Anonymous TLS connection established from %s: %s", session_client(s), info);
+	if (s->tls_wrapper) {
+		connect_start(s);	/* the greeting, now encrypted */
+		return;
+	}
+	/* RFC 3207: forget everything learnt before; EHLO again. */
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = 0;
+	session_reset_transaction(s);
+	auth_cancel(s);
+	free(s->sasl_username);
+	s->sasl_username = NULL;
+	s->sasl_method = NULL;
+	loop_watch(s->fd, LOOP_READ, session_io, s);
+	if (SSL_pending(s->ssl) > 0)
+		loop_at_idle(session_pending, s);
+}
+
+/* One step of a non-blocking handshake; never waits. */
+static void session_tls_step(struct session *s)
+{
+	char why[256];
+	ERR_clear_error();
+	int r = SSL_accept(s->ssl);
+	if (r == 1) {
+		session_tls_done(s);
+		return;
+	}
+	int e = SSL_get_error(s->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		loop_watch(s->fd, LOOP_READ, session_io, s);
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		loop_watch(s->fd, LOOP_WRITE, session_io, s);
+		return;
+	}
+	if (e == SSL_ERROR_SSL)
+		log_warn("TLS library problem: %s", tls_error(why, sizeof(why)));
+	log_info("SSL_accept error from %s: %s", session_client(s),
+	    e == SSL_ERROR_SSL ? "-1" : "lost connection");
+	ERR_clear_error();
+	SSL_free(s->ssl);
+	s->ssl = NULL;
+	s->tls = TLS_OFF;
+	session_close(s, "lost connection");
 }
 
 static void session_timeout(void *arg)
@@ -252,7 +385,7 @@ static void session_wake(void *arg)
 /* Continue with buffered input (after a commit or an error sleep). */
 void session_resume(struct session *s)
 {
-	if (s->state == SMTP_ST_CLOSING || s->sleeping) {
+	if (s->state == SMTP_ST_CLOSING || s->sleeping || s->auth_step == AUTH_CHECKING) {
 		session_flush(s);
 		return;
 	}
@@ -262,7 +395,8 @@ void session_resume(struct session *s)
 		buf_init(&s->stash, pending.max);
 		session_process(s, pending.data, pending.len);
 		buf_free(&pending);
-		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT || s->sleeping)
+		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT || s->sleeping ||
+		    s->auth_step == AUTH_CHECKING)
 			return;
 	}
 	session_flush(s);
@@ -271,35 +405,75 @@ void session_resume(struct session *s)
 static void session_io(int fd, int events, void *arg)
 {
 	struct session *s = arg;
-	char chunk[READ_CHUNK];
 
+	if (s->tls == TLS_HANDSHAKE) {
+		session_tls_step(s);
+		return;		/* s may be gone */
+	}
 	if (events & LOOP_WRITE) {
 		session_flush(s);
 		return;		/* s may be gone */
 	}
 	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT ||
-	    s->state == SMTP_ST_CLOSING || s->sleeping) {
+	    s->state == SMTP_ST_CLOSING || s->sleeping || s->auth_step == AUTH_CHECKING) {
 		/* Do not read more until the pending reply is out. */
 		loop_watch(fd, s->out.len ? LOOP_WRITE : 0, session_io, s);
 		return;
 	}
-	ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
+	session_read(s);
+}
+
+/* Plain recv() or SSL_read(): >0 bytes, 0 end of input, -1 errno (EAGAIN). */
+static ssize_t session_recv(struct session *s, char *buf, size_t len)
+{
+	if (s->ssl == NULL)
+		return recv(s->fd, buf, len, 0);
+	ERR_clear_error();
+	int r = SSL_read(s->ssl, buf, (int)len);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(s->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	if (e == SSL_ERROR_SSL) {
+		char why[256];
+		log_warn("TLS library problem: %s", tls_error(why, sizeof(why)));
+	}
+	errno = ECONNRESET;
+	return -1;
+}
+
+static void session_read(struct session *s)
+{
+	char chunk[READ_CHUNK];
+	for (;;) {
+		ssize_t n = session_recv(s, chunk, sizeof(chunk));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			session_close(s, "lost connection");
 			return;
-		session_close(s, "lost connection");
-		return;
+		}
+		if (n == 0) {
+			session_close(s, s->last_cmd && strcmp(s->last_cmd, "QUIT") == 0 ? NULL :
+			    "lost connection");
+			return;
+		}
+		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
+		session_process(s, chunk, (size_t)n);
+		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT)
+			return;
+		if (s->sleeping || s->auth_step == AUTH_CHECKING)
+			return;
+		/* TLS may hold more decrypted input than one chunk. */
+		if (s->ssl == NULL || s->tls != TLS_ON || SSL_pending(s->ssl) <= 0 ||
+		    s->state == SMTP_ST_CLOSING || s->tls_start)
+			break;
 	}
-	if (n == 0) {
-		session_close(s, s->last_cmd && strcmp(s->last_cmd, "QUIT") == 0 ? NULL : "lost connection");
-		return;
-	}
-	loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
-	session_process(s, chunk, (size_t)n);
-	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT)
-		return;
-	if (s->sleeping)
-		return;
 	session_flush(s);
 }
 
@@ -323,8 +497,15 @@ static void session_process(struct session *s, const char *p, size_t n)
 			session_stash(s, p, n);
 			return;
 		}
-		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT || s->sleeping) {
+		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT || s->sleeping ||
+		    s->auth_step == AUTH_CHECKING) {
 			session_stash(s, p, n);
+			return;
+		}
+		if (s->tls_start) {
+			/* Bytes pipelined after STARTTLS came in clear text: never
+			 * let them through as commands (CVE-2011-0411). */
+			log_info("improper command pipelining after STARTTLS from %s", session_client(s));
 			return;
 		}
 		if (s->state == SMTP_ST_DATA) {
@@ -384,8 +565,17 @@ static void session_process(struct session *s, const char *p, size_t n)
 			return;
 		}
 		s->input_pending = n > 0 || s->stash.len > 0;
-		cmd_dispatch(s, line, len);
+		if (s->auth_step != AUTH_NONE)
+			auth_input(s, line, len);
+		else
+			cmd_dispatch(s, line, len);
 		free(owned);
+		if (s->tls_start && (n > 0 || s->stash.len > 0)) {
+			log_info("improper command pipelining after STARTTLS from %s", session_client(s));
+			buf_free(&s->stash);
+			buf_init(&s->stash, 4 * READ_CHUNK);
+			return;
+		}
 	}
 }
 

@@ -20,6 +20,11 @@ struct cidrlist;
 struct restrictions;
 struct policy_ctx;
 struct dnsbl_q;
+struct ssl_st;
+struct sasl;
+struct sasl_req;
+struct maplist;
+struct banfile;
 
 /* Listener roles, as master.cf service names. */
 enum smtp_role { ROLE_SMTP, ROLE_SUBMISSION, ROLE_SMTPS };
@@ -37,6 +42,10 @@ struct role_cfg {
 	int pregreet;			/* pregreet test on this listener (port 25 only) */
 	int require_helo;		/* smtpd_helo_required */
 	int tls_encrypt;		/* smtpd_tls_security_level = encrypt */
+	int tls_may;			/* STARTTLS offered (may or encrypt, with a certificate) */
+	int wrappermode;		/* smtpd_tls_wrappermode: TLS from the first byte */
+	int sasl_enable;		/* smtpd_sasl_auth_enable */
+	int auth_required;		/* MAIL needs AUTH first (submission, smtps) */
 };
 
 /* Engine-wide state: config values read once at start. */
@@ -71,6 +80,19 @@ struct engine {
 	long dnsbl_allow_threshold;
 	int dnsbl_action;
 	size_t nsessions;
+	/* TLS and AUTH */
+	int tls_auth_only;		/* smtpd_tls_auth_only */
+	int tls_received_header;	/* smtpd_tls_received_header */
+	int tls_loglevel;		/* smtpd_tls_loglevel */
+	struct sasl *sasl;		/* password backend, NULL if AUTH is off everywhere */
+	struct maplist *sender_login_maps;
+	long auth_rate_limit;		/* smtpd_client_auth_rate_limit */
+	long rate_unit_ms;		/* anvil_rate_time_unit */
+	long auth_delay_ms;		/* smtpd_sasl_failure_delay */
+	int warden_fd;			/* datagram socket to the ban engine, -1 if none */
+	const char *warden_path;	/* its address: private/warden in the queue directory */
+	int spool_dirfd;		/* queue_directory, for private/bans */
+	struct banfile *bans;		/* the ban engine's list, checked at accept */
 };
 
 #define ACTION_IGNORE  0
@@ -85,8 +107,8 @@ extern struct engine eng;
 
 /* Command counters for the "disconnect from" line, in Postfix's order. */
 enum smtp_cmd_id {
-	CMD_HELO, CMD_EHLO, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_RSET,
-	CMD_NOOP, CMD_VRFY, CMD_QUIT, CMD_HELP, CMD_UNKNOWN, CMD_COUNT
+	CMD_HELO, CMD_EHLO, CMD_STARTTLS, CMD_AUTH, CMD_MAIL, CMD_RCPT, CMD_DATA,
+	CMD_RSET, CMD_NOOP, CMD_VRFY, CMD_QUIT, CMD_HELP, CMD_UNKNOWN, CMD_COUNT
 };
 
 enum smtp_state {
@@ -155,7 +177,31 @@ struct session {
 	char *message_id;
 	struct buf hdrline;		/* current header line, for Message-ID */
 	struct session *commit_next;	/* group-commit list */
+	/* TLS */
+	struct ssl_st *ssl;
+	int tls;			/* TLS_OFF, TLS_HANDSHAKE, TLS_ON */
+	int tls_start;			/* STARTTLS answered 220: handshake once it is out */
+	int tls_wrapper;		/* implicit TLS: greet after the handshake */
+	char *tls_info;			/* tls_summary(), for the Received header */
+	/* AUTH (auth.c) */
+	int auth_step;			/* AUTH_* exchange in progress */
+	char *auth_mech;		/* "PLAIN" or "LOGIN" during an exchange */
+	char *auth_login;		/* LOGIN: user name given, password pending */
+	char *sasl_username;		/* after 235 */
+	const char *sasl_method;
+	struct sasl_req *auth_req;	/* password check in flight */
+	unsigned auth_failures;		/* this session's 535 count */
 };
+
+#define TLS_OFF 0
+#define TLS_HANDSHAKE 1
+#define TLS_ON 2
+
+#define AUTH_NONE 0
+#define AUTH_PLAIN_RESP 1		/* sent "334 ", waiting for the PLAIN response */
+#define AUTH_LOGIN_USER 2		/* sent "334 VXNlcm5hbWU6" */
+#define AUTH_LOGIN_PASS 3		/* sent "334 UGFzc3dvcmQ6" */
+#define AUTH_CHECKING 4			/* the backend is checking */
 
 /* session.c */
 void session_accept(int lfd, enum smtp_role role);
@@ -187,6 +233,22 @@ void check_set_line(const char *line);
 
 /* cmd.c */
 void cmd_dispatch(struct session *s, char *line, size_t len);
+/* "250-" capability lines after EHLO (cmd.c) */
+void cmd_ehlo_reply(struct session *s);
+
+/* auth.c: the AUTH command and its exchange */
+int auth_cmd(struct session *s, char *arg);
+/* A response line during an exchange (s->auth_step != AUTH_NONE). */
+void auth_input(struct session *s, char *line, size_t len);
+/* AUTH offered to this session now? */
+int auth_offered(const struct session *s);
+void auth_cancel(struct session *s);
+void auth_init(void);
+/* Tell the ban engine (datagram; dropped if it is not running). */
+void warden_event(struct session *s, int kind, const char *user, const char *text);
+
+/* session.c: TLS */
+void session_starttls(struct session *s);
 
 /* data.c */
 int data_begin(struct session *s);
@@ -200,6 +262,8 @@ void commit_notify_qmgr(const char *id);
 
 /* engine.c: host name of an address from /etc/hosts, or "unknown". */
 const char *engine_hostname(const char *addr);
+/* 1 if the ban engine has banned addr; jail gets the jail's name. */
+int engine_banned(const char *addr, char *jail, size_t jlen);
 /* mail_name, for the Received header. */
 const char *config_get_mail_name(void);
 #endif
