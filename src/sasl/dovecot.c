@@ -301,8 +301,10 @@ static struct sasl *dc_open(const char *path, char *err, size_t errlen)
 		snprintf(dc->abs, n, "%s/%s", cwd, path);
 		dc->rel = xstrdup(path);
 	}
+	/* Dovecot may start after us: answer 454 until it is there, never
+	 * refuse to receive mail because of it. */
 	if (dc_connect(dc, err, errlen) < 0)
-		goto fail;
+		log_warn("dovecot auth: %s (AUTH gets 454 until it answers)", err);
 	struct sasl *s = xcalloc(1, sizeof(*s));
 	s->be = &sasl_dovecot_backend;
 	s->impl = dc;

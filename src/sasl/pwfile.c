@@ -47,13 +47,13 @@ static int entry_cmp(const void *a, const void *b)
 
 static void pwfile_free(struct pwfile *pf)
 {
+	sasl_pool_free(pf->pool);	/* first: its workers read the table */
 	for (size_t i = 0; i < pf->n; i++) {
 		free(pf->e[i].user);
 		explicit_bzero(pf->e[i].field, strlen(pf->e[i].field));
 		free(pf->e[i].field);
 	}
 	free(pf->e);
-	sasl_pool_free(pf->pool);
 	free(pf);
 }
 

@@ -42,7 +42,14 @@ void sasl_close(struct sasl *s)
 struct sasl_req *sasl_check(struct sasl *s, const char *mech, const char *user,
     const char *pass, const char *client_addr, sasl_done_fn *done, void *arg)
 {
+	return sasl_check_flags(s, mech, user, pass, client_addr, 0, done, arg);
+}
+
+struct sasl_req *sasl_check_flags(struct sasl *s, const char *mech, const char *user,
+    const char *pass, const char *client_addr, int flags, sasl_done_fn *done, void *arg)
+{
 	struct sasl_req *r = xcalloc(1, sizeof(*r));
+	r->suspect = (flags & SASL_SUSPECT) != 0;
 	r->s = s;
 	r->done = done;
 	r->arg = arg;

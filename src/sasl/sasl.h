@@ -40,6 +40,15 @@ void sasl_close(struct sasl *s);
  */
 struct sasl_req *sasl_check(struct sasl *s, const char *mech, const char *user,
     const char *pass, const char *client_addr, sasl_done_fn *done, void *arg);
+/*
+ * The same with flags. SASL_SUSPECT: the client has failed recently; its
+ * check waits until no check of a clean client is waiting, so a flood of
+ * wrong passwords cannot delay a real user's login (passwd-file's workers
+ * serve two lanes, clean first).
+ */
+#define SASL_SUSPECT 0x01
+struct sasl_req *sasl_check_flags(struct sasl *s, const char *mech, const char *user,
+    const char *pass, const char *client_addr, int flags, sasl_done_fn *done, void *arg);
 /* Cancel a request: its done never runs. The handle is invalid afterwards. */
 void sasl_cancel(struct sasl_req *r);
 

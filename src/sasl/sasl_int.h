@@ -19,6 +19,7 @@ struct sasl_req {
 	sasl_done_fn *done;
 	void *arg;
 	int cancelled;			/* done must not run */
+	int suspect;			/* SASL_SUSPECT: waits behind clean clients */
 	struct sasl_req *next;		/* on exactly one list of its backend */
 	/* the question */
 	char *user;			/* lowercased for passwd-file */

@@ -22,7 +22,8 @@
 struct sasl_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct sasl_req *head, *tail;	/* waiting for a worker */
+	struct sasl_req *head, *tail;	/* waiting for a worker: clean clients */
+	struct sasl_req *shead, *stail;	/* and suspect ones, served when head is empty */
 	size_t npending, max_pending;
 	struct sasl_req *done;		/* answered, waiting for the loop */
 	int efd;
@@ -39,14 +40,22 @@ static void *pool_thread(void *arg)
 	void *work = xmalloc(pwscheme_work_size());
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && p->head == NULL)
+		while (!p->stop && p->head == NULL && p->shead == NULL)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stop)
 			break;
-		struct sasl_req *r = p->head;
-		p->head = r->next;
-		if (p->head == NULL)
-			p->tail = NULL;
+		struct sasl_req *r;
+		if (p->head) {
+			r = p->head;
+			p->head = r->next;
+			if (p->head == NULL)
+				p->tail = NULL;
+		} else {
+			r = p->shead;
+			p->shead = r->next;
+			if (p->shead == NULL)
+				p->stail = NULL;
+		}
 		p->npending--;
 		pthread_mutex_unlock(&p->mu);
 		p->fn(r, p->ctx, work);
@@ -130,11 +139,13 @@ void sasl_pool_submit(struct sasl_pool *p, struct sasl_req *r)
 		if (write(p->efd, &one, sizeof(one)) != (ssize_t)sizeof(one) && errno != EAGAIN)
 			log_error("sasl: eventfd write: %s", strerror(errno));
 	} else {
-		if (p->tail)
-			p->tail->next = r;
+		struct sasl_req **head = r->suspect ? &p->shead : &p->head;
+		struct sasl_req **tail = r->suspect ? &p->stail : &p->tail;
+		if (*tail)
+			(*tail)->next = r;
 		else
-			p->head = r;
-		p->tail = r;
+			*head = r;
+		*tail = r;
 		p->npending++;
 		pthread_cond_signal(&p->cv);
 	}
@@ -146,11 +157,13 @@ void sasl_pool_cancel(struct sasl_pool *p, struct sasl_req *r)
 	/* still waiting for a worker: drop it now; otherwise the done list
 	 * frees it without a callback (r->cancelled is set) */
 	pthread_mutex_lock(&p->mu);
-	for (struct sasl_req **pp = &p->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next)
+	struct sasl_req **head = r->suspect ? &p->shead : &p->head;
+	struct sasl_req **tail = r->suspect ? &p->stail : &p->tail;
+	for (struct sasl_req **pp = head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
-			if (p->tail == r)
-				p->tail = prev;
+			if (*tail == r)
+				*tail = prev;
 			p->npending--;
 			pthread_mutex_unlock(&p->mu);
 			sasl_req_free(r);
@@ -184,6 +197,7 @@ void sasl_pool_free(struct sasl_pool *p)
 		free(p->th);
 	}
 	free_list(p->head);
+	free_list(p->shead);
 	free_list(p->done);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);

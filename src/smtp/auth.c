@@ -226,8 +226,8 @@ static void auth_check(struct session *s, const char *user, const char *pass)
 	s->auth_login = xstrdup(user);
 	s->auth_step = AUTH_CHECKING;
 	struct client_rec *c = client_get(s->addr);
-	(void)c;
-	s->auth_req = sasl_check(eng.sasl, s->auth_mech, user, pass, s->addr, auth_done, s);
+	s->auth_req = sasl_check_flags(eng.sasl, s->auth_mech, user, pass, s->addr,
+	    c->failures > 0 ? SASL_SUSPECT : 0, auth_done, s);
 }
 
 /* PLAIN: [authzid] NUL authcid NUL passwd. */

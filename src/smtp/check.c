@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/util.h"
 #include "policy/restrict.h"
 #include "smtp/smtpd.h"
@@ -74,8 +75,13 @@ static void check_log(struct session *s, enum policy_stage st, const char *actio
 	}
 	if (s->helo && off < sizeof(tail))
 		snprintf(tail + off, sizeof(tail) - off, " helo=<%s>", s->helo);
-	log_info("NOQUEUE: %s: %s from %s: %s;%s", action, stage_verb(st, s),
+	char line[1600];
+	snprintf(line, sizeof(line), "NOQUEUE: %s: %s from %s: %s;%s", action, stage_verb(st, s),
 	    session_client(s), reply, tail);
+	log_info("%s", line);
+	if (strcmp(action, "reject") == 0)
+		warden_event(s, strstr(reply, "Relay access denied") ? WEV_RELAY_DENIED : WEV_REJECT,
+		    s->sasl_username, line);
 }
 
 static void ctx_log(struct policy_ctx *c, const char *action, const char *reply)

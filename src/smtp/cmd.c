@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/util.h"
 #include "queue/resolve.h"
 #include "smtp/smtpd.h"
@@ -27,9 +28,12 @@ struct smtp_cmd {
 /* Log a rejected RCPT the way Postfix does (NOQUEUE: reject: ...). */
 static void log_reject(struct session *s, const char *stage, const char *reply, const char *rcpt)
 {
-	log_info("NOQUEUE: reject: %s from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",
+	char line[1600];
+	snprintf(line, sizeof(line), "NOQUEUE: reject: %s from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",
 	    stage, session_client(s), reply, s->sender ? s->sender : "", rcpt,
 	    s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
+	log_info("%s", line);
+	warden_event(s, WEV_REJECT, s->sasl_username, line);
 }
 
 static int do_helo(struct session *s, char *arg, int esmtp)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/util.h"
 #include "policy/dns.h"
 #include "policy/restrict.h"
@@ -331,10 +332,13 @@ void connect_input(struct session *s, const char *p, size_t n)
 		}
 		shown[o] = '\0';
 		uint64_t ms = loop_now() - s->greet_start;
-		log_set_service("postscreen");
-		log_info("PREGREET %zu after %lu.%02lu from [%s]:%u: %s", n,
+		char line[400];
+		snprintf(line, sizeof(line), "PREGREET %zu after %lu.%02lu from [%s]:%u: %s", n,
 		    (unsigned long)(ms / 1000), (unsigned long)(ms % 1000) / 10, s->addr, s->port, shown);
+		log_set_service("postscreen");
+		log_info("%s", line);
 		log_set_service("smtpd");
+		warden_event(s, WEV_PREGREET, NULL, line);
 	}
 	if (s->greet_wait && !s->greet_done)
 		s->pregreet += (int)n;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cidr.h"
@@ -25,6 +26,7 @@
 #include "smtp/tls.h"
 #include "common/map.h"
 #include "sasl/sasl.h"
+#include "warden/banfile.h"
 
 struct engine eng;
 
@@ -76,10 +78,9 @@ next:		;
 /* 1 if the ban engine has banned addr (its list in private/bans). */
 int engine_banned(const char *addr, char *jail, size_t jlen)
 {
-	(void)addr;
-	(void)jail;
-	(void)jlen;
-	return 0;
+	if (eng.bans == NULL)
+		return 0;
+	return banfile_check(eng.bans, addr, (long)time(NULL), jail, jlen) == 1;
 }
 
 const char *engine_hostname(const char *addr)
@@ -260,6 +261,10 @@ static void engine_config(const struct config *cfg)
 	for (size_t i = 0; i < nlisteners; i++)
 		any_sasl |= eng.roles[listeners[i].role].sasl_enable;
 	if (any_sasl) {
+		/* A relative smtpd_sasl_path is under queue_directory (Postfix's
+		 * private/auth), before and after the chroot. */
+		if (chdir(config_get(cfg, "queue_directory")) < 0)
+			fatal("chdir %s: %s", config_get(cfg, "queue_directory"), strerror(errno));
 		eng.sasl = sasl_open(config_get(cfg, "smtpd_sasl_type"),
 		    config_get(cfg, "smtpd_sasl_path"), err, sizeof(err));
 		if (eng.sasl == NULL)
@@ -290,6 +295,7 @@ void engine_main(const struct config *cfg, const struct engine_listener *l, size
 	eng.spool_dirfd = open(qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (eng.spool_dirfd < 0)
 		fatal("open %s: %s", qdir, strerror(errno));
+	eng.bans = banfile_open(eng.spool_dirfd, "private/bans");
 	static char wpath[1100];
 	snprintf(wpath, sizeof(wpath), "%s/private/warden", geteuid() == 0 ? "" : qdir);
 	eng.warden_path = wpath;

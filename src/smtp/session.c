@@ -21,6 +21,7 @@
 
 #include "common/cidr.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/util.h"
 #include "smtp/smtpd.h"
 #include "smtp/tls.h"
@@ -368,8 +369,11 @@ void session_error(struct session *s)
 {
 	s->errors++;
 	if ((long)s->errors >= eng.hard_error_limit) {
-		log_info("too many errors after %s from %s", s->last_cmd ? s->last_cmd : "CONNECT",
-		    session_client(s));
+		char line[400];
+		snprintf(line, sizeof(line), "too many errors after %s from %s",
+		    s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
+		log_info("%s", line);
+		warden_event(s, WEV_PROTOCOL, s->sasl_username, line);
 		session_reply(s, "421 4.7.0 %s Error: too many errors", eng.myhostname);
 		s->state = SMTP_ST_CLOSING;
 	}

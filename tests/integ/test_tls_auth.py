@@ -15,6 +15,7 @@ import time
 import pytest
 
 from conftest import CLIENT_HELO, Conn, free_port, make_message, read_replies
+from dovecotfix import dovecot  # noqa: F401  (fixture)
 from tlsfix import TlsFiles, USERS, peer_cn, tls_connect
 
 
@@ -402,3 +403,25 @@ def test_check_config_tls_and_sasl_errors(make_server, tls):
     r = subprocess.run([os.environ.get("MAILWARDEN_BIN", "./mailwarden"), "-c", srv.conf,
                         "check-config"], capture_output=True, text=True)
     assert r.returncode != 0 and "smtpd_tls_protocols" in r.stderr, r.stderr
+
+
+def test_dovecot_backend_real(make_server, tls, dovecot):
+    """smtpd_sasl_type = dovecot against a real Dovecot auth server; when
+    Dovecot goes away AUTH answers 454 and the client is not blamed."""
+    user, password = next(iter(dovecot.users.items()))
+    srv = make_server(extra=tls.config("smtpd_sasl_type = dovecot",
+                                       f"smtpd_sasl_path = {dovecot.auth_socket}"))
+    s = starttls_conn(srv, tls)
+    assert s.login(user, password)[0] == 235
+    s.quit()
+    s = starttls_conn(srv, tls)
+    code, _ = s.docmd("AUTH", "PLAIN " + b64(f"\0{user}\0wrong"))
+    assert code == 535
+    s.quit()
+    dovecot.stop()
+    s = starttls_conn(srv, tls)
+    code, msg = s.docmd("AUTH", "PLAIN " + b64(f"\0{user}\0{password}"))
+    assert (code, msg) == (454, b"4.7.0 Temporary authentication failure")
+    s.quit()
+    failed = [l for l in srv.log().splitlines() if "authentication failed" in l]
+    assert len([l for l in failed if "sasl_username=" in l]) == 1, failed

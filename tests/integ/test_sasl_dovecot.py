@@ -1,0 +1,85 @@
+"""
+The dovecot SASL backend against a real Dovecot (tests/integ/dovecotfix.py):
+the fixture itself (auth via doveadm, LMTP delivery), and the C client in
+src/sasl/dovecot.c through the unit-test binary sasl_test, which runs its
+real-Dovecot case when MW_DOVECOT_AUTH is set. SMTP-level AUTH tests live
+with the smtp engine's tests.
+"""
+import os
+import smtplib
+import subprocess
+
+import pytest
+
+from dovecotfix import DOVEADM, dovecot  # noqa: F401  (fixture)
+
+BIN = os.path.abspath(os.environ.get("MAILWARDEN_BIN", "./mailwarden"))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def sasl_test_binary():
+    """build*/tests/unit/sasl_test of the flavour MAILWARDEN_BIN belongs to:
+    ./mailwarden -> build/, build-san/mailwarden -> build-san/."""
+    d = os.path.dirname(BIN)
+    flavour = os.path.join(d, "build") if os.path.exists(os.path.join(d, "Makefile")) else d
+    return os.path.join(flavour, "tests", "unit", "sasl_test")
+
+
+def doveadm_auth(dc, user, password):
+    return subprocess.run([DOVEADM, "-c", dc.conf, "auth", "test", user, password],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_fixture_auth(dovecot):
+    user, password = next(iter(dovecot.users.items()))
+    r = doveadm_auth(dovecot, user, password)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "auth succeeded" in r.stdout
+    r = doveadm_auth(dovecot, user, password + "x")
+    assert r.returncode != 0 and "auth failed" in r.stdout
+    assert os.stat(dovecot.auth_socket).st_mode & 0o777 == 0o666
+
+
+def test_fixture_lmtp(dovecot):
+    msg = "From: a@example.org\r\nTo: alice@example.com\r\nSubject: t\r\n\r\nhello\r\n"
+    with smtplib.LMTP("127.0.0.1", dovecot.lmtp_port) as l:
+        l.sendmail("a@example.org", ["alice@example.com"], msg)
+    with smtplib.LMTP(dovecot.lmtp_socket) as l:
+        l.sendmail("a@example.org", ["alice@example.com"], msg)
+    new = os.path.join(dovecot.maildir("alice@example.com"), "new")
+    assert len(os.listdir(new)) == 2, dovecot.log()
+
+
+def test_c_client_against_dovecot(dovecot):
+    binary = sasl_test_binary()
+    if not os.path.exists(binary):
+        pytest.skip(f"{binary} not built (make FLAVOUR=... {os.path.relpath(binary, ROOT)})")
+    user, password = next(iter(dovecot.users.items()))
+    env = dict(os.environ, MW_DOVECOT_AUTH=dovecot.auth_socket, MW_DOVECOT_USER=user,
+               MW_DOVECOT_PASS=password, MW_DOVECOT_WAIT_STOP="1")
+    env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+    p = subprocess.Popen([binary], cwd=os.path.join(ROOT, "tests", "unit"), env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    out = []
+    try:
+        for line in p.stdout:
+            out.append(line)
+            if "READY-FOR-STOP" in line:
+                break
+        assert any("READY-FOR-STOP" in l for l in out), "".join(out)
+        dovecot.stop()
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        rest, _ = p.communicate(timeout=60)
+        out.append(rest)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    text = "".join(out)
+    assert p.returncode == 0, text + "\n--- dovecot log:\n" + dovecot.log()
+    assert "dovecot: OK for the right password, FAIL for a wrong one" in text
+    assert "dovecot: TEMPFAIL after dovecot stopped" in text
+    assert "SKIPPED ] test_dovecot_real" not in text
+    assert "AddressSanitizer" not in text and "runtime error" not in text
