@@ -30,6 +30,7 @@
 /* -- collecting answers ------------------------------------------------ */
 struct answer {
 	int done;
+	int order;			/* 1 = answered first */
 	enum sasl_result r;
 	char why[128];
 };
@@ -42,6 +43,7 @@ static void on_done(void *arg, enum sasl_result r, const char *why)
 	assert_false(in_check);		/* never from inside sasl_check */
 	assert_int_equal(a->done, 0);
 	a->done = 1;
+	a->order = ngot + 1;
 	a->r = r;
 	snprintf(a->why, sizeof(a->why), "%s", why);
 	if (++ngot == nwant)
@@ -242,6 +244,42 @@ static void test_pwfile_flood(void **state)
 	assert_int_equal(temp + failed, 200);
 	assert_int_equal(ticks, 1);		/* the loop kept running meanwhile */
 	assert_string_equal(ans[199].why, "too many authentications in progress");
+	sasl_close(s);
+}
+
+/* A clean client's check overtakes the queued checks of suspect ones. */
+static void test_clean_lane_first(void **state)
+{
+	char path[] = "/tmp/sasl-lane-XXXXXX", err[256], setting[128];
+	struct crypt_data cd;
+	memset(&cd, 0, sizeof(cd));
+	assert_non_null(crypt_gensalt_rn("$2b$", 10, NULL, 0, setting, sizeof(setting)));
+	const char *h = crypt_rn("right", setting, &cd, sizeof(cd));
+	assert_non_null(h);
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "u@example.com:{BLF-CRYPT}%s\n", h);
+	fclose(f);
+	int saved = sasl_pwfile_threads;
+	sasl_pwfile_threads = 1;
+	struct sasl *s = sasl_open("passwd-file", path, err, sizeof(err));
+	sasl_pwfile_threads = saved;
+	unlink(path);
+	assert_non_null(s);
+	for (int i = 0; i < 6; i++) {
+		memset(&ans[i], 0, sizeof(ans[i]));
+		assert_non_null(sasl_check_flags(s, "PLAIN", "u@example.com", "wrong", "192.0.2.9",
+		    SASL_SUSPECT, on_done, &ans[i]));
+	}
+	memset(&ans[6], 0, sizeof(ans[6]));
+	assert_non_null(sasl_check(s, "PLAIN", "u@example.com", "right", "192.0.2.1", on_done, &ans[6]));
+	run_until(7);
+	assert_int_equal(ans[6].r, SASL_OK);
+	/* the worker may already hold the first suspect check, no more */
+	assert_true(ans[6].order <= 2);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(ans[i].r, SASL_FAIL);
 	sasl_close(s);
 }
 
@@ -480,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup(test_pwfile_malformed, setup),
 		cmocka_unit_test_setup(test_pwfile_cancel, setup),
 		cmocka_unit_test_setup(test_pwfile_flood, setup),
+		cmocka_unit_test_setup(test_clean_lane_first, setup),
 		cmocka_unit_test_setup(test_dovecot_fake, setup),
 		cmocka_unit_test_setup(test_dovecot_real, setup),
 	};
