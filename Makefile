@@ -74,3 +74,12 @@ clean:
 build-only: $(BIN) $(UNITBIN)
 
 .PHONY: all unit integ compat lint check test clean
+
+# bench/nft-restore.c (root): 100,000 bans restored through libnftables in
+# one transaction, against fail2ban's one `nft` process per ban.
+bench-nft: $(FLAVOUR)/libmw.a
+	@mkdir -p $(FLAVOUR)/bench
+	$(CC) $(CFLAGS) -o $(FLAVOUR)/bench/nft-restore bench/nft-restore.c $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS)
+	$(FLAVOUR)/bench/nft-restore
+
+.PHONY: bench-nft

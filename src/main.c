@@ -23,6 +23,10 @@ static void usage(FILE *f)
 	    "  params         list every parameter with its default\n"
 	    "  scan LOG FILTER[mode=...] [--maxretry N --findtime T]\n"
 	    "                 run a fail2ban filter over a log (fail2ban-regex)\n"
+	    "  passwd [-s SCHEME] [USER]  print a passwd-file password hash\n"
+	    "  status [JAIL [short]]  ban engine status (fail2ban-client layout)\n"
+	    "  ban JAIL IP | unban IP | unban --all | banned [IP] | why IP | reload\n"
+	    "                 ban engine commands; add --json for JSON\n"
 	    "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -V             print the version\n");
 }
@@ -44,9 +48,26 @@ int main(int argc, char **argv)
 	const char *cmd = optind < argc ? argv[optind] : NULL;
 	if (cmd && strcmp(cmd, "scan") == 0)
 		return cli_scan(argc - optind - 1, argv + optind + 1);
+	if (cmd && strcmp(cmd, "passwd") == 0)
+		return cli_passwd(argc - optind - 1, argv + optind + 1);
 	if (cmd && strcmp(cmd, "params") == 0) {
 		config_print_params(stdout);
 		return 0;
+	}
+	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload" };
+	int wcmd = 0;
+	for (size_t i = 0; cmd && i < sizeof(wcmds) / sizeof(*wcmds); i++)
+		if (strcmp(cmd, wcmds[i]) == 0)
+			wcmd = 1;
+	if (wcmd) {
+		struct config *wc = config_load(path, err, sizeof(err));
+		if (wc == NULL) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			return 1;
+		}
+		int rc = cli_warden(wc, argc - optind, argv + optind);
+		config_free(wc);
+		return rc;
 	}
 	if (cmd && strcmp(cmd, "check-config") != 0) {
 		fprintf(stderr, "mailwarden: unknown command '%s'\n", cmd);

@@ -10,4 +10,14 @@
  * [--filter-dir DIR]`: fail2ban-regex's equivalent; 0 ok, 1 error.
  */
 int cli_scan(int argc, char **argv);
+/* `mailwarden passwd [-s SCHEME] [USER]`: print a password hash; 0 ok. */
+int cli_passwd(int argc, char **argv);
+
+struct config;
+/*
+ * `mailwarden status [JAIL [short]] | ban JAIL IP | unban IP|--all |
+ * banned [IP] | why IP | reload` [--json]: ask the ban engine through
+ * warden_socket; prints the answer, 0 ok, 1 error, 2 usage.
+ */
+int cli_warden(const struct config *cfg, int argc, char **argv);
 #endif

@@ -29,16 +29,20 @@
 #include "sasl/sasl.h"
 #include "smtp/tls.h"
 #include "smtp/engine.h"
+#include "warden/jail.h"
+#include "warden/warden.h"
 
 #define MAX_LISTENERS 32
 
-enum child_kind { CHILD_ENGINE, CHILD_QMGR };
+enum child_kind { CHILD_ENGINE, CHILD_QMGR, CHILD_WARDEN };
 
 static struct config *cur_cfg;
 static const char *cfg_path;
 static struct engine_listener lst[MAX_LISTENERS];
 static size_t nlst;
-static pid_t engine_pid, qmgr_pid;
+static pid_t engine_pid, qmgr_pid, warden_pid;
+static int warden_wanted;	/* the config has an enabled jail */
+static int warden_restart;	/* start a new warden when the old one is reaped */
 static int qmgr_fd = -1;	/* our end of the qmgr's socketpair */
 static int qmgr_missed;		/* a hint could not be passed on: send MSG_SCAN */
 static int stopping;
@@ -312,6 +316,10 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 		engine_main(cfg, lst, nlst, sv[1]);
 	for (size_t i = 0; i < nlst; i++)
 		close(lst[i].fd);
+	if (kind == CHILD_WARDEN) {
+		close(sv[1]);
+		warden_main((struct config *)cfg, cfg_path);	/* keeps root: nft, actions */
+	}
 	qmgr_drop_privileges(cfg);
 	qmgr_main(cfg, sv[1]);
 	exit(0);
@@ -325,8 +333,24 @@ static void start_children(void *arg)
 		engine_pid = spawn(CHILD_ENGINE, cur_cfg);
 	if (qmgr_pid <= 0)
 		qmgr_pid = spawn(CHILD_QMGR, cur_cfg);
-	if (engine_pid <= 0 || qmgr_pid <= 0)
+	if (warden_wanted && warden_pid <= 0)
+		warden_pid = spawn(CHILD_WARDEN, cur_cfg);
+	if (engine_pid <= 0 || qmgr_pid <= 0 || (warden_wanted && warden_pid <= 0))
 		loop_timer_set(&restart_timer, 1000, start_children, NULL);
+}
+
+/* Whether cfg enables a jail: only then is the warden started. */
+static int wants_warden(const struct config *cfg)
+{
+	struct jailconf jc;
+	char err[512];
+	if (jailconf_load(cfg, &jc, err, sizeof(err)) < 0) {
+		log_warn("ban engine not started: %s", err);
+		return 0;
+	}
+	int n = jc.njails > 0;
+	jailconf_free(&jc);
+	return n;
 }
 
 static void describe_exit(char *buf, size_t len, int status)
@@ -354,17 +378,23 @@ static void on_chld(int signo, void *arg)
 			if (!stopping && !qmgr_restart)
 				log_warn("process qmgr pid %d exit %s", (int)pid, how);
 			qmgr_restart = 0;
+		} else if (pid == warden_pid) {
+			warden_pid = 0;
+			if (!stopping && !warden_restart)
+				log_warn("process warden pid %d exit %s", (int)pid, how);
+			warden_restart = 0;
 		} else if (!clean) {
 			log_warn("process pid %d (old generation) exit %s", (int)pid, how);
 		}
 	}
 	if (stopping) {
-		if (engine_pid <= 0 && qmgr_pid <= 0)
+		if (engine_pid <= 0 && qmgr_pid <= 0 && warden_pid <= 0)
 			loop_exit();
 		return;
 	}
 	/* Throttle restarts, as Postfix's master does. */
-	if ((engine_pid <= 0 || qmgr_pid <= 0) && !qmgr_restart)
+	if ((engine_pid <= 0 || qmgr_pid <= 0 || (warden_wanted && warden_pid <= 0)) &&
+	    !qmgr_restart)
 		loop_timer_set(&restart_timer, 1000, start_children, NULL);
 }
 
@@ -378,7 +408,9 @@ static void on_term(int signo, void *arg)
 		kill(engine_pid, SIGTERM);
 	if (qmgr_pid > 0)
 		kill(qmgr_pid, SIGTERM);
-	if (engine_pid <= 0 && qmgr_pid <= 0)
+	if (warden_pid > 0)
+		kill(warden_pid, SIGTERM);
+	if (engine_pid <= 0 && qmgr_pid <= 0 && warden_pid <= 0)
 		loop_exit();
 }
 
@@ -406,6 +438,11 @@ static void on_hup(int signo, void *arg)
 		qmgr_restart = 1;
 		kill(qmgr_pid, SIGTERM);
 	}
+	warden_wanted = wants_warden(cur_cfg);
+	if (warden_pid > 0) {	/* a new warden reads the new jails */
+		warden_restart = 1;
+		kill(warden_pid, SIGTERM);
+	}
 	config_free(old);
 	loop_timer_set(&restart_timer, 1000, start_children, NULL);
 }
@@ -426,6 +463,7 @@ int master_run(struct config *cfg, const char *config_path)
 	loop_signal(SIGINT, on_term, NULL);
 	loop_signal(SIGHUP, on_hup, NULL);
 	log_info("daemon started -- version %s, configuration %s", MAILWARDEN_VERSION, config_path);
+	warden_wanted = wants_warden(cfg);
 	start_children(NULL);
 	loop_run();
 	log_info("daemon stopped");

@@ -36,6 +36,14 @@ struct date_detector {
 	struct date_tmpl t[DATE_MAXT];
 	pcre2_match_data *md;
 	int rc;		/* pairs set by the last match */
+	/* the last date text parsed: a log repeats the same second often */
+	int c_tmpl;
+	size_t c_len;
+	char c_text[64];
+	time_t c_time, c_now;
+	/* the last line's head when its date started it: [0, c_len + 12) */
+	size_t h_len;
+	char h_text[96];
 };
 
 static time_t clock_now;
@@ -218,6 +226,20 @@ static pcre2_code *compile_rx(const char *rx, int caseless, char *err, size_t er
 	return re;
 }
 
+/* fail2ban's RE_GROUPED: a "(" that opens a capturing group. */
+static int has_plain_group(const char *r)
+{
+	for (const char *p = r; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			continue;
+		}
+		if (*p == '(' && p[1] != '?')
+			return 1;
+	}
+	return 0;
+}
+
 /* Add one template; pre/post wrap it ({DATE}); start = {^LN-BEG}. */
 static int add_tmpl(struct date_detector *d, const char *pat, int start,
     const char *pre, const char *post, char *err, size_t errlen)
@@ -277,10 +299,28 @@ static int add_tmpl(struct date_detector *d, const char *pat, int start,
 	struct buf full;
 	buf_init(&full, 1 << 16);
 	if (pre) {
-		/* {DATE} wrapping: the prefix is not part of the removed date */
-		buf_puts(&full, pre);
+		/*
+		 * {DATE} wrapping: as fail2ban's DateTemplate.setRegex, when
+		 * the prefix/suffix have no group of their own, all of it
+		 * (prefix, date, suffix) is the date cut from the line.
+		 */
+		int own = has_plain_group(pre) || has_plain_group(post);
+		const char *p0 = pre;
+		if (!own && *p0 == '^') {
+			buf_puts(&full, "^");
+			p0++;
+		}
+		if (!own)
+			buf_puts(&full, "(");
+		buf_puts(&full, p0);
 		buf_puts(&full, buf_str(&body)[0] == '^' ? buf_str(&body) + 1 : buf_str(&body));
-		buf_puts(&full, post);
+		size_t pl = strlen(post);
+		int dollar = !own && pl && post[pl - 1] == '$' && (pl < 2 || post[pl - 2] != '\\');
+		buf_append(&full, post, pl - (size_t)dollar);
+		if (!own)
+			buf_puts(&full, ")");
+		if (dollar)
+			buf_puts(&full, "$");
 	} else {
 		buf_puts(&full, buf_str(&body));
 	}
@@ -300,6 +340,7 @@ out:
 struct date_detector *date_new(const char *dp, char *err, size_t errlen)
 {
 	struct date_detector *d = xcalloc(1, sizeof(*d));
+	d->c_tmpl = -1;
 	int rc = 0;
 
 	if (dp == NULL || *dp == '\0' || strcmp(dp, "{^LN-BEG}") == 0) {
@@ -526,8 +567,25 @@ int date_find(struct date_detector *d, const char *line, size_t len,
 
 	if (d->none)
 		return 0;
+	/*
+	 * Fast path: this line begins with the same bytes as the last one,
+	 * through its date and 12 bytes beyond ("Nov 27 10:00:01 mx postfix/"):
+	 * every template reads the same text, so the answer is the same.
+	 */
+	time_t now = date_now();
+	if (d->h_len && len >= d->h_len && now >= d->c_now && now - d->c_now < 60 &&
+	    memcmp(line, d->h_text, d->h_len) == 0) {
+		*start = 0;
+		*end = d->c_len;
+		*t = d->c_time;
+		return 1;
+	}
+	d->h_len = 0;
+	int last = -1;
 	for (int i = 0; i < d->n; i++) {
 		int rc = pcre2_match(d->t[i].re, (PCRE2_SPTR)line, len, 0, 0, d->md, NULL);
+		last = i;
+		d->rc = rc;
 		if (rc < 2)
 			continue;
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(d->md);
@@ -540,11 +598,31 @@ int date_find(struct date_detector *d, const char *line, size_t len,
 	}
 	if (best < 0)
 		return 0;
-	d->rc = pcre2_match(d->t[best].re, (PCRE2_SPTR)line, len, 0, 0, d->md, NULL);
+	if (best != last)	/* md holds the last template tried */
+		d->rc = pcre2_match(d->t[best].re, (PCRE2_SPTR)line, len, 0, 0, d->md, NULL);
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(d->md);
 	*start = ov[2];
 	*end = ov[3];
-	return tmpl_time(&d->t[best], d->md, d->rc, line, t) == 0;
+	size_t tl = *end - *start;
+	if (best == d->c_tmpl && tl == d->c_len && now - d->c_now < 60 &&
+	    now >= d->c_now && memcmp(line + *start, d->c_text, tl) == 0) {
+		*t = d->c_time;
+	} else {
+		if (tmpl_time(&d->t[best], d->md, d->rc, line, t) != 0)
+			return 0;
+		if (tl >= sizeof(d->c_text))
+			return 1;
+		d->c_tmpl = best;
+		d->c_len = tl;
+		memcpy(d->c_text, line + *start, tl);
+		d->c_time = *t;
+		d->c_now = now;
+	}
+	if (*start == 0 && tl + 12 <= len && tl + 12 <= sizeof(d->h_text)) {
+		d->h_len = tl + 12;
+		memcpy(d->h_text, line, d->h_len);
+	}
+	return 1;
 }
 
 int date_parse(const char *pattern, const char *text, time_t *t)

@@ -1,310 +1,21 @@
 /*
- * filter — read a fail2ban filter (INI dialect, includes, .local,
- * interpolation, options), compile its regexes once, match lines.
- * Lines go through: date found and cut out -> ignoreregex on the rest ->
- * prefregex (its F-CONTENT becomes the text) -> failregex in order.
+ * filter — load a fail2ban filter: read it (ini.c: search path, includes,
+ * .local, built-ins), resolve %(name)s and <name>, apply name[opt=val]
+ * options, compile its regexes once. Matching is in filter_match.c.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/util.h"
 #include "warden/filter.h"
+#include "warden/filter_impl.h"
 
-#define MAXOPT 512
 #define MAXDEPTH 32
-#define bstr(b) ((b)->data ? (b)->data : "")
-
-/* One option as read: section, key, raw value, where. */
-struct opt {
-	char *sec, *key, *val, *file;
-	int line;
-};
-
-struct ini {
-	struct opt o[MAXOPT];
-	int n;
-};
-
-struct frx {
-	pcre2_code *re;
-	char *file;
-	int line;
-};
-
-struct filter {
-	char *file;
-	struct ini ini;			/* kept for filter_option() */
-	char **defname, **defval;	/* resolved definition */
-	int ndef;
-	struct frx fail[64], ign[64];
-	int nfail, nign;
-	pcre2_code *pref;
-	struct date_detector *date;
-	pcre2_match_data *md, *md2;
-	time_t last_date;
-};
-
-static void set_err(char *err, size_t errlen, const char *fmt, const char *a,
-    int line, const char *b)
-{
-	if (snprintf(err, errlen, fmt, a, line, b) >= (int)errlen)
-		err[errlen - 1] = '\0';
-}
-
-static struct opt *ini_get(struct ini *ini, const char *sec, const char *key)
-{
-	for (int i = ini->n - 1; i >= 0; i--)
-		if (strcmp(ini->o[i].sec, sec) == 0 && strcmp(ini->o[i].key, key) == 0)
-			return &ini->o[i];
-	return NULL;
-}
-
-static void ini_set(struct ini *ini, const char *sec, const char *key,
-    const char *val, const char *file, int line)
-{
-	struct opt *o = ini_get(ini, sec, key);
-	if (o == NULL) {
-		if (ini->n >= MAXOPT)
-			return;
-		o = &ini->o[ini->n++];
-		o->sec = xstrdup(sec);
-		o->key = xstrdup(key);
-	} else {
-		free(o->val);
-		free(o->file);
-	}
-	o->val = xstrdup(val);
-	o->file = xstrdup(file);
-	o->line = line;
-}
-
-static void ini_free(struct ini *ini)
-{
-	for (int i = 0; i < ini->n; i++) {
-		free(ini->o[i].sec);
-		free(ini->o[i].key);
-		free(ini->o[i].val);
-		free(ini->o[i].file);
-	}
-	ini->n = 0;
-}
-
-static int ini_read_file(struct ini *ini, const char *dir, const char *path,
-    int depth, char *err, size_t errlen);
-
-/* Read NAME.conf then NAME.local from dir (an include or the filter). */
-static int ini_read_name(struct ini *ini, const char *dir, const char *name,
-    int depth, int need, char *err, size_t errlen)
-{
-	char p[4096];
-	size_t nl = strlen(name);
-	int found = 0;
-
-	if (nl > 5 && (strcmp(name + nl - 5, ".conf") == 0 || strcmp(name + nl - 6, ".local") == 0))
-		nl -= name[nl - 1] == 'f' ? 5 : 6;
-	const char *ext[] = { ".conf", ".local" };
-	for (int i = 0; i < 2; i++) {
-		int r = strchr(name, '/') ?
-		    snprintf(p, sizeof(p), "%.*s%s", (int)nl, name, ext[i]) :
-		    snprintf(p, sizeof(p), "%s/%.*s%s", dir, (int)nl, name, ext[i]);
-		if (r < 0 || (size_t)r >= sizeof(p))
-			continue;
-		if (access(p, R_OK) != 0)
-			continue;
-		found = 1;
-		if (ini_read_file(ini, dir, p, depth, err, errlen) < 0)
-			return -1;
-	}
-	if (!found && need) {
-		set_err(err, errlen, "%s:%d: cannot read filter %s", dir, 0, name);
-		return -1;
-	}
-	return 0;
-}
-
-/* Files named by an [INCLUDES] value (white-space separated). */
-static int ini_includes(struct ini *ini, const char *dir, const char *list,
-    int depth, char *err, size_t errlen)
-{
-	char *copy = xstrdup(list), *save = NULL;
-	int rc = 0;
-	for (char *w = strtok_r(copy, " \t\n", &save); w && rc == 0;
-	    w = strtok_r(NULL, " \t\n", &save)) {
-		char p[4096];
-		int r = w[0] == '/' ? snprintf(p, sizeof(p), "%s", w) :
-		    snprintf(p, sizeof(p), "%s/%s", dir, w);
-		if (r < 0 || (size_t)r >= sizeof(p) || access(p, R_OK) != 0)
-			continue;	/* a missing include is skipped, as fail2ban */
-		rc = ini_read_file(ini, dir, p, depth + 1, err, errlen);
-	}
-	free(copy);
-	return rc;
-}
-
-static int ini_read_file(struct ini *ini, const char *dir, const char *path,
-    int depth, char *err, size_t errlen)
-{
-	struct ini own = { .n = 0 };
-	FILE *fp;
-	char line[8192], sec[128] = "";
-	struct buf val;
-	char key[128] = "";
-	int lno = 0, keyline = 0, rc = 0;
-
-	if (depth > 8) {
-		set_err(err, errlen, "%s:%d: %s", path, 0, "includes nested too deep");
-		return -1;
-	}
-	if ((fp = fopen(path, "r")) == NULL) {
-		set_err(err, errlen, "%s:%d: %s", path, 0, strerror(errno));
-		return -1;
-	}
-	buf_init(&val, 1 << 20);
-	for (;;) {
-		char *got = fgets(line, sizeof(line), fp);
-		int cont = 0;
-		if (got) {
-			lno++;
-			line[strcspn(line, "\r\n")] = '\0';
-			cont = (line[0] == ' ' || line[0] == '\t') && key[0];
-			char *t = str_trim(line);
-			if (*t == '#' || *t == ';')
-				continue;
-			if (cont && *t) {
-				buf_puts(&val, "\n");
-				buf_puts(&val, t);
-				continue;
-			}
-			if (cont || *t == '\0')
-				continue;
-		}
-		if (key[0]) {
-			ini_set(&own, sec, key, bstr(&val), path, keyline);
-			key[0] = '\0';
-		}
-		if (!got)
-			break;
-		char *t = str_trim(line);
-		if (*t == '[') {
-			char *e = strchr(t, ']');
-			if (e == NULL) {
-				set_err(err, errlen, "%s:%d: %s", path, lno, "section header without ]");
-				rc = -1;
-				break;
-			}
-			*e = '\0';
-			str_copy(sec, sizeof(sec), t + 1);
-			continue;
-		}
-		size_t kl = strcspn(t, "=:");
-		if (t[kl] == '\0' || sec[0] == '\0') {
-			set_err(err, errlen, "%s:%d: %s", path, lno, "expected key = value");
-			rc = -1;
-			break;
-		}
-		char *v = t + kl + 1;
-		t[kl] = '\0';
-		str_copy(key, sizeof(key), str_trim(t));
-		buf_reset(&val);
-		buf_puts(&val, str_trim(v));
-		keyline = lno;
-	}
-	fclose(fp);
-	buf_free(&val);
-	if (rc == 0) {
-		struct opt *b = ini_get(&own, "INCLUDES", "before");
-		if (b)
-			rc = ini_includes(ini, dir, b->val, depth, err, errlen);
-	}
-	for (int i = 0; rc == 0 && i < own.n; i++)
-		if (strcmp(own.o[i].sec, "INCLUDES") != 0)
-			ini_set(ini, own.o[i].sec, own.o[i].key, own.o[i].val,
-			    own.o[i].file, own.o[i].line);
-	if (rc == 0) {
-		struct opt *a = ini_get(&own, "INCLUDES", "after");
-		if (a)
-			rc = ini_includes(ini, dir, a->val, depth, err, errlen);
-	}
-	ini_free(&own);
-	return rc;
-}
-
-/* Raw value of key seen from section sec (then DEFAULT). */
-static struct opt *lookup(struct ini *ini, const char *sec, const char *key)
-{
-	const char *sl = strchr(key, '/');
-	if (sl) {
-		char s[128];
-		if ((size_t)(sl - key) >= sizeof(s))
-			return NULL;
-		memcpy(s, key, (size_t)(sl - key));
-		s[sl - key] = '\0';
-		struct opt *o = ini_get(ini, s, sl + 1);
-		return o ? o : ini_get(ini, "DEFAULT", sl + 1);
-	}
-	struct opt *o = ini_get(ini, sec, key);
-	if (o == NULL && strcmp(sec, "Definition") == 0)
-		o = ini_get(ini, "Init", key);
-	return o ? o : ini_get(ini, "DEFAULT", key);
-}
-
-/* %(name)s interpolation as configparser does it, from section sec. */
-static int interp(struct ini *ini, const char *sec, const char *v, struct buf *out,
-    int depth, const struct opt *where, char *err, size_t errlen)
-{
-	if (depth > MAXDEPTH) {
-		set_err(err, errlen, "%s:%d: %s", where->file, where->line,
-		    "interpolation loop");
-		return -1;
-	}
-	while (*v) {
-		if (v[0] == '%' && v[1] == '%') {
-			buf_puts(out, "%");
-			v += 2;
-		} else if (v[0] == '%' && v[1] == '(') {
-			const char *e = strstr(v, ")s");
-			if (e == NULL) {
-				set_err(err, errlen, "%s:%d: %s", where->file, where->line,
-				    "bad %( interpolation");
-				return -1;
-			}
-			char name[128];
-			size_t nl = (size_t)(e - v - 2);
-			if (nl >= sizeof(name))
-				nl = sizeof(name) - 1;
-			memcpy(name, v + 2, nl);
-			name[nl] = '\0';
-			struct opt *o = lookup(ini, sec, name);
-			if (o == NULL) {
-				char m[200];
-				if (snprintf(m, sizeof(m), "%%(%s)s is not defined", name) >= (int)sizeof(m))
-					m[sizeof(m) - 1] = '\0';
-				set_err(err, errlen, "%s:%d: %s", where->file, where->line, m);
-				return -1;
-			}
-			const char *sl = strchr(name, '/');
-			char s2[128];
-			if (sl) {
-				if (snprintf(s2, sizeof(s2), "%.*s", (int)(sl - name), name) >= (int)sizeof(s2))
-					return -1;
-			}
-			if (interp(ini, sl ? s2 : sec, o->val, out, depth + 1, o, err, errlen) < 0)
-				return -1;
-			v = e + 2;
-		} else {
-			buf_append(out, v, 1);
-			v++;
-		}
-	}
-	return 0;
-}
+#define lookup ini_lookup
+#define interp ini_interp
 
 /* Value of a resolved definition name, or NULL. */
 static const char *def_get(struct filter *f, const char *name)
@@ -393,7 +104,8 @@ static int resolve(struct filter *f, char *err, size_t errlen)
 	for (int i = 0; i < ini->n; i++) {
 		const char *sec = ini->o[i].sec;
 		if (!strcmp(sec, "DEFAULT") || !strcmp(sec, "Init") ||
-		    !strcmp(sec, "Definition") || !strcmp(sec, "INCLUDES"))
+		    !strcmp(sec, "Definition") || !strcmp(sec, "INCLUDES") ||
+		    !strncmp(sec, "KNOWN/", 6))
 			continue;
 		char name[256];
 		struct buf out;
@@ -422,7 +134,7 @@ static int parse_spec(const char *spec, char *name, size_t nlen, struct ini *opt
 	const char *br = strchr(spec, '[');
 	size_t nl = br ? (size_t)(br - spec) : strlen(spec);
 	if (nl >= nlen) {
-		set_err(err, errlen, "%s:%d: %s", spec, 0, "filter name too long");
+		filter_set_err(err, errlen, "%s:%d: %s", spec, 0, "filter name too long");
 		return -1;
 	}
 	memcpy(name, spec, nl);
@@ -438,7 +150,7 @@ static int parse_spec(const char *spec, char *name, size_t nlen, struct ini *opt
 			break;
 		char k[128], v[1024];
 		if (snprintf(k, sizeof(k), "%.*s", (int)(eq - p), p) >= (int)sizeof(k)) {
-			set_err(err, errlen, "%s:%d: %s", spec, 0, "option name too long");
+			filter_set_err(err, errlen, "%s:%d: %s", spec, 0, "option name too long");
 			return -1;
 		}
 		p = eq + 1;
@@ -455,7 +167,7 @@ static int parse_spec(const char *spec, char *name, size_t nlen, struct ini *opt
 }
 
 static int compile_list(struct filter *f, const char *key, struct frx *arr, int *n,
-    char *err, size_t errlen)
+    unsigned flags, char *err, size_t errlen)
 {
 	const char *v = def_get(f, key);
 	struct opt *o = lookup(&f->ini, "Definition", key);
@@ -469,8 +181,8 @@ static int compile_list(struct filter *f, const char *key, struct frx *arr, int 
 		l = str_trim(l);
 		if (*l == '\0')
 			continue;
-		if (*n >= 64) {
-			set_err(err, errlen, "%s:%d: %s", file, line + idx, "too many regexes");
+		if (*n >= FILTER_MAXRX) {
+			filter_set_err(err, errlen, "%s:%d: %s", file, line + idx, "too many regexes");
 			rc = -1;
 			break;
 		}
@@ -480,13 +192,13 @@ static int compile_list(struct filter *f, const char *key, struct frx *arr, int 
 			break;
 		}
 		char e2[256];
-		arr[*n].re = regex_compile(tr, 0, e2, sizeof(e2));
+		arr[*n].re = regex_compile(tr, flags, e2, sizeof(e2));
 		free(tr);
 		if (arr[*n].re == NULL) {
 			char m[600];
 			if (snprintf(m, sizeof(m), "%s: %s", key, e2) >= (int)sizeof(m))
 				m[sizeof(m) - 1] = '\0';
-			set_err(err, errlen, "%s:%d: %s", file, line + idx, m);
+			filter_set_err(err, errlen, "%s:%d: %s", file, line + idx, m);
 			rc = -1;
 			break;
 		}
@@ -498,61 +210,82 @@ static int compile_list(struct filter *f, const char *key, struct frx *arr, int 
 	return rc;
 }
 
+/* Read the filter named in spec from src (a path: from its own dir). */
+static int read_filter(struct filter *f, const char *name,
+    const char *const *dirs, char *err, size_t errlen)
+{
+	char where[1024];
+	int r;
+
+	if (strchr(name, '/')) {
+		const char *sl = strrchr(name, '/');
+		char dir[1024];
+		if (snprintf(dir, sizeof(dir), "%.*s", (int)(sl - name), name) >= (int)sizeof(dir)) {
+			filter_set_err(err, errlen, "%s:%d: %s", name, 0, "path too long");
+			return -1;
+		}
+		const char *one[] = { dir, NULL };
+		struct ini_src src = { one, 0 };
+		r = ini_read_name(&f->ini, &src, sl + 1, where, sizeof(where), err, errlen);
+		if (r == 0)
+			filter_set_err(err, errlen, "%s:%d: %s", name, 0, "cannot read filter");
+		if (r <= 0)
+			return -1;
+		f->file = xstrdup(name);
+		return 0;
+	}
+	struct ini_src src = { dirs, 1 };
+	r = ini_read_name(&f->ini, &src, name, where, sizeof(where), err, errlen);
+	if (r == 0)
+		filter_set_err(err, errlen, "%s:%d: %s", name, 0,
+		    "filter not found in the filter.d search path nor built in");
+	if (r <= 0)
+		return -1;
+	char p[2200];
+	if (where[0] == '\0')
+		r = snprintf(p, sizeof(p), "built-in:%s", name);
+	else
+		r = snprintf(p, sizeof(p), "%s/%s.conf", where, name);
+	f->file = xstrdup(r > 0 && (size_t)r < sizeof(p) ? p : name);
+	return 0;
+}
+
 struct filter *filter_load(const char *spec, const char *const *dirs, char *err,
     size_t errlen)
 {
 	struct filter *f = xcalloc(1, sizeof(*f));
 	struct ini opts = { .n = 0 };
-	char name[1024], dir[1024];
+	char name[1024];
 
-	if (parse_spec(spec, name, sizeof(name), &opts, err, errlen) < 0)
+	if (parse_spec(spec, name, sizeof(name), &opts, err, errlen) < 0 ||
+	    read_filter(f, name, dirs, err, errlen) < 0)
 		goto fail;
-	if (strchr(name, '/')) {
-		const char *sl = strrchr(name, '/');
-		if (snprintf(dir, sizeof(dir), "%.*s", (int)(sl - name), name) >= (int)sizeof(dir)) {
-			set_err(err, errlen, "%s:%d: %s", spec, 0, "path too long");
-			goto fail;
-		}
-		if (ini_read_name(&f->ini, dir, name, 0, 1, err, errlen) < 0)
-			goto fail;
-	} else {
-		int found = 0;
-		for (int i = 0; dirs && dirs[i] && !found; i++) {
-			char p[2048];
-			int r = snprintf(p, sizeof(p), "%s/%s.conf", dirs[i], name);
-			if (r < 0 || (size_t)r >= sizeof(p) || access(p, R_OK) != 0)
-				continue;
-			str_copy(dir, sizeof(dir), dirs[i]);
-			found = 1;
-		}
-		if (!found) {
-			set_err(err, errlen, "%s:%d: %s", name, 0,
-			    "filter not found in the filter.d search path");
-			goto fail;
-		}
-		if (ini_read_name(&f->ini, dir, name, 0, 1, err, errlen) < 0)
-			goto fail;
-	}
-	f->file = xstrdup(name);
 	for (int i = 0; i < opts.n; i++)
 		ini_set(&f->ini, "Definition", opts.o[i].key, opts.o[i].val, spec, 0);
 	if (resolve(f, err, errlen) < 0)
 		goto fail;
 	const char *ml = def_get(f, "maxlines");
-	if (ml && atoi(ml) > 1) {
-		struct opt *o = lookup(&f->ini, "Definition", "maxlines");
-		set_err(err, errlen, "%s:%d: %s", o ? o->file : name, o ? o->line : 0,
-		    "maxlines > 1 (multi-line filters) is not supported yet");
-		goto fail;
+	f->maxlines = 1;
+	if (ml && *ml) {
+		char *e;
+		long v = strtol(ml, &e, 10);
+		if (*str_trim(e) != '\0' || v < 1 || v > FILTER_MAXLINES) {
+			struct opt *o = lookup(&f->ini, "Definition", "maxlines");
+			filter_set_err(err, errlen, "%s:%d: %s", o ? o->file : name,
+			    o ? o->line : 0, "maxlines must be a number from 1 to 1000");
+			goto fail;
+		}
+		f->maxlines = (int)v;
 	}
-	if (compile_list(f, "failregex", f->fail, &f->nfail, err, errlen) < 0 ||
-	    compile_list(f, "ignoreregex", f->ign, &f->nign, err, errlen) < 0)
+	unsigned ml_flag = f->maxlines > 1 ? REGEX_MULTILINE : 0;
+	if (compile_list(f, "failregex", f->fail, &f->nfail, ml_flag, err, errlen) < 0 ||
+	    compile_list(f, "ignoreregex", f->ign, &f->nign, 0, err, errlen) < 0)
 		goto fail;
 	const char *pr = def_get(f, "prefregex");
 	if (pr && *pr) {
 		struct frx one[1];
 		int n1 = 0;
-		if (compile_list(f, "prefregex", one, &n1, err, errlen) < 0)
+		if (compile_list(f, "prefregex", one, &n1, 0, err, errlen) < 0)
 			goto fail;
 		if (n1) {
 			f->pref = one[0].re;
@@ -560,7 +293,7 @@ struct filter *filter_load(const char *spec, const char *const *dirs, char *err,
 		}
 	}
 	if (f->nfail == 0) {
-		set_err(err, errlen, "%s:%d: %s", name, 0, "no failregex");
+		filter_set_err(err, errlen, "%s:%d: %s", name, 0, "no failregex");
 		goto fail;
 	}
 	f->date = date_new(def_get(f, "datepattern"), err, errlen);
@@ -568,6 +301,8 @@ struct filter *filter_load(const char *spec, const char *const *dirs, char *err,
 		goto fail;
 	f->md = pcre2_match_data_create(256, NULL);
 	f->md2 = pcre2_match_data_create(256, NULL);
+	buf_init(&f->subj, (size_t)1 << 24);
+	buf_init(&f->subj2, (size_t)1 << 24);
 	ini_free(&opts);
 	return f;
 fail:
@@ -597,8 +332,13 @@ void filter_free(struct filter *f)
 	free(f->defname);
 	free(f->defval);
 	date_free(f->date);
-	pcre2_match_data_free(f->md);
-	pcre2_match_data_free(f->md2);
+	if (f->md)
+		pcre2_match_data_free(f->md);
+	if (f->md2)
+		pcre2_match_data_free(f->md2);
+	filter_state_free(f);
+	buf_free(&f->subj);
+	buf_free(&f->subj2);
 	ini_free(&f->ini);
 	free(f->file);
 	free(f);
@@ -606,125 +346,10 @@ void filter_free(struct filter *f)
 
 int filter_nfail(const struct filter *f) { return f->nfail; }
 int filter_nignore(const struct filter *f) { return f->nign; }
+int filter_maxlines(const struct filter *f) { return f->maxlines; }
 const char *filter_file(const struct filter *f) { return f->file; }
 
 const char *filter_option(const struct filter *f, const char *name)
 {
 	return def_get((struct filter *)f, name);
-}
-
-/* Group `name` (or alt_name, alt_name_N) of a match into out; 1 if set. */
-static int group(pcre2_code *re, pcre2_match_data *md, const char *subj,
-    const char *name, char *out, size_t outlen)
-{
-	uint32_t cnt = 0, esz = 0;
-	PCRE2_SPTR tab;
-	pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &cnt);
-	pcre2_pattern_info(re, PCRE2_INFO_NAMEENTRYSIZE, &esz);
-	pcre2_pattern_info(re, PCRE2_INFO_NAMETABLE, &tab);
-	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-	uint32_t ovc = pcre2_get_ovector_count(md);
-	size_t nl = strlen(name);
-	for (int alt = 0; alt < 2; alt++)
-		for (uint32_t i = 0; i < cnt; i++) {
-			PCRE2_SPTR e = tab + i * esz;
-			const char *n = (const char *)e + 2;
-			int ok = alt == 0 ? strcmp(n, name) == 0 :
-			    (strncmp(n, "alt_", 4) == 0 && strncmp(n + 4, name, nl) == 0 &&
-			    (n[4 + nl] == '\0' || n[4 + nl] == '_'));
-			if (!ok)
-				continue;
-			uint32_t g = ((uint32_t)e[0] << 8) | e[1];
-			if (g >= ovc || ov[2 * g] == PCRE2_UNSET)
-				continue;
-			size_t l = ov[2 * g + 1] - ov[2 * g];
-			if (l >= outlen)
-				l = outlen - 1;
-			memcpy(out, subj + ov[2 * g], l);
-			out[l] = '\0';
-			return 1;
-		}
-	return 0;
-}
-
-static void take_groups(pcre2_code *re, pcre2_match_data *md, const char *s,
-    struct filter_hit *h)
-{
-	const char *hostgrp[] = { "ip4", "ip6", "dns" };
-	char v[256];
-	for (int i = 0; i < 3 && !h->host[0]; i++)
-		if (group(re, md, s, hostgrp[i], v, sizeof(v)))
-			str_copy(h->host, sizeof(h->host), v);
-	if (group(re, md, s, "fid", v, sizeof(v)))
-		str_copy(h->fid, sizeof(h->fid), v);
-	if (group(re, md, s, "user", v, sizeof(v)))
-		str_copy(h->user, sizeof(h->user), v);
-}
-
-static int rx_search(pcre2_code *re, const char *s, size_t len, pcre2_match_data *md)
-{
-	return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL) >= 0;
-}
-
-enum filter_result filter_match(struct filter *f, const char *line,
-    struct filter_hit *h)
-{
-	size_t len = strlen(line), ds = 0, de = 0;
-	time_t t;
-	struct buf text;
-
-	memset(h, 0, sizeof(*h));
-	h->regex = -1;
-	buf_init(&text, len + 2);
-	if (date_find(f->date, line, len, &ds, &de, &t)) {
-		h->has_date = 1;
-		h->time = t;
-		f->last_date = t;
-		buf_append(&text, line, ds);
-		buf_append(&text, line + de, len - de);
-	} else {
-		h->time = f->last_date ? f->last_date : date_now();
-		buf_append(&text, line, len);
-	}
-	buf_puts(&text, "\n");	/* fail2ban matches "line\n" */
-	const char *s = bstr(&text);
-	size_t sl = text.len;
-	char *content = NULL;
-	if (f->pref) {
-		if (!rx_search(f->pref, s, sl, f->md2))
-			goto out;
-		char c[8192];
-		if (group(f->pref, f->md2, s, "content", c, sizeof(c))) {
-			size_t cl = strlen(c);
-			content = xmalloc(cl + 2);
-			memcpy(content, c, cl);
-			content[cl] = '\n';
-			content[cl + 1] = '\0';
-		}
-		take_groups(f->pref, f->md2, s, h);
-	}
-	const char *fs = content ? content : s;
-	for (int i = 0; i < f->nfail; i++) {
-		if (!rx_search(f->fail[i].re, fs, strlen(fs), f->md))
-			continue;
-		for (int j = 0; j < f->nign; j++)
-			if (rx_search(f->ign[j].re, s, sl, f->md2)) {
-				h->result = FILTER_IGNORED;
-				h->regex = i;
-				goto out;
-			}
-		h->regex = i;
-		char nf[8];
-		if (group(f->fail[i].re, f->md, fs, "nofail", nf, sizeof(nf)))
-			goto out;	/* <F-NOFAIL>: matched, but not a failure */
-		take_groups(f->fail[i].re, f->md, fs, h);
-		if (!h->host[0] && h->fid[0])
-			str_copy(h->host, sizeof(h->host), h->fid);
-		h->result = FILTER_FAIL;
-		break;
-	}
-out:
-	free(content);
-	buf_free(&text);
-	return h->result;
 }

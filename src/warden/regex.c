@@ -47,7 +47,7 @@ static int subst_tags(const char *p, struct buf *out, const char *file,
     int line, char *err, size_t errlen)
 {
 	char open[16][32];
-	int nopen = 0;
+	int nopen = 0, nskip = 0;
 
 	while (*p) {
 		const char *q = p + 1;
@@ -79,8 +79,8 @@ static int subst_tags(const char *p, struct buf *out, const char *file,
 		if (i < sizeof(tags) / sizeof(tags[0])) {
 			buf_puts(out, tags[i].re);
 		} else if (strcmp(tag, "SKIPLINES") == 0) {
-			return refuse(err, errlen, file, line,
-			    "<SKIPLINES> needs maxlines > 1, not supported yet");
+			/* fail2ban: lines in between, given back to the buffer */
+			buf_printf(out, "\\n(?<skiplines%d>(?:(?:.*\\n)*?))", nskip++);
 		} else if (strncmp(tag, "F-", 2) == 0 || strncmp(tag, "/F-", 3) == 0) {
 			int close = tag[0] == '/';
 			char name[32];
@@ -238,14 +238,16 @@ char *regex_translate(const char *py, const char *file, int line, char *err,
 	return res;
 }
 
-void *regex_compile(const char *pcre, int caseless, char *err, size_t errlen)
+void *regex_compile(const char *pcre, unsigned flags, char *err, size_t errlen)
 {
 	int ec;
 	PCRE2_SIZE eo;
 	uint32_t opt = PCRE2_DUPNAMES | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_UCP;
 
-	if (caseless)
+	if (flags & REGEX_CASELESS)
 		opt |= PCRE2_CASELESS;
+	if (flags & REGEX_MULTILINE)
+		opt |= PCRE2_MULTILINE;
 	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pcre, PCRE2_ZERO_TERMINATED,
 	    opt, &ec, &eo, NULL);
 	if (re == NULL) {

@@ -66,9 +66,6 @@ static void test_refusals(void **state)
 	assert_null(filter_load("t-bad", dirs, err, sizeof(err)));
 	assert_non_null(strstr(err, "data/filter.d/t-bad.conf:3:"));
 	assert_non_null(strstr(err, "(?L)"));
-	assert_null(filter_load("t-maxlines", dirs, err, sizeof(err)));
-	assert_non_null(strstr(err, "t-maxlines.conf:2:"));
-	assert_non_null(strstr(err, "maxlines"));
 	assert_null(filter_load("no-such-filter", dirs, err, sizeof(err)));
 	assert_non_null(strstr(err, "not found"));
 }
@@ -90,8 +87,10 @@ static void test_translate(void **state)
 	free(r);
 	assert_null(regex_translate("a\\N{DASH}", "x.conf", 7, err, sizeof(err)));
 	assert_non_null(strstr(err, "x.conf:7:"));
-	assert_null(regex_translate("<SKIPLINES>", "x.conf", 9, err, sizeof(err)));
-	assert_non_null(strstr(err, "x.conf:9:"));
+	r = regex_translate("a<SKIPLINES>b<SKIPLINES>", "x.conf", 9, err, sizeof(err));
+	assert_non_null(strstr(r, "(?<skiplines0>"));
+	assert_non_null(strstr(r, "(?<skiplines1>"));
+	free(r);
 }
 
 static void test_python_filter(void **state)
@@ -106,6 +105,149 @@ static void test_python_filter(void **state)
 	assert_int_equal((long)h.time, 1124010000L);
 	assert_int_equal(filter_match(f, "2005-08-14 11:00:00 go again no 192.0.2.9 port 22", &h), FILTER_MISS);
 	filter_free(f);
+}
+
+/* maxlines: a failregex over two lines with <SKIPLINES> between them. */
+static void test_maxlines(void **state)
+{
+	char err[512];
+	struct filter_hit h;
+	struct filter *f = filter_load("t-maxlines", dirs, err, sizeof(err));
+
+	assert_non_null(f);
+	assert_int_equal(filter_maxlines(f), 5);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:00 login from 192.0.2.1", &h), FILTER_MISS);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:01 noise", &h), FILTER_MISS);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:02 denied", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "192.0.2.1");
+	assert_int_equal(h.lines, 2);			/* noise was skipped */
+	assert_int_equal((long)h.time, 1124010002L);
+	/* the login line was used up; the skipped one stays */
+	assert_int_equal(filter_match(f, "Aug 14 11:00:03 denied", &h), FILTER_MISS);
+	/* only the last 5 lines are kept */
+	assert_int_equal(filter_match(f, "Aug 14 11:00:04 login from 192.0.2.2", &h), FILTER_MISS);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(filter_match(f, "Aug 14 11:00:05 noise", &h), FILTER_MISS);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:06 denied", &h), FILTER_MISS);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:07 login from 192.0.2.3", &h), FILTER_MISS);
+	filter_reset(f);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:08 denied", &h), FILTER_MISS);
+	filter_free(f);
+}
+
+/* <F-MLFID>: NOFAIL keeps the address, a later line of the connection fails. */
+static void test_mlfid(void **state)
+{
+	char err[512];
+	struct filter_hit h;
+	struct filter *f = filter_load("t-mlfid", dirs, err, sizeof(err));
+
+	assert_non_null(f);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:00 s[1]: connect from 192.0.2.7", &h), FILTER_MISS);
+	assert_int_equal(h.nofail, 1);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:01 s[1]: auth failed for bob", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "192.0.2.7");
+	assert_string_equal(h.user, "bob");
+	assert_string_equal(h.mlfid, "s[1]:");
+	assert_int_equal((long)h.time, 1124010001L);
+	/* failure before the address: pending, reported when it comes */
+	assert_int_equal(filter_match(f, "Aug 14 11:00:02 s[2]: auth failed for eve", &h), FILTER_MISS);
+	assert_int_equal(h.pending, 1);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:03 s[2]: connect from 2001:db8::8", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "2001:db8::8");
+	assert_string_equal(h.user, "eve");
+	/* forget: the connection's address is gone */
+	assert_int_equal(filter_match(f, "Aug 14 11:00:04 s[1]: closed", &h), FILTER_MISS);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:05 s[1]: auth failed for bob", &h), FILTER_MISS);
+	assert_int_equal(h.pending, 1);
+	/* gained (a login) clears the connection */
+	assert_int_equal(filter_match(f, "Aug 14 11:00:06 s[3]: connect from 192.0.2.9", &h), FILTER_MISS);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:07 s[3]: accepted bob", &h), FILTER_MISS);
+	assert_int_equal(filter_match(f, "Aug 14 11:00:08 s[3]: auth failed for bob", &h), FILTER_MISS);
+	/* an unrelated line is a plain miss */
+	assert_int_equal(filter_match(f, "Aug 14 11:00:09 other: auth failed for x", &h), FILTER_MISS);
+	assert_int_equal(h.regex, -1);
+	filter_free(f);
+}
+
+/* Built-in filters: text a client controls never names the address. */
+static void test_builtin_injection(void **state)
+{
+	char err[512];
+	struct filter_hit h;
+	struct filter *f = filter_load("postfix[mode=auth]", NULL, err, sizeof(err));
+
+	assert_non_null(f);
+	assert_string_equal(filter_file(f), "built-in:postfix");
+	/* Postfix 3.9 logs sasl_username= after the reason */
+	assert_int_equal(filter_match(f, "Nov 28 10:00:00 mx postfix/submission/smtpd[123]: "
+	    "warning: unknown[198.51.100.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, "
+	    "sasl_username=x unknown[192.0.2.9]: SASL LOGIN authentication failed:", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "198.51.100.7");
+	/* HELO and MAIL FROM are the client's: no match in auth mode */
+	assert_int_equal(filter_match(f, "Nov 28 10:00:01 mx postfix/smtpd[123]: NOQUEUE: reject: "
+	    "RCPT from mail.example.com[203.0.113.5]: 554 5.7.1 <x@example.org>: Relay access denied; "
+	    "from=<a@example.net> to=<x@example.org> proto=ESMTP "
+	    "helo=<unknown[192.0.2.9]: SASL LOGIN authentication failed:>", &h), FILTER_MISS);
+	assert_int_equal(filter_match(f, "Nov 28 10:00:02 mx postfix/smtpd[123]: NOQUEUE: reject: "
+	    "RCPT from mail.example.com[203.0.113.5]: 450 4.1.8 <x@y>: Sender address rejected: "
+	    "Domain not found; from=<warning: unknown[192.0.2.9]: SASL LOGIN authentication failed:@x> "
+	    "to=<x@example.org> proto=ESMTP helo=<a>", &h), FILTER_MISS);
+	assert_int_equal(filter_match(f, "Nov 28 10:00:03 mx postfix/smtpd[123]: connect from "
+	    "unknown[203.0.113.5] postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN "
+	    "authentication failed: x", &h), FILTER_MISS);
+	filter_free(f);
+
+	/* the same NOQUEUE line in normal mode: the real client */
+	f = filter_load("postfix[mode=normal]", NULL, err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_match(f, "Nov 28 10:00:01 mx postfix/smtpd[123]: NOQUEUE: reject: "
+	    "RCPT from mail.example.com[203.0.113.5]: 554 5.7.1 <x@example.org>: Relay access denied; "
+	    "from=<a@example.net> to=<x@example.org> proto=ESMTP "
+	    "helo=<unknown[192.0.2.9]: SASL LOGIN authentication failed:>", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "203.0.113.5");
+	filter_free(f);
+
+	/* mailwarden's own lines */
+	f = filter_load("mailwarden[mode=auth]", NULL, err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_match(f, "Nov 28 10:00:04 mx mailwarden/smtpd[77]: warning: "
+	    "unknown[2001:db8::7]: SASL PLAIN authentication failed: bad password, "
+	    "sasl_username=x unknown[192.0.2.9]: SASL LOGIN authentication failed:", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "2001:db8::7");
+	filter_free(f);
+	f = filter_load("mailwarden", NULL, err, sizeof(err));	/* aggressive */
+	assert_non_null(f);
+	assert_int_equal(filter_match(f, "Nov 28 10:00:05 mx mailwarden/smtpd[77]: NOQUEUE: reject: "
+	    "RCPT from x.example[203.0.113.8]: 554 5.7.1 <a@b>: Relay access denied; from=<c@d> "
+	    "to=<a@b> proto=ESMTP helo=<[192.0.2.9]>", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "203.0.113.8");
+	assert_int_equal(filter_match(f, "Nov 28 10:00:06 mx mailwarden/postscreen[77]: PREGREET 11 "
+	    "after 0.00 from [192.0.2.10]:4242: EHLO x", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "192.0.2.10");
+	assert_int_equal(filter_match(f, "Nov 28 10:00:07 mx mailwarden/smtpd[77]: too many errors "
+	    "after RCPT from unknown[192.0.2.11]", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "192.0.2.11");
+	assert_int_equal(filter_match(f, "Nov 28 10:00:08 mx mailwarden/smtpd[77]: connect from "
+	    "unknown[192.0.2.12]", &h), FILTER_MISS);
+	filter_free(f);
+	f = filter_load("mailwarden[mode=relay]", NULL, err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_match(f, "Nov 28 10:00:07 mx mailwarden/smtpd[77]: too many errors "
+	    "after RCPT from unknown[192.0.2.11]", &h), FILTER_MISS);
+	filter_free(f);
+
+	/* dovecot: a user name holding '>, method=PLAIN, rip=' */
+	f = filter_load("dovecot", NULL, err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_match(f, "Nov 28 10:00:05 mx dovecot: imap-login: Disconnected "
+	    "(auth failed, 1 attempts in 2 secs): user=<a>, method=PLAIN, rip=192.0.2.9, lip=x>, "
+	    "method=PLAIN, rip=198.51.100.7, lip=10.0.0.1, TLS", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "198.51.100.7");
+	filter_free(f);
+
+	/* unknown built-in */
+	assert_null(filter_load("no-such-filter", NULL, err, sizeof(err)));
 }
 
 static void test_dates(void **state)
@@ -148,6 +290,9 @@ int main(void)
 		cmocka_unit_test_setup(test_refusals, setup),
 		cmocka_unit_test_setup(test_translate, setup),
 		cmocka_unit_test_setup(test_python_filter, setup),
+		cmocka_unit_test_setup(test_maxlines, setup),
+		cmocka_unit_test_setup(test_mlfid, setup),
+		cmocka_unit_test_setup(test_builtin_injection, setup),
 		cmocka_unit_test_setup(test_dates, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,49 @@
+/*
+ * actions — what a jail does to ban: the built-in `nft` action (nft.h,
+ * one batched transaction per call) or a fail2ban action.d file
+ * (NAME.conf + NAME.local: [INCLUDES] before/after, [Definition]
+ * actionstart/actionstop/actioncheck/actionban/actionunban, [Init]
+ * defaults, %(x)s and <tag> substitution) whose commands run with
+ * /bin/sh -c in a child, never blocking the loop. A failed command is
+ * logged with its output and retried; `.py` actions are refused.
+ */
+#ifndef MW_WARDEN_ACTIONS_H
+#define MW_WARDEN_ACTIONS_H
+#include <stddef.h>
+
+#include "warden/jail.h"
+
+struct nft;
+struct action;
+
+/* One ban or unban handed to the actions. */
+struct action_ban {
+	struct waddr net;
+	long timeout;		/* seconds left, 0 = forever */
+	long bantime;		/* the ban's length, -1 forever (<bantime>) */
+	long failures;		/* <failures> */
+	const char *user;	/* <F-USER>, may be NULL */
+	const char *matches;	/* <matches>, may be NULL */
+};
+
+/* Build the action `ref` of jail j: "nft" (uses n, may not be NULL then)
+ * or an action.d file looked up in dirs (NULL-terminated). NULL and a
+ * message on error (missing file, .py action). */
+struct action *action_new(const struct jail *j, const struct jail_ref *ref,
+    const char *const *dirs, struct nft *n, char *err, size_t errlen);
+/* actionstart / nft_jail_setup. -1 and err if the nft set-up failed
+ * (commands run in the background and report themselves). */
+int action_start(struct action *a, char *err, size_t errlen);
+/* Ban nets (one nft transaction, or one actionban each). */
+int action_ban(struct action *a, const struct action_ban *b, size_t n, char *err, size_t errlen);
+/* Unban nets. */
+int action_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
+    size_t errlen);
+/* actionstop / nft_jail_teardown. */
+void action_stop(struct action *a);
+void action_free(struct action *a);
+/* Reap finished command children (call on SIGCHLD). */
+void actions_reap(void);
+/* Command children still running or queued (tests, shutdown). */
+size_t actions_pending(void);
+#endif

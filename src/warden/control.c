@@ -1,0 +1,366 @@
+/*
+ * control — the warden's control socket and its commands (see
+ * control.h). Requests are bounded (one line, 4 KiB) and answered
+ * synchronously: every command only reads or changes the warden's memory
+ * and the store, so no request waits on the network.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/util.h"
+#include "warden/control.h"
+#include "warden/follow.h"
+#include "warden/jailrt.h"
+#include "warden/store.h"
+
+#define CTL_REQ_MAX 4096
+#define CTL_OUT_MAX (16 * 1024 * 1024)
+
+static int ctl_fd = -1;
+static char *ctl_path;
+
+static struct wjail *find_jail(const char *name)
+{
+	for (size_t i = 0; i < warden.njails; i++)
+		if (strcmp(warden.jails[i].j->name, name) == 0)
+			return &warden.jails[i];
+	return NULL;
+}
+
+/* A JSON string (the values here are names, paths, addresses, log text). */
+static void jstr(struct buf *o, const char *s)
+{
+	buf_puts(o, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			buf_printf(o, "\\%c", c);
+		else if (c < 0x20)
+			buf_printf(o, "\\u%04x", c);
+		else
+			buf_append(o, s, 1);
+	}
+	buf_puts(o, "\"");
+}
+
+static int cmd_status_all(int json, struct buf *o)
+{
+	if (json) {
+		buf_printf(o, "{\"jails\":[");
+		for (size_t i = 0; i < warden.njails; i++) {
+			buf_puts(o, i ? "," : "");
+			jstr(o, warden.jails[i].j->name);
+		}
+		buf_puts(o, "]}\n");
+		return 0;
+	}
+	buf_printf(o, "Status\n|- Number of jail:\t%zu\n`- Jail list:\t", warden.njails);
+	for (size_t i = 0; i < warden.njails; i++)
+		buf_printf(o, "%s%s", i ? ", " : "", warden.jails[i].j->name);
+	buf_puts(o, "\n");
+	return 0;
+}
+
+static int cmd_status(const char *name, int shortform, int json, struct buf *o)
+{
+	struct wjail *w = find_jail(name);
+	if (w == NULL) {
+		buf_printf(o, "Sorry but the jail '%s' does not exist\n", name);
+		return -1;
+	}
+	long now = warden_now();
+	struct jailrt *rt = w->rt;
+	const char **paths = NULL;
+	size_t np = w->fol ? follow_files(w->fol, &paths) : 0;
+	if (json) {
+		buf_printf(o, "{\"jail\":");
+		jstr(o, name);
+		buf_printf(o, ",\"currently_failed\":%zu,\"total_failed\":%lu,\"files\":[",
+		    jailrt_current_failed(rt, now), rt->total_failed);
+		for (size_t i = 0; i < np; i++) {
+			buf_puts(o, i ? "," : "");
+			jstr(o, paths[i]);
+		}
+		buf_printf(o, "],\"currently_banned\":%zu,\"total_banned\":%lu", rt->nbans,
+		    rt->total_banned);
+		if (!shortform) {
+			buf_puts(o, ",\"banned\":[");
+			for (size_t i = 0; i < rt->nbans; i++) {
+				buf_puts(o, i ? "," : "");
+				jstr(o, rt->bans[i].key);
+			}
+			buf_puts(o, "]");
+		}
+		buf_puts(o, "}\n");
+		return 0;
+	}
+	buf_printf(o, "Status for the jail: %s\n|- Filter\n", name);
+	buf_printf(o, "|  |- Currently failed:\t%zu\n|  |- Total failed:\t%lu\n",
+	    jailrt_current_failed(rt, now), rt->total_failed);
+	if (w->journal) {
+		buf_printf(o, "|  `- Journal matches:\t%s\n", w->j->journalmatch ? w->j->journalmatch : "");
+	} else {
+		buf_puts(o, "|  `- File list:\t");
+		for (size_t i = 0; i < np; i++)
+			buf_printf(o, "%s%s", i ? " " : "", paths[i]);
+		buf_puts(o, "\n");
+	}
+	buf_printf(o, "`- Actions\n   |- Currently banned:\t%zu\n   %s Total banned:\t%lu\n",
+	    rt->nbans, shortform ? "`-" : "|-", rt->total_banned);
+	if (!shortform) {
+		buf_puts(o, "   `- Banned IP list:\t");
+		for (size_t i = 0; i < rt->nbans; i++)
+			buf_printf(o, "%s%s", i ? " " : "", rt->bans[i].key);
+		buf_puts(o, "\n");
+	}
+	return 0;
+}
+
+static int cmd_banned(const char *ip, int json, struct buf *o)
+{
+	struct waddr a;
+	char err[128];
+	if (ip && waddr_parse_net(ip, &a, err, sizeof(err)) < 0) {
+		buf_printf(o, "%s\n", err);
+		return -1;
+	}
+	long now = warden_now();
+	int first = 1;
+	if (json)
+		buf_puts(o, "[");
+	for (size_t j = 0; j < warden.njails; j++) {
+		struct jailrt *rt = warden.jails[j].rt;
+		for (size_t i = 0; i < rt->nbans; i++) {
+			struct jailrt_ban *b = &rt->bans[i];
+			if (ip && !waddr_contains(&b->net, &a))
+				continue;
+			long left = b->bantime == JAIL_FOREVER ? -1 : jailrt_ban_left(b, now);
+			if (json) {
+				buf_puts(o, first ? "{\"jail\":" : ",{\"jail\":");
+				jstr(o, warden.jails[j].j->name);
+				buf_puts(o, ",\"ip\":");
+				jstr(o, b->key);
+				buf_printf(o, ",\"start\":%ld,\"bantime\":%ld,\"left\":%ld,\"count\":%ld}",
+				    b->start, b->bantime, left, b->count);
+			} else {
+				char lt[32] = "forever";
+				if (left >= 0)
+					snprintf(lt, sizeof(lt), "%lds", left);
+				buf_printf(o, "%s\t%s\t%s\n", warden.jails[j].j->name, b->key, lt);
+			}
+			first = 0;
+		}
+	}
+	if (json)
+		buf_puts(o, "]\n");
+	if (ip && first && !json)
+		buf_printf(o, "%s is not banned\n", ip);
+	return 0;
+}
+
+struct why {
+	struct buf *o;
+	int json, n;
+};
+
+static int why_one(const struct store_failure *f, void *arg)
+{
+	struct why *w = arg;
+	char when[32];
+	struct tm tm;
+	time_t t = f->time;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	if (w->json) {
+		buf_puts(w->o, w->n ? ",{\"time\":" : "{\"time\":");
+		buf_printf(w->o, "%ld,\"jail\":", f->time);
+		jstr(w->o, f->jail);
+		buf_puts(w->o, ",\"source\":");
+		jstr(w->o, f->source ? f->source : "");
+		buf_puts(w->o, ",\"matched\":");
+		jstr(w->o, f->matched ? f->matched : "");
+		buf_puts(w->o, "}");
+	} else {
+		buf_printf(w->o, "%s\t%s\t%s\t%s\n", when, f->jail, f->source ? f->source : "",
+		    f->matched ? f->matched : "");
+	}
+	w->n++;
+	return 0;
+}
+
+static int cmd_why(const char *ip, int json, struct buf *o)
+{
+	struct why w = { o, json, 0 };
+	if (json)
+		buf_puts(o, "[");
+	if (store_failure_list(warden.st, ip, why_one, &w) < 0) {
+		buf_printf(o, "%s\n", store_error(warden.st));
+		return -1;
+	}
+	if (json)
+		buf_puts(o, "]\n");
+	else if (w.n == 0)
+		buf_printf(o, "no recorded failures for %s\n", ip);
+	return 0;
+}
+
+int control_run(int argc, char **argv, int json, struct buf *o)
+{
+	char err[1024];
+	const char *c = argc > 0 ? argv[0] : "";
+	if (strcmp(c, "status") == 0 && argc == 1)
+		return cmd_status_all(json, o);
+	if (strcmp(c, "status") == 0 && (argc == 2 || (argc == 3 && strcmp(argv[2], "short") == 0)))
+		return cmd_status(argv[1], argc == 3, json, o);
+	if (strcmp(c, "banned") == 0 && argc <= 2)
+		return cmd_banned(argc == 2 ? argv[1] : NULL, json, o);
+	if (strcmp(c, "why") == 0 && argc == 2)
+		return cmd_why(argv[1], json, o);
+	if (strcmp(c, "ban") == 0 && argc == 3) {
+		struct wjail *w = find_jail(argv[1]);
+		if (w == NULL) {
+			buf_printf(o, "Sorry but the jail '%s' does not exist\n", argv[1]);
+			return -1;
+		}
+		if (warden_ban_ip(w, argv[2], err, sizeof(err)) < 0) {
+			buf_printf(o, "%s\n", err);
+			return -1;
+		}
+		buf_puts(o, json ? "{\"banned\":1}\n" : "1\n");
+		return 0;
+	}
+	if (strcmp(c, "unban") == 0 && argc == 2) {
+		size_t n;
+		const char *ip = strcmp(argv[1], "--all") == 0 ? NULL : argv[1];
+		if (warden_unban_ip(ip, &n, err, sizeof(err)) < 0) {
+			buf_printf(o, "%s\n", err);
+			return -1;
+		}
+		buf_printf(o, json ? "{\"unbanned\":%zu}\n" : "%zu\n", n);
+		return 0;
+	}
+	if (strcmp(c, "reload") == 0 && argc == 1) {
+		if (warden_reload(err, sizeof(err)) < 0) {
+			buf_printf(o, "%s\n", err);
+			return -1;
+		}
+		buf_puts(o, json ? "{\"reloaded\":true}\n" : "OK\n");
+		return 0;
+	}
+	buf_puts(o, "Sorry but the command is invalid\n");
+	return -1;
+}
+
+static void on_client(int fd, int events, void *arg)
+{
+	/* One request, read with a short blocking timeout: the peer is a
+	 * local root client that writes its line at once. */
+	char req[CTL_REQ_MAX + 1];
+	size_t len = 0;
+	struct timeval tv = { 2, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (len < CTL_REQ_MAX && memchr(req, '\n', len) == NULL) {
+		ssize_t n = read(fd, req + len, CTL_REQ_MAX - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	req[len] = '\0';
+	struct buf o;
+	buf_init(&o, CTL_OUT_MAX);
+	char *nl = strchr(req, '\n');
+	if (nl == NULL) {
+		buf_puts(&o, "error\nrequest too long or incomplete\n");
+	} else {
+		*nl = '\0';
+		char *argv[16], *save = NULL;
+		int argc = 0, json = 0;
+		for (char *w = strtok_r(req, "\t", &save); w && argc < 16; w = strtok_r(NULL, "\t", &save))
+			argv[argc++] = w;
+		if (argc > 0 && strcmp(argv[0], "json") == 0) {
+			json = 1;
+			memmove(argv, argv + 1, (size_t)--argc * sizeof(*argv));
+		}
+		struct buf body;
+		buf_init(&body, CTL_OUT_MAX - 16);
+		int rc = control_run(argc, argv, json, &body);
+		buf_puts(&o, rc == 0 ? "ok\n" : "error\n");
+		buf_append(&o, body.data ? body.data : "", body.len);
+		buf_free(&body);
+	}
+	for (size_t off = 0; off < o.len;) {
+		ssize_t n = write(fd, o.data + off, o.len - off);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	buf_free(&o);
+}
+
+static void on_accept(int lfd, int events, void *arg)
+{
+	for (int i = 0; i < 16; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct ucred cr;
+		socklen_t cl = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 ||
+		    (cr.uid != 0 && cr.uid != geteuid())) {
+			static const char msg[] = "error\npermission denied: the warden's control "
+			    "socket is for root only\n";
+			if (write(fd, msg, sizeof(msg) - 1) < 0)
+				log_warn("control: refusing uid %d: %s", (int)cr.uid, strerror(errno));
+			log_warn("control: refused a client with uid %d", (int)cr.uid);
+			close(fd);
+			continue;
+		}
+		on_client(fd, LOOP_READ, NULL);
+		close(fd);
+	}
+}
+
+int control_open(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path) >= (int)sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: path too long for a socket", path);
+		return -1;
+	}
+	unlink(path);
+	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0077);
+	int rc = ctl_fd < 0 ? -1 : bind(ctl_fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(ctl_fd, 16) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (ctl_fd >= 0)
+			close(ctl_fd);
+		ctl_fd = -1;
+		return -1;
+	}
+	ctl_path = xstrdup(path);
+	loop_watch(ctl_fd, LOOP_READ, on_accept, NULL);
+	return 0;
+}
+
+void control_close(void)
+{
+	if (ctl_fd < 0)
+		return;
+	loop_unwatch(ctl_fd);
+	close(ctl_fd);
+	unlink(ctl_path);
+	free(ctl_path);
+	ctl_fd = -1;
+}

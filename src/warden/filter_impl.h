@@ -1,0 +1,116 @@
+/*
+ * filter_impl — what filter.c (load), ini.c (read), filter_match.c (match)
+ * and builtin_filters.c share. Not for use outside src/warden/filter*.c.
+ */
+#ifndef MW_FILTER_IMPL_H
+#define MW_FILTER_IMPL_H
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "common/buf.h"
+
+#define INI_MAXOPT 512
+#define FILTER_MAXRX 64
+#define FILTER_MAXLINES 1000
+#define bstr(b) ((b)->data ? (b)->data : "")
+
+/* One option as read: section, key, raw value, where. */
+struct opt {
+	char *sec, *key, *val, *file;
+	int line;
+};
+
+struct ini {
+	struct opt o[INI_MAXOPT];
+	int n;
+};
+
+/* Where a filter and its includes are looked for: dirs in order, then
+ * (if builtin) the filters compiled into the binary. */
+struct ini_src {
+	const char *const *dirs;	/* NULL-terminated, may be NULL */
+	int builtin;
+};
+
+/* Groups of a match as fail2ban's groupdict(): name -> value or None. */
+#define FD_MAX 48
+#define FD_ARENA 4096
+struct fdict {
+	int n;
+	const char *name[FD_MAX];	/* into a regex's name table */
+	int vo[FD_MAX];			/* offset into arena, -1 = None */
+	size_t used;
+	int nusers;			/* the users set: size (0..2), first */
+	char user1[256];
+	char arena[FD_ARENA];
+};
+
+struct frx {
+	pcre2_code *re;
+	char *file;
+	int line;
+};
+
+/* Multi-line failure-id cache (fail2ban's mlfidCache: 100 entries, 5 min). */
+#define MLF_MAX 100
+#define MLF_TTL 300
+struct mlf_entry {
+	char id[256];			/* "" = free slot */
+	time_t expires;
+	long seq;			/* insertion order, for FIFO eviction */
+	struct fdict d;
+};
+
+/* A buffered line: the text without its time stamp. */
+struct fline {
+	char *text;
+	size_t len, cap;
+};
+
+struct filter {
+	char *file;
+	struct ini ini;			/* kept for filter_option() */
+	char **defname, **defval;	/* resolved definition */
+	int ndef;
+	struct frx fail[FILTER_MAXRX], ign[FILTER_MAXRX];
+	int nfail, nign;
+	pcre2_code *pref;
+	struct date_detector *date;
+	pcre2_match_data *md, *md2;
+	time_t last_date;
+	int maxlines;
+	/* streaming state */
+	struct fline *lines;		/* the line buffer, oldest first */
+	struct fline *lines2;		/* scratch for reordering */
+	int nlines;
+	struct buf subj, subj2;		/* joined buffer, ignore subject */
+	struct mlf_entry *mlf;		/* MLF_MAX slots, allocated on first use */
+	long seq;
+	struct fdict work, pre, det;	/* scratch */
+};
+
+/* ini.c */
+struct opt *ini_get(struct ini *ini, const char *sec, const char *key);
+void ini_set(struct ini *ini, const char *sec, const char *key,
+    const char *val, const char *file, int line);
+void ini_free(struct ini *ini);
+/* Read NAME.conf and NAME.local (includes resolved along src). 1 read,
+ * 0 not found, -1 error in err. *where gets the dir used ("" built-in). */
+int ini_read_name(struct ini *ini, const struct ini_src *src, const char *name,
+    char *where, size_t wlen, char *err, size_t errlen);
+/* Raw value of key as seen from section sec (then Init, DEFAULT). */
+struct opt *ini_lookup(struct ini *ini, const char *sec, const char *key);
+/* configparser's %(name)s interpolation of v from sec into out. */
+int ini_interp(struct ini *ini, const char *sec, const char *v, struct buf *out,
+    int depth, const struct opt *where, char *err, size_t errlen);
+void filter_set_err(char *err, size_t errlen, const char *fmt, const char *a,
+    int line, const char *b);
+
+/* builtin_filters.c: the text of a built-in file ("postfix.conf"), or NULL. */
+const char *builtin_filter_text(const char *file);
+
+/* filter_match.c */
+void filter_state_free(struct filter *f);
+#endif

@@ -1,0 +1,102 @@
+/*
+ * jailrt — one jail at run time: failures counted per address prefix
+ * within findtime, the ban decision at maxretry, the lockout-proof
+ * allowance after a successful login, and the jail's current bans.
+ * Pure bookkeeping: no I/O, no clock (every time is passed in), so that
+ * tests drive it directly. warden.c does the acting, storing and logging.
+ */
+#ifndef MW_WARDEN_JAILRT_H
+#define MW_WARDEN_JAILRT_H
+#include <stddef.h>
+
+#include "warden/jail.h"
+
+/* One ban in force. */
+struct jailrt_ban {
+	struct waddr net;
+	char key[WADDR_STRLEN];	/* net as text: the store's prefix */
+	long start;
+	long bantime;		/* seconds, JAIL_FOREVER = -1 */
+	long count;		/* 1 for a first ban, 2 for the next ... */
+};
+
+/* Failures of one prefix within findtime. */
+struct jailrt_fail {
+	struct waddr net;
+	char key[WADDR_STRLEN];
+	long *times;		/* oldest first, at most maxretry */
+	size_t n;
+};
+
+/* Lockout-proof allowance: AUTH failures of addr with login not counted
+ * until `until`. */
+struct jailrt_allow {
+	struct waddr addr;
+	char login[128];
+	long until;
+};
+
+struct jailrt {
+	const struct jail *jail;
+	struct waddr *ignore;	/* ignoreip, plus this host's own with ignoreself */
+	size_t nignore;
+	struct jailrt_fail *fails;
+	size_t nfails, capfails;
+	struct jailrt_allow *allows;
+	size_t nallows;
+	struct jailrt_ban *bans;
+	size_t nbans, capbans;
+	unsigned long total_failed, total_banned;
+};
+
+/* What one failure led to. */
+enum jailrt_result {
+	JRT_COUNTED,		/* counted, below maxretry */
+	JRT_BAN,		/* maxretry reached: ban *net now */
+	JRT_IGNORED,		/* ignoreip / ignoreself */
+	JRT_ALLOWED,		/* same login as a recent successful one */
+	JRT_OLD,		/* older than findtime */
+	JRT_BANNED,		/* its prefix is banned already */
+	JRT_ERROR,		/* not an address, or no bannable prefix: err */
+};
+
+/* Runtime for jail j; self (n of them) are this host's addresses, added
+ * to the ignore list when the jail has ignoreself. */
+struct jailrt *jailrt_new(const struct jail *j, const struct waddr *self, size_t nself);
+void jailrt_free(struct jailrt *r);
+/*
+ * A failure of addr (text) at time t, seen at now. auth: an AUTH failure
+ * with login (may be ""), subject to the allowance. On JRT_BAN *net is
+ * the prefix to ban and *count the failures that led to it (the counter
+ * is then cleared); on JRT_ERROR err says why.
+ */
+enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char *login,
+    int auth, long t, long now, struct waddr *net, long *count, char *err, size_t errlen);
+/* A successful login of login from addr at now: forget the failures of
+ * its prefix and allow its AUTH failures with the same login for
+ * allow_time seconds. 1 if anything was cleared. */
+int jailrt_auth_ok(struct jailrt *r, const char *addr, const char *login, long now,
+    long allow_time);
+/* 1 if net overlaps an ignored network (either contains the other):
+ * such a ban is never made nor restored. */
+int jailrt_is_ignored(const struct jailrt *r, const struct waddr *net);
+/* Prefixes with failures within findtime of now (`Currently failed`). */
+size_t jailrt_current_failed(struct jailrt *r, long now);
+/* Forget failures older than findtime and allowances that ended. */
+void jailrt_expire_failures(struct jailrt *r, long now);
+
+/* Record a ban in force (replacing one of the same net); it counts in
+ * total_banned unless restored. Returns the entry. */
+struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, long start,
+    long bantime, long count, int restored);
+/* The ban whose network contains addr (a host or a network), or NULL. */
+struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr);
+/* Remove the ban at index i (order is not kept). */
+void jailrt_ban_del(struct jailrt *r, size_t i);
+/* 1 if b has ended at now. */
+int jailrt_ban_ended(const struct jailrt_ban *b, long now);
+/* Seconds left of b at now: 0 for forever, at least 1 otherwise. */
+long jailrt_ban_left(const struct jailrt_ban *b, long now);
+/* Earliest end of a ban (unix time), 0 if none ends. */
+long jailrt_next_end(const struct jailrt *r);
+#endif

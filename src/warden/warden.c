@@ -1,0 +1,617 @@
+/*
+ * warden — the ban engine's process. Started by the master (as root:
+ * it changes the firewall and runs action commands) when the config has
+ * an enabled jail. It is not network-facing: its inputs are the smtp
+ * engine's MSG_WARDEN_EVENT datagrams on private/warden (checked with
+ * msg_end()), the log lines of followed files, and the root-only control
+ * socket. It counts failures (jailrt.c), bans through the actions
+ * (actions.c), keeps state in the store, writes private/bans for the
+ * engine (banfile.c) and logs in fail2ban's format to warden_logtarget.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/msg.h"
+#include "common/util.h"
+#include "warden/actions.h"
+#include "warden/banfile.h"
+#include "warden/control.h"
+#include "warden/filter.h"
+#include "warden/follow.h"
+#include "warden/jailrt.h"
+#include "warden/nft.h"
+#include "warden/store.h"
+#include "warden/warden.h"
+
+struct warden warden;
+
+static struct config *cfg;
+static const char *cfg_path;
+static struct jailconf jc;
+static struct nft *nft;
+static int ev_fd = -1;		/* private/warden */
+static int priv_fd = -1;	/* private/, for the bans file */
+static int log_fd_f = -1;	/* warden_logtarget file, -1 = maillog */
+static int in_txn;		/* failures batched until the loop is idle */
+static struct loop_timer tick;
+static long last_purge;
+static struct waddr selfs[64];
+static size_t nself;
+
+long warden_now(void)
+{
+	return (long)time(NULL);
+}
+
+/* One line in fail2ban's layout: "%(asctime)s %(name)-24s[%(process)d]:
+ * %(levelname)-7s %(message)s", asctime with ",mmm". */
+static void wlog(const char *level, const char *logger, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void wlog(const char *level, const char *logger, const char *fmt, ...)
+{
+	char msg[2048], line[2400], stamp[32];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log_fd_f < 0) {
+		log_info("%s %s", level, msg);
+		return;
+	}
+	struct timeval tv;
+	struct tm tm;
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	int n = snprintf(line, sizeof(line), "%s,%03d %-24s[%d]: %-7s %s\n", stamp,
+	    (int)(tv.tv_usec / 1000), logger, (int)getpid(), level, msg);
+	if (n > 0 && write(log_fd_f, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
+		log_warn("warden_logtarget: %s", strerror(errno));
+}
+
+static void txn_commit(void *arg)
+{
+	if (in_txn && store_commit(warden.st) < 0)
+		log_warn("store: %s", store_error(warden.st));
+	in_txn = 0;
+}
+
+static void txn_need(void)
+{
+	if (in_txn)
+		return;
+	if (store_begin(warden.st) == 0) {
+		in_txn = 1;
+		loop_at_idle(txn_commit, NULL);
+	}
+}
+
+/* Write private/bans from every jail's bans in force. */
+static void write_bans(void)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < warden.njails; i++)
+		n += warden.jails[i].rt->nbans;
+	struct banfile_entry *e = xcalloc(n ? n : 1, sizeof(*e));
+	for (size_t i = 0; i < warden.njails; i++) {
+		struct jailrt *rt = warden.jails[i].rt;
+		for (size_t b = 0; b < rt->nbans; b++, k++) {
+			e[k].net = rt->bans[b].net;
+			e[k].expires = rt->bans[b].bantime == JAIL_FOREVER ? 0 :
+			    rt->bans[b].start + rt->bans[b].bantime;
+			str_copy(e[k].jail, sizeof(e[k].jail), warden.jails[i].j->name);
+		}
+	}
+	if (priv_fd >= 0 && banfile_write(priv_fd, "bans", e, n) < 0)
+		log_warn("cannot write the bans file: %s", strerror(errno));
+	free(e);
+}
+
+static void act_all(struct wjail *w, int ban, const struct action_ban *b, size_t n)
+{
+	char err[1024];
+	for (size_t i = 0; i < w->nacts; i++) {
+		int rc = ban ? action_ban(w->acts[i], b, n, err, sizeof(err)) :
+		    action_unban(w->acts[i], b, n, err, sizeof(err));
+		if (rc < 0)
+			wlog("ERROR", "fail2ban.actions", "[%s] %s failed: %s", w->j->name,
+			    ban ? "ban" : "unban", err);
+	}
+}
+
+/* Ban net in w now after `failures` failures. */
+static void do_ban(struct wjail *w, const struct waddr *net, long failures, const char *user,
+    const char *matched)
+{
+	long now = warden_now(), count = 0, last = 0;
+	char key[WADDR_STRLEN];
+	waddr_format(net, net->plen != (net->family == AF_INET ? 32 : 128), key, sizeof(key));
+	if (jailrt_is_ignored(w->rt, net))
+		return;
+	if (w->j->dryrun) {
+		wlog("NOTICE", "fail2ban.actions", "[%s] Would ban %s (dry-run)", w->j->name, key);
+		return;
+	}
+	if (store_ban_count(warden.st, w->j->overalljails ? NULL : w->j->name, key, &count,
+	    &last) < 0)
+		log_warn("store: %s", store_error(warden.st));
+	long bt = bantime_next(w->j, count, (double)random() / ((double)RAND_MAX + 1));
+	struct jailrt_ban *b = jailrt_ban_add(w->rt, net, now, bt, count + 1, 0);
+	struct store_ban sb = { w->j->name, key, now, bt, count + 1 };
+	txn_need();
+	if (store_ban_add(warden.st, &sb) < 0)
+		log_warn("store: %s", store_error(warden.st));
+	wlog("NOTICE", "fail2ban.actions", "[%s] Ban %s", w->j->name, key);
+	struct action_ban ab = { *net, jailrt_ban_left(b, now), bt, failures, user, matched };
+	act_all(w, 1, &ab, 1);
+	write_bans();
+}
+
+/* One failure of addr for jail w. */
+static void failure(struct wjail *w, const char *addr, const char *user, int auth, long t,
+    const char *source, const char *text)
+{
+	struct waddr net;
+	long count = 0, now = warden_now();
+	char err[256], when[32];
+	enum jailrt_result r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count,
+	    err, sizeof(err));
+	if (r == JRT_ERROR) {
+		wlog("WARNING", "fail2ban.filter", "[%s] %s", w->j->name, err);
+		return;
+	}
+	if (r == JRT_IGNORED) {
+		wlog("INFO", "fail2ban.filter", "[%s] Ignore %s by ip", w->j->name, addr);
+		return;
+	}
+	if (r != JRT_COUNTED && r != JRT_BAN)
+		return;
+	struct tm tm;
+	time_t tt = t;
+	localtime_r(&tt, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	wlog("INFO", "fail2ban.filter", "[%s] Found %s - %s", w->j->name, addr, when);
+	struct store_failure f = { t, w->j->name, addr, source, text };
+	txn_need();
+	if (store_failure_add(warden.st, &f) < 0)
+		log_warn("store: %s", store_error(warden.st));
+	if (r == JRT_BAN)
+		do_ban(w, &net, count, user, text);
+}
+
+/* ---- inputs ---- */
+
+static void on_event(int fd, int events, void *arg)
+{
+	static const char *const kinds[] = { "", "auth", "auth-ok", "relay", "reject",
+		"pregreet", "protocol" };
+	for (int i = 0; i < 256; i++) {
+		struct msg m;
+		if (msg_recv(fd, &m) <= 0)
+			return;
+		uint32_t kind = msg_get_u32(&m);
+		const char *addr = msg_get_str(&m), *user = msg_get_str(&m);
+		const char *text = msg_get_str(&m);
+		if (m.type != MSG_WARDEN_EVENT || msg_end(&m) < 0 || kind < WEV_AUTH_FAIL ||
+		    kind > WEV_PROTOCOL) {
+			log_warn("warden: malformed event datagram ignored");
+			msg_free(&m);
+			continue;
+		}
+		char source[32];
+		snprintf(source, sizeof(source), "event:%s", kinds[kind]);
+		long now = warden_now();
+		for (size_t j = 0; j < warden.njails; j++) {
+			struct wjail *w = &warden.jails[j];
+			if (kind == WEV_AUTH_OK) {
+				if (jailrt_auth_ok(w->rt, addr, user, now,
+				    config_get_time(cfg, "warden_login_allow_time")) &&
+				    store_failure_clear(warden.st, w->j->name, addr) < 0)
+					log_warn("store: %s", store_error(warden.st));
+			} else if (w->events & (1u << kind)) {
+				failure(w, addr, user, kind == WEV_AUTH_FAIL, now, source, text);
+			}
+		}
+		msg_free(&m);
+	}
+}
+
+static void on_line(void *arg, const char *path, const char *line, size_t len)
+{
+	struct wjail *w = arg;
+	struct filter_hit hit;
+	char *l = xstrndup(line, len);
+	if (filter_match(w->filter, l, &hit) == FILTER_FAIL && *hit.host)
+		failure(w, hit.host, hit.user, 0, hit.time, path, l);
+	free(l);
+}
+
+/* ---- jails ---- */
+
+/* Which events a jail fed by the engine counts; 0 if it reads logs. */
+static unsigned jail_events(const struct jail *j)
+{
+	const char *name = j->filter.name, *mode = jailconf_ref_opt(&j->filter, "mode");
+	const char *maillog = config_get(cfg, "maillog_file");
+	unsigned A = 1u << WEV_AUTH_FAIL, R = 1u << WEV_RELAY_DENIED, J = 1u << WEV_REJECT,
+	    P = 1u << WEV_PREGREET, X = 1u << WEV_PROTOCOL;
+	int ours = strcmp(name, "mailwarden") == 0;
+	if (!ours && strcmp(name, "postfix") == 0) {
+		ours = 1;	/* only when it reads nothing but our own maillog */
+		for (size_t i = 0; i < j->nlogpath; i++)
+			if (*maillog == '\0' || strcmp(j->logpath[i].pattern, maillog) != 0)
+				ours = 0;
+	}
+	if (!ours)
+		return 0;
+	if (mode == NULL)
+		mode = strcmp(name, "postfix") == 0 ? "more" : "aggressive";
+	static const struct { const char *mode; unsigned pf, mw; } map[] = {
+		{ "auth", 0, 0 }, { "relay", 0, 0 }, { "reject", 0, 0 }, { "pregreet", 0, 0 },
+		{ "protocol", 0, 0 }, { "normal", 0, 0 }, { "more", 0, 0 }, { "rbl", 0, 0 },
+		{ "ddos", 0, 0 }, { "extra", 0, 0 }, { "aggressive", 0, 0 },
+	};
+	unsigned masks[] = { A, R, J, P, X, J | R, J | R, J, P | X, J | R | A, A | R | J | P | X };
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
+		if (strcmp(map[i].mode, mode) == 0)
+			return masks[i];
+	return A | R | J | P | X;
+}
+
+struct restore {
+	struct wjail *w;
+	struct action_ban *b;
+	size_t n;
+};
+
+static int restore_one(const struct store_ban *sb, void *arg)
+{
+	struct restore *r = arg;
+	struct waddr net;
+	char err[128];
+	long now = warden_now();
+	if (waddr_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
+		return 0;
+	if (jailrt_is_ignored(r->w->rt, &net)) {
+		wlog("NOTICE", "fail2ban.actions", "[%s] Not restoring ban of %s: ignoreip",
+		    r->w->j->name, sb->prefix);
+		return 0;
+	}
+	struct jailrt_ban *b = jailrt_ban_add(r->w->rt, &net, sb->start, sb->bantime, sb->count, 1);
+	r->b = xrealloc(r->b, (r->n + 1) * sizeof(*r->b));
+	struct action_ban ab = { net, jailrt_ban_left(b, now), sb->bantime, 0, NULL, NULL };
+	r->b[r->n++] = ab;
+	wlog("NOTICE", "fail2ban.actions", "[%s] Restore Ban %s", r->w->j->name, sb->prefix);
+	return 0;
+}
+
+static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
+{
+	static const char *const fdirs[] = { "/etc/mailwarden/filter.d", "/etc/fail2ban/filter.d", NULL };
+	memset(w, 0, sizeof(*w));
+	w->j = j;
+	w->rt = jailrt_new(j, selfs, nself);
+	w->events = jail_events(j);
+	wlog("INFO", "fail2ban.jail", "[%s] Jail is fed by %s", j->name,
+	    w->events ? "the smtp engine's events (its own maillog is not followed)" : "its logs");
+	char **adirs = config_list(config_get(cfg, "warden_action_path"));
+	w->acts = xcalloc(j->nactions, sizeof(*w->acts));
+	for (size_t i = 0; i < j->nactions; i++) {
+		w->acts[i] = action_new(j, &j->actions[i], (const char *const *)adirs, nft, err, errlen);
+		if (w->acts[i] == NULL) {
+			config_list_free(adirs);
+			return -1;
+		}
+		w->nacts++;
+		if (action_start(w->acts[i], err, errlen) < 0) {
+			config_list_free(adirs);
+			return -1;
+		}
+	}
+	config_list_free(adirs);
+	if (w->events == 0) {
+		w->filter = filter_load(j->filter.text, fdirs, err, errlen);
+		if (w->filter == NULL)
+			return -1;
+		if (j->backend == JAIL_BACKEND_SYSTEMD) {
+			w->journal = journal_new(j->journalmatch ? j->journalmatch : "", on_line, w,
+			    err, errlen);
+			if (w->journal == NULL)
+				return -1;
+		} else {
+			w->fol = follow_new(warden.st, on_line, w);
+			for (size_t i = 0; i < j->nlogpath; i++)
+				if (follow_add(w->fol, j->logpath[i].pattern, j->logpath[i].tail,
+				    j->backend == JAIL_BACKEND_POLLING, err, errlen) < 0)
+					return -1;
+		}
+	}
+	struct restore r = { w, NULL, 0 };
+	if (store_ban_list(warden.st, j->name, warden_now(), restore_one, &r) < 0)
+		log_warn("store: %s", store_error(warden.st));
+	if (r.n)
+		act_all(w, 1, r.b, r.n);
+	free(r.b);
+	wlog("INFO", "fail2ban.jail", "Jail '%s' started", j->name);
+	return 0;
+}
+
+/* Stop every jail: actionstop (waiting a few seconds for the commands),
+ * then free. */
+static void stop_jails(void)
+{
+	for (size_t j = 0; j < warden.njails; j++) {
+		struct wjail *w = &warden.jails[j];
+		if (w->fol)
+			follow_free(w->fol);
+		if (w->journal)
+			journal_free(w->journal);
+		w->fol = NULL;
+		w->journal = NULL;
+		for (size_t i = 0; i < w->nacts; i++)
+			action_stop(w->acts[i]);
+	}
+	for (int i = 0; i < 100 && actions_pending(); i++) {
+		usleep(50000);
+		actions_reap();
+	}
+	for (size_t j = 0; j < warden.njails; j++) {
+		struct wjail *w = &warden.jails[j];
+		for (size_t i = 0; i < w->nacts; i++)
+			action_free(w->acts[i]);
+		free(w->acts);
+		filter_free(w->filter);
+		jailrt_free(w->rt);
+		wlog("INFO", "fail2ban.jail", "Jail '%s' stopped", w->j->name);
+	}
+	free(warden.jails);
+	warden.jails = NULL;
+	warden.njails = 0;
+	jailconf_free(&jc);
+}
+
+static int start_jails(char *err, size_t errlen)
+{
+	if (jailconf_load(cfg, &jc, err, errlen) < 0)
+		return -1;
+	warden.jails = xcalloc(jc.njails ? jc.njails : 1, sizeof(*warden.jails));
+	for (size_t i = 0; i < jc.njails; i++) {
+		warden.njails++;
+		if (start_jail(&warden.jails[i], jc.jails[i], err, errlen) < 0)
+			return -1;
+	}
+	write_bans();
+	return 0;
+}
+
+/* ---- commands (control.c) ---- */
+
+int warden_ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen)
+{
+	struct waddr a, net;
+	if (waddr_parse(ip, &a) < 0) {
+		snprintf(err, errlen, "not an IP address: %s", ip);
+		return -1;
+	}
+	int rc = waddr_ban_prefix(&a, w->j->prefix4, w->j->prefix6, w->rt->ignore,
+	    w->rt->nignore, &net, err, errlen);
+	if (rc == 1)
+		snprintf(err, errlen, "%s is in ignoreip of jail %s", ip, w->j->name);
+	if (rc != 0)
+		return -1;
+	if (jailrt_ban_find(w->rt, &a)) {
+		snprintf(err, errlen, "%s is already banned in %s", ip, w->j->name);
+		return -1;
+	}
+	do_ban(w, &net, 0, NULL, "manual ban");
+	return 0;
+}
+
+/* Unban the ban at index i of w; forget it in the store if forget. */
+static void unban_at(struct wjail *w, size_t i, int forget)
+{
+	struct jailrt_ban b = w->rt->bans[i];
+	struct action_ban ab = { b.net, 0, b.bantime, 0, NULL, NULL };
+	jailrt_ban_del(w->rt, i);
+	act_all(w, 0, &ab, 1);
+	if (forget && store_ban_remove(warden.st, w->j->name, b.key, NULL) < 0)
+		log_warn("store: %s", store_error(warden.st));
+	wlog("NOTICE", "fail2ban.actions", "[%s] Unban %s", w->j->name, b.key);
+}
+
+int warden_unban_ip(const char *ip, size_t *n, char *err, size_t errlen)
+{
+	struct waddr a;
+	*n = 0;
+	if (ip && waddr_parse_net(ip, &a, err, errlen) < 0)
+		return -1;
+	for (size_t j = 0; j < warden.njails; j++) {
+		struct wjail *w = &warden.jails[j];
+		for (size_t i = 0; i < w->rt->nbans;) {
+			struct jailrt_ban *b = &w->rt->bans[i];
+			if (ip == NULL || waddr_contains(&b->net, &a) || waddr_contains(&a, &b->net)) {
+				unban_at(w, i, 1);
+				(*n)++;
+			} else {
+				i++;
+			}
+		}
+	}
+	write_bans();
+	return 0;
+}
+
+int warden_reload(char *err, size_t errlen)
+{
+	struct config *nc = config_load(cfg_path, err, errlen);
+	if (nc == NULL)
+		return -1;
+	stop_jails();
+	config_free(cfg);
+	cfg = nc;
+	if (start_jails(err, errlen) < 0) {
+		log_warn("warden reload: %s", err);
+		return -1;
+	}
+	wlog("INFO", "fail2ban.server", "Reload finished");
+	return 0;
+}
+
+/* ---- timers, signals, set-up ---- */
+
+static void on_tick(void *arg)
+{
+	long now = warden_now();
+	int changed = 0;
+	actions_reap();		/* belt and braces besides SIGCHLD */
+	for (size_t j = 0; j < warden.njails; j++) {
+		struct wjail *w = &warden.jails[j];
+		for (size_t i = 0; i < w->rt->nbans;) {
+			if (jailrt_ban_ended(&w->rt->bans[i], now)) {
+				unban_at(w, i, 0);
+				changed = 1;
+			} else {
+				i++;
+			}
+		}
+		if (now % 60 == 0)
+			jailrt_expire_failures(w->rt, now);
+	}
+	if (changed)
+		write_bans();
+	if (now - last_purge >= 3600) {
+		long n = 0;
+		last_purge = now;
+		if (store_purge(warden.st, now, config_get_time(cfg, "warden_dbpurgeage"), &n) < 0)
+			log_warn("store purge: %s", store_error(warden.st));
+	}
+	loop_timer_set(&tick, 1000, on_tick, NULL);
+}
+
+static void on_chld(int signo, void *arg)
+{
+	actions_reap();
+}
+
+static void on_term(int signo, void *arg)
+{
+	loop_exit();
+}
+
+static void find_self(void)
+{
+	static const char *const fixed[] = { "127.0.0.0/8", "::1" };
+	char err[128];
+	for (size_t i = 0; i < 2; i++)
+		if (waddr_parse_net(fixed[i], &selfs[nself], err, sizeof(err)) == 0)
+			nself++;
+	struct ifaddrs *ifa, *p;
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (p = ifa; p && nself < sizeof(selfs) / sizeof(*selfs); p = p->ifa_next) {
+		char host[128];
+		if (p->ifa_addr == NULL || (p->ifa_addr->sa_family != AF_INET &&
+		    p->ifa_addr->sa_family != AF_INET6))
+			continue;
+		if (getnameinfo(p->ifa_addr, p->ifa_addr->sa_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6), host, sizeof(host),
+		    NULL, 0, NI_NUMERICHOST) != 0)
+			continue;
+		char *pct = strchr(host, '%');
+		if (pct)
+			*pct = '\0';
+		if (waddr_parse(host, &selfs[nself]) == 0)
+			nself++;
+	}
+	freeifaddrs(ifa);
+}
+
+/* private/ (0700, mail_owner) and the event socket in it. */
+static void open_private(void)
+{
+	char path[1024];
+	const char *q = config_get(cfg, "queue_directory");
+	struct passwd *pw = geteuid() == 0 ? getpwnam(config_get(cfg, "mail_owner")) : NULL;
+	snprintf(path, sizeof(path), "%s/private", q);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		fatal("mkdir %s: %s", path, strerror(errno));
+	if (pw && chown(path, pw->pw_uid, pw->pw_gid) < 0)
+		fatal("chown %s: %s", path, strerror(errno));
+	priv_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (priv_fd < 0)
+		fatal("open %s: %s", path, strerror(errno));
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/warden", path) >=
+	    (int)sizeof(sun.sun_path))
+		fatal("%s/warden: path too long for a socket", path);
+	unlink(sun.sun_path);
+	ev_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ev_fd < 0 || bind(ev_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		fatal("bind %s: %s", sun.sun_path, strerror(errno));
+	if (pw && chown(sun.sun_path, pw->pw_uid, pw->pw_gid) < 0)
+		fatal("chown %s: %s", sun.sun_path, strerror(errno));
+	if (chmod(sun.sun_path, 0600) < 0)
+		fatal("chmod %s: %s", sun.sun_path, strerror(errno));
+	loop_watch(ev_fd, LOOP_READ, on_event, NULL);
+}
+
+void warden_main(struct config *c, const char *path)
+{
+	char err[2048];
+	cfg = c;
+	cfg_path = path;
+	log_set_service("warden");
+	loop_init();
+	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+	const char *target = config_get(cfg, "warden_logtarget");
+	if (strcmp(target, "maillog") != 0) {
+		log_fd_f = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (log_fd_f < 0)
+			fatal("warden_logtarget %s: %s", target, strerror(errno));
+	}
+	warden.st = store_open(config_get(cfg, "warden_dbfile"), err, sizeof(err));
+	if (warden.st == NULL)
+		fatal("warden_dbfile: %s", err);
+	nft = nft_open(NULL, err, sizeof(err));
+	if (nft == NULL)
+		log_warn("nftables unavailable, the nft action cannot be used: %s", err);
+	find_self();
+	open_private();
+	wlog("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");
+	loop_signal(SIGCHLD, on_chld, NULL);	/* before any action command runs */
+	loop_signal(SIGTERM, on_term, NULL);
+	loop_signal(SIGINT, on_term, NULL);
+	if (start_jails(err, sizeof(err)) < 0)
+		fatal("warden: %s", err);
+	if (control_open(config_get(cfg, "warden_socket"), err, sizeof(err)) < 0)
+		fatal("warden_socket: %s", err);
+	last_purge = 0;
+	loop_timer_set(&tick, 1000, on_tick, NULL);
+	log_info("warden started: %zu jail(s)", warden.njails);
+	loop_run();
+	control_close();
+	txn_commit(NULL);
+	stop_jails();
+	store_close(warden.st);
+	if (nft)
+		nft_close(nft);
+	wlog("INFO", "fail2ban.server", "Exiting Fail2ban");
+	exit(0);
+}

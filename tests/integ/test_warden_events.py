@@ -1,0 +1,96 @@
+"""The ban engine fed by the smtp engine's MSG_WARDEN_EVENT datagrams on
+private/warden (sent here by the test, as the engine will): a failure
+counts once (a postfix[mode=auth] jail on our own maillog is fed by the
+events, the maillog is not also followed), a ban at exactly maxretry, the
+lockout allowance for the same login only, dry-run, malformed datagrams."""
+import os
+import re
+import socket
+import struct
+
+import pytest
+
+from test_warden import ACTION, cli, read, wait_for
+
+MSG_WARDEN_EVENT = 3
+WEV_AUTH_FAIL, WEV_AUTH_OK, WEV_RELAY_DENIED = 1, 2, 3
+
+
+def put_str(s):
+    b = s.encode()
+    return struct.pack(">I", len(b)) + b + b"\0"
+
+
+def event(s, kind, addr, user="", text="event"):
+    msg = struct.pack(">HH", MSG_WARDEN_EVENT, 0) + struct.pack(">I", kind) + \
+        put_str(addr) + put_str(user) + put_str(text)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as c:
+        c.sendto(msg, os.path.join(s.spool, "private", "warden"))
+
+
+@pytest.fixture
+def ev_server(make_server, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "testlog.conf").write_text(ACTION)
+    out = tmp_path / "actions.out"
+    extra = [
+        f"warden_action_path = {adir}",
+        f"warden_logtarget = {tmp_path / 'warden.log'}",
+        "[postfix-sasl]",
+        "enabled = true",
+        "filter = postfix[mode=auth]",
+        "logpath = $maillog_file",
+        "maxretry = 3",
+        f"action = testlog[out={out}]",
+        "[relay]",
+        "enabled = true",
+        "filter = mailwarden[mode=relay]",
+        "maxretry = 1",
+        "dry-run = true",
+        f"action = testlog[out={out}]",
+    ]
+    s = make_server(extra=extra)
+    # jail.local syntax has no $name: write the maillog path in
+    s.extra = [e.replace("$maillog_file", s.maillog) for e in s.extra]
+    s.stop()
+    s.write_config()
+    s.start()
+    s.out, s.wlog = str(out), str(tmp_path / "warden.log")
+    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="socket")
+    return s
+
+
+def status(s, jail="postfix-sasl"):
+    return cli(s, "status", jail).stdout
+
+
+def test_auth_events_exact_maxretry_and_allowance(ev_server):
+    s = ev_server
+    assert re.search(r"\[postfix-sasl\] Jail is fed by the smtp engine's events", read(s.wlog))
+    event(s, WEV_AUTH_FAIL, "192.0.2.20", "bob")
+    event(s, WEV_AUTH_FAIL, "192.0.2.20", "bob")
+    wait_for(lambda: "Total failed:\t2" in status(s), what="2 failures")
+    # a successful login clears them and allows alice's typos for a while
+    event(s, WEV_AUTH_OK, "192.0.2.20", "alice")
+    wait_for(lambda: "Currently failed:\t0" in status(s), what="cleared")
+    for _ in range(5):
+        event(s, WEV_AUTH_FAIL, "192.0.2.20", "alice")
+    event(s, WEV_AUTH_FAIL, "192.0.2.20", "mallory")
+    event(s, WEV_AUTH_FAIL, "192.0.2.20", "mallory")
+    wait_for(lambda: "Total failed:\t4" in status(s), what="4 failures")
+    assert "Currently banned:\t0" in status(s)
+    event(s, WEV_AUTH_FAIL, "192.0.2.20", "mallory")
+    wait_for(lambda: "Banned IP list:\t192.0.2.20\n" in status(s), what="ban at the 3rd")
+    assert "Total failed:\t5" in status(s)
+    # relay events do not count in the auth jail; the dry-run jail only logs
+    event(s, WEV_RELAY_DENIED, "192.0.2.30")
+    wait_for(lambda: "Would ban 192.0.2.30 (dry-run)" in read(s.wlog), what="would ban")
+    assert "Currently banned:\t0" in status(s, "relay")
+    assert "192.0.2.30" not in status(s)
+    # a malformed datagram is dropped with a warning, the warden carries on
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as c:
+        c.sendto(b"\x00\x03\x00\x00garbage", os.path.join(s.spool, "private", "warden"))
+    s.wait_log(r"warden: malformed event datagram ignored")
+    assert "Currently banned:\t1" in status(s)

@@ -1,0 +1,217 @@
+/*
+ * jailrt_test — the ban engine's runtime per jail, with times passed in
+ * (a fake clock): the findtime window, a ban at exactly maxretry,
+ * counting per IPv6 /64, ignoreip and ignoreself winning, 0.0.0.0/0
+ * refused, the lockout allowance for the same login only, bans in force.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "warden/jailrt.h"
+
+static struct jail mkjail(long maxretry, long findtime)
+{
+	struct jail j;
+	memset(&j, 0, sizeof(j));
+	j.name = "test";
+	j.maxretry = maxretry;
+	j.findtime = findtime;
+	j.bantime = 600;
+	j.prefix4 = 32;
+	j.prefix6 = 64;
+	j.ignoreself = 1;
+	return j;
+}
+
+static enum jailrt_result failat(struct jailrt *r, const char *a, long t)
+{
+	struct waddr net;
+	long n;
+	char err[128];
+	return jailrt_failure(r, a, "", 0, t, t, &net, &n, err, sizeof(err));
+}
+
+static void test_exact_maxretry(void **state)
+{
+	struct jail j = mkjail(3, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr net;
+	long n = 0;
+	char err[128], txt[WADDR_STRLEN];
+	assert_int_equal(failat(r, "192.0.2.9", 1000), JRT_COUNTED);
+	assert_int_equal(failat(r, "192.0.2.9", 1001), JRT_COUNTED);
+	assert_int_equal(jailrt_current_failed(r, 1001), 1);
+	assert_int_equal(jailrt_failure(r, "192.0.2.9", "", 0, 1002, 1002, &net, &n, err,
+	    sizeof(err)), JRT_BAN);
+	assert_int_equal(n, 3);
+	waddr_format(&net, 1, txt, sizeof(txt));
+	assert_string_equal(txt, "192.0.2.9/32");
+	assert_int_equal(r->total_failed, 3);
+	assert_int_equal(jailrt_current_failed(r, 1002), 0);
+	jailrt_ban_add(r, &net, 1002, 600, 1, 0);
+	assert_int_equal(failat(r, "192.0.2.9", 1003), JRT_BANNED);
+	assert_int_equal(r->total_banned, 1);
+	jailrt_free(r);
+}
+
+static void test_findtime_window(void **state)
+{
+	struct jail j = mkjail(3, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	assert_int_equal(failat(r, "192.0.2.1", 1000), JRT_COUNTED);
+	assert_int_equal(failat(r, "192.0.2.1", 1300), JRT_COUNTED);
+	/* 1000 left the window at 1600: only two within findtime */
+	assert_int_equal(failat(r, "192.0.2.1", 1600), JRT_COUNTED);
+	assert_int_equal(failat(r, "192.0.2.1", 1601), JRT_BAN);
+	/* a log line older than findtime is not counted at all */
+	struct waddr net;
+	long n;
+	char err[64];
+	assert_int_equal(jailrt_failure(r, "192.0.2.2", "", 0, 100, 1000, &net, &n, err,
+	    sizeof(err)), JRT_OLD);
+	jailrt_expire_failures(r, 5000);
+	assert_int_equal(r->nfails, 0);
+	jailrt_free(r);
+}
+
+static void test_prefix6(void **state)
+{
+	struct jail j = mkjail(3, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr net;
+	long n;
+	char err[64], txt[WADDR_STRLEN];
+	assert_int_equal(failat(r, "2001:db8:1:2::1", 10), JRT_COUNTED);
+	assert_int_equal(failat(r, "2001:db8:1:2:ffff::9", 11), JRT_COUNTED);
+	assert_int_equal(failat(r, "2001:db8:1:3::1", 12), JRT_COUNTED);	/* another /64 */
+	assert_int_equal(jailrt_failure(r, "2001:db8:1:2::77", "", 0, 13, 13, &net, &n, err,
+	    sizeof(err)), JRT_BAN);
+	waddr_format(&net, 1, txt, sizeof(txt));
+	assert_string_equal(txt, "2001:db8:1:2::/64");
+	jailrt_ban_add(r, &net, 13, 600, 1, 0);
+	struct waddr a;
+	waddr_parse("2001:db8:1:2::abcd", &a);
+	assert_non_null(jailrt_ban_find(r, &a));
+	waddr_parse("2001:db8:1:3::1", &a);
+	assert_null(jailrt_ban_find(r, &a));
+	jailrt_free(r);
+}
+
+static void test_ignore_wins(void **state)
+{
+	struct jail j = mkjail(1, 600);
+	struct waddr ign[1];
+	char err[64];
+	waddr_parse_net("198.51.100.0/24", &ign[0], err, sizeof(err));
+	j.ignore = ign;
+	j.nignore = 1;
+	struct waddr self;
+	waddr_parse_net("127.0.0.0/8", &self, err, sizeof(err));
+	struct jailrt *r = jailrt_new(&j, &self, 1);
+	assert_int_equal(failat(r, "198.51.100.7", 1), JRT_IGNORED);
+	assert_int_equal(failat(r, "127.0.0.1", 1), JRT_IGNORED);
+	assert_int_equal(failat(r, "::ffff:127.0.0.1", 1), JRT_IGNORED);
+	struct waddr big;
+	waddr_parse_net("198.51.0.0/16", &big, err, sizeof(err));
+	assert_int_equal(jailrt_is_ignored(r, &big), 1);	/* a restored ban over it */
+	jailrt_free(r);
+	/* without ignoreself, the host is not ignored */
+	j.ignoreself = 0;
+	r = jailrt_new(&j, &self, 1);
+	assert_int_equal(failat(r, "127.0.0.1", 1), JRT_BAN);
+	jailrt_free(r);
+}
+
+static void test_no_slash0(void **state)
+{
+	struct jail j = mkjail(1, 600);
+	j.prefix4 = 0;
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	assert_int_equal(failat(r, "192.0.2.9", 1), JRT_ERROR);
+	assert_int_equal(failat(r, "not-an-ip", 1), JRT_ERROR);
+	jailrt_free(r);
+}
+
+static void test_allowance_same_login(void **state)
+{
+	struct jail j = mkjail(2, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr net;
+	long n;
+	char err[64];
+	assert_int_equal(jailrt_failure(r, "192.0.2.5", "alice", 1, 100, 100, &net, &n, err,
+	    sizeof(err)), JRT_COUNTED);
+	assert_int_equal(jailrt_auth_ok(r, "192.0.2.5", "alice", 101, 3600), 1);
+	assert_int_equal(r->nfails, 0);
+	/* alice mistyping again: not counted */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(jailrt_failure(r, "192.0.2.5", "alice", 1, 102 + i, 102 + i,
+		    &net, &n, err, sizeof(err)), JRT_ALLOWED);
+	/* another login from the same address counts */
+	assert_int_equal(jailrt_failure(r, "192.0.2.5", "root", 1, 110, 110, &net, &n, err,
+	    sizeof(err)), JRT_COUNTED);
+	assert_int_equal(jailrt_failure(r, "192.0.2.5", "admin", 1, 111, 111, &net, &n, err,
+	    sizeof(err)), JRT_BAN);
+	/* the allowance ends */
+	assert_int_equal(jailrt_failure(r, "192.0.2.6", "alice", 1, 120, 120, &net, &n, err,
+	    sizeof(err)), JRT_COUNTED);	/* other address: no allowance */
+	assert_int_equal(jailrt_failure(r, "192.0.2.5", "alice", 1, 101 + 3600, 101 + 3600,
+	    &net, &n, err, sizeof(err)), JRT_COUNTED);
+	jailrt_free(r);
+}
+
+static void test_bans(void **state)
+{
+	struct jail j = mkjail(1, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr a, b;
+	waddr_parse("192.0.2.1", &a);
+	waddr_parse("192.0.2.2", &b);
+	jailrt_ban_add(r, &a, 100, 50, 1, 0);
+	jailrt_ban_add(r, &b, 100, JAIL_FOREVER, 1, 1);
+	assert_int_equal(r->total_banned, 1);
+	assert_int_equal(jailrt_next_end(r), 150);
+	assert_int_equal(jailrt_ban_left(&r->bans[0], 120), 30);
+	assert_int_equal(jailrt_ban_left(&r->bans[1], 120), 0);
+	assert_int_equal(jailrt_ban_ended(&r->bans[0], 150), 1);
+	assert_int_equal(jailrt_ban_ended(&r->bans[1], 1L << 40), 0);
+	assert_string_equal(r->bans[0].key, "192.0.2.1");
+	jailrt_ban_del(r, 0);
+	assert_int_equal(r->nbans, 1);
+	assert_int_equal(jailrt_next_end(r), 0);
+	jailrt_free(r);
+}
+
+static void test_dryrun_is_callers(void **state)
+{
+	/* dry-run is decided by the caller: the runtime still reports the
+	 * decision (warden.c logs "would ban" and records nothing). */
+	struct jail j = mkjail(1, 600);
+	j.dryrun = 1;
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	assert_int_equal(failat(r, "192.0.2.1", 1), JRT_BAN);
+	assert_int_equal(r->nbans, 0);
+	jailrt_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exact_maxretry),
+		cmocka_unit_test(test_findtime_window),
+		cmocka_unit_test(test_prefix6),
+		cmocka_unit_test(test_ignore_wins),
+		cmocka_unit_test(test_no_slash0),
+		cmocka_unit_test(test_allowance_same_login),
+		cmocka_unit_test(test_bans),
+		cmocka_unit_test(test_dryrun_is_callers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
