@@ -130,7 +130,9 @@ int master_check(const struct config *cfg, char *err, size_t errlen)
 			restrictions_free(rs);
 		}
 	}
-	return tls_sasl_check(cfg, err, errlen);
+	if (tls_sasl_check(cfg, err, errlen) < 0)
+		return -1;
+	return warden_check(cfg, err, errlen);
 }
 
 static void mkdir_owned(const char *path, mode_t mode, const struct passwd *pw)

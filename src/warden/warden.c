@@ -401,6 +401,44 @@ static int start_jails(char *err, size_t errlen)
 	return 0;
 }
 
+/* check-config and reload: every enabled jail parses, its filter loads
+ * and compiles, its actions are found (nft is assumed to be there). */
+int warden_check(const struct config *c, char *err, size_t errlen)
+{
+	static const char *const fdirs[] = { "/etc/mailwarden/filter.d", "/etc/fail2ban/filter.d", NULL };
+	struct jailconf check;
+	if (jailconf_load(c, &check, err, errlen) < 0)
+		return -1;
+	char **adirs = config_list(config_get(c, "warden_action_path"));
+	int rc = 0;
+	for (size_t i = 0; i < check.njails && rc == 0; i++) {
+		struct jail *j = check.jails[i];
+		char why[512];
+		struct filter *f = filter_load(j->filter.text, fdirs, why, sizeof(why));
+		if (f == NULL) {
+			snprintf(err, errlen, "%s, line %d: [%s] filter: %s", j->file, j->line, j->name, why);
+			rc = -1;
+			break;
+		}
+		filter_free(f);
+		for (size_t k = 0; k < j->nactions; k++) {
+			if (strcmp(j->actions[k].name, "nft") == 0)
+				continue;
+			struct action *a = action_new(j, &j->actions[k], (const char *const *)adirs, NULL,
+			    why, sizeof(why));
+			if (a == NULL) {
+				snprintf(err, errlen, "%s, line %d: %s", j->file, j->line, why);
+				rc = -1;
+				break;
+			}
+			action_free(a);
+		}
+	}
+	config_list_free(adirs);
+	jailconf_free(&check);
+	return rc;
+}
+
 /* ---- commands (control.c) ---- */
 
 int warden_ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen)

@@ -1,0 +1,41 @@
+"""A jail that cannot work is refused at start (and by check-config) with
+file and line, instead of a mail server silently running without it."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import BIN
+
+
+def check(srv):
+    return subprocess.run([BIN, "-c", srv.conf, "check-config"], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("lines, want", [
+    (["filter = no-such-filter"], "no-such-filter"),
+    (["action = smtp.py"], "Python actions are not supported"),
+    (["action = no-such-action"], "no-such-action"),
+    (["bantime.increment = true", "bantime.formula = __import__('os').system('x')"],
+     "bantime.formula"),
+    (["bantime = 1 fortnight"], "bantime"),
+])
+def test_bad_jail_refused_with_file_and_line(make_server, tmp_path, lines, want):
+    srv = make_server(extra=["[sshd]", "enabled = true", "logpath = /dev/null"] + lines,
+                      start=False)
+    r = check(srv)
+    assert r.returncode != 0
+    assert srv.conf in r.stderr and "line " in r.stderr and want in r.stderr, r.stderr
+    # and the program itself refuses to start
+    p = subprocess.run([BIN, "-c", srv.conf], capture_output=True, text=True, timeout=20)
+    assert p.returncode != 0 and want in p.stderr, p.stderr
+
+
+def test_bad_regex_in_a_filter_file(make_server, tmp_path):
+    d = tmp_path / "filter.d"
+    d.mkdir()
+    (d / "mine.conf").write_text("[Definition]\nfailregex = ^(unclosed <HOST>\n")
+    srv = make_server(extra=["[mine]", "enabled = true", "logpath = /dev/null",
+                             f"filter = {d}/mine.conf"], start=False)
+    r = check(srv)
+    assert r.returncode != 0 and "mine.conf" in r.stderr, r.stderr
