@@ -116,6 +116,97 @@ static const char dovecot_conf[] =
 "datepattern = {^LN-BEG}TAI64N\n"
 "              {^LN-BEG}\n";
 
+/*
+ * OpenSSH. Modes: normal (default), ddos, extra, aggressive (all); option
+ * publickey = nofail (default: a failed key of a valid user does not
+ * count unless the connection fails otherwise), invalid, any, ignore;
+ * logtype = file, short, journal, rfc5424. The connection (host, daemon
+ * and pid) is the <F-MLFID>: a NOFAIL line remembers the address, a
+ * later failure of the same connection counts, a login forgets it.
+ */
+static const char sshd_conf[] =
+"[INCLUDES]\n"
+"before = mailwarden-common.conf\n"
+"[DEFAULT]\n"
+"_daemon = sshd(?:-session)?\n"
+"# after the host: port/interface and [preauth], in any order\n"
+"_opt = (?: (?:port \\d+|on \\S+)){0,2}\n"
+"_end = (?: (?:port \\d+|on \\S+|\\[preauth\\])){0,3}\\s*\n"
+"# a user name that may hold spaces but never ' from '\n"
+"_nofrom = (?:(?! from ).)\n"
+"[Definition]\n"
+"# [sshd], sshd(pam), BSD <auth.info>, Solaris [ID n auth.info], vservers\n"
+"pfx-file = \\s*(?:<[^.>\\s]+\\.[^.>\\s]+>\\s+)?<__mw_host>(?:@vserver_\\S+\\s+)?[\\[(]?<_daemon>(?:\\(\\S+\\))?[\\])]?<__mw_pid>:?\\s+(?:\\[ID \\d+ \\S+\\]\\s+)?\n"
+"pfx-short = <pfx-file>\n"
+"pfx-journal = \\s*(?:\\S+\\s+)?<_daemon><__mw_pid>:?\\s+(?:kernel:\\s?\\[\\s*\\d+\\.\\d+\\]:?\\s+)?\n"
+"pfx-rfc5424 = \\s*\\S+ <_daemon> \\d+ \\S+ (?:[^\\[\\]\\s]+|(?:\\[(?:[^\\]\"]*|\"[^\"]*\")*\\])+)\\s+\n"
+"date-file = {^LN-BEG}\n"
+"date-short = {^LN-BEG}\n"
+"date-journal = {^LN-BEG}\n"
+"date-rfc5424 = ^<\\d+>\\d+\\s+{DATE}\n"
+"logtype = file\n"
+"datepattern = <date-<logtype>>\n"
+"prefregex = ^<F-MLFID><pfx-<logtype>></F-MLFID>(?:(?:error|fatal): (?:PAM: )?)?<F-CONTENT>.+</F-CONTENT>$\n"
+"# what a 'Failed <method>' line counts, by the publickey option\n"
+"meth-any = \\S+\n"
+"meth-ignore = (?!publickey\\b)\\S+\n"
+"meth-invalid = <meth-ignore>\n"
+"meth-nofail = (?:<F-NOFAIL>publickey</F-NOFAIL>|\\S+)\n"
+"# the user: one word (then ': ' and sshd's auth info may follow), or for\n"
+"# an invalid user anything up to the last ' from ' (nothing may follow)\n"
+"pubinv-nofail = ^Failed publickey for invalid user <F-USER>(?P<_word>\\S+)|<_nofrom>*?</F-USER> from <HOST><_opt>(?: ssh\\d*)?(?(_word): |<_nofrom>*$)\n"
+"pubinv-invalid = <pubinv-nofail>\n"
+"pubinv-any =\n"
+"pubinv-ignore =\n"
+"publickey = nofail\n"
+"_closed = (?:Connection (?:closed|reset)|Disconnected)\n"
+"_who = (?: (?:invalid|authenticating) user <F-USER>\\S+|.*?</F-USER>)?\n"
+"_alg = (?:(?:\\w+ (?!found\\b)){0,2}\\w+)\n"
+"fail = ^[aA]uthentication (?:failure|error|failed) for <F-USER>.*</F-USER> from <HOST>(?: via \\S+)?<_end>$\n"
+"       ^User not known to the underlying authentication module for <F-USER>.*</F-USER> from <HOST><_end>$\n"
+"       <pubinv-<publickey>>\n"
+"       ^Failed <meth-<publickey>> for (?P<_inv>invalid user )?<F-USER>(?P<_word>\\S+)|(?(_inv)<_nofrom>*?|[^:]+)</F-USER> from <HOST><_opt>(?: ssh\\d*)?(?(_word): |<_nofrom>*$)\n"
+"       ^<F-USER>ROOT</F-USER> LOGIN REFUSED FROM <HOST>\n"
+"       ^[iI](?:llegal|nvalid) user <F-USER>.*?</F-USER> from <HOST><_end>$\n"
+"       ^User <F-USER>\\S+|.*?</F-USER> from <HOST> not allowed because (?:not listed in AllowUsers|listed in DenyUsers|not in any group|a group is listed in DenyGroups|none of user's groups are listed in AllowGroups)<_end>$\n"
+"       ^refused connect from \\S+ \\(<HOST>\\)\n"
+"       ^Received <F-MLFFORGET>disconnect</F-MLFFORGET> from <HOST><_opt>:\\s*3: .*: Auth fail<_end>$\n"
+"       ^<F-NOFAIL>pam_[a-z]+\\(sshd:auth\\):\\s+authentication failure;</F-NOFAIL>(?:\\s+(?:(?:logname|e?uid|tty)=\\S*)){0,4}\\s+ruser=<F-ALT_USER>\\S*</F-ALT_USER>\\s+rhost=<HOST>(?:\\s+user=<F-USER>\\S*</F-USER>)?<_end>$\n"
+"       ^maximum authentication attempts exceeded for <F-USER>.*</F-USER> from <HOST><_opt>(?: ssh\\d*)?<_end>$\n"
+"       ^User <F-USER>\\S+|.*?</F-USER> not allowed because account is locked<_end>\n"
+"       ^<F-MLFFORGET>Disconnecting</F-MLFFORGET>(?: from)? (?:invalid|authenticating) user <F-USER>\\S+</F-USER> <HOST><_opt>:\\s*Change of username or service not allowed:\\s*.*\\[preauth\\]\\s*$\n"
+"       ^Disconnecting: Too many authentication failures(?: for <F-USER>\\S+|.*?</F-USER>)?<_end>$\n"
+"       ^<F-NOFAIL>Received <F-MLFFORGET>disconnect</F-MLFFORGET></F-NOFAIL> from <HOST><_opt>:\\s*11:\n"
+"       <other-<mode>>\n"
+"       ^<F-MLFFORGET><F-MLFGAINED>Accepted \\w+</F-MLFGAINED></F-MLFFORGET> for <F-USER>\\S+</F-USER> from <HOST>(?:\\s|$)\n"
+"# a connection closed before it logged in: remembered (normal) or counted\n"
+"other-normal = ^<F-NOFAIL><F-MLFFORGET><_closed></F-MLFFORGET></F-NOFAIL> (?:by|from)<_who> <HOST>(?:<_end>|\\s*)$\n"
+"other-ddos = ^<F-MLFFORGET><_closed></F-MLFFORGET> (?:by|from)<_who> <HOST><_opt>\\s+\\[preauth\\]\\s*$\n"
+"             ^<F-NOFAIL><F-MLFFORGET><_closed></F-MLFFORGET></F-NOFAIL> (?:by|from)<_who> <HOST>(?:<_opt>|\\s*)$\n"
+"other-extra = ^<F-MLFFORGET>Disconnected</F-MLFFORGET>(?: from)? (?:invalid|authenticating) user <F-USER>\\S+|.*?</F-USER> <HOST><_opt> \\[preauth\\]\\s*$\n"
+"              <other-normal>\n"
+"other-aggressive = <other-ddos>\n"
+"                   ^<F-MLFFORGET>Disconnected</F-MLFFORGET>(?: from)? (?:invalid|authenticating) user <F-USER>\\S+|.*?</F-USER> <HOST><_opt> \\[preauth\\]\\s*$\n"
+"mode-normal =\n"
+"mode-ddos = ^Did not receive identification string from <HOST>\n"
+"            ^kex_exchange_identification: (?:read: )?(?:[Cc]lient sent invalid protocol identifier|[Cc]onnection (?:closed by remote host|reset by peer))\n"
+"            ^Bad protocol version identification '.*' from <HOST>\n"
+"            ^<F-NOFAIL>SSH: Server;Ltype:</F-NOFAIL> (?:Authname|Version|Kex);Remote: <HOST>-\\d+;[A-Z]\\w+:\n"
+"            ^Read from socket failed: Connection <F-MLFFORGET>reset</F-MLFFORGET> by peer\n"
+"            ^banner exchange: Connection from <HOST><_opt>: invalid format\n"
+"mode-extra = ^Received <F-MLFFORGET>disconnect</F-MLFFORGET> from <HOST><_opt>:\\s*14: No(?: supported)? authentication methods available\n"
+"             ^Unable to negotiate with <HOST><_opt>: no matching <_alg> found.\n"
+"             ^Unable to negotiate a <_alg>\n"
+"             ^no matching <_alg> found:\n"
+"mode-aggressive = <mode-ddos>\n"
+"                  <mode-extra>\n"
+"failregex = <fail>\n"
+"            <mode-<mode>>\n"
+"            ^<F-NOFAIL>Connection from</F-NOFAIL> <HOST>\n"
+"mode = normal\n"
+"ignoreregex =\n"
+"maxlines = 1\n";
+
 static const struct {
 	const char *file;
 	const char *text;
@@ -124,6 +215,7 @@ static const struct {
 	{ "postfix.conf",		postfix_conf },
 	{ "mailwarden.conf",		mailwarden_conf },
 	{ "dovecot.conf",		dovecot_conf },
+	{ "sshd.conf",			sshd_conf },
 };
 
 const char *builtin_filter_text(const char *file)

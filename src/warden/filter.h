@@ -52,7 +52,7 @@ struct filter_hit {
  * Load FILTER: a name looked up as NAME.conf (+ NAME.local from the same
  * dir) in each of dirs (NULL-terminated, may be NULL) in order, and then
  * among the filters built into the binary (mailwarden, postfix, dovecot,
- * and their mailwarden-common.conf); or a path to a .conf file. [INCLUDES] are looked up in
+ * sshd, and their mailwarden-common.conf); or a path to a .conf file. [INCLUDES] are looked up in
  * the including file's dir, then the later dirs, then the built-ins (a
  * built-in filter only includes built-ins). Options follow the name in
  * brackets: "postfix[mode=auth, logtype=short]". NULL and a message

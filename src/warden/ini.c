@@ -160,7 +160,7 @@ static int read_text(struct ini *ini, const struct ini_src *src, int from,
 	char sec[128] = "", key[128] = "";
 	struct buf val;
 	int lno = 0, keyline = 0, rc = 0;
-	char *save = NULL, *next = text;
+	char *next = text;
 
 	if (depth > 8) {
 		filter_set_err(err, errlen, "%s:%d: %s", path, 0, "includes nested too deep");
@@ -224,7 +224,6 @@ static int read_text(struct ini *ini, const struct ini_src *src, int from,
 		buf_puts(&val, str_trim(v));
 		keyline = lno;
 	}
-	(void)save;
 	buf_free(&val);
 	if (rc == 0) {
 		struct opt *b = ini_get(&own, "INCLUDES", "before");

@@ -64,9 +64,7 @@ SUPPORTED = [
 # Run by default and reported, but not yet claimed.
 PARTIAL = []
 # The filters built into mailwarden (--builtin): our own regexes.
-BUILTIN = ['postfix', 'dovecot']
-# Not built in yet: sshd (its mlfid/nofail rules and journal/rfc5424 prefixes
-# need their own rewrite; use /etc/fail2ban/filter.d/sshd.conf meanwhile).
+BUILTIN = ['postfix', 'dovecot', 'sshd']
 
 JSON_RE = re.compile(r'^#+ ?(failJSON|(?:file|filter)Options|addFILE):(.+)$')
 
