@@ -27,6 +27,11 @@ struct wjail {
 	struct jail *j;
 	struct jailrt *rt;
 	struct filter *filter;		/* NULL for a jail fed by events */
+	struct wpath_filter {		/* one more filter per further log path: */
+		char *path;		/* multi-line state must not mix files */
+		struct filter *f;
+	} *pf;
+	size_t npf;
 	struct follower *fol;
 	struct journal_src *journal;
 	struct action **acts;

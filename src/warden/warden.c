@@ -233,12 +233,44 @@ static void on_event(int fd, int events, void *arg)
 	}
 }
 
+static const char *const filter_dirs[] = { "/etc/mailwarden/filter.d", "/etc/fail2ban/filter.d", NULL };
+
+/* The filter for lines of path: the jail's own for the first path seen,
+ * a copy per further path, so a multi-line filter's buffered lines and
+ * connections never mix two files. */
+static struct filter *path_filter(struct wjail *w, const char *path)
+{
+	if (w->npf == 0 || strcmp(w->pf[0].path, path) == 0) {
+		if (w->npf == 0) {
+			w->pf = xcalloc(1, sizeof(*w->pf));
+			w->pf[0].path = xstrdup(path);
+			w->pf[0].f = w->filter;
+			w->npf = 1;
+		}
+		return w->filter;
+	}
+	for (size_t i = 1; i < w->npf; i++)
+		if (strcmp(w->pf[i].path, path) == 0)
+			return w->pf[i].f;
+	char err[512];
+	struct filter *f = filter_load(w->j->filter.text, filter_dirs, err, sizeof(err));
+	if (f == NULL) {	/* it loaded once already: not expected */
+		log_warn("[%s] filter for %s: %s", w->j->name, path, err);
+		return w->filter;
+	}
+	w->pf = xrealloc(w->pf, (w->npf + 1) * sizeof(*w->pf));
+	w->pf[w->npf].path = xstrdup(path);
+	w->pf[w->npf].f = f;
+	w->npf++;
+	return f;
+}
+
 static void on_line(void *arg, const char *path, const char *line, size_t len)
 {
 	struct wjail *w = arg;
 	struct filter_hit hit;
 	char *l = xstrndup(line, len);
-	if (filter_match(w->filter, l, &hit) == FILTER_FAIL && *hit.host)
+	if (filter_match(path_filter(w, path), l, &hit) == FILTER_FAIL && *hit.host)
 		failure(w, hit.host, hit.user, 0, hit.time, path, l);
 	free(l);
 }
@@ -304,7 +336,7 @@ static int restore_one(const struct store_ban *sb, void *arg)
 
 static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 {
-	static const char *const fdirs[] = { "/etc/mailwarden/filter.d", "/etc/fail2ban/filter.d", NULL };
+	const char *const *fdirs = filter_dirs;
 	memset(w, 0, sizeof(*w));
 	w->j = j;
 	w->rt = jailrt_new(j, selfs, nself);
@@ -377,6 +409,12 @@ static void stop_jails(void)
 		for (size_t i = 0; i < w->nacts; i++)
 			action_free(w->acts[i]);
 		free(w->acts);
+		for (size_t i = 0; i < w->npf; i++) {
+			if (w->pf[i].f != w->filter)
+				filter_free(w->pf[i].f);
+			free(w->pf[i].path);
+		}
+		free(w->pf);
 		filter_free(w->filter);
 		jailrt_free(w->rt);
 		wlog("INFO", "fail2ban.jail", "Jail '%s' stopped", w->j->name);
@@ -405,7 +443,7 @@ static int start_jails(char *err, size_t errlen)
  * and compiles, its actions are found (nft is assumed to be there). */
 int warden_check(const struct config *c, char *err, size_t errlen)
 {
-	static const char *const fdirs[] = { "/etc/mailwarden/filter.d", "/etc/fail2ban/filter.d", NULL };
+	const char *const *fdirs = filter_dirs;
 	struct jailconf check;
 	if (jailconf_load(c, &check, err, errlen) < 0)
 		return -1;
