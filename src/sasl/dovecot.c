@@ -371,7 +371,8 @@ static void dc_close(struct sasl *s)
 			sasl_req_free(r);
 		}
 	buf_free(&dc->in);
-	explicit_bzero(dc->out.data, dc->out.len);
+	if (dc->out.data)
+		explicit_bzero(dc->out.data, dc->out.len);
 	buf_free(&dc->out);
 	free(dc->abs);
 	free(dc->rel);
