@@ -53,4 +53,6 @@ if ! getent passwd mailwarden >/dev/null; then
 	useradd --system --no-create-home --shell /usr/sbin/nologin \
 		--gid mailwarden --home-dir /nonexistent mailwarden
 fi
+# setgid_group of the sendmail command: may write queue_directory/maildrop
+getent group mwdrop >/dev/null || groupadd --system mwdrop
 echo "install-deps.sh: done"

@@ -27,6 +27,8 @@ static void usage(FILE *f)
 	    "  status [JAIL [short]]  ban engine status (fail2ban-client layout)\n"
 	    "  ban JAIL IP | unban IP | unban --all | banned [IP] | why IP | reload\n"
 	    "                 ban engine commands; add --json for JSON\n"
+	    "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [-bs] [RCPT...]  local submission\n"
+	    "  queue [list|flush|delete ID|ALL|hold ID|ALL|release ID|ALL]  (mailq: list)\n"
 	    "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -V             print the version\n");
 }
@@ -37,6 +39,9 @@ int main(int argc, char **argv)
 	int opt;
 	char err[2048];
 
+	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (strcmp(base, "sendmail") == 0)	/* installed as sendmail: its flags */
+		return cli_sendmail(DEFAULT_CONFIG, argc - 1, argv + 1);
 	while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
@@ -50,6 +55,18 @@ int main(int argc, char **argv)
 		return cli_scan(argc - optind - 1, argv + optind + 1);
 	if (cmd && strcmp(cmd, "passwd") == 0)
 		return cli_passwd(argc - optind - 1, argv + optind + 1);
+	if (cmd && strcmp(cmd, "sendmail") == 0)
+		return cli_sendmail(path, argc - optind - 1, argv + optind + 1);
+	if (strcmp(base, "mailq") == 0 || (cmd && (strcmp(cmd, "queue") == 0 || strcmp(cmd, "mailq") == 0))) {
+		struct config *qc = config_load(path, err, sizeof(err));
+		if (qc == NULL) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			return 1;
+		}
+		int rc = cmd && strcmp(cmd, "queue") == 0 ? cli_queue(qc, argc - optind - 1, argv + optind + 1) : cli_queue(qc, 0, NULL);
+		config_free(qc);
+		return rc;
+	}
 	if (cmd && strcmp(cmd, "params") == 0) {
 		config_print_params(stdout);
 		return 0;

@@ -20,4 +20,17 @@ struct config;
  * warden_socket; prints the answer, 0 ok, 1 error, 2 usage.
  */
 int cli_warden(const struct config *cfg, int argc, char **argv);
+/*
+ * `mailwarden sendmail [-t] [-i|-oi] [-f SENDER] [-F NAME] [-bs|-bm|-bp]
+ * [RCPT...]` (also run as `sendmail`): local submission through
+ * queue_directory/maildrop; loads config_path itself (after dropping the
+ * setgid group). sendmail(8) exit codes.
+ */
+int cli_sendmail(const char *config_path, int argc, char **argv);
+/*
+ * `mailwarden queue [list] | flush | delete ID...|ALL | hold ID...|ALL |
+ * release ID...|ALL` (also `mailwarden mailq`): postqueue -p layout and
+ * postsuper -d/-h/-H. 0 ok, 1 error, 2 usage.
+ */
+int cli_queue(const struct config *cfg, int argc, char **argv);
 #endif

@@ -332,6 +332,10 @@ const struct param config_params[] = {
 	{ "delay_warning_time", PT_TIME, "0h", 0, T_MAX, NULL,
 	  "Send the sender a delay notice once a message has waited this long (0 = never)" },
 
+	/* local submission */
+	{ "setgid_group", PT_STR, "mwdrop", 0, 0, NULL,
+	  "Group of the setgid sendmail command; it may write, not read, queue_directory/maildrop (Postfix: postdrop)" },
+
 	/* logging */
 	{ "maillog_file", PT_STR, "", 0, 0, NULL,
 	  "Log file (opened by the parent, O_APPEND); empty = syslog" },

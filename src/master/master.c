@@ -25,6 +25,7 @@
 #include "master/listen.h"
 #include "master/master.h"
 #include "policy/restrict.h"
+#include "queue/pickup.h"
 #include "queue/qmgr.h"
 #include "sasl/sasl.h"
 #include "smtp/tls.h"
@@ -162,6 +163,7 @@ static void prepare_dirs(const struct config *cfg)
 		snprintf(path, sizeof(path), "%s/%s", q, sub[i]);
 		mkdir_owned(path, strcmp(sub[i], "public") == 0 ? 0711 : 0700, pw);
 	}
+	pickup_prepare_dir(cfg, q, pw);	/* maildrop/: mode 1730, mail_owner:setgid_group */
 	const char *vbase = config_get(cfg, "virtual_mailbox_base");
 	if (*vbase && access(vbase, F_OK) < 0) {
 		struct passwd *vpw = pw ? getpwnam(config_get(cfg, "mail_owner")) : NULL;

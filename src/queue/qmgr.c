@@ -31,12 +31,16 @@
 #include "common/loop.h"
 #include "common/msg.h"
 #include "common/util.h"
+#include "policy/dns.h"
 #include "queue/maildir.h"
+#include "queue/pickup.h"
 #include "queue/qmgr.h"
+#include "queue/qmgr_int.h"
 #include "queue/resolve.h"
 #include "queue/spool.h"
 
 #define QMGR_BATCH		64	/* messages per delivery batch */
+#define QMGR_ACTIVE_MAX		2000	/* messages open at once (each holds its queue file) */
 #define QMGR_INCOMPLETE_AGE	3600	/* s: older incomplete incoming files are dead */
 #define QMGR_RESCAN_MS		1000	/* rescan incoming/ at most this often when idle */
 #define QMGR_DRAIN_MAX		15	/* s: an old engine is gone this long after a new
@@ -67,7 +71,8 @@ static struct qmgr {
 	struct loop_timer scan_timer, dead_timer;
 	time_t master_start;		/* 0 if unknown */
 	uint64_t last_rescan;
-	long run_delay, min_backoff, max_backoff, lifetime;
+	long run_delay, min_backoff, max_backoff, lifetime, bounce_lifetime;
+	size_t nactive;			/* messages read and not yet finished */
 	int stopping;
 } Q;
 
@@ -75,9 +80,7 @@ static struct qmgr {
 
 static double now_wall(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return qmsg_now();
 }
 
 /* ---- ID set: open addressing with tombstones ---- */
@@ -157,7 +160,7 @@ static int valid_id(const char *id)
 
 static void kick(void)
 {
-	if (Q.njobs > 0 && !Q.stopping)
+	if (Q.njobs > 0 && !Q.stopping && Q.nactive < QMGR_ACTIVE_MAX)
 		loop_at_idle(batch_run, NULL);
 }
 
@@ -224,79 +227,17 @@ static void scan_timer(void *arg)
 	loop_timer_set(&Q.scan_timer, (uint64_t)Q.run_delay * 1000, scan_timer, NULL);
 }
 
-/* ---- logging helpers ---- */
-
-/* Postfix delay format: two significant digits, at most two decimals. */
-static void fmt_delay(char *out, size_t len, double s)
-{
-	if (s < 0)
-		s = 0;
-	if (s >= 10)
-		snprintf(out, len, "%ld", (long)s);
-	else if (s >= 1)
-		snprintf(out, len, "%.1f", (double)(long)(s * 10) / 10);
-	else if (s >= 0.1)
-		snprintf(out, len, "%.2f", (double)(long)(s * 100) / 100);
-	else if (s >= 0.01)
-		snprintf(out, len, "%.2f", (double)(long)(s * 100) / 100);
-	else
-		snprintf(out, len, "0");
-	/* trim trailing zeros of a fraction: "0.10" -> "0.1", "1.0" -> "1" */
-	char *dot = strchr(out, '.');
-	if (dot) {
-		char *end = out + strlen(out) - 1;
-		while (end > dot && *end == '0')
-			*end-- = '\0';
-		if (end == dot)
-			*end = '\0';
-	}
-}
-
-/* One delivery attempt of one final destination. */
+/* One local delivery attempt of one final destination. */
 struct qdel {
-	size_t msg, rcpt;
+	struct qmsg *m;
+	size_t rcpt;
 	const struct dest *d;
 	int item;			/* maildir item, or -1 */
 	long dup;			/* earlier qdel with the same mailbox, or -1 */
-	enum { QD_SENT, QD_DEFER, QD_BOUNCE } result;
+	enum qres_status result;
 	const char *dsn;
 	char why[600];
 };
-
-struct qmsg {
-	struct spool_env env;
-	enum qdir dir;
-	double t_active, t_start, t_done;
-	char *pending;			/* per recipient: still pending after this attempt */
-	int bounced;
-};
-
-static void log_rcpt(const struct qmsg *m, const struct qdel *q)
-{
-	const struct dest *d = q->d;
-	char delay[32], a[32], b[32], dd[32];
-	const char *orig = d->orig;
-	const char *relay = d->kind == DEST_RELAY ? "none" : d->service;
-	char status[700];
-
-	fmt_delay(delay, sizeof(delay), m->t_done - (double)m->env.arrival_sec -
-	    (double)m->env.arrival_usec / 1e6);
-	fmt_delay(a, sizeof(a), m->t_active - (double)m->env.arrival_sec -
-	    (double)m->env.arrival_usec / 1e6);
-	fmt_delay(b, sizeof(b), m->t_start - m->t_active);
-	fmt_delay(dd, sizeof(dd), m->t_done - m->t_start);
-	if (q->result == QD_SENT)
-		snprintf(status, sizeof(status), "sent (delivered to maildir)");
-	else
-		snprintf(status, sizeof(status), "%s (%s)",
-		    q->result == QD_BOUNCE ? "bounced" : "deferred", q->why);
-	log_set_service(d->kind == DEST_RELAY ? "smtp" : d->service);
-	log_info("%s: to=<%s>%s%s%s, relay=%s, delay=%s, delays=%s/%s/0/%s, dsn=%s, status=%s",
-	    m->env.id, d->addr, str_ieq(orig, d->addr) ? "" : ", orig_to=<",
-	    str_ieq(orig, d->addr) ? "" : orig, str_ieq(orig, d->addr) ? "" : ">",
-	    relay, delay, a, b, dd, q->dsn, status);
-	log_set_service("qmgr");
-}
 
 /* ---- one batch ---- */
 
@@ -387,13 +328,39 @@ static long backoff(double age)
 	return b > Q.max_backoff ? Q.max_backoff : b;
 }
 
-/* All recipients handled: remove the file, or defer it with backoff. */
-static void msg_finish(struct qmsg *m)
+/* A DSN for m's failures; logged "sender non-delivery notification". */
+static void send_bounce(struct qmsg *m, int expired)
+{
+	char newid[SPOOL_ID_MAX];
+	int any = 0;
+
+	for (size_t i = 0; i < m->nfail; i++)
+		any |= m->fails[i].perm || expired;
+	if (!any)
+		return;
+	if (m->env.sender[0] == '\0')
+		return;		/* never a bounce for a bounce */
+	if (bounce_create(Q.cfg, Q.dirfd[Q_INCOMING], m, expired, newid, sizeof(newid)) < 0) {
+		log_warn("%s: cannot create bounce message: %s", m->env.id, strerror(errno));
+		return;
+	}
+	if (spool_sync(Q.dirfd[Q_INCOMING]) < 0)
+		log_warn("%s: sync bounce %s: %s", m->env.id, newid, strerror(errno));
+	log_info("%s: sender non-delivery notification: %s", m->env.id, newid);
+	job_add(newid, Q_INCOMING);
+}
+
+/* All recipients handled (local and remote): mark them, send a DSN for
+ * the failed ones, then remove the file or defer it with backoff. */
+void qmgr_finish(struct qmsg *m)
 {
 	struct spool_env *e = &m->env;
 	size_t left = 0;
 	double age = now_wall() - (double)e->arrival_sec;
+	long lifetime = e->sender[0] ? Q.lifetime : Q.bounce_lifetime;
+	int expired = 0;
 
+	log_set_service("qmgr");
 	for (size_t i = 0; i < e->nrcpt; i++) {
 		if (e->rcpt[i].status != SPOOL_ST_PENDING)
 			continue;
@@ -404,42 +371,53 @@ static void msg_finish(struct qmsg *m)
 			left++;
 		}
 	}
-	if (left > 0 && age >= (double)Q.lifetime) {
+	if (left > 0 && age >= (double)lifetime) {
 		log_info("%s: from=<%s>, status=expired, returned to sender", e->id, e->sender);
-		m->bounced = 1;
+		expired = 1;
 		left = 0;
 	}
-	if (m->bounced)
-		log_warn("%s: bounce message not yet implemented", e->id);
+	/* permanent failures get their DSN now; with expiry, every failure */
+	send_bounce(m, expired);
 	if (left == 0) {
 		if (unlinkat(Q.dirfd[m->dir], e->id, 0) < 0)
 			log_warn("%s: remove queue file: %s", e->id, strerror(errno));
 		else
 			log_info("%s: removed", e->id);
-		return;
+	} else {
+		struct timespec ts[2];
+		ts[0].tv_sec = ts[1].tv_sec = time(NULL) + backoff(age);
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		if (futimens(e->fd, ts) < 0)
+			log_warn("%s: set retry time: %s", e->id, strerror(errno));
+		if (m->dir != Q_DEFERRED &&
+		    renameat(Q.dirfd[m->dir], e->id, Q.dirfd[Q_DEFERRED], e->id) < 0)
+			log_warn("%s: move to deferred: %s", e->id, strerror(errno));
 	}
-	struct timespec ts[2];
-	ts[0].tv_sec = ts[1].tv_sec = time(NULL) + backoff(age);
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	if (futimens(e->fd, ts) < 0)
-		log_warn("%s: set retry time: %s", e->id, strerror(errno));
-	if (m->dir != Q_DEFERRED &&
-	    renameat(Q.dirfd[m->dir], e->id, Q.dirfd[Q_DEFERRED], e->id) < 0)
-		log_warn("%s: move to deferred: %s", e->id, strerror(errno));
+	idset_del(&Q.ids, e->id);
+	free(m->pending);
+	qmsg_free_fails(m);
+	spool_env_free(e);
+	free(m);
+	Q.nactive--;
+	kick();
 }
 
-/* Turn a resolved destination into a delivery attempt. */
-static void plan_dest(struct qmsg *msgs, size_t mi, size_t ri, const struct dest *d,
+/* Turn a resolved destination into a delivery attempt: Maildir items
+ * join the batch; smtp, lmtp and error go to outbound. */
+static void plan_dest(struct qmsg *m, size_t ri, const struct dest *d,
     struct qdel **qd, size_t *nqd, size_t *qcap, struct maildir_batch *mb)
 {
-	struct qmsg *m = &msgs[mi];
+	if (d->kind == DEST_RELAY || d->kind == DEST_LMTP) {
+		outbound_add(m, ri, d);
+		return;
+	}
 	if (*nqd == *qcap) {
 		*qcap = *qcap ? *qcap * 2 : 128;
 		*qd = xrealloc(*qd, *qcap * sizeof(**qd));
 	}
 	struct qdel *q = &(*qd)[(*nqd)++];
 	memset(q, 0, sizeof(*q));
-	q->msg = mi;
+	q->m = m;
 	q->rcpt = ri;
 	q->d = d;
 	q->item = -1;
@@ -449,7 +427,7 @@ static void plan_dest(struct qmsg *msgs, size_t mi, size_t ri, const struct dest
 		/* The same mailbox twice in one message: deliver once (Postfix). */
 		for (size_t k = 0; k + 1 < *nqd; k++) {
 			const struct qdel *o = &(*qd)[k];
-			if (o->msg == mi && o->d->kind == DEST_MAILDIR && o->dup < 0 &&
+			if (o->m == m && o->d->kind == DEST_MAILDIR && o->dup < 0 &&
 			    strcmp(o->d->path, d->path) == 0 && strcmp(o->d->addr, d->addr) == 0) {
 				q->dup = (long)k;
 				return;
@@ -458,25 +436,23 @@ static void plan_dest(struct qmsg *msgs, size_t mi, size_t ri, const struct dest
 		q->item = maildir_add(mb, d->path, d->uid, d->gid, m->env.sender, d->addr,
 		    m->env.fd, m->env.body_off, m->env.body_len, q->why, sizeof(q->why));
 		if (q->item < 0) {
-			q->result = QD_DEFER;
+			q->result = QR_DEFER;
 			q->dsn = "4.2.0";
 		}
 		break;
 	case DEST_MBOX:
 	case DEST_DEFER:
-		q->result = QD_DEFER;
+		q->result = QR_DEFER;
 		q->dsn = "4.3.0";
 		snprintf(q->why, sizeof(q->why), "%s", d->reason ? d->reason : "not implemented");
 		break;
-	case DEST_RELAY:
-		q->result = QD_DEFER;
-		q->dsn = "4.4.1";
-		snprintf(q->why, sizeof(q->why), "delivery via smtp transport not yet implemented");
-		break;
 	case DEST_BOUNCE:
-		q->result = QD_BOUNCE;
+		q->result = QR_BOUNCE;
 		q->dsn = strstr(d->reason, "loop") ? "5.4.6" : "5.1.1";
 		snprintf(q->why, sizeof(q->why), "%s", d->reason);
+		break;
+	case DEST_RELAY:
+	case DEST_LMTP:
 		break;
 	}
 }
@@ -488,7 +464,7 @@ struct expansion_list {
 
 static void batch_run(void *arg)
 {
-	struct qmsg msgs[QMGR_BATCH];
+	struct qmsg *msgs[QMGR_BATCH];
 	struct expansion_list *exps = NULL;
 	size_t nmsg = 0, nexp = 0, expcap = 0, nqd = 0, qcap = 0;
 	struct qdel *qd = NULL;
@@ -499,27 +475,29 @@ static void batch_run(void *arg)
 		return;		/* SIGTERM came before this batch started */
 	mb = maildir_batch_new();
 	log_set_service("qmgr");
-	while (nmsg < QMGR_BATCH && Q.njobs > 0) {
+	while (nmsg < QMGR_BATCH && Q.njobs > 0 && Q.nactive < QMGR_ACTIVE_MAX) {
 		struct qjob j = Q.jobs[Q.head];
 		Q.head = (Q.head + 1) % Q.jobcap;
 		Q.njobs--;
-		struct qmsg *m = &msgs[nmsg];
-		memset(m, 0, sizeof(*m));
+		struct qmsg *m = xcalloc(1, sizeof(*m));
 		if (spool_read(Q.dirfd[j.dir], j.id, &m->env, err, sizeof(err)) < 0) {
 			bad_file(&j, err);
 			idset_del(&Q.ids, j.id);
+			free(m);
 			continue;
 		}
 		m->dir = j.dir;
 		m->t_active = now_wall();
 		m->pending = xcalloc(m->env.nrcpt + 1, 1);
+		m->refs = 1;		/* this batch */
+		Q.nactive++;
 		log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", m->env.id,
 		    m->env.sender, m->env.body_len, m->env.nrcpt);
-		nmsg++;
+		msgs[nmsg++] = m;
 	}
+	double t_start = now_wall();
 	for (size_t mi = 0; mi < nmsg; mi++) {
-		struct qmsg *m = &msgs[mi];
-		m->t_start = now_wall();
+		struct qmsg *m = msgs[mi];
 		for (size_t ri = 0; ri < m->env.nrcpt; ri++) {
 			if (m->env.rcpt[ri].status != SPOOL_ST_PENDING)
 				continue;
@@ -535,45 +513,45 @@ static void batch_run(void *arg)
 				continue;
 			}
 			for (size_t k = 0; k < x->n; k++)
-				plan_dest(msgs, mi, ri, &x->d[k], &qd, &nqd, &qcap, mb);
+				plan_dest(m, ri, &x->d[k], &qd, &nqd, &qcap, mb);
 		}
 	}
 	maildir_commit(mb);
 	double t_done = now_wall();
-	for (size_t mi = 0; mi < nmsg; mi++)
-		msgs[mi].t_done = t_done;
 	for (size_t k = 0; k < nqd; k++) {
 		struct qdel *q = &qd[k];
-		struct qmsg *m = &msgs[q->msg];
+		struct qmsg *m = q->m;
 		if (q->dup >= 0) {
-			if (qd[q->dup].result == QD_DEFER)
+			if (qd[q->dup].result == QR_DEFER)
 				m->pending[q->rcpt] = 1;
 			continue;
 		}
+		const char *why = q->why;
 		if (q->item >= 0) {
 			if (maildir_ok(mb, (size_t)q->item)) {
-				q->result = QD_SENT;
+				q->result = QR_SENT;
 				q->dsn = "2.0.0";
+				why = "delivered to maildir";
 			} else {
-				q->result = QD_DEFER;
+				q->result = QR_DEFER;
 				q->dsn = "4.2.0";
 				snprintf(q->why, sizeof(q->why), "maildir delivery failed: %s",
 				    maildir_why(mb, (size_t)q->item));
 			}
 		}
-		if (q->result == QD_DEFER)
-			m->pending[q->rcpt] = 1;
-		if (q->result == QD_BOUNCE)
-			m->bounced = 1;
-		log_rcpt(m, q);
-	}
-	for (size_t mi = 0; mi < nmsg; mi++) {
-		msg_finish(&msgs[mi]);
-		idset_del(&Q.ids, msgs[mi].env.id);
-		free(msgs[mi].pending);
-		spool_env_free(&msgs[mi].env);
+		struct qres r = {
+			.addr = q->d->addr, .orig = q->d->orig, .service = q->d->service,
+			.relay = q->d->service, .status = q->result, .dsn = q->dsn, .why = why,
+			.t_start = t_start, .t_xfer = t_start, .t_done = t_done,
+		};
+		qmsg_result(m, q->rcpt, &r);
 	}
 	maildir_batch_free(mb);
+	/* smtp/lmtp deliveries start now; a message without any is done */
+	for (size_t mi = 0; mi < nmsg; mi++) {
+		outbound_dispatch(msgs[mi]);
+		qmsg_unref(msgs[mi]);
+	}
 	for (size_t i = 0; i < nexp; i++)
 		resolve_dests_free(exps[i].d, exps[i].n);
 	free(exps);
@@ -586,6 +564,8 @@ static void batch_run(void *arg)
 		loop_exit();
 	kick();
 }
+
+static void picked_up(const char *id) { job_add(id, Q_INCOMING); }	/* from pickup.c */
 
 /* ---- socket and signals ---- */
 
@@ -603,6 +583,7 @@ static void hint_read(int fd, int events, void *arg)
 		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
 			n--;
 		buf[n] = '\0';
+		if (strcmp(buf, "SCAN") == 0) { scan_dir(Q_INCOMING); scan_dir(Q_DEFERRED); continue; }	/* mailwarden queue flush */
 		job_add(buf, Q_INCOMING);
 	}
 }
@@ -695,7 +676,12 @@ void qmgr_main(const struct config *cfg, int master_fd)
 	Q.min_backoff = config_get_time(cfg, "minimal_backoff_time");
 	Q.max_backoff = config_get_time(cfg, "maximal_backoff_time");
 	Q.lifetime = config_get_time(cfg, "maximal_queue_lifetime");
+	Q.bounce_lifetime = config_get_time(cfg, "bounce_queue_lifetime");
 	if ((Q.res = resolve_open(cfg, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	if (dns_init(cfg, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	if (outbound_init(cfg, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	int qfd = open(qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (qfd < 0)
@@ -715,6 +701,7 @@ void qmgr_main(const struct config *cfg, int master_fd)
 		Q.dirfd[i] = open_subdir(qfd, qdir, qdir_names[i], 0700);
 	Q.pubfd = open_subdir(qfd, qdir, "public", 0711);
 	open_socket(qdir);
+	pickup_init(cfg, qfd, picked_up);
 	loop_signal(SIGTERM, on_stop, NULL);
 	loop_signal(SIGINT, on_stop, NULL);
 	if (master_fd >= 0)
@@ -730,6 +717,7 @@ void qmgr_main(const struct config *cfg, int master_fd)
 	/* loop_run() returns between batches: nothing is half-delivered. The
 	 * socket path stays (a successor may already have bound its own). */
 	close(Q.sock);
+	outbound_shutdown();
 	resolve_free(Q.res);
 	exit(0);
 }

@@ -39,6 +39,9 @@ struct resolver {
 	struct domlist *mydest;		/* mydestination (+ "localhost") */
 	struct domlist *valias_dom;	/* virtual_alias_domains */
 	struct domlist *vmbox_dom;	/* virtual_mailbox_domains */
+	struct domlist *relay_dom;	/* relay_domains */
+	char *mbox_transport;		/* mailbox_transport "lmtp:..." or "" */
+	char *virt_transport;		/* virtual_transport "lmtp:..." or "" (= virtual) */
 	struct map **lrcpt;		/* local_recipient_maps, one map each */
 	size_t nlrcpt;
 	int lrcpt_set;			/* local_recipient_maps non-empty */
@@ -186,6 +189,8 @@ enum resolve_class resolve_check(const struct resolver *r, const char *addr,
 		*table = "virtual mailbox table";
 		return vmbox_find(r, &a) ? RESOLVE_VIRTUAL : RESOLVE_UNKNOWN;
 	}
+	if (domlist_match(r->relay_dom, a.domain))
+		return RESOLVE_RELAY_DOMAIN;
 	return RESOLVE_RELAY;
 }
 
@@ -288,6 +293,10 @@ static void deliver_local_user(struct expansion *x, const struct addr *a, int lo
 	}
 	const char *home = pw + off;
 	int n;
+	if (r->mbox_transport[0] != '\0') {	/* mailbox_transport = lmtp:... */
+		dest_add(x, DEST_LMTP, a->full, r->mbox_transport, "lmtp", (long)uid, (long)gid, NULL);
+		return;
+	}
 	if (r->home_mailbox[0] == '\0')
 		n = snprintf(path, sizeof(path), "/var/mail/%s", a->base);
 	else if (r->home_mailbox[0] == '/')
@@ -316,6 +325,10 @@ static void deliver_virtual(struct expansion *x, const struct addr *a, int loope
 			dest_addf(x, DEST_BOUNCE, a->full, "virtual", "mail forwarding loop for %s", a->full);
 		else
 			dest_addf(x, DEST_BOUNCE, a->full, "virtual", "unknown user: \"%s\"", a->full);
+		return;
+	}
+	if (r->virt_transport[0] != '\0') {	/* virtual_transport = lmtp:... */
+		dest_add(x, DEST_LMTP, a->full, r->virt_transport, "lmtp", -1, -1, NULL);
 		return;
 	}
 	long uid = num_value(addr_find(r, r->vuid, a, 0, &unm), -1);
@@ -551,9 +564,16 @@ struct resolver *resolve_open(const struct config *cfg, char *err, size_t errlen
 	r->home_mailbox = xstrdup(config_get(cfg, "home_mailbox"));
 	r->vbase = abs_path(config_get(cfg, "virtual_mailbox_base"));
 	r->vmin_uid = config_get_int(cfg, "virtual_minimum_uid");
+	r->mbox_transport = xstrdup(config_get(cfg, "mailbox_transport"));
+	r->virt_transport = xstrdup(config_get(cfg, "virtual_transport"));
+	if (strncmp(r->mbox_transport, "lmtp:", 5) != 0)
+		r->mbox_transport[0] = '\0';	/* only lmtp: replaces Maildir delivery */
+	if (strncmp(r->virt_transport, "lmtp:", 5) != 0)
+		r->virt_transport[0] = '\0';
 	if ((r->mydest = domlist_open(config_get(cfg, "mydestination"), err, errlen)) == NULL ||
 	    (r->valias_dom = domlist_open(config_get(cfg, "virtual_alias_domains"), err, errlen)) == NULL ||
 	    (r->vmbox_dom = domlist_open(config_get(cfg, "virtual_mailbox_domains"), err, errlen)) == NULL ||
+	    (r->relay_dom = domlist_open(config_get(cfg, "relay_domains"), err, errlen)) == NULL ||
 	    open_lrcpt(r, cfg, err, errlen) < 0 ||
 	    (r->aliases = maplist_open(config_get(cfg, "alias_maps"), MAP_ALIASES, err, errlen)) == NULL ||
 	    (r->valias = maplist_open(config_get(cfg, "virtual_alias_maps"), 0, err, errlen)) == NULL ||
@@ -574,6 +594,10 @@ void resolve_free(struct resolver *r)
 	domlist_free(r->mydest);
 	domlist_free(r->valias_dom);
 	domlist_free(r->vmbox_dom);
+	if (r->relay_dom)
+		domlist_free(r->relay_dom);
+	free(r->mbox_transport);
+	free(r->virt_transport);
 	for (size_t i = 0; i < r->nlrcpt; i++)
 		map_free(r->lrcpt[i]);
 	free(r->lrcpt);

@@ -29,6 +29,7 @@ enum resolve_class {
 	RESOLVE_ALIAS,		/* virtual alias (expands to others) */
 	RESOLVE_RELAY,		/* not ours: outbound */
 	RESOLVE_UNKNOWN,	/* ours, but no such user: reject 550 5.1.1 */
+	RESOLVE_RELAY_DOMAIN,	/* relay_domains: accepted, forwarded (backup MX) */
 };
 
 /* Open every map the resolver needs; NULL + message on error. */
@@ -48,9 +49,10 @@ enum resolve_class resolve_check(const struct resolver *r, const char *addr,
 enum dest_kind {
 	DEST_MAILDIR,		/* deliver into path (a Maildir, ends in '/') */
 	DEST_MBOX,		/* path is an mbox file (virtual map without '/'): deferred for now */
-	DEST_RELAY,		/* outbound: not delivered locally (later issue) */
+	DEST_RELAY,		/* outbound: smtp via transport_maps/relayhost/MX */
 	DEST_BOUNCE,		/* no such user / loop: bounce reason in .reason */
 	DEST_DEFER,		/* cannot deliver now (config problem): .reason */
+	DEST_LMTP,		/* mailbox_transport/virtual_transport: .path = "lmtp:..." */
 };
 
 struct dest {

@@ -1,0 +1,473 @@
+/*
+ * sendmail — `mailwarden sendmail` / `sendmail`: the command local
+ * programs (cron, scripts) use to send mail, as any user. Reads the
+ * message from stdin (or speaks minimal SMTP with -bs) and writes it into
+ * queue_directory/maildrop/ (see queue/pickup.h); the queue process picks
+ * it up. Installed setgid setgid_group (Postfix's postdrop): that group
+ * is used only to create the maildrop file, never to read anything.
+ * Exit codes as sendmail(8): 0, EX_USAGE 64, EX_DATAERR 65,
+ * EX_SOFTWARE 70, EX_TEMPFAIL 75.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "queue/headers.h"
+#include "queue/pickup.h"
+
+#define EX_USAGE	64
+#define EX_DATAERR	65
+#define EX_SOFTWARE	70
+#define EX_TEMPFAIL	75
+#define SM_LINE_MAX	(64 * 1024)
+
+struct sendmail {
+	const struct config *cfg;
+	int extract, dot_ends;	/* -t; "." alone ends input (no -i) */
+	const char *sender;	/* -f, NULL = default */
+	const char *fullname;	/* -F */
+	char **rcpt;
+	size_t nrcpt, rcap;
+	gid_t drop_gid;		/* the setgid group, or (gid_t)-1 */
+	long max;
+};
+
+static void sm_add_rcpt(const char *addr, void *arg)
+{
+	struct sendmail *sm = arg;
+	if (sm->nrcpt == sm->rcap) {
+		sm->rcap = sm->rcap ? sm->rcap * 2 : 8;
+		sm->rcpt = xrealloc(sm->rcpt, sm->rcap * sizeof(*sm->rcpt));
+	}
+	sm->rcpt[sm->nrcpt++] = xstrdup(addr);
+}
+
+static void sm_clear_rcpt(struct sendmail *sm)
+{
+	for (size_t i = 0; i < sm->nrcpt; i++)
+		free(sm->rcpt[i]);
+	sm->nrcpt = 0;
+}
+
+/* A record value must be one line of printable text without "<>" and
+ * spaces (addresses) - refuse rather than rewrite. */
+static int sm_addr_ok(const char *a)
+{
+	size_t n = strlen(a);
+	if (n > PICKUP_ADDR_MAX)
+		return 0;
+	for (; *a; a++)
+		if ((unsigned char)*a <= ' ' || *a == 127 || *a == '<' || *a == '>')
+			return 0;
+	return 1;
+}
+
+/* Read one line (LF-terminated, CR before LF removed) into line. 1, 0 at
+ * EOF, -1 too long. */
+static int sm_getline(FILE *in, struct buf *line)
+{
+	int c;
+	buf_reset(line);
+	while ((c = getc(in)) != EOF) {
+		if (c == '\n')
+			break;
+		char ch = (char)c;
+		if (buf_append(line, &ch, 1) < 0)
+			return -1;
+	}
+	if (c == EOF && line->len == 0)
+		return 0;
+	if (line->len > 0 && line->data[line->len - 1] == '\r')
+		line->data[--line->len] = '\0';
+	return 1;
+}
+
+/* With -t: recipients from To/Cc/Bcc; Bcc removed. Rewrites msg. */
+static void sm_extract(struct sendmail *sm, struct buf *msg)
+{
+	struct buf out;
+	struct header h;
+	size_t off = 0, last = 0;
+
+	buf_init(&out, msg->max);
+	while (headers_next(msg->data, msg->len, &off, &h)) {
+		int bcc = headers_is(&h, "Bcc");
+		if (bcc || headers_is(&h, "To") || headers_is(&h, "Cc"))
+			headers_addr_list(h.value, h.valuelen, sm_add_rcpt, sm);
+		if (!bcc)
+			buf_append(&out, msg->data + h.off, h.len);
+		last = off;
+	}
+	buf_append(&out, msg->data + last, msg->len - last);
+	buf_free(msg);
+	*msg = out;
+}
+
+/* Write the maildrop file: ".tNAME" 0600, then 0644 and renamed. */
+static int sm_drop(struct sendmail *sm, const struct buf *msg, char *err, size_t errlen)
+{
+	const char *qdir = config_get(sm->cfg, "queue_directory");
+	unsigned char rnd[8];
+	char name[32], tmp[40];
+	struct buf env;
+	int rc = -1, fd = -1, dfd = -1;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%02X%02X%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1],
+	    rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	snprintf(tmp, sizeof(tmp), ".t%s", name);
+	buf_init(&env, PICKUP_ENV_MAX);
+	buf_puts(&env, PICKUP_MAGIC "\n");
+	if (sm->sender)
+		buf_printf(&env, "S %s\n", sm->sender);
+	if (sm->fullname) {
+		buf_puts(&env, "N ");
+		for (const char *p = sm->fullname; *p; p++)
+			if ((unsigned char)*p >= ' ' && *p != 127)
+				buf_append(&env, p, 1);
+		buf_puts(&env, "\n");
+	}
+	for (size_t i = 0; i < sm->nrcpt; i++)
+		if (buf_printf(&env, "R %s\n", sm->rcpt[i]) < 0)
+			break;
+	if (buf_puts(&env, "B\n") < 0) {
+		snprintf(err, errlen, "too many recipients");
+		goto out;
+	}
+	/* the setgid group only for creating, writing and renaming the file */
+	if (sm->drop_gid != (gid_t)-1 && setegid(sm->drop_gid) < 0) {
+		snprintf(err, errlen, "setegid: %s", strerror(errno));
+		goto out;
+	}
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", qdir, PICKUP_DIR);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_PATH);
+	if (dfd >= 0)
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    PICKUP_MODE_BUSY);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a file in %s: %s%s", path, strerror(errno),
+		    errno == EACCES ? " (is mailwarden installed setgid to setgid_group?)" : "");
+		goto out;
+	}
+	char end[64];
+	snprintf(end, sizeof(end), "\nE %zu\n", msg->len);
+	const struct { const char *p; size_t n; } parts[] = {
+		{ env.data, env.len }, { msg->data, msg->len }, { end, strlen(end) },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		size_t off = 0;
+		while (off < parts[i].n) {
+			ssize_t n = write(fd, parts[i].p + off, parts[i].n - off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				snprintf(err, errlen, "write %s/%s: %s", path, tmp, strerror(errno));
+				goto unlink;
+			}
+			off += (size_t)n;
+		}
+	}
+	if (fsync(fd) < 0 || fchmod(fd, PICKUP_MODE_READY) < 0 ||
+	    renameat(dfd, tmp, dfd, name) < 0) {
+		snprintf(err, errlen, "finish %s/%s: %s", path, tmp, strerror(errno));
+		goto unlink;
+	}
+	rc = 0;
+	goto out;
+unlink:
+	unlinkat(dfd, tmp, 0);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	buf_free(&env);
+	if (sm->drop_gid != (gid_t)-1 && setegid(getgid()) < 0) {
+		snprintf(err, errlen, "setegid: %s", strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Read a message from stdin (sendmail mode) into msg. 0 or an exit code. */
+static int sm_read(struct sendmail *sm, FILE *in, struct buf *msg, int smtp)
+{
+	struct buf line;
+	int r;
+
+	buf_init(&line, SM_LINE_MAX);
+	buf_init(msg, (size_t)sm->max);
+	while ((r = sm_getline(in, &line)) > 0) {
+		const char *p = line.data;
+		if ((smtp || sm->dot_ends) && line.len == 1 && p[0] == '.')
+			break;
+		if (smtp && p[0] == '.')
+			p++;	/* dot-unstuffing */
+		if (buf_append(msg, p, line.len - (size_t)(p - line.data)) < 0 ||
+		    buf_append(msg, "\n", 1) < 0) {
+			r = -2;
+			break;
+		}
+	}
+	buf_free(&line);
+	if (r == -1) {
+		fprintf(stderr, "sendmail: fatal: line longer than %d bytes\n", SM_LINE_MAX);
+		return EX_DATAERR;
+	}
+	if (r == -2) {
+		fprintf(stderr, "sendmail: fatal: message file too big\n");
+		return EX_DATAERR;
+	}
+	return 0;
+}
+
+static int sm_send(struct sendmail *sm, struct buf *msg)
+{
+	char err[1200];
+	if (sm->extract)
+		sm_extract(sm, msg);
+	if (sm->nrcpt == 0) {
+		fprintf(stderr, "sendmail: fatal: %s\n", sm->extract ?
+		    "No recipient addresses found in message header" : "no recipients specified");
+		return EX_USAGE;
+	}
+	for (size_t i = 0; i < sm->nrcpt; i++)
+		if (!sm_addr_ok(sm->rcpt[i])) {
+			fprintf(stderr, "sendmail: fatal: bad recipient address: %s\n", sm->rcpt[i]);
+			return EX_DATAERR;
+		}
+	if (sm_drop(sm, msg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sendmail: fatal: %s\n", err);
+		return EX_TEMPFAIL;
+	}
+	return 0;
+}
+
+/* Strip <> and an SMTP parameter tail from "MAIL FROM:<a> SIZE=1". */
+static char *sm_path(const char *arg)
+{
+	while (*arg == ' ')
+		arg++;
+	const char *s = arg, *e;
+	if (*s == '<') {
+		s++;
+		e = strchr(s, '>');
+		if (e == NULL)
+			return NULL;
+	} else {
+		e = s + strcspn(s, " ");
+	}
+	return xstrndup(s, (size_t)(e - s));
+}
+
+/* -bs: a minimal SMTP server on stdin/stdout. */
+static int sm_smtp(struct sendmail *sm)
+{
+	const char *host = config_get(sm->cfg, "myhostname");
+	struct buf line, msg;
+	char *from = NULL;
+	int have_from = 0, r, rc = 0;
+
+	buf_init(&line, SM_LINE_MAX);
+	printf("220 %s ESMTP mailwarden\r\n", host);
+	fflush(stdout);
+	while ((r = sm_getline(stdin, &line)) > 0) {
+		const char *c = line.data;
+		if (strncasecmp(c, "EHLO", 4) == 0)
+			printf("250-%s\r\n250-8BITMIME\r\n250 SIZE %ld\r\n", host, sm->max - PICKUP_ENV_MAX);
+		else if (strncasecmp(c, "HELO", 4) == 0)
+			printf("250 %s\r\n", host);
+		else if (strncasecmp(c, "MAIL FROM:", 10) == 0) {
+			free(from);
+			from = sm_path(c + 10);
+			have_from = from != NULL && sm_addr_ok(from);
+			sm_clear_rcpt(sm);
+			printf(have_from ? "250 2.1.0 Ok\r\n" : "501 5.1.7 Bad sender address syntax\r\n");
+		} else if (strncasecmp(c, "RCPT TO:", 8) == 0) {
+			char *to = sm_path(c + 8);
+			if (!have_from)
+				printf("503 5.5.1 Error: need MAIL command\r\n");
+			else if (to == NULL || !*to || !sm_addr_ok(to))
+				printf("501 5.1.3 Bad recipient address syntax\r\n");
+			else {
+				sm_add_rcpt(to, sm);
+				printf("250 2.1.5 Ok\r\n");
+			}
+			free(to);
+		} else if (strncasecmp(c, "DATA", 4) == 0) {
+			if (sm->nrcpt == 0) {
+				printf("554 5.5.1 Error: no valid recipients\r\n");
+				continue;
+			}
+			printf("354 End data with <CR><LF>.<CR><LF>\r\n");
+			fflush(stdout);
+			int ex = sm_read(sm, stdin, &msg, 1);
+			char err[1200];
+			sm->sender = from;
+			if (ex == 0 && sm_drop(sm, &msg, err, sizeof(err)) == 0)
+				printf("250 2.0.0 Ok: queued\r\n");
+			else
+				printf("451 4.3.0 Error: queue file write error\r\n");
+			buf_free(&msg);
+			sm_clear_rcpt(sm);
+			have_from = 0;
+		} else if (strncasecmp(c, "RSET", 4) == 0) {
+			sm_clear_rcpt(sm);
+			have_from = 0;
+			printf("250 2.0.0 Ok\r\n");
+		} else if (strncasecmp(c, "NOOP", 4) == 0) {
+			printf("250 2.0.0 Ok\r\n");
+		} else if (strncasecmp(c, "QUIT", 4) == 0) {
+			printf("221 2.0.0 Bye\r\n");
+			break;
+		} else {
+			printf("502 5.5.2 Error: command not recognized\r\n");
+		}
+		fflush(stdout);
+	}
+	fflush(stdout);
+	sm->sender = NULL;
+	free(from);
+	buf_free(&line);
+	return rc;
+}
+
+/* The argument of -fX / -f X; advances *i. */
+static const char *sm_optarg(int argc, char **argv, int *i)
+{
+	if (argv[*i][2])
+		return argv[*i] + 2;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+static int sm_main(gid_t drop_gid, const char *config_path, int argc, char **argv)
+{
+	struct sendmail sm = { .dot_ends = 1, .drop_gid = drop_gid };
+	const char *mode = "m";
+	int i, rc;
+	char err[2048];
+
+	for (i = 0; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		switch (a[1]) {
+		case 't': sm.extract = 1; break;
+		case 'i': sm.dot_ends = 0; break;
+		case 'v': break;
+		case 'o':
+			if (strcmp(a, "-oi") == 0)
+				sm.dot_ends = 0;
+			else if ((a[2] == 'A' || a[2] == 'B' || a[2] == 'F' || a[2] == 'R') &&
+			    !a[3] && i + 1 < argc)
+				i++;	/* -oA file etc. take an argument */
+			break;	/* other -oX: ignored */
+		case 'f':
+		case 'r':
+		case 'F':
+		case 'C':
+		case 'N':
+		case 'R':
+		case 'X':
+		case 'B':
+		case 'L': {
+			const char *v = sm_optarg(argc, argv, &i);
+			if (v == NULL) {
+				fprintf(stderr, "sendmail: fatal: option %s needs an argument\n", a);
+				return EX_USAGE;
+			}
+			if (a[1] == 'f' || a[1] == 'r')
+				sm.sender = strcmp(v, "<>") == 0 ? "" : v;
+			else if (a[1] == 'F')
+				sm.fullname = v;
+			else if (a[1] == 'C')
+				config_path = v;
+			break;
+		}
+		case 'b':
+			mode = a + 2;
+			break;
+		default:
+			fprintf(stderr, "sendmail: fatal: unsupported option %s\n", a);
+			return EX_USAGE;
+		}
+	}
+	if (sm.sender && !sm_addr_ok(sm.sender)) {
+		fprintf(stderr, "sendmail: fatal: bad sender address: %s\n", sm.sender);
+		return EX_USAGE;
+	}
+	struct config *cfg = config_load(config_path, err, sizeof(err));
+	if (cfg == NULL) {
+		fprintf(stderr, "sendmail: fatal: %s\n", err);
+		return EX_TEMPFAIL;
+	}
+	sm.cfg = cfg;
+	sm.max = pickup_max_size(cfg);
+	if (strcmp(mode, "s") == 0) {
+		rc = sm_smtp(&sm);
+	} else if (strcmp(mode, "p") == 0) {
+		char *list[] = { "list", NULL };
+		rc = cli_queue(cfg, 1, list);
+	} else if (strcmp(mode, "i") == 0) {
+		rc = 0;		/* newaliases: nothing to build (texthash) */
+	} else if (strcmp(mode, "m") == 0 || strcmp(mode, "") == 0) {
+		struct buf msg;
+		for (; i < argc; i++)
+			sm_add_rcpt(argv[i], &sm);
+		rc = sm_read(&sm, stdin, &msg, 0);
+		if (rc == 0)
+			rc = sm_send(&sm, &msg);
+		buf_free(&msg);
+	} else {
+		fprintf(stderr, "sendmail: fatal: unsupported mode -b%s\n", mode);
+		rc = EX_USAGE;
+	}
+	sm_clear_rcpt(&sm);
+	free(sm.rcpt);
+	config_free(cfg);
+	return rc;
+}
+
+int cli_sendmail(const char *config_path, int argc, char **argv)
+{
+	gid_t drop_gid = (gid_t)-1;
+
+	/* Installed setgid: work with the real gid; the group is taken back
+	 * only to create the maildrop file. */
+	if (getegid() != getgid()) {
+		drop_gid = getegid();
+		if (setegid(getgid()) < 0) {
+			fprintf(stderr, "sendmail: fatal: setegid: %s\n", strerror(errno));
+			return EX_SOFTWARE;
+		}
+	}
+	int rc = sm_main(drop_gid, config_path, argc, argv);
+	/* Done with the group for good; an unprivileged process may be
+	 * dumpable again (LeakSanitizer needs that at exit). */
+	if (drop_gid != (gid_t)-1) {
+		gid_t g = getgid();
+		if (setresgid(g, g, g) == 0)
+			prctl(PR_SET_DUMPABLE, 1);
+	}
+	return rc;
+}

@@ -1,0 +1,508 @@
+/*
+ * pickup — turn maildrop/ files written by `mailwarden sendmail` into
+ * queue files (see pickup.h for the drop point and its format). Runs in
+ * the queue process: inotify on maildrop/ plus a 60 s timer. Each file
+ * is checked (mode, owner, size, records), given a Received header and,
+ * when missing, Date, From and Message-ID (as Postfix's cleanup), written
+ * to incoming/ with spool_create, made durable, then removed from
+ * maildrop/. Logged as Postfix's pickup and cleanup:
+ *   ID: uid=1000 from=<user@myorigin>
+ *   ID: message-id=<...>
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/util.h"
+#include "queue/headers.h"
+#include "queue/pickup.h"
+#include "queue/spool.h"
+
+#define PICKUP_WAKEUP_MS	60000	/* rescan even without inotify events */
+#define PICKUP_BATCH		256	/* files per pass (one syncfs) */
+#define PICKUP_STALE		86400	/* s: unfinished ".t" files are removed after */
+
+static struct pickup {
+	const struct config *cfg;
+	int dropfd, infd, ifd;
+	pickup_queued_fn *queued_fn;
+	struct loop_timer timer, again;
+	long max_size;
+} P = { .dropfd = -1, .infd = -1, .ifd = -1 };
+
+/* One parsed maildrop file. */
+struct drop {
+	char *sender;		/* NULL: default */
+	char *fullname;
+	char **rcpt;
+	size_t nrcpt;
+	const char *msg;	/* points into the file buffer */
+	size_t msglen;
+};
+
+long pickup_max_size(const struct config *cfg)
+{
+	long msl = config_get_size(cfg, "message_size_limit");
+	return msl > 0 ? msl + PICKUP_ENV_MAX : 1024L * 1024 * 1024;
+}
+
+void pickup_prepare_dir(const struct config *cfg, const char *qdir, const struct passwd *owner)
+{
+	char path[1024];
+	int n = snprintf(path, sizeof(path), "%s/%s", qdir, PICKUP_DIR);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		fatal("%s/%s: path too long", qdir, PICKUP_DIR);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		fatal("mkdir %s: %s", path, strerror(errno));
+	mode_t mode = 01700;
+	if (owner != NULL) {
+		const char *gname = config_get(cfg, "setgid_group");
+		struct group *gr = getgrnam(gname);
+		gid_t gid = gr ? gr->gr_gid : owner->pw_gid;
+		if (gr == NULL)
+			log_warn("setgid_group '%s' does not exist: only root can use sendmail "
+			    "(create it: groupadd --system %s)", gname, gname);
+		else
+			mode = 01730;
+		if (chown(path, owner->pw_uid, gid) < 0)
+			fatal("chown %s: %s", path, strerror(errno));
+	}
+	if (chmod(path, mode) < 0)
+		fatal("chmod %s: %s", path, strerror(errno));
+}
+
+static void drop_free(struct drop *d)
+{
+	for (size_t i = 0; i < d->nrcpt; i++)
+		free(d->rcpt[i]);
+	free(d->rcpt);
+	free(d->sender);
+	free(d->fullname);
+	memset(d, 0, sizeof(*d));
+}
+
+/* An address record value: printable, no spaces, bounded. */
+static int addr_ok(const char *p, size_t n)
+{
+	if (n > PICKUP_ADDR_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] <= ' ' || p[i] == 127 || p[i] == '<' || p[i] == '>')
+			return 0;
+	return 1;
+}
+
+/* Parse and check a maildrop file held in buf. 0 or -1 with err. */
+static int drop_parse(const char *buf, size_t len, struct drop *d, char *err, size_t errlen)
+{
+	size_t off = 0, rcap = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (len < 5 || memcmp(buf, PICKUP_MAGIC "\n", 5) != 0) {
+		snprintf(err, errlen, "bad magic");
+		return -1;
+	}
+	off = 5;
+	for (;;) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		if (nl == NULL || off > PICKUP_ENV_MAX) {
+			snprintf(err, errlen, "envelope without message");
+			goto bad;
+		}
+		const char *p = buf + off;
+		size_t l = (size_t)(nl - p);
+		off += l + 1;
+		if (l == 1 && p[0] == 'B')
+			break;
+		if (l < 2 || p[1] != ' ') {
+			snprintf(err, errlen, "bad record");
+			goto bad;
+		}
+		const char *v = p + 2;
+		size_t vl = l - 2;
+		switch (p[0]) {
+		case 'S':
+			if (d->sender || !addr_ok(v, vl)) {
+				snprintf(err, errlen, "bad sender record");
+				goto bad;
+			}
+			d->sender = xstrndup(v, vl);
+			break;
+		case 'N':
+			free(d->fullname);
+			d->fullname = xstrndup(v, vl < 200 ? vl : 200);
+			break;
+		case 'R':
+			if (vl == 0 || !addr_ok(v, vl) || d->nrcpt >= PICKUP_RCPT_MAX) {
+				snprintf(err, errlen, "bad recipient record or too many recipients");
+				goto bad;
+			}
+			if (d->nrcpt == rcap) {
+				rcap = rcap ? rcap * 2 : 8;
+				d->rcpt = xrealloc(d->rcpt, rcap * sizeof(*d->rcpt));
+			}
+			d->rcpt[d->nrcpt++] = xstrndup(v, vl);
+			break;
+		default:
+			snprintf(err, errlen, "unknown record type");
+			goto bad;
+		}
+	}
+	if (d->nrcpt == 0) {
+		snprintf(err, errlen, "no recipients");
+		goto bad;
+	}
+	/* end record: "\nE <len>\n" closes the file */
+	size_t e = len;
+	if (e < off + 4 || buf[e - 1] != '\n')
+		goto noend;
+	e--;
+	while (e > off && buf[e - 1] != '\n')
+		e--;
+	size_t mlen;
+	char nlc;
+	char tail[40];
+	if (len - e >= sizeof(tail) || len - e < 4 || buf[e] != 'E' || buf[e + 1] != ' ')
+		goto noend;
+	memcpy(tail, buf + e, len - e);
+	tail[len - e] = '\0';
+	if (sscanf(tail + 2, "%zu%c", &mlen, &nlc) != 2 || nlc != '\n' || off + mlen + 1 != e)
+		goto noend;
+	d->msg = buf + off;
+	d->msglen = mlen;
+	return 0;
+noend:
+	snprintf(err, errlen, "no valid end record");
+bad:
+	drop_free(d);
+	return -1;
+}
+
+/* A full name as a phrase: quoted when it holds specials. */
+static void put_phrase(struct buf *b, const char *s)
+{
+	int special = strpbrk(s, "()<>@,;:\\\".[]") != NULL;
+	if (special)
+		buf_puts(b, "\"");
+	for (; *s; s++) {
+		if ((unsigned char)*s < ' ' || *s == 127)
+			continue;
+		if (special && (*s == '"' || *s == '\\'))
+			buf_puts(b, "\\");
+		buf_append(b, s, 1);
+	}
+	if (special)
+		buf_puts(b, "\"");
+}
+
+/* Write one checked drop as incoming/ID. 0 or -1 (errno). */
+static int drop_queue(struct drop *d, uid_t uid, const char *sender, char *id, size_t idlen,
+    char *msgid, size_t msgidlen)
+{
+	const char *host = config_get(P.cfg, "myhostname");
+	struct spool_rcpt *rc = xcalloc(d->nrcpt, sizeof(*rc));
+	struct spool_env env = { 0 };
+	struct spool_writer w;
+	struct timespec now;
+	char date[80], line[128];
+	struct buf h;
+	int rc_ = -1;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (size_t i = 0; i < d->nrcpt; i++)
+		rc[i].addr = d->rcpt[i];
+	env.arrival_sec = now.tv_sec;
+	env.arrival_usec = now.tv_nsec / 1000;
+	env.client_name = "localhost";
+	env.client_addr = "127.0.0.1";
+	env.helo = "";
+	env.proto = "local";
+	env.sender = (char *)sender;
+	env.rcpt = rc;
+	env.nrcpt = d->nrcpt;
+	if (spool_create(&w, P.infd, &env) < 0) {
+		free(rc);
+		return -1;
+	}
+	str_copy(id, idlen, w.id);
+	headers_make_date(date, sizeof(date), now.tv_sec);
+	buf_init(&h, 64 * 1024);
+	buf_printf(&h, "Received: by %s (mailwarden, from userid %lu)\n\tid %s; %s\n",
+	    host, (unsigned long)uid, w.id, date);
+	/* the original headers, then what is missing, then the body */
+	size_t off = 0;
+	struct header hd;
+	while (headers_next(d->msg, d->msglen, &off, &hd))
+		;
+	struct headers_seen seen = { 0 };
+	for (size_t p = 0; p < off;) {
+		const char *nl = memchr(d->msg + p, '\n', off - p);
+		size_t e = nl ? (size_t)(nl - d->msg) : off;
+		headers_note(&seen, d->msg + p, e - p);
+		p = e + 1;
+	}
+	msgid[0] = '\0';
+	if (seen.msgid) {
+		off = 0;
+		while (headers_next(d->msg, d->msglen, &off, &hd))
+			if (headers_is(&hd, "Message-ID")) {
+				const char *v = hd.value, *ve = hd.value + hd.valuelen;
+				while (v < ve && (*v == ' ' || *v == '\t' || *v == '<'))
+					v++;
+				while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r' || ve[-1] == '>'))
+					ve--;
+				snprintf(msgid, msgidlen, "%.*s", (int)(ve - v), v);
+				break;
+			}
+	}
+	spool_write(&w, h.data, h.len);
+	spool_write(&w, d->msg, off);
+	buf_reset(&h);
+	if (!seen.date)
+		buf_printf(&h, "Date: %s\n", date);
+	if (!seen.from) {
+		buf_puts(&h, "From: ");
+		if (d->fullname && d->fullname[0]) {
+			put_phrase(&h, d->fullname);
+			buf_printf(&h, " <%s>\n", sender);
+		} else {
+			buf_printf(&h, "%s\n", sender);
+		}
+	}
+	if (!seen.msgid) {
+		headers_make_msgid(line, sizeof(line), w.id, host, now.tv_sec);
+		buf_printf(&h, "Message-ID: %s\n", line);
+		snprintf(msgid, msgidlen, "%.*s", (int)strlen(line) - 2, line + 1);
+	}
+	spool_write(&w, h.data, h.len);
+	if (off < d->msglen && d->msg[off] != '\n')
+		spool_write(&w, "\n", 1);	/* no blank line before the body */
+	spool_write(&w, d->msg + off, d->msglen - off);
+	buf_free(&h);
+	rc_ = spool_finish(&w);
+	free(rc);
+	return rc_;
+}
+
+/* The envelope sender for a drop by uid: -f as given (a bare name gets
+ * @myorigin), else the login name @ myorigin. */
+static char *drop_sender(const struct drop *d, uid_t uid)
+{
+	const char *origin = config_get(P.cfg, "myorigin");
+	char name[64];
+	char *s;
+
+	if (d->sender) {
+		if (d->sender[0] == '\0' || strchr(d->sender, '@'))
+			return xstrdup(d->sender);
+		s = xmalloc(strlen(d->sender) + strlen(origin) + 2);
+		memcpy(s, d->sender, strlen(d->sender));
+		s[strlen(d->sender)] = '@';
+		memcpy(s + strlen(d->sender) + 1, origin, strlen(origin) + 1);
+		return s;
+	}
+	struct passwd *pw = getpwuid(uid);
+	if (pw)
+		str_copy(name, sizeof(name), pw->pw_name);
+	else
+		snprintf(name, sizeof(name), "uid%lu", (unsigned long)uid);
+	size_t n = strlen(name) + strlen(origin) + 2;
+	s = xmalloc(n);
+	snprintf(s, n, "%s@%s", name, origin);
+	return s;
+}
+
+/* Read one maildrop file whose mode says it is complete. 1 queued
+ * (id set), 0 skipped (not ready), -1 bad (removed). */
+static int pick_one(const char *name, char *id, size_t idlen)
+{
+	char err[256], msgid[1000];
+	struct stat st;
+	struct drop d;
+	char *buf = NULL;
+	int fd = openat(P.dropfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_warn("open %s/%s: %s", PICKUP_DIR, name, strerror(errno));
+		return 0;
+	}
+	if (fstat(fd, &st) < 0) {
+		log_warn("fstat %s/%s: %s", PICKUP_DIR, name, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		snprintf(err, sizeof(err), "not a regular file");
+		goto bad;
+	}
+	if ((st.st_mode & 07777) != PICKUP_MODE_READY) {
+		close(fd);
+		if (time(NULL) - st.st_mtime > PICKUP_STALE)
+			goto remove;
+		return 0;	/* still being written */
+	}
+	if (st.st_size > P.max_size) {
+		snprintf(err, sizeof(err), "file too large (%lld bytes)", (long long)st.st_size);
+		goto bad;
+	}
+	size_t len = (size_t)st.st_size, got = 0;
+	buf = xmalloc(len + 1);
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, sizeof(err), "read: %s", n < 0 ? strerror(errno) : "short file");
+			goto bad;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	fd = -1;
+	if (drop_parse(buf, len, &d, err, sizeof(err)) < 0)
+		goto bad;
+	char *sender = drop_sender(&d, st.st_uid);
+	if (drop_queue(&d, st.st_uid, sender, id, idlen, msgid, sizeof(msgid)) < 0) {
+		log_warn("%s/%s: cannot create queue file: %s", PICKUP_DIR, name, strerror(errno));
+		free(sender);
+		drop_free(&d);
+		free(buf);
+		return 0;	/* temporary: try again on the next scan */
+	}
+	log_set_service("pickup");
+	log_info("%s: uid=%lu from=<%s>", id, (unsigned long)st.st_uid, sender);
+	log_set_service("cleanup");
+	log_info("%s: message-id=<%s>", id, msgid);
+	log_set_service("qmgr");
+	free(sender);
+	drop_free(&d);
+	free(buf);
+	return 1;
+bad:
+	log_set_service("pickup");
+	log_warn("%s/%s: uid=%lu: %s: removed", PICKUP_DIR, name, (unsigned long)st.st_uid, err);
+	log_set_service("qmgr");
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+remove:
+	if (unlinkat(P.dropfd, name, 0) < 0 && errno != ENOENT)
+		log_warn("remove %s/%s: %s", PICKUP_DIR, name, strerror(errno));
+	return -1;
+}
+
+static void pickup_again(void *arg)
+{
+	pickup_scan();
+}
+
+void pickup_scan(void)
+{
+	char names[PICKUP_BATCH][64], ids[PICKUP_BATCH][SPOOL_ID_MAX];
+	size_t n = 0;
+	int more = 0;
+
+	if (P.dropfd < 0)
+		return;
+	int fd = openat(P.dropfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (dir == NULL) {
+		log_warn("scan %s: %s", PICKUP_DIR, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strlen(e->d_name) >= sizeof(names[0]))
+			continue;
+		if (n == PICKUP_BATCH) {
+			more = 1;
+			break;
+		}
+		if (pick_one(e->d_name, ids[n], sizeof(ids[n])) == 1)
+			str_copy(names[n++], sizeof(names[0]), e->d_name);
+	}
+	closedir(dir);
+	if (n == 0)
+		return;
+	/* the queue files are durable before their maildrop files go */
+	if (spool_sync(P.infd) < 0) {
+		log_warn("sync incoming: %s", strerror(errno));
+		for (size_t i = 0; i < n; i++)
+			unlinkat(P.infd, ids[i], 0);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (unlinkat(P.dropfd, names[i], 0) < 0)
+			log_warn("remove %s/%s: %s", PICKUP_DIR, names[i], strerror(errno));
+		if (P.queued_fn)
+			P.queued_fn(ids[i]);
+	}
+	if (more)
+		loop_timer_set(&P.again, 0, pickup_again, NULL);
+}
+
+static void pickup_timer(void *arg)
+{
+	pickup_scan();
+	loop_timer_set(&P.timer, PICKUP_WAKEUP_MS, pickup_timer, NULL);
+}
+
+static void inotify_read(int fd, int events, void *arg)
+{
+	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int any = 0;
+	for (;;) {
+		ssize_t n = read(fd, ev, sizeof(ev));
+		if (n <= 0)
+			break;
+		any = 1;
+	}
+	if (any)
+		pickup_scan();
+}
+
+void pickup_init(const struct config *cfg, int qfd, pickup_queued_fn *queued_fn)
+{
+	P.cfg = cfg;
+	P.queued_fn = queued_fn;
+	P.max_size = pickup_max_size(cfg);
+	if (mkdirat(qfd, PICKUP_DIR, 0700) < 0 && errno != EEXIST)
+		log_warn("mkdir %s: %s", PICKUP_DIR, strerror(errno));
+	P.dropfd = openat(qfd, PICKUP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	P.infd = openat(qfd, "incoming", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (P.dropfd < 0 || P.infd < 0) {
+		log_warn("pickup disabled: open %s: %s", PICKUP_DIR, strerror(errno));
+		return;
+	}
+	P.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (P.ifd >= 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", P.dropfd);
+		if (inotify_add_watch(P.ifd, path, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+			log_warn("inotify %s: %s (scanning every %d s)", PICKUP_DIR, strerror(errno),
+			    PICKUP_WAKEUP_MS / 1000);
+			close(P.ifd);
+			P.ifd = -1;
+		} else {
+			loop_watch(P.ifd, LOOP_READ, inotify_read, NULL);
+		}
+	}
+	pickup_timer(NULL);
+}

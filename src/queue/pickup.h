@@ -1,0 +1,49 @@
+/*
+ * pickup — local submission: `mailwarden sendmail` (setgid setgid_group)
+ * drops a file into queue_directory/maildrop/; the queue process picks it
+ * up, checks it, and turns it into a normal queue file in incoming/
+ * (Postfix's postdrop + pickup + cleanup). See docs/local-submission.md.
+ *
+ * maildrop/ is mode 1730, owner mail_owner, group setgid_group: members
+ * of the group (only the setgid sendmail) may create files but not list
+ * the directory, others cannot even enter it. A file is written as
+ * ".tNAME" mode 0600 and, once complete and fsync'ed, made 0644 and
+ * renamed to NAME: only files of mode 0644 are picked up. The submitting
+ * uid is the file's owner (fstat), never anything in the file.
+ *
+ * Maildrop file format (text records, one a line):
+ *   MWD1                 magic and version
+ *   S <sender>           optional (-f); absent: login name @ myorigin
+ *   N <full name>        optional (-F)
+ *   R <recipient>        one or more
+ *   B                    the message follows, LF line endings
+ *   ...message...
+ *   E <message length>   end record
+ */
+#ifndef MW_PICKUP_H
+#define MW_PICKUP_H
+
+#define PICKUP_DIR		"maildrop"
+#define PICKUP_MAGIC		"MWD1"
+#define PICKUP_MODE_BUSY	0600
+#define PICKUP_MODE_READY	0644
+#define PICKUP_ENV_MAX		(1024 * 1024)	/* envelope records, bytes */
+#define PICKUP_RCPT_MAX		1000		/* recipients per message */
+#define PICKUP_ADDR_MAX		1000		/* bytes per address */
+
+struct config;
+struct passwd;
+typedef void pickup_queued_fn(const char *id);
+
+/* Master, before the children start: create maildrop/ with its owner,
+ * group (setgid_group, if it exists and we are root) and mode 1730. */
+void pickup_prepare_dir(const struct config *cfg, const char *qdir, const struct passwd *owner);
+/* Queue process: watch qfd's maildrop/ (inotify and a 60 s timer) and
+ * turn each ready file into incoming/ID; queued_fn(ID) after each. */
+void pickup_init(const struct config *cfg, int qfd, pickup_queued_fn *queued_fn);
+/* Scan maildrop/ now (also run by pickup's own timer). */
+void pickup_scan(void);
+/* The largest maildrop file accepted under cfg (message_size_limit plus
+ * envelope), for sendmail and pickup. */
+long pickup_max_size(const struct config *cfg);
+#endif
