@@ -48,30 +48,90 @@ static void iv_from_net(const struct waddr *w, struct nft_iv *iv)
 		iv->hi[bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
 }
 
-/* "lo/len" when the interval is a prefix (always, for what we add), else "lo-hi". */
-static int iv_format(int fam, const struct nft_iv *iv, char *buf, size_t len)
+/* Writers for the batch text: a batch holds up to millions of elements and
+ * glibc's inet_ntop() and printf() were a third of the time of a ban. */
+static char *put_dec(char *p, unsigned long long v)
 {
-	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-	int bytes = fam_bytes(fam), plen = 0, ok = 1, w;
+	char t[24];
+	int i = 0;
 
-	while (plen < bytes * 8 &&
-	    !((iv->lo[plen / 8] ^ iv->hi[plen / 8]) & (0x80 >> (plen % 8))))
+	do
+		t[i++] = (char)('0' + v % 10);
+	while (v /= 10);
+	while (i)
+		*p++ = t[--i];
+	return p;
+}
+
+/* An address as inet_ntop() writes it (RFC 5952 for IPv6, without the
+ * dotted form for mapped addresses, which nft reads as well). */
+static char *put_addr(char *p, int fam, const unsigned char *a)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned g[8];
+	int best = -1, blen = 1;
+
+	if (fam == AF_INET) {
+		for (int i = 0; i < 4; i++) {
+			p = put_dec(p, a[i]);
+			if (i < 3)
+				*p++ = '.';
+		}
+		return p;
+	}
+	for (int i = 0; i < 8; i++)
+		g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+	for (int i = 0; i < 8;) {	/* the longest run of 2+ zero groups */
+		int j = i;
+		while (j < 8 && g[j] == 0)
+			j++;
+		if (j - i > blen)
+			best = i, blen = j - i;
+		i = j > i ? j : i + 1;
+	}
+	for (int i = 0; i < 8; i++) {
+		if (i == best) {
+			*p++ = ':';
+			if (i == 0)
+				*p++ = ':';
+			i += blen - 1;
+			continue;
+		}
+		int started = 0;
+		for (int sh = 12; sh >= 0; sh -= 4) {
+			unsigned d = (g[i] >> sh) & 15;
+			if (d || started || sh == 0)
+				*p++ = hex[d], started = 1;
+		}
+		if (i < 7)
+			*p++ = ':';
+	}
+	return p;
+}
+
+/* "lo/len" when the interval is a prefix (always, for what we add), else
+ * "lo-hi"; buf holds at least NFT_ELEM_MAX bytes. Returns the end. */
+#define NFT_ELEM_MAX 160
+static char *put_iv(char *p, int fam, const struct nft_iv *iv)
+{
+	int bits = fam_bytes(fam) * 8, plen = 0, ok = 1;
+
+	while (plen < bits && !((iv->lo[plen / 8] ^ iv->hi[plen / 8]) & (0x80 >> (plen % 8))))
 		plen++;
-	for (int bit = plen; bit < bytes * 8; bit++) {
+	for (int bit = plen; bit < bits; bit++) {
 		int m = 0x80 >> (bit % 8);
 		if ((iv->lo[bit / 8] & m) || !(iv->hi[bit / 8] & m))
 			ok = 0;
 	}
-	if (inet_ntop(fam, iv->lo, a, sizeof(a)) == NULL ||
-	    inet_ntop(fam, iv->hi, b, sizeof(b)) == NULL)
-		return -1;
-	if (!ok)
-		w = snprintf(buf, len, "%s-%s", a, b);
-	else if (plen == bytes * 8)
-		w = snprintf(buf, len, "%s", a);
-	else
-		w = snprintf(buf, len, "%s/%d", a, plen);
-	return w < 0 || (size_t)w >= len ? -1 : 0;
+	p = put_addr(p, fam, iv->lo);
+	if (!ok) {
+		*p++ = '-';
+		p = put_addr(p, fam, iv->hi);
+	} else if (plen < bits) {
+		*p++ = '/';
+		p = put_dec(p, (unsigned)plen);
+	}
+	return p;
 }
 
 /* nft's "6d23h59m59s988ms" in ms; -1 if malformed. */
@@ -224,31 +284,35 @@ static long long ms_max(long long a, long long b)
 	return a < 0 || b < 0 ? -1 : a > b ? a : b;
 }
 
-/* Append ", elem timeout 1d2h3m4s5ms" (the first without ", "). */
+/* Append ", elem timeout 1d2h3m4s5ms" (the first without ", "); nft
+ * refuses big single units such as "315360000s", hence the split. */
 static int put_elem(struct buf *b, int fam, const struct nft_iv *iv, long long ms)
 {
-	static const struct { long long ms; const char *u; } units[] = {
+	static const struct { long long ms; char u[3]; } units[] = {
 		{ 86400000, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" }, { 1, "ms" },
 	};
-	char txt[2 * INET6_ADDRSTRLEN + 8];
+	char txt[NFT_ELEM_MAX + 64], *p = txt;
 
-	if (iv_format(fam, iv, txt, sizeof(txt)) < 0 ||
-	    buf_printf(b, "%s%s", b->len ? ", " : "", txt) < 0)
-		return -1;
-	if (ms < 0)
-		return 0;
-	if (ms == 0)
-		ms = 1;
-	if (ms > NFT_TIMEOUT_MAX * 1000LL)
-		ms = NFT_TIMEOUT_MAX * 1000LL;
-	if (buf_puts(b, " timeout ") < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (ms >= units[i].ms && buf_printf(b, "%lld%s", ms / units[i].ms, units[i].u) < 0)
-			return -1;
-		ms %= units[i].ms;
+	if (b->len)
+		*p++ = ',', *p++ = ' ';
+	p = put_iv(p, fam, iv);
+	if (ms >= 0) {
+		if (ms == 0)
+			ms = 1;
+		if (ms > NFT_TIMEOUT_MAX * 1000LL)
+			ms = NFT_TIMEOUT_MAX * 1000LL;
+		memcpy(p, " timeout ", 9);
+		p += 9;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			if (ms >= units[i].ms) {
+				p = put_dec(p, (unsigned long long)(ms / units[i].ms));
+				for (const char *u = units[i].u; *u; u++)
+					*p++ = *u;
+			}
+			ms %= units[i].ms;
+		}
 	}
-	return 0;
+	return buf_append(b, txt, (size_t)(p - txt));
 }
 
 /* Old element o is the whole cluster c and lasts at least as long as the
@@ -263,40 +327,35 @@ static int covers(const struct nft_iv *o, const struct nft_iv *c, long long tnew
 }
 
 /*
- * Append to n->cmd the commands that give set "<id>_v4|6" its new content.
- * rewrite: flush the set and add all of keep; else add only add.
+ * Append to n->cmd the commands for set "<id>_v4|6": add elems, or with
+ * rewrite flush the set and add elems (then everything that stays).
  */
-static int emit(struct nft *n, const char *id, int fam, int rewrite,
-    const struct buf *add, const struct buf *keep)
+static int emit(struct nft *n, const char *id, int fam, int rewrite, const struct buf *elems)
 {
 	const char *t = n->table;
 	int v = fam == AF_INET ? 4 : 6;
 
 	if (rewrite && buf_printf(&n->cmd, "flush set inet %s %s_v%d\n", t, id, v) < 0)
 		return -1;
-	if (rewrite)
-		add = keep;
-	if (add->len == 0)
+	if (elems->len == 0)
 		return 0;
-	return buf_printf(&n->cmd, "add element inet %s %s_v%d { %s }\n", t, id, v,
-	    add->data);
+	if (buf_printf(&n->cmd, "add element inet %s %s_v%d { ", t, id, v) < 0 ||
+	    buf_append(&n->cmd, elems->data, elems->len) < 0)
+		return -1;
+	return buf_puts(&n->cmd, " }\n");
 }
 
 /*
- * Plan one set: v holds the listed elements and the new bans, sorted. Each
- * cluster of overlapping intervals that holds a new ban becomes one element
- * (their union, with the longest time left), unless one listed element is
- * the whole cluster already and lasts long enough. When a listed element
- * has to go, the set is rewritten (see the top of this file).
+ * One pass over the clusters of overlapping intervals in v (the listed
+ * elements and the new bans, sorted). A cluster that holds a new ban
+ * becomes one element: their union, with the longest time left; unless one
+ * listed element is the whole cluster already and lasts long enough.
+ * With out == NULL, only returns 1 if a listed element has to go. Else
+ * appends the new elements to out, and with rewrite the ones that stay too.
  */
-static int plan_ban(struct nft *n, const char *id, int fam, const struct nft_iv *v,
-    size_t nv, int *written)
+static int sweep(int fam, const struct nft_iv *v, size_t nv, struct buf *out,
+    int rewrite, int *written)
 {
-	struct buf add, keep;
-	int rewrite = 0, rc = -1;
-
-	buf_init(&add, NFT_CMD_MAX);
-	buf_init(&keep, NFT_CMD_MAX);
 	for (size_t i = 0, j; i < nv; i = j) {
 		struct nft_iv c = v[i];
 		size_t nold = 0, nnew = 0, lastold = 0;
@@ -312,20 +371,40 @@ static int plan_ban(struct nft *n, const char *id, int fam, const struct nft_iv 
 				tnew = nnew++ ? ms_max(tnew, v[j].ms) : v[j].ms;
 		}
 		if (nnew == 0 || (nold == 1 && covers(&v[lastold], &c, tnew))) {
-			for (size_t k = i; k < j; k++)	/* stays as it is */
-				if (v[k].old && put_elem(&keep, fam, &v[k], v[k].ms) < 0)
-					goto out;
+			for (size_t k = i; k < j && rewrite; k++)	/* stays */
+				if (v[k].old && put_elem(out, fam, &v[k], v[k].ms) < 0)
+					return -1;
 			continue;
 		}
-		rewrite |= nold > 0;
-		if (put_elem(&add, fam, &c, c.ms) < 0 || put_elem(&keep, fam, &c, c.ms) < 0)
-			goto out;
+		if (out == NULL) {
+			if (nold > 0)
+				return 1;
+			continue;
+		}
+		if (put_elem(out, fam, &c, c.ms) < 0)
+			return -1;
 		(*written)++;
 	}
-	rc = emit(n, id, fam, rewrite, &add, &keep);
-out:
-	buf_free(&add);
-	buf_free(&keep);
+	return 0;
+}
+
+/*
+ * Plan one set's bans: add the new elements, or when a listed element has
+ * to go, rewrite the set (see the top of this file).
+ */
+static int plan_ban(struct nft *n, const char *id, int fam, const struct nft_iv *v,
+    size_t nv, int *written)
+{
+	struct buf out;
+	int rewrite = sweep(fam, v, nv, NULL, 0, written), rc;
+
+	if (rewrite < 0)
+		return -1;
+	buf_init(&out, NFT_CMD_MAX);
+	rc = sweep(fam, v, nv, &out, rewrite, written);
+	if (rc == 0)
+		rc = emit(n, id, fam, rewrite, &out);
+	buf_free(&out);
 	return rc;
 }
 
@@ -337,12 +416,11 @@ out:
 static int plan_unban(struct nft *n, const char *id, int fam, const struct nft_iv *v,
     size_t nv, int *removed)
 {
-	struct buf keep, none;
+	struct buf keep;
 	struct nft_iv cover;
 	int have = 0, gone = 0, rc = -1;
 
 	buf_init(&keep, NFT_CMD_MAX);
-	buf_init(&none, 0);
 	for (size_t i = 0; i < nv; i++) {
 		if (!v[i].old) {	/* the request reaching furthest so far */
 			if (!have || memcmp(v[i].hi, cover.hi, 16) > 0)
@@ -354,7 +432,7 @@ static int plan_unban(struct nft *n, const char *id, int fam, const struct nft_i
 			goto out;
 	}
 	*removed += gone;
-	rc = gone ? emit(n, id, fam, 1, &none, &keep) : 0;
+	rc = gone ? emit(n, id, fam, 1, &keep) : 0;
 out:
 	buf_free(&keep);
 	return rc;
@@ -374,6 +452,15 @@ static int change(struct nft *n, const char *jail, const struct nft_ban *b, size
 
 	if (nft_ident(jail, id, err, errlen) < 0)
 		return -1;
+	for (size_t i = 0; i < nb; i++) {
+		const struct waddr *w = &b[i].net;
+		if ((w->family != AF_INET && w->family != AF_INET6) || w->plen < 1 ||
+		    w->plen > fam_bytes(w->family) * 8) {
+			nft_seterr(err, errlen, "ban %zu: not an IPv4 or IPv6 network with a "
+			    "prefix length of 1 or more", i);
+			return -1;
+		}
+	}
 	buf_reset(&n->cmd);
 	for (int f = 0; f < 2; f++) {
 		struct nft_iv *v = NULL;

@@ -222,6 +222,34 @@ static void test_ban_unban(void **state)
 	nft_close(n);
 }
 
+/* IPv6 text written for nft (our own formatter) round-trips exactly. */
+static void test_v6_text(void **state)
+{
+	static const char *const nets[] = {
+		"::1", "1::", "2001:db8::1:0:0:1", "0:1:0:0:1:0:0:0", "2001:db8:0:1:1:1:1:1",
+		"fe80::/10", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", "2001:db8:1::/48",
+		"0.0.0.1", "255.255.255.255", "10.0.0.0/8",
+	};
+	size_t nn = sizeof(nets) / sizeof(nets[0]);
+	struct nft_ban b[sizeof(nets) / sizeof(nets[0])];
+	struct nft *n = open_fresh();
+
+	assert_int_equal(nft_jail_setup(n, "j", NULL, NULL, NULL, err, sizeof(err)), 0);
+	for (size_t i = 0; i < nn; i++)
+		b[i] = (struct nft_ban){ net(nets[i]), 60 };
+	if (nft_ban(n, "j", b, nn, err, sizeof(err)) != (int)nn)
+		fail_msg("ban: %s", err);
+	for (size_t i = 0; i < nn; i++)
+		if (has(n, "j", nets[i]) != 1)
+			fail_msg("%s is not in the set", nets[i]);
+	assert_int_equal(nft_count(n, "j", err, sizeof(err)), (long)nn);
+	/* never everyone: ::ffff:0:0/96 is 0.0.0.0/0 */
+	b[0].net = net("::ffff:0:0/96");
+	assert_int_equal(nft_ban(n, "j", b, 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "prefix length"));
+	nft_close(n);
+}
+
 static void test_kernel_expires(void **state)
 {
 	struct nft *n = open_fresh();
@@ -361,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_setup_rules),
 		cmocka_unit_test(test_setup_keeps_bans),
 		cmocka_unit_test(test_ban_unban),
+		cmocka_unit_test(test_v6_text),
 		cmocka_unit_test(test_kernel_expires),
 		cmocka_unit_test(test_overlaps),
 		cmocka_unit_test(test_big_batch),
