@@ -291,7 +291,7 @@ def handshake_run(kind, server, port, master, nclients):
     while time.monotonic() < start_at:
         time.sleep(0.001)
     cpu0, host0 = tree_cpu(master), host_busy()
-    res = [q.get(timeout=DURATION + 60) for _ in procs]
+    res = [qget(q, procs[0], DURATION + 60) for _ in procs]
     cpu1, host1 = tree_cpu(master), host_busy()
     for p in procs:
         p.join(10)
@@ -717,14 +717,18 @@ async def flood_main(port, rate, duration, max_sessions, start_sessions, q):
     add(min(start_sessions, max_sessions))
     trace = []
     end = st["t0"] + duration
+    hist = [(time.monotonic(), 0)]
     while time.monotonic() < end:
         await asyncio.sleep(0.5)
-        lag = time.monotonic() - pacer.next
-        # demand short of the rate (no session waiting for a token and the
-        # pacer's slots going unused): more sessions
-        if pacer.waiting == 0 and lag > 0.05 and len(tasks) < max_sessions:
+        now = time.monotonic()
+        hist.append((now, st["sent"]))
+        t_old, n_old = next(h for h in hist if h[0] >= now - 1.05)
+        achieved = (st["sent"] - n_old) / max(now - t_old, 0.1)
+        # the attempts of the last second short of the target (the sessions
+        # are all busy waiting for replies): more sessions, up to the cap
+        if achieved < 0.95 * rate and now - st["t0"] > 0.9 and len(tasks) < max_sessions:
             add(min(max_sessions - len(tasks), max(20, len(tasks) // 2)))
-        trace.append((round(time.monotonic() - st["t0"], 1), len(tasks), st["535"]))
+        trace.append((round(now - st["t0"], 1), len(tasks), st["535"]))
     stop.set()
     for t in tasks:
         t.cancel()
@@ -751,7 +755,7 @@ def legit_proc(port, start_at, end_at, q):
     nxt = start_at
     while nxt < end_at:
         while time.monotonic() < nxt:
-            time.sleep(min(0.01, nxt - time.monotonic() + 0.0001))
+            time.sleep(max(0.0, min(0.01, nxt - time.monotonic())))
         t_conn = time.monotonic()
         rec = {"t": t_conn}
         raw = None
@@ -781,6 +785,19 @@ def legit_proc(port, start_at, end_at, q):
     q.put(out)
 
 
+def qget(q, proc, timeout):
+    """The result a child puts on q; an error at once if the child died."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return q.get(timeout=0.5)
+        except Exception:  # noqa  (queue.Empty)
+            if not proc.is_alive():
+                raise RuntimeError("client process %s died (exit %s)" % (proc.name, proc.exitcode))
+            if time.monotonic() > end:
+                raise RuntimeError("client process %s: no result after %.0f s" % (proc.name, timeout))
+
+
 def flood_run(work, material, delay):
     cert, key, passwd = material
     mw = Mailwarden(work, "flood-" + delay.replace(".", "_"), cert, key, passwd,
@@ -806,8 +823,8 @@ def flood_run(work, material, delay):
         lp = mp.Process(target=legit_proc, args=(PORT_MWS, t0 + 2, t0 + FLOOD_DURATION, lq))
         lp.start()
         cpu0, host0 = tree_cpu(mw.master), host_busy()
-        legit = lq.get(timeout=FLOOD_DURATION + 120)
-        st = fq.get(timeout=FLOOD_DURATION + 120)
+        legit = qget(lq, lp, FLOOD_DURATION + 60)
+        st = qget(fq, fp, FLOOD_DURATION + 60)
         el = time.monotonic() - t0
         cpu1, host1 = tree_cpu(mw.master), host_busy()
         fp.join(10)
@@ -830,8 +847,8 @@ def report_flood(res):
     print("AUTH flood, smtpd_sasl_failure_delay = %s (mailwarden only, smtps port, "
           "target %.0f wrong passwords/s, %.0f s)" % (res["delay"], FLOOD_RATE, d))
     print("  attackers: %d sessions at the end (from %d source addresses), %d TLS connects, "
-          "%d AUTH sent" % (st["sessions"], min(st["sessions"], len(ATTACK_ADDRS)),
-                            st["connects"], st["sent"]))
+          "%d AUTH sent = %.0f/s" % (st["sessions"], min(st["sessions"], len(ATTACK_ADDRS)),
+                                      st["connects"], st["sent"], st["sent"] / d))
     print("  attackers: 535 replies %d = %.0f/s over the run, %.0f/s from %.0f s on"
           % (st["535"], st["535"] / d, steady / (d - steady_from), steady_from))
     other = ", ".join("%s %d" % kv for kv in sorted(st["other"].items())) or "none"
