@@ -4,6 +4,9 @@
 # 127.0.0.1:2525, mail landing in ./run/mail/<domain>/<user>/new/.
 # Try it from another terminal:
 #   swaks --server 127.0.0.1:2525 --from me@example.org --to alice@example.com
+#   swaks --server 127.0.0.1:5870 --tls --auth LOGIN --auth-user alice@example.com \
+#         --auth-password demo-password --from alice@example.com --to bob@example.net
+#   ./mailwarden -c conf/demo.conf status postfix-sasl
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +18,18 @@ else
 fi
 
 make
-mkdir -p run run/spool run/mail
+mkdir -p run run/spool run/mail run/tls
+# A self-signed certificate for STARTTLS and a password file in Dovecot's
+# format (the same file could serve Dovecot): alice@example.com / demo-password.
+if [ ! -f run/tls/cert.pem ]; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=mx.example.com" \
+		-keyout run/tls/key.pem -out run/tls/cert.pem 2>/dev/null
+	chmod 0600 run/tls/key.pem
+fi
+if [ ! -f run/passwd ]; then
+	printf 'demo-password\n' | ./mailwarden passwd alice@example.com > run/passwd
+	chmod 0600 run/passwd
+fi
 # When started as root mailwarden drops to the user mailwarden, which must
 # be able to write the spool and the mailboxes.
 if [ "$(id -u)" -eq 0 ] && getent passwd mailwarden >/dev/null; then

@@ -261,11 +261,14 @@ static void engine_config(const struct config *cfg)
 	for (size_t i = 0; i < nlisteners; i++)
 		any_sasl |= eng.roles[listeners[i].role].sasl_enable;
 	if (any_sasl) {
-		/* A relative smtpd_sasl_path is under queue_directory (Postfix's
-		 * private/auth), before and after the chroot. */
-		if (chdir(config_get(cfg, "queue_directory")) < 0)
+		/* Dovecot's socket: a relative smtpd_sasl_path is under
+		 * queue_directory (Postfix's private/auth), before and after the
+		 * chroot. A password file is read now, relative to where
+		 * mailwarden was started, as check-config reads it. */
+		const char *stype = config_get(cfg, "smtpd_sasl_type");
+		if (strcmp(stype, "dovecot") == 0 && chdir(config_get(cfg, "queue_directory")) < 0)
 			fatal("chdir %s: %s", config_get(cfg, "queue_directory"), strerror(errno));
-		eng.sasl = sasl_open(config_get(cfg, "smtpd_sasl_type"),
+		eng.sasl = sasl_open(stype,
 		    config_get(cfg, "smtpd_sasl_path"), err, sizeof(err));
 		if (eng.sasl == NULL)
 			fatal("smtpd_sasl_path: %s", err);
