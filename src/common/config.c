@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -39,6 +41,7 @@ struct setting {
 
 struct config {
 	char *path;
+	const char *cur;		/* file being read: path or an included file */
 	size_t nparams;
 	char **defval;			/* [nparams] default before expansion */
 	struct setting *set;		/* [nparams] global keys */
@@ -322,7 +325,7 @@ static int perr(const struct config *cfg, int line, char *err, size_t errlen,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(err, errlen, "%s, line %d: %s", cfg->path, line, msg);
+	snprintf(err, errlen, "%s, line %d: %s", cfg->cur ? cfg->cur : cfg->path, line, msg);
 	return -1;
 }
 
@@ -334,6 +337,9 @@ static int store_global(struct config *cfg, struct pending *pd, char *err, size_
 	struct setting *s;
 	int i;
 
+	if (cfg->cur && strcmp(cfg->cur, cfg->path) != 0)
+		return perr(cfg, pd->line, err, errlen, "%s: an included file holds only "
+		    "[sections] (jails); main.cf keys belong in %s", key, cfg->path);
 	if (slash == NULL) {
 		if ((i = param_index(key)) < 0)
 			return perr(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
@@ -406,7 +412,7 @@ static int start_section(struct config *cfg, char *line, int lineno, char *err, 
 	struct config_section *sec = &cfg->sections[cfg->nsections++];
 	memset(sec, 0, sizeof(*sec));
 	sec->name = xstrdup(name);
-	sec->file = xstrdup(cfg->path);
+	sec->file = xstrdup(cfg->cur ? cfg->cur : cfg->path);
 	sec->line = lineno;
 	return 0;
 }
@@ -584,6 +590,107 @@ static int check_all(struct config *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+/* ---- included jail files ---- */
+
+/* Read one included file's sections (appended to cfg->sections). */
+static int read_included(struct config *cfg, const char *file, char *err, size_t errlen)
+{
+	FILE *fp = fopen(file, "r");
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+		return -1;
+	}
+	char *name = xstrdup(file);
+	cfg->cur = name;
+	int rc = read_file(cfg, fp, err, errlen);
+	fclose(fp);
+	cfg->cur = cfg->path;
+	free(name);
+	return rc;
+}
+
+/* Read the files a pattern names (glob, sorted; relative to the main
+ * file's directory). A pattern without glob characters must exist. */
+static int read_pattern(struct config *cfg, const char *pat, int must, char *err,
+    size_t errlen)
+{
+	char path[4096];
+	const char *slash = strrchr(cfg->path, '/');
+	if (pat[0] == '/' || slash == NULL)
+		snprintf(path, sizeof(path), "%s", pat);
+	else
+		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - cfg->path), cfg->path, pat);
+	glob_t g;
+	int grc = glob(path, 0, NULL, &g);
+	if (grc == GLOB_NOMATCH) {
+		globfree(&g);
+		if (must && strpbrk(pat, "*?[") == NULL) {
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(ENOENT));
+			return -1;
+		}
+		return 0;
+	}
+	int rc = grc == 0 ? 0 : -1;
+	if (rc < 0)
+		snprintf(err, errlen, "%s: cannot read the directory", path);
+	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
+		rc = read_included(cfg, g.gl_pathv[i], err, errlen);
+	globfree(&g);
+	return rc;
+}
+
+/* The patterns of [INCLUDES] KEY (before or after) in the main file. */
+static int read_includes_key(struct config *cfg, size_t nmain, const char *key, char *err,
+    size_t errlen)
+{
+	for (size_t i = 0; i < nmain; i++) {
+		const struct config_section *sec = &cfg->sections[i];
+		if (strcmp(sec->name, "INCLUDES") != 0)
+			continue;
+		for (size_t k = 0; k < sec->nkv; k++) {
+			if (strcasecmp(sec->kv[k].key, key) != 0)
+				continue;
+			char *v = xstrdup(sec->kv[k].value), *save = NULL;
+			int rc = 0;
+			for (char *t = strtok_r(v, " \t\n", &save); t && rc == 0;
+			    t = strtok_r(NULL, " \t\n", &save))
+				rc = read_pattern(cfg, t, 1, err, errlen);
+			free(v);
+			if (rc < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * fail2ban's way of splitting jails over files: [INCLUDES] before = and
+ * after = in the main file (globs allowed, relative to its directory),
+ * then jail.d/ *.conf and jail.d/ *.local next to it, as fail2ban reads
+ * jail.d. Sections from "before" files come first, so the main file's
+ * definitions win over them; the others come after and win.
+ */
+static int read_includes(struct config *cfg, char *err, size_t errlen)
+{
+	size_t nmain = cfg->nsections;
+	cfg->cur = cfg->path;
+	if (read_includes_key(cfg, nmain, "before", err, errlen) < 0)
+		return -1;
+	size_t nbefore = cfg->nsections - nmain;
+	if (read_includes_key(cfg, nmain, "after", err, errlen) < 0 ||
+	    read_pattern(cfg, "jail.d/*.conf", 0, err, errlen) < 0 ||
+	    read_pattern(cfg, "jail.d/*.local", 0, err, errlen) < 0)
+		return -1;
+	if (nbefore > 0) {	/* rotate: before-files' sections ahead of the main file's */
+		struct config_section *tmp = xmalloc(nmain * sizeof(*tmp));
+		memcpy(tmp, cfg->sections, nmain * sizeof(*tmp));
+		memmove(cfg->sections, cfg->sections + nmain, nbefore * sizeof(*tmp));
+		memcpy(cfg->sections + nbefore, tmp, nmain * sizeof(*tmp));
+		free(tmp);
+	}
+	return 0;
+}
+
 struct config *config_load(const char *path, char *err, size_t errlen)
 {
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
@@ -615,8 +722,11 @@ struct config *config_load(const char *path, char *err, size_t errlen)
 		config_free(cfg);
 		return NULL;
 	}
+	cfg->cur = cfg->path;
 	int rc = read_file(cfg, fp, err, errlen);
 	fclose(fp);
+	if (rc == 0)
+		rc = read_includes(cfg, err, errlen);
 	if (rc == 0)
 		rc = check_all(cfg, err, errlen);
 	if (rc < 0) {

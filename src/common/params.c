@@ -234,7 +234,7 @@ const struct param config_params[] = {
 	{ "smtpd_sasl_type", PT_ENUM, "passwd-file", 0, 0, "passwd-file|dovecot",
 	  "Password backend: passwd-file (Dovecot format file) or dovecot (auth socket)" },
 	{ "smtpd_sasl_path", PT_STR, "", 0, 0, NULL,
-	  "passwd-file: the password file; dovecot: the auth socket (relative: under queue_directory)" },
+	  "passwd-file: the password file (relative: to the directory mailwarden starts in); dovecot: the auth socket (relative: under queue_directory)" },
 	{ "smtpd_sender_login_maps", PT_MAPS, "", 0, 0, NULL,
 	  "Sender address -> login names that may use it (reject_sender_login_mismatch)" },
 	{ "smtpd_client_auth_rate_limit", PT_INT, "0", 0, I_MAX, NULL,

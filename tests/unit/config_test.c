@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "common/config.h"
 #include "common/map.h"
@@ -399,6 +400,77 @@ static void regen_man(const char *man, const char *gen)
 
 /* man/mailwarden.conf.5 contains the list generated from the table.
  * MW_REGEN_MAN=1 in the environment rewrites it instead. */
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static const char *kv(const struct config_section *s, const char *key)
+{
+	for (size_t i = 0; i < s->nkv; i++)
+		if (strcmp(s->kv[i].key, key) == 0)
+			return s->kv[i].value;
+	return NULL;
+}
+
+/* [INCLUDES] before/after and jail.d/ *.conf, *.local, in fail2ban's order. */
+static void test_includes(void **state)
+{
+	char dir[] = "/tmp/config_test.XXXXXX", path[512], err[1024] = "";
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/jail.d", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	put(dir, "main.conf", "myhostname = mx.example.com\n"
+	    "[INCLUDES]\nbefore = base.conf\nafter = extra/*.local\n"
+	    "[sshd]\nenabled = true\nmaxretry = 3\n");
+	put(dir, "base.conf", "[DEFAULT]\nbantime = 1h\n[sshd]\nmaxretry = 9\n");
+	snprintf(path, sizeof(path), "%s/extra", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	put(dir, "extra/a.local", "[dovecot]\nenabled = true\n");
+	put(dir, "jail.d/b.conf", "[postfix-sasl]\nenabled = false\n");
+	put(dir, "jail.d/b.local", "[postfix-sasl]\nenabled = true\n");
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	struct config *cfg = config_load(path, err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	const char *want[] = { "DEFAULT", "sshd", "INCLUDES", "sshd", "dovecot",
+	    "postfix-sasl", "postfix-sasl" };
+	assert_int_equal(config_nsections(cfg), 7);
+	for (size_t i = 0; i < 7; i++)
+		assert_string_equal(config_section(cfg, i)->name, want[i]);
+	assert_string_equal(kv(config_section(cfg, 1), "maxretry"), "9");	/* base first */
+	assert_string_equal(kv(config_section(cfg, 3), "maxretry"), "3");	/* main wins */
+	assert_non_null(strstr(config_section(cfg, 0)->file, "base.conf"));
+	assert_non_null(strstr(config_section(cfg, 6)->file, "jail.d/b.local"));
+	assert_int_equal(config_section(cfg, 6)->line, 1);
+	config_free(cfg);
+
+	/* a main.cf key in an included file, and a missing named file */
+	/* a main.cf key in an included file is refused; in a section it is a jail key */
+	put(dir, "jail.d/c.local", "[x]\nenabled = false\nmyhostname = y\n");
+	cfg = config_load(path, err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	config_free(cfg);
+	put(dir, "jail.d/c.local", "myhostname = y\n");
+	assert_null(config_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "jail.d/c.local, line 1: myhostname: an included file holds only"));
+	snprintf(path, sizeof(path), "%s/jail.d/c.local", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	put(dir, "main.conf", "[INCLUDES]\nbefore = nosuch.conf\n");
+	assert_null(config_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "nosuch.conf: cannot open"));
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_man_page_in_sync(void **state)
 {
 	char *gen = NULL;
@@ -444,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_includes),
 		cmocka_unit_test(test_man_page_in_sync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
