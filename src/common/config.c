@@ -22,35 +22,12 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/config_int.h"
 #include "common/log.h"
 #include "common/map.h"
 #include "common/util.h"
 
-#define CONF_LINE_MAX	(64 * 1024)	/* longest physical line */
-#define CONF_VALUE_MAX	(1024 * 1024)	/* longest value, raw or expanded */
-#define NROLES		3
-
-static const char *const role_names[NROLES] = { "smtpd", "submission", "smtps" };
-
-/* One explicitly set value: a global key or a per-listener override. */
-struct setting {
-	char *raw;		/* NULL = not set */
-	char *key;		/* as written, for messages */
-	int line;
-};
-
-struct config {
-	char *path;
-	const char *cur;		/* file being read: path or an included file */
-	size_t nparams;
-	char **defval;			/* [nparams] default before expansion */
-	struct setting *set;		/* [nparams] global keys */
-	struct setting *rset[NROLES];	/* [nparams] overrides per role */
-	char **val;			/* [nparams] expanded global values */
-	char **rval[NROLES];		/* [nparams] expanded override or role default */
-	struct config_section *sections;
-	size_t nsections;
-};
+const char *const config_role_names[NROLES] = { "smtpd", "submission", "smtps" };
 
 /* Expansion state: the chain of parameters being expanded, for loops. */
 struct xctx {
@@ -65,7 +42,7 @@ struct xctx {
 	size_t errlen;
 };
 
-static int param_index(const char *name)
+int config_param_index(const char *name)
 {
 	for (int i = 0; config_params[i].name != NULL; i++) {
 		if (strcmp(config_params[i].name, name) == 0)
@@ -75,20 +52,20 @@ static int param_index(const char *name)
 }
 
 /* Index of a parameter that must exist (a programming error if not). */
-static int must_index(const char *name)
+int config_must_index(const char *name)
 {
-	int i = param_index(name);
+	int i = config_param_index(name);
 	if (i < 0)
 		fatal("config: no parameter named %s", name);
 	return i;
 }
 
-static int role_index(const char *role)
+int config_role_index(const char *role)
 {
 	if (strcmp(role, "smtp") == 0)
 		return 0;
 	for (int r = 0; r < NROLES; r++) {
-		if (strcmp(role, role_names[r]) == 0)
+		if (strcmp(role, config_role_names[r]) == 0)
 			return r;
 	}
 	return -1;
@@ -240,7 +217,7 @@ static int expand_str(struct xctx *x, const char *s, struct buf *out)
 				return xfail(x, "missing '%c' in '%s'", open == '{' ? '}' : ')', dollar);
 			p++;
 		}
-		int j = param_index(name);
+		int j = config_param_index(name);
 		if (j < 0)
 			return xfail(x, "unknown parameter $%s", name);
 		const char *v = expand_param(x, j);
@@ -341,7 +318,7 @@ static int store_global(struct config *cfg, struct pending *pd, char *err, size_
 		return perr(cfg, pd->line, err, errlen, "%s: an included file holds only "
 		    "[sections] (jails); main.cf keys belong in %s", key, cfg->path);
 	if (slash == NULL) {
-		if ((i = param_index(key)) < 0)
+		if ((i = config_param_index(key)) < 0)
 			return perr(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
 		s = &cfg->set[i];
 	} else {
@@ -353,11 +330,11 @@ static int store_global(struct config *cfg, struct pending *pd, char *err, size_
 			    "smtps/inet/NAME)", key);
 		memcpy(role, key, rlen);
 		role[rlen] = '\0';
-		int r = role_index(role);
+		int r = config_role_index(role);
 		if (r < 0)
 			return perr(cfg, pd->line, err, errlen, "%s: unknown listener '%s' "
 			    "(use smtpd, submission or smtps)", key, role);
-		if ((i = param_index(slash + 6)) < 0)
+		if ((i = config_param_index(slash + 6)) < 0)
 			return perr(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
 		s = &cfg->rset[r][i];
 	}
@@ -555,7 +532,7 @@ static int check_item(struct xctx *x, int role, int i)
 static int check_all(struct config *cfg, char *err, size_t errlen)
 {
 	struct xctx x = { .cfg = cfg, .err = err, .errlen = errlen,
-	    .alias_idx = must_index("alias_maps") };
+	    .alias_idx = config_must_index("alias_maps") };
 	struct item *items = xcalloc(cfg->nparams * (NROLES + 1), sizeof(*items));
 	size_t n = 0;
 	int rc = 0;
@@ -579,7 +556,7 @@ static int check_all(struct config *cfg, char *err, size_t errlen)
 	/* built-in role defaults where no override was given */
 	for (size_t k = 0; rc == 0 && config_role_defaults[k].role != NULL; k++) {
 		const struct role_default *rd = &config_role_defaults[k];
-		int r = role_index(rd->role), i = param_index(rd->name);
+		int r = config_role_index(rd->role), i = config_param_index(rd->name);
 		if (r < 0 || i < 0)
 			fatal("params.c: bad role default %s/inet/%s", rd->role, rd->name);
 		if (cfg->rval[r][i] == NULL)
@@ -771,114 +748,4 @@ void config_free(struct config *cfg)
 	free(cfg->val);
 	free(cfg->path);
 	free(cfg);
-}
-
-/* ---- getters ---- */
-
-const char *config_path(const struct config *cfg)
-{
-	return cfg->path;
-}
-
-const char *config_get(const struct config *cfg, const char *name)
-{
-	return cfg->val[must_index(name)];
-}
-
-const char *config_get_role(const struct config *cfg, const char *role, const char *name)
-{
-	int i = must_index(name);
-	int r = role_index(role);
-
-	if (r < 0)
-		fatal("config: no listener role named %s", role);
-	return cfg->rval[r][i] ? cfg->rval[r][i] : cfg->val[i];
-}
-
-static long to_int(const char *v)
-{
-	long n = 0;
-	config_parse_int(v, &n);
-	return n;
-}
-
-static long to_time(const char *v)
-{
-	long n = 0;
-	config_parse_time(v, &n);
-	return n;
-}
-
-static long to_size(const char *v)
-{
-	long n = 0;
-	config_parse_size(v, &n);
-	return n;
-}
-
-long config_get_int(const struct config *cfg, const char *name)
-{
-	return to_int(config_get(cfg, name));
-}
-
-int config_get_bool(const struct config *cfg, const char *name)
-{
-	return config_parse_bool(config_get(cfg, name)) == 1;
-}
-
-long config_get_time(const struct config *cfg, const char *name)
-{
-	return to_time(config_get(cfg, name));
-}
-
-long config_get_size(const struct config *cfg, const char *name)
-{
-	return to_size(config_get(cfg, name));
-}
-
-long config_get_role_int(const struct config *cfg, const char *role, const char *name)
-{
-	return to_int(config_get_role(cfg, role, name));
-}
-
-int config_get_role_bool(const struct config *cfg, const char *role, const char *name)
-{
-	return config_parse_bool(config_get_role(cfg, role, name)) == 1;
-}
-
-long config_get_role_time(const struct config *cfg, const char *role, const char *name)
-{
-	return to_time(config_get_role(cfg, role, name));
-}
-
-long config_get_role_size(const struct config *cfg, const char *role, const char *name)
-{
-	return to_size(config_get_role(cfg, role, name));
-}
-
-int config_line(const struct config *cfg, const char *name)
-{
-	return cfg->set[must_index(name)].line;
-}
-
-int config_is_set(const struct config *cfg, const char *name)
-{
-	return cfg->set[must_index(name)].raw != NULL;
-}
-
-struct maplist *config_maplist(const struct config *cfg, const char *name,
-    char *err, size_t errlen)
-{
-	return maplist_open_aliases(config_get(cfg, name), config_get(cfg, "alias_maps"),
-	    err, errlen);
-}
-
-size_t config_nsections(const struct config *cfg)
-{
-	return cfg->nsections;
-}
-
-const struct config_section *config_section(const struct config *cfg, size_t i)
-{
-	return i < cfg->nsections ? &cfg->sections[i] : NULL;
 }

@@ -1,0 +1,42 @@
+/*
+ * config_int.h — what config.c (loading) and config_get.c (getters) share:
+ * the loaded configuration's layout. Not for other modules.
+ */
+#ifndef MW_CONFIG_INT_H
+#define MW_CONFIG_INT_H
+
+#include <stddef.h>
+
+#include "common/config.h"
+
+#define CONF_LINE_MAX	(64 * 1024)	/* longest physical line */
+#define CONF_VALUE_MAX	(1024 * 1024)	/* longest value, raw or expanded */
+#define NROLES		3
+
+extern const char *const config_role_names[NROLES];
+
+/* One explicitly set value: a global key or a per-listener override. */
+struct setting {
+	char *raw;		/* NULL = not set */
+	char *key;		/* as written, for messages */
+	int line;
+};
+
+struct config {
+	char *path;
+	const char *cur;		/* file being read: path or an included file */
+	size_t nparams;
+	char **defval;			/* [nparams] default before expansion */
+	struct setting *set;		/* [nparams] global keys */
+	struct setting *rset[NROLES];	/* [nparams] overrides per role */
+	char **val;			/* [nparams] expanded global values */
+	char **rval[NROLES];		/* [nparams] expanded override or role default */
+	struct config_section *sections;
+	size_t nsections;
+};
+
+int config_param_index(const char *name);	/* -1 if unknown */
+int config_must_index(const char *name);	/* fatal if unknown */
+int config_role_index(const char *role);	/* "smtp" = smtpd; -1 if unknown */
+
+#endif
