@@ -620,14 +620,15 @@ static int read_pattern(struct config *cfg, const char *pat, int must, char *err
 static int read_includes_key(struct config *cfg, size_t nmain, const char *key, char *err,
     size_t errlen)
 {
+	/* reading a file grows cfg->sections: index it afresh each time */
 	for (size_t i = 0; i < nmain; i++) {
-		const struct config_section *sec = &cfg->sections[i];
-		if (strcmp(sec->name, "INCLUDES") != 0)
+		if (strcmp(cfg->sections[i].name, "INCLUDES") != 0)
 			continue;
-		for (size_t k = 0; k < sec->nkv; k++) {
-			if (strcasecmp(sec->kv[k].key, key) != 0)
+		for (size_t k = 0; k < cfg->sections[i].nkv; k++) {
+			const struct config_kv *e = &cfg->sections[i].kv[k];
+			if (strcasecmp(e->key, key) != 0)
 				continue;
-			char *v = xstrdup(sec->kv[k].value), *save = NULL;
+			char *v = xstrdup(e->value), *save = NULL;
 			int rc = 0;
 			for (char *t = strtok_r(v, " \t\n", &save); t && rc == 0;
 			    t = strtok_r(NULL, " \t\n", &save))
