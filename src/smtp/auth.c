@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -32,29 +34,84 @@
 /* ---- per client address: rate and failures ---- */
 
 struct client_rec {
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN];	/* "" for a free slot */
+	uint64_t last_seen;	/* loop_now() of the last lookup */
 	uint64_t window_start;	/* rate window (loop_now) */
 	unsigned auth_cmds;	/* AUTH commands in the window */
 	uint64_t last_fail;
 	unsigned failures;
 };
 
-#define NCLIENT 4096		/* a fixed, hashed table: old entries are overwritten */
+/* A set-associative table: an address hashes to a set of CLIENT_WAYS
+ * slots and lives in any of them, so two addresses that share a set do
+ * not wipe each other's record (a plain hashed slot did: with a few
+ * hundred attacking addresses a third of them kept resetting each
+ * other's failures, never got past the first delay and never reached
+ * the slow lane; an attacker could choose such addresses on purpose).
+ * A new address takes a free slot, else the least recently seen record
+ * with no failures to remember, else the least recently seen. The hash
+ * is keyed with a random seed: nobody can aim at one set. */
+#define CLIENT_WAYS 8
+#define CLIENT_SETS 2048	/* 16,384 addresses, ~1.2 MB, allocated on first AUTH */
 static struct client_rec *clients;
+static uint64_t client_seed;
+
+static uint64_t client_hash(const char *addr)
+{
+	uint64_t h = 1469598103934665603ULL ^ client_seed;
+	for (const char *p = addr; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	/* FNV's low bits are weak: mix all bits down (MurmurHash3 fmix64). */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static int client_has_failures(const struct client_rec *c, uint64_t now)
+{
+	return c->failures > 0 && now - c->last_fail <= FAIL_FORGET_MS;
+}
 
 static struct client_rec *client_get(const char *addr)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (const char *p = addr; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	if (clients == NULL)
-		clients = xcalloc(NCLIENT, sizeof(*clients));
-	struct client_rec *c = &clients[h % NCLIENT];
-	if (strcmp(c->addr, addr) != 0) {
+	uint64_t now = loop_now();
+	if (clients == NULL) {
+		clients = xcalloc((size_t)CLIENT_SETS * CLIENT_WAYS, sizeof(*clients));
+		if (getrandom(&client_seed, sizeof(client_seed), GRND_NONBLOCK) !=
+		    (ssize_t)sizeof(client_seed))
+			client_seed = now ^ ((uint64_t)getpid() << 32);
+	}
+	struct client_rec *set = &clients[(client_hash(addr) % CLIENT_SETS) * CLIENT_WAYS];
+	struct client_rec *c = NULL, *victim = NULL;
+	for (int i = 0; i < CLIENT_WAYS; i++) {
+		struct client_rec *r = &set[i];
+		if (strcmp(r->addr, addr) == 0) {
+			c = r;
+			break;
+		}
+		/* The slot a newcomer takes: free, else the oldest record with
+		 * no failures to remember, else the oldest. */
+		if (victim == NULL || r->addr[0] == '\0') {
+			if (victim == NULL || victim->addr[0] != '\0')
+				victim = r;
+			continue;
+		}
+		if (victim->addr[0] == '\0')
+			continue;
+		int rf = client_has_failures(r, now), vf = client_has_failures(victim, now);
+		if (rf < vf || (rf == vf && r->last_seen < victim->last_seen))
+			victim = r;
+	}
+	if (c == NULL) {
+		c = victim;
 		memset(c, 0, sizeof(*c));
 		snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	}
-	if (c->failures && loop_now() - c->last_fail > FAIL_FORGET_MS)
+	c->last_seen = now;
+	if (c->failures && now - c->last_fail > FAIL_FORGET_MS)
 		c->failures = 0;
 	return c;
 }

@@ -8,6 +8,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +307,14 @@ static void session_tls_done(struct session *s)
 		connect_start(s);	/* the greeting, now encrypted */
 		return;
 	}
+	/* After STARTTLS the client speaks first (EHLO), but its TLS stack
+	 * has just written its Finished record, which we read and do not
+	 * answer: the kernel delays that ACK (up to 40 ms), and the client's
+	 * Nagle holds the small EHLO until it comes. Postfix hides this
+	 * behind the session tickets it sends at this point; we send none,
+	 * so send the ACK now instead. Best effort (no TCP, no matter). */
+	int one = 1;
+	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 	/* RFC 3207: forget everything learnt before; EHLO again. */
 	free(s->helo);
 	s->helo = NULL;
@@ -414,14 +424,27 @@ static void session_io(int fd, int events, void *arg)
 		session_tls_step(s);
 		return;		/* s may be gone */
 	}
-	if (events & LOOP_WRITE) {
+	/* A socket in error (EPOLLERR: the client reset the connection)
+	 * reports LOOP_READ|LOOP_WRITE, level-triggered, until someone reads
+	 * or writes it. Flush only when there is something to send; with
+	 * nothing to send the read below meets the error and closes. (A
+	 * flush of nothing here used to return at once, and the loop got the
+	 * same event again: one core at 100 % per reset idle session.) */
+	if ((events & LOOP_WRITE) && s->out.len > 0 && !s->sleeping) {
 		session_flush(s);
 		return;		/* s may be gone */
 	}
 	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT ||
 	    s->state == SMTP_ST_CLOSING || s->sleeping || s->auth_step == AUTH_CHECKING) {
-		/* Do not read more until the pending reply is out. */
-		loop_watch(fd, s->out.len ? LOOP_WRITE : 0, session_io, s);
+		/* Do not read more until the pending reply is out. A reply
+		 * held on purpose (error sleep, AUTH failure delay) stays held.
+		 * Nothing to write: stop watching the socket altogether, as
+		 * epoll reports a hang-up or an error even for a watch of no
+		 * events; session_flush() watches it again when we go on. */
+		if (s->out.len > 0 && !s->sleeping)
+			loop_watch(fd, LOOP_WRITE, session_io, s);
+		else
+			loop_unwatch(fd);
 		return;
 	}
 	session_read(s);

@@ -9,6 +9,7 @@ import re
 import smtplib
 import socket
 import ssl
+import statistics
 import subprocess
 import time
 
@@ -259,6 +260,34 @@ def test_implicit_tls_port(make_server, tls):
     assert "221 2.0.0 Bye" in out.stdout
 
 
+def test_first_reply_after_handshake_is_not_delayed(make_server, tls):
+    """No 40 ms stall after the TLS handshake (Nagle against a delayed
+    ACK): the banner on the implicit TLS port used to wait behind the TLS
+    1.3 session tickets, and the client's EHLO after STARTTLS behind the
+    ACK of its Finished record. Median of 10 sessions each."""
+    port = free_port()
+    srv = make_server(extra=tls.config(f"smtps_listen = 127.0.0.1:{port}"))
+    ctx = tls.client_context()
+    after_starttls, banner = [], []
+    for _ in range(10):
+        c = srv.conn()
+        c.cmd(f"EHLO {CLIENT_HELO}")
+        assert c.cmd("STARTTLS").startswith("220")
+        c.sock = ctx.wrap_socket(c.sock, server_hostname="mx.test.example")
+        t = time.monotonic()
+        assert c.cmd(f"EHLO {CLIENT_HELO}").startswith("250")
+        after_starttls.append(time.monotonic() - t)
+        c.cmd("QUIT")
+        c.close()
+        s = tls_connect("127.0.0.1", port, ctx)
+        t = time.monotonic()
+        assert s.recv(4096).startswith(b"220")
+        banner.append(time.monotonic() - t)
+        s.close()
+    assert statistics.median(after_starttls) < 0.025, after_starttls
+    assert statistics.median(banner) < 0.025, banner
+
+
 def test_sni_picks_certificate(make_server, tls):
     sni = os.path.join(srv_dir := tls.dir, "sni_map")
     with open(sni, "w") as f:
@@ -366,6 +395,41 @@ def test_failure_delay_grows(make_server, tls):
     s.close()
     # 1 s, then 2 s: the delay doubles with the client's failures.
     assert 0.95 <= times[0] < 1.9 and times[1] >= 1.9, times
+
+
+def test_failure_delay_reaches_8x_per_address_despite_other_addresses(make_server, tls):
+    """smtpd_sasl_failure_delay doubles per failure of one client address
+    up to 8 times, and other addresses cannot wipe that record. The two
+    addresses below shared a slot of the old fixed hash table (FNV-1a mod
+    4096), where each one's failure reset the other's count: the delay
+    never grew past 1-2 s under a flood from a few hundred addresses."""
+    a, b = "127.0.2.1", "127.0.20.70"
+    srv = make_server(extra=tls.config("smtpd_sasl_failure_delay = 1s",
+                                       "smtpd_tls_auth_only = no",
+                                       "smtpd_hard_error_limit = 100"))
+    bad = "AUTH PLAIN " + b64("\0alice@example.com\0nope")
+
+    def fail_from(conn):
+        t = time.monotonic()
+        r = conn.cmd(bad, timeout=30)
+        assert r.startswith("535 5.7.8"), r
+        return time.monotonic() - t
+
+    ca = Conn(srv.host, srv.port, source=a)
+    srv.conns.append(ca)
+    ca.cmd(f"EHLO {CLIENT_HELO}")
+    times = [fail_from(ca)]
+    cb = Conn(srv.host, srv.port, source=b)
+    srv.conns.append(cb)
+    cb.cmd(f"EHLO {CLIENT_HELO}")
+    tb = fail_from(cb)
+    cb.close()
+    times += [fail_from(ca) for _ in range(3)]
+    ca.close()
+    assert 0.95 <= tb < 1.9, tb
+    # 1, 2, 4, 8 s: the first failure of b did not reset a's record.
+    lo = [0.95, 1.9, 3.9, 7.9]
+    assert all(t >= l for t, l in zip(times, lo)) and times[-1] < 12, times
 
 
 def test_swaks_tls_and_auth(make_server, tls):
