@@ -149,7 +149,7 @@ static long list_one(struct qcli *q, int dfd, enum qcli_q which, const char *id,
 	    env.sender[0] ? env.sender : "MAILER-DAEMON");
 	const char *saved = "";
 	for (size_t i = 0; i < env.nrcpt; i++) {
-		if (env.rcpt[i].status != SPOOL_ST_PENDING)
+		if (env.rcpt[i].status == SPOOL_ST_DONE)
 			continue;
 		const char *why = which == QQ_DEFERRED ? find_reason(q, id, env.rcpt[i].addr) : "";
 		if (strcmp(why, saved) != 0) {

@@ -7,6 +7,8 @@
  *      recipient Final-Recipient, Original-Recipient, Action, Status,
  *      Remote-MTA, Diagnostic-Code;
  *   3. text/rfc822-headers: the headers of the original message.
+ * A delay warning (delay_warning_time) has the same parts with Postfix's
+ * "Delayed Mail (still being retried)" text and Action: delayed.
  * The DSN is written as a new queue file in incoming/ from
  * MAILER-DAEMON (null envelope sender) to the original sender; the
  * caller makes it durable and queues it. Never called for a message
@@ -52,12 +54,63 @@ static void copy_headers(struct buf *b, const struct qmsg *m)
 	free(h);
 }
 
-int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *m,
-    int expired, char *newid, size_t len)
+/* Whether failure f belongs in a DSN of this kind. */
+static int reported(const struct qmsg *m, const struct qfail *f, enum bounce_kind kind)
 {
+	switch (kind) {
+	case BOUNCE_FAILED:
+		return f->perm;
+	case BOUNCE_EXPIRED:
+		return 1;
+	case BOUNCE_DELAYED:
+		return !f->perm && m->env.rcpt[f->ri].status == SPOOL_ST_PENDING;
+	}
+	return 0;
+}
+
+/* "4.0 hours", "5.0 days": Postfix's wording of a time span. */
+static void span(char *out, size_t len, long secs, long unit, const char *name)
+{
+	double v = (double)secs / (double)unit;
+	snprintf(out, len, "%.1f %s%s", v, name, v == 1.0 ? "" : "s");
+}
+
+static void text_failed(struct buf *b, const char *host)
+{
+	buf_printf(b, "This is the mail system at host %s.\n\n"
+	    "I'm sorry to have to inform you that your message could not\n"
+	    "be delivered to one or more recipients. It's attached below.\n\n"
+	    "For further assistance, please send mail to postmaster.\n\n"
+	    "If you do so, please include this problem report. You can\n"
+	    "delete your own text from the attached returned message.\n\n"
+	    "                   The mail system\n\n", host);
+}
+
+static void text_delayed(struct buf *b, const char *host, const struct config *cfg)
+{
+	char waited[64], until[64];
+
+	span(waited, sizeof(waited), config_get_time(cfg, "delay_warning_time"), 3600, "hour");
+	span(until, sizeof(until), config_get_time(cfg, "maximal_queue_lifetime"), 86400, "day");
+	buf_printf(b, "This is the mail system at host %s.\n\n"
+	    "####################################################################\n"
+	    "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
+	    "####################################################################\n\n"
+	    "Your message could not be delivered for %s.\n"
+	    "It will be retried until it is %s old.\n\n"
+	    "For further assistance, please send mail to postmaster.\n\n"
+	    "If you do so, please include this problem report. You can\n"
+	    "delete your own text from the attached returned message.\n\n"
+	    "                   The mail system\n\n", host, waited, until);
+}
+
+int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *m,
+    enum bounce_kind kind, char *newid, size_t len)
+{
+	int expired = kind == BOUNCE_EXPIRED, delayed = kind == BOUNCE_DELAYED;
 	const char *host = config_get(cfg, "myhostname");
 	const char *name = config_get(cfg, "mail_name");
-	char date[80], arrival[80], boundary[96];
+	char date[80], arrival[80], boundary[96], retry[80];
 	struct buf b;
 	struct timespec now;
 	struct spool_env env;
@@ -67,13 +120,16 @@ int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *
 	clock_gettime(CLOCK_REALTIME, &now);
 	rfc822_date(now.tv_sec, date, sizeof(date));
 	rfc822_date((time_t)m->env.arrival_sec, arrival, sizeof(arrival));
+	rfc822_date((time_t)(m->env.arrival_sec + config_get_time(cfg, "maximal_queue_lifetime")),
+	    retry, sizeof(retry));
 	snprintf(boundary, sizeof(boundary), "%s.%ld/%s", m->env.id, (long)now.tv_sec, host);
 
 	buf_init(&b, 16 * 1024 * 1024);
 	buf_printf(&b, "Received: by %s (%s)\n\tid %s; %s\n", host, name, m->env.id, date);
 	buf_printf(&b, "Date: %s\n", date);
 	buf_printf(&b, "From: MAILER-DAEMON@%s (Mail Delivery System)\n", host);
-	buf_printf(&b, "Subject: Undelivered Mail Returned to Sender\n");
+	buf_printf(&b, "Subject: %s\n", delayed ? "Delayed Mail (still being retried)" :
+	    "Undelivered Mail Returned to Sender");
 	buf_printf(&b, "To: %s\n", m->env.sender);
 	buf_printf(&b, "Auto-Submitted: auto-replied\n");
 	buf_printf(&b, "MIME-Version: 1.0\n");
@@ -86,21 +142,18 @@ int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *
 	/* 1. the human-readable part */
 	buf_printf(&b, "--%s\nContent-Description: Notification\n"
 	    "Content-Type: text/plain; charset=us-ascii\n\n", boundary);
-	buf_printf(&b, "This is the mail system at host %s.\n\n"
-	    "I'm sorry to have to inform you that your message could not\n"
-	    "be delivered to one or more recipients. It's attached below.\n\n"
-	    "For further assistance, please send mail to postmaster.\n\n"
-	    "If you do so, please include this problem report. You can\n"
-	    "delete your own text from the attached returned message.\n\n"
-	    "                   The mail system\n\n", host);
+	if (delayed)
+		text_delayed(&b, host, cfg);
+	else
+		text_failed(&b, host);
 	for (size_t i = 0; i < m->nfail; i++) {
 		const struct qfail *f = &m->fails[i];
-		if (!f->perm && !expired)
+		if (!reported(m, f, kind))
 			continue;
 		buf_printf(&b, "<%s>%s%s%s: %s%s\n\n", f->addr,
 		    strcmp(f->orig, f->addr) ? " (expanded from <" : "",
 		    strcmp(f->orig, f->addr) ? f->orig : "", strcmp(f->orig, f->addr) ? ">)" : "",
-		    f->perm ? "" : "delivery temporarily suspended or failed for too long: ",
+		    f->perm || delayed ? "" : "delivery temporarily suspended or failed for too long: ",
 		    f->smtp && f->mta ? "" : f->diag);
 		if (f->smtp && f->mta)
 			buf_printf(&b, "    host %s said: %s\n\n", f->mta, f->diag);
@@ -114,25 +167,28 @@ int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *
 	    m->env.sender, arrival);
 	for (size_t i = 0; i < m->nfail; i++) {
 		const struct qfail *f = &m->fails[i];
-		if (!f->perm && !expired)
+		if (!reported(m, f, kind))
 			continue;
 		char st[16];
 		str_copy(st, sizeof(st), f->dsn);
-		if (!f->perm)
+		if (expired && !f->perm)
 			st[0] = '5';	/* expired: a failure now */
 		buf_printf(&b, "\nFinal-Recipient: rfc822; %s\n", f->addr);
 		if (strcmp(f->orig, f->addr) != 0)
 			buf_printf(&b, "Original-Recipient: rfc822;%s\n", f->orig);
-		buf_printf(&b, "Action: failed\nStatus: %s\n", st);
+		buf_printf(&b, "Action: %s\nStatus: %s\n", delayed ? "delayed" : "failed", st);
 		if (f->mta)
 			buf_printf(&b, "Remote-MTA: dns; %s\n", f->mta);
 		buf_printf(&b, "Diagnostic-Code: %s; %s\n", f->smtp ? "smtp" : "X-Postfix", f->diag);
+		if (delayed)
+			buf_printf(&b, "Will-Retry-Until: %s\n", retry);
 	}
 	buf_printf(&b, "\n");
 
 	/* 3. the original headers */
-	buf_printf(&b, "--%s\nContent-Description: Undelivered Message Headers\n"
-	    "Content-Type: text/rfc822-headers\nContent-Transfer-Encoding: 8bit\n\n", boundary);
+	buf_printf(&b, "--%s\nContent-Description: %s\n"
+	    "Content-Type: text/rfc822-headers\nContent-Transfer-Encoding: 8bit\n\n", boundary,
+	    delayed ? "Delayed Message Headers" : "Undelivered Message Headers");
 	copy_headers(&b, m);
 	buf_printf(&b, "\n--%s--\n", boundary);
 

@@ -174,6 +174,14 @@ int nexthop_mx_order(char **items, size_t n, long (*rnd)(void))
 	return 0;
 }
 
+/* relayhost is a host, not a transport value: "[h]:port", "h:port", "h". */
+static int parse_relayhost(const char *v, struct nexthop *nh)
+{
+	memset(nh, 0, sizeof(*nh));
+	nh->transport = NH_SMTP;
+	return parse_host(v, nh);
+}
+
 struct nh_router *nexthop_router_open(const struct config *cfg, char *err, size_t errlen)
 {
 	struct nh_router *r = xcalloc(1, sizeof(*r));
@@ -189,7 +197,7 @@ struct nh_router *nexthop_router_open(const struct config *cfg, char *err, size_
 	}
 	if (r->relayhost[0] != '\0') {
 		struct nexthop nh;
-		if (nexthop_parse(r->relayhost, "x", &nh) < 0 || nh.transport != NH_SMTP) {
+		if (parse_relayhost(r->relayhost, &nh) < 0) {
 			snprintf(err, errlen, "relayhost: cannot parse \"%s\"", r->relayhost);
 			nexthop_router_free(r);
 			return NULL;
@@ -213,21 +221,48 @@ int nexthop_default_port(const struct nh_router *r, enum nh_transport t)
 	return t == NH_LMTP ? r->lmtp_port : r->smtp_port;
 }
 
+/* The transport_maps value for addr, Postfix transport(5) order:
+ * address, domain, .parent..., "*"; NULL when none. */
+static const char *transport_lookup(const struct nh_router *r, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	const char *dom = at ? at + 1 : "";
+	const char *v;
+
+	if (maplist_count(r->transport) == 0)
+		return NULL;
+	v = maplist_lookup(r->transport, addr);
+	if (v == NULL && *dom)
+		v = maplist_lookup(r->transport, dom);
+	for (const char *d = strchr(dom, '.'); v == NULL && d != NULL; d = strchr(d + 1, '.'))
+		v = maplist_lookup(r->transport, d);
+	if (v == NULL)
+		v = maplist_lookup(r->transport, "*");
+	return v;
+}
+
+int nexthop_override(const struct nh_router *r, const char *addr, struct nexthop *nh)
+{
+	const char *v = transport_lookup(r, addr);
+	const char *at = strrchr(addr, '@');
+
+	if (v == NULL || nexthop_parse(v, at ? at + 1 : "", nh) < 0)
+		return 0;
+	if (nh->transport == NH_LOCAL || nh->transport == NH_VIRTUAL)
+		return 0;
+	if (nh->transport == NH_SMTP) {
+		const char *c = strchr(v, ':');
+		return c != NULL && c[1] != '\0';	/* "smtp:" alone: no override */
+	}
+	return 1;
+}
+
 int nexthop_route(const struct nh_router *r, const char *addr, struct nexthop *nh)
 {
 	const char *at = strrchr(addr, '@');
 	const char *dom = at ? at + 1 : "";
-	const char *v = NULL;
-	if (maplist_count(r->transport) > 0) {
-		/* Postfix transport(5) order: address, domain, .parent..., "*" */
-		v = maplist_lookup(r->transport, addr);
-		if (v == NULL && *dom)
-			v = maplist_lookup(r->transport, dom);
-		for (const char *d = strchr(dom, '.'); v == NULL && d != NULL; d = strchr(d + 1, '.'))
-			v = maplist_lookup(r->transport, d);
-		if (v == NULL)
-			v = maplist_lookup(r->transport, "*");
-	}
+	const char *v = transport_lookup(r, addr);
+
 	if (v != NULL) {
 		/* an entry with an empty nexthop keeps relayhost/domain */
 		if (nexthop_parse(v, dom, nh) < 0) {
@@ -242,7 +277,7 @@ int nexthop_route(const struct nh_router *r, const char *addr, struct nexthop *n
 			return 0;
 	}
 	if (r->relayhost[0] != '\0')
-		return nexthop_parse(r->relayhost, dom, nh) < 0 ? -1 : 0;
+		return parse_relayhost(r->relayhost, nh);
 	return nexthop_parse("smtp:", dom, nh);
 }
 

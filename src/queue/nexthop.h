@@ -53,6 +53,9 @@ struct nh_router *nexthop_router_open(const struct config *cfg, char *err, size_
 void nexthop_router_free(struct nh_router *r);
 /* Route addr (relay recipient) through transport_maps, relayhost, MX. */
 int nexthop_route(const struct nh_router *r, const char *addr, struct nexthop *nh);
+/* A transport_maps entry that takes a local or virtual recipient away
+ * from its default delivery (lmtp:, error:, smtp:nexthop): 1 + nh, else 0. */
+int nexthop_override(const struct nh_router *r, const char *addr, struct nexthop *nh);
 /* Default port of a transport (smtp_tcp_port, lmtp_tcp_port). */
 int nexthop_default_port(const struct nh_router *r, enum nh_transport t);
 

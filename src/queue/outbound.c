@@ -352,15 +352,24 @@ static void error_result(struct qmsg *m, size_t ri, const struct dest *d, const 
 	qmsg_result(m, ri, &q);
 }
 
+int outbound_routed(const struct dest *d)
+{
+	struct nexthop nh;
+	return d->kind == DEST_RELAY || d->kind == DEST_LMTP ||
+	    (d->kind == DEST_MAILDIR && nexthop_override(O.router, d->addr, &nh));
+}
+
 void outbound_add(struct qmsg *m, size_t ri, const struct dest *d)
 {
 	struct nexthop nh;
 	int r;
 
-	if (d->kind == DEST_LMTP)
-		r = nexthop_parse(d->path, NULL, &nh);
-	else
+	if (d->kind == DEST_RELAY)
 		r = nexthop_route(O.router, d->addr, &nh);
+	else if (nexthop_override(O.router, d->addr, &nh))
+		r = 0;		/* transport_maps wins over the default transport */
+	else
+		r = nexthop_parse(d->path, NULL, &nh);
 	if (r < 0 && nh.transport != NH_ERROR) {
 		error_result(m, ri, d, "smtp", QR_DEFER, "4.3.5", "mail transport unavailable");
 		return;

@@ -284,7 +284,7 @@ static int drop_queue(struct drop *d, uid_t uid, const char *sender, char *id, s
 	}
 	if (!seen.msgid) {
 		headers_make_msgid(line, sizeof(line), w.id, host, now.tv_sec);
-		buf_printf(&h, "Message-ID: %s\n", line);
+		buf_printf(&h, "Message-Id: %s\n", line);
 		snprintf(msgid, msgidlen, "%.*s", (int)strlen(line) - 2, line + 1);
 	}
 	spool_write(&w, h.data, h.len);

@@ -71,7 +71,7 @@ static struct qmgr {
 	struct loop_timer scan_timer, dead_timer;
 	time_t master_start;		/* 0 if unknown */
 	uint64_t last_rescan;
-	long run_delay, min_backoff, max_backoff, lifetime, bounce_lifetime;
+	long run_delay, min_backoff, max_backoff, lifetime, bounce_lifetime, delay_warn;
 	size_t nactive;			/* messages read and not yet finished */
 	int stopping;
 } Q;
@@ -340,13 +340,44 @@ static void send_bounce(struct qmsg *m, int expired)
 		return;
 	if (m->env.sender[0] == '\0')
 		return;		/* never a bounce for a bounce */
-	if (bounce_create(Q.cfg, Q.dirfd[Q_INCOMING], m, expired, newid, sizeof(newid)) < 0) {
+	if (bounce_create(Q.cfg, Q.dirfd[Q_INCOMING], m, expired ? BOUNCE_EXPIRED : BOUNCE_FAILED,
+	    newid, sizeof(newid)) < 0) {
 		log_warn("%s: cannot create bounce message: %s", m->env.id, strerror(errno));
 		return;
 	}
 	if (spool_sync(Q.dirfd[Q_INCOMING]) < 0)
 		log_warn("%s: sync bounce %s: %s", m->env.id, newid, strerror(errno));
 	log_info("%s: sender non-delivery notification: %s", m->env.id, newid);
+	job_add(newid, Q_INCOMING);
+}
+
+/* Once a message has waited delay_warning_time, tell the sender which
+ * recipients are still being retried (once per recipient: 'W' in the
+ * queue file); logged "sender delay notification". */
+static void send_delay_warning(struct qmsg *m, double age)
+{
+	char newid[SPOOL_ID_MAX];
+	int any = 0;
+
+	if (Q.delay_warn <= 0 || age < (double)Q.delay_warn || m->env.sender[0] == '\0')
+		return;
+	for (size_t i = 0; i < m->nfail; i++)
+		any |= !m->fails[i].perm && m->env.rcpt[m->fails[i].ri].status == SPOOL_ST_PENDING;
+	if (!any)
+		return;
+	if (bounce_create(Q.cfg, Q.dirfd[Q_INCOMING], m, BOUNCE_DELAYED, newid, sizeof(newid)) < 0) {
+		log_warn("%s: cannot create delay notification: %s", m->env.id, strerror(errno));
+		return;
+	}
+	if (spool_sync(Q.dirfd[Q_INCOMING]) < 0)
+		log_warn("%s: sync delay notification %s: %s", m->env.id, newid, strerror(errno));
+	for (size_t i = 0; i < m->nfail; i++) {
+		size_t ri = m->fails[i].ri;
+		if (!m->fails[i].perm && m->env.rcpt[ri].status == SPOOL_ST_PENDING &&
+		    spool_mark_warned(&m->env, ri) < 0)
+			log_warn("%s: mark recipient warned: %s", m->env.id, strerror(errno));
+	}
+	log_info("%s: sender delay notification: %s", m->env.id, newid);
 	job_add(newid, Q_INCOMING);
 }
 
@@ -362,7 +393,7 @@ void qmgr_finish(struct qmsg *m)
 
 	log_set_service("qmgr");
 	for (size_t i = 0; i < e->nrcpt; i++) {
-		if (e->rcpt[i].status != SPOOL_ST_PENDING)
+		if (e->rcpt[i].status == SPOOL_ST_DONE)
 			continue;
 		if (m->pending[i]) {
 			left++;
@@ -378,6 +409,8 @@ void qmgr_finish(struct qmsg *m)
 	}
 	/* permanent failures get their DSN now; with expiry, every failure */
 	send_bounce(m, expired);
+	if (left > 0)
+		send_delay_warning(m, age);
 	if (left == 0) {
 		if (unlinkat(Q.dirfd[m->dir], e->id, 0) < 0)
 			log_warn("%s: remove queue file: %s", e->id, strerror(errno));
@@ -407,7 +440,7 @@ void qmgr_finish(struct qmsg *m)
 static void plan_dest(struct qmsg *m, size_t ri, const struct dest *d,
     struct qdel **qd, size_t *nqd, size_t *qcap, struct maildir_batch *mb)
 {
-	if (d->kind == DEST_RELAY || d->kind == DEST_LMTP) {
+	if (outbound_routed(d)) {
 		outbound_add(m, ri, d);
 		return;
 	}
@@ -499,7 +532,7 @@ static void batch_run(void *arg)
 	for (size_t mi = 0; mi < nmsg; mi++) {
 		struct qmsg *m = msgs[mi];
 		for (size_t ri = 0; ri < m->env.nrcpt; ri++) {
-			if (m->env.rcpt[ri].status != SPOOL_ST_PENDING)
+			if (m->env.rcpt[ri].status == SPOOL_ST_DONE)
 				continue;
 			if (nexp == expcap) {
 				expcap = expcap ? expcap * 2 : 64;
@@ -677,6 +710,7 @@ void qmgr_main(const struct config *cfg, int master_fd)
 	Q.max_backoff = config_get_time(cfg, "maximal_backoff_time");
 	Q.lifetime = config_get_time(cfg, "maximal_queue_lifetime");
 	Q.bounce_lifetime = config_get_time(cfg, "bounce_queue_lifetime");
+	Q.delay_warn = config_get_time(cfg, "delay_warning_time");
 	if ((Q.res = resolve_open(cfg, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	if (dns_init(cfg, err, sizeof(err)) < 0)

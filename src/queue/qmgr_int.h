@@ -72,14 +72,22 @@ struct dest;
 int outbound_init(const struct config *cfg, char *err, size_t errlen);
 /* Deliver recipient ri of m (final address d) by smtp/lmtp/error. */
 void outbound_add(struct qmsg *m, size_t ri, const struct dest *d);
+/* Whether d goes through outbound: relay, lmtp, or a transport_maps
+ * override of a local/virtual mailbox. */
+int outbound_routed(const struct dest *d);
 /* Start what outbound_add() collected for m. */
 void outbound_dispatch(struct qmsg *m);
 /* Close idle connections and free everything (at exit). */
 void outbound_shutdown(void);
 
-/* bounce.c: write a DSN for m's failures (all of them when expired)
- * into incoming/ with null sender; newid gets its queue ID. 0 or -1
- * (errno; logged by the caller). */
+/* bounce.c: which failures a DSN reports. */
+enum bounce_kind {
+	BOUNCE_FAILED,		/* permanent failures: "Undelivered Mail" */
+	BOUNCE_EXPIRED,		/* every failure, the message expired */
+	BOUNCE_DELAYED,		/* temporary ones not yet warned about: "Delayed Mail" */
+};
+/* Write a DSN for m's failures (see kind) into incoming/ with null
+ * sender; newid gets its queue ID. 0 or -1 (errno; logged by the caller). */
 int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *m,
-    int expired, char *newid, size_t len);
+    enum bounce_kind kind, char *newid, size_t len);
 #endif

@@ -274,7 +274,8 @@ int spool_read(int dirfd, const char *id, struct spool_env *env, char *err, size
 		case 'A': free(env->sasl_user); env->sasl_user = rec_dup(v, vl); break;
 		case 'S': free(env->sender); env->sender = rec_dup(v, vl); break;
 		case 'R':
-			if (l < 3 || p[2] != ' ' || (p[1] != SPOOL_ST_PENDING && p[1] != SPOOL_ST_DONE)) {
+			if (l < 3 || p[2] != ' ' || (p[1] != SPOOL_ST_PENDING && p[1] != SPOOL_ST_DONE &&
+			    p[1] != SPOOL_ST_WARNED)) {
 				snprintf(err, errlen, "bad recipient record");
 				goto bad;
 			}
@@ -332,15 +333,24 @@ bad:
 	return -1;
 }
 
-int spool_mark_done(struct spool_env *env, size_t i)
+static int mark(struct spool_env *env, size_t i, char c)
 {
-	char c = SPOOL_ST_DONE;
 	if (i >= env->nrcpt)
 		return -1;
 	if (pwrite(env->fd, &c, 1, env->rcpt[i].status_off) != 1)
 		return -1;
-	env->rcpt[i].status = SPOOL_ST_DONE;
+	env->rcpt[i].status = c;
 	return 0;
+}
+
+int spool_mark_done(struct spool_env *env, size_t i)
+{
+	return mark(env, i, SPOOL_ST_DONE);
+}
+
+int spool_mark_warned(struct spool_env *env, size_t i)
+{
+	return mark(env, i, SPOOL_ST_WARNED);
 }
 
 void spool_env_free(struct spool_env *env)

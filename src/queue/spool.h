@@ -18,8 +18,9 @@
  *   P <proto>                    SMTP / ESMTP / ESMTPA / ESMTPS ...
  *   A <sasl user>                optional
  *   S <sender>                   envelope sender, empty for <>
- *   R<st> <recipient>            st is one byte: '-' pending, 'D' done;
- *                                rewritten in place when delivered
+ *   R<st> <recipient>            st is one byte: '-' pending, 'W' pending
+ *                                and a delay warning was sent, 'D' done;
+ *                                rewritten in place
  *   B                            the body follows: LF line endings,
  *                                dot-unstuffed, Received header first
  *   ...body...
@@ -39,10 +40,11 @@
 #define SPOOL_ID_MAX 32
 #define SPOOL_ST_PENDING '-'
 #define SPOOL_ST_DONE    'D'
+#define SPOOL_ST_WARNED  'W'	/* still pending; delay warning sent */
 
 struct spool_rcpt {
 	char *addr;
-	char status;		/* SPOOL_ST_PENDING or SPOOL_ST_DONE */
+	char status;		/* SPOOL_ST_PENDING, SPOOL_ST_WARNED or SPOOL_ST_DONE */
 	off_t status_off;	/* file offset of the status byte */
 };
 
@@ -91,6 +93,8 @@ int spool_read(int dirfd, const char *id, struct spool_env *env,
     char *err, size_t errlen);
 /* Mark recipient i delivered (pwrite of the status byte). */
 int spool_mark_done(struct spool_env *env, size_t i);
+/* Mark recipient i as warned about the delay (still pending). */
+int spool_mark_warned(struct spool_env *env, size_t i);
 /* Close and free an envelope read by spool_read(). */
 void spool_env_free(struct spool_env *env);
 #endif

@@ -2,7 +2,9 @@
  * data — message content after DATA: line framing, dot-unstuffing, the
  * only valid end <CR><LF>.<CR><LF> (no SMTP smuggling), bare <LF> policy
  * (smtpd_forbid_bare_newline), size limit, Received header, Message-ID,
- * and streaming into the queue file.
+ * and streaming into the queue file. Submitted mail (AUTH or mynetworks
+ * clients) without Message-ID or Date gets them at the end of its header
+ * section, as Postfix's cleanup does; other mail is never changed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +16,13 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "policy/restrict.h"
+#include "queue/headers.h"
 #include "smtp/smtpd.h"
 
 #define DATA_LINE_MAX 4096	/* longer lines are written in pieces */
+
+/* s->data_in_headers holds these flags while the header section is read. */
+enum { DH_IN = 1, DH_DATE = 2, DH_MSGID = 4, DH_SUBMIT = 8 };
 
 /* RFC 3848: ESMTP plus S for TLS and A for AUTH. */
 static const char *data_proto(const struct session *s)
@@ -105,7 +111,7 @@ int data_begin(struct session *s)
 	s->data_bare_lf = 0;
 	s->data_bol = 1;
 	s->data_prev_crlf = 1;
-	s->data_in_headers = 1;
+	s->data_in_headers = DH_IN | (s->sasl_username || s->in_mynetworks ? DH_SUBMIT : 0);
 	s->last_cmd = "DATA";
 	buf_init(&s->dline, DATA_LINE_MAX);
 	return 0;
@@ -120,12 +126,52 @@ static void data_emit(struct session *s, const char *p, size_t n)
 		spool_write(s->w, p, n);
 }
 
+/* The header section ended: add the Date and Message-Id a submitted
+ * message lacks (Postfix's cleanup layout), then stop looking. blank:
+ * the body began without the empty line; write one after what we add. */
+static void data_headers_done(struct session *s, int blank)
+{
+	int f = s->data_in_headers;
+	char v[300];
+	time_t now = time(NULL);
+
+	s->data_in_headers = 0;
+	if (!(f & DH_SUBMIT) || s->data_too_big || s->w == NULL || (f & (DH_DATE | DH_MSGID)) ==
+	    (DH_DATE | DH_MSGID))
+		return;
+	if (!(f & DH_DATE) && headers_make_date(v, sizeof(v), now) == 0) {
+		spool_write(s->w, "Date: ", 6);
+		spool_write(s->w, v, strlen(v));
+		spool_write(s->w, "\n", 1);
+	}
+	if (!(f & DH_MSGID) &&
+	    headers_make_msgid(v, sizeof(v), s->w->id, eng.myhostname, now) == 0) {
+		spool_write(s->w, "Message-Id: ", 12);
+		spool_write(s->w, v, strlen(v));
+		spool_write(s->w, "\n", 1);
+		free(s->message_id);
+		s->message_id = xstrndup(v + 1, strlen(v) - 2);	/* for the log, no <> */
+	}
+	if (blank)
+		spool_write(s->w, "\n", 1);
+}
+
+/* One line (no EOL) while in the header section. */
 static void data_header(struct session *s, const char *p, size_t n)
 {
-	if (n == 0) {
-		s->data_in_headers = 0;
+	struct headers_seen seen = { 0 };
+	struct header h;
+	size_t off = 0;
+
+	if (n == 0 || (p[0] != ' ' && p[0] != '\t' && headers_next(p, n, &off, &h) == 0)) {
+		data_headers_done(s, n != 0);	/* blank line, or the body began without one */
 		return;
 	}
+	headers_note(&seen, p, n);
+	if (seen.date)
+		s->data_in_headers |= DH_DATE;
+	if (seen.msgid)
+		s->data_in_headers |= DH_MSGID;
 	if (s->message_id == NULL && n > 11 && strncasecmp(p, "Message-ID:", 11) == 0) {
 		const char *v = p + 11;
 		const char *e = p + n;
@@ -169,6 +215,8 @@ static void data_end(struct session *s)
 		s->cmd_ok[CMD_DATA]--;
 		return;
 	}
+	if (s->data_in_headers)
+		data_headers_done(s, 0);	/* a message that is all headers */
 	if (spool_finish(s->w) < 0) {
 		log_warn("%s: queue file write error: %m", s->w->id);
 		free(s->w);

@@ -1,7 +1,8 @@
 """
 outfix — helpers for the outbound (smtp/lmtp client) tests:
 
-    FakeSmtp(host, port=0, rcpt_reply=fn, data_reply=fn, ehlo=[...], tls=(cert, key))
+    FakeSmtp(host, port=0, rcpt_reply=fn, data_reply=fn, ehlo=[...], tls=(cert, key),
+             ehlo_reject=False)
         a scripted SMTP server in a thread; .port, .messages (list of
         dicts: mail, rcpts, data, tls), .commands (every command line),
         .connections (count), .stop()
@@ -11,6 +12,7 @@ outfix — helpers for the outbound (smtp/lmtp client) tests:
         dead.test   MX 10 mx.dead.test -> 127.0.0.4 (nothing listens)
         nullmx.test MX 0 "." (RFC 7505)
         amx.test    no MX, A 127.0.0.3
+        mx.test.example  A 127.0.0.2 (the name in tlsfix's certificate)
         nope.test   NXDOMAIN
 """
 import socket
@@ -27,6 +29,7 @@ def out_dns():
         "--mx-host=dead.test,mx.dead.test,10", "--host-record=mx.dead.test,127.0.0.4",
         "--mx-host=nullmx.test,.,0",
         "--host-record=amx.test,127.0.0.3",
+        "--host-record=mx.test.example,127.0.0.2",
     ]
     return dnsfix.DnsServer(extra_args=args).start()
 
@@ -34,7 +37,7 @@ def out_dns():
 class FakeSmtp:
     def __init__(self, host="127.0.0.3", port=0, rcpt_reply=None, data_reply=None,
                  mail_reply=None, ehlo=("PIPELINING", "SIZE 10240000", "8BITMIME"),
-                 tls=None, banner="220 fake.test ESMTP"):
+                 tls=None, banner="220 fake.test ESMTP", ehlo_reject=False):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
@@ -45,6 +48,7 @@ class FakeSmtp:
         self.mail_reply = mail_reply or (lambda addr, n: "250 2.1.0 Ok")
         self.ehlo = list(ehlo)
         self.banner = banner
+        self.ehlo_reject = ehlo_reject     # an old server: EHLO gets 502
         self.tls = tls
         self.messages = []
         self.commands = []
@@ -86,7 +90,9 @@ class FakeSmtp:
                 with self.lock:
                     self.commands.append(cmd)
                 up = cmd.upper()
-                if up.startswith("EHLO") or up.startswith("LHLO"):
+                if up.startswith("EHLO") and self.ehlo_reject:
+                    send("502 5.5.2 Error: command not recognized")
+                elif up.startswith("EHLO") or up.startswith("LHLO"):
                     feats = list(self.ehlo)
                     if self.tls and not tls:
                         feats.append("STARTTLS")

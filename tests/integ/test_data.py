@@ -33,6 +33,14 @@ def send_data(c, data, rcpts=("alice@example.com",), sender="sender@example.org"
     return c.reply()
 
 
+@pytest.fixture
+def server(make_server):
+    """An outside client: 127.0.0.1 is not in mynetworks, so the message is
+    stored as sent (mynetworks and AUTH clients get a missing Date and
+    Message-Id added, see test_submit_headers.py)."""
+    return make_server(extra=["mynetworks = 192.0.2.0/24"])
+
+
 def split_added_headers(data):
     """Split a delivered file into (added header lines, rest). The added
     headers are Return-Path, Delivered-To and one Received (with its

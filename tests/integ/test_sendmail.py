@@ -66,7 +66,7 @@ def test_sendmail_t_as_nobody(sgbin):
     assert "Bcc:" not in body
     assert re.search(r"^Received: by %s \(mailwarden, from userid %d\)" % (re.escape(HOSTNAME), NOBODY),
                      head, re.M)
-    m = re.search(r"^Message-ID: <(\d{14})\.([0-9A-F]+)@%s>$" % re.escape(HOSTNAME), head, re.M)
+    m = re.search(r"^Message-Id: <(\d{14})\.([0-9A-F]+)@%s>$" % re.escape(HOSTNAME), head, re.M)
     assert m, head
     qid = m.group(2)
     assert re.search(r"^Date: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}", head, re.M)
@@ -144,7 +144,7 @@ def test_bs_smtp(sgbin):
     assert out.startswith("220 ") and "250 2.0.0 Ok: queued" in out and "221 " in out, out
     a = s.wait_delivered("alice@example.com", 1)
     body = open(a[0], "rb").read().decode()
-    assert "\n.dotted\n" in body and "Message-ID: <" in body
+    assert "\n.dotted\n" in body and "Message-Id: <" in body
     s.wait_log(r"pickup\[\d+\]: [0-9A-F]+: uid=%d from=<smtp@example.org>" % NOBODY)
 
 

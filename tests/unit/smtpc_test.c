@@ -1,0 +1,62 @@
+/*
+ * smtpc_test — the pure parts of the SMTP/LMTP client: the DSN status of
+ * a reply (enhanced code in the text, or derived from the reply code),
+ * and LF -> CRLF with dot-stuffing across chunk boundaries.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "queue/smtpc.h"
+
+static void test_reply_dsn(void **state)
+{
+	char d[16];
+
+	smtpc_reply_dsn("250 2.0.0 Ok: queued as X", d, sizeof(d));
+	assert_string_equal(d, "2.0.0");
+	smtpc_reply_dsn("550 5.1.1 <a@b>: Recipient address rejected", d, sizeof(d));
+	assert_string_equal(d, "5.1.1");
+	smtpc_reply_dsn("450 4.7.25 Client host rejected", d, sizeof(d));
+	assert_string_equal(d, "4.7.25");
+	smtpc_reply_dsn("550 no enhanced code", d, sizeof(d));
+	assert_string_equal(d, "5.0.0");
+	smtpc_reply_dsn("421", d, sizeof(d));
+	assert_string_equal(d, "4.0.0");
+	/* a class that disagrees with the reply code is not trusted */
+	smtpc_reply_dsn("550 2.0.0 odd", d, sizeof(d));
+	assert_string_equal(d, "5.0.0");
+	smtpc_reply_dsn("250 2.0.0x", d, sizeof(d));
+	assert_string_equal(d, "2.0.0");
+}
+
+static void test_stuff(void **state)
+{
+	char out[64];
+	int bol = 1;
+	size_t n;
+
+	n = smtpc_stuff(".a\nb.\n..c\n", 10, out, &bol);
+	out[n] = '\0';
+	assert_string_equal(out, "..a\r\nb.\r\n...c\r\n");
+	assert_true(bol);
+	/* a line split over two chunks: the dot after the split is not at bol */
+	bol = 1;
+	n = smtpc_stuff("ab", 2, out, &bol);
+	assert_false(bol);
+	n += smtpc_stuff(".c\n.", 4, out + n, &bol);
+	out[n] = '\0';
+	assert_string_equal(out, "ab.c\r\n..");
+	assert_false(bol);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reply_dsn),
+		cmocka_unit_test(test_stuff),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
