@@ -75,8 +75,9 @@ build-only: $(BIN) $(UNITBIN)
 
 .PHONY: all unit integ compat lint check test clean
 
-# bench/nft-restore.c (root): 100,000 bans restored through libnftables in
-# one transaction, against fail2ban's one `nft` process per ban.
+# bench/nft-restore.c (root, in its own network namespace): 100,000 live
+# bans restored from a SQLite store into the kernel set in one libnftables
+# transaction, against fail2ban's one `nft` process per ban.
 bench-nft: $(FLAVOUR)/libmw.a
 	@mkdir -p $(FLAVOUR)/bench
 	$(CC) $(CFLAGS) -o $(FLAVOUR)/bench/nft-restore bench/nft-restore.c $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS)

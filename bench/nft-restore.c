@@ -4,12 +4,18 @@
  * process per ban). Run as root: it works in a private network namespace
  * (unshare(CLONE_NEWNET)) and never touches the host's firewall.
  *
- *   make FLAVOUR=build-nft bench-nft          or
- *   build-nft/bench/nft-restore [BANS [F2B_BANS]]   (defaults 100000 1000)
+ *   make FLAVOUR=build-ban bench-nft          or
+ *   build-ban/bench/nft-restore [BANS [F2B_BANS]]   (defaults 100000 1000)
  *
- * Prints the restore time (nft_jail_setup + one nft_ban of every ban), the
- * count read back from the kernel, a few single operations on the full set,
- * and the fail2ban way timed on F2B_BANS bans and extrapolated.
+ * First fills a fresh SQLite store (warden_dbfile, in a temporary
+ * directory) with BANS live bans of one jail, then times the warden's
+ * restore path from it: store_open + store_ban_list (the bans in force),
+ * waddr_parse_net + jailrt_ban_add (the jail's bookkeeping, as warden.c
+ * does), nft_jail_setup + one nft_ban of every ban (one libnftables
+ * transaction). Prints that time, the count read back from the kernel,
+ * a few single operations on the full set, and then fail2ban's way timed
+ * on F2B_BANS bans in its own table (`inet f2b-table`, plain sets as its
+ * nftables action makes them, after ours is gone) and extrapolated.
  */
 #include <errno.h>
 #include <sched.h>
@@ -22,7 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "warden/jailrt.h"
 #include "warden/nft.h"
+#include "warden/store.h"
 
 #define NFT_BIN "/usr/sbin/nft"
 
@@ -76,20 +84,28 @@ static void make_bans(struct nft_ban *b, size_t n)
 	}
 }
 
-/* fail2ban's actionban: one nft process per ban. */
-static int spawn_nft(const char *table, const char *set, const char *addr, long timeout)
+/* Run nft with argv; 0 if it exited 0. */
+static int run_nft(char **argv)
 {
-	char elem[128];
 	pid_t pid;
 	int st;
 
-	snprintf(elem, sizeof(elem), "{ %s timeout %lds }", addr, timeout);
-	char *argv[] = { "nft", "add", "element", "inet", (char *)table, (char *)set, elem, NULL };
 	if ((errno = posix_spawn(&pid, NFT_BIN, NULL, NULL, argv, environ)) != 0)
 		return -1;
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -1;
 	return 0;
+}
+
+/* fail2ban's nftables action, actionban: one nft process per ban,
+ * `nft add element inet f2b-table addr-set-<jail> { <ip> }`. */
+static int spawn_nft(const char *set, const char *addr)
+{
+	char elem[128];
+
+	snprintf(elem, sizeof(elem), "{ %s }", addr);
+	char *argv[] = { "nft", "add", "element", "inet", "f2b-table", (char *)set, elem, NULL };
+	return run_nft(argv);
 }
 
 static void die(const char *what, const char *err)
@@ -98,16 +114,57 @@ static void die(const char *what, const char *err)
 	exit(1);
 }
 
+/* The warden's restore of one stored ban (warden.c restore_one). */
+struct restore {
+	struct jailrt *rt;
+	struct nft_ban *b;
+	size_t n;
+	long now;
+};
+
+static int restore_one(const struct store_ban *sb, void *arg)
+{
+	struct restore *r = arg;
+	struct waddr net;
+	char err[128];
+
+	if (waddr_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
+		return 0;
+	if (jailrt_is_ignored(r->rt, &net))
+		return 0;
+	struct jailrt_ban *b = jailrt_ban_add(r->rt, &net, sb->start, sb->bantime, sb->count, 1);
+	r->b[r->n].net = net;
+	r->b[r->n].timeout = jailrt_ban_left(b, r->now);
+	r->n++;
+	return 0;
+}
+
+static char dir[] = "/tmp/nft-restore.XXXXXX";	/* the store's, removed at exit */
+
+static void rm_store(void)
+{
+	char p[512];
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/warden.db%s", dir, sfx[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
 	size_t nf = argc > 2 ? strtoul(argv[2], NULL, 10) : 1000;
 	struct nft_ban *b;
 	struct nft *nf_ctx;
-	char err[512], addr[WADDR_STRLEN];
-	double t0, t1, t2;
-	long count;
+	struct store *st;
+	char err[512], addr[WADDR_STRLEN], db[512];
+	double t0, t1, t2, t3;
+	long count, now = (long)time(NULL);
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0) {
 		fprintf(stderr, "nft-restore: needs root and unshare(CLONE_NEWNET): %s\n",
 		    strerror(errno));
@@ -117,24 +174,66 @@ int main(int argc, char **argv)
 	if (b == NULL)
 		die("calloc", strerror(errno));
 	make_bans(b, n);
+
+	/* the store as a warden that banned n addresses leaves it */
+	if (mkdtemp(dir) == NULL)
+		die("mkdtemp", strerror(errno));
+	atexit(rm_store);	/* die() included */
+	snprintf(db, sizeof(db), "%s/warden.db", dir);
+	if ((st = store_open(db, err, sizeof(err))) == NULL)
+		die("store_open", err);
+	t0 = now_ms();
+	if (store_begin(st) < 0)
+		die("store_begin", store_error(st));
+	for (size_t i = 0; i < n; i++) {
+		long ago = (long)(rnd() % 3600);
+		struct store_ban sb = { "bench", addr, now - ago, b[i].timeout + ago, 1 };
+		waddr_format(&b[i].net, b[i].net.family == AF_INET6, addr, sizeof(addr));
+		if (store_ban_add(st, &sb) < 0)
+			die("store_ban_add", store_error(st));
+	}
+	if (store_commit(st) < 0)
+		die("store_commit", store_error(st));
+	store_close(st);
+	printf("store filled with %zu live bans in %.0f ms (not part of the restore)\n", n,
+	    now_ms() - t0);
+
+	/* the restore: what the warden does at start for a jail with action nft */
+	struct jail j;
+	memset(&j, 0, sizeof(j));
+	j.name = "bench";
+	j.prefix4 = 32;
+	j.prefix6 = 64;
+	struct restore r = { jailrt_new(&j, NULL, 0), calloc(n ? n : 1, sizeof(*r.b)), 0, now };
+	if (r.b == NULL)
+		die("calloc", strerror(errno));
 	if ((nf_ctx = nft_open("mailwarden", err, sizeof(err))) == NULL)
 		die("nft_open", err);
-
 	t0 = now_ms();
+	if ((st = store_open(db, err, sizeof(err))) == NULL)
+		die("store_open", err);
+	if (store_ban_list(st, "bench", now, restore_one, &r) < 0)
+		die("store_ban_list", store_error(st));
+	t1 = now_ms();
 	if (nft_jail_setup(nf_ctx, "bench", "smtp,465,submission", "tcp", NULL, err,
 	    sizeof(err)) < 0)
 		die("setup", err);
-	t1 = now_ms();
-	if (nft_ban(nf_ctx, "bench", b, n, err, sizeof(err)) < 0)
-		die("ban", err);
 	t2 = now_ms();
-	printf("restore %zu bans: %.0f ms (setup %.1f ms, nft_ban %.0f ms)\n", n, t2 - t0,
-	    t1 - t0, t2 - t1);
+	if (nft_ban(nf_ctx, "bench", r.b, r.n, err, sizeof(err)) < 0)
+		die("ban", err);
+	t3 = now_ms();
+	if (r.n != n)
+		die("restore", "not every stored ban was read back");
+	printf("RESTORE %zu bans from the store into the kernel: %.0f ms "
+	    "(store read + jail bookkeeping %.0f ms, nft setup %.1f ms, "
+	    "one nft_ban transaction %.0f ms)\n", n, t3 - t0, t1 - t0, t2 - t1, t3 - t2);
 	t0 = now_ms();
 	if ((count = nft_count(nf_ctx, "bench", err, sizeof(err))) < 0)
 		die("count", err);
 	printf("read back from the kernel: %ld elements (listing took %.0f ms)\n", count,
 	    now_ms() - t0);
+	if (count != (long)n)
+		die("count", "the kernel set does not hold every ban");
 
 	/* single operations on the full set */
 	struct nft_ban one = { .timeout = 600 };
@@ -147,32 +246,48 @@ int main(int argc, char **argv)
 		die("unban one", err);
 	t2 = now_ms();
 	printf("one more ban into the full set: %.0f ms; one unban: %.0f ms\n", t1 - t0, t2 - t1);
+	/* the warden restarted: the same bans with the time they have left now */
+	now = (long)time(NULL);
+	for (size_t i = 0; i < r.n; i++)
+		r.b[i].timeout = jailrt_ban_left(&r.rt->bans[i], now);
 	t0 = now_ms();
-	if (nft_ban(nf_ctx, "bench", b, n, err, sizeof(err)) != 0)
-		die("re-ban", "expected nothing to write");
-	printf("restore again after a restart (all present): %.0f ms\n", now_ms() - t0);
+	int wrote = nft_ban(nf_ctx, "bench", r.b, r.n, err, sizeof(err));
+	if (wrote < 0)
+		die("re-ban", err);
+	printf("restore again after a restart (all present): %.0f ms, %d element(s) "
+	    "rewritten\n", now_ms() - t0, wrote);
+	store_close(st);
+	jailrt_free(r.rt);
+	free(r.b);
+	if (nft_destroy(nf_ctx, err, sizeof(err)) < 0)
+		die("destroy", err);
+	nft_close(nf_ctx);
 
-	/* fail2ban: one process per ban, into a fresh jail of the same shape */
-	if (nft_jail_setup(nf_ctx, "f2b", "smtp,465,submission", "tcp", NULL, err,
-	    sizeof(err)) < 0)
-		die("setup f2b", err);
+	/* fail2ban: its own table and plain sets (action.d/nftables.conf),
+	 * one process per ban, as its restore calls actionban per ban */
+	char *mk[] = { "nft", "add table inet f2b-table; "
+	    "add set inet f2b-table addr-set-bench { type ipv4_addr; }; "
+	    "add set inet f2b-table addr6-set-bench { type ipv6_addr; }", NULL };
+	if (run_nft(mk) < 0)
+		die("fail2ban table", NFT_BIN " failed");
 	if (nf > n)
 		nf = n;
 	t0 = now_ms();
 	for (size_t i = 0; i < nf; i++) {
-		if (waddr_format(&b[i].net, 0, addr, sizeof(addr)) < 0 ||
-		    spawn_nft("mailwarden", b[i].net.family == AF_INET ? "f2b_v4" : "f2b_v6",
-		    addr, b[i].timeout) < 0)
+		struct waddr host = b[i].net;	/* fail2ban bans the address */
+		host.plen = host.family == AF_INET ? 32 : 128;
+		if (waddr_format(&host, 0, addr, sizeof(addr)) < 0 ||
+		    spawn_nft(b[i].net.family == AF_INET ? "addr-set-bench" : "addr6-set-bench",
+		    addr) < 0)
 			die("fail2ban way", NFT_BIN " add element failed");
 	}
 	t1 = now_ms();
-	printf("fail2ban way, %zu x `nft add element`: %.0f ms (%.2f ms each, "
-	    "%zu bans would take about %.0f s)\n", nf, t1 - t0, (t1 - t0) / (double)nf, n,
+	printf("FAIL2BAN WAY, %zu x `nft add element` (one process per ban): %.0f ms "
+	    "(%.2f ms each; %zu bans would take about %.0f s at that rate, more as the "
+	    "set grows)\n", nf, t1 - t0, (t1 - t0) / (double)nf, n,
 	    (t1 - t0) / (double)nf * (double)n / 1e3);
-	if ((count = nft_count(nf_ctx, "f2b", err, sizeof(err))) != (long)nf)
-		die("count f2b", err);
-	nft_destroy(nf_ctx, err, sizeof(err));
-	nft_close(nf_ctx);
+	char *del[] = { "nft", "delete table inet f2b-table", NULL };
+	run_nft(del);
 	free(b);
 	return 0;
 }

@@ -127,6 +127,51 @@ static int resolve(struct filter *f, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A mode the filter does not define (postfix[mode=nosuch]) leaves a tag
+ * such as <mdre-nosuch> unresolved in failregex, which would then match
+ * nothing, silently: refused, naming the modes there are.
+ */
+static int check_mode(struct filter *f, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "failregex", "ignoreregex", "prefregex" };
+	const char *mode = def_get(f, "mode");
+	size_t ml = mode ? strlen(mode) : 0;
+	if (ml == 0)
+		return 0;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(*keys); k++) {
+		const char *v = def_get(f, keys[k]);
+		for (const char *p = v ? strchr(v, '<') : NULL; p; p = strchr(p + 1, '<')) {
+			const char *q = p + 1;
+			while (isalnum((unsigned char)*q) || *q == '_' || *q == '-')
+				q++;
+			size_t nl = (size_t)(q - p - 1);
+			if (*q != '>' || nl <= ml + 1 || q[-(long)ml - 1] != '-' ||
+			    strncmp(q - ml, mode, ml) != 0)
+				continue;
+			/* <prefix-MODE> left: list the prefix-* names defined */
+			size_t pl = nl - ml;	/* "prefix-" */
+			struct buf known;
+			buf_init(&known, 4096);
+			for (int i = 0; i < f->ndef; i++)
+				if (strncmp(f->defname[i], p + 1, pl) == 0 && f->defname[i][pl] &&
+				    !strpbrk(f->defname[i] + pl, "<-"))
+					buf_printf(&known, "%s%s", known.len ? ", " : "",
+					    f->defname[i] + pl);
+			struct opt *o = lookup(&f->ini, "Definition", keys[k]);
+			char m[1024];
+			if (snprintf(m, sizeof(m), "mode=%s: no such mode in this filter (its modes: "
+			    "%s)", mode, known.len ? bstr(&known) : "none") >= (int)sizeof(m))
+				m[sizeof(m) - 1] = '\0';
+			filter_set_err(err, errlen, "%s:%d: %s", o ? o->file : f->file,
+			    o ? o->line : 0, m);
+			buf_free(&known);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Split "name[a=b, c="d,e"]" into name and options set into [Init]. */
 static int parse_spec(const char *spec, char *name, size_t nlen, struct ini *opts,
     char *err, size_t errlen)
@@ -262,7 +307,7 @@ struct filter *filter_load(const char *spec, const char *const *dirs, char *err,
 		goto fail;
 	for (int i = 0; i < opts.n; i++)
 		ini_set(&f->ini, "Definition", opts.o[i].key, opts.o[i].val, spec, 0);
-	if (resolve(f, err, errlen) < 0)
+	if (resolve(f, err, errlen) < 0 || check_mode(f, err, errlen) < 0)
 		goto fail;
 	const char *ml = def_get(f, "maxlines");
 	f->maxlines = 1;

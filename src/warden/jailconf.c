@@ -312,10 +312,8 @@ static int get_refs(const struct ctx *c, const char *key, const char *def,
 
 	if (get(c, key, &v, &l) < 0)
 		return -1;
-	if (v == NULL || *v == '\0') {
-		free(v);
+	if (v == NULL)		/* not set: the default; set empty: none (fail2ban) */
 		v = def ? xstrdup(def) : xstrdup("");
-	}
 	int rc = jailval_split_refs(v, refs, n, msg, sizeof(msg));
 	free(v);
 	return rc < 0 ? jerr(c, &l, key, "%s", msg) : 0;
@@ -530,12 +528,6 @@ static int parse_jail(const struct ctx *c, struct jail *j, int p4, int p6)
 	    || get_str(c, "protocol", "tcp", &j->protocol) < 0
 	    || get_refs(c, "action", "nft", &j->actions, &j->nactions) < 0)
 		return -1;
-	if (j->nactions == 0) {
-		j->actions = xmalloc(sizeof(*j->actions));
-		if (jailconf_parse_ref("nft", &j->actions[0], c->err, c->errlen) < 0)
-			return -1;
-		j->nactions = 1;
-	}
 	if (get_time(c, "bantime", 600, 1, &j->bantime) < 0
 	    || get_time(c, "findtime", 600, 0, &j->findtime) < 0
 	    || get_int(c, "maxretry", 5, 1, 1000000, &j->maxretry) < 0

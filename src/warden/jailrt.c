@@ -35,6 +35,7 @@ void jailrt_free(struct jailrt *r)
 	free(r->fails);
 	free(r->allows);
 	free(r->bans);
+	free(r->bidx);
 	free(r->ignore);
 	free(r);
 }
@@ -145,6 +146,28 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 	return JRT_BAN;
 }
 
+void jailrt_add_ignore(struct jailrt *r, const struct waddr *nets, size_t n)
+{
+	if (n == 0)
+		return;
+	r->ignore = xrealloc(r->ignore, (r->nignore + n) * sizeof(*r->ignore));
+	memcpy(r->ignore + r->nignore, nets, n * sizeof(*nets));
+	r->nignore += n;
+}
+
+void jailrt_replay(struct jailrt *r, const char *addr, long t, long now)
+{
+	struct waddr net;
+	long count;
+	char err[128];
+	unsigned long total = r->total_failed;
+	enum jailrt_result rc = jailrt_failure(r, addr, "", 0, t, now, &net, &count, err,
+	    sizeof(err));
+	r->total_failed = total;
+	if (rc == JRT_COUNTED || rc == JRT_BAN)
+		r->nreplayed++;
+}
+
 int jailrt_auth_ok(struct jailrt *r, const char *addr, const char *login, long now,
     long allow_time)
 {
@@ -205,20 +228,80 @@ void jailrt_expire_failures(struct jailrt *r, long now)
 	}
 }
 
+/* ---- the index of bans by exact network ---- */
+
+static size_t net_hash(const struct waddr *n)
+{
+	unsigned long long h = 1469598103934665603ULL;	/* FNV-1a */
+	for (int i = 0; i < (n->family == AF_INET ? 4 : 16); i++)
+		h = (h ^ n->a[i]) * 1099511628211ULL;
+	h = (h ^ (unsigned)n->plen) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static int net_eq(const struct waddr *x, const struct waddr *y)
+{
+	return x->family == y->family && x->plen == y->plen && memcmp(x->a, y->a, 16) == 0;
+}
+
+/* The slot holding net, or the empty slot where it would go. */
+static size_t bidx_slot(const struct jailrt *r, const struct waddr *net)
+{
+	size_t mask = r->capbidx - 1, s = net_hash(net) & mask;
+	while (r->bidx[s] && !net_eq(&r->bans[r->bidx[s] - 1].net, net))
+		s = (s + 1) & mask;
+	return s;
+}
+
+static void bidx_rebuild(struct jailrt *r, size_t cap)
+{
+	free(r->bidx);
+	r->capbidx = cap;
+	r->bidx = xcalloc(cap, sizeof(*r->bidx));
+	for (size_t i = 0; i < r->nbans; i++)
+		r->bidx[bidx_slot(r, &r->bans[i].net)] = i + 1;
+}
+
+/* Empty slot s, moving later entries of its cluster back (linear probing
+ * deletion without tombstones). */
+static void bidx_remove(struct jailrt *r, size_t s)
+{
+	size_t mask = r->capbidx - 1, j = s;
+	r->bidx[s] = 0;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (r->bidx[j] == 0)
+			return;
+		size_t home = net_hash(&r->bans[r->bidx[j] - 1].net) & mask;
+		/* move j to s unless its home lies cyclically in (s, j] */
+		if (s <= j ? (s < home && home <= j) : (s < home || home <= j))
+			continue;
+		r->bidx[s] = r->bidx[j];
+		r->bidx[j] = 0;
+		s = j;
+	}
+}
+
 struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, long start,
     long bantime, long count, int restored)
 {
 	struct jailrt_ban *b = NULL;
-	for (size_t i = 0; i < r->nbans; i++)
-		if (r->bans[i].net.family == net->family && r->bans[i].net.plen == net->plen &&
-		    memcmp(r->bans[i].net.a, net->a, 16) == 0)
-			b = &r->bans[i];
-	if (b == NULL) {
+	if (r->capbidx < 2 * (r->nbans + 1)) {
+		size_t cap = r->capbidx ? r->capbidx : 32;
+		while (cap < 2 * (r->nbans + 1))
+			cap *= 2;
+		bidx_rebuild(r, cap);
+	}
+	size_t s = bidx_slot(r, net);
+	if (r->bidx[s]) {
+		b = &r->bans[r->bidx[s] - 1];
+	} else {
 		if (r->nbans == r->capbans) {
 			r->capbans = r->capbans ? 2 * r->capbans : 16;
 			r->bans = xrealloc(r->bans, r->capbans * sizeof(*r->bans));
 		}
 		b = &r->bans[r->nbans++];
+		r->bidx[s] = r->nbans;
 	}
 	memset(b, 0, sizeof(*b));
 	b->net = *net;
@@ -241,8 +324,14 @@ struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr)
 
 void jailrt_ban_del(struct jailrt *r, size_t i)
 {
-	if (i < r->nbans)
-		r->bans[i] = r->bans[--r->nbans];
+	if (i >= r->nbans)
+		return;
+	bidx_remove(r, bidx_slot(r, &r->bans[i].net));
+	if (i != r->nbans - 1) {	/* the last ban moves to i */
+		r->bidx[bidx_slot(r, &r->bans[r->nbans - 1].net)] = i + 1;
+		r->bans[i] = r->bans[r->nbans - 1];
+	}
+	r->nbans--;
 }
 
 int jailrt_ban_ended(const struct jailrt_ban *b, long now)

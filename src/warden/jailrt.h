@@ -46,7 +46,12 @@ struct jailrt {
 	size_t nallows;
 	struct jailrt_ban *bans;
 	size_t nbans, capbans;
+	size_t *bidx;		/* open-addressing index of bans by exact net:
+				 * ban index + 1, 0 empty; a restore of 100,000
+				 * bans stays linear */
+	size_t capbidx;		/* a power of two, at least 2 x capbans */
 	unsigned long total_failed, total_banned;
+	size_t nreplayed;	/* failures replayed at start and counted */
 };
 
 /* What one failure led to. */
@@ -72,6 +77,19 @@ void jailrt_free(struct jailrt *r);
  */
 enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char *login,
     int auth, long t, long now, struct waddr *net, long *count, char *err, size_t errlen);
+/* Add networks to the jail's ignore list (ignoreip host names resolved
+ * by the caller at start or reload). */
+void jailrt_add_ignore(struct jailrt *r, const struct waddr *nets, size_t n);
+/*
+ * Replay a failure from the store at start (oldest first), so failure
+ * counters survive a restart as bans do: counted as it was live, except
+ * that reaching maxretry bans nothing (that ban was made, or refused,
+ * when the failure was live; the counter is cleared as it was then) and
+ * Total failed is not raised. (A log line is never counted twice: the
+ * warden commits the followed files' positions in the same transaction
+ * as the failures read from them.)
+ */
+void jailrt_replay(struct jailrt *r, const char *addr, long t, long now);
 /* A successful login of login from addr at now: forget the failures of
  * its prefix and allow its AUTH failures with the same login for
  * allow_time seconds. 1 if anything was cleared. */

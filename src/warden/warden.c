@@ -88,6 +88,12 @@ static void wlog(const char *level, const char *logger, const char *fmt, ...)
 
 static void txn_commit(void *arg)
 {
+	/* the followed files' positions in the same transaction as the
+	 * failures read from them: after a crash, a line is either counted
+	 * and past the saved position, or neither (never counted twice) */
+	for (size_t i = 0; in_txn && i < warden.njails; i++)
+		if (warden.jails[i].fol)
+			follow_save(warden.jails[i].fol);
 	if (in_txn && store_commit(warden.st) < 0)
 		log_warn("store: %s", store_error(warden.st));
 	in_txn = 0;
@@ -164,13 +170,23 @@ static void do_ban(struct wjail *w, const struct waddr *net, long failures, cons
 	write_bans();
 }
 
+static void unban_at(struct wjail *w, size_t i, int forget);
+
 /* One failure of addr for jail w. */
 static void failure(struct wjail *w, const char *addr, const char *user, int auth, long t,
     const char *source, const char *text)
 {
-	struct waddr net;
+	struct waddr net, a;
 	long count = 0, now = warden_now();
 	char err[256], when[32];
+	struct jailrt_ban *old;
+	if (waddr_parse(addr, &a) == 0 && (old = jailrt_ban_find(w->rt, &a)) != NULL &&
+	    jailrt_ban_ended(old, now)) {
+		/* the ban ended (the kernel let it go) before the one-second
+		 * tick lifted it here: lift it now, so this failure counts */
+		unban_at(w, (size_t)(old - w->rt->bans), 0);
+		write_bans();
+	}
 	enum jailrt_result r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count,
 	    err, sizeof(err));
 	if (r == JRT_ERROR) {
@@ -327,11 +343,52 @@ static int restore_one(const struct store_ban *sb, void *arg)
 		return 0;
 	}
 	struct jailrt_ban *b = jailrt_ban_add(r->w->rt, &net, sb->start, sb->bantime, sb->count, 1);
-	r->b = xrealloc(r->b, (r->n + 1) * sizeof(*r->b));
+	if ((r->n & (r->n - 1)) == 0)	/* 0, 1, 2, 4 ...: double */
+		r->b = xrealloc(r->b, (r->n ? 2 * r->n : 1) * sizeof(*r->b));
 	struct action_ban ab = { net, jailrt_ban_left(b, now), sb->bantime, 0, NULL, NULL };
 	r->b[r->n++] = ab;
 	wlog("NOTICE", "fail2ban.actions", "[%s] Restore Ban %s", r->w->j->name, sb->prefix);
 	return 0;
+}
+
+static int replay_one(const struct store_failure *f, void *arg)
+{
+	struct wjail *w = arg;
+	jailrt_replay(w->rt, f->address, f->time, warden_now());
+	return 0;
+}
+
+/* ignoreip host names, resolved at start and reload (getaddrinfo may
+ * wait on DNS: never while counting failures). One that does not resolve
+ * is a warning; the jail starts without it. */
+static void resolve_ignore_hosts(struct wjail *w)
+{
+	for (size_t i = 0; i < w->j->nignore_hosts; i++) {
+		const char *h = w->j->ignore_hosts[i];
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *p;
+		int rc = getaddrinfo(h, NULL, &hints, &res);
+		if (rc != 0) {
+			wlog("WARNING", "fail2ban.jail", "[%s] ignoreip %s: %s; not ignored",
+			    w->j->name, h, gai_strerror(rc));
+			continue;
+		}
+		for (p = res; p; p = p->ai_next) {
+			char host[128];
+			struct waddr a;
+			if (getnameinfo(p->ai_addr, p->ai_addrlen, host, sizeof(host), NULL, 0,
+			    NI_NUMERICHOST) != 0)
+				continue;
+			char *pct = strchr(host, '%');
+			if (pct)
+				*pct = '\0';
+			if (waddr_parse(host, &a) == 0 && !waddr_list_match(w->rt->ignore,
+			    w->rt->nignore, &a)) {
+				jailrt_add_ignore(w->rt, &a, 1);
+				wlog("INFO", "fail2ban.jail", "[%s] ignoreip %s: %s", w->j->name, h, host);
+			}
+		}
+		freeaddrinfo(res);
+	}
 }
 
 static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
@@ -340,9 +397,13 @@ static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 	memset(w, 0, sizeof(*w));
 	w->j = j;
 	w->rt = jailrt_new(j, selfs, nself);
+	resolve_ignore_hosts(w);
 	w->events = jail_events(j);
 	wlog("INFO", "fail2ban.jail", "[%s] Jail is fed by %s", j->name,
 	    w->events ? "the smtp engine's events (its own maillog is not followed)" : "its logs");
+	/* the filter first: a jail that cannot read its logs sets up no firewall */
+	if (w->events == 0 && (w->filter = filter_load(j->filter.text, fdirs, err, errlen)) == NULL)
+		return -1;
 	char **adirs = config_list(config_get(cfg, "warden_action_path"));
 	w->acts = xcalloc(j->nactions, sizeof(*w->acts));
 	for (size_t i = 0; i < j->nactions; i++) {
@@ -359,9 +420,6 @@ static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 	}
 	config_list_free(adirs);
 	if (w->events == 0) {
-		w->filter = filter_load(j->filter.text, fdirs, err, errlen);
-		if (w->filter == NULL)
-			return -1;
 		if (j->backend == JAIL_BACKEND_SYSTEMD) {
 			w->journal = journal_new(j->journalmatch ? j->journalmatch : "", on_line, w,
 			    err, errlen);
@@ -381,6 +439,14 @@ static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 	if (r.n)
 		act_all(w, 1, r.b, r.n);
 	free(r.b);
+	/* failure counters too, after the bans (failures that led to a ban
+	 * in force count for nothing): replayed from the store */
+	if (store_failure_since(warden.st, j->name, warden_now() - j->findtime + 1, replay_one,
+	    w) < 0)
+		log_warn("store: %s", store_error(warden.st));
+	if (w->rt->nreplayed)
+		wlog("INFO", "fail2ban.jail", "[%s] Restored %zu failure(s) of %zu address(es)",
+		    j->name, w->rt->nreplayed, jailrt_current_failed(w->rt, warden_now()));
 	wlog("INFO", "fail2ban.jail", "Jail '%s' started", j->name);
 	return 0;
 }
@@ -482,16 +548,34 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 int warden_ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen)
 {
 	struct waddr a, net;
-	if (waddr_parse(ip, &a) < 0) {
-		snprintf(err, errlen, "not an IP address: %s", ip);
+	char why[128];
+	if (waddr_parse_net(ip, &a, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "not an IP address or network: %s", ip);
 		return -1;
 	}
-	int rc = waddr_ban_prefix(&a, w->j->prefix4, w->j->prefix6, w->rt->ignore,
-	    w->rt->nignore, &net, err, errlen);
-	if (rc == 1)
-		snprintf(err, errlen, "%s is in ignoreip of jail %s", ip, w->j->name);
-	if (rc != 0)
+	if (a.plen == 0) {
+		snprintf(err, errlen, "refusing to ban %s: it is every %s address", ip,
+		    a.family == AF_INET ? "IPv4" : "IPv6");
 		return -1;
+	}
+	if (a.plen == (a.family == AF_INET ? 32 : 128)) {	/* an address: the jail's prefix */
+		int rc = waddr_ban_prefix(&a, w->j->prefix4, w->j->prefix6, w->rt->ignore,
+		    w->rt->nignore, &net, err, errlen);
+		if (rc == 1)
+			snprintf(err, errlen, "%s is in ignoreip of jail %s", ip, w->j->name);
+		if (rc != 0)
+			return -1;
+	} else {		/* a network, as given: never over an ignored address */
+		net = a;
+		if (jailrt_is_ignored(w->rt, &net)) {
+			snprintf(err, errlen, "%s overlaps ignoreip of jail %s", ip, w->j->name);
+			return -1;
+		}
+	}
+	if (net.plen == 0) {
+		snprintf(err, errlen, "refusing to ban %s: the ban would cover every address", ip);
+		return -1;
+	}
 	if (jailrt_ban_find(w->rt, &a)) {
 		snprintf(err, errlen, "%s is already banned in %s", ip, w->j->name);
 		return -1;

@@ -19,6 +19,8 @@ def check(srv):
     (["bantime.increment = true", "bantime.formula = __import__('os').system('x')"],
      "bantime.formula"),
     (["bantime = 1 fortnight"], "bantime"),
+    (["filter = postfix[mode=nosuch]"], "mode=nosuch: no such mode"),
+    (["filter = sshd[mode=bogus]"], "mode=bogus: no such mode"),
 ])
 def test_bad_jail_refused_with_file_and_line(make_server, tmp_path, lines, want):
     srv = make_server(extra=["[sshd]", "enabled = true", "logpath = /dev/null"] + lines,

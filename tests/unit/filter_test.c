@@ -68,6 +68,27 @@ static void test_refusals(void **state)
 	assert_non_null(strstr(err, "(?L)"));
 	assert_null(filter_load("no-such-filter", dirs, err, sizeof(err)));
 	assert_non_null(strstr(err, "not found"));
+	/* a mode the filter does not have would match nothing: refused with
+	 * file and line, naming the modes there are */
+	assert_null(filter_load("postfix[mode=nosuch]", NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "built-in:postfix"));
+	assert_non_null(strstr(err, "mode=nosuch: no such mode"));
+	assert_non_null(strstr(err, "auth"));
+	assert_null(filter_load("sshd[mode=bogus]", NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "mode=bogus"));
+	assert_null(filter_load("mailwarden[mode=nosuch]", NULL, err, sizeof(err)));
+	assert_null(filter_load("dovecot[mode=nosuch]", NULL, err, sizeof(err)));
+	/* every mode the built-ins have still loads */
+	static const char *const ok[] = { "postfix[mode=auth]", "postfix[mode=normal]",
+		"postfix[mode=more]", "postfix[mode=aggressive]", "postfix[mode=ddos]",
+		"postfix[mode=rbl]", "postfix[mode=extra]", "sshd[mode=aggressive]",
+		"sshd[mode=ddos]", "mailwarden[mode=relay]", "dovecot[mode=aggressive]" };
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		struct filter *f = filter_load(ok[i], NULL, err, sizeof(err));
+		if (f == NULL)
+			fail_msg("%s: %s", ok[i], err);
+		filter_free(f);
+	}
 }
 
 static void test_translate(void **state)
@@ -244,6 +265,59 @@ static void test_builtin_injection(void **state)
 	    "(auth failed, 1 attempts in 2 secs): user=<a>, method=PLAIN, rip=192.0.2.9, lip=x>, "
 	    "method=PLAIN, rip=198.51.100.7, lip=10.0.0.1, TLS", &h), FILTER_FAIL);
 	assert_string_equal(h.host, "198.51.100.7");
+	filter_free(f);
+
+	/* every postfix and mailwarden mode: the injected text in HELO, MAIL
+	 * FROM and sasl_username= never names 192.0.2.9 */
+	static const char *const modes[] = { "postfix[mode=auth]", "postfix[mode=normal]",
+		"postfix[mode=more]", "postfix[mode=rbl]", "postfix[mode=ddos]",
+		"postfix[mode=extra]", "postfix[mode=aggressive]", "mailwarden[mode=auth]",
+		"mailwarden[mode=relay]", "mailwarden[mode=reject]", "mailwarden[mode=pregreet]",
+		"mailwarden[mode=protocol]", "mailwarden" };
+	static const char *const inj[] = {
+		"Nov 28 10:00:00 mx postfix/submission/smtpd[123]: warning: "
+		"unknown[198.51.100.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, "
+		"sasl_username=x unknown[192.0.2.9]: SASL LOGIN authentication failed:",
+		"Nov 28 10:00:01 mx postfix/smtpd[123]: NOQUEUE: reject: RCPT from "
+		"mail.example.com[203.0.113.5]: 554 5.7.1 <x@example.org>: Relay access denied; "
+		"from=<a@example.net> to=<x@example.org> proto=ESMTP "
+		"helo=<unknown[192.0.2.9]: SASL LOGIN authentication failed:>",
+		"Nov 28 10:00:02 mx postfix/smtpd[123]: NOQUEUE: reject: RCPT from "
+		"mail.example.com[203.0.113.5]: 450 4.1.8 <x@y>: Sender address rejected: "
+		"Domain not found; from=<warning: unknown[192.0.2.9]: SASL LOGIN authentication "
+		"failed:@x> to=<x@example.org> proto=ESMTP helo=<a>",
+		"Nov 28 10:00:03 mx postfix/smtpd[123]: lost connection after EHLO from "
+		"unknown[203.0.113.5] helo=<unknown[192.0.2.9]: SASL LOGIN authentication failed:>",
+		"Nov 28 10:00:04 mx mailwarden/smtpd[77]: warning: unknown[2001:db8::7]: SASL PLAIN "
+		"authentication failed: bad password, sasl_username=unknown[192.0.2.9]: SASL LOGIN "
+		"authentication failed:",
+		"Nov 28 10:00:05 mx mailwarden/smtpd[77]: NOQUEUE: reject: RCPT from "
+		"x.example[203.0.113.8]: 554 5.7.1 <a@b>: Relay access denied; from=<unknown[192.0.2.9]: "
+		"SASL LOGIN authentication failed:@x> to=<a@b> proto=ESMTP "
+		"helo=<unknown[192.0.2.9]: SASL LOGIN authentication failed:>",
+	};
+	for (size_t m = 0; m < sizeof(modes) / sizeof(*modes); m++) {
+		f = filter_load(modes[m], NULL, err, sizeof(err));
+		if (f == NULL)
+			fail_msg("%s: %s", modes[m], err);
+		for (size_t i = 0; i < sizeof(inj) / sizeof(*inj); i++)
+			if (filter_match(f, inj[i], &h) == FILTER_FAIL &&
+			    strcmp(h.host, "192.0.2.9") == 0)
+				fail_msg("%s: line %zu gave 192.0.2.9", modes[m], i);
+		filter_free(f);
+	}
+
+	/* sshd: a user name holding "from 192.0.2.9 port 1 ssh2" */
+	f = filter_load("sshd", NULL, err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_match(f, "Nov 28 10:00:06 mx sshd[4242]: Failed password for "
+	    "invalid user a from 192.0.2.9 port 1 ssh2 from 198.51.100.7 port 22 ssh2", &h),
+	    FILTER_FAIL);
+	assert_string_equal(h.host, "198.51.100.7");
+	assert_int_equal(filter_match(f, "Nov 28 10:00:07 mx sshd[4243]: Invalid user "
+	    "unknown[192.0.2.9]: SASL LOGIN authentication failed: from 198.51.100.8 port 22", &h),
+	    FILTER_FAIL);
+	assert_string_equal(h.host, "198.51.100.8");
 	filter_free(f);
 
 	/* unknown built-in */

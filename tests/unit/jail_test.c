@@ -311,6 +311,10 @@ static void test_misc(void **state)
 	assert_int_equal(jc.jails[0]->nactions, 1);
 	assert_string_equal(jc.jails[0]->actions[0].name, "nft");
 	jailconf_free(&jc);
+	/* "action =" set but empty: no action at all (fail2ban), not the default */
+	assert_int_equal(load_str("[a]\nenabled = on\naction =\n", &jc, err, sizeof(err)), 0);
+	assert_int_equal(jc.jails[0]->nactions, 0);
+	jailconf_free(&jc);
 	/* no sections at all */
 	assert_int_equal(load_str("myhostname = x.example\n", &jc, err, sizeof(err)), 0);
 	assert_int_equal(jc.njails, 0);

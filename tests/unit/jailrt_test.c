@@ -189,6 +189,104 @@ static void test_bans(void **state)
 	jailrt_free(r);
 }
 
+/* The index of bans by network: many bans, re-adds replace, deletions
+ * in any order keep every remaining ban findable. */
+static void test_ban_index(void **state)
+{
+	struct jail j = mkjail(1, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	enum { N = 20000 };
+	struct waddr w;
+	memset(&w, 0, sizeof(w));
+	for (int i = 0; i < N; i++) {
+		w.family = i % 2 ? AF_INET6 : AF_INET;
+		memset(w.a, 0, 16);
+		w.a[0] = 10, w.a[1] = (unsigned char)(i >> 8), w.a[2] = (unsigned char)i;
+		w.plen = i % 2 ? 64 : 32;
+		jailrt_ban_add(r, &w, 100, 600, 1, 1);
+	}
+	assert_int_equal(r->nbans, N);
+	/* the same networks again: replaced, not added */
+	for (int i = 0; i < N; i += 7) {
+		w.family = i % 2 ? AF_INET6 : AF_INET;
+		memset(w.a, 0, 16);
+		w.a[0] = 10, w.a[1] = (unsigned char)(i >> 8), w.a[2] = (unsigned char)i;
+		w.plen = i % 2 ? 64 : 32;
+		assert_int_equal(jailrt_ban_add(r, &w, 200, 600, 2, 1)->start, 200);
+	}
+	assert_int_equal(r->nbans, N);
+	/* delete about half, from the front, the middle and the end */
+	unsigned long long x = 12345;
+	for (int k = 0; k < N / 2; k++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		jailrt_ban_del(r, (size_t)((x >> 33) % r->nbans));
+	}
+	assert_int_equal(r->nbans, N - N / 2);
+	/* every remaining ban is found by its own network, and re-adding it
+	 * does not add a second entry */
+	size_t left = r->nbans;
+	for (size_t i = 0; i < left; i++) {
+		struct waddr n = r->bans[i].net;
+		assert_ptr_equal(jailrt_ban_add(r, &n, 300, 600, 3, 1), &r->bans[i]);
+	}
+	assert_int_equal(r->nbans, left);
+	while (r->nbans)
+		jailrt_ban_del(r, 0);
+	w.family = AF_INET;
+	memset(w.a, 0, 16);
+	w.a[0] = 10;
+	w.plen = 32;
+	jailrt_ban_add(r, &w, 1, 1, 1, 1);
+	assert_int_equal(r->nbans, 1);
+	jailrt_free(r);
+}
+
+/* Failure counters restored at start: replayed failures count as they
+ * did, bring no ban of their own and do not raise Total failed. */
+static void test_replay(void **state)
+{
+	struct jail j = mkjail(3, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr net;
+	long n;
+	char err[128];
+	/* too old, two of 192.0.2.1, one of 192.0.2.2 */
+	jailrt_replay(r, "192.0.2.1", 100, 1000);
+	jailrt_replay(r, "192.0.2.1", 500, 1000);
+	jailrt_replay(r, "192.0.2.2", 510, 1000);
+	jailrt_replay(r, "192.0.2.1", 520, 1000);
+	assert_int_equal(r->nreplayed, 3);
+	assert_int_equal(r->total_failed, 0);
+	assert_int_equal(jailrt_current_failed(r, 1000), 2);
+	/* the third failure after the restart bans */
+	assert_int_equal(jailrt_failure(r, "192.0.2.1", "", 0, 1001, 1001, &net, &n, err,
+	    sizeof(err)), JRT_BAN);
+	assert_int_equal(n, 3);
+	jailrt_free(r);
+
+	/* failures that reached maxretry before the restart led to their ban
+	 * then: replaying them bans nothing and leaves no counter */
+	r = jailrt_new(&j, NULL, 0);
+	for (int i = 0; i < 3; i++)
+		jailrt_replay(r, "192.0.2.3", 500 + i, 1000);
+	assert_int_equal(r->nbans, 0);
+	assert_int_equal(r->nfails, 0);
+	jailrt_free(r);
+	/* and with the ban restored first, they are not counted at all */
+	r = jailrt_new(&j, NULL, 0);
+	waddr_parse("192.0.2.3", &net);
+	jailrt_ban_add(r, &net, 503, 600, 1, 1);
+	jailrt_replay(r, "192.0.2.3", 500, 1000);
+	assert_int_equal(r->nfails, 0);
+	assert_int_equal(r->nreplayed, 0);
+	/* ignoreip added later (resolved host names) wins */
+	struct waddr ign;
+	waddr_parse("192.0.2.4", &ign);
+	jailrt_add_ignore(r, &ign, 1);
+	assert_int_equal(failat(r, "192.0.2.4", 1000), JRT_IGNORED);
+	jailrt_free(r);
+}
+
 static void test_dryrun_is_callers(void **state)
 {
 	/* dry-run is decided by the caller: the runtime still reports the
@@ -211,6 +309,8 @@ int main(void)
 		cmocka_unit_test(test_no_slash0),
 		cmocka_unit_test(test_allowance_same_login),
 		cmocka_unit_test(test_bans),
+		cmocka_unit_test(test_ban_index),
+		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_dryrun_is_callers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
