@@ -84,3 +84,17 @@ bench-nft: $(FLAVOUR)/libmw.a
 	$(FLAVOUR)/bench/nft-restore
 
 .PHONY: bench-nft
+
+# Install: the program, a setgid (group mwdrop) copy named sendmail for
+# local submission (docs/local-submission.md; scripts/install-deps.sh makes
+# the group), and the man pages. PREFIX=/usr puts sendmail where Postfix's is.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/mailwarden
+	install -m 2755 -g mwdrop $(BIN) $(DESTDIR)$(PREFIX)/sbin/sendmail
+	install -m 0644 man/mailwarden.8 $(DESTDIR)$(PREFIX)/share/man/man8/mailwarden.8
+	install -m 0644 man/mailwarden.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/mailwarden.conf.5
+
+.PHONY: install
