@@ -81,6 +81,16 @@ static int cmd_status(const char *name, int shortform, int json, struct buf *o)
 	struct jailrt *rt = w->rt;
 	const char **paths = NULL;
 	size_t np = w->fol ? follow_files(w->fol, &paths) : 0;
+	const char **given = NULL;
+	if (np == 0 && w->events && w->j->nlogpath > 0) {
+		/* fed by engine events instead of its logpath (our own maillog):
+		 * list that path, as fail2ban would show the file it reads */
+		given = xcalloc(w->j->nlogpath, sizeof(*given));
+		for (size_t i = 0; i < w->j->nlogpath; i++)
+			given[i] = w->j->logpath[i].pattern;
+		paths = given;
+		np = w->j->nlogpath;
+	}
 	if (json) {
 		buf_printf(o, "{\"jail\":");
 		jstr(o, name);
@@ -101,6 +111,7 @@ static int cmd_status(const char *name, int shortform, int json, struct buf *o)
 			buf_puts(o, "]");
 		}
 		buf_puts(o, "}\n");
+		free(given);
 		return 0;
 	}
 	buf_printf(o, "Status for the jail: %s\n|- Filter\n", name);
@@ -122,6 +133,7 @@ static int cmd_status(const char *name, int shortform, int json, struct buf *o)
 			buf_printf(o, "%s%s", i ? " " : "", rt->bans[i].key);
 		buf_puts(o, "\n");
 	}
+	free(given);
 	return 0;
 }
 

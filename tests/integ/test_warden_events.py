@@ -69,6 +69,9 @@ def status(s, jail="postfix-sasl"):
 def test_auth_events_exact_maxretry_and_allowance(ev_server):
     s = ev_server
     assert re.search(r"\[postfix-sasl\] Jail is fed by the smtp engine's events", read(s.wlog))
+    # fed by events, but status names its logpath as fail2ban-client would
+    assert f"|  `- File list:\t{s.maillog}\n" in status(s)
+    assert "|  `- File list:\t\n" in status(s, "relay")
     event(s, WEV_AUTH_FAIL, "192.0.2.20", "bob")
     event(s, WEV_AUTH_FAIL, "192.0.2.20", "bob")
     wait_for(lambda: "Total failed:\t2" in status(s), what="2 failures")
