@@ -39,7 +39,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -47,6 +46,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "integ"))
 import dnsfix  # noqa: E402
+
+import benchlib  # noqa: E402
+from benchlib import log  # noqa: E402
 
 ENV = os.environ
 MW_BIN = ENV.get("MAILWARDEN_BIN") or next(
@@ -64,10 +66,6 @@ RUN_TIMEOUT = 300
 LIVE = ["dnsbl.test", "other.test", "bl3.test", "bl4.test", "bl5.test"]
 RDNS = "reject_unknown_client_hostname, reject_unknown_reverse_client_hostname"
 SLOW_IPS = ["127.0.1.%d" % i for i in range(1, 101)]
-
-
-def log(msg):
-    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
 
 
 def free_port():
@@ -153,14 +151,8 @@ class MW:
         if self.proc is None:
             return
         p, self.proc = self.proc, None
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                log("mailwarden did not exit 15 s after SIGTERM: killing its process group")
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        benchlib.terminate(p, how="killing its process group",
+                           kill=lambda: os.killpg(p.pid, signal.SIGKILL))
         self.out.close()
 
 
@@ -215,8 +207,7 @@ def main():
             sys.exit("dns-bench: %s not found" % exe)
     if not os.access(MW_BIN, os.X_OK):
         sys.exit("dns-bench: no mailwarden binary at %s (set MAILWARDEN_BIN)" % MW_BIN)
-    work = tempfile.mkdtemp(prefix="mw-dnsbench-", dir="/var/tmp")
-    os.chmod(work, 0o755)
+    work = benchlib.work_dir("mw-dnsbench-", "/var/tmp")
     log("binary %s, work %s" % (MW_BIN, work))
     extra_dns = ["--host-record=bench.test,127.0.0.1", "--host-record=d1.test,192.0.2.40",
                  "--address=/1.0.0.127.dnswl.test/127.0.10.1",

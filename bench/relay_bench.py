@@ -32,15 +32,15 @@ never touched: Postfix runs as a private instance (`postfix -c DIR`) with
 its own main.cf, master.cf, queue and log, as bench/tls_bench.py does.
 """
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+import benchlib
+from benchlib import cleanups, log, port_open, tree_cpu, wait_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -61,60 +61,6 @@ DOMAINS = ["r%d.test" % i for i in range(NDOM)]
 SINK_IPS = ["127.0.0.%d" % (11 + i) for i in range(NDOM)]
 SENDER = "sender@example.org"
 
-cleanups = []
-
-
-def log(msg):
-    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
-
-
-def port_open(host, port):
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
-
-
-def wait_port(host, port, timeout=15):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if port_open(host, port):
-            return
-        time.sleep(0.05)
-    raise RuntimeError("nothing listening on %s:%d after %ds" % (host, port, timeout))
-
-
-def tree(root):
-    """root and all its descendants (pids), from /proc."""
-    kids = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open("/proc/%s/stat" % p) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                kids.setdefault(ppid, []).append(int(p))
-            except (OSError, ValueError, IndexError):
-                pass
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
-
-
-def tree_cpu(root):
-    """CPU seconds of a process tree: live processes plus reaped children."""
-    tck = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for p in tree(root):
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                v = f.read().rsplit(")", 1)[1].split()
-            total += int(v[11]) + int(v[12]) + int(v[13]) + int(v[14])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total / tck
-
 
 def write_transport(path, fmt):
     with open(path, "w") as f:
@@ -134,7 +80,7 @@ class Sinks:
 
     def start(self):
         for ip in SINK_IPS:
-            if port_open(ip, PORT_SINK):
+            if port_open(PORT_SINK, ip):
                 raise RuntimeError("%s:%d already in use" % (ip, PORT_SINK))
         for i, ip in enumerate(SINK_IPS):
             out = os.path.join(self.work, "sink%d.out" % i)
@@ -146,7 +92,7 @@ class Sinks:
             self.outs.append(out)
         cleanups.append(self.stop)
         for ip in SINK_IPS:
-            wait_port(ip, PORT_SINK)
+            wait_port(PORT_SINK, ip)
 
     def count(self):
         n = 0
@@ -181,131 +127,28 @@ class Sinks:
 
 # ---------------------------------------------------------------- Postfix
 
-PF_MASTER = """\
-# private relay benchmark instance: no chroot
-127.0.0.1:{port} inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
+PF_MASTER = ("# private relay benchmark instance: no chroot\n"
+             "127.0.0.1:{port} inet n - n - - smtpd\n" + benchlib.pf_services())
 
-PF_MAIN = """\
-# private relay benchmark instance; everything not set here is Postfix 3.7's default
-compatibility_level = 3.6
-queue_directory = {d}/spool
-data_directory = {d}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = pfrelay.example
-mydomain = pfrelay.example
-myorigin = $myhostname
-mydestination = localhost
-mynetworks = 127.0.0.0/8
-relay_domains =
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
-transport_maps = texthash:{d}/conf/transport
-maillog_file_prefixes = /var, /dev/stdout, /tmp, {d}
-maillog_file = {d}/maillog
-syslog_name = postfix-relaybench
-"""
+PF_MAIN = benchlib.pf_main(
+    "# private relay benchmark instance; everything not set here is Postfix 3.7's default\n",
+    "pfrelay.example", "postfix-relaybench",
+    "transport_maps = texthash:{d}/conf/transport\n")
 
 
-def run_postfix_cmd(confdir, *args, timeout=60):
-    cmd = "postfix -c %s %s" % (confdir, " ".join(args))
-    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
-                       text=True, timeout=timeout)
-    return p.returncode, (p.stdout + p.stderr).strip()
-
-
-class Postfix:
-    name = "postfix"
-
+class Postfix(benchlib.PrivatePostfix):
     def __init__(self, work):
-        self.d = os.path.join(work, "postfix")
-        self.conf = os.path.join(self.d, "conf")
-        self.master = None
-        self.started = False
+        super().__init__(work, [PORT_PF])
         self.port = PORT_PF
 
-    def start(self):
-        if port_open("127.0.0.1", PORT_PF):
-            raise RuntimeError("port %d already in use" % PORT_PF)
-        d = self.d
-        for sub in ("conf", "spool", "data"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        os.chmod(d, 0o755)
-        os.chown(os.path.join(d, "data"), pwd.getpwnam("postfix").pw_uid, -1)
-        with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(PF_MAIN.format(d=d))
-        with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(PF_MASTER.format(port=PORT_PF))
+    def write_config(self):
+        self.write_conf_file("main.cf", PF_MAIN.format(d=self.d))
+        self.write_conf_file("master.cf", PF_MASTER.format(port=PORT_PF))
         write_transport(os.path.join(self.conf, "transport"), "{dom} smtp:[{ip}]:{port}")
-        rc, out = run_postfix_cmd(self.conf, "check")
-        if rc != 0:
-            raise RuntimeError("postfix check failed: %s" % out)
-        cleanups.append(self.stop)
-        self.started = True
-        rc, out = run_postfix_cmd(self.conf, "start")
-        if rc != 0:
-            raise RuntimeError("postfix start failed: %s" % out)
-        pidfile = os.path.join(d, "spool", "pid", "master.pid")
-        for _ in range(50):
-            try:
-                with open(pidfile) as f:
-                    self.master = int(f.read().strip())
-                break
-            except (OSError, ValueError):
-                time.sleep(0.1)
-        wait_port("127.0.0.1", PORT_PF)
-        ver = subprocess.run(["postconf", "-h", "mail_version"], capture_output=True,
-                             text=True).stdout.strip()
-        log("postfix %s started: master pid %s on %d" % (ver, self.master, PORT_PF))
 
-    def stop(self):
-        if not self.started:
-            return
-        self.started = False
-        try:
-            run_postfix_cmd(self.conf, "stop", timeout=30)
-        except Exception as e:  # noqa: BLE001
-            log("postfix stop: %s" % e)
-        for _ in range(50):
-            if self.master is None or not os.path.exists("/proc/%d" % self.master):
-                break
-            time.sleep(0.1)
-        else:
-            log("postfix master %d still there, SIGKILL" % self.master)
-            try:
-                os.kill(self.master, signal.SIGKILL)
-            except OSError:
-                pass
-        log("postfix stopped")
+    def ready(self):
+        wait_port(PORT_PF)
+        return " on %d" % PORT_PF
 
 
 # ---------------------------------------------------------------- mailwarden
@@ -321,28 +164,14 @@ class Mailwarden:
         self.port = PORT_MW
 
     def start(self):
-        if not os.access(MW_BIN, os.X_OK):
-            raise RuntimeError("no mailwarden binary at %s (make FLAVOUR=build-out, "
-                               "or set MAILWARDEN_BIN)" % MW_BIN)
-        if port_open("127.0.0.1", PORT_MW):
+        benchlib.need_binary(MW_BIN, "build-out")
+        if port_open(PORT_MW):
             raise RuntimeError("port %d already in use" % PORT_MW)
         d = self.d
-        os.makedirs(os.path.join(d, "spool"), exist_ok=True)
-        os.chmod(d, 0o755)
-        try:
-            pw = pwd.getpwnam("mailwarden")
-        except KeyError:
-            log("creating system user mailwarden")
-            if subprocess.run(["getent", "group", "mailwarden"], capture_output=True).returncode:
-                subprocess.run(["groupadd", "--system", "mailwarden"], check=True)
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                            "/usr/sbin/nologin", "--gid", "mailwarden", "--home-dir",
-                            "/nonexistent", "mailwarden"], check=True)
-            pw = pwd.getpwnam("mailwarden")
-        os.chown(os.path.join(d, "spool"), pw.pw_uid, pw.pw_gid)
+        benchlib.mailwarden_dir(d, ("spool",))
         transport = os.path.join(d, "transport")
         write_transport(transport, "{dom} smtp:[{ip}]:{port}")
-        lines = [
+        benchlib.write_mw_conf(self.confpath, [
             "# mailwarden relay benchmark config (bench/relay_bench.py)",
             "smtpd_listen = 127.0.0.1:%d" % PORT_MW,
             "myhostname = mwrelay.example",
@@ -353,14 +182,8 @@ class Mailwarden:
             "dns_servers = 127.0.0.1:9",
             "transport_maps = texthash:%s" % transport,
             "smtpd_error_sleep_time = 0",
-        ]
-        extra = ENV.get("BENCH_MW_EXTRA", "").replace("\\n", "\n")
-        if extra.strip():
-            lines.append(extra)
-        with open(self.confpath, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        p = subprocess.run([MW_BIN, "-c", self.confpath, "check-config"],
-                           capture_output=True, text=True, timeout=30)
+        ])
+        p = benchlib.check_config(MW_BIN, self.confpath)
         if p.returncode != 0:
             raise RuntimeError("mailwarden check-config failed: %s" % (p.stdout + p.stderr))
         cleanups.append(self.stop)
@@ -368,21 +191,14 @@ class Mailwarden:
         self.proc = subprocess.Popen([MW_BIN, "-c", self.confpath], stdout=fo, stderr=fo,
                                      stdin=subprocess.DEVNULL, cwd=d)
         self.master = self.proc.pid
-        wait_port("127.0.0.1", PORT_MW)
+        wait_port(PORT_MW)
         log("mailwarden started: pid %d on %d (%s)" % (self.master, PORT_MW, MW_BIN))
 
     def stop(self):
         if self.proc is None:
             return
         p, self.proc = self.proc, None
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                log("mailwarden did not exit 15 s after SIGTERM: SIGKILL")
-                p.kill()
-                p.wait()
+        benchlib.terminate(p)
         log("mailwarden stopped (exit %s)" % p.returncode)
 
 
@@ -447,12 +263,8 @@ def main():
         if shutil.which(t) is None and not os.path.exists("/usr/sbin/" + t):
             sys.exit("relay_bench.py: %s not found (Debian package postfix)" % t)
     parent = ENV.get("BENCH_TMPDIR") or "/var/tmp"
-    work = tempfile.mkdtemp(prefix="mw-relaybench-", dir=parent)
-    os.chmod(work, 0o755)
-
-    def on_signal(sig, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_signal)
+    work = benchlib.work_dir("mw-relaybench-", parent)
+    benchlib.interrupt_on(signal.SIGTERM)
     results = []
     try:
         log("work directory %s; %d messages of %d bytes to %d domains, 10 concurrent%s" % (
@@ -461,11 +273,7 @@ def main():
             srv = Mailwarden(work) if name == "mailwarden" else Postfix(work)
             results.append(run_one(srv, work))
     finally:
-        for c in reversed(cleanups):
-            try:
-                c()
-            except Exception as e:  # noqa: BLE001
-                log("cleanup: %s" % e)
+        benchlib.run_cleanups()
         if KEEP:
             log("kept %s" % work)
         else:

@@ -44,23 +44,15 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
+
+import benchlib
+from benchlib import (CLK, cleanups, comm, envfloat, envint, host_busy, port_open, tail, tree,
+                      tree_cpu)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 ENV = os.environ
-
-
-def envint(name, default):
-    v = ENV.get(name, "")
-    return int(v) if v.strip() else default
-
-
-def envfloat(name, default):
-    v = ENV.get(name, "")
-    return float(v) if v.strip() else default
-
 
 MW_BIN = ENV.get("MAILWARDEN_BIN") or os.path.join(REPO, "build-b", "mailwarden")
 M = envint("BENCH_MESSAGES", 20000)
@@ -83,15 +75,9 @@ PORT_PF = envint("PORT_POSTFIX", 2526)
 PORT_SINK = envint("PORT_SINK", 2527)
 SENDER = "sender@example.org"
 RCPT = "user@d1.example"
-CLK = os.sysconf("SC_CLK_TCK")
 T0 = time.monotonic()
-
-cleanups = []       # callables run at exit, last registered first
-
-
-def log(msg):
-    el = time.monotonic() - T0
-    print("[%6.1fs] %s" % (el, msg), flush=True)
+log = benchlib.elapsed_log(T0)
+benchlib.set_log(log)
 
 
 def time_left():
@@ -99,62 +85,6 @@ def time_left():
 
 
 # ---------------------------------------------------------------- /proc
-
-def proc_stat(pid):
-    """(ppid, utime+stime, cutime+cstime) in ticks, or None."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            s = f.read()
-    except OSError:
-        return None
-    rest = s[s.rindex(")") + 2:].split()
-    # rest[0] = state (field 3); field n is rest[n-3]
-    ppid = int(rest[1])
-    own = int(rest[11]) + int(rest[12])
-    children = int(rest[13]) + int(rest[14])
-    return ppid, own, children
-
-
-def all_pids():
-    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
-
-
-def tree(root):
-    """PIDs of root and all its live descendants."""
-    kids = {}
-    for pid in all_pids():
-        st = proc_stat(pid)
-        if st:
-            kids.setdefault(st[0], []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
-
-
-def tree_cpu(root):
-    """CPU seconds of a process tree: every live member's own time plus the
-    time of the children it has reaped (cutime/cstime). Differences of two
-    such snapshots count processes that came and went in between, as long
-    as someone in the tree reaped them."""
-    if root is None:
-        return 0.0
-    total = 0
-    for pid in tree(root):
-        st = proc_stat(pid)
-        if st:
-            total += st[1] + st[2]
-    return total / CLK
-
-
-def host_busy():
-    """Busy CPU seconds of the whole host (all cores, /proc/stat: everything
-    but idle and iowait)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v[:8]) - v[3] - v[4]) / CLK
 
 
 def disk_stat(path):
@@ -254,15 +184,6 @@ def somaxconn():
         return None
 
 
-def start_time(pid):
-    """Start time (field 22 of /proc/PID/stat): with the pid, names a process."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            s = f.read()
-        return int(s[s.rindex(")") + 2:].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
 
 def cmdline(pid):
     try:
@@ -271,13 +192,6 @@ def cmdline(pid):
     except OSError:
         return ""
 
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 def proc_user(pid):
@@ -288,13 +202,6 @@ def proc_user(pid):
 
 
 # ---------------------------------------------------------------- helpers
-
-def port_open(port, host="127.0.0.1"):
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def wait_banner(port, timeout=15):
@@ -332,13 +239,6 @@ def empty_dir(path):
         except OSError:
             pass
 
-
-def tail(path, n=15):
-    try:
-        with open(path, errors="replace") as f:
-            return f.readlines()[-n:]
-    except OSError:
-        return []
 
 
 def grep_problems(path, start_offset=0, limit=20):
@@ -528,147 +428,37 @@ HEADER = "%-11s %3s %7s %10s %9s %11s %9s %11s %9s %9s  %s" % (
 
 # ---------------------------------------------------------------- Postfix
 
-PF_MASTER = """\
-# private benchmark instance: no chroot, smtpd on 127.0.0.1:{port}
-127.0.0.1:{port} inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
+PF_MASTER = ("# private benchmark instance: no chroot, smtpd on 127.0.0.1:{port}\n"
+             "127.0.0.1:{port} inet n - n - - smtpd\n" + benchlib.pf_services(tlsmgr=False))
 
-PF_MAIN = """\
-# private benchmark instance; everything not set here is Postfix 3.7's
-# default (fsync of queue file and Maildir file included).
-compatibility_level = 3.6
-queue_directory = {d}/spool
-data_directory = {d}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = pfbench.example
-mydomain = pfbench.example
-myorigin = $myhostname
-mydestination = localhost
-mynetworks = 127.0.0.0/8
-relay_domains =
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
-virtual_mailbox_domains = d1.example d2.example
-virtual_mailbox_base = {d}/mail
-virtual_mailbox_maps = texthash:{d}/conf/vmailbox
-virtual_uid_maps = static:{uid}
-virtual_gid_maps = static:{gid}
-maillog_file_prefixes = /var, /dev/stdout, /tmp, {d}
-maillog_file = {d}/maillog
-syslog_name = postfix-bench
-"""
+PF_MAIN = benchlib.pf_main(
+    "# private benchmark instance; everything not set here is Postfix 3.7's\n"
+    "# default (fsync of queue file and Maildir file included).\n",
+    "pfbench.example", "postfix-bench", benchlib.pf_virtual("d1.example d2.example"))
 
 VMAILBOX = "user@d1.example d1.example/user/\nuser@d2.example d2.example/user/\n"
 
 
-def run_postfix_cmd(confdir, *args, timeout=60):
-    # postfix(1) reports errors only to syslog/maillog and to a terminal;
-    # `script` gives it a pty so they show up in our output too.
-    cmd = "postfix -c %s %s" % (confdir, " ".join(args))
-    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
-                       text=True, timeout=timeout)
-    return p.returncode, (p.stdout + p.stderr).strip()
-
-
-class Postfix:
-    name = "postfix"
+class Postfix(benchlib.PrivatePostfix):
+    subdirs = ("conf", "spool", "data", "mail")
 
     def __init__(self, work):
-        self.d = os.path.join(work, "postfix")
-        self.conf = os.path.join(self.d, "conf")
+        super().__init__(work, [PORT_PF])
         self.newdir = os.path.join(self.d, "mail", "d1.example", "user", "new")
-        self.maillog = os.path.join(self.d, "maillog")
-        self.master = None
-        self.started = False
 
-    def start(self):
-        if port_open(PORT_PF):
-            raise RuntimeError("port %d already in use" % PORT_PF)
-        d = self.d
-        for sub in ("conf", "spool", "data", "mail"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        os.chmod(d, 0o755)
-        nobody = pwd.getpwnam("nobody")
-        os.chown(os.path.join(d, "data"), pwd.getpwnam("postfix").pw_uid, -1)
-        os.chown(os.path.join(d, "mail"), nobody.pw_uid, nobody.pw_gid)
-        with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(PF_MAIN.format(d=d, uid=nobody.pw_uid, gid=nobody.pw_gid))
-        with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(PF_MASTER.format(port=PORT_PF))
-        with open(os.path.join(self.conf, "vmailbox"), "w") as f:
-            f.write(VMAILBOX)
+    def write_config(self):
+        nobody = self.mail_owner()
+        self.write_conf_file("main.cf", PF_MAIN.format(d=self.d, uid=nobody.pw_uid,
+                                                       gid=nobody.pw_gid))
+        self.write_conf_file("master.cf", PF_MASTER.format(port=PORT_PF))
+        self.write_conf_file("vmailbox", VMAILBOX)
         p = subprocess.run(["postconf", "-c", self.conf, "-n"], capture_output=True, text=True)
         if p.returncode != 0 or "warning" in p.stderr:
             raise RuntimeError("postconf -n: %s" % (p.stderr.strip() or p.returncode))
-        rc, out = run_postfix_cmd(self.conf, "check")
-        if rc != 0:
-            raise RuntimeError("postfix check failed: %s" % out)
-        cleanups.append(self.stop)
-        self.started = True
-        rc, out = run_postfix_cmd(self.conf, "start")
-        if rc != 0:
-            raise RuntimeError("postfix start failed: %s\n%s" % (out, "".join(tail(self.maillog))))
-        pidfile = os.path.join(d, "spool", "pid", "master.pid")
-        for _ in range(50):
-            try:
-                with open(pidfile) as f:
-                    self.master = int(f.read().strip())
-                break
-            except (OSError, ValueError):
-                time.sleep(0.1)
-        self.banner = wait_banner(PORT_PF)
-        log("postfix %s started: master pid %s, %s" % (
-            subprocess.run(["postconf", "-h", "mail_version"], capture_output=True,
-                           text=True).stdout.strip(), self.master, self.banner))
 
-    def stop(self):
-        if not self.started:
-            return
-        self.started = False
-        try:
-            run_postfix_cmd(self.conf, "stop", timeout=30)
-        except Exception as e:  # noqa
-            log("postfix stop: %s" % e)
-        for _ in range(50):
-            if self.master is None or not os.path.exists("/proc/%d" % self.master) \
-                    or proc_stat(self.master) is None:
-                break
-            time.sleep(0.1)
-        else:
-            log("postfix master %d still there, SIGKILL" % self.master)
-            try:
-                os.kill(self.master, signal.SIGKILL)
-            except OSError:
-                pass
-        log("postfix stopped")
+    def ready(self):
+        self.banner = wait_banner(PORT_PF)
+        return ", %s" % self.banner
 
 
 # ---------------------------------------------------------------- mailwarden
@@ -701,46 +491,22 @@ class Mailwarden:
         ]
         if optional:
             lines.append("smtpd_error_sleep_time = 0")
-        extra = ENV.get("BENCH_MW_EXTRA", "").replace("\\n", "\n")
-        if extra.strip():
-            lines.append(extra)
-        with open(self.confpath, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        benchlib.write_mw_conf(self.confpath, lines)
 
     def start(self):
-        if not os.access(MW_BIN, os.X_OK):
-            raise RuntimeError("no mailwarden binary at %s (build it: make FLAVOUR=build-b, "
-                               "or set MAILWARDEN_BIN)" % MW_BIN)
+        benchlib.need_binary(MW_BIN, "build-b")
         if port_open(PORT_MW):
             raise RuntimeError("port %d already in use" % PORT_MW)
         d = self.d
-        for sub in ("spool", "mail"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        os.chmod(d, 0o755)
-        with open(os.path.join(d, "vmailbox"), "w") as f:
-            f.write(VMAILBOX)
-        try:
-            pw = pwd.getpwnam("mailwarden")
-        except KeyError:
-            log("creating system user mailwarden")
-            if subprocess.run(["getent", "group", "mailwarden"], capture_output=True).returncode:
-                subprocess.run(["groupadd", "--system", "mailwarden"], check=True)
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                            "/usr/sbin/nologin", "--gid", "mailwarden", "--home-dir",
-                            "/nonexistent", "mailwarden"], check=True)
-            pw = pwd.getpwnam("mailwarden")
-        for sub in ("spool", "mail"):
-            os.chown(os.path.join(d, sub), pw.pw_uid, pw.pw_gid)
+        benchlib.mailwarden_dir(d, ("spool", "mail"), VMAILBOX)
         self.write_conf(True)
-        p = subprocess.run([MW_BIN, "-c", self.confpath, "check-config"],
-                           capture_output=True, text=True, timeout=30)
+        p = benchlib.check_config(MW_BIN, self.confpath)
         if p.returncode != 0 and "smtpd_error_sleep_time" in (p.stdout + p.stderr):
             self.notes.append("check-config refused smtpd_error_sleep_time: %s; dropped it"
                               % (p.stdout + p.stderr).strip())
             log(self.notes[-1])
             self.write_conf(False)
-            p = subprocess.run([MW_BIN, "-c", self.confpath, "check-config"],
-                               capture_output=True, text=True, timeout=30)
+            p = benchlib.check_config(MW_BIN, self.confpath)
         if p.returncode != 0:
             raise RuntimeError("mailwarden check-config failed (rc %d): %s" % (
                 p.returncode, (p.stdout + p.stderr).strip()))
@@ -797,27 +563,15 @@ class Mailwarden:
         # Only ever the processes of our own instance: its tree as it is
         # now, each identified by pid and start time (others may run their
         # own mailwarden on this machine at the same time).
-        ours = {pid: start_time(pid) for pid in tree(p.pid)}
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                log("mailwarden did not exit 15 s after SIGTERM: SIGKILL (noted as a finding)")
-                self.notes.append("did not exit within 15 s of SIGTERM")
-                p.kill()
-                p.wait()
+        ours = benchlib.tree_ids(p.pid)
+        if benchlib.terminate(p, how="SIGKILL (noted as a finding)"):
+            self.notes.append("did not exit within 15 s of SIGTERM")
         time.sleep(0.5)
-        left = [pid for pid, st in ours.items()
-                if pid != p.pid and st is not None and start_time(pid) == st]
+        left = benchlib.leftovers(ours, p.pid)
         if left:
             self.notes.append("its children %s were still running after the parent exited" % left)
             log(self.notes[-1] + " - killing them")
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            benchlib.kill_pids(left)
         log("mailwarden stopped (exit %s)" % p.returncode)
 
 
@@ -1255,14 +1009,8 @@ def report(results, work):
 def main():
     if os.geteuid() != 0:
         sys.exit("smtp_bench.py: run as root (use bench/smtp-bench.sh)")
-    os.makedirs(TMPPARENT, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="mwbench.", dir=TMPPARENT)
-    os.chmod(work, 0o755)
-
-    def on_signal(sig, frame):
-        raise KeyboardInterrupt("signal %d" % sig)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    work = benchlib.work_dir("mwbench.", TMPPARENT)
+    benchlib.interrupt_on(signal.SIGTERM, signal.SIGHUP)
     results = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
                "messages": M, "size": SIZE, "mailwarden_bin": MW_BIN}
     log("work directory %s; %d messages per run; C = %s; servers %s"
@@ -1277,11 +1025,7 @@ def main():
     except KeyboardInterrupt as e:
         log("interrupted: %s" % e)
     finally:
-        for fn in reversed(cleanups):
-            try:
-                fn()
-            except Exception as e:  # noqa
-                log("cleanup: %s" % e)
+        benchlib.run_cleanups()
     report(results, work)
     if ENV.get("BENCH_JSON"):
         with open(ENV["BENCH_JSON"], "w") as f:

@@ -31,7 +31,6 @@ import asyncio
 import base64
 import multiprocessing as mp
 import os
-import pwd
 import resource
 import shutil
 import signal
@@ -40,23 +39,15 @@ import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+
+import benchlib
+from benchlib import (cleanups, comm, envfloat, envint, host_busy, port_open, tail, tree,
+                      tree_cpu, wait_port)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 ENV = os.environ
-
-
-def envint(name, default):
-    v = ENV.get(name, "")
-    return int(v) if v.strip() else default
-
-
-def envfloat(name, default):
-    v = ENV.get(name, "")
-    return float(v) if v.strip() else default
-
 
 MW_BIN = ENV.get("MAILWARDEN_BIN") or os.path.join(REPO, "build-tlsbench", "mailwarden")
 CLIENTS = [int(x) for x in ENV.get("BENCH_TLS_CLIENTS", "4 16").split()]
@@ -78,92 +69,9 @@ LEGIT_ADDR = "127.0.0.5"
 ATTACK_ADDRS = ["127.0.%d.%d" % (a, b) for a in (1, 2, 3) for b in range(1, 255)]
 USER = "legit@d1.example"
 PASSWORD = "legit-secret-1"
-CLK = os.sysconf("SC_CLK_TCK")
 T0 = time.monotonic()
-
-cleanups = []
-
-
-def log(msg):
-    print("[%6.1fs] %s" % (time.monotonic() - T0, msg), flush=True)
-
-
-# ---------------------------------------------------------------- /proc
-
-def proc_stat(pid):
-    """(ppid, utime+stime, cutime+cstime) in ticks, or None."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            s = f.read()
-    except OSError:
-        return None
-    rest = s[s.rindex(")") + 2:].split()
-    return int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14])
-
-
-def tree(root):
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            st = proc_stat(int(d))
-            if st:
-                kids.setdefault(st[0], []).append(int(d))
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
-
-
-def tree_cpu(root):
-    """CPU seconds of a process tree: live members' own time plus what
-    they reaped (cutime/cstime)."""
-    total = 0
-    for pid in tree(root):
-        st = proc_stat(pid)
-        if st:
-            total += st[1] + st[2]
-    return total / CLK
-
-
-def host_busy():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v[:8]) - v[3] - v[4]) / CLK
-
-
-def start_time(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            s = f.read()
-        return int(s[s.rindex(")") + 2:].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return "?"
-
-
-def tail(path, n=10):
-    try:
-        with open(path, errors="replace") as f:
-            return f.readlines()[-n:]
-    except OSError:
-        return []
-
-
-def port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
+log = benchlib.elapsed_log(T0)
+benchlib.set_log(log)
 
 
 # ---------------------------------------------------------------- SMTP client bits
@@ -345,160 +253,41 @@ def make_material(d):
     os.chmod(passwd, 0o600)
     return chain, key, passwd, h
 
-
 # ---------------------------------------------------------------- Postfix
 
-PF_MASTER = """\
-# private benchmark instance: no chroot
-127.0.0.1:{port} inet n - n - - smtpd
-127.0.0.1:{sport} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_sasl_auth_enable=no
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
+PF_MASTER = ("# private benchmark instance: no chroot\n"
+             "127.0.0.1:{port} inet n - n - - smtpd\n"
+             "127.0.0.1:{sport} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes "
+             "-o smtpd_sasl_auth_enable=no\n" + benchlib.pf_services())
 
-PF_MAIN = """\
-# private TLS benchmark instance; everything not set here is Postfix 3.7's default
-compatibility_level = 3.6
-queue_directory = {d}/spool
-data_directory = {d}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = pfbench.example
-mydomain = pfbench.example
-myorigin = $myhostname
-mydestination = localhost
-mynetworks = 127.0.0.0/8
-relay_domains =
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
-virtual_mailbox_domains = d1.example
-virtual_mailbox_base = {d}/mail
-virtual_mailbox_maps = texthash:{d}/conf/vmailbox
-virtual_uid_maps = static:{uid}
-virtual_gid_maps = static:{gid}
-maillog_file_prefixes = /var, /dev/stdout, /tmp, {d}
-maillog_file = {d}/maillog
-syslog_name = postfix-tlsbench
-smtpd_tls_cert_file = {cert}
-smtpd_tls_key_file = {key}
-smtpd_tls_security_level = may
-"""
+PF_MAIN = benchlib.pf_main(
+    "# private TLS benchmark instance; everything not set here is Postfix 3.7's default\n",
+    "pfbench.example", "postfix-tlsbench", benchlib.pf_virtual("d1.example"),
+    "smtpd_tls_cert_file = {cert}\n"
+    "smtpd_tls_key_file = {key}\n"
+    "smtpd_tls_security_level = may\n")
 
 VMAILBOX = "legit@d1.example d1.example/legit/\n"
 
 
-def run_postfix_cmd(confdir, *args, timeout=60):
-    cmd = "postfix -c %s %s" % (confdir, " ".join(args))
-    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
-                       text=True, timeout=timeout)
-    return p.returncode, (p.stdout + p.stderr).strip()
-
-
-def wait_port(port, timeout=15):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if port_open(port):
-            return True
-        time.sleep(0.1)
-    raise RuntimeError("nothing listening on port %d after %ds" % (port, timeout))
-
-
-class Postfix:
-    name = "postfix"
+class Postfix(benchlib.PrivatePostfix):
+    subdirs = ("conf", "spool", "data", "mail")
 
     def __init__(self, work, cert, key):
-        self.d = os.path.join(work, "postfix")
-        self.conf = os.path.join(self.d, "conf")
-        self.maillog = os.path.join(self.d, "maillog")
+        super().__init__(work, [PORT_PF, PORT_PFS])
         self.cert, self.key = cert, key
-        self.master = None
-        self.started = False
 
-    def start(self):
-        for p in (PORT_PF, PORT_PFS):
-            if port_open(p):
-                raise RuntimeError("port %d already in use" % p)
-        d = self.d
-        for sub in ("conf", "spool", "data", "mail"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        os.chmod(d, 0o755)
-        nobody = pwd.getpwnam("nobody")
-        os.chown(os.path.join(d, "data"), pwd.getpwnam("postfix").pw_uid, -1)
-        os.chown(os.path.join(d, "mail"), nobody.pw_uid, nobody.pw_gid)
-        with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(PF_MAIN.format(d=d, uid=nobody.pw_uid, gid=nobody.pw_gid,
-                                   cert=self.cert, key=self.key))
-        with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(PF_MASTER.format(port=PORT_PF, sport=PORT_PFS))
-        with open(os.path.join(self.conf, "vmailbox"), "w") as f:
-            f.write(VMAILBOX)
-        rc, out = run_postfix_cmd(self.conf, "check")
-        if rc != 0:
-            raise RuntimeError("postfix check failed: %s" % out)
-        cleanups.append(self.stop)
-        self.started = True
-        rc, out = run_postfix_cmd(self.conf, "start")
-        if rc != 0:
-            raise RuntimeError("postfix start failed: %s\n%s" % (out, "".join(tail(self.maillog))))
-        pidfile = os.path.join(d, "spool", "pid", "master.pid")
-        for _ in range(50):
-            try:
-                with open(pidfile) as f:
-                    self.master = int(f.read().strip())
-                break
-            except (OSError, ValueError):
-                time.sleep(0.1)
-        wait_port(PORT_PF)
-        wait_port(PORT_PFS)
-        log("postfix %s started: master pid %s, smtpd on %d, smtps on %d" % (
-            subprocess.run(["postconf", "-h", "mail_version"], capture_output=True,
-                           text=True).stdout.strip(), self.master, PORT_PF, PORT_PFS))
+    def write_config(self):
+        nobody = self.mail_owner()
+        self.write_conf_file("main.cf", PF_MAIN.format(d=self.d, uid=nobody.pw_uid,
+                                                       gid=nobody.pw_gid, cert=self.cert,
+                                                       key=self.key))
+        self.write_conf_file("master.cf", PF_MASTER.format(port=PORT_PF, sport=PORT_PFS))
+        self.write_conf_file("vmailbox", VMAILBOX)
 
-    def stop(self):
-        if not self.started:
-            return
-        self.started = False
-        try:
-            run_postfix_cmd(self.conf, "stop", timeout=30)
-        except Exception as e:  # noqa
-            log("postfix stop: %s" % e)
-        for _ in range(50):
-            if self.master is None or proc_stat(self.master) is None:
-                break
-            time.sleep(0.1)
-        else:
-            log("postfix master %d still there, SIGKILL" % self.master)
-            try:
-                os.kill(self.master, signal.SIGKILL)
-            except OSError:
-                pass
-        log("postfix stopped")
+    def ready(self):
+        super().ready()
+        return ", smtpd on %d, smtps on %d" % (PORT_PF, PORT_PFS)
 
 
 # ---------------------------------------------------------------- mailwarden
@@ -516,31 +305,13 @@ class Mailwarden:
         self.master = None
 
     def start(self):
-        if not os.access(MW_BIN, os.X_OK):
-            raise RuntimeError("no mailwarden binary at %s (build it: make FLAVOUR=build-tlsbench, "
-                               "or set MAILWARDEN_BIN)" % MW_BIN)
+        benchlib.need_binary(MW_BIN, "build-tlsbench")
         for p in (PORT_MW, PORT_MWS):
             if port_open(p):
                 raise RuntimeError("port %d already in use" % p)
         d = self.d
-        for sub in ("spool", "mail"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        os.chmod(d, 0o755)
-        with open(os.path.join(d, "vmailbox"), "w") as f:
-            f.write(VMAILBOX)
-        try:
-            pw = pwd.getpwnam("mailwarden")
-        except KeyError:
-            log("creating system user mailwarden")
-            if subprocess.run(["getent", "group", "mailwarden"], capture_output=True).returncode:
-                subprocess.run(["groupadd", "--system", "mailwarden"], check=True)
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                            "/usr/sbin/nologin", "--gid", "mailwarden", "--home-dir",
-                            "/nonexistent", "mailwarden"], check=True)
-            pw = pwd.getpwnam("mailwarden")
-        for sub in ("spool", "mail"):
-            os.chown(os.path.join(d, sub), pw.pw_uid, pw.pw_gid)
-        lines = [
+        benchlib.mailwarden_dir(d, ("spool", "mail"), VMAILBOX)
+        self.conf_lines = benchlib.write_mw_conf(self.confpath, [
             "# mailwarden TLS benchmark config (bench/tls_bench.py)",
             "smtpd_listen = 127.0.0.1:%d" % PORT_MW,
             "smtps_listen = 127.0.0.1:%d" % PORT_MWS,
@@ -558,15 +329,8 @@ class Mailwarden:
             "smtpd_sasl_auth_enable = yes",
             "smtpd_sasl_type = passwd-file",
             "smtpd_sasl_path = %s" % self.passwd,
-        ] + self.extra
-        extra = ENV.get("BENCH_MW_EXTRA", "").replace("\\n", "\n")
-        if extra.strip():
-            lines.append(extra)
-        self.conf_lines = lines
-        with open(self.confpath, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        p = subprocess.run([MW_BIN, "-c", self.confpath, "check-config"],
-                           capture_output=True, text=True, timeout=30)
+        ] + self.extra)
+        p = benchlib.check_config(MW_BIN, self.confpath)
         if p.returncode != 0:
             raise RuntimeError("mailwarden check-config failed (rc %d): %s" % (
                 p.returncode, (p.stdout + p.stderr).strip()))
@@ -580,9 +344,9 @@ class Mailwarden:
             wait_port(PORT_MWS)
         except RuntimeError as e:
             raise RuntimeError("%s; exit=%s; output: %s; log: %s" % (
-                e, self.proc.poll(), "".join(tail(self.out)), "".join(tail(self.maillog))))
+                e, self.proc.poll(), "".join(tail(self.out, 10)), "".join(tail(self.maillog, 10))))
         time.sleep(0.3)
-        kids = ["%d:%s" % (k, comm(k)) for k in tree(self.master)[1:]]
+        kids = ["%d:%s" % (k, comm(k, "?")) for k in tree(self.master)[1:]]
         log("mailwarden started: pid %d, children %s, smtpd on %d, smtps on %d%s" % (
             self.master, kids, PORT_MW, PORT_MWS,
             (" (" + ", ".join(self.extra) + ")") if self.extra else ""))
@@ -591,23 +355,12 @@ class Mailwarden:
         if self.proc is None:
             return
         p, self.proc = self.proc, None
-        ours = {pid: start_time(pid) for pid in tree(p.pid)}
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                log("mailwarden did not exit 15 s after SIGTERM: SIGKILL")
-                p.kill()
-                p.wait()
+        ours = benchlib.tree_ids(p.pid)
+        benchlib.terminate(p)
         time.sleep(0.3)
-        for pid, st in ours.items():
-            if pid != p.pid and st is not None and start_time(pid) == st:
-                log("mailwarden child %d still running after the parent exited: SIGKILL" % pid)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+        for pid in benchlib.leftovers(ours, p.pid):
+            log("mailwarden child %d still running after the parent exited: SIGKILL" % pid)
+            benchlib.kill_pids([pid])
         log("mailwarden stopped (exit %s)" % p.returncode)
 
 
@@ -893,14 +646,8 @@ def main():
     except (OSError, ValueError):
         pass
     mp.set_start_method("fork")
-    os.makedirs(TMPPARENT, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="mwtlsbench.", dir=TMPPARENT)
-    os.chmod(work, 0o755)
-
-    def on_signal(sig, frame):
-        raise KeyboardInterrupt("signal %d" % sig)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    work = benchlib.work_dir("mwtlsbench.", TMPPARENT)
+    benchlib.interrupt_on(signal.SIGTERM, signal.SIGHUP)
     hs = []
     floods = []
     try:
@@ -939,11 +686,7 @@ def main():
     except Exception as e:  # noqa
         log("ERROR: %r" % e)
     finally:
-        for fn in reversed(cleanups):
-            try:
-                fn()
-            except Exception as e:  # noqa
-                log("cleanup: %s" % e)
+        benchlib.run_cleanups()
         for p in mp.active_children():
             p.terminate()
             p.join(5)

@@ -49,16 +49,6 @@ struct qcli {
 	size_t nrs;
 };
 
-static int valid_id(const char *id)
-{
-	size_t n = 0;
-	for (; id[n]; n++)
-		if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'A' && id[n] <= 'Z') ||
-		    (id[n] >= 'a' && id[n] <= 'z')))
-			return 0;
-	return n > 0 && n < SPOOL_ID_MAX;
-}
-
 /* "ID: to=<addr>, ... status=deferred (why)" lines of the maillog tail. */
 static void load_reasons(struct qcli *q)
 {
@@ -189,7 +179,7 @@ static char **queue_names(int qfd, enum qcli_q which, int *dfd, size_t *n)
 		return NULL;
 	}
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || !valid_id(e->d_name))
+		if (e->d_name[0] == '.' || !spool_valid_id(e->d_name))
 			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -346,7 +336,7 @@ static int cmd_op(struct qcli *q, enum qop op, int argc, char **argv)
 				if (dfd >= 0)
 					close(dfd);
 			}
-		} else if (!valid_id(argv[i])) {
+		} else if (!spool_valid_id(argv[i])) {
 			fprintf(stderr, "mailwarden: bad queue ID: %s\n", argv[i]);
 			rc = 1;
 		} else if (apply(q, op, argv[i])) {

@@ -148,16 +148,6 @@ static void idset_del(struct idset *s, const char *id)
 
 static void batch_run(void *arg);
 
-static int valid_id(const char *id)
-{
-	size_t n = 0;
-	for (; id[n]; n++)
-		if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'A' && id[n] <= 'Z') ||
-		    (id[n] >= 'a' && id[n] <= 'z')))
-			return 0;
-	return n > 0 && n < SPOOL_ID_MAX;
-}
-
 static void kick(void)
 {
 	if (Q.njobs > 0 && !Q.stopping && Q.nactive < QMGR_ACTIVE_MAX)
@@ -166,7 +156,7 @@ static void kick(void)
 
 static void job_add(const char *id, enum qdir dir)
 {
-	if (!valid_id(id) || idset_has(&Q.ids, id))
+	if (!spool_valid_id(id) || idset_has(&Q.ids, id))
 		return;
 	if (Q.njobs == Q.jobcap) {
 		size_t ncap = Q.jobcap ? Q.jobcap * 2 : 256;

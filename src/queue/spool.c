@@ -18,6 +18,16 @@
 
 #define SPOOL_HDR_MAX (1024 * 1024)	/* envelope records: 1 MiB is plenty */
 
+int spool_valid_id(const char *id)
+{
+	size_t n = 0;
+	for (; id[n]; n++)
+		if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'A' && id[n] <= 'Z') ||
+		    (id[n] >= 'a' && id[n] <= 'z')))
+			return 0;
+	return n > 0 && n < SPOOL_ID_MAX;
+}
+
 void spool_new_id(char *id, size_t len)
 {
 	static unsigned seq;

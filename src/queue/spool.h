@@ -71,6 +71,9 @@ struct spool_writer {
 	size_t wlen;
 };
 
+/* 1 if id can be a queue ID (1 to SPOOL_ID_MAX-1 ASCII letters and digits:
+ * no path separator, no dot), else 0. */
+int spool_valid_id(const char *id);
 /* Make a new unique queue ID (12 upper-case hex digits, Postfix style). */
 void spool_new_id(char *id, size_t len);
 

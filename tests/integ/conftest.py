@@ -75,6 +75,31 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def proc_stat(pid):
+    """/proc/PID/stat split into fields numbered as in proc(5): [1] pid,
+    [2] comm, [3] state, [4] ppid, [5] pgrp, [14] utime, [15] stime (clock
+    ticks) ...; [0] is unused. None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return None
+    i = st.rindex(")")
+    return [None, st[:st.index(" (")], st[st.index("(") + 1:i]] + st[i + 2:].split()
+
+
+def pids_with(field, value):
+    """Live processes whose /proc/PID/stat field (proc(5) numbering) is value,
+    sorted: pids_with(4, pid) its children, pids_with(5, pgid) its group."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(d)
+            if st is not None and int(st[field]) == value:
+                out.append(int(d))
+    return sorted(out)
+
+
 def write_map(path, mapping):
     with open(path, "w") as f:
         for k, v in mapping.items():

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import CLIENT_HELO, free_port
+from conftest import CLIENT_HELO, free_port, pids_with, proc_stat
 from tlsfix import TlsFiles, tls_connect
 
 CLK = os.sysconf("SC_CLK_TCK")
@@ -33,32 +33,16 @@ def tls():
 
 
 def group_pids(pgid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        rest = st[st.rindex(")") + 2:].split()
-        if int(rest[2]) == pgid:
-            pids.append(int(d))
-    return pids
+    return pids_with(5, pgid)      # field 5: pgrp
 
 
 def cpu_seconds(pids):
     """utime+stime of each live pid, in seconds."""
     out = {}
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        rest = st[st.rindex(")") + 2:].split()
-        out[pid] = (int(rest[11]) + int(rest[12])) / CLK
+        st = proc_stat(pid)
+        if st is not None:
+            out[pid] = (int(st[14]) + int(st[15])) / CLK
     return out
 
 

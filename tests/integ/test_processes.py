@@ -8,23 +8,11 @@ import time
 
 import pytest
 
-from conftest import make_message
+from conftest import make_message, pids_with
 
 
 def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        ppid = int(st.rsplit(")", 1)[1].split()[1])
-        if ppid == pid:
-            out.append(int(d))
-    return sorted(out)
+    return pids_with(4, pid)       # field 4: ppid
 
 
 def uid_of(pid):
