@@ -165,9 +165,11 @@ static void do_ban(struct wjail *w, const struct waddr *net, long failures, cons
 	if (store_ban_add(warden.st, &sb) < 0)
 		log_warn("store: %s", store_error(warden.st));
 	wlog("NOTICE", "fail2ban.actions", "[%s] Ban %s", w->j->name, key);
+	/* the smtp engine's accept check first: it does not wait for the
+	 * firewall (a change to a large nft set can take most of a second) */
+	write_bans();
 	struct action_ban ab = { *net, jailrt_ban_left(b, now), bt, failures, user, matched };
 	act_all(w, 1, &ab, 1);
-	write_bans();
 }
 
 static void unban_at(struct wjail *w, size_t i, int forget);
