@@ -25,6 +25,7 @@
 #include "master/listen.h"
 #include "master/master.h"
 #include "policy/restrict.h"
+#include "queue/nexthop.h"
 #include "queue/pickup.h"
 #include "queue/qmgr.h"
 #include "sasl/sasl.h"
@@ -131,6 +132,16 @@ int master_check(const struct config *cfg, char *err, size_t errlen)
 			restrictions_free(rs);
 		}
 	}
+	/* the queue manager's next-hop router: relayhost and transport_maps */
+	struct nh_router *nr = nexthop_router_open(cfg, why, sizeof(why));
+	if (nr == NULL) {
+		const char *key = strncmp(why, "relayhost:", 10) == 0 ? "relayhost" : "transport_maps";
+		int named = strncmp(why, key, strlen(key)) == 0;
+		snprintf(err, errlen, "%s, line %d: %s%s%s", config_path(cfg), config_line(cfg, key),
+		    named ? "" : key, named ? "" : ": ", why);
+		return -1;
+	}
+	nexthop_router_free(nr);
 	if (tls_sasl_check(cfg, err, errlen) < 0)
 		return -1;
 	return warden_check(cfg, err, errlen);

@@ -87,6 +87,8 @@ def test_bad_time_value(cdir):
     ("smtpd_forbid_bare_newline", "maybe"),
     ("mynetworks", "127.0.0.1/99"),
     ("smtpd_listen", "127.0.0.1:notaport"),
+    ("relayhost", "[unclosed.example"),
+    ("transport_maps", "texthash:/nonexistent/transport"),
 ])
 def test_bad_values(cdir, key, value):
     lines = base_lines(cdir) + [f"{key} = {value}"]
