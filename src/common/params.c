@@ -97,8 +97,8 @@ const struct param config_params[] = {
 	  "Longest SMTP command or header line accepted, in bytes" },
 	{ "smtpd_client_connection_count_limit", PT_INT, "50", 0, I_MAX, NULL,
 	  "Most simultaneous connections from one client address; 0 = no limit" },
-	{ "default_process_limit", PT_INT, "100", 1, I_MAX, NULL,
-	  "Most simultaneous SMTP sessions" },
+	{ "default_process_limit", PT_INT, "10000", 1, I_MAX, NULL,
+	  "Most simultaneous SMTP sessions; more clients wait in the listen backlog (Postfix: 100 smtpd processes; a mailwarden session costs about 1 KiB)" },
 
 	/* SMTP server behaviour */
 	{ "smtpd_banner", PT_STR, "$myhostname ESMTP $mail_name", 0, 0, NULL,

@@ -98,6 +98,30 @@ static void on_accept(int fd, int events, void *arg)
 	session_accept(fd, (enum smtp_role)(long)arg);
 }
 
+void engine_accept_pause(void)
+{
+	if (eng.accept_paused || eng.draining)
+		return;
+	eng.accept_paused = 1;
+	for (size_t i = 0; i < nlisteners; i++)
+		if (listeners[i].fd >= 0)
+			loop_unwatch(listeners[i].fd);
+	/* Postfix's master says this about its smtpd processes */
+	log_warn("service \"smtp\" has reached its process limit \"%zu\": "
+	    "new clients may experience noticeable delays", eng.session_limit);
+}
+
+void engine_accept_resume(void)
+{
+	if (!eng.accept_paused || eng.draining)
+		return;
+	eng.accept_paused = 0;
+	for (size_t i = 0; i < nlisteners; i++)
+		if (listeners[i].fd >= 0)
+			loop_watch(listeners[i].fd, LOOP_READ, on_accept,
+			    (void *)(long)listeners[i].role);
+}
+
 static void force_exit(void *arg)
 {
 	log_info("shutdown: %zu sessions still open, closing them", eng.nsessions);
@@ -109,7 +133,8 @@ static void stop_listening(void)
 	for (size_t i = 0; i < nlisteners; i++) {
 		if (listeners[i].fd < 0)
 			continue;
-		loop_unwatch(listeners[i].fd);
+		if (!eng.accept_paused)
+			loop_unwatch(listeners[i].fd);
 		close(listeners[i].fd);
 	}
 	nlisteners = 0;
@@ -173,6 +198,7 @@ static void engine_config(const struct config *cfg)
 	eng.size_limit = config_get_size(cfg, "message_size_limit");
 	eng.rcpt_limit = config_get_int(cfg, "smtpd_recipient_limit");
 	eng.timeout_ms = config_get_time(cfg, "smtpd_timeout") * 1000;
+	eng.session_limit = (size_t)config_get_int(cfg, "default_process_limit");
 	eng.hard_error_limit = config_get_int(cfg, "smtpd_hard_error_limit");
 	eng.soft_error_limit = config_get_int(cfg, "smtpd_soft_error_limit");
 	eng.error_sleep_ms = config_get_time(cfg, "smtpd_error_sleep_time") * 1000;

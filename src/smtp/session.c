@@ -89,7 +89,7 @@ static void peer_text(const struct sockaddr_storage *ss, char *addr, size_t len,
 
 void session_accept(int lfd, enum smtp_role role)
 {
-	for (int i = 0; i < 64 && !eng.draining; i++) {
+	for (int i = 0; i < 64 && !eng.draining && !eng.accept_paused; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -123,6 +123,8 @@ void session_accept(int lfd, enum smtp_role role)
 		buf_init(&s->stash, 4 * READ_CHUNK);
 		eng.nsessions++;
 		session_track(s);
+		if (eng.nsessions >= eng.session_limit)
+			engine_accept_pause();
 		loop_watch(fd, LOOP_READ, session_io, s);
 		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
 		if (eng.roles[role].wrappermode) {
@@ -186,6 +188,8 @@ static void session_free(struct session *s)
 	session_untrack(s);
 	eng.nsessions--;
 	free(s);
+	if (eng.accept_paused && eng.nsessions < eng.session_limit)
+		engine_accept_resume();
 	if (eng.draining && eng.nsessions == 0)
 		loop_exit();
 }

@@ -80,6 +80,8 @@ struct engine {
 	long dnsbl_allow_threshold;
 	int dnsbl_action;
 	size_t nsessions;
+	size_t session_limit;		/* default_process_limit: most open sessions */
+	int accept_paused;		/* listeners unwatched at the limit */
 	/* TLS and AUTH */
 	int tls_auth_only;		/* smtpd_tls_auth_only */
 	int tls_received_header;	/* smtpd_tls_received_header */
@@ -264,6 +266,10 @@ void commit_notify_qmgr(const char *id);
 const char *engine_hostname(const char *addr);
 /* 1 if the ban engine has banned addr; jail gets the jail's name. */
 int engine_banned(const char *addr, char *jail, size_t jlen);
+/* At default_process_limit: stop accepting (clients wait in the listen
+ * backlog, as with Postfix's process limit); resume below it. */
+void engine_accept_pause(void);
+void engine_accept_resume(void);
 /* mail_name, for the Received header. */
 const char *config_get_mail_name(void);
 #endif
