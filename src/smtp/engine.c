@@ -199,6 +199,7 @@ static void engine_config(const struct config *cfg)
 	eng.rcpt_limit = config_get_int(cfg, "smtpd_recipient_limit");
 	eng.timeout_ms = config_get_time(cfg, "smtpd_timeout") * 1000;
 	eng.session_limit = (size_t)config_get_int(cfg, "default_process_limit");
+	eng.conn_count_limit = config_get_int(cfg, "smtpd_client_connection_count_limit");
 	eng.hard_error_limit = config_get_int(cfg, "smtpd_hard_error_limit");
 	eng.soft_error_limit = config_get_int(cfg, "smtpd_soft_error_limit");
 	eng.error_sleep_ms = config_get_time(cfg, "smtpd_error_sleep_time") * 1000;

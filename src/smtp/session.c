@@ -122,6 +122,7 @@ void session_accept(int lfd, enum smtp_role role)
 		buf_init(&s->hdrline, 1000);
 		buf_init(&s->stash, 4 * READ_CHUNK);
 		eng.nsessions++;
+		anvil_open(s->addr);
 		session_track(s);
 		if (eng.nsessions >= eng.session_limit)
 			engine_accept_pause();
@@ -186,6 +187,7 @@ static void session_free(struct session *s)
 	buf_free(&s->hdrline);
 	buf_free(&s->stash);
 	session_untrack(s);
+	anvil_close(s->addr);
 	eng.nsessions--;
 	free(s);
 	if (eng.accept_paused && eng.nsessions < eng.session_limit)
