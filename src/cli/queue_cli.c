@@ -360,6 +360,7 @@ static void open_log(const struct config *cfg)
 	int fd = *file ? open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640) : -1;
 	if (*file && fd < 0)
 		fprintf(stderr, "mailwarden: warning: maillog_file %s: %s\n", file, strerror(errno));
+	log_set_facility(log_facility_parse(config_get(cfg, "syslog_facility")));
 	log_open(config_get(cfg, "syslog_name"), config_get(cfg, "myhostname"), *file ? fd : -1);
 	log_set_service("postsuper");
 }

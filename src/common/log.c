@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,28 @@ static char log_service[32] = "master";
 static int log_fdesc = 2;	/* stderr until log_open() */
 static int log_use_syslog;
 static int log_stderr_too;
+static int log_facility = LOG_MAIL;
+
+static const struct { const char *name; int fac; } facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+int log_facility_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcasecmp(facilities[i].name, name) == 0)
+			return facilities[i].fac;
+	return -1;
+}
+
+void log_set_facility(int fac)
+{
+	log_facility = fac;
+}
 
 void log_open(const char *name, const char *host, int fd)
 {
@@ -29,7 +52,7 @@ void log_open(const char *name, const char *host, int fd)
 		if (log_use_syslog)
 			closelog();
 		log_use_syslog = 1;
-		openlog(log_name, LOG_PID | LOG_NDELAY, LOG_MAIL);
+		openlog(log_name, LOG_PID | LOG_NDELAY, log_facility);
 		log_fdesc = -1;
 	} else {
 		log_use_syslog = 0;
@@ -68,7 +91,7 @@ static void log_write(int prio, const char *prefix, const char *fmt, va_list ap)
 	if (log_use_syslog) {
 		char tag[128];
 		snprintf(tag, sizeof(tag), "%s/%s", log_name, log_service);
-		openlog(tag, LOG_PID, LOG_MAIL);
+		openlog(tag, LOG_PID, log_facility);
 		syslog(prio, "%s%s", prefix, text);
 	}
 	if (!log_use_syslog || log_stderr_too) {

@@ -15,6 +15,9 @@
 void log_open(const char *name, const char *host, int fd);
 /* Also copy every line to stderr (foreground runs and check-config). */
 void log_set_stderr(int on);
+/* syslog_facility: "mail", "daemon", "local0".."local7", ...; -1 if unknown */
+int log_facility_parse(const char *name);
+void log_set_facility(int fac);
 /* Set the Postfix service name used from now on in this process. */
 void log_set_service(const char *service);
 /* Current log fd (-1 for syslog), e.g. to hand to a child. */

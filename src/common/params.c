@@ -20,6 +20,7 @@
 
 #include "common/cidr.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "common/map.h"
 #include "common/util.h"
 
@@ -595,12 +596,22 @@ static int check_mynetworks_style(const char *v, char *msg, size_t len)
 	return -1;
 }
 
+static int check_facility(const char *v, char *msg, size_t len)
+{
+	if (log_facility_parse(v) >= 0)
+		return 0;
+	snprintf(msg, len, "'%s' is not a syslog facility (mail, daemon, user, auth, "
+	    "authpriv, local0 .. local7)", v);
+	return -1;
+}
+
 /* Checks beyond the type, one row per parameter that needs one. */
 static const struct {
 	const char *name;
 	int (*check_fn)(const char *v, char *msg, size_t len);
 } extra_checks[] = {
 	{ "mynetworks_style", check_mynetworks_style },
+	{ "syslog_facility", check_facility },
 	{ "smtpd_tls_cert_file", check_cert },
 	{ "smtpd_tls_key_file", check_key },
 };

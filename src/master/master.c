@@ -192,6 +192,7 @@ static void open_log(const struct config *cfg)
 			fatal("maillog_file %s: %s", file, strerror(errno));
 		/* Children inherit it across fork; keep it open across exec-free forks. */
 	}
+	log_set_facility(log_facility_parse(config_get(cfg, "syslog_facility")));
 	log_open(config_get(cfg, "syslog_name"), config_get(cfg, "myhostname"), fd);
 }
 

@@ -89,6 +89,7 @@ def test_bad_time_value(cdir):
     ("smtpd_listen", "127.0.0.1:notaport"),
     ("relayhost", "[unclosed.example"),
     ("transport_maps", "texthash:/nonexistent/transport"),
+    ("syslog_facility", "mailz"),
 ])
 def test_bad_values(cdir, key, value):
     lines = base_lines(cdir) + [f"{key} = {value}"]
