@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <systemd/sd-journal.h>
 
 #include "common/log.h"
@@ -27,7 +28,10 @@ struct journal_src {
 	int fd;
 	follow_line_fn *fn;
 	void *arg;
-	struct loop_timer timer;
+	struct loop_timer timer;	/* sd_journal_get_timeout */
+	struct loop_timer recheck;	/* while a journal directory is missing */
+	char *match;
+	unsigned dirs;			/* journal_dirs present at the last open */
 	char msg[FOLLOW_LINE_MAX + 1];
 	char line[FOLLOW_LINE_MAX + 3 * FIELD_MAX + 32];
 };
@@ -248,41 +252,150 @@ static int no_term(void *arg, const char *term)
 	return 0;
 }
 
-struct journal_src *journal_new(const char *match, follow_line_fn *fn, void *arg,
-    char *err, size_t errlen)
+/* The directories SD_JOURNAL_LOCAL_ONLY reads. libsystemd watches those
+ * that exist when the journal is opened, never one created later (a
+ * journald started after the warden creates /run/log/journal): while one
+ * is missing, it is looked for every second and the journal opened again
+ * when it appears. */
+static const char *const journal_dirs[] = { "/run/log/journal", "/var/log/journal" };
+#define JOURNAL_DIRS_ALL	3u
+#define JOURNAL_RECHECK_MS	1000
+
+static unsigned dirs_present(void)
+{
+	unsigned m = 0;
+	for (size_t i = 0; i < sizeof(journal_dirs) / sizeof(*journal_dirs); i++)
+		if (access(journal_dirs[i], F_OK) == 0)
+			m |= 1u << i;
+	return m;
+}
+
+/* Open the local journal with the match, placed so that next() returns
+ * the entries to deliver. First open (reopen 0): only entries added from
+ * now on. Reopen: after the entry at cursor, or from the head without one
+ * (no matching entry had been seen: every one there now is new). */
+static sd_journal *open_at(const char *match, int reopen, const char *cursor, char *err,
+    size_t errlen)
 {
 	sd_journal *j;
-	if (journal_parse_match(match ? match : "", no_term, NULL, err, errlen) < 0)
-		return NULL;
 	int r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
 	if (r < 0) {
 		snprintf(err, errlen, "sd_journal_open: %s", strerror(-r));
 		return NULL;
 	}
-	if (journal_parse_match(match ? match : "", add_term, j, err, errlen) < 0)
+	if (journal_parse_match(match, add_term, j, err, errlen) < 0)
 		goto fail;
-	if ((r = sd_journal_seek_tail(j)) < 0) {
-		snprintf(err, errlen, "sd_journal_seek_tail: %s", strerror(-r));
+	if (reopen && cursor) {
+		if ((r = sd_journal_seek_cursor(j, cursor)) < 0) {
+			snprintf(err, errlen, "sd_journal_seek_cursor: %s", strerror(-r));
+			goto fail;
+		}
+		/* on that entry, or before the first newer one if it is gone */
+		if (sd_journal_next(j) > 0 && sd_journal_test_cursor(j, cursor) <= 0)
+			(void)sd_journal_previous(j);
+		return j;
+	}
+	if (reopen) {
+		r = sd_journal_seek_head(j);
+	} else if ((r = sd_journal_seek_tail(j)) >= 0) {
+		/* On the last matching entry, next() returns only newer ones.
+		 * With no matching entry (empty journal, or none matches yet)
+		 * the journal stays at its tail, from where libsystemd's next()
+		 * returns the LAST entry of the files (as of 252): of several
+		 * entries that arrive together, only the last one would be
+		 * read. Nothing matches yet, so every matching entry to come is
+		 * new: read from the head. */
+		r = sd_journal_previous(j);
+		if (r == 0) {
+			r = sd_journal_seek_head(j);
+		} else if (r < 0) {
+			log_warn("journal: sd_journal_previous: %s; reading entries from now on",
+			    strerror(-r));
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			r = sd_journal_seek_realtime_usec(j, (uint64_t)now.tv_sec * 1000000 +
+			    (uint64_t)now.tv_nsec / 1000);
+		}
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "sd_journal_seek: %s", strerror(-r));
 		goto fail;
 	}
-	(void)sd_journal_previous(j);	/* next() then returns only new entries */
+	return j;
+fail:
+	sd_journal_close(j);
+	return NULL;
+}
+
+static void on_recheck(void *arg)
+{
+	struct journal_src *js = arg;
+	unsigned now = dirs_present(), appeared = now & ~js->dirs;
+	js->dirs &= now;	/* one removed is looked for again */
+	if (appeared) {
+		char err[256], *cursor = NULL;
+		/* what the old handle has, then open again after it */
+		loop_cancel_idle(on_idle, js);
+		(void)sd_journal_process(js->j);
+		journal_read(js, 0);
+		(void)sd_journal_get_cursor(js->j, &cursor);
+		sd_journal *j = open_at(js->match, 1, cursor, err, sizeof(err));
+		free(cursor);
+		int fd = j ? sd_journal_get_fd(j) : -1;
+		if (j == NULL) {
+			log_warn("journal: %s", err);
+		} else if (fd < 0) {
+			log_warn("journal: sd_journal_get_fd: %s", strerror(-fd));
+			sd_journal_close(j);
+		} else {
+			loop_unwatch(js->fd);
+			loop_timer_clear(&js->timer);
+			sd_journal_close(js->j);
+			js->j = j;
+			js->fd = fd;
+			for (size_t i = 0; i < sizeof(journal_dirs) / sizeof(*journal_dirs); i++)
+				if (appeared & (1u << i))
+					log_info("journal: %s appeared; journal opened again to read it",
+					    journal_dirs[i]);
+			js->dirs = now;
+			loop_watch(fd, LOOP_READ, on_event, js);
+			on_event(fd, 0, js);	/* entries already there */
+		}
+	}
+	if (js->dirs != JOURNAL_DIRS_ALL)
+		loop_timer_set(&js->recheck, JOURNAL_RECHECK_MS, on_recheck, js);
+}
+
+struct journal_src *journal_new(const char *match, follow_line_fn *fn, void *arg,
+    char *err, size_t errlen)
+{
+	match = match ? match : "";
+	if (journal_parse_match(match, no_term, NULL, err, errlen) < 0)
+		return NULL;
+	unsigned dirs = dirs_present();
+	sd_journal *j = open_at(match, 0, NULL, err, errlen);
+	if (j == NULL)
+		return NULL;
 	int fd = sd_journal_get_fd(j);
 	if (fd < 0) {
 		snprintf(err, errlen, "sd_journal_get_fd: %s", strerror(-fd));
-		goto fail;
+		sd_journal_close(j);
+		return NULL;
 	}
 	struct journal_src *js = xcalloc(1, sizeof(*js));
 	js->j = j;
 	js->fd = fd;
 	js->fn = fn;
 	js->arg = arg;
+	js->match = xstrdup(match);
+	js->dirs = dirs;
 	js->timer.slot = (size_t)-1;
+	js->recheck.slot = (size_t)-1;
 	loop_watch(fd, LOOP_READ, on_event, js);
 	arm_timeout(js);
+	if (dirs != JOURNAL_DIRS_ALL)
+		loop_timer_set(&js->recheck, JOURNAL_RECHECK_MS, on_recheck, js);
 	return js;
-fail:
-	sd_journal_close(j);
-	return NULL;
 }
 
 void journal_poll(struct journal_src *js)
@@ -297,7 +410,9 @@ void journal_free(struct journal_src *js)
 		return;
 	loop_unwatch(js->fd);
 	loop_timer_clear(&js->timer);
+	loop_timer_clear(&js->recheck);
 	loop_cancel_idle(on_idle, js);
 	sd_journal_close(js->j);
+	free(js->match);
 	free(js);
 }
