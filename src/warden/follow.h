@@ -52,10 +52,16 @@ void follow_free(struct follower *f);
 /* Journal source: journalmatch as in fail2ban (FIELD=value terms
  * separated by spaces, "+" or a new line for OR). Lines are formatted
  * like syslog, "Mon DD HH:MM:SS host ident[pid]: message", so fail2ban
- * filters match; only entries written from now on are delivered. NULL and
- * a message if the match is bad or the journal cannot be opened. */
+ * filters match. With a store (st, key), reading starts at now - findtime
+ * as fail2ban's does, or just after the last entry read before a restart
+ * if that is later; without one, only entries written from now on are
+ * delivered. NULL and a message if the match is bad or the journal cannot
+ * be opened. */
 struct journal_src *journal_new(const char *match, follow_line_fn *fn, void *arg,
-    char *err, size_t errlen);
+    struct store *st, const char *key, long findtime, char *err, size_t errlen);
+/* Save the realtime of the last entry delivered in st under key (the
+ * next start reads on from there, or from now - findtime if later). */
+void journal_save(struct journal_src *j);
 /* Read entries available now (also used by tests without a loop). */
 void journal_poll(struct journal_src *j);
 /* Stop watching and close the journal. */

@@ -19,6 +19,7 @@
 #include "common/loop.h"
 #include "common/util.h"
 #include "warden/follow.h"
+#include "warden/store.h"
 
 #define JOURNAL_BATCH	1000	/* entries per loop turn */
 #define FIELD_MAX	256	/* host, ident, pid */
@@ -32,6 +33,10 @@ struct journal_src {
 	struct loop_timer recheck;	/* while a journal directory is missing */
 	char *match;
 	unsigned dirs;			/* journal_dirs present at the last open */
+	struct store *st;		/* where the position is kept, or NULL */
+	char *key;			/* its name there: "journal:JAIL" */
+	uint64_t last_usec;		/* realtime of the last entry delivered */
+	int dirty;			/* last_usec not saved yet */
 	char msg[FOLLOW_LINE_MAX + 1];
 	char line[FOLLOW_LINE_MAX + 3 * FIELD_MAX + 32];
 };
@@ -185,6 +190,11 @@ static void deliver_entry(struct journal_src *js)
 	if (e.realtime_usec == 0)
 		sd_journal_get_realtime_usec(js->j, &e.realtime_usec);
 	size_t len = journal_format(js->line, sizeof(js->line), &e);
+	uint64_t at;
+	if (sd_journal_get_realtime_usec(js->j, &at) >= 0 && at > js->last_usec) {
+		js->last_usec = at;
+		js->dirty = 1;
+	}
 	js->fn(js->arg, "journal", js->line, len);
 }
 
@@ -274,8 +284,8 @@ static unsigned dirs_present(void)
  * the entries to deliver. First open (reopen 0): only entries added from
  * now on. Reopen: after the entry at cursor, or from the head without one
  * (no matching entry had been seen: every one there now is new). */
-static sd_journal *open_at(const char *match, int reopen, const char *cursor, char *err,
-    size_t errlen)
+static sd_journal *open_at(const char *match, int reopen, const char *cursor,
+    uint64_t from_usec, char *err, size_t errlen)
 {
 	sd_journal *j;
 	int r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
@@ -297,6 +307,10 @@ static sd_journal *open_at(const char *match, int reopen, const char *cursor, ch
 	}
 	if (reopen) {
 		r = sd_journal_seek_head(j);
+	} else if (from_usec > 0) {
+		/* fail2ban's start: the last findtime, or after the last entry
+		 * read before a restart if that is later */
+		r = sd_journal_seek_realtime_usec(j, from_usec);
 	} else if ((r = sd_journal_seek_tail(j)) >= 0) {
 		/* On the last matching entry, next() returns only newer ones.
 		 * With no matching entry (empty journal, or none matches yet)
@@ -339,7 +353,7 @@ static void on_recheck(void *arg)
 		(void)sd_journal_process(js->j);
 		journal_read(js, 0);
 		(void)sd_journal_get_cursor(js->j, &cursor);
-		sd_journal *j = open_at(js->match, 1, cursor, err, sizeof(err));
+		sd_journal *j = open_at(js->match, 1, cursor, 0, err, sizeof(err));
 		free(cursor);
 		int fd = j ? sd_journal_get_fd(j) : -1;
 		if (j == NULL) {
@@ -366,14 +380,39 @@ static void on_recheck(void *arg)
 		loop_timer_set(&js->recheck, JOURNAL_RECHECK_MS, on_recheck, js);
 }
 
+/* Where a jail's journal reading starts: now - findtime, or just after
+ * the last entry read before (saved in st under key) if that is later;
+ * 0 without a store (only entries from now on). */
+static uint64_t start_usec(struct store *st, const char *key, long findtime,
+    uint64_t *saved)
+{
+	unsigned long long ino = 0, off = 0;
+	*saved = 0;
+	if (st == NULL || key == NULL)
+		return 0;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t nowu = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+	uint64_t win = findtime > 0 ? (uint64_t)findtime * 1000000 : 0;
+	uint64_t from = nowu > win ? nowu - win : 1;
+	if (store_logpos_get(st, key, &ino, &off) == 1 && off > 0) {
+		*saved = off;
+		if (off + 1 > from)
+			from = off + 1;
+	}
+	return from;
+}
+
 struct journal_src *journal_new(const char *match, follow_line_fn *fn, void *arg,
-    char *err, size_t errlen)
+    struct store *st, const char *key, long findtime, char *err, size_t errlen)
 {
 	match = match ? match : "";
 	if (journal_parse_match(match, no_term, NULL, err, errlen) < 0)
 		return NULL;
 	unsigned dirs = dirs_present();
-	sd_journal *j = open_at(match, 0, NULL, err, errlen);
+	uint64_t saved;
+	uint64_t from = start_usec(st, key, findtime, &saved);
+	sd_journal *j = open_at(match, 0, NULL, from, err, errlen);
 	if (j == NULL)
 		return NULL;
 	int fd = sd_journal_get_fd(j);
@@ -389,6 +428,9 @@ struct journal_src *journal_new(const char *match, follow_line_fn *fn, void *arg
 	js->arg = arg;
 	js->match = xstrdup(match);
 	js->dirs = dirs;
+	js->st = st;
+	js->key = key ? xstrdup(key) : NULL;
+	js->last_usec = saved;
 	js->timer.slot = (size_t)-1;
 	js->recheck.slot = (size_t)-1;
 	loop_watch(fd, LOOP_READ, on_event, js);
@@ -404,15 +446,27 @@ void journal_poll(struct journal_src *js)
 	journal_read(js, 0);
 }
 
+void journal_save(struct journal_src *js)
+{
+	if (js->st == NULL || js->key == NULL || !js->dirty)
+		return;
+	if (store_logpos_set(js->st, js->key, 0, js->last_usec) < 0)
+		log_error("saving the journal position of %s: %s", js->key, store_error(js->st));
+	else
+		js->dirty = 0;
+}
+
 void journal_free(struct journal_src *js)
 {
 	if (js == NULL)
 		return;
+	journal_save(js);
 	loop_unwatch(js->fd);
 	loop_timer_clear(&js->timer);
 	loop_timer_clear(&js->recheck);
 	loop_cancel_idle(on_idle, js);
 	sd_journal_close(js->j);
 	free(js->match);
+	free(js->key);
 	free(js);
 }

@@ -91,9 +91,12 @@ static void txn_commit(void *arg)
 	/* the followed files' positions in the same transaction as the
 	 * failures read from them: after a crash, a line is either counted
 	 * and past the saved position, or neither (never counted twice) */
-	for (size_t i = 0; in_txn && i < warden.njails; i++)
+	for (size_t i = 0; in_txn && i < warden.njails; i++) {
 		if (warden.jails[i].fol)
 			follow_save(warden.jails[i].fol);
+		if (warden.jails[i].journal)
+			journal_save(warden.jails[i].journal);
+	}
 	if (in_txn && store_commit(warden.st) < 0)
 		log_warn("store: %s", store_error(warden.st));
 	in_txn = 0;
@@ -423,8 +426,10 @@ static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 	config_list_free(adirs);
 	if (w->events == 0) {
 		if (j->backend == JAIL_BACKEND_SYSTEMD) {
+			char key[300];
+			snprintf(key, sizeof(key), "journal:%s", j->name);
 			w->journal = journal_new(j->journalmatch ? j->journalmatch : "", on_line, w,
-			    err, errlen);
+			    warden.st, key, j->findtime, err, errlen);
 			if (w->journal == NULL)
 				return -1;
 		} else {

@@ -267,7 +267,7 @@ def journal_servers(tmp_path, no_var=False):
     jd = Journald(str(tmp_path)).start(late=True, no_var=no_var)
     servers = []
 
-    def make(maxretry=2, match=MATCH, journald=True):
+    def make(maxretry=2, match=MATCH, journald=True, findtime="10m"):
         if journald:
             jd.go()
         adir = tmp_path / "action.d"
@@ -283,7 +283,7 @@ def journal_servers(tmp_path, no_var=False):
             "backend = systemd",
             f"journalmatch = {match}",
             f"maxretry = {maxretry}",
-            "findtime = 10m",
+            f"findtime = {findtime}",
             "bantime = 1h",
             f"action = testlog[out={out}]",
         ])
@@ -322,32 +322,33 @@ def test_ban_from_the_journal_after_maxretry(jserver):
     jd = jserver.jd.go()
     st = ("Status for the jail: sshd\n"
           "|- Filter\n"
-          "|  |- Currently failed:\t0\n"
-          "|  |- Total failed:\t0\n"
+          "|  |- Currently failed:\t1\n"
+          "|  |- Total failed:\t1\n"
           f"|  `- Journal matches:\t{MATCH}\n"
           "`- Actions\n"
           "   |- Currently banned:\t0\n"
           "   |- Total banned:\t0\n"
           "   `- Banned IP list:\t\n")
-    # Entries of before the start are not read (only new ones are).
+    # An entry of before the start, within findtime, is read (fail2ban
+    # starts its journal reading at now - findtime).
     jd.cat("sshd", fail_line("192.0.2.99"))
     wait_for(lambda: jd.entries("sshd"), what="the entry in the journal")
     s = jserver()
-    time.sleep(0.3)
+    wait_for(lambda: "Total failed:\t1\n" in s.status(), what="the entry of before the start")
     assert s.status() == st
     # Another identifier with the same text: not the jail's (journalmatch).
     jd.cat("sshd-other", fail_line("192.0.2.5"), fail_line("192.0.2.5"), fail_line("192.0.2.5"))
     # First failure: counted, no ban.
     jd.cat("sshd", fail_line("192.0.2.5"))
-    wait_for(lambda: "Total failed:\t1\n" in s.status(), what="the first failure counted")
+    wait_for(lambda: "Total failed:\t2\n" in s.status(), what="the first failure counted")
     time.sleep(0.3)
     st = s.status()
-    assert "Currently failed:\t1\n" in st and "Currently banned:\t0\n" in st, st
+    assert "Currently failed:\t2\n" in st and "Currently banned:\t0\n" in st, st
     # The second one is maxretry: banned.
     jd.cat("sshd", fail_line("192.0.2.5", user="admin"))
     wait_for(lambda: "Banned IP list:\t192.0.2.5\n" in s.status(), what="the ban")
     st = s.status()
-    assert "Total failed:\t2\n" in st and "Currently banned:\t1\n" in st, st
+    assert "Total failed:\t3\n" in st and "Currently banned:\t1\n" in st, st
     wait_for(lambda: "ban 192.0.2.5 sshd 2 3600" in read(s.out), what="actionban")
     # the entries really are in that journal, the other identifier's too
     assert jd.entries("sshd") == [fail_line("192.0.2.99"), fail_line("192.0.2.5"),
@@ -361,6 +362,34 @@ def test_ban_from_the_journal_after_maxretry(jserver):
     # the journal line as the filter saw it: syslog layout, sshd[PID]
     assert all(re.search(r"\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ sshd\[\d+\]: Failed password for "
                          r"(root|admin) from 192\.0\.2\.5 port 22 ssh2", l) for l in why), why
+
+
+def test_entries_older_than_findtime_are_not_read(jserver):
+    jd = jserver.jd.go()
+    jd.cat("sshd", fail_line("192.0.2.98"))
+    wait_for(lambda: jd.entries("sshd"), what="the entry in the journal")
+    time.sleep(2.5)
+    s = jserver(findtime="2s")
+    jd.cat("sshd", fail_line("192.0.2.97"))
+    wait_for(lambda: "Total failed:\t1\n" in s.status(), what="the new entry")
+    time.sleep(0.3)
+    assert "192.0.2.98" not in read(s.wlog)
+
+
+def test_entries_written_while_down_are_read_after_the_restart(jserver):
+    """The position (the last entry's time) is kept in the database: what
+    arrived while mailwarden was down is read once at the next start."""
+    s = jserver(maxretry=3)
+    jd = jserver.jd
+    jd.cat("sshd", fail_line("192.0.2.60"))
+    wait_for(lambda: "Total failed:\t1\n" in s.status(), what="the first failure")
+    assert s.stop() == []
+    jd.cat("sshd", fail_line("192.0.2.60", user="a"), fail_line("192.0.2.60", user="b"))
+    wait_for(lambda: len(jd.entries("sshd")) == 3, what="the entries while down")
+    s.start()
+    wait_for(lambda: "Banned IP list:\t192.0.2.60\n" in s.status(), what="the ban after the restart")
+    log = read(s.wlog)
+    assert len(re.findall(r"\[sshd\] Found 192\.0\.2\.60 - ", log)) == 3, log
 
 
 def test_two_entries_at_once_on_a_journal_without_a_match(jserver):

@@ -513,9 +513,9 @@ static void test_journal_match(void **state)
 	assert_int_equal(journal_parse_match("A=\"x", collect, s, err, sizeof(err)), -1);
 	assert_int_equal(journal_parse_match("NOEQUALS", collect, s, err, sizeof(err)), -1);
 
-	assert_null(journal_new("bad term", on_line, &got, err, sizeof(err)));
+	assert_null(journal_new("bad term", on_line, &got, NULL, NULL, 0, err, sizeof(err)));
 	struct journal_src *j = journal_new("_SYSTEMD_UNIT=mailwarden-test.service",
-	    on_line, &got, err, sizeof(err));
+	    on_line, &got, NULL, NULL, 0, err, sizeof(err));
 	if (j == NULL) {
 		print_message("journal_new: %s (no journal here)\n", err);
 	} else {
