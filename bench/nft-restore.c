@@ -13,7 +13,8 @@
  * waddr_parse_net + jailrt_ban_add (the jail's bookkeeping, as warden.c
  * does), nft_jail_setup + one nft_ban of every ban (one libnftables
  * transaction). Prints that time, the count read back from the kernel,
- * a few single operations on the full set, and then fail2ban's way timed
+ * single bans and unbans on the full set (the netlink fast path) and a
+ * re-ban that extends a timeout (the general path), and then fail2ban's way timed
  * on F2B_BANS bans in its own table (`inet f2b-table`, plain sets as its
  * nftables action makes them, after ours is gone) and extrapolated.
  */
@@ -139,6 +140,12 @@ static int restore_one(const struct store_ban *sb, void *arg)
 	return 0;
 }
 
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 static char dir[] = "/tmp/nft-restore.XXXXXX";	/* the store's, removed at exit */
 
 static void rm_store(void)
@@ -235,17 +242,47 @@ int main(int argc, char **argv)
 	if (count != (long)n)
 		die("count", "the kernel set does not hold every ban");
 
-	/* single operations on the full set */
-	struct nft_ban one = { .timeout = 600 };
-	waddr_parse("192.0.2.1", &one.net);
+	/* single operations on the full set: SINGLE new addresses banned one
+	 * nft_ban each (the fast path, nft_fast.c), then unbanned one nft_unban
+	 * each; then one re-ban of a present address with a longer timeout
+	 * (the general path: the set listed and merged) */
+	enum { SINGLE = 21 };
+	double tb[SINGLE], tu[SINGLE];
+	struct nft_ban one[SINGLE];
+	unsigned long fast0, fb0, fast1, fb1;
+	nft_fast_stats(nf_ctx, &fast0, &fb0);
+	for (int i = 0; i < SINGLE; i++) {
+		char txt[32];
+		snprintf(txt, sizeof(txt), "192.0.2.%d", i + 1);
+		one[i].timeout = 600;
+		waddr_parse(txt, &one[i].net);
+		t0 = now_ms();
+		if (nft_ban(nf_ctx, "bench", &one[i], 1, err, sizeof(err)) != 1)
+			die("ban one", err);
+		tb[i] = now_ms() - t0;
+	}
+	for (int i = 0; i < SINGLE; i++) {
+		t0 = now_ms();
+		if (nft_unban(nf_ctx, "bench", &one[i].net, 1, err, sizeof(err)) != 1)
+			die("unban one", err);
+		tu[i] = now_ms() - t0;
+	}
+	nft_fast_stats(nf_ctx, &fast1, &fb1);
+	qsort(tb, SINGLE, sizeof(tb[0]), dbl_cmp);
+	qsort(tu, SINGLE, sizeof(tu[0]), dbl_cmp);
+	printf("single ban into a full set (%zu elements), %d new addresses one at a time: "
+	    "median %.2f ms, min %.2f, max %.2f\n", n, SINGLE, tb[SINGLE / 2], tb[0],
+	    tb[SINGLE - 1]);
+	printf("single unban from a full set, the same %d one at a time: median %.2f ms, "
+	    "min %.2f, max %.2f (fast path taken %lu times, fell back %lu times)\n",
+	    SINGLE, tu[SINGLE / 2], tu[0], tu[SINGLE - 1], fast1 - fast0, fb1 - fb0);
+	struct nft_ban again = r.b[0];
+	again.timeout += 86400;
 	t0 = now_ms();
-	if (nft_ban(nf_ctx, "bench", &one, 1, err, sizeof(err)) < 0)
-		die("ban one", err);
-	t1 = now_ms();
-	if (nft_unban(nf_ctx, "bench", &one.net, 1, err, sizeof(err)) != 1)
-		die("unban one", err);
-	t2 = now_ms();
-	printf("one more ban into the full set: %.0f ms; one unban: %.0f ms\n", t1 - t0, t2 - t1);
+	if (nft_ban(nf_ctx, "bench", &again, 1, err, sizeof(err)) != 1)
+		die("re-ban one", err);
+	printf("re-ban of a banned address, timeout extended (fast path refused, general "
+	    "path): %.0f ms\n", now_ms() - t0);
 	/* the warden restarted: the same bans with the time they have left now */
 	now = (long)time(NULL);
 	for (size_t i = 0; i < r.n; i++)

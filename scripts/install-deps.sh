@@ -14,7 +14,8 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(
 	build-essential pkg-config
 	libcmocka-dev libcap-dev libssl-dev libc-ares-dev libpcre2-dev
-	libsqlite3-dev libcrypt-dev libnftables-dev libsystemd-dev openssl
+	libsqlite3-dev libcrypt-dev libnftables-dev libnftnl-dev libmnl-dev
+	libsystemd-dev openssl
 	python3 python3-pytest swaks
 	postfix pflogsumm
 	iproute2 procps

@@ -3,8 +3,10 @@
  * jail names, the table, chain, per-jail sets and rules (setup, teardown,
  * destroy). Set elements are in nft_set.c. Every change is generated nft
  * syntax given to nft_run_cmd_from_buffer(); one call is one netlink
- * transaction. What the kernel holds is read back by listing (text output)
- * and parsed; nothing is cached between calls.
+ * transaction (except the fast path of a few bans or unbans, nft_fast.c,
+ * which writes set elements over netlink itself). What the kernel holds is
+ * read back by listing (text output) and parsed; nothing is cached between
+ * calls.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -147,6 +149,7 @@ void nft_close(struct nft *n)
 {
 	if (n == NULL)
 		return;
+	nft_fast_close(n);
 	nft_ctx_free(n->ctx);
 	buf_free(&n->cmd);
 	free(n);

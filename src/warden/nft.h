@@ -66,6 +66,10 @@ int nft_flush(struct nft *n, const char *jail, char *err, size_t errlen);
 int nft_contains(struct nft *n, const char *jail, const struct waddr *net);
 /* Number of elements in the jail's two sets, -1 on error. */
 long nft_count(struct nft *n, const char *jail, char *err, size_t errlen);
+/* How many nft_ban/nft_unban calls took the netlink fast path (a few
+ * networks new to the set, or unbans of elements present as such) and how
+ * many fell back from it to the general path, since nft_open. */
+void nft_fast_stats(const struct nft *n, unsigned long *fast, unsigned long *fallback);
 /* Drop the whole table (tests, uninstall); 0 if it does not exist. */
 int nft_destroy(struct nft *n, char *err, size_t errlen);
 #endif

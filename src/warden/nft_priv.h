@@ -14,11 +14,20 @@
 /* Largest generated command: about 60 bytes a ban, so ~4 million bans. */
 #define NFT_CMD_MAX (256u << 20)
 
+struct mnl_socket;
+
 struct nft {
 	struct nft_ctx *ctx;
 	char table[NFT_JAIL_MAX + 1];
 	struct buf cmd;		/* the transaction being built */
+	struct mnl_socket *nl;	/* nft_fast.c's netlink socket, opened on first use */
+	unsigned nl_portid, nl_seq;
+	unsigned long fast, fallback;	/* nft_fast_stats() */
 };
+
+/* Most bans or unbans in one call that nft_fast_change() is tried on;
+ * bigger batches (a restore) go to libnftables in one transaction. */
+#define NFT_FAST_MAX 64
 
 /* snprintf into err (if not NULL). */
 void nft_seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -31,4 +40,17 @@ int nft_run(struct nft *n, const char *cmd, unsigned flags, const char **out,
 int nft_run_cmd(struct nft *n, const char *what, char *err, size_t errlen);
 /* nft_jail_ident() into id[NFT_IDENT_MAX], or -1 and a message. */
 int nft_ident(const char *jail, char *id, char *err, size_t errlen);
+/*
+ * nft_fast.c: add (or with unban, delete) exactly the elements of the nb
+ * networks in the sets "<id>_v4|6", straight over netlink in one batch
+ * with NLM_F_EXCL, as nft encodes interval elements. 0 if the kernel took
+ * the whole batch; -1 on any error or refusal (overlap, already present,
+ * absent, no set, top of the address space), and then nothing changed
+ * and the caller falls back to libnftables. nb <= NFT_FAST_MAX, networks
+ * checked by the caller.
+ */
+int nft_fast_change(struct nft *n, const char *id, const struct nft_ban *b, size_t nb,
+    int unban);
+/* Close the socket of nft_fast_change(), if open. */
+void nft_fast_close(struct nft *n);
 #endif

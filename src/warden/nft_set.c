@@ -10,6 +10,13 @@
  * batch has to remove something the set is rewritten instead: `flush set`
  * and `add element` with everything that stays, in the same transaction,
  * which the kernel applies atomically (about 1 s for 100,000 elements).
+ *
+ * All that costs about 0.8 s for one ban into a set of 100,000 (listing
+ * the set, and libnftables loading it into its cache again). So a call
+ * with at most NFT_FAST_MAX networks first tries nft_fast.c: their exact
+ * elements added (or deleted) over netlink in one batch that the kernel
+ * refuses as a whole if one overlaps or equals an element present (or, to
+ * delete, is absent); then, and only then, the planning below runs.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -460,6 +467,15 @@ static int change(struct nft *n, const char *jail, const struct nft_ban *b, size
 			    "prefix length of 1 or more", i);
 			return -1;
 		}
+	}
+	/* the common case first: a few networks new to the set, or unbans of
+	 * elements present as such (nft_fast.c); else everything below */
+	if (nb > 0 && nb <= NFT_FAST_MAX) {
+		if (nft_fast_change(n, id, b, nb, unban) == 0) {
+			n->fast++;
+			return (int)nb;
+		}
+		n->fallback++;
 	}
 	buf_reset(&n->cmd);
 	for (int f = 0; f < 2; f++) {

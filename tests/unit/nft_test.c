@@ -3,7 +3,9 @@
  * private network namespace (unshare(CLONE_NEWNET)) so the host's firewall
  * is never touched: table, sets and rules; setup idempotent and keeping
  * bans; bans, merges of overlapping bans, unban, flush; the kernel expiring
- * a timeout; a 10,000 ban batch; teardown. Skipped unless root.
+ * a timeout; a 10,000 ban batch; the netlink fast path of a few bans and
+ * unbans (the same sets as nft writes them, and its fallbacks); teardown.
+ * Skipped unless root.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -357,6 +359,228 @@ static void test_big_batch(void **state)
 	nft_close(n);
 }
 
+static void fast_stats(struct nft *n, unsigned long *fast, unsigned long *fallback)
+{
+	nft_fast_stats(n, fast, fallback);
+}
+
+/* A `list set` output without the " expires ..." parts (they tick) and
+ * with the set name from replaced by to. */
+static void normalize(const char *in, const char *from, const char *to, char *out,
+    size_t len)
+{
+	size_t o = 0, fl = strlen(from), tl = strlen(to);
+
+	while (*in && o + tl + 1 < len) {
+		if (strncmp(in, " expires ", 9) == 0) {
+			in += 9;
+			in += strcspn(in, " ,\n}");
+		} else if (strncmp(in, from, fl) == 0) {
+			memcpy(out + o, to, tl);
+			o += tl;
+			in += fl;
+		} else
+			out[o++] = *in++;
+	}
+	out[o] = '\0';
+}
+
+/* The fast path (nft_fast.c) writes what nft writes: the same sets read
+ * back as from the same elements added with `nft add element`. */
+static void test_fast_ban_encoding(void **state)
+{
+	struct nft *n = open_fresh();
+	unsigned long fast, fallback;
+	char a[4096], r[4096];
+	struct nft_ban two[2] = {
+		{ net("203.0.113.64/26"), 86400 },
+		{ net("2001:db8:77::1"), 0 },
+	};
+
+	assert_int_equal(nft_jail_setup(n, "j", NULL, NULL, NULL, err, sizeof(err)), 0);
+	/* the reference sets, filled by nft itself */
+	assert_int_equal(nft_run_cmd_from_buffer(raw,
+	    "add set inet " TABLE " ref_v4 { type ipv4_addr; flags interval,timeout; }\n"
+	    "add set inet " TABLE " ref_v6 { type ipv6_addr; flags interval,timeout; }\n"
+	    "add element inet " TABLE " ref_v4 { 198.51.100.7 timeout 10m }\n"
+	    "add element inet " TABLE " ref_v6 { 2001:db8:5::/48 timeout 1h }\n"), 0);
+	assert_int_equal(nft_run_cmd_from_buffer(raw,
+	    "add element inet " TABLE " ref_v4 { 203.0.113.64/26 timeout 1d }\n"
+	    "add element inet " TABLE " ref_v6 { 2001:db8:77::1 }\n"
+	    "add element inet " TABLE " ref_v4 { 0.0.0.1, 10.0.0.0/8 timeout 1m }\n"
+	    "add element inet " TABLE " ref_v6 { ::/16 timeout 1m }\n"), 0);
+
+	ban1(n, "j", "198.51.100.7", 600);		/* into empty sets */
+	ban1(n, "j", "2001:db8:5::/48", 3600);
+	assert_int_equal(nft_ban(n, "j", two, 2, err, sizeof(err)), 2);	/* one batch */
+	ban1(n, "j", "0.0.0.1", 0);			/* low edges */
+	ban1(n, "j", "10.0.0.0/8", 60);
+	ban1(n, "j", "::/16", 60);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 6);
+	assert_int_equal(fallback, 0);
+
+	normalize(list("set inet " TABLE " j_v4", 0), "j_v4", "S", a, sizeof(a));
+	normalize(list("set inet " TABLE " ref_v4", 0), "ref_v4", "S", r, sizeof(r));
+	assert_string_equal(a, r);
+	assert_non_null(strstr(a, "198.51.100.7 timeout 10m"));
+	assert_non_null(strstr(a, "203.0.113.64/26 timeout 1d"));
+	normalize(list("set inet " TABLE " j_v6", 0), "j_v6", "S", a, sizeof(a));
+	normalize(list("set inet " TABLE " ref_v6", 0), "ref_v6", "S", r, sizeof(r));
+	assert_string_equal(a, r);
+	assert_non_null(strstr(a, "2001:db8:5::/48 timeout 1h"));
+	assert_int_equal(has(n, "j", "2001:db8:77::1"), 1);
+	assert_int_equal(has(n, "j", "203.0.113.64/26"), 1);
+	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 7);
+
+	/* unban through the fast path, for both families in one batch */
+	struct waddr u[2] = { net("203.0.113.64/26"), net("2001:db8:77::1") };
+	assert_int_equal(nft_unban(n, "j", u, 2, err, sizeof(err)), 2);
+	assert_int_equal(nft_run_cmd_from_buffer(raw,
+	    "delete element inet " TABLE " ref_v4 { 203.0.113.64/26 }\n"
+	    "delete element inet " TABLE " ref_v6 { 2001:db8:77::1 }\n"), 0);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 7);
+	assert_int_equal(fallback, 0);
+	assert_int_equal(has(n, "j", "203.0.113.64/26"), 0);
+	assert_int_equal(has(n, "j", "2001:db8:77::1"), 0);
+	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 5);
+	normalize(list("set inet " TABLE " j_v4", 0), "j_v4", "S", a, sizeof(a));
+	normalize(list("set inet " TABLE " ref_v4", 0), "ref_v4", "S", r, sizeof(r));
+	assert_string_equal(a, r);
+	normalize(list("set inet " TABLE " j_v6", 0), "j_v6", "S", a, sizeof(a));
+	normalize(list("set inet " TABLE " ref_v6", 0), "ref_v6", "S", r, sizeof(r));
+	assert_string_equal(a, r);
+	/* and back in: the interval-end elements went with them */
+	assert_int_equal(nft_ban(n, "j", two, 2, err, sizeof(err)), 2);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 8);
+	assert_int_equal(has(n, "j", "203.0.113.64/26"), 1);
+	nft_close(n);
+}
+
+/* What the fast path does not take falls back to the general path, with
+ * the same result as before it existed. */
+static void test_fast_fallback(void **state)
+{
+	struct nft *n = open_fresh();
+	unsigned long fast, fallback;
+	struct nft_ban one;
+	const char *out;
+
+	assert_int_equal(nft_jail_setup(n, "j", NULL, NULL, NULL, err, sizeof(err)), 0);
+	ban1(n, "j", "10.0.0.0/24", 100);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 1);
+	assert_int_equal(fallback, 0);
+
+	/* inside a present network: refused by the kernel, nothing to write */
+	one = (struct nft_ban){ net("10.0.0.5"), 50 };
+	assert_int_equal(nft_ban(n, "j", &one, 1, err, sizeof(err)), 0);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 1);
+	assert_int_equal(fallback, 1);
+	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 1);
+	assert_int_equal(has(n, "j", "10.0.0.0/24"), 1);
+
+	/* covering a present network: merged, the longest time kept */
+	one = (struct nft_ban){ net("10.0.0.0/16"), 30 };
+	assert_int_equal(nft_ban(n, "j", &one, 1, err, sizeof(err)), 1);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fallback, 2);
+	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 1);
+	out = list("set inet " TABLE " j_v4", 0);
+	assert_non_null(strstr(out, "10.0.0.0/16 timeout 1m3"));
+
+	/* re-ban of a present address: the timeout is extended */
+	one = (struct nft_ban){ net("10.0.0.0/16"), 3600 };
+	assert_int_equal(nft_ban(n, "j", &one, 1, err, sizeof(err)), 1);
+	out = list("set inet " TABLE " j_v4", 0);
+	assert_non_null(strstr(out, "10.0.0.0/16 timeout 1h expires"));
+	/* ... and again at once: nothing to write */
+	assert_int_equal(nft_ban(n, "j", &one, 1, err, sizeof(err)), 0);
+	/* a shorter one never shortens it, forever beats it */
+	one = (struct nft_ban){ net("10.0.0.0/16"), 60 };
+	assert_int_equal(nft_ban(n, "j", &one, 1, err, sizeof(err)), 0);
+	ban1(n, "j", "10.0.0.0/16", 0);
+	assert_null(strstr(list("set inet " TABLE " j_v4", 0), "10.0.0.0/16 timeout"));
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 1);
+	assert_int_equal(fallback, 6);
+
+	/* twice in one batch: the batch falls back and is merged */
+	struct nft_ban dup[3] = {
+		{ net("172.16.0.1"), 10 }, { net("172.16.0.1"), 20 }, { net("172.16.0.2"), 20 },
+	};
+	assert_int_equal(nft_ban(n, "j", dup, 3, err, sizeof(err)), 2);
+	out = list("set inet " TABLE " j_v4", 0);
+	assert_non_null(strstr(out, "172.16.0.1 timeout 20s"));
+	assert_non_null(strstr(out, "172.16.0.2 timeout 20s"));
+	/* adjacent to present ones, through the fast path */
+	ban1(n, "j", "172.16.0.3", 20);
+	ban1(n, "j", "172.16.0.0", 20);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 3);
+	assert_int_equal(fallback, 7);
+	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 5);
+
+	/* the top of the address space has no interval end: general path */
+	ban1(n, "j", "255.255.255.255", 60);
+	ban1(n, "j", "ffff::/16", 60);
+	assert_int_equal(has(n, "j", "255.255.255.255"), 1);
+	assert_int_equal(has(n, "j", "ffff::/16"), 1);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 3);
+	assert_int_equal(fallback, 9);
+	struct waddr top[2] = { net("255.255.255.255"), net("ffff::/16") };
+	assert_int_equal(nft_unban(n, "j", top, 2, err, sizeof(err)), 2);
+	assert_int_equal(has(n, "j", "255.255.255.255"), 0);
+
+	/* unban: the exact element through the fast path; absent, or a
+	 * network holding elements, through the general path */
+	struct waddr w = net("172.16.0.3");
+	assert_int_equal(nft_unban(n, "j", &w, 1, err, sizeof(err)), 1);
+	assert_int_equal(has(n, "j", "172.16.0.3"), 0);
+	assert_int_equal(nft_unban(n, "j", &w, 1, err, sizeof(err)), 0);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 4);
+	assert_int_equal(fallback, 11);
+	w = net("172.16.0.0/24");
+	assert_int_equal(nft_unban(n, "j", &w, 1, err, sizeof(err)), 3);
+	w = net("10.0.0.5");	/* inside an element: not removed */
+	assert_int_equal(nft_unban(n, "j", &w, 1, err, sizeof(err)), 0);
+	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 1);
+	assert_int_equal(has(n, "j", "10.0.0.0/16"), 1);
+
+	/* a set the kernel does not have: the general path's error */
+	one = (struct nft_ban){ net("192.0.2.1"), 60 };
+	assert_int_equal(nft_ban(n, "nojail", &one, 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file or directory"));
+	nft_close(n);
+}
+
+/* An element added by the fast path is what the rule matches: the kernel
+ * expires it, and a ban after that is again a fast one. */
+static void test_fast_expires(void **state)
+{
+	struct nft *n = open_fresh();
+	unsigned long fast, fallback;
+
+	assert_int_equal(nft_jail_setup(n, "j", NULL, NULL, NULL, err, sizeof(err)), 0);
+	ban1(n, "j", "192.0.2.60", 1);
+	ban1(n, "j", "192.0.2.61", 60);
+	assert_int_equal(has(n, "j", "192.0.2.60"), 1);
+	sleep(2);
+	assert_int_equal(has(n, "j", "192.0.2.60"), 0);
+	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 1);
+	ban1(n, "j", "192.0.2.60", 60);
+	assert_int_equal(has(n, "j", "192.0.2.60"), 1);
+	fast_stats(n, &fast, &fallback);
+	assert_int_equal(fast, 3);
+	assert_int_equal(fallback, 0);
+	nft_close(n);
+}
+
 static void test_teardown(void **state)
 {
 	struct nft *n = open_fresh();
@@ -393,6 +617,9 @@ int main(void)
 		cmocka_unit_test(test_kernel_expires),
 		cmocka_unit_test(test_overlaps),
 		cmocka_unit_test(test_big_batch),
+		cmocka_unit_test(test_fast_ban_encoding),
+		cmocka_unit_test(test_fast_fallback),
+		cmocka_unit_test(test_fast_expires),
 		cmocka_unit_test(test_teardown),
 	};
 	int rc;
