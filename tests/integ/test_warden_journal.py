@@ -47,6 +47,7 @@ import time
 import pytest
 
 from conftest import BIN, Server
+from test_warden import read, wait_for
 
 JOURNALD = "/lib/systemd/systemd-journald"
 MATCH = "SYSLOG_IDENTIFIER=sshd"
@@ -96,24 +97,6 @@ pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists(JOURNALD)
     or not all(shutil.which(t) for t in ("unshare", "nsenter", "systemd-cat")),
     reason="needs root, systemd-journald, unshare, nsenter and systemd-cat")
-
-
-def wait_for(fn, timeout=10.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 class Journald:
