@@ -47,22 +47,10 @@ import time
 import pytest
 
 from conftest import BIN, Server
-from test_warden import read, wait_for
+from test_warden import ACTION, read, wait_for
 
 JOURNALD = "/lib/systemd/systemd-journald"
 MATCH = "SYSLOG_IDENTIFIER=sshd"
-
-ACTION = """\
-[Definition]
-actionstart = echo start <name> >> <out>
-actionstop = echo stop <name> >> <out>
-actioncheck =
-actionban = echo ban <ip> <name> <failures> <bantime> >> <out>
-actionunban = echo unban <ip> <name> >> <out>
-
-[Init]
-out = /dev/null
-"""
 
 # Runs as root of a new user namespace, in a new mount namespace.
 RUNNER = r"""
