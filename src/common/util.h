@@ -6,6 +6,7 @@
 #ifndef MW_UTIL_H
 #define MW_UTIL_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* malloc() that aborts on failure. */
 void *xmalloc(size_t n);
@@ -25,4 +26,10 @@ int str_copy(char *dst, size_t n, const char *src);
 char *str_trim(char *s);
 /* Case-insensitive ASCII equality. */
 int str_ieq(const char *a, const char *b);
+/* A hash for in-memory tables: FNV-1a over n bytes from seed (0, or a
+ * random value so that clients cannot aim at one bucket), with a final
+ * mix so that the low bits are usable as a table index. */
+uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
+/* A random seed for hash_bytes() (getrandom; time and pid if that fails). */
+uint64_t hash_seed(void);
 #endif

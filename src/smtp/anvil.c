@@ -25,11 +25,7 @@ static uint64_t seed;
 
 static struct conn_count **slot(const char *addr)
 {
-	uint64_t h = 1469598103934665603ULL ^ seed;	/* FNV-1a, seeded */
-	for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	h ^= h >> 29;
-	struct conn_count **pp = &bucket[h % ANVIL_BUCKETS];
+	struct conn_count **pp = &bucket[hash_bytes(addr, strlen(addr), seed) % ANVIL_BUCKETS];
 	while (*pp && strcmp((*pp)->addr, addr) != 0)
 		pp = &(*pp)->next;
 	return pp;
@@ -38,7 +34,7 @@ static struct conn_count **slot(const char *addr)
 unsigned anvil_open(const char *addr)
 {
 	if (seed == 0)
-		seed = ((uint64_t)random() << 32 | (uint64_t)random()) | 1;
+		seed = hash_seed() | 1;
 	struct conn_count **pp = slot(addr);
 	if (*pp == NULL) {
 		size_t n = strlen(addr) + 1;

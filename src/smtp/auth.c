@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -56,20 +54,6 @@ struct client_rec {
 static struct client_rec *clients;
 static uint64_t client_seed;
 
-static uint64_t client_hash(const char *addr)
-{
-	uint64_t h = 1469598103934665603ULL ^ client_seed;
-	for (const char *p = addr; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	/* FNV's low bits are weak: mix all bits down (MurmurHash3 fmix64). */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
 static int client_has_failures(const struct client_rec *c, uint64_t now)
 {
 	return c->failures > 0 && now - c->last_fail <= FAIL_FORGET_MS;
@@ -80,30 +64,26 @@ static struct client_rec *client_get(const char *addr)
 	uint64_t now = loop_now();
 	if (clients == NULL) {
 		clients = xcalloc((size_t)CLIENT_SETS * CLIENT_WAYS, sizeof(*clients));
-		if (getrandom(&client_seed, sizeof(client_seed), GRND_NONBLOCK) !=
-		    (ssize_t)sizeof(client_seed))
-			client_seed = now ^ ((uint64_t)getpid() << 32);
+		client_seed = hash_seed();
 	}
-	struct client_rec *set = &clients[(client_hash(addr) % CLIENT_SETS) * CLIENT_WAYS];
+	uint64_t h = hash_bytes(addr, strlen(addr), client_seed);
+	struct client_rec *set = &clients[(h % CLIENT_SETS) * CLIENT_WAYS];
 	struct client_rec *c = NULL, *victim = NULL;
+	int vrank = 0;
 	for (int i = 0; i < CLIENT_WAYS; i++) {
 		struct client_rec *r = &set[i];
 		if (strcmp(r->addr, addr) == 0) {
 			c = r;
 			break;
 		}
-		/* The slot a newcomer takes: free, else the oldest record with
-		 * no failures to remember, else the oldest. */
-		if (victim == NULL || r->addr[0] == '\0') {
-			if (victim == NULL || victim->addr[0] != '\0')
-				victim = r;
-			continue;
-		}
-		if (victim->addr[0] == '\0')
-			continue;
-		int rf = client_has_failures(r, now), vf = client_has_failures(victim, now);
-		if (rf < vf || (rf == vf && r->last_seen < victim->last_seen))
+		/* The slot a newcomer takes: free (rank 0), else the oldest
+		 * record with no failures to remember (1), else the oldest (2). */
+		int rank = r->addr[0] ? 1 + client_has_failures(r, now) : 0;
+		if (victim == NULL || rank < vrank ||
+		    (rank == vrank && r->last_seen < victim->last_seen)) {
 			victim = r;
+			vrank = rank;
+		}
 	}
 	if (c == NULL) {
 		c = victim;

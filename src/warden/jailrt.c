@@ -232,11 +232,11 @@ void jailrt_expire_failures(struct jailrt *r, long now)
 
 static size_t net_hash(const struct waddr *n)
 {
-	unsigned long long h = 1469598103934665603ULL;	/* FNV-1a */
-	for (int i = 0; i < (n->family == AF_INET ? 4 : 16); i++)
-		h = (h ^ n->a[i]) * 1099511628211ULL;
-	h = (h ^ (unsigned)n->plen) * 1099511628211ULL;
-	return (size_t)(h ^ (h >> 29));
+	unsigned char key[17];
+	size_t len = n->family == AF_INET ? 4 : 16;
+	memcpy(key, n->a, len);
+	key[len] = (unsigned char)n->plen;
+	return (size_t)hash_bytes(key, len + 1, 0);
 }
 
 static int net_eq(const struct waddr *x, const struct waddr *y)
