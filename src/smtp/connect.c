@@ -278,15 +278,14 @@ static void maybe_greet(struct session *s)
 void connect_start(struct session *s)
 {
 	const char *h = engine_hostname(s->addr);
-	unsigned open_now = anvil_count(s->addr);
-	if (eng.conn_count_limit > 0 && !s->in_mynetworks &&
-	    open_now > (unsigned long)eng.conn_count_limit) {
+	unsigned open_now = eng.conn_count_limit > 0 && !s->in_mynetworks ?
+	    anvil_count(s->addr) : 0;
+	if (open_now > (unsigned long)eng.conn_count_limit) {
 		/* Postfix's words (smtpd via anvil), before any lookup */
 		set_name(s->name, h);
 		log_info("connect from %s", session_client(s));
 		log_warn("Connection concurrency limit exceeded: %u from %s for service %s",
-		    open_now, session_client(s), s->role == ROLE_SMTPS ? "smtps" :
-		    s->role == ROLE_SUBMISSION ? "submission" : "smtp");
+		    open_now, session_client(s), eng.roles[s->role].name);
 		session_reply(s, "421 4.7.0 %s Error: too many connections from %s",
 		    eng.myhostname, s->addr);
 		s->state = SMTP_ST_CLOSING;

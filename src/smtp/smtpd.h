@@ -270,12 +270,12 @@ int engine_banned(const char *addr, char *jail, size_t jlen);
 /* At default_process_limit: stop accepting (clients wait in the listen
  * backlog, as with Postfix's process limit); resume below it. */
 void engine_accept_pause(void);
+void engine_accept_resume(void);
 /* Open sessions per client address (anvil.c): +1 at accept, -1 at the
  * end of the session. */
 unsigned anvil_open(const char *addr);
 unsigned anvil_count(const char *addr);
 void anvil_close(const char *addr);
-void engine_accept_resume(void);
 /* mail_name, for the Received header. */
 const char *config_get_mail_name(void);
 #endif
