@@ -48,11 +48,15 @@ int jailrt_is_ignored(const struct jailrt *r, const struct waddr *net)
 	return 0;
 }
 
+static int net_eq(const struct waddr *x, const struct waddr *y)
+{
+	return x->family == y->family && x->plen == y->plen && memcmp(x->a, y->a, 16) == 0;
+}
+
 static struct jailrt_fail *fail_find(struct jailrt *r, const struct waddr *net)
 {
 	for (size_t i = 0; i < r->nfails; i++)
-		if (r->fails[i].net.family == net->family && r->fails[i].net.plen == net->plen &&
-		    memcmp(r->fails[i].net.a, net->a, 16) == 0)
+		if (net_eq(&r->fails[i].net, net))
 			return &r->fails[i];
 	return NULL;
 }
@@ -237,11 +241,6 @@ static size_t net_hash(const struct waddr *n)
 	memcpy(key, n->a, len);
 	key[len] = (unsigned char)n->plen;
 	return (size_t)hash_bytes(key, len + 1, 0);
-}
-
-static int net_eq(const struct waddr *x, const struct waddr *y)
-{
-	return x->family == y->family && x->plen == y->plen && memcmp(x->a, y->a, 16) == 0;
 }
 
 /* The slot holding net, or the empty slot where it would go. */

@@ -185,13 +185,16 @@ static void deliver_entry(struct journal_src *js)
 		e.pid = pid;
 	if (field(js->j, "MESSAGE", js->msg, sizeof(js->msg), &e.message_len))
 		e.message = js->msg;
+	/* the entry's own time: the resume position; the line shows the
+	 * sender's time when there is one */
+	uint64_t at = 0;
+	int have_at = sd_journal_get_realtime_usec(js->j, &at) >= 0;
 	if (field(js->j, "_SOURCE_REALTIME_TIMESTAMP", ts, sizeof(ts), NULL))
 		e.realtime_usec = strtoull(ts, NULL, 10);
 	if (e.realtime_usec == 0)
-		sd_journal_get_realtime_usec(js->j, &e.realtime_usec);
+		e.realtime_usec = at;
 	size_t len = journal_format(js->line, sizeof(js->line), &e);
-	uint64_t at;
-	if (sd_journal_get_realtime_usec(js->j, &at) >= 0 && at > js->last_usec) {
+	if (have_at && at > js->last_usec) {
 		js->last_usec = at;
 		js->dirty = 1;
 	}

@@ -221,6 +221,8 @@ static int simple(struct store *st, int q, const char *what)
 
 int store_begin(struct store *st)
 {
+	if (!sqlite3_get_autocommit(st->db))
+		return 1;	/* inside the caller's transaction already */
 	return simple(st, Q_BEGIN, "BEGIN");
 }
 

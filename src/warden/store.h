@@ -46,7 +46,9 @@ void store_close(struct store *st);
 /* Text of the last error: "what: sqlite message". */
 const char *store_error(const struct store *st);
 
-/* Group several writes into one transaction (restore, bulk bans). */
+/* Group several writes into one transaction (restore, bulk bans).
+ * store_begin: 0 when it began one, 1 when one is open already (its
+ * owner commits it), -1 on error. */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);

@@ -185,15 +185,16 @@ static void failure(struct wjail *w, const char *addr, const char *user, int aut
 	long count = 0, now = warden_now();
 	char err[256], when[32];
 	struct jailrt_ban *old;
-	if (waddr_parse(addr, &a) == 0 && (old = jailrt_ban_find(w->rt, &a)) != NULL &&
-	    jailrt_ban_ended(old, now)) {
+	enum jailrt_result r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count,
+	    err, sizeof(err));
+	if (r == JRT_BANNED && waddr_parse(addr, &a) == 0 &&
+	    (old = jailrt_ban_find(w->rt, &a)) != NULL && jailrt_ban_ended(old, now)) {
 		/* the ban ended (the kernel let it go) before the one-second
 		 * tick lifted it here: lift it now, so this failure counts */
 		unban_at(w, (size_t)(old - w->rt->bans), 0);
 		write_bans();
+		r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count, err, sizeof(err));
 	}
-	enum jailrt_result r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count,
-	    err, sizeof(err));
 	if (r == JRT_ERROR) {
 		wlog("WARNING", "fail2ban.filter", "[%s] %s", w->j->name, err);
 		return;
@@ -363,6 +364,18 @@ static int replay_one(const struct store_failure *f, void *arg)
 	return 0;
 }
 
+/* A socket address as a waddr (scope id dropped); host gets its text. */
+static int sockaddr_waddr(const struct sockaddr *sa, socklen_t len, char *host, size_t hlen,
+    struct waddr *w)
+{
+	if (getnameinfo(sa, len, host, (socklen_t)hlen, NULL, 0, NI_NUMERICHOST) != 0)
+		return -1;
+	char *pct = strchr(host, '%');
+	if (pct)
+		*pct = '\0';
+	return waddr_parse(host, w);
+}
+
 /* ignoreip host names, resolved at start and reload (getaddrinfo may
  * wait on DNS: never while counting failures). One that does not resolve
  * is a warning; the jail starts without it. */
@@ -380,14 +393,8 @@ static void resolve_ignore_hosts(struct wjail *w)
 		for (p = res; p; p = p->ai_next) {
 			char host[128];
 			struct waddr a;
-			if (getnameinfo(p->ai_addr, p->ai_addrlen, host, sizeof(host), NULL, 0,
-			    NI_NUMERICHOST) != 0)
-				continue;
-			char *pct = strchr(host, '%');
-			if (pct)
-				*pct = '\0';
-			if (waddr_parse(host, &a) == 0 && !waddr_list_match(w->rt->ignore,
-			    w->rt->nignore, &a)) {
+			if (sockaddr_waddr(p->ai_addr, p->ai_addrlen, host, sizeof(host), &a) == 0 &&
+			    !waddr_list_match(w->rt->ignore, w->rt->nignore, &a)) {
 				jailrt_add_ignore(w->rt, &a, 1);
 				wlog("INFO", "fail2ban.jail", "[%s] ignoreip %s: %s", w->j->name, h, host);
 			}
@@ -697,14 +704,9 @@ static void find_self(void)
 		if (p->ifa_addr == NULL || (p->ifa_addr->sa_family != AF_INET &&
 		    p->ifa_addr->sa_family != AF_INET6))
 			continue;
-		if (getnameinfo(p->ifa_addr, p->ifa_addr->sa_family == AF_INET ?
+		if (sockaddr_waddr(p->ifa_addr, p->ifa_addr->sa_family == AF_INET ?
 		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6), host, sizeof(host),
-		    NULL, 0, NI_NUMERICHOST) != 0)
-			continue;
-		char *pct = strchr(host, '%');
-		if (pct)
-			*pct = '\0';
-		if (waddr_parse(host, &selfs[nself]) == 0)
+		    &selfs[nself]) == 0)
 			nself++;
 	}
 	freeifaddrs(ifa);
