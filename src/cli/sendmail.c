@@ -61,19 +61,6 @@ static void sm_clear_rcpt(struct sendmail *sm)
 	sm->nrcpt = 0;
 }
 
-/* A record value must be one line of printable text without "<>" and
- * spaces (addresses) - refuse rather than rewrite. */
-static int sm_addr_ok(const char *a)
-{
-	size_t n = strlen(a);
-	if (n > PICKUP_ADDR_MAX)
-		return 0;
-	for (; *a; a++)
-		if ((unsigned char)*a <= ' ' || *a == 127 || *a == '<' || *a == '>')
-			return 0;
-	return 1;
-}
-
 /* Read one line (LF-terminated, CR before LF removed) into line. 1, 0 at
  * EOF, -1 too long. */
 static int sm_getline(FILE *in, struct buf *line)
@@ -248,7 +235,7 @@ static int sm_send(struct sendmail *sm, struct buf *msg)
 		return EX_USAGE;
 	}
 	for (size_t i = 0; i < sm->nrcpt; i++)
-		if (!sm_addr_ok(sm->rcpt[i])) {
+		if (!pickup_addr_ok(sm->rcpt[i], strlen(sm->rcpt[i]))) {
 			fprintf(stderr, "sendmail: fatal: bad recipient address: %s\n", sm->rcpt[i]);
 			return EX_DATAERR;
 		}
@@ -296,14 +283,14 @@ static int sm_smtp(struct sendmail *sm)
 		else if (strncasecmp(c, "MAIL FROM:", 10) == 0) {
 			free(from);
 			from = sm_path(c + 10);
-			have_from = from != NULL && sm_addr_ok(from);
+			have_from = from != NULL && pickup_addr_ok(from, strlen(from));
 			sm_clear_rcpt(sm);
 			printf(have_from ? "250 2.1.0 Ok\r\n" : "501 5.1.7 Bad sender address syntax\r\n");
 		} else if (strncasecmp(c, "RCPT TO:", 8) == 0) {
 			char *to = sm_path(c + 8);
 			if (!have_from)
 				printf("503 5.5.1 Error: need MAIL command\r\n");
-			else if (to == NULL || !*to || !sm_addr_ok(to))
+			else if (to == NULL || !*to || !pickup_addr_ok(to, strlen(to)))
 				printf("501 5.1.3 Bad recipient address syntax\r\n");
 			else {
 				sm_add_rcpt(to, sm);
@@ -412,7 +399,7 @@ static int sm_main(gid_t drop_gid, const char *config_path, int argc, char **arg
 			return EX_USAGE;
 		}
 	}
-	if (sm.sender && !sm_addr_ok(sm.sender)) {
+	if (sm.sender && !pickup_addr_ok(sm.sender, strlen(sm.sender))) {
 		fprintf(stderr, "sendmail: fatal: bad sender address: %s\n", sm.sender);
 		return EX_USAGE;
 	}

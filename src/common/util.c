@@ -2,6 +2,7 @@
  * util — checked allocation and small string helpers used everywhere.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -86,6 +87,16 @@ int str_ieq(const char *a, const char *b)
 	return strcasecmp(a, b) == 0;
 }
 
+char *str_at_origin(const char *addr, const char *origin)
+{
+	if (*addr == '\0' || strchr(addr, '@'))
+		return xstrdup(addr);
+	size_t n = strlen(addr) + strlen(origin) + 2;
+	char *q = xmalloc(n);
+	snprintf(q, n, "%s@%s", addr, origin);
+	return q;
+}
+
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
 {
 	const unsigned char *b = p;
@@ -109,4 +120,11 @@ uint64_t hash_seed(void)
 		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
 	}
 	return seed;
+}
+
+double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -26,10 +26,15 @@ int str_copy(char *dst, size_t n, const char *src);
 char *str_trim(char *s);
 /* Case-insensitive ASCII equality. */
 int str_ieq(const char *a, const char *b);
+/* A bare local part gets "@origin" (Postfix's append_at_myorigin); an
+ * empty address or one with '@' is copied as it is. Allocated. */
+char *str_at_origin(const char *addr, const char *origin);
 /* A hash for in-memory tables: FNV-1a over n bytes from seed (0, or a
  * random value so that clients cannot aim at one bucket), with a final
  * mix so that the low bits are usable as a table index. */
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
 /* A random seed for hash_bytes() (getrandom; time and pid if that fails). */
 uint64_t hash_seed(void);
+/* Wall-clock time in seconds, with the fraction (queue delays, logs). */
+double wall_now(void);
 #endif

@@ -94,8 +94,7 @@ static void drop_free(struct drop *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* An address record value: printable, no spaces, bounded. */
-static int addr_ok(const char *p, size_t n)
+int pickup_addr_ok(const char *p, size_t n)
 {
 	if (n > PICKUP_ADDR_MAX)
 		return 0;
@@ -135,7 +134,7 @@ static int drop_parse(const char *buf, size_t len, struct drop *d, char *err, si
 		size_t vl = l - 2;
 		switch (p[0]) {
 		case 'S':
-			if (d->sender || !addr_ok(v, vl)) {
+			if (d->sender || !pickup_addr_ok(v, vl)) {
 				snprintf(err, errlen, "bad sender record");
 				goto bad;
 			}
@@ -146,7 +145,7 @@ static int drop_parse(const char *buf, size_t len, struct drop *d, char *err, si
 			d->fullname = xstrndup(v, vl < 200 ? vl : 200);
 			break;
 		case 'R':
-			if (vl == 0 || !addr_ok(v, vl) || d->nrcpt >= PICKUP_RCPT_MAX) {
+			if (vl == 0 || !pickup_addr_ok(v, vl) || d->nrcpt >= PICKUP_RCPT_MAX) {
 				snprintf(err, errlen, "bad recipient record or too many recipients");
 				goto bad;
 			}
@@ -303,26 +302,15 @@ static char *drop_sender(const struct drop *d, uid_t uid)
 {
 	const char *origin = config_get(P.cfg, "myorigin");
 	char name[64];
-	char *s;
 
-	if (d->sender) {
-		if (d->sender[0] == '\0' || strchr(d->sender, '@'))
-			return xstrdup(d->sender);
-		s = xmalloc(strlen(d->sender) + strlen(origin) + 2);
-		memcpy(s, d->sender, strlen(d->sender));
-		s[strlen(d->sender)] = '@';
-		memcpy(s + strlen(d->sender) + 1, origin, strlen(origin) + 1);
-		return s;
-	}
+	if (d->sender)
+		return str_at_origin(d->sender, origin);
 	struct passwd *pw = getpwuid(uid);
 	if (pw)
 		str_copy(name, sizeof(name), pw->pw_name);
 	else
 		snprintf(name, sizeof(name), "uid%lu", (unsigned long)uid);
-	size_t n = strlen(name) + strlen(origin) + 2;
-	s = xmalloc(n);
-	snprintf(s, n, "%s@%s", name, origin);
-	return s;
+	return str_at_origin(name, origin);
 }
 
 /* Read one maildrop file whose mode says it is complete. 1 queued

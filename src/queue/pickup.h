@@ -46,4 +46,8 @@ void pickup_scan(void);
 /* The largest maildrop file accepted under cfg (message_size_limit plus
  * envelope), for sendmail and pickup. */
 long pickup_max_size(const struct config *cfg);
+/* An address record value (written by sendmail, read by pickup): one
+ * line of printable text without spaces and "<>", at most
+ * PICKUP_ADDR_MAX bytes. Refused, never rewritten. */
+int pickup_addr_ok(const char *p, size_t n);
 #endif

@@ -133,12 +133,7 @@ static char *parse_path(char *arg, const char *prefix, char **params)
 /* Append @myorigin to a bare local part, as Postfix's append_at_myorigin. */
 static char *qualify(const char *addr)
 {
-	if (*addr == '\0' || strchr(addr, '@'))
-		return xstrdup(addr);
-	size_t n = strlen(addr) + strlen(config_get(eng.cfg, "myorigin")) + 2;
-	char *q = xmalloc(n);
-	snprintf(q, n, "%s@%s", addr, config_get(eng.cfg, "myorigin"));
-	return q;
+	return str_at_origin(addr, config_get(eng.cfg, "myorigin"));
 }
 
 static int c_mail(struct session *s, char *arg)
