@@ -55,7 +55,7 @@ static void copy_headers(struct buf *b, const struct qmsg *m)
 }
 
 /* Whether failure f belongs in a DSN of this kind. */
-static int reported(const struct qmsg *m, const struct qfail *f, enum bounce_kind kind)
+int bounce_reported(const struct qmsg *m, const struct qfail *f, enum bounce_kind kind)
 {
 	switch (kind) {
 	case BOUNCE_FAILED:
@@ -148,7 +148,7 @@ int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *
 		text_failed(&b, host);
 	for (size_t i = 0; i < m->nfail; i++) {
 		const struct qfail *f = &m->fails[i];
-		if (!reported(m, f, kind))
+		if (!bounce_reported(m, f, kind))
 			continue;
 		buf_printf(&b, "<%s>%s%s%s: %s%s\n\n", f->addr,
 		    strcmp(f->orig, f->addr) ? " (expanded from <" : "",
@@ -167,7 +167,7 @@ int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *
 	    m->env.sender, arrival);
 	for (size_t i = 0; i < m->nfail; i++) {
 		const struct qfail *f = &m->fails[i];
-		if (!reported(m, f, kind))
+		if (!bounce_reported(m, f, kind))
 			continue;
 		char st[16];
 		str_copy(st, sizeof(st), f->dsn);

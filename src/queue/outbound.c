@@ -131,7 +131,7 @@ static void odel_free(struct odel *d)
  * "host X said: REPLY (in reply to ...)" goes into the DSN. */
 static void odel_report(struct odel *d, struct smtpc *c)
 {
-	double now = qmsg_now();
+	double now = wall_now();
 	const char *service = d->q->nh.transport == NH_LMTP ? "lmtp" : "smtp";
 	for (size_t i = 0; i < d->sm.nrcpt; i++) {
 		struct smtpc_rcpt *r = &d->sm.rcpt[i];
@@ -174,22 +174,6 @@ static void odel_fail(struct odel *d, enum smtpc_status st, const char *dsn, con
 	odel_report(d, NULL);
 }
 
-/* Fail everything waiting for q. */
-static void dq_fail_all(struct dq *q, enum smtpc_status st, const char *dsn, const char *why)
-{
-	while (q->head) {
-		struct odel *d = q->head;
-		q->head = d->next;
-		if (q->head == NULL)
-			q->tail = NULL;
-		odel_fail(d, st, dsn, why);
-	}
-}
-
-/* ---- connections ---- */
-
-static void dq_pump(struct dq *q);
-
 static struct odel *dq_pop(struct dq *q)
 {
 	struct odel *d = q->head;
@@ -201,6 +185,17 @@ static struct odel *dq_pop(struct dq *q)
 	}
 	return d;
 }
+
+/* Fail everything waiting for q. */
+static void dq_fail_all(struct dq *q, enum smtpc_status st, const char *dsn, const char *why)
+{
+	for (struct odel *d; (d = dq_pop(q)) != NULL;)
+		odel_fail(d, st, dsn, why);
+}
+
+/* ---- connections ---- */
+
+static void dq_pump(struct dq *q);
 
 static void oconn_close(struct oconn *oc)
 {
@@ -251,8 +246,7 @@ static void conn_cb(struct smtpc *c, struct smtpc_msg *msg, void *arg)
 	struct odel *next = oc->idle ? NULL : dq_pop(q);
 	if (next != NULL) {
 		oc->cur = next;
-		next->sm.t_conn = qmsg_now();
-		smtpc_send(c, &next->sm);
+		smtpc_send(c, &next->sm);	/* sets t_conn */
 		return;
 	}
 	if (!oc->idle) {
@@ -323,7 +317,6 @@ static void dq_pump(struct dq *q)
 				continue;
 			}
 			oc->cur = dq_pop(q);
-			oc->cur->sm.t_conn = qmsg_now();
 			smtpc_send(oc->c, &oc->cur->sm);
 			continue;
 		}
@@ -333,7 +326,7 @@ static void dq_pump(struct dq *q)
 		oc->q = q;
 		oc->idle_timer.slot = (size_t)-1;
 		oc->cur = dq_pop(q);
-		oc->cur->sm.t_conn = qmsg_now();
+		oc->cur->sm.t_conn = wall_now();
 		q->nconn++;
 		nexthop_resolve(O.router, &q->nh, on_resolved, oc);
 	}
@@ -344,7 +337,7 @@ static void dq_pump(struct dq *q)
 static void error_result(struct qmsg *m, size_t ri, const struct dest *d, const char *service,
     enum qres_status st, const char *dsn, const char *why)
 {
-	double now = qmsg_now();
+	double now = wall_now();
 	struct qres q = {
 		.addr = d->addr, .orig = d->orig, .service = service, .relay = "none",
 		.status = st, .dsn = dsn, .why = why, .t_start = now, .t_xfer = now, .t_done = now,
@@ -405,7 +398,7 @@ void outbound_add(struct qmsg *m, size_t ri, const struct dest *d)
 		o->sm.body_fd = m->env.fd;
 		o->sm.body_off = m->env.body_off;
 		o->sm.body_len = m->env.body_len;
-		o->t_start = qmsg_now();
+		o->t_start = wall_now();
 		if (O.ncoll == O.collcap) {
 			O.collcap = O.collcap ? O.collcap * 2 : 16;
 			O.coll = xrealloc(O.coll, O.collcap * sizeof(*O.coll));

@@ -78,11 +78,6 @@ static struct qmgr {
 
 /* ---- clock (wall time, replaceable in one place) ---- */
 
-static double now_wall(void)
-{
-	return qmsg_now();
-}
-
 /* ---- ID set: open addressing with tombstones ---- */
 
 static size_t id_hash(const char *id)
@@ -318,57 +313,45 @@ static long backoff(double age)
 	return b > Q.max_backoff ? Q.max_backoff : b;
 }
 
-/* A DSN for m's failures; logged "sender non-delivery notification". */
-static void send_bounce(struct qmsg *m, int expired)
+/* A DSN of kind for the failures of m it reports, queued in incoming/;
+ * logged "sender non-delivery notification" or "sender delay
+ * notification" as Postfix does. 0 queued, -1 nothing to send or failed. */
+static int queue_dsn(struct qmsg *m, enum bounce_kind kind)
 {
+	const int delayed = kind == BOUNCE_DELAYED;
 	char newid[SPOOL_ID_MAX];
 	int any = 0;
 
 	for (size_t i = 0; i < m->nfail; i++)
-		any |= m->fails[i].perm || expired;
-	if (!any)
-		return;
-	if (m->env.sender[0] == '\0')
-		return;		/* never a bounce for a bounce */
-	if (bounce_create(Q.cfg, Q.dirfd[Q_INCOMING], m, expired ? BOUNCE_EXPIRED : BOUNCE_FAILED,
-	    newid, sizeof(newid)) < 0) {
-		log_warn("%s: cannot create bounce message: %s", m->env.id, strerror(errno));
-		return;
+		any |= bounce_reported(m, &m->fails[i], kind);
+	if (!any || m->env.sender[0] == '\0')
+		return -1;	/* never a bounce for a bounce */
+	if (bounce_create(Q.cfg, Q.dirfd[Q_INCOMING], m, kind, newid, sizeof(newid)) < 0) {
+		log_warn("%s: cannot create %s: %s", m->env.id,
+		    delayed ? "delay notification" : "bounce message", strerror(errno));
+		return -1;
 	}
 	if (spool_sync(Q.dirfd[Q_INCOMING]) < 0)
-		log_warn("%s: sync bounce %s: %s", m->env.id, newid, strerror(errno));
-	log_info("%s: sender non-delivery notification: %s", m->env.id, newid);
+		log_warn("%s: sync %s %s: %s", m->env.id, delayed ? "delay notification" : "bounce",
+		    newid, strerror(errno));
+	log_info("%s: sender %s notification: %s", m->env.id,
+	    delayed ? "delay" : "non-delivery", newid);
 	job_add(newid, Q_INCOMING);
+	return 0;
 }
 
 /* Once a message has waited delay_warning_time, tell the sender which
  * recipients are still being retried (once per recipient: 'W' in the
- * queue file); logged "sender delay notification". */
+ * queue file). */
 static void send_delay_warning(struct qmsg *m, double age)
 {
-	char newid[SPOOL_ID_MAX];
-	int any = 0;
-
-	if (Q.delay_warn <= 0 || age < (double)Q.delay_warn || m->env.sender[0] == '\0')
+	if (Q.delay_warn <= 0 || age < (double)Q.delay_warn ||
+	    queue_dsn(m, BOUNCE_DELAYED) < 0)
 		return;
 	for (size_t i = 0; i < m->nfail; i++)
-		any |= !m->fails[i].perm && m->env.rcpt[m->fails[i].ri].status == SPOOL_ST_PENDING;
-	if (!any)
-		return;
-	if (bounce_create(Q.cfg, Q.dirfd[Q_INCOMING], m, BOUNCE_DELAYED, newid, sizeof(newid)) < 0) {
-		log_warn("%s: cannot create delay notification: %s", m->env.id, strerror(errno));
-		return;
-	}
-	if (spool_sync(Q.dirfd[Q_INCOMING]) < 0)
-		log_warn("%s: sync delay notification %s: %s", m->env.id, newid, strerror(errno));
-	for (size_t i = 0; i < m->nfail; i++) {
-		size_t ri = m->fails[i].ri;
-		if (!m->fails[i].perm && m->env.rcpt[ri].status == SPOOL_ST_PENDING &&
-		    spool_mark_warned(&m->env, ri) < 0)
+		if (bounce_reported(m, &m->fails[i], BOUNCE_DELAYED) &&
+		    spool_mark_warned(&m->env, m->fails[i].ri) < 0)
 			log_warn("%s: mark recipient warned: %s", m->env.id, strerror(errno));
-	}
-	log_info("%s: sender delay notification: %s", m->env.id, newid);
-	job_add(newid, Q_INCOMING);
 }
 
 /* All recipients handled (local and remote): mark them, send a DSN for
@@ -377,7 +360,7 @@ void qmgr_finish(struct qmsg *m)
 {
 	struct spool_env *e = &m->env;
 	size_t left = 0;
-	double age = now_wall() - (double)e->arrival_sec;
+	double age = wall_now() - (double)e->arrival_sec;
 	long lifetime = e->sender[0] ? Q.lifetime : Q.bounce_lifetime;
 	int expired = 0;
 
@@ -398,7 +381,7 @@ void qmgr_finish(struct qmsg *m)
 		left = 0;
 	}
 	/* permanent failures get their DSN now; with expiry, every failure */
-	send_bounce(m, expired);
+	queue_dsn(m, expired ? BOUNCE_EXPIRED : BOUNCE_FAILED);
 	if (left > 0)
 		send_delay_warning(m, age);
 	if (left == 0) {
@@ -510,7 +493,7 @@ static void batch_run(void *arg)
 			continue;
 		}
 		m->dir = j.dir;
-		m->t_active = now_wall();
+		m->t_active = wall_now();
 		m->pending = xcalloc(m->env.nrcpt + 1, 1);
 		m->refs = 1;		/* this batch */
 		Q.nactive++;
@@ -518,7 +501,7 @@ static void batch_run(void *arg)
 		    m->env.sender, m->env.body_len, m->env.nrcpt);
 		msgs[nmsg++] = m;
 	}
-	double t_start = now_wall();
+	double t_start = wall_now();
 	for (size_t mi = 0; mi < nmsg; mi++) {
 		struct qmsg *m = msgs[mi];
 		for (size_t ri = 0; ri < m->env.nrcpt; ri++) {
@@ -540,7 +523,7 @@ static void batch_run(void *arg)
 		}
 	}
 	maildir_commit(mb);
-	double t_done = now_wall();
+	double t_done = wall_now();
 	for (size_t k = 0; k < nqd; k++) {
 		struct qdel *q = &qd[k];
 		struct qmsg *m = q->m;

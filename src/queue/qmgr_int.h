@@ -61,8 +61,6 @@ void qmsg_unref(struct qmsg *m);
 void qmsg_free_fails(struct qmsg *m);
 /* Postfix delay format ("0.12", "1.5", "42"). */
 void qmsg_fmt_delay(char *out, size_t len, double s);
-/* Wall clock in seconds. */
-double qmsg_now(void);
 
 /* qmgr.c: the message is done: mark, bounce, remove or defer, free. */
 void qmgr_finish(struct qmsg *m);
@@ -90,4 +88,6 @@ enum bounce_kind {
  * sender; newid gets its queue ID. 0 or -1 (errno; logged by the caller). */
 int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *m,
     enum bounce_kind kind, char *newid, size_t len);
+/* 1 if a DSN of kind reports failure f of m. */
+int bounce_reported(const struct qmsg *m, const struct qfail *f, enum bounce_kind kind);
 #endif

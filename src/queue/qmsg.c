@@ -14,13 +14,6 @@
 #include "common/util.h"
 #include "queue/qmgr_int.h"
 
-double qmsg_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void qmsg_fmt_delay(char *out, size_t len, double s)
 {
 	if (s < 0)

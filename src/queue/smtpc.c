@@ -31,13 +31,6 @@
 #include "common/util.h"
 #include "queue/smtpc_int.h"
 
-double smtpc_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- settings ---- */
 
 int smtpc_conf_init(struct smtpc_conf *sc, const struct config *cfg, char *err, size_t errlen)
@@ -551,7 +544,7 @@ struct smtpc *smtpc_open(const struct smtpc_conf *sc, const struct nh_addr *addr
 	c->arg = arg;
 	c->msg = msg;
 	if (msg->t_conn == 0)
-		msg->t_conn = smtpc_now();
+		msg->t_conn = wall_now();
 	snprintf(c->relay, sizeof(c->relay), "none");
 	snprintf(c->host, sizeof(c->host), "none");
 	for (size_t i = 0; i < msg->nrcpt; i++) {
@@ -566,7 +559,7 @@ struct smtpc *smtpc_open(const struct smtpc_conf *sc, const struct nh_addr *addr
 void smtpc_send(struct smtpc *c, struct smtpc_msg *msg)
 {
 	c->msg = msg;
-	msg->t_conn = smtpc_now();
+	msg->t_conn = wall_now();
 	for (size_t i = 0; i < msg->nrcpt; i++) {
 		msg->rcpt[i].why[0] = '\0';
 		msg->rcpt[i].accepted = 0;

@@ -59,8 +59,6 @@ struct smtpc {
 };
 
 /* smtpc.c */
-/* Wall clock in seconds. */
-double smtpc_now(void);
 /* (Re)arm the stage timeout. */
 void smtpc_set_timer(struct smtpc *c, long secs);
 /* Watch the socket for reading, and writing while output is queued. */

@@ -326,7 +326,7 @@ void smtpc_xact_begin(struct smtpc *c)
 	for (size_t i = 0; i < m->nrcpt; i++)
 		push_cmd(c, CMD_RCPT, i);
 	push_cmd(c, CMD_DATA, 0);
-	m->t_xfer = smtpc_now();
+	m->t_xfer = wall_now();
 	m->remote = 1;
 	send_cmds(c);
 }
