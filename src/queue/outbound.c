@@ -345,27 +345,23 @@ static void error_result(struct qmsg *m, size_t ri, const struct dest *d, const 
 	qmsg_result(m, ri, &q);
 }
 
-int outbound_routed(const struct dest *d)
-{
-	struct nexthop nh;
-	return d->kind == DEST_RELAY || d->kind == DEST_LMTP ||
-	    (d->kind == DEST_MAILDIR && nexthop_override(O.router, d->addr, &nh));
-}
-
-void outbound_add(struct qmsg *m, size_t ri, const struct dest *d)
+int outbound_add(struct qmsg *m, size_t ri, const struct dest *d)
 {
 	struct nexthop nh;
 	int r;
 
 	if (d->kind == DEST_RELAY)
 		r = nexthop_route(O.router, d->addr, &nh);
-	else if (nexthop_override(O.router, d->addr, &nh))
+	else if ((d->kind == DEST_LMTP || d->kind == DEST_MAILDIR) &&
+	    nexthop_override(O.router, d->addr, &nh))
 		r = 0;		/* transport_maps wins over the default transport */
-	else
+	else if (d->kind == DEST_LMTP)
 		r = nexthop_parse(d->path, NULL, &nh);
+	else
+		return 0;	/* a mailbox: the queue manager's own delivery */
 	if (r < 0 && nh.transport != NH_ERROR) {
 		error_result(m, ri, d, "smtp", QR_DEFER, "4.3.5", "mail transport unavailable");
-		return;
+		return 1;
 	}
 	if (nh.transport == NH_ERROR) {
 		char dsn[16];
@@ -378,12 +374,12 @@ void outbound_add(struct qmsg *m, size_t ri, const struct dest *d)
 			snprintf(dsn, sizeof(dsn), "5.0.0");
 		}
 		error_result(m, ri, d, "error", dsn[0] == '4' ? QR_DEFER : QR_BOUNCE, dsn, t);
-		return;
+		return 1;
 	}
 	if (nh.transport == NH_LOCAL || nh.transport == NH_VIRTUAL) {
 		error_result(m, ri, d, "smtp", QR_DEFER, "4.3.5",
 		    "mail transport unavailable (local/virtual transport for a remote domain)");
-		return;
+		return 1;
 	}
 	struct dq *q = dq_get(&nh);
 	struct odel *o = NULL;
@@ -419,6 +415,7 @@ void outbound_add(struct qmsg *m, size_t ri, const struct dest *d)
 	o->orig[k] = xstrdup(d->orig);
 	o->sm.rcpt[k].addr = o->addr[k];
 	o->ri[k] = ri;
+	return 1;
 }
 
 void outbound_dispatch(struct qmsg *m)

@@ -413,10 +413,8 @@ void qmgr_finish(struct qmsg *m)
 static void plan_dest(struct qmsg *m, size_t ri, const struct dest *d,
     struct qdel **qd, size_t *nqd, size_t *qcap, struct maildir_batch *mb)
 {
-	if (outbound_routed(d)) {
-		outbound_add(m, ri, d);
+	if (outbound_add(m, ri, d))
 		return;
-	}
 	if (*nqd == *qcap) {
 		*qcap = *qcap ? *qcap * 2 : 128;
 		*qd = xrealloc(*qd, *qcap * sizeof(**qd));

@@ -68,11 +68,10 @@ void qmgr_finish(struct qmsg *m);
 /* outbound.c */
 struct dest;
 int outbound_init(const struct config *cfg, char *err, size_t errlen);
-/* Deliver recipient ri of m (final address d) by smtp/lmtp/error. */
-void outbound_add(struct qmsg *m, size_t ri, const struct dest *d);
-/* Whether d goes through outbound: relay, lmtp, or a transport_maps
- * override of a local/virtual mailbox. */
-int outbound_routed(const struct dest *d);
+/* Take recipient ri of m (final address d) for smtp/lmtp/error delivery
+ * when it is outbound's: relay, lmtp, or a local/virtual mailbox that
+ * transport_maps sends elsewhere. 1 taken, 0 a mailbox to deliver here. */
+int outbound_add(struct qmsg *m, size_t ri, const struct dest *d);
 /* Start what outbound_add() collected for m. */
 void outbound_dispatch(struct qmsg *m);
 /* Close idle connections and free everything (at exit). */
