@@ -85,13 +85,11 @@ static int fast_open(struct nft *n)
 static int add_elems(struct nftnl_set *s, const struct waddr *w, long long ms)
 {
 	int bytes = w->family == AF_INET ? 4 : 16, carry = 1;
-	unsigned char lo[16], end[16];
+	struct nft_iv iv;
 	struct nftnl_set_elem *e;
 
-	memcpy(lo, w->a, (size_t)bytes);
-	memcpy(end, w->a, (size_t)bytes);
-	for (int bit = w->plen; bit < bytes * 8; bit++)
-		end[bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
+	nft_iv_from_net(w, &iv);
+	unsigned char *end = iv.hi;
 	for (int i = bytes - 1; i >= 0 && carry; i--) {	/* hi + 1 */
 		end[i] = (unsigned char)(end[i] + 1);
 		carry = end[i] == 0;
@@ -100,7 +98,7 @@ static int add_elems(struct nftnl_set *s, const struct waddr *w, long long ms)
 		return -1;
 	if ((e = nftnl_set_elem_alloc()) == NULL)
 		return -1;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, lo, (uint32_t)bytes);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, iv.lo, (uint32_t)bytes);
 	if (ms >= 0)
 		nftnl_set_elem_set_u64(e, NFTNL_SET_ELEM_TIMEOUT, (uint64_t)ms);
 	nftnl_set_elem_add(s, e);
@@ -161,7 +159,6 @@ int nft_fast_change(struct nft *n, const char *id, const struct nft_ban *b, size
 		return -1;
 	for (int f = 0; f < 2; f++) {
 		for (size_t i = 0; i < nb; i++) {
-			long t = b[i].timeout;
 			if (b[i].net.family != fams[f])
 				continue;
 			if (sets[f] == NULL) {
@@ -172,9 +169,8 @@ int nft_fast_change(struct nft *n, const char *id, const struct nft_ban *b, size
 				nftnl_set_set_str(sets[f], NFTNL_SET_NAME, name);
 				nftnl_set_set_u32(sets[f], NFTNL_SET_FAMILY, NFPROTO_INET);
 			}
-			if (t > NFT_TIMEOUT_MAX)
-				t = NFT_TIMEOUT_MAX;
-			if (add_elems(sets[f], &b[i].net, unban || t <= 0 ? -1 : t * 1000LL) < 0)
+			long long ms = unban ? -1 : nft_timeout_ms(b[i].timeout);
+			if (add_elems(sets[f], &b[i].net, ms) < 0)
 				goto out;
 		}
 	}

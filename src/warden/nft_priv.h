@@ -29,6 +29,18 @@ struct nft {
  * bigger batches (a restore) go to libnftables in one transaction. */
 #define NFT_FAST_MAX 64
 
+/* A network as the interval [lo, hi] it covers; IPv4 uses 4 bytes. */
+struct nft_iv {
+	unsigned char lo[16], hi[16];
+	long long ms;		/* time left in ms, -1 forever */
+	int old;		/* listed from the kernel's set */
+};
+/* w's interval (ms and old zero). */
+void nft_iv_from_net(const struct waddr *w, struct nft_iv *iv);
+/* A ban's timeout in seconds as an element timeout in ms: capped at
+ * NFT_TIMEOUT_MAX, -1 (forever) for 0 or less. */
+long long nft_timeout_ms(long t);
+
 /* snprintf into err (if not NULL). */
 void nft_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -32,19 +32,12 @@
  * so a restart restoring its bans writes nothing. */
 #define NFT_SLACK_MS 5000
 
-/* A set element (or a ban) as an interval [lo, hi]; IPv4 uses 4 bytes. */
-struct nft_iv {
-	unsigned char lo[16], hi[16];
-	long long ms;		/* time left in ms, -1 forever */
-	int old;		/* listed from the kernel's set */
-};
-
 static int fam_bytes(int fam)
 {
 	return fam == AF_INET ? 4 : 16;
 }
 
-static void iv_from_net(const struct waddr *w, struct nft_iv *iv)
+void nft_iv_from_net(const struct waddr *w, struct nft_iv *iv)
 {
 	int bytes = fam_bytes(w->family);
 
@@ -53,6 +46,13 @@ static void iv_from_net(const struct waddr *w, struct nft_iv *iv)
 	memcpy(iv->hi, w->a, (size_t)bytes);
 	for (int bit = w->plen; bit < bytes * 8; bit++)
 		iv->hi[bit / 8] |= (unsigned char)(0x80 >> (bit % 8));
+}
+
+long long nft_timeout_ms(long t)
+{
+	if (t > NFT_TIMEOUT_MAX)
+		t = NFT_TIMEOUT_MAX;
+	return t > 0 ? t * 1000LL : -1;
 }
 
 /* Writers for the batch text: a batch holds up to millions of elements and
@@ -197,7 +197,7 @@ static int parse_elem_addr(int fam, const char *s, size_t len, struct nft_iv *iv
 	if (inet_pton(fam, txt, w.a) != 1 || w.plen < 0 || w.plen > fam_bytes(fam) * 8)
 		return -1;
 	waddr_mask(&w, w.plen);
-	iv_from_net(&w, iv);
+	nft_iv_from_net(&w, iv);
 	return 0;
 }
 
@@ -493,14 +493,10 @@ static int change(struct nft *n, const char *jail, const struct nft_ban *b, size
 		}
 		v = xrealloc(v, (nv + nreq) * sizeof(*v));
 		for (size_t i = 0; i < nb; i++) {
-			long t = b[i].timeout;
 			if (b[i].net.family != fams[f])
 				continue;
-			iv_from_net(&b[i].net, &v[nv]);
-			if (t > NFT_TIMEOUT_MAX)
-				t = NFT_TIMEOUT_MAX;
-			v[nv].ms = t > 0 ? t * 1000LL : -1;
-			v[nv++].old = 0;
+			nft_iv_from_net(&b[i].net, &v[nv]);
+			v[nv++].ms = nft_timeout_ms(b[i].timeout);
 		}
 		qsort(v, nv, sizeof(*v), iv_cmp);
 		rc = unban ? plan_unban(n, id, fams[f], v, nv, &count) :
@@ -563,7 +559,7 @@ int nft_contains(struct nft *n, const char *jail, const struct waddr *net)
 		free(v);
 		return -1;
 	}
-	iv_from_net(net, &want);
+	nft_iv_from_net(net, &want);
 	for (size_t i = 0; i < nv && !found; i++)
 		found = memcmp(v[i].lo, want.lo, 16) == 0 && memcmp(v[i].hi, want.hi, 16) == 0;
 	free(v);
