@@ -19,7 +19,8 @@ void buf_init(struct buf *b, size_t max)
 
 static int buf_reserve(struct buf *b, size_t n)
 {
-	if (n > b->max || b->len + n > b->max)
+	/* compare with the room left, never add to n (b->len <= b->max) */
+	if (b->len > b->max || n > b->max - b->len)
 		return -1;
 	if (b->len + n + 1 <= b->cap)
 		return 0;

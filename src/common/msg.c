@@ -70,7 +70,7 @@ int msg_recv(int fd, struct msg *m)
 
 uint32_t msg_get_u32(struct msg *m)
 {
-	if (m->bad || m->b.len - m->rpos < 4) {
+	if (m->bad || m->rpos > m->b.len || m->b.len - m->rpos < 4) {
 		m->bad = 1;
 		return 0;
 	}
@@ -82,7 +82,8 @@ uint32_t msg_get_u32(struct msg *m)
 const char *msg_get_str(struct msg *m)
 {
 	uint32_t n = msg_get_u32(m);
-	if (m->bad || m->b.len - m->rpos < (size_t)n + 1 || m->b.data[m->rpos + n] != '\0' ||
+	/* n bytes and a NUL must fit in what remains: compare, never add */
+	if (m->bad || n >= m->b.len - m->rpos || m->b.data[m->rpos + n] != '\0' ||
 	    memchr(m->b.data + m->rpos, '\0', n) != NULL) {
 		m->bad = 1;
 		return "";

@@ -37,11 +37,11 @@
 
 static struct pickup {
 	const struct config *cfg;
-	int dropfd, infd, ifd;
+	int dropfd, infd, ifd, corruptfd;
 	pickup_queued_fn *queued_fn;
 	struct loop_timer timer, again;
 	long max_size;
-} P = { .dropfd = -1, .infd = -1, .ifd = -1 };
+} P = { .dropfd = -1, .infd = -1, .ifd = -1, .corruptfd = -1 };
 
 /* One parsed maildrop file. */
 struct drop {
@@ -102,6 +102,25 @@ int pickup_addr_ok(const char *p, size_t n)
 		if ((unsigned char)p[i] <= ' ' || p[i] == 127 || p[i] == '<' || p[i] == '>')
 			return 0;
 	return 1;
+}
+
+int pickup_end_record(const char *buf, size_t len, size_t off, size_t *mlen)
+{
+	/* the last line, "E <digits>\n", starts at e; the message fills
+	 * off .. e-1 and ends with the newline at e-1 */
+	if (off > len || len - off < 4 || buf[len - 1] != '\n')
+		return -1;
+	size_t e = len - 1;
+	while (e > off && buf[e - 1] != '\n')
+		e--;
+	if (len - e < 4 || buf[e] != 'E' || buf[e + 1] != ' ')
+		return -1;
+	if (spool_parse_len(buf + e + 2, len - 1 - (e + 2), mlen) < 0)
+		return -1;
+	/* compare with the room there is, never add to the recorded length */
+	if (e == off || *mlen != e - off - 1)
+		return -1;
+	return 0;
 }
 
 /* Parse and check a maildrop file held in buf. 0 or -1 with err. */
@@ -165,20 +184,8 @@ static int drop_parse(const char *buf, size_t len, struct drop *d, char *err, si
 		goto bad;
 	}
 	/* end record: "\nE <len>\n" closes the file */
-	size_t e = len;
-	if (e < off + 4 || buf[e - 1] != '\n')
-		goto noend;
-	e--;
-	while (e > off && buf[e - 1] != '\n')
-		e--;
 	size_t mlen;
-	char nlc;
-	char tail[40];
-	if (len - e >= sizeof(tail) || len - e < 4 || buf[e] != 'E' || buf[e + 1] != ' ')
-		goto noend;
-	memcpy(tail, buf + e, len - e);
-	tail[len - e] = '\0';
-	if (sscanf(tail + 2, "%zu%c", &mlen, &nlc) != 2 || nlc != '\n' || off + mlen + 1 != e)
+	if (pickup_end_record(buf, len, off, &mlen) < 0)
 		goto noend;
 	d->msg = buf + off;
 	d->msglen = mlen;
@@ -381,12 +388,21 @@ static int pick_one(const char *name, char *id, size_t idlen)
 	free(buf);
 	return 1;
 bad:
-	log_set_service("pickup");
-	log_warn("%s/%s: uid=%lu: %s: removed", PICKUP_DIR, name, (unsigned long)st.st_uid, err);
-	log_set_service("qmgr");
+	/* kept for a human in corrupt/ (Postfix's name), never retried */
 	if (fd >= 0)
 		close(fd);
 	free(buf);
+	log_set_service("pickup");
+	if (P.corruptfd >= 0 && renameat(P.dropfd, name, P.corruptfd, name) == 0)
+		log_warn("%s/%s: uid=%lu: %s: moved to corrupt", PICKUP_DIR, name,
+		    (unsigned long)st.st_uid, err);
+	else if (unlinkat(P.dropfd, name, 0) < 0 && errno != ENOENT)
+		log_warn("%s/%s: uid=%lu: %s: cannot remove: %s", PICKUP_DIR, name,
+		    (unsigned long)st.st_uid, err, strerror(errno));
+	else
+		log_warn("%s/%s: uid=%lu: %s: removed", PICKUP_DIR, name, (unsigned long)st.st_uid, err);
+	log_set_service("qmgr");
+	return -1;
 remove:
 	if (unlinkat(P.dropfd, name, 0) < 0 && errno != ENOENT)
 		log_warn("remove %s/%s: %s", PICKUP_DIR, name, strerror(errno));
@@ -475,6 +491,9 @@ void pickup_init(const struct config *cfg, int qfd, pickup_queued_fn *queued_fn)
 		log_warn("mkdir %s: %s", PICKUP_DIR, strerror(errno));
 	P.dropfd = openat(qfd, PICKUP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	P.infd = openat(qfd, "incoming", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	P.corruptfd = openat(qfd, "corrupt", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (P.corruptfd < 0)
+		log_warn("open corrupt: %s (bad maildrop files are removed)", strerror(errno));
 	if (P.dropfd < 0 || P.infd < 0) {
 		log_warn("pickup disabled: open %s: %s", PICKUP_DIR, strerror(errno));
 		return;

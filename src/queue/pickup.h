@@ -50,4 +50,8 @@ long pickup_max_size(const struct config *cfg);
  * line of printable text without spaces and "<>", at most
  * PICKUP_ADDR_MAX bytes. Refused, never rewritten. */
 int pickup_addr_ok(const char *p, size_t n);
+/* The end record of a maildrop file of len bytes whose message starts at
+ * off: *mlen the recorded length, 0 when it is exactly the room between
+ * off and the end record; -1 for a missing, malformed or mismatched one. */
+int pickup_end_record(const char *buf, size_t len, size_t off, size_t *mlen);
 #endif

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,24 @@ int spool_sync(int dirfd)
 
 /* Reader. */
 
+int spool_parse_len(const char *s, size_t n, size_t *out)
+{
+	size_t v = 0;
+
+	if (n == 0 || n > 20)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		size_t d = (size_t)(s[i] - '0');
+		if (v > (SIZE_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
 static char *rec_dup(const char *p, size_t n)
 {
 	return xstrndup(p, n);
@@ -320,12 +339,19 @@ int spool_read(int dirfd, const char *id, struct spool_env *env, char *err, size
 	char *e = NULL;
 	for (char *q = tail; (q = strstr(q, "\nE ")) != NULL; q++)
 		e = q;
-	size_t blen;
-	char nlc;
-	if (e == NULL || tail[tn - 1] != '\n' ||
-	    sscanf(e + 3, "%zu%c", &blen, &nlc) != 2 || nlc != '\n' ||
-	    (off_t)(env->body_off + (off_t)blen + 1) != toff + (off_t)(e - tail) + 1) {
+	if (e == NULL || tail[tn - 1] != '\n') {
 		snprintf(err, errlen, "no valid end record (incomplete file)");
+		goto bad;
+	}
+	/* The body runs from body_off to the newline before 'E': compare the
+	 * recorded length with that room, never add to it (a huge value must
+	 * not wrap into a match). */
+	size_t blen;
+	off_t epos = toff + (off_t)(e - tail) + 1;	/* offset of the 'E' */
+	char *nl = strchr(e + 3, '\n');
+	if (nl == NULL || nl[1] != '\0' || spool_parse_len(e + 3, (size_t)(nl - (e + 3)), &blen) < 0 ||
+	    epos <= env->body_off || blen != (size_t)(epos - env->body_off) - 1) {
+		snprintf(err, errlen, "bad end record: length does not match the body");
 		goto bad;
 	}
 	env->body_len = blen;

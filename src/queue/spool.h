@@ -90,6 +90,9 @@ void spool_abort(struct spool_writer *w);
 /* Make everything written so far durable (syncfs on dirfd's file system). */
 int spool_sync(int dirfd);
 
+/* A record's length field: 1 to 20 decimal digits (no sign, no space)
+ * that fit in a size_t, into *out. 0, or -1 for anything else. */
+int spool_parse_len(const char *s, size_t n, size_t *out);
 /* Open and parse dir/id. 0 ok; -1 with err: missing end record or bad
  * record (the caller moves it to corrupt/ or removes it). */
 int spool_read(int dirfd, const char *id, struct spool_env *env,

@@ -95,9 +95,12 @@ static void parse_line(struct banfile *b, char *line, size_t *cap)
 	char *end;
 	if (waddr_parse_net(net, &e.net, err, sizeof(err)) < 0 || e.net.plen == 0)
 		return;
+	errno = 0;
 	e.expires = strtol(exp, &end, 10);
-	if (*end != '\0' || e.expires < 0)
+	if (*end != '\0' || end == exp || e.expires < 0 || errno == ERANGE)
 		return;
+	if (jail && strlen(jail) >= sizeof(e.jail))
+		return;		/* never truncated into another jail's name */
 	str_copy(e.jail, sizeof(e.jail), jail ? jail : "-");
 	if (b->n == *cap) {
 		*cap = *cap ? 2 * *cap : 64;
@@ -134,12 +137,23 @@ static void refresh(struct banfile *b)
 	size_t cap = 0;
 	free(b->e);
 	b->e = NULL;
+	/* A line that does not fit in line[] is skipped whole: its tail must
+	 * never be read as a line of its own. Only the size seen by fstat
+	 * is read. */
 	char line[512];
-	while (fgets(line, sizeof(line), fp)) {
+	off_t left = st.st_size;
+	int skipping = 0;
+	while (left > 0 && fgets(line, sizeof(line), fp)) {
 		size_t len = strlen(line);
-		if (len && line[len - 1] == '\n')
+		if ((off_t)len > left)
+			break;
+		left -= (off_t)len;
+		int whole = len > 0 && line[len - 1] == '\n';
+		if (whole)
 			line[len - 1] = '\0';
-		parse_line(b, line, &cap);
+		if (!skipping && (whole || left == 0))
+			parse_line(b, line, &cap);
+		skipping = !whole;
 	}
 	fclose(fp);
 	b->dev = st.st_dev;

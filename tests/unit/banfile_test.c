@@ -62,10 +62,57 @@ static void test_roundtrip(void **state)
 	rmdir(dir);
 }
 
+/* The reader's line lengths: an empty line, a line that just fits, one
+ * byte more (skipped whole: its tail is not a ban of its own), a huge
+ * one; expiry values negative or past LONG_MAX; over-long jail names. */
+static void test_line_lengths(void **state)
+{
+	char dir[] = "/tmp/banfile_test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	char path[64];
+	snprintf(path, sizeof(path), "%s/bans", dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "\n");						/* 0 */
+	fprintf(fp, "192.0.2.1 0 fits%*s\n", 510 - 16, "");		/* 510 + LF: fits */
+	fprintf(fp, "192.0.2.2 0 long%*s10.0.0.0/8 0 evil\n", 511 - 16, "");	/* room + 1 */
+	fprintf(fp, "192.0.2.3 0 huge");
+	for (int i = 0; i < 5000; i++)
+		fprintf(fp, " 10.%d.0.0/16 0 x", i % 250);
+	fprintf(fp, "\n");
+	fprintf(fp, "192.0.2.4 -1 neg\n");
+	fprintf(fp, "192.0.2.5 99999999999999999999 wrap\n");
+	fprintf(fp, "192.0.2.6 9223372036854775807 max\n");
+	fprintf(fp, "192.0.2.7 0 %040d\n", 7);			/* jail name too long */
+	fprintf(fp, "192.0.2.8 0 last");				/* no final newline */
+	assert_int_equal(fclose(fp), 0);
+
+	struct banfile *b = banfile_open(dfd, "bans");
+	char jail[32];
+	assert_int_equal(banfile_check(b, "192.0.2.1", 100, jail, sizeof(jail)), 1);
+	assert_string_equal(jail, "fits");
+	assert_int_equal(banfile_check(b, "10.1.2.3", 100, jail, sizeof(jail)), 0);
+	assert_int_equal(banfile_check(b, "192.0.2.3", 100, jail, sizeof(jail)), 0);
+	assert_int_equal(banfile_check(b, "192.0.2.4", 100, jail, sizeof(jail)), 0);
+	assert_int_equal(banfile_check(b, "192.0.2.5", 100, jail, sizeof(jail)), 0);
+	assert_int_equal(banfile_check(b, "192.0.2.6", 100, jail, sizeof(jail)), 1);
+	assert_int_equal(banfile_check(b, "192.0.2.7", 100, jail, sizeof(jail)), 0);
+	assert_int_equal(banfile_check(b, "192.0.2.8", 100, jail, sizeof(jail)), 1);
+	assert_string_equal(jail, "last");
+	assert_int_equal(banfile_count(b), 3);
+	banfile_close(b);
+	unlink(path);
+	close(dfd);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_line_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "common/buf.h"
@@ -42,11 +43,37 @@ static void test_large_printf(void **state)
 	buf_free(&b);
 }
 
+/* Lengths are compared with the room left: 0, exactly the room, one
+ * more, and sizes that would wrap len + n. */
+static void test_append_lengths(void **state)
+{
+	struct buf b;
+	buf_init(&b, 8);
+	assert_int_equal(buf_append(&b, "", 0), 0);
+	assert_int_equal(buf_append(&b, "abc", 3), 0);
+	assert_int_equal(buf_append(&b, "123456", 6), -1);	/* room + 1 */
+	assert_int_equal(buf_append(&b, "12345", SIZE_MAX), -1);
+	assert_int_equal(buf_append(&b, "12345", SIZE_MAX - 2), -1);	/* 3 + n wraps to 0 */
+	assert_int_equal(buf_append(&b, "12345", 5), 0);	/* exactly the room */
+	assert_int_equal(buf_append(&b, "", 0), 0);
+	assert_int_equal(buf_append(&b, "x", 1), -1);
+	assert_string_equal(b.data, "abc12345");
+	buf_free(&b);
+	/* no maximum to speak of: a wrapping length must still fail */
+	buf_init(&b, SIZE_MAX);
+	assert_int_equal(buf_append(&b, "abc", 3), 0);
+	assert_int_equal(buf_append(&b, "x", SIZE_MAX - 1), -1);
+	assert_int_equal(buf_append(&b, "x", SIZE_MAX - 2), -1);
+	assert_int_equal(b.len, 3);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_append_and_max),
 		cmocka_unit_test(test_large_printf),
+		cmocka_unit_test(test_append_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -68,11 +69,65 @@ static void test_malformed(void **state)
 	close(sv[1]);
 }
 
+/* A message whose string field claims len bytes, followed by have bytes
+ * of 'x' and a NUL: only len == have may be read. */
+static void str_field(struct msg *m, uint32_t len, size_t have)
+{
+	msg_init(m, MSG_QUEUED);
+	msg_put_u32(m, len);
+	for (size_t i = 0; i < have; i++)
+		buf_append(&m->b, "x", 1);
+	buf_append(&m->b, "", 1);
+	m->rpos = 4;
+}
+
+static void test_string_lengths(void **state)
+{
+	struct msg m;
+	const struct { uint32_t len; size_t have; int ok; } cases[] = {
+		{ 0, 0, 1 },			/* empty string */
+		{ 5, 5, 1 },			/* exactly what remains */
+		{ 6, 5, 0 },			/* remaining + 1 */
+		{ 4, 5, 0 },			/* NUL not where it says */
+		{ UINT32_MAX, 5, 0 },		/* largest value */
+		{ UINT32_MAX - 1, 0, 0 },
+		{ (uint32_t)-1, 0, 0 },		/* "negative" */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		str_field(&m, cases[i].len, cases[i].have);
+		const char *s = msg_get_str(&m);
+		if (cases[i].ok) {
+			assert_int_equal(strlen(s), cases[i].len);
+			assert_int_equal(msg_end(&m), 0);
+		} else {
+			assert_string_equal(s, "");
+			assert_int_equal(msg_end(&m), -1);
+		}
+		msg_free(&m);
+	}
+	/* a u32 with 0..3 bytes left, and a read position past the end */
+	for (size_t have = 0; have < 4; have++) {
+		msg_init(&m, MSG_QUEUED);
+		buf_append(&m.b, "\1\2\3", have);
+		m.rpos = 4;
+		assert_int_equal(msg_get_u32(&m), 0);
+		assert_int_equal(msg_end(&m), -1);
+		msg_free(&m);
+	}
+	msg_init(&m, MSG_QUEUED);
+	m.rpos = SIZE_MAX;
+	assert_int_equal(msg_get_u32(&m), 0);
+	assert_string_equal(msg_get_str(&m), "");
+	assert_int_equal(msg_end(&m), -1);
+	msg_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_string_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

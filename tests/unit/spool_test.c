@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,12 +116,89 @@ static void test_record_injection(void **state)
 	rmdir(dir);
 }
 
+/* A hand-made queue file: envelope, body, then end record text as given. */
+static void write_raw(int dfd, const char *id, const char *body, const char *end)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "MW1\nT 1700000000.0\nS s@example.org\nR- a@example.com\n"
+	    "B\n%s%s", body, end);
+	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	int fd = openat(dfd, id, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, (size_t)n), n);
+	close(fd);
+}
+
+/* The end record's length is compared with the body there is: 0,
+ * exactly the body, one more, SIZE_MAX (which wrapped into a match),
+ * off_t's maximum, negative and malformed values. A refused complete
+ * file is corrupt, not "incomplete" (the queue manager then moves it to
+ * corrupt/ instead of retrying or removing it). */
+static void test_end_record_lengths(void **state)
+{
+	char dir[64], err[128];
+	int dfd = tmpdir(dir, sizeof(dir));
+	const struct { const char *body, *end; int ok; } cases[] = {
+		{ "hello", "\nE 5\n", 1 },
+		{ "", "\nE 0\n", 1 },
+		{ "hello", "\nE 0\n", 0 },
+		{ "hello", "\nE 4\n", 0 },
+		{ "hello", "\nE 6\n", 0 },			/* remaining + 1 */
+		{ "", "E 18446744073709551615\n", 0 },	/* SIZE_MAX: wrapped to a match */
+		{ "hello", "\nE 18446744073709551615\n", 0 },
+		{ "hello", "\nE 18446744073709551616\n", 0 },	/* past SIZE_MAX */
+		{ "hello", "\nE 9223372036854775807\n", 0 },	/* off_t max */
+		{ "hello", "\nE 9223372036854775808\n", 0 },	/* (off_t) negative */
+		{ "", "E -1\n", 0 },				/* negative */
+		{ "hello", "\nE -1\n", 0 },
+		{ "hello", "\nE +5\n", 0 },
+		{ "hello", "\nE  5\n", 0 },
+		{ "hello", "\nE 5x\n", 0 },
+		{ "hello", "\nE \n", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct spool_env env;
+		write_raw(dfd, "AAAA00000001", cases[i].body, cases[i].end);
+		int rc = spool_read(dfd, "AAAA00000001", &env, err, sizeof(err));
+		if (cases[i].ok) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(env.body_len, strlen(cases[i].body));
+			spool_env_free(&env);
+		} else {
+			assert_int_equal(rc, -1);
+			assert_null(strstr(err, "incomplete"));
+		}
+	}
+	unlinkat(dfd, "AAAA00000001", 0);
+	close(dfd);
+	rmdir(dir);
+}
+
+static void test_parse_len(void **state)
+{
+	size_t v;
+	assert_int_equal(spool_parse_len("0", 1, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(spool_parse_len("18446744073709551615", 20, &v), 0);
+	assert_true(v == SIZE_MAX);
+	assert_int_equal(spool_parse_len("18446744073709551616", 20, &v), -1);
+	assert_int_equal(spool_parse_len("99999999999999999999", 20, &v), -1);
+	assert_int_equal(spool_parse_len("000000000000000000001", 21, &v), -1);
+	assert_int_equal(spool_parse_len("", 0, &v), -1);
+	assert_int_equal(spool_parse_len("-1", 2, &v), -1);
+	assert_int_equal(spool_parse_len(" 1", 2, &v), -1);
+	assert_int_equal(spool_parse_len("12", 1, &v), 0);	/* only n bytes */
+	assert_int_equal(v, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_truncated_is_refused),
 		cmocka_unit_test(test_record_injection),
+		cmocka_unit_test(test_end_record_lengths),
+		cmocka_unit_test(test_parse_len),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
