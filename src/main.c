@@ -39,6 +39,10 @@ int main(int argc, char **argv)
 	int opt;
 	char err[2048];
 
+	/* A set-gid copy (sbin/sendmail, group setgid_group) is only ever
+	 * sendmail or mailq, whatever argv[0] or the subcommand says. */
+	if (getegid() != getgid())
+		return cli_setgid(DEFAULT_CONFIG, argc, argv);
 	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	if (strcmp(base, "sendmail") == 0)	/* installed as sendmail: its flags */
 		return cli_sendmail(DEFAULT_CONFIG, argc - 1, argv + 1);
@@ -58,7 +62,7 @@ int main(int argc, char **argv)
 	if (cmd && strcmp(cmd, "sendmail") == 0)
 		return cli_sendmail(path, argc - optind - 1, argv + optind + 1);
 	if (strcmp(base, "mailq") == 0 || (cmd && (strcmp(cmd, "queue") == 0 || strcmp(cmd, "mailq") == 0))) {
-		struct config *qc = config_load(path, err, sizeof(err));
+		struct config *qc = config_load_client(path, err, sizeof(err));
 		if (qc == NULL) {
 			fprintf(stderr, "mailwarden: fatal: %s\n", err);
 			return 1;

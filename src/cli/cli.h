@@ -28,6 +28,15 @@ int cli_warden(const struct config *cfg, int argc, char **argv);
  */
 int cli_sendmail(const char *config_path, int argc, char **argv);
 /*
+ * The whole program when it runs set-gid (getegid() != getgid()): only
+ * sendmail, or mailq when argv[0] is mailq (or -bp); other subcommands
+ * are refused. -C/-c need root or a directory listed in the default
+ * config's alternate_config_directories / multi_instance_directories.
+ * The group serves only to create the maildrop file and is given up
+ * right after. sendmail(8) exit codes.
+ */
+int cli_setgid(const char *def_config, int argc, char **argv);
+/*
  * `mailwarden queue [list] | flush | delete ID...|ALL | hold ID...|ALL |
  * release ID...|ALL` (also `mailwarden mailq`): postqueue -p layout and
  * postsuper -d/-h/-H. 0 ok, 1 error, 2 usage.

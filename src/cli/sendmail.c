@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #define EX_DATAERR	65
 #define EX_SOFTWARE	70
 #define EX_TEMPFAIL	75
+#define EX_NOPERM	77
 #define SM_LINE_MAX	(64 * 1024)
 
 struct sendmail {
@@ -40,7 +42,10 @@ struct sendmail {
 	const char *fullname;	/* -F */
 	char **rcpt;
 	size_t nrcpt, rcap;
-	gid_t drop_gid;		/* the setgid group, or (gid_t)-1 */
+	gid_t drop_gid;		/* the setgid group until given up, or (gid_t)-1 */
+	int setgid;		/* run set-gid (by a user, for the group) */
+	int dfd, fd;		/* maildrop/ and the open drop file, or -1 */
+	char name[32];		/* its name */
 	long max;
 };
 
@@ -102,22 +107,79 @@ static void sm_extract(struct sendmail *sm, struct buf *msg)
 	*msg = out;
 }
 
-/* Write the maildrop file: ".tNAME" 0600, then 0644 and renamed. */
-static int sm_drop(struct sendmail *sm, const struct buf *msg, char *err, size_t errlen)
+/* Give up the setgid group for good (real, effective and saved). */
+static int sm_drop_group(struct sendmail *sm)
+{
+	gid_t g = getgid();
+	if (sm->drop_gid == (gid_t)-1)
+		return 0;
+	sm->drop_gid = (gid_t)-1;
+	if (setresgid(g, g, g) < 0)
+		return -1;
+	prctl(PR_SET_DUMPABLE, 1);	/* unprivileged now (LeakSanitizer needs it) */
+	return 0;
+}
+
+/* Create the maildrop file NAME, mode 0600 (not ready), with the setgid
+ * group, and give the group up right after: writing and finishing need
+ * only the open file. 0, or -1 with err. */
+static int sm_open_drop(struct sendmail *sm, char *err, size_t errlen)
 {
 	const char *qdir = config_get(sm->cfg, "queue_directory");
 	unsigned char rnd[8];
-	char name[32], tmp[40];
-	struct buf env;
-	int rc = -1, fd = -1, dfd = -1;
+	char path[1024];
+	int rc = -1;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
-		return -1;
+		goto out;
 	}
-	snprintf(name, sizeof(name), "%02X%02X%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1],
+	snprintf(sm->name, sizeof(sm->name), "%02X%02X%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1],
 	    rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	snprintf(tmp, sizeof(tmp), ".t%s", name);
+	snprintf(path, sizeof(path), "%s/%s", qdir, PICKUP_DIR);
+	/* the setgid group only for creating the file */
+	if (sm->drop_gid != (gid_t)-1 && setegid(sm->drop_gid) < 0) {
+		snprintf(err, errlen, "setegid: %s", strerror(errno));
+		goto out;
+	}
+	sm->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_PATH);
+	if (sm->dfd >= 0)
+		sm->fd = openat(sm->dfd, sm->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    PICKUP_MODE_BUSY);
+	if (sm->fd < 0) {
+		snprintf(err, errlen, "cannot create a file in %s: %s%s", path, strerror(errno),
+		    errno == EACCES ? " (is mailwarden installed setgid to setgid_group?)" : "");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (sm_drop_group(sm) < 0) {
+		snprintf(err, errlen, "setresgid: %s", strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Give up an open drop file that will not be finished: emptied and made
+ * mode 0000, which pickup removes (we may no longer unlink it). */
+static void sm_abandon(struct sendmail *sm)
+{
+	if (sm->fd < 0)
+		return;
+	if (ftruncate(sm->fd, 0) < 0 || fchmod(sm->fd, PICKUP_MODE_ABANDONED) < 0)
+		fprintf(stderr, "sendmail: warning: %s/%s: %s\n", PICKUP_DIR, sm->name, strerror(errno));
+	close(sm->fd);
+	sm->fd = -1;
+}
+
+/* Write the envelope, message and end record into the open drop file,
+ * then fsync and make it 0644 (ready). 0, or -1 with err. */
+static int sm_finish_drop(struct sendmail *sm, const struct buf *msg, char *err, size_t errlen)
+{
+	struct buf env;
+	char end[64];
+	int rc = -1;
+
 	buf_init(&env, PICKUP_ENV_MAX);
 	buf_puts(&env, PICKUP_MAGIC "\n");
 	if (sm->sender)
@@ -136,23 +198,6 @@ static int sm_drop(struct sendmail *sm, const struct buf *msg, char *err, size_t
 		snprintf(err, errlen, "too many recipients");
 		goto out;
 	}
-	/* the setgid group only for creating, writing and renaming the file */
-	if (sm->drop_gid != (gid_t)-1 && setegid(sm->drop_gid) < 0) {
-		snprintf(err, errlen, "setegid: %s", strerror(errno));
-		goto out;
-	}
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/%s", qdir, PICKUP_DIR);
-	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_PATH);
-	if (dfd >= 0)
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    PICKUP_MODE_BUSY);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create a file in %s: %s%s", path, strerror(errno),
-		    errno == EACCES ? " (is mailwarden installed setgid to setgid_group?)" : "");
-		goto out;
-	}
-	char end[64];
 	snprintf(end, sizeof(end), "\nE %zu\n", msg->len);
 	const struct { const char *p; size_t n; } parts[] = {
 		{ env.data, env.len }, { msg->data, msg->len }, { end, strlen(end) },
@@ -160,36 +205,41 @@ static int sm_drop(struct sendmail *sm, const struct buf *msg, char *err, size_t
 	for (size_t i = 0; i < 3; i++) {
 		size_t off = 0;
 		while (off < parts[i].n) {
-			ssize_t n = write(fd, parts[i].p + off, parts[i].n - off);
+			ssize_t n = write(sm->fd, parts[i].p + off, parts[i].n - off);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
-				snprintf(err, errlen, "write %s/%s: %s", path, tmp, strerror(errno));
-				goto unlink;
+				snprintf(err, errlen, "write %s/%s: %s", PICKUP_DIR, sm->name, strerror(errno));
+				goto out;
 			}
 			off += (size_t)n;
 		}
 	}
-	if (fsync(fd) < 0 || fchmod(fd, PICKUP_MODE_READY) < 0 ||
-	    renameat(dfd, tmp, dfd, name) < 0) {
-		snprintf(err, errlen, "finish %s/%s: %s", path, tmp, strerror(errno));
-		goto unlink;
+	/* ready: 0644 before close, so pickup's IN_CLOSE_WRITE sees it done */
+	if (fsync(sm->fd) < 0 || fchmod(sm->fd, PICKUP_MODE_READY) < 0) {
+		snprintf(err, errlen, "finish %s/%s: %s", PICKUP_DIR, sm->name, strerror(errno));
+		goto out;
 	}
+	if (close(sm->fd) < 0) {
+		sm->fd = -1;
+		snprintf(err, errlen, "close %s/%s: %s", PICKUP_DIR, sm->name, strerror(errno));
+		goto out;
+	}
+	sm->fd = -1;
 	rc = 0;
-	goto out;
-unlink:
-	unlinkat(dfd, tmp, 0);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 	buf_free(&env);
-	if (sm->drop_gid != (gid_t)-1 && setegid(getgid()) < 0) {
-		snprintf(err, errlen, "setegid: %s", strerror(errno));
-		rc = -1;
-	}
+	if (rc < 0)
+		sm_abandon(sm);
 	return rc;
+}
+
+/* Open, write and finish one drop file (-bs: per message). */
+static int sm_drop(struct sendmail *sm, const struct buf *msg, char *err, size_t errlen)
+{
+	if (sm->fd < 0 && sm_open_drop(sm, err, errlen) < 0)
+		return -1;
+	return sm_finish_drop(sm, msg, err, errlen);
 }
 
 /* Read a message from stdin (sendmail mode) into msg. 0 or an exit code. */
@@ -302,6 +352,12 @@ static int sm_smtp(struct sendmail *sm)
 				printf("554 5.5.1 Error: no valid recipients\r\n");
 				continue;
 			}
+			if (sm->setgid && sm->drop_gid == (gid_t)-1) {
+				/* the group went with the first message's file */
+				printf("452 4.3.0 Error: one message per session; connect again\r\n");
+				fflush(stdout);
+				continue;
+			}
 			printf("354 End data with <CR><LF>.<CR><LF>\r\n");
 			fflush(stdout);
 			int ex = sm_read(sm, stdin, &msg, 1);
@@ -345,9 +401,58 @@ static const char *sm_optarg(int argc, char **argv, int *i)
 	return NULL;
 }
 
-static int sm_main(gid_t drop_gid, const char *config_path, int argc, char **argv)
+/* -C/-c from a user who is not root (Postfix's rule for its set-gid
+ * commands): only a file in a directory listed in alternate_config_directories
+ * or multi_instance_directories of the default config. 0, or an exit code. */
+static int sm_config_allowed(const char *def_config, const char *path)
 {
-	struct sendmail sm = { .dot_ends = 1, .drop_gid = drop_gid };
+	char err[2048], dir[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int ok = 0;
+
+	if (getuid() == 0)
+		return 0;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (realpath(dir, real) == NULL)
+		snprintf(real, sizeof(real), "%s", dir);
+	struct config *def = config_load_client(def_config, err, sizeof(err));
+	if (def != NULL) {
+		static const char *const keys[] = { "alternate_config_directories",
+		    "multi_instance_directories" };
+		for (size_t k = 0; k < 2 && !ok; k++) {
+			char **dirs = config_list(config_get(def, keys[k]));
+			for (size_t i = 0; dirs[i] != NULL && !ok; i++) {
+				char rd[PATH_MAX];
+				ok = strcmp(dirs[i], real) == 0 ||
+				    (realpath(dirs[i], rd) != NULL && strcmp(rd, real) == 0);
+			}
+			config_list_free(dirs);
+		}
+		config_free(def);
+	}
+	if (ok)
+		return 0;
+	fprintf(stderr, "sendmail: fatal: -C option requires root privileges: unauthorized "
+	    "configuration directory name: %s (specify \"alternate_config_directories = %s\" or "
+	    "\"multi_instance_directories = %s\" in %s)%s%s\n", real, real, real, def_config,
+	    def ? "" : ": ", def ? "" : err);
+	return EX_NOPERM;
+}
+
+/* mailq / sendmail -bp: root reads the queue, anybody else asks the
+ * queue manager (queue/showq.h). */
+static int sm_mailq(const struct config *cfg)
+{
+	char *list[] = { "list", NULL };
+	return cli_queue(cfg, 1, list);
+}
+
+static int sm_main(struct sendmail *sm, const char *def_config, const char *config_path,
+    int argc, char **argv)
+{
 	const char *mode = "m";
 	int i, rc;
 	char err[2048];
@@ -359,12 +464,12 @@ static int sm_main(gid_t drop_gid, const char *config_path, int argc, char **arg
 			break;
 		}
 		switch (a[1]) {
-		case 't': sm.extract = 1; break;
-		case 'i': sm.dot_ends = 0; break;
+		case 't': sm->extract = 1; break;
+		case 'i': sm->dot_ends = 0; break;
 		case 'v': break;
 		case 'o':
 			if (strcmp(a, "-oi") == 0)
-				sm.dot_ends = 0;
+				sm->dot_ends = 0;
 			else if ((a[2] == 'A' || a[2] == 'B' || a[2] == 'F' || a[2] == 'R') &&
 			    !a[3] && i + 1 < argc)
 				i++;	/* -oA file etc. take an argument */
@@ -384,9 +489,9 @@ static int sm_main(gid_t drop_gid, const char *config_path, int argc, char **arg
 				return EX_USAGE;
 			}
 			if (a[1] == 'f' || a[1] == 'r')
-				sm.sender = strcmp(v, "<>") == 0 ? "" : v;
+				sm->sender = strcmp(v, "<>") == 0 ? "" : v;
 			else if (a[1] == 'F')
-				sm.fullname = v;
+				sm->fullname = v;
 			else if (a[1] == 'C')
 				config_path = v;
 			break;
@@ -399,62 +504,139 @@ static int sm_main(gid_t drop_gid, const char *config_path, int argc, char **arg
 			return EX_USAGE;
 		}
 	}
-	if (sm.sender && !pickup_addr_ok(sm.sender, strlen(sm.sender))) {
-		fprintf(stderr, "sendmail: fatal: bad sender address: %s\n", sm.sender);
+	if (sm->sender && !pickup_addr_ok(sm->sender, strlen(sm->sender))) {
+		fprintf(stderr, "sendmail: fatal: bad sender address: %s\n", sm->sender);
 		return EX_USAGE;
 	}
-	struct config *cfg = config_load(config_path, err, sizeof(err));
+	/* a set-gid run trusts another config only from root or a listed directory */
+	if (sm->setgid && strcmp(config_path, def_config) != 0 &&
+	    (rc = sm_config_allowed(def_config, config_path)) != 0)
+		return rc;
+	if (strcmp(mode, "m") != 0 && strcmp(mode, "") != 0 && strcmp(mode, "s") != 0 &&
+	    sm_drop_group(sm) < 0) {	/* only a message needs the group */
+		fprintf(stderr, "sendmail: fatal: setresgid: %s\n", strerror(errno));
+		return EX_SOFTWARE;
+	}
+	struct config *cfg = config_load_client(config_path, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "sendmail: fatal: %s\n", err);
 		return EX_TEMPFAIL;
 	}
-	sm.cfg = cfg;
-	sm.max = pickup_max_size(cfg);
+	sm->cfg = cfg;
+	sm->max = pickup_max_size(cfg);
 	if (strcmp(mode, "s") == 0) {
-		rc = sm_smtp(&sm);
+		rc = sm_smtp(sm);
 	} else if (strcmp(mode, "p") == 0) {
-		char *list[] = { "list", NULL };
-		rc = cli_queue(cfg, 1, list);
+		rc = sm_mailq(cfg);
 	} else if (strcmp(mode, "i") == 0) {
 		rc = 0;		/* newaliases: nothing to build (texthash) */
 	} else if (strcmp(mode, "m") == 0 || strcmp(mode, "") == 0) {
 		struct buf msg;
-		for (; i < argc; i++)
-			sm_add_rcpt(argv[i], &sm);
-		rc = sm_read(&sm, stdin, &msg, 0);
-		if (rc == 0)
-			rc = sm_send(&sm, &msg);
-		buf_free(&msg);
+		/* the drop file first, then the group is gone before any input is read */
+		if (sm_open_drop(sm, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sendmail: fatal: %s\n", err);
+			rc = EX_TEMPFAIL;
+		} else {
+			for (; i < argc; i++)
+				sm_add_rcpt(argv[i], sm);
+			rc = sm_read(sm, stdin, &msg, 0);
+			if (rc == 0)
+				rc = sm_send(sm, &msg);
+			buf_free(&msg);
+		}
 	} else {
 		fprintf(stderr, "sendmail: fatal: unsupported mode -b%s\n", mode);
 		rc = EX_USAGE;
 	}
+	sm_abandon(sm);		/* an unfinished drop file, if any */
+	config_free(cfg);
+	return rc;
+}
+
+/* Run sendmail with flags argv; drop_gid the set-gid group or -1. */
+static int sm_run(gid_t drop_gid, const char *def_config, const char *config_path,
+    int argc, char **argv)
+{
+	struct sendmail sm = { .dot_ends = 1, .drop_gid = drop_gid, .dfd = -1, .fd = -1,
+	    .setgid = drop_gid != (gid_t)-1 };
+	int rc = sm_main(&sm, def_config, config_path, argc, argv);
+	if (sm_drop_group(&sm) < 0 && rc == 0) {
+		fprintf(stderr, "sendmail: fatal: setresgid: %s\n", strerror(errno));
+		rc = EX_SOFTWARE;
+	}
 	sm_clear_rcpt(&sm);
 	free(sm.rcpt);
-	config_free(cfg);
+	if (sm.dfd >= 0)
+		close(sm.dfd);
 	return rc;
 }
 
 int cli_sendmail(const char *config_path, int argc, char **argv)
 {
-	gid_t drop_gid = (gid_t)-1;
+	return sm_run((gid_t)-1, config_path, config_path, argc, argv);
+}
 
-	/* Installed setgid: work with the real gid; the group is taken back
-	 * only to create the maildrop file. */
-	if (getegid() != getgid()) {
-		drop_gid = getegid();
-		if (setegid(getgid()) < 0) {
-			fprintf(stderr, "sendmail: fatal: setegid: %s\n", strerror(errno));
-			return EX_SOFTWARE;
+/* The administrative subcommands a set-gid copy refuses to run. */
+static const char *const sg_refused[] = {
+	"check-config", "params", "scan", "passwd", "status", "ban", "unban", "banned", "why",
+	"reload", "queue",
+};
+
+int cli_setgid(const char *def_config, int argc, char **argv)
+{
+	gid_t drop_gid = getegid();
+	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	const char *config_path = def_config;
+	int i = 1;
+
+	/* the group is used for nothing but creating the drop file */
+	if (setegid(getgid()) < 0) {
+		fprintf(stderr, "sendmail: fatal: setegid: %s\n", strerror(errno));
+		return EX_SOFTWARE;
+	}
+	if (strcmp(base, "sendmail") == 0)
+		return sm_run(drop_gid, def_config, def_config, argc - 1, argv + 1);
+	int mailq = strcmp(base, "mailq") == 0;
+	if (!mailq) {
+		/* `mailwarden [-c FILE] sendmail|mailq ...`; -c is sendmail's -C */
+		if (i < argc && strncmp(argv[i], "-c", 2) == 0) {
+			config_path = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[++i] : NULL;
+			i++;
+			if (config_path == NULL) {
+				fprintf(stderr, "sendmail: fatal: option -c needs an argument\n");
+				return EX_USAGE;
+			}
 		}
+		const char *cmd = i < argc ? argv[i] : "";
+		for (size_t k = 0; k < sizeof(sg_refused) / sizeof(*sg_refused); k++) {
+			if (strcmp(cmd, sg_refused[k]) != 0)
+				continue;
+			gid_t g = getgid();
+			if (setresgid(g, g, g) < 0)
+				return EX_SOFTWARE;
+			fprintf(stderr, "sendmail: fatal: this copy of mailwarden is set-gid: it runs "
+			    "only as sendmail or mailq, not '%s' (run the mailwarden binary)\n", cmd);
+			return EX_USAGE;
+		}
+		if (strcmp(cmd, "mailq") == 0)
+			mailq = 1;
+		else if (strcmp(cmd, "sendmail") == 0)
+			i++;
 	}
-	int rc = sm_main(drop_gid, config_path, argc, argv);
-	/* Done with the group for good; an unprivileged process may be
-	 * dumpable again (LeakSanitizer needs that at exit). */
-	if (drop_gid != (gid_t)-1) {
-		gid_t g = getgid();
-		if (setresgid(g, g, g) == 0)
-			prctl(PR_SET_DUMPABLE, 1);
+	if (mailq) {
+		char *bp[] = { "-bp", NULL };
+		return sm_run(drop_gid, def_config, config_path, 1, bp);
 	}
+	/* -c FILE before "sendmail" is passed on as -C FILE */
+	char **args = xcalloc((size_t)(argc - i) + 3, sizeof(*args));
+	int n = 0;
+	if (config_path != def_config) {
+		args[n++] = "-C";
+		args[n++] = (char *)config_path;
+	}
+	for (; i < argc; i++)
+		args[n++] = argv[i];
+	int rc = sm_run(drop_gid, def_config, def_config, n, args);
+	free(args);
 	return rc;
 }

@@ -77,6 +77,12 @@ struct maplist;
  * a PT_MAPS/PT_DOMAINS/PT_CIDRS key so a missing map file fails here.
  */
 struct config *config_load(const char *path, char *err, size_t errlen);
+/*
+ * The same for the setgid sendmail and mailq: parse and check the types,
+ * but open no file but path itself (no maps, TLS keys or certificates,
+ * no jail includes); values that would need a file are not checked.
+ */
+struct config *config_load_client(const char *path, char *err, size_t errlen);
 /* Free a config. */
 void config_free(struct config *cfg);
 /* Path the config was loaded from. */
@@ -140,6 +146,8 @@ int config_parse_bool(const char *s);
  * syntax; files tested); -1 and msg (without location) if bad. */
 int config_check_value(const struct param *p, const char *v, const char *aliases,
     char *msg, size_t len);
+/* 1 if checking p's value opens a file (maps, key, certificate). */
+int config_check_opens(const struct param *p);
 /* Open a PT_MAPS global (e.g. "local_recipient_maps"), maps that are also
  * in alias_maps in aliases(5) syntax, as the load check did. */
 struct maplist *config_maplist(const struct config *cfg, const char *name,

@@ -33,6 +33,7 @@ struct config {
 	char **rval[NROLES];		/* [nparams] expanded override or role default */
 	struct config_section *sections;
 	size_t nsections;
+	int client;			/* config_load_client(): no file opened */
 };
 
 int config_param_index(const char *name);	/* -1 if unknown */

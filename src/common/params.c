@@ -336,6 +336,12 @@ const struct param config_params[] = {
 	/* local submission */
 	{ "setgid_group", PT_STR, "mwdrop", 0, 0, NULL,
 	  "Group of the setgid sendmail command; it may write, not read, queue_directory/maildrop (Postfix: postdrop)" },
+	{ "alternate_config_directories", PT_LIST, "", 0, 0, NULL,
+	  "Directories whose config files a non-root user may name with sendmail -C/-c (read from the default config)" },
+	{ "multi_instance_directories", PT_LIST, "", 0, 0, NULL,
+	  "Config directories of other instances; like alternate_config_directories for sendmail -C/-c" },
+	{ "authorized_mailq_users", PT_LIST, "static:anyone", 0, 0, NULL,
+	  "Who may list the queue through the queue manager (mailq): static:anyone or user names; root and mail_owner always" },
 
 	/* logging */
 	{ "maillog_file", PT_STR, "", 0, 0, NULL,
@@ -615,6 +621,17 @@ static const struct {
 	{ "smtpd_tls_cert_file", check_cert },
 	{ "smtpd_tls_key_file", check_key },
 };
+
+int config_check_opens(const struct param *p)
+{
+	if (p->type == PT_MAPS || p->type == PT_DOMAINS || p->type == PT_CIDRS)
+		return 1;
+	for (size_t i = 0; i < sizeof(extra_checks) / sizeof(extra_checks[0]); i++)
+		if ((extra_checks[i].check_fn == check_cert || extra_checks[i].check_fn == check_key) &&
+		    strcmp(extra_checks[i].name, p->name) == 0)
+			return 1;
+	return 0;
+}
 
 static int check_range(const struct param *p, long n, const char *unit, char *msg, size_t len)
 {

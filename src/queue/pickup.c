@@ -346,7 +346,8 @@ static int pick_one(const char *name, char *id, size_t idlen)
 	}
 	if ((st.st_mode & 07777) != PICKUP_MODE_READY) {
 		close(fd);
-		if (time(NULL) - st.st_mtime > PICKUP_STALE)
+		if ((st.st_mode & 07777) == PICKUP_MODE_ABANDONED ||
+		    time(NULL) - st.st_mtime > PICKUP_STALE)
 			goto remove;
 		return 0;	/* still being written */
 	}

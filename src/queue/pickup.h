@@ -7,9 +7,12 @@
  * maildrop/ is mode 1730, owner mail_owner, group setgid_group: members
  * of the group (only the setgid sendmail) may create files but not list
  * the directory, others cannot even enter it. A file is written as
- * ".tNAME" mode 0600 and, once complete and fsync'ed, made 0644 and
- * renamed to NAME: only files of mode 0644 are picked up. The submitting
- * uid is the file's owner (fstat), never anything in the file.
+ * NAME mode 0600 and, once complete and fsync'ed, made 0644 (fchmod on
+ * the open file: the setgid group is given up right after creating it,
+ * so sendmail can neither rename nor remove it). Only files of mode 0644
+ * are picked up; mode 0000 means abandoned (removed at once), others
+ * are removed after a day. The submitting uid is the file's owner
+ * (fstat), never anything in the file.
  *
  * Maildrop file format (text records, one a line):
  *   MWD1                 magic and version
@@ -27,6 +30,7 @@
 #define PICKUP_MAGIC		"MWD1"
 #define PICKUP_MODE_BUSY	0600
 #define PICKUP_MODE_READY	0644
+#define PICKUP_MODE_ABANDONED	0000	/* sendmail gave up: removed at once */
 #define PICKUP_ENV_MAX		(1024 * 1024)	/* envelope records, bytes */
 #define PICKUP_RCPT_MAX		1000		/* recipients per message */
 #define PICKUP_ADDR_MAX		1000		/* bytes per address */

@@ -33,6 +33,7 @@
 #include "common/util.h"
 #include "policy/dns.h"
 #include "queue/maildir.h"
+#include "queue/showq.h"
 #include "queue/pickup.h"
 #include "queue/qmgr.h"
 #include "queue/qmgr_int.h"
@@ -652,7 +653,7 @@ static void open_socket(const char *qdir)
 		fatal("socket: %s", strerror(errno));
 	if (bind(Q.sock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		fatal("bind %s: %s", sun.sun_path, strerror(errno));
-	if (fchmodat(Q.pubfd, "qmgr", 0622, 0) < 0)
+	if (showq_sock_mode(Q.pubfd, "qmgr", 0620, config_get(Q.cfg, "setgid_group")) < 0)
 		fatal("chmod %s: %s", sun.sun_path, strerror(errno));
 	loop_watch(Q.sock, LOOP_READ, hint_read, NULL);
 }
@@ -706,6 +707,7 @@ void qmgr_main(const struct config *cfg, int master_fd)
 		Q.dirfd[i] = open_subdir(qfd, qdir, qdir_names[i], 0700);
 	Q.pubfd = open_subdir(qfd, qdir, "public", 0711);
 	open_socket(qdir);
+	showq_open(cfg, qfd, Q.pubfd);
 	pickup_init(cfg, qfd, picked_up);
 	loop_signal(SIGTERM, on_stop, NULL);
 	loop_signal(SIGINT, on_stop, NULL);
@@ -722,6 +724,7 @@ void qmgr_main(const struct config *cfg, int master_fd)
 	/* loop_run() returns between batches: nothing is half-delivered. The
 	 * socket path stays (a successor may already have bound its own). */
 	close(Q.sock);
+	showq_close();
 	outbound_shutdown();
 	resolve_free(Q.res);
 	exit(0);

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import BIN, HOSTNAME
+from sgfix import trusted_config_dir
 
 GROUP = "mwdrop"
 NOBODY = 65534
@@ -29,7 +30,8 @@ def sgbin(make_server):
     shutil.copy(BIN, path)
     shutil.chown(path, "root", GROUP)
     os.chmod(path, 0o2755)
-    return s, path
+    with trusted_config_dir(s.dir):   # nobody may name s.conf with -c
+        yield s, path
 
 
 def run_as_nobody(binpath, conf, args, data, check=True):

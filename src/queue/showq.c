@@ -1,0 +1,514 @@
+/*
+ * showq — the queue listing in postqueue -p layout, for root's `mailwarden
+ * queue` (read directly) and for everybody else through the queue
+ * manager's public/showq socket (see showq.h). The layout is Postfix's
+ * showq_compat.c (short queue IDs); deferral reasons are not stored in
+ * queue files: the last "status=deferred (...)" of each recipient in the
+ * tail of maillog_file is shown when there is one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/util.h"
+#include "queue/pickup.h"
+#include "queue/showq.h"
+#include "queue/spool.h"
+
+#define SHOWQ_LOG_TAIL	(8L * 1024 * 1024)	/* bytes of maillog read for reasons */
+#define S_STRING_FORMAT	"%-11s %7s %-20s %s\n"	/* Postfix showq_compat.c */
+#define S_SENDER_FORMAT	"%-11s %7ld %20.20s %s\n"
+
+/* Queues in listing order. */
+enum showq_q { SQ_MAILDROP, SQ_INCOMING, SQ_DEFERRED, SQ_HOLD, SQ_N };
+static const char *const qnames[SQ_N] = { PICKUP_DIR, "incoming", "deferred", "hold" };
+
+struct reason {
+	char id[SPOOL_ID_MAX];
+	char *addr, *why;
+};
+
+struct reasons {
+	struct reason *rs;
+	size_t n;
+};
+
+/* ---- the listing ---- */
+
+/* "ID: to=<addr>, ... status=deferred (why)" lines of the maillog tail. */
+static void load_reasons(struct reasons *r, const char *path)
+{
+	FILE *fp = path && *path ? fopen(path, "re") : NULL;
+	char line[4096];
+
+	if (fp == NULL)
+		return;
+	if (fseek(fp, 0, SEEK_END) == 0 && ftell(fp) > SHOWQ_LOG_TAIL) {
+		if (fseek(fp, -SHOWQ_LOG_TAIL, SEEK_END) < 0 || fgets(line, sizeof(line), fp) == NULL)
+			goto out;	/* (a partial line) */
+	} else {
+		rewind(fp);
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *to = strstr(line, ": to=<");
+		char *st = strstr(line, ", status=deferred (");
+		if (to == NULL || st == NULL || st < to)
+			continue;
+		char *id = to;
+		while (id > line && id[-1] != ' ')
+			id--;
+		char *ae = strchr(to + 6, '>');
+		char *we = strrchr(st, ')');
+		if (ae == NULL || we == NULL || we < st + 19 || (size_t)(to - id) >= SPOOL_ID_MAX)
+			continue;
+		struct reason one;
+		snprintf(one.id, sizeof(one.id), "%.*s", (int)(to - id), id);
+		one.addr = xstrndup(to + 6, (size_t)(ae - to - 6));
+		one.why = xstrndup(st + 19, (size_t)(we - st - 19));
+		/* a later line replaces an earlier one for the same recipient */
+		size_t i;
+		for (i = 0; i < r->n; i++)
+			if (strcmp(r->rs[i].id, one.id) == 0 && strcmp(r->rs[i].addr, one.addr) == 0)
+				break;
+		if (i < r->n) {
+			free(r->rs[i].addr);
+			free(r->rs[i].why);
+		} else {
+			r->rs = xrealloc(r->rs, (r->n + 1) * sizeof(*r->rs));
+			r->n++;
+		}
+		r->rs[i] = one;
+	}
+out:
+	fclose(fp);
+}
+
+static const char *find_reason(const struct reasons *r, const char *id, const char *addr)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->rs[i].id, id) == 0 && strcmp(r->rs[i].addr, addr) == 0)
+			return r->rs[i].why;
+	return "";
+}
+
+static void header(FILE *out, int first)
+{
+	if (first)
+		fprintf(out, S_STRING_FORMAT, "-Queue ID-", "--Size--", "----Arrival Time----",
+		    "-Sender/Recipient-------");
+	else
+		fputc('\n', out);
+}
+
+/* One message in postqueue -p layout; its size, or -1 if unreadable. */
+static long list_one(FILE *out, const struct reasons *r, int dfd, enum showq_q which,
+    const char *id, int first)
+{
+	struct spool_env env;
+	struct stat st;
+	char err[256], idst[SPOOL_ID_MAX + 2], tbuf[32];
+
+	if (which == SQ_MAILDROP) {
+		if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			return -1;
+		header(out, first);
+		time_t t = st.st_mtime;
+		fprintf(out, "%-11s %7ld %20.20s (maildrop queue, sender UID %u)\n", id,
+		    (long)st.st_size, asctime_r(localtime(&t), tbuf), (unsigned)st.st_uid);
+		return (long)st.st_size;
+	}
+	if (spool_read(dfd, id, &env, err, sizeof(err)) < 0)
+		return -1;	/* being written, or corrupt: not listed */
+	header(out, first);
+	snprintf(idst, sizeof(idst), "%s%s", id, which == SQ_HOLD ? "!" : "");
+	time_t t = env.arrival_sec;
+	fprintf(out, S_SENDER_FORMAT, idst, (long)env.body_len, asctime_r(localtime(&t), tbuf),
+	    env.sender[0] ? env.sender : "MAILER-DAEMON");
+	const char *saved = "";
+	for (size_t i = 0; i < env.nrcpt; i++) {
+		if (env.rcpt[i].status == SPOOL_ST_DONE)
+			continue;
+		const char *why = which == SQ_DEFERRED ? find_reason(r, id, env.rcpt[i].addr) : "";
+		if (strcmp(why, saved) != 0 || (which == SQ_DEFERRED && i == 0)) {
+			const char *show = *why ? why : "reason unavailable";
+			int pad = 76 - (int)strlen(show);
+			fprintf(out, "%*s(%s)\n", pad > 0 ? pad : 0, "", show);
+			saved = why;
+		}
+		fprintf(out, S_STRING_FORMAT, "", "", "", env.rcpt[i].addr);
+	}
+	long size = (long)env.body_len;
+	spool_env_free(&env);
+	return size;
+}
+
+static int sort_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **showq_names(int qfd, const char *dir, int *dfd, size_t *n)
+{
+	char **names = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	*dfd = openat(qfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dfd < 0)
+		return NULL;
+	int fd = dup(*dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || !spool_valid_id(e->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = xrealloc(names, cap * sizeof(*names));
+		}
+		names[(*n)++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(names, *n, sizeof(*names), sort_names);
+	return names;
+}
+
+void showq_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int showq_list(FILE *out, int qfd, const char *maillog, long max)
+{
+	unsigned long total = 0, count = 0;
+	struct reasons r = { NULL, 0 };
+	int truncated = 0;
+
+	load_reasons(&r, maillog);
+	for (int w = 0; w < SQ_N && !truncated; w++) {
+		int dfd;
+		size_t n;
+		char **names = showq_names(qfd, qnames[w], &dfd, &n);
+		for (size_t i = 0; i < n && !truncated; i++) {
+			long sz = list_one(out, &r, dfd, (enum showq_q)w, names[i], count == 0);
+			if (sz >= 0) {
+				total += (unsigned long)sz;
+				count++;
+			}
+			long pos = ftell(out);	/* -1 on a pipe: no bound needed */
+			truncated = pos >= 0 && pos > max;
+		}
+		showq_names_free(names, n);
+		if (dfd >= 0)
+			close(dfd);
+	}
+	if (count == 0)
+		fprintf(out, "Mail queue is empty\n");
+	else if (truncated)
+		fprintf(out, "\n-- listing truncated after %lu Request%s.\n", count, count == 1 ? "" : "s");
+	else
+		fprintf(out, "\n-- %lu Kbytes in %lu Request%s.\n", total / 1024, count,
+		    count == 1 ? "" : "s");
+	for (size_t i = 0; i < r.n; i++) {
+		free(r.rs[i].addr);
+		free(r.rs[i].why);
+	}
+	free(r.rs);
+	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
+}
+
+/* ---- the public/showq server (queue manager) ---- */
+
+struct showq_conn {
+	int fd;			/* -1: free slot */
+	char *out;		/* status line and listing */
+	size_t len, off;
+	struct loop_timer timer;
+};
+
+static struct showq {
+	int sock, qfd, pubfd;
+	char *maillog;
+	int anyone;		/* authorized_mailq_users = static:anyone */
+	uid_t *uids;		/* else these, plus root and mail_owner */
+	size_t nuids;
+	struct showq_conn c[SHOWQ_CONN_MAX];
+} S = { .sock = -1 };
+
+static void conn_close(struct showq_conn *c)
+{
+	loop_timer_clear(&c->timer);
+	loop_unwatch(c->fd);
+	close(c->fd);
+	c->fd = -1;
+	free(c->out);
+	c->out = NULL;
+}
+
+static void conn_timeout(void *arg)
+{
+	conn_close(arg);
+}
+
+static void conn_write(int fd, int events, void *arg)
+{
+	struct showq_conn *c = arg;
+	while (c->off < c->len) {
+		ssize_t n = send(c->fd, c->out + c->off, c->len - c->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;		/* the loop calls again when writable */
+		if (n <= 0)
+			break;		/* the client went away */
+		c->off += (size_t)n;
+	}
+	conn_close(c);
+}
+
+static int allowed(uid_t uid)
+{
+	if (S.anyone || uid == 0 || uid == geteuid())
+		return 1;
+	for (size_t i = 0; i < S.nuids; i++)
+		if (S.uids[i] == uid)
+			return 1;
+	return 0;
+}
+
+/* One request: check the peer, build the answer, start writing it. */
+static void serve(struct showq_conn *c)
+{
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	char *out = NULL;
+	size_t len = 0;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0) {
+		log_warn("showq: SO_PEERCRED: %s", strerror(errno));
+		conn_close(c);
+		return;
+	}
+	FILE *mem = open_memstream(&out, &len);
+	if (mem == NULL) {
+		log_warn("showq: open_memstream: %s", strerror(errno));
+		conn_close(c);
+		return;
+	}
+	if (allowed(cr.uid)) {
+		fputs("OK\n", mem);
+		showq_list(mem, S.qfd, S.maillog, SHOWQ_OUT_MAX);
+	} else {
+		log_warn("showq: uid %lu is not allowed to view the mail queue "
+		    "(authorized_mailq_users)", (unsigned long)cr.uid);
+		fputs("DENIED\n", mem);
+	}
+	if (fclose(mem) != 0) {
+		free(out);
+		conn_close(c);
+		return;
+	}
+	c->out = out;
+	c->len = len;
+	c->off = 0;
+	loop_timer_set(&c->timer, SHOWQ_TIMEOUT_MS, conn_timeout, c);
+	loop_watch(c->fd, LOOP_WRITE, conn_write, c);
+	conn_write(c->fd, LOOP_WRITE, c);
+}
+
+static void on_accept(int fd, int events, void *arg)
+{
+	for (;;) {
+		int cfd = accept4(S.sock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("showq: accept: %s", strerror(errno));
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		struct showq_conn *c = NULL;
+		for (size_t i = 0; i < SHOWQ_CONN_MAX && c == NULL; i++)
+			if (S.c[i].fd < 0)
+				c = &S.c[i];
+		if (c == NULL) {	/* busy: the client sees EOF and says so */
+			close(cfd);
+			continue;
+		}
+		c->fd = cfd;
+		serve(c);
+	}
+}
+
+/* authorized_mailq_users: static:anyone, or user names (looked up now,
+ * before any sandbox). */
+static void load_users(const struct config *cfg)
+{
+	char **items = config_list(config_get(cfg, "authorized_mailq_users"));
+	const struct passwd *pw = getpwnam(config_get(cfg, "mail_owner"));
+
+	S.anyone = 0;
+	S.nuids = 0;
+	if (pw) {
+		S.uids = xrealloc(S.uids, (S.nuids + 1) * sizeof(*S.uids));
+		S.uids[S.nuids++] = pw->pw_uid;
+	}
+	for (size_t i = 0; items[i] != NULL; i++) {
+		if (strcmp(items[i], "static:anyone") == 0) {
+			S.anyone = 1;
+		} else if (strchr(items[i], ':') != NULL) {
+			log_warn("authorized_mailq_users: %s: only static:anyone and user names "
+			    "are supported; ignored", items[i]);
+		} else if ((pw = getpwnam(items[i])) == NULL) {
+			log_warn("authorized_mailq_users: no such user: %s", items[i]);
+		} else {
+			S.uids = xrealloc(S.uids, (S.nuids + 1) * sizeof(*S.uids));
+			S.uids[S.nuids++] = pw->pw_uid;
+		}
+	}
+	config_list_free(items);
+}
+
+int showq_sock_mode(int pubfd, const char *name, mode_t mode, const char *group)
+{
+	if (group && *group) {
+		const struct group *gr = getgrnam(group);
+		if (gr == NULL) {
+			log_warn("public/%s: group %s does not exist", name, group);
+			mode &= 0700;
+		} else if (fchownat(pubfd, name, (uid_t)-1, gr->gr_gid, 0) < 0) {
+			log_warn("public/%s: chgrp %s: %s", name, group, strerror(errno));
+			mode &= 0700;	/* the group is not ours: owner only */
+		}
+	}
+	if (fchmodat(pubfd, name, mode, 0) < 0) {
+		log_warn("public/%s: chmod %o: %s", name, (unsigned)mode, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void showq_open(const struct config *cfg, int qfd, int pubfd)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *qdir = config_get(cfg, "queue_directory");
+
+	for (size_t i = 0; i < SHOWQ_CONN_MAX; i++)
+		S.c[i].fd = -1;
+	S.qfd = qfd;
+	S.pubfd = pubfd;
+	free(S.maillog);
+	S.maillog = xstrdup(config_get(cfg, "maillog_file"));
+	load_users(cfg);
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/%s", qdir, SHOWQ_SOCKET);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))	/* long path: via the dir fd */
+		n = snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d/%s", pubfd,
+		    SHOWQ_SOCKET);
+	if (unlinkat(pubfd, SHOWQ_SOCKET, 0) < 0 && errno != ENOENT) {
+		log_warn("showq disabled: remove stale %s: %s", sun.sun_path, strerror(errno));
+		return;
+	}
+	S.sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (S.sock < 0 || bind(S.sock, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(S.sock, SHOWQ_CONN_MAX) < 0 ||
+	    showq_sock_mode(pubfd, SHOWQ_SOCKET, 0666, NULL) < 0) {
+		log_warn("showq disabled: %s: %s", sun.sun_path, strerror(errno));
+		if (S.sock >= 0)
+			close(S.sock);
+		S.sock = -1;
+		return;
+	}
+	loop_watch(S.sock, LOOP_READ, on_accept, NULL);
+}
+
+void showq_close(void)
+{
+	for (size_t i = 0; i < SHOWQ_CONN_MAX; i++)
+		if (S.c[i].fd >= 0)
+			conn_close(&S.c[i]);
+	if (S.sock >= 0) {
+		loop_unwatch(S.sock);
+		close(S.sock);
+		S.sock = -1;
+	}
+	free(S.maillog);
+	S.maillog = NULL;
+	free(S.uids);
+	S.uids = NULL;
+	S.nuids = 0;
+}
+
+/* ---- the client (mailq as an ordinary user) ---- */
+
+int showq_query(const char *qdir, FILE *out, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = SHOWQ_TIMEOUT_MS / 1000 };
+	char buf[8192];
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/%s", qdir, SHOWQ_SOCKET);
+
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s/public/%s: path too long", qdir, SHOWQ_SOCKET);
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		snprintf(err, errlen, "cannot connect to the queue manager at %s: %s "
+		    "(is the mail system running?)", sun.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* the status line first: "OK" or "DENIED" */
+	char status[16];
+	size_t slen = 0;
+	int rc = -1;
+	ssize_t r;
+	while (slen < sizeof(status) - 1 && (r = read(fd, status + slen, 1)) == 1 && status[slen] != '\n')
+		slen++;
+	status[slen] = '\0';
+	if (strcmp(status, "OK") != 0) {
+		if (strcmp(status, "DENIED") == 0)
+			snprintf(err, errlen, "not allowed to view the mail queue");
+		else
+			snprintf(err, errlen, "no answer from the queue manager at %s", sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)r, out) != (size_t)r)
+			break;
+	if (r < 0)
+		snprintf(err, errlen, "read %s: %s", sun.sun_path, strerror(errno));
+	else if (r > 0)
+		snprintf(err, errlen, "write: %s", strerror(errno));
+	else
+		rc = fflush(out) == 0 ? 0 : -1;
+	if (rc < 0 && r == 0)
+		snprintf(err, errlen, "write: %s", strerror(errno));
+	close(fd);
+	return rc;
+}
