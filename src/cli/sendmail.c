@@ -618,18 +618,17 @@ int cli_setgid(const char *def_config, int argc, char **argv)
 			    "only as sendmail or mailq, not '%s' (run the mailwarden binary)\n", cmd);
 			return EX_USAGE;
 		}
-		if (strcmp(cmd, "mailq") == 0)
-			mailq = 1;
-		else if (strcmp(cmd, "sendmail") == 0)
+		if (strcmp(cmd, "mailq") == 0 || strcmp(cmd, "sendmail") == 0) {
+			mailq = cmd[0] == 'm';
 			i++;
+		}
 	}
-	if (mailq) {
-		char *bp[] = { "-bp", NULL };
-		return sm_run(drop_gid, def_config, config_path, 1, bp);
-	}
-	/* -c FILE before "sendmail" is passed on as -C FILE */
-	char **args = xcalloc((size_t)(argc - i) + 3, sizeof(*args));
+	/* mailq is sendmail -bp; its own flags (-C) follow. -c FILE given
+	 * before the subcommand is passed on as -C FILE. */
+	char **args = xcalloc((size_t)(argc - i) + 4, sizeof(*args));
 	int n = 0;
+	if (mailq)
+		args[n++] = "-bp";
 	if (config_path != def_config) {
 		args[n++] = "-C";
 		args[n++] = (char *)config_path;

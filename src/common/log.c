@@ -22,6 +22,7 @@ static int log_fdesc = 2;	/* stderr until log_open() */
 static int log_use_syslog;
 static int log_stderr_too;
 static int log_facility = LOG_MAIL;
+static log_tap_fn *log_tap;	/* sees every line's text (showq's reasons) */
 
 static const struct { const char *name; int fac; } facilities[] = {
 	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
@@ -70,6 +71,11 @@ void log_set_service(const char *service)
 	str_copy(log_service, sizeof(log_service), service);
 }
 
+void log_set_tap(log_tap_fn *fn)
+{
+	log_tap = fn;
+}
+
 int log_fd(void)
 {
 	return log_fdesc;
@@ -88,6 +94,8 @@ static void log_write(int prio, const char *prefix, const char *fmt, va_list ap)
 	for (char *p = text; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
+	if (log_tap)
+		log_tap(text);
 	if (log_use_syslog) {
 		char tag[128];
 		snprintf(tag, sizeof(tag), "%s/%s", log_name, log_service);

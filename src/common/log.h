@@ -20,6 +20,10 @@ int log_facility_parse(const char *name);
 void log_set_facility(int fac);
 /* Set the Postfix service name used from now on in this process. */
 void log_set_service(const char *service);
+/* Have fn see the text of every line this process logs from now on
+ * (NULL: none); fn must not log. */
+typedef void log_tap_fn(const char *text);
+void log_set_tap(log_tap_fn *fn);
 /* Current log fd (-1 for syslog), e.g. to hand to a child. */
 int log_fd(void);
 /* An informational line. */

@@ -68,9 +68,10 @@ void pickup_prepare_dir(const struct config *cfg, const char *qdir, const struct
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		fatal("mkdir %s: %s", path, strerror(errno));
 	mode_t mode = 01700;
+	struct group *gr = NULL;
 	if (owner != NULL) {
 		const char *gname = config_get(cfg, "setgid_group");
-		struct group *gr = getgrnam(gname);
+		gr = getgrnam(gname);
 		gid_t gid = gr ? gr->gr_gid : owner->pw_gid;
 		if (gr == NULL)
 			log_warn("setgid_group '%s' does not exist: only root can use sendmail "
@@ -82,6 +83,17 @@ void pickup_prepare_dir(const struct config *cfg, const char *qdir, const struct
 	}
 	if (chmod(path, mode) < 0)
 		fatal("chmod %s: %s", path, strerror(errno));
+	/* public/ (made by the master, 0711): group setgid_group and the
+	 * set-group-ID bit, so the sockets the unprivileged queue manager
+	 * binds there get that group (public/qmgr 0620, as Postfix's
+	 * public/pickup) */
+	if (gr == NULL)
+		return;
+	n = snprintf(path, sizeof(path), "%s/public", qdir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		fatal("%s/public: path too long", qdir);
+	if (chown(path, owner->pw_uid, gr->gr_gid) < 0 || chmod(path, 02711) < 0)
+		fatal("chown/chmod %s: %s", path, strerror(errno));
 }
 
 static void drop_free(struct drop *d)

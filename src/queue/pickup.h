@@ -40,7 +40,8 @@ struct passwd;
 typedef void pickup_queued_fn(const char *id);
 
 /* Master, before the children start: create maildrop/ with its owner,
- * group (setgid_group, if it exists and we are root) and mode 1730. */
+ * group (setgid_group, if it exists and we are root) and mode 1730; give
+ * public/ that group and mode 2711 (its sockets inherit the group). */
 void pickup_prepare_dir(const struct config *cfg, const char *qdir, const struct passwd *owner);
 /* Queue process: watch qfd's maildrop/ (inotify and a 60 s timer) and
  * turn each ready file into incoming/ID; queued_fn(ID) after each. */

@@ -29,6 +29,7 @@
 #include "queue/spool.h"
 
 #define SHOWQ_LOG_TAIL	(8L * 1024 * 1024)	/* bytes of maillog read for reasons */
+#define SHOWQ_REASONS_MAX 20000	/* deferral reasons kept by the queue manager */
 #define S_STRING_FORMAT	"%-11s %7s %-20s %s\n"	/* Postfix showq_compat.c */
 #define S_SENDER_FORMAT	"%-11s %7ld %20.20s %s\n"
 
@@ -48,7 +49,79 @@ struct reasons {
 
 /* ---- the listing ---- */
 
-/* "ID: to=<addr>, ... status=deferred (why)" lines of the maillog tail. */
+static void reason_drop(struct reasons *r, size_t i)
+{
+	free(r->rs[i].addr);
+	free(r->rs[i].why);
+	memmove(r->rs + i, r->rs + i + 1, (r->n - i - 1) * sizeof(*r->rs));
+	r->n--;
+}
+
+/* Note one log line: "ID: to=<addr>, ... status=deferred (why)" keeps
+ * the latest reason of that recipient; another status or "ID: removed"
+ * forgets it. At most SHOWQ_REASONS_MAX kept, the oldest go first. */
+static void reason_note(struct reasons *r, const char *line)
+{
+	const char *to = strstr(line, ": to=<");
+	const char *st = to ? strstr(to, ", status=") : NULL;
+	const char *rm = strstr(line, ": removed");
+	const char *mark = to && st ? to : rm;
+	if (mark == NULL)
+		return;
+	const char *id = mark;
+	while (id > line && id[-1] != ' ')
+		id--;
+	if ((size_t)(mark - id) >= SPOOL_ID_MAX || mark == id)
+		return;
+	struct reason one;
+	snprintf(one.id, sizeof(one.id), "%.*s", (int)(mark - id), id);
+	if (mark == rm) {	/* the message is gone: forget all its recipients */
+		for (size_t i = r->n; i-- > 0;)
+			if (strcmp(r->rs[i].id, one.id) == 0)
+				reason_drop(r, i);
+		return;
+	}
+	const char *ae = strchr(to + 6, '>');
+	if (ae == NULL)
+		return;
+	size_t alen = (size_t)(ae - to - 6);
+	size_t i;
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->rs[i].id, one.id) == 0 && strncmp(r->rs[i].addr, to + 6, alen) == 0 &&
+		    r->rs[i].addr[alen] == '\0')
+			break;
+	if (strncmp(st, ", status=deferred (", 19) != 0) {
+		if (i < r->n)
+			reason_drop(r, i);	/* sent or bounced */
+		return;
+	}
+	const char *why = st + 19;
+	const char *we = strrchr(why, ')');
+	if (we == NULL)
+		return;
+	one.addr = xstrndup(to + 6, alen);
+	one.why = xstrndup(why, (size_t)(we - why));
+	if (i < r->n) {
+		reason_drop(r, i);
+	} else if (r->n >= SHOWQ_REASONS_MAX) {
+		reason_drop(r, 0);
+	}
+	r->rs = xrealloc(r->rs, (r->n + 1) * sizeof(*r->rs));
+	r->rs[r->n++] = one;
+}
+
+static void reasons_free(struct reasons *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->rs[i].addr);
+		free(r->rs[i].why);
+	}
+	free(r->rs);
+	r->rs = NULL;
+	r->n = 0;
+}
+
+/* The reasons in the tail of the maillog (when this process may read it). */
 static void load_reasons(struct reasons *r, const char *path)
 {
 	FILE *fp = path && *path ? fopen(path, "re") : NULL;
@@ -62,36 +135,8 @@ static void load_reasons(struct reasons *r, const char *path)
 	} else {
 		rewind(fp);
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *to = strstr(line, ": to=<");
-		char *st = strstr(line, ", status=deferred (");
-		if (to == NULL || st == NULL || st < to)
-			continue;
-		char *id = to;
-		while (id > line && id[-1] != ' ')
-			id--;
-		char *ae = strchr(to + 6, '>');
-		char *we = strrchr(st, ')');
-		if (ae == NULL || we == NULL || we < st + 19 || (size_t)(to - id) >= SPOOL_ID_MAX)
-			continue;
-		struct reason one;
-		snprintf(one.id, sizeof(one.id), "%.*s", (int)(to - id), id);
-		one.addr = xstrndup(to + 6, (size_t)(ae - to - 6));
-		one.why = xstrndup(st + 19, (size_t)(we - st - 19));
-		/* a later line replaces an earlier one for the same recipient */
-		size_t i;
-		for (i = 0; i < r->n; i++)
-			if (strcmp(r->rs[i].id, one.id) == 0 && strcmp(r->rs[i].addr, one.addr) == 0)
-				break;
-		if (i < r->n) {
-			free(r->rs[i].addr);
-			free(r->rs[i].why);
-		} else {
-			r->rs = xrealloc(r->rs, (r->n + 1) * sizeof(*r->rs));
-			r->n++;
-		}
-		r->rs[i] = one;
-	}
+	while (fgets(line, sizeof(line), fp) != NULL)
+		reason_note(r, line);
 out:
 	fclose(fp);
 }
@@ -199,19 +244,17 @@ void showq_names_free(char **names, size_t n)
 	free(names);
 }
 
-int showq_list(FILE *out, int qfd, const char *maillog, long max)
+static int list_queue(FILE *out, int qfd, const struct reasons *r, long max)
 {
 	unsigned long total = 0, count = 0;
-	struct reasons r = { NULL, 0 };
 	int truncated = 0;
 
-	load_reasons(&r, maillog);
 	for (int w = 0; w < SQ_N && !truncated; w++) {
 		int dfd;
 		size_t n;
 		char **names = showq_names(qfd, qnames[w], &dfd, &n);
 		for (size_t i = 0; i < n && !truncated; i++) {
-			long sz = list_one(out, &r, dfd, (enum showq_q)w, names[i], count == 0);
+			long sz = list_one(out, r, dfd, (enum showq_q)w, names[i], count == 0);
 			if (sz >= 0) {
 				total += (unsigned long)sz;
 				count++;
@@ -230,12 +273,16 @@ int showq_list(FILE *out, int qfd, const char *maillog, long max)
 	else
 		fprintf(out, "\n-- %lu Kbytes in %lu Request%s.\n", total / 1024, count,
 		    count == 1 ? "" : "s");
-	for (size_t i = 0; i < r.n; i++) {
-		free(r.rs[i].addr);
-		free(r.rs[i].why);
-	}
-	free(r.rs);
 	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
+}
+
+int showq_list(FILE *out, int qfd, const char *maillog, long max)
+{
+	struct reasons r = { NULL, 0 };
+	load_reasons(&r, maillog);
+	int rc = list_queue(out, qfd, &r, max);
+	reasons_free(&r);
+	return rc;
 }
 
 /* ---- the public/showq server (queue manager) ---- */
@@ -249,7 +296,7 @@ struct showq_conn {
 
 static struct showq {
 	int sock, qfd, pubfd;
-	char *maillog;
+	struct reasons reasons;	/* from this process's own log lines */
 	int anyone;		/* authorized_mailq_users = static:anyone */
 	uid_t *uids;		/* else these, plus root and mail_owner */
 	size_t nuids;
@@ -287,6 +334,11 @@ static void conn_write(int fd, int events, void *arg)
 	conn_close(c);
 }
 
+static void on_log(const char *text)
+{
+	reason_note(&S.reasons, text);
+}
+
 static int allowed(uid_t uid)
 {
 	if (S.anyone || uid == 0 || uid == geteuid())
@@ -318,7 +370,7 @@ static void serve(struct showq_conn *c)
 	}
 	if (allowed(cr.uid)) {
 		fputs("OK\n", mem);
-		showq_list(mem, S.qfd, S.maillog, SHOWQ_OUT_MAX);
+		list_queue(mem, S.qfd, &S.reasons, SHOWQ_OUT_MAX);
 	} else {
 		log_warn("showq: uid %lu is not allowed to view the mail queue "
 		    "(authorized_mailq_users)", (unsigned long)cr.uid);
@@ -393,12 +445,15 @@ static void load_users(const struct config *cfg)
 
 int showq_sock_mode(int pubfd, const char *name, mode_t mode, const char *group)
 {
+	struct stat st;
+
 	if (group && *group) {
 		const struct group *gr = getgrnam(group);
 		if (gr == NULL) {
 			log_warn("public/%s: group %s does not exist", name, group);
 			mode &= 0700;
-		} else if (fchownat(pubfd, name, (uid_t)-1, gr->gr_gid, 0) < 0) {
+		} else if (fstatat(pubfd, name, &st, 0) < 0 || (st.st_gid != gr->gr_gid &&
+		    fchownat(pubfd, name, (uid_t)-1, gr->gr_gid, 0) < 0)) {
 			log_warn("public/%s: chgrp %s: %s", name, group, strerror(errno));
 			mode &= 0700;	/* the group is not ours: owner only */
 		}
@@ -419,8 +474,11 @@ void showq_open(const struct config *cfg, int qfd, int pubfd)
 		S.c[i].fd = -1;
 	S.qfd = qfd;
 	S.pubfd = pubfd;
-	free(S.maillog);
-	S.maillog = xstrdup(config_get(cfg, "maillog_file"));
+	/* deferral reasons: what the maillog still holds (if this process may
+	 * read it), then every line the queue manager logs from now on */
+	reasons_free(&S.reasons);
+	load_reasons(&S.reasons, config_get(cfg, "maillog_file"));
+	log_set_tap(on_log);
 	load_users(cfg);
 	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/%s", qdir, SHOWQ_SOCKET);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))	/* long path: via the dir fd */
@@ -453,8 +511,8 @@ void showq_close(void)
 		close(S.sock);
 		S.sock = -1;
 	}
-	free(S.maillog);
-	S.maillog = NULL;
+	log_set_tap(NULL);
+	reasons_free(&S.reasons);
 	free(S.uids);
 	S.uids = NULL;
 	S.nuids = 0;
