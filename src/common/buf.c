@@ -2,6 +2,7 @@
  * buf — growable byte buffer with a hard maximum.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +20,19 @@ void buf_init(struct buf *b, size_t max)
 
 static int buf_reserve(struct buf *b, size_t n)
 {
-	/* compare with the room left, never add to n (b->len <= b->max) */
-	if (b->len > b->max || n > b->max - b->len)
+	/* compare with the room left, never add to n (b->len <= b->max);
+	 * len + n + 1 must not wrap either (a buffer without a real max) */
+	if (b->len > b->max || n > b->max - b->len || n >= SIZE_MAX - b->len)
 		return -1;
-	if (b->len + n + 1 <= b->cap)
+	size_t need = b->len + n + 1;
+	if (need <= b->cap)
 		return 0;
 	size_t cap = b->cap ? b->cap : 64;
-	while (cap < b->len + n + 1)
+	while (cap < need && cap <= SIZE_MAX / 2)
 		cap *= 2;
-	if (cap > b->max + 1)
+	if (cap < need)
+		cap = need;
+	if (cap - 1 > b->max)	/* never more than max + 1 (max + 1 fits here) */
 		cap = b->max + 1;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;

@@ -92,6 +92,14 @@ def as_nobody(argv0, binpath, args, data=b"", **kw):
     return subprocess.run(cmd, input=data, capture_output=True, timeout=30, env=ENV, **kw)
 
 
+def wait_path(path, timeout=10):
+    """The queue manager binds its sockets after the banner: wait for one."""
+    deadline = time.time() + timeout
+    while not os.path.exists(path) and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(path), path
+
+
 def maildrop(s):
     return sorted(os.listdir(os.path.join(s.spool, "maildrop")))
 
@@ -195,6 +203,7 @@ def test_sendmail_and_mailq_with_root_only_secrets(sg):
     r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                         "ls", os.path.join(s.spool, "deferred")], capture_output=True)
     assert r.returncode != 0
+    wait_path(os.path.join(s.spool, "public", "showq"))
     # ... yet mailq (argv[0]), sendmail -bp and plain `mailwarden mailq` list it
     outs = []
     for argv0, binpath, args in (("mailq", path, ["-C", s.conf]),
@@ -216,6 +225,7 @@ def test_sendmail_and_mailq_with_root_only_secrets(sg):
 
 def test_mailq_restricted(make_server):
     s = make_server(extra=DEFER + ["authorized_mailq_users = root"])
+    wait_path(os.path.join(s.spool, "public", "showq"))
     p = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                         BIN, "-c", s.conf, "mailq"], capture_output=True, timeout=30)
     assert p.returncode == 77, p
@@ -230,6 +240,7 @@ def test_mailq_restricted(make_server):
 def test_public_sockets(sg):
     s, _ = sg
     pub = os.path.join(s.spool, "public")
+    wait_path(os.path.join(pub, "showq"))
     assert stat.S_IMODE(os.stat(pub).st_mode) == 0o2711     # sockets inherit the group
     q = os.stat(os.path.join(pub, "qmgr"))
     assert stat.S_ISSOCK(q.st_mode) and stat.S_IMODE(q.st_mode) == 0o620
