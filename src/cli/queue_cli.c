@@ -2,8 +2,8 @@
  * queue_cli — `mailwarden queue` / `mailwarden mailq`: list the queue in
  * the layout of Postfix's `postqueue -p` (so mailq parsers, pflogsumm
  * --mailq and qshape-like greps work), and postqueue -f / postsuper
- * -d/-h/-H equivalents: flush, delete, hold, release. Works on the queue
- * files directly (run it as root or mail_owner); flush and release poke
+ * -d/-h/-H equivalents: flush, delete, hold, release. These work on the
+ * queue files directly (run them as root or mail_owner); flush and release poke
  * the queue process through public/qmgr ("SCAN"). The listing itself is
  * queue/showq.c: read directly by root, asked of the queue manager
  * (public/showq) by anybody else.

@@ -4,9 +4,12 @@
  * message from stdin (or speaks minimal SMTP with -bs) and writes it into
  * queue_directory/maildrop/ (see queue/pickup.h); the queue process picks
  * it up. Installed setgid setgid_group (Postfix's postdrop): that group
- * is used only to create the maildrop file, never to read anything.
+ * is used only to create the maildrop file and given up right after,
+ * never to read anything; a set-gid run is only sendmail or mailq, takes
+ * -C/-c only from root or a listed directory, and reads its config with
+ * config_load_client() (no keys, maps or password files opened).
  * Exit codes as sendmail(8): 0, EX_USAGE 64, EX_DATAERR 65,
- * EX_SOFTWARE 70, EX_TEMPFAIL 75.
+ * EX_SOFTWARE 70, EX_TEMPFAIL 75, EX_NOPERM 77.
  */
 #include <errno.h>
 #include <fcntl.h>

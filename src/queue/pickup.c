@@ -342,6 +342,10 @@ static int pick_one(const char *name, char *id, size_t idlen)
 	char *buf = NULL;
 	int fd = openat(P.dropfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
+	if (fd < 0 && errno == ELOOP && fstatat(P.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		snprintf(err, sizeof(err), "a symbolic link");
+		goto bad;	/* the link itself goes to corrupt/, never followed */
+	}
 	if (fd < 0) {
 		if (errno != ENOENT)
 			log_warn("open %s/%s: %s", PICKUP_DIR, name, strerror(errno));

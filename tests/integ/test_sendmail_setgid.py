@@ -262,7 +262,7 @@ def test_wrapped_maildrop_end_record(server):
            "AAAAAAAAAAAAAAA3": b"MWD1\nR alice@example.com\nB\nhello\nE -1\n",
            "AAAAAAAAAAAAAAA4": b"MWD1\nR alice@example.com\nB\nhello\nE 6\n"}
     for name, data in bad.items():
-        tmp = os.path.join(drop, "." + name)
+        tmp = os.path.join(s.spool, ".tmp-" + name)   # complete before it appears
         with open(tmp, "wb") as f:
             f.write(data)
         os.chown(tmp, NOBODY, NOBODY)
@@ -300,3 +300,25 @@ def test_wrapped_queue_file_end_record(server):
     s.wait_log(r"%s: bad end record: length does not match the body: moved to corrupt" % qid)
     assert open(os.path.join(s.spool, "corrupt", qid), "rb").read() == data
     assert not os.path.exists(path)
+
+
+def test_maildrop_symlink_not_followed(server, tmp_path):
+    """A symbolic link in maildrop/ is moved to corrupt/ as it is (never
+    followed, never retried); its target is untouched."""
+    s = server
+    target = tmp_path / "target"
+    target.write_bytes(b"MWD1\nR alice@example.com\nB\nhi\nE 2\n")
+    os.chmod(target, 0o644)
+    before = target.read_bytes()
+    os.symlink(target, os.path.join(s.spool, "maildrop", "AAAAAAAAAAAAAAA5"))
+    # a symlink wakes no inotify watch: a real submission makes pickup scan now
+    p = subprocess.run([BIN, "-c", s.conf, "sendmail", "alice@example.com"],
+                       input=b"Subject: wake\n\nx\n", capture_output=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+    s.wait_log(r"pickup\[\d+\]: warning: maildrop/AAAAAAAAAAAAAAA5: uid=\d+: a symbolic link: "
+               r"moved to corrupt")
+    s.wait_delivered("alice@example.com", 1)
+    moved = os.path.join(s.spool, "corrupt", "AAAAAAAAAAAAAAA5")
+    assert os.path.islink(moved)
+    assert target.read_bytes() == before
+    assert maildrop(s) == []
