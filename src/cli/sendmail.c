@@ -47,7 +47,7 @@ struct sendmail {
 	size_t nrcpt, rcap;
 	gid_t drop_gid;		/* the setgid group until given up, or (gid_t)-1 */
 	int setgid;		/* run set-gid (by a user, for the group) */
-	int dfd, fd;		/* maildrop/ and the open drop file, or -1 */
+	int fd;			/* the open drop file, or -1 */
 	char name[32];		/* its name */
 	long max;
 };
@@ -145,10 +145,14 @@ static int sm_open_drop(struct sendmail *sm, char *err, size_t errlen)
 		snprintf(err, errlen, "setegid: %s", strerror(errno));
 		goto out;
 	}
-	sm->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_PATH);
-	if (sm->dfd >= 0)
-		sm->fd = openat(sm->dfd, sm->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_PATH);
+	if (dfd >= 0) {
+		sm->fd = openat(dfd, sm->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    PICKUP_MODE_BUSY);
+		int e = errno;
+		close(dfd);	/* nothing more to do in the directory */
+		errno = e;
+	}
 	if (sm->fd < 0) {
 		snprintf(err, errlen, "cannot create a file in %s: %s%s", path, strerror(errno),
 		    errno == EACCES ? " (is mailwarden installed setgid to setgid_group?)" : "");
@@ -560,7 +564,7 @@ static int sm_main(struct sendmail *sm, const char *def_config, const char *conf
 static int sm_run(gid_t drop_gid, const char *def_config, const char *config_path,
     int argc, char **argv)
 {
-	struct sendmail sm = { .dot_ends = 1, .drop_gid = drop_gid, .dfd = -1, .fd = -1,
+	struct sendmail sm = { .dot_ends = 1, .drop_gid = drop_gid, .fd = -1,
 	    .setgid = drop_gid != (gid_t)-1 };
 	int rc = sm_main(&sm, def_config, config_path, argc, argv);
 	if (sm_drop_group(&sm) < 0 && rc == 0) {
@@ -569,8 +573,6 @@ static int sm_run(gid_t drop_gid, const char *def_config, const char *config_pat
 	}
 	sm_clear_rcpt(&sm);
 	free(sm.rcpt);
-	if (sm.dfd >= 0)
-		close(sm.dfd);
 	return rc;
 }
 

@@ -322,3 +322,17 @@ def test_maildrop_symlink_not_followed(server, tmp_path):
     assert os.path.islink(moved)
     assert target.read_bytes() == before
     assert maildrop(s) == []
+
+
+def test_abandoned_drop_file_removed(sg):
+    """sendmail gives up (no recipients) after creating its file and
+    giving up the group: the file is left empty, mode 0000, and pickup
+    removes it at once (sendmail can no longer unlink it)."""
+    s, path = sg
+    p = as_nobody("sendmail", path, ["-C", s.conf, "-t"], b"Subject: no rcpt\n\nx\n")
+    assert p.returncode == 64 and b"No recipient addresses found" in p.stderr, p
+    deadline = time.time() + 10
+    while maildrop(s) and time.time() < deadline:
+        time.sleep(0.05)
+    assert maildrop(s) == []
+    assert os.listdir(os.path.join(s.spool, "corrupt")) == []
