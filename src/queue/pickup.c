@@ -346,6 +346,14 @@ static int pick_one(const char *name, char *id, size_t idlen)
 		snprintf(err, sizeof(err), "a symbolic link");
 		goto bad;	/* the link itself goes to corrupt/, never followed */
 	}
+	if (fd < 0 && errno == EACCES && fstatat(P.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* the owner took read access away: abandoned (0000) or stale
+		 * files go, others are not ready yet */
+		if ((st.st_mode & 07777) == PICKUP_MODE_ABANDONED ||
+		    time(NULL) - st.st_mtime > PICKUP_STALE)
+			goto remove;
+		return 0;
+	}
 	if (fd < 0) {
 		if (errno != ENOENT)
 			log_warn("open %s/%s: %s", PICKUP_DIR, name, strerror(errno));
