@@ -27,8 +27,9 @@ enum msg_type {
 	 * master makes between them. A batch is: MSG_LOCAL_ITEM per mailbox
 	 * copy, each with the queue file's fd (SCM_RIGHTS, msg_send_fd), then
 	 * MSG_LOCAL_COMMIT; the local process answers MSG_LOCAL_RESULT for
-	 * every item it got (parsable or not) and then MSG_LOCAL_DONE. */
-	MSG_LOCAL_ITEM,		/* qmgr -> local: u32 item id, u32 enum local_kind,
+	 * every item it got (parsable or not) and then MSG_LOCAL_DONE.
+	 * Fixed numbers 16..19 (tests/integ/test_local.py speaks them). */
+	MSG_LOCAL_ITEM = 16,	/* qmgr -> local: u32 item id, u32 enum local_kind,
 				 * str user name (LOCAL_USER) or mailbox path
 				 * relative to virtual_mailbox_base (LOCAL_VIRTUAL),
 				 * str sender, str recipient, u64 body offset,

@@ -325,12 +325,12 @@ void local_main(const struct config *cfg, int fd)
 		}
 		if (m.type == MSG_LOCAL_ITEM && m.b.len >= 4) {
 			on_item(&m, body_fd);
-		} else if (m.type == MSG_LOCAL_COMMIT && msg_end(&m) == 0) {
-			on_commit();
+		} else if (m.type == MSG_LOCAL_COMMIT) {
+			if (msg_end(&m) < 0)
+				log_warn("local: commit request with %zu extra bytes", m.b.len - 4);
+			on_commit();	/* the peer waits for the answers either way */
 		} else {
 			log_warn("local: refused message type %u (%zu bytes)", m.type, m.b.len);
-			if (m.type == MSG_LOCAL_COMMIT || m.type == MSG_LOCAL_ITEM)
-				item_new(UINT32_MAX);	/* answered as a failure */
 		}
 		if (body_fd >= 0)
 			close(body_fd);
