@@ -165,8 +165,9 @@ size_t qlocal_commit(struct qlocal_batch *b)
 		msg_init(&m, MSG_LOCAL_COMMIT);
 		int rc = send_wait(b, &m, -1);
 		msg_free(&m);
-		while (rc == 0 && (rc = read_answer(b)) > 0)
-			;
+		if (rc == 0)
+			while (read_answer(b) > 0)
+				;
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->items[i].state == 0) {
