@@ -164,7 +164,8 @@ uint32_t msg_get_u32(struct msg *m)
 uint64_t msg_get_u64(struct msg *m)
 {
 	uint64_t hi = msg_get_u32(m);
-	return hi << 32 | msg_get_u32(m);
+	uint64_t v = hi << 32 | msg_get_u32(m);
+	return m->bad ? 0 : v;
 }
 
 const char *msg_get_str(struct msg *m)
