@@ -1,5 +1,6 @@
 /*
- * maildir — batched, durable Maildir delivery for the queue process.
+ * maildir — batched, durable Maildir delivery for the local delivery
+ * process (src/local).
  *
  * A batch is delivered in three steps so that many messages share two
  * file-system flushes instead of one fsync each:
