@@ -337,6 +337,7 @@ void local_main(const struct config *cfg, int fd)
 		msg_free(&m);
 	}
 	maildir_batch_free(L.mb);	/* uncommitted tmp files go */
+	free(L.items);
 	resolve_free(L.res);
 	exit(0);
 }
