@@ -28,7 +28,7 @@
 #include "queue/maildir.h"
 #include "queue/resolve.h"
 
-#define LOCAL_BATCH_MAX		100000	/* items per batch; more are refused */
+#define LOCAL_BATCH_MAX		100000	/* items per batch (the qmgr sends <= 64 messages) */
 #define LOCAL_NAME_MAX		256	/* a user name or path component */
 #define LOCAL_SEND_WAIT_MS	60000	/* the qmgr reads our answers within this */
 
@@ -171,6 +171,11 @@ static void on_item(struct msg *m, int body_fd)
 	uint64_t off = msg_get_u64(m);
 	uint64_t len = msg_get_u64(m);
 	int whole = msg_end(m) == 0;
+	if (L.n >= LOCAL_BATCH_MAX) {	/* memory stays bounded: the pair restarts */
+		log_warn("local: refused: more than %d items without a commit; exiting",
+		    LOCAL_BATCH_MAX);
+		exit(1);
+	}
 	struct litem *it = item_new(m->b.len >= 8 ? id : UINT32_MAX);
 	char base[4096];
 	const char *rel = "";
@@ -179,10 +184,6 @@ static void on_item(struct msg *m, int body_fd)
 
 	if (!whole) {
 		refuse(it, "", "malformed item request%s", "");
-		return;
-	}
-	if (L.n > LOCAL_BATCH_MAX) {
-		refuse(it, rcpt, "more than %s items in one batch", "100000");
 		return;
 	}
 	if (!header_safe(sender) || !header_safe(rcpt)) {
@@ -315,13 +316,13 @@ void local_main(const struct config *cfg, int fd)
 		struct msg m;
 		int body_fd;
 		int r = msg_recv_fd(fd, &m, &body_fd);
-		if (r == 0)
-			break;
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			break;		/* the queue manager is gone */
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				continue;
 			log_warn("local: read from the queue manager: %s", strerror(errno));
-			break;
+			exit(1);
 		}
 		if (m.type == MSG_LOCAL_ITEM && m.b.len >= 4) {
 			on_item(&m, body_fd);

@@ -411,9 +411,10 @@ static void on_chld(int signo, void *arg)
 			qmgr_restart = 0;
 		} else if (pid == local_pid) {
 			/* Its qmgr goes too (it sees EOF mid-batch, or gets SIGTERM
-			 * when idle) and the two are started again together. */
+			 * when idle) and the two are started again together. A
+			 * clean exit is local's answer to its qmgr's EOF. */
 			local_pid = 0;
-			if (!stopping && qmgr_pid > 0 && !qmgr_restart) {
+			if (!stopping && qmgr_pid > 0 && !qmgr_restart && !clean) {
 				log_warn("process local pid %d exit %s", (int)pid, how);
 				qmgr_restart = 1;
 				kill(qmgr_pid, SIGTERM);
