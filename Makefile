@@ -22,7 +22,7 @@ else
 BIN     := $(FLAVOUR)/mailwarden
 endif
 
-SRCS    := $(wildcard src/common/*.c src/smtp/*.c src/queue/*.c src/policy/*.c src/master/*.c src/warden/*.c src/sasl/*.c src/cli/*.c)
+SRCS    := $(wildcard src/common/*.c src/smtp/*.c src/queue/*.c src/policy/*.c src/master/*.c src/warden/*.c src/sasl/*.c src/cli/*.c src/local/*.c)
 LIBOBJS := $(SRCS:%.c=$(FLAVOUR)/%.o)
 MAINOBJ := $(FLAVOUR)/src/main.o
 UNIT    := $(wildcard tests/unit/*_test.c)

@@ -23,6 +23,29 @@ enum msg_type {
 				 * u32 enum warden_event, str client address,
 				 * str login name ("" if none), str the log line's
 				 * text (for `mailwarden why`) */
+	/* qmgr <-> local delivery process (src/local), on the socketpair the
+	 * master makes between them. A batch is: MSG_LOCAL_ITEM per mailbox
+	 * copy, each with the queue file's fd (SCM_RIGHTS, msg_send_fd), then
+	 * MSG_LOCAL_COMMIT; the local process answers MSG_LOCAL_RESULT for
+	 * every item it got (parsable or not) and then MSG_LOCAL_DONE.
+	 * Fixed numbers 16..19 (tests/integ/test_local.py speaks them). */
+	MSG_LOCAL_ITEM = 16,	/* qmgr -> local: u32 item id, u32 enum local_kind,
+				 * str user name (LOCAL_USER) or mailbox path
+				 * relative to virtual_mailbox_base (LOCAL_VIRTUAL),
+				 * str sender, str recipient, u64 body offset,
+				 * u64 body length; + the queue file's fd */
+	MSG_LOCAL_COMMIT,	/* qmgr -> local: make the batch durable, answer */
+	MSG_LOCAL_RESULT,	/* local -> qmgr: u32 item id (UINT32_MAX when the
+				 * item was too short to hold one), u32 1 ok / 0
+				 * temporary failure, str reason or new/ file name */
+	MSG_LOCAL_DONE,		/* local -> qmgr: u32 number of results sent */
+};
+
+/* MSG_LOCAL_ITEM kinds: who owns the mailbox is decided by the local
+ * process itself (getpwnam, virtual_uid_maps), never by the qmgr. */
+enum local_kind {
+	LOCAL_USER = 1,		/* a passwd account: HOME/home_mailbox */
+	LOCAL_VIRTUAL,		/* virtual_mailbox_base/PATH */
 };
 
 /* What the smtp engine reports to the ban engine, one datagram each.
@@ -46,12 +69,20 @@ struct msg {
 /* Start a message of the given type (for sending). */
 void msg_init(struct msg *m, uint16_t type);
 void msg_put_u32(struct msg *m, uint32_t v);
+void msg_put_u64(struct msg *m, uint64_t v);
 void msg_put_str(struct msg *m, const char *s);
 /* Send as one datagram: 0, or -1 with errno (EAGAIN when the peer is busy). */
 int msg_send(int fd, struct msg *m);
+/* msg_send() with one descriptor attached (SCM_RIGHTS); pass_fd stays open. */
+int msg_send_fd(int fd, struct msg *m, int pass_fd);
 /* Receive one datagram: 1 got one, 0 peer closed, -1 errno (EAGAIN: none). */
 int msg_recv(int fd, struct msg *m);
+/* msg_recv() that also takes a descriptor: *fdp is the first one sent
+ * (close-on-exec, the caller closes it) or -1; extra ones are closed, and
+ * a truncated datagram or control part marks the message bad. */
+int msg_recv_fd(int fd, struct msg *m, int *fdp);
 uint32_t msg_get_u32(struct msg *m);
+uint64_t msg_get_u64(struct msg *m);
 /* A string field; points into the message, valid until msg_free(). */
 const char *msg_get_str(struct msg *m);
 /* 0 if every byte was read and nothing was bad; -1 otherwise. */

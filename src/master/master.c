@@ -23,6 +23,7 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "master/listen.h"
+#include "local/local.h"
 #include "master/master.h"
 #include "policy/restrict.h"
 #include "queue/nexthop.h"
@@ -43,6 +44,7 @@ static const char *cfg_path;
 static struct engine_listener lst[MAX_LISTENERS];
 static size_t nlst;
 static pid_t engine_pid, qmgr_pid, warden_pid;
+static pid_t local_pid;		/* the local delivery process, the qmgr's pair */
 static int warden_wanted;	/* the config has an enabled jail */
 static int warden_restart;	/* start a new warden when the old one is reaped */
 static int qmgr_fd = -1;	/* our end of the qmgr's socketpair */
@@ -230,31 +232,6 @@ static void raise_nofile(void)
 	}
 }
 
-/* Queue manager privileges: mail_owner, keeping only CAP_SETUID and
- * CAP_SETGID so local delivery can switch its file-system identity to
- * the recipient (setfsuid) without a fork per delivery. */
-static void qmgr_drop_privileges(const struct config *cfg)
-{
-	if (geteuid() != 0)
-		return;
-	const char *user = config_get(cfg, "mail_owner");
-	struct passwd *pw = getpwnam(user);
-	if (pw == NULL)
-		fatal("mail_owner user '%s' does not exist", user);
-	if (prctl(PR_SET_KEEPCAPS, 1) < 0)
-		fatal("prctl: %s", strerror(errno));
-	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-		fatal("cannot drop privileges to %s: %s", user, strerror(errno));
-	cap_t caps = cap_init();
-	cap_value_t keep[] = { CAP_SETUID, CAP_SETGID };
-	if (caps == NULL || cap_set_flag(caps, CAP_PERMITTED, 2, keep, CAP_SET) < 0 ||
-	    cap_set_flag(caps, CAP_EFFECTIVE, 2, keep, CAP_SET) < 0 || cap_set_proc(caps) < 0)
-		fatal("cannot keep CAP_SETUID/CAP_SETGID: %s", strerror(errno));
-	cap_free(caps);
-	prctl(PR_SET_KEEPCAPS, 0);
-}
-
 static void child_reset_signals(void)
 {
 	sigset_t all;
@@ -298,11 +275,40 @@ static void on_child_msg(int fd, int events, void *arg)
 	}
 }
 
+/* The local delivery process, before its qmgr: lp is their socketpair.
+ * The two are started and restarted as a pair (see on_chld). */
+static pid_t spawn_local(const struct config *cfg, int lp[2])
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_warn("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0)
+		return pid;
+	close(lp[0]);
+	child_reset_signals();
+	local_main(cfg, lp[1]);	/* closes every other descriptor */
+}
+
 static pid_t spawn(enum child_kind kind, const struct config *cfg)
 {
-	int sv[2];
+	int sv[2], lp[2] = { -1, -1 };
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
 		log_warn("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if (kind == CHILD_QMGR &&
+	    (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, lp) < 0 ||
+	    (local_pid = spawn_local(cfg, lp)) < 0)) {
+		log_warn("local delivery process: %s", strerror(errno));
+		local_pid = 0;
+		close(sv[0]);
+		close(sv[1]);
+		if (lp[0] >= 0) {
+			close(lp[0]);
+			close(lp[1]);
+		}
 		return -1;
 	}
 	pid_t pid = fork();
@@ -310,10 +316,18 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 		log_warn("fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		if (lp[0] >= 0) {	/* the local process sees EOF and exits */
+			close(lp[0]);
+			close(lp[1]);
+		}
 		return -1;
 	}
 	if (pid > 0) {
 		close(sv[1]);
+		if (lp[0] >= 0) {
+			close(lp[0]);
+			close(lp[1]);
+		}
 		if (kind == CHILD_QMGR) {
 			if (qmgr_fd >= 0) {
 				loop_unwatch(qmgr_fd);
@@ -336,8 +350,9 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 		close(sv[1]);
 		warden_main((struct config *)cfg, cfg_path);	/* keeps root: nft, actions */
 	}
+	close(lp[1]);
 	qmgr_drop_privileges(cfg);
-	qmgr_main(cfg, sv[1]);
+	qmgr_main(cfg, sv[1], lp[0]);
 	exit(0);
 }
 
@@ -347,11 +362,11 @@ static void start_children(void *arg)
 		return;
 	if (engine_pid <= 0)
 		engine_pid = spawn(CHILD_ENGINE, cur_cfg);
-	if (qmgr_pid <= 0)
+	if (qmgr_pid <= 0 && local_pid <= 0)	/* a pair: both gone first */
 		qmgr_pid = spawn(CHILD_QMGR, cur_cfg);
 	if (warden_wanted && warden_pid <= 0)
 		warden_pid = spawn(CHILD_WARDEN, cur_cfg);
-	if (engine_pid <= 0 || qmgr_pid <= 0 || (warden_wanted && warden_pid <= 0))
+	if (engine_pid <= 0 || qmgr_pid <= 0 || local_pid <= 0 || (warden_wanted && warden_pid <= 0))
 		loop_timer_set(&restart_timer, 1000, start_children, NULL);
 }
 
@@ -394,6 +409,16 @@ static void on_chld(int signo, void *arg)
 			if (!stopping && !qmgr_restart)
 				log_warn("process qmgr pid %d exit %s", (int)pid, how);
 			qmgr_restart = 0;
+		} else if (pid == local_pid) {
+			/* Its qmgr goes too (it sees EOF mid-batch, or gets SIGTERM
+			 * when idle) and the two are started again together. A
+			 * clean exit is local's answer to its qmgr's EOF. */
+			local_pid = 0;
+			if (!stopping && qmgr_pid > 0 && !qmgr_restart && !clean) {
+				log_warn("process local pid %d exit %s", (int)pid, how);
+				qmgr_restart = 1;
+				kill(qmgr_pid, SIGTERM);
+			}
 		} else if (pid == warden_pid) {
 			warden_pid = 0;
 			if (!stopping && !warden_restart)
@@ -404,12 +429,13 @@ static void on_chld(int signo, void *arg)
 		}
 	}
 	if (stopping) {
-		if (engine_pid <= 0 && qmgr_pid <= 0 && warden_pid <= 0)
+		if (engine_pid <= 0 && qmgr_pid <= 0 && local_pid <= 0 && warden_pid <= 0)
 			loop_exit();
 		return;
 	}
 	/* Throttle restarts, as Postfix's master does. */
-	if ((engine_pid <= 0 || qmgr_pid <= 0 || (warden_wanted && warden_pid <= 0)) &&
+	if ((engine_pid <= 0 || qmgr_pid <= 0 || local_pid <= 0 ||
+	    (warden_wanted && warden_pid <= 0)) &&
 	    !qmgr_restart)
 		loop_timer_set(&restart_timer, 1000, start_children, NULL);
 }
@@ -426,7 +452,8 @@ static void on_term(int signo, void *arg)
 		kill(qmgr_pid, SIGTERM);
 	if (warden_pid > 0)
 		kill(warden_pid, SIGTERM);
-	if (engine_pid <= 0 && qmgr_pid <= 0 && warden_pid <= 0)
+	/* the local process ends when its qmgr has gone (EOF) */
+	if (engine_pid <= 0 && qmgr_pid <= 0 && local_pid <= 0 && warden_pid <= 0)
 		loop_exit();
 }
 

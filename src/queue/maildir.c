@@ -181,58 +181,112 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-static int open_sub(const char *path, const char *sub)
+/* dfd's subdirectory sub, not through a symlink; created 0700 if missing. */
+static int open_dir_at(int dfd, const char *sub, int create)
 {
-	char p[4096];
-	int n = snprintf(p, sizeof(p), "%s%s%s", path,
-	    path[0] && path[strlen(path) - 1] == '/' ? "" : "/", sub);
-	if (n < 0 || (size_t)n >= sizeof(p)) {
-		errno = ENAMETOOLONG;
-		return -1;
+	int fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dfd, sub, 0700) < 0 && errno != EEXIST)
+			return -1;
+		fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	return open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd;
 }
 
-/* The tmp/ and new/ fds of a Maildir, created if missing (as its owner). */
-static long dir_get(struct maildir_batch *b, const char *path, long uid, long gid,
+static void dir_err(char *why, size_t whylen, const char *what, const char *path,
+    const char *sub, int err)
+{
+	if (err == ELOOP || err == ENOTDIR)
+		snprintf(why, whylen, "%s %s%s: a symlink or not a directory", what, path, sub);
+	else
+		snprintf(why, whylen, "%s %s%s: %s", what, path, sub, strerror(err));
+}
+
+/* The Maildir base/rel opened as a directory fd: base is trusted (the
+ * configuration's path, a home directory: symlinks followed, created with
+ * mkdir -p when rel is empty); every component of rel is walked with
+ * O_NOFOLLOW and created 0700 if missing, and the Maildir must then be
+ * owned by fsuid (when fsuid >= 0). -1 with why. */
+static int open_maildir(const char *base, const char *rel, const char *path, long fsuid,
     char *why, size_t whylen)
 {
-	for (size_t i = 0; i < b->ndirs; i++)
-		if (b->dirs[i].uid == uid && b->dirs[i].gid == gid && strcmp(b->dirs[i].path, path) == 0)
-			return (long)i;
-	int tmpfd = open_sub(path, "tmp");
-	int newfd = tmpfd >= 0 ? open_sub(path, "new") : -1;
-	if ((tmpfd < 0 || newfd < 0) && errno == ENOENT) {
-		static const char *const subs[] = { "cur", "new", "tmp" };
-		if (tmpfd >= 0)
-			close(tmpfd);
-		if (mkdir_p(path) < 0) {
+	int dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT && rel[0] == '\0') {
+		if (mkdir_p(base) < 0) {
 			snprintf(why, whylen, "create maildir %s: %s", path, strerror(errno));
 			return -1;
 		}
-		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0) {
-			snprintf(why, whylen, "open maildir %s: %s", path, strerror(errno));
-			return -1;
-		}
-		for (size_t i = 0; i < 3; i++) {
-			if (mkdirat(dfd, subs[i], 0700) < 0 && errno != EEXIST) {
-				snprintf(why, whylen, "create maildir %s%s: %s", path, subs[i],
-				    strerror(errno));
-				close(dfd);
-				return -1;
-			}
-		}
-		close(dfd);
-		tmpfd = open_sub(path, "tmp");
-		newfd = tmpfd >= 0 ? open_sub(path, "new") : -1;
+		dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
-	if (tmpfd < 0 || newfd < 0) {
-		snprintf(why, whylen, "open maildir %s: %s", path, strerror(errno));
-		if (tmpfd >= 0)
-			close(tmpfd);
+	if (dfd < 0) {
+		snprintf(why, whylen, "open maildir %s: %s", base, strerror(errno));
 		return -1;
 	}
+	char comp[MD_NAME_MAX];
+	for (const char *p = rel; *p; ) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			p += n + (p[n] == '/');
+			continue;
+		}
+		if (n >= sizeof(comp) || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			snprintf(why, whylen, "bad maildir path %s", path);
+			close(dfd);
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		int nfd = open_dir_at(dfd, comp, 1);
+		int e = errno;
+		close(dfd);
+		if (nfd < 0) {
+			dir_err(why, whylen, "open maildir", path, "", e);
+			return -1;
+		}
+		dfd = nfd;
+		p += n + (p[n] == '/');
+	}
+	struct stat st;
+	if (rel[0] != '\0' && fsuid >= 0 && (fstat(dfd, &st) < 0 || st.st_uid != (uid_t)fsuid)) {
+		snprintf(why, whylen, "maildir %s is not owned by uid %ld", path, fsuid);
+		close(dfd);
+		return -1;
+	}
+	return dfd;
+}
+
+/* The tmp/ and new/ fds of a Maildir, created if missing (as its owner). */
+static long dir_get(struct maildir_batch *b, const char *base, const char *rel, long uid,
+    long gid, char *why, size_t whylen)
+{
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	char path[4096];
+	int n = snprintf(path, sizeof(path), "%s%s%s", base,
+	    rel[0] && base[0] && base[strlen(base) - 1] != '/' ? "/" : "", rel);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		snprintf(why, whylen, "maildir path too long");
+		return -1;
+	}
+	for (size_t i = 0; i < b->ndirs; i++)
+		if (b->dirs[i].uid == uid && b->dirs[i].gid == gid && strcmp(b->dirs[i].path, path) == 0)
+			return (long)i;
+	int dfd = open_maildir(base, rel, path, uid >= 0 ? uid : (long)geteuid(), why, whylen);
+	if (dfd < 0)
+		return -1;
+	int fds[3];
+	for (size_t i = 0; i < 3; i++) {
+		fds[i] = open_dir_at(dfd, subs[i], 1);
+		if (fds[i] < 0) {
+			dir_err(why, whylen, "open maildir", path, subs[i], errno);
+			while (i-- > 0)
+				close(fds[i]);
+			close(dfd);
+			return -1;
+		}
+	}
+	close(dfd);
+	close(fds[0]);
+	int newfd = fds[1], tmpfd = fds[2];
 	struct stat st;
 	if (fstat(newfd, &st) < 0) {
 		snprintf(why, whylen, "stat maildir %s: %s", path, strerror(errno));
@@ -348,6 +402,14 @@ int maildir_add(struct maildir_batch *b, const char *path, long uid, long gid,
     const char *sender, const char *rcpt, int body_fd, off_t body_off,
     size_t body_len, char *why, size_t whylen)
 {
+	return maildir_add_under(b, path, "", uid, gid, sender, rcpt, body_fd, body_off,
+	    body_len, why, whylen);
+}
+
+int maildir_add_under(struct maildir_batch *b, const char *base, const char *rel, long uid,
+    long gid, const char *sender, const char *rcpt, int body_fd, off_t body_off,
+    size_t body_len, char *why, size_t whylen)
+{
 	char name[MD_NAME_MAX], hdr[2048];
 	int hl = snprintf(hdr, sizeof(hdr), "Return-Path: <%s>\nDelivered-To: %s\n",
 	    sender ? sender : "", rcpt);
@@ -358,7 +420,7 @@ int maildir_add(struct maildir_batch *b, const char *path, long uid, long gid,
 	}
 	if (as_user(uid, gid, why, whylen) < 0)
 		return -1;
-	long di = dir_get(b, path, uid, gid, why, whylen);
+	long di = dir_get(b, base, rel, uid, gid, why, whylen);
 	if (di < 0) {
 		as_self();
 		return -1;
@@ -367,7 +429,8 @@ int maildir_add(struct maildir_batch *b, const char *path, long uid, long gid,
 	unique_name(name, sizeof(name));
 	int fd = openat(d->tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		snprintf(why, whylen, "create maildir file %stmp/%s: %s", path, name, strerror(errno));
+		snprintf(why, whylen, "create maildir file %stmp/%s: %s", d->path, name,
+		    strerror(errno));
 		as_self();
 		return -1;
 	}
@@ -375,7 +438,7 @@ int maildir_add(struct maildir_batch *b, const char *path, long uid, long gid,
 		int e = errno;
 		close(fd);	/* harmless EBADF after a failed close */
 		unlinkat(d->tmpfd, name, 0);
-		snprintf(why, whylen, "write maildir file %stmp/%s: %s", path, name, strerror(e));
+		snprintf(why, whylen, "write maildir file %stmp/%s: %s", d->path, name, strerror(e));
 		as_self();
 		return -1;
 	}

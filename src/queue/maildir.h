@@ -1,5 +1,6 @@
 /*
- * maildir — batched, durable Maildir delivery for the queue process.
+ * maildir — batched, durable Maildir delivery for the local delivery
+ * process (src/local).
  *
  * A batch is delivered in three steps so that many messages share two
  * file-system flushes instead of one fsync each:
@@ -28,6 +29,14 @@ struct maildir_batch *maildir_batch_new(void);
  * temporary-failure reason in why (nothing is left behind). */
 int maildir_add(struct maildir_batch *b, const char *path, long uid, long gid,
     const char *sender, const char *rcpt, int body_fd, off_t body_off,
+    size_t body_len, char *why, size_t whylen);
+
+/* maildir_add() for the Maildir base/rel: base is trusted (symlinks
+ * followed); rel, owned by the mailbox owner, is walked component by
+ * component with O_NOFOLLOW (a symlink or ".." fails the item) and the
+ * Maildir it names must belong to uid (or to this process when uid < 0). */
+int maildir_add_under(struct maildir_batch *b, const char *base, const char *rel, long uid,
+    long gid, const char *sender, const char *rcpt, int body_fd, off_t body_off,
     size_t body_len, char *why, size_t whylen);
 
 /* Make every added item durable in new/. Returns the number of items that

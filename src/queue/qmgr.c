@@ -7,10 +7,13 @@
  *     deferred/ (mtime = time of the next attempt, as Postfix);
  *   - deliveries run from loop_at_idle, QMGR_BATCH messages at a time, so
  *     hints keep being read while 20,000 files wait.
- * One batch: read queue files, expand recipients, write all Maildir tmp
- * files, one syncfs, rename to new/, one syncfs (maildir_commit), then log,
- * mark recipients done and remove or defer the queue files. A queue file
- * is never removed before its mailbox copies are durable.
+ * One batch: read queue files, expand recipients, hand every Maildir copy
+ * to the local delivery process (qlocal: it writes the tmp files, one
+ * syncfs, rename to new/, one syncfs), then log, mark recipients done and
+ * remove or defer the queue files. A queue file is never removed before
+ * its mailbox copies are durable; if the local process goes away
+ * mid-batch, the queue manager exits without touching the batch's files
+ * (the master restarts the two together and the files are picked again).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,10 +35,10 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "policy/dns.h"
-#include "queue/maildir.h"
 #include "queue/showq.h"
 #include "queue/pickup.h"
 #include "queue/qmgr.h"
+#include "queue/qlocal.h"
 #include "queue/qmgr_int.h"
 #include "queue/resolve.h"
 #include "queue/spool.h"
@@ -66,6 +69,7 @@ static struct qmgr {
 	struct resolver *res;
 	int dirfd[Q_NDIRS];
 	int pubfd, sock;
+	int local_fd;			/* the local delivery process */
 	struct qjob *jobs;		/* ring buffer */
 	size_t head, njobs, jobcap;
 	struct idset ids;
@@ -218,7 +222,7 @@ struct qdel {
 	struct qmsg *m;
 	size_t rcpt;
 	const struct dest *d;
-	int item;			/* maildir item, or -1 */
+	int item;			/* local delivery item, or -1 */
 	long dup;			/* earlier qdel with the same mailbox, or -1 */
 	enum qres_status result;
 	const char *dsn;
@@ -412,7 +416,7 @@ void qmgr_finish(struct qmsg *m)
 /* Turn a resolved destination into a delivery attempt: Maildir items
  * join the batch; smtp, lmtp and error go to outbound. */
 static void plan_dest(struct qmsg *m, size_t ri, const struct dest *d,
-    struct qdel **qd, size_t *nqd, size_t *qcap, struct maildir_batch *mb)
+    struct qdel **qd, size_t *nqd, size_t *qcap, struct qlocal_batch *mb)
 {
 	if (outbound_add(m, ri, d))
 		return;
@@ -438,8 +442,8 @@ static void plan_dest(struct qmsg *m, size_t ri, const struct dest *d,
 				return;
 			}
 		}
-		q->item = maildir_add(mb, d->path, d->uid, d->gid, m->env.sender, d->addr,
-		    m->env.fd, m->env.body_off, m->env.body_len, q->why, sizeof(q->why));
+		q->item = qlocal_add(mb, d, m->env.sender, m->env.fd, m->env.body_off,
+		    m->env.body_len, q->why, sizeof(q->why));
 		if (q->item < 0) {
 			q->result = QR_DEFER;
 			q->dsn = "4.2.0";
@@ -473,12 +477,12 @@ static void batch_run(void *arg)
 	struct expansion_list *exps = NULL;
 	size_t nmsg = 0, nexp = 0, expcap = 0, nqd = 0, qcap = 0;
 	struct qdel *qd = NULL;
-	struct maildir_batch *mb;
+	struct qlocal_batch *mb;
 	char err[256];
 
 	if (Q.stopping)
 		return;		/* SIGTERM came before this batch started */
-	mb = maildir_batch_new();
+	mb = qlocal_batch_new(Q.local_fd);
 	log_set_service("qmgr");
 	while (nmsg < QMGR_BATCH && Q.njobs > 0 && Q.nactive < QMGR_ACTIVE_MAX) {
 		struct qjob j = Q.jobs[Q.head];
@@ -521,7 +525,13 @@ static void batch_run(void *arg)
 				plan_dest(m, ri, &x->d[k], &qd, &nqd, &qcap, mb);
 		}
 	}
-	maildir_commit(mb);
+	qlocal_commit(mb);
+	if (qlocal_broken(mb)[0] != '\0' && Q.local_fd >= 0) {
+		/* Nothing of this batch is marked or removed: its files are
+		 * picked again by the next queue manager. */
+		log_warn("%s; exiting, to be restarted with it", qlocal_broken(mb));
+		exit(1);
+	}
 	double t_done = wall_now();
 	for (size_t k = 0; k < nqd; k++) {
 		struct qdel *q = &qd[k];
@@ -533,7 +543,7 @@ static void batch_run(void *arg)
 		}
 		const char *why = q->why;
 		if (q->item >= 0) {
-			if (maildir_ok(mb, (size_t)q->item)) {
+			if (qlocal_ok(mb, (size_t)q->item)) {
 				q->result = QR_SENT;
 				q->dsn = "2.0.0";
 				why = "delivered to maildir";
@@ -541,7 +551,7 @@ static void batch_run(void *arg)
 				q->result = QR_DEFER;
 				q->dsn = "4.2.0";
 				snprintf(q->why, sizeof(q->why), "maildir delivery failed: %s",
-				    maildir_why(mb, (size_t)q->item));
+				    qlocal_why(mb, (size_t)q->item));
 			}
 		}
 		struct qres r = {
@@ -551,7 +561,7 @@ static void batch_run(void *arg)
 		};
 		qmsg_result(m, q->rcpt, &r);
 	}
-	maildir_batch_free(mb);
+	qlocal_batch_free(mb);
 	/* smtp/lmtp deliveries start now; a message without any is done */
 	for (size_t mi = 0; mi < nmsg; mi++) {
 		outbound_dispatch(msgs[mi]);
@@ -668,7 +678,7 @@ static int open_subdir(int qfd, const char *qdir, const char *name, mode_t mode)
 	return fd;
 }
 
-void qmgr_main(const struct config *cfg, int master_fd)
+void qmgr_main(const struct config *cfg, int master_fd, int local_fd)
 {
 	char err[512];
 	const char *qdir = config_get(cfg, "queue_directory");
@@ -677,6 +687,7 @@ void qmgr_main(const struct config *cfg, int master_fd)
 	loop_init();
 	memset(&Q, 0, sizeof(Q));
 	Q.cfg = cfg;
+	Q.local_fd = local_fd;
 	Q.run_delay = config_get_time(cfg, "queue_run_delay");
 	Q.min_backoff = config_get_time(cfg, "minimal_backoff_time");
 	Q.max_backoff = config_get_time(cfg, "maximal_backoff_time");
@@ -719,6 +730,7 @@ void qmgr_main(const struct config *cfg, int master_fd)
 	if (Q.master_start > 0 && now < Q.master_start + QMGR_DRAIN_MAX + 1)
 		loop_timer_set(&Q.dead_timer,
 		    (uint64_t)(Q.master_start + QMGR_DRAIN_MAX + 1 - now) * 1000, dead_scan, NULL);
+	/* sandbox: seccomp here */
 	scan_timer(NULL);
 	loop_run();
 	/* loop_run() returns between batches: nothing is half-delivered. The

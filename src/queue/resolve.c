@@ -206,7 +206,7 @@ struct expansion {
 	int overflow;
 };
 
-static void dest_add(struct expansion *x, enum dest_kind kind, const char *addr,
+static struct dest *dest_add(struct expansion *x, enum dest_kind kind, const char *addr,
     const char *path, const char *service, long uid, long gid, const char *reason)
 {
 	/* Identical destinations are delivered once. */
@@ -214,11 +214,11 @@ static void dest_add(struct expansion *x, enum dest_kind kind, const char *addr,
 		const struct dest *o = &x->d[i];
 		if (o->kind == kind && strcmp(o->addr, addr) == 0 &&
 		    strcmp(o->path ? o->path : "", path ? path : "") == 0)
-			return;
+			return NULL;
 	}
 	if (x->n >= RESOLVE_MAX_DESTS) {
 		x->overflow = 1;
-		return;
+		return NULL;
 	}
 	if (x->n == x->cap) {
 		x->cap = x->cap ? x->cap * 2 : 4;
@@ -233,6 +233,8 @@ static void dest_add(struct expansion *x, enum dest_kind kind, const char *addr,
 	d->uid = uid;
 	d->gid = gid;
 	d->reason = reason ? xstrdup(reason) : NULL;
+	d->box = NULL;
+	return d;
 }
 
 static void dest_addf(struct expansion *x, enum dest_kind kind, const char *addr,
@@ -309,18 +311,71 @@ static void deliver_local_user(struct expansion *x, const struct addr *a, int lo
 		return;
 	}
 	enum dest_kind k = path[strlen(path) - 1] == '/' ? DEST_MAILDIR : DEST_MBOX;
-	dest_add(x, k, a->full, path, "local", (long)uid, (long)gid,
+	struct dest *d = dest_add(x, k, a->full, path, "local", (long)uid, (long)gid,
 	    k == DEST_MBOX ? "mbox delivery is not implemented yet" : NULL);
+	if (d != NULL)
+		d->box = xstrdup(a->base);
+}
+
+/* The checks of a virtual mailbox shared by expansion and the local
+ * delivery process: map value, owner, path. */
+static int virtual_box(const struct resolver *r, const struct addr *a, const char **rel,
+    long *uid, long *gid, char *why, size_t whylen)
+{
+	const char *v = vmbox_find(r, a);
+	int unm;
+
+	if (v == NULL) {
+		snprintf(why, whylen, "%s is not in virtual_mailbox_maps", a->full);
+		return -1;
+	}
+	*uid = num_value(addr_find(r, r->vuid, a, 0, &unm), -1);
+	*gid = num_value(addr_find(r, r->vgid, a, 0, &unm), -1);
+	if (*uid == -2 || *gid == -2 || (*uid >= 0 && *uid < r->vmin_uid)) {
+		snprintf(why, whylen, "bad virtual_uid_maps/virtual_gid_maps result for %s", a->full);
+		return -1;
+	}
+	while (*v == '/')
+		v++;
+	*rel = v;
+	if (r->vbase[0] == '\0' || strstr(v, "..") ||
+	    strlen(r->vbase) + strlen(v) + 2 > PATH_MAX) {
+		snprintf(why, whylen, "bad virtual mailbox path for %s (check virtual_mailbox_base)",
+		    a->full);
+		return -1;
+	}
+	return 0;
+}
+
+int resolve_virtual_box(const struct resolver *r, const char *addr, const char **rel,
+    long *uid, long *gid, char *why, size_t whylen)
+{
+	struct addr a;
+
+	if (addr_parse(r, addr, &a) < 0) {
+		snprintf(why, whylen, "address too long");
+		return -1;
+	}
+	if (!domlist_match(r->vmbox_dom, a.domain)) {
+		snprintf(why, whylen, "%s is not in virtual_mailbox_domains", a.full);
+		return -1;
+	}
+	return virtual_box(r, &a, rel, uid, gid, why, whylen);
+}
+
+const char *resolve_vbase(const struct resolver *r)
+{
+	return r->vbase;
 }
 
 static void deliver_virtual(struct expansion *x, const struct addr *a, int looped)
 {
 	const struct resolver *r = x->r;
-	const char *v = vmbox_find(r, a);
-	char path[PATH_MAX];
-	int unm;
+	char path[PATH_MAX], why[ADDR_MAX + 128];
+	const char *v;
+	long uid, gid;
 
-	if (v == NULL) {
+	if (vmbox_find(r, a) == NULL) {
 		if (looped)
 			dest_addf(x, DEST_BOUNCE, a->full, "virtual", "mail forwarding loop for %s", a->full);
 		else
@@ -331,24 +386,16 @@ static void deliver_virtual(struct expansion *x, const struct addr *a, int loope
 		dest_add(x, DEST_LMTP, a->full, r->virt_transport, "lmtp", -1, -1, NULL);
 		return;
 	}
-	long uid = num_value(addr_find(r, r->vuid, a, 0, &unm), -1);
-	long gid = num_value(addr_find(r, r->vgid, a, 0, &unm), -1);
-	if (uid == -2 || gid == -2 || (uid >= 0 && uid < r->vmin_uid)) {
-		dest_addf(x, DEST_DEFER, a->full, "virtual",
-		    "bad virtual_uid_maps/virtual_gid_maps result for %s", a->full);
+	if (virtual_box(r, a, &v, &uid, &gid, why, sizeof(why)) < 0) {
+		dest_add(x, DEST_DEFER, a->full, NULL, "virtual", -1, -1, why);
 		return;
 	}
-	while (*v == '/')
-		v++;
 	int n = snprintf(path, sizeof(path), "%s/%s", r->vbase, v);
-	if (r->vbase[0] == '\0' || n < 0 || (size_t)n >= sizeof(path) || strstr(v, "..")) {
-		dest_addf(x, DEST_DEFER, a->full, "virtual",
-		    "bad virtual mailbox path for %s (check virtual_mailbox_base)", a->full);
-		return;
-	}
 	enum dest_kind k = path[n - 1] == '/' ? DEST_MAILDIR : DEST_MBOX;
-	dest_add(x, k, a->full, path, "virtual", uid, gid,
+	struct dest *d = dest_add(x, k, a->full, path, "virtual", uid, gid,
 	    k == DEST_MBOX ? "mbox delivery is not implemented yet" : NULL);
+	if (d != NULL)
+		d->box = xstrdup(v);
 }
 
 static void expand(struct expansion *x, const char *addr);
@@ -499,6 +546,7 @@ void resolve_dests_free(struct dest *d, size_t n)
 		free(d[i].addr);
 		free(d[i].orig);
 		free(d[i].path);
+		free(d[i].box);
 		free(d[i].service);
 		free(d[i].reason);
 	}

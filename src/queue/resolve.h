@@ -60,6 +60,9 @@ struct dest {
 	char *addr;		/* final address, for "to=<...>" */
 	char *orig;		/* original recipient, for "orig_to=<...>" */
 	char *path;		/* absolute mailbox path */
+	char *box;		/* DEST_MAILDIR: the local user's name, or the
+				 * virtual mailbox path under virtual_mailbox_base;
+				 * what the local delivery process is asked for */
 	char *service;		/* "local" or "virtual": log name and relay= */
 	long uid, gid;		/* deliver as this user; -1 = the process's own */
 	char *reason;		/* for DEST_BOUNCE and DEST_DEFER */
@@ -71,4 +74,14 @@ struct dest {
 int resolve_expand(const struct resolver *r, const char *addr,
     struct dest **out, size_t *n);
 void resolve_dests_free(struct dest *d, size_t n);
+
+/* The virtual mailbox of addr as this process's maps give it (the local
+ * delivery process checks a request with it): *rel is the map value
+ * without leading '/', *uid and *gid its owner (-1: the process's own).
+ * 0 ok; -1 with why (not a virtual mailbox, bad map values, uid below
+ * virtual_minimum_uid). */
+int resolve_virtual_box(const struct resolver *r, const char *addr, const char **rel,
+    long *uid, long *gid, char *why, size_t whylen);
+/* virtual_mailbox_base, absolute, without trailing '/' ("" if unset). */
+const char *resolve_vbase(const struct resolver *r);
 #endif

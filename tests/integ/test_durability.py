@@ -7,6 +7,7 @@ import os
 import random
 import re
 import socket
+import signal
 import threading
 import time
 
@@ -176,3 +177,61 @@ def test_sigkill_never_loses_acknowledged_mail(make_server):
                         "removed at start-up, not kept as if still being written")
     # Maildir tmp/ may keep debris of killed deliveries, but nothing in new/
     # is unknown (checked above) and nothing unacknowledged is required.
+
+
+def local_pid(server):
+    """The local delivery process (comm "local") among the parent's children."""
+    from conftest import pids_with, proc_stat
+    for k in pids_with(4, server.proc.pid):
+        st = proc_stat(k)
+        if st is not None and st[2] == "local":
+            return k
+    return None
+
+
+def test_sigkill_of_local_delivery_loses_nothing(make_server):
+    """Only the local delivery process is SIGKILLed, at random moments while
+    the queue manager hands it batches: the qmgr never removes a queue file
+    whose copies were not confirmed durable, the pair is restarted, and
+    every acknowledged message ends up in a mailbox, complete."""
+    s = make_server(extra=["smtpd_timeout = 20s"])
+    rnd = random.Random(os.environ.get("MW_SEED", time.time_ns()))
+    cl = Clients(s)
+    threads = [threading.Thread(target=cl.run, daemon=True) for _ in range(N_CLIENTS)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    kills = 0
+    for th in sorted(rnd.sample(range(50, N_MESSAGES - 100), N_KILLS)):
+        while len(cl.acked) < th and any(t.is_alive() for t in threads):
+            if time.time() - t0 > 45:
+                break
+            time.sleep(0.002)
+        time.sleep(rnd.uniform(0, 0.05))
+        pid = local_pid(s)
+        if pid is None:         # the pair is being restarted
+            time.sleep(1.5)
+            pid = local_pid(s)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            kills += 1
+    for t in threads:
+        t.join(timeout=max(1, 50 - (time.time() - t0)))
+    cl.stop = True
+    assert not cl.exc, cl.exc
+    assert kills >= N_KILLS - 1, kills
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        seen, _ = delivered_ids(s)
+        if not s.spool_files() and cl.acked <= set(seen):
+            break
+        time.sleep(0.2)
+    seen, broken = delivered_ids(s)
+    missing = sorted(cl.acked - set(seen))
+    print(f"local kills: {len(cl.acked)} acked, {len(seen)} delivered, {kills} kills")
+    assert len(cl.acked) == N_MESSAGES
+    assert not broken, f"truncated or foreign files in mailboxes: {broken[:10]}"
+    assert not missing, (f"{len(missing)} acknowledged message(s) lost, e.g. {missing[:20]}"
+                         f"\n--- maillog tail:\n{s.log()[-3000:]}")
+    assert s.spool_files() == [], s.spool_files()[:10]
+    s.wait_log(r"warning: process local pid \d+ exit killed by signal 9")

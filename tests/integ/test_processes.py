@@ -1,5 +1,6 @@
-"""Process layout: a parent with an smtp engine and a queue process; a
-child that dies is restarted and service resumes; started as root, the smtp
+"""Process layout: a parent with an smtp engine, a queue manager ("qmgr")
+and the local delivery process ("local"); a child that dies is restarted
+(qmgr and local as a pair) and service resumes; started as root, the smtp
 engine runs unprivileged and chrooted."""
 import os
 import pwd
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import make_message, pids_with
+from conftest import make_message, pids_with, proc_stat
 
 
 def children(pid):
@@ -34,35 +35,56 @@ def wait_children(pid, n, timeout=10):
     return kids
 
 
+def by_name(pid):
+    """The parent's children by /proc/PID/comm: qmgr and local name
+    themselves; the smtp engine keeps the program's name."""
+    out = {}
+    for k in children(pid):
+        st = proc_stat(k)
+        if st is not None:
+            out.setdefault(st[2], []).append(k)
+    return out
+
+
 def test_parent_has_children(server):
-    kids = wait_children(server.proc.pid, 2)
-    assert len(kids) >= 2, f"expected an smtp engine and a queue process, got {kids}"
+    kids = wait_children(server.proc.pid, 3)
+    assert len(kids) >= 3, f"expected an smtp engine, a qmgr and a local process, got {kids}"
+    names = by_name(server.proc.pid)
+    assert "qmgr" in names and "local" in names, names
 
 
 def test_killed_children_are_restarted(server):
-    kids = wait_children(server.proc.pid, 2)
-    assert len(kids) >= 2, kids
-    for i, victim in enumerate(kids):
+    kids = wait_children(server.proc.pid, 3)
+    assert len(kids) >= 3, kids
+    others = [n for n in by_name(server.proc.pid) if n not in ("qmgr", "local")]
+    assert others, by_name(server.proc.pid)
+    for i, name in enumerate([others[0], "qmgr", "local"]):
+        victim = by_name(server.proc.pid)[name][0]
         os.kill(victim, signal.SIGKILL)
         # the parent notices, logs and starts a new one; service resumes
         deadline = time.time() + 10
         while time.time() < deadline:
-            now = children(server.proc.pid)
-            if victim not in now and len(now) >= len(kids):
+            now = by_name(server.proc.pid)
+            if victim not in now.get(name, []) and now.get(name) and \
+                    now.get("qmgr") and now.get("local") and \
+                    len(children(server.proc.pid)) >= len(kids):
                 break
             time.sleep(0.05)
+        else:
+            pytest.fail(f"{name} not restarted: {by_name(server.proc.pid)}")
         assert server.proc.poll() is None, "the parent died with its child"
         server.wait_ready(10)
         r = server.send_mail("alice@example.com", make_message(subject=f"after kill {i}"))
         assert r.startswith("250 2.0.0 Ok: queued as ")
         server.wait_delivered("alice@example.com", i + 1, timeout=15)
-    server.wait_log(r"(warning|error): .*(pid \d+|process \d+|\[\d+\]).*(killed|signal 9|exit)")
+        server.wait_log(rf"warning: process {'local' if name == 'local' else '[a-z]+'} "
+                        rf"pid {victim} exit killed by signal 9")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation needs root")
 def test_smtp_engine_unprivileged_and_chrooted(server):
     mw = pwd.getpwnam("mailwarden").pw_uid
-    kids = wait_children(server.proc.pid, 2)
+    kids = wait_children(server.proc.pid, 3)
     assert uid_of(server.proc.pid) == 0, "the parent keeps root"
     uids = {k: uid_of(k) for k in kids}
     assert mw in uids.values(), f"no child runs as user mailwarden: {uids}"

@@ -2,7 +2,8 @@
  * maildir_test — batched Maildir delivery: directories created 0700, file
  * content (Return-Path, Delivered-To, body from an offset of the spool
  * file), Dovecot-style names with S=size, tmp/ -> new/ only on commit,
- * large bodies, failures, and delivery as another uid (root only).
+ * large bodies, failures, and delivery as another uid (root only);
+ * maildir_add_under() walks its relative part without following symlinks.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -263,9 +264,44 @@ static void test_other_uid(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void test_under_no_symlinks(void **state)
+{
+	char why[512], p[256], t[256];
+	struct maildir_batch *b = maildir_batch_new();
+
+	/* created component by component under the trusted base */
+	assert_int_equal(maildir_add_under(b, base, "u/dom/box/", -1, -1, "", "r@x", body_fd,
+	    0, 5, why, sizeof(why)), 0);
+	/* a symlink as the Maildir, as a parent, as tmp/ */
+	snprintf(t, sizeof(t), "%s/target", base);
+	assert_int_equal(mkdir(t, 0700), 0);
+	snprintf(p, sizeof(p), "%s/u/link", base);
+	assert_int_equal(symlink(t, p), 0);
+	assert_int_equal(maildir_add_under(b, base, "u/link/", -1, -1, "", "r@x", body_fd,
+	    0, 5, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "a symlink or not a directory"));
+	assert_int_equal(maildir_add_under(b, base, "u/link/box/", -1, -1, "", "r@x", body_fd,
+	    0, 5, why, sizeof(why)), -1);
+	snprintf(p, sizeof(p), "%s/u/t/", base);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/u/t/tmp", base);
+	assert_int_equal(symlink(t, p), 0);
+	assert_int_equal(maildir_add_under(b, base, "u/t/", -1, -1, "", "r@x", body_fd,
+	    0, 5, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "tmp: a symlink or not a directory"));
+	/* ".." is refused */
+	assert_int_equal(maildir_add_under(b, base, "u/../u/dom/box/", -1, -1, "", "r@x",
+	    body_fd, 0, 5, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "bad maildir path"));
+	assert_int_equal(maildir_commit(b), 0);
+	assert_int_equal(count_dir(t, NULL, 0), 0);	/* nothing went through a link */
+	maildir_batch_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_under_no_symlinks),
 		cmocka_unit_test(test_deliver),
 		cmocka_unit_test(test_batch_many),
 		cmocka_unit_test(test_large_body),

@@ -1,12 +1,16 @@
 /* msg_test — typed messages round-trip over a seqpacket socketpair;
- * short, long and malformed messages are refused by msg_end(). */
+ * short, long and malformed messages are refused by msg_end(); a
+ * descriptor travels with msg_send_fd/msg_recv_fd, extra ones are closed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/msg.h"
@@ -122,12 +126,82 @@ static void test_string_lengths(void **state)
 	msg_free(&m);
 }
 
+static void test_fd_passing(void **state)
+{
+	int sv[2], fd, got;
+	struct msg m, r;
+	struct stat a, b;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	msg_init(&m, MSG_LOCAL_ITEM);
+	msg_put_u64(&m, UINT64_MAX - 1);
+	msg_put_u64(&m, 5);
+	assert_int_equal(msg_send_fd(sv[0], &m, fd), 0);
+	msg_free(&m);
+	assert_int_equal(msg_recv_fd(sv[1], &r, &got), 1);
+	assert_int_equal(r.type, MSG_LOCAL_ITEM);
+	assert_true(msg_get_u64(&r) == UINT64_MAX - 1);
+	assert_true(msg_get_u64(&r) == 5);
+	assert_int_equal(msg_end(&r), 0);
+	msg_free(&r);
+	assert_true(got >= 0 && got != fd);
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(fstat(got, &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	assert_true(fcntl(got, F_GETFD) & FD_CLOEXEC);
+	close(got);
+	/* No descriptor: -1. */
+	msg_init(&m, MSG_LOCAL_COMMIT);
+	assert_int_equal(msg_send(sv[0], &m), 0);
+	msg_free(&m);
+	assert_int_equal(msg_recv_fd(sv[1], &r, &got), 1);
+	assert_int_equal(got, -1);
+	assert_int_equal(msg_end(&r), 0);
+	msg_free(&r);
+	/* Two descriptors: the first kept, the second closed, message bad. */
+	{
+		int two[2] = { fd, fd };
+		char cbuf[CMSG_SPACE(sizeof(two))];
+		char hdr[4] = { 0, MSG_LOCAL_COMMIT, 0, 0 };
+		struct iovec iov = { hdr, sizeof(hdr) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		    .msg_controllen = sizeof(cbuf) };
+		memset(cbuf, 0, sizeof(cbuf));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(two));
+		memcpy(CMSG_DATA(c), two, sizeof(two));
+		assert_int_equal(sendmsg(sv[0], &mh, 0), 4);
+	}
+	assert_int_equal(msg_recv_fd(sv[1], &r, &got), 1);
+	assert_true(got >= 0);
+	assert_int_equal(msg_end(&r), -1);
+	msg_free(&r);
+	close(got);
+	/* A u64 past the end is bad. */
+	msg_init(&m, MSG_LOCAL_DONE);
+	msg_put_u32(&m, 1);
+	assert_int_equal(msg_send(sv[0], &m), 0);
+	msg_free(&m);
+	assert_int_equal(msg_recv_fd(sv[1], &r, &got), 1);
+	assert_true(msg_get_u64(&r) == 0);
+	assert_int_equal(msg_end(&r), -1);
+	msg_free(&r);
+	close(fd);
+	close(sv[0]);
+	assert_int_equal(msg_recv_fd(sv[1], &r, &got), 0);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_string_lengths),
+		cmocka_unit_test(test_fd_passing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
