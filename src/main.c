@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "master/master.h"
+#include "warden/firewall.h"
 
 #define DEFAULT_CONFIG "/etc/mailwarden/mailwarden.conf"
 
@@ -66,6 +67,16 @@ int main(int argc, char **argv)
 		int rc = cmd && strcmp(cmd, "queue") == 0 ? cli_queue(qc, argc - optind - 1, argv + optind + 1) : cli_queue(qc, 0, NULL);
 		config_free(qc);
 		return rc;
+	}
+	if (cmd && strcmp(cmd, "firewall-peer") == 0) {
+		/* hidden test seam: the firewall process on fd 0 (a SOCK_SEQPACKET
+		 * socketpair end), exactly as the master would start it */
+		struct config *fc = config_load(path, err, sizeof(err));
+		if (fc == NULL) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			return 1;
+		}
+		firewall_main(fc, path, 0);
 	}
 	if (cmd && strcmp(cmd, "params") == 0) {
 		config_print_params(stdout);

@@ -1,12 +1,15 @@
 /*
- * warden — the ban engine's process. Started by the master (as root:
- * it changes the firewall and runs action commands) when the config has
- * an enabled jail. It is not network-facing: its inputs are the smtp
- * engine's MSG_WARDEN_EVENT datagrams on private/warden (checked with
- * msg_end()), the log lines of followed files, and the root-only control
- * socket. It counts failures (jailrt.c), bans through the actions
- * (actions.c), keeps state in the store, writes private/bans for the
- * engine (banfile.c) and logs in fail2ban's format to warden_logtarget.
+ * warden — the ban engine's process. Started by the master when the
+ * config has an enabled jail; it opens what needs root (warden_logtarget,
+ * the queue_directory/warden directory) and then runs as warden_owner
+ * with no capability (privsep.c). It is not network-facing: its inputs
+ * are the smtp engine's MSG_WARDEN_EVENT datagrams on the event
+ * socketpair the master hands down (checked with msg_end()), the log
+ * lines of followed files, and the root-only control socket the master
+ * bound. It counts failures (jailrt.c), keeps state in the store (in
+ * data_directory), writes warden/bans for the engine (banfile.c), asks
+ * the firewall process for every firewall change (fw_proto.h) and logs
+ * in fail2ban's format to warden_logtarget.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +24,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
+#include <sys/prctl.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,8 +39,9 @@
 #include "warden/control.h"
 #include "warden/filter.h"
 #include "warden/follow.h"
+#include "warden/fw_proto.h"
 #include "warden/jailrt.h"
-#include "warden/nft.h"
+#include "warden/privsep.h"
 #include "warden/store.h"
 #include "warden/warden.h"
 
@@ -45,9 +50,9 @@ struct warden warden;
 static struct config *cfg;
 static const char *cfg_path;
 static struct jailconf jc;
-static struct nft *nft;
-static int ev_fd = -1;		/* private/warden */
-static int priv_fd = -1;	/* private/, for the bans file */
+static int ev_fd = -1;		/* the event socketpair's read end (master) */
+static int fw_fd = -1;		/* the firewall process (master's socketpair) */
+static int bans_fd = -1;	/* queue_directory/warden, for the bans file */
 static int log_fd_f = -1;	/* warden_logtarget file, -1 = maillog */
 static int in_txn;		/* failures batched until the loop is idle */
 static struct loop_timer tick;
@@ -112,7 +117,7 @@ static void txn_need(void)
 	}
 }
 
-/* Write private/bans from every jail's bans in force. */
+/* Write warden/bans from every jail's bans in force. */
 static void write_bans(void)
 {
 	size_t n = 0, k = 0;
@@ -128,21 +133,94 @@ static void write_bans(void)
 			str_copy(e[k].jail, sizeof(e[k].jail), warden.jails[i].j->name);
 		}
 	}
-	if (priv_fd >= 0 && banfile_write(priv_fd, "bans", e, n) < 0)
+	if (bans_fd >= 0 && banfile_write(bans_fd, "bans", e, n) < 0)
 		log_warn("cannot write the bans file: %s", strerror(errno));
 	free(e);
 }
 
+/* Ask the firewall to ban or unban b[0..n) of w; its failures come back
+ * as MSG_FW_REPLY (on_fw). */
 static void act_all(struct wjail *w, int ban, const struct action_ban *b, size_t n)
 {
-	char err[1024];
-	for (size_t i = 0; i < w->nacts; i++) {
-		int rc = ban ? action_ban(w->acts[i], b, n, err, sizeof(err)) :
-		    action_unban(w->acts[i], b, n, err, sizeof(err));
-		if (rc < 0)
-			wlog("ERROR", "fail2ban.actions", "[%s] %s failed: %s", w->j->name,
-			    ban ? "ban" : "unban", err);
+	if (w->j->nactions == 0)
+		return;
+	int rc = 0;
+	if (ban && n > 1)
+		rc = fw_send_restore(fw_fd, w->j->name, b, n);
+	for (size_t i = 0; rc == 0 && i < n && !(ban && n > 1); i++)
+		rc = fw_send_ban(fw_fd, ban ? MSG_FW_BAN : MSG_FW_UNBAN, w->j->name, &b[i]);
+	if (rc < 0)
+		wlog("ERROR", "fail2ban.actions", "[%s] %s failed: firewall process: %s",
+		    w->j->name, ban ? "ban" : "unban", strerror(errno));
+}
+
+/* One answer of the firewall: 1 if it is the MSG_FW_START reply for jail
+ * (*ok set), else 0 (a failure is logged as the actions' used to be). */
+static int fw_answer(struct msg *m, const char *jail, int *ok, char *err, size_t errlen)
+{
+	uint32_t req = msg_get_u32(m), st = msg_get_u32(m);
+	const char *j = msg_get_str(m), *text = msg_get_str(m);
+	if (m->type != MSG_FW_REPLY || msg_end(m) < 0) {
+		log_warn("warden: malformed answer from the firewall process ignored");
+		return 0;
 	}
+	if (req == MSG_FW_START && jail && strcmp(j, jail) == 0) {
+		*ok = st == FW_OK;
+		snprintf(err, errlen, "%s", text);
+		return 1;
+	}
+	if (st != FW_OK)
+		wlog("ERROR", "fail2ban.actions", "[%s] %s %s: %s", j, fw_type_name(req),
+		    st == FW_REFUSED ? "refused" : "failed", text);
+	return 0;
+}
+
+static void on_fw(int fd, int events, void *arg)
+{
+	char err[256];
+	int ok;
+	for (int i = 0; i < 64; i++) {
+		struct msg m;
+		int rc = msg_recv(fd, &m);
+		if (rc == 0 || (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			fatal("the firewall process is gone");	/* the master restarts the pair */
+		if (rc < 0)
+			return;
+		fw_answer(&m, NULL, &ok, err, sizeof(err));
+		msg_free(&m);
+	}
+}
+
+/* Start jail j's actions in the firewall and wait for its answer. */
+static int fw_start(const char *jail, char *err, size_t errlen)
+{
+	if (fw_send_jail(fw_fd, MSG_FW_START, jail) < 0) {
+		snprintf(err, errlen, "[%s] firewall process: %s", jail, strerror(errno));
+		return -1;
+	}
+	for (int waited = 0; waited < 60000; waited += 100) {
+		struct pollfd p = { .fd = fw_fd, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		struct msg m;
+		int rc = msg_recv(fw_fd, &m), ok = 0;
+		if (rc == 0) {
+			snprintf(err, errlen, "[%s] the firewall process is gone", jail);
+			return -1;
+		}
+		if (rc < 0)
+			continue;
+		char why[1024];
+		int got = fw_answer(&m, jail, &ok, why, sizeof(why));
+		msg_free(&m);
+		if (got) {
+			if (!ok)
+				snprintf(err, errlen, "%s", why);
+			return ok ? 0 : -1;
+		}
+	}
+	snprintf(err, errlen, "[%s] the firewall process did not answer", jail);
+	return -1;
 }
 
 /* Ban net in w now after `failures` failures. */
@@ -416,21 +494,8 @@ static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 	/* the filter first: a jail that cannot read its logs sets up no firewall */
 	if (w->events == 0 && (w->filter = filter_load(j->filter.text, fdirs, err, errlen)) == NULL)
 		return -1;
-	char **adirs = config_list(config_get(cfg, "warden_action_path"));
-	w->acts = xcalloc(j->nactions, sizeof(*w->acts));
-	for (size_t i = 0; i < j->nactions; i++) {
-		w->acts[i] = action_new(j, &j->actions[i], (const char *const *)adirs, nft, err, errlen);
-		if (w->acts[i] == NULL) {
-			config_list_free(adirs);
-			return -1;
-		}
-		w->nacts++;
-		if (action_start(w->acts[i], err, errlen) < 0) {
-			config_list_free(adirs);
-			return -1;
-		}
-	}
-	config_list_free(adirs);
+	if (j->nactions && fw_start(j->name, err, errlen) < 0)
+		return -1;
 	if (w->events == 0) {
 		if (j->backend == JAIL_BACKEND_SYSTEMD) {
 			char key[300];
@@ -477,18 +542,12 @@ static void stop_jails(void)
 			journal_free(w->journal);
 		w->fol = NULL;
 		w->journal = NULL;
-		for (size_t i = 0; i < w->nacts; i++)
-			action_stop(w->acts[i]);
-	}
-	for (int i = 0; i < 100 && actions_pending(); i++) {
-		usleep(50000);
-		actions_reap();
+		if (w->j->nactions && fw_send_jail(fw_fd, MSG_FW_STOP, w->j->name) < 0)
+			log_warn("[%s] cannot stop the jail's actions: firewall process: %s",
+			    w->j->name, strerror(errno));
 	}
 	for (size_t j = 0; j < warden.njails; j++) {
 		struct wjail *w = &warden.jails[j];
-		for (size_t i = 0; i < w->nacts; i++)
-			action_free(w->acts[i]);
-		free(w->acts);
 		for (size_t i = 0; i < w->npf; i++) {
 			if (w->pf[i].f != w->filter)
 				filter_free(w->pf[i].f);
@@ -640,6 +699,8 @@ int warden_reload(char *err, size_t errlen)
 	stop_jails();
 	config_free(cfg);
 	cfg = nc;
+	if (fw_send_jail(fw_fd, MSG_FW_RELOAD, NULL) < 0)
+		log_warn("warden reload: firewall process: %s", strerror(errno));
 	if (start_jails(err, errlen) < 0) {
 		log_warn("warden reload: %s", err);
 		return -1;
@@ -654,7 +715,6 @@ static void on_tick(void *arg)
 {
 	long now = warden_now();
 	int changed = 0;
-	actions_reap();		/* belt and braces besides SIGCHLD */
 	for (size_t j = 0; j < warden.njails; j++) {
 		struct wjail *w = &warden.jails[j];
 		for (size_t i = 0; i < w->rt->nbans;) {
@@ -677,11 +737,6 @@ static void on_tick(void *arg)
 			log_warn("store purge: %s", store_error(warden.st));
 	}
 	loop_timer_set(&tick, 1000, on_tick, NULL);
-}
-
-static void on_chld(int signo, void *arg)
-{
-	actions_reap();
 }
 
 static void on_term(int signo, void *arg)
@@ -712,41 +767,43 @@ static void find_self(void)
 	freeifaddrs(ifa);
 }
 
-/* private/ (0700, mail_owner) and the event socket in it. */
-static void open_private(void)
+/* queue_directory/warden, where the bans file goes: made by the master,
+ * owned by warden_owner; opened without following a symlink. */
+static void open_bans_dir(void)
 {
 	char path[1024];
-	const char *q = config_get(cfg, "queue_directory");
-	struct passwd *pw = geteuid() == 0 ? getpwnam(config_get(cfg, "mail_owner")) : NULL;
-	snprintf(path, sizeof(path), "%s/private", q);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		fatal("mkdir %s: %s", path, strerror(errno));
-	if (pw && chown(path, pw->pw_uid, pw->pw_gid) < 0)
-		fatal("chown %s: %s", path, strerror(errno));
-	priv_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (priv_fd < 0)
+	snprintf(path, sizeof(path), "%s/warden", config_get(cfg, "queue_directory"));
+	bans_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bans_fd < 0)
 		fatal("open %s: %s", path, strerror(errno));
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/warden", path) >=
-	    (int)sizeof(sun.sun_path))
-		fatal("%s/warden: path too long for a socket", path);
-	unlink(sun.sun_path);
-	ev_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ev_fd < 0 || bind(ev_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		fatal("bind %s: %s", sun.sun_path, strerror(errno));
-	if (pw && chown(sun.sun_path, pw->pw_uid, pw->pw_gid) < 0)
-		fatal("chown %s: %s", sun.sun_path, strerror(errno));
-	if (chmod(sun.sun_path, 0600) < 0)
-		fatal("chmod %s: %s", sun.sun_path, strerror(errno));
-	loop_watch(ev_fd, LOOP_READ, on_event, NULL);
 }
 
-void warden_main(struct config *c, const char *path)
+/* warden.db and its -wal/-shm: 0600 whatever an older version left. */
+static void db_private(const char *db)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	for (size_t i = 0; i < 4; i++) {
+		char path[1100];
+		snprintf(path, sizeof(path), "%s%s", db, sfx[i]);
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fchmod(fd, 0600) < 0)
+			log_warn("warden_dbfile: fchmod %s: %s", path, strerror(errno));
+		close(fd);
+	}
+}
+
+void warden_main(struct config *c, const char *path, int events, int ctl, int fw)
 {
 	char err[2048];
 	cfg = c;
 	cfg_path = path;
+	ev_fd = events;
+	fw_fd = fw;
 	log_set_service("warden");
+	if (prctl(PR_SET_NAME, "warden", 0, 0, 0) < 0)
+		log_warn("prctl(PR_SET_NAME): %s", strerror(errno));
 	loop_init();
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	const char *target = config_get(cfg, "warden_logtarget");
@@ -755,22 +812,23 @@ void warden_main(struct config *c, const char *path)
 		if (log_fd_f < 0)
 			fatal("warden_logtarget %s: %s", target, strerror(errno));
 	}
-	warden.st = store_open(config_get(cfg, "warden_dbfile"), err, sizeof(err));
+	open_bans_dir();
+	privsep_warden(cfg);	/* everything that needs root is open by now */
+	/* sandbox: seccomp here */
+	const char *db = config_get(cfg, "warden_dbfile");
+	warden.st = store_open(db, err, sizeof(err));
 	if (warden.st == NULL)
 		fatal("warden_dbfile: %s", err);
-	nft = nft_open(NULL, err, sizeof(err));
-	if (nft == NULL)
-		log_warn("nftables unavailable, the nft action cannot be used: %s", err);
+	db_private(db);
 	find_self();
-	open_private();
+	loop_watch(ev_fd, LOOP_READ, on_event, NULL);
+	loop_watch(fw_fd, LOOP_READ, on_fw, NULL);
 	wlog("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");
-	loop_signal(SIGCHLD, on_chld, NULL);	/* before any action command runs */
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
 	if (start_jails(err, sizeof(err)) < 0)
 		fatal("warden: %s", err);
-	if (control_open(config_get(cfg, "warden_socket"), err, sizeof(err)) < 0)
-		fatal("warden_socket: %s", err);
+	control_listen(ctl);
 	last_purge = 0;
 	loop_timer_set(&tick, 1000, on_tick, NULL);
 	log_info("warden started: %zu jail(s)", warden.njails);
@@ -779,8 +837,6 @@ void warden_main(struct config *c, const char *path)
 	txn_commit(NULL);
 	stop_jails();
 	store_close(warden.st);
-	if (nft)
-		nft_close(nft);
 	wlog("INFO", "fail2ban.server", "Exiting Fail2ban");
 	exit(0);
 }
