@@ -355,7 +355,7 @@ int control_bind(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	mode_t old = umask(0077);
+	mode_t old = umask(0177);	/* the socket is made 0600: never a moment wider */
 	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (rc < 0 || listen(fd, 16) < 0) {

@@ -55,6 +55,8 @@ static void get_net(struct msg *m, struct waddr *n)
 		n->a[i + 3] = (unsigned char)w;
 	}
 	uint32_t plen = msg_get_u32(m);
+	if (plen > 128)
+		m->bad = 1;
 	n->plen = plen > 128 ? -1 : (int)plen;
 }
 

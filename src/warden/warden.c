@@ -182,8 +182,13 @@ static void on_fw(int fd, int events, void *arg)
 	for (int i = 0; i < 64; i++) {
 		struct msg m;
 		int rc = msg_recv(fd, &m);
-		if (rc == 0 || (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-			fatal("the firewall process is gone");	/* the master restarts the pair */
+		if (rc == 0 || (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			/* the master restarts the pair: stop as on SIGTERM */
+			log_warn("warden: the firewall process is gone; stopping");
+			loop_unwatch(fd);
+			loop_exit();
+			return;
+		}
 		if (rc < 0)
 			return;
 		fw_answer(&m, NULL, &ok, err, sizeof(err));
