@@ -359,3 +359,48 @@ def test_firewall_without_command_actions_keeps_only_net_admin(tmp_path):
         assert "CAP_NET_ADMIN only" in read(str(tmp_path / "stderr"))
     finally:
         p.close()
+
+
+# ---- the master's start-up checks ----
+
+def start_fails(make_server, tmp_path, *extra, prep=None):
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir(exist_ok=True)
+    (adir / "testlog.conf").write_text(ACTION)
+    s = make_server(extra=[f"warden_action_path = {adir}", *extra, "[j]", "enabled = true",
+                           "filter = mailwarden[mode=auth]", "action = testlog"], start=False)
+    if prep:
+        prep(s)
+    r = subprocess.run([BIN, "-c", s.conf], capture_output=True, text=True, timeout=20,
+                       cwd=s.dir)
+    assert r.returncode != 0
+    return r.stderr + read(s.maillog)
+
+
+def test_missing_warden_owner_is_fatal_naming_the_key(make_server, tmp_path):
+    out = start_fails(make_server, tmp_path, "warden_owner = no-such-warden-user")
+    assert "warden_owner user 'no-such-warden-user' does not exist (create it:" in out, out
+
+
+def test_data_directory_in_a_world_writable_parent_is_refused(make_server, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    out = start_fails(make_server, tmp_path, f"data_directory = {shared}/data")
+    assert "is writable by a user other than root: refusing" in out, out
+    assert not (shared / "data").exists()
+
+
+def test_planted_bans_directory_symlink_is_refused(make_server, tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    os.chmod(target, 0o700)
+
+    def prep(s):
+        os.makedirs(s.spool, 0o755, exist_ok=True)
+        os.symlink(target, os.path.join(s.spool, "warden"))
+    out = start_fails(make_server, tmp_path, prep=prep)
+    assert "must be a directory, not a symbolic link" in out, out
+    st = os.stat(target)
+    assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o700)
