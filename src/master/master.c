@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -381,6 +382,31 @@ static void qmgr_drop_privileges(const struct config *cfg)
 	prctl(PR_SET_KEEPCAPS, 0);
 }
 
+/* In a ban engine child: close every inherited descriptor but keep[]
+ * (the master's ends of other children's socketpairs above all). The
+ * syslog socket, if any, is closed properly; glibc reopens it on use. */
+static void close_other_fds(int *keep, size_t n)
+{
+	if (log_fd() < 0)
+		closelog();
+	for (size_t i = 1; i < n; i++)	/* sort: n is tiny */
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned lo = 3;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < (int)lo)
+			continue;
+		if ((unsigned)keep[i] > lo && close_range(lo, (unsigned)keep[i] - 1, 0) < 0)
+			fatal("close_range: %s", strerror(errno));
+		lo = (unsigned)keep[i] + 1;
+	}
+	if (close_range(lo, ~0U, 0) < 0)
+		fatal("close_range: %s", strerror(errno));
+}
+
 static void child_reset_signals(void)
 {
 	sigset_t all;
@@ -465,6 +491,10 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 	}
 	if (ctl_fd >= 0 && kind != CHILD_WARDEN)
 		close(ctl_fd);
+	if (kind == CHILD_WARDEN || kind == CHILD_FIREWALL) {
+		int keep[] = { log_fd(), sv[1], keep_ev, keep_fw, kind == CHILD_WARDEN ? ctl_fd : -1 };
+		close_other_fds(keep, sizeof(keep) / sizeof(*keep));
+	}
 	if (kind == CHILD_ENGINE)
 		engine_main(cfg, lst, nlst, sv[1], keep_ev);
 	for (size_t i = 0; i < nlst; i++)

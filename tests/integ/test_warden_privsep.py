@@ -54,6 +54,11 @@ def status_fields(pid):
     return out
 
 
+def sockets(pid):
+    links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    return [x for x in links if x.startswith("socket:")]
+
+
 def child_named(s, comm, timeout=10):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -171,6 +176,10 @@ def test_warden_and_firewall_privileges(auth_server):
     for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(w[cap], 16) == 0, (cap, w[cap])
     assert w["NoNewPrivs"] == "1"
+    # only its own descriptors: the event socket, the control socket, its
+    # firewall; none of the master's ends of other children's socketpairs
+    assert len(sockets(child_named(s, "warden"))) == 3
+    assert len(sockets(child_named(s, "firewall"))) <= 2     # its warden, netlink
     # a command action: the firewall keeps root, as fail2ban runs actions
     f = status_fields(child_named(s, "firewall"))
     assert f["Uid"].split()[1] == "0"
