@@ -642,9 +642,9 @@ static void on_term(int signo, void *arg)
 		kill(engine_pid, SIGTERM);
 	if (qmgr_pid > 0)
 		kill(qmgr_pid, SIGTERM);
-	if (warden_pid > 0)
+	if (warden_pid > 0)	/* its firewall stops when it is gone (on_chld) */
 		kill(warden_pid, SIGTERM);
-	if (firewall_pid > 0)
+	else if (firewall_pid > 0)
 		kill(firewall_pid, SIGTERM);
 	if (engine_pid <= 0 && qmgr_pid <= 0 && warden_pid <= 0 && firewall_pid <= 0)
 		loop_exit();

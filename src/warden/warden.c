@@ -209,9 +209,9 @@ static int fw_start(const char *jail, char *err, size_t errlen)
 			continue;
 		struct msg m;
 		int rc = msg_recv(fw_fd, &m), ok = 0;
-		if (rc == 0) {
-			snprintf(err, errlen, "[%s] the firewall process is gone", jail);
-			return -1;
+		if (rc == 0) {	/* stopping, or it died: the master restarts the pair */
+			log_warn("warden: [%s] the firewall process is gone; stopping", jail);
+			exit(1);
 		}
 		if (rc < 0)
 			continue;

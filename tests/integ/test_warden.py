@@ -85,7 +85,7 @@ def warden_server(make_server, tmp_path):
     s = make_server(extra=extra)
     s.t = tmp_path
     s.out, s.auth, s.wlog = str(out), str(auth), str(wlog)
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="control socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     return s
 
 
@@ -141,7 +141,7 @@ def test_ban_at_maxretry_bansfile_restart(warden_server):
     # restart: the ban comes back from the store
     assert s.stop() == []
     s.start()
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     wait_for(lambda: "Banned IP list:\t192.0.2.9" in cli(s, "status", "sshd", check=False).stdout,
              what="restored ban")
     assert re.search(r"NOTICE  \[sshd\] Restore Ban 192\.0\.2\.9$", read(s.wlog), re.M)

@@ -49,7 +49,7 @@ def ev_server(make_server, tmp_path):
     s.write_config()
     s.start()
     s.out, s.wlog = str(out), str(tmp_path / "warden.log")
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     return s
 
 
