@@ -481,7 +481,9 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 	child_reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	/* each child keeps only its own end of the ban engine's fds */
-	int keep_ev = kind == CHILD_ENGINE ? ev_sv[1] : kind == CHILD_WARDEN ? ev_sv[0] : -1;
+	/* no ban engine, no events: none pile up for a later one to count */
+	int keep_ev = kind == CHILD_ENGINE && warden_wanted ? ev_sv[1] :
+	    kind == CHILD_WARDEN ? ev_sv[0] : -1;
 	int keep_fw = kind == CHILD_WARDEN ? fw_sv[0] : kind == CHILD_FIREWALL ? fw_sv[1] : -1;
 	for (int i = 0; i < 2; i++) {
 		if (ev_sv[i] >= 0 && ev_sv[i] != keep_ev)
@@ -666,6 +668,7 @@ static void on_hup(int signo, void *arg)
 	log_info("reload -- version %s, configuration %s", MAILWARDEN_VERSION, cfg_path);
 	struct config *old = cur_cfg;
 	cur_cfg = cfg;
+	warden_wanted = wants_warden(cur_cfg);	/* before the engine: its event fd */
 	pid_t old_engine = engine_pid;
 	engine_pid = spawn(CHILD_ENGINE, cur_cfg);
 	if (old_engine > 0)
@@ -674,7 +677,6 @@ static void on_hup(int signo, void *arg)
 		qmgr_restart = 1;
 		kill(qmgr_pid, SIGTERM);
 	}
-	warden_wanted = wants_warden(cur_cfg);
 	if (ctl_fd >= 0 && (!warden_wanted ||
 	    strcmp(ctl_path, config_get(cur_cfg, "warden_socket")) != 0))
 		close_control();	/* bound again by the next pair if wanted */

@@ -170,7 +170,8 @@ static int fw_answer(struct msg *m, const char *jail, int *ok, char *err, size_t
 		return 1;
 	}
 	if (st != FW_OK)
-		wlog("ERROR", "fail2ban.actions", "[%s] %s %s: %s", j, fw_type_name(req),
+		wlog("ERROR", "fail2ban.actions", "[%s] %s %s: %s", j,
+		    req == MSG_FW_RESTORE ? "ban" : fw_type_name(req),
 		    st == FW_REFUSED ? "refused" : "failed", text);
 	return 0;
 }
