@@ -45,6 +45,9 @@ struct warden {
 };
 extern struct warden warden;
 
+/* One line in fail2ban's layout to warden_logtarget (or the mail log). */
+void warden_log(const char *level, const char *logger, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Now (unix seconds): the warden's one clock. */
 long warden_now(void);
 /* Ban ip in jail by hand (`mailwarden ban`). 0, or -1 and err. */

@@ -42,4 +42,17 @@ int fw_req_decode(struct msg *m, struct fw_req *r, char *err, size_t errlen);
 void fw_req_free(struct fw_req *r);
 /* Name of a request type for logs ("ban", "unban", ...; "unknown"). */
 const char *fw_type_name(uint32_t type);
+
+/* ---- the warden's side (fw_client.c) ---- */
+
+/* Serve answers from the firewall on fd (the warden's end). */
+void fwc_init(int fd);
+/* MSG_FW_START of jail, waiting for the answer: 0, or -1 and err. */
+int fwc_start(const char *jail, char *err, size_t errlen);
+/* MSG_FW_STOP of jail. */
+void fwc_stop(const char *jail);
+/* MSG_FW_RELOAD: the firewall reads the config again. */
+void fwc_reload(void);
+/* Ban (one MSG_FW_BAN each, MSG_FW_RESTORE for a batch) or unban b[0..n). */
+void fwc_act(const char *jail, int ban, const struct action_ban *b, size_t n);
 #endif

@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/prctl.h>
-#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,7 +50,6 @@ static struct config *cfg;
 static const char *cfg_path;
 static struct jailconf jc;
 static int ev_fd = -1;		/* the event socketpair's read end (master) */
-static int fw_fd = -1;		/* the firewall process (master's socketpair) */
 static int bans_fd = -1;	/* queue_directory/warden, for the bans file */
 static int log_fd_f = -1;	/* warden_logtarget file, -1 = maillog */
 static int in_txn;		/* failures batched until the loop is idle */
@@ -67,9 +65,7 @@ long warden_now(void)
 
 /* One line in fail2ban's layout: "%(asctime)s %(name)-24s[%(process)d]:
  * %(levelname)-7s %(message)s", asctime with ",mmm". */
-static void wlog(const char *level, const char *logger, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void wlog(const char *level, const char *logger, const char *fmt, ...)
+void warden_log(const char *level, const char *logger, const char *fmt, ...)
 {
 	char msg[2048], line[2400], stamp[32];
 	va_list ap;
@@ -138,95 +134,10 @@ static void write_bans(void)
 	free(e);
 }
 
-/* Ask the firewall to ban or unban b[0..n) of w; its failures come back
- * as MSG_FW_REPLY (on_fw). */
 static void act_all(struct wjail *w, int ban, const struct action_ban *b, size_t n)
 {
-	if (w->j->nactions == 0)
-		return;
-	int rc = 0;
-	if (ban && n > 1)
-		rc = fw_send_restore(fw_fd, w->j->name, b, n);
-	for (size_t i = 0; rc == 0 && i < n && !(ban && n > 1); i++)
-		rc = fw_send_ban(fw_fd, ban ? MSG_FW_BAN : MSG_FW_UNBAN, w->j->name, &b[i]);
-	if (rc < 0)
-		wlog("ERROR", "fail2ban.actions", "[%s] %s failed: firewall process: %s",
-		    w->j->name, ban ? "ban" : "unban", strerror(errno));
-}
-
-/* One answer of the firewall: 1 if it is the MSG_FW_START reply for jail
- * (*ok set), else 0 (a failure is logged as the actions' used to be). */
-static int fw_answer(struct msg *m, const char *jail, int *ok, char *err, size_t errlen)
-{
-	uint32_t req = msg_get_u32(m), st = msg_get_u32(m);
-	const char *j = msg_get_str(m), *text = msg_get_str(m);
-	if (m->type != MSG_FW_REPLY || msg_end(m) < 0) {
-		log_warn("warden: malformed answer from the firewall process ignored");
-		return 0;
-	}
-	if (req == MSG_FW_START && jail && strcmp(j, jail) == 0) {
-		*ok = st == FW_OK;
-		snprintf(err, errlen, "%s", text);
-		return 1;
-	}
-	if (st != FW_OK)
-		wlog("ERROR", "fail2ban.actions", "[%s] %s %s: %s", j,
-		    req == MSG_FW_RESTORE ? "ban" : fw_type_name(req),
-		    st == FW_REFUSED ? "refused" : "failed", text);
-	return 0;
-}
-
-static void on_fw(int fd, int events, void *arg)
-{
-	char err[256];
-	int ok;
-	for (int i = 0; i < 64; i++) {
-		struct msg m;
-		int rc = msg_recv(fd, &m);
-		if (rc == 0 || (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-			/* the master restarts the pair: stop as on SIGTERM */
-			log_warn("warden: the firewall process is gone; stopping");
-			loop_unwatch(fd);
-			loop_exit();
-			return;
-		}
-		if (rc < 0)
-			return;
-		fw_answer(&m, NULL, &ok, err, sizeof(err));
-		msg_free(&m);
-	}
-}
-
-/* Start jail j's actions in the firewall and wait for its answer. */
-static int fw_start(const char *jail, char *err, size_t errlen)
-{
-	if (fw_send_jail(fw_fd, MSG_FW_START, jail) < 0) {
-		snprintf(err, errlen, "[%s] firewall process: %s", jail, strerror(errno));
-		return -1;
-	}
-	for (int waited = 0; waited < 60000; waited += 100) {
-		struct pollfd p = { .fd = fw_fd, .events = POLLIN };
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		struct msg m;
-		int rc = msg_recv(fw_fd, &m), ok = 0;
-		if (rc == 0) {	/* stopping, or it died: the master restarts the pair */
-			log_warn("warden: [%s] the firewall process is gone; stopping", jail);
-			exit(1);
-		}
-		if (rc < 0)
-			continue;
-		char why[1024];
-		int got = fw_answer(&m, jail, &ok, why, sizeof(why));
-		msg_free(&m);
-		if (got) {
-			if (!ok)
-				snprintf(err, errlen, "%s", why);
-			return ok ? 0 : -1;
-		}
-	}
-	snprintf(err, errlen, "[%s] the firewall process did not answer", jail);
-	return -1;
+	if (w->j->nactions)
+		fwc_act(w->j->name, ban, b, n);
 }
 
 /* Ban net in w now after `failures` failures. */
@@ -239,7 +150,7 @@ static void do_ban(struct wjail *w, const struct waddr *net, long failures, cons
 	if (jailrt_is_ignored(w->rt, net))
 		return;
 	if (w->j->dryrun) {
-		wlog("NOTICE", "fail2ban.actions", "[%s] Would ban %s (dry-run)", w->j->name, key);
+		warden_log("NOTICE", "fail2ban.actions", "[%s] Would ban %s (dry-run)", w->j->name, key);
 		return;
 	}
 	if (store_ban_count(warden.st, w->j->overalljails ? NULL : w->j->name, key, &count,
@@ -251,7 +162,7 @@ static void do_ban(struct wjail *w, const struct waddr *net, long failures, cons
 	txn_need();
 	if (store_ban_add(warden.st, &sb) < 0)
 		log_warn("store: %s", store_error(warden.st));
-	wlog("NOTICE", "fail2ban.actions", "[%s] Ban %s", w->j->name, key);
+	warden_log("NOTICE", "fail2ban.actions", "[%s] Ban %s", w->j->name, key);
 	/* the smtp engine's accept check first: it does not wait for the
 	 * firewall (a change to a large nft set can take most of a second) */
 	write_bans();
@@ -280,11 +191,11 @@ static void failure(struct wjail *w, const char *addr, const char *user, int aut
 		r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count, err, sizeof(err));
 	}
 	if (r == JRT_ERROR) {
-		wlog("WARNING", "fail2ban.filter", "[%s] %s", w->j->name, err);
+		warden_log("WARNING", "fail2ban.filter", "[%s] %s", w->j->name, err);
 		return;
 	}
 	if (r == JRT_IGNORED) {
-		wlog("INFO", "fail2ban.filter", "[%s] Ignore %s by ip", w->j->name, addr);
+		warden_log("INFO", "fail2ban.filter", "[%s] Ignore %s by ip", w->j->name, addr);
 		return;
 	}
 	if (r != JRT_COUNTED && r != JRT_BAN)
@@ -293,7 +204,7 @@ static void failure(struct wjail *w, const char *addr, const char *user, int aut
 	time_t tt = t;
 	localtime_r(&tt, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	wlog("INFO", "fail2ban.filter", "[%s] Found %s - %s", w->j->name, addr, when);
+	warden_log("INFO", "fail2ban.filter", "[%s] Found %s - %s", w->j->name, addr, when);
 	struct store_failure f = { t, w->j->name, addr, source, text };
 	txn_need();
 	if (store_failure_add(warden.st, &f) < 0)
@@ -428,7 +339,7 @@ static int restore_one(const struct store_ban *sb, void *arg)
 	if (waddr_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
 		return 0;
 	if (jailrt_is_ignored(r->w->rt, &net)) {
-		wlog("NOTICE", "fail2ban.actions", "[%s] Not restoring ban of %s: ignoreip",
+		warden_log("NOTICE", "fail2ban.actions", "[%s] Not restoring ban of %s: ignoreip",
 		    r->w->j->name, sb->prefix);
 		return 0;
 	}
@@ -437,7 +348,7 @@ static int restore_one(const struct store_ban *sb, void *arg)
 		r->b = xrealloc(r->b, (r->n ? 2 * r->n : 1) * sizeof(*r->b));
 	struct action_ban ab = { net, jailrt_ban_left(b, now), sb->bantime, 0, NULL, NULL };
 	r->b[r->n++] = ab;
-	wlog("NOTICE", "fail2ban.actions", "[%s] Restore Ban %s", r->w->j->name, sb->prefix);
+	warden_log("NOTICE", "fail2ban.actions", "[%s] Restore Ban %s", r->w->j->name, sb->prefix);
 	return 0;
 }
 
@@ -470,7 +381,7 @@ static void resolve_ignore_hosts(struct wjail *w)
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *p;
 		int rc = getaddrinfo(h, NULL, &hints, &res);
 		if (rc != 0) {
-			wlog("WARNING", "fail2ban.jail", "[%s] ignoreip %s: %s; not ignored",
+			warden_log("WARNING", "fail2ban.jail", "[%s] ignoreip %s: %s; not ignored",
 			    w->j->name, h, gai_strerror(rc));
 			continue;
 		}
@@ -480,7 +391,7 @@ static void resolve_ignore_hosts(struct wjail *w)
 			if (sockaddr_waddr(p->ai_addr, p->ai_addrlen, host, sizeof(host), &a) == 0 &&
 			    !waddr_list_match(w->rt->ignore, w->rt->nignore, &a)) {
 				jailrt_add_ignore(w->rt, &a, 1);
-				wlog("INFO", "fail2ban.jail", "[%s] ignoreip %s: %s", w->j->name, h, host);
+				warden_log("INFO", "fail2ban.jail", "[%s] ignoreip %s: %s", w->j->name, h, host);
 			}
 		}
 		freeaddrinfo(res);
@@ -495,12 +406,12 @@ static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 	w->rt = jailrt_new(j, selfs, nself);
 	resolve_ignore_hosts(w);
 	w->events = jail_events(j);
-	wlog("INFO", "fail2ban.jail", "[%s] Jail is fed by %s", j->name,
+	warden_log("INFO", "fail2ban.jail", "[%s] Jail is fed by %s", j->name,
 	    w->events ? "the smtp engine's events (its own maillog is not followed)" : "its logs");
 	/* the filter first: a jail that cannot read its logs sets up no firewall */
 	if (w->events == 0 && (w->filter = filter_load(j->filter.text, fdirs, err, errlen)) == NULL)
 		return -1;
-	if (j->nactions && fw_start(j->name, err, errlen) < 0)
+	if (j->nactions && fwc_start(j->name, err, errlen) < 0)
 		return -1;
 	if (w->events == 0) {
 		if (j->backend == JAIL_BACKEND_SYSTEMD) {
@@ -530,9 +441,9 @@ static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 	    w) < 0)
 		log_warn("store: %s", store_error(warden.st));
 	if (w->rt->nreplayed)
-		wlog("INFO", "fail2ban.jail", "[%s] Restored %zu failure(s) of %zu address(es)",
+		warden_log("INFO", "fail2ban.jail", "[%s] Restored %zu failure(s) of %zu address(es)",
 		    j->name, w->rt->nreplayed, jailrt_current_failed(w->rt, warden_now()));
-	wlog("INFO", "fail2ban.jail", "Jail '%s' started", j->name);
+	warden_log("INFO", "fail2ban.jail", "Jail '%s' started", j->name);
 	return 0;
 }
 
@@ -548,9 +459,8 @@ static void stop_jails(void)
 			journal_free(w->journal);
 		w->fol = NULL;
 		w->journal = NULL;
-		if (w->j->nactions && fw_send_jail(fw_fd, MSG_FW_STOP, w->j->name) < 0)
-			log_warn("[%s] cannot stop the jail's actions: firewall process: %s",
-			    w->j->name, strerror(errno));
+		if (w->j->nactions)
+			fwc_stop(w->j->name);
 	}
 	for (size_t j = 0; j < warden.njails; j++) {
 		struct wjail *w = &warden.jails[j];
@@ -562,7 +472,7 @@ static void stop_jails(void)
 		free(w->pf);
 		filter_free(w->filter);
 		jailrt_free(w->rt);
-		wlog("INFO", "fail2ban.jail", "Jail '%s' stopped", w->j->name);
+		warden_log("INFO", "fail2ban.jail", "Jail '%s' stopped", w->j->name);
 	}
 	free(warden.jails);
 	warden.jails = NULL;
@@ -672,7 +582,7 @@ static void unban_at(struct wjail *w, size_t i, int forget)
 	act_all(w, 0, &ab, 1);
 	if (forget && store_ban_remove(warden.st, w->j->name, b.key, NULL) < 0)
 		log_warn("store: %s", store_error(warden.st));
-	wlog("NOTICE", "fail2ban.actions", "[%s] Unban %s", w->j->name, b.key);
+	warden_log("NOTICE", "fail2ban.actions", "[%s] Unban %s", w->j->name, b.key);
 }
 
 int warden_unban_ip(const char *ip, size_t *n, char *err, size_t errlen)
@@ -705,13 +615,12 @@ int warden_reload(char *err, size_t errlen)
 	stop_jails();
 	config_free(cfg);
 	cfg = nc;
-	if (fw_send_jail(fw_fd, MSG_FW_RELOAD, NULL) < 0)
-		log_warn("warden reload: firewall process: %s", strerror(errno));
+	fwc_reload();
 	if (start_jails(err, errlen) < 0) {
 		log_warn("warden reload: %s", err);
 		return -1;
 	}
-	wlog("INFO", "fail2ban.server", "Reload finished");
+	warden_log("INFO", "fail2ban.server", "Reload finished");
 	return 0;
 }
 
@@ -806,7 +715,6 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	cfg = c;
 	cfg_path = path;
 	ev_fd = events;
-	fw_fd = fw;
 	log_set_service("warden");
 	if (prctl(PR_SET_NAME, "warden", 0, 0, 0) < 0)
 		log_warn("prctl(PR_SET_NAME): %s", strerror(errno));
@@ -828,8 +736,8 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	db_private(db);
 	find_self();
 	loop_watch(ev_fd, LOOP_READ, on_event, NULL);
-	loop_watch(fw_fd, LOOP_READ, on_fw, NULL);
-	wlog("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");
+	fwc_init(fw);
+	warden_log("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
 	if (start_jails(err, sizeof(err)) < 0)
@@ -843,6 +751,6 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	txn_commit(NULL);
 	stop_jails();
 	store_close(warden.st);
-	wlog("INFO", "fail2ban.server", "Exiting Fail2ban");
+	warden_log("INFO", "fail2ban.server", "Exiting Fail2ban");
 	exit(0);
 }
