@@ -142,6 +142,18 @@ static int net_ok(const struct fwjail *f, const struct waddr *n, char *why, size
 	return 0;
 }
 
+/* May jail f apply ban b? 0, or -1 and why. */
+static int ban_ok(const struct fwjail *f, const struct action_ban *b, char *why, size_t len)
+{
+	if (net_ok(f, &b->net, why, len) < 0)
+		return -1;
+	if (b->timeout < 0) {	/* 0 is forever; the wire's "forever" is for bantime */
+		snprintf(why, len, "a negative time left");
+		return -1;
+	}
+	return 0;
+}
+
 static void refuse(uint16_t type, const char *jail, const char *why)
 {
 	log_warn("firewall: refused %s request%s%s%s: %s", fw_type_name(type), *jail ? " for [" : "",
@@ -226,9 +238,7 @@ static void handle(struct msg *m)
 		return;
 	}
 	for (size_t i = 0; i < r.n; i++)
-		if (net_ok(f, &r.b[i].net, why, sizeof(why)) < 0 ||
-		    (r.b[i].bantime < -1 || r.b[i].timeout < 0 ? snprintf(why, sizeof(why),
-		    "negative time") > 0 : 0)) {
+		if (ban_ok(f, &r.b[i], why, sizeof(why)) < 0) {
 			refuse(r.type, r.jail, why);
 			fw_req_free(&r);
 			return;
