@@ -54,6 +54,18 @@ if ! getent passwd mailwarden >/dev/null; then
 	useradd --system --no-create-home --shell /usr/sbin/nologin \
 		--gid mailwarden --home-dir /nonexistent mailwarden
 fi
+# warden_owner: the ban engine's own user; it reads the followed logs
+# (Debian: group adm) and the journal (group systemd-journal)
+getent group mwwarden >/dev/null || groupadd --system mwwarden
+if ! getent passwd mwwarden >/dev/null; then
+	useradd --system --no-create-home --shell /usr/sbin/nologin \
+		--gid mwwarden --home-dir /nonexistent mwwarden
+fi
+for g in adm systemd-journal; do
+	if getent group "$g" >/dev/null; then
+		usermod -a -G "$g" mwwarden
+	fi
+done
 # setgid_group of the sendmail command: may write queue_directory/maildrop
 getent group mwdrop >/dev/null || groupadd --system mwdrop
 echo "install-deps.sh: done"

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "local/local.h"
 #include "master/master.h"
+#include "warden/firewall.h"
 
 #define DEFAULT_CONFIG "/etc/mailwarden/mailwarden.conf"
 
@@ -81,6 +82,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		local_main(lc, 0);
+	}
+	if (cmd && strcmp(cmd, "firewall-peer") == 0) {
+		/* hidden test seam: the firewall process on fd 0 (a SOCK_SEQPACKET
+		 * socketpair end), exactly as the master would start it */
+		struct config *fc = config_load(path, err, sizeof(err));
+		if (fc == NULL) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			return 1;
+		}
+		firewall_main(fc, path, 0);
 	}
 	if (cmd && strcmp(cmd, "params") == 0) {
 		config_print_params(stdout);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -54,6 +55,11 @@ int cli_warden(const struct config *cfg, int argc, char **argv)
 		buf_free(&req);
 		return 1;
 	}
+	/* the master binds the socket: a warden that is restarting answers
+	 * late, one that cannot start never does */
+	struct timeval tv = { 60, 0 };
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		fprintf(stderr, "mailwarden: %s: SO_RCVTIMEO: %s\n", path, strerror(errno));
 	ssize_t w = write(fd, req.data, req.len);
 	buf_free(&req);
 	if (w < 0) {
@@ -77,7 +83,8 @@ int cli_warden(const struct config *cfg, int argc, char **argv)
 	} else if (strncmp(d, "error\n", 6) == 0) {
 		fprintf(stderr, "%s", d + 6);
 	} else {
-		fprintf(stderr, "mailwarden: no answer from the ban engine\n");
+		fprintf(stderr, "mailwarden: no answer from the ban engine at %s (is it "
+		    "running? see the mail log)\n", path);
 	}
 	buf_free(&ans);
 	return rc;

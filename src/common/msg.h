@@ -19,10 +19,24 @@
 enum msg_type {
 	MSG_QUEUED = 1,		/* engine -> master -> qmgr: str queue ID in incoming/ */
 	MSG_SCAN,		/* -> qmgr: scan incoming/ and deferred/ now */
-	MSG_WARDEN_EVENT,	/* engine -> warden (datagram to private/warden):
+	MSG_WARDEN_EVENT,	/* engine -> warden, one SOCK_DGRAM datagram on the
+				 * event socketpair the master made (no path):
 				 * u32 enum warden_event, str client address,
 				 * str login name ("" if none), str the log line's
 				 * text (for `mailwarden why`) */
+	/* warden -> firewall (src/warden/fw_proto.h): the only requests the
+	 * root firewall process acts on. NET is u32 family (4 or 6), four
+	 * u32 holding the 16 address bytes, u32 prefix length. */
+	MSG_FW_START,		/* str jail: actionstart / nft set-up */
+	MSG_FW_STOP,		/* str jail: actionstop / nft teardown */
+	MSG_FW_BAN,		/* str jail, NET, u32 seconds left (0 forever),
+				 * u32 bantime (0xffffffff forever), u32 failures,
+				 * str user, str matched text */
+	MSG_FW_UNBAN,		/* str jail, NET */
+	MSG_FW_RESTORE,		/* str jail, u32 n, n x (NET, u32 left, u32 bantime) */
+	MSG_FW_RELOAD,		/* (no fields) re-read the jails and actions */
+	MSG_FW_REPLY,		/* firewall -> warden: u32 request type, u32 0 ok /
+				 * 1 failed / 2 refused, str jail, str error text */
 	/* qmgr <-> local delivery process (src/local), on the socketpair the
 	 * master makes between them. A batch is: MSG_LOCAL_ITEM per mailbox
 	 * copy, each with the queue file's fd (SCM_RIGHTS, msg_send_fd), then

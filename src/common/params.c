@@ -246,7 +246,11 @@ const struct param config_params[] = {
 	  "Delay before a 535 reply, doubled with each failure of the client, up to 8 times (mailwarden)" },
 
 	/* ban engine (warden) */
-	{ "warden_dbfile", PT_STR, "$queue_directory/warden.db", 0, 0, NULL,
+	{ "warden_owner", PT_STR, "mwwarden", 0, 0, NULL,
+	  "Unprivileged account the ban engine runs as (made by install-deps.sh; in groups adm and systemd-journal to read logs)" },
+	{ "data_directory", PT_STR, "/var/lib/mailwarden", 0, 0, NULL,
+	  "Directory of the ban engine's state, owned by warden_owner, mode 0700 (created by the master)" },
+	{ "warden_dbfile", PT_STR, "$data_directory/warden.db", 0, 0, NULL,
 	  "SQLite file of the ban engine's bans, failures and log positions (fail2ban's dbfile)" },
 	{ "warden_dbpurgeage", PT_TIME, "1d", 60, T_MAX, NULL,
 	  "Failures and ended bans older than this are deleted from warden_dbfile (fail2ban's dbpurgeage)" },

@@ -13,8 +13,10 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -32,21 +34,33 @@
 #include "sasl/sasl.h"
 #include "smtp/tls.h"
 #include "smtp/engine.h"
+#include "warden/control.h"
+#include "warden/firewall.h"
 #include "warden/jail.h"
+#include "warden/privsep.h"
 #include "warden/warden.h"
 
 #define MAX_LISTENERS 32
 
-enum child_kind { CHILD_ENGINE, CHILD_QMGR, CHILD_WARDEN };
+enum child_kind { CHILD_ENGINE, CHILD_QMGR, CHILD_WARDEN, CHILD_FIREWALL };
 
 static struct config *cur_cfg;
 static const char *cfg_path;
 static struct engine_listener lst[MAX_LISTENERS];
 static size_t nlst;
-static pid_t engine_pid, qmgr_pid, warden_pid;
+static pid_t engine_pid, qmgr_pid, warden_pid, firewall_pid;
 static pid_t local_pid;		/* the local delivery process, the qmgr's pair */
 static int warden_wanted;	/* the config has an enabled jail */
 static int warden_restart;	/* start a new warden when the old one is reaped */
+static int firewall_restart;	/* the same for its firewall process */
+/* The ban engine's fds, all made here and kept for the master's life:
+ * the event socketpair (engines write [1], wardens read [0]), the bound
+ * control socket, and the pair between a warden and its firewall (only
+ * while the two are being spawned). */
+static int ev_sv[2] = { -1, -1 };
+static int ctl_fd = -1;
+static char *ctl_path;
+static int fw_sv[2] = { -1, -1 };
 static int qmgr_fd = -1;	/* our end of the qmgr's socketpair */
 static int qmgr_missed;		/* a hint could not be passed on: send MSG_SCAN */
 static int stopping;
@@ -184,6 +198,119 @@ static void prepare_dirs(const struct config *cfg)
 	}
 }
 
+/* Make directory name in the directory parentfd (shown as path) if
+ * missing, owned by uid:gid with mode; everything through fds opened with
+ * O_NOFOLLOW, the result checked (a directory, owned by root or uid).
+ * 0, or -1 and err. */
+static int mkdir_at(int parentfd, const char *name, const char *path, mode_t mode, uid_t uid,
+    gid_t gid, char *err, size_t errlen)
+{
+	struct stat st;
+	if (mkdirat(parentfd, name, mode) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "open %s: %s (it must be a directory, not a symbolic link)",
+		    path, strerror(errno));
+		return -1;
+	}
+	int rc = -1;
+	if (fstat(fd, &st) < 0)
+		snprintf(err, errlen, "fstat %s: %s", path, strerror(errno));
+	else if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != uid))
+		snprintf(err, errlen, "%s: not a directory owned by root or uid %d: refusing to "
+		    "use it", path, (int)uid);
+	else if (geteuid() == 0 && (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0))
+		snprintf(err, errlen, "fchown/fchmod %s: %s", path, strerror(errno));
+	else
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+/* The directory holding path's last part, opened (its name in name); as
+ * root it must not be writable by any other uid (or a group other than
+ * root's). The fd, or -1 and err. */
+static int open_parent(const char *key, const char *path, char *name, size_t len, char *err,
+    size_t errlen)
+{
+	char dir[1024];
+	struct stat st;
+	const char *slash = strrchr(path, '/');
+	if (*path != '/' || slash[1] == '\0' || str_copy(name, len, slash + 1) < 0) {
+		snprintf(err, errlen, "%s: %s: not an absolute directory path", key, path);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: open %s: %s", key, dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & S_IWOTH) ||
+	    ((st.st_mode & S_IWGRP) && st.st_gid != 0))) {
+		snprintf(err, errlen, "%s: %s, the parent of %s, is writable by a user other than "
+		    "root: refusing to create it there", key, dir, path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The ban engine's directories: data_directory (warden_owner, 0700) and
+ * queue_directory/warden for the bans file (warden_owner, 0755). 0, or
+ * -1 and err. */
+static int prepare_warden_dirs(const struct config *cfg, char *err, size_t errlen)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	char name[256], path[1024];
+	if (uid == 0) {
+		const struct passwd *pw = getpwnam(config_get(cfg, "warden_owner"));
+		if (pw == NULL) {
+			snprintf(err, errlen, "warden_owner user '%s' does not exist",
+			    config_get(cfg, "warden_owner"));
+			return -1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	const char *data = config_get(cfg, "data_directory");
+	int pfd = open_parent("data_directory", data, name, sizeof(name), err, errlen);
+	if (pfd < 0)
+		return -1;
+	int rc = mkdir_at(pfd, name, data, 0700, uid, gid, err, errlen);
+	close(pfd);
+	if (rc < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/warden", config_get(cfg, "queue_directory"));
+	pfd = open_parent("queue_directory", path, name, sizeof(name), err, errlen);
+	if (pfd < 0)
+		return -1;
+	rc = mkdir_at(pfd, name, path, 0755, uid, gid, err, errlen);
+	close(pfd);
+	return rc;
+}
+
+/* Close and remove the control socket (warden_socket is in a root-owned
+ * directory; only a socket is removed). */
+static void close_control(void)
+{
+	struct stat st;
+	if (ctl_fd < 0)
+		return;
+	close(ctl_fd);
+	ctl_fd = -1;
+	if (lstat(ctl_path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(ctl_path) < 0)
+		log_warn("unlink %s: %s", ctl_path, strerror(errno));
+	free(ctl_path);
+	ctl_path = NULL;
+}
+
 static void open_log(const struct config *cfg)
 {
 	const char *file = config_get(cfg, "maillog_file");
@@ -230,6 +357,31 @@ static void raise_nofile(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			log_warn("cannot raise open file limit: %s", strerror(errno));
 	}
+}
+
+/* In a ban engine child: close every inherited descriptor but keep[]
+ * (the master's ends of other children's socketpairs above all). The
+ * syslog socket, if any, is closed properly; glibc reopens it on use. */
+static void close_other_fds(int *keep, size_t n)
+{
+	if (log_fd() < 0)
+		closelog();
+	for (size_t i = 1; i < n; i++)	/* sort: n is tiny */
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned lo = 3;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < (int)lo)
+			continue;
+		if ((unsigned)keep[i] > lo && close_range(lo, (unsigned)keep[i] - 1, 0) < 0)
+			fatal("close_range: %s", strerror(errno));
+		lo = (unsigned)keep[i] + 1;
+	}
+	if (close_range(lo, ~0U, 0) < 0)
+		fatal("close_range: %s", strerror(errno));
 }
 
 static void child_reset_signals(void)
@@ -342,18 +494,73 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 	close(sv[0]);
 	child_reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/* each child keeps only its own end of the ban engine's fds */
+	/* no ban engine, no events: none pile up for a later one to count */
+	int keep_ev = kind == CHILD_ENGINE && warden_wanted ? ev_sv[1] :
+	    kind == CHILD_WARDEN ? ev_sv[0] : -1;
+	int keep_fw = kind == CHILD_WARDEN ? fw_sv[0] : kind == CHILD_FIREWALL ? fw_sv[1] : -1;
+	for (int i = 0; i < 2; i++) {
+		if (ev_sv[i] >= 0 && ev_sv[i] != keep_ev)
+			close(ev_sv[i]);
+		if (fw_sv[i] >= 0 && fw_sv[i] != keep_fw)
+			close(fw_sv[i]);
+	}
+	if (ctl_fd >= 0 && kind != CHILD_WARDEN)
+		close(ctl_fd);
+	if (kind == CHILD_WARDEN || kind == CHILD_FIREWALL) {
+		int keep[] = { log_fd(), sv[1], keep_ev, keep_fw, kind == CHILD_WARDEN ? ctl_fd : -1 };
+		close_other_fds(keep, sizeof(keep) / sizeof(*keep));
+	}
 	if (kind == CHILD_ENGINE)
-		engine_main(cfg, lst, nlst, sv[1]);
+		engine_main(cfg, lst, nlst, sv[1], keep_ev);
 	for (size_t i = 0; i < nlst; i++)
 		close(lst[i].fd);
 	if (kind == CHILD_WARDEN) {
 		close(sv[1]);
-		warden_main((struct config *)cfg, cfg_path);	/* keeps root: nft, actions */
+		warden_main((struct config *)cfg, cfg_path, keep_ev, ctl_fd, keep_fw);
+	}
+	if (kind == CHILD_FIREWALL) {
+		close(sv[1]);
+		firewall_main((struct config *)cfg, cfg_path, keep_fw);
 	}
 	close(lp[1]);
 	qmgr_drop_privileges(cfg);
 	qmgr_main(cfg, sv[1], lp[0]);
 	exit(0);
+}
+
+/* A warden and its firewall, started together once both of the last
+ * pair are gone (the firewall tears its jails down as it exits). */
+static void start_warden_pair(const struct config *cfg)
+{
+	char err[4096];
+	if (warden_pid > 0 || firewall_pid > 0)
+		return;
+	if (ctl_fd < 0) {
+		ctl_fd = control_bind(config_get(cfg, "warden_socket"), err, sizeof(err));
+		if (ctl_fd < 0) {
+			log_warn("warden_socket: %s", err);
+			return;
+		}
+		ctl_path = xstrdup(config_get(cfg, "warden_socket"));
+	}
+	if (prepare_warden_dirs(cfg, err, sizeof(err)) < 0) {
+		log_warn("ban engine not started: %s", err);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fw_sv) < 0) {
+		log_warn("socketpair: %s", strerror(errno));
+		return;
+	}
+	firewall_pid = spawn(CHILD_FIREWALL, cfg);
+	if (firewall_pid > 0)
+		warden_pid = spawn(CHILD_WARDEN, cfg);
+	if (firewall_pid > 0 && warden_pid <= 0)
+		kill(firewall_pid, SIGTERM);	/* it exits when its peer is gone anyway */
+	for (int i = 0; i < 2; i++) {
+		close(fw_sv[i]);
+		fw_sv[i] = -1;
+	}
 }
 
 static void start_children(void *arg)
@@ -364,8 +571,8 @@ static void start_children(void *arg)
 		engine_pid = spawn(CHILD_ENGINE, cur_cfg);
 	if (qmgr_pid <= 0 && local_pid <= 0)	/* a pair: both gone first */
 		qmgr_pid = spawn(CHILD_QMGR, cur_cfg);
-	if (warden_wanted && warden_pid <= 0)
-		warden_pid = spawn(CHILD_WARDEN, cur_cfg);
+	if (warden_wanted)
+		start_warden_pair(cur_cfg);
 	if (engine_pid <= 0 || qmgr_pid <= 0 || local_pid <= 0 || (warden_wanted && warden_pid <= 0))
 		loop_timer_set(&restart_timer, 1000, start_children, NULL);
 }
@@ -424,12 +631,26 @@ static void on_chld(int signo, void *arg)
 			if (!stopping && !warden_restart)
 				log_warn("process warden pid %d exit %s", (int)pid, how);
 			warden_restart = 0;
+			if (firewall_pid > 0) {	/* a pair: the firewall goes too */
+				firewall_restart = 1;
+				kill(firewall_pid, SIGTERM);
+			}
+		} else if (pid == firewall_pid) {
+			firewall_pid = 0;
+			if (!stopping && !firewall_restart)
+				log_warn("process firewall pid %d exit %s", (int)pid, how);
+			firewall_restart = 0;
+			if (warden_pid > 0) {
+				warden_restart = 1;
+				kill(warden_pid, SIGTERM);
+			}
 		} else if (!clean) {
 			log_warn("process pid %d (old generation) exit %s", (int)pid, how);
 		}
 	}
 	if (stopping) {
-		if (engine_pid <= 0 && qmgr_pid <= 0 && local_pid <= 0 && warden_pid <= 0)
+		if (engine_pid <= 0 && qmgr_pid <= 0 && local_pid <= 0 && warden_pid <= 0 &&
+		    firewall_pid <= 0)
 			loop_exit();
 		return;
 	}
@@ -450,10 +671,13 @@ static void on_term(int signo, void *arg)
 		kill(engine_pid, SIGTERM);
 	if (qmgr_pid > 0)
 		kill(qmgr_pid, SIGTERM);
-	if (warden_pid > 0)
+	if (warden_pid > 0)	/* its firewall stops when it is gone (on_chld) */
 		kill(warden_pid, SIGTERM);
+	else if (firewall_pid > 0)
+		kill(firewall_pid, SIGTERM);
 	/* the local process ends when its qmgr has gone (EOF) */
-	if (engine_pid <= 0 && qmgr_pid <= 0 && local_pid <= 0 && warden_pid <= 0)
+	if (engine_pid <= 0 && qmgr_pid <= 0 && local_pid <= 0 && warden_pid <= 0 &&
+	    firewall_pid <= 0)
 		loop_exit();
 }
 
@@ -473,6 +697,7 @@ static void on_hup(int signo, void *arg)
 	log_info("reload -- version %s, configuration %s", MAILWARDEN_VERSION, cfg_path);
 	struct config *old = cur_cfg;
 	cur_cfg = cfg;
+	warden_wanted = wants_warden(cur_cfg);	/* before the engine: its event fd */
 	pid_t old_engine = engine_pid;
 	engine_pid = spawn(CHILD_ENGINE, cur_cfg);
 	if (old_engine > 0)
@@ -481,11 +706,15 @@ static void on_hup(int signo, void *arg)
 		qmgr_restart = 1;
 		kill(qmgr_pid, SIGTERM);
 	}
-	warden_wanted = wants_warden(cur_cfg);
-	if (warden_pid > 0) {	/* a new warden reads the new jails */
+	if (ctl_fd >= 0 && (!warden_wanted ||
+	    strcmp(ctl_path, config_get(cur_cfg, "warden_socket")) != 0))
+		close_control();	/* bound again by the next pair if wanted */
+	if (warden_pid > 0) {	/* a new pair reads the new jails */
 		warden_restart = 1;
 		kill(warden_pid, SIGTERM);
 	}
+	if (firewall_pid > 0)
+		firewall_restart = 1;	/* it follows its warden */
 	config_free(old);
 	loop_timer_set(&restart_timer, 1000, start_children, NULL);
 }
@@ -507,8 +736,19 @@ int master_run(struct config *cfg, const char *config_path)
 	loop_signal(SIGHUP, on_hup, NULL);
 	log_info("daemon started -- version %s, configuration %s", MAILWARDEN_VERSION, config_path);
 	warden_wanted = wants_warden(cfg);
+	if (warden_wanted) {
+		char err[4096];
+		privsep_check_owner(cfg);
+		if (prepare_warden_dirs(cfg, err, sizeof(err)) < 0)
+			fatal("%s", err);
+	}
+	/* events from every engine generation to every warden generation:
+	 * no path, and what is sent while a warden restarts waits here */
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, ev_sv) < 0)
+		fatal("socketpair: %s", strerror(errno));
 	start_children(NULL);
 	loop_run();
+	close_control();
 	log_info("daemon stopped");
 	return 0;
 }

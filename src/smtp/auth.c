@@ -98,9 +98,6 @@ static struct client_rec *client_get(const char *addr)
 
 /* ---- events for the ban engine ---- */
 
-static struct sockaddr_un warden_sa;
-static socklen_t warden_salen;
-
 void warden_event(struct session *s, int kind, const char *user, const char *text)
 {
 	if (eng.warden_fd < 0)
@@ -111,25 +108,11 @@ void warden_event(struct session *s, int kind, const char *user, const char *tex
 	msg_put_str(&m, s->addr);
 	msg_put_str(&m, user ? user : "");
 	msg_put_str(&m, text ? text : "");
-	/* Best effort: a warden that is down or busy loses the event, the
-	 * session never waits for it. */
-	(void)sendto(eng.warden_fd, m.b.data, m.b.len, MSG_DONTWAIT | MSG_NOSIGNAL,
-	    (struct sockaddr *)&warden_sa, warden_salen);
+	/* Best effort: a busy warden (full socket buffer) loses the event, the
+	 * session never waits for it. The socketpair is the master's: events
+	 * sent while the warden restarts wait in it. */
+	(void)send(eng.warden_fd, m.b.data, m.b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	msg_free(&m);
-}
-
-void auth_init(void)
-{
-	/* After chroot the queue directory is "/". */
-	const char *path = eng.warden_path;
-	eng.warden_fd = -1;
-	if (path == NULL || strlen(path) >= sizeof(warden_sa.sun_path))
-		return;
-	eng.warden_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	memset(&warden_sa, 0, sizeof(warden_sa));
-	warden_sa.sun_family = AF_UNIX;
-	memcpy(warden_sa.sun_path, path, strlen(path) + 1);
-	warden_salen = (socklen_t)sizeof(warden_sa);
 }
 
 /* ---- the exchange ---- */

@@ -75,7 +75,7 @@ next:		;
 	fclose(f);
 }
 
-/* 1 if the ban engine has banned addr (its list in private/bans). */
+/* 1 if the ban engine has banned addr (its list in warden/bans). */
 int engine_banned(const char *addr, char *jail, size_t jlen)
 {
 	if (eng.bans == NULL)
@@ -303,7 +303,7 @@ static void engine_config(const struct config *cfg)
 }
 
 void engine_main(const struct config *cfg, const struct engine_listener *l, size_t n,
-    int master_fd)
+    int master_fd, int warden_fd)
 {
 	log_set_service("smtpd");
 	loop_init();
@@ -325,12 +325,9 @@ void engine_main(const struct config *cfg, const struct engine_listener *l, size
 	eng.spool_dirfd = open(qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (eng.spool_dirfd < 0)
 		fatal("open %s: %s", qdir, strerror(errno));
-	eng.bans = banfile_open(eng.spool_dirfd, "private/bans");
-	static char wpath[1100];
-	snprintf(wpath, sizeof(wpath), "%s/private/warden", geteuid() == 0 ? "" : qdir);
-	eng.warden_path = wpath;
+	eng.bans = banfile_open(eng.spool_dirfd, "warden/bans");
+	eng.warden_fd = warden_fd;
 	drop_privileges(qdir);
-	auth_init();
 	signal(SIGPIPE, SIG_IGN);
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);

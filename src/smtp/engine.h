@@ -15,9 +15,10 @@ struct engine_listener {
 	int role;		/* 0 smtp (25), 1 submission (587), 2 smtps (465) */
 };
 
-/* Run the engine until SIGTERM has drained all sessions; never returns. */
+/* Run the engine until SIGTERM has drained all sessions; never returns.
+ * warden_fd: write end of the ban engine's event socketpair (-1: none). */
 void engine_main(const struct config *cfg, const struct engine_listener *l, size_t n,
-    int master_fd)
+    int master_fd, int warden_fd)
     __attribute__((noreturn));
 /* Role name for a role number ("smtp", "submission", "smtps"). */
 const char *engine_role_name(int role);

@@ -92,9 +92,8 @@ struct engine {
 	long auth_rate_limit;		/* smtpd_client_auth_rate_limit */
 	long rate_unit_ms;		/* anvil_rate_time_unit */
 	long auth_delay_ms;		/* smtpd_sasl_failure_delay */
-	int warden_fd;			/* datagram socket to the ban engine, -1 if none */
-	const char *warden_path;	/* its address: private/warden in the queue directory */
-	int spool_dirfd;		/* queue_directory, for private/bans */
+	int warden_fd;			/* write end of the master's event socketpair, -1 if none */
+	int spool_dirfd;		/* queue_directory, for warden/bans */
 	struct banfile *bans;		/* the ban engine's list, checked at accept */
 };
 
@@ -246,7 +245,6 @@ void auth_input(struct session *s, char *line, size_t len);
 /* AUTH offered to this session now? */
 int auth_offered(const struct session *s);
 void auth_cancel(struct session *s);
-void auth_init(void);
 /* Tell the ban engine (datagram; dropped if it is not running). */
 void warden_event(struct session *s, int kind, const char *user, const char *text);
 

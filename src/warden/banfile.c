@@ -24,9 +24,20 @@ int banfile_write(int dirfd, const char *name, const struct banfile_entry *e, si
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* A stale temp file (a crash between open and rename) goes first;
+	 * then the temp is made new: never opened through a planted link. */
+	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
+		return -1;
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
+	if (fchmod(fd, 0644) < 0) {	/* the warden's umask is 077: the engine reads it */
+		int e2 = errno;
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		errno = e2;
+		return -1;
+	}
 	FILE *fp = fdopen(fd, "w");
 	if (fp == NULL) {
 		int e2 = errno;

@@ -1,8 +1,9 @@
 /*
  * banfile — the bans in force as a small text file the smtp engine reads
- * at accept time (<queue_directory>/private/bans). The warden writes it
- * whole after every change (tmp + rename, so a reader never sees half a
- * file); the engine keeps a directory fd (it works inside the chroot)
+ * at accept time (<queue_directory>/warden/bans, a directory only the
+ * warden's user may write). The warden writes it whole after every change
+ * (a new temp file made with O_EXCL|O_NOFOLLOW, then rename, so a reader
+ * never sees half a file); the engine keeps a directory fd (it works inside the chroot)
  * and re-reads the file only when its inode, mtime or size changed.
  * One ban a line: "NETWORK EXPIRES JAIL", EXPIRES in unix seconds, 0 =
  * forever; lines starting with '#' are comments.
@@ -19,8 +20,9 @@ struct banfile_entry {
 	char jail[32];
 };
 
-/* Write all live bans atomically (tmp + rename) into dirfd/name, mode
- * 0644. 0, or -1 with errno. */
+/* Write all live bans atomically (stale temp unlinked, temp created with
+ * O_EXCL|O_NOFOLLOW, renameat) into dirfd/name, mode 0644. 0, or -1 with
+ * errno. */
 int banfile_write(int dirfd, const char *name, const struct banfile_entry *e, size_t n);
 
 struct banfile;

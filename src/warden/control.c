@@ -26,7 +26,6 @@
 #define CTL_OUT_MAX (16 * 1024 * 1024)
 
 static int ctl_fd = -1;
-static char *ctl_path;
 
 static struct wjail *find_jail(const char *name)
 {
@@ -342,28 +341,36 @@ static void on_accept(int lfd, int events, void *arg)
 	}
 }
 
-int control_open(const char *path, char *err, size_t errlen)
+int control_bind(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
 	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path) >= (int)sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "%s: path too long for a socket", path);
 		return -1;
 	}
-	unlink(path);
-	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	mode_t old = umask(0077);
-	int rc = ctl_fd < 0 ? -1 : bind(ctl_fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(ctl_fd, 16) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (ctl_fd >= 0)
-			close(ctl_fd);
-		ctl_fd = -1;
+	/* only a stale socket is replaced, never another kind of file */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0) {
+		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
 		return -1;
 	}
-	ctl_path = xstrdup(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0177);	/* the socket is made 0600: never a moment wider */
+	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || listen(fd, 16) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void control_listen(int fd)
+{
+	ctl_fd = fd;
 	loop_watch(ctl_fd, LOOP_READ, on_accept, NULL);
-	return 0;
 }
 
 void control_close(void)
@@ -372,7 +379,5 @@ void control_close(void)
 		return;
 	loop_unwatch(ctl_fd);
 	close(ctl_fd);
-	unlink(ctl_path);
-	free(ctl_path);
 	ctl_fd = -1;
 }

@@ -1,6 +1,6 @@
 /*
  * control — the warden's control socket (warden_socket): a SOCK_STREAM
- * UNIX socket, mode 0600, peers checked with SO_PEERCRED (root or the
+ * UNIX socket, mode 0600, bound by the master and served by the warden, peers checked with SO_PEERCRED (root or the
  * warden's own uid). One request a connection: a line of TAB-separated
  * words ("status\tJAIL", "ban\tJAIL\tIP", "unban\tIP", "unban\t--all",
  * "banned[\tIP]", "why\tIP", "reload"), optionally preceded by the word
@@ -34,8 +34,6 @@ struct wjail {
 	size_t npf;
 	struct follower *fol;
 	struct journal_src *journal;
-	struct action **acts;
-	size_t nacts;
 	unsigned events;		/* 1 << enum warden_event it counts */
 };
 
@@ -47,6 +45,9 @@ struct warden {
 };
 extern struct warden warden;
 
+/* One line in fail2ban's layout to warden_logtarget (or the mail log). */
+void warden_log(const char *level, const char *logger, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Now (unix seconds): the warden's one clock. */
 long warden_now(void);
 /* Ban ip in jail by hand (`mailwarden ban`). 0, or -1 and err. */
@@ -58,9 +59,13 @@ int warden_unban_ip(const char *ip, size_t *n, char *err, size_t errlen);
  * load keeps the old jails; a jail that fails to start is logged. */
 int warden_reload(char *err, size_t errlen);
 
-/* Bind the control socket at path. -1 and err on failure. */
-int control_open(const char *path, char *err, size_t errlen);
-/* Close and unlink it. */
+/* Bind and listen on the control socket at path (the master, as root:
+ * umask 077, mode 0600; a stale socket there is replaced). The listening
+ * fd, or -1 and err. */
+int control_bind(const char *path, char *err, size_t errlen);
+/* Serve the listening socket fd (the warden; the master keeps the path). */
+void control_listen(int fd);
+/* Stop serving it. */
 void control_close(void);
 /* Run one request (argv words) into out; 0 ok, -1 error (text in out).
  * Exposed for tests. */

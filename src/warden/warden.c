@@ -1,12 +1,15 @@
 /*
- * warden — the ban engine's process. Started by the master (as root:
- * it changes the firewall and runs action commands) when the config has
- * an enabled jail. It is not network-facing: its inputs are the smtp
- * engine's MSG_WARDEN_EVENT datagrams on private/warden (checked with
- * msg_end()), the log lines of followed files, and the root-only control
- * socket. It counts failures (jailrt.c), bans through the actions
- * (actions.c), keeps state in the store, writes private/bans for the
- * engine (banfile.c) and logs in fail2ban's format to warden_logtarget.
+ * warden — the ban engine's process. Started by the master when the
+ * config has an enabled jail; it opens what needs root (warden_logtarget,
+ * the queue_directory/warden directory) and then runs as warden_owner
+ * with no capability (privsep.c). It is not network-facing: its inputs
+ * are the smtp engine's MSG_WARDEN_EVENT datagrams on the event
+ * socketpair the master hands down (checked with msg_end()), the log
+ * lines of followed files, and the root-only control socket the master
+ * bound. It counts failures (jailrt.c), keeps state in the store (in
+ * data_directory), writes warden/bans for the engine (banfile.c), asks
+ * the firewall process for every firewall change (fw_proto.h) and logs
+ * in fail2ban's format to warden_logtarget.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,8 +38,9 @@
 #include "warden/control.h"
 #include "warden/filter.h"
 #include "warden/follow.h"
+#include "warden/fw_proto.h"
 #include "warden/jailrt.h"
-#include "warden/nft.h"
+#include "warden/privsep.h"
 #include "warden/store.h"
 #include "warden/warden.h"
 
@@ -45,9 +49,8 @@ struct warden warden;
 static struct config *cfg;
 static const char *cfg_path;
 static struct jailconf jc;
-static struct nft *nft;
-static int ev_fd = -1;		/* private/warden */
-static int priv_fd = -1;	/* private/, for the bans file */
+static int ev_fd = -1;		/* the event socketpair's read end (master) */
+static int bans_fd = -1;	/* queue_directory/warden, for the bans file */
 static int log_fd_f = -1;	/* warden_logtarget file, -1 = maillog */
 static int in_txn;		/* failures batched until the loop is idle */
 static struct loop_timer tick;
@@ -62,9 +65,7 @@ long warden_now(void)
 
 /* One line in fail2ban's layout: "%(asctime)s %(name)-24s[%(process)d]:
  * %(levelname)-7s %(message)s", asctime with ",mmm". */
-static void wlog(const char *level, const char *logger, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void wlog(const char *level, const char *logger, const char *fmt, ...)
+void warden_log(const char *level, const char *logger, const char *fmt, ...)
 {
 	char msg[2048], line[2400], stamp[32];
 	va_list ap;
@@ -112,7 +113,7 @@ static void txn_need(void)
 	}
 }
 
-/* Write private/bans from every jail's bans in force. */
+/* Write warden/bans from every jail's bans in force. */
 static void write_bans(void)
 {
 	size_t n = 0, k = 0;
@@ -128,21 +129,15 @@ static void write_bans(void)
 			str_copy(e[k].jail, sizeof(e[k].jail), warden.jails[i].j->name);
 		}
 	}
-	if (priv_fd >= 0 && banfile_write(priv_fd, "bans", e, n) < 0)
+	if (bans_fd >= 0 && banfile_write(bans_fd, "bans", e, n) < 0)
 		log_warn("cannot write the bans file: %s", strerror(errno));
 	free(e);
 }
 
 static void act_all(struct wjail *w, int ban, const struct action_ban *b, size_t n)
 {
-	char err[1024];
-	for (size_t i = 0; i < w->nacts; i++) {
-		int rc = ban ? action_ban(w->acts[i], b, n, err, sizeof(err)) :
-		    action_unban(w->acts[i], b, n, err, sizeof(err));
-		if (rc < 0)
-			wlog("ERROR", "fail2ban.actions", "[%s] %s failed: %s", w->j->name,
-			    ban ? "ban" : "unban", err);
-	}
+	if (w->j->nactions)
+		fwc_act(w->j->name, ban, b, n);
 }
 
 /* Ban net in w now after `failures` failures. */
@@ -155,7 +150,7 @@ static void do_ban(struct wjail *w, const struct waddr *net, long failures, cons
 	if (jailrt_is_ignored(w->rt, net))
 		return;
 	if (w->j->dryrun) {
-		wlog("NOTICE", "fail2ban.actions", "[%s] Would ban %s (dry-run)", w->j->name, key);
+		warden_log("NOTICE", "fail2ban.actions", "[%s] Would ban %s (dry-run)", w->j->name, key);
 		return;
 	}
 	if (store_ban_count(warden.st, w->j->overalljails ? NULL : w->j->name, key, &count,
@@ -167,7 +162,7 @@ static void do_ban(struct wjail *w, const struct waddr *net, long failures, cons
 	txn_need();
 	if (store_ban_add(warden.st, &sb) < 0)
 		log_warn("store: %s", store_error(warden.st));
-	wlog("NOTICE", "fail2ban.actions", "[%s] Ban %s", w->j->name, key);
+	warden_log("NOTICE", "fail2ban.actions", "[%s] Ban %s", w->j->name, key);
 	/* the smtp engine's accept check first: it does not wait for the
 	 * firewall (a change to a large nft set can take most of a second) */
 	write_bans();
@@ -196,11 +191,11 @@ static void failure(struct wjail *w, const char *addr, const char *user, int aut
 		r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count, err, sizeof(err));
 	}
 	if (r == JRT_ERROR) {
-		wlog("WARNING", "fail2ban.filter", "[%s] %s", w->j->name, err);
+		warden_log("WARNING", "fail2ban.filter", "[%s] %s", w->j->name, err);
 		return;
 	}
 	if (r == JRT_IGNORED) {
-		wlog("INFO", "fail2ban.filter", "[%s] Ignore %s by ip", w->j->name, addr);
+		warden_log("INFO", "fail2ban.filter", "[%s] Ignore %s by ip", w->j->name, addr);
 		return;
 	}
 	if (r != JRT_COUNTED && r != JRT_BAN)
@@ -209,7 +204,7 @@ static void failure(struct wjail *w, const char *addr, const char *user, int aut
 	time_t tt = t;
 	localtime_r(&tt, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	wlog("INFO", "fail2ban.filter", "[%s] Found %s - %s", w->j->name, addr, when);
+	warden_log("INFO", "fail2ban.filter", "[%s] Found %s - %s", w->j->name, addr, when);
 	struct store_failure f = { t, w->j->name, addr, source, text };
 	txn_need();
 	if (store_failure_add(warden.st, &f) < 0)
@@ -344,7 +339,7 @@ static int restore_one(const struct store_ban *sb, void *arg)
 	if (waddr_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
 		return 0;
 	if (jailrt_is_ignored(r->w->rt, &net)) {
-		wlog("NOTICE", "fail2ban.actions", "[%s] Not restoring ban of %s: ignoreip",
+		warden_log("NOTICE", "fail2ban.actions", "[%s] Not restoring ban of %s: ignoreip",
 		    r->w->j->name, sb->prefix);
 		return 0;
 	}
@@ -353,7 +348,7 @@ static int restore_one(const struct store_ban *sb, void *arg)
 		r->b = xrealloc(r->b, (r->n ? 2 * r->n : 1) * sizeof(*r->b));
 	struct action_ban ab = { net, jailrt_ban_left(b, now), sb->bantime, 0, NULL, NULL };
 	r->b[r->n++] = ab;
-	wlog("NOTICE", "fail2ban.actions", "[%s] Restore Ban %s", r->w->j->name, sb->prefix);
+	warden_log("NOTICE", "fail2ban.actions", "[%s] Restore Ban %s", r->w->j->name, sb->prefix);
 	return 0;
 }
 
@@ -386,7 +381,7 @@ static void resolve_ignore_hosts(struct wjail *w)
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *p;
 		int rc = getaddrinfo(h, NULL, &hints, &res);
 		if (rc != 0) {
-			wlog("WARNING", "fail2ban.jail", "[%s] ignoreip %s: %s; not ignored",
+			warden_log("WARNING", "fail2ban.jail", "[%s] ignoreip %s: %s; not ignored",
 			    w->j->name, h, gai_strerror(rc));
 			continue;
 		}
@@ -396,7 +391,7 @@ static void resolve_ignore_hosts(struct wjail *w)
 			if (sockaddr_waddr(p->ai_addr, p->ai_addrlen, host, sizeof(host), &a) == 0 &&
 			    !waddr_list_match(w->rt->ignore, w->rt->nignore, &a)) {
 				jailrt_add_ignore(w->rt, &a, 1);
-				wlog("INFO", "fail2ban.jail", "[%s] ignoreip %s: %s", w->j->name, h, host);
+				warden_log("INFO", "fail2ban.jail", "[%s] ignoreip %s: %s", w->j->name, h, host);
 			}
 		}
 		freeaddrinfo(res);
@@ -411,26 +406,13 @@ static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 	w->rt = jailrt_new(j, selfs, nself);
 	resolve_ignore_hosts(w);
 	w->events = jail_events(j);
-	wlog("INFO", "fail2ban.jail", "[%s] Jail is fed by %s", j->name,
+	warden_log("INFO", "fail2ban.jail", "[%s] Jail is fed by %s", j->name,
 	    w->events ? "the smtp engine's events (its own maillog is not followed)" : "its logs");
 	/* the filter first: a jail that cannot read its logs sets up no firewall */
 	if (w->events == 0 && (w->filter = filter_load(j->filter.text, fdirs, err, errlen)) == NULL)
 		return -1;
-	char **adirs = config_list(config_get(cfg, "warden_action_path"));
-	w->acts = xcalloc(j->nactions, sizeof(*w->acts));
-	for (size_t i = 0; i < j->nactions; i++) {
-		w->acts[i] = action_new(j, &j->actions[i], (const char *const *)adirs, nft, err, errlen);
-		if (w->acts[i] == NULL) {
-			config_list_free(adirs);
-			return -1;
-		}
-		w->nacts++;
-		if (action_start(w->acts[i], err, errlen) < 0) {
-			config_list_free(adirs);
-			return -1;
-		}
-	}
-	config_list_free(adirs);
+	if (j->nactions && fwc_start(j->name, err, errlen) < 0)
+		return -1;
 	if (w->events == 0) {
 		if (j->backend == JAIL_BACKEND_SYSTEMD) {
 			char key[300];
@@ -459,9 +441,9 @@ static int start_jail(struct wjail *w, struct jail *j, char *err, size_t errlen)
 	    w) < 0)
 		log_warn("store: %s", store_error(warden.st));
 	if (w->rt->nreplayed)
-		wlog("INFO", "fail2ban.jail", "[%s] Restored %zu failure(s) of %zu address(es)",
+		warden_log("INFO", "fail2ban.jail", "[%s] Restored %zu failure(s) of %zu address(es)",
 		    j->name, w->rt->nreplayed, jailrt_current_failed(w->rt, warden_now()));
-	wlog("INFO", "fail2ban.jail", "Jail '%s' started", j->name);
+	warden_log("INFO", "fail2ban.jail", "Jail '%s' started", j->name);
 	return 0;
 }
 
@@ -477,18 +459,11 @@ static void stop_jails(void)
 			journal_free(w->journal);
 		w->fol = NULL;
 		w->journal = NULL;
-		for (size_t i = 0; i < w->nacts; i++)
-			action_stop(w->acts[i]);
-	}
-	for (int i = 0; i < 100 && actions_pending(); i++) {
-		usleep(50000);
-		actions_reap();
+		if (w->j->nactions)
+			fwc_stop(w->j->name);
 	}
 	for (size_t j = 0; j < warden.njails; j++) {
 		struct wjail *w = &warden.jails[j];
-		for (size_t i = 0; i < w->nacts; i++)
-			action_free(w->acts[i]);
-		free(w->acts);
 		for (size_t i = 0; i < w->npf; i++) {
 			if (w->pf[i].f != w->filter)
 				filter_free(w->pf[i].f);
@@ -497,7 +472,7 @@ static void stop_jails(void)
 		free(w->pf);
 		filter_free(w->filter);
 		jailrt_free(w->rt);
-		wlog("INFO", "fail2ban.jail", "Jail '%s' stopped", w->j->name);
+		warden_log("INFO", "fail2ban.jail", "Jail '%s' stopped", w->j->name);
 	}
 	free(warden.jails);
 	warden.jails = NULL;
@@ -607,7 +582,7 @@ static void unban_at(struct wjail *w, size_t i, int forget)
 	act_all(w, 0, &ab, 1);
 	if (forget && store_ban_remove(warden.st, w->j->name, b.key, NULL) < 0)
 		log_warn("store: %s", store_error(warden.st));
-	wlog("NOTICE", "fail2ban.actions", "[%s] Unban %s", w->j->name, b.key);
+	warden_log("NOTICE", "fail2ban.actions", "[%s] Unban %s", w->j->name, b.key);
 }
 
 int warden_unban_ip(const char *ip, size_t *n, char *err, size_t errlen)
@@ -640,11 +615,12 @@ int warden_reload(char *err, size_t errlen)
 	stop_jails();
 	config_free(cfg);
 	cfg = nc;
+	fwc_reload();
 	if (start_jails(err, errlen) < 0) {
 		log_warn("warden reload: %s", err);
 		return -1;
 	}
-	wlog("INFO", "fail2ban.server", "Reload finished");
+	warden_log("INFO", "fail2ban.server", "Reload finished");
 	return 0;
 }
 
@@ -654,7 +630,6 @@ static void on_tick(void *arg)
 {
 	long now = warden_now();
 	int changed = 0;
-	actions_reap();		/* belt and braces besides SIGCHLD */
 	for (size_t j = 0; j < warden.njails; j++) {
 		struct wjail *w = &warden.jails[j];
 		for (size_t i = 0; i < w->rt->nbans;) {
@@ -677,11 +652,6 @@ static void on_tick(void *arg)
 			log_warn("store purge: %s", store_error(warden.st));
 	}
 	loop_timer_set(&tick, 1000, on_tick, NULL);
-}
-
-static void on_chld(int signo, void *arg)
-{
-	actions_reap();
 }
 
 static void on_term(int signo, void *arg)
@@ -712,41 +682,42 @@ static void find_self(void)
 	freeifaddrs(ifa);
 }
 
-/* private/ (0700, mail_owner) and the event socket in it. */
-static void open_private(void)
+/* queue_directory/warden, where the bans file goes: made by the master,
+ * owned by warden_owner; opened without following a symlink. */
+static void open_bans_dir(void)
 {
 	char path[1024];
-	const char *q = config_get(cfg, "queue_directory");
-	struct passwd *pw = geteuid() == 0 ? getpwnam(config_get(cfg, "mail_owner")) : NULL;
-	snprintf(path, sizeof(path), "%s/private", q);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		fatal("mkdir %s: %s", path, strerror(errno));
-	if (pw && chown(path, pw->pw_uid, pw->pw_gid) < 0)
-		fatal("chown %s: %s", path, strerror(errno));
-	priv_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (priv_fd < 0)
+	snprintf(path, sizeof(path), "%s/warden", config_get(cfg, "queue_directory"));
+	bans_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bans_fd < 0)
 		fatal("open %s: %s", path, strerror(errno));
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/warden", path) >=
-	    (int)sizeof(sun.sun_path))
-		fatal("%s/warden: path too long for a socket", path);
-	unlink(sun.sun_path);
-	ev_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ev_fd < 0 || bind(ev_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		fatal("bind %s: %s", sun.sun_path, strerror(errno));
-	if (pw && chown(sun.sun_path, pw->pw_uid, pw->pw_gid) < 0)
-		fatal("chown %s: %s", sun.sun_path, strerror(errno));
-	if (chmod(sun.sun_path, 0600) < 0)
-		fatal("chmod %s: %s", sun.sun_path, strerror(errno));
-	loop_watch(ev_fd, LOOP_READ, on_event, NULL);
 }
 
-void warden_main(struct config *c, const char *path)
+/* warden.db and its -wal/-shm: 0600 whatever an older version left. */
+static void db_private(const char *db)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	for (size_t i = 0; i < 4; i++) {
+		char path[1100];
+		snprintf(path, sizeof(path), "%s%s", db, sfx[i]);
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fchmod(fd, 0600) < 0)
+			log_warn("warden_dbfile: fchmod %s: %s", path, strerror(errno));
+		close(fd);
+	}
+}
+
+void warden_main(struct config *c, const char *path, int events, int ctl, int fw)
 {
 	char err[2048];
 	cfg = c;
 	cfg_path = path;
+	ev_fd = events;
 	log_set_service("warden");
+	if (prctl(PR_SET_NAME, "warden", 0, 0, 0) < 0)
+		log_warn("prctl(PR_SET_NAME): %s", strerror(errno));
 	loop_init();
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	const char *target = config_get(cfg, "warden_logtarget");
@@ -755,22 +726,23 @@ void warden_main(struct config *c, const char *path)
 		if (log_fd_f < 0)
 			fatal("warden_logtarget %s: %s", target, strerror(errno));
 	}
-	warden.st = store_open(config_get(cfg, "warden_dbfile"), err, sizeof(err));
+	open_bans_dir();
+	privsep_warden(cfg);	/* everything that needs root is open by now */
+	/* sandbox: seccomp here */
+	const char *db = config_get(cfg, "warden_dbfile");
+	warden.st = store_open(db, err, sizeof(err));
 	if (warden.st == NULL)
 		fatal("warden_dbfile: %s", err);
-	nft = nft_open(NULL, err, sizeof(err));
-	if (nft == NULL)
-		log_warn("nftables unavailable, the nft action cannot be used: %s", err);
+	db_private(db);
 	find_self();
-	open_private();
-	wlog("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");
-	loop_signal(SIGCHLD, on_chld, NULL);	/* before any action command runs */
+	loop_watch(ev_fd, LOOP_READ, on_event, NULL);
+	fwc_init(fw);
+	warden_log("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
 	if (start_jails(err, sizeof(err)) < 0)
 		fatal("warden: %s", err);
-	if (control_open(config_get(cfg, "warden_socket"), err, sizeof(err)) < 0)
-		fatal("warden_socket: %s", err);
+	control_listen(ctl);
 	last_purge = 0;
 	loop_timer_set(&tick, 1000, on_tick, NULL);
 	log_info("warden started: %zu jail(s)", warden.njails);
@@ -779,8 +751,6 @@ void warden_main(struct config *c, const char *path)
 	txn_commit(NULL);
 	stop_jails();
 	store_close(warden.st);
-	if (nft)
-		nft_close(nft);
-	wlog("INFO", "fail2ban.server", "Exiting Fail2ban");
+	warden_log("INFO", "fail2ban.server", "Exiting Fail2ban");
 	exit(0);
 }

@@ -10,6 +10,10 @@ struct config;
 /* Check what the ban engine would load: 0, or -1 and "FILE, line N:
  * [jail] ..." (check-config, start, reload). */
 int warden_check(const struct config *cfg, char *err, size_t errlen);
-/* Run the ban engine with cfg (read from path, for reload); never returns. */
-void warden_main(struct config *cfg, const char *path) __attribute__((noreturn));
+/* Run the ban engine with cfg (read from path, for reload) on the fds the
+ * master made: events (read end of the engine's event socketpair), ctl
+ * (the listening control socket), fw (the firewall process); never
+ * returns. */
+void warden_main(struct config *cfg, const char *path, int events, int ctl, int fw)
+    __attribute__((noreturn));
 #endif

@@ -246,6 +246,8 @@ class Server:
             "# written by tests/integ/conftest.py",
             f"smtpd_listen = {self.listen}",
             f"queue_directory = {self.spool}",
+            # the ban engine's state: per instance, never the host's /var/lib
+            f"data_directory = {self.dir}/data",
             f"virtual_mailbox_base = {self.mailbase}",
             f"maillog_file = {self.maillog}",
             f"myhostname = {HOSTNAME}",
@@ -526,6 +528,22 @@ def make_message(subject="test", body="Hello.\r\n", msgid=None, frm="sender@exam
     msgid = msgid or f"<{time.time_ns()}.{os.getpid()}@client.test.example>"
     return (f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n"
             f"Message-ID: {msgid}\r\n\r\n{body}")
+
+
+@pytest.fixture(autouse=True)
+def traversable_tmp(request):
+    """The ban engine runs as warden_owner (mwwarden), not root: it must be
+    able to reach the logs a test writes under tmp_path, whose pytest-made
+    parents are 0700. Let others traverse them (not list them)."""
+    if os.geteuid() != 0 or "tmp_path" not in request.fixturenames:
+        return
+    p = request.getfixturevalue("tmp_path")
+    for d in [p] + list(p.parents):
+        if str(d) in ("/", "/tmp"):
+            break
+        st = os.stat(d)
+        if st.st_uid == 0 and not st.st_mode & 0o001:
+            os.chmod(d, (st.st_mode & 0o7777) | 0o011)
 
 
 @pytest.fixture

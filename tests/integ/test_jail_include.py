@@ -25,7 +25,7 @@ def test_jails_from_included_files(make_server, tmp_path):
     with open(os.path.join(d, "jail.d", "sshd.local"), "w") as f:
         f.write("[sshd]\nenabled = true\ndryrun = true\n")
     srv.start()
-    wait_for(lambda: os.path.exists(os.path.join(srv.spool, "warden.sock")), what="socket")
+    wait_for(lambda: cli(srv, "status", check=False).returncode == 0, what="the warden answering")
     assert cli(srv, "status").stdout == "Status\n|- Number of jail:\t1\n`- Jail list:\tsshd\n"
     assert f"File list:\t{auth}" in cli(srv, "status", "sshd").stdout
     ssh_fail(str(auth), "192.0.2.77")

@@ -85,7 +85,7 @@ def warden_server(make_server, tmp_path):
     s = make_server(extra=extra)
     s.t = tmp_path
     s.out, s.auth, s.wlog = str(out), str(auth), str(wlog)
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="control socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     return s
 
 
@@ -124,7 +124,7 @@ def test_ban_at_maxretry_bansfile_restart(warden_server):
     # the action ran with its tags
     wait_for(lambda: "ban 192.0.2.9 sshd 3 3600" in read(s.out), what="actionban")
     # the bans file for the smtp engine
-    bans = read(os.path.join(s.spool, "private", "bans"))
+    bans = read(os.path.join(s.spool, "warden", "bans"))
     assert re.search(r"^192\.0\.2\.9/32 \d+ sshd$", bans, re.M), bans
     # fail2ban's log layout
     log = read(s.wlog)
@@ -141,7 +141,7 @@ def test_ban_at_maxretry_bansfile_restart(warden_server):
     # restart: the ban comes back from the store
     assert s.stop() == []
     s.start()
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     wait_for(lambda: "Banned IP list:\t192.0.2.9" in cli(s, "status", "sshd", check=False).stdout,
              what="restored ban")
     assert re.search(r"NOTICE  \[sshd\] Restore Ban 192\.0\.2\.9$", read(s.wlog), re.M)
@@ -149,7 +149,7 @@ def test_ban_at_maxretry_bansfile_restart(warden_server):
     assert cli(s, "unban", "192.0.2.9").stdout == "1\n"
     assert "Currently banned:\t0" in cli(s, "status", "sshd").stdout
     wait_for(lambda: "unban 192.0.2.9 sshd" in read(s.out), what="actionunban")
-    assert "192.0.2.9" not in read(os.path.join(s.spool, "private", "bans"))
+    assert "192.0.2.9" not in read(os.path.join(s.spool, "warden", "bans"))
 
 
 @pytest.mark.skipif(not shutil.which("fail2ban-regex"), reason="fail2ban-regex not installed")

@@ -1,31 +1,22 @@
 """The ban engine fed by the smtp engine's MSG_WARDEN_EVENT datagrams on
-private/warden (sent here by the test, as the engine will): a failure
+the master's event socketpair (sent here by the test on a copy of the
+engine's own end, as the engine will; evsock.py): a failure
 counts once (a postfix[mode=auth] jail on our own maillog is fed by the
 events, the maillog is not also followed), a ban at exactly maxretry, the
 lockout allowance for the same login only, dry-run, malformed datagrams."""
 import os
 import re
-import socket
-import struct
 
 import pytest
 
+from evsock import send_event, send_raw
 from test_warden import ACTION, cli, read, wait_for
 
-MSG_WARDEN_EVENT = 3
 WEV_AUTH_FAIL, WEV_AUTH_OK, WEV_RELAY_DENIED = 1, 2, 3
 
 
-def put_str(s):
-    b = s.encode()
-    return struct.pack(">I", len(b)) + b + b"\0"
-
-
 def event(s, kind, addr, user="", text="event"):
-    msg = struct.pack(">HH", MSG_WARDEN_EVENT, 0) + struct.pack(">I", kind) + \
-        put_str(addr) + put_str(user) + put_str(text)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as c:
-        c.sendto(msg, os.path.join(s.spool, "private", "warden"))
+    send_event(s, kind, addr, user, text)
 
 
 @pytest.fixture
@@ -58,7 +49,7 @@ def ev_server(make_server, tmp_path):
     s.write_config()
     s.start()
     s.out, s.wlog = str(out), str(tmp_path / "warden.log")
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     return s
 
 
@@ -93,7 +84,6 @@ def test_auth_events_exact_maxretry_and_allowance(ev_server):
     assert "Currently banned:\t0" in status(s, "relay")
     assert "192.0.2.30" not in status(s)
     # a malformed datagram is dropped with a warning, the warden carries on
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as c:
-        c.sendto(b"\x00\x03\x00\x00garbage", os.path.join(s.spool, "private", "warden"))
+    send_raw(s, b"\x00\x03\x00\x00garbage")
     s.wait_log(r"warden: malformed event datagram ignored")
     assert "Currently banned:\t1" in status(s)

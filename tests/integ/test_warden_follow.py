@@ -50,7 +50,7 @@ def make_jail(make_server, tmp_path, logpath, maxretry=4):
         f"action = testlog[out={out}]",
     ])
     s.out, s.wlog, s.logpath = str(out), str(wlog), str(logpath)
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="control socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     return s
 
 

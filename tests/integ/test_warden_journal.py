@@ -37,6 +37,7 @@ journal); journalmatch terms ANDed and "+" alternatives (systemd-cat and
 /run/log/journal when the journal is opened); /var/log/journal created
 while running (opened again after the last entry read, nothing twice).
 """
+import grp
 import os
 import re
 import shutil
@@ -143,6 +144,7 @@ class Journald:
         if self.started:
             return self
         self.started = True
+        self.journal_group()
         if self.go_path:
             open(self.go_path, "w").close()
         self.wait(lambda root: (
@@ -154,6 +156,18 @@ class Journald:
             "sockets and journal file")
         assert not os.path.exists("/run/systemd/journal/stdout")
         return self
+
+    def journal_group(self):
+        """As Debian's tmpfiles.d/systemd.conf: /run/log/journal belongs to
+        group systemd-journal with the setgid bit, so journald's files
+        (0640) and per-machine directory inherit that group; the ban
+        engine's user (warden_owner) is in it. journald in its user
+        namespace cannot chown to that group itself (unmapped)."""
+        gid = grp.getgrnam("systemd-journal").gr_gid
+        p = f"/proc/{self.proc.pid}/root/run/log/journal"
+        os.makedirs(p, exist_ok=True)
+        os.chown(p, 0, gid)
+        os.chmod(p, 0o2755)
 
     def ns(self, *cmd):
         """cmd run in journald's mount namespace (nsenter execs it: no fork)."""

@@ -22,7 +22,7 @@ def test_failure_counters_survive_restart(warden_server):
     assert "Currently failed:\t1\n" in status(s)
     assert s.stop() == []
     s.start()
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     wait_for(lambda: "Currently failed:\t1\n" in status(s), what="restored counter")
     st = status(s)
     # the log was not read again (position kept): nothing counted twice
@@ -44,7 +44,7 @@ def test_sigkill_counts_each_line_once(warden_server):
     wait_for(lambda: "Total failed:\t2\n" in status(s), what="2 failures")
     s.kill9()		# well within the follower's one-second position save
     s.start()
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     wait_for(lambda: "Currently failed:\t1\n" in status(s), what="restored counter")
     st = status(s)
     assert "Total failed:\t0\n" in st and "Currently banned:\t0\n" in st, st
@@ -61,7 +61,7 @@ def test_failures_of_a_ban_are_not_counted_again(warden_server):
     assert cli(s, "unban", "192.0.2.32").stdout == "1\n"
     assert s.stop() == []
     s.start()
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     wait_for(lambda: "Jail list" in cli(s, "status", check=False).stdout, what="status")
     st = status(s)
     # the three failures led to the ban that was lifted: no counter, no ban
@@ -105,7 +105,7 @@ def test_ignoreip_host_names_are_resolved(make_server, tmp_path):
         "ignoreip = 203.0.113.0/24 localhost nosuch.invalid",
         f"action = testlog[out={tmp_path / 'actions.out'}]",
     ])
-    wait_for(lambda: os.path.exists(os.path.join(s.spool, "warden.sock")), what="socket")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
     # localhost resolved (/etc/hosts): its addresses are ignored
     want = {ai[4][0] for ai in socket.getaddrinfo("localhost", None)}
     assert "127.0.0.1" in want

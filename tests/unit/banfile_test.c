@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "warden/banfile.h"
@@ -108,11 +109,47 @@ static void test_line_lengths(void **state)
 	rmdir(dir);
 }
 
+/* A symlink planted at the temp name (or a stale temp file) is removed,
+ * never written through; the rename replaces a symlink at the final name
+ * instead of following it. */
+static void test_planted_symlinks_are_not_followed(void **state)
+{
+	char dir[] = "/tmp/banfile_test.XXXXXX", target[] = "/tmp/banfile_canary.XXXXXX";
+	char path[256];
+	assert_non_null(mkdtemp(dir));
+	int tfd = mkstemp(target);
+	assert_true(tfd >= 0);
+	assert_int_equal(write(tfd, "canary\n", 7), 7);
+	close(tfd);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	assert_int_equal(symlinkat(target, dfd, ".bans.tmp"), 0);
+	assert_int_equal(symlinkat(target, dfd, "bans"), 0);
+	struct banfile_entry e;
+	memset(&e, 0, sizeof(e));
+	char err[64];
+	waddr_parse_net("192.0.2.9", &e.net, err, sizeof(err));
+	assert_int_equal(banfile_write(dfd, "bans", &e, 1), 0);
+	struct stat st;
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_size, 7);	/* the canary is untouched */
+	assert_int_equal(fstatat(dfd, "bans", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(st.st_mode));	/* the link was replaced, not followed */
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(fstatat(dfd, ".bans.tmp", &st, AT_SYMLINK_NOFOLLOW), -1);
+	unlinkat(dfd, "bans", 0);
+	close(dfd);
+	rmdir(dir);
+	snprintf(path, sizeof(path), "%s", target);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_line_lengths),
+		cmocka_unit_test(test_planted_symlinks_are_not_followed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
