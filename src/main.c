@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "master/master.h"
+#include "queue/smtpc.h"
 
 #define DEFAULT_CONFIG "/etc/mailwarden/mailwarden.conf"
 
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (cmd) {
+		smtpc_conf_warn(cfg);	/* warnings go to stderr before log_open() */
 		printf("mailwarden: configuration %s is valid\n", path);
 		config_free(cfg);
 		return 0;
