@@ -6,9 +6,10 @@
  *   AUTH <id> PLAIN service=smtp [secured] [rip=ADDR] resp=BASE64(\0user\0pass)
  * ("secured" only when the SMTP session is on TLS, as Postfix's client)
  * answered by OK/FAIL <id> (FAIL with "temp" or code=temp_fail is
- * temporary; OK's user= is the authenticated name handed back). Requests are multiplexed on the connection by id. When the
- * connection is lost, every open request gets TEMPFAIL; the next check
- * reconnects (at most once a second). Every answer reaches the caller
+ * temporary; OK's user= is the authenticated name handed back).
+ * Requests are multiplexed on the connection by id. When the connection
+ * is lost, every open request gets TEMPFAIL; the next check reconnects
+ * (at most once a second). Every answer reaches the caller
  * through a timer, so never inside sasl_check and never re-entrantly.
  */
 #include <errno.h>
