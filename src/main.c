@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "local/local.h"
 #include "master/master.h"
+#include "queue/smtpc.h"
 #include "warden/firewall.h"
 
 #define DEFAULT_CONFIG "/etc/mailwarden/mailwarden.conf"
@@ -125,6 +126,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (cmd) {
+		smtpc_conf_warn(cfg);	/* warnings go to stderr before log_open() */
 		printf("mailwarden: configuration %s is valid\n", path);
 		config_free(cfg);
 		return 0;

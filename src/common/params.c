@@ -334,6 +334,10 @@ const struct param config_params[] = {
 	  "Authenticate to next hops listed in smtp_sasl_password_maps (AUTH PLAIN or LOGIN)" },
 	{ "smtp_sasl_password_maps", PT_MAPS, "", 0, 0, NULL,
 	  "Next hop ([host]:port, [host], host) or domain -> user:password for client AUTH" },
+	{ "smtp_sasl_security_options", PT_LIST, "noplaintext, noanonymous", 0, 0, NULL,
+	  "Client AUTH without TLS: noplaintext (no PLAIN/LOGIN), noanonymous, noactive, nodictionary, mutual_auth; a server offering only what these forbid defers the mail (no mechanism available)" },
+	{ "smtp_sasl_tls_security_options", PT_LIST, "noanonymous", 0, 0, NULL,
+	  "Client AUTH over TLS, same options (Postfix default: $smtp_sasl_security_options; mailwarden: noanonymous, so PLAIN/LOGIN work over TLS)" },
 	{ "delay_warning_time", PT_TIME, "0h", 0, T_MAX, NULL,
 	  "Send the sender a delay notice once a message has waited this long (0 = never)" },
 
@@ -606,6 +610,27 @@ static int check_mynetworks_style(const char *v, char *msg, size_t len)
 	return -1;
 }
 
+/* smtp_sasl_*security_options: Postfix's (Cyrus) option names. */
+static int check_sasl_opts(const char *v, char *msg, size_t len)
+{
+	static const char *const ok[] = { "noplaintext", "noactive", "nodictionary",
+	    "noanonymous", "mutual_auth" };
+	while (*v) {
+		size_t n = strcspn(v, ", \t\n"), i;
+		for (i = 0; n > 0 && i < sizeof(ok) / sizeof(*ok); i++)
+			if (strlen(ok[i]) == n && strncmp(v, ok[i], n) == 0)
+				break;
+		if (n > 0 && i == sizeof(ok) / sizeof(*ok)) {
+			snprintf(msg, len, "unknown option '%.*s' (use noplaintext, noactive, "
+			    "nodictionary, noanonymous, mutual_auth)", (int)(n > 64 ? 64 : n), v);
+			return -1;
+		}
+		v += n;
+		v += strspn(v, ", \t\n");
+	}
+	return 0;
+}
+
 static int check_facility(const char *v, char *msg, size_t len)
 {
 	if (log_facility_parse(v) >= 0)
@@ -622,6 +647,8 @@ static const struct {
 } extra_checks[] = {
 	{ "mynetworks_style", check_mynetworks_style },
 	{ "syslog_facility", check_facility },
+	{ "smtp_sasl_security_options", check_sasl_opts },
+	{ "smtp_sasl_tls_security_options", check_sasl_opts },
 	{ "smtpd_tls_cert_file", check_cert },
 	{ "smtpd_tls_key_file", check_key },
 };

@@ -58,6 +58,50 @@ char *str_lower(char *s)
 	return s;
 }
 
+/* Length of the valid UTF-8 sequence (2-4 bytes, no overlong form, no
+ * surrogate, at most U+10FFFF) at p, or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n;
+	unsigned min, cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2; min = 0x80; cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3; min = 0x800; cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4; min = 0x10000; cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;	/* also stops at the NUL */
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+char *str_printable(char *s, int repl)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			p++;
+			continue;
+		}
+		size_t n = *p >= 0x80 ? utf8_len(p) : 0;
+		if (n > 0) {
+			p += n;
+			continue;
+		}
+		*p++ = (unsigned char)repl;
+	}
+	return s;
+}
+
 int str_copy(char *dst, size_t n, const char *src)
 {
 	size_t len = strlen(src);

@@ -20,6 +20,9 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Lowercase an ASCII string in place; returns s. */
 char *str_lower(char *s);
+/* Postfix's printable(): every byte that is neither printable ASCII nor
+ * part of a valid UTF-8 sequence becomes repl, in place; returns s. */
+char *str_printable(char *s, int repl);
 /* Copy src into dst of size n, always NUL-terminated; -1 if truncated. */
 int str_copy(char *dst, size_t n, const char *src);
 /* Trim leading and trailing white space in place; returns the new start. */

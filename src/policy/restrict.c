@@ -440,6 +440,11 @@ int r_valid_hostname(const char *name)
 	return non_numeric;
 }
 
+int restrict_valid_hostname(const char *name)
+{
+	return r_valid_hostname(name);
+}
+
 int r_valid_hostaddr(const char *addr)
 {
 	unsigned char buf[16];

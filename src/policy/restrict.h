@@ -93,6 +93,9 @@ enum policy_result restrictions_eval(const struct restrictions *r,
 /* Number of restrictions in the list (0 = empty list). */
 size_t restrictions_count(const struct restrictions *r);
 void restrictions_free(struct restrictions *r);
+/* Postfix's valid_hostname(): a name a PTR record may give the client
+ * (labels of letters, digits, '-', '_'; not all numeric). */
+int restrict_valid_hostname(const char *name);
 /* Free ctx->cache and cancel its pending lookups (session end, RSET). */
 void policy_ctx_clear(struct policy_ctx *c);
 #endif

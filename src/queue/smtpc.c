@@ -51,6 +51,9 @@ int smtpc_conf_init(struct smtpc_conf *sc, const struct config *cfg, char *err, 
 	sc->t_data_done = config_get_time(cfg, "smtp_data_done_timeout");
 	sc->t_quit = config_get_time(cfg, "smtp_quit_timeout");
 	sc->tls_loglevel = (int)config_get_int(cfg, "smtp_tls_loglevel");
+	sc->sasl_plain_ok = smtpc_sasl_plain_ok(config_get(cfg, "smtp_sasl_security_options"));
+	sc->sasl_tls_plain_ok = smtpc_sasl_plain_ok(config_get(cfg, "smtp_sasl_tls_security_options"));
+	smtpc_conf_warn(cfg);
 	for (int i = 0; i < 4; i++)
 		if (strcmp(lv, levels[i]) == 0)
 			sc->tls_level = i;
@@ -72,6 +75,16 @@ int smtpc_conf_init(struct smtpc_conf *sc, const struct config *cfg, char *err, 
 		return -1;
 	}
 	return 0;
+}
+
+void smtpc_conf_warn(const struct config *cfg)
+{
+	const char *o = config_get(cfg, "smtp_sasl_security_options");
+	if (config_get_bool(cfg, "smtp_sasl_auth_enable") && smtpc_sasl_plain_ok(o))
+		log_warn("%s, line %d: smtp_sasl_security_options = %s lets AUTH PLAIN/LOGIN "
+		    "send relay passwords in clear to servers without STARTTLS (add noplaintext; "
+		    "smtp_sasl_tls_security_options covers TLS sessions)", config_path(cfg),
+		    config_line(cfg, "smtp_sasl_security_options"), o);
 }
 
 void smtpc_conf_free(struct smtpc_conf *sc)
@@ -318,7 +331,7 @@ static void start_connect(void *arg)
 
 	memset(&ss, 0, sizeof(ss));
 	c->esmtp = c->pipelining = c->size_ok = c->eightbit = c->starttls = 0;
-	c->auth_plain = c->auth_login = c->tls_done = c->helo_fallback = 0;
+	c->auth_plain = c->auth_login = c->tls_done = c->helo_fallback = c->auth_offered = 0;
 	if (a->ip[0] == '\0') {
 		struct sockaddr_un *su = (struct sockaddr_un *)&ss;
 		su->sun_family = AF_UNIX;
@@ -399,7 +412,7 @@ static void tls_step(struct smtpc *c)
 		tls_log(c);
 		c->tls_done = 1;
 		c->esmtp = c->pipelining = c->size_ok = c->eightbit = c->starttls = 0;
-		c->auth_plain = c->auth_login = 0;
+		c->auth_plain = c->auth_login = c->auth_offered = 0;
 		smtpc_send_ehlo(c);
 		if (flush_out(c) < 0) {
 			lost(c);
@@ -423,6 +436,7 @@ void smtpc_tls_begin(struct smtpc *c)
 	const struct nh_addr *a = &c->addrs[c->ai];
 	unsigned char tmp[16];
 
+	buf_reset(&c->in);	/* nothing from before the handshake is read */
 	c->ssl = SSL_new(c->sc->ssl_ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
 		smtpc_conn_fail(c, "4.7.5", 0, "Cannot start TLS: out of memory");

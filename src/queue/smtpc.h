@@ -2,10 +2,13 @@
  * smtpc — the SMTP and LMTP client of the queue process, one connection
  * per object, driven by the event loop, never blocking:
  *   connect (next address on failure) -> banner -> EHLO (HELO after a
- *   5xx; LHLO for LMTP) -> STARTTLS when offered and wanted -> EHLO ->
- *   AUTH PLAIN/LOGIN when credentials are given -> messages:
+ *   5xx; LHLO for LMTP) -> STARTTLS when offered and wanted (a server
+ *   that sends anything after its 220 before the handshake is refused:
+ *   response injection) -> EHLO -> AUTH PLAIN/LOGIN when credentials
+ *   are given and smtp_sasl_[tls_]security_options allow them (else the
+ *   mail is deferred, never sent in clear) -> messages:
  *   [RSET] MAIL FROM (SIZE=, BODY=8BITMIME when offered) RCPT... DATA
- *   (pipelined when PIPELINING is offered) -> body (LF -> CRLF,
+ *   (pipelined when PIPELINING is offered) -> body (LF, bare CR -> CRLF,
  *   dot-stuffed, streamed from the queue file) -> "." -> one reply (SMTP)
  *   or one reply per accepted recipient (LMTP, RFC 2033).
  * A connection stays open after a message, so the owner can send the
@@ -29,6 +32,8 @@ struct smtpc_conf {
 	    t_data_done, t_quit;
 	int tls_level;			/* SMTPC_TLS_* */
 	int tls_loglevel;
+	int sasl_plain_ok;		/* smtp_sasl_security_options allow PLAIN/LOGIN */
+	int sasl_tls_plain_ok;		/* smtp_sasl_tls_security_options allow them */
 	struct ssl_ctx_st *ssl_ctx;	/* NULL when TLS is off */
 };
 
@@ -64,6 +69,8 @@ typedef void smtpc_fn(struct smtpc *c, struct smtpc_msg *msg, void *arg);
 /* Read settings and make the TLS context; -1 + err on error. */
 int smtpc_conf_init(struct smtpc_conf *sc, const struct config *cfg, char *err, size_t errlen);
 void smtpc_conf_free(struct smtpc_conf *sc);
+/* Warn (check-config, start) when AUTH PLAIN/LOGIN may go out without TLS. */
+void smtpc_conf_warn(const struct config *cfg);
 
 /* Open a connection to the first address that answers and deliver msg.
  * user/pass (may be NULL): AUTH to this next hop. lmtp: LHLO and LMTP
@@ -83,8 +90,13 @@ const char *smtpc_relay(const struct smtpc *c);
 const char *smtpc_peer_name(const struct smtpc *c);
 
 /* Pure helpers (unit tests): enhanced status code in a reply text or
- * derived from the reply code ("550" -> "5.0.0"); and LF->CRLF with
- * dot-stuffing of a chunk (*bol: at beginning of line, carried over). */
+ * derived from the reply code ("550" -> "5.0.0"); LF, CRLF and bare CR
+ * -> CRLF with dot-stuffing of a chunk (*st carried over: 1 at the
+ * beginning of a line; start with 1; out needs 2 * n + 2 bytes); the
+ * end of the body (CRLF unless at the beginning of a line; out: 2 bytes);
+ * and whether smtp_sasl_*security_options let PLAIN/LOGIN out. */
 void smtpc_reply_dsn(const char *reply, char *dsn, size_t len);
-size_t smtpc_stuff(const char *in, size_t n, char *out, int *bol);
+size_t smtpc_stuff(const char *in, size_t n, char *out, int *st);
+size_t smtpc_stuff_end(char *out, int *st);
+int smtpc_sasl_plain_ok(const char *opts);
 #endif

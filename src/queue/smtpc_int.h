@@ -41,6 +41,7 @@ struct smtpc {
 	enum cstate st;
 	struct loop_timer timer;
 	int esmtp, pipelining, size_ok, eightbit, starttls, auth_plain, auth_login, tls_done;
+	int auth_offered;		/* EHLO had AUTH (any mechanism) */
 	int helo_fallback;
 	char relay[640], host[640];	/* "name[ip]:port", "name[ip]" */
 	char why[600];			/* last connection-level failure */

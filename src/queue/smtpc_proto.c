@@ -33,22 +33,63 @@ void smtpc_reply_dsn(const char *reply, char *dsn, size_t len)
 	snprintf(dsn, len, "%c.0.0", reply[0] >= '2' && reply[0] <= '5' ? reply[0] : '4');
 }
 
-size_t smtpc_stuff(const char *in, size_t n, char *out, int *bol)
+/* *st: ST_BOL (at the beginning of a line), ST_CR (a CR waits for the
+ * next byte to tell CRLF from a bare CR). */
+#define STUFF_BOL	1
+#define STUFF_CR	2
+
+size_t smtpc_stuff(const char *in, size_t n, char *out, int *st)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = in[i];
-		if (*bol && ch == '.')
+		if (*st & STUFF_CR) {		/* CRLF, or a bare CR: both end a line */
+			out[o++] = '\r';
+			out[o++] = '\n';
+			*st = STUFF_BOL;
+			if (ch == '\n')
+				continue;
+		}
+		if (ch == '\r') {
+			*st |= STUFF_CR;
+			continue;
+		}
+		if ((*st & STUFF_BOL) && ch == '.')
 			out[o++] = '.';
 		if (ch == '\n') {
 			out[o++] = '\r';
-			*bol = 1;
+			*st = STUFF_BOL;
 		} else {
-			*bol = 0;
+			*st = 0;
 		}
 		out[o++] = ch;
 	}
 	return o;
+}
+
+size_t smtpc_stuff_end(char *out, int *st)
+{
+	if (*st == STUFF_BOL)
+		return 0;
+	out[0] = '\r';
+	out[1] = '\n';
+	*st = STUFF_BOL;
+	return 2;
+}
+
+int smtpc_sasl_plain_ok(const char *opts)
+{
+	/* PLAIN and LOGIN are plaintext, active- and dictionary-attackable
+	 * and without mutual authentication: only noanonymous leaves them. */
+	const char *p = opts;
+	while (*p) {
+		size_t n = strcspn(p, ", \t\n");
+		if (n > 0 && !(n == 11 && strncasecmp(p, "noanonymous", 11) == 0))
+			return 0;
+		p += n;
+		p += strspn(p, ", \t\n");
+	}
+	return 1;
 }
 
 /* ---- results ---- */
@@ -141,7 +182,15 @@ static void after_ehlo(struct smtpc *c)
 			return;
 		}
 	}
-	if (c->user != NULL && (c->auth_plain || c->auth_login)) {
+	if (c->user != NULL && c->auth_offered) {
+		int ok = c->ssl != NULL ? c->sc->sasl_tls_plain_ok : c->sc->sasl_plain_ok;
+		if (!ok || !(c->auth_plain || c->auth_login)) {
+			/* Postfix's text when its SASL library finds no mechanism
+			 * the security options allow: credentials never leave. */
+			smtpc_conn_fail(c, "4.7.0", 0, "SASL authentication failed; cannot "
+			    "authenticate to server %s: no mechanism available", c->host);
+			return;
+		}
 		char raw[1024], enc[1400];
 		if (c->auth_plain) {
 			int n = snprintf(raw, sizeof(raw), "%c%s%c%s", 0, c->user, 0, c->pass);
@@ -180,6 +229,7 @@ static void ehlo_features(struct smtpc *c, const char *text)
 			else if (l >= 5 && strncasecmp(kw, "AUTH", 4) == 0 &&
 			    (kw[4] == ' ' || kw[4] == '=')) {
 				char mechs[512];
+				c->auth_offered = 1;
 				snprintf(mechs, sizeof(mechs), " %.*s ", (int)(l - 5), kw + 5);
 				str_lower(mechs);
 				c->auth_plain |= strstr(mechs, " plain ") != NULL;
@@ -233,6 +283,12 @@ void smtpc_setup_reply(struct smtpc *c, int code, char *text)
 		return;
 	case ST_STARTTLS:
 		if (code == 220) {
+			if (c->in.len > 0) {	/* replies injected before the handshake */
+				smtpc_conn_fail(c, "4.7.5", 0, "Cannot start TLS: host %s sent "
+				    "plaintext after its 220 reply to STARTTLS (response injection)",
+				    c->host);
+				return;
+			}
 			smtpc_tls_begin(c);
 			return;
 		}
@@ -338,9 +394,12 @@ void smtpc_body_fill(struct smtpc *c)
 
 	while (c->st == ST_BODY && c->out.len < BODY_LOW) {
 		if (c->body_pos >= m->body_len) {
-			if (!c->bol)
-				buf_append(&c->out, "\r\n", 2);
-			buf_append(&c->out, ".\r\n", 3);
+			char end[2];
+			size_t el = smtpc_stuff_end(end, &c->bol);
+			if (buf_append(&c->out, end, el) < 0 || buf_append(&c->out, ".\r\n", 3) < 0) {
+				smtpc_conn_fail(c, "4.3.0", 0, "output buffer full");
+				return;
+			}
 			c->st = ST_DOT;
 			smtpc_set_timer(c, c->sc->t_data_done);
 			return;

@@ -3,11 +3,13 @@
  * "Dovecot Authentication Protocol") over one UNIX socket, non-blocking
  * on the event loop. Handshake: we send VERSION and CPID, the server
  * VERSION, MECH..., SPID, CUID, COOKIE, DONE. Each check is one
- *   AUTH <id> PLAIN service=smtp secured [rip=ADDR] resp=BASE64(\0user\0pass)
+ *   AUTH <id> PLAIN service=smtp [secured] [rip=ADDR] resp=BASE64(\0user\0pass)
+ * ("secured" only when the SMTP session is on TLS, as Postfix's client)
  * answered by OK/FAIL <id> (FAIL with "temp" or code=temp_fail is
- * temporary). Requests are multiplexed on the connection by id. When the
- * connection is lost, every open request gets TEMPFAIL; the next check
- * reconnects (at most once a second). Every answer reaches the caller
+ * temporary; OK's user= is the authenticated name handed back).
+ * Requests are multiplexed on the connection by id. When the connection
+ * is lost, every open request gets TEMPFAIL; the next check reconnects
+ * (at most once a second). Every answer reaches the caller
  * through a timer, so never inside sasl_check and never re-entrantly.
  */
 #include <errno.h>
@@ -167,8 +169,10 @@ static void dc_send(struct dovecot *dc, struct sasl_req *r)
 	r->id = ++dc->next_id;
 	if (dc->next_id >= UINT_MAX - 1)
 		dc->next_id = 0;
-	int rc = buf_printf(&dc->out, "AUTH\t%u\tPLAIN\tservice=smtp\tsecured%s%s\tresp=%s\n",
-	    r->id, r->rip[0] ? "\trip=" : "", r->rip, (char *)b64);
+	/* "secured" only for a TLS session, as Postfix's client: Dovecot's
+	 * disable_plaintext_auth must see plaintext sessions as they are. */
+	int rc = buf_printf(&dc->out, "AUTH\t%u\tPLAIN\tservice=smtp%s%s%s\tresp=%s\n",
+	    r->id, r->secured ? "\tsecured" : "", r->rip[0] ? "\trip=" : "", r->rip, (char *)b64);
 	explicit_bzero(raw, n);
 	explicit_bzero(b64, blen);
 	free(raw);
@@ -178,6 +182,26 @@ static void dc_send(struct dovecot *dc, struct sasl_req *r)
 		return;
 	}
 	r->sent = 1;
+}
+
+/* The user= value of an OK: Dovecot's escapes (\001 + '1', 't', 'r', 'n')
+ * undone, then printable only (it reaches logs and Received-less
+ * session state), at most SASL_MAX_USER - 1 bytes. Allocated. */
+static char *dc_user(const char *v)
+{
+	char *u = xmalloc(SASL_MAX_USER);
+	size_t o = 0;
+	for (; *v && o + 1 < SASL_MAX_USER; v++) {
+		char ch = *v;
+		if (ch == '\001' && v[1] != '\0') {
+			v++;
+			ch = *v == '1' ? '\001' : *v == 't' ? '\t' : *v == 'r' ? '\r' :
+			    *v == 'n' ? '\n' : *v;
+		}
+		u[o++] = ch;
+	}
+	u[o] = '\0';
+	return str_printable(u, '?');
 }
 
 /* One line from the server (tab-separated, without the LF). */
@@ -221,6 +245,11 @@ static void dc_line(struct dovecot *dc, char *line)
 	if (r == NULL || *end != '\0')
 		return;			/* timed out or cancelled meanwhile */
 	if (strcmp(f[0], "OK") == 0) {
+		for (size_t i = 2; i < nf; i++)
+			if (strncmp(f[i], "user=", 5) == 0 && f[i][5] != '\0') {
+				free(r->authuser);
+				r->authuser = dc_user(f[i] + 5);
+			}
 		dc_answer(dc, r, SASL_OK, "");
 		return;
 	}

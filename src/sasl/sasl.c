@@ -50,6 +50,7 @@ struct sasl_req *sasl_check_flags(struct sasl *s, const char *mech, const char *
 {
 	struct sasl_req *r = xcalloc(1, sizeof(*r));
 	r->suspect = (flags & SASL_SUSPECT) != 0;
+	r->secured = (flags & SASL_SECURED) != 0;
 	r->s = s;
 	r->done = done;
 	r->arg = arg;
@@ -86,12 +87,13 @@ void sasl_req_free(struct sasl_req *r)
 		free(r->pass);
 	}
 	free(r->user);
+	free(r->authuser);
 	free(r);
 }
 
 void sasl_req_finish(struct sasl_req *r)
 {
 	if (!r->cancelled && r->done)
-		r->done(r->arg, r->result, r->why);
+		r->done(r->arg, r->result, r->why, r->result == SASL_OK ? r->authuser : NULL);
 	sasl_req_free(r);
 }

@@ -19,8 +19,10 @@ enum sasl_result { SASL_OK, SASL_FAIL, SASL_TEMPFAIL };
 struct sasl;			/* one backend instance, opened once per engine process */
 struct sasl_req;		/* one verification in flight */
 
-/* r is the answer; why a short reason for the log (never NULL). */
-typedef void sasl_done_fn(void *arg, enum sasl_result r, const char *why);
+/* r is the answer; why a short reason for the log (never NULL); user, on
+ * SASL_OK, the name the backend authenticated when it says (Dovecot's
+ * user=, which may differ from the login), else NULL: use the login. */
+typedef void sasl_done_fn(void *arg, enum sasl_result r, const char *why, const char *user);
 
 /*
  * Open the backend named by type ("passwd-file" | "dovecot") with path.
@@ -47,6 +49,9 @@ struct sasl_req *sasl_check(struct sasl *s, const char *mech, const char *user,
  * serve two lanes, clean first).
  */
 #define SASL_SUSPECT 0x01
+/* SASL_SECURED: the client's session is on TLS (Dovecot's "secured", which
+ * its disable_plaintext_auth looks at; never claimed for plaintext). */
+#define SASL_SECURED 0x02
 struct sasl_req *sasl_check_flags(struct sasl *s, const char *mech, const char *user,
     const char *pass, const char *client_addr, int flags, sasl_done_fn *done, void *arg);
 /* Cancel a request: its done never runs. The handle is invalid afterwards. */

@@ -20,6 +20,7 @@ struct sasl_req {
 	void *arg;
 	int cancelled;			/* done must not run */
 	int suspect;			/* SASL_SUSPECT: waits behind clean clients */
+	int secured;			/* SASL_SECURED: the client is on TLS */
 	struct sasl_req *next;		/* on exactly one list of its backend */
 	/* the question */
 	char *user;			/* lowercased for passwd-file */
@@ -29,6 +30,7 @@ struct sasl_req {
 	/* the answer */
 	enum sasl_result result;
 	char why[96];
+	char *authuser;			/* OK: the backend's name for the user, or NULL */
 	/* dovecot */
 	unsigned id;
 	int sent;

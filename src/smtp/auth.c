@@ -173,9 +173,11 @@ static void auth_reply_delayed(struct session *s, long ms, int sync);
 
 /* The end of an exchange. sync: called from inside the AUTH command
  * (the session's input loop goes on by itself), else from the backend. */
-static void auth_finish(struct session *s, enum sasl_result r, const char *why, int sync)
+static void auth_finish(struct session *s, enum sasl_result r, const char *why,
+    const char *authuser, int sync)
 {
-	const char *user = s->auth_login ? s->auth_login : "";
+	/* The backend's name for the user when it gives one (Dovecot's user=). */
+	const char *user = authuser ? authuser : s->auth_login ? s->auth_login : "";
 	s->auth_req = NULL;
 	s->auth_step = AUTH_NONE;
 	if (r == SASL_OK) {
@@ -221,9 +223,9 @@ static void auth_finish(struct session *s, enum sasl_result r, const char *why, 
 	auth_reply_delayed(s, eng.auth_delay_ms << shift, sync);
 }
 
-static void auth_done(void *arg, enum sasl_result r, const char *why)
+static void auth_done(void *arg, enum sasl_result r, const char *why, const char *user)
 {
-	auth_finish(arg, r, why, 0);
+	auth_finish(arg, r, why, user, 0);
 }
 
 /* Hold the reply (and further input) for ms, then go on. */
@@ -247,7 +249,8 @@ static void auth_check(struct session *s, const char *user, const char *pass)
 	s->auth_step = AUTH_CHECKING;
 	struct client_rec *c = client_get(s->addr);
 	s->auth_req = sasl_check_flags(eng.sasl, s->auth_mech, user, pass, s->addr,
-	    c->failures > 0 ? SASL_SUSPECT : 0, auth_done, s);
+	    (c->failures > 0 ? SASL_SUSPECT : 0) | (s->tls == TLS_ON ? SASL_SECURED : 0),
+	    auth_done, s);
 }
 
 /* PLAIN: [authzid] NUL authcid NUL passwd. */
@@ -278,7 +281,7 @@ static void auth_plain(struct session *s, const char *b64)
 		s->auth_step = AUTH_CHECKING;
 		free(s->auth_login);
 		s->auth_login = xstrdup(*user ? user : authz);
-		auth_finish(s, SASL_FAIL, NULL, 1);
+		auth_finish(s, SASL_FAIL, NULL, NULL, 1);
 		return;
 	}
 	auth_check(s, user, pass);

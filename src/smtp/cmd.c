@@ -43,7 +43,12 @@ static int do_helo(struct session *s, char *arg, int esmtp)
 		return -1;
 	}
 	free(s->helo);
-	s->helo = xstrdup(arg);
+	/* As Postfix: printable() then neuter() before the name is used in
+	 * restrictions, logs or the Received header. */
+	s->helo = str_printable(xstrdup(arg), '?');
+	for (char *p = s->helo; *p; p++)
+		if (strchr(" <>()\\\";@", *p) != NULL)
+			*p = '?';
 	s->esmtp = esmtp;
 	session_reset_transaction(s);
 	int r = check_helo(s);

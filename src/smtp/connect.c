@@ -1,7 +1,8 @@
 /*
  * connect — what happens between accept() and the 220 greeting:
  *  - the client's name: /etc/hosts, else reverse DNS (PTR) verified by a
- *    forward lookup, as Postfix's smtpd does ("unknown" otherwise);
+ *    forward lookup, as Postfix's smtpd does ("unknown" otherwise, and
+ *    for a PTR name that is not a valid host name);
  *  - the pregreet test of postscreen on the port-25 listener: a teaser
  *    "220-" banner, then postscreen_greet_wait of silence; a client that
  *    talks first is logged (PREGREET) and handled by postscreen_greet_action;
@@ -210,6 +211,17 @@ static void on_ptr(const struct dns_result *r, void *arg)
 	s->dns_id = 0;
 	if (r->status != DNS_OK || r->n == 0) {
 		s->rname_status = s->name_status = r->status == DNS_TEMPFAIL ? NAME_TEMPFAIL : NAME_NOTFOUND;
+		s->rdns_done = 1;
+		maybe_greet(s);
+		return;
+	}
+	if (!restrict_valid_hostname(r->items[0])) {
+		/* As Postfix: a malformed name is no name ("unknown"). */
+		char shown[256];
+		str_copy(shown, sizeof(shown), r->items[0]);
+		log_warn("%s: PTR name is not a valid host name: %s", s->addr,
+		    str_printable(shown, '?'));
+		s->rname_status = s->name_status = NAME_NOTFOUND;
 		s->rdns_done = 1;
 		maybe_greet(s);
 		return;

@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "warden/filter.h"
+#include "warden/filter_impl.h"
 
 #define DATE_MAXT 64
 #define buf_str(b) ((b)->data ? (b)->data : "")
@@ -583,7 +584,8 @@ int date_find(struct date_detector *d, const char *line, size_t len,
 	d->h_len = 0;
 	int last = -1;
 	for (int i = 0; i < d->n; i++) {
-		int rc = pcre2_match(d->t[i].re, (PCRE2_SPTR)line, len, 0, 0, d->md, NULL);
+		int rc = pcre2_match(d->t[i].re, (PCRE2_SPTR)line, len, 0, 0, d->md,
+		    regex_match_context());
 		last = i;
 		d->rc = rc;
 		if (rc < 2)
@@ -599,7 +601,8 @@ int date_find(struct date_detector *d, const char *line, size_t len,
 	if (best < 0)
 		return 0;
 	if (best != last)	/* md holds the last template tried */
-		d->rc = pcre2_match(d->t[best].re, (PCRE2_SPTR)line, len, 0, 0, d->md, NULL);
+		d->rc = pcre2_match(d->t[best].re, (PCRE2_SPTR)line, len, 0, 0, d->md,
+		    regex_match_context());
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(d->md);
 	*start = ov[2];
 	*end = ov[3];

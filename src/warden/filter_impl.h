@@ -16,6 +16,15 @@
 #define FILTER_MAXLINES 1000
 #define bstr(b) ((b)->data ? (b)->data : "")
 
+/* Bounds of every match (hostile log lines meet admins' regexes): lines
+ * longer than FILTER_LINE_MAX are cut before matching; PCRE2's match
+ * limit (JIT and interpreter), depth limit and heap limit (KiB;
+ * interpreter) end a runaway match as "no match", logged once per regex. */
+#define FILTER_LINE_MAX		8192
+#define FILTER_MATCH_LIMIT	200000
+#define FILTER_DEPTH_LIMIT	10000
+#define FILTER_HEAP_LIMIT	(16 * 1024)
+
 /* One option as read: section, key, raw value, where. */
 struct opt {
 	char *sec, *key, *val, *file;
@@ -51,6 +60,7 @@ struct frx {
 	pcre2_code *re;
 	char *file;
 	int line;
+	int limit_logged;		/* a runaway match was logged */
 };
 
 /* Multi-line failure-id cache (fail2ban's mlfidCache: 100 entries, 5 min). */
@@ -89,6 +99,8 @@ struct filter {
 	struct mlf_entry *mlf;		/* MLF_MAX slots, allocated on first use */
 	long seq;
 	struct fdict work, pre, det;	/* scratch */
+	char *cut;			/* a long line cut to FILTER_LINE_MAX */
+	int cut_logged, pref_logged;	/* logged once: long line, prefregex limit */
 };
 
 /* ini.c */
@@ -113,4 +125,12 @@ const char *builtin_filter_text(const char *file);
 
 /* filter_match.c */
 void filter_state_free(struct filter *f);
+
+/* regex.c: the match context with the FILTER_*_LIMIT bounds, shared by
+ * every filter and date match of the process. */
+pcre2_match_context *regex_match_context(void);
+/* pcre2_match() under those bounds; a limit hit is -1 (no match) and,
+ * the first time for *logged, a warning naming what (file:line). */
+int regex_search(pcre2_code *re, const char *s, size_t len, pcre2_match_data *md,
+    int *logged, const char *file, int line);
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "warden/filter.h"
 #include "warden/filter_impl.h"
@@ -332,9 +333,10 @@ static void join_lines(struct buf *out, const struct fline *l, const int *idx,
 	buf_append(out, "\n", 1);
 }
 
-static int search(pcre2_code *re, const char *s, size_t len, pcre2_match_data *md)
+/* A bounded match of x (a failregex or ignoreregex). */
+static int search(struct frx *x, const char *s, size_t len, pcre2_match_data *md)
 {
-	return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL) >= 0;
+	return regex_search(x->re, s, len, md, &x->limit_logged, x->file, x->line) >= 0;
 }
 
 static size_t count_nl(const char *s, size_t from, size_t to)
@@ -413,12 +415,32 @@ static void split_match(struct filter *f, pcre2_code *re, pcre2_match_data *md,
 static enum filter_result match_line(struct filter *f, const char *line,
     size_t len, size_t ds, size_t de, struct filter_hit *h);
 
+/* line, or its first FILTER_LINE_MAX bytes (logged once per filter). */
+static const char *cut_line(struct filter *f, const char *line, size_t *len)
+{
+	*len = strlen(line);
+	if (*len <= FILTER_LINE_MAX)
+		return line;
+	if (!f->cut_logged) {
+		log_warn("%s: a %zu-byte log line cut to %d bytes before matching; "
+		    "not logged again for this filter", f->file, *len, FILTER_LINE_MAX);
+		f->cut_logged = 1;
+	}
+	if (f->cut == NULL)
+		f->cut = xmalloc(FILTER_LINE_MAX + 1);
+	memcpy(f->cut, line, FILTER_LINE_MAX);
+	f->cut[FILTER_LINE_MAX] = '\0';
+	*len = FILTER_LINE_MAX;
+	return f->cut;
+}
+
 enum filter_result filter_match(struct filter *f, const char *line,
     struct filter_hit *h)
 {
-	size_t len = strlen(line), ds = 0, de = 0;
+	size_t len, ds = 0, de = 0;
 	time_t t;
 
+	line = cut_line(f, line, &len);
 	memset(h, 0, sizeof(*h));
 	h->regex = -1;
 	/* an empty date match ("^I\\(()**") means: no date, use the last */
@@ -441,7 +463,9 @@ enum filter_result filter_match_time(struct filter *f, const char *line,
 	h->has_date = 1;
 	h->time = t;
 	f->last_date = t;
-	return match_line(f, line, strlen(line), 0, 0, h);
+	size_t len;
+	line = cut_line(f, line, &len);
+	return match_line(f, line, len, 0, 0, h);
 }
 
 /* The line without its date, line[ds..de), through the filter. */
@@ -466,13 +490,13 @@ static enum filter_result match_line(struct filter *f, const char *line,
 	/* ignoreregex first only when there are far fewer of them */
 	if (f->nign && f->nign < f->nfail - 2)
 		for (int j = 0; j < f->nign; j++)
-			if (search(f->ign[j].re, s, sl, f->md2)) {
+			if (search(&f->ign[j], s, sl, f->md2)) {
 				h->result = FILTER_IGNORED;
 				return h->result;
 			}
 	int have_pre = 0;
 	if (f->pref) {
-		if (!search(f->pref, s, sl, f->md2))
+		if (regex_search(f->pref, s, sl, f->md2, &f->pref_logged, f->file, 0) < 0)
 			return h->result;
 		fd_clear(&f->pre);
 		fd_from_match(&f->pre, f->pref, f->md2, s);
@@ -496,7 +520,7 @@ static enum filter_result match_line(struct filter *f, const char *line,
 		fd_pop(&f->pre, "content");
 	}
 	for (int i = 0; i < f->nfail; i++) {
-		if (!search(f->fail[i].re, s, sl, f->md))
+		if (!search(&f->fail[i], s, sl, f->md))
 			continue;
 		if (multi)
 			split_match(f, f->fail[i].re, f->md, s, sl, matched, &nm,
@@ -513,7 +537,7 @@ static enum filter_result match_line(struct filter *f, const char *line,
 				il = f->subj2.len;
 			}
 			for (int j = 0; j < f->nign; j++)
-				if (search(f->ign[j].re, is, il, f->md2)) {
+				if (search(&f->ign[j], is, il, f->md2)) {
 					if (multi)
 						lines_keep(f, unmatched, nu);
 					h->result = FILTER_IGNORED;
@@ -584,6 +608,8 @@ void filter_state_free(struct filter *f)
 	free(f->lines);
 	free(f->lines2);
 	free(f->mlf);
+	free(f->cut);
 	f->lines = f->lines2 = NULL;
 	f->mlf = NULL;
+	f->cut = NULL;
 }

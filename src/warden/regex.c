@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "warden/filter.h"
+#include "warden/filter_impl.h"
 
 #define IP4 "(?:::f{4,6}:)?(?P<ip4>(?:\\d{1,3}\\.){3}\\d{1,3})"
 #define IP6 "(?P<ip6>(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):))"
@@ -260,6 +262,36 @@ void *regex_compile(const char *pcre, unsigned flags, char *err, size_t errlen)
 	int rc = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
 	(void)rc;	/* no JIT on this CPU: the interpreter still works */
 	return re;
+}
+
+pcre2_match_context *regex_match_context(void)
+{
+	static pcre2_match_context *mc;
+	if (mc == NULL) {
+		mc = pcre2_match_context_create(NULL);
+		if (mc == NULL)
+			fatal("pcre2_match_context_create: out of memory");
+		pcre2_set_match_limit(mc, FILTER_MATCH_LIMIT);
+		pcre2_set_depth_limit(mc, FILTER_DEPTH_LIMIT);
+		pcre2_set_heap_limit(mc, FILTER_HEAP_LIMIT);
+	}
+	return mc;
+}
+
+int regex_search(pcre2_code *re, const char *s, size_t len, pcre2_match_data *md,
+    int *logged, const char *file, int line)
+{
+	int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, regex_match_context());
+	if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH)
+		return rc;
+	if (logged != NULL && !*logged) {
+		char msg[128];
+		pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg, sizeof(msg));
+		log_warn("%s:%d: regex gave up on a %zu-byte subject (%s): treated as no match; "
+		    "not logged again for this regex", file ? file : "-", line, len, msg);
+		*logged = 1;
+	}
+	return -1;
 }
 
 void regex_free(void *re)

@@ -4,6 +4,10 @@ started in a temporary directory, for the SMTP AUTH tests (dovecot SASL
 backend) and for later LMTP delivery tests.
 
     dc = Dovecot().start()      # or the `dovecot` pytest fixture
+    Dovecot(extra="auth_username_format = %Lu\n")     # lines added to the config
+    Dovecot(secured_only=True)  # the passdb knows the users only for a client
+                                # that says "secured" (passwd-%{secured}; an
+                                # empty passwd- file for the others)
     dc.auth_socket      UNIX socket of the auth client protocol (mode 0666)
     dc.lmtp_socket      UNIX socket of the LMTP server
     dc.lmtp_port        LMTP on 127.0.0.1:<port>
@@ -96,7 +100,7 @@ service lmtp {{
 class Dovecot:
     """One Dovecot instance in its own temporary directory."""
 
-    def __init__(self, users=None):
+    def __init__(self, users=None, extra="", secured_only=False):
         self.dir = tempfile.mkdtemp(prefix="mw-dovecot-")
         os.chmod(self.dir, 0o755)
         self.users = dict(DEFAULT_USERS if users is None else users)
@@ -118,9 +122,15 @@ class Dovecot:
                 assert ":" not in u + p and "\n" not in u + p
                 f.write(f"{u}:{{PLAIN}}{p}\n")
         os.chmod(os.path.join(self.dir, "passwd"), 0o644)
+        conf = CONF
+        if secured_only:
+            shutil.copy(os.path.join(self.dir, "passwd"), os.path.join(self.dir, "passwd-secured"))
+            open(os.path.join(self.dir, "passwd-"), "w").close()
+            conf = conf.replace("{d}/passwd\n", "{d}/passwd-%{{secured}}\n")
         with open(self.conf, "w") as f:
-            f.write(CONF.format(d=self.dir, port=self.lmtp_port,
+            f.write(conf.format(d=self.dir, port=self.lmtp_port,
                                 mail_uid=self.mail_uid, mail_gid=self.mail_gid))
+            f.write(extra)
 
     def maildir(self, user):
         """The Maildir of user (name@domain) as LMTP delivers it."""

@@ -2,10 +2,13 @@
 outfix — helpers for the outbound (smtp/lmtp client) tests:
 
     FakeSmtp(host, port=0, rcpt_reply=fn, data_reply=fn, ehlo=[...], tls=(cert, key),
-             ehlo_reject=False)
+             ehlo_reject=False, starttls_inject=None)
         a scripted SMTP server in a thread; .port, .messages (list of
         dicts: mail, rcpts, data, tls), .commands (every command line),
-        .connections (count), .stop()
+        .connections (count), .stop(). AUTH (offered with ehlo=[..., "AUTH
+        PLAIN LOGIN"]) is accepted whatever the credentials; a hostile
+        server: starttls_inject is plaintext sent in the same write as
+        "220 Ready to start TLS".
     out_dns(extra)  a dnsmasq (dnsfix.DnsServer) with the outbound zones:
         bdom.test   MX 10 mx.bdom.test -> 127.0.0.2 (instance B)
         fake.test   MX 10 mx.fake.test -> 127.0.0.3 (a FakeSmtp)
@@ -37,7 +40,8 @@ def out_dns():
 class FakeSmtp:
     def __init__(self, host="127.0.0.3", port=0, rcpt_reply=None, data_reply=None,
                  mail_reply=None, ehlo=("PIPELINING", "SIZE 10240000", "8BITMIME"),
-                 tls=None, banner="220 fake.test ESMTP", ehlo_reject=False):
+                 tls=None, banner="220 fake.test ESMTP", ehlo_reject=False,
+                 starttls_inject=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
@@ -50,6 +54,7 @@ class FakeSmtp:
         self.banner = banner
         self.ehlo_reject = ehlo_reject     # an old server: EHLO gets 502
         self.tls = tls
+        self.starttls_inject = starttls_inject
         self.messages = []
         self.commands = []
         self.connections = 0
@@ -102,7 +107,10 @@ class FakeSmtp:
                 elif up.startswith("HELO"):
                     send("250 fake.test")
                 elif up == "STARTTLS" and self.tls and not tls:
-                    send("220 2.0.0 Ready to start TLS")
+                    if self.starttls_inject:
+                        c.sendall(b"220 2.0.0 Ready to start TLS\r\n" + self.starttls_inject)
+                    else:
+                        send("220 2.0.0 Ready to start TLS")
                     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                     ctx.load_cert_chain(self.tls[0], self.tls[1])
                     c = ctx.wrap_socket(c, server_side=True)
@@ -140,6 +148,14 @@ class FakeSmtp:
                         n = len(self.messages)
                     send(self.data_reply(msg, n))
                     msg = None
+                elif up.startswith("AUTH PLAIN "):
+                    send("235 2.7.0 Authentication successful")
+                elif up.startswith("AUTH LOGIN"):
+                    send("334 VXNlcm5hbWU6")
+                    f.readline()
+                    send("334 UGFzc3dvcmQ6")
+                    f.readline()
+                    send("235 2.7.0 Authentication successful")
                 elif up == "RSET":
                     msg = None
                     send("250 2.0.0 Ok")

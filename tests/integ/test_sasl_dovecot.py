@@ -83,3 +83,45 @@ def test_c_client_against_dovecot(dovecot):
     assert "dovecot: TEMPFAIL after dovecot stopped" in text
     assert "SKIPPED ] test_dovecot_real" not in text
     assert "AddressSanitizer" not in text and "runtime error" not in text
+
+
+@pytest.fixture
+def strict_dovecot():
+    """Dovecot whose passdb knows the users only on secured sessions (Dovecot
+    2.3's auth server leaves disable_plaintext_auth to its own login
+    processes; %{secured} is what it offers other clients) and that
+    canonicalizes login names (its user= differs from what the client typed)."""
+    from dovecotfix import Dovecot
+    dc = Dovecot(extra="auth_username_format = %Lu\n", secured_only=True).start()
+    yield dc
+    dc.stop()
+
+
+def test_smtp_auth_secured_only_on_tls(make_server, strict_dovecot):
+    """The engine tells Dovecot "secured" only for a TLS session (as
+    Postfix), so a Dovecot policy for unsecured sessions holds even with
+    smtpd_tls_auth_only = no; the authenticated name is the user= Dovecot
+    returns."""
+    import base64
+    from conftest import make_message
+    from tlsfix import TlsFiles
+    from test_tls_auth import starttls_conn
+    tls = TlsFiles()
+    dc = strict_dovecot
+    srv = make_server(extra=tls.config("smtpd_sasl_type = dovecot",
+                                       f"smtpd_sasl_path = {dc.auth_socket}",
+                                       "smtpd_tls_auth_only = no"))
+    resp = base64.b64encode(b"\0ALICE@Example.COM\0alice-secret").decode()
+    c = srv.conn()
+    assert "AUTH" in c.cmd("EHLO client.test.example")
+    r = c.cmd("AUTH PLAIN " + resp)
+    assert r.startswith("535 5.7.8"), r
+    c.close()
+    s = starttls_conn(srv, tls)
+    code, msg = s.docmd("AUTH", "PLAIN " + resp)
+    assert (code, msg) == (235, b"2.7.0 Authentication successful"), dc.log()
+    assert s.mail("alice@example.com")[0] == 250
+    assert s.rcpt("bob@example.net")[0] == 250
+    assert s.data(make_message(to="bob@example.net"))[0] == 250
+    s.quit()
+    srv.wait_log(r"client=\S+, sasl_method=PLAIN, sasl_username=alice@example\.com$")

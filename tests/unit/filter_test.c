@@ -9,10 +9,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/time.h>
 
+#include "common/log.h"
 #include "warden/filter.h"
 
 static const char *const dirs[] = { "data/filter.d", NULL };
@@ -357,6 +360,75 @@ static void test_dates(void **state)
 	assert_int_equal(date_parse("%Q", "x", &t), -1);
 }
 
+static int nwarn;
+static char lastwarn[512];
+static void count_warn(const char *text)
+{
+	if (strstr(text, "not logged again") != NULL) {
+		nwarn++;
+		snprintf(lastwarn, sizeof(lastwarn), "%s", text);
+	}
+}
+
+static double now_s(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+/* Catastrophic patterns on 64 KiB lines: every match is bounded by the
+ * PCRE2 limits, an over-long line is cut before matching, a limit hit is
+ * no match and is logged once per regex; lines that fit still match. */
+static void test_redos_limits(void **state)
+{
+	char err[512];
+	struct filter_hit h;
+	struct filter *f = filter_load("t-redos", dirs, err, sizeof(err));
+	assert_non_null(f);
+	size_t n = 64 * 1024;
+	char *line = malloc(n + 64);
+	assert_non_null(line);
+	log_set_tap(count_warn);
+	double worst = 0;
+	for (int round = 0; round < 4; round++) {
+		/* "aaaa...a fail from ADDR !" and "a a a ... a: bad from ADDR !":
+		 * the tail never matches, and the backtracking into the repeated
+		 * group before it explodes */
+		const char *tail = round % 2 == 0 ? " fail from 192.0.2.1 !" : ": bad from 192.0.2.1 !";
+		for (int len = 0; len < 2; len++) {
+			size_t k = len == 0 ? n : 40;	/* over and under the line limit */
+			for (size_t i = 0; i < k; i++)
+				line[i] = round % 2 == 0 ? 'a' : (i % 2 ? ' ' : 'a');
+			snprintf(line + k, 64, "%s", tail);
+			double t0 = now_s();
+			assert_int_equal(filter_match(f, line, &h), FILTER_MISS);
+			double dt = now_s() - t0;
+			if (dt > worst)
+				worst = dt;
+		}
+	}
+	/* about 6 ms here, 100 ms with PCRE2's default limits; generous for
+	 * sanitizer builds on a loaded 2-core machine */
+	assert_true(worst < 0.5);
+	/* the long line and each catastrophic regex: one warning each, not
+	 * one per line */
+	assert_int_equal(nwarn, 3);
+	assert_non_null(strstr(lastwarn, "t-redos.conf:"));
+	int before = nwarn;
+	for (int i = 0; i < 10; i++)
+		filter_match(f, line, &h);
+	assert_int_equal(nwarn, before);
+	/* a line that fits still matches */
+	assert_int_equal(filter_match(f, "ok from 192.0.2.7", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "192.0.2.7");
+	assert_int_equal(filter_match(f, "abc fail from 192.0.2.8", &h), FILTER_FAIL);
+	assert_string_equal(h.host, "192.0.2.8");
+	log_set_tap(NULL);
+	free(line);
+	filter_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup(test_mlfid, setup),
 		cmocka_unit_test_setup(test_builtin_injection, setup),
 		cmocka_unit_test_setup(test_dates, setup),
+		cmocka_unit_test_setup(test_redos_limits, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,11 +33,12 @@ struct answer {
 	int order;			/* 1 = answered first */
 	enum sasl_result r;
 	char why[128];
+	char user[128];			/* the backend's name on OK ("" if none) */
 };
 static struct answer ans[MAXR];
 static int nwant, ngot, in_check;
 
-static void on_done(void *arg, enum sasl_result r, const char *why)
+static void on_done(void *arg, enum sasl_result r, const char *why, const char *user)
 {
 	struct answer *a = arg;
 	assert_false(in_check);		/* never from inside sasl_check */
@@ -46,6 +47,9 @@ static void on_done(void *arg, enum sasl_result r, const char *why)
 	a->order = ngot + 1;
 	a->r = r;
 	snprintf(a->why, sizeof(a->why), "%s", why);
+	snprintf(a->user, sizeof(a->user), "%s", user ? user : "");
+	if (r != SASL_OK)
+		assert_null(user);
 	if (++ngot == nwant)
 		loop_exit();
 }
@@ -327,6 +331,8 @@ static void fk_line(char *line)
 		return;
 	if (strcmp(user, "temp") == 0)
 		snprintf(out, sizeof(out), "FAIL\t%s\tuser=temp\ttemp\n", id);
+	else if (strcmp(user, "Alias") == 0 && strcmp(pass, "pw") == 0)	/* Dovecot-escaped */
+		snprintf(out, sizeof(out), "OK\t%s\tuser=real\001tname\033x@example.com\n", id);
 	else if (strcmp(user, "good") == 0 && strcmp(pass, "pw") == 0)
 		snprintf(out, sizeof(out), "OK\t%s\tuser=good\n", id);
 	else
@@ -421,7 +427,19 @@ static void test_dovecot_fake(void **state)
 	assert_int_equal(ans[2].r, SASL_TEMPFAIL);
 	assert_int_equal(ans[3].r, SASL_FAIL);
 	assert_int_equal(ans[4].done, 0);
+	assert_string_equal(ans[0].user, "good");
+	/* "secured" only when the caller says the session is on TLS */
+	assert_non_null(strstr(fk.last_auth, "\tPLAIN\tservice=smtp\trip=192.0.2.1\tresp="));
+	assert_null(strstr(fk.last_auth, "secured"));
+	ngot = 0;
+	memset(&ans[0], 0, sizeof(ans[0]));
+	assert_non_null(sasl_check_flags(s, "PLAIN", "Alias", "pw", "192.0.2.1", SASL_SECURED,
+	    on_done, &ans[0]));
+	run_until(1);
 	assert_non_null(strstr(fk.last_auth, "\tPLAIN\tservice=smtp\tsecured\trip=192.0.2.1\tresp="));
+	/* the authenticated name is Dovecot's user=, unescaped, printable only */
+	assert_int_equal(ans[0].r, SASL_OK);
+	assert_string_equal(ans[0].user, "real?name?x@example.com");
 
 	/* the connection drops: everything open gets TEMPFAIL */
 	ngot = 0;

@@ -52,11 +52,45 @@ static void test_stuff(void **state)
 	assert_false(bol);
 }
 
+/* Relayed bodies leave with CRLF only: a bare CR becomes CRLF, a CR already
+ * before LF (a queue line that ended in CR) is not doubled, and a CR at the
+ * end of a chunk waits for the next one. A dot after a bare CR is at the
+ * beginning of a line for the receiver, so it is stuffed. */
+static void test_stuff_bare_cr(void **state)
+{
+	char out[64];
+	int bol = 1;
+	size_t n;
+
+	n = smtpc_stuff("a\rb\n", 4, out, &bol);
+	out[n] = '\0';
+	assert_string_equal(out, "a\r\nb\r\n");
+	bol = 1;
+	n = smtpc_stuff("x\r\ny\r.\n", 8, out, &bol);
+	out[n] = '\0';
+	assert_string_equal(out, "x\r\ny\r\n..\r\n");
+	bol = 1;
+	n = smtpc_stuff("a\r", 2, out, &bol);
+	n += smtpc_stuff("\nb\r", 3, out + n, &bol);
+	n += smtpc_stuff_end(out + n, &bol);
+	out[n] = '\0';
+	assert_string_equal(out, "a\r\nb\r\n");
+	/* the end of the body always closes the last line */
+	bol = 1;
+	n = smtpc_stuff("tail", 4, out, &bol);
+	n += smtpc_stuff_end(out + n, &bol);
+	out[n] = '\0';
+	assert_string_equal(out, "tail\r\n");
+	n = smtpc_stuff_end(out, &bol);
+	assert_int_equal(n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reply_dsn),
 		cmocka_unit_test(test_stuff),
+		cmocka_unit_test(test_stuff_bare_cr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
