@@ -23,6 +23,8 @@ enum msg_type {
 				 * u32 enum warden_event, str client address,
 				 * str login name ("" if none), str the log line's
 				 * text (for `mailwarden why`) */
+	MSG_SANDBOX_VIOLATION,	/* any child -> master, from its SIGSYS handler:
+				 * u32 system call number, u32 audit arch */
 };
 
 /* What the smtp engine reports to the ban engine, one datagram each.

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/msg.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "master/listen.h"
 #include "master/master.h"
@@ -37,6 +38,11 @@
 #define MAX_LISTENERS 32
 
 enum child_kind { CHILD_ENGINE, CHILD_QMGR, CHILD_WARDEN };
+static const char *const child_names[] = { "smtpd", "qmgr", "warden" };
+/* A child's channel knows whose it is: pid and kind in the loop's arg. */
+#define CHAN_ARG(pid, kind)	((void *)(((intptr_t)(pid) << 2) | (kind)))
+#define CHAN_PID(arg)		((int)((intptr_t)(arg) >> 2))
+#define CHAN_KIND(arg)		((enum child_kind)((intptr_t)(arg) & 3))
 
 static struct config *cur_cfg;
 static const char *cfg_path;
@@ -264,6 +270,22 @@ static void child_reset_signals(void)
 	signal(SIGHUP, SIG_IGN);	/* the master reloads by replacing children */
 }
 
+/* A child's SIGSYS handler reported a system call outside its seccomp
+ * allow-list; it has exited, and on_chld restarts it. */
+static void sandbox_violation(struct msg *m, void *arg)
+{
+	uint32_t nr = msg_get_u32(m), arch = msg_get_u32(m);
+	char name[64];
+	if (msg_end(m) < 0) {
+		log_warn("malformed seccomp report from process %s pid %d",
+		    child_names[CHAN_KIND(arg)], CHAN_PID(arg));
+		return;
+	}
+	log_warn("process %s pid %d: seccomp violation: system call %s (%u); restarting",
+	    child_names[CHAN_KIND(arg)], CHAN_PID(arg),
+	    sandbox_syscall_name(arch, nr, name, sizeof(name)), (unsigned)nr);
+}
+
 /* Messages from a child: engine hints go on to the queue manager. */
 static void on_child_msg(int fd, int events, void *arg)
 {
@@ -291,6 +313,8 @@ static void on_child_msg(int fd, int events, void *arg)
 				qmgr_missed = 1;	/* it scans incoming/ on its own */
 		} else if (m.type == MSG_QUEUED) {
 			qmgr_missed = 1;
+		} else if (m.type == MSG_SANDBOX_VIOLATION) {
+			sandbox_violation(&m, arg);
 		} else {
 			log_warn("unexpected message type %u from a child", m.type);
 		}
@@ -322,7 +346,7 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 			qmgr_fd = sv[0];
 			qmgr_missed = 0;
 		}
-		loop_watch(sv[0], LOOP_READ, on_child_msg, NULL);
+		loop_watch(sv[0], LOOP_READ, on_child_msg, CHAN_ARG(pid, kind));
 		return pid;
 	}
 	close(sv[0]);

@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/msg.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "policy/dns.h"
 #include "queue/maildir.h"
@@ -718,6 +719,9 @@ void qmgr_main(const struct config *cfg, int master_fd)
 		loop_timer_set(&Q.dead_timer,
 		    (uint64_t)(Q.master_start + QMGR_DRAIN_MAX + 1 - now) * 1000, dead_scan, NULL);
 	scan_timer(NULL);
+	/* still delivers to Maildirs itself: SANDBOX_LOCAL until that moves out */
+	if (sandbox_enter(cfg, SANDBOX_QMGR | SANDBOX_LOCAL, master_fd, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	loop_run();
 	/* loop_run() returns between batches: nothing is half-delivered. The
 	 * socket path stays (a successor may already have bound its own). */
