@@ -24,7 +24,6 @@
  * does (tests/integ/test_seccomp.py).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sched.h>
@@ -37,7 +36,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -325,8 +323,7 @@ out:
 	return rc;
 }
 
-int sandbox_enter(const struct config *cfg, unsigned kinds, int report_fd_, char *err,
-    size_t errlen)
+int sandbox_enter(const struct config *cfg, unsigned kinds, int fd, char *err, size_t errlen)
 {
 	const char *hooks = getenv("MAILWARDEN_TEST_HOOKS");
 	if (hooks && strcmp(hooks, "1") == 0 && signal(SIGUSR2, on_test_exec) == SIG_ERR) {
@@ -335,7 +332,7 @@ int sandbox_enter(const struct config *cfg, unsigned kinds, int report_fd_, char
 	}
 	if (!config_get_bool(cfg, "seccomp"))
 		return 0;
-	report_fd = report_fd_;
+	report_fd = fd;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigsys;
