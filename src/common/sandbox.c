@@ -95,16 +95,17 @@ static const char *const engine_list[] = {
  * sync), pickup of maildrop/ (inotify), the SMTP/LMTP client (TCP and
  * unix connects, TLS), c-ares DNS, bounces, its lock on the spool. */
 static const char *const qmgr_list[] = {
-	"openat", "unlinkat", "renameat", "renameat2", "linkat", "mkdirat", "getdents64", "fsync", "fdatasync", "syncfs", "ftruncate", "fchmod", "fchown",
-	"flock", "utimensat", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
-	"faccessat", "faccessat2", "access", "readlink", "readlinkat",
+	"openat", "unlinkat", "renameat", "renameat2", "linkat", "mkdirat", "getdents64",
+	"fsync", "fdatasync", "syncfs", "ftruncate", "fchmod", "fchown", "flock",
+	"utimensat",		/* futimens: a deferred message's next try */
+	"inotify_init1", "inotify_add_watch", "inotify_rm_watch",
 	NULL,
 };
 
 /* local delivery: switches its file-system identity to the recipient
  * (setfsuid/setfsgid/setgroups) and writes Maildir files fd-relative. */
 static const char *const local_list[] = {
-	"setfsuid", "setfsgid", "setgroups", "capget",
+	"setfsuid", "setfsgid", "setgroups",
 	"openat", "mkdir", "mkdirat", "renameat", "renameat2", "linkat", "unlinkat",
 	"getdents64", "fsync", "fdatasync", "syncfs", "fchown", "fchmod",
 	"copy_file_range",	/* the message into the Maildir file */
