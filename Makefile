@@ -1,7 +1,7 @@
 # mailwarden — build.  `make` builds ./mailwarden; `make test` runs unit and
 # integration tests twice: a normal build and an ASan+UBSan build.
 CC      ?= cc
-PKGS    := libcap libcares libpcre2-8 sqlite3 libssl libcrypto libxcrypt libnftables libnftnl libmnl libsystemd
+PKGS    := libcap libcares libpcre2-8 sqlite3 libssl libcrypto libxcrypt libnftables libnftnl libmnl libsystemd libseccomp
 CSTD    := -std=c17 -D_GNU_SOURCE -DMAILWARDEN_VERSION=\"0.1.0\"
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g

@@ -15,7 +15,7 @@ PKGS=(
 	build-essential pkg-config
 	libcmocka-dev libcap-dev libssl-dev libc-ares-dev libpcre2-dev
 	libsqlite3-dev libcrypt-dev libnftables-dev libnftnl-dev libmnl-dev
-	libsystemd-dev openssl
+	libsystemd-dev libseccomp-dev openssl
 	python3 python3-pytest swaks
 	postfix pflogsumm
 	iproute2 procps

@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mailwarden: fatal: %s\n", err);
 			return 1;
 		}
-		local_main(lc, 0);
+		local_main(lc, 0, -1);
 	}
 	if (cmd && strcmp(cmd, "firewall-peer") == 0) {
 		/* hidden test seam: the firewall process on fd 0 (a SOCK_SEQPACKET
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mailwarden: fatal: %s\n", err);
 			return 1;
 		}
-		firewall_main(fc, path, 0);
+		firewall_main(fc, path, 0, -1);
 	}
 	if (cmd && strcmp(cmd, "params") == 0) {
 		config_print_params(stdout);

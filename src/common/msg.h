@@ -53,6 +53,8 @@ enum msg_type {
 				 * item was too short to hold one), u32 1 ok / 0
 				 * temporary failure, str reason or new/ file name */
 	MSG_LOCAL_DONE,		/* local -> qmgr: u32 number of results sent */
+	MSG_SANDBOX_VIOLATION = 24,	/* any child -> master, from its SIGSYS handler:
+				 * u32 system call number, u32 audit arch */
 };
 
 /* MSG_LOCAL_ITEM kinds: who owns the mailbox is decided by the local

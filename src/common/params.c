@@ -272,6 +272,8 @@ const struct param config_params[] = {
 	  "Spool directory for queued messages and state" },
 	{ "mail_owner", PT_STR, "mailwarden", 0, 0, NULL,
 	  "Unprivileged account that owns the queue and runs the SMTP engine" },
+	{ "seccomp", PT_BOOL, "yes", 0, 0, NULL,
+	  "Confine the unprivileged processes with seccomp allow-lists (no: for debugging only)" },
 	{ "minimal_backoff_time", PT_TIME, "300s", 1, T_MAX, NULL,
 	  "Shortest wait before retrying a deferred message" },
 	{ "maximal_backoff_time", PT_TIME, "4000s", 1, T_MAX, NULL,

@@ -22,6 +22,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/msg.h"
 #include "common/util.h"
 #include "local/local.h"
@@ -265,33 +266,14 @@ static void on_commit(void)
 }
 
 /* Close every inherited descriptor but the socket and the log. */
-static void close_others(int keep)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if (d == NULL)
-		return;
-	int dfd = dirfd(d);
-	struct dirent *e;
-	int fds[4096];
-	size_t n = 0;
-	while ((e = readdir(d)) != NULL && n < sizeof(fds) / sizeof(*fds)) {
-		int fd = atoi(e->d_name);
-		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd <= 2 || fd == dfd || fd == keep ||
-		    fd == log_fd())
-			continue;
-		fds[n++] = fd;
-	}
-	closedir(d);
-	for (size_t i = 0; i < n; i++)
-		close(fds[i]);
-}
-
-void local_main(const struct config *cfg, int fd)
+void local_main(const struct config *cfg, int fd, int report_fd)
 {
 	char err[512];
 
 	log_set_service("local");
-	close_others(fd);
+	int keep[] = { fd, report_fd, log_fd() };
+	if (fd_close_except(keep, sizeof(keep) / sizeof(*keep)) < 0)
+		fatal("close_range: %s", strerror(errno));
 	/* The queue manager's EOF ends us, after the batch in progress. */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
@@ -305,7 +287,9 @@ void local_main(const struct config *cfg, int fd)
 	if ((L.res = resolve_open(cfg, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	L.mb = maildir_batch_new();
-	/* sandbox: seccomp here */
+	/* the allow-list is in src/common/sandbox.c (SANDBOX_LOCAL) */
+	if (sandbox_enter(cfg, SANDBOX_LOCAL, report_fd, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		if (poll(&p, 1, -1) < 0) {

@@ -19,7 +19,7 @@ struct config;
 /* Drop to the local process's privileges (no-op parts when not root),
  * name it "local"; then serve requests on fd until EOF and exit(0).
  * Does not return. */
-void local_main(const struct config *cfg, int fd) __attribute__((noreturn));
+void local_main(const struct config *cfg, int fd, int report_fd) __attribute__((noreturn));
 
 /* The local process's privileges: see the contract above. */
 void local_drop_privileges(const struct config *cfg);

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/msg.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "master/listen.h"
 #include "local/local.h"
@@ -42,7 +43,12 @@
 
 #define MAX_LISTENERS 32
 
-enum child_kind { CHILD_ENGINE, CHILD_QMGR, CHILD_WARDEN, CHILD_FIREWALL };
+enum child_kind { CHILD_ENGINE, CHILD_QMGR, CHILD_WARDEN, CHILD_FIREWALL, CHILD_LOCAL };
+static const char *const child_names[] = { "smtpd", "qmgr", "warden", "firewall", "local" };
+/* A child's channel knows whose it is: pid and kind in the loop's arg. */
+#define CHAN_ARG(pid, kind)	((void *)(((intptr_t)(pid) << 3) | (kind)))
+#define CHAN_PID(arg)		((int)((intptr_t)(arg) >> 3))
+#define CHAN_KIND(arg)		((enum child_kind)((intptr_t)(arg) & 7))
 
 static struct config *cur_cfg;
 static const char *cfg_path;
@@ -359,28 +365,14 @@ static void raise_nofile(void)
 	}
 }
 
-/* In a ban engine child: close every inherited descriptor but keep[]
- * (the master's ends of other children's socketpairs above all). The
- * syslog socket, if any, is closed properly; glibc reopens it on use. */
+/* In a child: close every inherited descriptor but keep[] (the
+ * master's ends of other children's socketpairs above all). The syslog
+ * socket, if any, is closed properly; glibc reopens it on use. */
 static void close_other_fds(int *keep, size_t n)
 {
 	if (log_fd() < 0)
 		closelog();
-	for (size_t i = 1; i < n; i++)	/* sort: n is tiny */
-		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
-			int t = keep[j];
-			keep[j] = keep[j - 1];
-			keep[j - 1] = t;
-		}
-	unsigned lo = 3;
-	for (size_t i = 0; i < n; i++) {
-		if (keep[i] < (int)lo)
-			continue;
-		if ((unsigned)keep[i] > lo && close_range(lo, (unsigned)keep[i] - 1, 0) < 0)
-			fatal("close_range: %s", strerror(errno));
-		lo = (unsigned)keep[i] + 1;
-	}
-	if (close_range(lo, ~0U, 0) < 0)
+	if (fd_close_except(keep, n) < 0)
 		fatal("close_range: %s", strerror(errno));
 }
 
@@ -391,6 +383,22 @@ static void child_reset_signals(void)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);	/* the master reloads by replacing children */
+}
+
+/* A child's SIGSYS handler reported a system call outside its seccomp
+ * allow-list; it has exited, and on_chld restarts it. */
+static void sandbox_violation(struct msg *m, void *arg)
+{
+	uint32_t nr = msg_get_u32(m), arch = msg_get_u32(m);
+	char name[64];
+	if (msg_end(m) < 0) {
+		log_warn("malformed seccomp report from process %s pid %d",
+		    child_names[CHAN_KIND(arg)], CHAN_PID(arg));
+		return;
+	}
+	log_warn("process %s pid %d: seccomp violation: system call %s (%u); restarting",
+	    child_names[CHAN_KIND(arg)], CHAN_PID(arg),
+	    sandbox_syscall_name(arch, nr, name, sizeof(name)), (unsigned)nr);
 }
 
 /* Messages from a child: engine hints go on to the queue manager. */
@@ -408,7 +416,10 @@ static void on_child_msg(int fd, int events, void *arg)
 			}
 			return;
 		}
-		if (m.type == MSG_QUEUED && qmgr_fd >= 0) {
+		if (m.type == MSG_QUEUED && CHAN_KIND(arg) != CHILD_ENGINE) {
+			log_warn("process %s pid %d: unexpected message type %u ignored",
+			    child_names[CHAN_KIND(arg)], CHAN_PID(arg), m.type);
+		} else if (m.type == MSG_QUEUED && qmgr_fd >= 0) {
 			if (qmgr_missed) {
 				struct msg scan;
 				msg_init(&scan, MSG_SCAN);
@@ -420,8 +431,11 @@ static void on_child_msg(int fd, int events, void *arg)
 				qmgr_missed = 1;	/* it scans incoming/ on its own */
 		} else if (m.type == MSG_QUEUED) {
 			qmgr_missed = 1;
+		} else if (m.type == MSG_SANDBOX_VIOLATION) {
+			sandbox_violation(&m, arg);
 		} else {
-			log_warn("unexpected message type %u from a child", m.type);
+			log_warn("process %s pid %d: unexpected message type %u ignored",
+			    child_names[CHAN_KIND(arg)], CHAN_PID(arg), m.type);
 		}
 		msg_free(&m);
 	}
@@ -431,16 +445,30 @@ static void on_child_msg(int fd, int events, void *arg)
  * The two are started and restarted as a pair (see on_chld). */
 static pid_t spawn_local(const struct config *cfg, int lp[2])
 {
+	int mp[2];		/* its channel to us: seccomp reports */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, mp) < 0) {
+		log_warn("socketpair: %s", strerror(errno));
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_warn("fork: %s", strerror(errno));
+		close(mp[0]);
+		close(mp[1]);
 		return -1;
 	}
-	if (pid > 0)
+	if (pid > 0) {
+		close(mp[1]);
+		loop_watch(mp[0], LOOP_READ, on_child_msg, CHAN_ARG(pid, CHILD_LOCAL));
 		return pid;
+	}
 	close(lp[0]);
+	close(mp[0]);
 	child_reset_signals();
-	local_main(cfg, lp[1]);	/* closes every other descriptor */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	int keep[] = { log_fd(), lp[1], mp[1] };
+	close_other_fds(keep, sizeof(keep) / sizeof(*keep));
+	local_main(cfg, lp[1], mp[1]);
 }
 
 static pid_t spawn(enum child_kind kind, const struct config *cfg)
@@ -488,7 +516,7 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 			qmgr_fd = sv[0];
 			qmgr_missed = 0;
 		}
-		loop_watch(sv[0], LOOP_READ, on_child_msg, NULL);
+		loop_watch(sv[0], LOOP_READ, on_child_msg, CHAN_ARG(pid, kind));
 		return pid;
 	}
 	close(sv[0]);
@@ -516,12 +544,10 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 	for (size_t i = 0; i < nlst; i++)
 		close(lst[i].fd);
 	if (kind == CHILD_WARDEN) {
-		close(sv[1]);
-		warden_main((struct config *)cfg, cfg_path, keep_ev, ctl_fd, keep_fw);
+		warden_main((struct config *)cfg, cfg_path, keep_ev, ctl_fd, keep_fw, sv[1]);
 	}
 	if (kind == CHILD_FIREWALL) {
-		close(sv[1]);
-		firewall_main((struct config *)cfg, cfg_path, keep_fw);
+		firewall_main((struct config *)cfg, cfg_path, keep_fw, sv[1]);
 	}
 	close(lp[1]);
 	qmgr_drop_privileges(cfg);

@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/msg.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "policy/dns.h"
 #include "queue/showq.h"
@@ -730,8 +731,10 @@ void qmgr_main(const struct config *cfg, int master_fd, int local_fd)
 	if (Q.master_start > 0 && now < Q.master_start + QMGR_DRAIN_MAX + 1)
 		loop_timer_set(&Q.dead_timer,
 		    (uint64_t)(Q.master_start + QMGR_DRAIN_MAX + 1 - now) * 1000, dead_scan, NULL);
-	/* sandbox: seccomp here */
 	scan_timer(NULL);
+	/* the allow-list is in src/common/sandbox.c (SANDBOX_QMGR) */
+	if (sandbox_enter(cfg, SANDBOX_QMGR, master_fd, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	loop_run();
 	/* loop_run() returns between batches: nothing is half-delivered. The
 	 * socket path stays (a successor may already have bound its own). */

@@ -17,6 +17,7 @@
 #include "common/cidr.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "policy/dns.h"
 #include "policy/restrict.h"
@@ -334,6 +335,9 @@ void engine_main(const struct config *cfg, const struct engine_listener *l, size
 	loop_signal(SIGUSR1, on_retire, NULL);
 	for (size_t i = 0; i < n; i++)
 		loop_watch(l[i].fd, LOOP_READ, on_accept, (void *)(long)l[i].role);
+	/* after chroot and setuid; the allow-list is in src/common/sandbox.c */
+	if (sandbox_enter(cfg, SANDBOX_ENGINE, master_fd, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	loop_run();
 	exit(0);
 }

@@ -21,6 +21,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/loop.h"
 #include "common/msg.h"
 #include "common/util.h"
@@ -280,7 +281,7 @@ static void on_term(int signo, void *arg)
 	loop_exit();
 }
 
-void firewall_main(struct config *c, const char *path, int fd)
+void firewall_main(struct config *c, const char *path, int fd, int master_fd)
 {
 	char err[1024];
 	cfg = c;
@@ -295,7 +296,10 @@ void firewall_main(struct config *c, const char *path, int fd)
 		log_warn("nftables unavailable, the nft action cannot be used: %s", err);
 	int cmds = load();
 	privsep_firewall(cmds);
-	/* sandbox: seccomp here (execve allowed only when cmds) */
+	/* With command actions it runs action.d commands as root (execve):
+	 * no seccomp then; with nft only, SANDBOX_FIREWALL_NFT (sandbox.c). */
+	if (!cmds && sandbox_enter(cfg, SANDBOX_FIREWALL_NFT, master_fd, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	loop_signal(SIGCHLD, on_chld, NULL);
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);

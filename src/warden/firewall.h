@@ -12,5 +12,5 @@ struct config;
 
 /* Serve requests on fd (the warden's peer) until it closes; then stop the
  * jails and exit. cfg was read from path (MSG_FW_RELOAD reads it again). */
-void firewall_main(struct config *cfg, const char *path, int fd) __attribute__((noreturn));
+void firewall_main(struct config *cfg, const char *path, int fd, int master_fd) __attribute__((noreturn));
 #endif

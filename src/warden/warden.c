@@ -30,6 +30,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/loop.h"
 #include "common/msg.h"
 #include "common/util.h"
@@ -363,11 +364,17 @@ static int replay_one(const struct store_failure *f, void *arg)
 static int sockaddr_waddr(const struct sockaddr *sa, socklen_t len, char *host, size_t hlen,
     struct waddr *w)
 {
-	if (getnameinfo(sa, len, host, (socklen_t)hlen, NULL, 0, NI_NUMERICHOST) != 0)
+	struct sockaddr_storage ss;
+	if (len > sizeof(ss))
 		return -1;
-	char *pct = strchr(host, '%');
-	if (pct)
-		*pct = '\0';
+	memcpy(&ss, sa, len);
+	/* no scope id: getnameinfo() would look the interface name up with
+	 * an ioctl, which the warden's seccomp list does not allow */
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_scope_id = 0;
+	if (getnameinfo((struct sockaddr *)&ss, len, host, (socklen_t)hlen, NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		return -1;
 	return waddr_parse(host, w);
 }
 
@@ -709,7 +716,7 @@ static void db_private(const char *db)
 	}
 }
 
-void warden_main(struct config *c, const char *path, int events, int ctl, int fw)
+void warden_main(struct config *c, const char *path, int events, int ctl, int fw, int master_fd)
 {
 	char err[2048];
 	cfg = c;
@@ -728,13 +735,15 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	}
 	open_bans_dir();
 	privsep_warden(cfg);	/* everything that needs root is open by now */
-	/* sandbox: seccomp here */
+	find_self();		/* getifaddrs: netlink, before the allow-list */
+	/* the allow-list is in src/common/sandbox.c (SANDBOX_WARDEN) */
+	if (sandbox_enter(cfg, SANDBOX_WARDEN, master_fd, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	const char *db = config_get(cfg, "warden_dbfile");
 	warden.st = store_open(db, err, sizeof(err));
 	if (warden.st == NULL)
 		fatal("warden_dbfile: %s", err);
 	db_private(db);
-	find_self();
 	loop_watch(ev_fd, LOOP_READ, on_event, NULL);
 	fwc_init(fw);
 	warden_log("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");

@@ -14,6 +14,6 @@ int warden_check(const struct config *cfg, char *err, size_t errlen);
  * master made: events (read end of the engine's event socketpair), ctl
  * (the listening control socket), fw (the firewall process); never
  * returns. */
-void warden_main(struct config *cfg, const char *path, int events, int ctl, int fw)
+void warden_main(struct config *cfg, const char *path, int events, int ctl, int fw, int master_fd)
     __attribute__((noreturn));
 #endif

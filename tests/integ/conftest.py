@@ -234,6 +234,7 @@ class Server:
         self.extra = list(extra)
         self.proc = None
         self.allow_fatal = False
+        self.allow_seccomp = False  # a system call outside a seccomp list fails the test
         self.problems = []          # found by kill/restart cycles
         self.conns = []             # raw connections, closed before SIGTERM
         write_map(self.vmailbox_path, self.vmailbox)
@@ -388,6 +389,10 @@ class Server:
         if not self.allow_fatal:
             for line in self.log().splitlines():
                 if re.search(r"\b(panic|fatal): ", line):
+                    problems.append(f"log has: {line}")
+        if not self.allow_seccomp:
+            for line in (self.log() + "\n" + err).splitlines():
+                if "seccomp violation" in line:
                     problems.append(f"log has: {line}")
         return problems
 
