@@ -1,8 +1,12 @@
 /*
  * jailrt — failure counting, ban decisions and the bans in force of one
- * jail (see jailrt.h). Tables are small arrays searched linearly: a jail
- * holds the prefixes that failed within findtime, which stays in the
- * thousands even under a spray; expired entries are pruned each minute.
+ * jail (see jailrt.h). Nothing per event is a scan: failures are found by
+ * a seeded hash of their prefix (chains the attacker cannot aim at), and
+ * kept in a least-recently-failed list so that maxfailed evicts in O(1);
+ * bans by an open-addressing index by exact network, and the ban holding
+ * an address by one lookup per prefix length in use (jailrt_ban_find).
+ * What still walks a table: expiry each minute (failures, allowances),
+ * Currently failed for status, and jailrt_ban_absorb when aggregating.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,7 @@ struct jailrt *jailrt_new(const struct jail *j, const struct waddr *self, size_t
 	if (j->ignoreself && nself)
 		memcpy(r->ignore + j->nignore, self, nself * sizeof(*r->ignore));
 	r->nignore = n;
+	r->seed = hash_seed();
 	return r;
 }
 
@@ -30,9 +35,11 @@ void jailrt_free(struct jailrt *r)
 {
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->nfails; i++)
-		free(r->fails[i].times);
-	free(r->fails);
+	for (struct jailrt_fail *f = r->oldest, *next; f; f = next) {
+		next = f->newer;
+		free(f);
+	}
+	free(r->fhash);
 	free(r->allows);
 	free(r->bans);
 	free(r->bidx);
@@ -53,18 +60,82 @@ static int net_eq(const struct waddr *x, const struct waddr *y)
 	return x->family == y->family && x->plen == y->plen && memcmp(x->a, y->a, 16) == 0;
 }
 
+static uint64_t net_hash(const struct waddr *n, uint64_t seed)
+{
+	unsigned char key[17];
+	size_t len = n->family == AF_INET ? 4 : 16;
+	memcpy(key, n->a, len);
+	key[len] = (unsigned char)n->plen;
+	return hash_bytes(key, len + 1, seed);
+}
+
+/* ---- failures: hash chains and the least-recently-failed list ---- */
+
+static struct jailrt_fail **fail_slot(struct jailrt *r, const struct waddr *net)
+{
+	struct jailrt_fail **p = &r->fhash[net_hash(net, r->seed) & (r->capfhash - 1)];
+	while (*p && !net_eq(&(*p)->net, net))
+		p = &(*p)->hnext;
+	return p;
+}
+
 static struct jailrt_fail *fail_find(struct jailrt *r, const struct waddr *net)
 {
-	for (size_t i = 0; i < r->nfails; i++)
-		if (net_eq(&r->fails[i].net, net))
-			return &r->fails[i];
-	return NULL;
+	return r->nfails ? *fail_slot(r, net) : NULL;
+}
+
+static void list_unlink(struct jailrt *r, struct jailrt_fail *f)
+{
+	*(f->older ? &f->older->newer : &r->oldest) = f->newer;
+	*(f->newer ? &f->newer->older : &r->newest) = f->older;
+	f->older = f->newer = NULL;
+}
+
+static void list_push(struct jailrt *r, struct jailrt_fail *f)
+{
+	f->older = r->newest;
+	f->newer = NULL;
+	*(r->newest ? &r->newest->newer : &r->oldest) = f;
+	r->newest = f;
 }
 
 static void fail_del(struct jailrt *r, struct jailrt_fail *f)
 {
-	free(f->times);
-	*f = r->fails[--r->nfails];
+	struct jailrt_fail **p = fail_slot(r, &f->net);
+	*p = f->hnext;
+	list_unlink(r, f);
+	free(f);
+	r->nfails--;
+}
+
+/* Double the chains when they would average more than one entry. */
+static void fhash_grow(struct jailrt *r)
+{
+	if (r->nfails < r->capfhash)
+		return;
+	size_t cap = r->capfhash ? 2 * r->capfhash : 64;
+	struct jailrt_fail **h = xcalloc(cap, sizeof(*h));
+	for (struct jailrt_fail *f = r->oldest; f; f = f->newer) {
+		struct jailrt_fail **b = &h[net_hash(&f->net, r->seed) & (cap - 1)];
+		f->hnext = *b;
+		*b = f;
+	}
+	free(r->fhash);
+	r->fhash = h;
+	r->capfhash = cap;
+}
+
+static struct jailrt_fail *fail_new(struct jailrt *r, const struct waddr *net, size_t cap)
+{
+	fhash_grow(r);
+	struct jailrt_fail *f = xcalloc(1, sizeof(*f) + cap * sizeof(long));
+	f->net = *net;
+	struct jailrt_fail **b = &r->fhash[net_hash(net, r->seed) & (r->capfhash - 1)];
+	f->hnext = *b;
+	*b = f;
+	list_push(r, f);
+	r->nfails++;
+	return f;
 }
 
 /* Drop times at or before t - findtime. */
@@ -88,11 +159,35 @@ static int allowed(struct jailrt *r, const struct waddr *a, const char *login, l
 	return 0;
 }
 
+/* Near or at maxbanned: widen *net to the aggregate prefix, or refuse. */
+static enum jailrt_result ban_cap(struct jailrt *r, const struct waddr *a, struct waddr *net)
+{
+	const struct jail *j = r->jail;
+	if (j->maxbanned <= 0 || (long)r->nbans < j->maxbanned - j->maxbanned / 10)
+		return JRT_BAN;
+	if ((long)r->nbans >= j->maxbanned) {
+		r->refused++;
+		return JRT_FULL;
+	}
+	struct waddr wide;
+	char why[128];
+	int p = net->family == AF_INET ? j->maxbanned_prefix4 : j->maxbanned_prefix6;
+	if (p <= 0 || p >= net->plen || waddr_ban_prefix(a, net->family == AF_INET ? p : 0,
+	    net->family == AF_INET ? 0 : p, r->ignore, r->nignore, &wide, why, sizeof(why)) != 0 ||
+	    wide.plen >= net->plen || wide.plen == 0)
+		return JRT_BAN;	/* no wider prefix to take: the jail's own */
+	*net = wide;
+	r->aggregated++;
+	return JRT_BAN;
+}
+
 enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char *login,
     int auth, long t, long now, struct waddr *net, long *count, char *err, size_t errlen)
 {
 	const struct jail *j = r->jail;
 	struct waddr a;
+	if (errlen)
+		*err = '\0';
 	if (waddr_parse(addr, &a) < 0) {
 		snprintf(err, errlen, "not an IP address: %s", addr);
 		return JRT_ERROR;
@@ -116,21 +211,23 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 	if (jailrt_ban_find(r, &a))
 		return JRT_BANNED;
 	r->total_failed++;
+	size_t cap = (size_t)(j->maxretry > 0 ? j->maxretry : 1);
 	struct jailrt_fail *f = fail_find(r, net);
 	if (f == NULL) {
-		if (r->nfails == r->capfails) {
-			r->capfails = r->capfails ? 2 * r->capfails : 16;
-			r->fails = xrealloc(r->fails, r->capfails * sizeof(*r->fails));
+		if (j->maxfailed > 0 && (long)r->nfails >= j->maxfailed && r->oldest) {
+			char old[WADDR_STRLEN];
+			waddr_format(&r->oldest->net, 1, old, sizeof(old));
+			snprintf(err, errlen, "maxfailed (%ld) reached: forgetting the failures "
+			    "of %s, the least recently failed", j->maxfailed, old);
+			fail_del(r, r->oldest);
+			r->evicted++;
 		}
-		f = &r->fails[r->nfails++];
-		memset(f, 0, sizeof(*f));
-		f->net = *net;
-		waddr_format(net, net->plen != (net->family == AF_INET ? 32 : 128),
-		    f->key, sizeof(f->key));
-		f->times = xcalloc((size_t)(j->maxretry > 0 ? j->maxretry : 1), sizeof(long));
+		f = fail_new(r, net, cap);
+	} else if (f != r->newest) {
+		list_unlink(r, f);
+		list_push(r, f);
 	}
 	fail_window(f, t, j->findtime);
-	size_t cap = (size_t)(j->maxretry > 0 ? j->maxretry : 1);
 	if (f->n == cap) {	/* full: keep the newest cap - 1 */
 		memmove(f->times, f->times + 1, (cap - 1) * sizeof(long));
 		f->n--;
@@ -147,7 +244,11 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 		return JRT_COUNTED;
 	*count = (long)f->n;
 	fail_del(r, f);
-	return JRT_BAN;
+	rc = ban_cap(r, &a, net);
+	if (rc == JRT_FULL)
+		snprintf(err, errlen, "maxbanned (%ld) reached: not banning %s", j->maxbanned,
+		    addr);
+	return (enum jailrt_result)rc;
 }
 
 void jailrt_add_ignore(struct jailrt *r, const struct waddr *nets, size_t n)
@@ -209,20 +310,19 @@ int jailrt_auth_ok(struct jailrt *r, const char *addr, const char *login, long n
 size_t jailrt_current_failed(struct jailrt *r, long now)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < r->nfails; i++)
-		if (r->fails[i].n > 0 && r->fails[i].times[r->fails[i].n - 1] > now - r->jail->findtime)
+	for (const struct jailrt_fail *f = r->oldest; f; f = f->newer)
+		if (f->n > 0 && f->times[f->n - 1] > now - r->jail->findtime)
 			n++;
 	return n;
 }
 
 void jailrt_expire_failures(struct jailrt *r, long now)
 {
-	for (size_t i = 0; i < r->nfails;) {
-		fail_window(&r->fails[i], now, r->jail->findtime);
-		if (r->fails[i].n == 0)
-			fail_del(r, &r->fails[i]);
-		else
-			i++;
+	for (struct jailrt_fail *f = r->oldest, *next; f; f = next) {
+		next = f->newer;
+		fail_window(f, now, r->jail->findtime);
+		if (f->n == 0)
+			fail_del(r, f);
 	}
 	for (size_t i = 0; i < r->nallows;) {
 		if (r->allows[i].until <= now)
@@ -234,19 +334,10 @@ void jailrt_expire_failures(struct jailrt *r, long now)
 
 /* ---- the index of bans by exact network ---- */
 
-static size_t net_hash(const struct waddr *n)
-{
-	unsigned char key[17];
-	size_t len = n->family == AF_INET ? 4 : 16;
-	memcpy(key, n->a, len);
-	key[len] = (unsigned char)n->plen;
-	return (size_t)hash_bytes(key, len + 1, 0);
-}
-
 /* The slot holding net, or the empty slot where it would go. */
 static size_t bidx_slot(const struct jailrt *r, const struct waddr *net)
 {
-	size_t mask = r->capbidx - 1, s = net_hash(net) & mask;
+	size_t mask = r->capbidx - 1, s = (size_t)net_hash(net, r->seed) & mask;
 	while (r->bidx[s] && !net_eq(&r->bans[r->bidx[s] - 1].net, net))
 		s = (s + 1) & mask;
 	return s;
@@ -271,7 +362,7 @@ static void bidx_remove(struct jailrt *r, size_t s)
 		j = (j + 1) & mask;
 		if (r->bidx[j] == 0)
 			return;
-		size_t home = net_hash(&r->bans[r->bidx[j] - 1].net) & mask;
+		size_t home = (size_t)net_hash(&r->bans[r->bidx[j] - 1].net, r->seed) & mask;
 		/* move j to s unless its home lies cyclically in (s, j] */
 		if (s <= j ? (s < home && home <= j) : (s < home || home <= j))
 			continue;
@@ -301,6 +392,7 @@ struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, lon
 		}
 		b = &r->bans[r->nbans++];
 		r->bidx[s] = r->nbans;
+		r->nplen[net->family == AF_INET6][net->plen]++;
 	}
 	memset(b, 0, sizeof(*b));
 	b->net = *net;
@@ -315,16 +407,44 @@ struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, lon
 
 struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr)
 {
-	for (size_t i = 0; i < r->nbans; i++)
-		if (waddr_contains(&r->bans[i].net, addr))
-			return &r->bans[i];
+	int v6 = addr->family == AF_INET6;
+	if (r->nbans == 0 || (addr->family != AF_INET && !v6))
+		return NULL;
+	for (int plen = addr->plen; plen >= 0; plen--) {	/* narrowest first */
+		if (r->nplen[v6][plen] == 0)
+			continue;
+		struct waddr n = *addr;
+		waddr_mask(&n, plen);
+		size_t s = bidx_slot(r, &n);
+		if (r->bidx[s])
+			return &r->bans[r->bidx[s] - 1];
+	}
 	return NULL;
+}
+
+long jailrt_ban_absorb(struct jailrt *r, const struct waddr *net)
+{
+	long end = 0;
+	for (size_t i = 0; i < r->nbans;) {
+		const struct jailrt_ban *b = &r->bans[i];
+		if (b->net.plen <= net->plen || !waddr_contains(net, &b->net)) {
+			i++;
+			continue;
+		}
+		if (b->bantime == JAIL_FOREVER)
+			end = JAIL_FOREVER;
+		else if (end != JAIL_FOREVER && b->start + b->bantime > end)
+			end = b->start + b->bantime;
+		jailrt_ban_del(r, i);
+	}
+	return end;
 }
 
 void jailrt_ban_del(struct jailrt *r, size_t i)
 {
 	if (i >= r->nbans)
 		return;
+	r->nplen[r->bans[i].net.family == AF_INET6][r->bans[i].net.plen]--;
 	bidx_remove(r, bidx_slot(r, &r->bans[i].net));
 	if (i != r->nbans - 1) {	/* the last ban moves to i */
 		r->bidx[bidx_slot(r, &r->bans[r->nbans - 1].net)] = i + 1;
