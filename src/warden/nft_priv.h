@@ -23,6 +23,7 @@ struct nft {
 	struct mnl_socket *nl;	/* nft_fast.c's netlink socket, opened on first use */
 	unsigned nl_portid, nl_seq;
 	unsigned long fast, fallback;	/* nft_fast_stats() */
+	unsigned long reban;	/* of fast: re-bans (nft_fast_reban) */
 };
 
 /* Most bans or unbans in one call that nft_fast_change() is tried on;
@@ -63,6 +64,16 @@ int nft_ident(const char *jail, char *id, char *err, size_t errlen);
  */
 int nft_fast_change(struct nft *n, const char *id, const struct nft_ban *b, size_t nb,
     int unban);
+/*
+ * nft_fast.c: re-ban nb networks that are elements of the set already,
+ * each exactly: an element with less time left than b[i].timeout (less
+ * slack_ms) is deleted and added back with it in one atomic batch, one
+ * with as long or forever is kept. Returns how many were rewritten; -1
+ * if any network is not exactly an element, or on any error (nothing
+ * changed; the caller falls back to the general path).
+ */
+int nft_fast_reban(struct nft *n, const char *id, const struct nft_ban *b, size_t nb,
+    long long slack_ms);
 /* Close the socket of nft_fast_change(), if open. */
 void nft_fast_close(struct nft *n);
 #endif

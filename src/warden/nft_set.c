@@ -16,7 +16,10 @@
  * with at most NFT_FAST_MAX networks first tries nft_fast.c: their exact
  * elements added (or deleted) over netlink in one batch that the kernel
  * refuses as a whole if one overlaps or equals an element present (or, to
- * delete, is absent); then, and only then, the planning below runs.
+ * delete, is absent); a ban refused so because its network is an
+ * element already is then tried as a re-ban (nft_fast_reban: the element
+ * rewritten with the longer timeout, or left alone); then, and only then,
+ * the planning below runs.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -474,6 +477,12 @@ static int change(struct nft *n, const char *jail, const struct nft_ban *b, size
 		if (nft_fast_change(n, id, b, nb, unban) == 0) {
 			n->fast++;
 			return (int)nb;
+		}
+		int rc = unban ? -1 : nft_fast_reban(n, id, b, nb, NFT_SLACK_MS);
+		if (rc >= 0) {	/* each an element already: timeouts extended */
+			n->fast++;
+			n->reban++;
+			return rc;
 		}
 		n->fallback++;
 	}
