@@ -245,9 +245,10 @@ out:
 
 /*
  * The element holding the last address of w, asked of the kernel with
- * NFT_MSG_GETSETELEM (an interval set answers with the interval's start
- * element). 1 if it starts at w's first address, *ms its time left (-1
- * forever); 0 if there is none or it starts elsewhere; -1 on error.
+ * NFT_MSG_GETSETELEM (an interval set answers with the start element of
+ * the interval holding it). 1 if it starts at w's first address, *ms its
+ * time left (-1 forever); 0 if no element holds it; 2 if one starting
+ * elsewhere does; -1 on error.
  */
 static int get_start(struct nft *n, const char *id, const struct waddr *w, long long *ms)
 {
@@ -287,9 +288,9 @@ static int get_start(struct nft *n, const char *id, const struct waddr *w, long 
 				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err)))
 					return -1;
 				if (err->error == -ENOENT)
-					rc = 0, found = 0;
+					rc = 0;
 				else if (err->error == 0)
-					rc = found ? 1 : 0;
+					rc = found;
 				done = 1;
 				break;
 			}
@@ -306,6 +307,7 @@ static int get_start(struct nft *n, const char *id, const struct waddr *w, long 
 				const void *key = x ? nftnl_set_elem_get(x, NFTNL_SET_ELEM_KEY, &klen) : NULL;
 				uint32_t fl = x && nftnl_set_elem_is_set(x, NFTNL_SET_ELEM_FLAGS) ?
 				    nftnl_set_elem_get_u32(x, NFTNL_SET_ELEM_FLAGS) : 0;
+				found = 2;
 				if (key && klen == (uint32_t)bytes && memcmp(key, iv.lo, klen) == 0 &&
 				    !(fl & NFT_SET_ELEM_INTERVAL_END)) {
 					found = 1;
@@ -326,16 +328,18 @@ int nft_fast_reban(struct nft *n, const char *id, const struct nft_ban *b, size_
 	struct nftnl_set *sets[4] = { NULL, NULL, NULL, NULL };	/* del v4 v6, new v4 v6 */
 	static const int msg[4] = { NFT_MSG_DELSETELEM, NFT_MSG_DELSETELEM,
 	    NFT_MSG_NEWSETELEM, NFT_MSG_NEWSETELEM };
-	size_t todo = 0;
+	size_t todo = 0, absent = 0;
 	int rc = -1;
 
 	if (nb == 0 || nb > NFT_FAST_MAX || fast_open(n) < 0)
 		return -1;
 	for (size_t i = 0; i < nb; i++) {
 		long long old = -1, want = nft_timeout_ms(b[i].timeout);
-		int v6 = b[i].net.family == AF_INET6;
-		if (get_start(n, id, &b[i].net, &old) != 1)
-			goto out;
+		int v6 = b[i].net.family == AF_INET6, g = get_start(n, id, &b[i].net, &old);
+		if (g == 0 && ++absent == i + 1)
+			continue;	/* none present so far: perhaps all new */
+		if (g != 1 || absent > 0)
+			goto out;	/* overlaps, or present and new mixed */
 		if (old < 0 || (want >= 0 && old + slack_ms >= want))
 			continue;	/* lasts long enough already: never shortened */
 		if ((sets[v6] == NULL && (sets[v6] = set_new(n, id, v6)) == NULL) ||
@@ -348,11 +352,15 @@ int nft_fast_reban(struct nft *n, const char *id, const struct nft_ban *b, size_
 	/* the old interval's two elements deleted and the new ones added in
 	 * one atomic batch: refused as a whole if the start and end found are
 	 * not one element's (ENOENT), as the fast ban is */
+	if (absent == nb) {
+		rc = -2;
+		goto out;
+	}
 	rc = todo ? send_batch(n, sets, msg, 4, 4 * todo) : 0;
 	if (rc == 0)
 		rc = (int)todo;
 out:
-	if (rc < 0)
+	if (rc == -1)
 		nft_fast_close(n);
 	for (int k = 0; k < 4; k++)
 		if (sets[k] != NULL)

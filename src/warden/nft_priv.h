@@ -65,12 +65,14 @@ int nft_ident(const char *jail, char *id, char *err, size_t errlen);
 int nft_fast_change(struct nft *n, const char *id, const struct nft_ban *b, size_t nb,
     int unban);
 /*
- * nft_fast.c: re-ban nb networks that are elements of the set already,
- * each exactly: an element with less time left than b[i].timeout (less
- * slack_ms) is deleted and added back with it in one atomic batch, one
- * with as long or forever is kept. Returns how many were rewritten; -1
- * if any network is not exactly an element, or on any error (nothing
- * changed; the caller falls back to the general path).
+ * nft_fast.c: look the nb networks up (one GETSETELEM each). When each is
+ * exactly an element, re-ban them: an element with less time left than
+ * b[i].timeout (less slack_ms) is deleted and added back with it in one
+ * atomic batch, one with as long or forever is kept; returns how many
+ * were rewritten. -2 if no element holds any of them (new: the caller
+ * tries nft_fast_change, without a batch the kernel would refuse and
+ * abort, which costs a synchronize_rcu); -1 otherwise (overlaps, new and
+ * present mixed, errors: nothing changed, the general path decides).
  */
 int nft_fast_reban(struct nft *n, const char *id, const struct nft_ban *b, size_t nb,
     long long slack_ms);
