@@ -6,7 +6,8 @@
  * bans by an open-addressing index by exact network, and the ban holding
  * an address by one lookup per prefix length in use (jailrt_ban_find).
  * What still walks a table: expiry each minute (failures, allowances),
- * Currently failed for status, and jailrt_ban_absorb when aggregating.
+ * Currently failed for status, and jailrt_ban_absorb when the networks
+ * inside an aggregate outnumber an eighth of the bans.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,20 +423,63 @@ struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr)
 	return NULL;
 }
 
+/* Add ban b's end to *end (JAIL_FOREVER wins) and delete it. */
+static void absorb_one(struct jailrt *r, size_t i, long *end)
+{
+	const struct jailrt_ban *b = &r->bans[i];
+	if (b->bantime == JAIL_FOREVER)
+		*end = JAIL_FOREVER;
+	else if (*end != JAIL_FOREVER && b->start + b->bantime > *end)
+		*end = b->start + b->bantime;
+	jailrt_ban_del(r, i);
+}
+
+/* Set the d bits of w from bit `from` on to k (most significant first). */
+static void set_bits(struct waddr *w, int from, int d, unsigned long k)
+{
+	for (int i = 0; i < d; i++) {
+		int bit = from + i;
+		unsigned char m = (unsigned char)(0x80 >> (bit % 8));
+		if ((k >> (d - 1 - i)) & 1)
+			w->a[bit / 8] |= m;
+		else
+			w->a[bit / 8] &= (unsigned char)~m;
+	}
+}
+
 long jailrt_ban_absorb(struct jailrt *r, const struct waddr *net)
 {
+	int v6 = net->family == AF_INET6, bits = v6 ? 128 : 32;
+	unsigned long cand = 0;
 	long end = 0;
+
+	/* the networks inside net of each prefix length in use, looked up
+	 * one by one when they are few (a /24 over /32 bans: 256), else a
+	 * scan of the bans (a /48 over /64 bans: 65,536) */
+	for (int plen = net->plen + 1; plen <= bits && cand < r->nbans; plen++)
+		if (r->nplen[v6][plen])
+			cand += plen - net->plen >= 24 ? r->nbans : 1UL << (plen - net->plen);
+	if (r->nbans > 0 && cand * 8 < r->nbans) {
+		for (int plen = net->plen + 1; plen <= bits; plen++) {
+			int d = plen - net->plen;
+			for (unsigned long k = 0; r->nplen[v6][plen] && k < (1UL << d); k++) {
+				struct waddr w = *net;
+				set_bits(&w, net->plen, d, k);
+				w.plen = plen;
+				size_t s = bidx_slot(r, &w);
+				if (r->bidx[s])
+					absorb_one(r, r->bidx[s] - 1, &end);
+			}
+		}
+		return end;
+	}
 	for (size_t i = 0; i < r->nbans;) {
 		const struct jailrt_ban *b = &r->bans[i];
-		if (b->net.plen <= net->plen || !waddr_contains(net, &b->net)) {
+		if (b->net.family == net->family && b->net.plen > net->plen &&
+		    waddr_contains(net, &b->net))
+			absorb_one(r, i, &end);
+		else
 			i++;
-			continue;
-		}
-		if (b->bantime == JAIL_FOREVER)
-			end = JAIL_FOREVER;
-		else if (end != JAIL_FOREVER && b->start + b->bantime > end)
-			end = b->start + b->bantime;
-		jailrt_ban_del(r, i);
 	}
 	return end;
 }

@@ -130,7 +130,8 @@ struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, lon
 struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr);
 /* Remove every ban strictly inside net (an aggregate that covers them
  * now); returns the latest end among them (JAIL_FOREVER if one is
- * forever, 0 if none). Scans the bans: called only when aggregating. */
+ * forever, 0 if none). Looks up the networks inside net of each prefix
+ * length in use when they are few, else scans the bans. */
 long jailrt_ban_absorb(struct jailrt *r, const struct waddr *net);
 /* Remove the ban at index i (order is not kept). */
 void jailrt_ban_del(struct jailrt *r, size_t i);

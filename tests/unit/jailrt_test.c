@@ -423,6 +423,26 @@ static void test_ban_absorb(void **state)
 	assert_non_null(jailrt_ban_find(r, &out));
 	waddr_parse("192.0.2.1", &out);
 	assert_null(jailrt_ban_find(r, &out));
+	/* with many bans elsewhere the /32s inside are looked up, not scanned
+	 * for: the same result */
+	for (int i = 0; i < 3000; i++) {
+		struct waddr x = { .family = AF_INET, .plen = 32 };
+		x.a[0] = 10, x.a[1] = (unsigned char)(i >> 8), x.a[2] = (unsigned char)i;
+		jailrt_ban_add(r, &x, 100, 600, 1, 0);
+	}
+	waddr_parse("192.0.2.200", &w);
+	jailrt_ban_add(r, &w, 100, 700, 1, 0);
+	waddr_parse("192.0.2.0", &w);
+	jailrt_ban_add(r, &w, 100, JAIL_FOREVER, 1, 0);
+	waddr_parse_net("192.0.3.0/25", &w, err, sizeof(err));	/* outside */
+	jailrt_ban_add(r, &w, 100, 700, 1, 0);
+	assert_int_equal(r->nbans, 3004);
+	assert_int_equal(jailrt_ban_absorb(r, &wide), JAIL_FOREVER);
+	assert_int_equal(r->nbans, 3002);
+	waddr_parse("192.0.3.1", &out);
+	assert_non_null(jailrt_ban_find(r, &out));
+	waddr_parse("192.0.2.200", &out);
+	assert_null(jailrt_ban_find(r, &out));
 	jailrt_free(r);
 }
 
