@@ -1,13 +1,14 @@
 /*
  * jailrt — failure counting, ban decisions and the bans in force of one
- * jail (see jailrt.h). Nothing per event is a scan: failures are found by
- * a seeded hash of their prefix (chains the attacker cannot aim at), and
- * kept in a least-recently-failed list so that maxfailed evicts in O(1);
- * bans by an open-addressing index by exact network, and the ban holding
- * an address by one lookup per prefix length in use (jailrt_ban_find).
- * What still walks a table: expiry each minute (failures, allowances),
- * Currently failed for status, and jailrt_ban_absorb when the networks
- * inside an aggregate outnumber an eighth of the bans.
+ * jail (see jailrt.h). Nothing per event is a scan. Failures are found by
+ * a hash of their prefix seeded per process (chains an attacker cannot
+ * aim at) and kept in a least-recently-failed list, so that maxfailed
+ * evicts in O(1); allowances by a hash of address and login; bans by an
+ * open-addressing index by exact network, and the ban holding an address
+ * by one lookup per prefix length in use (jailrt_ban_find). What still
+ * walks a table: expiry each minute (failures, allowances), Currently
+ * failed for status, and jailrt_ban_absorb when the networks inside an
+ * aggregate outnumber an eighth of the bans.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,13 @@ void jailrt_free(struct jailrt *r)
 		free(f);
 	}
 	free(r->fhash);
-	free(r->allows);
+	for (size_t i = 0; i < r->capahash; i++) {
+		for (struct jailrt_allow *al = r->ahash[i], *next; al; al = next) {
+			next = al->hnext;
+			free(al);
+		}
+	}
+	free(r->ahash);
 	free(r->bans);
 	free(r->bidx);
 	free(r->ignore);
@@ -149,15 +156,53 @@ static void fail_window(struct jailrt_fail *f, long t, long findtime)
 	f->n -= k;
 }
 
+/* ---- allowances: hash chains by (address, login) ---- */
+
+static size_t allow_bucket(const struct jailrt *r, const struct waddr *a, const char *login)
+{
+	unsigned char key[17 + 128];
+	size_t n = strnlen(login, 127);
+	key[0] = (unsigned char)a->family;
+	memcpy(key + 1, a->a, 16);
+	memcpy(key + 17, login, n);
+	return (size_t)hash_bytes(key, 17 + n, r->seed) & (r->capahash - 1);
+}
+
+static struct jailrt_allow *allow_find(const struct jailrt *r, const struct waddr *a,
+    const char *login)
+{
+	if (r->nallows == 0)
+		return NULL;
+	for (struct jailrt_allow *al = r->ahash[allow_bucket(r, a, login)]; al; al = al->hnext)
+		if (strcmp(al->login, login) == 0 && al->addr.family == a->family &&
+		    memcmp(al->addr.a, a->a, 16) == 0)
+			return al;
+	return NULL;
+}
+
+static void allow_grow(struct jailrt *r)
+{
+	if (r->nallows < r->capahash)
+		return;
+	size_t oldcap = r->capahash, cap = oldcap ? 2 * oldcap : 64;
+	struct jailrt_allow **old = r->ahash;
+	r->ahash = xcalloc(cap, sizeof(*r->ahash));
+	r->capahash = cap;
+	for (size_t i = 0; i < oldcap; i++) {
+		for (struct jailrt_allow *al = old[i], *next; al; al = next) {
+			next = al->hnext;
+			size_t b = allow_bucket(r, &al->addr, al->login);
+			al->hnext = r->ahash[b];
+			r->ahash[b] = al;
+		}
+	}
+	free(old);
+}
+
 static int allowed(struct jailrt *r, const struct waddr *a, const char *login, long now)
 {
-	for (size_t i = 0; i < r->nallows; i++) {
-		struct jailrt_allow *al = &r->allows[i];
-		if (al->until > now && strcmp(al->login, login) == 0 &&
-		    al->addr.family == a->family && memcmp(al->addr.a, a->a, 16) == 0)
-			return 1;
-	}
-	return 0;
+	const struct jailrt_allow *al = allow_find(r, a, login);
+	return al != NULL && al->until > now;
 }
 
 /* Near or at maxbanned: widen *net to the aggregate prefix, or refuse. */
@@ -292,18 +337,17 @@ int jailrt_auth_ok(struct jailrt *r, const char *addr, const char *login, long n
 	}
 	if (allow_time <= 0 || login == NULL || *login == '\0')
 		return cleared;
-	for (size_t i = 0; i < r->nallows; i++) {
-		struct jailrt_allow *al = &r->allows[i];
-		if (strcmp(al->login, login) == 0 && al->addr.family == a.family &&
-		    memcmp(al->addr.a, a.a, 16) == 0) {
-			al->until = now + allow_time;
-			return cleared;
-		}
+	struct jailrt_allow *al = allow_find(r, &a, login);
+	if (al == NULL) {
+		allow_grow(r);
+		al = xcalloc(1, sizeof(*al));
+		al->addr = a;
+		str_copy(al->login, sizeof(al->login), login);
+		size_t b = allow_bucket(r, &a, al->login);
+		al->hnext = r->ahash[b];
+		r->ahash[b] = al;
+		r->nallows++;
 	}
-	r->allows = xrealloc(r->allows, (r->nallows + 1) * sizeof(*r->allows));
-	struct jailrt_allow *al = &r->allows[r->nallows++];
-	al->addr = a;
-	str_copy(al->login, sizeof(al->login), login);
 	al->until = now + allow_time;
 	return cleared;
 }
@@ -325,11 +369,17 @@ void jailrt_expire_failures(struct jailrt *r, long now)
 		if (f->n == 0)
 			fail_del(r, f);
 	}
-	for (size_t i = 0; i < r->nallows;) {
-		if (r->allows[i].until <= now)
-			r->allows[i] = r->allows[--r->nallows];
-		else
-			i++;
+	for (size_t i = 0; i < r->capahash; i++) {
+		for (struct jailrt_allow **p = &r->ahash[i]; *p;) {
+			struct jailrt_allow *al = *p;
+			if (al->until <= now) {
+				*p = al->hnext;
+				free(al);
+				r->nallows--;
+			} else {
+				p = &al->hnext;
+			}
+		}
 	}
 }
 

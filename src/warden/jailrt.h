@@ -37,6 +37,7 @@ struct jailrt_allow {
 	struct waddr addr;
 	char login[128];
 	long until;
+	struct jailrt_allow *hnext;	/* chain by (addr, login) */
 };
 
 struct jailrt {
@@ -48,8 +49,8 @@ struct jailrt {
 	size_t nfails;
 	struct jailrt_fail *oldest, *newest;
 	uint64_t seed;		/* hash_seed(): chains an attacker cannot aim at */
-	struct jailrt_allow *allows;
-	size_t nallows;
+	struct jailrt_allow **ahash;	/* chains, capahash of them */
+	size_t capahash, nallows;
 	struct jailrt_ban *bans;
 	size_t nbans, capbans;
 	size_t *bidx;		/* open-addressing index of bans by exact net:

@@ -474,6 +474,36 @@ static void test_ban_find_prefixes(void **state)
 	jailrt_free(r);
 }
 
+/* Allowances by hash: thousands of (address, login) pairs, each found,
+ * another login not allowed, all gone after they end. */
+static void test_allowance_many(void **state)
+{
+	struct jail j = mkjail(1000, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr net;
+	long n;
+	char a[64], err[128];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(a, sizeof(a), "2001:db8:%x::%x", i / 100, i);
+		jailrt_auth_ok(r, a, i % 2 ? "alice" : "bob", 1000, 3600);
+	}
+	assert_int_equal(r->nallows, 5000);
+	for (int i = 0; i < 5000; i += 37) {
+		snprintf(a, sizeof(a), "2001:db8:%x::%x", i / 100, i);
+		assert_int_equal(jailrt_failure(r, a, i % 2 ? "alice" : "bob", 1, 1001, 1001, &net,
+		    &n, err, sizeof(err)), JRT_ALLOWED);
+		assert_int_equal(jailrt_failure(r, a, "mallory", 1, 1001, 1001, &net, &n, err,
+		    sizeof(err)), JRT_COUNTED);
+	}
+	jailrt_auth_ok(r, "2001:db8::0", "bob", 2000, 3600);	/* renewed, not added */
+	assert_int_equal(r->nallows, 5000);
+	jailrt_expire_failures(r, 4600);
+	assert_int_equal(r->nallows, 1);
+	assert_int_equal(jailrt_failure(r, "2001:db8::1", "alice", 1, 4601, 4601, &net, &n, err,
+	    sizeof(err)), JRT_COUNTED);
+	jailrt_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_maxbanned),
 		cmocka_unit_test(test_ban_absorb),
 		cmocka_unit_test(test_ban_find_prefixes),
+		cmocka_unit_test(test_allowance_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
