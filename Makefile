@@ -83,7 +83,14 @@ bench-nft: $(FLAVOUR)/libmw.a
 	$(CC) $(CFLAGS) -o $(FLAVOUR)/bench/nft-restore bench/nft-restore.c $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS)
 	$(FLAVOUR)/bench/nft-restore
 
-.PHONY: bench-nft
+# bench/warden-scale.c (no root, no network): the ban engine's memory and
+# time per event with 100,000 distinct attacking addresses, and its caps.
+bench-warden: $(FLAVOUR)/libmw.a
+	@mkdir -p $(FLAVOUR)/bench
+	$(CC) $(CFLAGS) -o $(FLAVOUR)/bench/warden-scale bench/warden-scale.c $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS)
+	$(FLAVOUR)/bench/warden-scale
+
+.PHONY: bench-nft bench-warden
 
 # Install: the program, a setgid (group mwdrop) copy named sendmail for
 # local submission (docs/local-submission.md; scripts/install-deps.sh makes

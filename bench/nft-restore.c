@@ -13,8 +13,8 @@
  * waddr_parse_net + jailrt_ban_add (the jail's bookkeeping, as warden.c
  * does), nft_jail_setup + one nft_ban of every ban (one libnftables
  * transaction). Prints that time, the count read back from the kernel,
- * single bans and unbans on the full set (the netlink fast path) and a
- * re-ban that extends a timeout (the general path), and then fail2ban's way timed
+ * single bans and unbans on the full set (the netlink fast path) and
+ * re-bans that extend a timeout (the netlink re-ban path), and then fail2ban's way timed
  * on F2B_BANS bans in its own table (`inet f2b-table`, plain sets as its
  * nftables action makes them, after ours is gone) and extrapolated.
  */
@@ -244,8 +244,8 @@ int main(int argc, char **argv)
 
 	/* single operations on the full set: SINGLE new addresses banned one
 	 * nft_ban each (the fast path, nft_fast.c), then unbanned one nft_unban
-	 * each; then one re-ban of a present address with a longer timeout
-	 * (the general path: the set listed and merged) */
+	 * each; then re-bans of present addresses with a longer timeout
+	 * (nft_fast_reban: the element looked up and rewritten over netlink) */
 	enum { SINGLE = 21 };
 	double tb[SINGLE], tu[SINGLE];
 	struct nft_ban one[SINGLE];
@@ -276,13 +276,30 @@ int main(int argc, char **argv)
 	printf("single unban from a full set, the same %d one at a time: median %.2f ms, "
 	    "min %.2f, max %.2f (fast path taken %lu times, fell back %lu times)\n",
 	    SINGLE, tu[SINGLE / 2], tu[0], tu[SINGLE - 1], fast1 - fast0, fb1 - fb0);
-	struct nft_ban again = r.b[0];
-	again.timeout += 86400;
-	t0 = now_ms();
-	if (nft_ban(nf_ctx, "bench", &again, 1, err, sizeof(err)) != 1)
-		die("re-ban one", err);
-	printf("re-ban of a banned address, timeout extended (fast path refused, general "
-	    "path): %.0f ms\n", now_ms() - t0);
+	/* re-bans of banned addresses (bantime.increment, recidive): the
+	 * timeout extended, SINGLE of them one at a time */
+	double tr[SINGLE];
+	int nre = r.n < SINGLE ? (int)r.n : SINGLE;
+	unsigned long rb0 = nft_reban_count(nf_ctx);
+	nft_fast_stats(nf_ctx, &fast0, &fb0);
+	for (int i = 0; i < nre; i++) {
+		struct nft_ban again = r.b[(size_t)i * (r.n / (size_t)nre)];
+		again.timeout += 86400;
+		t0 = now_ms();
+		if (nft_ban(nf_ctx, "bench", &again, 1, err, sizeof(err)) != 1)
+			die("re-ban one", err);
+		tr[i] = now_ms() - t0;
+	}
+	nft_fast_stats(nf_ctx, &fast1, &fb1);
+	if (nre == 0)
+		die("re-ban", "no bans");
+	qsort(tr, (size_t)nre, sizeof(tr[0]), dbl_cmp);
+	printf("re-ban of a banned address, timeout extended, %d one at a time: median "
+	    "%.2f ms, min %.2f, max %.2f (re-ban fast path taken %lu times, fell back to the "
+	    "general path %lu times)\n", nre, tr[nre / 2], tr[0], tr[nre - 1],
+	    nft_reban_count(nf_ctx) - rb0, fb1 - fb0);
+	if ((count = nft_count(nf_ctx, "bench", err, sizeof(err))) != (long)n)
+		die("count after re-bans", count < 0 ? err : "the set lost or gained elements");
 	/* the warden restarted: the same bans with the time they have left now */
 	now = (long)time(NULL);
 	for (size_t i = 0; i < r.n; i++)

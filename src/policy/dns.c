@@ -9,7 +9,10 @@
  * cache.
  *
  * Three tables: the cache (type + lower-cased name -> result, with an
- * expiry time and an insertion-order list for eviction); the queries in
+ * expiry time and an insertion-order list for eviction; chains by a
+ * hash seeded at random per process, so names a client makes us look up
+ * cannot be chosen to fall into one chain, and at least as many chains as
+ * the cache's size cap, resized with it); the queries in
  * flight (same key, so a second lookup joins the first); and, on every
  * query, its list of waiters (request id, callback), which dns_cancel()
  * edits. Callbacks get the query's own copy of the result, never a cache
@@ -33,7 +36,6 @@
 #include "policy/dns_int.h"
 
 #define DNS_CACHE_MAX		50000	/* entries */
-#define DNS_CACHE_BUCKETS	65536	/* power of two */
 #define DNS_FLIGHT_BUCKETS	1024	/* power of two */
 
 struct dns_waiter {
@@ -80,6 +82,9 @@ static uint64_t next_id = 1;
 static unsigned long nsent;
 
 static struct dns_entry **cache;
+static size_t nbuckets;		/* a power of two, at least cache_max */
+static uint64_t seed;
+static int seeded;
 static struct dns_entry *oldest, *newest;
 static size_t ncache, cache_max = DNS_CACHE_MAX;
 /* Entries dropped while a callback may still hold them: freed later. */
@@ -127,17 +132,43 @@ static int name_norm(const char *name, char *out, size_t len)
 
 static uint32_t key_hash(const char *name, enum dns_type type)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)type;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h;
+	if (!seeded) {
+		seed = hash_seed();
+		seeded = 1;
+	}
+	return (uint32_t)hash_bytes(name, strlen(name), seed ^ (uint64_t)type);
+}
+
+/* Chains for the cap: the power of two at or above it (64 at least). */
+static size_t buckets_for(size_t max)
+{
+	size_t n = 64;
+	while (n < max && n < ((size_t)1 << 30))
+		n *= 2;
+	return n;
+}
+
+/* Allocate or resize the chains for cache_max, moving every entry. */
+static void cache_buckets(void)
+{
+	size_t n = buckets_for(cache_max);
+	if (cache != NULL && n == nbuckets)
+		return;
+	struct dns_entry **t = xcalloc(n, sizeof(*t));
+	for (struct dns_entry *e = oldest; e; e = e->newer) {
+		e->hnext = t[e->hash & (n - 1)];
+		t[e->hash & (n - 1)] = e;
+	}
+	free(cache);
+	cache = t;
+	nbuckets = n;
 }
 
 /* ---- cache ---- */
 
 static void entry_unlink(struct dns_entry *e)
 {
-	struct dns_entry **pp = &cache[e->hash & (DNS_CACHE_BUCKETS - 1)];
+	struct dns_entry **pp = &cache[e->hash & (nbuckets - 1)];
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
@@ -184,7 +215,7 @@ static struct dns_entry *cache_find(const char *name, enum dns_type type)
 	if (cache == NULL)
 		return NULL;
 	uint32_t h = key_hash(name, type);
-	for (struct dns_entry *e = cache[h & (DNS_CACHE_BUCKETS - 1)]; e; e = e->hnext) {
+	for (struct dns_entry *e = cache[h & (nbuckets - 1)]; e; e = e->hnext) {
 		if (e->hash != h || e->type != type || strcmp(e->name, name) != 0)
 			continue;
 		uint64_t now = loop_now();
@@ -217,7 +248,7 @@ static void cache_make_room(void)
 static void cache_put(const char *name, enum dns_type type, const struct dns_result *r)
 {
 	if (cache == NULL)
-		cache = xcalloc(DNS_CACHE_BUCKETS, sizeof(*cache));
+		cache_buckets();
 	struct dns_entry *old = cache_find(name, type);
 	if (old)
 		entry_drop(old);
@@ -230,7 +261,7 @@ static void cache_put(const char *name, enum dns_type type, const struct dns_res
 	e->hash = key_hash(name, type);
 	e->expires = loop_now() + (uint64_t)r->ttl * 1000;
 	dns_result_copy(&e->r, r);
-	struct dns_entry **b = &cache[e->hash & (DNS_CACHE_BUCKETS - 1)];
+	struct dns_entry **b = &cache[e->hash & (nbuckets - 1)];
 	e->hnext = *b;
 	*b = e;
 	e->older = newest;
@@ -495,6 +526,13 @@ void dns_set_cache_max(size_t max)
 	cache_max = max;
 	while (ncache > cache_max && oldest)
 		entry_drop(oldest);
+	if (cache != NULL)
+		cache_buckets();
+}
+
+size_t dns_cache_buckets(void)
+{
+	return cache != NULL ? nbuckets : buckets_for(cache_max);
 }
 
 size_t dns_cache_count(void)
@@ -519,6 +557,7 @@ void dns_close(void)
 	dns_flush();
 	free(cache);
 	cache = NULL;
+	nbuckets = 0;
 }
 
 /* ---- set-up ---- */

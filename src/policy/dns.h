@@ -60,6 +60,8 @@ void dns_flush(void);
 void dns_set_cache_max(size_t max);
 /* Number of cached answers (tests). */
 size_t dns_cache_count(void);
+/* Number of hash chains of the cache: at least its size cap (tests). */
+size_t dns_cache_buckets(void);
 /* Number of queries handed to c-ares since start (tests: coalescing). */
 unsigned long dns_queries_sent(void);
 /* Destroy the channel, the queries in flight (their callbacks do not run)

@@ -35,6 +35,8 @@ struct wjail {
 	struct follower *fol;
 	struct journal_src *journal;
 	unsigned events;		/* 1 << enum warden_event it counts */
+	unsigned long evicted_told, refused_told;	/* caps: counts logged */
+	int evict_warned, refuse_warned;	/* a warning this minute */
 };
 
 /* The running warden (warden.c). */

@@ -171,6 +171,10 @@ struct jail {
 	int dryrun;		/* log "would ban", do not act */
 	int prefix4;		/* ban and count by /prefix4 (default 32) */
 	int prefix6;		/* and /prefix6 (default 64) */
+	long maxfailed;		/* prefixes with failures kept; 0 = no cap */
+	long maxbanned;		/* bans in force; 0 = no cap */
+	int maxbanned_prefix4;	/* bans widened to these from 9/10 of */
+	int maxbanned_prefix6;	/* maxbanned on (24 / 48) */
 
 	/* bantime.* */
 	int increment;

@@ -546,6 +546,14 @@ static int parse_jail(const struct ctx *c, struct jail *j, int p4, int p6)
 	if (get_int(c, "prefix6", p6, 1, 128, &n) < 0)
 		return -1;
 	j->prefix6 = (int)n;
+	if (get_int(c, "maxfailed", 100000, 0, 100000000, &j->maxfailed) < 0
+	    || get_int(c, "maxbanned", 100000, 0, 100000000, &j->maxbanned) < 0
+	    || get_int(c, "maxbanned.prefix4", 24, 1, 32, &n) < 0)
+		return -1;
+	j->maxbanned_prefix4 = (int)n;
+	if (get_int(c, "maxbanned.prefix6", 48, 1, 128, &n) < 0)
+		return -1;
+	j->maxbanned_prefix6 = (int)n;
 	if (j->findtime == 0) {
 		struct loc home = { j->file, j->line };
 		return jerr(c, &home, "findtime", "must be more than 0 seconds");

@@ -1,8 +1,14 @@
 /*
  * jailrt — failure counting, ban decisions and the bans in force of one
- * jail (see jailrt.h). Tables are small arrays searched linearly: a jail
- * holds the prefixes that failed within findtime, which stays in the
- * thousands even under a spray; expired entries are pruned each minute.
+ * jail (see jailrt.h). Nothing per event is a scan. Failures are found by
+ * a hash of their prefix seeded per process (chains an attacker cannot
+ * aim at) and kept in a least-recently-failed list, so that maxfailed
+ * evicts in O(1); allowances by a hash of address and login; bans by an
+ * open-addressing index by exact network, and the ban holding an address
+ * by one lookup per prefix length in use (jailrt_ban_find). What still
+ * walks a table: expiry each minute (failures, allowances), Currently
+ * failed for status, and jailrt_ban_absorb when the networks inside an
+ * aggregate outnumber an eighth of the bans.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +29,7 @@ struct jailrt *jailrt_new(const struct jail *j, const struct waddr *self, size_t
 	if (j->ignoreself && nself)
 		memcpy(r->ignore + j->nignore, self, nself * sizeof(*r->ignore));
 	r->nignore = n;
+	r->seed = hash_seed();
 	return r;
 }
 
@@ -30,10 +37,18 @@ void jailrt_free(struct jailrt *r)
 {
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->nfails; i++)
-		free(r->fails[i].times);
-	free(r->fails);
-	free(r->allows);
+	for (struct jailrt_fail *f = r->oldest, *next; f; f = next) {
+		next = f->newer;
+		free(f);
+	}
+	free(r->fhash);
+	for (size_t i = 0; i < r->capahash; i++) {
+		for (struct jailrt_allow *al = r->ahash[i], *next; al; al = next) {
+			next = al->hnext;
+			free(al);
+		}
+	}
+	free(r->ahash);
 	free(r->bans);
 	free(r->bidx);
 	free(r->ignore);
@@ -53,18 +68,82 @@ static int net_eq(const struct waddr *x, const struct waddr *y)
 	return x->family == y->family && x->plen == y->plen && memcmp(x->a, y->a, 16) == 0;
 }
 
+static uint64_t net_hash(const struct waddr *n, uint64_t seed)
+{
+	unsigned char key[17];
+	size_t len = n->family == AF_INET ? 4 : 16;
+	memcpy(key, n->a, len);
+	key[len] = (unsigned char)n->plen;
+	return hash_bytes(key, len + 1, seed);
+}
+
+/* ---- failures: hash chains and the least-recently-failed list ---- */
+
+static struct jailrt_fail **fail_slot(struct jailrt *r, const struct waddr *net)
+{
+	struct jailrt_fail **p = &r->fhash[net_hash(net, r->seed) & (r->capfhash - 1)];
+	while (*p && !net_eq(&(*p)->net, net))
+		p = &(*p)->hnext;
+	return p;
+}
+
 static struct jailrt_fail *fail_find(struct jailrt *r, const struct waddr *net)
 {
-	for (size_t i = 0; i < r->nfails; i++)
-		if (net_eq(&r->fails[i].net, net))
-			return &r->fails[i];
-	return NULL;
+	return r->nfails ? *fail_slot(r, net) : NULL;
+}
+
+static void list_unlink(struct jailrt *r, struct jailrt_fail *f)
+{
+	*(f->older ? &f->older->newer : &r->oldest) = f->newer;
+	*(f->newer ? &f->newer->older : &r->newest) = f->older;
+	f->older = f->newer = NULL;
+}
+
+static void list_push(struct jailrt *r, struct jailrt_fail *f)
+{
+	f->older = r->newest;
+	f->newer = NULL;
+	*(r->newest ? &r->newest->newer : &r->oldest) = f;
+	r->newest = f;
 }
 
 static void fail_del(struct jailrt *r, struct jailrt_fail *f)
 {
-	free(f->times);
-	*f = r->fails[--r->nfails];
+	struct jailrt_fail **p = fail_slot(r, &f->net);
+	*p = f->hnext;
+	list_unlink(r, f);
+	free(f);
+	r->nfails--;
+}
+
+/* Double the chains when they would average more than one entry. */
+static void fhash_grow(struct jailrt *r)
+{
+	if (r->nfails < r->capfhash)
+		return;
+	size_t cap = r->capfhash ? 2 * r->capfhash : 64;
+	struct jailrt_fail **h = xcalloc(cap, sizeof(*h));
+	for (struct jailrt_fail *f = r->oldest; f; f = f->newer) {
+		struct jailrt_fail **b = &h[net_hash(&f->net, r->seed) & (cap - 1)];
+		f->hnext = *b;
+		*b = f;
+	}
+	free(r->fhash);
+	r->fhash = h;
+	r->capfhash = cap;
+}
+
+static struct jailrt_fail *fail_new(struct jailrt *r, const struct waddr *net, size_t cap)
+{
+	fhash_grow(r);
+	struct jailrt_fail *f = xcalloc(1, sizeof(*f) + cap * sizeof(long));
+	f->net = *net;
+	struct jailrt_fail **b = &r->fhash[net_hash(net, r->seed) & (r->capfhash - 1)];
+	f->hnext = *b;
+	*b = f;
+	list_push(r, f);
+	r->nfails++;
+	return f;
 }
 
 /* Drop times at or before t - findtime. */
@@ -77,15 +156,75 @@ static void fail_window(struct jailrt_fail *f, long t, long findtime)
 	f->n -= k;
 }
 
+/* ---- allowances: hash chains by (address, login) ---- */
+
+static size_t allow_bucket(const struct jailrt *r, const struct waddr *a, const char *login)
+{
+	unsigned char key[17 + 128];
+	size_t n = strnlen(login, 127);
+	key[0] = (unsigned char)a->family;
+	memcpy(key + 1, a->a, 16);
+	memcpy(key + 17, login, n);
+	return (size_t)hash_bytes(key, 17 + n, r->seed) & (r->capahash - 1);
+}
+
+static struct jailrt_allow *allow_find(const struct jailrt *r, const struct waddr *a,
+    const char *login)
+{
+	if (r->nallows == 0)
+		return NULL;
+	for (struct jailrt_allow *al = r->ahash[allow_bucket(r, a, login)]; al; al = al->hnext)
+		if (strcmp(al->login, login) == 0 && al->addr.family == a->family &&
+		    memcmp(al->addr.a, a->a, 16) == 0)
+			return al;
+	return NULL;
+}
+
+static void allow_grow(struct jailrt *r)
+{
+	if (r->nallows < r->capahash)
+		return;
+	size_t oldcap = r->capahash, cap = oldcap ? 2 * oldcap : 64;
+	struct jailrt_allow **old = r->ahash;
+	r->ahash = xcalloc(cap, sizeof(*r->ahash));
+	r->capahash = cap;
+	for (size_t i = 0; i < oldcap; i++) {
+		for (struct jailrt_allow *al = old[i], *next; al; al = next) {
+			next = al->hnext;
+			size_t b = allow_bucket(r, &al->addr, al->login);
+			al->hnext = r->ahash[b];
+			r->ahash[b] = al;
+		}
+	}
+	free(old);
+}
+
 static int allowed(struct jailrt *r, const struct waddr *a, const char *login, long now)
 {
-	for (size_t i = 0; i < r->nallows; i++) {
-		struct jailrt_allow *al = &r->allows[i];
-		if (al->until > now && strcmp(al->login, login) == 0 &&
-		    al->addr.family == a->family && memcmp(al->addr.a, a->a, 16) == 0)
-			return 1;
+	const struct jailrt_allow *al = allow_find(r, a, login);
+	return al != NULL && al->until > now;
+}
+
+/* Near or at maxbanned: widen *net to the aggregate prefix, or refuse. */
+static enum jailrt_result ban_cap(struct jailrt *r, const struct waddr *a, struct waddr *net)
+{
+	const struct jail *j = r->jail;
+	if (j->maxbanned <= 0 || (long)r->nbans < j->maxbanned - j->maxbanned / 10)
+		return JRT_BAN;
+	if ((long)r->nbans >= j->maxbanned) {
+		r->refused++;
+		return JRT_FULL;
 	}
-	return 0;
+	struct waddr wide;
+	char why[128];
+	int p = net->family == AF_INET ? j->maxbanned_prefix4 : j->maxbanned_prefix6;
+	if (p <= 0 || p >= net->plen || waddr_ban_prefix(a, net->family == AF_INET ? p : 0,
+	    net->family == AF_INET ? 0 : p, r->ignore, r->nignore, &wide, why, sizeof(why)) != 0 ||
+	    wide.plen >= net->plen || wide.plen == 0)
+		return JRT_BAN;	/* no wider prefix to take: the jail's own */
+	*net = wide;
+	r->aggregated++;
+	return JRT_BAN;
 }
 
 enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char *login,
@@ -93,6 +232,8 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 {
 	const struct jail *j = r->jail;
 	struct waddr a;
+	if (errlen)
+		*err = '\0';
 	if (waddr_parse(addr, &a) < 0) {
 		snprintf(err, errlen, "not an IP address: %s", addr);
 		return JRT_ERROR;
@@ -116,21 +257,23 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 	if (jailrt_ban_find(r, &a))
 		return JRT_BANNED;
 	r->total_failed++;
+	size_t cap = (size_t)(j->maxretry > 0 ? j->maxretry : 1);
 	struct jailrt_fail *f = fail_find(r, net);
 	if (f == NULL) {
-		if (r->nfails == r->capfails) {
-			r->capfails = r->capfails ? 2 * r->capfails : 16;
-			r->fails = xrealloc(r->fails, r->capfails * sizeof(*r->fails));
+		if (j->maxfailed > 0 && (long)r->nfails >= j->maxfailed && r->oldest) {
+			char old[WADDR_STRLEN];
+			waddr_format(&r->oldest->net, 1, old, sizeof(old));
+			snprintf(err, errlen, "maxfailed (%ld) reached: forgetting the failures "
+			    "of %s, the least recently failed", j->maxfailed, old);
+			fail_del(r, r->oldest);
+			r->evicted++;
 		}
-		f = &r->fails[r->nfails++];
-		memset(f, 0, sizeof(*f));
-		f->net = *net;
-		waddr_format(net, net->plen != (net->family == AF_INET ? 32 : 128),
-		    f->key, sizeof(f->key));
-		f->times = xcalloc((size_t)(j->maxretry > 0 ? j->maxretry : 1), sizeof(long));
+		f = fail_new(r, net, cap);
+	} else if (f != r->newest) {
+		list_unlink(r, f);
+		list_push(r, f);
 	}
 	fail_window(f, t, j->findtime);
-	size_t cap = (size_t)(j->maxretry > 0 ? j->maxretry : 1);
 	if (f->n == cap) {	/* full: keep the newest cap - 1 */
 		memmove(f->times, f->times + 1, (cap - 1) * sizeof(long));
 		f->n--;
@@ -147,7 +290,11 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 		return JRT_COUNTED;
 	*count = (long)f->n;
 	fail_del(r, f);
-	return JRT_BAN;
+	rc = ban_cap(r, &a, net);
+	if (rc == JRT_FULL)
+		snprintf(err, errlen, "maxbanned (%ld) reached: not banning %s", j->maxbanned,
+		    addr);
+	return (enum jailrt_result)rc;
 }
 
 void jailrt_add_ignore(struct jailrt *r, const struct waddr *nets, size_t n)
@@ -190,18 +337,17 @@ int jailrt_auth_ok(struct jailrt *r, const char *addr, const char *login, long n
 	}
 	if (allow_time <= 0 || login == NULL || *login == '\0')
 		return cleared;
-	for (size_t i = 0; i < r->nallows; i++) {
-		struct jailrt_allow *al = &r->allows[i];
-		if (strcmp(al->login, login) == 0 && al->addr.family == a.family &&
-		    memcmp(al->addr.a, a.a, 16) == 0) {
-			al->until = now + allow_time;
-			return cleared;
-		}
+	struct jailrt_allow *al = allow_find(r, &a, login);
+	if (al == NULL) {
+		allow_grow(r);
+		al = xcalloc(1, sizeof(*al));
+		al->addr = a;
+		str_copy(al->login, sizeof(al->login), login);
+		size_t b = allow_bucket(r, &a, al->login);
+		al->hnext = r->ahash[b];
+		r->ahash[b] = al;
+		r->nallows++;
 	}
-	r->allows = xrealloc(r->allows, (r->nallows + 1) * sizeof(*r->allows));
-	struct jailrt_allow *al = &r->allows[r->nallows++];
-	al->addr = a;
-	str_copy(al->login, sizeof(al->login), login);
 	al->until = now + allow_time;
 	return cleared;
 }
@@ -209,44 +355,40 @@ int jailrt_auth_ok(struct jailrt *r, const char *addr, const char *login, long n
 size_t jailrt_current_failed(struct jailrt *r, long now)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < r->nfails; i++)
-		if (r->fails[i].n > 0 && r->fails[i].times[r->fails[i].n - 1] > now - r->jail->findtime)
+	for (const struct jailrt_fail *f = r->oldest; f; f = f->newer)
+		if (f->n > 0 && f->times[f->n - 1] > now - r->jail->findtime)
 			n++;
 	return n;
 }
 
 void jailrt_expire_failures(struct jailrt *r, long now)
 {
-	for (size_t i = 0; i < r->nfails;) {
-		fail_window(&r->fails[i], now, r->jail->findtime);
-		if (r->fails[i].n == 0)
-			fail_del(r, &r->fails[i]);
-		else
-			i++;
+	for (struct jailrt_fail *f = r->oldest, *next; f; f = next) {
+		next = f->newer;
+		fail_window(f, now, r->jail->findtime);
+		if (f->n == 0)
+			fail_del(r, f);
 	}
-	for (size_t i = 0; i < r->nallows;) {
-		if (r->allows[i].until <= now)
-			r->allows[i] = r->allows[--r->nallows];
-		else
-			i++;
+	for (size_t i = 0; i < r->capahash; i++) {
+		for (struct jailrt_allow **p = &r->ahash[i]; *p;) {
+			struct jailrt_allow *al = *p;
+			if (al->until <= now) {
+				*p = al->hnext;
+				free(al);
+				r->nallows--;
+			} else {
+				p = &al->hnext;
+			}
+		}
 	}
 }
 
 /* ---- the index of bans by exact network ---- */
 
-static size_t net_hash(const struct waddr *n)
-{
-	unsigned char key[17];
-	size_t len = n->family == AF_INET ? 4 : 16;
-	memcpy(key, n->a, len);
-	key[len] = (unsigned char)n->plen;
-	return (size_t)hash_bytes(key, len + 1, 0);
-}
-
 /* The slot holding net, or the empty slot where it would go. */
 static size_t bidx_slot(const struct jailrt *r, const struct waddr *net)
 {
-	size_t mask = r->capbidx - 1, s = net_hash(net) & mask;
+	size_t mask = r->capbidx - 1, s = (size_t)net_hash(net, r->seed) & mask;
 	while (r->bidx[s] && !net_eq(&r->bans[r->bidx[s] - 1].net, net))
 		s = (s + 1) & mask;
 	return s;
@@ -271,7 +413,7 @@ static void bidx_remove(struct jailrt *r, size_t s)
 		j = (j + 1) & mask;
 		if (r->bidx[j] == 0)
 			return;
-		size_t home = net_hash(&r->bans[r->bidx[j] - 1].net) & mask;
+		size_t home = (size_t)net_hash(&r->bans[r->bidx[j] - 1].net, r->seed) & mask;
 		/* move j to s unless its home lies cyclically in (s, j] */
 		if (s <= j ? (s < home && home <= j) : (s < home || home <= j))
 			continue;
@@ -301,6 +443,7 @@ struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, lon
 		}
 		b = &r->bans[r->nbans++];
 		r->bidx[s] = r->nbans;
+		r->nplen[net->family == AF_INET6][net->plen]++;
 	}
 	memset(b, 0, sizeof(*b));
 	b->net = *net;
@@ -315,16 +458,87 @@ struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, lon
 
 struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr)
 {
-	for (size_t i = 0; i < r->nbans; i++)
-		if (waddr_contains(&r->bans[i].net, addr))
-			return &r->bans[i];
+	int v6 = addr->family == AF_INET6;
+	if (r->nbans == 0 || (addr->family != AF_INET && !v6))
+		return NULL;
+	for (int plen = addr->plen; plen >= 0; plen--) {	/* narrowest first */
+		if (r->nplen[v6][plen] == 0)
+			continue;
+		struct waddr n = *addr;
+		waddr_mask(&n, plen);
+		size_t s = bidx_slot(r, &n);
+		if (r->bidx[s])
+			return &r->bans[r->bidx[s] - 1];
+	}
 	return NULL;
+}
+
+/* Add ban b's end to *end (JAIL_FOREVER wins) and delete it. */
+static void absorb_one(struct jailrt *r, size_t i, long *end)
+{
+	const struct jailrt_ban *b = &r->bans[i];
+	if (b->bantime == JAIL_FOREVER)
+		*end = JAIL_FOREVER;
+	else if (*end != JAIL_FOREVER && b->start + b->bantime > *end)
+		*end = b->start + b->bantime;
+	jailrt_ban_del(r, i);
+}
+
+/* Set the d bits of w from bit `from` on to k (most significant first). */
+static void set_bits(struct waddr *w, int from, int d, unsigned long k)
+{
+	for (int i = 0; i < d; i++) {
+		int bit = from + i;
+		unsigned char m = (unsigned char)(0x80 >> (bit % 8));
+		if ((k >> (d - 1 - i)) & 1)
+			w->a[bit / 8] |= m;
+		else
+			w->a[bit / 8] &= (unsigned char)~m;
+	}
+}
+
+long jailrt_ban_absorb(struct jailrt *r, const struct waddr *net)
+{
+	int v6 = net->family == AF_INET6, bits = v6 ? 128 : 32;
+	unsigned long cand = 0;
+	long end = 0;
+
+	/* the networks inside net of each prefix length in use, looked up
+	 * one by one when they are few (a /24 over /32 bans: 256), else a
+	 * scan of the bans (a /48 over /64 bans: 65,536) */
+	for (int plen = net->plen + 1; plen <= bits && cand < r->nbans; plen++)
+		if (r->nplen[v6][plen])
+			cand += plen - net->plen >= 24 ? r->nbans : 1UL << (plen - net->plen);
+	if (r->nbans > 0 && cand * 8 < r->nbans) {
+		for (int plen = net->plen + 1; plen <= bits; plen++) {
+			int d = plen - net->plen;
+			for (unsigned long k = 0; r->nplen[v6][plen] && k < (1UL << d); k++) {
+				struct waddr w = *net;
+				set_bits(&w, net->plen, d, k);
+				w.plen = plen;
+				size_t s = bidx_slot(r, &w);
+				if (r->bidx[s])
+					absorb_one(r, r->bidx[s] - 1, &end);
+			}
+		}
+		return end;
+	}
+	for (size_t i = 0; i < r->nbans;) {
+		const struct jailrt_ban *b = &r->bans[i];
+		if (b->net.family == net->family && b->net.plen > net->plen &&
+		    waddr_contains(net, &b->net))
+			absorb_one(r, i, &end);
+		else
+			i++;
+	}
+	return end;
 }
 
 void jailrt_ban_del(struct jailrt *r, size_t i)
 {
 	if (i >= r->nbans)
 		return;
+	r->nplen[r->bans[i].net.family == AF_INET6][r->bans[i].net.plen]--;
 	bidx_remove(r, bidx_slot(r, &r->bans[i].net));
 	if (i != r->nbans - 1) {	/* the last ban moves to i */
 		r->bidx[bidx_slot(r, &r->bans[r->nbans - 1].net)] = i + 1;

@@ -8,6 +8,7 @@
 #ifndef MW_WARDEN_JAILRT_H
 #define MW_WARDEN_JAILRT_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "warden/jail.h"
 
@@ -20,12 +21,14 @@ struct jailrt_ban {
 	long count;		/* 1 for a first ban, 2 for the next ... */
 };
 
-/* Failures of one prefix within findtime. */
+/* Failures of one prefix within findtime: in a hash chain, and in a list
+ * from the least recently failed (evicted first at maxfailed) to the
+ * most recently failed. */
 struct jailrt_fail {
 	struct waddr net;
-	char key[WADDR_STRLEN];
-	long *times;		/* oldest first, at most maxretry */
+	struct jailrt_fail *hnext, *older, *newer;
 	size_t n;
+	long times[];		/* oldest first, at most maxretry */
 };
 
 /* Lockout-proof allowance: AUTH failures of addr with login not counted
@@ -34,24 +37,33 @@ struct jailrt_allow {
 	struct waddr addr;
 	char login[128];
 	long until;
+	struct jailrt_allow *hnext;	/* chain by (addr, login) */
 };
 
 struct jailrt {
 	const struct jail *jail;
 	struct waddr *ignore;	/* ignoreip, plus this host's own with ignoreself */
 	size_t nignore;
-	struct jailrt_fail *fails;
-	size_t nfails, capfails;
-	struct jailrt_allow *allows;
-	size_t nallows;
+	struct jailrt_fail **fhash;	/* chains by net, capfhash of them */
+	size_t capfhash;	/* a power of two, at least nfails */
+	size_t nfails;
+	struct jailrt_fail *oldest, *newest;
+	uint64_t seed;		/* hash_seed(): chains an attacker cannot aim at */
+	struct jailrt_allow **ahash;	/* chains, capahash of them */
+	size_t capahash, nallows;
 	struct jailrt_ban *bans;
 	size_t nbans, capbans;
 	size_t *bidx;		/* open-addressing index of bans by exact net:
 				 * ban index + 1, 0 empty; a restore of 100,000
 				 * bans stays linear */
 	size_t capbidx;		/* a power of two, at least 2 x capbans */
+	size_t nplen[2][129];	/* bans per family (v4, v6) and prefix length:
+				 * jailrt_ban_find() looks up only those */
 	unsigned long total_failed, total_banned;
 	size_t nreplayed;	/* failures replayed at start and counted */
+	unsigned long evicted;	/* prefixes forgotten at maxfailed */
+	unsigned long refused;	/* bans refused at maxbanned */
+	unsigned long aggregated;	/* bans widened near maxbanned */
 };
 
 /* What one failure led to. */
@@ -63,6 +75,8 @@ enum jailrt_result {
 	JRT_OLD,		/* older than findtime */
 	JRT_BANNED,		/* its prefix is banned already */
 	JRT_ERROR,		/* not an address, or no bannable prefix: err */
+	JRT_FULL,		/* maxretry reached but the jail holds maxbanned
+				 * bans: nothing banned, nothing lifted */
 };
 
 /* Runtime for jail j; self (n of them) are this host's addresses, added
@@ -73,7 +87,13 @@ void jailrt_free(struct jailrt *r);
  * A failure of addr (text) at time t, seen at now. auth: an AUTH failure
  * with login (may be ""), subject to the allowance. On JRT_BAN *net is
  * the prefix to ban and *count the failures that led to it (the counter
- * is then cleared); on JRT_ERROR err says why.
+ * is then cleared); on JRT_ERROR err says why. Caps (jail maxfailed,
+ * maxbanned): a new prefix beyond maxfailed evicts the least recently
+ * failed one (r->evicted counts them; err names it, with JRT_COUNTED);
+ * from nine tenths of maxbanned bans on, *net is the address's wider
+ * maxbanned.prefix4/prefix6 network (r->aggregated); at maxbanned,
+ * JRT_FULL and nothing is banned (r->refused). A ban in force is never
+ * lifted by a cap.
  */
 enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char *login,
     int auth, long t, long now, struct waddr *net, long *count, char *err, size_t errlen);
@@ -109,6 +129,11 @@ struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, lon
     long bantime, long count, int restored);
 /* The ban whose network contains addr (a host or a network), or NULL. */
 struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr);
+/* Remove every ban strictly inside net (an aggregate that covers them
+ * now); returns the latest end among them (JAIL_FOREVER if one is
+ * forever, 0 if none). Looks up the networks inside net of each prefix
+ * length in use when they are few, else scans the bans. */
+long jailrt_ban_absorb(struct jailrt *r, const struct waddr *net);
 /* Remove the ban at index i (order is not kept). */
 void jailrt_ban_del(struct jailrt *r, size_t i);
 /* 1 if b has ended at now. */

@@ -70,6 +70,9 @@ long nft_count(struct nft *n, const char *jail, char *err, size_t errlen);
  * networks new to the set, or unbans of elements present as such) and how
  * many fell back from it to the general path, since nft_open. */
 void nft_fast_stats(const struct nft *n, unsigned long *fast, unsigned long *fallback);
+/* Of the fast ones, how many were re-bans of networks present as elements
+ * (timeout extended, or kept when as long already). */
+unsigned long nft_reban_count(const struct nft *n);
 /* Drop the whole table (tests, uninstall); 0 if it does not exist. */
 int nft_destroy(struct nft *n, char *err, size_t errlen);
 #endif

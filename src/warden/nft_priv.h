@@ -23,6 +23,7 @@ struct nft {
 	struct mnl_socket *nl;	/* nft_fast.c's netlink socket, opened on first use */
 	unsigned nl_portid, nl_seq;
 	unsigned long fast, fallback;	/* nft_fast_stats() */
+	unsigned long reban;	/* of fast: re-bans (nft_fast_reban) */
 };
 
 /* Most bans or unbans in one call that nft_fast_change() is tried on;
@@ -63,6 +64,18 @@ int nft_ident(const char *jail, char *id, char *err, size_t errlen);
  */
 int nft_fast_change(struct nft *n, const char *id, const struct nft_ban *b, size_t nb,
     int unban);
+/*
+ * nft_fast.c: look the nb networks up (one GETSETELEM each). When each is
+ * exactly an element, re-ban them: an element with less time left than
+ * b[i].timeout (less slack_ms) is deleted and added back with it in one
+ * atomic batch, one with as long or forever is kept; returns how many
+ * were rewritten. -2 if no element holds any of them (new: the caller
+ * tries nft_fast_change, without a batch the kernel would refuse and
+ * abort, which costs a synchronize_rcu); -1 otherwise (overlaps, new and
+ * present mixed, errors: nothing changed, the general path decides).
+ */
+int nft_fast_reban(struct nft *n, const char *id, const struct nft_ban *b, size_t nb,
+    long long slack_ms);
 /* Close the socket of nft_fast_change(), if open. */
 void nft_fast_close(struct nft *n);
 #endif

@@ -13,10 +13,14 @@
  *
  * All that costs about 0.8 s for one ban into a set of 100,000 (listing
  * the set, and libnftables loading it into its cache again). So a call
- * with at most NFT_FAST_MAX networks first tries nft_fast.c: their exact
- * elements added (or deleted) over netlink in one batch that the kernel
- * refuses as a whole if one overlaps or equals an element present (or, to
- * delete, is absent); then, and only then, the planning below runs.
+ * with at most NFT_FAST_MAX networks first tries nft_fast.c: a ban looks
+ * its networks up (nft_fast_reban, one GETSETELEM each): each exactly an
+ * element already, it is a re-ban (rewritten with the longer timeout, or
+ * left alone); none held by an element, their exact elements are added
+ * over netlink in one batch that the kernel refuses as a whole if one
+ * overlaps or equals an element present (an unban deletes them so,
+ * refused if one is absent); then, and only then, the planning below
+ * runs.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -471,7 +475,13 @@ static int change(struct nft *n, const char *jail, const struct nft_ban *b, size
 	/* the common case first: a few networks new to the set, or unbans of
 	 * elements present as such (nft_fast.c); else everything below */
 	if (nb > 0 && nb <= NFT_FAST_MAX) {
-		if (nft_fast_change(n, id, b, nb, unban) == 0) {
+		int rc = unban ? -2 : nft_fast_reban(n, id, b, nb, NFT_SLACK_MS);
+		if (rc >= 0) {	/* each an element already: timeouts extended */
+			n->fast++;
+			n->reban++;
+			return rc;
+		}
+		if (rc == -2 && nft_fast_change(n, id, b, nb, unban) == 0) {
 			n->fast++;
 			return (int)nb;
 		}

@@ -158,6 +158,16 @@ static void do_ban(struct wjail *w, const struct waddr *net, long failures, cons
 	    &last) < 0)
 		log_warn("store: %s", store_error(warden.st));
 	long bt = bantime_next(w->j, count, (double)random() / ((double)RAND_MAX + 1));
+	if (net->plen < (net->family == AF_INET ? w->j->prefix4 : w->j->prefix6)) {
+		/* a network wider than the jail's prefix (maxbanned's aggregate,
+		 * a manual ban): it takes over the bans inside it and lasts at
+		 * least as long as each, so none of them is lifted early */
+		long end = jailrt_ban_absorb(w->rt, net);
+		if (end == JAIL_FOREVER)
+			bt = JAIL_FOREVER;
+		else if (bt != JAIL_FOREVER && end - now > bt)
+			bt = end - now;
+	}
 	struct jailrt_ban *b = jailrt_ban_add(w->rt, net, now, bt, count + 1, 0);
 	struct store_ban sb = { w->j->name, key, now, bt, count + 1 };
 	txn_need();
@@ -199,8 +209,15 @@ static void failure(struct wjail *w, const char *addr, const char *user, int aut
 		warden_log("INFO", "fail2ban.filter", "[%s] Ignore %s by ip", w->j->name, addr);
 		return;
 	}
-	if (r != JRT_COUNTED && r != JRT_BAN)
+	if (r != JRT_COUNTED && r != JRT_BAN && r != JRT_FULL)
 		return;
+	int full = r == JRT_FULL;
+	if (err[0] && !(full ? w->refuse_warned : w->evict_warned)) {
+		/* a cap's first warning this minute; cap_summary() counts the rest */
+		warden_log("WARNING", "fail2ban.filter", "[%s] %s", w->j->name, err);
+		*(full ? &w->refuse_warned : &w->evict_warned) = 1;
+		*(full ? &w->refused_told : &w->evicted_told) += 1;
+	}
 	struct tm tm;
 	time_t tt = t;
 	localtime_r(&tt, &tm);
@@ -633,6 +650,22 @@ int warden_reload(char *err, size_t errlen)
 
 /* ---- timers, signals, set-up ---- */
 
+/* Once a minute: what the caps did since their first warning. */
+static void cap_summary(struct wjail *w)
+{
+	if (w->rt->evicted > w->evicted_told)
+		warden_log("WARNING", "fail2ban.filter", "[%s] maxfailed (%ld) reached: the "
+		    "failures of %lu more least recently failed prefixes forgotten", w->j->name,
+		    w->j->maxfailed, w->rt->evicted - w->evicted_told);
+	if (w->rt->refused > w->refused_told)
+		warden_log("WARNING", "fail2ban.filter", "[%s] maxbanned (%ld) reached: %lu more "
+		    "bans refused (no ban in force is lifted)", w->j->name, w->j->maxbanned,
+		    w->rt->refused - w->refused_told);
+	w->evicted_told = w->rt->evicted;
+	w->refused_told = w->rt->refused;
+	w->evict_warned = w->refuse_warned = 0;
+}
+
 static void on_tick(void *arg)
 {
 	long now = warden_now();
@@ -647,8 +680,10 @@ static void on_tick(void *arg)
 				i++;
 			}
 		}
-		if (now % 60 == 0)
+		if (now % 60 == 0) {
 			jailrt_expire_failures(w->rt, now);
+			cap_summary(w);
+		}
 	}
 	if (changed)
 		write_bans();

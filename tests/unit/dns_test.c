@@ -403,7 +403,14 @@ static void test_cache_bound(void **state)
 	assert_int_equal(dns_cache_count(), 3);
 	assert_null(dns_cached("n0.test", DNS_A));	/* the oldest went */
 	assert_non_null(dns_cached("n3.test", DNS_A));
+	/* the chains follow the cap, entries kept across the resize */
+	dns_set_cache_max(200000);
+	assert_true(dns_cache_buckets() >= 200000);
+	assert_non_null(dns_cached("n3.test", DNS_A));
+	assert_non_null(dns_cached("n1.test", DNS_A));
 	dns_set_cache_max(50000);
+	assert_true(dns_cache_buckets() >= 50000);
+	assert_non_null(dns_cached("n2.test", DNS_A));
 	dns_flush();
 	assert_int_equal(dns_cache_count(), 0);
 }

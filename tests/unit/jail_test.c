@@ -273,6 +273,12 @@ static void test_errors(void **state)
 		  "T, line 3: [a] usedns: 'maybe' is not one of yes, warn, no, raw" },
 		{ "[a]\nenabled = true\nprefix6 = 0\n",
 		  "T, line 3: [a] prefix6: '0' is not a number from 1 to 128" },
+		{ "[a]\nenabled = true\nmaxbanned = -1\n",
+		  "T, line 3: [a] maxbanned: '-1' is not a number from 0 to 100000000" },
+		{ "[DEFAULT]\nmaxfailed = lots\n[a]\nenabled = true\n",
+		  "T, line 2: [a] maxfailed: 'lots' is not a number from 0 to 100000000" },
+		{ "[a]\nenabled = true\nmaxbanned.prefix4 = 33\n",
+		  "T, line 3: [a] maxbanned.prefix4: '33' is not a number from 1 to 32" },
 		{ "[a]\nenabled = true\nfilter = one two\n",
 		  "T, line 3: [a] filter: unexpected 'two' after 'one'" },
 		{ "[a]\nenabled = true\naction = nft[port=\"1\"\n",
@@ -307,6 +313,10 @@ static void test_misc(void **state)
 	assert_string_equal(jc.jails[0]->protocol, "a");
 	assert_int_equal(jc.jails[0]->prefix6, 48);
 	assert_int_equal(jc.jails[0]->prefix4, 32);
+	assert_int_equal(jc.jails[0]->maxfailed, 100000);	/* the caps' defaults */
+	assert_int_equal(jc.jails[0]->maxbanned, 100000);
+	assert_int_equal(jc.jails[0]->maxbanned_prefix4, 24);
+	assert_int_equal(jc.jails[0]->maxbanned_prefix6, 48);
 	assert_string_equal(jc.jails[0]->filter.name, "a");
 	assert_int_equal(jc.jails[0]->nactions, 1);
 	assert_string_equal(jc.jails[0]->actions[0].name, "nft");
@@ -314,6 +324,13 @@ static void test_misc(void **state)
 	/* "action =" set but empty: no action at all (fail2ban), not the default */
 	assert_int_equal(load_str("[a]\nenabled = on\naction =\n", &jc, err, sizeof(err)), 0);
 	assert_int_equal(jc.jails[0]->nactions, 0);
+	jailconf_free(&jc);
+	/* the caps set in [DEFAULT] and per jail; 0 is no cap */
+	assert_int_equal(load_str("[DEFAULT]\nmaxfailed = 0\n[a]\nenabled = on\nmaxbanned = 500\n"
+	    "maxbanned.prefix6 = 56\n", &jc, err, sizeof(err)), 0);
+	assert_int_equal(jc.jails[0]->maxfailed, 0);
+	assert_int_equal(jc.jails[0]->maxbanned, 500);
+	assert_int_equal(jc.jails[0]->maxbanned_prefix6, 56);
 	jailconf_free(&jc);
 	/* no sections at all */
 	assert_int_equal(load_str("myhostname = x.example\n", &jc, err, sizeof(err)), 0);

@@ -2,7 +2,9 @@
  * jailrt_test — the ban engine's runtime per jail, with times passed in
  * (a fake clock): the findtime window, a ban at exactly maxretry,
  * counting per IPv6 /64, ignoreip and ignoreself winning, 0.0.0.0/0
- * refused, the lockout allowance for the same login only, bans in force.
+ * refused, the lockout allowance for the same login only, bans in force;
+ * the caps (maxfailed evicting the least recently failed, maxbanned
+ * aggregating then refusing) and ban lookup through prefix lengths.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -299,6 +301,209 @@ static void test_dryrun_is_callers(void **state)
 	jailrt_free(r);
 }
 
+/* maxfailed: a new prefix beyond the cap evicts the least recently
+ * failed one (not the first inserted), says which, and counts it. */
+static void test_maxfailed_evicts_oldest(void **state)
+{
+	struct jail j = mkjail(3, 600);
+	j.maxfailed = 3;
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr net;
+	long n;
+	char err[256];
+	assert_int_equal(failat(r, "192.0.2.1", 1000), JRT_COUNTED);
+	assert_int_equal(failat(r, "192.0.2.2", 1001), JRT_COUNTED);
+	assert_int_equal(failat(r, "192.0.2.3", 1002), JRT_COUNTED);
+	assert_int_equal(failat(r, "192.0.2.1", 1003), JRT_COUNTED);	/* .1 is recent again */
+	assert_int_equal(jailrt_failure(r, "192.0.2.4", "", 0, 1004, 1004, &net, &n, err,
+	    sizeof(err)), JRT_COUNTED);
+	assert_non_null(strstr(err, "maxfailed (3)"));
+	assert_non_null(strstr(err, "192.0.2.2/32"));
+	assert_int_equal(r->nfails, 3);
+	assert_int_equal(r->evicted, 1);
+	/* .1 kept its two failures: the third bans */
+	assert_int_equal(failat(r, "192.0.2.1", 1005), JRT_BAN);
+	/* .2 starts again from one */
+	assert_int_equal(failat(r, "192.0.2.2", 1006), JRT_COUNTED);
+	assert_int_equal(failat(r, "192.0.2.2", 1007), JRT_COUNTED);
+	assert_int_equal(failat(r, "192.0.2.2", 1008), JRT_BAN);
+	jailrt_free(r);
+}
+
+/* 100,000 distinct addresses under a cap of 1,000: memory stays at the
+ * cap, every event is answered, and no ban in force goes. */
+static void test_maxfailed_spray(void **state)
+{
+	struct jail j = mkjail(2, 600);
+	j.maxfailed = 1000;
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	char a[64];
+	for (int i = 0; i < 100000; i++) {
+		snprintf(a, sizeof(a), "2001:db8:%x:%x::1", i >> 16, i & 0xffff);
+		assert_int_equal(failat(r, a, 1000), JRT_COUNTED);
+		assert_true(r->nfails <= 1000);
+	}
+	assert_int_equal(r->nfails, 1000);
+	assert_int_equal(r->evicted, 99000);
+	assert_int_equal(jailrt_current_failed(r, 1000), 1000);
+	jailrt_expire_failures(r, 5000);
+	assert_int_equal(r->nfails, 0);
+	jailrt_free(r);
+}
+
+static enum jailrt_result banat(struct jailrt *r, const char *a, long t, struct waddr *net)
+{
+	long n;
+	char err[256];
+	enum jailrt_result rc = jailrt_failure(r, a, "", 0, t, t, net, &n, err, sizeof(err));
+	if (rc == JRT_BAN)
+		jailrt_ban_add(r, net, t, 600, 1, 0);
+	return rc;
+}
+
+/* maxbanned: from 9/10 of the cap bans widen to maxbanned.prefix4/6; at
+ * the cap a ban is refused and every ban in force stays. */
+static void test_maxbanned(void **state)
+{
+	struct jail j = mkjail(1, 600);
+	j.maxbanned = 20;
+	j.maxbanned_prefix4 = 24;
+	j.maxbanned_prefix6 = 48;
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr net;
+	char a[64], txt[WADDR_STRLEN];
+	for (int i = 0; i < 18; i++) {
+		snprintf(a, sizeof(a), "198.51.%d.7", i);
+		assert_int_equal(banat(r, a, 1000, &net), JRT_BAN);
+		assert_int_equal(net.plen, 32);
+	}
+	assert_int_equal(banat(r, "203.0.113.9", 1000, &net), JRT_BAN);
+	waddr_format(&net, 1, txt, sizeof(txt));
+	assert_string_equal(txt, "203.0.113.0/24");
+	assert_int_equal(banat(r, "2001:db8:1:2::9", 1000, &net), JRT_BAN);
+	waddr_format(&net, 1, txt, sizeof(txt));
+	assert_string_equal(txt, "2001:db8:1::/48");
+	assert_int_equal(r->aggregated, 2);
+	assert_int_equal(r->nbans, 20);
+	/* the aggregate holds its neighbours */
+	assert_int_equal(failat(r, "203.0.113.200", 1001), JRT_BANNED);
+	assert_int_equal(failat(r, "2001:db8:1:ffff::1", 1001), JRT_BANNED);
+	/* full: refused, nothing lifted, everything still banned */
+	long n;
+	char err[256];
+	assert_int_equal(jailrt_failure(r, "192.0.2.77", "", 0, 1002, 1002, &net, &n, err,
+	    sizeof(err)), JRT_FULL);
+	assert_non_null(strstr(err, "maxbanned (20)"));
+	assert_int_equal(r->refused, 1);
+	assert_int_equal(r->nbans, 20);
+	for (int i = 0; i < 18; i++) {
+		snprintf(a, sizeof(a), "198.51.%d.7", i);
+		assert_int_equal(failat(r, a, 1003), JRT_BANNED);
+	}
+	jailrt_free(r);
+}
+
+/* An aggregate takes over the bans inside it and reports the latest end. */
+static void test_ban_absorb(void **state)
+{
+	struct jail j = mkjail(1, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr w, wide, out;
+	waddr_parse("192.0.2.1", &w);
+	jailrt_ban_add(r, &w, 100, 600, 1, 0);
+	waddr_parse("192.0.2.2", &w);
+	jailrt_ban_add(r, &w, 100, 900, 1, 0);
+	waddr_parse("198.51.100.1", &w);
+	jailrt_ban_add(r, &w, 100, 5000, 1, 0);
+	char err[64];
+	assert_int_equal(waddr_parse_net("192.0.2.0/24", &wide, err, sizeof(err)), 0);
+	assert_int_equal(jailrt_ban_absorb(r, &wide), 1000);
+	assert_int_equal(r->nbans, 1);
+	waddr_parse("198.51.100.1", &out);
+	assert_non_null(jailrt_ban_find(r, &out));
+	waddr_parse("192.0.2.1", &out);
+	assert_null(jailrt_ban_find(r, &out));
+	/* with many bans elsewhere the /32s inside are looked up, not scanned
+	 * for: the same result */
+	for (int i = 0; i < 3000; i++) {
+		struct waddr x = { .family = AF_INET, .plen = 32 };
+		x.a[0] = 10, x.a[1] = (unsigned char)(i >> 8), x.a[2] = (unsigned char)i;
+		jailrt_ban_add(r, &x, 100, 600, 1, 0);
+	}
+	waddr_parse("192.0.2.200", &w);
+	jailrt_ban_add(r, &w, 100, 700, 1, 0);
+	waddr_parse("192.0.2.0", &w);
+	jailrt_ban_add(r, &w, 100, JAIL_FOREVER, 1, 0);
+	waddr_parse_net("192.0.3.0/25", &w, err, sizeof(err));	/* outside */
+	jailrt_ban_add(r, &w, 100, 700, 1, 0);
+	assert_int_equal(r->nbans, 3004);
+	assert_int_equal(jailrt_ban_absorb(r, &wide), JAIL_FOREVER);
+	assert_int_equal(r->nbans, 3002);
+	waddr_parse("192.0.3.1", &out);
+	assert_non_null(jailrt_ban_find(r, &out));
+	waddr_parse("192.0.2.200", &out);
+	assert_null(jailrt_ban_find(r, &out));
+	jailrt_free(r);
+}
+
+/* The ban holding an address is found through every prefix length in
+ * use, the narrowest first, and not through one no longer in use. */
+static void test_ban_find_prefixes(void **state)
+{
+	struct jail j = mkjail(1, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr n16, n32, a;
+	char err[64];
+	waddr_parse_net("10.1.0.0/16", &n16, err, sizeof(err));
+	waddr_parse("10.1.2.3", &n32);
+	jailrt_ban_add(r, &n16, 1, 600, 1, 0);
+	jailrt_ban_add(r, &n32, 1, 600, 1, 0);
+	waddr_parse("10.1.2.3", &a);
+	assert_int_equal(jailrt_ban_find(r, &a)->net.plen, 32);
+	waddr_parse("10.1.200.3", &a);
+	assert_int_equal(jailrt_ban_find(r, &a)->net.plen, 16);
+	waddr_parse("10.2.0.1", &a);
+	assert_null(jailrt_ban_find(r, &a));
+	waddr_parse("::ffff:10.1.9.9", &a);	/* mapped: IPv4 */
+	assert_non_null(jailrt_ban_find(r, &a));
+	jailrt_ban_del(r, (size_t)(jailrt_ban_find(r, &n16) - r->bans));
+	waddr_parse("10.1.200.3", &a);
+	assert_null(jailrt_ban_find(r, &a));
+	waddr_parse_net("10.1.0.0/20", &a, err, sizeof(err));	/* a network inside none */
+	assert_null(jailrt_ban_find(r, &a));
+	jailrt_free(r);
+}
+
+/* Allowances by hash: thousands of (address, login) pairs, each found,
+ * another login not allowed, all gone after they end. */
+static void test_allowance_many(void **state)
+{
+	struct jail j = mkjail(1000, 600);
+	struct jailrt *r = jailrt_new(&j, NULL, 0);
+	struct waddr net;
+	long n;
+	char a[64], err[128];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(a, sizeof(a), "2001:db8:%x::%x", i / 100, i);
+		jailrt_auth_ok(r, a, i % 2 ? "alice" : "bob", 1000, 3600);
+	}
+	assert_int_equal(r->nallows, 5000);
+	for (int i = 0; i < 5000; i += 37) {
+		snprintf(a, sizeof(a), "2001:db8:%x::%x", i / 100, i);
+		assert_int_equal(jailrt_failure(r, a, i % 2 ? "alice" : "bob", 1, 1001, 1001, &net,
+		    &n, err, sizeof(err)), JRT_ALLOWED);
+		assert_int_equal(jailrt_failure(r, a, "mallory", 1, 1001, 1001, &net, &n, err,
+		    sizeof(err)), JRT_COUNTED);
+	}
+	jailrt_auth_ok(r, "2001:db8::0", "bob", 2000, 3600);	/* renewed, not added */
+	assert_int_equal(r->nallows, 5000);
+	jailrt_expire_failures(r, 4600);
+	assert_int_equal(r->nallows, 1);
+	assert_int_equal(jailrt_failure(r, "2001:db8::1", "alice", 1, 4601, 4601, &net, &n, err,
+	    sizeof(err)), JRT_COUNTED);
+	jailrt_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +517,12 @@ int main(void)
 		cmocka_unit_test(test_ban_index),
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_dryrun_is_callers),
+		cmocka_unit_test(test_maxfailed_evicts_oldest),
+		cmocka_unit_test(test_maxfailed_spray),
+		cmocka_unit_test(test_maxbanned),
+		cmocka_unit_test(test_ban_absorb),
+		cmocka_unit_test(test_ban_find_prefixes),
+		cmocka_unit_test(test_allowance_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

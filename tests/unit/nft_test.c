@@ -4,7 +4,8 @@
  * is never touched: table, sets and rules; setup idempotent and keeping
  * bans; bans, merges of overlapping bans, unban, flush; the kernel expiring
  * a timeout; a 10,000 ban batch; the netlink fast path of a few bans and
- * unbans (the same sets as nft writes them, and its fallbacks); teardown.
+ * unbans (the same sets as nft writes them, and its fallbacks); re-bans
+ * extending a timeout over netlink, only for an exact element; teardown.
  * Skipped unless root.
  */
 #include <stdarg.h>
@@ -492,7 +493,8 @@ static void test_fast_fallback(void **state)
 	out = list("set inet " TABLE " j_v4", 0);
 	assert_non_null(strstr(out, "10.0.0.0/16 timeout 1m3"));
 
-	/* re-ban of a present address: the timeout is extended */
+	/* re-ban of a present address: the timeout is extended, now on the
+	 * fast path (nft_fast_reban) */
 	one = (struct nft_ban){ net("10.0.0.0/16"), 3600 };
 	assert_int_equal(nft_ban(n, "j", &one, 1, err, sizeof(err)), 1);
 	out = list("set inet " TABLE " j_v4", 0);
@@ -505,8 +507,9 @@ static void test_fast_fallback(void **state)
 	ban1(n, "j", "10.0.0.0/16", 0);
 	assert_null(strstr(list("set inet " TABLE " j_v4", 0), "10.0.0.0/16 timeout"));
 	fast_stats(n, &fast, &fallback);
-	assert_int_equal(fast, 1);
-	assert_int_equal(fallback, 6);
+	assert_int_equal(fast, 5);
+	assert_int_equal(fallback, 2);
+	assert_int_equal(nft_reban_count(n), 4);
 
 	/* twice in one batch: the batch falls back and is merged */
 	struct nft_ban dup[3] = {
@@ -520,8 +523,8 @@ static void test_fast_fallback(void **state)
 	ban1(n, "j", "172.16.0.3", 20);
 	ban1(n, "j", "172.16.0.0", 20);
 	fast_stats(n, &fast, &fallback);
-	assert_int_equal(fast, 3);
-	assert_int_equal(fallback, 7);
+	assert_int_equal(fast, 7);
+	assert_int_equal(fallback, 3);
 	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 5);
 
 	/* the top of the address space has no interval end: general path */
@@ -530,8 +533,8 @@ static void test_fast_fallback(void **state)
 	assert_int_equal(has(n, "j", "255.255.255.255"), 1);
 	assert_int_equal(has(n, "j", "ffff::/16"), 1);
 	fast_stats(n, &fast, &fallback);
-	assert_int_equal(fast, 3);
-	assert_int_equal(fallback, 9);
+	assert_int_equal(fast, 7);
+	assert_int_equal(fallback, 5);
 	struct waddr top[2] = { net("255.255.255.255"), net("ffff::/16") };
 	assert_int_equal(nft_unban(n, "j", top, 2, err, sizeof(err)), 2);
 	assert_int_equal(has(n, "j", "255.255.255.255"), 0);
@@ -543,8 +546,8 @@ static void test_fast_fallback(void **state)
 	assert_int_equal(has(n, "j", "172.16.0.3"), 0);
 	assert_int_equal(nft_unban(n, "j", &w, 1, err, sizeof(err)), 0);
 	fast_stats(n, &fast, &fallback);
-	assert_int_equal(fast, 4);
-	assert_int_equal(fallback, 11);
+	assert_int_equal(fast, 8);
+	assert_int_equal(fallback, 7);
 	w = net("172.16.0.0/24");
 	assert_int_equal(nft_unban(n, "j", &w, 1, err, sizeof(err)), 3);
 	w = net("10.0.0.5");	/* inside an element: not removed */
@@ -556,6 +559,52 @@ static void test_fast_fallback(void **state)
 	one = (struct nft_ban){ net("192.0.2.1"), 60 };
 	assert_int_equal(nft_ban(n, "nojail", &one, 1, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "No such file or directory"));
+	nft_close(n);
+}
+
+/* Re-ban on the fast path only where the network is exactly one element:
+ * an element inside it, one holding it, two sharing its edges with a gap
+ * between, are left to the general path, which merges as before. */
+static void test_fast_reban(void **state)
+{
+	struct nft *n = open_fresh();
+	unsigned long fast, fallback;
+	struct nft_ban one;
+	const char *out;
+
+	assert_int_equal(nft_jail_setup(n, "j", NULL, NULL, NULL, err, sizeof(err)), 0);
+	ban1(n, "j", "192.0.2.7", 60);
+	ban1(n, "j", "2001:db8:9::/64", 60);
+	/* both families in one batch, timeouts extended */
+	struct nft_ban two[2] = { { net("192.0.2.7"), 7200 }, { net("2001:db8:9::/64"), 0 } };
+	assert_int_equal(nft_ban(n, "j", two, 2, err, sizeof(err)), 2);
+	assert_non_null(strstr(list("set inet " TABLE " j_v4", 0), "192.0.2.7 timeout 2h expires"));
+	out = list("set inet " TABLE " j_v6", 0);
+	assert_non_null(strstr(out, "2001:db8:9::/64"));
+	assert_null(strstr(out, "2001:db8:9::/64 timeout"));	/* forever now */
+	assert_int_equal(nft_reban_count(n), 1);
+	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 2);
+
+	/* two /26 at the edges of a /24: same first and last address, a gap */
+	ban1(n, "j", "198.51.100.0/26", 60);
+	ban1(n, "j", "198.51.100.192/26", 60);
+	fast_stats(n, &fast, &fallback);
+	one = (struct nft_ban){ net("198.51.100.0/24"), 600 };
+	assert_int_equal(nft_ban(n, "j", &one, 1, err, sizeof(err)), 1);
+	assert_int_equal(nft_reban_count(n), 1);
+	assert_int_equal(has(n, "j", "198.51.100.0/24"), 1);
+	assert_int_equal(has(n, "j", "198.51.100.0/26"), 0);
+	/* a /32 at the start of an element holding more: not the element, so
+	 * the general path, which extends the /24 to the longer time */
+	one = (struct nft_ban){ net("198.51.100.0"), 6000 };
+	assert_int_equal(nft_ban(n, "j", &one, 1, err, sizeof(err)), 1);
+	assert_non_null(strstr(list("set inet " TABLE " j_v4", 0), "198.51.100.0/24 timeout 1h40m"));
+	assert_int_equal(nft_reban_count(n), 1);
+	assert_int_equal(has(n, "j", "198.51.100.0/24"), 1);
+	unsigned long fast2, fallback2;
+	fast_stats(n, &fast2, &fallback2);
+	assert_int_equal(fast2, fast);
+	assert_int_equal(fallback2, fallback + 2);
 	nft_close(n);
 }
 
@@ -619,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_big_batch),
 		cmocka_unit_test(test_fast_ban_encoding),
 		cmocka_unit_test(test_fast_fallback),
+		cmocka_unit_test(test_fast_reban),
 		cmocka_unit_test(test_fast_expires),
 		cmocka_unit_test(test_teardown),
 	};
