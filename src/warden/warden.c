@@ -317,12 +317,13 @@ static unsigned jail_events(const struct jail *j)
 		{ "protocol", 0, 0 }, { "normal", 0, 0 }, { "more", 0, 0 }, { "rbl", 0, 0 },
 		{ "ddos", 0, 0 }, { "extra", 0, 0 }, { "aggressive", 0, 0 }, { "rate", 0, 0 },
 	};
-	unsigned masks[] = { A, R, J, P, X, J | R, J | R, J, P | X | T, J | R | A,
-	    A | R | J | P | X | T, T };
+	unsigned masks[] = { A, R, J, P, X, J | R, J | R, J, P | X, J | R | A, A | R | J | P | X, T };
+	/* mailwarden's aggressive also has the rate lines; postfix's does not */
+	unsigned rate = strcmp(name, "mailwarden") == 0 ? T : 0;
 	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
 		if (strcmp(map[i].mode, mode) == 0)
-			return masks[i];
-	return A | R | J | P | X | T;
+			return masks[i] | (strcmp(mode, "aggressive") == 0 ? rate : 0);
+	return A | R | J | P | X | rate;
 }
 
 struct restore {
