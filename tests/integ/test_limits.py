@@ -285,6 +285,7 @@ def test_backpressure_40_pipelining_clients_that_never_read(make_server):
             time.sleep(0.05)
     time.sleep(0.5)
     grown = rss_kib(pid) - base
+    print(f"engine RSS {base} KiB + {grown} KiB; bytes sent per client {min(sent)}..{max(sent)}")
     # output stops at 16 KiB per session, then the session is not read:
     # the kernel's socket buffers hold the rest, not the engine
     assert min(sent) > 100000, sent
