@@ -295,6 +295,8 @@ void connect_start(struct session *s)
 	if (open_now > (unsigned long)eng.conn_count_limit) {
 		/* Postfix's words (smtpd via anvil), before any lookup */
 		set_name(s->name, h);
+		if (!s->limit_exempt)
+			(void)anvil_rate(s->akey, ANVIL_CONN, 1);	/* counted all the same */
 		log_info("connect from %s", session_client(s));
 		log_warn("Connection concurrency limit exceeded: %u from %s for service %s",
 		    open_now, session_client(s), eng.roles[s->role].name);

@@ -407,8 +407,10 @@ static void session_tls_step(struct session *s)
 void session_timeout(void *arg)
 {
 	struct session *s = arg;
-	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT) {
-		/* Waiting on our own disk or lookups, not on the client. */
+	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT || s->sleeping ||
+	    s->auth_step == AUTH_CHECKING) {
+		/* Waiting on our own disk, lookups, password check or a
+		 * deliberate delay, not on the client. */
 		loop_timer_set(&s->timer, (uint64_t)limit_timeout_ms(), session_timeout, s);
 		return;
 	}
@@ -438,6 +440,7 @@ static void session_wake(void *arg)
 {
 	struct session *s = arg;
 	s->sleeping = 0;
+	limit_arm_timer(s, 0);	/* the delay was ours, not the client's */
 	session_resume(s);
 }
 
