@@ -39,6 +39,7 @@ static size_t nents;
 static uint64_t last_sweep;
 static int full_logged;
 
+/* addr's network by the prefix lengths: "192.0.2.1", "2001:db8::/64". */
 void anvil_key(const char *addr, char *key, size_t len)
 {
 	unsigned char a[16];
@@ -124,17 +125,20 @@ static struct anvil_ent *get(const char *key, int create)
 	return e;
 }
 
+/* A session of key opens: its open-session count. */
 unsigned anvil_open(const char *key)
 {
 	return ++get(key, 2)->count;	/* 2: a session is always counted */
 }
 
+/* Sessions of key open now. */
 unsigned anvil_count(const char *key)
 {
 	struct anvil_ent *e = *slot(key);
 	return e ? e->count : 0;
 }
 
+/* A session of key ends. */
 void anvil_close(const char *key)
 {
 	struct anvil_ent **pp = slot(key);
@@ -148,6 +152,7 @@ void anvil_close(const char *key)
 	}
 }
 
+/* Rate r of key in its window, after adding one if add (0 if not counted). */
 unsigned anvil_rate(const char *key, enum anvil_rate r, int add)
 {
 	struct anvil_ent *e = get(key, add);
@@ -158,6 +163,7 @@ unsigned anvil_rate(const char *key, enum anvil_rate r, int add)
 	return e->rate[r];
 }
 
+/* Client networks in the table. */
 size_t anvil_clients(void)
 {
 	return nents;

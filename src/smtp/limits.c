@@ -25,32 +25,38 @@
 #define STRESS_HARD_ERRORS	1
 #define STRESS_JUNK		1
 
+/* smtpd_timeout now (10 s in stress mode). */
 long limit_timeout_ms(void)
 {
 	return eng.stress && eng.timeout_ms > STRESS_TIMEOUT_MS ? STRESS_TIMEOUT_MS : eng.timeout_ms;
 }
 
+/* smtpd_hard_error_limit now (1 in stress mode). */
 long limit_hard_errors(void)
 {
 	return eng.stress ? STRESS_HARD_ERRORS : eng.hard_error_limit;
 }
 
+/* smtpd_junk_command_limit now (1 in stress mode). */
 long limit_junk(void)
 {
 	return eng.stress ? STRESS_JUNK : eng.junk_limit;
 }
 
+/* smtpd_starttls_timeout now (10 s in stress mode). */
 long limit_starttls_timeout_ms(void)
 {
 	return eng.stress && eng.starttls_timeout_ms > STRESS_TIMEOUT_MS ? STRESS_TIMEOUT_MS :
 	    eng.starttls_timeout_ms;
 }
 
+/* Per-request deadlines now (smtpd_per_request_deadline, or stress). */
 int limit_deadline(void)
 {
 	return eng.stress || eng.per_request_deadline;
 }
 
+/* The session's timer after n bytes read (0: a new request). */
 void limit_arm_timer(struct session *s, size_t n)
 {
 	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms();
@@ -92,6 +98,7 @@ static unsigned count(struct session *s, enum anvil_rate r, long limit, int add)
 	return rate > (unsigned long)limit ? rate : 0;
 }
 
+/* smtpd_client_connection_rate_limit, before the greeting. */
 int limit_connect(struct session *s)
 {
 	if (s->limit_exempt)
@@ -106,6 +113,7 @@ int limit_connect(struct session *s)
 	return -1;
 }
 
+/* smtpd_client_message_rate_limit, at MAIL FROM. */
 int limit_mail(struct session *s)
 {
 	unsigned rate = count(s, ANVIL_MAIL, eng.mail_rate_limit, 1);
@@ -116,6 +124,7 @@ int limit_mail(struct session *s)
 	return -1;
 }
 
+/* smtpd_client_recipient_rate_limit, at RCPT TO. */
 int limit_rcpt(struct session *s)
 {
 	unsigned rate = count(s, ANVIL_RCPT, eng.rcpt_rate_limit, 1);
