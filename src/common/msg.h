@@ -73,6 +73,7 @@ enum warden_event {
 	WEV_REJECT,		/* any other NOQUEUE reject (client, helo, sender, rcpt) */
 	WEV_PREGREET,		/* talked before the greeting */
 	WEV_PROTOCOL,		/* too many errors, unknown commands, bad syntax */
+	WEV_RATE,		/* a smtpd_client_*_limit hit (anvil's count and rates) */
 };
 
 struct msg {

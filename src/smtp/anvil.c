@@ -1,63 +1,170 @@
 /*
- * anvil — open sessions per client address, for
- * smtpd_client_connection_count_limit (what Postfix's anvil server counts
- * for its smtpd processes). A chained hash of the addresses that have a
- * session open; an entry goes when its last session ends, so the table
- * holds at most one entry per open session.
+ * anvil — what Postfix's anvil server counts for its smtpd processes, per
+ * client network (smtpd_client_ipv4_prefix_length and
+ * smtpd_client_ipv6_prefix_length): open sessions (for
+ * smtpd_client_connection_count_limit) and, over anvil_rate_time_unit,
+ * connections, MAIL and RCPT requests and new TLS sessions (for the
+ * smtpd_client_*_rate_limit keys). One seeded chained hash; a fixed
+ * window per client as Postfix's anvil (all of a client's rates restart
+ * together when its window is older than the unit). An entry goes when
+ * its last session has ended and its window has expired; a sweep runs
+ * once per unit. At ANVIL_MAX entries new clients are not rate-counted
+ * (logged once per unit); open-session counts are always kept, so the
+ * table never holds more than ANVIL_MAX + open sessions entries.
  */
+#include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "smtp/smtpd.h"
 
-#define ANVIL_BUCKETS	4096
+#define ANVIL_BUCKETS	16384
+#define ANVIL_MAX	100000		/* rate-counted clients; ~100 bytes each */
 
-struct conn_count {
-	struct conn_count *next;
-	unsigned count;
-	char addr[];
+struct anvil_ent {
+	struct anvil_ent *next;
+	unsigned count;			/* open sessions */
+	uint64_t start;			/* rate window start (loop_now ms) */
+	unsigned rate[ANVIL_NRATES];
+	char key[];
 };
 
-static struct conn_count *bucket[ANVIL_BUCKETS];
+static struct anvil_ent *bucket[ANVIL_BUCKETS];
 static uint64_t seed;
+static size_t nents;
+static uint64_t last_sweep;
+static int full_logged;
 
-static struct conn_count **slot(const char *addr)
+/* addr's network by the prefix lengths: "192.0.2.1", "2001:db8::/64". */
+void anvil_key(const char *addr, char *key, size_t len)
 {
-	struct conn_count **pp = &bucket[hash_bytes(addr, strlen(addr), seed) % ANVIL_BUCKETS];
-	while (*pp && strcmp((*pp)->addr, addr) != 0)
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+	int v6 = strchr(addr, ':') != NULL;
+	long plen = v6 ? eng.v6_prefix : eng.v4_prefix;
+	long full = v6 ? 128 : 32;
+	if (plen >= full || inet_pton(v6 ? AF_INET6 : AF_INET, addr, a) != 1) {
+		str_copy(key, len, addr);
+		return;
+	}
+	for (long bit = plen; bit < full; bit++)
+		a[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
+	if (inet_ntop(v6 ? AF_INET6 : AF_INET, a, text, sizeof(text)) == NULL) {
+		str_copy(key, len, addr);
+		return;
+	}
+	if (snprintf(key, len, "%s/%ld", text, plen) >= (int)len)
+		str_copy(key, len, addr);
+}
+
+static struct anvil_ent **slot(const char *key)
+{
+	if (seed == 0)
+		seed = hash_seed() | 1;
+	struct anvil_ent **pp = &bucket[hash_bytes(key, strlen(key), seed) % ANVIL_BUCKETS];
+	while (*pp && strcmp((*pp)->key, key) != 0)
 		pp = &(*pp)->next;
 	return pp;
 }
 
-unsigned anvil_open(const char *addr)
+static int expired(const struct anvil_ent *e, uint64_t now)
 {
-	if (seed == 0)
-		seed = hash_seed() | 1;
-	struct conn_count **pp = slot(addr);
-	if (*pp == NULL) {
-		size_t n = strlen(addr) + 1;
-		*pp = xcalloc(1, sizeof(**pp) + n);
-		memcpy((*pp)->addr, addr, n);
-	}
-	return ++(*pp)->count;
+	return now - e->start >= (uint64_t)eng.rate_unit_ms;
 }
 
-unsigned anvil_count(const char *addr)
+/* Drop entries with no open session and an expired window. */
+static void sweep(uint64_t now)
 {
-	struct conn_count **pp = slot(addr);
-	return *pp ? (*pp)->count : 0;
-}
-
-void anvil_close(const char *addr)
-{
-	struct conn_count **pp = slot(addr);
-	if (*pp == NULL)
+	if (now - last_sweep < (uint64_t)eng.rate_unit_ms && nents < ANVIL_MAX)
 		return;
-	if (--(*pp)->count == 0) {
-		struct conn_count *e = *pp;
+	last_sweep = now;
+	full_logged = 0;
+	for (size_t b = 0; b < ANVIL_BUCKETS; b++)
+		for (struct anvil_ent **pp = &bucket[b]; *pp; ) {
+			struct anvil_ent *e = *pp;
+			if (e->count == 0 && expired(e, now)) {
+				*pp = e->next;
+				free(e);
+				nents--;
+			} else {
+				pp = &e->next;
+			}
+		}
+}
+
+/* The entry of key; created if create (NULL when the table is full). */
+static struct anvil_ent *get(const char *key, int create)
+{
+	uint64_t now = loop_now();
+	struct anvil_ent **pp = slot(key);
+	if (*pp == NULL && create) {
+		sweep(now);
+		pp = slot(key);
+		if (nents >= ANVIL_MAX && create < 2) {
+			if (!full_logged)
+				log_warn("anvil: %d clients counted: new clients are not rate-counted "
+				    "until older ones expire", ANVIL_MAX);
+			full_logged = 1;
+			return NULL;
+		}
+		size_t n = strlen(key) + 1;
+		*pp = xcalloc(1, sizeof(**pp) + n);
+		memcpy((*pp)->key, key, n);
+		(*pp)->start = now;
+		nents++;
+	}
+	struct anvil_ent *e = *pp;
+	if (e && expired(e, now)) {
+		e->start = now;
+		memset(e->rate, 0, sizeof(e->rate));
+	}
+	return e;
+}
+
+/* A session of key opens: its open-session count. */
+unsigned anvil_open(const char *key)
+{
+	return ++get(key, 2)->count;	/* 2: a session is always counted */
+}
+
+/* Sessions of key open now. */
+unsigned anvil_count(const char *key)
+{
+	struct anvil_ent *e = *slot(key);
+	return e ? e->count : 0;
+}
+
+/* A session of key ends. */
+void anvil_close(const char *key)
+{
+	struct anvil_ent **pp = slot(key);
+	if (*pp == NULL || (*pp)->count == 0)
+		return;
+	if (--(*pp)->count == 0 && expired(*pp, loop_now())) {
+		struct anvil_ent *e = *pp;
 		*pp = e->next;
 		free(e);
+		nents--;
 	}
+}
+
+/* Rate r of key in its window, after adding one if add (0 if not counted). */
+unsigned anvil_rate(const char *key, enum anvil_rate r, int add)
+{
+	struct anvil_ent *e = get(key, add);
+	if (e == NULL)
+		return 0;
+	if (add)
+		e->rate[r]++;
+	return e->rate[r];
+}
+
+/* Client networks in the table. */
+size_t anvil_clients(void)
+{
+	return nents;
 }

@@ -4,7 +4,7 @@
  * the event loop). Replies and log lines are Postfix 3.7's; every
  * failure is also sent to the ban engine as an event.
  *
- * Per client address (not per session) this file keeps a small table:
+ * Per client network (anvil_key(), not per session) this file keeps a table:
  * the AUTH commands in the current anvil_rate_time_unit (for
  * smtpd_client_auth_rate_limit) and the recent failures, which set the
  * delay before each 535 (smtpd_sasl_failure_delay, doubled per failure,
@@ -32,7 +32,7 @@
 /* ---- per client address: rate and failures ---- */
 
 struct client_rec {
-	char addr[INET6_ADDRSTRLEN];	/* "" for a free slot */
+	char addr[INET6_ADDRSTRLEN + 5];	/* client network (anvil_key), "" for a free slot */
 	uint64_t last_seen;	/* loop_now() of the last lookup */
 	uint64_t window_start;	/* rate window (loop_now) */
 	unsigned auth_cmds;	/* AUTH commands in the window */
@@ -186,7 +186,7 @@ static void auth_finish(struct session *s, enum sasl_result r, const char *why,
 		free(s->sasl_username);
 		s->sasl_username = xstrdup(user);
 		s->sasl_method = strcmp(s->auth_mech, "PLAIN") == 0 ? "PLAIN" : "LOGIN";
-		struct client_rec *c = client_get(s->addr);
+		struct client_rec *c = client_get(s->akey);
 		c->failures = 0;
 		warden_event(s, WEV_AUTH_OK, user, NULL);
 		auth_cancel(s);
@@ -214,7 +214,7 @@ static void auth_finish(struct session *s, enum sasl_result r, const char *why,
 	warden_event(s, WEV_AUTH_FAIL, user, line);
 	session_reply(s, "535 5.7.8 Error: authentication failed: %s", reason);
 	s->auth_failures++;
-	struct client_rec *c = client_get(s->addr);
+	struct client_rec *c = client_get(s->akey);
 	c->failures++;
 	c->last_fail = loop_now();
 	unsigned shift = c->failures > 4 ? 3 : c->failures - 1;
@@ -247,7 +247,7 @@ static void auth_check(struct session *s, const char *user, const char *pass)
 	free(s->auth_login);
 	s->auth_login = xstrdup(user);
 	s->auth_step = AUTH_CHECKING;
-	struct client_rec *c = client_get(s->addr);
+	struct client_rec *c = client_get(s->akey);
 	s->auth_req = sasl_check_flags(eng.sasl, s->auth_mech, user, pass, s->addr,
 	    (c->failures > 0 ? SASL_SUSPECT : 0) | (s->tls == TLS_ON ? SASL_SECURED : 0),
 	    auth_done, s);
@@ -374,7 +374,7 @@ int auth_cmd(struct session *s, char *arg)
 		return -1;
 	}
 	if (eng.auth_rate_limit > 0) {
-		struct client_rec *c = client_get(s->addr);
+		struct client_rec *c = client_get(s->akey);
 		uint64_t now = loop_now();
 		if (now - c->window_start >= (uint64_t)eng.rate_unit_ms) {
 			c->window_start = now;

@@ -160,6 +160,8 @@ static int c_mail(struct session *s, char *arg)
 		session_reply(s, "503 5.5.1 Error: nested MAIL command");
 		return -1;
 	}
+	if (limit_mail(s) < 0)
+		return -1;
 	char *addr = parse_path(arg, "FROM:", &params);
 	if (addr == NULL) {
 		if (strncasecmp(arg, "FROM:", 5) == 0)
@@ -213,6 +215,8 @@ static int c_rcpt(struct session *s, char *arg)
 		session_reply(s, "503 5.5.1 Error: need MAIL command");
 		return -1;
 	}
+	if (limit_rcpt(s) < 0)
+		return -1;
 	char *raw = parse_path(arg, "TO:", &params);
 	if (raw == NULL || *raw == '\0') {
 		if (strncasecmp(arg, "TO:", 3) == 0)
@@ -354,6 +358,8 @@ static int c_starttls(struct session *s, char *arg)
 		session_reply(s, "502 5.5.1 Error: command not implemented");
 		return -1;
 	}
+	if (limit_starttls(s) < 0)
+		return -1;
 	session_reply(s, "220 2.0.0 Ready to start TLS");
 	s->tls_start = 1;	/* session.c: handshake once the 220 is out */
 	return 0;
@@ -428,7 +434,7 @@ void cmd_dispatch(struct session *s, char *line, size_t len)
 		return;		/* waiting for a lookup: the command runs again */
 	if (rc == 0)
 		s->cmd_ok[c->id]++;
-	if (c->junk && ++s->junk > (unsigned)eng.junk_limit)
+	if (c->junk && ++s->junk > (unsigned)limit_junk())
 		session_error(s);
 	else if (rc < 0)
 		session_error(s);

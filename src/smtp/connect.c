@@ -290,17 +290,29 @@ static void maybe_greet(struct session *s)
 void connect_start(struct session *s)
 {
 	const char *h = engine_hostname(s->addr);
-	unsigned open_now = eng.conn_count_limit > 0 && !s->in_mynetworks ?
-	    anvil_count(s->addr) : 0;
+	unsigned open_now = eng.conn_count_limit > 0 && !s->limit_exempt ?
+	    anvil_count(s->akey) : 0;
 	if (open_now > (unsigned long)eng.conn_count_limit) {
 		/* Postfix's words (smtpd via anvil), before any lookup */
 		set_name(s->name, h);
+		if (!s->limit_exempt)
+			(void)anvil_rate(s->akey, ANVIL_CONN, 1);	/* counted all the same */
 		log_info("connect from %s", session_client(s));
 		log_warn("Connection concurrency limit exceeded: %u from %s for service %s",
 		    open_now, session_client(s), eng.roles[s->role].name);
 		session_reply(s, "421 4.7.0 %s Error: too many connections from %s",
 		    eng.myhostname, s->addr);
+		char line[400];
+		snprintf(line, sizeof(line), "Connection concurrency limit exceeded: %u from %s for service %s",
+		    open_now, session_client(s), eng.roles[s->role].name);
+		warden_event(s, WEV_RATE, NULL, line);
 		s->state = SMTP_ST_CLOSING;
+		session_flush(s);
+		return;
+	}
+	set_name(s->name, h);
+	if (limit_connect(s) < 0) {
+		log_info("connect from %s", session_client(s));
 		session_flush(s);
 		return;
 	}

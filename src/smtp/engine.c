@@ -107,9 +107,6 @@ void engine_accept_pause(void)
 	for (size_t i = 0; i < nlisteners; i++)
 		if (listeners[i].fd >= 0)
 			loop_unwatch(listeners[i].fd);
-	/* Postfix's master says this about its smtpd processes */
-	log_warn("service \"smtp\" has reached its process limit \"%zu\": "
-	    "new clients may experience noticeable delays", eng.session_limit);
 }
 
 void engine_accept_resume(void)
@@ -184,6 +181,24 @@ static void drop_privileges(const char *qdir)
 		fatal("privileges not dropped");
 }
 
+/* The smtp listener's port, as Postfix's master names the service. */
+static void listener_port(void)
+{
+	str_copy(eng.smtp_port, sizeof(eng.smtp_port), "25");
+	for (size_t i = 0; i < nlisteners; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (listeners[i].role != ROLE_SMTP || listeners[i].fd < 0 ||
+		    getsockname(listeners[i].fd, (struct sockaddr *)&ss, &sl) < 0)
+			continue;
+		unsigned port = ss.ss_family == AF_INET6 ?
+		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+		    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		snprintf(eng.smtp_port, sizeof(eng.smtp_port), "%u", port);
+		return;
+	}
+}
+
 static int action_code(const char *v)
 {
 	return strcmp(v, "enforce") == 0 ? ACTION_ENFORCE :
@@ -201,6 +216,20 @@ static void engine_config(const struct config *cfg)
 	eng.timeout_ms = config_get_time(cfg, "smtpd_timeout") * 1000;
 	eng.session_limit = (size_t)config_get_int(cfg, "default_process_limit");
 	eng.conn_count_limit = config_get_int(cfg, "smtpd_client_connection_count_limit");
+	eng.conn_rate_limit = config_get_int(cfg, "smtpd_client_connection_rate_limit");
+	eng.mail_rate_limit = config_get_int(cfg, "smtpd_client_message_rate_limit");
+	eng.rcpt_rate_limit = config_get_int(cfg, "smtpd_client_recipient_rate_limit");
+	eng.tls_rate_limit = config_get_int(cfg, "smtpd_client_new_tls_session_rate_limit");
+	eng.v4_prefix = config_get_int(cfg, "smtpd_client_ipv4_prefix_length");
+	eng.v6_prefix = config_get_int(cfg, "smtpd_client_ipv6_prefix_length");
+	eng.per_request_deadline = config_get_bool(cfg, "smtpd_per_request_deadline");
+	eng.min_data_rate = config_get_int(cfg, "smtpd_min_data_rate");
+	eng.starttls_timeout_ms = config_get_time(cfg, "smtpd_starttls_timeout") * 1000;
+	eng.limit_exceptions = cidrlist_parse(config_get(cfg, "smtpd_client_event_limit_exceptions"),
+	    err, sizeof(err));
+	if (eng.limit_exceptions == NULL)
+		fatal("smtpd_client_event_limit_exceptions: %s", err);
+	listener_port();
 	eng.hard_error_limit = config_get_int(cfg, "smtpd_hard_error_limit");
 	eng.soft_error_limit = config_get_int(cfg, "smtpd_soft_error_limit");
 	eng.error_sleep_ms = config_get_time(cfg, "smtpd_error_sleep_time") * 1000;

@@ -29,6 +29,10 @@
 #include "smtp/tls.h"
 
 #define READ_CHUNK 16384
+/* Back-pressure: with this much output not yet written, input waits
+ * (stashed, at most one read chunk) until the client has read it all. */
+#define OUT_HIGH 16384
+#define OUT_MAX (1024 * 1024)	/* a longer reply backlog closes the session */
 
 static const char *const cmd_names[CMD_COUNT] = {
 	"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "rset",
@@ -40,7 +44,8 @@ static struct session **all;
 static size_t nall, all_cap;
 
 static void session_io(int fd, int events, void *arg);
-static void session_timeout(void *arg);
+static void session_unblock(void *arg);
+static void set_unknown_name(struct session *s);
 static void session_process(struct session *s, const char *p, size_t n);
 static void session_tls_step(struct session *s);
 static void session_read(struct session *s);
@@ -116,21 +121,29 @@ void session_accept(int lfd, enum smtp_role role)
 		memcpy(s->addr, addr, sizeof(s->addr));
 		s->port = port;
 		s->in_mynetworks = cidrlist_match_str(eng.mynetworks, s->addr);
+		s->limit_exempt = cidrlist_match_str(eng.limit_exceptions, s->addr);
+		anvil_key(s->addr, s->akey, sizeof(s->akey));
 		s->bare_lf_ok = eng.bare_lf_exclusions && cidrlist_match_str(eng.bare_lf_exclusions, s->addr);
 		buf_init(&s->in, (size_t)eng.line_limit + 2);
-		buf_init(&s->out, 1024 * 1024);
+		buf_init(&s->out, OUT_MAX);
 		buf_init(&s->hdrline, 1000);
 		buf_init(&s->stash, 4 * READ_CHUNK);
 		eng.nsessions++;
-		anvil_open(s->addr);
+		anvil_open(s->akey);
 		session_track(s);
 		if (eng.nsessions >= eng.session_limit)
 			engine_accept_pause();
+		limit_stress_check();
 		loop_watch(fd, LOOP_READ, session_io, s);
-		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
+		limit_arm_timer(s, 0);
 		if (eng.roles[role].wrappermode) {
 			/* Implicit TLS (RFC 8314): handshake first, greet after. */
 			s->tls_wrapper = 1;
+			set_unknown_name(s);
+			if (limit_tls_wrapper(s) < 0) {
+				session_close(s, NULL);
+				continue;
+			}
 			session_starttls(s);
 			continue;
 		}
@@ -159,9 +172,16 @@ void session_reply(struct session *s, const char *fmt, ...)
 
 static void session_pending(void *arg);
 
+/* A session closed before connect_start() still logs a name. */
+static void set_unknown_name(struct session *s)
+{
+	str_copy(s->name, sizeof(s->name), engine_hostname(s->addr));
+}
+
 static void session_free(struct session *s)
 {
 	loop_cancel_idle(session_pending, s);
+	loop_cancel_idle(session_unblock, s);
 	auth_cancel(s);
 	if (s->ssl) {
 		SSL_free(s->ssl);
@@ -187,9 +207,10 @@ static void session_free(struct session *s)
 	buf_free(&s->hdrline);
 	buf_free(&s->stash);
 	session_untrack(s);
-	anvil_close(s->addr);
+	anvil_close(s->akey);
 	eng.nsessions--;
 	free(s);
+	limit_stress_check();
 	if (eng.accept_paused && eng.nsessions < eng.session_limit)
 		engine_accept_resume();
 	if (eng.draining && eng.nsessions == 0)
@@ -263,6 +284,10 @@ void session_flush(struct session *s)
 		}
 		buf_consume(&s->out, (size_t)n);
 	}
+	if (s->out_blocked) {
+		/* All written: the stashed input goes on (after this event). */
+		loop_at_idle(session_unblock, s);
+	}
 	if (s->state == SMTP_ST_CLOSING) {
 		if (s->ssl && s->tls == TLS_ON)
 			SSL_shutdown(s->ssl);	/* close_notify, best effort */
@@ -278,6 +303,14 @@ void session_flush(struct session *s)
 	loop_watch(s->fd, LOOP_READ, session_io, s);
 	if (s->ssl && SSL_pending(s->ssl) > 0)
 		loop_at_idle(session_pending, s);	/* decrypted bytes epoll cannot see */
+}
+
+/* The client read our replies: go on with the input that waited. */
+static void session_unblock(void *arg)
+{
+	struct session *s = arg;
+	s->out_blocked = 0;
+	session_resume(s);
 }
 
 /* Input already decrypted inside OpenSSL: read it as if the socket fired. */
@@ -297,6 +330,7 @@ void session_starttls(struct session *s)
 		return;
 	}
 	s->tls = TLS_HANDSHAKE;
+	loop_timer_set(&s->timer, (uint64_t)limit_starttls_timeout_ms(), session_timeout, s);
 	session_tls_step(s);
 }
 
@@ -309,6 +343,11 @@ static void session_tls_done(struct session *s)
 	s->tls_info = xstrdup(info);
 	if (eng.tls_loglevel >= 1)
 		log_info("Anonymous TLS connection established from %s: %s", session_client(s), info);
+	limit_arm_timer(s, 0);
+	if (limit_tls_handshake(s) < 0) {
+		session_flush(s);	/* the 421, encrypted, then close */
+		return;
+	}
 	if (s->tls_wrapper) {
 		connect_start(s);	/* the greeting, now encrypted */
 		return;
@@ -365,12 +404,14 @@ static void session_tls_step(struct session *s)
 	session_close(s, "lost connection");
 }
 
-static void session_timeout(void *arg)
+void session_timeout(void *arg)
 {
 	struct session *s = arg;
-	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT) {
-		/* Waiting on our own disk or lookups, not on the client. */
-		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
+	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT || s->sleeping ||
+	    s->auth_step == AUTH_CHECKING) {
+		/* Waiting on our own disk, lookups, password check or a
+		 * deliberate delay, not on the client. */
+		loop_timer_set(&s->timer, (uint64_t)limit_timeout_ms(), session_timeout, s);
 		return;
 	}
 	log_info("timeout after %s from %s", s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
@@ -384,7 +425,7 @@ static void session_timeout(void *arg)
 void session_error(struct session *s)
 {
 	s->errors++;
-	if ((long)s->errors >= eng.hard_error_limit) {
+	if ((long)s->errors >= limit_hard_errors()) {
 		char line[400];
 		snprintf(line, sizeof(line), "too many errors after %s from %s",
 		    s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
@@ -399,13 +440,15 @@ static void session_wake(void *arg)
 {
 	struct session *s = arg;
 	s->sleeping = 0;
+	limit_arm_timer(s, 0);	/* the delay was ours, not the client's */
 	session_resume(s);
 }
 
 /* Continue with buffered input (after a commit or an error sleep). */
 void session_resume(struct session *s)
 {
-	if (s->state == SMTP_ST_CLOSING || s->sleeping || s->auth_step == AUTH_CHECKING) {
+	if (s->state == SMTP_ST_CLOSING || s->sleeping || s->auth_step == AUTH_CHECKING ||
+	    s->out_blocked) {
 		session_flush(s);
 		return;
 	}
@@ -441,7 +484,8 @@ static void session_io(int fd, int events, void *arg)
 		return;		/* s may be gone */
 	}
 	if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT ||
-	    s->state == SMTP_ST_CLOSING || s->sleeping || s->auth_step == AUTH_CHECKING) {
+	    s->state == SMTP_ST_CLOSING || s->sleeping || s->auth_step == AUTH_CHECKING ||
+	    s->out_blocked) {
 		/* Do not read more until the pending reply is out. A reply
 		 * held on purpose (error sleep, AUTH failure delay) stays held.
 		 * Nothing to write: stop watching the socket altogether, as
@@ -496,10 +540,12 @@ static void session_read(struct session *s)
 			    "lost connection");
 			return;
 		}
-		loop_timer_set(&s->timer, (uint64_t)eng.timeout_ms, session_timeout, s);
+		limit_arm_timer(s, (size_t)n);
 		session_process(s, chunk, (size_t)n);
 		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT)
 			return;
+		if (s->out_blocked)
+			break;
 		if (s->sleeping || s->auth_step == AUTH_CHECKING)
 			return;
 		/* TLS may hold more decrypted input than one chunk. */
@@ -531,7 +577,13 @@ static void session_process(struct session *s, const char *p, size_t n)
 			return;
 		}
 		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT || s->sleeping ||
-		    s->auth_step == AUTH_CHECKING) {
+		    s->auth_step == AUTH_CHECKING || s->out_blocked) {
+			session_stash(s, p, n);
+			return;
+		}
+		if (s->state == SMTP_ST_CMD && s->out.len >= OUT_HIGH) {
+			/* The client does not read its replies: stop reading it. */
+			s->out_blocked = 1;
 			session_stash(s, p, n);
 			return;
 		}
@@ -545,6 +597,8 @@ static void session_process(struct session *s, const char *p, size_t n)
 			size_t k = data_feed(s, p, n);
 			p += k;
 			n -= k;
+			if (s->state != SMTP_ST_DATA)
+				limit_arm_timer(s, 0);	/* the next request */
 			continue;
 		}
 		const char *nl = memchr(p, '\n', n);
@@ -603,6 +657,7 @@ static void session_process(struct session *s, const char *p, size_t n)
 		else
 			cmd_dispatch(s, line, len);
 		free(owned);
+		limit_arm_timer(s, 0);	/* the next request */
 		if (s->tls_start && (n > 0 || s->stash.len > 0)) {
 			log_info("improper command pipelining after STARTTLS from %s", session_client(s));
 			buf_free(&s->stash);
@@ -643,6 +698,18 @@ void session_drain_all(void)
 	}
 	if (eng.nsessions == 0)
 		loop_exit();
+}
+
+void session_stress_all(void)
+{
+	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms();
+	for (size_t i = 0; i < nall; i++) {
+		struct session *s = all[i];
+		if (s->deadline > now + t)
+			s->deadline = now + t;
+		if (s->timer.slot != (size_t)-1 && s->timer.when > now + t)
+			loop_timer_set(&s->timer, t, session_timeout, s);
+	}
 }
 
 void session_sleep_then_resume(struct session *s)

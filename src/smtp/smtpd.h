@@ -82,6 +82,17 @@ struct engine {
 	size_t nsessions;
 	size_t session_limit;		/* default_process_limit: most open sessions */
 	long conn_count_limit;		/* smtpd_client_connection_count_limit, 0 = none */
+	long conn_rate_limit;		/* smtpd_client_connection_rate_limit */
+	long mail_rate_limit;		/* smtpd_client_message_rate_limit */
+	long rcpt_rate_limit;		/* smtpd_client_recipient_rate_limit */
+	long tls_rate_limit;		/* smtpd_client_new_tls_session_rate_limit */
+	struct cidrlist *limit_exceptions;	/* smtpd_client_event_limit_exceptions */
+	long v4_prefix, v6_prefix;	/* smtpd_client_ipv{4,6}_prefix_length */
+	int per_request_deadline;	/* smtpd_per_request_deadline */
+	long min_data_rate;		/* smtpd_min_data_rate, bytes/s */
+	long starttls_timeout_ms;	/* smtpd_starttls_timeout */
+	int stress;			/* stress mode (limits.c) */
+	char smtp_port[16];		/* port of the smtp listener, for the stress warning */
 	int accept_paused;		/* listeners unwatched at the limit */
 	/* TLS and AUTH */
 	int tls_auth_only;		/* smtpd_tls_auth_only */
@@ -127,6 +138,10 @@ struct session {
 	enum smtp_role role;
 	enum smtp_state state;
 	char addr[INET6_ADDRSTRLEN];	/* client address text */
+	char akey[INET6_ADDRSTRLEN + 5];	/* anvil key: the client's network */
+	int limit_exempt;		/* in smtpd_client_event_limit_exceptions */
+	int out_blocked;		/* output over its high-water mark: input waits */
+	uint64_t deadline;		/* per-request deadline in DATA (loop_now ms) */
 	char name[256];			/* client host name or "unknown" */
 	char rname[256];		/* reverse (PTR) name, even unconfirmed, or "unknown" */
 	int name_status, rname_status;	/* enum policy_name_status */
@@ -216,6 +231,10 @@ const char *session_client(const struct session *s);
 void session_reset_transaction(struct session *s);
 void session_drain_all(void);
 void session_sleep_then_resume(struct session *s);
+/* The idle timer's callback: 421 timeout and close. */
+void session_timeout(void *arg);
+/* Stress mode began: no session waits longer than its new timeout. */
+void session_stress_all(void);
 
 /* connect.c: before the greeting */
 void connect_start(struct session *s);
@@ -269,11 +288,37 @@ int engine_banned(const char *addr, char *jail, size_t jlen);
  * backlog, as with Postfix's process limit); resume below it. */
 void engine_accept_pause(void);
 void engine_accept_resume(void);
-/* Open sessions per client address (anvil.c): +1 at accept, -1 at the
- * end of the session. */
-unsigned anvil_open(const char *addr);
-unsigned anvil_count(const char *addr);
-void anvil_close(const char *addr);
+/* anvil.c: per client network (see anvil_key). Open sessions: +1 at
+ * accept, -1 at the end of the session. */
+enum anvil_rate { ANVIL_CONN, ANVIL_MAIL, ANVIL_RCPT, ANVIL_NEWTLS, ANVIL_NRATES };
+/* The client's network as text ("192.0.2.1", "2001:db8::/64"). */
+void anvil_key(const char *addr, char *key, size_t len);
+unsigned anvil_open(const char *key);
+unsigned anvil_count(const char *key);
+void anvil_close(const char *key);
+/* Rate in the current anvil_rate_time_unit, after adding one if add. */
+unsigned anvil_rate(const char *key, enum anvil_rate r, int add);
+/* Clients in the table (for tests and logs). */
+size_t anvil_clients(void);
+
+/* limits.c: the smtpd_client_*_rate_limit checks (0 go on; -1 refused:
+ * warning logged, event sent, reply queued, CLOSING where Postfix
+ * disconnects), stress mode and the values it changes. */
+int limit_connect(struct session *s);
+int limit_mail(struct session *s);
+int limit_rcpt(struct session *s);
+int limit_starttls(struct session *s);
+int limit_tls_handshake(struct session *s);
+int limit_tls_wrapper(struct session *s);
+void limit_stress_check(void);
+long limit_timeout_ms(void);
+long limit_hard_errors(void);
+long limit_junk(void);
+long limit_starttls_timeout_ms(void);
+int limit_deadline(void);
+/* The idle/deadline timer of a session after n bytes of input (n = 0:
+ * a new request begins). */
+void limit_arm_timer(struct session *s, size_t n);
 /* mail_name, for the Received header. */
 const char *config_get_mail_name(void);
 #endif

@@ -69,7 +69,7 @@ static const char postfix_conf[] =
 /*
  * mailwarden's own log lines (Postfix's wording, daemon mailwarden/...).
  * Modes for the engine's events: auth, relay, reject, pregreet,
- * protocol; aggressive = all of them.
+ * protocol, rate (smtpd_client_*_limit hits); aggressive = all of them.
  */
 static const char mailwarden_conf[] =
 "[INCLUDES]\n"
@@ -83,10 +83,13 @@ static const char mailwarden_conf[] =
 "re-pregreet = <__mw_prefix>PREGREET \\d+ after \\S+ from <__mw_client>:\n"
 "re-protocol = <__mw_prefix>(?:improper command pipelining|too many errors) after [A-Z]+ from <__mw_client>(?::|$)\n"
 "              <__mw_prefix>(?:warning: )?AUTH command rate limit exceeded: \\d+ from <__mw_client> \n"
+"re-rate = <__mw_prefix>warning: (?:Connection concurrency|(?:Connection|Message delivery request|Recipient address|New TLS session) rate) limit exceeded: \\d+ from <__mw_client> for service\n"
+"          <__mw_prefix>warning: Refusing (?:STARTTLS|TLS service) request from <__mw_client> for service\n"
 "re-aggressive = <re-auth>\n"
 "                <re-reject>\n"
 "                <re-pregreet>\n"
 "                <re-protocol>\n"
+"                <re-rate>\n"
 "failregex = <re-<mode>>\n"
 "mode = aggressive\n"
 "ignoreregex =\n";

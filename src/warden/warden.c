@@ -236,7 +236,7 @@ static void failure(struct wjail *w, const char *addr, const char *user, int aut
 static void on_event(int fd, int events, void *arg)
 {
 	static const char *const kinds[] = { "", "auth", "auth-ok", "relay", "reject",
-		"pregreet", "protocol" };
+		"pregreet", "protocol", "rate" };
 	for (int i = 0; i < 256; i++) {
 		struct msg m;
 		if (msg_recv(fd, &m) <= 0)
@@ -245,7 +245,7 @@ static void on_event(int fd, int events, void *arg)
 		const char *addr = msg_get_str(&m), *user = msg_get_str(&m);
 		const char *text = msg_get_str(&m);
 		if (m.type != MSG_WARDEN_EVENT || msg_end(&m) < 0 || kind < WEV_AUTH_FAIL ||
-		    kind > WEV_PROTOCOL) {
+		    kind > WEV_RATE) {
 			log_warn("warden: malformed event datagram ignored");
 			msg_free(&m);
 			continue;
@@ -318,7 +318,7 @@ static unsigned jail_events(const struct jail *j)
 	const char *name = j->filter.name, *mode = jailconf_ref_opt(&j->filter, "mode");
 	const char *maillog = config_get(cfg, "maillog_file");
 	unsigned A = 1u << WEV_AUTH_FAIL, R = 1u << WEV_RELAY_DENIED, J = 1u << WEV_REJECT,
-	    P = 1u << WEV_PREGREET, X = 1u << WEV_PROTOCOL;
+	    P = 1u << WEV_PREGREET, X = 1u << WEV_PROTOCOL, T = 1u << WEV_RATE;
 	int ours = strcmp(name, "mailwarden") == 0;
 	if (!ours && strcmp(name, "postfix") == 0) {
 		ours = 1;	/* only when it reads nothing but our own maillog */
@@ -333,13 +333,15 @@ static unsigned jail_events(const struct jail *j)
 	static const struct { const char *mode; unsigned pf, mw; } map[] = {
 		{ "auth", 0, 0 }, { "relay", 0, 0 }, { "reject", 0, 0 }, { "pregreet", 0, 0 },
 		{ "protocol", 0, 0 }, { "normal", 0, 0 }, { "more", 0, 0 }, { "rbl", 0, 0 },
-		{ "ddos", 0, 0 }, { "extra", 0, 0 }, { "aggressive", 0, 0 },
+		{ "ddos", 0, 0 }, { "extra", 0, 0 }, { "aggressive", 0, 0 }, { "rate", 0, 0 },
 	};
-	unsigned masks[] = { A, R, J, P, X, J | R, J | R, J, P | X, J | R | A, A | R | J | P | X };
+	unsigned masks[] = { A, R, J, P, X, J | R, J | R, J, P | X, J | R | A, A | R | J | P | X, T };
+	/* mailwarden's aggressive also has the rate lines; postfix's does not */
+	unsigned rate = strcmp(name, "mailwarden") == 0 ? T : 0;
 	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
 		if (strcmp(map[i].mode, mode) == 0)
-			return masks[i];
-	return A | R | J | P | X;
+			return masks[i] | (strcmp(mode, "aggressive") == 0 ? rate : 0);
+	return A | R | J | P | X | rate;
 }
 
 struct restore {

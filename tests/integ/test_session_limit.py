@@ -17,7 +17,7 @@ def test_limit_queues_then_serves(make_server):
     # the third connects (kernel backlog) but gets no banner while two are open
     c = socket.create_connection((srv.host, srv.port), timeout=5)
     assert read_replies(c, timeout=1.0, want=1) == []
-    srv.wait_log(r'warning: service "smtp" has reached its process limit "2": '
+    srv.wait_log(rf'warning: service "smtp" \({srv.port}\) has reached its process limit "2": '
                  r'new clients may experience noticeable delays')
     assert a.cmd("QUIT").startswith("221")
     a.sock.close()

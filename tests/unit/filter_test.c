@@ -260,6 +260,37 @@ static void test_builtin_injection(void **state)
 	assert_int_equal(filter_match(f, "Nov 28 10:00:07 mx mailwarden/smtpd[77]: too many errors "
 	    "after RCPT from unknown[192.0.2.11]", &h), FILTER_MISS);
 	filter_free(f);
+	/* mode rate: the smtpd_client_*_limit warnings (docs/limits.md) */
+	static const char *const rate_lines[] = {
+		"Nov 28 10:00:09 mx mailwarden/smtpd[77]: warning: Connection rate limit exceeded: "
+		"4 from unknown[192.0.2.13] for service smtp",
+		"Nov 28 10:00:09 mx mailwarden/smtpd[77]: warning: Connection concurrency limit "
+		"exceeded: 51 from unknown[192.0.2.13] for service smtp",
+		"Nov 28 10:00:09 mx mailwarden/smtpd[77]: warning: Message delivery request rate "
+		"limit exceeded: 3 from x.example[192.0.2.13] for service submission",
+		"Nov 28 10:00:09 mx mailwarden/smtpd[77]: warning: Recipient address rate limit "
+		"exceeded: 4 from unknown[192.0.2.13] for service smtp",
+		"Nov 28 10:00:09 mx mailwarden/smtpd[77]: warning: New TLS session rate limit "
+		"exceeded: 2 from unknown[192.0.2.13] for service smtps",
+		"Nov 28 10:00:09 mx mailwarden/smtpd[77]: warning: Refusing STARTTLS request from "
+		"unknown[192.0.2.13] for service smtp",
+		"Nov 28 10:00:09 mx mailwarden/smtpd[77]: warning: Refusing TLS service request from "
+		"unknown[192.0.2.13] for service smtps",
+	};
+	for (int agg = 0; agg < 2; agg++) {
+		f = filter_load(agg ? "mailwarden" : "mailwarden[mode=rate]", NULL, err, sizeof(err));
+		assert_non_null(f);
+		for (size_t i = 0; i < sizeof(rate_lines) / sizeof(*rate_lines); i++) {
+			assert_int_equal(filter_match(f, rate_lines[i], &h), FILTER_FAIL);
+			assert_string_equal(h.host, "192.0.2.13");
+		}
+		filter_free(f);
+	}
+	f = filter_load("mailwarden[mode=rate]", NULL, err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_match(f, "Nov 28 10:00:07 mx mailwarden/smtpd[77]: too many errors "
+	    "after RCPT from unknown[192.0.2.11]", &h), FILTER_MISS);
+	filter_free(f);
 
 	/* dovecot: a user name holding '>, method=PLAIN, rip=' */
 	f = filter_load("dovecot", NULL, err, sizeof(err));
@@ -276,7 +307,7 @@ static void test_builtin_injection(void **state)
 		"postfix[mode=more]", "postfix[mode=rbl]", "postfix[mode=ddos]",
 		"postfix[mode=extra]", "postfix[mode=aggressive]", "mailwarden[mode=auth]",
 		"mailwarden[mode=relay]", "mailwarden[mode=reject]", "mailwarden[mode=pregreet]",
-		"mailwarden[mode=protocol]", "mailwarden" };
+		"mailwarden[mode=protocol]", "mailwarden[mode=rate]", "mailwarden" };
 	static const char *const inj[] = {
 		"Nov 28 10:00:00 mx postfix/submission/smtpd[123]: warning: "
 		"unknown[198.51.100.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, "

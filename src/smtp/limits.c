@@ -1,0 +1,201 @@
+/*
+ * limits — Postfix's per-client rate limits and its stress mode for the
+ * smtp engine. The rates (smtpd_client_connection_rate_limit,
+ * _message_rate_limit, _recipient_rate_limit,
+ * _new_tls_session_rate_limit) are counted by anvil.c per client network
+ * over anvil_rate_time_unit; clients in smtpd_client_event_limit_exceptions
+ * are neither counted nor limited. Each hit gives Postfix smtpd's warning
+ * and reply and is sent to the ban engine as a WEV_RATE event.
+ *
+ * Stress mode (Postfix's STRESS_README): when the engine reaches
+ * default_process_limit sessions it stops accepting (engine.c) and the
+ * stress values apply to every session: smtpd_timeout 10s,
+ * smtpd_hard_error_limit 1, smtpd_junk_command_limit 1,
+ * smtpd_starttls_timeout 10s, smtpd_per_request_deadline yes. It ends
+ * when the sessions fall below three quarters of the limit.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/msg.h"
+#include "smtp/smtpd.h"
+
+#define STRESS_TIMEOUT_MS	10000
+#define STRESS_HARD_ERRORS	1
+#define STRESS_JUNK		1
+
+/* smtpd_timeout now (10 s in stress mode). */
+long limit_timeout_ms(void)
+{
+	return eng.stress && eng.timeout_ms > STRESS_TIMEOUT_MS ? STRESS_TIMEOUT_MS : eng.timeout_ms;
+}
+
+/* smtpd_hard_error_limit now (1 in stress mode). */
+long limit_hard_errors(void)
+{
+	return eng.stress ? STRESS_HARD_ERRORS : eng.hard_error_limit;
+}
+
+/* smtpd_junk_command_limit now (1 in stress mode). */
+long limit_junk(void)
+{
+	return eng.stress ? STRESS_JUNK : eng.junk_limit;
+}
+
+/* smtpd_starttls_timeout now (10 s in stress mode). */
+long limit_starttls_timeout_ms(void)
+{
+	return eng.stress && eng.starttls_timeout_ms > STRESS_TIMEOUT_MS ? STRESS_TIMEOUT_MS :
+	    eng.starttls_timeout_ms;
+}
+
+/* Per-request deadlines now (smtpd_per_request_deadline, or stress). */
+int limit_deadline(void)
+{
+	return eng.stress || eng.per_request_deadline;
+}
+
+/* The session's timer after n bytes read (0: a new request). */
+void limit_arm_timer(struct session *s, size_t n)
+{
+	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms();
+	if (!limit_deadline()) {
+		loop_timer_set(&s->timer, t, session_timeout, s);
+		return;
+	}
+	if (s->state != SMTP_ST_DATA) {
+		if (n == 0)	/* a new request: its whole time starts now */
+			loop_timer_set(&s->timer, t, session_timeout, s);
+		return;
+	}
+	/* DATA (Postfix 3.7): each byte read earns 1/smtpd_min_data_rate s,
+	 * never more than smtpd_timeout ahead. */
+	if (n == 0 || s->deadline == 0)
+		s->deadline = now + t;
+	else
+		s->deadline += (uint64_t)n * 1000 / (uint64_t)eng.min_data_rate;
+	if (s->deadline > now + t)
+		s->deadline = now + t;
+	loop_timer_set(&s->timer, s->deadline > now ? s->deadline - now : 1, session_timeout, s);
+}
+
+/* Log Postfix's warning and tell the ban engine. */
+static void hit(struct session *s, const char *what, unsigned rate)
+{
+	char line[512];
+	snprintf(line, sizeof(line), "%s rate limit exceeded: %u from %s for service %s",
+	    what, rate, session_client(s), eng.roles[s->role].name);
+	log_warn("%s", line);
+	warden_event(s, WEV_RATE, s->sasl_username, line);
+}
+
+static unsigned count(struct session *s, enum anvil_rate r, long limit, int add)
+{
+	if (limit <= 0 || s->limit_exempt)
+		return 0;
+	unsigned rate = anvil_rate(s->akey, r, add);
+	return rate > (unsigned long)limit ? rate : 0;
+}
+
+/* smtpd_client_connection_rate_limit, before the greeting. */
+int limit_connect(struct session *s)
+{
+	if (s->limit_exempt)
+		return 0;
+	/* Counted even with no limit set, as Postfix's anvil does. */
+	unsigned rate = anvil_rate(s->akey, ANVIL_CONN, 1);
+	if (eng.conn_rate_limit <= 0 || rate <= (unsigned long)eng.conn_rate_limit)
+		return 0;
+	hit(s, "Connection", rate);
+	session_reply(s, "421 4.7.0 %s Error: too many connections from %s", eng.myhostname, s->addr);
+	s->state = SMTP_ST_CLOSING;
+	return -1;
+}
+
+/* smtpd_client_message_rate_limit, at MAIL FROM. */
+int limit_mail(struct session *s)
+{
+	unsigned rate = count(s, ANVIL_MAIL, eng.mail_rate_limit, 1);
+	if (rate == 0)
+		return 0;
+	session_reply(s, "450 4.7.1 Error: too much mail from %s", s->addr);
+	hit(s, "Message delivery request", rate);
+	return -1;
+}
+
+/* smtpd_client_recipient_rate_limit, at RCPT TO. */
+int limit_rcpt(struct session *s)
+{
+	unsigned rate = count(s, ANVIL_RCPT, eng.rcpt_rate_limit, 1);
+	if (rate == 0)
+		return 0;
+	hit(s, "Recipient address", rate);
+	session_reply(s, "450 4.7.1 Error: too many recipients from %s", s->addr);
+	return -1;
+}
+
+/* STARTTLS: refused before the 220 when the client is over its rate. */
+int limit_starttls(struct session *s)
+{
+	unsigned rate = count(s, ANVIL_NEWTLS, eng.tls_rate_limit, 0);
+	if (rate == 0)
+		return 0;
+	char line[512];
+	snprintf(line, sizeof(line), "Refusing STARTTLS request from %s for service %s",
+	    session_client(s), eng.roles[s->role].name);
+	log_warn("%s", line);
+	warden_event(s, WEV_RATE, NULL, line);
+	session_reply(s, "454 4.7.0 Error: too many new TLS sessions from %s", session_client(s));
+	return -1;
+}
+
+/* Implicit TLS (smtps): refused without a handshake, as Postfix. */
+int limit_tls_wrapper(struct session *s)
+{
+	unsigned rate = count(s, ANVIL_NEWTLS, eng.tls_rate_limit, 0);
+	if (rate == 0)
+		return 0;
+	char line[512];
+	snprintf(line, sizeof(line), "Refusing TLS service request from %s for service %s",
+	    session_client(s), eng.roles[s->role].name);
+	log_warn("%s", line);
+	warden_event(s, WEV_RATE, NULL, line);
+	return -1;
+}
+
+/* A handshake completed: a new TLS session (we resume none). */
+int limit_tls_handshake(struct session *s)
+{
+	unsigned rate = count(s, ANVIL_NEWTLS, eng.tls_rate_limit, 1);
+	if (rate == 0)
+		return 0;
+	hit(s, "New TLS session", rate);
+	session_reply(s, "421 4.7.0 %s Error: too many new TLS sessions from %s", eng.myhostname,
+	    session_client(s));
+	s->state = SMTP_ST_CLOSING;
+	return -1;
+}
+
+/* Enter or leave stress mode after the session count changed. */
+void limit_stress_check(void)
+{
+	if (!eng.stress && eng.nsessions >= eng.session_limit && !eng.draining) {
+		eng.stress = 1;
+		/* Postfix's master says this about its smtpd processes */
+		log_warn("service \"smtp\" (%s) has reached its process limit \"%zu\": "
+		    "new clients may experience noticeable delays", eng.smtp_port, eng.session_limit);
+		log_warn("to avoid this condition, increase the process count "
+		    "in master.cf or reduce the service time per client");
+		log_warn("see http://www.postfix.org/STRESS_README.html for "
+		    "examples of stress-adapting configuration settings");
+		log_info("stress mode: smtpd_timeout 10s, smtpd_hard_error_limit 1, "
+		    "smtpd_junk_command_limit 1, smtpd_starttls_timeout 10s, "
+		    "smtpd_per_request_deadline yes");
+		session_stress_all();
+	} else if (eng.stress && eng.nsessions < eng.session_limit - eng.session_limit / 4) {
+		eng.stress = 0;
+		log_info("stress mode ends: %zu sessions open (process limit %zu)",
+		    eng.nsessions, eng.session_limit);
+	}
+}
