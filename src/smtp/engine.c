@@ -17,6 +17,7 @@
 #include "common/cidr.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/priv.h"
 #include "common/sandbox.h"
 #include "common/util.h"
 #include "policy/dns.h"
@@ -166,19 +167,13 @@ static void on_retire(int signo, void *arg)
 
 static void drop_privileges(const char *qdir)
 {
+	priv_name("smtpd");
 	if (geteuid() != 0)
 		return;
-	const char *user = config_get(eng.cfg, "mail_owner");
-	struct passwd *pw = getpwnam(user);
-	if (pw == NULL)
-		fatal("mail_owner user '%s' does not exist (create it: useradd --system %s)", user, user);
+	struct passwd *pw = priv_user(eng.cfg, "mail_owner");
 	if (chroot(qdir) < 0 || chdir("/") < 0)
 		fatal("chroot %s: %s", qdir, strerror(errno));
-	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-		fatal("cannot drop privileges to %s: %s", user, strerror(errno));
-	if (setuid(0) == 0)
-		fatal("privileges not dropped");
+	priv_become("mail_owner", pw->pw_uid, pw->pw_gid, &pw->pw_gid, 1, NULL, 0);
 }
 
 /* The smtp listener's port, as Postfix's master names the service. */

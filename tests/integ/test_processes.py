@@ -37,7 +37,7 @@ def wait_children(pid, n, timeout=10):
 
 def by_name(pid):
     """The parent's children by /proc/PID/comm: qmgr and local name
-    themselves; the smtp engine keeps the program's name."""
+    themselves, and so does the smtp engine (smtpd)."""
     out = {}
     for k in children(pid):
         st = proc_stat(k)
