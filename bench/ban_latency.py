@@ -6,10 +6,11 @@ in force, for both sources of failures of the ban engine:
   engine   an attacker host (network namespace, real nft) fails SMTP AUTH
            twice; t0 = the client has the second 535 (the engine sends its
            event to the warden before that reply), t1 = the warden has
-           applied the nft ban and rewritten private/bans (the file the
-           engine checks at accept). The nft element is checked too.
+           applied the nft ban and rewritten the bans file the engine
+           checks at accept (queue_directory/warden/bans; private/bans
+           before the privilege-separation work, for comparisons). The nft element is checked too.
   logfile  a followed sshd log (inotify) gets the second "Failed password"
-           line of an address; t0 = the write, t1 = private/bans rewritten.
+           line of an address; t0 = the write, t1 = the bans file rewritten.
 
 Run as root from the repository root:  bench/ban_latency.py [N]
 MAILWARDEN_BIN picks the binary (default ./mailwarden).
@@ -60,6 +61,12 @@ def show(name, xs):
         name, len(xs), min(xs), statistics.median(xs), pct(xs, 95), max(xs)))
 
 
+def knows(key):
+    """Whether the binary has config key `key` (older binaries for comparisons)."""
+    r = subprocess.run([BIN, "params"], capture_output=True, text=True)
+    return any(line.split(" ", 1)[0] == key for line in r.stdout.splitlines())
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("ban_latency.py: run as root (network namespaces, nftables)")
@@ -93,6 +100,7 @@ def main():
                 "smtpd_sasl_auth_enable = yes", "smtpd_tls_auth_only = no",
                 "smtpd_sasl_path = %s/passwd" % work, "smtpd_sasl_failure_delay = 0",
                 "warden_logtarget = %s/warden.log" % work,
+            ] + (["data_directory = %s/data" % work] if knows("data_directory") else []) + [
                 "[postfix-sasl]", "enabled = true", "filter = mailwarden[mode=auth]",
                 "maxretry = 2", "bantime = 1h", 'action = nft[port="%d", protocol=tcp]' % PORT,
                 "[sshd]", "enabled = true", "filter = sshd", "logpath = %s" % authlog,
@@ -101,7 +109,8 @@ def main():
         out = open(os.path.join(work, "stderr"), "w")
         proc = subprocess.Popen(["ip", "netns", "exec", pair.srv, BIN, "-c", conf],
                                 stdout=out, stderr=out, start_new_session=True)
-        bans = os.path.join(work, "spool", "private", "bans")
+        bans = os.path.join(work, "spool", "warden" if knows("data_directory") else "private",
+                            "bans")
         for _ in range(100):
             try:
                 c = pair.connect(PORT, Pair.OTHER, timeout=1)
@@ -158,7 +167,7 @@ def main():
         rules = pair.nft_ruleset()
         log_in_kernel = sum(1 for i in range(N) if "198.51.100.%d" % (10 + i) in rules)
         print("ban latency: the failure that reaches maxretry -> nft element added and "
-              "private/bans rewritten (accept refusing)")
+              "bans file rewritten (accept refusing)")
         if eng:
             show("engine", eng)
         if logl:

@@ -33,8 +33,11 @@ fi
 # When started as root mailwarden drops to the user mailwarden, which must
 # be able to write the spool and the mailboxes.
 if [ "$(id -u)" -eq 0 ] && getent passwd mailwarden >/dev/null; then
-	chmod 0755 run
-	chown -R mailwarden:mailwarden run/spool run/mail
+	# queue_directory belongs to root (the engine's chroot; the master
+	# makes its subdirectories with their owners); mailboxes to mail_owner
+	chmod 0755 run run/spool
+	chown root:root run run/spool
+	chown -R mailwarden:mailwarden run/mail
 fi
 echo "demo.sh: starting mailwarden on 127.0.0.1:2525 (Ctrl-C to stop; log in ./run/maillog)"
 exec ./mailwarden -c conf/demo.conf

@@ -21,6 +21,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/priv.h"
 #include "common/sandbox.h"
 #include "common/loop.h"
 #include "common/msg.h"
@@ -288,8 +289,7 @@ void firewall_main(struct config *c, const char *path, int fd, int master_fd)
 	cfg_path = path;
 	peer = fd;
 	log_set_service("firewall");
-	if (prctl(PR_SET_NAME, "firewall", 0, 0, 0) < 0)
-		log_warn("prctl(PR_SET_NAME): %s", strerror(errno));
+	priv_name("firewall");
 	loop_init();
 	nft = nft_open(NULL, err, sizeof(err));
 	if (nft == NULL)

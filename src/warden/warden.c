@@ -30,6 +30,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/priv.h"
 #include "common/sandbox.h"
 #include "common/loop.h"
 #include "common/msg.h"
@@ -760,8 +761,7 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	cfg_path = path;
 	ev_fd = events;
 	log_set_service("warden");
-	if (prctl(PR_SET_NAME, "warden", 0, 0, 0) < 0)
-		log_warn("prctl(PR_SET_NAME): %s", strerror(errno));
+	priv_name("warden");
 	loop_init();
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	const char *target = config_get(cfg, "warden_logtarget");

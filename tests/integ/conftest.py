@@ -100,6 +100,32 @@ def pids_with(field, value):
     return sorted(out)
 
 
+def proc_status(pid):
+    """/proc/PID/status as a dict, {} when the process is gone."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                out[k] = v.strip()
+    except OSError:
+        pass
+    return out
+
+
+def children_by_comm(pid):
+    """{comm: child pid} of pid's children, by the names they give
+    themselves (smtpd, qmgr, local, warden, firewall)."""
+    out = {}
+    for k in pids_with(4, pid):
+        try:
+            with open(f"/proc/{k}/comm") as f:
+                out[f.read().strip()] = k
+        except OSError:
+            continue
+    return out
+
+
 def write_map(path, mapping):
     with open(path, "w") as f:
         for k, v in mapping.items():

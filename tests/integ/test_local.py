@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import BIN, make_message, pids_with, proc_stat
+from conftest import BIN, make_message, pids_with, proc_stat, proc_status
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="privilege separation needs root")
@@ -33,13 +33,7 @@ CAP_SETGID, CAP_SETUID = 6, 7
 
 # -- (a) process status ------------------------------------------------------
 
-def status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
+status = proc_status
 
 
 def child_named(server, name, timeout=10):

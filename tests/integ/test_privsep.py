@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import pids_with
+from conftest import children_by_comm, proc_status
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation needs root")
 
@@ -20,13 +20,7 @@ CAP_SETGID, CAP_SETUID, CAP_NET_ADMIN = 6, 7, 12
 NAMES = ("smtpd", "qmgr", "local", "warden", "firewall")
 
 
-def status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
+status = proc_status
 
 
 def children(server, timeout=15):
@@ -34,13 +28,7 @@ def children(server, timeout=15):
     deadline = time.time() + timeout
     out = {}
     while time.time() < deadline:
-        out = {}
-        for k in pids_with(4, server.proc.pid):
-            try:
-                with open(f"/proc/{k}/comm") as f:
-                    out[f.read().strip()] = k
-            except OSError:
-                pass
+        out = children_by_comm(server.proc.pid)
         if all(n in out for n in NAMES) and \
                 all(status(out[n]).get("Seccomp") == "2" for n in NAMES):
             return out

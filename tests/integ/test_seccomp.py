@@ -7,42 +7,22 @@ serves mail; `seccomp = no` turns the filter off. Every other integration
 test fails on a "seccomp violation" in its log (conftest.py), so the
 whole suite checks that the lists are complete."""
 import os
-import pwd
 import signal
 import time
 
 import pytest
 
-from conftest import make_message, pids_with
+from conftest import children_by_comm, make_message, proc_status
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="tells the children apart by uid and chroot (root)")
 
 
-def status(pid):
-    """/proc/PID/status as a dict, {} when the process is gone."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                out[k] = v.strip()
-    except OSError:
-        pass
-    return out
+status = proc_status
 
 
 def kinds(server):
-    """{"smtpd": pid, "qmgr": pid, "local": pid, ...} of the current
-    children, by the names they give themselves (/proc/PID/comm)."""
-    out = {}
-    for k in pids_with(4, server.proc.pid):
-        try:
-            with open(f"/proc/{k}/comm") as f:
-                out[f.read().strip()] = k
-        except OSError:
-            continue
-    return out
+    return children_by_comm(server.proc.pid)
 
 
 def wait_kinds(server, want=("smtpd", "qmgr"), not_pid=None, timeout=10.0):

@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import BIN, pids_with
+from conftest import BIN, pids_with, proc_status
 from evsock import event_socket, event_bytes
 from test_tls_auth import b64, starttls_conn, tls  # noqa: F401  (fixture)
 from test_warden import ACTION, cli, read, wait_for
@@ -45,13 +45,7 @@ def sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def status_fields(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
+status_fields = proc_status
 
 
 def sockets(pid):
