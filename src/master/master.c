@@ -236,20 +236,26 @@ static int mkdir_at(int parentfd, const char *name, const char *path, mode_t mod
 	return rc;
 }
 
-/* The directory holding path's last part, opened (its name in name); as
- * root it must not be writable by any other uid (or a group other than
- * root's). The fd, or -1 and err. */
+/* The directory holding path's last part, opened (its name in name); a
+ * relative path is taken from the working directory, as the other paths
+ * of the config. As root it must not be writable by any other uid (or a
+ * group other than root's). The fd, or -1 and err. */
 static int open_parent(const char *key, const char *path, char *name, size_t len, char *err,
     size_t errlen)
 {
 	char dir[1024];
 	struct stat st;
-	const char *slash = strrchr(path, '/');
-	if (*path != '/' || slash[1] == '\0' || str_copy(name, len, slash + 1) < 0) {
-		snprintf(err, errlen, "%s: %s: not an absolute directory path", key, path);
+	const char *slash = strrchr(path, '/');	/* relative: to the working directory */
+	const char *last = slash ? slash + 1 : path;
+	if (*last == '\0' || strcmp(last, ".") == 0 || strcmp(last, "..") == 0 ||
+	    str_copy(name, len, last) < 0) {
+		snprintf(err, errlen, "%s: %s: not a directory path ending in a name", key, path);
 		return -1;
 	}
-	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (slash == NULL)
+		str_copy(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "%s: open %s: %s", key, dir, strerror(errno));
