@@ -557,3 +557,8 @@ void action_free(struct action *a)
 	free(a->name);
 	free(a);
 }
+
+char *action_command_text(const struct action *a, const char *key, const struct action_ban *b)
+{
+	return command(a, key, b);
+}
