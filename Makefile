@@ -72,6 +72,7 @@ check: lint unit compat integ
 test: lint
 	$(MAKE) check
 	$(MAKE) FLAVOUR=build-san SAN=1 check
+	$(MAKE) fuzz-run FUZZ_SECONDS=10
 
 clean:
 	rm -rf build build-san build-fuzz mailwarden

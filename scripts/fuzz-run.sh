@@ -1,10 +1,12 @@
 #!/bin/bash
 # fuzz-run.sh BINDIR SECONDS [NAME...] — run each libFuzzer harness of
-# BINDIR for SECONDS (nice 10, one at a time) over its committed seed
-# corpus tests/fuzz/corpus/NAME/; new inputs go to build-fuzz/corpus/NAME/
-# (not committed). Prints one line per harness: runs, cov, ft, corpus.
-# Any crash, leak, timeout or OOM fails the run (exit 1); the reproducer is
-# kept as build-fuzz/crash/NAME-*. Run from the top of the source tree.
+# BINDIR (all *_fuzz, or the NAMEs given) for SECONDS, one at a time under
+# nice -n 10, over its committed seed corpus tests/fuzz/corpus/NAME/; new
+# inputs go to build-fuzz/corpus/NAME/ (not committed). Prints one line per
+# harness (CPU seconds, runs, libFuzzer's cov/ft/corp) and appends it to
+# build-fuzz/stats.tsv. Any crash, leak, timeout or out-of-memory fails the
+# run (exit 1); the reproducer is kept as build-fuzz/crash/NAME-*.
+# Run from the top of the source tree.
 set -u
 bindir=$1
 secs=$2
@@ -17,24 +19,30 @@ if [ "${#names[@]}" -eq 0 ]; then
 fi
 mkdir -p build-fuzz/corpus build-fuzz/crash build-fuzz/log
 fail=0
+TIMEFORMAT='%3U %3S'
 for n in "${names[@]}"; do
 	seed=tests/fuzz/corpus/$n
 	work=build-fuzz/corpus/$n
 	mkdir -p "$seed" "$work"
 	log=build-fuzz/log/$n.log
-	start=$(date +%s)
-	nice -n 10 "$bindir/${n}_fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-		-max_len=65536 -print_final_stats=1 -artifact_prefix="build-fuzz/crash/$n-" \
-		"$work" "$seed" >"$log" 2>&1
-	rc=$?
-	end=$(date +%s)
-	stats=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -E 's/^#([0-9]+)[[:space:]]+[A-Z]+[[:space:]]+/runs=\1 /; s/ exec\/s.*//')
+	cpu=$( { time nice -n 10 "$bindir/${n}_fuzz" -max_total_time="$secs" -timeout=10 \
+		-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+		-artifact_prefix="build-fuzz/crash/$n-" "$work" "$seed" >"$log" 2>&1; \
+		echo "rc=$?" >"$log.rc"; } 2>&1 )
+	rc=$(sed 's/rc=//' "$log.rc")
+	cpus=$(echo "$cpu" | awk '{ printf "%.1f", $1 + $2 }')
+	stats=$(grep -E '^#[0-9]+' "$log" | tail -1 |
+		sed -E 's/^#([0-9]+)[[:space:]]+[A-Z]+[[:space:]]+/runs=\1 /; s/ (lim|exec\/s):.*//')
+	for d in /dev/shm/mwfuzz.*; do	# scratch dirs of harnesses that died
+		[ -d "$d" ] && ! kill -0 "${d##*.}" 2>/dev/null && rm -rf -- "$d"
+	done
+	printf '%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$n" "$cpus" "$rc" "$stats" >>build-fuzz/stats.tsv
 	if [ "$rc" -ne 0 ]; then
-		echo "FAIL $n (rc $rc, $((end - start)) s): $(grep -m1 -E 'ERROR|SUMMARY|runtime error' "$log")"
-		echo "     log: $log"
+		echo "FAIL $n (exit $rc, cpu ${cpus}s): $(grep -m1 -E 'ERROR|SUMMARY|runtime error' "$log")"
+		echo "     log: $log; reproducer: build-fuzz/crash/$n-*"
 		fail=1
 	else
-		echo "ok   $n $((end - start)) s $stats"
+		echo "ok   $n cpu ${cpus}s $stats"
 	fi
 done
 exit $fail

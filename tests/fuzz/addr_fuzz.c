@@ -15,6 +15,7 @@
 #include "smtp/smtpd.h"
 #include "fuzz.h"
 
+static struct config *cfg;	/* kept: the resolver points into it */
 static struct resolver *res;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -25,7 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror("addr_fuzz: run from the source tree's top directory");
 		abort();
 	}
-	struct config *cfg = config_load("data/queue/resolve.conf", err, sizeof(err));
+	cfg = config_load("data/queue/resolve.conf", err, sizeof(err));
 	res = cfg ? resolve_open(cfg, err, sizeof(err)) : NULL;
 	if (res == NULL || chdir(cwd) < 0) {
 		fprintf(stderr, "addr_fuzz: %s\n", err);

@@ -7,11 +7,13 @@
  */
 #ifndef MW_FUZZ_H
 #define MW_FUZZ_H
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -37,8 +39,9 @@ static inline char *fz_cstr(const uint8_t *data, size_t size)
 	return fz_str(data, z ? (size_t)(z - data) : size);
 }
 
-/* This process's scratch directory, /dev/shm/mwfuzz.XXXXXX (made once,
- * removed at exit with what fz_file wrote into it). */
+/* This process's scratch directory, /dev/shm/mwfuzz.PID (made once,
+ * removed at exit with what fz_file wrote into it; after a crash
+ * scripts/fuzz-run.sh removes those of dead processes). */
 static char fz_dirbuf[64];
 static char fz_names[16][128];
 static int fz_nnames;
@@ -54,9 +57,9 @@ static void fz_cleanup(void)
 static inline const char *fz_dir(void)
 {
 	if (fz_dirbuf[0] == '\0') {
-		snprintf(fz_dirbuf, sizeof(fz_dirbuf), "/dev/shm/mwfuzz.XXXXXX");
-		if (mkdtemp(fz_dirbuf) == NULL) {
-			perror("mkdtemp /dev/shm");
+		snprintf(fz_dirbuf, sizeof(fz_dirbuf), "/dev/shm/mwfuzz.%ld", (long)getpid());
+		if (mkdir(fz_dirbuf, 0700) < 0 && errno != EEXIST) {
+			perror(fz_dirbuf);
 			abort();
 		}
 		atexit(fz_cleanup);
@@ -64,16 +67,22 @@ static inline const char *fz_dir(void)
 	return fz_dirbuf;
 }
 
-/* Write data into fz_dir()/name (replaced each call); the full path. */
-static inline const char *fz_file(const char *name, const void *data, size_t size)
+/* Remove path at exit (once; files made in fz_dir() by other means). */
+static inline void fz_track(const char *path)
 {
-	static char path[128];
-	snprintf(path, sizeof(path), "%s/%s", fz_dir(), name);
 	int known = 0;
 	for (int i = 0; i < fz_nnames; i++)
 		known |= strcmp(fz_names[i], path) == 0;
 	if (!known && fz_nnames < 16)
 		snprintf(fz_names[fz_nnames++], sizeof(fz_names[0]), "%s", path);
+}
+
+/* Write data into fz_dir()/name (replaced each call); the full path. */
+static inline const char *fz_file(const char *name, const void *data, size_t size)
+{
+	static char path[128];
+	snprintf(path, sizeof(path), "%s/%s", fz_dir(), name);
+	fz_track(path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || (size && write(fd, data, size) != (ssize_t)size) || close(fd) < 0) {
 		perror(path);
