@@ -13,6 +13,7 @@
 #include "warden/jail.h"
 #include "fuzz.h"
 
+static struct config *cfg;	/* kept: the jails point into it */
 static struct jailconf jc;
 static struct jail_ref ref;
 static char adir[128];
@@ -25,7 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char err[1024];
 	fz_quiet();
 	snprintf(adir, sizeof(adir), "%s", fz_dir());
-	struct config *cfg = config_load(fz_file("jail.cf", conf, sizeof(conf) - 1), err, sizeof(err));
+	cfg = config_load(fz_file("jail.cf", conf, sizeof(conf) - 1), err, sizeof(err));
 	if (cfg == NULL || jailconf_load(cfg, &jc, err, sizeof(err)) < 0 || jc.njails != 1 ||
 	    jailconf_parse_ref("fz[name=fz, port=\"25,587\"]", &ref, err, sizeof(err)) < 0) {
 		fprintf(stderr, "action_fuzz: %s\n", err);
