@@ -16,6 +16,13 @@ ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+# FUZZ=1 (used by `make fuzz`): libFuzzer instrumentation plus ASan+UBSan
+# for the library; the harnesses link with -fsanitize=fuzzer.
+FUZZ    ?= 0
+ifeq ($(FUZZ),1)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
 ifeq ($(FLAVOUR),build)
 BIN     := mailwarden
 else
@@ -65,9 +72,32 @@ check: lint unit compat integ
 test: lint
 	$(MAKE) check
 	$(MAKE) FLAVOUR=build-san SAN=1 check
+	$(MAKE) fuzz-run FUZZ_SECONDS=10
 
 clean:
-	rm -rf build build-san mailwarden
+	rm -rf build build-san build-fuzz mailwarden
+
+# libFuzzer harnesses (tests/fuzz/README.md): `make fuzz` builds them with
+# clang-14 in build-fuzz/; `make fuzz-run FUZZ_SECONDS=N` runs each for N
+# seconds over its committed corpus (tests/fuzz/corpus/NAME/); a crash fails.
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 10
+FUZZSRC := $(wildcard tests/fuzz/*_fuzz.c)
+FUZZBIN := $(FUZZSRC:tests/fuzz/%.c=$(FLAVOUR)/fuzz/%)
+
+fuzz:
+	$(MAKE) FLAVOUR=build-fuzz CC=$(FUZZ_CC) FUZZ=1 fuzz-build
+
+fuzz-build: $(FUZZBIN)
+
+$(FLAVOUR)/fuzz/%_fuzz: tests/fuzz/%_fuzz.c tests/fuzz/fuzz.h $(FLAVOUR)/libmw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS)
+
+fuzz-run: fuzz
+	scripts/fuzz-run.sh build-fuzz/fuzz $(FUZZ_SECONDS)
+
+.PHONY: fuzz fuzz-build fuzz-run
 
 -include $(LIBOBJS:.o=.d) $(MAINOBJ:.o=.d)
 

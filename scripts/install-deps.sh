@@ -21,6 +21,7 @@ PKGS=(
 	iproute2 procps
 	dnsmasq-base postgrey fail2ban nftables
 	dovecot-core dovecot-lmtpd
+	clang-14 libclang-rt-14-dev
 )
 
 # Postfix is installed only for its tools (smtp-source, smtp-sink, postconf)

@@ -32,6 +32,7 @@
 #include "queue/nexthop.h"
 #include "queue/pickup.h"
 #include "queue/qmgr.h"
+#include "queue/spool.h"
 #include "sasl/sasl.h"
 #include "smtp/tls.h"
 #include "smtp/engine.h"
@@ -407,6 +408,14 @@ static void sandbox_violation(struct msg *m, void *arg)
 	    sandbox_syscall_name(arch, nr, name, sizeof(name)), (unsigned)nr);
 }
 
+/* An engine's MSG_QUEUED: exactly one string, a queue id as the spool
+ * names them (no path, no dots): checked before it is passed on. */
+static int queued_ok(struct msg *m)
+{
+	const char *id = msg_get_str(m);
+	return msg_end(m) == 0 && spool_valid_id(id);
+}
+
 /* Messages from a child: engine hints go on to the queue manager. */
 static void on_child_msg(int fd, int events, void *arg)
 {
@@ -425,6 +434,9 @@ static void on_child_msg(int fd, int events, void *arg)
 		if (m.type == MSG_QUEUED && CHAN_KIND(arg) != CHILD_ENGINE) {
 			log_warn("process %s pid %d: unexpected message type %u ignored",
 			    child_names[CHAN_KIND(arg)], CHAN_PID(arg), m.type);
+		} else if (m.type == MSG_QUEUED && !queued_ok(&m)) {
+			log_warn("process %s pid %d: malformed queue id hint ignored",
+			    child_names[CHAN_KIND(arg)], CHAN_PID(arg));
 		} else if (m.type == MSG_QUEUED && qmgr_fd >= 0) {
 			if (qmgr_missed) {
 				struct msg scan;

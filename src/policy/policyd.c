@@ -385,3 +385,9 @@ enum policy_result r_policy_service(struct rstate *st, const struct ritem *it)
 	st->pending = 1;
 	return POLICY_PENDING;
 }
+
+int policyd_parse_reply(struct buf *in, char *action, size_t len)
+{
+	struct preq q = { .in = *in };
+	return parse_reply(&q, action, len);
+}

@@ -150,6 +150,10 @@ restriction_fn r_rhsbl_helo, r_rhsbl_recipient, r_dnswl_client;
 /* restrict_access.c */
 restriction_fn r_client_access, r_sender_access, r_helo_access, r_recipient_access;
 /* policyd.c */
+/* The action= value of a reply held in in (NUL-terminated, CR removed,
+ * changed in place): 1 done, 0 more needed, -1 bad (fuzzing). */
+struct buf;
+int policyd_parse_reply(struct buf *in, char *action, size_t len);
 restriction_fn r_policy_service;
 /* Parse "inet:host:port" / "unix:/path" at start-up; NULL + err if bad. */
 struct policy_service *policyd_open(const char *spec, const struct rparams *p,

@@ -538,3 +538,12 @@ void pickup_init(const struct config *cfg, int qfd, pickup_queued_fn *queued_fn)
 	}
 	pickup_timer(NULL);
 }
+
+int pickup_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct drop d;
+	if (drop_parse(buf, len, &d, err, errlen) < 0)
+		return -1;
+	drop_free(&d);
+	return 0;
+}

@@ -59,4 +59,6 @@ int pickup_addr_ok(const char *p, size_t n);
  * off: *mlen the recorded length, 0 when it is exactly the room between
  * off and the end record; -1 for a missing, malformed or mismatched one. */
 int pickup_end_record(const char *buf, size_t len, size_t off, size_t *mlen);
+/* Parse and check a whole maildrop file held in buf; 0 or -1 with err. */
+int pickup_parse(const char *buf, size_t len, char *err, size_t errlen);
 #endif

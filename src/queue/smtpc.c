@@ -623,3 +623,8 @@ const char *smtpc_peer_name(const struct smtpc *c)
 {
 	return c->naddr > 0 ? c->addrs[c->ai].name : "none";
 }
+
+int smtpc_get_reply(struct smtpc *c, int *code, char *text, size_t len)
+{
+	return get_reply(c, code, text, len);
+}

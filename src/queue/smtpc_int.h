@@ -75,6 +75,8 @@ void smtpc_conn_fail(struct smtpc *c, const char *dsn, int perm, const char *fmt
     __attribute__((format(printf, 4, 5)));
 /* Start the TLS handshake after "220" to STARTTLS. */
 void smtpc_tls_begin(struct smtpc *c);
+/* Take one reply off c->in: 1 (code, lines joined by '\n'), 0 incomplete, -1 bad. */
+int smtpc_get_reply(struct smtpc *c, int *code, char *text, size_t len);
 
 /* smtpc_proto.c */
 /* Set a recipient's result. */
@@ -82,6 +84,8 @@ void smtpc_rcpt_set(struct smtpc_rcpt *r, enum smtpc_status st, const char *dsn,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* What the client was doing, for "... while X" texts. */
 const char *smtpc_stage(const struct smtpc *c);
+/* Note the EHLO/LHLO reply text's extensions in c (fuzzing). */
+void smtpc_ehlo_features(struct smtpc *c, const char *text);
 /* Send EHLO (LHLO for LMTP). */
 int smtpc_send_ehlo(struct smtpc *c);
 /* A reply before the first message (greeting, EHLO, STARTTLS, AUTH). */

@@ -214,10 +214,12 @@ static void ehlo_features(struct smtpc *c, const char *text)
 	const char *p = text;
 	c->esmtp = 1;
 	while (p && *p) {
-		const char *kw = p + 4;
+		/* a line is "250-KEYWORD ..." or a bare final "250" */
 		const char *e = strchr(p, '\n');
-		size_t l = e ? (size_t)(e - kw) : strlen(kw);
-		if (strlen(p) > 4) {
+		size_t ll = e ? (size_t)(e - p) : strlen(p);
+		const char *kw = p + (ll > 4 ? 4 : ll);
+		size_t l = ll > 4 ? ll - 4 : 0;
+		if (l > 0) {
 			if (l >= 10 && strncasecmp(kw, "PIPELINING", 10) == 0)
 				c->pipelining = 1;
 			else if (l >= 4 && strncasecmp(kw, "SIZE", 4) == 0)
@@ -518,4 +520,9 @@ int smtpc_xact_reply(struct smtpc *c, int code, char *text)
 	}
 	send_cmds(c);
 	return 1;
+}
+
+void smtpc_ehlo_features(struct smtpc *c, const char *text)
+{
+	ehlo_features(c, text);
 }

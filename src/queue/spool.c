@@ -294,6 +294,8 @@ int spool_read(int dirfd, const char *id, struct spool_env *env, char *err, size
 				snprintf(err, errlen, "bad client record");
 				goto bad;
 			}
+			free(env->client_name);	/* a repeated record: the last wins */
+			free(env->client_addr);
 			env->client_name = rec_dup(v, (size_t)(sp - v));
 			env->client_addr = rec_dup(sp + 1, vl - (size_t)(sp + 1 - v));
 			break;

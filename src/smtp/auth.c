@@ -169,6 +169,23 @@ static long b64_decode(const char *in, char *out, size_t outlen)
 	return (long)o;
 }
 
+long auth_b64_decode(const char *in, char *out, size_t outlen)
+{
+	return b64_decode(in, out, outlen);
+}
+
+int auth_plain_split(const char *buf, size_t n, const char **user, const char **pass)
+{
+	const char *end = buf + n;
+	const char *u = memchr(buf, '\0', n);
+	const char *p = u ? memchr(u + 1, '\0', (size_t)(end - u - 1)) : NULL;
+	if (u == NULL || p == NULL || memchr(p + 1, '\0', (size_t)(end - p - 1)))
+		return -1;
+	*user = u + 1;
+	*pass = p + 1;
+	return 0;
+}
+
 static void auth_reply_delayed(struct session *s, long ms, int sync);
 
 /* The end of an exchange. sync: called from inside the AUTH command
@@ -264,18 +281,13 @@ static void auth_plain(struct session *s, const char *b64)
 		session_error(s);
 		return;
 	}
-	const char *authz = buf;
-	const char *end = buf + n;
-	const char *user = memchr(authz, '\0', (size_t)n);
-	const char *pass = user ? memchr(user + 1, '\0', (size_t)(end - user - 1)) : NULL;
-	if (user == NULL || pass == NULL || memchr(pass + 1, '\0', (size_t)(end - pass - 1))) {
+	const char *authz = buf, *user, *pass;
+	if (auth_plain_split(buf, (size_t)n, &user, &pass) < 0) {
 		auth_cancel(s);
 		session_reply(s, "501 5.5.2 Invalid authentication response");
 		session_error(s);
 		return;
 	}
-	user++;
-	pass++;
 	if (*user == '\0' || strlen(user) > AUTH_MAX_USER || (*authz && strcmp(authz, user) != 0)) {
 		/* Acting as another user (authzid) is not supported. */
 		s->auth_step = AUTH_CHECKING;

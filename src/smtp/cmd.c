@@ -445,3 +445,8 @@ sleep:
 	    (long)s->errors >= eng.soft_error_limit)
 		session_sleep_then_resume(s);
 }
+
+char *cmd_parse_path(char *arg, const char *prefix, char **params)
+{
+	return parse_path(arg, prefix, params);
+}

@@ -254,6 +254,8 @@ void check_set_line(const char *line);
 
 /* cmd.c */
 void cmd_dispatch(struct session *s, char *line, size_t len);
+/* MAIL FROM:/RCPT TO: path parser (in place); the address or NULL (fuzzing). */
+char *cmd_parse_path(char *arg, const char *prefix, char **params);
 /* "250-" capability lines after EHLO (cmd.c) */
 void cmd_ehlo_reply(struct session *s);
 
@@ -264,6 +266,11 @@ void auth_input(struct session *s, char *line, size_t len);
 /* AUTH offered to this session now? */
 int auth_offered(const struct session *s);
 void auth_cancel(struct session *s);
+/* AUTH's base64 decoder (padding required); decoded length or -1 (fuzzing). */
+long auth_b64_decode(const char *in, char *out, size_t outlen);
+/* Split a decoded PLAIN response (n bytes, NUL-terminated at buf[n])
+ * "[authzid] NUL authcid NUL passwd" into *user and *pass; -1 if malformed. */
+int auth_plain_split(const char *buf, size_t n, const char **user, const char **pass);
 /* Tell the ban engine (datagram; dropped if it is not running). */
 void warden_event(struct session *s, int kind, const char *user, const char *text);
 

@@ -29,6 +29,7 @@
 #define ACT_RETRY_MS 30000
 #define ACT_ATTEMPTS 3
 #define ACT_OUT_MAX 2048
+#define ACT_EXPAND_MAX 4096	/* %(x)s and <tag> expansions per command */
 
 struct kv {
 	char *sec, *key, *val;
@@ -54,6 +55,9 @@ struct action {
 };
 
 static struct action *all;
+/* Expansions left for the command being built: values that name each
+ * other several times would otherwise take exponential time. */
+static unsigned expand_left = ACT_EXPAND_MAX;
 
 static const char *kv_get(const struct action *a, const char *sec, const char *key)
 {
@@ -179,7 +183,8 @@ static void interp(const struct action *a, const char *sec, const char *v, struc
 			continue;
 		}
 		const char *e;
-		if (v[0] == '%' && v[1] == '(' && (e = strstr(v, ")s")) && depth < 10) {
+		if (v[0] == '%' && v[1] == '(' && (e = strstr(v, ")s")) && depth < 10 &&
+		    expand_left > 0) {
 			char key[128];
 			snprintf(key, sizeof(key), "%.*s", (int)(e - v - 2), v + 2);
 			const char *val = NULL;
@@ -188,6 +193,7 @@ static void interp(const struct action *a, const char *sec, const char *v, struc
 			if (val == NULL && strcmp(key, "__name__") == 0)
 				val = a->name;
 			if (val) {
+				expand_left--;
 				interp(a, sec, val, out, depth + 1);
 				v = e + 2;
 				continue;
@@ -222,7 +228,7 @@ static void subst(const struct action *a, const struct tags *tg, const char *v,
 	const struct jail *j = a->jail;
 	while (*v) {
 		const char *e = v[0] == '<' ? strchr(v + 1, '>') : NULL;
-		if (e == NULL || e - v > 64 || depth > 10) {
+		if (e == NULL || e - v > 64 || depth > 10 || expand_left == 0) {
 			buf_append(out, v, 1);
 			v++;
 			continue;
@@ -264,6 +270,7 @@ static void subst(const struct action *a, const struct tags *tg, const char *v,
 		} else {
 			struct buf t;
 			buf_init(&t, 65536);
+			expand_left--;
 			interp(a, "Definition", val, &t, 0);
 			subst(a, tg, t.data ? t.data : "", out, depth + 1);
 			buf_free(&t);
@@ -293,6 +300,7 @@ static char *command(const struct action *a, const char *key, const struct actio
 	struct buf i, o;
 	buf_init(&i, 65536);
 	buf_init(&o, 65536);
+	expand_left = ACT_EXPAND_MAX;
 	interp(a, "Definition", raw, &i, 0);
 	subst(a, tp, i.data ? i.data : "", &o, 0);
 	buf_free(&i);
@@ -556,4 +564,9 @@ void action_free(struct action *a)
 	buf_free(&a->out);
 	free(a->name);
 	free(a);
+}
+
+char *action_command_text(const struct action *a, const char *key, const struct action_ban *b)
+{
+	return command(a, key, b);
 }

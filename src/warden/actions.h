@@ -42,6 +42,9 @@ int action_unban(struct action *a, const struct action_ban *b, size_t n, char *e
 /* actionstop / nft_jail_teardown. */
 void action_stop(struct action *a);
 void action_free(struct action *a);
+/* The shell command [Definition] key would run for b (NULL: no run-time
+ * tags), tags resolved and outside values escaped; NULL if unset (fuzzing). */
+char *action_command_text(const struct action *a, const char *key, const struct action_ban *b);
 /* Reap finished command children (call on SIGCHLD). */
 void actions_reap(void);
 /* Command children still running or queued (tests, shutdown). */

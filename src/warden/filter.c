@@ -211,7 +211,8 @@ static int parse_spec(const char *spec, char *name, size_t nlen, struct ini *opt
 	return 0;
 }
 
-static int compile_list(struct filter *f, const char *key, struct frx *arr, int *n,
+/* Compile key's lines into arr (room for max entries) from arr[*n] on. */
+static int compile_list(struct filter *f, const char *key, struct frx *arr, int *n, int max,
     unsigned flags, char *err, size_t errlen)
 {
 	const char *v = def_get(f, key);
@@ -226,8 +227,9 @@ static int compile_list(struct filter *f, const char *key, struct frx *arr, int 
 		l = str_trim(l);
 		if (*l == '\0')
 			continue;
-		if (*n >= FILTER_MAXRX) {
-			filter_set_err(err, errlen, "%s:%d: %s", file, line + idx, "too many regexes");
+		if (*n >= max) {
+			filter_set_err(err, errlen, "%s:%d: %s", file, line + idx,
+			    max == 1 ? "prefregex must be a single regex" : "too many regexes");
 			rc = -1;
 			break;
 		}
@@ -323,15 +325,21 @@ struct filter *filter_load(const char *spec, const char *const *dirs, char *err,
 		f->maxlines = (int)v;
 	}
 	unsigned ml_flag = f->maxlines > 1 ? REGEX_MULTILINE : 0;
-	if (compile_list(f, "failregex", f->fail, &f->nfail, ml_flag, err, errlen) < 0 ||
-	    compile_list(f, "ignoreregex", f->ign, &f->nign, 0, err, errlen) < 0)
+	if (compile_list(f, "failregex", f->fail, &f->nfail, FILTER_MAXRX, ml_flag, err,
+	    errlen) < 0 ||
+	    compile_list(f, "ignoreregex", f->ign, &f->nign, FILTER_MAXRX, 0, err, errlen) < 0)
 		goto fail;
 	const char *pr = def_get(f, "prefregex");
 	if (pr && *pr) {
 		struct frx one[1];
 		int n1 = 0;
-		if (compile_list(f, "prefregex", one, &n1, 0, err, errlen) < 0)
+		if (compile_list(f, "prefregex", one, &n1, 1, 0, err, errlen) < 0) {
+			if (n1) {
+				regex_free(one[0].re);
+				free(one[0].file);
+			}
 			goto fail;
+		}
 		if (n1) {
 			f->pref = one[0].re;
 			free(one[0].file);

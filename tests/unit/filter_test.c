@@ -71,6 +71,10 @@ static void test_refusals(void **state)
 	assert_non_null(strstr(err, "(?L)"));
 	assert_null(filter_load("no-such-filter", dirs, err, sizeof(err)));
 	assert_non_null(strstr(err, "not found"));
+	/* prefregex is one regex: a second line is refused with file and line */
+	assert_null(filter_load("t-prefregex2", dirs, err, sizeof(err)));
+	assert_non_null(strstr(err, "data/filter.d/t-prefregex2.conf:5:"));
+	assert_non_null(strstr(err, "prefregex"));
 	/* a mode the filter does not have would match nothing: refused with
 	 * file and line, naming the modes there are */
 	assert_null(filter_load("postfix[mode=nosuch]", NULL, err, sizeof(err)));

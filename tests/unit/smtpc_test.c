@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "queue/smtpc.h"
+#include "queue/smtpc_int.h"
 
 static void test_reply_dsn(void **state)
 {
@@ -30,6 +32,31 @@ static void test_reply_dsn(void **state)
 	assert_string_equal(d, "5.0.0");
 	smtpc_reply_dsn("250 2.0.0x", d, sizeof(d));
 	assert_string_equal(d, "2.0.0");
+}
+
+/* Found by tests/fuzz/smtpc_reply_fuzz (corpus smtpc_reply/crash-ehlo-bare-code):
+ * a bare "250" line read the extension keyword past the reply's end. */
+static void test_ehlo_bare_code(void **state)
+{
+	static const char *const texts[] = { "250", "250-mx.example.org\n250", "250 ", "122\n22:" };
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct smtpc c;
+		memset(&c, 0, sizeof(c));
+		char *t = strdup(texts[i]);	/* exact size: ASan sees an overread */
+		smtpc_ehlo_features(&c, t);
+		assert_int_equal(c.esmtp, 1);
+		assert_int_equal(c.pipelining + c.starttls + c.auth_plain + c.size_ok, 0);
+		free(t);
+	}
+	struct smtpc c;
+	memset(&c, 0, sizeof(c));
+	char *t = strdup("250-mx\n250-PIPELINING\n250-AUTH PLAIN LOGIN\n250 STARTTLS");
+	smtpc_ehlo_features(&c, t);
+	assert_int_equal(c.pipelining, 1);
+	assert_int_equal(c.auth_plain, 1);
+	assert_int_equal(c.auth_login, 1);
+	assert_int_equal(c.starttls, 1);
+	free(t);
 }
 
 static void test_stuff(void **state)
@@ -91,6 +118,7 @@ int main(void)
 		cmocka_unit_test(test_reply_dsn),
 		cmocka_unit_test(test_stuff),
 		cmocka_unit_test(test_stuff_bare_cr),
+		cmocka_unit_test(test_ehlo_bare_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,6 +95,30 @@ static void test_truncated_is_refused(void **state)
 	rmdir(dir);
 }
 
+/* Found by tests/fuzz/spool_fuzz (corpus spool/leak-repeated-client): a
+ * second C record leaked the first one's strings (the build-san unit run
+ * reports the leak); the last record wins, as for H, P, A and S. */
+static void test_repeated_client_record(void **state)
+{
+	static const char text[] = "MW1\nT 1.0\nC first.example 192.0.2.1\nH h\nP SMTP\n"
+	    "C second.example 192.0.2.2\nS \nR- a@b\nB\nx\nE 1\n";
+	char dir[64], err[128];
+	int dfd = tmpdir(dir, sizeof(dir));
+	assert_true(dfd >= 0);
+	int fd = openat(dfd, "A1", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	close(fd);
+	struct spool_env env;
+	assert_int_equal(spool_read(dfd, "A1", &env, err, sizeof(err)), 0);
+	assert_string_equal(env.client_name, "second.example");
+	assert_string_equal(env.client_addr, "192.0.2.2");
+	spool_env_free(&env);
+	unlinkat(dfd, "A1", 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 static void test_record_injection(void **state)
 {
 	char dir[64], err[128];
@@ -197,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_truncated_is_refused),
 		cmocka_unit_test(test_record_injection),
+		cmocka_unit_test(test_repeated_client_record),
 		cmocka_unit_test(test_end_record_lengths),
 		cmocka_unit_test(test_parse_len),
 	};

@@ -1,0 +1,126 @@
+/*
+ * actions_test — the commands an action.d file gives for a ban, built
+ * without running them: <tag> and %(x)s resolution, shell escaping of
+ * values from the log, and bounded work for values that name each other
+ * many times (found by tests/fuzz/action_fuzz: minutes of CPU, corpus
+ * action/timeout-tag-fanout). Run with tests/unit as the working directory.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "warden/actions.h"
+#include "warden/jail.h"
+
+static char dir[] = "/tmp/mw_actions_test_XXXXXX";
+
+static void write_file(const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* The command key of action file fz.conf (text) for a ban of 192.0.2.0/24
+ * by user; the caller frees it. */
+static char *command_of(const char *text, const char *key, const char *user)
+{
+	char path[256], err[512];
+	write_file("fz.conf", text);
+	snprintf(path, sizeof(path), "%s/jail.cf", dir);
+	write_file("jail.cf", "[fz]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\naction = fz\n");
+	struct config *cfg = config_load(path, err, sizeof(err));
+	assert_non_null(cfg);
+	struct jailconf jc = { 0 };
+	assert_int_equal(jailconf_load(cfg, &jc, err, sizeof(err)), 0);
+	const char *dirs[] = { dir, NULL };
+	struct action *a = action_new(jc.jails[0], &jc.jails[0]->actions[0], dirs, NULL, err,
+	    sizeof(err));
+	if (a == NULL)
+		fail_msg("%s", err);
+	struct action_ban b;
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(waddr_parse_net("192.0.2.0/24", &b.net, err, sizeof(err)), 0);
+	b.bantime = 600;
+	b.user = user;
+	char *cmd = action_command_text(a, key, &b);
+	action_free(a);
+	jailconf_free(&jc);
+	config_free(cfg);
+	return cmd;
+}
+
+static void test_tags_and_escaping(void **state)
+{
+	char *cmd = command_of("[Definition]\nactionban = echo <ip> <F-USER> %(x)s <name>\nx = <init>\n"
+	    "[Init]\ninit = 123\n", "actionban", "bob'; rm -rf / #");
+	assert_string_equal(cmd, "echo 192.0.2.0/24 bob\\'\\; rm -rf / \\# 123 fz");
+	free(cmd);
+}
+
+/* 8^9 expansions without a bound: each <tag> level names the next 8 times. */
+static void test_tag_fanout_bounded(void **state)
+{
+	static const char text[] =
+	    "[Definition]\nactionban = <a>\nactionunban = %(p)s\n"
+	    "p = %(q)s%(q)s%(q)s%(q)s%(q)s%(q)s%(q)s%(q)s\n"
+	    "q = %(r)s%(r)s%(r)s%(r)s%(r)s%(r)s%(r)s%(r)s\n"
+	    "r = %(s)s%(s)s%(s)s%(s)s%(s)s%(s)s%(s)s%(s)s\n"
+	    "s = %(t)s%(t)s%(t)s%(t)s%(t)s%(t)s%(t)s%(t)s\n"
+	    "t = %(u)s%(u)s%(u)s%(u)s%(u)s%(u)s%(u)s%(u)s\n"
+	    "u = %(v)s%(v)s%(v)s%(v)s%(v)s%(v)s%(v)s%(v)s\n"
+	    "v = %(w)s%(w)s%(w)s%(w)s%(w)s%(w)s%(w)s%(w)s\n"
+	    "w = y\n"
+	    "[Init]\n"
+	    "a = <b><b><b><b><b><b><b><b>\n"
+	    "b = <c><c><c><c><c><c><c><c>\n"
+	    "c = <d><d><d><d><d><d><d><d>\n"
+	    "d = <e><e><e><e><e><e><e><e>\n"
+	    "e = <f><f><f><f><f><f><f><f>\n"
+	    "f = <g><g><g><g><g><g><g><g>\n"
+	    "g = <h><h><h><h><h><h><h><h>\n"
+	    "h = <i><i><i><i><i><i><i><i>\n"
+	    "i = <j><j><j><j><j><j><j><j>\n"
+	    "j = x\n";
+	const char *keys[] = { "actionban", "actionunban" };
+	for (size_t k = 0; k < 2; k++) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		char *cmd = command_of(text, keys[k], NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		assert_true(secs < 2.0);
+		assert_non_null(cmd);
+		assert_true(strlen(cmd) < 65536);
+		free(cmd);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tags_and_escaping),
+		cmocka_unit_test(test_tag_fanout_bounded),
+	};
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/fz.conf", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/jail.cf", dir);
+	unlink(path);
+	rmdir(dir);
+	return rc;
+}
