@@ -42,8 +42,8 @@ def engine_pid(s, timeout=10):
     raise AssertionError("no smtp engine process found")
 
 
-def event_socket(s):
-    """A copy of the smtp engine's end of the event socketpair."""
+def engine_socket(s, kind):
+    """A copy of the smtp engine's first AF_UNIX socket of type kind."""
     pid = engine_pid(s)
     for fd in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
         try:
@@ -52,10 +52,15 @@ def event_socket(s):
         except OSError:
             continue
         sock = socket.socket(fileno=_grab(pid, int(fd)))
-        if sock.family == socket.AF_UNIX and sock.type == socket.SOCK_DGRAM:
+        if sock.family == socket.AF_UNIX and sock.type == kind:
             return sock
         sock.close()
-    raise AssertionError(f"the smtp engine {pid} holds no datagram socket")
+    raise AssertionError(f"the smtp engine {pid} holds no such socket ({kind})")
+
+
+def event_socket(s):
+    """A copy of the smtp engine's end of the event socketpair."""
+    return engine_socket(s, socket.SOCK_DGRAM)
 
 
 def put_str(v):

@@ -13,7 +13,7 @@ import struct
 import pytest
 
 from conftest import make_message
-from evsock import _grab, engine_pid
+from evsock import engine_socket
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation needs root")
 
@@ -22,18 +22,7 @@ MSG_QUEUED, MSG_FW_BAN, MSG_LOCAL_ITEM, MSG_SANDBOX_VIOLATION = 1, 6, 16, 24
 
 def master_channel(s):
     """A copy of the engine's SOCK_SEQPACKET socket to the master."""
-    pid = engine_pid(s)
-    for fd in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
-        try:
-            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
-                continue
-        except OSError:
-            continue
-        sock = socket.socket(fileno=_grab(pid, int(fd)))
-        if sock.family == socket.AF_UNIX and sock.type == socket.SOCK_SEQPACKET:
-            return sock
-        sock.close()
-    raise AssertionError(f"the smtp engine {pid} holds no channel to the master")
+    return engine_socket(s, socket.SOCK_SEQPACKET)
 
 
 def hdr(t):
