@@ -240,24 +240,34 @@ static int add_arg(scmp_filter_ctx ctx, int nr, const char *name, struct scmp_ar
 	return 0;
 }
 
+/* One argument comparison, every field set (libseccomp's SCMP_An()
+ * macros leave datum_b out, which clang's -Wmissing-field-initializers
+ * refuses). */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+    scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = { arg, op, a, b };
+	return c;
+}
+
 /* Rules with argument checks: the union over the kinds chosen. */
 static int add_checked(scmp_filter_ctx ctx, unsigned families, int exec_mem, int threads,
     char *err, size_t errlen)
 {
 	for (int f = 0; f < 32; f++)
 		if ((families & FAM(f)) && add_arg(ctx, SCMP_SYS(socket), "socket",
-		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f), err, errlen) < 0)
+		    arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)f, 0), err, errlen) < 0)
 			return -1;
 	if (exec_mem) {
 		if (add(ctx, "mmap", err, errlen) < 0 || add(ctx, "mprotect", err, errlen) < 0)
 			return -1;
-	} else if (add_arg(ctx, SCMP_SYS(mmap), "mmap", SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),
+	} else if (add_arg(ctx, SCMP_SYS(mmap), "mmap", arg_cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),
 	    err, errlen) < 0 || add_arg(ctx, SCMP_SYS(mprotect), "mprotect",
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0), err, errlen) < 0) {
+	    arg_cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0), err, errlen) < 0) {
 		return -1;
 	}
 	if (threads) {
-		if (add_arg(ctx, SCMP_SYS(clone), "clone", SCMP_A0(SCMP_CMP_MASKED_EQ,
+		if (add_arg(ctx, SCMP_SYS(clone), "clone", arg_cmp(0, SCMP_CMP_MASKED_EQ,
 		    CLONE_THREAD, CLONE_THREAD), err, errlen) < 0)
 			return -1;
 	}
@@ -268,7 +278,7 @@ static int add_checked(scmp_filter_ctx ctx, unsigned families, int exec_mem, int
 	}
 	static const unsigned long ioctls[] = { FIONREAD, FIONBIO, TCGETS };
 	for (size_t i = 0; i < sizeof(ioctls) / sizeof(*ioctls); i++)
-		if (add_arg(ctx, SCMP_SYS(ioctl), "ioctl", SCMP_A1(SCMP_CMP_EQ, ioctls[i]),
+		if (add_arg(ctx, SCMP_SYS(ioctl), "ioctl", arg_cmp(1, SCMP_CMP_EQ, ioctls[i], 0),
 		    err, errlen) < 0)
 			return -1;
 	return 0;

@@ -36,7 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void done(void *arg, enum sasl_result r, const char *why)
+static void done(void *arg, enum sasl_result r, const char *why, const char *user)
 {
 	if (why == NULL)
 		abort();
