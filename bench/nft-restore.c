@@ -10,7 +10,7 @@
  * First fills a fresh SQLite store (warden_dbfile, in a temporary
  * directory) with BANS live bans of one jail, then times the warden's
  * restore path from it: store_open + store_ban_list (the bans in force),
- * waddr_parse_net + jailrt_ban_add (the jail's bookkeeping, as warden.c
+ * net_parse_net + jailrt_ban_add (the jail's bookkeeping, as warden.c
  * does), nft_jail_setup + one nft_ban of every ban (one libnftables
  * transaction). Prints that time, the count read back from the kernel,
  * single bans and unbans on the full set (the netlink fast path) and
@@ -59,7 +59,7 @@ static unsigned long long rnd(void)
 static void make_bans(struct nft_ban *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct waddr *w = &b[i].net;
+		struct net *w = &b[i].net;
 		unsigned long long r = rnd();
 		size_t k = i / 2;
 
@@ -126,10 +126,10 @@ struct restore {
 static int restore_one(const struct store_ban *sb, void *arg)
 {
 	struct restore *r = arg;
-	struct waddr net;
+	struct net net;
 	char err[128];
 
-	if (waddr_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
+	if (net_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
 		return 0;
 	if (jailrt_is_ignored(r->rt, &net))
 		return 0;
@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	struct nft_ban *b;
 	struct nft *nf_ctx;
 	struct store *st;
-	char err[512], addr[WADDR_STRLEN], db[512];
+	char err[512], addr[NET_STRLEN], db[512];
 	double t0, t1, t2, t3;
 	long count, now = (long)time(NULL);
 
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		long ago = (long)(rnd() % 3600);
 		struct store_ban sb = { "bench", addr, now - ago, b[i].timeout + ago, 1 };
-		waddr_format(&b[i].net, b[i].net.family == AF_INET6, addr, sizeof(addr));
+		net_format(&b[i].net, b[i].net.family == AF_INET6, addr, sizeof(addr));
 		if (store_ban_add(st, &sb) < 0)
 			die("store_ban_add", store_error(st));
 	}
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
 		char txt[32];
 		snprintf(txt, sizeof(txt), "192.0.2.%d", i + 1);
 		one[i].timeout = 600;
-		waddr_parse(txt, &one[i].net);
+		net_parse(txt, &one[i].net);
 		t0 = now_ms();
 		if (nft_ban(nf_ctx, "bench", &one[i], 1, err, sizeof(err)) != 1)
 			die("ban one", err);
@@ -328,9 +328,9 @@ int main(int argc, char **argv)
 		nf = n;
 	t0 = now_ms();
 	for (size_t i = 0; i < nf; i++) {
-		struct waddr host = b[i].net;	/* fail2ban bans the address */
+		struct net host = b[i].net;	/* fail2ban bans the address */
 		host.plen = host.family == AF_INET ? 32 : 128;
-		if (waddr_format(&host, 0, addr, sizeof(addr)) < 0 ||
+		if (net_format(&host, 0, addr, sizeof(addr)) < 0 ||
 		    spawn_nft(b[i].net.family == AF_INET ? "addr-set-bench" : "addr6-set-bench",
 		    addr) < 0)
 			die("fail2ban way", NFT_BIN " add element failed");

@@ -92,8 +92,8 @@ static void die(const char *what, const char *err)
  * an aggregate taking over the bans inside it (a scan of the bans). */
 static enum jailrt_result fail(struct jailrt *r, unsigned long i, long t)
 {
-	char a[WADDR_STRLEN], err[256];
-	struct waddr net;
+	char a[NET_STRLEN], err[256];
+	struct net net;
 	long count = 0;
 	addr_of(i, a, sizeof(a));
 	enum jailrt_result rc = jailrt_failure(r, a, "", 0, t, t, &net, &count, err, sizeof(err));
@@ -163,13 +163,13 @@ int main(int argc, char **argv)
 
 	enum { LOOKUPS = 1000000 };
 	unsigned long hits = 0;
-	struct waddr *probe = calloc(4096, sizeof(*probe));
+	struct net *probe = calloc(4096, sizeof(*probe));
 	if (probe == NULL)
 		die("calloc", "out of memory");
 	for (unsigned long i = 0; i < 4096; i++) {	/* half banned, half never seen */
-		char a[WADDR_STRLEN];
+		char a[NET_STRLEN];
 		addr_of(i % 2 ? (i * 7919) % n : n + i, a, sizeof(a));
-		waddr_parse(a, &probe[i]);
+		net_parse(a, &probe[i]);
 	}
 	t0 = now_ns();
 	for (unsigned long i = 0; i < LOOKUPS; i++)
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 	r = jailrt_new(&j, NULL, 0);
 	t0 = now_ns();
 	for (unsigned long i = 0; i < n; i++) {
-		char a[WADDR_STRLEN];
+		char a[NET_STRLEN];
 		if (i % 256 == 0 && store_begin(st) < 0)
 			die("store_begin", store_error(st));
 		fail(r, i, t);

@@ -16,17 +16,16 @@
 #include <string.h>
 
 #include "common/cidr.h"
+#include "common/net.h"
 #include "common/util.h"
 
-struct net {
-	int family;		/* AF_INET or AF_INET6 */
-	uint8_t addr[16];	/* network address, host bits zero */
-	int len;		/* prefix length */
+struct cidr_item {
+	struct net net;
 	int negate;		/* "!net": matching means "not in list" */
 };
 
 struct cidrlist {
-	struct net *nets;
+	struct cidr_item *nets;
 	size_t n, cap;
 };
 
@@ -35,107 +34,34 @@ struct cidrlist {
 static int parse_items(struct cidrlist *cl, const char *value, int depth,
     char *err, size_t errlen);
 
-/* Whether prefix bits beyond len are zero in addr. */
-static int host_bits_zero(const uint8_t *addr, int bytes, int len)
+/* Parse one network item ("!net", "[v6]/len", "v6/len", "v4/len", host).
+ * As Postfix, a network with host bits set is an error, not masked. */
+static int parse_net(const char *item, struct cidr_item *it, char *err, size_t errlen)
 {
-	for (int i = 0; i < bytes * 8; i++) {
-		if (i < len)
-			continue;
-		if (addr[i / 8] & (0x80 >> (i % 8)))
-			return 0;
-	}
-	return 1;
-}
-
-/* Whether the first len bits of a and b are equal. */
-static int prefix_equal(const uint8_t *a, const uint8_t *b, int len)
-{
-	int full = len / 8, rest = len % 8;
-
-	if (memcmp(a, b, (size_t)full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
-}
-
-/* Parse one network item ("[v6]/len", "v6/len", "v4/len", host). */
-static int parse_net(const char *item, struct net *n, char *err, size_t errlen)
-{
-	char addr[INET6_ADDRSTRLEN + 8];
-	const char *slash;
+	char addr[NET_STRLEN];
 	const char *p = item;
-	size_t alen;
-	long len = -1;
+	struct net host;
 
-	memset(n, 0, sizeof(*n));
+	memset(it, 0, sizeof(*it));
 	if (*p == '!') {
-		n->negate = 1;
+		it->negate = 1;
 		p++;
 	}
-	if (*p == '[') {
-		const char *close = strchr(p, ']');
-		if (close == NULL)
-			goto bad;
-		alen = (size_t)(close - p - 1);
-		if (alen >= sizeof(addr))
-			goto bad;
-		memcpy(addr, p + 1, alen);
-		addr[alen] = '\0';
-		slash = close + 1;
-		if (*slash != '\0' && *slash != '/')
-			goto bad;
-		if (*slash == '\0')
-			slash = NULL;
-	} else {
-		slash = strchr(p, '/');
-		alen = slash ? (size_t)(slash - p) : strlen(p);
-		if (alen >= sizeof(addr))
-			goto bad;
-		memcpy(addr, p, alen);
-		addr[alen] = '\0';
+	size_t alen = strcspn(p, "/");
+	if (alen >= sizeof(addr) || net_parse_net(p, &it->net, err, errlen) < 0) {
+		snprintf(err, errlen, "bad network '%s'", item);
+		return -1;
 	}
-	if (slash != NULL) {
-		char *end;
-		if (!isdigit((unsigned char)slash[1]))
-			goto bad;
-		errno = 0;
-		len = strtol(slash + 1, &end, 10);
-		if (*end != '\0' || errno != 0)
-			goto bad;
+	memcpy(addr, p, alen);
+	addr[alen] = '\0';
+	if (net_parse(addr, &host) == 0 && memcmp(host.a, it->net.a, sizeof(host.a)) != 0) {
+		snprintf(err, errlen, "non-null host address bits in '%s'", item);
+		return -1;
 	}
-	if (inet_pton(AF_INET, addr, n->addr) == 1) {
-		n->family = AF_INET;
-		if (len < 0)
-			len = 32;
-		if (len > 32)
-			goto bad;
-		n->len = (int)len;
-		if (!host_bits_zero(n->addr, 4, n->len))
-			goto hostbits;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, addr, n->addr) == 1) {
-		n->family = AF_INET6;
-		if (len < 0)
-			len = 128;
-		if (len > 128)
-			goto bad;
-		n->len = (int)len;
-		if (!host_bits_zero(n->addr, 16, n->len))
-			goto hostbits;
-		return 0;
-	}
-bad:
-	snprintf(err, errlen, "bad network '%s'", item);
-	return -1;
-hostbits:
-	snprintf(err, errlen, "non-null host address bits in '%s'", item);
-	return -1;
+	return 0;
 }
 
-static void add_net(struct cidrlist *cl, const struct net *n)
+static void add_net(struct cidrlist *cl, const struct cidr_item *n)
 {
 	if (cl->n == cl->cap) {
 		cl->cap = cl->cap ? cl->cap * 2 : 8;
@@ -181,7 +107,7 @@ static int parse_file(struct cidrlist *cl, const char *path, int depth,
 static int parse_item(struct cidrlist *cl, const char *item, int depth,
     char *err, size_t errlen)
 {
-	struct net n;
+	struct cidr_item n;
 
 	if (item[0] == '/')
 		return parse_file(cl, item, depth, err, errlen);
@@ -229,61 +155,32 @@ struct cidrlist *cidrlist_parse(const char *value, char *err, size_t errlen)
 	return cl;
 }
 
-/* Match a raw address of the given family against the list. */
-static int match_raw(const struct cidrlist *cl, int family, const uint8_t *addr)
+/* The first item containing a decides (a "!" item: not in the list). */
+static int match_net(const struct cidrlist *cl, const struct net *a)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (family == AF_INET6 && memcmp(addr, mapped, sizeof(mapped)) == 0) {
-		family = AF_INET;
-		addr += 12;
-	}
 	for (size_t i = 0; i < cl->n; i++) {
-		const struct net *n = &cl->nets[i];
-		if (n->family != family)
-			continue;
-		if (prefix_equal(n->addr, addr, n->len))
-			return n->negate ? 0 : 1;
+		if (net_contains(&cl->nets[i].net, a))
+			return cl->nets[i].negate ? 0 : 1;
 	}
 	return 0;
 }
 
 int cidrlist_match(const struct cidrlist *cl, const struct sockaddr *sa)
 {
-	if (cl == NULL || sa == NULL)
+	struct net a;
+
+	if (cl == NULL || sa == NULL || net_from_sockaddr(sa, &a) < 0)
 		return 0;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
-		return match_raw(cl, AF_INET, (const uint8_t *)&sin->sin_addr);
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-		return match_raw(cl, AF_INET6, sin6->sin6_addr.s6_addr);
-	}
-	return 0;
+	return match_net(cl, &a);
 }
 
 int cidrlist_match_str(const struct cidrlist *cl, const char *addr)
 {
-	uint8_t raw[16];
-	char tmp[INET6_ADDRSTRLEN + 2];
-	size_t len;
+	struct net a;
 
-	if (cl == NULL || addr == NULL)
+	if (cl == NULL || addr == NULL || net_parse(addr, &a) < 0)
 		return 0;
-	len = strlen(addr);
-	if (len >= 2 && addr[0] == '[' && addr[len - 1] == ']') {
-		if (len - 2 >= sizeof(tmp))
-			return 0;
-		memcpy(tmp, addr + 1, len - 2);
-		tmp[len - 2] = '\0';
-		addr = tmp;
-	}
-	if (inet_pton(AF_INET, addr, raw) == 1)
-		return match_raw(cl, AF_INET, raw);
-	if (inet_pton(AF_INET6, addr, raw) == 1)
-		return match_raw(cl, AF_INET6, raw);
-	return 0;
+	return match_net(cl, &a);
 }
 
 void cidrlist_free(struct cidrlist *cl)

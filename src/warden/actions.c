@@ -217,7 +217,7 @@ static void escaped(struct buf *out, const char *s)
 /* Run-time tags of one ban. */
 struct tags {
 	const struct action_ban *b;
-	char ip[WADDR_STRLEN];
+	char ip[NET_STRLEN];
 	char num[4][32];
 };
 
@@ -289,7 +289,7 @@ static char *command(const struct action *a, const char *key, const struct actio
 	struct tags tg, *tp = NULL;
 	if (b) {
 		tg.b = b;
-		waddr_format(&b->net, b->net.plen != (b->net.family == 2 ? 32 : 128), tg.ip,
+		net_format(&b->net, b->net.plen != (b->net.family == 2 ? 32 : 128), tg.ip,
 		    sizeof(tg.ip));
 		snprintf(tg.num[0], sizeof(tg.num[0]), "%ld", b->failures);
 		snprintf(tg.num[1], sizeof(tg.num[1]), "%ld", b->bantime);
@@ -516,7 +516,7 @@ int action_unban(struct action *a, const struct action_ban *b, size_t n, char *e
     size_t errlen)
 {
 	if (a->nft) {
-		struct waddr *nets = xcalloc(n ? n : 1, sizeof(*nets));
+		struct net *nets = xcalloc(n ? n : 1, sizeof(*nets));
 		for (size_t i = 0; i < n; i++)
 			nets[i] = b[i].net;
 		int rc = nft_unban(a->nft, a->jail->name, nets, n, err, errlen);

@@ -18,7 +18,7 @@ struct action;
 
 /* One ban or unban handed to the actions. */
 struct action_ban {
-	struct waddr net;
+	struct net net;
 	long timeout;		/* seconds left, 0 = forever */
 	long bantime;		/* the ban's length, -1 forever (<bantime>) */
 	long failures;		/* <failures> */

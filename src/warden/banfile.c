@@ -48,8 +48,8 @@ int banfile_write(int dirfd, const char *name, const struct banfile_entry *e, si
 	}
 	fprintf(fp, "# mailwarden bans: network expires(unix, 0=forever) jail\n");
 	for (size_t i = 0; i < n; i++) {
-		char net[WADDR_STRLEN];
-		if (waddr_format(&e[i].net, 1, net, sizeof(net)) < 0)
+		char net[NET_STRLEN];
+		if (net_format(&e[i].net, 1, net, sizeof(net)) < 0)
 			continue;
 		fprintf(fp, "%s %ld %s\n", net, e[i].expires, *e[i].jail ? e[i].jail : "-");
 	}
@@ -104,7 +104,7 @@ static void parse_line(struct banfile *b, char *line, size_t *cap)
 	memset(&e, 0, sizeof(e));
 	char err[128];
 	char *end;
-	if (waddr_parse_net(net, &e.net, err, sizeof(err)) < 0 || e.net.plen == 0)
+	if (net_parse_net(net, &e.net, err, sizeof(err)) < 0 || e.net.plen == 0)
 		return;
 	errno = 0;
 	e.expires = strtol(exp, &end, 10);
@@ -176,13 +176,13 @@ static void refresh(struct banfile *b)
 
 int banfile_check(struct banfile *b, const char *addr, long now, char *jail, size_t jlen)
 {
-	struct waddr a;
-	if (b == NULL || waddr_parse(addr, &a) < 0)
+	struct net a;
+	if (b == NULL || net_parse(addr, &a) < 0)
 		return 0;
 	refresh(b);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct banfile_entry *e = &b->e[i];
-		if ((e->expires == 0 || e->expires > now) && waddr_contains(&e->net, &a)) {
+		if ((e->expires == 0 || e->expires > now) && net_contains(&e->net, &a)) {
 			if (jail && jlen)
 				str_copy(jail, jlen, e->jail);
 			return 1;

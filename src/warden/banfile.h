@@ -15,7 +15,7 @@
 #include "warden/jail.h"
 
 struct banfile_entry {
-	struct waddr net;
+	struct net net;
 	long expires;		/* unix time, 0 forever */
 	char jail[32];
 };

@@ -138,9 +138,9 @@ static int cmd_status(const char *name, int shortform, int json, struct buf *o)
 
 static int cmd_banned(const char *ip, int json, struct buf *o)
 {
-	struct waddr a;
+	struct net a;
 	char err[128];
-	if (ip && waddr_parse_net(ip, &a, err, sizeof(err)) < 0) {
+	if (ip && net_parse_net(ip, &a, err, sizeof(err)) < 0) {
 		buf_printf(o, "%s\n", err);
 		return -1;
 	}
@@ -152,7 +152,7 @@ static int cmd_banned(const char *ip, int json, struct buf *o)
 		struct jailrt *rt = warden.jails[j].rt;
 		for (size_t i = 0; i < rt->nbans; i++) {
 			struct jailrt_ban *b = &rt->bans[i];
-			if (ip && !waddr_contains(&b->net, &a))
+			if (ip && !net_contains(&b->net, &a))
 				continue;
 			long left = b->bantime == JAIL_FOREVER ? -1 : jailrt_ban_left(b, now);
 			if (json) {

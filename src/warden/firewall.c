@@ -117,7 +117,7 @@ static struct fwjail *find(const char *name)
 }
 
 /* May jail f ban or unban net? 0, or -1 and why. */
-static int net_ok(const struct fwjail *f, const struct waddr *n, char *why, size_t len)
+static int net_ok(const struct fwjail *f, const struct net *n, char *why, size_t len)
 {
 	int full = n->family == AF_INET ? 32 : 128;
 	int floor = n->family == AF_INET ? f->j->prefix4 : f->j->prefix6;

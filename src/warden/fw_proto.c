@@ -31,7 +31,7 @@ static int send_wait(int fd, struct msg *m)
 	}
 }
 
-static void put_net(struct msg *m, const struct waddr *n)
+static void put_net(struct msg *m, const struct net *n)
 {
 	msg_put_u32(m, n->family == AF_INET ? 4 : n->family == AF_INET6 ? 6 : 0);
 	for (int i = 0; i < 16; i += 4)
@@ -42,7 +42,7 @@ static void put_net(struct msg *m, const struct waddr *n)
 
 /* A NET field. Shape only: family 4/6 and a prefix length 0..128; the
  * firewall checks the rest. */
-static void get_net(struct msg *m, struct waddr *n)
+static void get_net(struct msg *m, struct net *n)
 {
 	uint32_t fam = msg_get_u32(m);
 	memset(n, 0, sizeof(*n));

@@ -2,43 +2,22 @@
  * jail — the ban engine's jails as configured: fail2ban's jail.conf /
  * jail.local [DEFAULT] and [name] sections read from mailwarden.conf
  * (jailconf.c), the ban-time increment (bantime.c) and the addresses and
- * ban prefixes (addr.c). Nothing here touches the network, the firewall or
+ * ban prefixes (banprefix.c). Nothing here touches the network, the firewall or
  * the database; the runtime side (counting failures, banning) uses these.
  */
 #ifndef MW_WARDEN_JAIL_H
 #define MW_WARDEN_JAIL_H
 #include <stddef.h>
 
+#include "common/net.h"
+
 struct config;
 struct config_section;
 
-/* ---- addresses and ban prefixes (addr.c) ---- */
+/* ---- ban prefixes (banprefix.c; addresses are common/net.h) ---- */
 
-/* An IPv4 or IPv6 network; a host address has plen 32 or 128. The bits
- * past plen are always zero. IPv4-mapped IPv6 (::ffff:a.b.c.d) is IPv4. */
-struct waddr {
-	int family;		/* AF_INET or AF_INET6 */
-	unsigned char a[16];	/* IPv4 uses a[0..3] */
-	int plen;
-};
-
-/* Longest text waddr_format() writes, with the NUL. */
-#define WADDR_STRLEN 64
-
-/* Parse a host address ("192.0.2.1", "2001:db8::1", "[::1]"); -1 if not. */
-int waddr_parse(const char *s, struct waddr *out);
-/* Parse a network: an address, "addr/len", "[v6]/len" or "a.b.c.d/mask";
- * host bits are cleared. -1 and a message naming s if malformed. */
-int waddr_parse_net(const char *s, struct waddr *out, char *err, size_t errlen);
-/* Clear the bits past plen and set plen (clamped to the family's width). */
-void waddr_mask(struct waddr *w, int plen);
-/* 1 if network n contains network or address a (same family). */
-int waddr_contains(const struct waddr *n, const struct waddr *a);
-/* 1 if any network of the list contains a. */
-int waddr_list_match(const struct waddr *list, size_t n, const struct waddr *a);
-/* "192.0.2.0/24", "2001:db8::/64"; a host without "/len" unless
- * withlen. Returns the length written, -1 if buf is too small. */
-int waddr_format(const struct waddr *w, int withlen, char *buf, size_t len);
+/* 1 if any network of the list (ignoreip) contains a. */
+int banprefix_ignored(const struct net *list, size_t n, const struct net *a);
 /*
  * The network to ban for host address a: a's /prefix4 or /prefix6,
  * narrowed so that it covers none of the ignored networks (the narrowest
@@ -47,8 +26,8 @@ int waddr_format(const struct waddr *w, int withlen, char *buf, size_t len);
  * -1 with a message if the result would be 0.0.0.0/0 or ::/0, or a prefix
  * length is out of range.
  */
-int waddr_ban_prefix(const struct waddr *a, int prefix4, int prefix6,
-    const struct waddr *ignore, size_t nignore, struct waddr *out,
+int banprefix_for(const struct net *a, int prefix4, int prefix6,
+    const struct net *ignore, size_t nignore, struct net *out,
     char *err, size_t errlen);
 
 /* ---- ban time increment (bantime.c) ---- */
@@ -162,7 +141,7 @@ struct jail {
 	long maxretry;
 	long maxmatches;
 
-	struct waddr *ignore;	/* ignoreip addresses and networks */
+	struct net *ignore;	/* ignoreip addresses and networks */
 	size_t nignore;
 	char **ignore_hosts;	/* ignoreip host names, resolved later */
 	size_t nignore_hosts;

@@ -373,9 +373,9 @@ static int get_ignoreip(const struct ctx *c, struct jail *j)
 		return rc;
 	rc = 0;
 	for (char *tok = strtok(v, " \t\n,"); tok; tok = strtok(NULL, " \t\n,")) {
-		struct waddr w;
+		struct net w;
 		char msg[256];
-		if (waddr_parse_net(tok, &w, msg, sizeof(msg)) == 0) {
+		if (net_parse_net(tok, &w, msg, sizeof(msg)) == 0) {
 			j->ignore = xrealloc(j->ignore, (j->nignore + 1) * sizeof(*j->ignore));
 			j->ignore[j->nignore++] = w;
 		} else if (strchr(tok, '/') == NULL && strchr(tok, ':') == NULL && is_hostname(tok)) {

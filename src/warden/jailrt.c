@@ -18,7 +18,7 @@
 #include "common/util.h"
 #include "warden/jailrt.h"
 
-struct jailrt *jailrt_new(const struct jail *j, const struct waddr *self, size_t nself)
+struct jailrt *jailrt_new(const struct jail *j, const struct net *self, size_t nself)
 {
 	struct jailrt *r = xcalloc(1, sizeof(*r));
 	r->jail = j;
@@ -55,20 +55,20 @@ void jailrt_free(struct jailrt *r)
 	free(r);
 }
 
-int jailrt_is_ignored(const struct jailrt *r, const struct waddr *net)
+int jailrt_is_ignored(const struct jailrt *r, const struct net *net)
 {
 	for (size_t i = 0; i < r->nignore; i++)
-		if (waddr_contains(&r->ignore[i], net) || waddr_contains(net, &r->ignore[i]))
+		if (net_contains(&r->ignore[i], net) || net_contains(net, &r->ignore[i]))
 			return 1;
 	return 0;
 }
 
-static int net_eq(const struct waddr *x, const struct waddr *y)
+static int net_eq(const struct net *x, const struct net *y)
 {
 	return x->family == y->family && x->plen == y->plen && memcmp(x->a, y->a, 16) == 0;
 }
 
-static uint64_t net_hash(const struct waddr *n, uint64_t seed)
+static uint64_t net_hash(const struct net *n, uint64_t seed)
 {
 	unsigned char key[17];
 	size_t len = n->family == AF_INET ? 4 : 16;
@@ -79,7 +79,7 @@ static uint64_t net_hash(const struct waddr *n, uint64_t seed)
 
 /* ---- failures: hash chains and the least-recently-failed list ---- */
 
-static struct jailrt_fail **fail_slot(struct jailrt *r, const struct waddr *net)
+static struct jailrt_fail **fail_slot(struct jailrt *r, const struct net *net)
 {
 	struct jailrt_fail **p = &r->fhash[net_hash(net, r->seed) & (r->capfhash - 1)];
 	while (*p && !net_eq(&(*p)->net, net))
@@ -87,7 +87,7 @@ static struct jailrt_fail **fail_slot(struct jailrt *r, const struct waddr *net)
 	return p;
 }
 
-static struct jailrt_fail *fail_find(struct jailrt *r, const struct waddr *net)
+static struct jailrt_fail *fail_find(struct jailrt *r, const struct net *net)
 {
 	return r->nfails ? *fail_slot(r, net) : NULL;
 }
@@ -133,7 +133,7 @@ static void fhash_grow(struct jailrt *r)
 	r->capfhash = cap;
 }
 
-static struct jailrt_fail *fail_new(struct jailrt *r, const struct waddr *net, size_t cap)
+static struct jailrt_fail *fail_new(struct jailrt *r, const struct net *net, size_t cap)
 {
 	fhash_grow(r);
 	struct jailrt_fail *f = xcalloc(1, sizeof(*f) + cap * sizeof(long));
@@ -158,7 +158,7 @@ static void fail_window(struct jailrt_fail *f, long t, long findtime)
 
 /* ---- allowances: hash chains by (address, login) ---- */
 
-static size_t allow_bucket(const struct jailrt *r, const struct waddr *a, const char *login)
+static size_t allow_bucket(const struct jailrt *r, const struct net *a, const char *login)
 {
 	unsigned char key[17 + 128];
 	size_t n = strnlen(login, 127);
@@ -168,7 +168,7 @@ static size_t allow_bucket(const struct jailrt *r, const struct waddr *a, const 
 	return (size_t)hash_bytes(key, 17 + n, r->seed) & (r->capahash - 1);
 }
 
-static struct jailrt_allow *allow_find(const struct jailrt *r, const struct waddr *a,
+static struct jailrt_allow *allow_find(const struct jailrt *r, const struct net *a,
     const char *login)
 {
 	if (r->nallows == 0)
@@ -199,14 +199,14 @@ static void allow_grow(struct jailrt *r)
 	free(old);
 }
 
-static int allowed(struct jailrt *r, const struct waddr *a, const char *login, long now)
+static int allowed(struct jailrt *r, const struct net *a, const char *login, long now)
 {
 	const struct jailrt_allow *al = allow_find(r, a, login);
 	return al != NULL && al->until > now;
 }
 
 /* Near or at maxbanned: widen *net to the aggregate prefix, or refuse. */
-static enum jailrt_result ban_cap(struct jailrt *r, const struct waddr *a, struct waddr *net)
+static enum jailrt_result ban_cap(struct jailrt *r, const struct net *a, struct net *net)
 {
 	const struct jail *j = r->jail;
 	if (j->maxbanned <= 0 || (long)r->nbans < j->maxbanned - j->maxbanned / 10)
@@ -215,10 +215,10 @@ static enum jailrt_result ban_cap(struct jailrt *r, const struct waddr *a, struc
 		r->refused++;
 		return JRT_FULL;
 	}
-	struct waddr wide;
+	struct net wide;
 	char why[128];
 	int p = net->family == AF_INET ? j->maxbanned_prefix4 : j->maxbanned_prefix6;
-	if (p <= 0 || p >= net->plen || waddr_ban_prefix(a, net->family == AF_INET ? p : 0,
+	if (p <= 0 || p >= net->plen || banprefix_for(a, net->family == AF_INET ? p : 0,
 	    net->family == AF_INET ? 0 : p, r->ignore, r->nignore, &wide, why, sizeof(why)) != 0 ||
 	    wide.plen >= net->plen || wide.plen == 0)
 		return JRT_BAN;	/* no wider prefix to take: the jail's own */
@@ -228,23 +228,23 @@ static enum jailrt_result ban_cap(struct jailrt *r, const struct waddr *a, struc
 }
 
 enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char *login,
-    int auth, long t, long now, struct waddr *net, long *count, char *err, size_t errlen)
+    int auth, long t, long now, struct net *net, long *count, char *err, size_t errlen)
 {
 	const struct jail *j = r->jail;
-	struct waddr a;
+	struct net a;
 	if (errlen)
 		*err = '\0';
-	if (waddr_parse(addr, &a) < 0) {
+	if (net_parse(addr, &a) < 0) {
 		snprintf(err, errlen, "not an IP address: %s", addr);
 		return JRT_ERROR;
 	}
 	if (t <= now - j->findtime)
 		return JRT_OLD;
-	if (waddr_list_match(r->ignore, r->nignore, &a))
+	if (banprefix_ignored(r->ignore, r->nignore, &a))
 		return JRT_IGNORED;
 	if (auth && login && *login && allowed(r, &a, login, now))
 		return JRT_ALLOWED;
-	int rc = waddr_ban_prefix(&a, j->prefix4, j->prefix6, r->ignore, r->nignore, net,
+	int rc = banprefix_for(&a, j->prefix4, j->prefix6, r->ignore, r->nignore, net,
 	    err, errlen);
 	if (rc == 1)
 		return JRT_IGNORED;
@@ -261,8 +261,8 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 	struct jailrt_fail *f = fail_find(r, net);
 	if (f == NULL) {
 		if (j->maxfailed > 0 && (long)r->nfails >= j->maxfailed && r->oldest) {
-			char old[WADDR_STRLEN];
-			waddr_format(&r->oldest->net, 1, old, sizeof(old));
+			char old[NET_STRLEN];
+			net_format(&r->oldest->net, 1, old, sizeof(old));
 			snprintf(err, errlen, "maxfailed (%ld) reached: forgetting the failures "
 			    "of %s, the least recently failed", j->maxfailed, old);
 			fail_del(r, r->oldest);
@@ -297,7 +297,7 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 	return (enum jailrt_result)rc;
 }
 
-void jailrt_add_ignore(struct jailrt *r, const struct waddr *nets, size_t n)
+void jailrt_add_ignore(struct jailrt *r, const struct net *nets, size_t n)
 {
 	if (n == 0)
 		return;
@@ -308,7 +308,7 @@ void jailrt_add_ignore(struct jailrt *r, const struct waddr *nets, size_t n)
 
 void jailrt_replay(struct jailrt *r, const char *addr, long t, long now)
 {
-	struct waddr net;
+	struct net net;
 	long count;
 	char err[128];
 	unsigned long total = r->total_failed;
@@ -322,12 +322,12 @@ void jailrt_replay(struct jailrt *r, const char *addr, long t, long now)
 int jailrt_auth_ok(struct jailrt *r, const char *addr, const char *login, long now,
     long allow_time)
 {
-	struct waddr a, net;
+	struct net a, net;
 	char err[128];
-	if (waddr_parse(addr, &a) < 0)
+	if (net_parse(addr, &a) < 0)
 		return 0;
 	int cleared = 0;
-	if (waddr_ban_prefix(&a, r->jail->prefix4, r->jail->prefix6, r->ignore, r->nignore,
+	if (banprefix_for(&a, r->jail->prefix4, r->jail->prefix6, r->ignore, r->nignore,
 	    &net, err, sizeof(err)) == 0) {
 		struct jailrt_fail *f = fail_find(r, &net);
 		if (f) {
@@ -386,7 +386,7 @@ void jailrt_expire_failures(struct jailrt *r, long now)
 /* ---- the index of bans by exact network ---- */
 
 /* The slot holding net, or the empty slot where it would go. */
-static size_t bidx_slot(const struct jailrt *r, const struct waddr *net)
+static size_t bidx_slot(const struct jailrt *r, const struct net *net)
 {
 	size_t mask = r->capbidx - 1, s = (size_t)net_hash(net, r->seed) & mask;
 	while (r->bidx[s] && !net_eq(&r->bans[r->bidx[s] - 1].net, net))
@@ -423,7 +423,7 @@ static void bidx_remove(struct jailrt *r, size_t s)
 	}
 }
 
-struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, long start,
+struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct net *net, long start,
     long bantime, long count, int restored)
 {
 	struct jailrt_ban *b = NULL;
@@ -447,7 +447,7 @@ struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, lon
 	}
 	memset(b, 0, sizeof(*b));
 	b->net = *net;
-	waddr_format(net, net->plen != (net->family == AF_INET ? 32 : 128), b->key, sizeof(b->key));
+	net_format(net, net->plen != (net->family == AF_INET ? 32 : 128), b->key, sizeof(b->key));
 	b->start = start;
 	b->bantime = bantime;
 	b->count = count;
@@ -456,7 +456,7 @@ struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, lon
 	return b;
 }
 
-struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr)
+struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct net *addr)
 {
 	int v6 = addr->family == AF_INET6;
 	if (r->nbans == 0 || (addr->family != AF_INET && !v6))
@@ -464,8 +464,8 @@ struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr)
 	for (int plen = addr->plen; plen >= 0; plen--) {	/* narrowest first */
 		if (r->nplen[v6][plen] == 0)
 			continue;
-		struct waddr n = *addr;
-		waddr_mask(&n, plen);
+		struct net n = *addr;
+		net_mask(&n, plen);
 		size_t s = bidx_slot(r, &n);
 		if (r->bidx[s])
 			return &r->bans[r->bidx[s] - 1];
@@ -485,7 +485,7 @@ static void absorb_one(struct jailrt *r, size_t i, long *end)
 }
 
 /* Set the d bits of w from bit `from` on to k (most significant first). */
-static void set_bits(struct waddr *w, int from, int d, unsigned long k)
+static void set_bits(struct net *w, int from, int d, unsigned long k)
 {
 	for (int i = 0; i < d; i++) {
 		int bit = from + i;
@@ -497,7 +497,7 @@ static void set_bits(struct waddr *w, int from, int d, unsigned long k)
 	}
 }
 
-long jailrt_ban_absorb(struct jailrt *r, const struct waddr *net)
+long jailrt_ban_absorb(struct jailrt *r, const struct net *net)
 {
 	int v6 = net->family == AF_INET6, bits = v6 ? 128 : 32;
 	unsigned long cand = 0;
@@ -513,7 +513,7 @@ long jailrt_ban_absorb(struct jailrt *r, const struct waddr *net)
 		for (int plen = net->plen + 1; plen <= bits; plen++) {
 			int d = plen - net->plen;
 			for (unsigned long k = 0; r->nplen[v6][plen] && k < (1UL << d); k++) {
-				struct waddr w = *net;
+				struct net w = *net;
 				set_bits(&w, net->plen, d, k);
 				w.plen = plen;
 				size_t s = bidx_slot(r, &w);
@@ -526,7 +526,7 @@ long jailrt_ban_absorb(struct jailrt *r, const struct waddr *net)
 	for (size_t i = 0; i < r->nbans;) {
 		const struct jailrt_ban *b = &r->bans[i];
 		if (b->net.family == net->family && b->net.plen > net->plen &&
-		    waddr_contains(net, &b->net))
+		    net_contains(net, &b->net))
 			absorb_one(r, i, &end);
 		else
 			i++;

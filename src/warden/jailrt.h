@@ -14,8 +14,8 @@
 
 /* One ban in force. */
 struct jailrt_ban {
-	struct waddr net;
-	char key[WADDR_STRLEN];	/* net as text: the store's prefix */
+	struct net net;
+	char key[NET_STRLEN];	/* net as text: the store's prefix */
 	long start;
 	long bantime;		/* seconds, JAIL_FOREVER = -1 */
 	long count;		/* 1 for a first ban, 2 for the next ... */
@@ -25,7 +25,7 @@ struct jailrt_ban {
  * from the least recently failed (evicted first at maxfailed) to the
  * most recently failed. */
 struct jailrt_fail {
-	struct waddr net;
+	struct net net;
 	struct jailrt_fail *hnext, *older, *newer;
 	size_t n;
 	long times[];		/* oldest first, at most maxretry */
@@ -34,7 +34,7 @@ struct jailrt_fail {
 /* Lockout-proof allowance: AUTH failures of addr with login not counted
  * until `until`. */
 struct jailrt_allow {
-	struct waddr addr;
+	struct net addr;
 	char login[128];
 	long until;
 	struct jailrt_allow *hnext;	/* chain by (addr, login) */
@@ -42,7 +42,7 @@ struct jailrt_allow {
 
 struct jailrt {
 	const struct jail *jail;
-	struct waddr *ignore;	/* ignoreip, plus this host's own with ignoreself */
+	struct net *ignore;	/* ignoreip, plus this host's own with ignoreself */
 	size_t nignore;
 	struct jailrt_fail **fhash;	/* chains by net, capfhash of them */
 	size_t capfhash;	/* a power of two, at least nfails */
@@ -81,7 +81,7 @@ enum jailrt_result {
 
 /* Runtime for jail j; self (n of them) are this host's addresses, added
  * to the ignore list when the jail has ignoreself. */
-struct jailrt *jailrt_new(const struct jail *j, const struct waddr *self, size_t nself);
+struct jailrt *jailrt_new(const struct jail *j, const struct net *self, size_t nself);
 void jailrt_free(struct jailrt *r);
 /*
  * A failure of addr (text) at time t, seen at now. auth: an AUTH failure
@@ -96,10 +96,10 @@ void jailrt_free(struct jailrt *r);
  * lifted by a cap.
  */
 enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char *login,
-    int auth, long t, long now, struct waddr *net, long *count, char *err, size_t errlen);
+    int auth, long t, long now, struct net *net, long *count, char *err, size_t errlen);
 /* Add networks to the jail's ignore list (ignoreip host names resolved
  * by the caller at start or reload). */
-void jailrt_add_ignore(struct jailrt *r, const struct waddr *nets, size_t n);
+void jailrt_add_ignore(struct jailrt *r, const struct net *nets, size_t n);
 /*
  * Replay a failure from the store at start (oldest first), so failure
  * counters survive a restart as bans do: counted as it was live, except
@@ -117,7 +117,7 @@ int jailrt_auth_ok(struct jailrt *r, const char *addr, const char *login, long n
     long allow_time);
 /* 1 if net overlaps an ignored network (either contains the other):
  * such a ban is never made nor restored. */
-int jailrt_is_ignored(const struct jailrt *r, const struct waddr *net);
+int jailrt_is_ignored(const struct jailrt *r, const struct net *net);
 /* Prefixes with failures within findtime of now (`Currently failed`). */
 size_t jailrt_current_failed(struct jailrt *r, long now);
 /* Forget failures older than findtime and allowances that ended. */
@@ -125,15 +125,15 @@ void jailrt_expire_failures(struct jailrt *r, long now);
 
 /* Record a ban in force (replacing one of the same net); it counts in
  * total_banned unless restored. Returns the entry. */
-struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct waddr *net, long start,
+struct jailrt_ban *jailrt_ban_add(struct jailrt *r, const struct net *net, long start,
     long bantime, long count, int restored);
 /* The ban whose network contains addr (a host or a network), or NULL. */
-struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct waddr *addr);
+struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct net *addr);
 /* Remove every ban strictly inside net (an aggregate that covers them
  * now); returns the latest end among them (JAIL_FOREVER if one is
  * forever, 0 if none). Looks up the networks inside net of each prefix
  * length in use when they are few, else scans the bans. */
-long jailrt_ban_absorb(struct jailrt *r, const struct waddr *net);
+long jailrt_ban_absorb(struct jailrt *r, const struct net *net);
 /* Remove the ban at index i (order is not kept). */
 void jailrt_ban_del(struct jailrt *r, size_t i);
 /* 1 if b has ended at now. */

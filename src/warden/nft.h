@@ -11,13 +11,13 @@
 #define MW_WARDEN_NFT_H
 #include <stddef.h>
 
-#include "warden/jail.h"	/* struct waddr */
+#include "warden/jail.h"	/* struct net */
 
 struct nft;
 
 /* One ban: a network and the seconds it has left (0 or negative: forever). */
 struct nft_ban {
-	struct waddr net;
+	struct net net;
 	long timeout;
 };
 
@@ -58,12 +58,12 @@ int nft_ban(struct nft *n, const char *jail, const struct nft_ban *b, size_t nb,
     char *err, size_t errlen);
 /* Remove the elements equal to or inside the given networks, in one
  * transaction; absent ones are no error. Returns the number removed. */
-int nft_unban(struct nft *n, const char *jail, const struct waddr *nets, size_t nn,
+int nft_unban(struct nft *n, const char *jail, const struct net *nets, size_t nn,
     char *err, size_t errlen);
 /* Remove every element of the jail's sets (unban --all). */
 int nft_flush(struct nft *n, const char *jail, char *err, size_t errlen);
 /* 1 if exactly net is an element of the jail's set, 0 if not, -1 on error. */
-int nft_contains(struct nft *n, const char *jail, const struct waddr *net);
+int nft_contains(struct nft *n, const char *jail, const struct net *net);
 /* Number of elements in the jail's two sets, -1 on error. */
 long nft_count(struct nft *n, const char *jail, char *err, size_t errlen);
 /* How many nft_ban/nft_unban calls took the netlink fast path (a few

@@ -98,7 +98,7 @@ static int fast_open(struct nft *n)
 
 /* Add the two elements of network w (with ms of timeout, -1 forever) to s;
  * -1 if w reaches the top of the address space. */
-static int add_elems(struct nftnl_set *s, const struct waddr *w, long long ms)
+static int add_elems(struct nftnl_set *s, const struct net *w, long long ms)
 {
 	int bytes = w->family == AF_INET ? 4 : 16, carry = 1;
 	struct nft_iv iv;
@@ -250,7 +250,7 @@ out:
  * time left (-1 forever); 0 if no element holds it; 2 if one starting
  * elsewhere does; -1 on error.
  */
-static int get_start(struct nft *n, const char *id, const struct waddr *w, long long *ms)
+static int get_start(struct nft *n, const char *id, const struct net *w, long long *ms)
 {
 	int bytes = w->family == AF_INET ? 4 : 16, found = 0, rc = -1, done = 0;
 	char buf[MNL_SOCKET_BUFFER_SIZE];

@@ -37,7 +37,7 @@ struct nft_iv {
 	int old;		/* listed from the kernel's set */
 };
 /* w's interval (ms and old zero). */
-void nft_iv_from_net(const struct waddr *w, struct nft_iv *iv);
+void nft_iv_from_net(const struct net *w, struct nft_iv *iv);
 /* A ban's timeout in seconds as an element timeout in ms: capped at
  * NFT_TIMEOUT_MAX, -1 (forever) for 0 or less. */
 long long nft_timeout_ms(long t);

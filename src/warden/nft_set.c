@@ -41,7 +41,7 @@ static int fam_bytes(int fam)
 	return fam == AF_INET ? 4 : 16;
 }
 
-void nft_iv_from_net(const struct waddr *w, struct nft_iv *iv)
+void nft_iv_from_net(const struct net *w, struct nft_iv *iv)
 {
 	int bytes = fam_bytes(w->family);
 
@@ -178,7 +178,7 @@ static long long parse_duration(const char *s, size_t len)
 static int parse_elem_addr(int fam, const char *s, size_t len, struct nft_iv *iv)
 {
 	char txt[2 * INET6_ADDRSTRLEN + 8], *slash, *dash;
-	struct waddr w = { .family = fam };
+	struct net w = { .family = fam };
 
 	if (len >= sizeof(txt))
 		return -1;
@@ -200,7 +200,7 @@ static int parse_elem_addr(int fam, const char *s, size_t len, struct nft_iv *iv
 	}
 	if (inet_pton(fam, txt, w.a) != 1 || w.plen < 0 || w.plen > fam_bytes(fam) * 8)
 		return -1;
-	waddr_mask(&w, w.plen);
+	net_mask(&w, w.plen);
 	nft_iv_from_net(&w, iv);
 	return 0;
 }
@@ -464,7 +464,7 @@ static int change(struct nft *n, const char *jail, const struct nft_ban *b, size
 	if (nft_ident(jail, id, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < nb; i++) {
-		const struct waddr *w = &b[i].net;
+		const struct net *w = &b[i].net;
 		if ((w->family != AF_INET && w->family != AF_INET6) || w->plen < 1 ||
 		    w->plen > fam_bytes(w->family) * 8) {
 			nft_seterr(err, errlen, "ban %zu: not an IPv4 or IPv6 network with a "
@@ -531,7 +531,7 @@ int nft_ban(struct nft *n, const char *jail, const struct nft_ban *b, size_t nb,
 	return change(n, jail, b, nb, 0, err, errlen);
 }
 
-int nft_unban(struct nft *n, const char *jail, const struct waddr *nets, size_t nn,
+int nft_unban(struct nft *n, const char *jail, const struct net *nets, size_t nn,
     char *err, size_t errlen)
 {
 	struct nft_ban *b = xcalloc(nn ? nn : 1, sizeof(*b));
@@ -557,7 +557,7 @@ int nft_flush(struct nft *n, const char *jail, char *err, size_t errlen)
 	return nft_run_cmd(n, "flush sets", err, errlen);
 }
 
-int nft_contains(struct nft *n, const char *jail, const struct waddr *net)
+int nft_contains(struct nft *n, const char *jail, const struct net *net)
 {
 	char id[NFT_IDENT_MAX];
 	struct nft_iv *v = NULL, want;

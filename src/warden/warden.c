@@ -57,7 +57,7 @@ static int log_fd_f = -1;	/* warden_logtarget file, -1 = maillog */
 static int in_txn;		/* failures batched until the loop is idle */
 static struct loop_timer tick;
 static long last_purge;
-static struct waddr selfs[64];
+static struct net selfs[64];
 static size_t nself;
 
 long warden_now(void)
@@ -143,12 +143,12 @@ static void act_all(struct wjail *w, int ban, const struct action_ban *b, size_t
 }
 
 /* Ban net in w now after `failures` failures. */
-static void do_ban(struct wjail *w, const struct waddr *net, long failures, const char *user,
+static void do_ban(struct wjail *w, const struct net *net, long failures, const char *user,
     const char *matched)
 {
 	long now = warden_now(), count = 0, last = 0;
-	char key[WADDR_STRLEN];
-	waddr_format(net, net->plen != (net->family == AF_INET ? 32 : 128), key, sizeof(key));
+	char key[NET_STRLEN];
+	net_format(net, net->plen != (net->family == AF_INET ? 32 : 128), key, sizeof(key));
 	if (jailrt_is_ignored(w->rt, net))
 		return;
 	if (w->j->dryrun) {
@@ -188,13 +188,13 @@ static void unban_at(struct wjail *w, size_t i, int forget);
 static void failure(struct wjail *w, const char *addr, const char *user, int auth, long t,
     const char *source, const char *text)
 {
-	struct waddr net, a;
+	struct net net, a;
 	long count = 0, now = warden_now();
 	char err[256], when[32];
 	struct jailrt_ban *old;
 	enum jailrt_result r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count,
 	    err, sizeof(err));
-	if (r == JRT_BANNED && waddr_parse(addr, &a) == 0 &&
+	if (r == JRT_BANNED && net_parse(addr, &a) == 0 &&
 	    (old = jailrt_ban_find(w->rt, &a)) != NULL && jailrt_ban_ended(old, now)) {
 		/* the ban ended (the kernel let it go) before the one-second
 		 * tick lifted it here: lift it now, so this failure counts */
@@ -354,10 +354,10 @@ struct restore {
 static int restore_one(const struct store_ban *sb, void *arg)
 {
 	struct restore *r = arg;
-	struct waddr net;
+	struct net net;
 	char err[128];
 	long now = warden_now();
-	if (waddr_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
+	if (net_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
 		return 0;
 	if (jailrt_is_ignored(r->w->rt, &net)) {
 		warden_log("NOTICE", "fail2ban.actions", "[%s] Not restoring ban of %s: ignoreip",
@@ -380,9 +380,9 @@ static int replay_one(const struct store_failure *f, void *arg)
 	return 0;
 }
 
-/* A socket address as a waddr (scope id dropped); host gets its text. */
-static int sockaddr_waddr(const struct sockaddr *sa, socklen_t len, char *host, size_t hlen,
-    struct waddr *w)
+/* A socket address as a struct net (scope id dropped); host gets its text. */
+static int sockaddr_net(const struct sockaddr *sa, socklen_t len, char *host, size_t hlen,
+    struct net *w)
 {
 	struct sockaddr_storage ss;
 	if (len > sizeof(ss))
@@ -395,7 +395,7 @@ static int sockaddr_waddr(const struct sockaddr *sa, socklen_t len, char *host, 
 	if (getnameinfo((struct sockaddr *)&ss, len, host, (socklen_t)hlen, NULL, 0,
 	    NI_NUMERICHOST) != 0)
 		return -1;
-	return waddr_parse(host, w);
+	return net_parse(host, w);
 }
 
 /* ignoreip host names, resolved at start and reload (getaddrinfo may
@@ -414,9 +414,9 @@ static void resolve_ignore_hosts(struct wjail *w)
 		}
 		for (p = res; p; p = p->ai_next) {
 			char host[128];
-			struct waddr a;
-			if (sockaddr_waddr(p->ai_addr, p->ai_addrlen, host, sizeof(host), &a) == 0 &&
-			    !waddr_list_match(w->rt->ignore, w->rt->nignore, &a)) {
+			struct net a;
+			if (sockaddr_net(p->ai_addr, p->ai_addrlen, host, sizeof(host), &a) == 0 &&
+			    !banprefix_ignored(w->rt->ignore, w->rt->nignore, &a)) {
 				jailrt_add_ignore(w->rt, &a, 1);
 				warden_log("INFO", "fail2ban.jail", "[%s] ignoreip %s: %s", w->j->name, h, host);
 			}
@@ -563,9 +563,9 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 
 int warden_ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen)
 {
-	struct waddr a, net;
+	struct net a, net;
 	char why[128];
-	if (waddr_parse_net(ip, &a, why, sizeof(why)) < 0) {
+	if (net_parse_net(ip, &a, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "not an IP address or network: %s", ip);
 		return -1;
 	}
@@ -575,7 +575,7 @@ int warden_ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen)
 		return -1;
 	}
 	if (a.plen == (a.family == AF_INET ? 32 : 128)) {	/* an address: the jail's prefix */
-		int rc = waddr_ban_prefix(&a, w->j->prefix4, w->j->prefix6, w->rt->ignore,
+		int rc = banprefix_for(&a, w->j->prefix4, w->j->prefix6, w->rt->ignore,
 		    w->rt->nignore, &net, err, errlen);
 		if (rc == 1)
 			snprintf(err, errlen, "%s is in ignoreip of jail %s", ip, w->j->name);
@@ -614,15 +614,15 @@ static void unban_at(struct wjail *w, size_t i, int forget)
 
 int warden_unban_ip(const char *ip, size_t *n, char *err, size_t errlen)
 {
-	struct waddr a;
+	struct net a;
 	*n = 0;
-	if (ip && waddr_parse_net(ip, &a, err, errlen) < 0)
+	if (ip && net_parse_net(ip, &a, err, errlen) < 0)
 		return -1;
 	for (size_t j = 0; j < warden.njails; j++) {
 		struct wjail *w = &warden.jails[j];
 		for (size_t i = 0; i < w->rt->nbans;) {
 			struct jailrt_ban *b = &w->rt->bans[i];
-			if (ip == NULL || waddr_contains(&b->net, &a) || waddr_contains(&a, &b->net)) {
+			if (ip == NULL || net_contains(&b->net, &a) || net_contains(&a, &b->net)) {
 				unban_at(w, i, 1);
 				(*n)++;
 			} else {
@@ -709,7 +709,7 @@ static void find_self(void)
 	static const char *const fixed[] = { "127.0.0.0/8", "::1" };
 	char err[128];
 	for (size_t i = 0; i < 2; i++)
-		if (waddr_parse_net(fixed[i], &selfs[nself], err, sizeof(err)) == 0)
+		if (net_parse_net(fixed[i], &selfs[nself], err, sizeof(err)) == 0)
 			nself++;
 	struct ifaddrs *ifa, *p;
 	if (getifaddrs(&ifa) < 0)
@@ -719,7 +719,7 @@ static void find_self(void)
 		if (p->ifa_addr == NULL || (p->ifa_addr->sa_family != AF_INET &&
 		    p->ifa_addr->sa_family != AF_INET6))
 			continue;
-		if (sockaddr_waddr(p->ifa_addr, p->ifa_addr->sa_family == AF_INET ?
+		if (sockaddr_net(p->ifa_addr, p->ifa_addr->sa_family == AF_INET ?
 		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6), host, sizeof(host),
 		    &selfs[nself]) == 0)
 			nself++;

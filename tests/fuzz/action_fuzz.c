@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (a) {
 		struct action_ban b;
 		memset(&b, 0, sizeof(b));
-		waddr_parse_net("192.0.2.0/24", &b.net, err, sizeof(err));
+		net_parse_net("192.0.2.0/24", &b.net, err, sizeof(err));
 		b.bantime = 600;
 		b.failures = 5;
 		b.timeout = 600;

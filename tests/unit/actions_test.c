@@ -51,7 +51,7 @@ static char *command_of(const char *text, const char *key, const char *user)
 		fail_msg("%s", err);
 	struct action_ban b;
 	memset(&b, 0, sizeof(b));
-	assert_int_equal(waddr_parse_net("192.0.2.0/24", &b.net, err, sizeof(err)), 0);
+	assert_int_equal(net_parse_net("192.0.2.0/24", &b.net, err, sizeof(err)), 0);
 	b.bantime = 600;
 	b.user = user;
 	char *cmd = action_command_text(a, key, &b);

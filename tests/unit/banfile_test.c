@@ -29,13 +29,13 @@ static void test_roundtrip(void **state)
 	struct banfile_entry e[3];
 	memset(e, 0, sizeof(e));
 	char err[64];
-	waddr_parse_net("192.0.2.9", &e[0].net, err, sizeof(err));
+	net_parse_net("192.0.2.9", &e[0].net, err, sizeof(err));
 	e[0].expires = 200;
 	snprintf(e[0].jail, sizeof(e[0].jail), "%s", "sasl");
-	waddr_parse_net("2001:db8:1:2::/64", &e[1].net, err, sizeof(err));
+	net_parse_net("2001:db8:1:2::/64", &e[1].net, err, sizeof(err));
 	e[1].expires = 0;
 	snprintf(e[1].jail, sizeof(e[1].jail), "%s", "v6");
-	waddr_parse_net("198.51.100.0/24", &e[2].net, err, sizeof(err));
+	net_parse_net("198.51.100.0/24", &e[2].net, err, sizeof(err));
 	e[2].expires = 50;
 	snprintf(e[2].jail, sizeof(e[2].jail), "%s", "old");
 	assert_int_equal(banfile_write(dfd, "bans", e, 3), 0);
@@ -128,7 +128,7 @@ static void test_planted_symlinks_are_not_followed(void **state)
 	struct banfile_entry e;
 	memset(&e, 0, sizeof(e));
 	char err[64];
-	waddr_parse_net("192.0.2.9", &e.net, err, sizeof(err));
+	net_parse_net("192.0.2.9", &e.net, err, sizeof(err));
 	assert_int_equal(banfile_write(dfd, "bans", &e, 1), 0);
 	struct stat st;
 	assert_int_equal(stat(target, &st), 0);

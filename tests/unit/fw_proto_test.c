@@ -34,7 +34,7 @@ static void test_ban_roundtrip(void **state)
 	struct action_ban b = { .timeout = 600, .bantime = -1, .failures = 5, .user = "bob",
 	    .matches = "line; rm -rf /" };
 	char err[128];
-	assert_int_equal(waddr_parse_net("2001:db8:1:2::/64", &b.net, err, sizeof(err)), 0);
+	assert_int_equal(net_parse_net("2001:db8:1:2::/64", &b.net, err, sizeof(err)), 0);
 	assert_int_equal(fw_send_ban(pair[0], MSG_FW_BAN, "sshd", &b), 0);
 	struct msg m;
 	struct fw_req r;
@@ -63,7 +63,7 @@ static void test_restore_batches(void **state)
 	for (int i = 0; i < 3; i++) {
 		char a[32];
 		snprintf(a, sizeof(a), "192.0.2.%d", i + 1);
-		assert_int_equal(waddr_parse_net(a, &b[i].net, err, sizeof(err)), 0);
+		assert_int_equal(net_parse_net(a, &b[i].net, err, sizeof(err)), 0);
 		b[i].timeout = 10 * i;
 		b[i].bantime = 100;
 	}
@@ -96,7 +96,7 @@ static void test_malformed_rejected(void **state)
 {
 	struct action_ban b = { .timeout = 1, .bantime = 1 };
 	char err[128];
-	assert_int_equal(waddr_parse_net("192.0.2.1", &b.net, err, sizeof(err)), 0);
+	assert_int_equal(net_parse_net("192.0.2.1", &b.net, err, sizeof(err)), 0);
 	struct msg m;
 	assert_int_equal(fw_send_ban(pair[0], MSG_FW_BAN, "j", &b), 0);
 	char full[512];

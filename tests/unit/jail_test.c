@@ -95,7 +95,7 @@ static void test_seed(void **state)
 static void test_jails(void **state)
 {
 	struct jailconf jc;
-	char buf[WADDR_STRLEN];
+	char buf[NET_STRLEN];
 
 	load_file("data/warden/jails.conf", &jc);
 	/* postfix is disabled: its undefined %(undefined_var)s never matters */
@@ -121,9 +121,9 @@ static void test_jails(void **state)
 	assert_string_equal(j->actions[0].text, "nft[name=sshd, port=\"ssh\", protocol=\"tcp\"]");
 	assert_string_equal(jailconf_ref_opt(&j->actions[0], "port"), "ssh");
 	assert_int_equal(j->nignore, 2);
-	assert_int_equal(waddr_format(&j->ignore[0], 1, buf, sizeof(buf)) > 0, 1);
+	assert_int_equal(net_format(&j->ignore[0], 1, buf, sizeof(buf)) > 0, 1);
 	assert_string_equal(buf, "127.0.0.0/8");
-	assert_int_equal(waddr_format(&j->ignore[1], 0, buf, sizeof(buf)) > 0, 1);
+	assert_int_equal(net_format(&j->ignore[1], 0, buf, sizeof(buf)) > 0, 1);
 	assert_string_equal(buf, "::1");
 	assert_int_equal(j->increment, 1);
 	assert_int_equal(j->maxtime, 5 * 604800);
@@ -147,9 +147,9 @@ static void test_jails(void **state)
 	assert_int_equal(j->maxretry, 3);
 	assert_int_equal(j->maxmatches, 3);
 	assert_int_equal(j->nignore, 3);
-	assert_int_equal(waddr_format(&j->ignore[0], 1, buf, sizeof(buf)) > 0, 1);
+	assert_int_equal(net_format(&j->ignore[0], 1, buf, sizeof(buf)) > 0, 1);
 	assert_string_equal(buf, "192.0.2.0/24");
-	assert_int_equal(waddr_format(&j->ignore[1], 1, buf, sizeof(buf)) > 0, 1);
+	assert_int_equal(net_format(&j->ignore[1], 1, buf, sizeof(buf)) > 0, 1);
 	assert_string_equal(buf, "2001:db8::/32");
 	assert_int_equal(j->nignore_hosts, 1);
 	assert_string_equal(j->ignore_hosts[0], "gw.example.net");

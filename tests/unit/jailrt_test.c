@@ -34,7 +34,7 @@ static struct jail mkjail(long maxretry, long findtime)
 
 static enum jailrt_result failat(struct jailrt *r, const char *a, long t)
 {
-	struct waddr net;
+	struct net net;
 	long n;
 	char err[128];
 	return jailrt_failure(r, a, "", 0, t, t, &net, &n, err, sizeof(err));
@@ -44,16 +44,16 @@ static void test_exact_maxretry(void **state)
 {
 	struct jail j = mkjail(3, 600);
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr net;
+	struct net net;
 	long n = 0;
-	char err[128], txt[WADDR_STRLEN];
+	char err[128], txt[NET_STRLEN];
 	assert_int_equal(failat(r, "192.0.2.9", 1000), JRT_COUNTED);
 	assert_int_equal(failat(r, "192.0.2.9", 1001), JRT_COUNTED);
 	assert_int_equal(jailrt_current_failed(r, 1001), 1);
 	assert_int_equal(jailrt_failure(r, "192.0.2.9", "", 0, 1002, 1002, &net, &n, err,
 	    sizeof(err)), JRT_BAN);
 	assert_int_equal(n, 3);
-	waddr_format(&net, 1, txt, sizeof(txt));
+	net_format(&net, 1, txt, sizeof(txt));
 	assert_string_equal(txt, "192.0.2.9/32");
 	assert_int_equal(r->total_failed, 3);
 	assert_int_equal(jailrt_current_failed(r, 1002), 0);
@@ -73,7 +73,7 @@ static void test_findtime_window(void **state)
 	assert_int_equal(failat(r, "192.0.2.1", 1600), JRT_COUNTED);
 	assert_int_equal(failat(r, "192.0.2.1", 1601), JRT_BAN);
 	/* a log line older than findtime is not counted at all */
-	struct waddr net;
+	struct net net;
 	long n;
 	char err[64];
 	assert_int_equal(jailrt_failure(r, "192.0.2.2", "", 0, 100, 1000, &net, &n, err,
@@ -87,21 +87,21 @@ static void test_prefix6(void **state)
 {
 	struct jail j = mkjail(3, 600);
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr net;
+	struct net net;
 	long n;
-	char err[64], txt[WADDR_STRLEN];
+	char err[64], txt[NET_STRLEN];
 	assert_int_equal(failat(r, "2001:db8:1:2::1", 10), JRT_COUNTED);
 	assert_int_equal(failat(r, "2001:db8:1:2:ffff::9", 11), JRT_COUNTED);
 	assert_int_equal(failat(r, "2001:db8:1:3::1", 12), JRT_COUNTED);	/* another /64 */
 	assert_int_equal(jailrt_failure(r, "2001:db8:1:2::77", "", 0, 13, 13, &net, &n, err,
 	    sizeof(err)), JRT_BAN);
-	waddr_format(&net, 1, txt, sizeof(txt));
+	net_format(&net, 1, txt, sizeof(txt));
 	assert_string_equal(txt, "2001:db8:1:2::/64");
 	jailrt_ban_add(r, &net, 13, 600, 1, 0);
-	struct waddr a;
-	waddr_parse("2001:db8:1:2::abcd", &a);
+	struct net a;
+	net_parse("2001:db8:1:2::abcd", &a);
 	assert_non_null(jailrt_ban_find(r, &a));
-	waddr_parse("2001:db8:1:3::1", &a);
+	net_parse("2001:db8:1:3::1", &a);
 	assert_null(jailrt_ban_find(r, &a));
 	jailrt_free(r);
 }
@@ -109,19 +109,19 @@ static void test_prefix6(void **state)
 static void test_ignore_wins(void **state)
 {
 	struct jail j = mkjail(1, 600);
-	struct waddr ign[1];
+	struct net ign[1];
 	char err[64];
-	waddr_parse_net("198.51.100.0/24", &ign[0], err, sizeof(err));
+	net_parse_net("198.51.100.0/24", &ign[0], err, sizeof(err));
 	j.ignore = ign;
 	j.nignore = 1;
-	struct waddr self;
-	waddr_parse_net("127.0.0.0/8", &self, err, sizeof(err));
+	struct net self;
+	net_parse_net("127.0.0.0/8", &self, err, sizeof(err));
 	struct jailrt *r = jailrt_new(&j, &self, 1);
 	assert_int_equal(failat(r, "198.51.100.7", 1), JRT_IGNORED);
 	assert_int_equal(failat(r, "127.0.0.1", 1), JRT_IGNORED);
 	assert_int_equal(failat(r, "::ffff:127.0.0.1", 1), JRT_IGNORED);
-	struct waddr big;
-	waddr_parse_net("198.51.0.0/16", &big, err, sizeof(err));
+	struct net big;
+	net_parse_net("198.51.0.0/16", &big, err, sizeof(err));
 	assert_int_equal(jailrt_is_ignored(r, &big), 1);	/* a restored ban over it */
 	jailrt_free(r);
 	/* without ignoreself, the host is not ignored */
@@ -145,7 +145,7 @@ static void test_allowance_same_login(void **state)
 {
 	struct jail j = mkjail(2, 600);
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr net;
+	struct net net;
 	long n;
 	char err[64];
 	assert_int_equal(jailrt_failure(r, "192.0.2.5", "alice", 1, 100, 100, &net, &n, err,
@@ -173,9 +173,9 @@ static void test_bans(void **state)
 {
 	struct jail j = mkjail(1, 600);
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr a, b;
-	waddr_parse("192.0.2.1", &a);
-	waddr_parse("192.0.2.2", &b);
+	struct net a, b;
+	net_parse("192.0.2.1", &a);
+	net_parse("192.0.2.2", &b);
 	jailrt_ban_add(r, &a, 100, 50, 1, 0);
 	jailrt_ban_add(r, &b, 100, JAIL_FOREVER, 1, 1);
 	assert_int_equal(r->total_banned, 1);
@@ -198,7 +198,7 @@ static void test_ban_index(void **state)
 	struct jail j = mkjail(1, 600);
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
 	enum { N = 20000 };
-	struct waddr w;
+	struct net w;
 	memset(&w, 0, sizeof(w));
 	for (int i = 0; i < N; i++) {
 		w.family = i % 2 ? AF_INET6 : AF_INET;
@@ -228,7 +228,7 @@ static void test_ban_index(void **state)
 	 * does not add a second entry */
 	size_t left = r->nbans;
 	for (size_t i = 0; i < left; i++) {
-		struct waddr n = r->bans[i].net;
+		struct net n = r->bans[i].net;
 		assert_ptr_equal(jailrt_ban_add(r, &n, 300, 600, 3, 1), &r->bans[i]);
 	}
 	assert_int_equal(r->nbans, left);
@@ -249,7 +249,7 @@ static void test_replay(void **state)
 {
 	struct jail j = mkjail(3, 600);
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr net;
+	struct net net;
 	long n;
 	char err[128];
 	/* too old, two of 192.0.2.1, one of 192.0.2.2 */
@@ -276,14 +276,14 @@ static void test_replay(void **state)
 	jailrt_free(r);
 	/* and with the ban restored first, they are not counted at all */
 	r = jailrt_new(&j, NULL, 0);
-	waddr_parse("192.0.2.3", &net);
+	net_parse("192.0.2.3", &net);
 	jailrt_ban_add(r, &net, 503, 600, 1, 1);
 	jailrt_replay(r, "192.0.2.3", 500, 1000);
 	assert_int_equal(r->nfails, 0);
 	assert_int_equal(r->nreplayed, 0);
 	/* ignoreip added later (resolved host names) wins */
-	struct waddr ign;
-	waddr_parse("192.0.2.4", &ign);
+	struct net ign;
+	net_parse("192.0.2.4", &ign);
 	jailrt_add_ignore(r, &ign, 1);
 	assert_int_equal(failat(r, "192.0.2.4", 1000), JRT_IGNORED);
 	jailrt_free(r);
@@ -308,7 +308,7 @@ static void test_maxfailed_evicts_oldest(void **state)
 	struct jail j = mkjail(3, 600);
 	j.maxfailed = 3;
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr net;
+	struct net net;
 	long n;
 	char err[256];
 	assert_int_equal(failat(r, "192.0.2.1", 1000), JRT_COUNTED);
@@ -351,7 +351,7 @@ static void test_maxfailed_spray(void **state)
 	jailrt_free(r);
 }
 
-static enum jailrt_result banat(struct jailrt *r, const char *a, long t, struct waddr *net)
+static enum jailrt_result banat(struct jailrt *r, const char *a, long t, struct net *net)
 {
 	long n;
 	char err[256];
@@ -370,18 +370,18 @@ static void test_maxbanned(void **state)
 	j.maxbanned_prefix4 = 24;
 	j.maxbanned_prefix6 = 48;
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr net;
-	char a[64], txt[WADDR_STRLEN];
+	struct net net;
+	char a[64], txt[NET_STRLEN];
 	for (int i = 0; i < 18; i++) {
 		snprintf(a, sizeof(a), "198.51.%d.7", i);
 		assert_int_equal(banat(r, a, 1000, &net), JRT_BAN);
 		assert_int_equal(net.plen, 32);
 	}
 	assert_int_equal(banat(r, "203.0.113.9", 1000, &net), JRT_BAN);
-	waddr_format(&net, 1, txt, sizeof(txt));
+	net_format(&net, 1, txt, sizeof(txt));
 	assert_string_equal(txt, "203.0.113.0/24");
 	assert_int_equal(banat(r, "2001:db8:1:2::9", 1000, &net), JRT_BAN);
-	waddr_format(&net, 1, txt, sizeof(txt));
+	net_format(&net, 1, txt, sizeof(txt));
 	assert_string_equal(txt, "2001:db8:1::/48");
 	assert_int_equal(r->aggregated, 2);
 	assert_int_equal(r->nbans, 20);
@@ -408,40 +408,40 @@ static void test_ban_absorb(void **state)
 {
 	struct jail j = mkjail(1, 600);
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr w, wide, out;
-	waddr_parse("192.0.2.1", &w);
+	struct net w, wide, out;
+	net_parse("192.0.2.1", &w);
 	jailrt_ban_add(r, &w, 100, 600, 1, 0);
-	waddr_parse("192.0.2.2", &w);
+	net_parse("192.0.2.2", &w);
 	jailrt_ban_add(r, &w, 100, 900, 1, 0);
-	waddr_parse("198.51.100.1", &w);
+	net_parse("198.51.100.1", &w);
 	jailrt_ban_add(r, &w, 100, 5000, 1, 0);
 	char err[64];
-	assert_int_equal(waddr_parse_net("192.0.2.0/24", &wide, err, sizeof(err)), 0);
+	assert_int_equal(net_parse_net("192.0.2.0/24", &wide, err, sizeof(err)), 0);
 	assert_int_equal(jailrt_ban_absorb(r, &wide), 1000);
 	assert_int_equal(r->nbans, 1);
-	waddr_parse("198.51.100.1", &out);
+	net_parse("198.51.100.1", &out);
 	assert_non_null(jailrt_ban_find(r, &out));
-	waddr_parse("192.0.2.1", &out);
+	net_parse("192.0.2.1", &out);
 	assert_null(jailrt_ban_find(r, &out));
 	/* with many bans elsewhere the /32s inside are looked up, not scanned
 	 * for: the same result */
 	for (int i = 0; i < 3000; i++) {
-		struct waddr x = { .family = AF_INET, .plen = 32 };
+		struct net x = { .family = AF_INET, .plen = 32 };
 		x.a[0] = 10, x.a[1] = (unsigned char)(i >> 8), x.a[2] = (unsigned char)i;
 		jailrt_ban_add(r, &x, 100, 600, 1, 0);
 	}
-	waddr_parse("192.0.2.200", &w);
+	net_parse("192.0.2.200", &w);
 	jailrt_ban_add(r, &w, 100, 700, 1, 0);
-	waddr_parse("192.0.2.0", &w);
+	net_parse("192.0.2.0", &w);
 	jailrt_ban_add(r, &w, 100, JAIL_FOREVER, 1, 0);
-	waddr_parse_net("192.0.3.0/25", &w, err, sizeof(err));	/* outside */
+	net_parse_net("192.0.3.0/25", &w, err, sizeof(err));	/* outside */
 	jailrt_ban_add(r, &w, 100, 700, 1, 0);
 	assert_int_equal(r->nbans, 3004);
 	assert_int_equal(jailrt_ban_absorb(r, &wide), JAIL_FOREVER);
 	assert_int_equal(r->nbans, 3002);
-	waddr_parse("192.0.3.1", &out);
+	net_parse("192.0.3.1", &out);
 	assert_non_null(jailrt_ban_find(r, &out));
-	waddr_parse("192.0.2.200", &out);
+	net_parse("192.0.2.200", &out);
 	assert_null(jailrt_ban_find(r, &out));
 	jailrt_free(r);
 }
@@ -452,24 +452,24 @@ static void test_ban_find_prefixes(void **state)
 {
 	struct jail j = mkjail(1, 600);
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr n16, n32, a;
+	struct net n16, n32, a;
 	char err[64];
-	waddr_parse_net("10.1.0.0/16", &n16, err, sizeof(err));
-	waddr_parse("10.1.2.3", &n32);
+	net_parse_net("10.1.0.0/16", &n16, err, sizeof(err));
+	net_parse("10.1.2.3", &n32);
 	jailrt_ban_add(r, &n16, 1, 600, 1, 0);
 	jailrt_ban_add(r, &n32, 1, 600, 1, 0);
-	waddr_parse("10.1.2.3", &a);
+	net_parse("10.1.2.3", &a);
 	assert_int_equal(jailrt_ban_find(r, &a)->net.plen, 32);
-	waddr_parse("10.1.200.3", &a);
+	net_parse("10.1.200.3", &a);
 	assert_int_equal(jailrt_ban_find(r, &a)->net.plen, 16);
-	waddr_parse("10.2.0.1", &a);
+	net_parse("10.2.0.1", &a);
 	assert_null(jailrt_ban_find(r, &a));
-	waddr_parse("::ffff:10.1.9.9", &a);	/* mapped: IPv4 */
+	net_parse("::ffff:10.1.9.9", &a);	/* mapped: IPv4 */
 	assert_non_null(jailrt_ban_find(r, &a));
 	jailrt_ban_del(r, (size_t)(jailrt_ban_find(r, &n16) - r->bans));
-	waddr_parse("10.1.200.3", &a);
+	net_parse("10.1.200.3", &a);
 	assert_null(jailrt_ban_find(r, &a));
-	waddr_parse_net("10.1.0.0/20", &a, err, sizeof(err));	/* a network inside none */
+	net_parse_net("10.1.0.0/20", &a, err, sizeof(err));	/* a network inside none */
 	assert_null(jailrt_ban_find(r, &a));
 	jailrt_free(r);
 }
@@ -480,7 +480,7 @@ static void test_allowance_many(void **state)
 {
 	struct jail j = mkjail(1000, 600);
 	struct jailrt *r = jailrt_new(&j, NULL, 0);
-	struct waddr net;
+	struct net net;
 	long n;
 	char a[64], err[128];
 	for (int i = 0; i < 5000; i++) {

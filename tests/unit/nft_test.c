@@ -53,11 +53,11 @@ static int count_str(const char *hay, const char *needle)
 	return c;
 }
 
-static struct waddr net(const char *s)
+static struct net net(const char *s)
 {
-	struct waddr w;
+	struct net w;
 	char e[128];
-	if (waddr_parse_net(s, &w, e, sizeof(e)) < 0)
+	if (net_parse_net(s, &w, e, sizeof(e)) < 0)
 		fail_msg("%s", e);
 	return w;
 }
@@ -80,7 +80,7 @@ static void ban1(struct nft *n, const char *jail, const char *s, long timeout)
 
 static int has(struct nft *n, const char *jail, const char *s)
 {
-	struct waddr w = net(s);
+	struct net w = net(s);
 	return nft_contains(n, jail, &w);
 }
 
@@ -185,7 +185,7 @@ static void test_ban_unban(void **state)
 		{ net("2001:db8:aa:bb::/64"), 86400 },
 		{ net("192.0.2.1"), 0 },	/* forever */
 	};
-	struct waddr u[3] = { net("198.51.100.9"), net("2001:db8:aa:bb::/64"),
+	struct net u[3] = { net("198.51.100.9"), net("2001:db8:aa:bb::/64"),
 	    net("10.1.1.1") /* not banned: no error */ };
 	const char *out;
 
@@ -210,7 +210,7 @@ static void test_ban_unban(void **state)
 	assert_int_equal(nft_unban(n, "j", u, 3, err, sizeof(err)), 0);
 	/* unbanning a network removes what lies inside it */
 	ban1(n, "j", "203.0.114.5", 60);
-	struct waddr wide = net("203.0.112.0/22");
+	struct net wide = net("203.0.112.0/22");
 	assert_int_equal(nft_unban(n, "j", &wide, 1, err, sizeof(err)), 2);
 	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 1);
 
@@ -323,7 +323,7 @@ static void test_big_batch(void **state)
 	assert_non_null(b);
 	assert_int_equal(nft_jail_setup(n, "big", "smtp", "tcp", NULL, err, sizeof(err)), 0);
 	for (int i = 0; i < N; i++) {
-		struct waddr *w = &b[i].net;
+		struct net *w = &b[i].net;
 		if (i % 2) {
 			w->family = AF_INET;
 			w->a[0] = 100;
@@ -349,7 +349,7 @@ static void test_big_batch(void **state)
 	assert_int_equal(nft_contains(n, "big", &b[4321].net), 1);
 	/* all present already: nothing to write, nothing fails */
 	assert_int_equal(nft_ban(n, "big", b, N, err, sizeof(err)), 0);
-	struct waddr *u = calloc(N, sizeof(*u));
+	struct net *u = calloc(N, sizeof(*u));
 	assert_non_null(u);
 	for (int i = 0; i < N; i++)
 		u[i] = b[i].net;
@@ -435,7 +435,7 @@ static void test_fast_ban_encoding(void **state)
 	assert_int_equal(nft_count(n, "j", err, sizeof(err)), 7);
 
 	/* unban through the fast path, for both families in one batch */
-	struct waddr u[2] = { net("203.0.113.64/26"), net("2001:db8:77::1") };
+	struct net u[2] = { net("203.0.113.64/26"), net("2001:db8:77::1") };
 	assert_int_equal(nft_unban(n, "j", u, 2, err, sizeof(err)), 2);
 	assert_int_equal(nft_run_cmd_from_buffer(raw,
 	    "delete element inet " TABLE " ref_v4 { 203.0.113.64/26 }\n"
@@ -535,13 +535,13 @@ static void test_fast_fallback(void **state)
 	fast_stats(n, &fast, &fallback);
 	assert_int_equal(fast, 7);
 	assert_int_equal(fallback, 5);
-	struct waddr top[2] = { net("255.255.255.255"), net("ffff::/16") };
+	struct net top[2] = { net("255.255.255.255"), net("ffff::/16") };
 	assert_int_equal(nft_unban(n, "j", top, 2, err, sizeof(err)), 2);
 	assert_int_equal(has(n, "j", "255.255.255.255"), 0);
 
 	/* unban: the exact element through the fast path; absent, or a
 	 * network holding elements, through the general path */
-	struct waddr w = net("172.16.0.3");
+	struct net w = net("172.16.0.3");
 	assert_int_equal(nft_unban(n, "j", &w, 1, err, sizeof(err)), 1);
 	assert_int_equal(has(n, "j", "172.16.0.3"), 0);
 	assert_int_equal(nft_unban(n, "j", &w, 1, err, sizeof(err)), 0);

@@ -1,8 +1,9 @@
 /*
- * addr — addresses and networks for the ban engine: parsing (IPv4, IPv6,
- * IPv4-mapped IPv6 as IPv4), containment, text form, and the prefix to ban
- * for an address: its /prefix4 or /prefix6, narrowed so that a ban never
- * covers an ignoreip network.
+ * net — IPv4 and IPv6 addresses and networks, the one type every part of
+ * mailwarden uses for them: parsing (IPv4, IPv6, IPv4-mapped IPv6 as
+ * IPv4, "[v6]", "/len", "a.b.c.d/mask"), masking, containment, text form.
+ * Lists with Postfix's syntax are in cidr.c; the ban engine's prefix rule
+ * is in warden/banprefix.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,16 +14,16 @@
 #include <sys/socket.h>
 
 #include "common/util.h"
-#include "warden/jail.h"
+#include "common/net.h"
 
-static int family_bits(int family)
+int net_family_bits(int family)
 {
 	return family == AF_INET ? 32 : 128;
 }
 
-void waddr_mask(struct waddr *w, int plen)
+void net_mask(struct net *w, int plen)
 {
-	int bits = family_bits(w->family);
+	int bits = net_family_bits(w->family);
 
 	if (plen < 0)
 		plen = 0;
@@ -37,8 +38,8 @@ void waddr_mask(struct waddr *w, int plen)
 	w->plen = plen;
 }
 
-/* Parse a bare address (no brackets, no prefix) into a host waddr. */
-static int parse_host(const char *s, struct waddr *out)
+/* Parse a bare address (no brackets, no prefix) into a host net. */
+static int parse_host(const char *s, struct net *out)
 {
 	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	struct in_addr v4;
@@ -82,7 +83,7 @@ static int unbracket(const char *s, size_t n, char *buf, size_t len)
 	return 0;
 }
 
-int waddr_parse(const char *s, struct waddr *out)
+int net_parse(const char *s, struct net *out)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 
@@ -106,7 +107,7 @@ static int mask_len(const char *s)
 	return n;
 }
 
-int waddr_parse_net(const char *s, struct waddr *out, char *err, size_t errlen)
+int net_parse_net(const char *s, struct net *out, char *err, size_t errlen)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *slash = strchr(s, '/');
@@ -121,7 +122,7 @@ int waddr_parse_net(const char *s, struct waddr *out, char *err, size_t errlen)
 		char *end;
 		errno = 0;
 		long l = strtol(slash + 1, &end, 10);
-		int bits = family_bits(out->family);
+		int bits = net_family_bits(out->family);
 		/* an IPv4-mapped network's length counts the 96 mapped bits */
 		if (out->family == AF_INET && strchr(buf, ':') != NULL)
 			l -= 96;
@@ -133,38 +134,30 @@ int waddr_parse_net(const char *s, struct waddr *out, char *err, size_t errlen)
 	} else {
 		goto bad;
 	}
-	waddr_mask(out, plen);
+	net_mask(out, plen);
 	return 0;
 bad:
 	snprintf(err, errlen, "bad address or network '%s'", s);
 	return -1;
 }
 
-int waddr_contains(const struct waddr *n, const struct waddr *a)
+int net_contains(const struct net *n, const struct net *a)
 {
 	if (n->family != a->family || a->plen < n->plen)
 		return 0;
-	struct waddr t = *a;
-	waddr_mask(&t, n->plen);
+	struct net t = *a;
+	net_mask(&t, n->plen);
 	return memcmp(t.a, n->a, 16) == 0;
 }
 
-int waddr_list_match(const struct waddr *list, size_t n, const struct waddr *a)
-{
-	for (size_t i = 0; i < n; i++)
-		if (waddr_contains(&list[i], a))
-			return 1;
-	return 0;
-}
-
-int waddr_format(const struct waddr *w, int withlen, char *buf, size_t len)
+int net_format(const struct net *w, int withlen, char *buf, size_t len)
 {
 	char txt[INET6_ADDRSTRLEN];
 	int n;
 
 	if (inet_ntop(w->family, w->a, txt, sizeof(txt)) == NULL)
 		return -1;
-	if (withlen || w->plen != family_bits(w->family))
+	if (withlen || w->plen != net_family_bits(w->family))
 		n = snprintf(buf, len, "%s/%d", txt, w->plen);
 	else
 		n = snprintf(buf, len, "%s", txt);
@@ -173,54 +166,19 @@ int waddr_format(const struct waddr *w, int withlen, char *buf, size_t len)
 	return n;
 }
 
-/* Number of leading bits a and b have in common (same family). */
-static int common_bits(const struct waddr *a, const struct waddr *b)
+
+int net_from_sockaddr(const struct sockaddr *sa, struct net *out)
 {
-	int bits = family_bits(a->family);
-	int n = 0;
+	char txt[INET6_ADDRSTRLEN];
+	const void *raw;
 
-	while (n < bits) {
-		unsigned char m = (unsigned char)(0x80 >> (n % 8));
-		if ((a->a[n / 8] & m) != (b->a[n / 8] & m))
-			break;
-		n++;
-	}
-	return n;
-}
-
-int waddr_ban_prefix(const struct waddr *a, int prefix4, int prefix6,
-    const struct waddr *ignore, size_t nignore, struct waddr *out,
-    char *err, size_t errlen)
-{
-	int plen = a->family == AF_INET ? prefix4 : prefix6;
-	int bits = family_bits(a->family);
-	struct waddr host = *a;
-
-	waddr_mask(&host, bits);
-	if (plen < 1 || plen > bits) {
-		snprintf(err, errlen, "ban prefix /%d out of range for %s", plen,
-		    a->family == AF_INET ? "IPv4 (1-32)" : "IPv6 (1-128)");
+	if (sa->sa_family == AF_INET)
+		raw = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		raw = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	else
 		return -1;
-	}
-	for (size_t i = 0; i < nignore; i++) {
-		const struct waddr *ig = &ignore[i];
-		if (ig->family != host.family)
-			continue;
-		if (waddr_contains(ig, &host))
-			return 1;
-		/* The ban /plen covers ig when ig lies inside it: the first
-		 * bit where host and ig's network differ must be inside the
-		 * ban prefix, so the ban is at least that long. */
-		int c = common_bits(&host, ig);
-		if (c >= plen && c < ig->plen)
-			plen = c + 1;
-	}
-	*out = host;
-	waddr_mask(out, plen);
-	if (out->plen == 0) {
-		snprintf(err, errlen, "refusing to ban %s",
-		    a->family == AF_INET ? "0.0.0.0/0" : "::/0");
+	if (inet_ntop(sa->sa_family, raw, txt, sizeof(txt)) == NULL)
 		return -1;
-	}
-	return 0;
+	return parse_host(txt, out);
 }
