@@ -29,7 +29,7 @@ else
 BIN     := $(FLAVOUR)/mailwarden
 endif
 
-SRCS    := $(wildcard src/common/*.c src/smtp/*.c src/queue/*.c src/policy/*.c src/master/*.c src/warden/*.c src/sasl/*.c src/cli/*.c src/local/*.c)
+SRCS    := $(sort $(filter-out src/main.c,$(shell find src -name '*.c')))
 LIBOBJS := $(SRCS:%.c=$(FLAVOUR)/%.o)
 MAINOBJ := $(FLAVOUR)/src/main.o
 UNIT    := $(wildcard tests/unit/*_test.c)

@@ -27,7 +27,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "queue/showq.h"
-#include "queue/spool.h"
+#include "mail/spool.h"
 
 /* Queues the commands work on. */
 enum qcli_q { QQ_INCOMING, QQ_DEFERRED, QQ_HOLD, QQ_N };

@@ -28,7 +28,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/util.h"
-#include "queue/headers.h"
+#include "mail/headers.h"
 #include "queue/pickup.h"
 
 #define EX_USAGE	64

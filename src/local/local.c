@@ -26,8 +26,8 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "local/local.h"
-#include "queue/maildir.h"
-#include "queue/resolve.h"
+#include "local/maildir.h"
+#include "mail/resolve.h"
 
 #define LOCAL_BATCH_MAX		100000	/* items per batch (the qmgr sends <= 64 messages) */
 #define LOCAL_NAME_MAX		256	/* a user name or path component */

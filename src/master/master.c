@@ -32,7 +32,7 @@
 #include "queue/nexthop.h"
 #include "queue/pickup.h"
 #include "queue/qmgr.h"
-#include "queue/spool.h"
+#include "mail/spool.h"
 #include "sasl/sasl.h"
 #include "smtp/tls.h"
 #include "smtp/engine.h"

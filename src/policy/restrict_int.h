@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy/dns.h"
+#include "dns/dns.h"
 #include "policy/restrict.h"
 
 struct map;

@@ -25,7 +25,7 @@
 #include "common/config.h"
 #include "common/util.h"
 #include "queue/qmgr_int.h"
-#include "queue/spool.h"
+#include "mail/spool.h"
 
 #define BOUNCE_HDR_MAX	(64 * 1024)	/* original headers copied at most */
 

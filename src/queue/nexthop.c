@@ -12,7 +12,7 @@
 #include "common/config.h"
 #include "common/map.h"
 #include "common/util.h"
-#include "policy/dns.h"
+#include "dns/dns.h"
 #include "queue/nexthop.h"
 
 #define NH_MAX_MX	16	/* MX hosts looked at */

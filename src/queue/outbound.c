@@ -20,7 +20,7 @@
 #include "common/util.h"
 #include "queue/nexthop.h"
 #include "queue/qmgr_int.h"
-#include "queue/resolve.h"
+#include "mail/resolve.h"
 #include "queue/smtpc.h"
 
 #define OUT_RCPT_MAX	50	/* recipients per delivery (smtp_destination_recipient_limit) */

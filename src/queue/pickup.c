@@ -27,9 +27,9 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
-#include "queue/headers.h"
+#include "mail/headers.h"
 #include "queue/pickup.h"
-#include "queue/spool.h"
+#include "mail/spool.h"
 
 #define PICKUP_WAKEUP_MS	60000	/* rescan even without inotify events */
 #define PICKUP_BATCH		256	/* files per pass (one syncfs) */

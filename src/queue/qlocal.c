@@ -16,7 +16,7 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "queue/qlocal.h"
-#include "queue/resolve.h"
+#include "mail/resolve.h"
 
 #define QLOCAL_WAIT_MS	300000	/* a commit (two syncfs) answers within this */
 

@@ -35,14 +35,14 @@
 #include "common/msg.h"
 #include "common/sandbox.h"
 #include "common/util.h"
-#include "policy/dns.h"
+#include "dns/dns.h"
 #include "queue/showq.h"
 #include "queue/pickup.h"
 #include "queue/qmgr.h"
 #include "queue/qlocal.h"
 #include "queue/qmgr_int.h"
-#include "queue/resolve.h"
-#include "queue/spool.h"
+#include "mail/resolve.h"
+#include "mail/spool.h"
 
 #define QMGR_BATCH		64	/* messages per delivery batch */
 #define QMGR_ACTIVE_MAX		2000	/* messages open at once (each holds its queue file) */

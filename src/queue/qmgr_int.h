@@ -11,7 +11,7 @@
 #define MW_QMGR_INT_H
 #include <stddef.h>
 
-#include "queue/spool.h"
+#include "mail/spool.h"
 
 struct config;
 

@@ -26,7 +26,7 @@
 #include "common/util.h"
 #include "queue/pickup.h"
 #include "queue/showq.h"
-#include "queue/spool.h"
+#include "mail/spool.h"
 
 #define SHOWQ_LOG_TAIL	(8L * 1024 * 1024)	/* bytes of maillog read for reasons */
 #define SHOWQ_REASONS_MAX 20000	/* deferral reasons kept by the queue manager */

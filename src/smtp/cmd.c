@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
-#include "queue/resolve.h"
+#include "mail/resolve.h"
 #include "smtp/smtpd.h"
 
 typedef int cmd_fn(struct session *s, char *arg);	/* 0 ok, -1 error */

@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
-#include "policy/dns.h"
+#include "dns/dns.h"
 #include "policy/restrict.h"
 #include "smtp/smtpd.h"
 

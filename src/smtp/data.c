@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "policy/restrict.h"
-#include "queue/headers.h"
+#include "mail/headers.h"
 #include "smtp/smtpd.h"
 
 #define DATA_LINE_MAX 4096	/* longer lines are written in pieces */

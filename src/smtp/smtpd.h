@@ -12,7 +12,7 @@
 
 #include "common/buf.h"
 #include "common/loop.h"
-#include "queue/spool.h"
+#include "mail/spool.h"
 
 struct config;
 struct resolver;

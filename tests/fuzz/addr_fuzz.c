@@ -11,7 +11,7 @@
 
 #include "common/config.h"
 #include "common/util.h"
-#include "queue/resolve.h"
+#include "mail/resolve.h"
 #include "smtp/smtpd.h"
 #include "fuzz.h"
 

@@ -1,6 +1,6 @@
 /*
  * dns_answer_fuzz — the resolver's answer-to-result code
- * (src/policy/dns_answer.c): a raw DNS answer packet, as a server or an
+ * (src/dns/dns_answer.c): a raw DNS answer packet, as a server or an
  * attacker on the path sends it, parsed for A, AAAA, MX, TXT and PTR
  * (names, TTLs, RCODE, SOA minimum for negative caching).
  * Input: first byte picks the type and c-ares status, the rest is the packet.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/dns_int.h"
+#include "dns/dns_int.h"
 #include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -1,5 +1,5 @@
 /*
- * headers_fuzz — the queue's header parser (src/queue/headers.c): the
+ * headers_fuzz — the queue's header parser (src/mail/headers.c): the
  * header section split into (folded) headers, Message-ID/Date detection,
  * the line-by-line observer the SMTP engine feeds during DATA, and the
  * address lists of To/Cc/Bcc (display names, comments, groups).
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/headers.h"
+#include "mail/headers.h"
 #include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

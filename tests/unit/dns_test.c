@@ -24,7 +24,7 @@
 
 #include "common/config.h"
 #include "common/loop.h"
-#include "policy/dns.h"
+#include "dns/dns.h"
 
 #define DNSMASQ "/usr/sbin/dnsmasq"
 

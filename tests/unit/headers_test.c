@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "queue/headers.h"
+#include "mail/headers.h"
 
 static void test_missing(void **state)
 {

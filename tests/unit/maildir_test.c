@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "queue/maildir.h"
+#include "local/maildir.h"
 
 static char base[64];
 static int body_fd = -1;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "queue/resolve.h"
+#include "mail/resolve.h"
 
 static struct config *cfg;
 static struct resolver *res;

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "common/loop.h"
-#include "policy/dns.h"
+#include "dns/dns.h"
 #include "policy/restrict.h"
 
 #define DEFAULT "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"

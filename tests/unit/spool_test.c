@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "queue/spool.h"
+#include "mail/spool.h"
 
 static int tmpdir(char *path, size_t len)
 {

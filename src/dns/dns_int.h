@@ -7,7 +7,7 @@
 #define MW_DNS_INT_H
 #include <stdint.h>
 
-#include "policy/dns.h"
+#include "dns/dns.h"
 
 #define DNS_TTL_MIN		1	/* s: floor of any cached answer */
 #define DNS_TTL_MAX		86400	/* s: cap of positive answers */

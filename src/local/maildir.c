@@ -18,7 +18,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "queue/maildir.h"
+#include "local/maildir.h"
 
 #define MD_SMALL_BODY	(64 * 1024)	/* bodies up to this go in one write */
 #define MD_NAME_MAX	256

@@ -14,8 +14,8 @@
 #include <sys/socket.h>
 
 #include "common/util.h"
-#include "policy/dns.h"
-#include "policy/dns_int.h"
+#include "dns/dns.h"
+#include "dns/dns_int.h"
 
 /* ---- results ---- */
 

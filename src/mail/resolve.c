@@ -29,7 +29,7 @@
 #include "common/config.h"
 #include "common/map.h"
 #include "common/util.h"
-#include "queue/resolve.h"
+#include "mail/resolve.h"
 
 #define RESOLVE_MAX_DEPTH	20	/* alias nesting, as the brief and Postfix */
 #define RESOLVE_MAX_DESTS	1000	/* expansion size: more is a config error */

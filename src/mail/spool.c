@@ -15,7 +15,7 @@
 
 #include "common/buf.h"
 #include "common/util.h"
-#include "queue/spool.h"
+#include "mail/spool.h"
 
 #define SPOOL_HDR_MAX (1024 * 1024)	/* envelope records: 1 MiB is plenty */
 

@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "queue/headers.h"
+#include "mail/headers.h"
 
 #define ADDR_MAX 1024
 

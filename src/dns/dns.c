@@ -32,8 +32,8 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
-#include "policy/dns.h"
-#include "policy/dns_int.h"
+#include "dns/dns.h"
+#include "dns/dns_int.h"
 
 #define DNS_CACHE_MAX		50000	/* entries */
 #define DNS_FLIGHT_BUCKETS	1024	/* power of two */
