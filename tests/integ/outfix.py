@@ -17,12 +17,16 @@ outfix — helpers for the outbound (smtp/lmtp client) tests:
         amx.test    no MX, A 127.0.0.3
         mx.test.example  A 127.0.0.2 (the name in tlsfix's certificate)
         nope.test   NXDOMAIN
+    fixtures: odns (module), tls (module), fake (factory of FakeSmtp)
 """
 import socket
 import ssl
 import threading
 
+import pytest
+
 import dnsfix
+from tlsfix import TlsFiles
 
 
 def out_dns():
@@ -35,6 +39,33 @@ def out_dns():
         "--host-record=mx.test.example,127.0.0.2",
     ]
     return dnsfix.DnsServer(extra_args=args).start()
+
+@pytest.fixture(scope="module")
+def odns():
+    """out_dns() for a test module."""
+    d = out_dns()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="module")
+def tls():
+    """A CA and a server certificate (tlsfix.TlsFiles) for a test module."""
+    return TlsFiles()
+
+
+@pytest.fixture
+def fake():
+    """Factory of FakeSmtp servers, all stopped after the test."""
+    servers = []
+
+    def factory(**kw):
+        s = FakeSmtp(**kw)
+        servers.append(s)
+        return s
+    yield factory
+    for s in servers:
+        s.stop()
 
 
 class FakeSmtp:

@@ -13,36 +13,10 @@ import pytest
 
 from conftest import list_files, make_message
 from dovecotfix import dovecot  # noqa: F401  (fixture)
-from outfix import FakeSmtp, out_dns
-from tlsfix import TlsFiles
+from outfix import fake, odns, tls  # noqa: F401  (fixtures)
 
 SENDER = "alice@example.com"      # a mailbox on instance A: DSNs land here
 FAST_RETRY = ["minimal_backoff_time = 1s", "maximal_backoff_time = 2s", "queue_run_delay = 1s"]
-
-
-@pytest.fixture(scope="module")
-def odns():
-    d = out_dns()
-    yield d
-    d.stop()
-
-
-@pytest.fixture(scope="module")
-def tls():
-    return TlsFiles()
-
-
-@pytest.fixture
-def fake():
-    servers = []
-
-    def factory(**kw):
-        s = FakeSmtp(**kw)
-        servers.append(s)
-        return s
-    yield factory
-    for s in servers:
-        s.stop()
 
 
 def make_a(make_server, odns, port, *extra):

@@ -14,37 +14,11 @@ import time
 import pytest
 
 from conftest import BIN
-from outfix import FakeSmtp, out_dns
-from tlsfix import TlsFiles
+from outfix import fake, odns, tls  # noqa: F401  (fixtures)
 from test_config import assert_refused, base_lines, cdir, write_conf  # noqa: F401
 from test_outbound import DELAYS, SENDER, make_a, send
 
 PW = "relay-secret-5150"
-
-
-@pytest.fixture(scope="module")
-def odns():
-    d = out_dns()
-    yield d
-    d.stop()
-
-
-@pytest.fixture(scope="module")
-def tls():
-    return TlsFiles()
-
-
-@pytest.fixture
-def fake():
-    servers = []
-
-    def factory(**kw):
-        s = FakeSmtp(**kw)
-        servers.append(s)
-        return s
-    yield factory
-    for s in servers:
-        s.stop()
 
 
 def queued(a):

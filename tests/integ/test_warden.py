@@ -53,6 +53,28 @@ def cli(s, *args, check=True):
     return r
 
 
+def jail_server(make_server, tmp_path, jails):
+    """A server whose jails (lines after warden_action_path/logtarget) can
+    use the testlog action: `{out}` in a line is its output file and
+    `$maillog_file` the server's mail log (jail.local syntax has no
+    $name). Started, with the warden answering; s.out and s.wlog set."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "testlog.conf").write_text(ACTION)
+    out = tmp_path / "actions.out"
+    extra = [f"warden_action_path = {adir}", f"warden_logtarget = {tmp_path / 'warden.log'}"]
+    extra += [j.replace("{out}", str(out)) for j in jails]
+    s = make_server(extra=extra)
+    s.extra = [e.replace("$maillog_file", s.maillog) for e in s.extra]
+    s.stop()
+    s.write_config()
+    s.start()
+    s.out, s.wlog = str(out), str(tmp_path / "warden.log")
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
+    return s
+
+
 def ssh_fail(path, ip, user="root"):
     stamp = time.strftime("%b %d %H:%M:%S")
     with open(path, "a") as f:

@@ -4,27 +4,19 @@ to maxbanned.prefix4 from nine tenths of the cap and refuses new bans at
 the cap with a warning, never lifting a ban in force (an attacker with
 many addresses cannot unban itself); maxfailed forgets the least recently
 failed prefix, with a warning."""
-import os
 import re
 
 import pytest
 
 from evsock import send_event
-from test_warden import ACTION, cli, read, wait_for
+from test_warden import cli, jail_server, read, wait_for
 
 WEV_AUTH_FAIL = 1
 
 
 @pytest.fixture
 def caps_server(make_server, tmp_path):
-    os.chmod(tmp_path, 0o755)
-    adir = tmp_path / "action.d"
-    adir.mkdir()
-    (adir / "testlog.conf").write_text(ACTION)
-    out = tmp_path / "actions.out"
-    extra = [
-        f"warden_action_path = {adir}",
-        f"warden_logtarget = {tmp_path / 'warden.log'}",
+    return jail_server(make_server, tmp_path, [
         "[caps]",
         "enabled = true",
         "filter = postfix[mode=auth]",
@@ -32,7 +24,7 @@ def caps_server(make_server, tmp_path):
         "maxretry = 1",
         "bantime = 1h",
         "maxbanned = 10",
-        f"action = testlog[out={out}]",
+        "action = testlog[out={out}]",
         "[evict]",
         "enabled = true",
         "filter = postfix[mode=auth]",
@@ -40,15 +32,7 @@ def caps_server(make_server, tmp_path):
         "maxretry = 3",
         "maxfailed = 2",
         "action =",
-    ]
-    s = make_server(extra=extra)
-    s.extra = [e.replace("$maillog_file", s.maillog) for e in s.extra]
-    s.stop()
-    s.write_config()
-    s.start()
-    s.out, s.wlog = str(out), str(tmp_path / "warden.log")
-    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
-    return s
+    ])
 
 
 def status(s, jail):

@@ -4,13 +4,12 @@ engine's own end, as the engine will; evsock.py): a failure
 counts once (a postfix[mode=auth] jail on our own maillog is fed by the
 events, the maillog is not also followed), a ban at exactly maxretry, the
 lockout allowance for the same login only, dry-run, malformed datagrams."""
-import os
 import re
 
 import pytest
 
 from evsock import send_event, send_raw
-from test_warden import ACTION, cli, read, wait_for
+from test_warden import cli, jail_server, read, wait_for
 
 WEV_AUTH_FAIL, WEV_AUTH_OK, WEV_RELAY_DENIED = 1, 2, 3
 
@@ -21,36 +20,20 @@ def event(s, kind, addr, user="", text="event"):
 
 @pytest.fixture
 def ev_server(make_server, tmp_path):
-    os.chmod(tmp_path, 0o755)
-    adir = tmp_path / "action.d"
-    adir.mkdir()
-    (adir / "testlog.conf").write_text(ACTION)
-    out = tmp_path / "actions.out"
-    extra = [
-        f"warden_action_path = {adir}",
-        f"warden_logtarget = {tmp_path / 'warden.log'}",
+    return jail_server(make_server, tmp_path, [
         "[postfix-sasl]",
         "enabled = true",
         "filter = postfix[mode=auth]",
         "logpath = $maillog_file",
         "maxretry = 3",
-        f"action = testlog[out={out}]",
+        "action = testlog[out={out}]",
         "[relay]",
         "enabled = true",
         "filter = mailwarden[mode=relay]",
         "maxretry = 1",
         "dry-run = true",
-        f"action = testlog[out={out}]",
-    ]
-    s = make_server(extra=extra)
-    # jail.local syntax has no $name: write the maillog path in
-    s.extra = [e.replace("$maillog_file", s.maillog) for e in s.extra]
-    s.stop()
-    s.write_config()
-    s.start()
-    s.out, s.wlog = str(out), str(tmp_path / "warden.log")
-    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
-    return s
+        "action = testlog[out={out}]",
+    ])
 
 
 def status(s, jail="postfix-sasl"):
