@@ -22,6 +22,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/map.h"
+#include "common/useracl.h"
 #include "common/util.h"
 
 #define I_MAX	INT_MAX
@@ -371,7 +372,7 @@ const struct param config_params[] = {
 	{ "multi_instance_directories", PT_LIST, "", 0, 0, NULL,
 	  "Config directories of other instances; like alternate_config_directories for sendmail -C/-c" },
 	{ "authorized_mailq_users", PT_LIST, "static:anyone", 0, 0, NULL,
-	  "Who may list the queue through the queue manager (mailq): static:anyone or user names; root and mail_owner always" },
+	  "Who may list the queue through the queue manager (mailq): user names, !name, /file/name, type:table (static:anyone: everybody), first match decides; root and mail_owner always" },
 
 	/* logging */
 	{ "maillog_file", PT_STR, "", 0, 0, NULL,
@@ -653,6 +654,13 @@ static int check_sasl_opts(const char *v, char *msg, size_t len)
 	return 0;
 }
 
+static int check_useracl(const char *v, char *msg, size_t len)
+{
+	struct useracl *acl = useracl_open(v, msg, len);
+	useracl_free(acl);
+	return acl ? 0 : -1;
+}
+
 static int check_facility(const char *v, char *msg, size_t len)
 {
 	if (log_facility_parse(v) >= 0)
@@ -668,6 +676,7 @@ static const struct {
 	int (*check_fn)(const char *v, char *msg, size_t len);
 } extra_checks[] = {
 	{ "mynetworks_style", check_mynetworks_style },
+	{ "authorized_mailq_users", check_useracl },
 	{ "syslog_facility", check_facility },
 	{ "smtp_sasl_security_options", check_sasl_opts },
 	{ "smtp_sasl_tls_security_options", check_sasl_opts },

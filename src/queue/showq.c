@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/useracl.h"
 #include "common/util.h"
 #include "queue/pickup.h"
 #include "queue/showq.h"
@@ -297,9 +298,9 @@ struct showq_conn {
 static struct showq {
 	int sock, qfd, pubfd;
 	struct reasons reasons;	/* from this process's own log lines */
-	int anyone;		/* authorized_mailq_users = static:anyone */
-	uid_t *uids;		/* else these, plus root and mail_owner */
-	size_t nuids;
+	struct useracl *acl;	/* authorized_mailq_users; root and mail_owner always */
+	struct showq_user { uid_t uid; char *name; } *users;	/* passwd, read at start */
+	size_t nusers;
 	struct showq_conn c[SHOWQ_CONN_MAX];
 } S = { .sock = -1 };
 
@@ -339,14 +340,20 @@ static void on_log(const char *text)
 	reason_note(&S.reasons, text);
 }
 
+/* Login name of uid from the passwd snapshot; "unknown" as Postfix. */
+static const char *user_name(uid_t uid)
+{
+	for (size_t i = 0; i < S.nusers; i++)
+		if (S.users[i].uid == uid)
+			return S.users[i].name;
+	return "unknown";
+}
+
 static int allowed(uid_t uid)
 {
-	if (S.anyone || uid == 0 || uid == geteuid())
+	if (uid == 0 || uid == geteuid())
 		return 1;
-	for (size_t i = 0; i < S.nuids; i++)
-		if (S.uids[i] == uid)
-			return 1;
-	return 0;
+	return useracl_match(S.acl, user_name(uid));
 }
 
 /* One request: check the peer, build the answer, start writing it. */
@@ -414,33 +421,38 @@ static void on_accept(int fd, int events, void *arg)
 	}
 }
 
-/* authorized_mailq_users: static:anyone, or user names (looked up now,
- * before any sandbox). */
+static void free_users(void)
+{
+	for (size_t i = 0; i < S.nusers; i++)
+		free(S.users[i].name);
+	free(S.users);
+	S.users = NULL;
+	S.nusers = 0;
+	useracl_free(S.acl);
+	S.acl = NULL;
+}
+
+/* authorized_mailq_users (Postfix's user list syntax, common/useracl.h)
+ * and a snapshot of the passwd table, both read now, before any sandbox.
+ * check-config has validated the list; if it fails here (a map file gone
+ * since), nobody but root and mail_owner may list the queue. */
 static void load_users(const struct config *cfg)
 {
-	char **items = config_list(config_get(cfg, "authorized_mailq_users"));
-	const struct passwd *pw = getpwnam(config_get(cfg, "mail_owner"));
+	char err[512];
+	const struct passwd *pw;
 
-	S.anyone = 0;
-	S.nuids = 0;
-	if (pw) {
-		S.uids = xrealloc(S.uids, (S.nuids + 1) * sizeof(*S.uids));
-		S.uids[S.nuids++] = pw->pw_uid;
+	free_users();
+	S.acl = useracl_open(config_get(cfg, "authorized_mailq_users"), err, sizeof(err));
+	if (S.acl == NULL)
+		log_warn("authorized_mailq_users: %s; only root and mail_owner may view the queue",
+		    err);
+	setpwent();
+	while ((pw = getpwent()) != NULL) {
+		S.users = xrealloc(S.users, (S.nusers + 1) * sizeof(*S.users));
+		S.users[S.nusers].uid = pw->pw_uid;
+		S.users[S.nusers++].name = xstrdup(pw->pw_name);
 	}
-	for (size_t i = 0; items[i] != NULL; i++) {
-		if (strcmp(items[i], "static:anyone") == 0) {
-			S.anyone = 1;
-		} else if (strchr(items[i], ':') != NULL) {
-			log_warn("authorized_mailq_users: %s: only static:anyone and user names "
-			    "are supported; ignored", items[i]);
-		} else if ((pw = getpwnam(items[i])) == NULL) {
-			log_warn("authorized_mailq_users: no such user: %s", items[i]);
-		} else {
-			S.uids = xrealloc(S.uids, (S.nuids + 1) * sizeof(*S.uids));
-			S.uids[S.nuids++] = pw->pw_uid;
-		}
-	}
-	config_list_free(items);
+	endpwent();
 }
 
 int showq_sock_mode(int pubfd, const char *name, mode_t mode, const char *group)
@@ -513,9 +525,7 @@ void showq_close(void)
 	}
 	log_set_tap(NULL);
 	reasons_free(&S.reasons);
-	free(S.uids);
-	S.uids = NULL;
-	S.nuids = 0;
+	free_users();
 }
 
 /* ---- the client (mailq as an ordinary user) ---- */

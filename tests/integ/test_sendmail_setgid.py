@@ -237,6 +237,37 @@ def test_mailq_restricted(make_server):
     assert p.returncode == 0 and p.stdout == "Mail queue is empty\n", p
 
 
+def test_mailq_users_table_and_negation(make_server, tmp_path):
+    """authorized_mailq_users in Postfix's list syntax: a texthash: table
+    lets its keys in (value ignored), "!nobody" before static:anyone keeps
+    nobody out, first match decides; a missing table fails check-config
+    naming the key."""
+    users = tmp_path / "mailq_users"
+    users.write_text("nobody yes\n")
+    s = make_server(extra=DEFER + [f"authorized_mailq_users = texthash:{users}"])
+    wait_path(os.path.join(s.spool, "public", "showq"))
+    as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                 BIN, "-c", s.conf, "mailq"]
+    p = subprocess.run(as_nobody, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stdout == "Mail queue is empty\n", p
+    s.stop()
+    s.extra = [e for e in s.extra if not e.startswith("authorized_mailq_users")]
+    s.extra.append("authorized_mailq_users = !nobody, static:anyone")
+    s.write_config()
+    s.start()
+    wait_path(os.path.join(s.spool, "public", "showq"))
+    p = subprocess.run(as_nobody, capture_output=True, timeout=30)
+    assert p.returncode == 77, p
+    s.wait_log(r"showq: uid 65534 is not allowed to view the mail queue")
+    bad = tmp_path / "bad.conf"
+    bad.write_text(open(s.conf).read().replace("authorized_mailq_users = !nobody, static:anyone",
+                                               f"authorized_mailq_users = texthash:{tmp_path}/missing"))
+    p = subprocess.run([BIN, "-c", str(bad), "check-config"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 1, p
+    assert re.search(r"line \d+: authorized_mailq_users: .*missing", p.stderr), p.stderr
+
+
 def test_public_sockets(sg):
     s, _ = sg
     pub = os.path.join(s.spool, "public")
