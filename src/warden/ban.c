@@ -15,8 +15,8 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "mail/banfile.h"
 #include "warden/ban.h"
-#include "warden/banfile.h"
 #include "warden/f2blog.h"
 #include "warden/follow.h"
 #include "warden/fw_proto.h"
@@ -51,24 +51,64 @@ static void txn_need(struct warden *wd)
 	}
 }
 
-void ban_publish(struct warden *wd)
+/* The bans file's record of a ban in force of w. */
+static void entry_of(const struct wjail *w, const struct jailrt_ban *b, struct banfile_entry *e)
 {
-	size_t n = 0, k = 0;
+	memset(e, 0, sizeof(*e));
+	e->net = b->net;
+	e->expires = b->bantime == JAIL_FOREVER ? 0 : b->start + b->bantime;
+	str_copy(e->jail, sizeof(e->jail), w->j->name);
+}
+
+static size_t live_bans(const struct warden *wd)
+{
+	size_t n = 0;
 	for (size_t i = 0; i < wd->njails; i++)
 		n += wd->jails[i].rt->nbans;
+	return n;
+}
+
+void ban_publish(struct warden *wd)
+{
+	size_t n = live_bans(wd), k = 0;
 	struct banfile_entry *e = xcalloc(n ? n : 1, sizeof(*e));
 	for (size_t i = 0; i < wd->njails; i++) {
 		struct jailrt *rt = wd->jails[i].rt;
-		for (size_t b = 0; b < rt->nbans; b++, k++) {
-			e[k].net = rt->bans[b].net;
-			e[k].expires = rt->bans[b].bantime == JAIL_FOREVER ? 0 :
-			    rt->bans[b].start + rt->bans[b].bantime;
-			str_copy(e[k].jail, sizeof(e[k].jail), wd->jails[i].j->name);
-		}
+		for (size_t b = 0; b < rt->nbans; b++)
+			entry_of(&wd->jails[i], &rt->bans[b], &e[k++]);
 	}
-	if (wd->bans_fd >= 0 && banfile_write(wd->bans_fd, "bans", e, n) < 0)
+	if (wd->bans && banfile_writer_reset(wd->bans, e, n) < 0)
 		log_warn("cannot write the bans file: %s", strerror(errno));
 	free(e);
+}
+
+/* After one appended record (rc its result): compact the journal when
+ * the append failed or it holds more than twice the live bans. */
+static void publish_after(struct warden *wd, int rc)
+{
+	if (wd->bans && (rc < 0 || banfile_writer_full(wd->bans, live_bans(wd))))
+		ban_publish(wd);
+}
+
+/* Tell the engine about ban b of w: new, or a new expiry. */
+static void publish_ban(struct wjail *w, const struct jailrt_ban *b)
+{
+	struct banfile_entry e;
+	entry_of(w, b, &e);
+	publish_after(w->wd, w->wd->bans ? banfile_writer_add(w->wd->bans, &e) : 0);
+}
+
+/* Tell the engine that w's ban of net ended. */
+static void publish_unban(struct wjail *w, const struct net *net)
+{
+	struct warden *wd = w->wd;
+	publish_after(wd, wd->bans ? banfile_writer_del(wd->bans, net, w->j->name) : 0);
+}
+
+/* A ban an aggregate takes over (jailrt_ban_absorb_each). */
+static void absorbed(const struct jailrt_ban *b, void *arg)
+{
+	publish_unban(arg, &b->net);
 }
 
 static void act_all(struct wjail *w, int ban, const struct action_ban *b, size_t n)
@@ -99,7 +139,7 @@ static void do_ban(struct wjail *w, const struct net *net, long failures, const 
 		/* a network wider than the jail's prefix (maxbanned's aggregate,
 		 * a manual ban): it takes over the bans inside it and lasts at
 		 * least as long as each, so none of them is lifted early */
-		long end = jailrt_ban_absorb(w->rt, net);
+		long end = jailrt_ban_absorb_each(w->rt, net, absorbed, w);
 		if (end == JAIL_FOREVER)
 			bt = JAIL_FOREVER;
 		else if (bt != JAIL_FOREVER && end - now > bt)
@@ -113,7 +153,7 @@ static void do_ban(struct wjail *w, const struct net *net, long failures, const 
 	f2blog_log("NOTICE", "fail2ban.actions", "[%s] Ban %s", w->j->name, key);
 	/* the smtp engine's accept check first: it does not wait for the
 	 * firewall (a change to a large nft set can take most of a second) */
-	ban_publish(wd);
+	publish_ban(w, b);
 	struct action_ban ab = { *net, jailrt_ban_left(b, now), bt, failures, user, matched };
 	act_all(w, 1, &ab, 1);
 }
@@ -124,6 +164,7 @@ static void unban_at(struct wjail *w, size_t i, int forget)
 	struct jailrt_ban b = w->rt->bans[i];
 	struct action_ban ab = { b.net, 0, b.bantime, 0, NULL, NULL };
 	jailrt_ban_del(w->rt, i);
+	publish_unban(w, &b.net);
 	act_all(w, 0, &ab, 1);
 	if (forget && store_ban_remove(w->wd->st, w->j->name, b.key, NULL) < 0)
 		log_warn("store: %s", store_error(w->wd->st));
@@ -144,7 +185,6 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 		/* the ban ended (the kernel let it go) before the one-second
 		 * tick lifted it here: lift it now, so this failure counts */
 		unban_at(w, (size_t)(old - w->rt->bans), 0);
-		ban_publish(w->wd);
 		r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count, err, sizeof(err));
 	}
 	if (r == JRT_ERROR) {
@@ -243,7 +283,6 @@ int ban_unban_ip(struct warden *wd, const char *ip, size_t *n, char *err, size_t
 			}
 		}
 	}
-	ban_publish(wd);
 	return 0;
 }
 
@@ -320,13 +359,11 @@ static void cap_summary(struct wjail *w)
 void ban_tick(struct warden *wd)
 {
 	long now = warden_now();
-	int changed = 0;
 	for (size_t j = 0; j < wd->njails; j++) {
 		struct wjail *w = &wd->jails[j];
 		for (size_t i = 0; i < w->rt->nbans;) {
 			if (jailrt_ban_ended(&w->rt->bans[i], now)) {
 				unban_at(w, i, 0);
-				changed = 1;
 			} else {
 				i++;
 			}
@@ -336,8 +373,6 @@ void ban_tick(struct warden *wd)
 			cap_summary(w);
 		}
 	}
-	if (changed)
-		ban_publish(wd);
 	if (now - wd->last_purge >= 3600) {
 		long n = 0;
 		wd->last_purge = now;

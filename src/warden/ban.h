@@ -32,7 +32,8 @@ int ban_unban_ip(struct warden *wd, const char *ip, size_t *n, char *err, size_t
 /* A starting jail: its bans in force restored from the store (and given
  * to the firewall in one batch), then its failures within findtime. */
 void ban_restore(struct wjail *w);
-/* Write the engine's bans file from every jail's bans in force. */
+/* Write the engine's bans file whole from every jail's bans in force
+ * (start, reload, compaction). */
 void ban_publish(struct warden *wd);
 /* Once a second: lift the bans that ended; each minute, expire failures
  * and log what the caps did; each hour, purge the store. */

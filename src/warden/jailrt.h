@@ -134,6 +134,12 @@ struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct net *addr);
  * forever, 0 if none). Looks up the networks inside net of each prefix
  * length in use when they are few, else scans the bans. */
 long jailrt_ban_absorb(struct jailrt *r, const struct net *net);
+/* Called with each ban an absorb removes, before it goes. */
+typedef void jailrt_ban_fn(const struct jailrt_ban *b, void *arg);
+/* jailrt_ban_absorb(), calling fn (if not NULL) with each ban removed
+ * (the ban path tells the engine's bans file). */
+long jailrt_ban_absorb_each(struct jailrt *r, const struct net *net, jailrt_ban_fn *fn,
+    void *arg);
 /* Remove the ban at index i (order is not kept). */
 void jailrt_ban_del(struct jailrt *r, size_t i);
 /* 1 if b has ended at now. */

@@ -32,6 +32,7 @@
 #include "common/sandbox.h"
 #include "common/loop.h"
 #include "common/util.h"
+#include "mail/banfile.h"
 #include "warden/actions.h"
 #include "warden/ban.h"
 #include "warden/control.h"
@@ -275,14 +276,16 @@ static void find_self(struct warden *wd)
 }
 
 /* queue_directory/warden, where the bans file goes: made by the master,
- * owned by warden_owner; opened without following a symlink. */
+ * owned by warden_owner; opened without following a symlink, and kept
+ * (as a directory fd) by the bans file's writer. */
 static void open_bans_dir(struct warden *wd)
 {
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/warden", config_get(wd->cfg, "queue_directory"));
-	wd->bans_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (wd->bans_fd < 0)
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (wd->bans = banfile_writer_new(fd, "bans")) == NULL)
 		fatal("open %s: %s", path, strerror(errno));
+	close(fd);
 }
 
 /* warden.db and its -wal/-shm: 0600 whatever an older version left. */
@@ -307,7 +310,6 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	char err[2048];
 	wd.cfg = c;
 	wd.cfg_path = path;
-	wd.bans_fd = -1;
 	log_set_service("warden");
 	priv_name("warden");
 	loop_init();
@@ -342,6 +344,7 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	ban_commit(&wd);
 	stop_jails(&wd);
 	store_close(wd.st);
+	banfile_writer_free(wd.bans);
 	f2blog_log("INFO", "fail2ban.server", "Exiting Fail2ban");
 	exit(0);
 }

@@ -19,6 +19,7 @@ struct jailrt;
 struct filter;
 struct follower;
 struct journal_src;
+struct banfile_writer;
 struct store;
 struct warden;
 
@@ -48,7 +49,7 @@ struct warden {
 	struct wjail *jails;
 	size_t njails;
 	struct store *st;
-	int bans_fd;			/* queue_directory/warden, for the bans file */
+	struct banfile_writer *bans;	/* queue_directory/warden/bans, the engine's */
 	int in_txn;			/* failures batched until the loop is idle */
 	long last_purge;
 	struct loop_timer tick;
