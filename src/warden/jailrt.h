@@ -3,7 +3,7 @@
  * within findtime, the ban decision at maxretry, the lockout-proof
  * allowance after a successful login, and the jail's current bans.
  * Pure bookkeeping: no I/O, no clock (every time is passed in), so that
- * tests drive it directly. warden.c does the acting, storing and logging.
+ * tests drive it directly. ban.c does the acting, storing and logging.
  */
 #ifndef MW_WARDEN_JAILRT_H
 #define MW_WARDEN_JAILRT_H
