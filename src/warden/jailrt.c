@@ -480,18 +480,18 @@ struct absorb {
 	void *arg;
 };
 
-/* Add ban b's end to the absorb's end (JAIL_FOREVER wins), tell its
- * callback, and delete it. */
+/* Add ban b's end to the absorb's end (JAIL_FOREVER wins), delete it,
+ * then tell the callback (which sees the bans without it). */
 static void absorb_one(struct jailrt *r, size_t i, struct absorb *ab)
 {
-	const struct jailrt_ban *b = &r->bans[i];
-	if (b->bantime == JAIL_FOREVER)
+	const struct jailrt_ban b = r->bans[i];
+	if (b.bantime == JAIL_FOREVER)
 		ab->end = JAIL_FOREVER;
-	else if (ab->end != JAIL_FOREVER && b->start + b->bantime > ab->end)
-		ab->end = b->start + b->bantime;
-	if (ab->fn)
-		ab->fn(b, ab->arg);
+	else if (ab->end != JAIL_FOREVER && b.start + b.bantime > ab->end)
+		ab->end = b.start + b.bantime;
 	jailrt_ban_del(r, i);
+	if (ab->fn)
+		ab->fn(&b, ab->arg);
 }
 
 /* Set the d bits of w from bit `from` on to k (most significant first). */

@@ -134,7 +134,7 @@ struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct net *addr);
  * forever, 0 if none). Looks up the networks inside net of each prefix
  * length in use when they are few, else scans the bans. */
 long jailrt_ban_absorb(struct jailrt *r, const struct net *net);
-/* Called with each ban an absorb removes, before it goes. */
+/* Called with (a copy of) each ban an absorb removed, once it is gone. */
 typedef void jailrt_ban_fn(const struct jailrt_ban *b, void *arg);
 /* jailrt_ban_absorb(), calling fn (if not NULL) with each ban removed
  * (the ban path tells the engine's bans file). */

@@ -2,7 +2,8 @@
 engine: a ban and its end are appended records the engine reads at its
 next accept (same file, no rewrite); the warden compacts the file when it
 holds more than twice the live bans; a restarted warden writes a new file
-at start, which the running engine reads from its start."""
+at start, which the running engine reads from its start; bans an
+aggregate takes over leave the file with it."""
 import os
 import re
 import socket
@@ -82,3 +83,15 @@ def test_engine_learns_bans_from_the_journal(jsrv):
     assert cli(s, "unban", "127.0.0.1").stdout == "1\n"
     assert greets(s)
     assert "192.0.2.2" in read(bans)
+    # a network ban takes over the bans inside it: their ends are
+    # recorded (or compacted away), the network's ban is there
+    assert cli(s, "ban", "mw-auth", "192.0.2.0/24").stdout == "1\n"
+    assert cli(s, "banned").stdout.count("mw-auth") == 1
+    live = {}
+    for line in read(bans).splitlines():
+        f = line.split()
+        if line.startswith("- "):
+            live.pop((f[1], f[2]), None)
+        elif f and not line.startswith("#"):
+            live[(f[0], f[2])] = f[1]
+    assert list(live) == [("192.0.2.0/24", "mw-auth")], read(bans)
