@@ -8,10 +8,13 @@
  * event socketpair the master hands down, the log lines of followed
  * files, and the root-only control socket the master bound (control.c).
  * The ban path (ban.c) counts failures (jailrt.c), keeps state in the
- * store (in data_directory), writes warden/bans for the engine
- * (banfile.c) and asks the firewall process for every firewall change
- * (fw_proto.h); f2blog.c logs in fail2ban's format to warden_logtarget.
- * The state is one struct warden (warden_int.h), passed explicitly.
+ * store (in data_directory), appends to the bans journal warden/bans
+ * the engine reads (mail/banfile.h) and asks the firewall process for
+ * every firewall change (fw_proto.h); f2blog.c logs in fail2ban's format
+ * to warden_logtarget. The state is one struct warden (warden_int.h),
+ * passed explicitly; module-level state is left only in f2blog.c (the
+ * log target's fd), control.c (the listening socket and the warden it
+ * serves) and fw_client.c (the firewall socket).
  */
 #include <errno.h>
 #include <fcntl.h>
