@@ -120,7 +120,14 @@ bench-warden: $(FLAVOUR)/libmw.a
 	$(CC) $(CFLAGS) -o $(FLAVOUR)/bench/warden-scale bench/warden-scale.c $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS)
 	$(FLAVOUR)/bench/warden-scale
 
-.PHONY: bench-nft bench-warden
+# bench/bans-bench.c (no root, no network): the bans journal between the
+# warden and the smtp engine with 100,000 bans in force.
+bench-bans: $(FLAVOUR)/libmw.a
+	@mkdir -p $(FLAVOUR)/bench
+	$(CC) $(CFLAGS) -o $(FLAVOUR)/bench/bans-bench bench/bans-bench.c $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS)
+	$(FLAVOUR)/bench/bans-bench
+
+.PHONY: bench-nft bench-warden bench-bans
 
 # Install: the program, a setgid (group mwdrop) copy named sendmail for
 # local submission (docs/local-submission.md; scripts/install-deps.sh makes

@@ -28,7 +28,7 @@
 #include "smtp/tls.h"
 #include "common/map.h"
 #include "sasl/sasl.h"
-#include "warden/banfile.h"
+#include "mail/banfile.h"
 
 struct engine eng;
 

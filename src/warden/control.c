@@ -17,23 +17,18 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
+#include "warden/ban.h"
 #include "warden/control.h"
 #include "warden/follow.h"
 #include "warden/jailrt.h"
 #include "warden/store.h"
+#include "warden/warden_int.h"
 
 #define CTL_REQ_MAX 4096
 #define CTL_OUT_MAX (16 * 1024 * 1024)
 
 static int ctl_fd = -1;
-
-static struct wjail *find_jail(const char *name)
-{
-	for (size_t i = 0; i < warden.njails; i++)
-		if (strcmp(warden.jails[i].j->name, name) == 0)
-			return &warden.jails[i];
-	return NULL;
-}
+static struct warden *ctl_wd;	/* the warden the commands work on */
 
 /* A JSON string (the values here are names, paths, addresses, log text). */
 static void jstr(struct buf *o, const char *s)
@@ -51,27 +46,27 @@ static void jstr(struct buf *o, const char *s)
 	buf_puts(o, "\"");
 }
 
-static int cmd_status_all(int json, struct buf *o)
+static int cmd_status_all(struct warden *wd, int json, struct buf *o)
 {
 	if (json) {
 		buf_printf(o, "{\"jails\":[");
-		for (size_t i = 0; i < warden.njails; i++) {
+		for (size_t i = 0; i < wd->njails; i++) {
 			buf_puts(o, i ? "," : "");
-			jstr(o, warden.jails[i].j->name);
+			jstr(o, wd->jails[i].j->name);
 		}
 		buf_puts(o, "]}\n");
 		return 0;
 	}
-	buf_printf(o, "Status\n|- Number of jail:\t%zu\n`- Jail list:\t", warden.njails);
-	for (size_t i = 0; i < warden.njails; i++)
-		buf_printf(o, "%s%s", i ? ", " : "", warden.jails[i].j->name);
+	buf_printf(o, "Status\n|- Number of jail:\t%zu\n`- Jail list:\t", wd->njails);
+	for (size_t i = 0; i < wd->njails; i++)
+		buf_printf(o, "%s%s", i ? ", " : "", wd->jails[i].j->name);
 	buf_puts(o, "\n");
 	return 0;
 }
 
-static int cmd_status(const char *name, int shortform, int json, struct buf *o)
+static int cmd_status(struct warden *wd, const char *name, int shortform, int json, struct buf *o)
 {
-	struct wjail *w = find_jail(name);
+	struct wjail *w = warden_find_jail(wd, name);
 	if (w == NULL) {
 		buf_printf(o, "Sorry but the jail '%s' does not exist\n", name);
 		return -1;
@@ -136,7 +131,7 @@ static int cmd_status(const char *name, int shortform, int json, struct buf *o)
 	return 0;
 }
 
-static int cmd_banned(const char *ip, int json, struct buf *o)
+static int cmd_banned(struct warden *wd, const char *ip, int json, struct buf *o)
 {
 	struct net a;
 	char err[128];
@@ -148,8 +143,8 @@ static int cmd_banned(const char *ip, int json, struct buf *o)
 	int first = 1;
 	if (json)
 		buf_puts(o, "[");
-	for (size_t j = 0; j < warden.njails; j++) {
-		struct jailrt *rt = warden.jails[j].rt;
+	for (size_t j = 0; j < wd->njails; j++) {
+		struct jailrt *rt = wd->jails[j].rt;
 		for (size_t i = 0; i < rt->nbans; i++) {
 			struct jailrt_ban *b = &rt->bans[i];
 			if (ip && !net_contains(&b->net, &a))
@@ -157,7 +152,7 @@ static int cmd_banned(const char *ip, int json, struct buf *o)
 			long left = b->bantime == JAIL_FOREVER ? -1 : jailrt_ban_left(b, now);
 			if (json) {
 				buf_puts(o, first ? "{\"jail\":" : ",{\"jail\":");
-				jstr(o, warden.jails[j].j->name);
+				jstr(o, wd->jails[j].j->name);
 				buf_puts(o, ",\"ip\":");
 				jstr(o, b->key);
 				buf_printf(o, ",\"start\":%ld,\"bantime\":%ld,\"left\":%ld,\"count\":%ld}",
@@ -166,7 +161,7 @@ static int cmd_banned(const char *ip, int json, struct buf *o)
 				char lt[32] = "forever";
 				if (left >= 0)
 					snprintf(lt, sizeof(lt), "%lds", left);
-				buf_printf(o, "%s\t%s\t%s\n", warden.jails[j].j->name, b->key, lt);
+				buf_printf(o, "%s\t%s\t%s\n", wd->jails[j].j->name, b->key, lt);
 			}
 			first = 0;
 		}
@@ -208,13 +203,13 @@ static int why_one(const struct store_failure *f, void *arg)
 	return 0;
 }
 
-static int cmd_why(const char *ip, int json, struct buf *o)
+static int cmd_why(struct warden *wd, const char *ip, int json, struct buf *o)
 {
 	struct why w = { o, json, 0 };
 	if (json)
 		buf_puts(o, "[");
-	if (store_failure_list(warden.st, ip, why_one, &w) < 0) {
-		buf_printf(o, "%s\n", store_error(warden.st));
+	if (store_failure_list(wd->st, ip, why_one, &w) < 0) {
+		buf_printf(o, "%s\n", store_error(wd->st));
 		return -1;
 	}
 	if (json)
@@ -224,25 +219,25 @@ static int cmd_why(const char *ip, int json, struct buf *o)
 	return 0;
 }
 
-int control_run(int argc, char **argv, int json, struct buf *o)
+int control_run(struct warden *wd, int argc, char **argv, int json, struct buf *o)
 {
 	char err[1024];
 	const char *c = argc > 0 ? argv[0] : "";
 	if (strcmp(c, "status") == 0 && argc == 1)
-		return cmd_status_all(json, o);
+		return cmd_status_all(wd, json, o);
 	if (strcmp(c, "status") == 0 && (argc == 2 || (argc == 3 && strcmp(argv[2], "short") == 0)))
-		return cmd_status(argv[1], argc == 3, json, o);
+		return cmd_status(wd, argv[1], argc == 3, json, o);
 	if (strcmp(c, "banned") == 0 && argc <= 2)
-		return cmd_banned(argc == 2 ? argv[1] : NULL, json, o);
+		return cmd_banned(wd, argc == 2 ? argv[1] : NULL, json, o);
 	if (strcmp(c, "why") == 0 && argc == 2)
-		return cmd_why(argv[1], json, o);
+		return cmd_why(wd, argv[1], json, o);
 	if (strcmp(c, "ban") == 0 && argc == 3) {
-		struct wjail *w = find_jail(argv[1]);
+		struct wjail *w = warden_find_jail(wd, argv[1]);
 		if (w == NULL) {
 			buf_printf(o, "Sorry but the jail '%s' does not exist\n", argv[1]);
 			return -1;
 		}
-		if (warden_ban_ip(w, argv[2], err, sizeof(err)) < 0) {
+		if (ban_ip(w, argv[2], err, sizeof(err)) < 0) {
 			buf_printf(o, "%s\n", err);
 			return -1;
 		}
@@ -252,7 +247,7 @@ int control_run(int argc, char **argv, int json, struct buf *o)
 	if (strcmp(c, "unban") == 0 && argc == 2) {
 		size_t n;
 		const char *ip = strcmp(argv[1], "--all") == 0 ? NULL : argv[1];
-		if (warden_unban_ip(ip, &n, err, sizeof(err)) < 0) {
+		if (ban_unban_ip(wd, ip, &n, err, sizeof(err)) < 0) {
 			buf_printf(o, "%s\n", err);
 			return -1;
 		}
@@ -260,7 +255,7 @@ int control_run(int argc, char **argv, int json, struct buf *o)
 		return 0;
 	}
 	if (strcmp(c, "reload") == 0 && argc == 1) {
-		if (warden_reload(err, sizeof(err)) < 0) {
+		if (warden_reload(wd, err, sizeof(err)) < 0) {
 			buf_printf(o, "%s\n", err);
 			return -1;
 		}
@@ -304,7 +299,7 @@ static void on_client(int fd, int events, void *arg)
 		}
 		struct buf body;
 		buf_init(&body, CTL_OUT_MAX - 16);
-		int rc = control_run(argc, argv, json, &body);
+		int rc = control_run(ctl_wd, argc, argv, json, &body);
 		buf_puts(&o, rc == 0 ? "ok\n" : "error\n");
 		buf_append(&o, body.data ? body.data : "", body.len);
 		buf_free(&body);
@@ -367,9 +362,10 @@ int control_bind(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-void control_listen(int fd)
+void control_listen(int fd, struct warden *wd)
 {
 	ctl_fd = fd;
+	ctl_wd = wd;
 	loop_watch(ctl_fd, LOOP_READ, on_accept, NULL);
 }
 

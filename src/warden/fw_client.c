@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/msg.h"
-#include "warden/control.h"
+#include "warden/f2blog.h"
 #include "warden/fw_proto.h"
 
 static int fw_fd = -1;
@@ -28,7 +28,7 @@ void fwc_act(const char *jail, int ban, const struct action_ban *b, size_t n)
 	for (size_t i = 0; rc == 0 && i < n && !(ban && n > 1); i++)
 		rc = fw_send_ban(fw_fd, ban ? MSG_FW_BAN : MSG_FW_UNBAN, jail, &b[i]);
 	if (rc < 0)
-		warden_log("ERROR", "fail2ban.actions", "[%s] %s failed: firewall process: %s",
+		f2blog_log("ERROR", "fail2ban.actions", "[%s] %s failed: firewall process: %s",
 		    jail, ban ? "ban" : "unban", strerror(errno));
 }
 
@@ -48,7 +48,7 @@ static int fw_answer(struct msg *m, const char *jail, int *ok, char *err, size_t
 		return 1;
 	}
 	if (st != FW_OK)
-		warden_log("ERROR", "fail2ban.actions", "[%s] %s %s: %s", j,
+		f2blog_log("ERROR", "fail2ban.actions", "[%s] %s %s: %s", j,
 		    req == MSG_FW_RESTORE ? "ban" : fw_type_name(req),
 		    st == FW_REFUSED ? "refused" : "failed", text);
 	return 0;

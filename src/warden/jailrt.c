@@ -473,15 +473,25 @@ struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct net *addr)
 	return NULL;
 }
 
-/* Add ban b's end to *end (JAIL_FOREVER wins) and delete it. */
-static void absorb_one(struct jailrt *r, size_t i, long *end)
+/* What an absorb tells about each ban it takes over. */
+struct absorb {
+	long end;
+	jailrt_ban_fn *fn;
+	void *arg;
+};
+
+/* Add ban b's end to the absorb's end (JAIL_FOREVER wins), delete it,
+ * then tell the callback (which sees the bans without it). */
+static void absorb_one(struct jailrt *r, size_t i, struct absorb *ab)
 {
-	const struct jailrt_ban *b = &r->bans[i];
-	if (b->bantime == JAIL_FOREVER)
-		*end = JAIL_FOREVER;
-	else if (*end != JAIL_FOREVER && b->start + b->bantime > *end)
-		*end = b->start + b->bantime;
+	const struct jailrt_ban b = r->bans[i];
+	if (b.bantime == JAIL_FOREVER)
+		ab->end = JAIL_FOREVER;
+	else if (ab->end != JAIL_FOREVER && b.start + b.bantime > ab->end)
+		ab->end = b.start + b.bantime;
 	jailrt_ban_del(r, i);
+	if (ab->fn)
+		ab->fn(&b, ab->arg);
 }
 
 /* Set the d bits of w from bit `from` on to k (most significant first). */
@@ -499,9 +509,15 @@ static void set_bits(struct net *w, int from, int d, unsigned long k)
 
 long jailrt_ban_absorb(struct jailrt *r, const struct net *net)
 {
+	return jailrt_ban_absorb_each(r, net, NULL, NULL);
+}
+
+long jailrt_ban_absorb_each(struct jailrt *r, const struct net *net, jailrt_ban_fn *fn,
+    void *arg)
+{
 	int v6 = net->family == AF_INET6, bits = v6 ? 128 : 32;
 	unsigned long cand = 0;
-	long end = 0;
+	struct absorb ab = { 0, fn, arg };
 
 	/* the networks inside net of each prefix length in use, looked up
 	 * one by one when they are few (a /24 over /32 bans: 256), else a
@@ -518,20 +534,20 @@ long jailrt_ban_absorb(struct jailrt *r, const struct net *net)
 				w.plen = plen;
 				size_t s = bidx_slot(r, &w);
 				if (r->bidx[s])
-					absorb_one(r, r->bidx[s] - 1, &end);
+					absorb_one(r, r->bidx[s] - 1, &ab);
 			}
 		}
-		return end;
+		return ab.end;
 	}
 	for (size_t i = 0; i < r->nbans;) {
 		const struct jailrt_ban *b = &r->bans[i];
 		if (b->net.family == net->family && b->net.plen > net->plen &&
 		    net_contains(net, &b->net))
-			absorb_one(r, i, &end);
+			absorb_one(r, i, &ab);
 		else
 			i++;
 	}
-	return end;
+	return ab.end;
 }
 
 void jailrt_ban_del(struct jailrt *r, size_t i)

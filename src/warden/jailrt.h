@@ -3,7 +3,7 @@
  * within findtime, the ban decision at maxretry, the lockout-proof
  * allowance after a successful login, and the jail's current bans.
  * Pure bookkeeping: no I/O, no clock (every time is passed in), so that
- * tests drive it directly. warden.c does the acting, storing and logging.
+ * tests drive it directly. ban.c does the acting, storing and logging.
  */
 #ifndef MW_WARDEN_JAILRT_H
 #define MW_WARDEN_JAILRT_H
@@ -134,6 +134,12 @@ struct jailrt_ban *jailrt_ban_find(struct jailrt *r, const struct net *addr);
  * forever, 0 if none). Looks up the networks inside net of each prefix
  * length in use when they are few, else scans the bans. */
 long jailrt_ban_absorb(struct jailrt *r, const struct net *net);
+/* Called with (a copy of) each ban an absorb removed, once it is gone. */
+typedef void jailrt_ban_fn(const struct jailrt_ban *b, void *arg);
+/* jailrt_ban_absorb(), calling fn (if not NULL) with each ban removed
+ * (the ban path tells the engine's bans file). */
+long jailrt_ban_absorb_each(struct jailrt *r, const struct net *net, jailrt_ban_fn *fn,
+    void *arg);
 /* Remove the ban at index i (order is not kept). */
 void jailrt_ban_del(struct jailrt *r, size_t i);
 /* 1 if b has ended at now. */

@@ -1,0 +1,44 @@
+/*
+ * ban — the warden's ban path in one place: a failure counted
+ * (jailrt.c decides, from the jail's counters, whether it bans), the ban
+ * made (ban time from the store's history, aggregates, the store, the
+ * fail2ban log line, the engine's bans file, the firewall), lifted
+ * (expiry on the tick, `unban`), and restored at start. Its callers:
+ * input.c (failures, successful logins), control.c (ban, unban),
+ * warden.c (jail start, the tick, the end of each loop turn).
+ */
+#ifndef MW_WARDEN_BAN_H
+#define MW_WARDEN_BAN_H
+#include <stddef.h>
+
+struct warden;
+struct wjail;
+
+/* One failure of addr (text) for jail w at time t: counted, stored,
+ * logged ("Found"), and banned at maxretry. auth: an AUTH failure of
+ * login user (the allowance after a successful login applies). source
+ * and text go to the store (`mailwarden why`). */
+void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, long t,
+    const char *source, const char *text);
+/* A successful login of user from addr: the jail forgets its failures
+ * (in memory and in the store). */
+void ban_auth_ok(struct wjail *w, const char *addr, const char *user);
+/* Ban ip (an address: the jail's prefix; or a network, as given) in w by
+ * hand (`mailwarden ban`). 0, or -1 and err. */
+int ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen);
+/* Unban ip from every jail (NULL: everything), forgetting its history;
+ * *n gets how many bans were lifted. 0, or -1 and err. */
+int ban_unban_ip(struct warden *wd, const char *ip, size_t *n, char *err, size_t errlen);
+/* A starting jail: its bans in force restored from the store (and given
+ * to the firewall in one batch), then its failures within findtime. */
+void ban_restore(struct wjail *w);
+/* Write the engine's bans file whole from every jail's bans in force
+ * (start, reload, compaction). */
+void ban_publish(struct warden *wd);
+/* Once a second: lift the bans that ended; each minute, expire failures
+ * and log what the caps did; each hour, purge the store. */
+void ban_tick(struct warden *wd);
+/* Commit the store transaction the failures of this loop turn opened,
+ * with the followed files' positions (the loop's at-idle hook; at exit). */
+void ban_commit(void *wd);
+#endif

@@ -1,0 +1,46 @@
+/*
+ * f2blog — fail2ban-format log lines for the warden (see f2blog.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "warden/f2blog.h"
+
+static int log_fd_f = -1;	/* warden_logtarget file, -1 = maillog */
+
+int f2blog_open(const char *target)
+{
+	if (strcmp(target, "maillog") == 0)
+		return 0;
+	log_fd_f = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	return log_fd_f < 0 ? -1 : 0;
+}
+
+void f2blog_log(const char *level, const char *logger, const char *fmt, ...)
+{
+	char msg[2048], line[2400], stamp[32];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log_fd_f < 0) {
+		log_info("%s %s", level, msg);
+		return;
+	}
+	struct timeval tv;
+	struct tm tm;
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	int n = snprintf(line, sizeof(line), "%s,%03d %-24s[%d]: %-7s %s\n", stamp,
+	    (int)(tv.tv_usec / 1000), logger, (int)getpid(), level, msg);
+	if (n > 0 && write(log_fd_f, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
+		log_warn("warden_logtarget: %s", strerror(errno));
+}

@@ -1,0 +1,18 @@
+/*
+ * f2blog — the warden's own log in fail2ban's layout (warden_logtarget),
+ * so that fail2ban's recidive filter and people's habits read it as they
+ * read fail2ban.log. Used by every part of the warden process (ban path,
+ * input, jails, firewall client). One module-level state: the target's
+ * fd, opened once by f2blog_open() before the privilege drop.
+ */
+#ifndef MW_WARDEN_F2BLOG_H
+#define MW_WARDEN_F2BLOG_H
+
+/* Open warden_logtarget: "maillog" (lines go to the mail log) or a file
+ * path, opened for append (0640). 0, or -1 with errno. */
+int f2blog_open(const char *target);
+/* One line "%(asctime)s %(name)-24s[%(process)d]: %(levelname)-7s
+ * %(message)s" (asctime with ",mmm") to the target. */
+void f2blog_log(const char *level, const char *logger, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#endif
