@@ -63,9 +63,11 @@ integ: $(BIN)
 compat: $(BIN)
 	$(PYTHON) tests/compat/run_fail2ban_logs.py --bin $(abspath $(BIN))
 
-# Style gate: no unbounded string functions anywhere in src/.
+# Style gate: no unbounded string functions anywhere in src/; includes
+# between folders only in the allowed directions (scripts/layers.sh).
 lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' src -r --include=*.c --include=*.h
+	@scripts/layers.sh
 
 check: lint unit compat integ
 
