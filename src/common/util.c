@@ -2,6 +2,7 @@
  * util — checked allocation and small string helpers used everywhere.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,4 +191,21 @@ int fd_close_except(int *keep, size_t n)
 		lo = (unsigned)keep[i] + 1;
 	}
 	return close_range(lo, ~0U, 0);
+}
+
+int fd_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
 }

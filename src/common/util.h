@@ -43,4 +43,6 @@ double wall_now(void);
 /* Close every descriptor from 3 up but those in keep[] (sorted in
  * place; -1 entries ignored): 0, or -1 with errno from close_range. */
 int fd_close_except(int *keep, size_t n);
+/* write(2) all n bytes (blocking fd), retrying on EINTR; 0, or -1 and errno. */
+int fd_write_all(int fd, const void *buf, size_t n);
 #endif

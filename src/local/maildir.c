@@ -310,21 +310,6 @@ static long dir_get(struct maildir_batch *b, const char *base, const char *rel, 
 
 /* ---- writing ---- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Copy len bytes at off of in to out's current position. */
 static int copy_body(int out, int in, off_t off, size_t len)
 {
@@ -357,7 +342,7 @@ static int copy_body(int out, int in, off_t off, size_t len)
 				errno = EIO;
 			return -1;
 		}
-		if (write_all(out, buf, (size_t)k) < 0)
+		if (fd_write_all(out, buf, (size_t)k) < 0)
 			return -1;
 		off += k;
 		len -= (size_t)k;
@@ -384,11 +369,11 @@ static int write_msg(int fd, const char *hdr, size_t hlen, int body_fd, off_t bo
 			}
 			got += (size_t)k;
 		}
-		int rc = write_all(fd, m, hlen + body_len);
+		int rc = fd_write_all(fd, m, hlen + body_len);
 		free(m);
 		return rc;
 	}
-	if (write_all(fd, hdr, hlen) < 0)
+	if (fd_write_all(fd, hdr, hlen) < 0)
 		return -1;
 	return copy_body(fd, body_fd, body_off, body_len);
 }

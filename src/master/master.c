@@ -205,110 +205,6 @@ static void prepare_dirs(const struct config *cfg)
 	}
 }
 
-/* Make directory name in the directory parentfd (shown as path) if
- * missing, owned by uid:gid with mode; everything through fds opened with
- * O_NOFOLLOW, the result checked (a directory, owned by root or uid).
- * 0, or -1 and err. */
-static int mkdir_at(int parentfd, const char *name, const char *path, mode_t mode, uid_t uid,
-    gid_t gid, char *err, size_t errlen)
-{
-	struct stat st;
-	if (mkdirat(parentfd, name, mode) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
-		return -1;
-	}
-	int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "open %s: %s (it must be a directory, not a symbolic link)",
-		    path, strerror(errno));
-		return -1;
-	}
-	int rc = -1;
-	if (fstat(fd, &st) < 0)
-		snprintf(err, errlen, "fstat %s: %s", path, strerror(errno));
-	else if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != uid))
-		snprintf(err, errlen, "%s: not a directory owned by root or uid %d: refusing to "
-		    "use it", path, (int)uid);
-	else if (geteuid() == 0 && (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0))
-		snprintf(err, errlen, "fchown/fchmod %s: %s", path, strerror(errno));
-	else
-		rc = 0;
-	close(fd);
-	return rc;
-}
-
-/* The directory holding path's last part, opened (its name in name); a
- * relative path is taken from the working directory, as the other paths
- * of the config. As root it must not be writable by any other uid (or a
- * group other than root's). The fd, or -1 and err. */
-static int open_parent(const char *key, const char *path, char *name, size_t len, char *err,
-    size_t errlen)
-{
-	char dir[1024];
-	struct stat st;
-	const char *slash = strrchr(path, '/');	/* relative: to the working directory */
-	const char *last = slash ? slash + 1 : path;
-	if (*last == '\0' || strcmp(last, ".") == 0 || strcmp(last, "..") == 0 ||
-	    str_copy(name, len, last) < 0) {
-		snprintf(err, errlen, "%s: %s: not a directory path ending in a name", key, path);
-		return -1;
-	}
-	if (slash == NULL)
-		str_copy(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: open %s: %s", key, dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & S_IWOTH) ||
-	    ((st.st_mode & S_IWGRP) && st.st_gid != 0))) {
-		snprintf(err, errlen, "%s: %s, the parent of %s, is writable by a user other than "
-		    "root: refusing to create it there", key, dir, path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* The ban engine's directories: data_directory (warden_owner, 0700) and
- * queue_directory/warden for the bans file (warden_owner, 0755). 0, or
- * -1 and err. */
-static int prepare_warden_dirs(const struct config *cfg, char *err, size_t errlen)
-{
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	char name[256], path[1024];
-	if (uid == 0) {
-		const struct passwd *pw = getpwnam(config_get(cfg, "warden_owner"));
-		if (pw == NULL) {
-			snprintf(err, errlen, "warden_owner user '%s' does not exist",
-			    config_get(cfg, "warden_owner"));
-			return -1;
-		}
-		uid = pw->pw_uid;
-		gid = pw->pw_gid;
-	}
-	const char *data = config_get(cfg, "data_directory");
-	int pfd = open_parent("data_directory", data, name, sizeof(name), err, errlen);
-	if (pfd < 0)
-		return -1;
-	int rc = mkdir_at(pfd, name, data, 0700, uid, gid, err, errlen);
-	close(pfd);
-	if (rc < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/warden", config_get(cfg, "queue_directory"));
-	pfd = open_parent("queue_directory", path, name, sizeof(name), err, errlen);
-	if (pfd < 0)
-		return -1;
-	rc = mkdir_at(pfd, name, path, 0755, uid, gid, err, errlen);
-	close(pfd);
-	return rc;
-}
-
 /* Close and remove the control socket (warden_socket is in a root-owned
  * directory; only a socket is removed). */
 static void close_control(void)
@@ -588,7 +484,7 @@ static void start_warden_pair(const struct config *cfg)
 		}
 		ctl_path = xstrdup(config_get(cfg, "warden_socket"));
 	}
-	if (prepare_warden_dirs(cfg, err, sizeof(err)) < 0) {
+	if (privsep_prepare_dirs(cfg, err, sizeof(err)) < 0) {
 		log_warn("ban engine not started: %s", err);
 		return;
 	}
@@ -783,7 +679,7 @@ int master_run(struct config *cfg, const char *config_path)
 	if (warden_wanted) {
 		char err[4096];
 		privsep_check_owner(cfg);
-		if (prepare_warden_dirs(cfg, err, sizeof(err)) < 0)
+		if (privsep_prepare_dirs(cfg, err, sizeof(err)) < 0)
 			fatal("%s", err);
 	}
 	/* events from every engine generation to every warden generation:

@@ -12,6 +12,11 @@ struct config;
 /* Look up warden_owner; fatal naming the key if it does not exist (as
  * root only). Called by the master at start and by the warden. */
 void privsep_check_owner(const struct config *cfg);
+/* As the master (root): the ban engine's directories, data_directory
+ * (warden_owner, 0700; an old $queue_directory/warden.db moved in) and
+ * queue_directory/warden for the bans file (warden_owner, 0755), made and
+ * checked through O_NOFOLLOW directory fds. 0, or -1 and err. */
+int privsep_prepare_dirs(const struct config *cfg, char *err, size_t errlen);
 /* The warden: setgroups(owner's gid, adm, systemd-journal),
  * setresgid/setresuid to warden_owner, every capability dropped (bounding
  * set too), NoNewPrivs, umask 077. */

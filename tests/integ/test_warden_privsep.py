@@ -30,7 +30,7 @@ import pytest
 from conftest import BIN, pids_with, proc_status
 from evsock import event_socket, event_bytes
 from test_tls_auth import b64, starttls_conn, tls  # noqa: F401  (fixture)
-from test_warden import ACTION, cli, read, wait_for
+from test_warden import ACTION, cli, jail_server, read, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation needs root")
 
@@ -410,3 +410,31 @@ def test_planted_bans_directory_symlink_is_refused(make_server, tmp_path):
     assert "must be a directory, not a symbolic link" in out, out
     st = os.stat(target)
     assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o700)
+
+
+def test_old_database_in_queue_directory_is_moved_to_data_directory(make_server, tmp_path):
+    """Before data_directory, warden_dbfile defaulted to
+    $queue_directory/warden.db: a server upgraded in place keeps its bans.
+    With warden_dbfile at its default and no database in data_directory,
+    the master moves the old file (and its WAL) there, owned by
+    warden_owner, 0600, and logs it."""
+    s = jail_server(make_server, tmp_path, [
+        "[j]", "enabled = true", "filter = mailwarden[mode=auth]", "action = testlog[out={out}]"])
+    cli(s, "ban", "j", "198.51.100.9")
+    s.stop()
+    # the old layout: the database (and its WAL) in queue_directory, root's
+    old = os.path.join(s.spool, "warden.db")
+    data = os.path.join(s.dir, "data")
+    for n in os.listdir(data):
+        if n.startswith("warden.db"):
+            os.rename(os.path.join(data, n), os.path.join(s.spool, n))
+            os.chown(os.path.join(s.spool, n), 0, 0)
+    assert os.path.exists(old)
+    s.start()
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
+    new = os.path.join(s.dir, "data", "warden.db")
+    assert not os.path.exists(old) and os.path.exists(new)
+    st = os.stat(new)
+    assert (st.st_uid, st.st_mode & 0o777) == (pwd.getpwnam("mwwarden").pw_uid, 0o600)
+    assert "198.51.100.9" in cli(s, "banned").stdout
+    s.wait_log(r"ban database moved from .*/warden\.db to .*/data/warden\.db")
