@@ -1,0 +1,929 @@
+#!/usr/bin/env python3
+"""flood_bench.py - mailwarden under floods (issue 11, "Measured").
+
+Run 1, below the stress point: 7,000 idle sessions held open, 500 AUTH
+attempts/s with wrong passwords from 1,000 IPv6 addresses in one /48, and
+meanwhile legitimate mail (`smtp-source -s 10`, compared with the same run
+unloaded) and a legitimate user logging in again and again (AUTH -> 235
+latency). Run 2, past the stress point: more slow clients than
+default_process_limit; stress mode cuts them and a legitimate client is
+served.
+
+Started by bench/flood-bench.sh (root, raised descriptor limit). See
+bench/README.md, section "Floods". Environment knobs (all optional):
+
+  MAILWARDEN_BIN        mailwarden binary (default: REPO/mailwarden)
+  BENCH_RUNS            which runs: any of "1 2" (default both)
+  BENCH_IDLE            run 1: idle sessions held open (default 7000)
+  BENCH_FLOOD_RATE      run 1: AUTH attempts per second, all attackers (default 500)
+  BENCH_FLOOD_ADDRS     run 1: attacking IPv6 addresses, one session each (default 1000)
+  BENCH_FLOOD_NETS      run 1: /64s they are spread over, inside one /48 (default 100)
+  BENCH_FLOOD_DURATION  run 1: seconds of flood (default 40)
+  BENCH_MESSAGES        run 1: messages per smtp-source -s 10 run (default 3000)
+  BENCH_SOURCE_AT       run 1: start the loaded smtp-source this long after the
+                        flood, s (default 1)
+  BENCH_LEGIT_INTERVAL  run 1: seconds between two legitimate logins (default 0.2)
+  BENCH_PROCESS_LIMIT   run 1: default_process_limit (default 10000)
+  BENCH_AUTH_RATE_LIMIT run 1: smtpd_client_auth_rate_limit (default 0 = off,
+                        mailwarden's default; see README for why)
+  BENCH_FAILURE_DELAY   smtpd_sasl_failure_delay (default: mailwarden's, 1s)
+  BENCH_STRESS_LIMIT    run 2: default_process_limit (default 200)
+  BENCH_SLOW            run 2: slow clients (default 400)
+  BENCH_TRICKLE         run 2: seconds between two bytes of a slow client (default 2)
+  BENCH_STRESS_DURATION run 2: longest wait for the slow clients to be cut, s (default 60)
+  BENCH_PORT            the smtpd port (default 2550)
+  BENCH_TMPDIR          parent of the work directory (default /var/tmp)
+  BENCH_KEEP=1          keep the work directory (configs, maillogs)
+  BENCH_MW_EXTRA        extra lines for the mailwarden config ("\\n" ok)
+
+Network: two namespaces made here and removed at exit, joined by a veth
+pair: the server's (mailwarden, smtp-source, the legitimate clients and the
+idle sessions, all on its loopback; the ban engine's nft table) and the
+attackers' (1,000 addresses of 2001:db8:bad::/48 on its loopback, routed
+over the veth to the server's 2001:db8:1::25). The attackers cannot live on
+the server's own loopback: mailwarden counts the host's addresses in
+mynetworks (mynetworks_style = host) and the ban engine ignores them
+(ignoreself), so they would be neither limited nor banned. Nothing on the
+host changes; clean-up also on Ctrl-C, SIGTERM and errors.
+"""
+import asyncio
+import base64
+import ctypes
+import ipaddress
+import multiprocessing as mp
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import benchlib
+from benchlib import cleanups, comm, envfloat, envint, tree, tree_cpu, wait_port
+from smtp_bench import open_idle, still_open
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+ENV = os.environ
+
+MW_BIN = os.path.abspath(ENV.get("MAILWARDEN_BIN") or os.path.join(REPO, "mailwarden"))
+RUNS = ENV.get("BENCH_RUNS", "1 2").split()
+IDLE = envint("BENCH_IDLE", 7000)
+FLOOD_RATE = envfloat("BENCH_FLOOD_RATE", 500)
+FLOOD_ADDRS = envint("BENCH_FLOOD_ADDRS", 1000)
+FLOOD_NETS = envint("BENCH_FLOOD_NETS", 100)
+FLOOD_DURATION = envfloat("BENCH_FLOOD_DURATION", 40)
+MESSAGES = envint("BENCH_MESSAGES", 3000)
+SOURCE_AT = envfloat("BENCH_SOURCE_AT", 1)
+LEGIT_INTERVAL = envfloat("BENCH_LEGIT_INTERVAL", 0.2)
+PROCESS_LIMIT = envint("BENCH_PROCESS_LIMIT", 10000)
+AUTH_RATE_LIMIT = envint("BENCH_AUTH_RATE_LIMIT", 0)
+FAILURE_DELAY = ENV.get("BENCH_FAILURE_DELAY", "")
+STRESS_LIMIT = envint("BENCH_STRESS_LIMIT", 200)
+SLOW = envint("BENCH_SLOW", 400)
+TRICKLE = envfloat("BENCH_TRICKLE", 2)
+STRESS_DURATION = envfloat("BENCH_STRESS_DURATION", 60)
+PORT = envint("BENCH_PORT", 2550)
+TMPPARENT = ENV.get("BENCH_TMPDIR", "/var/tmp")
+KEEP = ENV.get("BENCH_KEEP", "") not in ("", "0", "no")
+
+SERVER6 = "2001:db8:1::25"
+ATTACK48 = "2001:db8:bad"
+USER, PASSWORD = "legit@d2.example", "legit-secret-1"
+VMAILBOX = "user@d1.example d1.example/user/\nlegit@d2.example d2.example/legit/\n"
+T0 = time.monotonic()
+log = benchlib.elapsed_log(T0)
+benchlib.set_log(log)
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+AUTH_BAD = ("AUTH PLAIN %s\r\n" % b64("\0%s\0wrong-password" % USER)).encode()
+AUTH_GOOD = ("AUTH PLAIN %s\r\n" % b64("\0%s\0%s" % (USER, PASSWORD))).encode()
+
+
+def attack_addrs():
+    """FLOOD_ADDRS addresses, round robin over FLOOD_NETS /64s of the /48."""
+    return ["%s:%x::%x" % (ATTACK48, i % FLOOD_NETS, 1 + i // FLOOD_NETS)
+            for i in range(FLOOD_ADDRS)]
+
+
+def net64(addr):
+    """The /64 of an IPv6 address, as mailwarden writes it."""
+    return str(ipaddress.ip_network(addr + "/64", strict=False))
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+
+# ---------------------------------------------------------------- namespaces
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def sh(*args):
+    p = subprocess.run(args, capture_output=True, text=True)
+    if p.returncode:
+        raise RuntimeError("%s: %s" % (" ".join(args[:6]), p.stderr.strip()))
+    return p.stdout
+
+
+def netns_enter(name):
+    """Move this (single-threaded) process into network namespace name."""
+    fd = os.open("/run/netns/%s" % name, os.O_RDONLY)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, "setns %s: %s" % (name, os.strerror(e)))
+    finally:
+        os.close(fd)
+
+
+class Net:
+    """Server and attacker namespaces joined by a veth pair, IPv6 routed
+    through fixed link-local next hops (no neighbour entry per attacker)."""
+
+    def __init__(self):
+        tag = os.getpid() % 100000
+        self.srv, self.atk = "mwflsrv%d" % tag, "mwflatk%d" % tag
+        self.made = []
+
+    def create(self, addrs):
+        for ns in (self.srv, self.atk):
+            sh("ip", "netns", "add", ns)
+            self.made.append(ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "link", "add", "mwfl0", "netns", self.srv, "type", "veth",
+           "peer", "name", "mwfl1", "netns", self.atk)
+        for ns, dev, ll in ((self.srv, "mwfl0", "fe80::1"), (self.atk, "mwfl1", "fe80::2")):
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "-6", "addr", "add", ll + "/64", "dev", dev, "nodad")
+        sh("ip", "-n", self.srv, "-6", "addr", "add", SERVER6 + "/128", "dev", "lo", "nodad")
+        sh("ip", "-n", self.srv, "-6", "route", "add", ATTACK48 + "::/48", "via", "fe80::2",
+           "dev", "mwfl0")
+        sh("ip", "-n", self.atk, "-6", "route", "add", SERVER6 + "/128", "via", "fe80::1",
+           "dev", "mwfl1")
+        batch = "".join("address add %s/128 dev lo nodad\n" % a for a in addrs)
+        p = subprocess.run(["ip", "-n", self.atk, "-batch", "-"], input=batch, text=True,
+                           capture_output=True)
+        if p.returncode:
+            raise RuntimeError("adding the attackers' addresses: %s" % p.stderr.strip()[:300])
+        log("namespaces %s (server) and %s (%d attacking addresses in %d /64s of %s::/48)"
+            % (self.srv, self.atk, len(addrs), len({net64(a) for a in addrs}), ATTACK48))
+        return self
+
+    def destroy(self):
+        for ns in self.made:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.made = []
+
+
+# ---------------------------------------------------------------- mailwarden
+
+def rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Mailwarden:
+    """One instance in WORK/TAG with its own queue, data directory, mail,
+    maillog and password file; the smtpd listener takes AUTH without TLS
+    (as tests/integ/test_netns_ban.py), the classic postfix-sasl jail
+    follows the maillog and bans with nft in the server namespace."""
+
+    def __init__(self, work, tag, settings):
+        self.d = os.path.join(work, tag)
+        self.conf = os.path.join(self.d, "mailwarden.conf")
+        self.maillog = os.path.join(self.d, "maillog")
+        self.newdir = os.path.join(self.d, "mail", "d1.example", "user", "new")
+        self.settings = settings
+        self.proc = None
+        self.master = None
+
+    def start(self):
+        d = self.d
+        benchlib.mailwarden_dir(d, ("mail",), VMAILBOX)
+        pw = subprocess.run([MW_BIN, "passwd", USER], input=PASSWORD + "\n", text=True,
+                            capture_output=True, check=True).stdout.strip()
+        with open(os.path.join(d, "passwd"), "w") as f:
+            f.write(pw + "\n")
+        os.chmod(os.path.join(d, "passwd"), 0o600)
+        self.lines = benchlib.write_mw_conf(self.conf, [
+            "# bench/flood_bench.py",
+            "smtpd_listen = 127.0.0.1:%d, [%s]:%d" % (PORT, SERVER6, PORT),
+            "myhostname = flood.example",
+            "mydestination = localhost",
+            "queue_directory = %s/spool" % d,
+            "data_directory = %s/data" % d,
+            "virtual_mailbox_base = %s/mail" % d,
+            "virtual_mailbox_domains = d1.example d2.example",
+            "virtual_mailbox_maps = texthash:%s/vmailbox" % d,
+            "maillog_file = %s" % self.maillog,
+            "dns_servers = 127.0.0.1:9",
+            "smtpd_sasl_auth_enable = yes",
+            "smtpd_sasl_type = passwd-file",
+            "smtpd_sasl_path = %s/passwd" % d,
+            "smtpd_tls_auth_only = no",
+        ] + (["smtpd_sasl_failure_delay = %s" % FAILURE_DELAY] if FAILURE_DELAY else [])
+          + self.settings + [
+            "[postfix-sasl]",
+            "enabled  = true",
+            "filter   = postfix[mode=auth]",
+            "logpath  = %s" % self.maillog,
+            "port     = %d" % PORT,
+            "maxretry = 2",
+            "findtime = 1d",
+            "bantime  = 1w",
+        ])
+        p = benchlib.check_config(MW_BIN, self.conf)
+        if p.returncode != 0:
+            raise RuntimeError("check-config: %s" % (p.stdout + p.stderr).strip())
+        cleanups.append(self.stop)
+        out = open(os.path.join(d, "stdout-stderr.log"), "ab")
+        self.proc = subprocess.Popen([MW_BIN, "-c", self.conf], stdout=out, stderr=out,
+                                     stdin=subprocess.DEVNULL, cwd=d)
+        self.master = self.proc.pid
+        wait_port(PORT)
+        end = time.monotonic() + 15
+        while self.cli("status").returncode != 0:
+            if time.monotonic() > end:
+                raise RuntimeError("the ban engine does not answer: %s"
+                                   % "".join(benchlib.tail(self.maillog, 8)))
+            time.sleep(0.2)
+        log("mailwarden %s started: pid %d, children %s" % (
+            os.path.basename(d), self.master,
+            " ".join("%d:%s" % (k, comm(k, "?")) for k in tree(self.master)[1:])))
+
+    def cli(self, *args):
+        return subprocess.run([MW_BIN, "-c", self.conf] + list(args), capture_output=True,
+                              text=True, timeout=30)
+
+    def rss(self):
+        """[(comm, pid, RSS KiB)] of every process of the instance."""
+        return [(comm(p, "?"), p, rss_kib(p)) for p in tree(self.master)]
+
+    def log_text(self):
+        with open(self.maillog, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc is None:
+            return
+        p, self.proc = self.proc, None
+        ours = benchlib.tree_ids(p.pid)
+        benchlib.terminate(p)
+        time.sleep(0.3)
+        left = benchlib.leftovers(ours, p.pid)
+        if left:
+            log("mailwarden children %s still running after the parent exited: SIGKILL" % left)
+            benchlib.kill_pids(left)
+        log("mailwarden %s stopped (exit %s)" % (os.path.basename(self.d), p.returncode))
+
+
+# ---------------------------------------------------------------- legitimate traffic
+
+def count_files(path):
+    try:
+        return len(os.listdir(path))
+    except FileNotFoundError:
+        return 0
+
+
+def smtp_source(mw, tag, stall=20):
+    """smtp-source -s 10 -m MESSAGES from 127.0.0.1: delivered rate =
+    messages / time from its start until the last one is in the mailbox."""
+    base = count_files(mw.newdir)
+    args = ["smtp-source", "-s", "10", "-m", str(MESSAGES), "-l", "4096",
+            "-f", "sender@example.org", "-t", "user@d1.example", "127.0.0.1:%d" % PORT]
+    err = open(os.path.join(mw.d, "smtp-source.%s.err" % tag), "wb")
+    t0 = time.monotonic()
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+    last, t_last, t_acc = base, t0, None
+    while True:
+        now = time.monotonic()
+        if t_acc is None and p.poll() is not None:
+            t_acc = now
+        n = count_files(mw.newdir)
+        if n != last:
+            last, t_last = n, now
+        if n - base >= MESSAGES or now - t_last > stall:
+            break
+        time.sleep(0.02)
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+    done = last - base
+    r = {"delivered": done, "accept_s": (t_acc or time.monotonic()) - t0, "rc": p.returncode,
+         "span_s": t_last - t0, "rate": done / (t_last - t0) if done else 0.0,
+         "complete": done >= MESSAGES, "t_start": t0 - T0}
+    log("smtp-source %s: %d of %d delivered in %.2f s = %.0f/s%s" % (
+        tag, done, MESSAGES, r["span_s"], r["rate"], "" if r["complete"] else " (INCOMPLETE)"))
+    return r
+
+
+class Reader:
+    """Replies of a blocking socket: code of the last line (None on EOF)."""
+
+    def __init__(self, s):
+        self.s, self.buf = s, b""
+
+    def reply(self):
+        while True:
+            while b"\n" not in self.buf:
+                d = self.s.recv(4096)
+                if not d:
+                    return None, ""
+                self.buf += d
+            line, self.buf = self.buf.split(b"\n", 1)
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]) if line[:3].isdigit() else -1, line.decode(errors="replace")
+
+    def cmd(self, data):
+        self.s.sendall(data)
+        return self.reply()
+
+
+def legit_login():
+    """One session from 127.0.0.1: EHLO, AUTH PLAIN with the right password.
+    {auth_ms: AUTH sent -> reply, code, total_ms}."""
+    t0 = time.monotonic()
+    rec = {"t": t0 - T0}
+    try:
+        with socket.create_connection(("127.0.0.1", PORT), timeout=30,
+                                      source_address=("127.0.0.1", 0)) as s:
+            c = Reader(s)
+            if c.reply()[0] != 220 or c.cmd(b"EHLO legit.example\r\n")[0] != 250:
+                rec["code"] = "banner/EHLO"
+                return rec
+            t = time.monotonic()
+            rec["code"], text = c.cmd(AUTH_GOOD)
+            rec["auth_ms"] = (time.monotonic() - t) * 1000
+            if rec["code"] != 235:
+                rec["reply"] = text
+            s.sendall(b"QUIT\r\n")
+    except OSError as e:
+        rec["code"] = repr(e)
+    rec["total_ms"] = (time.monotonic() - t0) * 1000
+    return rec
+
+
+def child_init():
+    """Client processes leave Ctrl-C to the bench, which cleans up and
+    stops them (SIGTERM, default action) on its way out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+def legit_proc(end_at, interval, q):
+    child_init()
+    out, nxt = [], time.monotonic()
+    while nxt < end_at:
+        time.sleep(max(0.0, nxt - time.monotonic()))
+        out.append(legit_login())
+        nxt = max(nxt + interval, time.monotonic())
+    q.put(out)
+
+
+def qget(q, proc, timeout):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            return q.get(timeout=0.5)
+        except Exception:  # noqa: BLE001 (queue.Empty)
+            if not proc.is_alive() or time.monotonic() > end:
+                raise RuntimeError("client process %s gave no result (exit %s)"
+                                   % (proc.name, proc.exitcode))
+
+
+# ---------------------------------------------------------------- the flood
+
+async def a_reply(r):
+    while True:
+        line = await r.readline()
+        if not line:
+            return None
+        if len(line) < 4 or line[3:4] != b"-":
+            return int(line[:3]) if line[:3].isdigit() else -1
+
+
+class Pacer:
+    """One token every 1/rate s, no burst: attempts spread evenly."""
+
+    def __init__(self, rate):
+        self.gap, self.next = 1.0 / rate, time.monotonic()
+
+    async def take(self):
+        now = time.monotonic()
+        t = max(now, self.next)
+        self.next = t + self.gap
+        if t > now:
+            await asyncio.sleep(t - now)
+
+
+def bump(d, k, n=1):
+    d[k] = d.get(k, 0) + n
+
+
+async def attacker(addr, pacer, st, stop):
+    """One attacking address: each token is one attempt, a wrong password
+    on the open session, or a new connection (banner, EHLO, AUTH) when
+    there is none. Anything but 535 closes the session."""
+    r = w = None
+    while not stop.is_set():
+        await pacer.take()
+        if stop.is_set():
+            break
+        st["attempts"] += 1
+        bump(st["tries_per_s"], int(time.monotonic() - st["t0"]))
+        phase = "blocked" if w is None else "replies"
+        try:
+            if w is None:
+                try:
+                    r, w = await asyncio.wait_for(asyncio.open_connection(
+                        SERVER6, PORT, local_addr=(addr, 0)), 2)
+                except asyncio.TimeoutError:
+                    bump(st["blocked"], "connect timeout (dropped)")
+                    continue
+                except ConnectionRefusedError:
+                    bump(st["blocked"], "connect refused")
+                    continue
+                code = await asyncio.wait_for(a_reply(r), 10)
+                if code == 220:
+                    w.write(b"EHLO attacker.example\r\n")
+                    code = await asyncio.wait_for(a_reply(r), 10)
+                    code = 250 if code == 250 else "EHLO %s" % code
+                if code != 250:
+                    bump(st["blocked"], "banner %s" % ("EOF" if code is None else code))
+                    w.transport.abort()
+                    w = None
+                    continue
+                st["sessions"] += 1
+                phase = "replies"
+            w.write(AUTH_BAD)
+            st["auth_sent"] += 1
+            bump(st["sent_per_s"], int(time.monotonic() - st["t0"]))
+            try:
+                code = await asyncio.wait_for(a_reply(r), 12)
+            except asyncio.CancelledError:
+                bump(st["replies"], "none by the end")
+                raise
+            bump(st["replies"], "EOF" if code is None else code)
+            if code == 535:
+                bump(st["fail_per_s"], int(time.monotonic() - st["t0"]))
+                continue
+        except (asyncio.TimeoutError, OSError) as e:
+            bump(st[phase],
+                 "timeout" if isinstance(e, asyncio.TimeoutError) else type(e).__name__)
+        if w is not None:
+            w.transport.abort()
+            w = None
+    if w is not None:
+        w.transport.abort()
+
+
+async def flood_main(addrs, rate, duration, q):
+    st = {"attempts": 0, "sessions": 0, "auth_sent": 0, "blocked": {}, "replies": {},
+          "sent_per_s": {}, "fail_per_s": {}, "tries_per_s": {}, "t0": time.monotonic()}
+    stop = asyncio.Event()
+    pacer = Pacer(rate)
+    tasks = [asyncio.ensure_future(attacker(a, pacer, st, stop)) for a in addrs]
+    await asyncio.sleep(duration)
+    stop.set()
+    await asyncio.sleep(0.2)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    st["t0"] -= T0
+    q.put(st)
+
+
+def flood_proc(ns, addrs, rate, duration, q):
+    child_init()
+    netns_enter(ns)
+    asyncio.run(flood_main(addrs, rate, duration, q))
+
+
+# ---------------------------------------------------------------- run 1
+
+def parse_run1(text, nets):
+    """From the maillog: SASL failures of the attackers (each one a password
+    hashed, except the 'too many authentications in progress' answers that
+    never reached a worker), per /64; whether a /64 still had passwords
+    hashed after its Ban line; refusals at accept; rate-limit hits."""
+    fails, after_ban, banned_at = {}, {}, {}
+    tempfail = rate_limited = refused = stress = legit_fail = 0
+    seccomp = []
+    ban_re = re.compile(r"\[postfix-sasl\] Ban (%s:[0-9a-f]+::/64)" % ATTACK48)
+    fail_re = re.compile(r"\[(%s:[0-9a-f:]+)\]: SASL \w+ authentication failed: (.*)" % ATTACK48)
+    for i, line in enumerate(text.splitlines()):
+        m = ban_re.search(line)
+        if m:
+            banned_at.setdefault(m.group(1), i)
+            continue
+        m = fail_re.search(line)
+        if m:
+            if m.group(2).startswith("too many authentications"):
+                tempfail += 1
+                continue
+            n = net64(m.group(1))
+            bump(fails, n)
+            if n in banned_at:
+                bump(after_ban, n)
+            continue
+        if "banned by the ban engine" in line:
+            refused += 1
+        elif "AUTH command rate limit exceeded" in line:
+            rate_limited += 1
+        elif "has reached its process limit" in line:
+            stress += 1
+        elif "seccomp violation" in line:
+            seccomp.append(line.split(": ", 1)[-1])
+        elif "[127.0.0.1]: SASL" in line:
+            legit_fail += 1
+    return {"hashed": sum(fails.values()), "hashed_per_net": fails, "after_ban": after_ban,
+            "ban_lines": len(banned_at), "nets_used": len(nets), "tempfail": tempfail,
+            "rate_limited": rate_limited, "refused_at_accept": refused,
+            "stress_lines": stress, "legit_fail_lines": legit_fail, "seccomp": seccomp}
+
+
+def run1(work, net, addrs):
+    settings = ["default_process_limit = %d" % PROCESS_LIMIT]
+    if AUTH_RATE_LIMIT:
+        settings.append("smtpd_client_auth_rate_limit = %d" % AUTH_RATE_LIMIT)
+    mw = Mailwarden(work, "run1", settings)
+    mw.start()
+    res = {"config": [x for x in mw.lines if not x.startswith("#")]}
+    res["rss_start"] = mw.rss()
+    first = legit_login()
+    if first.get("code") != 235:
+        raise RuntimeError("the legitimate login fails without load: %s" % first)
+    res["unloaded"] = smtp_source(mw, "unloaded")
+    res["quiet_logins"] = [legit_login() for _ in range(10)]
+    log("opening %d idle sessions" % IDLE)
+    t = time.monotonic()
+    socks, ok, refused, other = open_idle(IDLE, PORT)
+    res["idle"] = {"wanted": IDLE, "ok": len(ok), "refused": refused, "other": other[:3],
+                   "open_s": time.monotonic() - t}
+    log("idle sessions: %d with a banner, %d refused, %d other, in %.1f s"
+        % (len(ok), refused, len(other), res["idle"]["open_s"]))
+    res["rss_idle"] = mw.rss()
+    fq, lq = mp.Queue(), mp.Queue()
+    t0 = time.monotonic()
+    cpu0 = tree_cpu(mw.master)
+    fp = mp.Process(target=flood_proc, name="flood", daemon=True,
+                    args=(net.atk, addrs, FLOOD_RATE, FLOOD_DURATION, fq))
+    lp = mp.Process(target=legit_proc, name="legit", daemon=True,
+                    args=(t0 + FLOOD_DURATION, LEGIT_INTERVAL, lq))
+    fp.start()
+    lp.start()
+    res["flood_t0"] = t0 - T0
+    log("flood started: %.0f attempts/s from %d addresses for %.0f s; legitimate logins "
+        "every %.2f s" % (FLOOD_RATE, len(addrs), FLOOD_DURATION, LEGIT_INTERVAL))
+    time.sleep(SOURCE_AT)
+    res["loaded"] = smtp_source(mw, "loaded")
+    res["legit"] = qget(lq, lp, FLOOD_DURATION + 60)
+    res["flood"] = qget(fq, fp, FLOOD_DURATION + 60)
+    fp.join(10)
+    lp.join(10)
+    res["server_cores"] = (tree_cpu(mw.master) - cpu0) / (time.monotonic() - t0)
+    res["rss_end"] = mw.rss()
+    res["idle"]["still_open"] = still_open(ok)
+    banned = mw.cli("banned").stdout.split("\n")
+    res["banned"] = sorted({b.split("\t")[1] for b in banned if "\t" in b})
+    res["status"] = mw.cli("status", "postfix-sasl").stdout
+    for s in socks:
+        s.close()
+    time.sleep(1)
+    res["rss_closed"] = mw.rss()
+    res["alive"] = mw.proc.poll() is None
+    mw.stop()
+    res["log"] = parse_run1(mw.log_text(), {net64(a) for a in addrs})
+    return res
+
+
+def print_rss(res, keys):
+    procs = {}
+    for k in keys:
+        for name, pid, kib in res[k]:
+            procs.setdefault((name, pid), {})[k] = kib
+    print("  RSS KiB per process     " + "".join("%12s" % k.replace("rss_", "") for k in keys))
+    for (name, pid), v in sorted(procs.items(), key=lambda kv: kv[0][1]):
+        print("    %-10s pid %-7d" % (name, pid)
+              + "".join("%12s" % (v.get(k, "-")) for k in keys))
+    print("    %-22s" % "all" + "".join("%12d" % sum(x[2] for x in res[k]) for k in keys))
+
+
+def print_seccomp(lines):
+    """A process killed by its seccomp filter (the master restarts it) is
+    a finding, not a figure: shown with the call."""
+    if lines:
+        print("  SECCOMP: %d violation(s) in the maillog, e.g. %s" % (len(lines), lines[0][:120]))
+
+
+def report1(res):
+    fl, lg, u, ld = res["flood"], res["log"], res["unloaded"], res["loaded"]
+    print()
+    print("RUN 1: below the stress point (default_process_limit %d)" % PROCESS_LIMIT)
+    print("  %d idle sessions requested, %d got a 220 and were held (%.1f s to open); "
+          "%d still open at the end" % (res["idle"]["wanted"], res["idle"]["ok"],
+                                        res["idle"]["open_s"], res["idle"]["still_open"]))
+    dur = FLOOD_DURATION
+    print("  flood: %d attempts in %.0f s = %.0f/s from %d addresses in %d /64s of %s::/48"
+          % (fl["attempts"], dur, fl["attempts"] / dur, FLOOD_ADDRS, lg["nets_used"], ATTACK48))
+    print("    sessions that got a banner and EHLO: %d; AUTH commands sent: %d" %
+          (fl["sessions"], fl["auth_sent"]))
+    print("    replies to AUTH: %s" % (", ".join("%s %d" % kv for kv in sorted(
+        fl["replies"].items(), key=str)) or "none"))
+    print("    attempts stopped before AUTH: %s" % (", ".join("%s %d" % kv for kv in sorted(
+        fl["blocked"].items())) or "none"))
+    secs = sorted(fl["tries_per_s"])
+    print("    per second (s: attempts/AUTH sent/535): " + " ".join(
+        "%d:%d/%d/%d" % (s, fl["tries_per_s"][s], fl["sent_per_s"].get(s, 0),
+                         fl["fail_per_s"].get(s, 0)) for s in secs[:12])
+        + (" ..." if len(secs) > 12 else ""))
+    print("  password hashing (maillog): %d attacker failures hashed (no counter of hashings "
+          "exists; each 'authentication failure' line of an existing user is one), %d answered "
+          "'too many authentications in progress' (not hashed), %d refused by "
+          "smtpd_client_auth_rate_limit, %d connections refused at accept as banned"
+          % (lg["hashed"], lg["tempfail"], lg["rate_limited"], lg["refused_at_accept"]))
+    per = sorted(lg["hashed_per_net"].values())
+    if per:
+        print("    hashed per /64: min %d, median %d, max %d (maxretry 2)%s" % (
+            per[0], statistics.median(per), per[-1],
+            "; rate limit %d per /64 per anvil_rate_time_unit" % AUTH_RATE_LIMIT
+            if AUTH_RATE_LIMIT else ""))
+    ab = lg["after_ban"]
+    print("    logged after their /64's Ban line: %d failures in %d /64s (requests already "
+          "with the workers when the ban came)" % (sum(ab.values()), len(ab)))
+    used = {net64("%s:%x::" % (ATTACK48, i)) for i in range(FLOOD_NETS)}
+    b64s = [b for b in res["banned"] if b in used]
+    other = [b for b in res["banned"] if b not in used]
+    print("  bans: %d of %d flooding /64s banned (`mailwarden banned`)%s; %d Ban lines in the log"
+          % (len(b64s), len(used), "; other bans: %s" % other[:5] if other else "",
+             lg["ban_lines"]))
+    print("  stress-mode warnings during run 1: %d (expected 0)" % lg["stress_lines"])
+    ratio = ld["rate"] / u["rate"] if u["rate"] else 0
+    print("  legitimate mail, smtp-source -s 10 -m %d from 127.0.0.1:" % MESSAGES)
+    print("    unloaded: %.0f/s delivered (%d/%d)" % (u["rate"], u["delivered"], MESSAGES))
+    print("    loaded:   %.0f/s delivered (%d/%d), started %.1f s into the flood, took %.1f s"
+          % (ld["rate"], ld["delivered"], MESSAGES, ld["t_start"] - res["flood_t0"], ld["span_s"]))
+    print("    loaded/unloaded = %.0f%%  (target >= 80%%) -> %s"
+          % (100 * ratio, "MET" if ratio >= 0.8 and ld["complete"] else "NOT MET"))
+    q = [r["auth_ms"] for r in res["quiet_logins"] if r.get("code") == 235]
+    lat = [r["auth_ms"] for r in res["legit"] if r.get("code") == 235]
+    bad = [r for r in res["legit"] if r.get("code") != 235]
+    print("  legitimate logins from 127.0.0.1 (AUTH PLAIN sent -> 235):")
+    if q:
+        print("    unloaded: %d, p50 %.1f ms, p95 %.1f ms" % (len(q), pct(q, 50), pct(q, 95)))
+    if lat:
+        print("    loaded:   %d of %d got 235; p50 %.1f ms, p95 %.1f ms, max %.1f ms"
+              % (len(lat), len(res["legit"]), pct(lat, 50), pct(lat, 95), max(lat)))
+        tot = [r["total_ms"] for r in res["legit"] if r.get("code") == 235]
+        print("    whole session (connect .. 235): p50 %.1f ms, p95 %.1f ms"
+              % (pct(tot, 50), pct(tot, 95)))
+        print("    p95 < 100 ms -> %s" % ("MET" if pct(lat, 95) < 100 and not bad else "NOT MET"))
+    for r in bad[:5]:
+        print("    failed login: %s" % r)
+    print("  server CPU during the flood: %.2f cores (of %d); alive at the end: %s"
+          % (res["server_cores"], os.cpu_count(), res["alive"]))
+    print_seccomp(lg["seccomp"])
+    print_rss(res, ("rss_start", "rss_idle", "rss_end", "rss_closed"))
+    print("    (start: before any load; idle: %d idle sessions; end: after the flood, idle "
+          "sessions still open; closed: 1 s after closing them)" % res["idle"]["ok"])
+
+
+# ---------------------------------------------------------------- run 2
+
+def slow_proc(n, every, duration, q):
+    """n slow clients from 127.2.x.y: wait for the 220, then send one byte
+    of a HELO line every `every` s, never a whole line. Records per client
+    connect, 220 and cut times (relative to T0) and the server's last
+    words."""
+    child_init()
+    sel = selectors.DefaultSelector()
+    cl = []
+    for i in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.bind(("127.2.%d.%d" % (i // 200, i % 200 + 1), 0))
+        try:
+            s.connect(("127.0.0.1", PORT))
+        except BlockingIOError:
+            pass
+        c = {"s": s, "buf": b"", "t_conn": time.monotonic() - T0, "t220": None, "t_cut": None,
+             "last": "", "sent": 0}
+        cl.append(c)
+        sel.register(s, selectors.EVENT_READ, c)
+    end = time.monotonic() + duration
+    nxt = time.monotonic() + every
+    line = b"HELO " + b"x" * 4000
+    while time.monotonic() < end and any(c["t_cut"] is None for c in cl):
+        for key, _ in sel.select(timeout=0.2):
+            c = key.data
+            try:
+                d = c["s"].recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError as e:
+                d, c["last"] = b"", repr(e)
+            now = time.monotonic() - T0
+            if not d:
+                c["t_cut"] = now
+                sel.unregister(c["s"])
+                c["s"].close()
+                continue
+            c["buf"] += d
+            if c["t220"] is None and c["buf"].startswith(b"220"):
+                c["t220"] = now
+            c["last"] = c["buf"].rstrip().split(b"\n")[-1].decode(errors="replace")[:80]
+        if time.monotonic() >= nxt:
+            nxt += every
+            for c in cl:
+                if c["t220"] is not None and c["t_cut"] is None:
+                    try:
+                        c["s"].send(line[c["sent"]:c["sent"] + 1])
+                        c["sent"] += 1
+                    except OSError:
+                        pass
+    for c in cl:
+        if c["t_cut"] is None:
+            c["s"].close()
+        del c["s"], c["buf"]
+    q.put(cl)
+
+
+def legit_mail():
+    """A client from 127.0.0.1 that sends one message: seconds to its 220
+    and to the 250 after DATA."""
+    t0 = time.monotonic()
+    rec = {"t": t0 - T0}
+    try:
+        with socket.create_connection(("127.0.0.1", PORT), timeout=90) as s:
+            c = Reader(s)
+            code, text = c.reply()
+            rec["t220"] = time.monotonic() - t0
+            if code != 220:
+                rec["error"] = "banner %s %s" % (code, text)
+                return rec
+            for cmd, want in ((b"EHLO legit.example\r\n", 250),
+                              (b"MAIL FROM:<sender@example.org>\r\n", 250),
+                              (b"RCPT TO:<user@d1.example>\r\n", 250), (b"DATA\r\n", 354),
+                              (b"Subject: stress\r\n\r\nserved under stress\r\n.\r\n", 250)):
+                code, text = c.cmd(cmd)
+                if code != want:
+                    rec["error"] = "%s -> %s %s" % (cmd[:10], code, text)
+                    return rec
+            rec["t250"] = time.monotonic() - t0
+            rec["reply"] = text
+            s.sendall(b"QUIT\r\n")
+    except OSError as e:
+        rec["error"] = repr(e)
+    return rec
+
+
+def wait_log(mw, pattern, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if re.search(pattern, mw.log_text()):
+            return time.monotonic() - T0
+        time.sleep(0.1)
+    return None
+
+
+def run2(work):
+    mw = Mailwarden(work, "run2", ["default_process_limit = %d" % STRESS_LIMIT])
+    mw.start()
+    res = {"rss_start": mw.rss()}
+    q = mp.Queue()
+    sp = mp.Process(target=slow_proc, name="slow", daemon=True, args=(SLOW, TRICKLE, STRESS_DURATION, q))
+    t0 = time.monotonic()
+    sp.start()
+    res["slow_t0"] = t0 - T0
+    log("%d slow clients (one byte every %.0f s) against default_process_limit %d"
+        % (SLOW, TRICKLE, STRESS_LIMIT))
+    res["t_stress"] = wait_log(mw, r'service "smtp" \(\d+\) has reached its process limit', 15)
+    time.sleep(1)
+    log("legitimate client connects")
+    res["legit"] = legit_mail()
+    log("legitimate client: %s" % res["legit"])
+    res["rss_stress"] = mw.rss()
+    res["slow"] = qget(q, sp, STRESS_DURATION + 30)
+    sp.join(10)
+    res["t_end"] = time.monotonic() - T0
+    text = mw.log_text()
+    res["log"] = {k: len(re.findall(p, text)) for k, p in (
+        ("limit", r'has reached its process limit'),
+        ("stress_on", r"stress mode: smtpd_timeout 10s"),
+        ("stress_off", r"stress mode ends"),
+        ("timeout", r"timeout after"))}
+    res["log_lines"] = [ln for ln in text.splitlines()
+                        if "process limit" in ln or "stress mode" in ln][:6]
+    res["rss_end"] = mw.rss()
+    res["alive"] = mw.proc.poll() is None
+    mw.stop()
+    res["seccomp"] = [ln.split(": ", 1)[-1] for ln in mw.log_text().splitlines()
+                      if "seccomp violation" in ln]
+    return res
+
+
+def report2(res):
+    print()
+    print("RUN 2: past the stress point (default_process_limit %d, %d slow clients, one byte "
+          "every %.0f s)" % (STRESS_LIMIT, SLOW, TRICKLE))
+    t0 = res["slow_t0"]
+    ts = res["t_stress"]
+    print("  process-limit warning: %s" % ("%.1f s after the slow clients started" % (ts - t0)
+                                           if ts else "NOT SEEN"))
+    for ln in res["log_lines"]:
+        print("    " + ln[:150])
+    print("  log: %(limit)d process-limit warnings, %(stress_on)d stress mode starts, "
+          "%(stress_off)d ends, %(timeout)d 'timeout after' lines" % res["log"])
+    sl = res["slow"]
+    got = [c for c in sl if c["t220"] is not None]
+    cut = [c for c in got if c["t_cut"] is not None]
+    print("  slow clients: %d of %d got a 220, %d of those were cut, %d still open after %.0f s"
+          % (len(got), len(sl), len(cut), len(got) - len(cut) + len(
+              [c for c in sl if c["t220"] is None and c["t_cut"] is None]), STRESS_DURATION))
+    life = [c["t_cut"] - c["t220"] for c in cut]
+    if life:
+        print("    time from 220 to cut: min %.1f s, p50 %.1f s, max %.1f s (smtpd_timeout 300s "
+              "unless stressed)" % (min(life), pct(life, 50), max(life)))
+        print("    last reply seen by a cut client: %s" % sorted(
+            {c["last"][:60] for c in cut})[:3])
+        print("    last cut %.1f s after the slow clients started" % (max(c["t_cut"] for c in cut)
+                                                                 - t0))
+    lg = res["legit"]
+    if "t250" in lg:
+        print("  legitimate client (connected %.1f s after the slow ones): 220 after %.2f s, "
+              "message accepted after %.2f s (%s)" % (lg["t"] - t0, lg["t220"], lg["t250"],
+                                                      lg["reply"][:50]))
+    else:
+        print("  legitimate client: NOT SERVED: %s" % lg)
+    print("  alive at the end: %s" % res["alive"])
+    print_seccomp(res["seccomp"])
+    print_rss(res, ("rss_start", "rss_stress", "rss_end"))
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("flood_bench.py: run as root (network namespaces, nft, privilege drop)")
+    benchlib.need_binary(MW_BIN, "build")
+    for t in ("smtp-source", "ip"):
+        if not shutil.which(t):
+            sys.exit("flood_bench.py: %s not found" % t)
+    work = benchlib.work_dir("mwflood.", TMPPARENT)
+    benchlib.interrupt_on(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    addrs = attack_addrs()
+    net = Net()
+    cleanups.append(net.destroy)
+    results = {}
+    try:
+        net.create(addrs)
+        netns_enter(net.srv)    # this process and all it starts, but the flood
+        if "1" in RUNS:
+            results["run1"] = run1(work, net, addrs)
+        if "2" in RUNS:
+            # run 1's bans stay in the kernel after it stopped; run 2 starts
+            # without them (its own data directory has none either)
+            subprocess.run(["nft", "delete", "table", "inet", "mailwarden"], capture_output=True)
+            results["run2"] = run2(work)
+    except KeyboardInterrupt as e:
+        log("interrupted: %s" % e)
+    finally:
+        benchlib.run_cleanups()
+        del cleanups[:]
+    print()
+    print("=" * 100)
+    print("mailwarden flood bench  %s  binary %s" % (time.strftime("%Y-%m-%d %H:%M:%S %Z"), MW_BIN))
+    print("machine: %d cores, load average %s" % (os.cpu_count(),
+                                                   " ".join(open("/proc/loadavg").read().split()[:3])))
+    if "run1" in results:
+        report1(results["run1"])
+    if "run2" in results:
+        report2(results["run2"])
+    print("work directory: %s%s" % (work, "" if KEEP else " (removed; BENCH_KEEP=1 keeps it)"))
+    print("total %.0f s" % (time.monotonic() - T0))
+    if not KEEP:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
