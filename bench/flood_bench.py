@@ -20,12 +20,16 @@ bench/README.md, section "Floods". Environment knobs (all optional):
   BENCH_FLOOD_NETS      run 1: /64s they are spread over, inside one /48 (default 100)
   BENCH_FLOOD_DURATION  run 1: seconds of flood (default 40)
   BENCH_MESSAGES        run 1: messages per smtp-source -s 10 run (default 3000)
-  BENCH_SOURCE_AT       run 1: start the loaded smtp-source this long after the
-                        flood, s (default 1)
+  BENCH_SOURCE_AT       run 1: start the loaded smtp-source runs this long after
+                        the flood, s (default 1)
+  BENCH_REPEAT          run 1: smtp-source runs unloaded and loaded (back to back
+                        during the flood), the median compared (default 3)
   BENCH_LEGIT_INTERVAL  run 1: seconds between two legitimate logins (default 0.2)
   BENCH_PROCESS_LIMIT   run 1: default_process_limit (default 10000)
   BENCH_AUTH_RATE_LIMIT run 1: smtpd_client_auth_rate_limit (default 0 = off,
                         mailwarden's default; see README for why)
+  BENCH_QUIET_WAIT      before run 1, wait up to this long for the host to be under
+                        30 % busy (others share the machine), s (default 30)
   BENCH_FAILURE_DELAY   smtpd_sasl_failure_delay (default: mailwarden's, 1s)
   BENCH_STRESS_LIMIT    run 2: default_process_limit (default 200)
   BENCH_SLOW            run 2: slow clients (default 400)
@@ -53,6 +57,7 @@ import ipaddress
 import multiprocessing as mp
 import os
 import re
+import resource
 import selectors
 import shutil
 import signal
@@ -63,7 +68,7 @@ import sys
 import time
 
 import benchlib
-from benchlib import cleanups, comm, envfloat, envint, tree, tree_cpu, wait_port
+from benchlib import cleanups, comm, envfloat, envint, host_busy, tree, tree_cpu, wait_port
 from smtp_bench import open_idle, still_open
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,6 +84,8 @@ FLOOD_NETS = envint("BENCH_FLOOD_NETS", 100)
 FLOOD_DURATION = envfloat("BENCH_FLOOD_DURATION", 40)
 MESSAGES = envint("BENCH_MESSAGES", 3000)
 SOURCE_AT = envfloat("BENCH_SOURCE_AT", 1)
+REPEAT = envint("BENCH_REPEAT", 3)
+QUIET_WAIT = envfloat("BENCH_QUIET_WAIT", 30)
 LEGIT_INTERVAL = envfloat("BENCH_LEGIT_INTERVAL", 0.2)
 PROCESS_LIMIT = envint("BENCH_PROCESS_LIMIT", 10000)
 AUTH_RATE_LIMIT = envint("BENCH_AUTH_RATE_LIMIT", 0)
@@ -304,20 +311,22 @@ def count_files(path):
         return 0
 
 
-def smtp_source(mw, tag, stall=20):
+def smtp_source(mw, tag, others=(), stall=20):
     """smtp-source -s 10 -m MESSAGES from 127.0.0.1: delivered rate =
-    messages / time from its start until the last one is in the mailbox."""
+    messages / time from its start until the last one is in the mailbox.
+    CPU in cores over that time: the whole host, mailwarden's processes,
+    smtp-source, and the bench's client processes `others` (name, pid)."""
     base = count_files(mw.newdir)
     args = ["smtp-source", "-s", "10", "-m", str(MESSAGES), "-l", "4096",
             "-f", "sender@example.org", "-t", "user@d1.example", "127.0.0.1:%d" % PORT]
     err = open(os.path.join(mw.d, "smtp-source.%s.err" % tag), "wb")
+    cpu0 = [host_busy(), tree_cpu(mw.master)] + [tree_cpu(pid) for _, pid in others]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
-    last, t_last, t_acc = base, t0, None
+    last, t_last = base, t0
     while True:
         now = time.monotonic()
-        if t_acc is None and p.poll() is not None:
-            t_acc = now
         n = count_files(mw.newdir)
         if n != last:
             last, t_last = n, now
@@ -327,12 +336,28 @@ def smtp_source(mw, tag, stall=20):
     if p.poll() is None:
         p.kill()
     p.wait()
+    el = time.monotonic() - t0
+    cpu1 = [host_busy(), tree_cpu(mw.master)] + [tree_cpu(pid) for _, pid in others]
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = last - base
-    r = {"delivered": done, "accept_s": (t_acc or time.monotonic()) - t0, "rc": p.returncode,
-         "span_s": t_last - t0, "rate": done / (t_last - t0) if done else 0.0,
-         "complete": done >= MESSAGES, "t_start": t0 - T0}
-    log("smtp-source %s: %d of %d delivered in %.2f s = %.0f/s%s" % (
-        tag, done, MESSAGES, r["span_s"], r["rate"], "" if r["complete"] else " (INCOMPLETE)"))
+    cores = [("host", (cpu1[0] - cpu0[0]) / el), ("mailwarden", (cpu1[1] - cpu0[1]) / el),
+             ("smtp-source", (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / el)]
+    cores += [(name, (b - a) / el) for (name, _), a, b in zip(others, cpu0[2:], cpu1[2:])]
+    cores.append(("rest of the host", cores[0][1] - sum(c for _, c in cores[1:])))
+    r = {"tag": tag, "delivered": done, "rc": p.returncode, "span_s": t_last - t0,
+         "rate": done / (t_last - t0) if done else 0.0, "complete": done >= MESSAGES,
+         "t_start": t0 - T0, "cores": cores}
+    log("smtp-source %s: %d of %d delivered in %.2f s = %.0f/s%s; cores %s" % (
+        tag, done, MESSAGES, r["span_s"], r["rate"], "" if r["complete"] else " (INCOMPLETE)",
+        " ".join("%s %.2f" % c for c in cores)))
+    return r
+
+
+def median_run(runs):
+    """The run with the median delivered rate, and every rate."""
+    r = dict(sorted(runs, key=lambda x: x["rate"])[len(runs) // 2])
+    r["rates"] = [x["rate"] for x in runs]
+    r["complete"] = all(x["complete"] for x in runs)
     return r
 
 
@@ -529,7 +554,7 @@ def parse_run1(text, nets):
     fails, after_ban, banned_at = {}, {}, {}
     tempfail = rate_limited = refused = stress = legit_fail = 0
     seccomp = []
-    ban_re = re.compile(r"\[postfix-sasl\] Ban (%s:[0-9a-f]+::/64)" % ATTACK48)
+    ban_re = re.compile(r"\[postfix-sasl\] Ban (%s:[0-9a-f:]*/64)" % ATTACK48)
     fail_re = re.compile(r"\[(%s:[0-9a-f:]+)\]: SASL \w+ authentication failed: (.*)" % ATTACK48)
     for i, line in enumerate(text.splitlines()):
         m = ban_re.search(line)
@@ -562,18 +587,31 @@ def parse_run1(text, nets):
             "stress_lines": stress, "legit_fail_lines": legit_fail, "seccomp": seccomp}
 
 
+def wait_quiet():
+    """Wait (bounded) for the host to be under 30 % busy; its busy share."""
+    end = time.monotonic() + QUIET_WAIT
+    while True:
+        h0, t0 = host_busy(), time.monotonic()
+        time.sleep(1)
+        busy = (host_busy() - h0) / (time.monotonic() - t0) / os.cpu_count()
+        if busy < 0.3 or time.monotonic() > end:
+            log("host %.0f %% busy before the run" % (100 * busy))
+            return busy
+
+
 def run1(work, net, addrs):
     settings = ["default_process_limit = %d" % PROCESS_LIMIT]
     if AUTH_RATE_LIMIT:
         settings.append("smtpd_client_auth_rate_limit = %d" % AUTH_RATE_LIMIT)
     mw = Mailwarden(work, "run1", settings)
+    busy = wait_quiet()
     mw.start()
-    res = {"config": [x for x in mw.lines if not x.startswith("#")]}
+    res = {"config": [x for x in mw.lines if not x.startswith("#")], "busy_before": busy}
     res["rss_start"] = mw.rss()
     first = legit_login()
     if first.get("code") != 235:
         raise RuntimeError("the legitimate login fails without load: %s" % first)
-    res["unloaded"] = smtp_source(mw, "unloaded")
+    res["unloaded"] = median_run([smtp_source(mw, "unloaded-%d" % i) for i in range(REPEAT)])
     res["quiet_logins"] = [legit_login() for _ in range(10)]
     log("opening %d idle sessions" % IDLE)
     t = time.monotonic()
@@ -583,6 +621,7 @@ def run1(work, net, addrs):
     log("idle sessions: %d with a banner, %d refused, %d other, in %.1f s"
         % (len(ok), refused, len(other), res["idle"]["open_s"]))
     res["rss_idle"] = mw.rss()
+    res["idle_only"] = smtp_source(mw, "idle-only")
     fq, lq = mp.Queue(), mp.Queue()
     t0 = time.monotonic()
     cpu0 = tree_cpu(mw.master)
@@ -596,7 +635,8 @@ def run1(work, net, addrs):
     log("flood started: %.0f attempts/s from %d addresses for %.0f s; legitimate logins "
         "every %.2f s" % (FLOOD_RATE, len(addrs), FLOOD_DURATION, LEGIT_INTERVAL))
     time.sleep(SOURCE_AT)
-    res["loaded"] = smtp_source(mw, "loaded")
+    res["loaded"] = median_run([smtp_source(mw, "loaded-%d" % i, (
+        ("flood client", fp.pid), ("login client", lp.pid))) for i in range(REPEAT)])
     res["legit"] = qget(lq, lp, FLOOD_DURATION + 60)
     res["flood"] = qget(fq, fp, FLOOD_DURATION + 60)
     fp.join(10)
@@ -611,6 +651,7 @@ def run1(work, net, addrs):
         s.close()
     time.sleep(1)
     res["rss_closed"] = mw.rss()
+    res["unloaded_after"] = smtp_source(mw, "unloaded-after")
     res["alive"] = mw.proc.poll() is None
     mw.stop()
     res["log"] = parse_run1(mw.log_text(), {net64(a) for a in addrs})
@@ -639,7 +680,8 @@ def print_seccomp(lines):
 def report1(res):
     fl, lg, u, ld = res["flood"], res["log"], res["unloaded"], res["loaded"]
     print()
-    print("RUN 1: below the stress point (default_process_limit %d)" % PROCESS_LIMIT)
+    print("RUN 1: below the stress point (default_process_limit %d; host %.0f %% busy before it)"
+          % (PROCESS_LIMIT, 100 * res["busy_before"]))
     print("  %d idle sessions requested, %d got a 220 and were held (%.1f s to open); "
           "%d still open at the end" % (res["idle"]["wanted"], res["idle"]["ok"],
                                         res["idle"]["open_s"], res["idle"]["still_open"]))
@@ -679,11 +721,17 @@ def report1(res):
              lg["ban_lines"]))
     print("  stress-mode warnings during run 1: %d (expected 0)" % lg["stress_lines"])
     ratio = ld["rate"] / u["rate"] if u["rate"] else 0
-    print("  legitimate mail, smtp-source -s 10 -m %d from 127.0.0.1:" % MESSAGES)
-    print("    unloaded: %.0f/s delivered (%d/%d)" % (u["rate"], u["delivered"], MESSAGES))
-    print("    loaded:   %.0f/s delivered (%d/%d), started %.1f s into the flood, took %.1f s"
-          % (ld["rate"], ld["delivered"], MESSAGES, ld["t_start"] - res["flood_t0"], ld["span_s"]))
-    print("    loaded/unloaded = %.0f%%  (target >= 80%%) -> %s"
+    print("  legitimate mail, smtp-source -s 10 -m %d -l 4096 from 127.0.0.1 (CPU in cores "
+          "over each run):" % MESSAGES)
+    for r, what in ((u, "nothing else"), (res["idle_only"], "%d idle sessions" % res["idle"]["ok"]),
+                    (ld, "idle sessions + flood, from %.1f s into it" % (ld["t_start"]
+                                                                         - res["flood_t0"])),
+                    (res["unloaded_after"], "nothing else, after the flood")):
+        print("    %-16s %5.0f/s%s (%d/%d in %.1f s; %s)" % (
+            r["tag"], r["rate"], " (median of %s)" % "/".join("%.0f" % x for x in r["rates"])
+            if "rates" in r else "", r["delivered"], MESSAGES, r["span_s"], what))
+        print("      cores: %s" % ", ".join("%s %.2f" % c for c in r["cores"]))
+    print("    loaded/unloaded (medians) = %.0f%%  (target >= 80%%) -> %s"
           % (100 * ratio, "MET" if ratio >= 0.8 and ld["complete"] else "NOT MET"))
     q = [r["auth_ms"] for r in res["quiet_logins"] if r.get("code") == 235]
     lat = [r["auth_ms"] for r in res["legit"] if r.get("code") == 235]
