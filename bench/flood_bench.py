@@ -9,8 +9,9 @@ latency). Run 2, past the stress point: more slow clients than
 default_process_limit; stress mode cuts them and a legitimate client is
 served.
 
-Started by bench/flood-bench.sh (root, raised descriptor limit). See
-bench/README.md, section "Floods". Environment knobs (all optional):
+Started by bench/flood-bench.sh (root, raised descriptor limit); the
+client processes are in flood_clients.py. See bench/README.md, section
+"Floods". Environment knobs (all optional):
 
   MAILWARDEN_BIN        mailwarden binary (default: REPO/mailwarden)
   BENCH_RUNS            which runs: any of "1 2" (default both)
@@ -33,6 +34,9 @@ bench/README.md, section "Floods". Environment knobs (all optional):
   BENCH_FAILURE_DELAY   smtpd_sasl_failure_delay (default: mailwarden's, 1s)
   BENCH_STRESS_LIMIT    run 2: default_process_limit (default 200)
   BENCH_SLOW            run 2: slow clients (default 400)
+  BENCH_SLOW_EARLY      run 2: of those, started first, below the limit (default 20)
+  BENCH_SLOW_EARLY_TIME run 2: how long before the others, s (default 12: more than
+                        the stress smtpd_timeout, so they show it is not in force)
   BENCH_TRICKLE         run 2: seconds between two bytes of a slow client (default 2)
   BENCH_STRESS_DURATION run 2: longest wait for the slow clients to be cut, s (default 60)
   BENCH_PORT            the smtpd port (default 2550)
@@ -50,18 +54,13 @@ mynetworks (mynetworks_style = host) and the ban engine ignores them
 (ignoreself), so they would be neither limited nor banned. Nothing on the
 host changes; clean-up also on Ctrl-C, SIGTERM and errors.
 """
-import asyncio
-import base64
-import ctypes
 import ipaddress
 import multiprocessing as mp
 import os
 import re
 import resource
-import selectors
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -69,6 +68,8 @@ import time
 
 import benchlib
 from benchlib import cleanups, comm, envfloat, envint, host_busy, tree, tree_cpu, wait_port
+from flood_clients import (PASSWORD, PORT, SERVER6, T0, USER, bump, flood_proc, legit_login,
+                           legit_mail, legit_proc, netns_enter, slow_proc)
 from smtp_bench import open_idle, still_open
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -94,25 +95,15 @@ STRESS_LIMIT = envint("BENCH_STRESS_LIMIT", 200)
 SLOW = envint("BENCH_SLOW", 400)
 TRICKLE = envfloat("BENCH_TRICKLE", 2)
 STRESS_DURATION = envfloat("BENCH_STRESS_DURATION", 60)
-PORT = envint("BENCH_PORT", 2550)
+EARLY = envint("BENCH_SLOW_EARLY", 20)
+EARLY_S = envfloat("BENCH_SLOW_EARLY_TIME", 12)
 TMPPARENT = ENV.get("BENCH_TMPDIR", "/var/tmp")
 KEEP = ENV.get("BENCH_KEEP", "") not in ("", "0", "no")
 
-SERVER6 = "2001:db8:1::25"
 ATTACK48 = "2001:db8:bad"
-USER, PASSWORD = "legit@d2.example", "legit-secret-1"
 VMAILBOX = "user@d1.example d1.example/user/\nlegit@d2.example d2.example/legit/\n"
-T0 = time.monotonic()
 log = benchlib.elapsed_log(T0)
 benchlib.set_log(log)
-
-
-def b64(s):
-    return base64.b64encode(s.encode()).decode()
-
-
-AUTH_BAD = ("AUTH PLAIN %s\r\n" % b64("\0%s\0wrong-password" % USER)).encode()
-AUTH_GOOD = ("AUTH PLAIN %s\r\n" % b64("\0%s\0%s" % (USER, PASSWORD))).encode()
 
 
 def attack_addrs():
@@ -133,26 +124,11 @@ def pct(xs, p):
 
 # ---------------------------------------------------------------- namespaces
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
 def sh(*args):
     p = subprocess.run(args, capture_output=True, text=True)
     if p.returncode:
         raise RuntimeError("%s: %s" % (" ".join(args[:6]), p.stderr.strip()))
     return p.stdout
-
-
-def netns_enter(name):
-    """Move this (single-threaded) process into network namespace name."""
-    fd = os.open("/run/netns/%s" % name, os.O_RDONLY)
-    try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, "setns %s: %s" % (name, os.strerror(e)))
-    finally:
-        os.close(fd)
 
 
 class Net:
@@ -361,70 +337,6 @@ def median_run(runs):
     return r
 
 
-class Reader:
-    """Replies of a blocking socket: code of the last line (None on EOF)."""
-
-    def __init__(self, s):
-        self.s, self.buf = s, b""
-
-    def reply(self):
-        while True:
-            while b"\n" not in self.buf:
-                d = self.s.recv(4096)
-                if not d:
-                    return None, ""
-                self.buf += d
-            line, self.buf = self.buf.split(b"\n", 1)
-            if len(line) < 4 or line[3:4] != b"-":
-                return int(line[:3]) if line[:3].isdigit() else -1, line.decode(errors="replace")
-
-    def cmd(self, data):
-        self.s.sendall(data)
-        return self.reply()
-
-
-def legit_login():
-    """One session from 127.0.0.1: EHLO, AUTH PLAIN with the right password.
-    {auth_ms: AUTH sent -> reply, code, total_ms}."""
-    t0 = time.monotonic()
-    rec = {"t": t0 - T0}
-    try:
-        with socket.create_connection(("127.0.0.1", PORT), timeout=30,
-                                      source_address=("127.0.0.1", 0)) as s:
-            c = Reader(s)
-            if c.reply()[0] != 220 or c.cmd(b"EHLO legit.example\r\n")[0] != 250:
-                rec["code"] = "banner/EHLO"
-                return rec
-            t = time.monotonic()
-            rec["code"], text = c.cmd(AUTH_GOOD)
-            rec["auth_ms"] = (time.monotonic() - t) * 1000
-            if rec["code"] != 235:
-                rec["reply"] = text
-            s.sendall(b"QUIT\r\n")
-    except OSError as e:
-        rec["code"] = repr(e)
-    rec["total_ms"] = (time.monotonic() - t0) * 1000
-    return rec
-
-
-def child_init():
-    """Client processes leave Ctrl-C to the bench, which cleans up and
-    stops them (SIGTERM, default action) on its way out."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-
-
-def legit_proc(end_at, interval, q):
-    child_init()
-    out, nxt = [], time.monotonic()
-    while nxt < end_at:
-        time.sleep(max(0.0, nxt - time.monotonic()))
-        out.append(legit_login())
-        nxt = max(nxt + interval, time.monotonic())
-    q.put(out)
-
-
 def qget(q, proc, timeout):
     end = time.monotonic() + timeout
     while True:
@@ -436,114 +348,6 @@ def qget(q, proc, timeout):
                                    % (proc.name, proc.exitcode))
 
 
-# ---------------------------------------------------------------- the flood
-
-async def a_reply(r):
-    while True:
-        line = await r.readline()
-        if not line:
-            return None
-        if len(line) < 4 or line[3:4] != b"-":
-            return int(line[:3]) if line[:3].isdigit() else -1
-
-
-class Pacer:
-    """One token every 1/rate s, no burst: attempts spread evenly."""
-
-    def __init__(self, rate):
-        self.gap, self.next = 1.0 / rate, time.monotonic()
-
-    async def take(self):
-        now = time.monotonic()
-        t = max(now, self.next)
-        self.next = t + self.gap
-        if t > now:
-            await asyncio.sleep(t - now)
-
-
-def bump(d, k, n=1):
-    d[k] = d.get(k, 0) + n
-
-
-async def attacker(addr, pacer, st, stop):
-    """One attacking address: each token is one attempt, a wrong password
-    on the open session, or a new connection (banner, EHLO, AUTH) when
-    there is none. Anything but 535 closes the session."""
-    r = w = None
-    while not stop.is_set():
-        await pacer.take()
-        if stop.is_set():
-            break
-        st["attempts"] += 1
-        bump(st["tries_per_s"], int(time.monotonic() - st["t0"]))
-        phase = "blocked" if w is None else "replies"
-        try:
-            if w is None:
-                try:
-                    r, w = await asyncio.wait_for(asyncio.open_connection(
-                        SERVER6, PORT, local_addr=(addr, 0)), 2)
-                except asyncio.TimeoutError:
-                    bump(st["blocked"], "connect timeout (dropped)")
-                    continue
-                except ConnectionRefusedError:
-                    bump(st["blocked"], "connect refused")
-                    continue
-                code = await asyncio.wait_for(a_reply(r), 10)
-                if code == 220:
-                    w.write(b"EHLO attacker.example\r\n")
-                    code = await asyncio.wait_for(a_reply(r), 10)
-                    code = 250 if code == 250 else "EHLO %s" % code
-                if code != 250:
-                    bump(st["blocked"], "banner %s" % ("EOF" if code is None else code))
-                    w.transport.abort()
-                    w = None
-                    continue
-                st["sessions"] += 1
-                phase = "replies"
-            w.write(AUTH_BAD)
-            st["auth_sent"] += 1
-            bump(st["sent_per_s"], int(time.monotonic() - st["t0"]))
-            try:
-                code = await asyncio.wait_for(a_reply(r), 12)
-            except asyncio.CancelledError:
-                bump(st["replies"], "none by the end")
-                raise
-            bump(st["replies"], "EOF" if code is None else code)
-            if code == 535:
-                bump(st["fail_per_s"], int(time.monotonic() - st["t0"]))
-                continue
-        except (asyncio.TimeoutError, OSError) as e:
-            bump(st[phase],
-                 "timeout" if isinstance(e, asyncio.TimeoutError) else type(e).__name__)
-        if w is not None:
-            w.transport.abort()
-            w = None
-    if w is not None:
-        w.transport.abort()
-
-
-async def flood_main(addrs, rate, duration, q):
-    st = {"attempts": 0, "sessions": 0, "auth_sent": 0, "blocked": {}, "replies": {},
-          "sent_per_s": {}, "fail_per_s": {}, "tries_per_s": {}, "t0": time.monotonic()}
-    stop = asyncio.Event()
-    pacer = Pacer(rate)
-    tasks = [asyncio.ensure_future(attacker(a, pacer, st, stop)) for a in addrs]
-    await asyncio.sleep(duration)
-    stop.set()
-    await asyncio.sleep(0.2)
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    st["t0"] -= T0
-    q.put(st)
-
-
-def flood_proc(ns, addrs, rate, duration, q):
-    child_init()
-    netns_enter(ns)
-    asyncio.run(flood_main(addrs, rate, duration, q))
-
-
 # ---------------------------------------------------------------- run 1
 
 def parse_run1(text, nets):
@@ -552,7 +356,7 @@ def parse_run1(text, nets):
     never reached a worker), per /64; whether a /64 still had passwords
     hashed after its Ban line; refusals at accept; rate-limit hits."""
     fails, after_ban, banned_at = {}, {}, {}
-    tempfail = rate_limited = refused = stress = legit_fail = 0
+    tempfail = rate_limited = rate_limited_other = refused = stress = legit_fail = 0
     seccomp = []
     ban_re = re.compile(r"\[postfix-sasl\] Ban (%s:[0-9a-f:]*/64)" % ATTACK48)
     fail_re = re.compile(r"\[(%s:[0-9a-f:]+)\]: SASL \w+ authentication failed: (.*)" % ATTACK48)
@@ -574,7 +378,10 @@ def parse_run1(text, nets):
         if "banned by the ban engine" in line:
             refused += 1
         elif "AUTH command rate limit exceeded" in line:
-            rate_limited += 1
+            if "[%s:" % ATTACK48 in line:
+                rate_limited += 1
+            else:
+                rate_limited_other += 1
         elif "has reached its process limit" in line:
             stress += 1
         elif "seccomp violation" in line:
@@ -583,7 +390,8 @@ def parse_run1(text, nets):
             legit_fail += 1
     return {"hashed": sum(fails.values()), "hashed_per_net": fails, "after_ban": after_ban,
             "ban_lines": len(banned_at), "nets_used": len(nets), "tempfail": tempfail,
-            "rate_limited": rate_limited, "refused_at_accept": refused,
+            "rate_limited": rate_limited, "rate_limited_other": rate_limited_other,
+            "refused_at_accept": refused,
             "stress_lines": stress, "legit_fail_lines": legit_fail, "seccomp": seccomp}
 
 
@@ -704,6 +512,9 @@ def report1(res):
           "'too many authentications in progress' (not hashed), %d refused by "
           "smtpd_client_auth_rate_limit, %d connections refused at accept as banned"
           % (lg["hashed"], lg["tempfail"], lg["rate_limited"], lg["refused_at_accept"]))
+    if lg["rate_limited_other"]:
+        print("    smtpd_client_auth_rate_limit also refused %d AUTH commands of OTHER clients "
+              "(127.0.0.1 is in smtpd_client_event_limit_exceptions)" % lg["rate_limited_other"])
     per = sorted(lg["hashed_per_net"].values())
     if per:
         print("    hashed per /64: min %d, median %d, max %d (maxretry 2)%s" % (
@@ -758,93 +569,6 @@ def report1(res):
 
 # ---------------------------------------------------------------- run 2
 
-def slow_proc(n, every, duration, q):
-    """n slow clients from 127.2.x.y: wait for the 220, then send one byte
-    of a HELO line every `every` s, never a whole line. Records per client
-    connect, 220 and cut times (relative to T0) and the server's last
-    words."""
-    child_init()
-    sel = selectors.DefaultSelector()
-    cl = []
-    for i in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
-        s.bind(("127.2.%d.%d" % (i // 200, i % 200 + 1), 0))
-        try:
-            s.connect(("127.0.0.1", PORT))
-        except BlockingIOError:
-            pass
-        c = {"s": s, "buf": b"", "t_conn": time.monotonic() - T0, "t220": None, "t_cut": None,
-             "last": "", "sent": 0}
-        cl.append(c)
-        sel.register(s, selectors.EVENT_READ, c)
-    end = time.monotonic() + duration
-    nxt = time.monotonic() + every
-    line = b"HELO " + b"x" * 4000
-    while time.monotonic() < end and any(c["t_cut"] is None for c in cl):
-        for key, _ in sel.select(timeout=0.2):
-            c = key.data
-            try:
-                d = c["s"].recv(4096)
-            except BlockingIOError:
-                continue
-            except OSError as e:
-                d, c["last"] = b"", repr(e)
-            now = time.monotonic() - T0
-            if not d:
-                c["t_cut"] = now
-                sel.unregister(c["s"])
-                c["s"].close()
-                continue
-            c["buf"] += d
-            if c["t220"] is None and c["buf"].startswith(b"220"):
-                c["t220"] = now
-            c["last"] = c["buf"].rstrip().split(b"\n")[-1].decode(errors="replace")[:80]
-        if time.monotonic() >= nxt:
-            nxt += every
-            for c in cl:
-                if c["t220"] is not None and c["t_cut"] is None:
-                    try:
-                        c["s"].send(line[c["sent"]:c["sent"] + 1])
-                        c["sent"] += 1
-                    except OSError:
-                        pass
-    for c in cl:
-        if c["t_cut"] is None:
-            c["s"].close()
-        del c["s"], c["buf"]
-    q.put(cl)
-
-
-def legit_mail():
-    """A client from 127.0.0.1 that sends one message: seconds to its 220
-    and to the 250 after DATA."""
-    t0 = time.monotonic()
-    rec = {"t": t0 - T0}
-    try:
-        with socket.create_connection(("127.0.0.1", PORT), timeout=90) as s:
-            c = Reader(s)
-            code, text = c.reply()
-            rec["t220"] = time.monotonic() - t0
-            if code != 220:
-                rec["error"] = "banner %s %s" % (code, text)
-                return rec
-            for cmd, want in ((b"EHLO legit.example\r\n", 250),
-                              (b"MAIL FROM:<sender@example.org>\r\n", 250),
-                              (b"RCPT TO:<user@d1.example>\r\n", 250), (b"DATA\r\n", 354),
-                              (b"Subject: stress\r\n\r\nserved under stress\r\n.\r\n", 250)):
-                code, text = c.cmd(cmd)
-                if code != want:
-                    rec["error"] = "%s -> %s %s" % (cmd[:10], code, text)
-                    return rec
-            rec["t250"] = time.monotonic() - t0
-            rec["reply"] = text
-            s.sendall(b"QUIT\r\n")
-    except OSError as e:
-        rec["error"] = repr(e)
-    return rec
-
-
 def wait_log(mw, pattern, timeout):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -854,26 +578,39 @@ def wait_log(mw, pattern, timeout):
     return None
 
 
+def slow_group(n, first, duration):
+    q = mp.Queue()
+    p = mp.Process(target=slow_proc, name="slow", daemon=True,
+                   args=(n, first, TRICKLE, duration, q))
+    p.start()
+    return p, q
+
+
 def run2(work):
     mw = Mailwarden(work, "run2", ["default_process_limit = %d" % STRESS_LIMIT])
     mw.start()
     res = {"rss_start": mw.rss()}
-    q = mp.Queue()
-    sp = mp.Process(target=slow_proc, name="slow", daemon=True, args=(SLOW, TRICKLE, STRESS_DURATION, q))
-    t0 = time.monotonic()
-    sp.start()
-    res["slow_t0"] = t0 - T0
-    log("%d slow clients (one byte every %.0f s) against default_process_limit %d"
-        % (SLOW, TRICKLE, STRESS_LIMIT))
+    early = min(EARLY, STRESS_LIMIT // 2)
+    # the control: slow clients below the limit are not cut (each byte
+    # restarts smtpd_timeout, 300s)
+    ep, eq = slow_group(early, 0, EARLY_S + STRESS_DURATION)
+    res["early_t0"] = time.monotonic() - T0
+    log("%d slow clients (one byte every %.0f s), below default_process_limit %d, for %.0f s"
+        % (early, TRICKLE, STRESS_LIMIT, EARLY_S))
+    time.sleep(EARLY_S)
+    sp, sq = slow_group(SLOW - early, early, STRESS_DURATION)
+    res["slow_t0"] = time.monotonic() - T0
+    log("%d more slow clients" % (SLOW - early))
     res["t_stress"] = wait_log(mw, r'service "smtp" \(\d+\) has reached its process limit', 15)
     time.sleep(1)
     log("legitimate client connects")
     res["legit"] = legit_mail()
     log("legitimate client: %s" % res["legit"])
     res["rss_stress"] = mw.rss()
-    res["slow"] = qget(q, sp, STRESS_DURATION + 30)
+    res["slow"] = qget(sq, sp, STRESS_DURATION + 30)
+    res["early"] = qget(eq, ep, EARLY_S + STRESS_DURATION + 30)
     sp.join(10)
-    res["t_end"] = time.monotonic() - T0
+    ep.join(10)
     text = mw.log_text()
     res["log"] = {k: len(re.findall(p, text)) for k, p in (
         ("limit", r'has reached its process limit'),
@@ -881,7 +618,7 @@ def run2(work):
         ("stress_off", r"stress mode ends"),
         ("timeout", r"timeout after"))}
     res["log_lines"] = [ln for ln in text.splitlines()
-                        if "process limit" in ln or "stress mode" in ln][:6]
+                        if "process limit" in ln or "stress mode" in ln][:5]
     res["rss_end"] = mw.rss()
     res["alive"] = mw.proc.poll() is None
     mw.stop()
@@ -894,33 +631,37 @@ def report2(res):
     print()
     print("RUN 2: past the stress point (default_process_limit %d, %d slow clients, one byte "
           "every %.0f s)" % (STRESS_LIMIT, SLOW, TRICKLE))
-    t0 = res["slow_t0"]
     ts = res["t_stress"]
-    print("  process-limit warning: %s" % ("%.1f s after the slow clients started" % (ts - t0)
-                                           if ts else "NOT SEEN"))
+    print("  process-limit warning: %s" % ("%.1f s after the last %d slow clients started" % (
+        ts - res["slow_t0"], SLOW - len(res["early"])) if ts else "NOT SEEN"))
     for ln in res["log_lines"]:
-        print("    " + ln[:150])
+        print("    " + ln[:160])
     print("  log: %(limit)d process-limit warnings, %(stress_on)d stress mode starts, "
           "%(stress_off)d ends, %(timeout)d 'timeout after' lines" % res["log"])
+    ts = ts or float("inf")
+    ea = res["early"]
+    before = [c for c in ea if c["t_cut"] is not None and c["t_cut"] < ts]
+    after = [c["t_cut"] - ts for c in ea if c["t_cut"] is not None and c["t_cut"] >= ts]
+    print("  %d slow clients below the limit for %.0f s: %d cut before stress mode; after it "
+          "began, %d cut within %.1f s, %d never" % (
+              len(ea), EARLY_S, len(before), len(after), max(after) if after else 0,
+              len(ea) - len(before) - len(after)))
     sl = res["slow"]
     got = [c for c in sl if c["t220"] is not None]
     cut = [c for c in got if c["t_cut"] is not None]
-    print("  slow clients: %d of %d got a 220, %d of those were cut, %d still open after %.0f s"
-          % (len(got), len(sl), len(cut), len(got) - len(cut) + len(
-              [c for c in sl if c["t220"] is None and c["t_cut"] is None]), STRESS_DURATION))
+    print("  %d more slow clients: %d got a 220, %d of those were cut, %d clients still open "
+          "at the end" % (len(sl), len(got), len(cut), sum(1 for c in sl if c["t_cut"] is None)))
     life = [c["t_cut"] - c["t220"] for c in cut]
     if life:
-        print("    time from 220 to cut: min %.1f s, p50 %.1f s, max %.1f s (smtpd_timeout 300s "
-              "unless stressed)" % (min(life), pct(life, 50), max(life)))
-        print("    last reply seen by a cut client: %s" % sorted(
-            {c["last"][:60] for c in cut})[:3])
-        print("    last cut %.1f s after the slow clients started" % (max(c["t_cut"] for c in cut)
-                                                                 - t0))
+        print("    from 220 to cut: min %.1f s, p50 %.1f s, max %.1f s; last cut %.1f s after "
+              "stress mode began" % (min(life), pct(life, 50), max(life),
+                                     max(c["t_cut"] for c in cut) - ts))
+        print("    last words to a cut client: %s" % sorted({c["last"][:60] for c in cut})[:3])
     lg = res["legit"]
     if "t250" in lg:
-        print("  legitimate client (connected %.1f s after the slow ones): 220 after %.2f s, "
-              "message accepted after %.2f s (%s)" % (lg["t"] - t0, lg["t220"], lg["t250"],
-                                                      lg["reply"][:50]))
+        print("  legitimate client, connected %.1f s after stress mode began: 220 after %.2f s, "
+              "message accepted after %.2f s (%s)" % (lg["t"] - ts, lg["t220"], lg["t250"],
+                                                      lg["reply"].strip()[:50]))
     else:
         print("  legitimate client: NOT SERVED: %s" % lg)
     print("  alive at the end: %s" % res["alive"])
