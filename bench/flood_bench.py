@@ -333,6 +333,7 @@ def median_run(runs):
     """The run with the median delivered rate, and every rate."""
     r = dict(sorted(runs, key=lambda x: x["rate"])[len(runs) // 2])
     r["rates"] = [x["rate"] for x in runs]
+    r["runs"] = runs
     r["complete"] = all(x["complete"] for x in runs)
     return r
 
@@ -535,13 +536,21 @@ def report1(res):
     print("  legitimate mail, smtp-source -s 10 -m %d -l 4096 from 127.0.0.1 (CPU in cores "
           "over each run):" % MESSAGES)
     for r, what in ((u, "nothing else"), (res["idle_only"], "%d idle sessions" % res["idle"]["ok"]),
-                    (ld, "idle sessions + flood, from %.1f s into it" % (ld["t_start"]
-                                                                         - res["flood_t0"])),
+                    (ld, "idle sessions + flood"),
                     (res["unloaded_after"], "nothing else, after the flood")):
         print("    %-16s %5.0f/s%s (%d/%d in %.1f s; %s)" % (
             r["tag"], r["rate"], " (median of %s)" % "/".join("%.0f" % x for x in r["rates"])
             if "rates" in r else "", r["delivered"], MESSAGES, r["span_s"], what))
         print("      cores: %s" % ", ".join("%s %.2f" % c for c in r["cores"]))
+    # which part of the flood each loaded run saw: the passwords hashed
+    # (535 replies) while it ran
+    for r in ld["runs"]:
+        t1 = r["t_start"] - res["flood_t0"]
+        t2 = t1 + r["span_s"]
+        hashed = sum(n for sec, n in fl["fail_per_s"].items() if t1 - 1 < sec < t2)
+        print("    %-16s %5.0f/s = %3.0f%% of unloaded; %.1f-%.1f s into the flood, attackers "
+              "got about %d 535 replies meanwhile" % (r["tag"], r["rate"],
+                                                     100 * r["rate"] / u["rate"], t1, t2, hashed))
     print("    loaded/unloaded (medians) = %.0f%%  (target >= 80%%) -> %s"
           % (100 * ratio, "MET" if ratio >= 0.8 and ld["complete"] else "NOT MET"))
     q = [r["auth_ms"] for r in res["quiet_logins"] if r.get("code") == 235]
