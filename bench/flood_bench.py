@@ -186,8 +186,9 @@ def rss_kib(pid):
 class Mailwarden:
     """One instance in WORK/TAG with its own queue, data directory, mail,
     maillog and password file; the smtpd listener takes AUTH without TLS
-    (as tests/integ/test_netns_ban.py), the classic postfix-sasl jail
-    follows the maillog and bans with nft in the server namespace."""
+    (as tests/integ/test_netns_ban.py); the classic postfix-sasl jail
+    (the warden feeds it from the engine's events, its logpath being the
+    maillog) bans with nft in the server namespace."""
 
     def __init__(self, work, tag, settings):
         self.d = os.path.join(work, tag)
@@ -415,7 +416,8 @@ def run1(work, net, addrs):
     mw = Mailwarden(work, "run1", settings)
     busy = wait_quiet()
     mw.start()
-    res = {"config": [x for x in mw.lines if not x.startswith("#")], "busy_before": busy}
+    res = {"config": [x for x in mw.lines if not x.startswith("#") and work not in x],
+           "busy_before": busy}
     res["rss_start"] = mw.rss()
     first = legit_login()
     if first.get("code") != 235:
@@ -491,6 +493,7 @@ def report1(res):
     print()
     print("RUN 1: below the stress point (default_process_limit %d; host %.0f %% busy before it)"
           % (PROCESS_LIMIT, 100 * res["busy_before"]))
+    print("  config (paths left out): %s" % "; ".join(res["config"]))
     print("  %d idle sessions requested, %d got a 220 and were held (%.1f s to open); "
           "%d still open at the end" % (res["idle"]["wanted"], res["idle"]["ok"],
                                         res["idle"]["open_s"], res["idle"]["still_open"]))
@@ -711,8 +714,9 @@ def main():
     print()
     print("=" * 100)
     print("mailwarden flood bench  %s  binary %s" % (time.strftime("%Y-%m-%d %H:%M:%S %Z"), MW_BIN))
-    print("machine: %d cores, load average %s" % (os.cpu_count(),
-                                                   " ".join(open("/proc/loadavg").read().split()[:3])))
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    print("machine: %d cores, load average %s" % (os.cpu_count(), load))
     if "run1" in results:
         report1(results["run1"])
     if "run2" in results:

@@ -117,10 +117,10 @@ def legit_proc(end_at, interval, q):
     q.put(out)
 
 
-
 # ---------------------------------------------------------------- the flood
 
 async def a_reply(r):
+    """Code of the last line of a reply (None on EOF)."""
     while True:
         line = await r.readline()
         if not line:
@@ -226,14 +226,13 @@ def flood_proc(ns, addrs, rate, duration, q):
     asyncio.run(flood_main(addrs, rate, duration, q))
 
 
-
 # ---------------------------------------------------------------- slow clients
 
 def slow_proc(n, first, every, duration, q):
-    """n slow clients from 127.2.x.y (numbered from first): wait for the 220, then send one byte
-    of a HELO line every `every` s, never a whole line. Records per client
-    connect, 220 and cut times (relative to T0) and the server's last
-    words."""
+    """n slow clients from 127.2.x.y (numbered from first): wait for the
+    220, then send one byte of a HELO line every `every` s, never a whole
+    line. Records per client connect, 220 and cut times (relative to T0)
+    and the server's last words."""
     child_init()
     sel = selectors.DefaultSelector()
     cl = []
