@@ -59,8 +59,10 @@
 
 /* Every process: memory, the event loop (epoll, signalfd, timers through
  * epoll_wait's timeout), plain I/O on descriptors it holds, time, exit,
- * abort(), the log (a file, or syslog over AF_UNIX). mmap/mprotect are
- * added separately with their PROT_EXEC check. */
+ * abort(), the log (a file, or syslog over AF_UNIX), sysinfo (glibc's
+ * qsort() of more than 1 KiB asks it for the memory size; libnftables
+ * sorts set elements with it). mmap/mprotect are added separately with
+ * their PROT_EXEC check. */
 static const char *const base_list[] = {
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "close", "lseek",
 	"fstat", "newfstatat", "statx", "fcntl", "dup", "dup2", "dup3",
@@ -70,7 +72,7 @@ static const char *const base_list[] = {
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "restart_syscall",
 	"clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep",
 	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups",
-	"uname", "futex", "set_robust_list", "rseq", "sched_yield", "getrandom",
+	"uname", "sysinfo", "futex", "set_robust_list", "rseq", "sched_yield", "getrandom",
 	"exit", "exit_group", "tgkill",
 	/* sockets it already has or makes (families limited per kind) */
 	"connect", "sendto", "sendmsg", "sendmmsg", "recvfrom", "recvmsg", "recvmmsg",

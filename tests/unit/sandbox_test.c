@@ -134,6 +134,22 @@ static int do_setfsuid(void)
 	return 0;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* glibc's qsort() of more than 1 KiB asks sysinfo(2) for the memory size
+ * once per process (msort); libnftables sorts a set's elements with it. */
+static int do_big_qsort(void)
+{
+	int v[4096];
+	for (int i = 0; i < 4096; i++)
+		v[i] = (i * 7919) % 4096;
+	qsort(v, 4096, sizeof(int), cmp_int);
+	return v[0] == 0 && v[4095] == 4095 ? 0 : 1;
+}
+
 static const char on[] = "seccomp = yes\n";
 
 static void test_execve_traps_and_reports(void **state)
@@ -191,6 +207,19 @@ static void test_local_switches_fsuid(void **state)
 	assert_int_equal(nr, SCMP_SYS(setfsuid));
 }
 
+/* Reproduced by bench/flood_bench.py: the nft-only firewall was killed
+ * (sysinfo) when libnftables sorted a set of 100 bans at stop and start. */
+static void test_large_qsort_in_every_kind(void **state)
+{
+	static const unsigned kinds[] = { SANDBOX_ENGINE, SANDBOX_QMGR | SANDBOX_LOCAL,
+		SANDBOX_WARDEN, SANDBOX_FIREWALL_NFT };
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
+		long nr;
+		assert_int_equal(run(on, kinds[i], do_big_qsort, &nr), 0);
+		assert_int_equal(nr, -1);
+	}
+}
+
 static void test_seccomp_no(void **state)
 {
 	long nr;
@@ -207,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_exec_memory_only_for_the_warden),
 		cmocka_unit_test(test_threads_but_no_fork),
 		cmocka_unit_test(test_local_switches_fsuid),
+		cmocka_unit_test(test_large_qsort_in_every_kind),
 		cmocka_unit_test(test_seccomp_no),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
