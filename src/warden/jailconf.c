@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/util.h"
+#include "warden/ini.h"
 #include "warden/jail.h"
 #include "warden/jailval.h"
 
@@ -25,8 +26,7 @@
 #define JC_MAXDEPTH 16		/* nested %(name)s */
 
 struct ctx {
-	const struct config_section *const *secs;
-	size_t nsecs;
+	const struct ini *ini;		/* every section, keys in any case */
 	const char *jail;
 	const struct config_section *home;	/* the jail's first section */
 	char *err;
@@ -39,47 +39,36 @@ struct loc {
 	int line;
 };
 
-/* fail2ban's jail.conf [DEFAULT] values that actions interpolate even
- * when mailwarden.conf does not set them. */
-static struct config_kv builtin_kv[] = {
-	{ (char *)"port", (char *)"0:65535", 0 },
-	{ (char *)"protocol", (char *)"tcp", 0 },
-	{ (char *)"bantime", (char *)"600", 0 },
-	{ (char *)"findtime", (char *)"600", 0 },
-	{ (char *)"maxretry", (char *)"5", 0 },
-	{ (char *)"mode", (char *)"normal", 0 },
-	{ (char *)"banaction", (char *)"nft", 0 },
+/* The section holding fail2ban's jail.conf [DEFAULT] values that actions
+ * interpolate even when mailwarden.conf does not set them (a name no
+ * [section] line can give). */
+#define BUILTIN_SEC " builtin"
+static const char *const builtin_kv[][2] = {
+	{ "port", "0:65535" }, { "protocol", "tcp" }, { "bantime", "600" },
+	{ "findtime", "600" }, { "maxretry", "5" }, { "mode", "normal" },
+	{ "banaction", "nft" },
 };
 
-static int is_default(const struct config_section *s)
+/* %(x)s: the jail, [DEFAULT], then the built-in defaults. */
+static const char *const *jail_fallback(const char *sec)
 {
-	return strcmp(s->name, "DEFAULT") == 0;
+	static const char *const order[] = { "DEFAULT", BUILTIN_SEC, NULL };
+	return order;
 }
 
-/* Last definition of key in a section named name. */
-static const struct config_kv *find_in(const struct ctx *c, const char *name,
-    const char *key, const struct config_section **where)
+/* The sections as one table, the built-in defaults after them. */
+static void sections_ini(const struct config_section *const *secs, size_t nsecs,
+    struct ini *ini)
 {
-	const struct config_kv *found = NULL;
-	for (size_t i = 0; i < c->nsecs; i++) {
-		const struct config_section *s = c->secs[i];
-		if (strcmp(s->name, name) != 0)
-			continue;
-		for (size_t k = 0; k < s->nkv; k++) {
-			if (str_ieq(s->kv[k].key, key)) {
-				found = &s->kv[k];
-				*where = s;
-			}
-		}
-	}
-	return found;
-}
-
-static const struct config_kv *lookup(const struct ctx *c, const char *key,
-    const struct config_section **where)
-{
-	const struct config_kv *kv = find_in(c, c->jail, key, where);
-	return kv ? kv : find_in(c, "DEFAULT", key, where);
+	memset(ini, 0, sizeof(*ini));
+	ini->max = -1;
+	ini->icase = 1;
+	for (size_t i = 0; i < nsecs; i++)
+		for (size_t k = 0; k < secs[i]->nkv; k++)
+			ini_set(ini, secs[i]->name, secs[i]->kv[k].key, secs[i]->kv[k].value,
+			    secs[i]->file, secs[i]->kv[k].line);
+	for (size_t i = 0; i < sizeof(builtin_kv) / sizeof(builtin_kv[0]); i++)
+		ini_set(ini, BUILTIN_SEC, builtin_kv[i][0], builtin_kv[i][1], "", 0);
 }
 
 static int jerr(const struct ctx *c, const struct loc *l, const char *key,
@@ -99,102 +88,50 @@ static int jerr(const struct ctx *c, const struct loc *l, const char *key,
 	return -1;
 }
 
-/* Interpolate %(name)s in text into out; chain holds the names being
- * expanded. -1 and msg on error. */
-static int expand(const struct ctx *c, const char *text, const char **chain,
-    int depth, struct buf *out, char *msg, size_t msglen)
+/* The message for a failed interpolation. */
+static int interp_err(const struct ctx *c, const struct loc *l, const char *key,
+    const struct ini_err *e)
 {
-	const char *p = text;
-
-	while (*p) {
-		const char *pct = strchr(p, '%');
-		if (pct == NULL)
-			return buf_puts(out, p) < 0 ? (snprintf(msg, msglen, "value too long"), -1) : 0;
-		if (buf_append(out, p, (size_t)(pct - p)) < 0)
-			goto toolong;
-		if (pct[1] == '%') {
-			if (buf_append(out, "%", 1) < 0)
-				goto toolong;
-			p = pct + 2;
-			continue;
-		}
-		const char *close = pct[1] == '(' ? strstr(pct, ")s") : NULL;
-		if (close == NULL) {
-			snprintf(msg, msglen, "bad interpolation '%.30s' (use %%(name)s, or %%%% for %%)", pct);
-			return -1;
-		}
-		size_t n = (size_t)(close - pct - 2);
-		char name[128];
-		if (n == 0 || n >= sizeof(name)) {
-			snprintf(msg, msglen, "bad interpolation '%.*s'", (int)(close - pct + 2), pct);
-			return -1;
-		}
-		memcpy(name, pct + 2, n);
-		name[n] = '\0';
-		p = close + 2;
-		if (strcmp(name, "__name__") == 0) {
-			if (buf_puts(out, c->jail) < 0)
-				goto toolong;
-			continue;
-		}
-		for (int i = 0; i < depth; i++) {
-			if (str_ieq(chain[i], name)) {
-				char path[400];
-				size_t o = 0;
-				for (int k = i; k < depth && o < sizeof(path); k++) {
-					int w = snprintf(path + o, sizeof(path) - o, "%s -> ", chain[k]);
-					if (w < 0)
-						break;
-					o += (size_t)w;
-				}
-				snprintf(msg, msglen, "interpolation loop: %.*s%s",
-				    (int)(o < sizeof(path) ? o : sizeof(path) - 1), path, name);
-				return -1;
-			}
-		}
-		if (depth >= JC_MAXDEPTH) {
-			snprintf(msg, msglen, "interpolation nested deeper than %d", JC_MAXDEPTH);
-			return -1;
-		}
-		const struct config_section *s;
-		const struct config_kv *kv = lookup(c, name, &s);
-		for (size_t i = 0; kv == NULL && i < sizeof(builtin_kv) / sizeof(builtin_kv[0]); i++)
-			if (str_ieq(builtin_kv[i].key, name))
-				kv = &builtin_kv[i];
-		if (kv == NULL) {
-			snprintf(msg, msglen, "%%(%s)s is not set in [%s] or [DEFAULT]", name, c->jail);
-			return -1;
-		}
-		chain[depth] = name;
-		if (expand(c, kv->value, chain, depth + 1, out, msg, msglen) < 0)
-			return -1;
+	switch (e->kind) {
+	case INI_E_LOOP:
+		return jerr(c, l, key, "interpolation loop: %s", e->chain);
+	case INI_E_DEPTH:
+		return jerr(c, l, key, "interpolation nested deeper than %d", JC_MAXDEPTH);
+	case INI_E_UNKNOWN:
+		return jerr(c, l, key, "%%(%s)s is not set in [%s] or [DEFAULT]", e->name, c->jail);
+	case INI_E_SYNTAX:
+		return jerr(c, l, key, "bad interpolation '%s' (use %%(name)s, or %%%% for %%)",
+		    e->at);
+	case INI_E_BADNAME:
+		return jerr(c, l, key, "bad interpolation '%s'", e->at);
+	case INI_E_TOOLONG:
+		break;
 	}
-	return 0;
-toolong:
-	snprintf(msg, msglen, "value longer than %d bytes after interpolation", JC_MAXVALUE);
-	return -1;
+	return jerr(c, l, key, "value longer than %d bytes after interpolation", JC_MAXVALUE);
 }
 
 /* Interpolated, trimmed value of key: 1 and *val (free it) if set, 0 if
  * not, -1 on error. l is where it was set, or the jail's section. */
 static int get(const struct ctx *c, const char *key, char **val, struct loc *l)
 {
-	const struct config_section *s = c->home;
-	const struct config_kv *kv = lookup(c, key, &s);
-	const char *chain[JC_MAXDEPTH + 1];
-	char msg[512];
+	const struct ini_opt *o = ini_get(c->ini, c->jail, key);
+	struct ini_scope sc = { .ini = c->ini, .fallback = jail_fallback, .name = c->jail,
+	    .flags = INI_ERR_UNKNOWN | INI_ERR_LONE_PCT | INI_ERR_TOOLONG | INI_LOOP_CHAIN,
+	    .maxdepth = JC_MAXDEPTH };
+	struct ini_err e;
 	struct buf b;
 
-	l->file = s->file;
-	l->line = kv ? kv->line : s->line;
+	if (o == NULL)
+		o = ini_get(c->ini, "DEFAULT", key);
+	l->file = o ? o->file : c->home->file;
+	l->line = o ? o->line : c->home->line;
 	*val = NULL;
-	if (kv == NULL)
+	if (o == NULL)
 		return 0;
-	chain[0] = key;
 	buf_init(&b, JC_MAXVALUE);
-	if (expand(c, kv->value, chain, 1, &b, msg, sizeof(msg)) < 0) {
+	if (ini_interp(&sc, c->jail, o->val, o, &b, &e) < 0) {
 		buf_free(&b);
-		return jerr(c, l, key, "%s", msg);
+		return interp_err(c, l, key, &e);
 	}
 	char *raw = xstrdup(b.data ? b.data : "");
 	*val = xstrdup(str_trim(raw));
@@ -590,21 +527,24 @@ struct jail *jailconf_find(const struct jailconf *jc, const char *name)
 int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
     int prefix4, int prefix6, struct jailconf *out, char *err, size_t errlen)
 {
+	struct ini ini;
+
 	memset(out, 0, sizeof(*out));
 	if (errlen > 0)
 		err[0] = '\0';
+	sections_ini(secs, nsecs, &ini);
 	for (size_t i = 0; i < nsecs; i++) {
 		const struct config_section *s = secs[i];
 		size_t k;
 
-		if (is_default(s) || strcmp(s->name, "INCLUDES") == 0)
+		if (strcmp(s->name, "DEFAULT") == 0 || strcmp(s->name, "INCLUDES") == 0)
 			continue;
 		for (k = 0; k < i; k++)
 			if (strcmp(secs[k]->name, s->name) == 0)
 				break;
 		if (k < i)
 			continue;	/* seen: merged into its first section */
-		struct ctx c = { secs, nsecs, s->name, s, err, errlen };
+		struct ctx c = { &ini, s->name, s, err, errlen };
 		int enabled;
 		if (get_bool(&c, "enabled", 0, &enabled) < 0)
 			goto fail;
@@ -619,8 +559,10 @@ int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
 		if (parse_jail(&c, j, prefix4, prefix6) < 0)
 			goto fail;
 	}
+	ini_free(&ini);
 	return 0;
 fail:
+	ini_free(&ini);
 	jailconf_free(out);
 	return -1;
 }
