@@ -2,8 +2,11 @@
  * params — the parameter table: every global mailwarden.conf key, its
  * type, default, limits and one line of help (Postfix names and defaults
  * unless the help says otherwise), the safe built-in defaults of the
- * submission and smtps listeners, what each type accepts (parse and check
- * a value), and the table printed for `mailwarden params` and the man
+ * submission and smtps listeners, what each type accepts in main.cf's
+ * vocabulary (parse and check a value), the table machinery any
+ * vocabulary uses (param_check, param_find, param_near: the jails'
+ * options are the same kind of table with fail2ban's vocabulary, in
+ * warden/), and the table printed for `mailwarden params` and the man
  * page. A default of NULL means "computed at load" (see config.c).
  */
 #include <arpa/inet.h>
@@ -715,78 +718,185 @@ static int check_enum(const struct param *p, const char *v, char *msg, size_t le
 	return -1;
 }
 
+/* ---- main.cf's vocabulary: each type's check, one row per type ---- */
+
+static int v_text(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	return 0;
+}
+
+static int v_int(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	int rc = config_parse_int(v, num);
+	if (rc == -1)
+		snprintf(msg, len, "bad numerical value '%s'", v);
+	else if (rc == -2)
+		snprintf(msg, len, "numerical value '%s' is too large", v);
+	else
+		rc = check_range(p, *num, "", msg, len);
+	return rc;
+}
+
+static int v_time(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	int rc = config_parse_time(v, num);
+	if (rc == -1)
+		snprintf(msg, len, "bad time value '%s'", v);
+	else if (rc == -2)
+		snprintf(msg, len, "time value '%s' is too large", v);
+	else
+		rc = check_range(p, *num, "s", msg, len);
+	return rc;
+}
+
+static int v_size(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	int rc = config_parse_size(v, num);
+	if (rc == -1)
+		snprintf(msg, len, "bad size value '%s'", v);
+	else if (rc == -2)
+		snprintf(msg, len, "size value '%s' is too large", v);
+	else
+		rc = check_range(p, *num, "", msg, len);
+	return rc;
+}
+
+static int v_bool(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	if ((*num = config_parse_bool(v)) >= 0)
+		return 0;
+	snprintf(msg, len, "bad boolean value '%s' (use yes or no)", v);
+	return -1;
+}
+
+static int v_enum(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	return check_enum(p, v, msg, len);
+}
+
+/* ctx: alias_maps's value, maps also read in aliases(5) syntax. */
+static int v_maps(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	struct maplist *ml = maplist_open_aliases(v, ctx ? ctx : "", msg, len);
+	int rc = ml ? 0 : -1;
+	maplist_free(ml);
+	return rc;
+}
+
+static int v_domains(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	struct domlist *dl = domlist_open(v, msg, len);
+	int rc = dl ? 0 : -1;
+	domlist_free(dl);
+	return rc;
+}
+
+static int v_cidrs(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	struct cidrlist *cl = cidrlist_parse(v, msg, len);
+	int rc = cl ? 0 : -1;
+	cidrlist_free(cl);
+	return rc;
+}
+
+static int v_listen(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	struct sockaddr_storage *ss;
+	size_t cnt;
+	int rc = config_listen_parse(v, &ss, &cnt, msg, len);
+	if (rc == 0)
+		free(ss);
+	return rc;
+}
+
+static const struct param_vocab maincf_vocab[] = {
+	{ PT_STR, v_text }, { PT_LIST, v_text }, { PT_TEMPLATE, v_text },
+	{ PT_INT, v_int }, { PT_TIME, v_time }, { PT_SIZE, v_size },
+	{ PT_BOOL, v_bool }, { PT_ENUM, v_enum }, { PT_MAPS, v_maps },
+	{ PT_DOMAINS, v_domains }, { PT_CIDRS, v_cidrs }, { PT_LISTEN, v_listen },
+	{ PT_STR, NULL }
+};
+
+/* ---- the table machinery, whatever the vocabulary ---- */
+
+int param_check(const struct param_vocab *voc, const struct param *p, const char *v,
+    const void *ctx, long *num, char *msg, size_t len)
+{
+	long dummy;
+	for (; voc->check_fn != NULL; voc++)
+		if (voc->type == p->type)
+			return voc->check_fn(p, v, ctx, num ? num : &dummy, msg, len);
+	snprintf(msg, len, "%s: no check for this type", p->name);
+	return -1;
+}
+
+const struct param *param_find(const struct param *table, const char *name, int icase)
+{
+	for (; table->name != NULL; table++)
+		if (icase ? str_ieq(table->name, name) : strcmp(table->name, name) == 0)
+			return table;
+	return NULL;
+}
+
+/* Optimal string alignment distance of a and b (case ignored), or a
+ * number above max as soon as it must be. */
+static size_t slips(const char *a, const char *b, size_t max)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64 || (la > lb ? la - lb : lb - la) > max)
+		return max + 1;
+	size_t d[65][65];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t k = 0; k <= lb; k++)
+		d[0][k] = k;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t k = 1; k <= lb; k++) {
+			size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[k - 1]);
+			size_t m = d[i - 1][k] + 1;
+			if (d[i][k - 1] + 1 < m)
+				m = d[i][k - 1] + 1;
+			if (d[i - 1][k - 1] + cost < m)
+				m = d[i - 1][k - 1] + cost;
+			if (i > 1 && k > 1 && tolower((unsigned char)a[i - 1]) ==
+			    tolower((unsigned char)b[k - 2]) && tolower((unsigned char)a[i - 2]) ==
+			    tolower((unsigned char)b[k - 1]) && d[i - 2][k - 2] + 1 < m)
+				m = d[i - 2][k - 2] + 1;
+			d[i][k] = m;
+		}
+	return d[la][lb];
+}
+
+const struct param *param_near(const struct param *table, const char *name)
+{
+	const struct param *best = NULL;
+	size_t bestd = 3;
+	for (; table->name != NULL; table++) {
+		size_t max = strlen(table->name) < 6 ? 1 : 2;
+		size_t dist = slips(table->name, name, max);
+		if (dist > 0 && dist <= max && dist < bestd) {
+			best = table;
+			bestd = dist;
+		}
+	}
+	return best;
+}
+
 /* Check an expanded value; -1 and msg (without location) if bad. */
 int config_check_value(const struct param *p, const char *v, const char *aliases,
     char *msg, size_t len)
 {
-	long n;
-	int rc = 0;
-
-	switch (p->type) {
-	case PT_STR:
-	case PT_LIST:
-	case PT_TEMPLATE:
-		break;
-	case PT_INT:
-		if ((rc = config_parse_int(v, &n)) == -1)
-			snprintf(msg, len, "bad numerical value '%s'", v);
-		else if (rc == -2)
-			snprintf(msg, len, "numerical value '%s' is too large", v);
-		else
-			rc = check_range(p, n, "", msg, len);
-		break;
-	case PT_TIME:
-		if ((rc = config_parse_time(v, &n)) == -1)
-			snprintf(msg, len, "bad time value '%s'", v);
-		else if (rc == -2)
-			snprintf(msg, len, "time value '%s' is too large", v);
-		else
-			rc = check_range(p, n, "s", msg, len);
-		break;
-	case PT_SIZE:
-		if ((rc = config_parse_size(v, &n)) == -1)
-			snprintf(msg, len, "bad size value '%s'", v);
-		else if (rc == -2)
-			snprintf(msg, len, "size value '%s' is too large", v);
-		else
-			rc = check_range(p, n, "", msg, len);
-		break;
-	case PT_BOOL:
-		if (config_parse_bool(v) < 0) {
-			snprintf(msg, len, "bad boolean value '%s' (use yes or no)", v);
-			rc = -1;
-		}
-		break;
-	case PT_ENUM:
-		rc = check_enum(p, v, msg, len);
-		break;
-	case PT_MAPS: {
-		struct maplist *ml = maplist_open_aliases(v, aliases ? aliases : "", msg, len);
-		rc = ml ? 0 : -1;
-		maplist_free(ml);
-		break;
-	}
-	case PT_DOMAINS: {
-		struct domlist *dl = domlist_open(v, msg, len);
-		rc = dl ? 0 : -1;
-		domlist_free(dl);
-		break;
-	}
-	case PT_CIDRS: {
-		struct cidrlist *cl = cidrlist_parse(v, msg, len);
-		rc = cl ? 0 : -1;
-		cidrlist_free(cl);
-		break;
-	}
-	case PT_LISTEN: {
-		struct sockaddr_storage *ss;
-		size_t cnt;
-		rc = config_listen_parse(v, &ss, &cnt, msg, len);
-		if (rc == 0)
-			free(ss);
-		break;
-	}
-	}
+	int rc = param_check(maincf_vocab, p, v, aliases, NULL, msg, len);
 	for (size_t i = 0; rc == 0 && i < sizeof(extra_checks) / sizeof(extra_checks[0]); i++) {
 		if (strcmp(extra_checks[i].name, p->name) == 0)
 			rc = extra_checks[i].check_fn(v, msg, len);
