@@ -1,6 +1,7 @@
 /*
- * actions — the nft action and fail2ban action.d command actions (see
- * actions.h). An action file is read by the INI module (ini.h) into a
+ * actions — the firewall back ends of a jail's actions (see actions.h),
+ * one table row each, {open, start, ban, unban, stop, check}: the
+ * built-in nft sets, and fail2ban action.d command actions. An action file is read by the INI module (ini.h) into a
  * table of (section, key, value); values are resolved when a command is
  * built: %(x)s from the same section, then [DEFAULT], [Init],
  * [Definition]; <tag> from the run-time values (ip, failures, F-USER
@@ -33,10 +34,28 @@
 #define ACT_EXPAND_MAX 4096	/* %(x)s and <tag> expansions per command */
 #define ACT_MAXDEPTH 10		/* nested %(x)s, and nested <tag> */
 
+struct action;
+
+/* A firewall back end: what an action does at each step. */
+struct action_backend {
+	const char *name;	/* the action name that selects it; NULL: any other */
+	int commands;		/* runs programs (the firewall keeps root for it) */
+	int (*open_fn)(struct action *a, const char *const *dirs, struct nft *n, char *err,
+	    size_t errlen);
+	int (*start_fn)(struct action *a, char *err, size_t errlen);
+	int (*ban_fn)(struct action *a, const struct action_ban *b, size_t n, char *err,
+	    size_t errlen);
+	int (*unban_fn)(struct action *a, const struct action_ban *b, size_t n, char *err,
+	    size_t errlen);
+	void (*stop_fn)(struct action *a);
+	int (*check_fn)(struct action *a, char *err, size_t errlen);
+};
+
 struct action {
 	const struct jail *jail;
 	char *name;
-	struct nft *nft;	/* built-in nft action, else NULL */
+	const struct action_backend *be;
+	struct nft *nft;	/* the nft back end's context */
 	const struct jail_ref *ref;
 	struct ini ini;		/* the action file, with .local and includes */
 	/* command queue */
@@ -184,45 +203,6 @@ static char *command(const struct action *a, const char *key, const struct actio
 	return s;
 }
 
-struct action *action_new(const struct jail *j, const struct jail_ref *ref,
-    const char *const *dirs, struct nft *n, char *err, size_t errlen)
-{
-	struct action *a = xcalloc(1, sizeof(*a));
-	a->jail = j;
-	a->ref = ref;
-	a->name = xstrdup(ref->name);
-	a->outfd = -1;
-	if (strcmp(ref->name, "nft") == 0) {
-		if (n == NULL) {
-			snprintf(err, errlen, "[%s] action nft: nftables is not available", j->name);
-			action_free(a);
-			return NULL;
-		}
-		a->nft = n;
-		return a;
-	}
-	size_t len = strlen(ref->name);
-	if (len > 3 && strcmp(ref->name + len - 3, ".py") == 0) {
-		snprintf(err, errlen, "[%s] action %s: Python actions are not supported; "
-		    "use an action.d .conf file or nft", j->name, ref->name);
-		action_free(a);
-		return NULL;
-	}
-	const struct ini_src src = { dirs, NULL };
-	char where[1024];
-	int r = ini_read_name(&a->ini, &src, ref->name, where, sizeof(where), err, errlen);
-	if (r > 0) {
-		a->next = all;
-		all = a;
-		return a;
-	}
-	if (r == 0)
-		snprintf(err, errlen, "[%s] action %s: no %s.conf in the action directories",
-		    j->name, ref->name, ref->name);
-	action_free(a);
-	return NULL;
-}
-
 static void run_next(struct action *a);
 
 static void on_retry(void *arg)
@@ -345,29 +325,98 @@ size_t actions_pending(void)
 	return n;
 }
 
-int action_start(struct action *a, char *err, size_t errlen)
+/* ---- back end: the built-in nft sets (nft.h) ---- */
+
+static int nft_be_open(struct action *a, const char *const *dirs, struct nft *n, char *err,
+    size_t errlen)
 {
-	if (a->nft) {
-		const char *bt = jailconf_ref_opt(a->ref, "blocktype");
-		return nft_jail_setup(a->nft, a->jail->name, a->jail->port, a->jail->protocol,
-		    bt, err, errlen);
+	if (n == NULL) {
+		snprintf(err, errlen, "[%s] action nft: nftables is not available", a->jail->name);
+		return -1;
 	}
+	a->nft = n;
+	return 0;
+}
+
+static int nft_be_start(struct action *a, char *err, size_t errlen)
+{
+	const char *bt = jailconf_ref_opt(a->ref, "blocktype");
+	return nft_jail_setup(a->nft, a->jail->name, a->jail->port, a->jail->protocol,
+	    bt, err, errlen);
+}
+
+static int nft_be_ban(struct action *a, const struct action_ban *b, size_t n, char *err,
+    size_t errlen)
+{
+	struct nft_ban *nb = xcalloc(n ? n : 1, sizeof(*nb));
+	for (size_t i = 0; i < n; i++) {
+		nb[i].net = b[i].net;
+		nb[i].timeout = b[i].timeout;
+	}
+	int rc = nft_ban(a->nft, a->jail->name, nb, n, err, errlen);
+	free(nb);
+	return rc;
+}
+
+static int nft_be_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
+    size_t errlen)
+{
+	struct net *nets = xcalloc(n ? n : 1, sizeof(*nets));
+	for (size_t i = 0; i < n; i++)
+		nets[i] = b[i].net;
+	int rc = nft_unban(a->nft, a->jail->name, nets, n, err, errlen);
+	free(nets);
+	return rc;
+}
+
+static void nft_be_stop(struct action *a)
+{
+	char err[512];
+	if (nft_jail_teardown(a->nft, a->jail->name, err, sizeof(err)) < 0)
+		log_warn("[%s] nft teardown: %s", a->jail->name, err);
+}
+
+/* The jail's sets are there (it was started and not torn down). */
+static int nft_be_check(struct action *a, char *err, size_t errlen)
+{
+	return nft_count(a->nft, a->jail->name, err, errlen) < 0 ? -1 : 0;
+}
+
+/* ---- back end: fail2ban action.d commands ---- */
+
+static int cmd_be_open(struct action *a, const char *const *dirs, struct nft *n, char *err,
+    size_t errlen)
+{
+	const struct jail_ref *ref = a->ref;
+	size_t len = strlen(ref->name);
+	if (len > 3 && strcmp(ref->name + len - 3, ".py") == 0) {
+		snprintf(err, errlen, "[%s] action %s: Python actions are not supported; "
+		    "use an action.d .conf file or nft", a->jail->name, ref->name);
+		return -1;
+	}
+	const struct ini_src src = { dirs, NULL };
+	char where[1024];
+	int r = ini_read_name(&a->ini, &src, ref->name, where, sizeof(where), err, errlen);
+	if (r == 0)
+		snprintf(err, errlen, "[%s] action %s: no %s.conf in the action directories",
+		    a->jail->name, ref->name, ref->name);
+	if (r <= 0)
+		return -1;
+	a->next = all;
+	all = a;
+	return 0;
+}
+
+static int cmd_be_start(struct action *a, char *err, size_t errlen)
+{
 	enqueue(a, command(a, "actionstart", NULL));
 	return 0;
 }
 
-int action_ban(struct action *a, const struct action_ban *b, size_t n, char *err, size_t errlen)
+/* actioncheck before each actionban, as fail2ban does. */
+static int cmd_be_ban(struct action *a, const struct action_ban *b, size_t n, char *err,
+    size_t errlen)
 {
-	if (a->nft) {
-		struct nft_ban *nb = xcalloc(n ? n : 1, sizeof(*nb));
-		for (size_t i = 0; i < n; i++) {
-			nb[i].net = b[i].net;
-			nb[i].timeout = b[i].timeout;
-		}
-		int rc = nft_ban(a->nft, a->jail->name, nb, n, err, errlen);
-		free(nb);
-		return rc;
-	}
 	for (size_t i = 0; i < n; i++) {
 		enqueue(a, command(a, "actioncheck", &b[i]));
 		enqueue(a, command(a, "actionban", &b[i]));
@@ -375,31 +424,88 @@ int action_ban(struct action *a, const struct action_ban *b, size_t n, char *err
 	return 0;
 }
 
-int action_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
+static int cmd_be_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
     size_t errlen)
 {
-	if (a->nft) {
-		struct net *nets = xcalloc(n ? n : 1, sizeof(*nets));
-		for (size_t i = 0; i < n; i++)
-			nets[i] = b[i].net;
-		int rc = nft_unban(a->nft, a->jail->name, nets, n, err, errlen);
-		free(nets);
-		return rc;
-	}
 	for (size_t i = 0; i < n; i++)
 		enqueue(a, command(a, "actionunban", &b[i]));
 	return 0;
 }
 
+static void cmd_be_stop(struct action *a)
+{
+	enqueue(a, command(a, "actionstop", NULL));
+}
+
+/* actioncheck without run-time tags, queued like the others. */
+static int cmd_be_check(struct action *a, char *err, size_t errlen)
+{
+	enqueue(a, command(a, "actioncheck", NULL));
+	return 0;
+}
+
+/* ---- the table, and the steps through it ---- */
+
+static const struct action_backend backends[] = {
+	{ "nft", 0, nft_be_open, nft_be_start, nft_be_ban, nft_be_unban, nft_be_stop,
+	  nft_be_check },
+	{ NULL, 1, cmd_be_open, cmd_be_start, cmd_be_ban, cmd_be_unban, cmd_be_stop,
+	  cmd_be_check },
+};
+
+static const struct action_backend *backend_for(const char *name)
+{
+	const struct action_backend *be = backends;
+	while (be->name && strcmp(be->name, name) != 0)
+		be++;
+	return be;
+}
+
+int action_is_command(const struct jail_ref *ref)
+{
+	return backend_for(ref->name)->commands;
+}
+
+struct action *action_new(const struct jail *j, const struct jail_ref *ref,
+    const char *const *dirs, struct nft *n, char *err, size_t errlen)
+{
+	struct action *a = xcalloc(1, sizeof(*a));
+	a->jail = j;
+	a->ref = ref;
+	a->name = xstrdup(ref->name);
+	a->outfd = -1;
+	a->be = backend_for(ref->name);
+	if (a->be->open_fn(a, dirs, n, err, errlen) < 0) {
+		action_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int action_start(struct action *a, char *err, size_t errlen)
+{
+	return a->be->start_fn(a, err, errlen);
+}
+
+int action_ban(struct action *a, const struct action_ban *b, size_t n, char *err, size_t errlen)
+{
+	return a->be->ban_fn(a, b, n, err, errlen);
+}
+
+int action_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
+    size_t errlen)
+{
+	return a->be->unban_fn(a, b, n, err, errlen);
+}
+
 void action_stop(struct action *a)
 {
-	char err[512];
-	if (a->nft) {
-		if (nft_jail_teardown(a->nft, a->jail->name, err, sizeof(err)) < 0)
-			log_warn("[%s] nft teardown: %s", a->jail->name, err);
-		return;
-	}
-	enqueue(a, command(a, "actionstop", NULL));
+	a->be->stop_fn(a);
+}
+
+int action_check(struct action *a, char *err, size_t errlen)
+{
+	return a->be->check_fn(a, err, errlen);
 }
 
 void action_free(struct action *a)
