@@ -126,7 +126,7 @@ static int interp(struct ix *x, const char *sec, const char *v,
 		}
 		int keep = close == NULL || (sc->budget && *sc->budget == 0);
 		size_t n = close ? (size_t)(close - v - 2) : 0;
-		char name[128], in[128];
+		char name[128], in[256];
 		const struct ini_opt *o = NULL;
 		if (!keep && (n == 0 || n >= sizeof(name))) {
 			if (strict) {
