@@ -192,13 +192,26 @@ int ini_interp(const struct ini_scope *sc, const char *sec, const char *v,
 
 /* ---- <tag> ---- */
 
+/* Append what fits of s[0..n) (text past the buffer's maximum is cut). */
+static void append_fit(struct buf *out, const char *s, size_t n)
+{
+	if (buf_append(out, s, n) < 0 && out->len < out->max)
+		buf_append(out, s, out->max - out->len);
+}
+
 static void tags(const char *v, ini_tag_fn fn, void *arg, const struct ini_scope *sc,
     const char *sec, int maxdepth, struct buf *out, int depth)
 {
 	unsigned *budget = sc ? sc->budget : NULL;
 
 	while (*v) {
-		const char *e = v[0] == '<' ? strchr(v + 1, '>') : NULL;
+		if (*v != '<') {	/* text up to the next tag at once */
+			size_t n = strcspn(v, "<");
+			append_fit(out, v, n);
+			v += n;
+			continue;
+		}
+		const char *e = strchr(v + 1, '>');
 		if (e == NULL || e - v > TAG_MAXLEN || depth > maxdepth ||
 		    (budget && *budget == 0)) {
 			buf_append(out, v, 1);
@@ -246,6 +259,12 @@ char *ini_tags_recursive(const char *v, const char *self, ini_tag_fn fn, void *a
 		int changed = 0;
 		buf_init(&out, 1 << 20);
 		for (const char *p = cur; *p;) {
+			if (*p != '<') {
+				size_t n = strcspn(p, "<");
+				append_fit(&out, p, n);
+				p += n;
+				continue;
+			}
 			const char *q = p + 1;
 			if (*p == '<') {
 				while (isalnum((unsigned char)*q) || *q == '_' || *q == '-' || *q == '/')

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    .maxdepth = 16 };
 		struct ini_scope lenient = { .ini = &ini, .fallback = fallback, .maxdepth = 10,
 		    .budget = &budget };
-		for (int i = 0; i < ini.n && i < 64; i++) {
+		for (int i = 0; i < ini.n && i < 16; i++) {	/* each with a fresh budget */
 			const struct ini_opt *o = &ini.o[i];
 			struct buf b;
 			struct ini_err e;
