@@ -51,6 +51,28 @@ struct param {
 /* The parameter table, terminated by a row with name == NULL. */
 extern const struct param config_params[];
 
+/*
+ * A vocabulary: how each type's values are read. main.cf's is Postfix's
+ * (params.c); the jails' options are a table of the same rows read with
+ * fail2ban's (warden/jailval.c: 1h 30m, -1, true/on). check_fn gives
+ * numbers, times, booleans and enum indexes in *num; ctx is the caller's
+ * (main.cf: alias_maps's value). -1 and msg (no location) if bad.
+ */
+typedef int (*param_check_fn)(const struct param *p, const char *v, const void *ctx,
+    long *num, char *msg, size_t len);
+struct param_vocab {
+	enum param_type type;
+	param_check_fn check_fn;	/* NULL ends the vocabulary */
+};
+/* Check v against p's type in voc; 0 and *num (may be NULL), or -1 and msg. */
+int param_check(const struct param_vocab *voc, const struct param *p, const char *v,
+    const void *ctx, long *num, char *msg, size_t len);
+/* The row of table named name (any case if icase), or NULL. */
+const struct param *param_find(const struct param *table, const char *name, int icase);
+/* The row whose name is a slip of name (a letter wrong, missing, extra or
+ * two swapped; two such for names of 6 letters or more), or NULL. */
+const struct param *param_near(const struct param *table, const char *name);
+
 /* One raw key of a [section]. */
 struct config_kv {
 	char *key;

@@ -2,27 +2,23 @@
  * params — the parameter table: every global mailwarden.conf key, its
  * type, default, limits and one line of help (Postfix names and defaults
  * unless the help says otherwise), the safe built-in defaults of the
- * submission and smtps listeners, what each type accepts (parse and check
- * a value), and the table printed for `mailwarden params` and the man
- * page. A default of NULL means "computed at load" (see config.c).
+ * submission and smtps listeners, how numbers, times, sizes, booleans,
+ * lists and listen addresses parse, and the table printed for
+ * `mailwarden params` and the man page. Checking a value against its
+ * type (main.cf's vocabulary) is in config_check.c, the table machinery
+ * any vocabulary uses in param.c. A default of NULL means "computed at load" (see config.c).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "common/cidr.h"
 #include "common/config.h"
-#include "common/log.h"
-#include "common/map.h"
-#include "common/useracl.h"
 #include "common/util.h"
 
 #define I_MAX	INT_MAX
@@ -597,209 +593,6 @@ int config_listen_parse(const char *value, struct sockaddr_storage **out,
 		}
 	}
 	config_list_free(items);
-	return rc;
-}
-
-/* ---- checking a value against its type ---- */
-
-static int check_readable(const char *what, const char *v, char *msg, size_t len)
-{
-	if (*v == '\0')
-		return 0;
-	int fd = open(v, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(msg, len, "cannot open %s file %s: %s", what, v, strerror(errno));
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-static int check_cert(const char *v, char *msg, size_t len)
-{
-	return check_readable("certificate", v, msg, len);
-}
-
-static int check_key(const char *v, char *msg, size_t len)
-{
-	return check_readable("key", v, msg, len);
-}
-
-static int check_mynetworks_style(const char *v, char *msg, size_t len)
-{
-	if (strcmp(v, "host") == 0)
-		return 0;
-	snprintf(msg, len, "'%s' is not supported (only 'host' is implemented)", v);
-	return -1;
-}
-
-/* smtp_sasl_*security_options: Postfix's (Cyrus) option names. */
-static int check_sasl_opts(const char *v, char *msg, size_t len)
-{
-	static const char *const ok[] = { "noplaintext", "noactive", "nodictionary",
-	    "noanonymous", "mutual_auth" };
-	while (*v) {
-		size_t n = strcspn(v, ", \t\n"), i;
-		for (i = 0; n > 0 && i < sizeof(ok) / sizeof(*ok); i++)
-			if (strlen(ok[i]) == n && strncmp(v, ok[i], n) == 0)
-				break;
-		if (n > 0 && i == sizeof(ok) / sizeof(*ok)) {
-			snprintf(msg, len, "unknown option '%.*s' (use noplaintext, noactive, "
-			    "nodictionary, noanonymous, mutual_auth)", (int)(n > 64 ? 64 : n), v);
-			return -1;
-		}
-		v += n;
-		v += strspn(v, ", \t\n");
-	}
-	return 0;
-}
-
-static int check_useracl(const char *v, char *msg, size_t len)
-{
-	struct useracl *acl = useracl_open(v, msg, len);
-	useracl_free(acl);
-	return acl ? 0 : -1;
-}
-
-static int check_facility(const char *v, char *msg, size_t len)
-{
-	if (log_facility_parse(v) >= 0)
-		return 0;
-	snprintf(msg, len, "'%s' is not a syslog facility (mail, daemon, user, auth, "
-	    "authpriv, local0 .. local7)", v);
-	return -1;
-}
-
-/* Checks beyond the type, one row per parameter that needs one. */
-static const struct {
-	const char *name;
-	int (*check_fn)(const char *v, char *msg, size_t len);
-} extra_checks[] = {
-	{ "mynetworks_style", check_mynetworks_style },
-	{ "authorized_mailq_users", check_useracl },
-	{ "syslog_facility", check_facility },
-	{ "smtp_sasl_security_options", check_sasl_opts },
-	{ "smtp_sasl_tls_security_options", check_sasl_opts },
-	{ "smtpd_tls_cert_file", check_cert },
-	{ "smtpd_tls_key_file", check_key },
-};
-
-int config_check_opens(const struct param *p)
-{
-	if (p->type == PT_MAPS || p->type == PT_DOMAINS || p->type == PT_CIDRS)
-		return 1;
-	for (size_t i = 0; i < sizeof(extra_checks) / sizeof(extra_checks[0]); i++)
-		if ((extra_checks[i].check_fn == check_cert || extra_checks[i].check_fn == check_key) &&
-		    strcmp(extra_checks[i].name, p->name) == 0)
-			return 1;
-	return 0;
-}
-
-static int check_range(const struct param *p, long n, const char *unit, char *msg, size_t len)
-{
-	if (n < p->min) {
-		snprintf(msg, len, "value %ld%s is less than the minimum %ld%s", n, unit, p->min, unit);
-		return -1;
-	}
-	if (n > p->max) {
-		snprintf(msg, len, "value %ld%s is more than the maximum %ld%s", n, unit, p->max, unit);
-		return -1;
-	}
-	return 0;
-}
-
-static int check_enum(const struct param *p, const char *v, char *msg, size_t len)
-{
-	size_t vlen = strlen(v);
-
-	for (const char *c = p->choices; *c; ) {
-		size_t wlen = strcspn(c, "|");
-		if (wlen == vlen && strncmp(c, v, vlen) == 0)
-			return 0;
-		c += wlen;
-		if (*c == '|')
-			c++;
-	}
-	snprintf(msg, len, "bad value '%s' (use one of %s)", v, p->choices);
-	return -1;
-}
-
-/* Check an expanded value; -1 and msg (without location) if bad. */
-int config_check_value(const struct param *p, const char *v, const char *aliases,
-    char *msg, size_t len)
-{
-	long n;
-	int rc = 0;
-
-	switch (p->type) {
-	case PT_STR:
-	case PT_LIST:
-	case PT_TEMPLATE:
-		break;
-	case PT_INT:
-		if ((rc = config_parse_int(v, &n)) == -1)
-			snprintf(msg, len, "bad numerical value '%s'", v);
-		else if (rc == -2)
-			snprintf(msg, len, "numerical value '%s' is too large", v);
-		else
-			rc = check_range(p, n, "", msg, len);
-		break;
-	case PT_TIME:
-		if ((rc = config_parse_time(v, &n)) == -1)
-			snprintf(msg, len, "bad time value '%s'", v);
-		else if (rc == -2)
-			snprintf(msg, len, "time value '%s' is too large", v);
-		else
-			rc = check_range(p, n, "s", msg, len);
-		break;
-	case PT_SIZE:
-		if ((rc = config_parse_size(v, &n)) == -1)
-			snprintf(msg, len, "bad size value '%s'", v);
-		else if (rc == -2)
-			snprintf(msg, len, "size value '%s' is too large", v);
-		else
-			rc = check_range(p, n, "", msg, len);
-		break;
-	case PT_BOOL:
-		if (config_parse_bool(v) < 0) {
-			snprintf(msg, len, "bad boolean value '%s' (use yes or no)", v);
-			rc = -1;
-		}
-		break;
-	case PT_ENUM:
-		rc = check_enum(p, v, msg, len);
-		break;
-	case PT_MAPS: {
-		struct maplist *ml = maplist_open_aliases(v, aliases ? aliases : "", msg, len);
-		rc = ml ? 0 : -1;
-		maplist_free(ml);
-		break;
-	}
-	case PT_DOMAINS: {
-		struct domlist *dl = domlist_open(v, msg, len);
-		rc = dl ? 0 : -1;
-		domlist_free(dl);
-		break;
-	}
-	case PT_CIDRS: {
-		struct cidrlist *cl = cidrlist_parse(v, msg, len);
-		rc = cl ? 0 : -1;
-		cidrlist_free(cl);
-		break;
-	}
-	case PT_LISTEN: {
-		struct sockaddr_storage *ss;
-		size_t cnt;
-		rc = config_listen_parse(v, &ss, &cnt, msg, len);
-		if (rc == 0)
-			free(ss);
-		break;
-	}
-	}
-	for (size_t i = 0; rc == 0 && i < sizeof(extra_checks) / sizeof(extra_checks[0]); i++) {
-		if (strcmp(extra_checks[i].name, p->name) == 0)
-			rc = extra_checks[i].check_fn(v, msg, len);
-	}
 	return rc;
 }
 

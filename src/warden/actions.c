@@ -1,10 +1,12 @@
 /*
- * actions — the nft action and fail2ban action.d command actions (see
- * actions.h). An action file is read into a small table of (section,
- * key, value); values are resolved when a command is built: %(x)s from
- * the same section, then [DEFAULT], [Init], [Definition]; <tag> from the
- * run-time values (ip, failures, F-USER ...), the jail's action options,
- * [Init], [Definition], then name/port/protocol/bantime of the jail.
+ * actions — the firewall back ends of a jail's actions (see actions.h),
+ * one table row each, {open, start, ban, unban, stop, check}: the
+ * built-in nft sets, and fail2ban action.d command actions. An action file is read by the INI module (ini.h) into a
+ * table of (section, key, value); values are resolved when a command is
+ * built: %(x)s from the same section, then [DEFAULT], [Init],
+ * [Definition]; <tag> from the run-time values (ip, failures, F-USER
+ * ...), the jail's action options, [Init], [Definition], then
+ * name/port/protocol/bantime of the jail.
  * Values that come from the outside (F-USER, matches) are shell-escaped
  * as fail2ban's escapeTag does. Each action runs its commands one at a
  * time, in order, in a child (/bin/sh -c) whose output is logged.
@@ -23,25 +25,39 @@
 #include "common/loop.h"
 #include "common/util.h"
 #include "warden/actions.h"
+#include "warden/ini.h"
 #include "warden/nft.h"
 
-#define ACT_MAXKV 256
 #define ACT_RETRY_MS 30000
 #define ACT_ATTEMPTS 3
 #define ACT_OUT_MAX 2048
 #define ACT_EXPAND_MAX 4096	/* %(x)s and <tag> expansions per command */
+#define ACT_MAXDEPTH 10		/* nested %(x)s, and nested <tag> */
 
-struct kv {
-	char *sec, *key, *val;
+struct action;
+
+/* A firewall back end: what an action does at each step. */
+struct action_backend {
+	const char *name;	/* the action name that selects it; NULL: any other */
+	int commands;		/* runs programs (the firewall keeps root for it) */
+	int (*open_fn)(struct action *a, const char *const *dirs, struct nft *n, char *err,
+	    size_t errlen);
+	int (*start_fn)(struct action *a, char *err, size_t errlen);
+	int (*ban_fn)(struct action *a, const struct action_ban *b, size_t n, char *err,
+	    size_t errlen);
+	int (*unban_fn)(struct action *a, const struct action_ban *b, size_t n, char *err,
+	    size_t errlen);
+	void (*stop_fn)(struct action *a);
+	int (*check_fn)(struct action *a, char *err, size_t errlen);
 };
 
 struct action {
 	const struct jail *jail;
 	char *name;
-	struct nft *nft;	/* built-in nft action, else NULL */
+	const struct action_backend *be;
+	struct nft *nft;	/* the nft back end's context */
 	const struct jail_ref *ref;
-	struct kv kv[ACT_MAXKV];
-	int nkv;
+	struct ini ini;		/* the action file, with .local and includes */
 	/* command queue */
 	char **cmds;
 	size_t ncmds, capcmds;
@@ -61,147 +77,23 @@ static unsigned expand_left = ACT_EXPAND_MAX;
 
 static const char *kv_get(const struct action *a, const char *sec, const char *key)
 {
-	for (int i = a->nkv - 1; i >= 0; i--)	/* later (.local, after) wins */
-		if (strcmp(a->kv[i].sec, sec) == 0 && strcmp(a->kv[i].key, key) == 0)
-			return a->kv[i].val;
-	return NULL;
+	const struct ini_opt *o = ini_get(&a->ini, sec, key);
+	return o ? o->val : NULL;
 }
 
-static void kv_set(struct action *a, const char *sec, const char *key, const char *val)
+/* %(x)s from the same section, then [DEFAULT], [Init], [Definition]. */
+static const char *const *action_fallback(const char *sec)
 {
-	if (a->nkv == ACT_MAXKV)
-		return;
-	a->kv[a->nkv].sec = xstrdup(sec);
-	a->kv[a->nkv].key = xstrdup(key);
-	a->kv[a->nkv].val = xstrdup(val);
-	a->nkv++;
+	static const char *const order[] = { "DEFAULT", "Init", "Definition", NULL };
+	return order;
 }
 
-static int read_file(struct action *a, const char *dir, const char *file, int depth,
-    int must, char *err, size_t errlen);
-
-/* Read the files named in [INCLUDES] key (before/after) of path. */
-static int includes(struct action *a, const char *dir, const struct kv *inc, int ninc,
-    const char *which, int depth, char *err, size_t errlen)
+/* Unknown names and loops are kept as written; bounded by expand_left. */
+static struct ini_scope action_scope(const struct action *a)
 {
-	for (int i = 0; i < ninc; i++) {
-		if (strcmp(inc[i].key, which) != 0)
-			continue;
-		char *list = xstrdup(inc[i].val), *save = NULL;
-		for (char *f = strtok_r(list, " \t\n", &save); f; f = strtok_r(NULL, " \t\n", &save))
-			if (read_file(a, dir, f, depth + 1, 1, err, errlen) < 0) {
-				free(list);
-				return -1;
-			}
-		free(list);
-	}
-	return 0;
-}
-
-static int read_file(struct action *a, const char *dir, const char *file, int depth,
-    int must, char *err, size_t errlen)
-{
-	char path[1024];
-	if (depth > 8) {
-		snprintf(err, errlen, "%s/%s: include loop", dir, file);
-		return -1;
-	}
-	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path)) {
-		snprintf(err, errlen, "%s: path too long", file);
-		return -1;
-	}
-	FILE *fp = fopen(path, "r");
-	if (fp == NULL) {
-		if (!must && errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	/* Read into a private table first: [INCLUDES] before goes first. */
-	struct kv *t = xcalloc(ACT_MAXKV, sizeof(*t));
-	int nt = 0;
-	char sec[128] = "", line[4096];
-	while (fgets(line, sizeof(line), fp)) {
-		line[strcspn(line, "\r\n")] = '\0';
-		if ((line[0] == ' ' || line[0] == '\t') && nt > 0 && *str_trim(line) &&
-		    strcmp(t[nt - 1].sec, sec) == 0) {
-			char *v = str_trim(line);
-			if (*v == '#' || *v == ';')
-				continue;
-			size_t n = strlen(t[nt - 1].val) + strlen(v) + 2;
-			char *nv = xmalloc(n);
-			snprintf(nv, n, "%s%s%s", t[nt - 1].val, *t[nt - 1].val ? "\n" : "", v);
-			free(t[nt - 1].val);
-			t[nt - 1].val = nv;
-			continue;
-		}
-		char *s = str_trim(line);
-		if (*s == '\0' || *s == '#' || *s == ';')
-			continue;
-		if (*s == '[') {
-			char *e = strchr(s, ']');
-			if (e) {
-				*e = '\0';
-				str_copy(sec, sizeof(sec), s + 1);
-			}
-			continue;
-		}
-		char *eq = strpbrk(s, "=:");
-		if (eq == NULL || nt == ACT_MAXKV)
-			continue;
-		*eq = '\0';
-		t[nt].sec = xstrdup(sec);
-		t[nt].key = xstrdup(str_trim(s));
-		t[nt].val = xstrdup(str_trim(eq + 1));
-		nt++;
-	}
-	fclose(fp);
-	int rc = includes(a, dir, t, nt, "before", depth, err, errlen);
-	for (int i = 0; i < nt && rc == 0; i++)
-		if (strcmp(t[i].sec, "INCLUDES") != 0)
-			kv_set(a, t[i].sec, t[i].key, t[i].val);
-	if (rc == 0)
-		rc = includes(a, dir, t, nt, "after", depth, err, errlen);
-	for (int i = 0; i < nt; i++) {
-		free(t[i].sec);
-		free(t[i].key);
-		free(t[i].val);
-	}
-	free(t);
-	return rc;
-}
-
-/* %(x)s interpolation of v (from section sec) into out. */
-static void interp(const struct action *a, const char *sec, const char *v, struct buf *out,
-    int depth)
-{
-	static const char *const order[] = { NULL, "DEFAULT", "Init", "Definition" };
-	while (*v) {
-		if (v[0] == '%' && v[1] == '%') {
-			buf_append(out, "%", 1);
-			v += 2;
-			continue;
-		}
-		const char *e;
-		if (v[0] == '%' && v[1] == '(' && (e = strstr(v, ")s")) && depth < 10 &&
-		    expand_left > 0) {
-			char key[128];
-			snprintf(key, sizeof(key), "%.*s", (int)(e - v - 2), v + 2);
-			const char *val = NULL;
-			for (size_t i = 0; i < 4 && val == NULL; i++)
-				val = kv_get(a, order[i] ? order[i] : sec, key);
-			if (val == NULL && strcmp(key, "__name__") == 0)
-				val = a->name;
-			if (val) {
-				expand_left--;
-				interp(a, sec, val, out, depth + 1);
-				v = e + 2;
-				continue;
-			}
-		}
-		buf_append(out, v, 1);
-		v++;
-	}
+	struct ini_scope sc = { .ini = &a->ini, .fallback = action_fallback,
+	    .name = a->name, .maxdepth = ACT_MAXDEPTH, .budget = &expand_left };
+	return sc;
 }
 
 /* fail2ban's escapeTag: backslash before shell-special characters. */
@@ -221,62 +113,57 @@ struct tags {
 	char num[4][32];
 };
 
-/* <tag> substitution of v into out. */
-static void subst(const struct action *a, const struct tags *tg, const char *v,
-    struct buf *out, int depth)
+/* What one <tag> means for a command. */
+struct tagctx {
+	const struct action *a;
+	const struct tags *tg;	/* NULL: no run-time tags */
+};
+
+static void action_tag(void *arg, const char *tag, struct ini_tag *t)
 {
+	const struct tagctx *c = arg;
+	const struct action *a = c->a;
+	const struct tags *tg = c->tg;
 	const struct jail *j = a->jail;
-	while (*v) {
-		const char *e = v[0] == '<' ? strchr(v + 1, '>') : NULL;
-		if (e == NULL || e - v > 64 || depth > 10 || expand_left == 0) {
-			buf_append(out, v, 1);
-			v++;
-			continue;
-		}
-		char tag[80];
-		snprintf(tag, sizeof(tag), "%.*s", (int)(e - v - 1), v + 1);
-		const char *val = NULL;
-		int outside = 0;
-		if (tg && strcmp(tag, "ip") == 0)
-			val = tg->ip;
-		else if (tg && strcmp(tag, "failures") == 0)
-			val = tg->num[0];
-		else if (tg && strcmp(tag, "bantime") == 0)
-			val = tg->num[1];
-		else if (tg && strcmp(tag, "time") == 0)
-			val = tg->num[2];
-		else if (tg && strcmp(tag, "ip-timeout") == 0)
-			val = tg->num[3];
-		else if (tg && (strcmp(tag, "F-USER") == 0 || strcmp(tag, "user") == 0))
-			val = tg->b->user ? tg->b->user : "", outside = 1;
-		else if (tg && strcmp(tag, "matches") == 0)
-			val = tg->b->matches ? tg->b->matches : "", outside = 1;
-		if (val == NULL)
-			val = jailconf_ref_opt(a->ref, tag);
-		if (val == NULL)
-			val = kv_get(a, "Init", tag);
-		if (val == NULL)
-			val = kv_get(a, "Definition", tag);
-		if (val == NULL && strcmp(tag, "name") == 0)
-			val = j->name;
-		if (val == NULL && strcmp(tag, "port") == 0)
-			val = j->port;
-		if (val == NULL && strcmp(tag, "protocol") == 0)
-			val = j->protocol;
-		if (val == NULL) {	/* unknown: kept as written */
-			buf_append(out, v, (size_t)(e - v + 1));
-		} else if (outside) {
-			escaped(out, val);
-		} else {
-			struct buf t;
-			buf_init(&t, 65536);
-			expand_left--;
-			interp(a, "Definition", val, &t, 0);
-			subst(a, tg, t.data ? t.data : "", out, depth + 1);
-			buf_free(&t);
-		}
-		v = e + 1;
+	const char *val = NULL;
+	int outside = 0;
+
+	if (tg && strcmp(tag, "ip") == 0)
+		val = tg->ip;
+	else if (tg && strcmp(tag, "failures") == 0)
+		val = tg->num[0];
+	else if (tg && strcmp(tag, "bantime") == 0)
+		val = tg->num[1];
+	else if (tg && strcmp(tag, "time") == 0)
+		val = tg->num[2];
+	else if (tg && strcmp(tag, "ip-timeout") == 0)
+		val = tg->num[3];
+	else if (tg && (strcmp(tag, "F-USER") == 0 || strcmp(tag, "user") == 0))
+		val = tg->b->user ? tg->b->user : "", outside = 1;
+	else if (tg && strcmp(tag, "matches") == 0)
+		val = tg->b->matches ? tg->b->matches : "", outside = 1;
+	if (val == NULL)
+		val = jailconf_ref_opt(a->ref, tag);
+	if (val == NULL)
+		val = kv_get(a, "Init", tag);
+	if (val == NULL)
+		val = kv_get(a, "Definition", tag);
+	if (val == NULL && strcmp(tag, "name") == 0)
+		val = j->name;
+	if (val == NULL && strcmp(tag, "port") == 0)
+		val = j->port;
+	if (val == NULL && strcmp(tag, "protocol") == 0)
+		val = j->protocol;
+	if (val != NULL && outside) {
+		struct buf e;
+		buf_init(&e, 65536);
+		escaped(&e, val);
+		t->owned = xstrdup(e.data ? e.data : "");
+		buf_free(&e);
+		t->final = 1;
+		val = t->owned;
 	}
+	t->val = val;
 }
 
 /* The command of [Definition] key for ban b (NULL: no run-time tags);
@@ -298,11 +185,14 @@ static char *command(const struct action *a, const char *key, const struct actio
 		tp = &tg;
 	}
 	struct buf i, o;
+	struct ini_err e;
+	struct ini_scope sc = action_scope(a);
+	struct tagctx tc = { a, tp };
 	buf_init(&i, 65536);
 	buf_init(&o, 65536);
 	expand_left = ACT_EXPAND_MAX;
-	interp(a, "Definition", raw, &i, 0);
-	subst(a, tp, i.data ? i.data : "", &o, 0);
+	(void)ini_interp(&sc, "Definition", raw, NULL, &i, &e);	/* no errors: kept */
+	ini_tags(i.data ? i.data : "", action_tag, &tc, &sc, "Definition", ACT_MAXDEPTH, &o);
 	buf_free(&i);
 	char *s = xstrdup(o.data ? o.data : "");
 	buf_free(&o);
@@ -311,53 +201,6 @@ static char *command(const struct action *a, const char *key, const struct actio
 		return NULL;
 	}
 	return s;
-}
-
-struct action *action_new(const struct jail *j, const struct jail_ref *ref,
-    const char *const *dirs, struct nft *n, char *err, size_t errlen)
-{
-	struct action *a = xcalloc(1, sizeof(*a));
-	a->jail = j;
-	a->ref = ref;
-	a->name = xstrdup(ref->name);
-	a->outfd = -1;
-	if (strcmp(ref->name, "nft") == 0) {
-		if (n == NULL) {
-			snprintf(err, errlen, "[%s] action nft: nftables is not available", j->name);
-			action_free(a);
-			return NULL;
-		}
-		a->nft = n;
-		return a;
-	}
-	size_t len = strlen(ref->name);
-	if (len > 3 && strcmp(ref->name + len - 3, ".py") == 0) {
-		snprintf(err, errlen, "[%s] action %s: Python actions are not supported; "
-		    "use an action.d .conf file or nft", j->name, ref->name);
-		action_free(a);
-		return NULL;
-	}
-	char conf[512], local[512];
-	snprintf(conf, sizeof(conf), "%s.conf", ref->name);
-	snprintf(local, sizeof(local), "%s.local", ref->name);
-	for (size_t i = 0; dirs && dirs[i]; i++) {
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/%s", dirs[i], conf);
-		if (access(path, R_OK) != 0)
-			continue;
-		if (read_file(a, dirs[i], conf, 0, 1, err, errlen) < 0 ||
-		    read_file(a, dirs[i], local, 0, 0, err, errlen) < 0) {
-			action_free(a);
-			return NULL;
-		}
-		a->next = all;
-		all = a;
-		return a;
-	}
-	snprintf(err, errlen, "[%s] action %s: no %s in the action directories", j->name,
-	    ref->name, conf);
-	action_free(a);
-	return NULL;
 }
 
 static void run_next(struct action *a);
@@ -482,29 +325,98 @@ size_t actions_pending(void)
 	return n;
 }
 
-int action_start(struct action *a, char *err, size_t errlen)
+/* ---- back end: the built-in nft sets (nft.h) ---- */
+
+static int nft_be_open(struct action *a, const char *const *dirs, struct nft *n, char *err,
+    size_t errlen)
 {
-	if (a->nft) {
-		const char *bt = jailconf_ref_opt(a->ref, "blocktype");
-		return nft_jail_setup(a->nft, a->jail->name, a->jail->port, a->jail->protocol,
-		    bt, err, errlen);
+	if (n == NULL) {
+		snprintf(err, errlen, "[%s] action nft: nftables is not available", a->jail->name);
+		return -1;
 	}
+	a->nft = n;
+	return 0;
+}
+
+static int nft_be_start(struct action *a, char *err, size_t errlen)
+{
+	const char *bt = jailconf_ref_opt(a->ref, "blocktype");
+	return nft_jail_setup(a->nft, a->jail->name, a->jail->port, a->jail->protocol,
+	    bt, err, errlen);
+}
+
+static int nft_be_ban(struct action *a, const struct action_ban *b, size_t n, char *err,
+    size_t errlen)
+{
+	struct nft_ban *nb = xcalloc(n ? n : 1, sizeof(*nb));
+	for (size_t i = 0; i < n; i++) {
+		nb[i].net = b[i].net;
+		nb[i].timeout = b[i].timeout;
+	}
+	int rc = nft_ban(a->nft, a->jail->name, nb, n, err, errlen);
+	free(nb);
+	return rc;
+}
+
+static int nft_be_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
+    size_t errlen)
+{
+	struct net *nets = xcalloc(n ? n : 1, sizeof(*nets));
+	for (size_t i = 0; i < n; i++)
+		nets[i] = b[i].net;
+	int rc = nft_unban(a->nft, a->jail->name, nets, n, err, errlen);
+	free(nets);
+	return rc;
+}
+
+static void nft_be_stop(struct action *a)
+{
+	char err[512];
+	if (nft_jail_teardown(a->nft, a->jail->name, err, sizeof(err)) < 0)
+		log_warn("[%s] nft teardown: %s", a->jail->name, err);
+}
+
+/* The jail's sets are there (it was started and not torn down). */
+static int nft_be_check(struct action *a, char *err, size_t errlen)
+{
+	return nft_count(a->nft, a->jail->name, err, errlen) < 0 ? -1 : 0;
+}
+
+/* ---- back end: fail2ban action.d commands ---- */
+
+static int cmd_be_open(struct action *a, const char *const *dirs, struct nft *n, char *err,
+    size_t errlen)
+{
+	const struct jail_ref *ref = a->ref;
+	size_t len = strlen(ref->name);
+	if (len > 3 && strcmp(ref->name + len - 3, ".py") == 0) {
+		snprintf(err, errlen, "[%s] action %s: Python actions are not supported; "
+		    "use an action.d .conf file or nft", a->jail->name, ref->name);
+		return -1;
+	}
+	const struct ini_src src = { dirs, NULL };
+	char where[1024];
+	int r = ini_read_name(&a->ini, &src, ref->name, where, sizeof(where), err, errlen);
+	if (r == 0)
+		snprintf(err, errlen, "[%s] action %s: no %s.conf in the action directories",
+		    a->jail->name, ref->name, ref->name);
+	if (r <= 0)
+		return -1;
+	a->next = all;
+	all = a;
+	return 0;
+}
+
+static int cmd_be_start(struct action *a, char *err, size_t errlen)
+{
 	enqueue(a, command(a, "actionstart", NULL));
 	return 0;
 }
 
-int action_ban(struct action *a, const struct action_ban *b, size_t n, char *err, size_t errlen)
+/* actioncheck before each actionban, as fail2ban does. */
+static int cmd_be_ban(struct action *a, const struct action_ban *b, size_t n, char *err,
+    size_t errlen)
 {
-	if (a->nft) {
-		struct nft_ban *nb = xcalloc(n ? n : 1, sizeof(*nb));
-		for (size_t i = 0; i < n; i++) {
-			nb[i].net = b[i].net;
-			nb[i].timeout = b[i].timeout;
-		}
-		int rc = nft_ban(a->nft, a->jail->name, nb, n, err, errlen);
-		free(nb);
-		return rc;
-	}
 	for (size_t i = 0; i < n; i++) {
 		enqueue(a, command(a, "actioncheck", &b[i]));
 		enqueue(a, command(a, "actionban", &b[i]));
@@ -512,31 +424,88 @@ int action_ban(struct action *a, const struct action_ban *b, size_t n, char *err
 	return 0;
 }
 
-int action_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
+static int cmd_be_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
     size_t errlen)
 {
-	if (a->nft) {
-		struct net *nets = xcalloc(n ? n : 1, sizeof(*nets));
-		for (size_t i = 0; i < n; i++)
-			nets[i] = b[i].net;
-		int rc = nft_unban(a->nft, a->jail->name, nets, n, err, errlen);
-		free(nets);
-		return rc;
-	}
 	for (size_t i = 0; i < n; i++)
 		enqueue(a, command(a, "actionunban", &b[i]));
 	return 0;
 }
 
+static void cmd_be_stop(struct action *a)
+{
+	enqueue(a, command(a, "actionstop", NULL));
+}
+
+/* actioncheck without run-time tags, queued like the others. */
+static int cmd_be_check(struct action *a, char *err, size_t errlen)
+{
+	enqueue(a, command(a, "actioncheck", NULL));
+	return 0;
+}
+
+/* ---- the table, and the steps through it ---- */
+
+static const struct action_backend backends[] = {
+	{ "nft", 0, nft_be_open, nft_be_start, nft_be_ban, nft_be_unban, nft_be_stop,
+	  nft_be_check },
+	{ NULL, 1, cmd_be_open, cmd_be_start, cmd_be_ban, cmd_be_unban, cmd_be_stop,
+	  cmd_be_check },
+};
+
+static const struct action_backend *backend_for(const char *name)
+{
+	const struct action_backend *be = backends;
+	while (be->name && strcmp(be->name, name) != 0)
+		be++;
+	return be;
+}
+
+int action_is_command(const struct jail_ref *ref)
+{
+	return backend_for(ref->name)->commands;
+}
+
+struct action *action_new(const struct jail *j, const struct jail_ref *ref,
+    const char *const *dirs, struct nft *n, char *err, size_t errlen)
+{
+	struct action *a = xcalloc(1, sizeof(*a));
+	a->jail = j;
+	a->ref = ref;
+	a->name = xstrdup(ref->name);
+	a->outfd = -1;
+	a->be = backend_for(ref->name);
+	if (a->be->open_fn(a, dirs, n, err, errlen) < 0) {
+		action_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int action_start(struct action *a, char *err, size_t errlen)
+{
+	return a->be->start_fn(a, err, errlen);
+}
+
+int action_ban(struct action *a, const struct action_ban *b, size_t n, char *err, size_t errlen)
+{
+	return a->be->ban_fn(a, b, n, err, errlen);
+}
+
+int action_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
+    size_t errlen)
+{
+	return a->be->unban_fn(a, b, n, err, errlen);
+}
+
 void action_stop(struct action *a)
 {
-	char err[512];
-	if (a->nft) {
-		if (nft_jail_teardown(a->nft, a->jail->name, err, sizeof(err)) < 0)
-			log_warn("[%s] nft teardown: %s", a->jail->name, err);
-		return;
-	}
-	enqueue(a, command(a, "actionstop", NULL));
+	a->be->stop_fn(a);
+}
+
+int action_check(struct action *a, char *err, size_t errlen)
+{
+	return a->be->check_fn(a, err, errlen);
 }
 
 void action_free(struct action *a)
@@ -553,11 +522,7 @@ void action_free(struct action *a)
 		loop_unwatch(a->outfd);
 		close(a->outfd);
 	}
-	for (int i = 0; i < a->nkv; i++) {
-		free(a->kv[i].sec);
-		free(a->kv[i].key);
-		free(a->kv[i].val);
-	}
+	ini_free(&a->ini);
 	for (size_t i = 0; i < a->ncmds; i++)
 		free(a->cmds[i]);
 	free(a->cmds);

@@ -1,6 +1,8 @@
 /*
- * actions — what a jail does to ban: the built-in `nft` action (nft.h,
- * one batched transaction per call) or a fail2ban action.d file
+ * actions — what a jail does to ban, through one table of firewall back
+ * ends {open, start, ban, unban, stop, check} (actions.c): the built-in
+ * `nft` action (nft.h, one batched transaction per call) or a fail2ban
+ * action.d file
  * (NAME.conf + NAME.local: [INCLUDES] before/after, [Definition]
  * actionstart/actionstop/actioncheck/actionban/actionunban, [Init]
  * defaults, %(x)s and <tag> substitution) whose commands run with
@@ -31,6 +33,9 @@ struct action_ban {
  * message on error (missing file, .py action). */
 struct action *action_new(const struct jail *j, const struct jail_ref *ref,
     const char *const *dirs, struct nft *n, char *err, size_t errlen);
+/* 1 if action ref runs programs (an action.d command action), 0 if its
+ * back end acts in-process (nft); for the firewall's privileges. */
+int action_is_command(const struct jail_ref *ref);
 /* actionstart / nft_jail_setup. -1 and err if the nft set-up failed
  * (commands run in the background and report themselves). */
 int action_start(struct action *a, char *err, size_t errlen);
@@ -41,6 +46,9 @@ int action_unban(struct action *a, const struct action_ban *b, size_t n, char *e
     size_t errlen);
 /* actionstop / nft_jail_teardown. */
 void action_stop(struct action *a);
+/* Whether the action can act: nft, the jail's sets exist (-1 and err if
+ * not); a command action queues its actioncheck (it reports itself). */
+int action_check(struct action *a, char *err, size_t errlen);
 void action_free(struct action *a);
 /* The shell command [Definition] key would run for b (NULL: no run-time
  * tags), tags resolved and outside values escaped; NULL if unset (fuzzing). */

@@ -1,7 +1,9 @@
 /*
- * filter — load a fail2ban filter: read it (ini.c: search path, includes,
- * .local, built-ins), resolve %(name)s and <name>, apply name[opt=val]
- * options, compile its regexes once. Matching is in filter_match.c.
+ * filter — load a fail2ban filter: read it (ini.h: search path, includes,
+ * .local, built-ins), resolve %(name)s and <name> (ini.h's interpolation
+ * and substituteRecursiveTags, with a filter's scope: [Definition] sees
+ * [Init], then [DEFAULT]), apply name[opt=val] options, compile its
+ * regexes once. Matching is in filter_match.c.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -14,8 +16,55 @@
 #include "warden/filter_impl.h"
 
 #define MAXDEPTH 32
-#define lookup ini_lookup
-#define interp ini_interp
+
+void filter_set_err(char *err, size_t errlen, const char *fmt, const char *a,
+    int line, const char *b)
+{
+	if (snprintf(err, errlen, fmt, a, line, b) >= (int)errlen)
+		err[errlen - 1] = '\0';
+}
+
+/* [Definition] falls back on [Init] (then [DEFAULT], as every section). */
+static const char *const *filter_fallback(const char *sec)
+{
+	static const char *const init[] = { "Init", NULL };
+	return strcmp(sec, "Definition") == 0 ? init : NULL;
+}
+
+static struct ini_scope filter_scope(const struct filter *f)
+{
+	struct ini_scope sc = { .ini = &f->ini, .fallback = filter_fallback,
+	    .flags = INI_ERR_UNKNOWN, .maxdepth = MAXDEPTH };
+	return sc;
+}
+
+/* The option key resolves to from [Definition], or NULL. */
+static const struct ini_opt *lookup(const struct filter *f, const char *key)
+{
+	struct ini_scope sc = filter_scope(f);
+	char in[128];
+	return ini_resolve(&sc, "Definition", key, in, sizeof(in));
+}
+
+/* %(x)s of v from sec into out; -1 and "FILE:LINE: message" in err. */
+static int interp(const struct filter *f, const char *sec, const char *v,
+    const struct ini_opt *where, struct buf *out, char *err, size_t errlen)
+{
+	struct ini_scope sc = filter_scope(f);
+	struct ini_err e;
+	if (ini_interp(&sc, sec, v, where, out, &e) == 0)
+		return 0;
+	char m[200];
+	const char *msg = m;
+	if (e.kind == INI_E_DEPTH)
+		msg = "interpolation loop";
+	else if (e.kind == INI_E_SYNTAX)
+		msg = "bad %( interpolation";
+	else if (snprintf(m, sizeof(m), "%%(%s)s is not defined", e.name) >= (int)sizeof(m))
+		m[sizeof(m) - 1] = '\0';
+	filter_set_err(err, errlen, "%s:%d: %s", e.where->file, e.where->line, msg);
+	return -1;
+}
 
 /* Value of a resolved definition name, or NULL. */
 static const char *def_get(struct filter *f, const char *name)
@@ -40,45 +89,10 @@ static void def_set(struct filter *f, const char *name, const char *val)
 	f->defval[f->ndef++] = xstrdup(val);
 }
 
-/* <name> substitution (fail2ban's substituteRecursiveTags), innermost first. */
-static char *subst_recursive(struct filter *f, const char *v, const char *self)
+/* A <tag> of a definition: another resolved definition. */
+static void def_tag(void *arg, const char *name, struct ini_tag *t)
 {
-	char *cur = xstrdup(v);
-	for (int pass = 0; pass < MAXDEPTH; pass++) {
-		struct buf out;
-		int changed = 0;
-		buf_init(&out, 1 << 20);
-		for (const char *p = cur; *p;) {
-			const char *q = p + 1;
-			if (*p == '<') {
-				while (isalnum((unsigned char)*q) || *q == '_' || *q == '-' || *q == '/')
-					q++;
-			}
-			if (*p == '<' && *q == '>' && q > p + 1) {
-				char name[128];
-				size_t nl = (size_t)(q - p - 1);
-				if (nl < sizeof(name)) {
-					memcpy(name, p + 1, nl);
-					name[nl] = '\0';
-					const char *r = strcmp(name, self) == 0 ? NULL : def_get(f, name);
-					if (r != NULL) {
-						buf_puts(&out, r);
-						p = q + 1;
-						changed = 1;
-						continue;
-					}
-				}
-			}
-			buf_append(&out, p, 1);
-			p++;
-		}
-		free(cur);
-		cur = xstrdup(bstr(&out));
-		buf_free(&out);
-		if (!changed)
-			break;
-	}
-	return cur;
+	t->val = def_get(arg, name);
 }
 
 /* Resolve every option visible from [Definition] (and sec/opt names). */
@@ -92,8 +106,8 @@ static int resolve(struct filter *f, char *err, size_t errlen)
 				continue;
 			struct buf out;
 			buf_init(&out, 1 << 20);
-			if (interp(ini, s == 1 ? "Init" : "Definition", ini->o[i].val,
-			    &out, 0, &ini->o[i], err, errlen) < 0) {
+			if (interp(f, s == 1 ? "Init" : "Definition", ini->o[i].val,
+			    &ini->o[i], &out, err, errlen) < 0) {
 				buf_free(&out);
 				return -1;
 			}
@@ -112,7 +126,7 @@ static int resolve(struct filter *f, char *err, size_t errlen)
 		if (snprintf(name, sizeof(name), "%s/%s", sec, ini->o[i].key) >= (int)sizeof(name))
 			continue;
 		buf_init(&out, 1 << 20);
-		if (interp(ini, sec, ini->o[i].val, &out, 0, &ini->o[i], err, errlen) < 0) {
+		if (interp(f, sec, ini->o[i].val, &ini->o[i], &out, err, errlen) < 0) {
 			buf_free(&out);
 			return -1;
 		}
@@ -120,7 +134,7 @@ static int resolve(struct filter *f, char *err, size_t errlen)
 		buf_free(&out);
 	}
 	for (int i = 0; i < f->ndef; i++) {
-		char *r = subst_recursive(f, f->defval[i], f->defname[i]);
+		char *r = ini_tags_recursive(f->defval[i], f->defname[i], def_tag, f, MAXDEPTH);
 		free(f->defval[i]);
 		f->defval[i] = r;
 	}
@@ -158,7 +172,7 @@ static int check_mode(struct filter *f, char *err, size_t errlen)
 				    !strpbrk(f->defname[i] + pl, "<-"))
 					buf_printf(&known, "%s%s", known.len ? ", " : "",
 					    f->defname[i] + pl);
-			struct opt *o = lookup(&f->ini, "Definition", keys[k]);
+			const struct ini_opt *o = lookup(f, keys[k]);
 			char m[1024];
 			if (snprintf(m, sizeof(m), "mode=%s: no such mode in this filter (its modes: "
 			    "%s)", mode, known.len ? bstr(&known) : "none") >= (int)sizeof(m))
@@ -216,7 +230,7 @@ static int compile_list(struct filter *f, const char *key, struct frx *arr, int 
     unsigned flags, char *err, size_t errlen)
 {
 	const char *v = def_get(f, key);
-	struct opt *o = lookup(&f->ini, "Definition", key);
+	const struct ini_opt *o = lookup(f, key);
 	int line = o ? o->line : 0;
 	const char *file = o ? o->file : f->file;
 	if (v == NULL)
@@ -272,7 +286,7 @@ static int read_filter(struct filter *f, const char *name,
 			return -1;
 		}
 		const char *one[] = { dir, NULL };
-		struct ini_src src = { one, 0 };
+		struct ini_src src = { one, NULL };
 		r = ini_read_name(&f->ini, &src, sl + 1, where, sizeof(where), err, errlen);
 		if (r == 0)
 			filter_set_err(err, errlen, "%s:%d: %s", name, 0, "cannot read filter");
@@ -281,7 +295,7 @@ static int read_filter(struct filter *f, const char *name,
 		f->file = xstrdup(name);
 		return 0;
 	}
-	struct ini_src src = { dirs, 1 };
+	struct ini_src src = { dirs, builtin_filter_text };
 	r = ini_read_name(&f->ini, &src, name, where, sizeof(where), err, errlen);
 	if (r == 0)
 		filter_set_err(err, errlen, "%s:%d: %s", name, 0,
@@ -317,7 +331,7 @@ struct filter *filter_load(const char *spec, const char *const *dirs, char *err,
 		char *e;
 		long v = strtol(ml, &e, 10);
 		if (*str_trim(e) != '\0' || v < 1 || v > FILTER_MAXLINES) {
-			struct opt *o = lookup(&f->ini, "Definition", "maxlines");
+			const struct ini_opt *o = lookup(f, "maxlines");
 			filter_set_err(err, errlen, "%s:%d: %s", o ? o->file : name,
 			    o ? o->line : 0, "maxlines must be a number from 1 to 1000");
 			goto fail;

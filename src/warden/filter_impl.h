@@ -1,6 +1,6 @@
 /*
- * filter_impl — what filter.c (load), ini.c (read), filter_match.c (match)
- * and builtin_filters.c share. Not for use outside src/warden/filter*.c.
+ * filter_impl — what filter.c (load, read through ini.h), filter_match.c
+ * (match) and builtin_filters.c share. Not for use outside src/warden/filter*.c.
  */
 #ifndef MW_FILTER_IMPL_H
 #define MW_FILTER_IMPL_H
@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "warden/ini.h"
 
-#define INI_MAXOPT 512
 #define FILTER_MAXRX 64
 #define FILTER_MAXLINES 1000
 #define bstr(b) ((b)->data ? (b)->data : "")
@@ -24,24 +24,6 @@
 #define FILTER_MATCH_LIMIT	200000
 #define FILTER_DEPTH_LIMIT	10000
 #define FILTER_HEAP_LIMIT	(16 * 1024)
-
-/* One option as read: section, key, raw value, where. */
-struct opt {
-	char *sec, *key, *val, *file;
-	int line;
-};
-
-struct ini {
-	struct opt o[INI_MAXOPT];
-	int n;
-};
-
-/* Where a filter and its includes are looked for: dirs in order, then
- * (if builtin) the filters compiled into the binary. */
-struct ini_src {
-	const char *const *dirs;	/* NULL-terminated, may be NULL */
-	int builtin;
-};
 
 /* Groups of a match as fail2ban's groupdict(): name -> value or None. */
 #define FD_MAX 48
@@ -103,20 +85,7 @@ struct filter {
 	int cut_logged, pref_logged;	/* logged once: long line, prefregex limit */
 };
 
-/* ini.c */
-struct opt *ini_get(struct ini *ini, const char *sec, const char *key);
-void ini_set(struct ini *ini, const char *sec, const char *key,
-    const char *val, const char *file, int line);
-void ini_free(struct ini *ini);
-/* Read NAME.conf and NAME.local (includes resolved along src). 1 read,
- * 0 not found, -1 error in err. *where gets the dir used ("" built-in). */
-int ini_read_name(struct ini *ini, const struct ini_src *src, const char *name,
-    char *where, size_t wlen, char *err, size_t errlen);
-/* Raw value of key as seen from section sec (then Init, DEFAULT). */
-struct opt *ini_lookup(struct ini *ini, const char *sec, const char *key);
-/* configparser's %(name)s interpolation of v from sec into out. */
-int ini_interp(struct ini *ini, const char *sec, const char *v, struct buf *out,
-    int depth, const struct opt *where, char *err, size_t errlen);
+/* filter.c: "a:line: b" (fmt) into err. */
 void filter_set_err(char *err, size_t errlen, const char *fmt, const char *a,
     int line, const char *b);
 

@@ -78,7 +78,7 @@ static int load(void)
 				f->err = xstrdup(err);
 			else
 				f->nacts++;
-			if (strcmp(f->j->actions[k].name, "nft") != 0)
+			if (action_is_command(&f->j->actions[k]))
 				cmds = 1;
 		}
 	}

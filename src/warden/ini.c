@@ -1,8 +1,9 @@
 /*
- * ini — fail2ban's filter files in its INI dialect: sections, continued
- * values, [INCLUDES] before/after, NAME.conf then NAME.local, looked up
- * along a list of directories and then among the built-in filters, and
- * configparser's %(name)s interpolation. Used by filter.c only.
+ * ini — reading fail2ban's INI files (see ini.h): sections, continued
+ * values, comments, [INCLUDES] before/after, NAME.conf then NAME.local,
+ * looked up along a list of directories and then among built-in texts.
+ * Used for filter.d and action.d files; interpolation and tags are in
+ * ini_interp.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,34 +15,40 @@
 
 #include "common/buf.h"
 #include "common/util.h"
-#include "warden/filter.h"
-#include "warden/filter_impl.h"
+#include "warden/ini.h"
 
-#define MAXDEPTH 32
 #define MAXFILE (4 << 20)
+#define MAXINCLUDE 8		/* nested [INCLUDES] */
+#define bstr(b) ((b)->data ? (b)->data : "")
 
-void filter_set_err(char *err, size_t errlen, const char *fmt, const char *a,
-    int line, const char *b)
+/* "path:line: msg" into err. */
+static void ini_fail(char *err, size_t errlen, const char *path, int line, const char *msg)
 {
-	if (snprintf(err, errlen, fmt, a, line, b) >= (int)errlen)
+	if (snprintf(err, errlen, "%s:%d: %s", path, line, msg) >= (int)errlen)
 		err[errlen - 1] = '\0';
 }
 
-struct opt *ini_get(struct ini *ini, const char *sec, const char *key)
+struct ini_opt *ini_get(const struct ini *ini, const char *sec, const char *key)
 {
 	for (int i = ini->n - 1; i >= 0; i--)
-		if (strcmp(ini->o[i].sec, sec) == 0 && strcmp(ini->o[i].key, key) == 0)
-			return &ini->o[i];
+		if (strcmp(ini->o[i].sec, sec) == 0 && (ini->icase ?
+		    strcasecmp(ini->o[i].key, key) : strcmp(ini->o[i].key, key)) == 0)
+			return (struct ini_opt *)&ini->o[i];
 	return NULL;
 }
 
 void ini_set(struct ini *ini, const char *sec, const char *key,
     const char *val, const char *file, int line)
 {
-	struct opt *o = ini_get(ini, sec, key);
+	struct ini_opt *o = ini_get(ini, sec, key);
 	if (o == NULL) {
-		if (ini->n >= INI_MAXOPT)
+		int max = ini->max == 0 ? INI_MAXOPT : ini->max;
+		if (max > 0 && ini->n >= max)
 			return;
+		if (ini->n == ini->cap) {
+			ini->cap = ini->cap ? 2 * ini->cap : 32;
+			ini->o = xrealloc(ini->o, (size_t)ini->cap * sizeof(*ini->o));
+		}
 		o = &ini->o[ini->n++];
 		o->sec = xstrdup(sec);
 		o->key = xstrdup(key);
@@ -62,15 +69,17 @@ void ini_free(struct ini *ini)
 		free(ini->o[i].val);
 		free(ini->o[i].file);
 	}
-	ini->n = 0;
+	free(ini->o);
+	ini->o = NULL;
+	ini->n = ini->cap = 0;
 }
 
 /* The text of dir/file (dir NULL: built-in) into *text; 1, 0 absent, -1. */
-static int fetch(const char *dir, const char *file, char **text, char *path,
-    size_t plen, char *err, size_t errlen)
+static int fetch(const char *(*builtin)(const char *), const char *dir, const char *file,
+    char **text, char *path, size_t plen, char *err, size_t errlen)
 {
 	if (dir == NULL) {
-		const char *t = builtin_filter_text(file);
+		const char *t = builtin(file);
 		if (t == NULL)
 			return 0;
 		if (snprintf(path, plen, "built-in:%s", file) >= (int)plen)
@@ -84,7 +93,7 @@ static int fetch(const char *dir, const char *file, char **text, char *path,
 		return 0;
 	FILE *fp = fopen(path, "r");
 	if (fp == NULL) {
-		filter_set_err(err, errlen, "%s:%d: %s", path, 0, strerror(errno));
+		ini_fail(err, errlen, path, 0, strerror(errno));
 		return -1;
 	}
 	struct buf b;
@@ -93,7 +102,7 @@ static int fetch(const char *dir, const char *file, char **text, char *path,
 	buf_init(&b, MAXFILE);
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
 		if (buf_append(&b, chunk, n) < 0) {
-			filter_set_err(err, errlen, "%s:%d: %s", path, 0, "file too large");
+			ini_fail(err, errlen, path, 0, "file too large");
 			fclose(fp);
 			buf_free(&b);
 			return -1;
@@ -101,7 +110,7 @@ static int fetch(const char *dir, const char *file, char **text, char *path,
 	int bad = ferror(fp);
 	fclose(fp);
 	if (bad) {
-		filter_set_err(err, errlen, "%s:%d: %s", path, 0, "read error");
+		ini_fail(err, errlen, path, 0, "read error");
 		buf_free(&b);
 		return -1;
 	}
@@ -123,9 +132,9 @@ static int include_one(struct ini *ini, const struct ini_src *src, int from,
 	for (int i = from; i <= nd; i++) {
 		const char *dir = i < nd ? src->dirs[i] : NULL;
 		char path[4096], *text = NULL;
-		if (dir == NULL && !src->builtin)
+		if (dir == NULL && src->builtin == NULL)
 			break;
-		int r = fetch(dir, file, &text, path, sizeof(path), err, errlen);
+		int r = fetch(src->builtin, dir, file, &text, path, sizeof(path), err, errlen);
 		if (r < 0)
 			return -1;
 		if (r == 0)
@@ -156,14 +165,14 @@ static int includes(struct ini *ini, const struct ini_src *src, int from,
 static int read_text(struct ini *ini, const struct ini_src *src, int from,
     const char *path, char *text, int depth, char *err, size_t errlen)
 {
-	struct ini own = { .n = 0 };
+	struct ini own = { .max = ini->max, .icase = ini->icase };
 	char sec[128] = "", key[128] = "";
 	struct buf val;
 	int lno = 0, keyline = 0, rc = 0;
 	char *next = text;
 
-	if (depth > 8) {
-		filter_set_err(err, errlen, "%s:%d: %s", path, 0, "includes nested too deep");
+	if (depth > MAXINCLUDE) {
+		ini_fail(err, errlen, path, 0, "includes nested too deep");
 		return -1;
 	}
 	buf_init(&val, 1 << 20);
@@ -203,7 +212,7 @@ static int read_text(struct ini *ini, const struct ini_src *src, int from,
 		if (*t == '[') {
 			char *e = strchr(t, ']');
 			if (e == NULL) {
-				filter_set_err(err, errlen, "%s:%d: %s", path, lno, "section header without ]");
+				ini_fail(err, errlen, path, lno, "section header without ]");
 				rc = -1;
 				break;
 			}
@@ -213,7 +222,7 @@ static int read_text(struct ini *ini, const struct ini_src *src, int from,
 		}
 		size_t kl = strcspn(t, "=:");
 		if (t[kl] == '\0' || sec[0] == '\0') {
-			filter_set_err(err, errlen, "%s:%d: %s", path, lno, "expected key = value");
+			ini_fail(err, errlen, path, lno, "expected key = value");
 			rc = -1;
 			break;
 		}
@@ -226,12 +235,12 @@ static int read_text(struct ini *ini, const struct ini_src *src, int from,
 	}
 	buf_free(&val);
 	if (rc == 0) {
-		struct opt *b = ini_get(&own, "INCLUDES", "before");
+		struct ini_opt *b = ini_get(&own, "INCLUDES", "before");
 		if (b)
 			rc = includes(ini, src, from, b->val, depth, err, errlen);
 	}
 	for (int i = 0; rc == 0 && i < own.n; i++) {
-		struct opt *o = &own.o[i], *old;
+		struct ini_opt *o = &own.o[i], *old;
 		if (strcmp(o->sec, "INCLUDES") == 0)
 			continue;
 		/* an overridden value stays reachable as %(known/key)s */
@@ -244,7 +253,7 @@ static int read_text(struct ini *ini, const struct ini_src *src, int from,
 		ini_set(ini, o->sec, o->key, o->val, o->file, o->line);
 	}
 	if (rc == 0) {
-		struct opt *a = ini_get(&own, "INCLUDES", "after");
+		struct ini_opt *a = ini_get(&own, "INCLUDES", "after");
 		if (a)
 			rc = includes(ini, src, from, a->val, depth, err, errlen);
 	}
@@ -267,11 +276,11 @@ int ini_read_name(struct ini *ini, const struct ini_src *src, const char *name,
 	for (int i = 0; i <= nd; i++) {
 		const char *dir = i < nd ? src->dirs[i] : NULL;
 		char file[1100], path[4096], *text = NULL;
-		if (dir == NULL && !src->builtin)
+		if (dir == NULL && src->builtin == NULL)
 			break;
 		if (snprintf(file, sizeof(file), "%.*s.conf", (int)nl, name) >= (int)sizeof(file))
 			return 0;
-		int r = fetch(dir, file, &text, path, sizeof(path), err, errlen);
+		int r = fetch(src->builtin, dir, file, &text, path, sizeof(path), err, errlen);
 		if (r <= 0) {
 			if (r < 0)
 				return -1;
@@ -284,7 +293,7 @@ int ini_read_name(struct ini *ini, const struct ini_src *src, const char *name,
 			return -1;
 		if (snprintf(file, sizeof(file), "%.*s.local", (int)nl, name) >= (int)sizeof(file))
 			return 1;
-		r = fetch(dir, file, &text, path, sizeof(path), err, errlen);
+		r = fetch(src->builtin, dir, file, &text, path, sizeof(path), err, errlen);
 		if (r < 0)
 			return -1;
 		if (r > 0) {
@@ -298,86 +307,8 @@ int ini_read_name(struct ini *ini, const struct ini_src *src, const char *name,
 	return 0;
 }
 
-/* ini_lookup from section sec, where "known/key" means the value key had
- * in sec before the last file overrode it (fail2ban's KNOWN/sec). */
-static struct opt *ini_lookup_in(struct ini *ini, const char *sec, const char *key)
+int ini_read_text(struct ini *ini, const struct ini_src *src, const char *path,
+    char *text, char *err, size_t errlen)
 {
-	if (strncasecmp(key, "known/", 6) == 0) {
-		char ks[160];
-		struct opt *o = NULL;
-		if (snprintf(ks, sizeof(ks), "KNOWN/%s", sec) < (int)sizeof(ks))
-			o = ini_get(ini, ks, key + 6);
-		return o ? o : ini_get(ini, "DEFAULT", key + 6);
-	}
-	return ini_lookup(ini, sec, key);
-}
-
-struct opt *ini_lookup(struct ini *ini, const char *sec, const char *key)
-{
-	const char *sl = strchr(key, '/');
-	if (sl) {
-		char s[128];
-		if ((size_t)(sl - key) >= sizeof(s))
-			return NULL;
-		memcpy(s, key, (size_t)(sl - key));
-		s[sl - key] = '\0';
-		struct opt *o = ini_get(ini, s, sl + 1);
-		return o ? o : ini_get(ini, "DEFAULT", sl + 1);
-	}
-	struct opt *o = ini_get(ini, sec, key);
-	if (o == NULL && strcmp(sec, "Definition") == 0)
-		o = ini_get(ini, "Init", key);
-	return o ? o : ini_get(ini, "DEFAULT", key);
-}
-/* %(name)s interpolation as configparser does it, from section sec. */
-int ini_interp(struct ini *ini, const char *sec, const char *v, struct buf *out,
-    int depth, const struct opt *where, char *err, size_t errlen)
-{
-	if (depth > MAXDEPTH) {
-		filter_set_err(err, errlen, "%s:%d: %s", where->file, where->line,
-		    "interpolation loop");
-		return -1;
-	}
-	while (*v) {
-		if (v[0] == '%' && v[1] == '%') {
-			buf_puts(out, "%");
-			v += 2;
-		} else if (v[0] == '%' && v[1] == '(') {
-			const char *e = strstr(v, ")s");
-			if (e == NULL) {
-				filter_set_err(err, errlen, "%s:%d: %s", where->file, where->line,
-				    "bad %( interpolation");
-				return -1;
-			}
-			char name[128];
-			size_t nl = (size_t)(e - v - 2);
-			if (nl >= sizeof(name))
-				nl = sizeof(name) - 1;
-			memcpy(name, v + 2, nl);
-			name[nl] = '\0';
-			struct opt *o = ini_lookup_in(ini, sec, name);
-			if (o == NULL) {
-				char m[200];
-				if (snprintf(m, sizeof(m), "%%(%s)s is not defined", name) >= (int)sizeof(m))
-					m[sizeof(m) - 1] = '\0';
-				filter_set_err(err, errlen, "%s:%d: %s", where->file, where->line, m);
-				return -1;
-			}
-			const char *sl = strchr(name, '/');
-			char s2[128];
-			if (sl) {
-				if (snprintf(s2, sizeof(s2), "%.*s", (int)(sl - name), name) >= (int)sizeof(s2))
-					return -1;
-			}
-			if (sl && strcasecmp(s2, "known") == 0)
-				str_copy(s2, sizeof(s2), sec);	/* known/x: same section */
-			if (ini_interp(ini, sl ? s2 : sec, o->val, out, depth + 1, o, err, errlen) < 0)
-				return -1;
-			v = e + 2;
-		} else {
-			buf_append(out, v, 1);
-			v++;
-		}
-	}
-	return 0;
+	return read_text(ini, src, 0, path, text, 0, err, errlen);
 }

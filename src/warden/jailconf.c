@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/util.h"
+#include "warden/ini.h"
 #include "warden/jail.h"
 #include "warden/jailval.h"
 
@@ -25,8 +26,8 @@
 #define JC_MAXDEPTH 16		/* nested %(name)s */
 
 struct ctx {
-	const struct config_section *const *secs;
-	size_t nsecs;
+	const struct ini *ini;		/* every section, keys in any case */
+	int p4, p6;			/* warden_prefix4, warden_prefix6 */
 	const char *jail;
 	const struct config_section *home;	/* the jail's first section */
 	char *err;
@@ -39,47 +40,36 @@ struct loc {
 	int line;
 };
 
-/* fail2ban's jail.conf [DEFAULT] values that actions interpolate even
- * when mailwarden.conf does not set them. */
-static struct config_kv builtin_kv[] = {
-	{ (char *)"port", (char *)"0:65535", 0 },
-	{ (char *)"protocol", (char *)"tcp", 0 },
-	{ (char *)"bantime", (char *)"600", 0 },
-	{ (char *)"findtime", (char *)"600", 0 },
-	{ (char *)"maxretry", (char *)"5", 0 },
-	{ (char *)"mode", (char *)"normal", 0 },
-	{ (char *)"banaction", (char *)"nft", 0 },
+/* The section holding fail2ban's jail.conf [DEFAULT] values that actions
+ * interpolate even when mailwarden.conf does not set them (a name no
+ * [section] line can give). */
+#define BUILTIN_SEC " builtin"
+static const char *const builtin_kv[][2] = {
+	{ "port", "0:65535" }, { "protocol", "tcp" }, { "bantime", "600" },
+	{ "findtime", "600" }, { "maxretry", "5" }, { "mode", "normal" },
+	{ "banaction", "nft" },
 };
 
-static int is_default(const struct config_section *s)
+/* %(x)s: the jail, [DEFAULT], then the built-in defaults. */
+static const char *const *jail_fallback(const char *sec)
 {
-	return strcmp(s->name, "DEFAULT") == 0;
+	static const char *const order[] = { "DEFAULT", BUILTIN_SEC, NULL };
+	return order;
 }
 
-/* Last definition of key in a section named name. */
-static const struct config_kv *find_in(const struct ctx *c, const char *name,
-    const char *key, const struct config_section **where)
+/* The sections as one table, the built-in defaults after them. */
+static void sections_ini(const struct config_section *const *secs, size_t nsecs,
+    struct ini *ini)
 {
-	const struct config_kv *found = NULL;
-	for (size_t i = 0; i < c->nsecs; i++) {
-		const struct config_section *s = c->secs[i];
-		if (strcmp(s->name, name) != 0)
-			continue;
-		for (size_t k = 0; k < s->nkv; k++) {
-			if (str_ieq(s->kv[k].key, key)) {
-				found = &s->kv[k];
-				*where = s;
-			}
-		}
-	}
-	return found;
-}
-
-static const struct config_kv *lookup(const struct ctx *c, const char *key,
-    const struct config_section **where)
-{
-	const struct config_kv *kv = find_in(c, c->jail, key, where);
-	return kv ? kv : find_in(c, "DEFAULT", key, where);
+	memset(ini, 0, sizeof(*ini));
+	ini->max = -1;
+	ini->icase = 1;
+	for (size_t i = 0; i < nsecs; i++)
+		for (size_t k = 0; k < secs[i]->nkv; k++)
+			ini_set(ini, secs[i]->name, secs[i]->kv[k].key, secs[i]->kv[k].value,
+			    secs[i]->file, secs[i]->kv[k].line);
+	for (size_t i = 0; i < sizeof(builtin_kv) / sizeof(builtin_kv[0]); i++)
+		ini_set(ini, BUILTIN_SEC, builtin_kv[i][0], builtin_kv[i][1], "", 0);
 }
 
 static int jerr(const struct ctx *c, const struct loc *l, const char *key,
@@ -99,102 +89,50 @@ static int jerr(const struct ctx *c, const struct loc *l, const char *key,
 	return -1;
 }
 
-/* Interpolate %(name)s in text into out; chain holds the names being
- * expanded. -1 and msg on error. */
-static int expand(const struct ctx *c, const char *text, const char **chain,
-    int depth, struct buf *out, char *msg, size_t msglen)
+/* The message for a failed interpolation. */
+static int interp_err(const struct ctx *c, const struct loc *l, const char *key,
+    const struct ini_err *e)
 {
-	const char *p = text;
-
-	while (*p) {
-		const char *pct = strchr(p, '%');
-		if (pct == NULL)
-			return buf_puts(out, p) < 0 ? (snprintf(msg, msglen, "value too long"), -1) : 0;
-		if (buf_append(out, p, (size_t)(pct - p)) < 0)
-			goto toolong;
-		if (pct[1] == '%') {
-			if (buf_append(out, "%", 1) < 0)
-				goto toolong;
-			p = pct + 2;
-			continue;
-		}
-		const char *close = pct[1] == '(' ? strstr(pct, ")s") : NULL;
-		if (close == NULL) {
-			snprintf(msg, msglen, "bad interpolation '%.30s' (use %%(name)s, or %%%% for %%)", pct);
-			return -1;
-		}
-		size_t n = (size_t)(close - pct - 2);
-		char name[128];
-		if (n == 0 || n >= sizeof(name)) {
-			snprintf(msg, msglen, "bad interpolation '%.*s'", (int)(close - pct + 2), pct);
-			return -1;
-		}
-		memcpy(name, pct + 2, n);
-		name[n] = '\0';
-		p = close + 2;
-		if (strcmp(name, "__name__") == 0) {
-			if (buf_puts(out, c->jail) < 0)
-				goto toolong;
-			continue;
-		}
-		for (int i = 0; i < depth; i++) {
-			if (str_ieq(chain[i], name)) {
-				char path[400];
-				size_t o = 0;
-				for (int k = i; k < depth && o < sizeof(path); k++) {
-					int w = snprintf(path + o, sizeof(path) - o, "%s -> ", chain[k]);
-					if (w < 0)
-						break;
-					o += (size_t)w;
-				}
-				snprintf(msg, msglen, "interpolation loop: %.*s%s",
-				    (int)(o < sizeof(path) ? o : sizeof(path) - 1), path, name);
-				return -1;
-			}
-		}
-		if (depth >= JC_MAXDEPTH) {
-			snprintf(msg, msglen, "interpolation nested deeper than %d", JC_MAXDEPTH);
-			return -1;
-		}
-		const struct config_section *s;
-		const struct config_kv *kv = lookup(c, name, &s);
-		for (size_t i = 0; kv == NULL && i < sizeof(builtin_kv) / sizeof(builtin_kv[0]); i++)
-			if (str_ieq(builtin_kv[i].key, name))
-				kv = &builtin_kv[i];
-		if (kv == NULL) {
-			snprintf(msg, msglen, "%%(%s)s is not set in [%s] or [DEFAULT]", name, c->jail);
-			return -1;
-		}
-		chain[depth] = name;
-		if (expand(c, kv->value, chain, depth + 1, out, msg, msglen) < 0)
-			return -1;
+	switch (e->kind) {
+	case INI_E_LOOP:
+		return jerr(c, l, key, "interpolation loop: %s", e->chain);
+	case INI_E_DEPTH:
+		return jerr(c, l, key, "interpolation nested deeper than %d", JC_MAXDEPTH);
+	case INI_E_UNKNOWN:
+		return jerr(c, l, key, "%%(%s)s is not set in [%s] or [DEFAULT]", e->name, c->jail);
+	case INI_E_SYNTAX:
+		return jerr(c, l, key, "bad interpolation '%s' (use %%(name)s, or %%%% for %%)",
+		    e->at);
+	case INI_E_BADNAME:
+		return jerr(c, l, key, "bad interpolation '%s'", e->at);
+	case INI_E_TOOLONG:
+		break;
 	}
-	return 0;
-toolong:
-	snprintf(msg, msglen, "value longer than %d bytes after interpolation", JC_MAXVALUE);
-	return -1;
+	return jerr(c, l, key, "value longer than %d bytes after interpolation", JC_MAXVALUE);
 }
 
 /* Interpolated, trimmed value of key: 1 and *val (free it) if set, 0 if
  * not, -1 on error. l is where it was set, or the jail's section. */
 static int get(const struct ctx *c, const char *key, char **val, struct loc *l)
 {
-	const struct config_section *s = c->home;
-	const struct config_kv *kv = lookup(c, key, &s);
-	const char *chain[JC_MAXDEPTH + 1];
-	char msg[512];
+	const struct ini_opt *o = ini_get(c->ini, c->jail, key);
+	struct ini_scope sc = { .ini = c->ini, .fallback = jail_fallback, .name = c->jail,
+	    .flags = INI_ERR_UNKNOWN | INI_ERR_LONE_PCT | INI_ERR_TOOLONG | INI_LOOP_CHAIN,
+	    .maxdepth = JC_MAXDEPTH };
+	struct ini_err e;
 	struct buf b;
 
-	l->file = s->file;
-	l->line = kv ? kv->line : s->line;
+	if (o == NULL)
+		o = ini_get(c->ini, "DEFAULT", key);
+	l->file = o ? o->file : c->home->file;
+	l->line = o ? o->line : c->home->line;
 	*val = NULL;
-	if (kv == NULL)
+	if (o == NULL)
 		return 0;
-	chain[0] = key;
 	buf_init(&b, JC_MAXVALUE);
-	if (expand(c, kv->value, chain, 1, &b, msg, sizeof(msg)) < 0) {
+	if (ini_interp(&sc, c->jail, o->val, o, &b, &e) < 0) {
 		buf_free(&b);
-		return jerr(c, l, key, "%s", msg);
+		return interp_err(c, l, key, &e);
 	}
 	char *raw = xstrdup(b.data ? b.data : "");
 	*val = xstrdup(str_trim(raw));
@@ -231,75 +169,128 @@ static void jail_free(struct jail *j)
 	free(j);
 }
 
-/* Time key: def if unset or empty; forever allowed if forever. */
-static int get_time(const struct ctx *c, const char *key, long def, int forever, long *out)
-{
-	char *v;
-	struct loc l;
-	int rc = get(c, key, &v, &l);
+/* ---- the option table: main.cf's machinery, fail2ban's vocabulary ---- */
 
-	*out = def;
-	if (rc <= 0 || *v == '\0') {
+#define JOPT_FOREVER (-1)	/* min of a time that may be -1 */
+static const struct param jail_params[] = {
+	{ "enabled", PT_BOOL, "false", 0, 0, NULL, "Whether the jail runs" },
+	{ "filter", PT_STR, NULL, 0, 0, NULL,
+	  "Filter name[options] in filter.d or built in (default: the jail's name)" },
+	{ "logpath", PT_STR, "", 0, 0, NULL, "Log files (globs), one a line; \"tail\" after one" },
+	{ "backend", PT_STR, "auto", 0, 0, NULL, "auto, pyinotify, gamin, polling or systemd" },
+	{ "journalmatch", PT_STR, NULL, 0, 0, NULL, "systemd journal matches" },
+	{ "port", PT_STR, "0:65535", 0, 0, NULL, "Ports for the actions' <port>" },
+	{ "protocol", PT_STR, "tcp", 0, 0, NULL, "Protocol for the actions' <protocol>" },
+	{ "action", PT_STR, "nft", 0, 0, NULL, "Actions name[options], one a line; empty: none" },
+	{ "bantime", PT_TIME, "600", JOPT_FOREVER, 0, NULL, "Ban length, -1 forever" },
+	{ "findtime", PT_TIME, "600", 0, 0, NULL, "Window in which maxretry failures ban" },
+	{ "maxretry", PT_INT, "5", 1, 1000000, NULL, "Failures that ban" },
+	{ "maxmatches", PT_INT, NULL, 0, 1000000, NULL, "Matches kept per ban (default: maxretry)" },
+	{ "ignoreip", PT_STR, "", 0, 0, NULL, "Addresses, networks and host names never banned" },
+	{ "ignoreself", PT_BOOL, "true", 0, 0, NULL, "Never ban this host's own addresses" },
+	{ "usedns", PT_ENUM, "warn", 0, 0, "yes|warn|no|raw", "Host names in log lines" },
+	{ "dry-run", PT_BOOL, "false", 0, 0, NULL, "Log would-be bans, do not act" },
+	{ "dryrun", PT_BOOL, "false", 0, 0, NULL, "Same as dry-run" },
+	{ "prefix4", PT_INT, NULL, 1, 32, NULL, "IPv4 prefix counted and banned (warden_prefix4)" },
+	{ "prefix6", PT_INT, NULL, 1, 128, NULL, "IPv6 prefix counted and banned (warden_prefix6)" },
+	{ "maxfailed", PT_INT, "100000", 0, 100000000, NULL, "Prefixes with failures kept; 0 no cap" },
+	{ "maxbanned", PT_INT, "100000", 0, 100000000, NULL, "Bans in force; 0 no cap" },
+	{ "maxbanned.prefix4", PT_INT, "24", 1, 32, NULL, "IPv4 prefix bans widen to near maxbanned" },
+	{ "maxbanned.prefix6", PT_INT, "48", 1, 128, NULL, "IPv6 prefix bans widen to near maxbanned" },
+	{ "bantime.increment", PT_BOOL, "false", 0, 0, NULL, "Longer bans for repeat offenders" },
+	{ "bantime.maxtime", PT_TIME, "0", 0, 0, NULL, "Longest increased ban; 0 no cap" },
+	{ "bantime.rndtime", PT_TIME, "0", 0, 0, NULL, "Random seconds added to a ban" },
+	{ "bantime.overalljails", PT_BOOL, "false", 0, 0, NULL, "Count bans in every jail" },
+	{ "bantime.factor", PT_STR, "1", 0, 0, NULL, "banFactor of the formula" },
+	{ "bantime.formula", PT_STR, "", 0, 0, NULL, "Increased ban time formula" },
+	{ "bantime.multipliers", PT_STR, "", 0, 0, NULL, "Increased ban time multipliers" },
+	{ NULL, PT_STR, NULL, 0, 0, NULL, NULL }
+};
+
+/* fail2ban jail keys read elsewhere or not used, and jail.conf's common
+ * variables: never taken for a slip of an option above. */
+static const char *const jail_other_keys[] = {
+	"action_", "banaction", "banaction_allports", "chain", "mta", "destemail", "sender",
+	"sendername", "logencoding", "ignorecommand", "ignorecache", "datepattern",
+	"logtimezone", "maxlines", "failregex", "ignoreregex", "prefregex", "mode",
+	"fail2ban_agent", "known", "__name__",
+};
+
+/* Where a typed option is kept in struct jail. */
+enum jo_store { JO_LONG, JO_INT, JO_STR };
+static const struct {
+	const char *name;
+	enum jo_store store;
+	size_t off;
+} jail_fields[] = {
+	{ "journalmatch", JO_STR, offsetof(struct jail, journalmatch) },
+	{ "port", JO_STR, offsetof(struct jail, port) },
+	{ "protocol", JO_STR, offsetof(struct jail, protocol) },
+	{ "bantime", JO_LONG, offsetof(struct jail, bantime) },
+	{ "findtime", JO_LONG, offsetof(struct jail, findtime) },
+	{ "maxretry", JO_LONG, offsetof(struct jail, maxretry) },
+	{ "ignoreself", JO_INT, offsetof(struct jail, ignoreself) },
+	{ "usedns", JO_INT, offsetof(struct jail, usedns) },
+	{ "dry-run", JO_INT, offsetof(struct jail, dryrun) },
+	{ "maxfailed", JO_LONG, offsetof(struct jail, maxfailed) },
+	{ "maxbanned", JO_LONG, offsetof(struct jail, maxbanned) },
+	{ "maxbanned.prefix4", JO_INT, offsetof(struct jail, maxbanned_prefix4) },
+	{ "maxbanned.prefix6", JO_INT, offsetof(struct jail, maxbanned_prefix6) },
+	{ "bantime.increment", JO_INT, offsetof(struct jail, increment) },
+	{ "bantime.maxtime", JO_LONG, offsetof(struct jail, maxtime) },
+	{ "bantime.rndtime", JO_LONG, offsetof(struct jail, rndtime) },
+	{ "bantime.overalljails", JO_INT, offsetof(struct jail, overalljails) },
+};
+
+/* Number (time, integer, boolean, enum index) of option p, def (the
+ * row's default unless given) if unset or empty. */
+static int get_num(const struct ctx *c, const struct param *p, const char *def, long *out)
+{
+	char *v, msg[512];
+	struct loc l;
+	int rc = get(c, p->name, &v, &l);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || *v == '\0') {	/* defaults are valid values */
 		free(v);
-		return rc < 0 ? -1 : 0;
+		return param_check(jailval_vocab, p, def ? def : p->def, NULL, out, msg,
+		    sizeof(msg));
 	}
-	if (jailconf_parse_time(v, out) < 0)
-		rc = jerr(c, &l, key, "bad time '%s' (seconds, or units s m h d w mo y as in 1h 30m%s)",
-		    v, forever ? ", or -1 for forever" : "");
-	else if (*out == JAIL_FOREVER && !forever)
-		rc = jerr(c, &l, key, "-1 (forever) is not allowed here");
-	else if (*out == 0 && forever)
-		rc = jerr(c, &l, key, "must be more than 0 seconds, or -1 for forever");
+	rc = param_check(jailval_vocab, p, v, NULL, out, msg, sizeof(msg));
 	free(v);
-	return rc < 0 ? -1 : 0;
+	return rc < 0 ? jerr(c, &l, p->name, "%s", msg) : 0;
 }
 
-static int get_int(const struct ctx *c, const char *key, long def, long min, long max, long *out)
-{
-	char *v;
-	struct loc l;
-	int rc = get(c, key, &v, &l);
-
-	*out = def;
-	if (rc <= 0 || *v == '\0') {
-		free(v);
-		return rc < 0 ? -1 : 0;
-	}
-	if (config_parse_int(v, out) < 0 || *out < min || *out > max)
-		rc = jerr(c, &l, key, "'%s' is not a number from %ld to %ld", v, min, max);
-	free(v);
-	return rc < 0 ? -1 : 0;
-}
-
-static int get_bool(const struct ctx *c, const char *key, int def, int *out)
-{
-	char *v;
-	struct loc l;
-	int rc = get(c, key, &v, &l);
-
-	*out = def;
-	if (rc <= 0 || *v == '\0') {
-		free(v);
-		return rc < 0 ? -1 : 0;
-	}
-	if ((*out = jailval_bool(v)) < 0)
-		rc = jerr(c, &l, key, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", v);
-	free(v);
-	return rc < 0 ? -1 : 0;
-}
-
-/* Text key, trimmed; def (may be NULL) if unset or empty. */
-static int get_str(const struct ctx *c, const char *key, const char *def, char **out)
+/* Text option, trimmed; the row's default (may be NULL) if unset or empty. */
+static int get_str(const struct ctx *c, const struct param *p, char **out)
 {
 	struct loc l;
-	int rc = get(c, key, out, &l);
+	int rc = get(c, p->name, out, &l);
 
 	if (rc < 0)
 		return -1;
 	if (rc == 0 || **out == '\0') {
 		free(*out);
-		*out = def ? xstrdup(def) : NULL;
+		*out = p->def ? xstrdup(p->def) : NULL;
 	}
+	return 0;
+}
+
+/* A typed option into its field of j. */
+static int set_field(const struct ctx *c, struct jail *j, const struct param *p, size_t f)
+{
+	char *base = (char *)j + jail_fields[f].off;
+	long n;
+
+	if (jail_fields[f].store == JO_STR)
+		return get_str(c, p, (char **)(void *)base);
+	if (get_num(c, p, NULL, &n) < 0)
+		return -1;
+	if (jail_fields[f].store == JO_LONG)
+		*(long *)(void *)base = n;
+	else
+		*(int *)(void *)base = (int)n;
 	return 0;
 }
 
@@ -390,28 +381,6 @@ static int get_ignoreip(const struct ctx *c, struct jail *j)
 	return rc;
 }
 
-static int get_enum(const struct ctx *c, const char *key, const char *const *words,
-    int def, int *out)
-{
-	char *v;
-	struct loc l;
-	int rc = get(c, key, &v, &l);
-
-	*out = def;
-	if (rc > 0 && *v != '\0') {
-		int i;
-		for (i = 0; words[i]; i++)
-			if (str_ieq(v, words[i]))
-				break;
-		if (words[i] == NULL)
-			rc = jerr(c, &l, key, "'%s' is not one of yes, warn, no, raw", v);
-		else
-			*out = i;
-	}
-	free(v);
-	return rc < 0 ? -1 : 0;
-}
-
 static int get_backend(const struct ctx *c, struct jail *j)
 {
 	static const struct {
@@ -445,8 +414,8 @@ static int get_backend(const struct ctx *c, struct jail *j)
 	    j->backend_ref.name);
 }
 
-/* bantime.factor, .formula, .multipliers (after maxtime is known). */
-static int get_increment(const struct ctx *c, struct jail *j)
+/* bantime.factor: a number (or arithmetic on numbers). */
+static int set_factor(const struct ctx *c, struct jail *j)
 {
 	char *v, msg[512];
 	struct loc l;
@@ -468,8 +437,15 @@ static int get_increment(const struct ctx *c, struct jail *j)
 		}
 	}
 	free(v);
-	if (rc < 0)
-		return -1;
+	return rc < 0 ? -1 : 0;
+}
+
+/* bantime.formula (after maxtime is known). */
+static int set_formula(const struct ctx *c, struct jail *j)
+{
+	char *v, msg[512];
+	struct loc l;
+	int rc;
 
 	if ((rc = get(c, "bantime.formula", &v, &l)) < 0)
 		return -1;
@@ -482,8 +458,14 @@ static int get_increment(const struct ctx *c, struct jail *j)
 		j->formula.kind = BT_FORMULA_POW2;
 	}
 	free(v);
-	if (rc < 0)
-		return -1;
+	return rc < 0 ? -1 : 0;
+}
+
+static int set_multipliers(const struct ctx *c, struct jail *j)
+{
+	char *v;
+	struct loc l;
+	int rc;
 
 	if ((rc = get(c, "bantime.multipliers", &v, &l)) < 0)
 		return -1;
@@ -502,12 +484,9 @@ static int get_increment(const struct ctx *c, struct jail *j)
 	return rc < 0 ? -1 : 0;
 }
 
-static int parse_jail(const struct ctx *c, struct jail *j, int p4, int p6)
+/* filter: the jail's name unless set. */
+static int set_filter(const struct ctx *c, struct jail *j)
 {
-	static const char *const usedns[] = { "yes", "warn", "no", "raw", NULL };
-	long n;
-	int b;
-
 	char *v, msg[512];
 	struct loc l;
 	int rc = get(c, "filter", &v, &l);
@@ -519,53 +498,128 @@ static int parse_jail(const struct ctx *c, struct jail *j, int p4, int p6)
 	}
 	rc = jailconf_parse_ref(v, &j->filter, msg, sizeof(msg));
 	free(v);
-	if (rc < 0)
-		return jerr(c, &l, "filter", "%s", msg);
+	return rc < 0 ? jerr(c, &l, "filter", "%s", msg) : 0;
+}
 
-	if (get_logpath(c, j) < 0 || get_backend(c, j) < 0
-	    || get_str(c, "journalmatch", NULL, &j->journalmatch) < 0
-	    || get_str(c, "port", "0:65535", &j->port) < 0
-	    || get_str(c, "protocol", "tcp", &j->protocol) < 0
-	    || get_refs(c, "action", "nft", &j->actions, &j->nactions) < 0)
+static int set_action(const struct ctx *c, struct jail *j)
+{
+	return get_refs(c, "action", "nft", &j->actions, &j->nactions);
+}
+
+/* maxmatches: maxretry unless set. */
+static int set_maxmatches(const struct ctx *c, struct jail *j)
+{
+	char def[32];
+	snprintf(def, sizeof(def), "%ld", j->maxretry);
+	return get_num(c, param_find(jail_params, "maxmatches", 0), def, &j->maxmatches);
+}
+
+/* dryrun: only when dry-run did not say yes. */
+static int set_dryrun(const struct ctx *c, struct jail *j)
+{
+	long n;
+	if (j->dryrun)
+		return 0;
+	if (get_num(c, param_find(jail_params, "dryrun", 0), NULL, &n) < 0)
 		return -1;
-	if (get_time(c, "bantime", 600, 1, &j->bantime) < 0
-	    || get_time(c, "findtime", 600, 0, &j->findtime) < 0
-	    || get_int(c, "maxretry", 5, 1, 1000000, &j->maxretry) < 0
-	    || get_int(c, "maxmatches", j->maxretry, 0, 1000000, &j->maxmatches) < 0
-	    || get_ignoreip(c, j) < 0
-	    || get_bool(c, "ignoreself", 1, &j->ignoreself) < 0
-	    || get_enum(c, "usedns", usedns, JAIL_USEDNS_WARN, &b) < 0)
+	j->dryrun = (int)n;
+	return 0;
+}
+
+/* prefix4, prefix6: warden_prefix4/6 unless set. */
+static int set_prefix(const struct ctx *c, struct jail *j, const char *key, int def, int *out)
+{
+	char d[16];
+	long n;
+	snprintf(d, sizeof(d), "%d", def);
+	if (get_num(c, param_find(jail_params, key, 0), d, &n) < 0)
 		return -1;
-	j->usedns = (enum jail_usedns)b;
-	if (get_bool(c, "dry-run", 0, &j->dryrun) < 0
-	    || (!j->dryrun && get_bool(c, "dryrun", 0, &j->dryrun) < 0))
-		return -1;
-	if (get_int(c, "prefix4", p4, 1, 32, &n) < 0)
-		return -1;
-	j->prefix4 = (int)n;
-	if (get_int(c, "prefix6", p6, 1, 128, &n) < 0)
-		return -1;
-	j->prefix6 = (int)n;
-	if (get_int(c, "maxfailed", 100000, 0, 100000000, &j->maxfailed) < 0
-	    || get_int(c, "maxbanned", 100000, 0, 100000000, &j->maxbanned) < 0
-	    || get_int(c, "maxbanned.prefix4", 24, 1, 32, &n) < 0)
-		return -1;
-	j->maxbanned_prefix4 = (int)n;
-	if (get_int(c, "maxbanned.prefix6", 48, 1, 128, &n) < 0)
-		return -1;
-	j->maxbanned_prefix6 = (int)n;
+	*out = (int)n;
+	return 0;
+}
+
+static int set_prefix4(const struct ctx *c, struct jail *j)
+{
+	return set_prefix(c, j, "prefix4", c->p4, &j->prefix4);
+}
+
+static int set_prefix6(const struct ctx *c, struct jail *j)
+{
+	return set_prefix(c, j, "prefix6", c->p6, &j->prefix6);
+}
+
+/* Options that are not one typed field. */
+static const struct {
+	const char *name;
+	int (*set_fn)(const struct ctx *c, struct jail *j);
+} jail_setters[] = {
+	{ "filter", set_filter }, { "logpath", get_logpath }, { "backend", get_backend },
+	{ "action", set_action }, { "maxmatches", set_maxmatches },
+	{ "ignoreip", get_ignoreip }, { "dryrun", set_dryrun },
+	{ "prefix4", set_prefix4 }, { "prefix6", set_prefix6 },
+	{ "bantime.factor", set_factor }, { "bantime.formula", set_formula },
+	{ "bantime.multipliers", set_multipliers },
+};
+
+/* 1 if %(key)s appears in any value (a free variable, as fail2ban allows). */
+static int referenced(const struct ini *ini, const char *key)
+{
+	char ref[160];
+	if (snprintf(ref, sizeof(ref), "%%(%s)s", key) >= (int)sizeof(ref))
+		return 0;
+	for (int i = 0; i < ini->n; i++)
+		if (strcasestr(ini->o[i].val, ref))
+			return 1;
+	return 0;
+}
+
+/* A key of the jail or [DEFAULT] that is a slip of an option's name
+ * (maxretyr) and no variable used elsewhere: an error naming both. */
+static int check_slips(const struct ctx *c)
+{
+	for (int i = 0; i < c->ini->n; i++) {
+		const struct ini_opt *o = &c->ini->o[i];
+		if (strcmp(o->sec, c->jail) != 0 && strcmp(o->sec, "DEFAULT") != 0)
+			continue;
+		if (param_find(jail_params, o->key, 1) || referenced(c->ini, o->key))
+			continue;
+		size_t k;
+		for (k = 0; k < sizeof(jail_other_keys) / sizeof(*jail_other_keys); k++)
+			if (str_ieq(jail_other_keys[k], o->key))
+				break;
+		const struct param *near = param_near(jail_params, o->key);
+		if (k == sizeof(jail_other_keys) / sizeof(*jail_other_keys) && near) {
+			struct loc l = { o->file, o->line };
+			return jerr(c, &l, o->key, "unknown option; did you mean %s?", near->name);
+		}
+	}
+	return 0;
+}
+
+/* Every option of the table, in its order, then the checks across them. */
+static int parse_jail(const struct ctx *c, struct jail *j)
+{
+	for (const struct param *p = jail_params + 1; p->name; p++) {	/* after enabled */
+		size_t k;
+		int rc = 0, done = 0;
+		for (k = 0; !done && k < sizeof(jail_setters) / sizeof(*jail_setters); k++)
+			if (strcmp(jail_setters[k].name, p->name) == 0) {
+				rc = jail_setters[k].set_fn(c, j);
+				done = 1;
+			}
+		for (k = 0; !done && k < sizeof(jail_fields) / sizeof(*jail_fields); k++)
+			if (strcmp(jail_fields[k].name, p->name) == 0) {
+				rc = set_field(c, j, p, k);
+				done = 1;
+			}
+		if (rc < 0)
+			return -1;
+	}
 	if (j->findtime == 0) {
 		struct loc home = { j->file, j->line };
 		return jerr(c, &home, "findtime", "must be more than 0 seconds");
 	}
-
-	if (get_bool(c, "bantime.increment", 0, &j->increment) < 0
-	    || get_time(c, "bantime.maxtime", 0, 0, &j->maxtime) < 0
-	    || get_time(c, "bantime.rndtime", 0, 0, &j->rndtime) < 0
-	    || get_bool(c, "bantime.overalljails", 0, &j->overalljails) < 0
-	    || get_increment(c, j) < 0)
-		return -1;
-	return 0;
+	return check_slips(c);
 }
 
 /* ---- the whole config ---- */
@@ -590,23 +644,26 @@ struct jail *jailconf_find(const struct jailconf *jc, const char *name)
 int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
     int prefix4, int prefix6, struct jailconf *out, char *err, size_t errlen)
 {
+	struct ini ini;
+
 	memset(out, 0, sizeof(*out));
 	if (errlen > 0)
 		err[0] = '\0';
+	sections_ini(secs, nsecs, &ini);
 	for (size_t i = 0; i < nsecs; i++) {
 		const struct config_section *s = secs[i];
 		size_t k;
 
-		if (is_default(s) || strcmp(s->name, "INCLUDES") == 0)
+		if (strcmp(s->name, "DEFAULT") == 0 || strcmp(s->name, "INCLUDES") == 0)
 			continue;
 		for (k = 0; k < i; k++)
 			if (strcmp(secs[k]->name, s->name) == 0)
 				break;
 		if (k < i)
 			continue;	/* seen: merged into its first section */
-		struct ctx c = { secs, nsecs, s->name, s, err, errlen };
-		int enabled;
-		if (get_bool(&c, "enabled", 0, &enabled) < 0)
+		struct ctx c = { &ini, prefix4, prefix6, s->name, s, err, errlen };
+		long enabled;
+		if (get_num(&c, jail_params, NULL, &enabled) < 0)
 			goto fail;
 		if (!enabled)
 			continue;
@@ -616,11 +673,13 @@ int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
 		j->line = s->line;
 		out->jails = xrealloc(out->jails, (out->njails + 1) * sizeof(*out->jails));
 		out->jails[out->njails++] = j;
-		if (parse_jail(&c, j, prefix4, prefix6) < 0)
+		if (parse_jail(&c, j) < 0)
 			goto fail;
 	}
+	ini_free(&ini);
 	return 0;
 fail:
+	ini_free(&ini);
 	jailconf_free(out);
 	return -1;
 }

@@ -1,6 +1,9 @@
 /*
- * jailval — parsers for fail2ban value syntax: time values with units,
- * booleans, and `name[key=value, ...]` references (filters and actions).
+ * jailval — fail2ban's value vocabulary for the jail option table (the
+ * same table machinery as main.cf's, common/config.h's param_check):
+ * time values with units and -1, booleans, numbers and word lists with
+ * fail2ban's messages; and `name[key=value, ...]` references (filters
+ * and actions).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -8,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "common/config.h"
 #include "common/util.h"
 #include "warden/jail.h"
 #include "warden/jailval.h"
@@ -265,3 +270,74 @@ int jailval_split_refs(const char *v, struct jail_ref **out, size_t *n, char *ms
 		(*n)++;
 	}
 }
+
+/* ---- the vocabulary ---- */
+
+static int f_text(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	return 0;
+}
+
+static int f_bool(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	if ((*num = jailval_bool(v)) >= 0)
+		return 0;
+	snprintf(msg, len, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", v);
+	return -1;
+}
+
+/* min -1: -1 (forever) allowed, and then 0 is not. */
+static int f_time(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	int forever = p->min < 0;
+	if (jailconf_parse_time(v, num) < 0)
+		snprintf(msg, len, "bad time '%s' (seconds, or units s m h d w mo y as in 1h 30m%s)",
+		    v, forever ? ", or -1 for forever" : "");
+	else if (*num == JAIL_FOREVER && !forever)
+		snprintf(msg, len, "-1 (forever) is not allowed here");
+	else if (*num == 0 && forever)
+		snprintf(msg, len, "must be more than 0 seconds, or -1 for forever");
+	else
+		return 0;
+	return -1;
+}
+
+static int f_int(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	if (config_parse_int(v, num) == 0 && *num >= p->min && *num <= p->max)
+		return 0;
+	snprintf(msg, len, "'%s' is not a number from %ld to %ld", v, p->min, p->max);
+	return -1;
+}
+
+/* One of p->choices ("a|b|c", any case); *num its index. */
+static int f_enum(const struct param *p, const char *v, const void *ctx, long *num,
+    char *msg, size_t len)
+{
+	char words[256];
+	size_t o = 0;
+	long i = 0;
+	for (const char *c = p->choices; *c; i++) {
+		size_t n = strcspn(c, "|");
+		if (n == strlen(v) && strncasecmp(c, v, n) == 0) {
+			*num = i;
+			return 0;
+		}
+		int w = snprintf(words + o, sizeof(words) - o, "%s%.*s", i ? ", " : "", (int)n, c);
+		if (w > 0 && (size_t)w < sizeof(words) - o)
+			o += (size_t)w;
+		c += n;
+		c += *c == '|';
+	}
+	snprintf(msg, len, "'%s' is not one of %s", v, words);
+	return -1;
+}
+
+const struct param_vocab jailval_vocab[] = {
+	{ PT_STR, f_text }, { PT_BOOL, f_bool }, { PT_TIME, f_time },
+	{ PT_INT, f_int }, { PT_ENUM, f_enum }, { PT_STR, NULL }
+};

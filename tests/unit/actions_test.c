@@ -69,6 +69,21 @@ static void test_tags_and_escaping(void **state)
 	free(cmd);
 }
 
+/* Debian's stock actions: [INCLUDES] after = X-common.local, which does
+ * not exist; skipped as fail2ban's configparser does (it was an error). */
+static void test_missing_include_skipped(void **state)
+{
+	write_file("fz-common.conf", "[Definition]\nactionban = ban <ip> %(opt)s\n"
+	    "[INCLUDES]\nafter = fz-common.local\n");
+	char *cmd = command_of("[INCLUDES]\nbefore = fz-common.conf\n"
+	    "[Definition]\nopt = -x\n", "actionban", NULL);
+	assert_string_equal(cmd, "ban 192.0.2.0/24 -x");
+	free(cmd);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/fz-common.conf", dir);
+	unlink(path);
+}
+
 /* 8^9 expansions without a bound: each <tag> level names the next 8 times. */
 static void test_tag_fanout_bounded(void **state)
 {
@@ -112,6 +127,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tags_and_escaping),
 		cmocka_unit_test(test_tag_fanout_bounded),
+		cmocka_unit_test(test_missing_include_skipped),
 	};
 	if (mkdtemp(dir) == NULL)
 		return 1;

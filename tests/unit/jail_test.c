@@ -229,6 +229,23 @@ static void test_refs(void **state)
 	assert_int_equal(jailconf_parse_ref("", &r, err, sizeof(err)), -1);
 }
 
+/* Keys that are no slip: free variables used in interpolation, fail2ban's
+ * own jail.conf variables, other words, and a disabled jail's keys. */
+static void test_free_variables(void **state)
+{
+	struct jailconf jc;
+	char err[512];
+	static const char text[] =
+	    "[DEFAULT]\naction_ = nft\nmaxretri = 3\nmta = sendmail\n"
+	    "[a]\nenabled = true\nmaxretry = %(maxretri)s\naction = %(action_)s\nmyport = 25\n"
+	    "[b]\nenabled = false\nmaxretyr = 1\n";
+	if (load_str(text, &jc, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(jc.njails, 1);
+	assert_int_equal(jc.jails[0]->maxretry, 3);
+	jailconf_free(&jc);
+}
+
 /* Golden errors: config text -> message. */
 static void test_errors(void **state)
 {
@@ -285,6 +302,13 @@ static void test_errors(void **state)
 		  "T, line 3: [a] action: unbalanced '[' in 'nft[port=\"1\"'" },
 		{ "[DEFAULT]\nbantime = soon\n[a]\nenabled = true\n",
 		  "T, line 2: [a] bantime: bad time 'soon' (seconds, or units s m h d w mo y as in 1h 30m, or -1 for forever)" },
+		/* a slip of an option's name (issue 12) */
+		{ "[a]\nenabled = true\nmaxretyr = 5\n",
+		  "T, line 3: [a] maxretyr: unknown option; did you mean maxretry?" },
+		{ "[DEFAULT]\nbantime.incremnt = true\n[a]\nenabled = true\n",
+		  "T, line 2: [a] bantime.incremnt: unknown option; did you mean bantime.increment?" },
+		{ "[a]\nenabled = true\nenable = false\n",
+		  "T, line 3: [a] enable: unknown option; did you mean enabled?" },
 	};
 	struct jailconf jc;
 	char err[512];
@@ -346,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_free_variables),
 		cmocka_unit_test(test_misc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * bans; bans, merges of overlapping bans, unban, flush; the kernel expiring
  * a timeout; a 10,000 ban batch; the netlink fast path of a few bans and
  * unbans (the same sets as nft writes them, and its fallbacks); re-bans
- * extending a timeout over netlink, only for an exact element; teardown.
+ * extending a timeout over netlink, only for an exact element; teardown;
+ * the same steps through the actions' back-end table (actions.h).
  * Skipped unless root.
  */
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 
 #include <nftables/libnftables.h>
 
+#include "warden/actions.h"
 #include "warden/nft.h"
 
 #define TABLE "mwtest"
@@ -655,6 +657,34 @@ static void test_teardown(void **state)
 	nft_close(n);
 }
 
+/* The nft row of the actions' back-end table: start, check, ban, unban,
+ * stop as a jail's action reaches them. */
+static void test_backend_table(void **state)
+{
+	struct nft *n = open_fresh();
+	struct jail j = { .name = (char *)"bt", .port = (char *)"smtp", .protocol = (char *)"tcp" };
+	struct jail_ref ref = { .name = (char *)"nft" };
+	struct action *a = action_new(&j, &ref, NULL, n, err, sizeof(err));
+	if (a == NULL)
+		fail_msg("action_new: %s", err);
+	assert_int_equal(action_check(a, err, sizeof(err)), -1);	/* no sets yet */
+	assert_int_equal(action_start(a, err, sizeof(err)), 0);
+	assert_int_equal(action_check(a, err, sizeof(err)), 0);
+	struct action_ban b = { .net = net("192.0.2.9"), .timeout = 600, .bantime = 600 };
+	assert_int_equal(action_ban(a, &b, 1, err, sizeof(err)), 1);
+	assert_int_equal(has(n, "bt", "192.0.2.9"), 1);
+	assert_int_equal(action_unban(a, &b, 1, err, sizeof(err)), 1);
+	assert_int_equal(has(n, "bt", "192.0.2.9"), 0);
+	action_stop(a);
+	assert_int_equal(action_check(a, err, sizeof(err)), -1);
+	action_free(a);
+	/* without an nft context the nft row refuses, naming the jail */
+	assert_null(action_new(&j, &ref, NULL, NULL, err, sizeof(err)));
+	assert_string_equal(err, "[bt] action nft: nftables is not available");
+	assert_int_equal(nft_destroy(n, err, sizeof(err)), 0);
+	nft_close(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +701,7 @@ int main(void)
 		cmocka_unit_test(test_fast_reban),
 		cmocka_unit_test(test_fast_expires),
 		cmocka_unit_test(test_teardown),
+		cmocka_unit_test(test_backend_table),
 	};
 	int rc;
 
