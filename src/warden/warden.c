@@ -207,7 +207,7 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 		}
 		filter_free(f);
 		for (size_t k = 0; k < j->nactions; k++) {
-			if (strcmp(j->actions[k].name, "nft") == 0)
+			if (!action_is_command(&j->actions[k]))	/* in-process: nothing to load */
 				continue;
 			struct action *a = action_new(j, &j->actions[k], (const char *const *)adirs, NULL,
 			    why, sizeof(why));
