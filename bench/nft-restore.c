@@ -30,8 +30,8 @@
 #include <unistd.h>
 
 #include "warden/jailrt.h"
-#include "warden/nft.h"
-#include "warden/store.h"
+#include "warden/firewall/nft.h"
+#include "warden/store/store.h"
 
 #define NFT_BIN "/usr/sbin/nft"
 

@@ -2,7 +2,7 @@
  * warden-scale — the ban engine's bookkeeping under 100,000 distinct
  * attacking addresses (issue 11): memory and time per event of the jail
  * runtime (src/warden/jailrt.c) and of the failure store it writes
- * (src/warden/store.c, SQLite in a temporary directory, one transaction
+ * (src/warden/store/store.c, SQLite in a temporary directory, one transaction
  * per 256 events as the warden's loop turns batch them), and the cost of
  * finding the ban that holds an address. No network, no firewall, no
  * root: the nft side is bench/nft-restore.c.
@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "warden/jailrt.h"
-#include "warden/store.h"
+#include "warden/store/store.h"
 
 static double now_ns(void)
 {

@@ -13,7 +13,7 @@
 #include "local/local.h"
 #include "master/master.h"
 #include "queue/smtpc.h"
-#include "warden/firewall.h"
+#include "warden/firewall/firewall.h"
 
 #define DEFAULT_CONFIG "/etc/mailwarden/mailwarden.conf"
 

@@ -12,7 +12,7 @@
 
 #include "cli/cli.h"
 #include "common/util.h"
-#include "warden/filter.h"
+#include "warden/filter/filter.h"
 
 #define SCAN_MAXHOSTS 65536
 #define SCAN_HASH (SCAN_MAXHOSTS * 2)	/* open addressing, power of 2 */

@@ -37,7 +37,7 @@
 #include "smtp/tls.h"
 #include "smtp/engine.h"
 #include "warden/control.h"
-#include "warden/firewall.h"
+#include "warden/firewall/firewall.h"
 #include "warden/jail.h"
 #include "warden/privsep.h"
 #include "warden/warden.h"

@@ -18,10 +18,10 @@
 #include "mail/banfile.h"
 #include "warden/ban.h"
 #include "warden/f2blog.h"
-#include "warden/follow.h"
-#include "warden/fw_proto.h"
+#include "warden/source/follow.h"
+#include "warden/firewall/fw_proto.h"
 #include "warden/jailrt.h"
-#include "warden/store.h"
+#include "warden/store/store.h"
 #include "warden/warden_int.h"
 
 void ban_commit(void *arg)

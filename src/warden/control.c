@@ -19,9 +19,9 @@
 #include "common/util.h"
 #include "warden/ban.h"
 #include "warden/control.h"
-#include "warden/follow.h"
+#include "warden/source/follow.h"
 #include "warden/jailrt.h"
-#include "warden/store.h"
+#include "warden/store/store.h"
 #include "warden/warden_int.h"
 
 #define CTL_REQ_MAX 4096

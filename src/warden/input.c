@@ -12,8 +12,8 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "warden/ban.h"
-#include "warden/filter.h"
-#include "warden/fw_proto.h"
+#include "warden/filter/filter.h"
+#include "warden/firewall/fw_proto.h"
 #include "warden/input.h"
 #include "warden/warden_int.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "warden/actions.h"
+#include "warden/firewall/actions.h"
 #include "warden/jail.h"
 #include "fuzz.h"
 

@@ -1,5 +1,5 @@
 /*
- * date_fuzz — the fail2ban date parser (src/warden/date.c): the default
+ * date_fuzz — the fail2ban date parser (src/warden/filter/date.c): the default
  * detectors searched anywhere in a log line and anchored at its start, a
  * filter's own datepattern, and one strftime-style pattern applied to text.
  * Input: "pattern NUL text"; without a NUL the whole input is the line.
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "warden/filter.h"
+#include "warden/filter/filter.h"
 #include "fuzz.h"
 
 static struct date_detector *any, *begin;

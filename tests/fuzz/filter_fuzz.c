@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "warden/filter.h"
+#include "warden/filter/filter.h"
 #include "fuzz.h"
 
 static char fdir[128];

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
-#include "warden/actions.h"
+#include "warden/firewall/actions.h"
 #include "warden/jail.h"
 
 static char dir[] = "/tmp/mw_actions_test_XXXXXX";

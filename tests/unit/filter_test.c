@@ -16,7 +16,7 @@
 #include <sys/time.h>
 
 #include "common/log.h"
-#include "warden/filter.h"
+#include "warden/filter/filter.h"
 
 static const char *const dirs[] = { "data/filter.d", NULL };
 

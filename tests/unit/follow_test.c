@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "common/loop.h"
-#include "warden/follow.h"
-#include "warden/store.h"
+#include "warden/source/follow.h"
+#include "warden/store/store.h"
 
 static char dir[] = "/tmp/mw_follow_test_XXXXXX";
 

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "warden/fw_proto.h"
+#include "warden/firewall/fw_proto.h"
 
 static int pair[2];
 

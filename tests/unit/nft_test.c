@@ -24,8 +24,8 @@
 
 #include <nftables/libnftables.h>
 
-#include "warden/actions.h"
-#include "warden/nft.h"
+#include "warden/firewall/actions.h"
+#include "warden/firewall/nft.h"
 
 #define TABLE "mwtest"
 

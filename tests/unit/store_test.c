@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "warden/store.h"
+#include "warden/store/store.h"
 
 static char dir[] = "/tmp/mw_store_test_XXXXXX";
 static char dbpath[256];

@@ -9,7 +9,7 @@
 #include <nftables/libnftables.h>
 
 #include "common/buf.h"
-#include "warden/nft.h"
+#include "warden/firewall/nft.h"
 
 /* Largest generated command: about 60 bytes a ban, so ~4 million bans. */
 #define NFT_CMD_MAX (256u << 20)

@@ -12,8 +12,8 @@
 
 #include "common/buf.h"
 #include "common/util.h"
-#include "warden/filter.h"
-#include "warden/filter_impl.h"
+#include "warden/filter/filter.h"
+#include "warden/filter/filter_impl.h"
 
 #define MAXDEPTH 32
 

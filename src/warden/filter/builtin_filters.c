@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "warden/filter.h"
-#include "warden/filter_impl.h"
+#include "warden/filter/filter.h"
+#include "warden/filter/filter_impl.h"
 
 /* Shared: the syslog prefix once the date is cut out. */
 static const char common_conf[] =

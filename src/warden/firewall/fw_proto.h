@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "common/msg.h"
-#include "warden/actions.h"
+#include "warden/firewall/actions.h"
 
 #define FW_JAIL_MAX 64		/* longest jail name on the wire */
 #define FW_USER_MAX 512		/* longest <F-USER> */

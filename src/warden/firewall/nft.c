@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 
 #include "common/util.h"
-#include "warden/nft_priv.h"
+#include "warden/firewall/nft_priv.h"
 
 #define CHAIN_SPEC "{ type filter hook input priority filter - 1; policy accept; }"
 #define SET_SPEC_V4 "{ type ipv4_addr; flags interval,timeout; }"

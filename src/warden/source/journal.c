@@ -18,8 +18,8 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
-#include "warden/follow.h"
-#include "warden/store.h"
+#include "warden/source/follow.h"
+#include "warden/store/store.h"
 
 #define JOURNAL_BATCH	1000	/* entries per loop turn */
 #define FIELD_MAX	256	/* host, ident, pid */

@@ -16,8 +16,8 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "warden/filter.h"
-#include "warden/filter_impl.h"
+#include "warden/filter/filter.h"
+#include "warden/filter/filter_impl.h"
 
 /* ---- group dictionaries (fail2ban's groupdict, None = absent value) ---- */
 

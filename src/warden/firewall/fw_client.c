@@ -16,7 +16,7 @@
 #include "common/loop.h"
 #include "common/msg.h"
 #include "warden/f2blog.h"
-#include "warden/fw_proto.h"
+#include "warden/firewall/fw_proto.h"
 
 static int fw_fd = -1;
 

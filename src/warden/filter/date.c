@@ -18,8 +18,8 @@
 
 #include "common/buf.h"
 #include "common/util.h"
-#include "warden/filter.h"
-#include "warden/filter_impl.h"
+#include "warden/filter/filter.h"
+#include "warden/filter/filter_impl.h"
 
 #define DATE_MAXT 64
 #define buf_str(b) ((b)->data ? (b)->data : "")

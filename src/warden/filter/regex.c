@@ -13,8 +13,8 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "warden/filter.h"
-#include "warden/filter_impl.h"
+#include "warden/filter/filter.h"
+#include "warden/filter/filter_impl.h"
 
 #define IP4 "(?:::f{4,6}:)?(?P<ip4>(?:\\d{1,3}\\.){3}\\d{1,3})"
 #define IP6 "(?P<ip6>(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):))"

@@ -52,7 +52,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "common/util.h"
-#include "warden/nft_priv.h"
+#include "warden/firewall/nft_priv.h"
 
 /* Per element: the two keys and their attributes (< 100 bytes). */
 #define ELEM_ROOM 256

@@ -24,9 +24,9 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
-#include "warden/actions.h"
+#include "warden/firewall/actions.h"
 #include "warden/ini.h"
-#include "warden/nft.h"
+#include "warden/firewall/nft.h"
 
 #define ACT_RETRY_MS 30000
 #define ACT_ATTEMPTS 3

@@ -26,11 +26,11 @@
 #include "common/loop.h"
 #include "common/msg.h"
 #include "common/util.h"
-#include "warden/actions.h"
-#include "warden/firewall.h"
-#include "warden/fw_proto.h"
+#include "warden/firewall/actions.h"
+#include "warden/firewall/firewall.h"
+#include "warden/firewall/fw_proto.h"
 #include "warden/jail.h"
-#include "warden/nft.h"
+#include "warden/firewall/nft.h"
 #include "warden/privsep.h"
 
 /* The widest network any request may name, whatever the jail's prefix

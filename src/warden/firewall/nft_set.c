@@ -30,7 +30,7 @@
 #include <sys/socket.h>
 
 #include "common/util.h"
-#include "warden/nft_priv.h"
+#include "warden/firewall/nft_priv.h"
 
 /* A ban already in the set with this much less time left is not re-added,
  * so a restart restoring its bans writes nothing. */

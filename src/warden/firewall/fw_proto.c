@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 
 #include "common/util.h"
-#include "warden/fw_proto.h"
+#include "warden/firewall/fw_proto.h"
 
 #define FW_SEND_WAIT_MS 5000
 #define FW_FOREVER 0xffffffffu

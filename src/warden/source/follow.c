@@ -25,8 +25,8 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
-#include "warden/follow.h"
-#include "warden/store.h"
+#include "warden/source/follow.h"
+#include "warden/store/store.h"
 
 #define RBUF_SIZE	(64 * 1024)	/* one read() */
 #define TURN_BUDGET	(256 * 1024)	/* bytes per file and loop turn */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "warden/store.h"
+#include "warden/store/store.h"
 
 enum {
 	Q_BAN_ADD, Q_BAN_DEL, Q_BAN_LIVE, Q_BAN_COUNT,
