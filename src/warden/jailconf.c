@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "warden/ini.h"
 #include "warden/jail.h"
@@ -574,7 +575,9 @@ static int referenced(const struct ini *ini, const char *key)
 }
 
 /* A key of the jail or [DEFAULT] that is a slip of an option's name
- * (maxretyr) and no variable used elsewhere: an error naming both. */
+ * (maxretyr) and no variable used elsewhere: a warning naming both (jail
+ * sections may hold free variables, as in fail2ban, so not an error).
+ * Always 0. */
 static int check_slips(const struct ctx *c)
 {
 	for (int i = 0; i < c->ini->n; i++) {
@@ -588,10 +591,9 @@ static int check_slips(const struct ctx *c)
 			if (str_ieq(jail_other_keys[k], o->key))
 				break;
 		const struct param *near = param_near(jail_params, o->key);
-		if (k == sizeof(jail_other_keys) / sizeof(*jail_other_keys) && near) {
-			struct loc l = { o->file, o->line };
-			return jerr(c, &l, o->key, "unknown option; did you mean %s?", near->name);
-		}
+		if (k == sizeof(jail_other_keys) / sizeof(*jail_other_keys) && near)
+			log_warn("%s, line %d: [%s] %s: unknown option, ignored; did you mean %s?",
+			    o->file, o->line, c->jail, o->key, near->name);
 	}
 	return 0;
 }

@@ -41,3 +41,17 @@ def test_bad_regex_in_a_filter_file(make_server, tmp_path):
                              f"filter = {d}/mine.conf"], start=False)
     r = check(srv)
     assert r.returncode != 0 and "mine.conf" in r.stderr, r.stderr
+
+
+def test_option_slip_is_a_warning_naming_the_option(make_server):
+    """maxretyr in a jail (issue 12): check-config passes but says which
+    option was meant (fail2ban allows free variables in a section); the
+    running server logs the same warning."""
+    srv = make_server(extra=["[sshd]", "enabled = true", "logpath = /dev/null",
+                             "maxretyr = 2"], start=False)
+    r = check(srv)
+    assert r.returncode == 0, r.stderr
+    assert f"{srv.conf}, line" in r.stderr and \
+        "[sshd] maxretyr: unknown option, ignored; did you mean maxretry?" in r.stderr, r.stderr
+    srv.start()
+    srv.wait_log(r"\[sshd\] maxretyr: unknown option, ignored; did you mean maxretry\?")
