@@ -15,8 +15,6 @@
 #include "policy/restrict.h"
 #include "smtp/smtpd.h"
 
-static int instance_counter;
-
 static void check_retry(void *arg)
 {
 	struct session *s = arg;
@@ -95,7 +93,7 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 {
 	if (s->pctx == NULL) {
 		s->pctx = xcalloc(1, sizeof(*s->pctx));
-		s->pctx->instance = ++instance_counter;
+		s->pctx->instance = ++s->eng->policy_instances;
 	}
 	struct policy_ctx *c = s->pctx;
 	c->stage = st;
@@ -108,7 +106,7 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 	c->in_mynetworks = s->in_mynetworks;
 	c->sasl_authenticated = s->sasl_username != NULL;
 	c->sasl_username = s->sasl_username;
-	c->sender_login_maps = eng.sender_login_maps;
+	c->sender_login_maps = s->eng->sender_login_maps;
 	c->helo = s->helo;
 	c->sender = s->sender;
 	c->rcpt = rcpt;
@@ -167,7 +165,7 @@ void check_set_line(const char *line)
 
 int check_helo(struct session *s)
 {
-	const struct role_cfg *rc = &eng.roles[s->role];
+	const struct role_cfg *rc = &s->eng->roles[s->role];
 	if (rc->delay_reject)
 		return 0;
 	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
@@ -180,7 +178,7 @@ int check_helo(struct session *s)
 
 int check_mail(struct session *s)
 {
-	const struct role_cfg *rc = &eng.roles[s->role];
+	const struct role_cfg *rc = &s->eng->roles[s->role];
 	if (rc->delay_reject)
 		return 0;
 	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
@@ -198,7 +196,7 @@ int check_mail(struct session *s)
 
 int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known, const char *table)
 {
-	const struct role_cfg *rc = &eng.roles[s->role];
+	const struct role_cfg *rc = &s->eng->roles[s->role];
 	int r = connect_verdict(s, STAGE_RCPT, rcpt);
 	if (r != 0)
 		return r;
@@ -224,7 +222,7 @@ int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known, cons
 
 int check_data(struct session *s)
 {
-	const struct role_cfg *rc = &eng.roles[s->role];
+	const struct role_cfg *rc = &s->eng->roles[s->role];
 	struct policy_ctx *c = ctx_get(s, STAGE_DATA, s->nrcpt ? s->rcpt[0] : NULL);
 	return run_list(s, rc->data, c, cur_line);
 }

@@ -39,10 +39,6 @@ static const char *const cmd_names[CMD_COUNT] = {
 	"noop", "vrfy", "quit", "help", "unknown",
 };
 
-/* Every live session, for drain on shutdown. */
-static struct session **all;
-static size_t nall, all_cap;
-
 static void session_io(int fd, int events, void *arg);
 static void session_unblock(void *arg);
 static void set_unknown_name(struct session *s);
@@ -50,30 +46,68 @@ static void session_process(struct session *s, const char *p, size_t n);
 static void session_tls_step(struct session *s);
 static void session_read(struct session *s);
 
-const char *session_client(const struct session *s)
+/* "name[addr]", formatted into the session (valid until the next call). */
+const char *session_client(struct session *s)
 {
-	static char buf[320];
-	snprintf(buf, sizeof(buf), "%s[%s]", s->name, s->addr);
-	return buf;
+	snprintf(s->client, sizeof(s->client), "%s[%s]", s->name, s->addr);
+	return s->client;
 }
 
 static void session_track(struct session *s)
 {
-	if (nall == all_cap) {
-		all_cap = all_cap ? all_cap * 2 : 256;
-		all = xrealloc(all, all_cap * sizeof(*all));
+	struct engine *e = s->eng;
+	if (e->nall == e->all_cap) {
+		e->all_cap = e->all_cap ? e->all_cap * 2 : 256;
+		e->all = xrealloc(e->all, e->all_cap * sizeof(*e->all));
 	}
-	all[nall++] = s;
+	e->all[e->nall++] = s;
 }
 
 static void session_untrack(struct session *s)
 {
-	for (size_t i = 0; i < nall; i++)
-		if (all[i] == s) {
-			all[i] = all[--nall];
+	struct engine *e = s->eng;
+	for (size_t i = 0; i < e->nall; i++)
+		if (e->all[i] == s) {
+			e->all[i] = e->all[--e->nall];
 			return;
 		}
 }
+
+/* ---- the socket I/O of a session (a test replaces it: session_io) ---- */
+
+static ssize_t sock_recv(struct session *s, char *buf, size_t len);
+
+static ssize_t sock_send(struct session *s, const char *buf, size_t len)
+{
+	if (s->ssl && s->tls == TLS_ON) {
+		ERR_clear_error();
+		int r = SSL_write(s->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+		if (r > 0)
+			return r;
+		int e = SSL_get_error(s->ssl, r);
+		errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
+		return -1;
+	}
+	return send(s->fd, buf, len, MSG_NOSIGNAL);
+}
+
+static void sock_watch(struct session *s, int events)
+{
+	if (events)
+		loop_watch(s->fd, events, session_io, s);
+	else
+		loop_unwatch(s->fd);
+}
+
+static void sock_close(struct session *s)
+{
+	loop_unwatch(s->fd);
+	close(s->fd);
+}
+
+const struct session_io session_socket_io = {
+	sock_recv, sock_send, sock_watch, sock_close, session_starttls,
+};
 
 static void peer_text(const struct sockaddr_storage *ss, char *addr, size_t len, unsigned *port)
 {
@@ -92,9 +126,9 @@ static void peer_text(const struct sockaddr_storage *ss, char *addr, size_t len,
 	}
 }
 
-void session_accept(int lfd, enum smtp_role role)
+void session_accept(struct engine *e, int lfd, enum smtp_role role)
 {
-	for (int i = 0; i < 64 && !eng.draining && !eng.accept_paused; i++) {
+	for (int i = 0; i < 64 && !e->draining && !e->accept_paused; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -107,48 +141,56 @@ void session_accept(int lfd, enum smtp_role role)
 		char addr[INET6_ADDRSTRLEN], jail[32];
 		unsigned port;
 		peer_text(&ss, addr, sizeof(addr), &port);
-		if (engine_banned(addr, jail, sizeof(jail))) {
+		if (engine_banned(e, addr, jail, sizeof(jail))) {
 			/* Refused before any byte, firewall or not. */
 			log_info("reject: connect from %s[%s]: banned by the ban engine (jail %s)",
-			    engine_hostname(addr), addr, jail);
+			    engine_hostname(e, addr), addr, jail);
 			close(fd);
 			continue;
 		}
-		struct session *s = xcalloc(1, sizeof(*s));
-		s->fd = fd;
-		s->role = role;
-		s->state = SMTP_ST_CMD;
-		memcpy(s->addr, addr, sizeof(s->addr));
-		s->port = port;
-		s->in_mynetworks = cidrlist_match_str(eng.mynetworks, s->addr);
-		s->limit_exempt = cidrlist_match_str(eng.limit_exceptions, s->addr);
-		anvil_key(s->addr, s->akey, sizeof(s->akey));
-		s->bare_lf_ok = eng.bare_lf_exclusions && cidrlist_match_str(eng.bare_lf_exclusions, s->addr);
-		buf_init(&s->in, (size_t)eng.line_limit + 2);
-		buf_init(&s->out, OUT_MAX);
-		buf_init(&s->hdrline, 1000);
-		buf_init(&s->stash, 4 * READ_CHUNK);
-		eng.nsessions++;
-		anvil_open(s->akey);
-		session_track(s);
-		if (eng.nsessions >= eng.session_limit)
-			engine_accept_pause();
-		limit_stress_check();
-		loop_watch(fd, LOOP_READ, session_io, s);
-		limit_arm_timer(s, 0);
-		if (eng.roles[role].wrappermode) {
-			/* Implicit TLS (RFC 8314): handshake first, greet after. */
-			s->tls_wrapper = 1;
-			set_unknown_name(s);
-			if (limit_tls_wrapper(s) < 0) {
-				session_close(s, NULL);
-				continue;
-			}
-			session_starttls(s);
-			continue;
-		}
-		connect_start(s);	/* may greet, or close s, at once */
+		session_open(e, fd, role, addr, port);
 	}
+}
+
+struct session *session_open(struct engine *e, int fd, enum smtp_role role,
+    const char *addr, unsigned port)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	s->eng = e;
+	s->fd = fd;
+	s->role = role;
+	s->state = SMTP_ST_CMD;
+	str_copy(s->addr, sizeof(s->addr), addr);
+	s->port = port;
+	s->in_mynetworks = cidrlist_match_str(e->mynetworks, s->addr);
+	s->limit_exempt = cidrlist_match_str(e->limit_exceptions, s->addr);
+	anvil_key(&e->anvil, s->addr, s->akey, sizeof(s->akey));
+	s->bare_lf_ok = e->bare_lf_exclusions && cidrlist_match_str(e->bare_lf_exclusions, s->addr);
+	buf_init(&s->in, (size_t)e->line_limit + 2);
+	buf_init(&s->out, OUT_MAX);
+	buf_init(&s->hdrline, 1000);
+	buf_init(&s->stash, 4 * READ_CHUNK);
+	e->nsessions++;
+	anvil_open(&e->anvil, s->akey);
+	session_track(s);
+	if (e->nsessions >= e->session_limit)
+		engine_accept_pause(e);
+	limit_stress_check(e);
+	e->io->watch(s, LOOP_READ);
+	limit_arm_timer(s, 0);
+	if (e->roles[role].wrappermode) {
+		/* Implicit TLS (RFC 8314): handshake first, greet after. */
+		s->tls_wrapper = 1;
+		set_unknown_name(s);
+		if (limit_tls_wrapper(s) < 0) {
+			session_close(s, NULL);
+			return s;
+		}
+		e->io->starttls(s);
+		return s;
+	}
+	connect_start(s);	/* may greet, or close s, at once */
+	return s;
 }
 
 void session_reply(struct session *s, const char *fmt, ...)
@@ -175,11 +217,12 @@ static void session_pending(void *arg);
 /* A session closed before connect_start() still logs a name. */
 static void set_unknown_name(struct session *s)
 {
-	str_copy(s->name, sizeof(s->name), engine_hostname(s->addr));
+	str_copy(s->name, sizeof(s->name), engine_hostname(s->eng, s->addr));
 }
 
 static void session_free(struct session *s)
 {
+	struct engine *e = s->eng;
 	loop_cancel_idle(session_pending, s);
 	loop_cancel_idle(session_unblock, s);
 	auth_cancel(s);
@@ -198,8 +241,7 @@ static void session_free(struct session *s)
 	}
 	loop_timer_clear(&s->timer);
 	loop_timer_clear(&s->sleep);
-	loop_unwatch(s->fd);
-	close(s->fd);
+	e->io->close(s);
 	session_reset_transaction(s);
 	free(s->helo);
 	buf_free(&s->in);
@@ -207,13 +249,13 @@ static void session_free(struct session *s)
 	buf_free(&s->hdrline);
 	buf_free(&s->stash);
 	session_untrack(s);
-	anvil_close(s->akey);
-	eng.nsessions--;
+	anvil_close(&e->anvil, s->akey);
+	e->nsessions--;
 	free(s);
-	limit_stress_check();
-	if (eng.accept_paused && eng.nsessions < eng.session_limit)
-		engine_accept_resume();
-	if (eng.draining && eng.nsessions == 0)
+	limit_stress_check(e);
+	if (e->accept_paused && e->nsessions < e->session_limit)
+		engine_accept_resume(e);
+	if (e->draining && e->nsessions == 0)
 		loop_exit();
 }
 
@@ -259,24 +301,12 @@ void session_close(struct session *s, const char *why)
 void session_flush(struct session *s)
 {
 	while (s->out.len > 0) {
-		ssize_t n;
-		if (s->ssl && s->tls == TLS_ON) {
-			ERR_clear_error();
-			int r = SSL_write(s->ssl, s->out.data, (int)(s->out.len > INT32_MAX ? INT32_MAX : s->out.len));
-			if (r > 0)
-				n = r;
-			else {
-				int e = SSL_get_error(s->ssl, r);
-				errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
-				n = -1;
-			}
-		} else
-			n = send(s->fd, s->out.data, s->out.len, MSG_NOSIGNAL);
+		ssize_t n = s->eng->io->send(s, s->out.data, s->out.len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				loop_watch(s->fd, LOOP_READ | LOOP_WRITE, session_io, s);
+				s->eng->io->watch(s, LOOP_READ | LOOP_WRITE);
 				return;
 			}
 			session_close(s, "lost connection");
@@ -297,10 +327,10 @@ void session_flush(struct session *s)
 	if (s->tls_start) {
 		/* "220 Ready to start TLS" is out: nothing more in clear text. */
 		s->tls_start = 0;
-		session_starttls(s);
+		s->eng->io->starttls(s);
 		return;
 	}
-	loop_watch(s->fd, LOOP_READ, session_io, s);
+	s->eng->io->watch(s, LOOP_READ);
 	if (s->ssl && SSL_pending(s->ssl) > 0)
 		loop_at_idle(session_pending, s);	/* decrypted bytes epoll cannot see */
 }
@@ -316,21 +346,20 @@ static void session_unblock(void *arg)
 /* Input already decrypted inside OpenSSL: read it as if the socket fired. */
 static void session_pending(void *arg)
 {
-	struct session *s = arg;
-	session_io(s->fd, LOOP_READ, s);
+	session_event(arg, LOOP_READ);
 }
 
 /* Begin the TLS handshake (after STARTTLS's 220, or at accept on 465). */
 void session_starttls(struct session *s)
 {
-	s->ssl = tls_new(s->fd, eng.roles[s->role].tls_encrypt || s->tls_wrapper);
+	s->ssl = tls_new(s->fd, s->eng->roles[s->role].tls_encrypt || s->tls_wrapper);
 	if (s->ssl == NULL) {
 		log_warn("cannot start TLS for %s: out of memory or no certificate", session_client(s));
 		session_close(s, "lost connection");
 		return;
 	}
 	s->tls = TLS_HANDSHAKE;
-	loop_timer_set(&s->timer, (uint64_t)limit_starttls_timeout_ms(), session_timeout, s);
+	loop_timer_set(&s->timer, (uint64_t)limit_starttls_timeout_ms(s->eng), session_timeout, s);
 	session_tls_step(s);
 }
 
@@ -341,7 +370,7 @@ static void session_tls_done(struct session *s)
 	tls_summary(s->ssl, info, sizeof(info));
 	free(s->tls_info);
 	s->tls_info = xstrdup(info);
-	if (eng.tls_loglevel >= 1)
+	if (s->eng->tls_loglevel >= 1)
 		log_info("Anonymous TLS connection established from %s: %s", session_client(s), info);
 	limit_arm_timer(s, 0);
 	if (limit_tls_handshake(s) < 0) {
@@ -369,7 +398,7 @@ static void session_tls_done(struct session *s)
 	free(s->sasl_username);
 	s->sasl_username = NULL;
 	s->sasl_method = NULL;
-	loop_watch(s->fd, LOOP_READ, session_io, s);
+	s->eng->io->watch(s, LOOP_READ);
 	if (SSL_pending(s->ssl) > 0)
 		loop_at_idle(session_pending, s);
 }
@@ -386,11 +415,11 @@ static void session_tls_step(struct session *s)
 	}
 	int e = SSL_get_error(s->ssl, r);
 	if (e == SSL_ERROR_WANT_READ) {
-		loop_watch(s->fd, LOOP_READ, session_io, s);
+		s->eng->io->watch(s, LOOP_READ);
 		return;
 	}
 	if (e == SSL_ERROR_WANT_WRITE) {
-		loop_watch(s->fd, LOOP_WRITE, session_io, s);
+		s->eng->io->watch(s, LOOP_WRITE);
 		return;
 	}
 	if (e == SSL_ERROR_SSL)
@@ -411,11 +440,11 @@ void session_timeout(void *arg)
 	    s->auth_step == AUTH_CHECKING) {
 		/* Waiting on our own disk, lookups, password check or a
 		 * deliberate delay, not on the client. */
-		loop_timer_set(&s->timer, (uint64_t)limit_timeout_ms(), session_timeout, s);
+		loop_timer_set(&s->timer, (uint64_t)limit_timeout_ms(s->eng), session_timeout, s);
 		return;
 	}
 	log_info("timeout after %s from %s", s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
-	session_reply(s, "421 4.4.2 %s Error: timeout exceeded", eng.myhostname);
+	session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->eng->myhostname);
 	s->state = SMTP_ST_CLOSING;
 	s->last_cmd = NULL;
 	session_flush(s);
@@ -425,13 +454,13 @@ void session_timeout(void *arg)
 void session_error(struct session *s)
 {
 	s->errors++;
-	if ((long)s->errors >= limit_hard_errors()) {
+	if ((long)s->errors >= limit_hard_errors(s->eng)) {
 		char line[400];
 		snprintf(line, sizeof(line), "too many errors after %s from %s",
 		    s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
 		log_info("%s", line);
 		warden_event(s, WEV_PROTOCOL, s->sasl_username, line);
-		session_reply(s, "421 4.7.0 %s Error: too many errors", eng.myhostname);
+		session_reply(s, "421 4.7.0 %s Error: too many errors", s->eng->myhostname);
 		s->state = SMTP_ST_CLOSING;
 	}
 }
@@ -465,10 +494,14 @@ void session_resume(struct session *s)
 	session_flush(s);
 }
 
+/* The socket's loop callback. */
 static void session_io(int fd, int events, void *arg)
 {
-	struct session *s = arg;
+	session_event(arg, events);
+}
 
+void session_event(struct session *s, int events)
+{
 	if (s->tls == TLS_HANDSHAKE) {
 		session_tls_step(s);
 		return;		/* s may be gone */
@@ -491,17 +524,14 @@ static void session_io(int fd, int events, void *arg)
 		 * Nothing to write: stop watching the socket altogether, as
 		 * epoll reports a hang-up or an error even for a watch of no
 		 * events; session_flush() watches it again when we go on. */
-		if (s->out.len > 0 && !s->sleeping)
-			loop_watch(fd, LOOP_WRITE, session_io, s);
-		else
-			loop_unwatch(fd);
+		s->eng->io->watch(s, s->out.len > 0 && !s->sleeping ? LOOP_WRITE : 0);
 		return;
 	}
 	session_read(s);
 }
 
 /* Plain recv() or SSL_read(): >0 bytes, 0 end of input, -1 errno (EAGAIN). */
-static ssize_t session_recv(struct session *s, char *buf, size_t len)
+static ssize_t sock_recv(struct session *s, char *buf, size_t len)
 {
 	if (s->ssl == NULL)
 		return recv(s->fd, buf, len, 0);
@@ -528,7 +558,7 @@ static void session_read(struct session *s)
 {
 	char chunk[READ_CHUNK];
 	for (;;) {
-		ssize_t n = session_recv(s, chunk, sizeof(chunk));
+		ssize_t n = s->eng->io->recv(s, chunk, sizeof(chunk));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -602,7 +632,7 @@ static void session_process(struct session *s, const char *p, size_t n)
 			continue;
 		}
 		const char *nl = memchr(p, '\n', n);
-		size_t limit = (size_t)eng.line_limit;
+		size_t limit = (size_t)s->eng->line_limit;
 		if (nl == NULL) {
 			if (!s->skipping) {
 				size_t room = limit > s->in.len ? limit - s->in.len : 0;
@@ -632,7 +662,7 @@ static void session_process(struct session *s, const char *p, size_t n)
 				len = limit;
 			line[len] = '\0';
 			log_warn("%s: request longer than %ld: %.30s...", session_client(s),
-			    eng.line_limit, line);
+			    s->eng->line_limit, line);
 		}
 		/* Strip the line ending; note a bare LF. */
 		int bare_lf = 0;
@@ -644,9 +674,9 @@ static void session_process(struct session *s, const char *p, size_t n)
 				bare_lf = 1;
 		}
 		line[len] = '\0';
-		if (bare_lf && eng.bare_lf == BARE_LF_REJECT && !s->bare_lf_ok) {
+		if (bare_lf && s->eng->bare_lf == BARE_LF_REJECT && !s->bare_lf_ok) {
 			log_info("reject: bare <LF> received from %s", session_client(s));
-			session_reply(s, "550 5.5.2 %s Error: bare <LF> received", eng.myhostname);
+			session_reply(s, "550 5.5.2 %s Error: bare <LF> received", s->eng->myhostname);
 			s->state = SMTP_ST_CLOSING;
 			free(owned);
 			return;
@@ -684,27 +714,27 @@ void session_reset_transaction(struct session *s)
 
 /* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA
  * finish their message first (their 421 comes after the 250). */
-void session_drain_all(void)
+void session_drain_all(struct engine *e)
 {
-	for (size_t i = nall; i-- > 0;) {
-		struct session *s = all[i];
+	for (size_t i = e->nall; i-- > 0;) {
+		struct session *s = e->all[i];
 		if ((s->state == SMTP_ST_CMD && s->sender == NULL) || s->state == SMTP_ST_CONNECT ||
 		    s->state == SMTP_ST_WAIT) {
 			session_reply(s, "421 4.3.2 %s Service shutting down, closing transmission channel",
-			    eng.myhostname);
+			    s->eng->myhostname);
 			s->state = SMTP_ST_CLOSING;
 			session_flush(s);
 		}
 	}
-	if (eng.nsessions == 0)
+	if (e->nsessions == 0)
 		loop_exit();
 }
 
-void session_stress_all(void)
+void session_stress_all(struct engine *e)
 {
-	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms();
-	for (size_t i = 0; i < nall; i++) {
-		struct session *s = all[i];
+	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms(e);
+	for (size_t i = 0; i < e->nall; i++) {
+		struct session *s = e->all[i];
 		if (s->deadline > now + t)
 			s->deadline = now + t;
 		if (s->timer.slot != (size_t)-1 && s->timer.when > now + t)
@@ -712,8 +742,8 @@ void session_stress_all(void)
 	}
 }
 
-void session_sleep_then_resume(struct session *s)
+void session_sleep_then_resume(struct session *s, long ms)
 {
 	s->sleeping = 1;
-	loop_timer_set(&s->sleep, (uint64_t)eng.error_sleep_ms, session_wake, s);
+	loop_timer_set(&s->sleep, (uint64_t)ms, session_wake, s);
 }

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/buf.h"
 #include "common/loop.h"
@@ -25,6 +26,8 @@ struct sasl;
 struct sasl_req;
 struct maplist;
 struct banfile;
+struct engine_listener;
+struct session;
 
 /* Listener roles, as master.cf service names. */
 enum smtp_role { ROLE_SMTP, ROLE_SUBMISSION, ROLE_SMTPS };
@@ -48,7 +51,46 @@ struct role_cfg {
 	int auth_required;		/* MAIL needs AUTH first (submission, smtps) */
 };
 
-/* Engine-wide state: config values read once at start. */
+/* A listener of the engine, the argument of its accept callback. */
+struct engine_port {
+	struct engine *eng;
+	int fd;
+	enum smtp_role role;
+};
+
+/* /etc/hosts: address -> first name. */
+struct engine_host {
+	char *addr, *name;
+};
+
+/* Group commit (commit.c): sessions whose file waits for the sync. */
+struct commit_state {
+	struct session *pending;	/* the next batch */
+	struct session *inflight;	/* the batch the worker is flushing */
+	int scheduled, syncing;
+	int qmgr_missed;		/* a hint was lost: ask for a full scan */
+	int efd_req, efd_done;		/* eventfds to and from the worker, -1 before */
+	volatile int sync_rc, sync_errno;
+};
+
+/* anvil.c: per client network counters (see anvil_key). */
+#define ANVIL_BUCKETS	16384
+struct anvil_ent;
+struct anvil_table {
+	struct anvil_ent *bucket[ANVIL_BUCKETS];
+	uint64_t seed;
+	size_t nents;
+	uint64_t last_sweep;
+	int full_logged;
+	long v4_prefix, v6_prefix;	/* smtpd_client_ipv{4,6}_prefix_length */
+	long unit_ms;			/* anvil_rate_time_unit */
+};
+
+struct auth_client;
+struct greet_pass;
+
+/* Engine-wide state: config values read once at start, and the tables
+ * every session shares. A session reaches it as s->eng. */
 struct engine {
 	const struct config *cfg;
 	struct resolver *resolver;
@@ -87,7 +129,6 @@ struct engine {
 	long rcpt_rate_limit;		/* smtpd_client_recipient_rate_limit */
 	long tls_rate_limit;		/* smtpd_client_new_tls_session_rate_limit */
 	struct cidrlist *limit_exceptions;	/* smtpd_client_event_limit_exceptions */
-	long v4_prefix, v6_prefix;	/* smtpd_client_ipv{4,6}_prefix_length */
 	int per_request_deadline;	/* smtpd_per_request_deadline */
 	long min_data_rate;		/* smtpd_min_data_rate, bytes/s */
 	long starttls_timeout_ms;	/* smtpd_starttls_timeout */
@@ -106,6 +147,23 @@ struct engine {
 	int warden_fd;			/* write end of the master's event socketpair, -1 if none */
 	int spool_dirfd;		/* queue_directory, for warden/bans */
 	struct banfile *bans;		/* the ban engine's list, checked at accept */
+	const char *mail_name;		/* mail_name, for the Received header */
+	/* Listeners handed over by the master (engine.c). */
+	struct engine_port *ports;
+	size_t nports;
+	const struct session_io *io;	/* sockets, or a test's fake I/O */
+	struct engine_host *hosts;	/* /etc/hosts, read before chroot */
+	size_t nhosts;
+	struct loop_timer stop_timer;	/* SIGTERM: cut what is left after 10 s */
+	/* Every live session, for drain and stress mode (session.c). */
+	struct session **all;
+	size_t nall, all_cap;
+	struct commit_state commit;	/* group commit (commit.c) */
+	struct anvil_table anvil;	/* per client network counters (anvil.c) */
+	struct auth_client *auth_clients;	/* AUTH rate and failures (auth.c) */
+	uint64_t auth_seed;
+	struct greet_pass *greet_cache;	/* pregreet passes (connect.c) */
+	int policy_instances;		/* policy "instance" counter (check.c) */
 };
 
 #define ACTION_IGNORE  0
@@ -116,7 +174,6 @@ struct engine {
 #define BARE_LF_REJECT    1
 #define BARE_LF_ALLOW     2
 
-extern struct engine eng;
 
 /* Command counters for the "disconnect from" line, in Postfix's order. */
 enum smtp_cmd_id {
@@ -134,6 +191,7 @@ enum smtp_state {
 };
 
 struct session {
+	struct engine *eng;
 	int fd;
 	enum smtp_role role;
 	enum smtp_state state;
@@ -143,6 +201,7 @@ struct session {
 	int out_blocked;		/* output over its high-water mark: input waits */
 	uint64_t deadline;		/* per-request deadline in DATA (loop_now ms) */
 	char name[256];			/* client host name or "unknown" */
+	char client[256 + INET6_ADDRSTRLEN + 3];	/* session_client()'s text */
 	char rname[256];		/* reverse (PTR) name, even unconfirmed, or "unknown" */
 	int name_status, rname_status;	/* enum policy_name_status */
 	uint64_t dns_id;		/* rDNS lookup in flight, 0 if none */
@@ -220,21 +279,43 @@ struct session {
 #define AUTH_LOGIN_PASS 3		/* sent "334 UGFzc3dvcmQ6" */
 #define AUTH_CHECKING 4			/* the backend is checking */
 
+/* How a session reads, writes and waits: the sockets and TLS of
+ * session.c (session_socket_io), or a test's fake I/O. */
+struct session_io {
+	/* >0 bytes, 0 end of input, -1 and errno (EAGAIN: nothing now) */
+	ssize_t (*recv)(struct session *s, char *buf, size_t len);
+	ssize_t (*send)(struct session *s, const char *buf, size_t len);
+	/* Wait for LOOP_READ|LOOP_WRITE (0: for nothing); session_event() then. */
+	void (*watch)(struct session *s, int events);
+	void (*close)(struct session *s);
+	/* Begin the TLS handshake (after STARTTLS's 220 is out, or at accept). */
+	void (*starttls)(struct session *s);
+};
+extern const struct session_io session_socket_io;
+
 /* session.c */
-void session_accept(int lfd, enum smtp_role role);
+void session_accept(struct engine *e, int lfd, enum smtp_role role);
+/* A new session on fd (accepted, or a test's): greets, starts the TLS
+ * handshake (implicit TLS) or is refused. Returns s, which is already
+ * freed if the io's close() was called meanwhile. */
+struct session *session_open(struct engine *e, int fd, enum smtp_role role,
+    const char *addr, unsigned port);
+/* The session's descriptor is ready (LOOP_READ/LOOP_WRITE); may free s. */
+void session_event(struct session *s, int events);
 void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void session_flush(struct session *s);
 void session_close(struct session *s, const char *why);
 void session_resume(struct session *s);
 void session_error(struct session *s);
-const char *session_client(const struct session *s);
+const char *session_client(struct session *s);
 void session_reset_transaction(struct session *s);
-void session_drain_all(void);
-void session_sleep_then_resume(struct session *s);
+void session_drain_all(struct engine *e);
+/* Hold replies and input for ms, then go on (error sleep, AUTH delay). */
+void session_sleep_then_resume(struct session *s, long ms);
 /* The idle timer's callback: 421 timeout and close. */
 void session_timeout(void *arg);
 /* Stress mode began: no session waits longer than its new timeout. */
-void session_stress_all(void);
+void session_stress_all(struct engine *e);
 
 /* connect.c: before the greeting */
 void connect_start(struct session *s);
@@ -285,28 +366,35 @@ size_t data_feed(struct session *s, const char *p, size_t n);
 /* commit.c */
 void commit_add(struct session *s);
 void commit_forget(struct session *s);
-void commit_notify_qmgr(const char *id);
+void commit_notify_qmgr(struct engine *e, const char *id);
 
+/* engine.c: the engine's state from the config, the queue directory and
+ * the listeners, without privileges, DNS or signals (engine_main does
+ * those; tests and the fuzzer stop here). fatal() on a bad config. */
+void engine_setup(struct engine *e, const struct config *cfg,
+    const struct engine_listener *l, size_t n, int master_fd, int warden_fd);
 /* engine.c: host name of an address from /etc/hosts, or "unknown". */
-const char *engine_hostname(const char *addr);
+const char *engine_hostname(const struct engine *e, const char *addr);
 /* 1 if the ban engine has banned addr; jail gets the jail's name. */
-int engine_banned(const char *addr, char *jail, size_t jlen);
+int engine_banned(struct engine *e, const char *addr, char *jail, size_t jlen);
 /* At default_process_limit: stop accepting (clients wait in the listen
  * backlog, as with Postfix's process limit); resume below it. */
-void engine_accept_pause(void);
-void engine_accept_resume(void);
+void engine_accept_pause(struct engine *e);
+void engine_accept_resume(struct engine *e);
 /* anvil.c: per client network (see anvil_key). Open sessions: +1 at
  * accept, -1 at the end of the session. */
 enum anvil_rate { ANVIL_CONN, ANVIL_MAIL, ANVIL_RCPT, ANVIL_NEWTLS, ANVIL_NRATES };
 /* The client's network as text ("192.0.2.1", "2001:db8::/64"). */
-void anvil_key(const char *addr, char *key, size_t len);
-unsigned anvil_open(const char *key);
-unsigned anvil_count(const char *key);
-void anvil_close(const char *key);
+void anvil_key(const struct anvil_table *a, const char *addr, char *key, size_t len);
+unsigned anvil_open(struct anvil_table *a, const char *key);
+unsigned anvil_count(struct anvil_table *a, const char *key);
+void anvil_close(struct anvil_table *a, const char *key);
 /* Rate in the current anvil_rate_time_unit, after adding one if add. */
-unsigned anvil_rate(const char *key, enum anvil_rate r, int add);
+unsigned anvil_rate(struct anvil_table *a, const char *key, enum anvil_rate r, int add);
 /* Clients in the table (for tests and logs). */
-size_t anvil_clients(void);
+size_t anvil_clients(const struct anvil_table *a);
+/* Free every entry (tests). */
+void anvil_clear(struct anvil_table *a);
 
 /* limits.c: the smtpd_client_*_rate_limit checks (0 go on; -1 refused:
  * warning logged, event sent, reply queued, CLOSING where Postfix
@@ -317,15 +405,13 @@ int limit_rcpt(struct session *s);
 int limit_starttls(struct session *s);
 int limit_tls_handshake(struct session *s);
 int limit_tls_wrapper(struct session *s);
-void limit_stress_check(void);
-long limit_timeout_ms(void);
-long limit_hard_errors(void);
-long limit_junk(void);
-long limit_starttls_timeout_ms(void);
-int limit_deadline(void);
+void limit_stress_check(struct engine *e);
+long limit_timeout_ms(const struct engine *e);
+long limit_hard_errors(const struct engine *e);
+long limit_junk(const struct engine *e);
+long limit_starttls_timeout_ms(const struct engine *e);
+int limit_deadline(const struct engine *e);
 /* The idle/deadline timer of a session after n bytes of input (n = 0:
  * a new request begins). */
 void limit_arm_timer(struct session *s, size_t n);
-/* mail_name, for the Received header. */
-const char *config_get_mail_name(void);
 #endif

@@ -7,6 +7,11 @@
  * file), no renegotiation, no compression. The same protocol and cipher
  * settings apply to every SNI certificate: the servername callback swaps
  * only the certificate.
+ *
+ * The contexts are the one file-scope state of src/smtp left: loaded
+ * once before the chroot, read-only afterwards (OpenSSL's servername
+ * callback reads the SNI table), and loaded and freed the same way by
+ * check-config in the master (tls_init, tls_free).
  */
 #include <openssl/err.h>
 #include <openssl/ssl.h>
