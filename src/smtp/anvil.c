@@ -20,8 +20,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/util.h"
-#include "smtp/smtpd.h"
+#include "smtp/anvil.h"
 
 #define ANVIL_MAX	100000		/* rate-counted clients; ~100 bytes each */
 

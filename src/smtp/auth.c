@@ -23,7 +23,9 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "sasl/sasl.h"
-#include "smtp/smtpd.h"
+#include "smtp/auth.h"
+#include "smtp/engine_int.h"
+#include "smtp/session.h"
 
 #define AUTH_MAX_USER 255
 #define AUTH_MAX_PASS 1024

@@ -13,7 +13,11 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "policy/restrict.h"
-#include "smtp/smtpd.h"
+#include "smtp/auth.h"
+#include "smtp/check.h"
+#include "smtp/cmd.h"
+#include "smtp/engine_int.h"
+#include "smtp/session.h"
 
 static void check_retry(void *arg)
 {

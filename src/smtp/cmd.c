@@ -13,7 +13,13 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "mail/resolve.h"
-#include "smtp/smtpd.h"
+#include "smtp/auth.h"
+#include "smtp/check.h"
+#include "smtp/cmd.h"
+#include "smtp/data.h"
+#include "smtp/engine_int.h"
+#include "smtp/limits.h"
+#include "smtp/session.h"
 
 typedef int cmd_fn(struct session *s, char *arg);	/* 0 ok, -1 error */
 

@@ -15,7 +15,9 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
-#include "smtp/smtpd.h"
+#include "mail/spool.h"
+#include "smtp/engine_int.h"
+#include "smtp/session.h"
 
 static void qmgr_send(struct engine *e, uint16_t type, const char *id)
 {

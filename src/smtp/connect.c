@@ -21,7 +21,11 @@
 #include "common/util.h"
 #include "dns/dns.h"
 #include "policy/restrict.h"
-#include "smtp/smtpd.h"
+#include "smtp/auth.h"
+#include "smtp/connect.h"
+#include "smtp/engine_int.h"
+#include "smtp/limits.h"
+#include "smtp/session.h"
 
 /* Clients that passed the pregreet test: address -> expiry (loop_now ms),
  * the engine's greet_cache. */

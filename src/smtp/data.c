@@ -17,7 +17,10 @@
 #include "common/util.h"
 #include "policy/restrict.h"
 #include "mail/headers.h"
-#include "smtp/smtpd.h"
+#include "mail/spool.h"
+#include "smtp/data.h"
+#include "smtp/engine_int.h"
+#include "smtp/session.h"
 
 #define DATA_LINE_MAX 4096	/* longer lines are written in pieces */
 

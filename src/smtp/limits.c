@@ -19,7 +19,10 @@
 
 #include "common/log.h"
 #include "common/msg.h"
-#include "smtp/smtpd.h"
+#include "smtp/auth.h"
+#include "smtp/engine_int.h"
+#include "smtp/limits.h"
+#include "smtp/session.h"
 
 #define STRESS_TIMEOUT_MS	10000
 #define STRESS_HARD_ERRORS	1

@@ -25,7 +25,15 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
-#include "smtp/smtpd.h"
+#include "mail/spool.h"
+#include "smtp/auth.h"
+#include "smtp/check.h"
+#include "smtp/cmd.h"
+#include "smtp/connect.h"
+#include "smtp/data.h"
+#include "smtp/engine_int.h"
+#include "smtp/limits.h"
+#include "smtp/session.h"
 #include "smtp/tls.h"
 
 #define READ_CHUNK 16384

@@ -10,10 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "common/loop.h"
-#include "smtp/smtpd.h"
+#include "smtp/anvil.h"
 
 static uint64_t fake_now = 1000000;
 static struct anvil_table tab;
