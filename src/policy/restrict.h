@@ -75,6 +75,9 @@ struct policy_ctx {
 	void *cache;
 	/* Added for check_policy_service (zero = unknown). */
 	unsigned long size;		/* MAIL FROM SIZE= */
+	/* Set by restrictions_eval() with its reply: 1 if the reply refuses
+	 * relaying (reject_unauth_destination, defer_unauth_destination). */
+	int reply_relay;
 };
 
 struct restrictions;

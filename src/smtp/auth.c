@@ -25,6 +25,7 @@
 #include "sasl/sasl.h"
 #include "smtp/auth.h"
 #include "smtp/engine_int.h"
+#include "smtp/event.h"
 #include "smtp/session.h"
 
 #define AUTH_MAX_USER 255
@@ -94,25 +95,6 @@ static struct auth_client *client_get(struct engine *e, const char *addr)
 	if (c->failures && now - c->last_fail > FAIL_FORGET_MS)
 		c->failures = 0;
 	return c;
-}
-
-/* ---- events for the ban engine ---- */
-
-void warden_event(struct session *s, int kind, const char *user, const char *text)
-{
-	if (s->eng->warden_fd < 0)
-		return;
-	struct msg m;
-	msg_init(&m, MSG_WARDEN_EVENT);
-	msg_put_u32(&m, (uint32_t)kind);
-	msg_put_str(&m, s->addr);
-	msg_put_str(&m, user ? user : "");
-	msg_put_str(&m, text ? text : "");
-	/* Best effort: a busy warden (full socket buffer) loses the event, the
-	 * session never waits for it. The socketpair is the master's: events
-	 * sent while the warden restarts wait in it. */
-	(void)send(s->eng->warden_fd, m.b.data, m.b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	msg_free(&m);
 }
 
 /* ---- the exchange ---- */
@@ -205,7 +187,7 @@ static void auth_finish(struct session *s, enum sasl_result r, const char *why,
 		s->sasl_method = strcmp(s->auth_mech, "PLAIN") == 0 ? "PLAIN" : "LOGIN";
 		struct auth_client *c = client_get(s->eng, s->akey);
 		c->failures = 0;
-		warden_event(s, WEV_AUTH_OK, user, NULL);
+		event_send(s, WEV_AUTH_OK, user, NULL);
 		auth_cancel(s);
 		if (!sync)
 			session_resume(s);
@@ -228,7 +210,7 @@ static void auth_finish(struct session *s, enum sasl_result r, const char *why,
 	snprintf(line, sizeof(line), "%s: SASL %s authentication failed: %s, sasl_username=%s",
 	    session_client(s), s->auth_mech, reason, user);
 	log_warn("%s", line);
-	warden_event(s, WEV_AUTH_FAIL, user, line);
+	event_send(s, WEV_AUTH_FAIL, user, line);
 	session_reply(s, "535 5.7.8 Error: authentication failed: %s", reason);
 	s->auth_failures++;
 	struct auth_client *c = client_get(s->eng, s->akey);

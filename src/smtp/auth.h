@@ -20,6 +20,4 @@ long auth_b64_decode(const char *in, char *out, size_t outlen);
 /* Split a decoded PLAIN response (n bytes, NUL-terminated at buf[n])
  * "[authzid] NUL authcid NUL passwd" into *user and *pass; -1 if malformed. */
 int auth_plain_split(const char *buf, size_t n, const char **user, const char **pass);
-/* Tell the ban engine (datagram; dropped if it is not running). */
-void warden_event(struct session *s, int kind, const char *user, const char *text);
 #endif

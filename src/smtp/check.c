@@ -13,10 +13,10 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "policy/restrict.h"
-#include "smtp/auth.h"
 #include "smtp/check.h"
 #include "smtp/cmd.h"
 #include "smtp/engine_int.h"
+#include "smtp/event.h"
 #include "smtp/session.h"
 
 static void check_retry(void *arg)
@@ -57,7 +57,7 @@ static const char *stage_verb(enum policy_stage st, const struct session *s)
 
 /* "NOQUEUE: reject: RCPT from host[addr]: REPLY; from=<s> to=<r> proto=ESMTP helo=<h>" */
 static void check_log(struct session *s, enum policy_stage st, const char *action,
-    const char *reply, const char *rcpt)
+    const char *reply, const char *rcpt, enum warden_event kind)
 {
 	char tail[1200];
 	size_t off = 0;
@@ -81,15 +81,14 @@ static void check_log(struct session *s, enum policy_stage st, const char *actio
 	snprintf(line, sizeof(line), "NOQUEUE: %s: %s from %s: %s;%s", action, stage_verb(st, s),
 	    session_client(s), reply, tail);
 	log_info("%s", line);
-	if (strcmp(action, "reject") == 0)
-		warden_event(s, strstr(reply, "Relay access denied") ? WEV_RELAY_DENIED : WEV_REJECT,
-		    s->sasl_username, line);
+	if (kind != 0)
+		event_send(s, kind, s->sasl_username, line);
 }
 
 static void ctx_log(struct policy_ctx *c, const char *action, const char *reply)
 {
 	struct session *s = c->wake_arg;
-	check_log(s, c->stage, action, reply, c->rcpt);
+	check_log(s, c->stage, action, reply, c->rcpt, 0);	/* warnings: no event */
 }
 
 /* The session's policy context, refreshed with what the session knows now. */
@@ -142,7 +141,8 @@ static int run_list(struct session *s, const struct restrictions *r, struct poli
 	case POLICY_REJECT:
 	case POLICY_DEFER:
 		session_reply(s, "%s", reply);
-		check_log(s, c->stage, "reject", reply, c->rcpt);
+		check_log(s, c->stage, "reject", reply, c->rcpt,
+		    c->reply_relay ? WEV_RELAY_DENIED : WEV_REJECT);
 		return -1;
 	default:
 		return 0;
@@ -155,7 +155,7 @@ static int connect_verdict(struct session *s, enum policy_stage st, const char *
 	if (s->connect_reject == NULL)
 		return 0;
 	session_reply(s, "%s", s->connect_reject);
-	check_log(s, st, "reject", s->connect_reject, rcpt);
+	check_log(s, st, "reject", s->connect_reject, rcpt, WEV_REJECT);
 	return -1;
 }
 

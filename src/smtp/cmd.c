@@ -18,6 +18,7 @@
 #include "smtp/cmd.h"
 #include "smtp/data.h"
 #include "smtp/engine_int.h"
+#include "smtp/event.h"
 #include "smtp/limits.h"
 #include "smtp/session.h"
 
@@ -39,7 +40,7 @@ static void log_reject(struct session *s, const char *stage, const char *reply, 
 	    stage, session_client(s), reply, s->sender ? s->sender : "", rcpt,
 	    s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
 	log_info("%s", line);
-	warden_event(s, WEV_REJECT, s->sasl_username, line);
+	event_send(s, WEV_REJECT, s->sasl_username, line);
 }
 
 static int do_helo(struct session *s, char *arg, int esmtp)

@@ -21,9 +21,9 @@
 #include "common/util.h"
 #include "dns/dns.h"
 #include "policy/restrict.h"
-#include "smtp/auth.h"
 #include "smtp/connect.h"
 #include "smtp/engine_int.h"
+#include "smtp/event.h"
 #include "smtp/limits.h"
 #include "smtp/session.h"
 
@@ -309,7 +309,7 @@ void connect_start(struct session *s)
 		char line[400];
 		snprintf(line, sizeof(line), "Connection concurrency limit exceeded: %u from %s for service %s",
 		    open_now, session_client(s), s->eng->roles[s->role].name);
-		warden_event(s, WEV_RATE, NULL, line);
+		event_send(s, WEV_RATE, NULL, line);
 		s->state = SMTP_ST_CLOSING;
 		session_flush(s);
 		return;
@@ -380,7 +380,7 @@ void connect_input(struct session *s, const char *p, size_t n)
 		log_set_service("postscreen");
 		log_info("%s", line);
 		log_set_service("smtpd");
-		warden_event(s, WEV_PREGREET, NULL, line);
+		event_send(s, WEV_PREGREET, NULL, line);
 	}
 	if (s->greet_wait && !s->greet_done)
 		s->pregreet += (int)n;

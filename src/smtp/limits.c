@@ -19,8 +19,8 @@
 
 #include "common/log.h"
 #include "common/msg.h"
-#include "smtp/auth.h"
 #include "smtp/engine_int.h"
+#include "smtp/event.h"
 #include "smtp/limits.h"
 #include "smtp/session.h"
 
@@ -90,7 +90,7 @@ static void hit(struct session *s, const char *what, unsigned rate)
 	snprintf(line, sizeof(line), "%s rate limit exceeded: %u from %s for service %s",
 	    what, rate, session_client(s), s->eng->roles[s->role].name);
 	log_warn("%s", line);
-	warden_event(s, WEV_RATE, s->sasl_username, line);
+	event_send(s, WEV_RATE, s->sasl_username, line);
 }
 
 static unsigned count(struct session *s, enum anvil_rate r, long limit, int add)
@@ -148,7 +148,7 @@ int limit_starttls(struct session *s)
 	snprintf(line, sizeof(line), "Refusing STARTTLS request from %s for service %s",
 	    session_client(s), s->eng->roles[s->role].name);
 	log_warn("%s", line);
-	warden_event(s, WEV_RATE, NULL, line);
+	event_send(s, WEV_RATE, NULL, line);
 	session_reply(s, "454 4.7.0 Error: too many new TLS sessions from %s", session_client(s));
 	return -1;
 }
@@ -163,7 +163,7 @@ int limit_tls_wrapper(struct session *s)
 	snprintf(line, sizeof(line), "Refusing TLS service request from %s for service %s",
 	    session_client(s), s->eng->roles[s->role].name);
 	log_warn("%s", line);
-	warden_event(s, WEV_RATE, NULL, line);
+	event_send(s, WEV_RATE, NULL, line);
 	return -1;
 }
 

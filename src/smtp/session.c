@@ -32,6 +32,7 @@
 #include "smtp/connect.h"
 #include "smtp/data.h"
 #include "smtp/engine_int.h"
+#include "smtp/event.h"
 #include "smtp/limits.h"
 #include "smtp/session.h"
 #include "smtp/tls.h"
@@ -467,7 +468,7 @@ void session_error(struct session *s)
 		snprintf(line, sizeof(line), "too many errors after %s from %s",
 		    s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
 		log_info("%s", line);
-		warden_event(s, WEV_PROTOCOL, s->sasl_username, line);
+		event_send(s, WEV_PROTOCOL, s->sasl_username, line);
 		session_reply(s, "421 4.7.0 %s Error: too many errors", s->eng->myhostname);
 		s->state = SMTP_ST_CLOSING;
 	}
