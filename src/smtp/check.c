@@ -123,9 +123,9 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 	return c;
 }
 
-/* Run one list. 0 go on, -1 rejected, 1 pending. */
-static int run_list(struct session *s, const struct restrictions *r, struct policy_ctx *c,
-    const char *line)
+/* Run one list. 0 go on, -1 rejected, 1 pending (the command being run,
+ * s->cur_line, is kept to be run again). */
+static int run_list(struct session *s, const struct restrictions *r, struct policy_ctx *c)
 {
 	char reply[1024];
 	if (r == NULL || restrictions_count(r) == 0)
@@ -136,7 +136,7 @@ static int run_list(struct session *s, const struct restrictions *r, struct poli
 	case POLICY_PENDING:
 		s->state = SMTP_ST_WAIT;
 		free(s->retry_line);
-		s->retry_line = xstrdup(line);
+		s->retry_line = xstrdup(s->cur_line);
 		return 1;
 	case POLICY_REJECT:
 	case POLICY_DEFER:
@@ -159,25 +159,17 @@ static int connect_verdict(struct session *s, enum policy_stage st, const char *
 	return -1;
 }
 
-static const char *cur_line;	/* the command being run, for a retry */
-
-/* Remember the command line a later retry must run again. */
-void check_set_line(const char *line)
-{
-	cur_line = line;
-}
-
 int check_helo(struct session *s)
 {
 	const struct role_cfg *rc = &s->eng->roles[s->role];
 	if (rc->delay_reject)
 		return 0;
 	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
-	int r = run_list(s, rc->client, c, cur_line);
+	int r = run_list(s, rc->client, c);
 	if (r != 0)
 		return r;
 	c->stage = STAGE_HELO;
-	return run_list(s, rc->helo, c, cur_line);
+	return run_list(s, rc->helo, c);
 }
 
 int check_mail(struct session *s)
@@ -186,14 +178,14 @@ int check_mail(struct session *s)
 	if (rc->delay_reject)
 		return 0;
 	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
-	int r = run_list(s, rc->client, c, cur_line);
+	int r = run_list(s, rc->client, c);
 	if (r == 0) {
 		c->stage = STAGE_HELO;
-		r = run_list(s, rc->helo, c, cur_line);
+		r = run_list(s, rc->helo, c);
 	}
 	if (r == 0) {
 		c->stage = STAGE_MAIL;
-		r = run_list(s, rc->sender, c, cur_line);
+		r = run_list(s, rc->sender, c);
 	}
 	return r;
 }
@@ -212,23 +204,23 @@ int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known, cons
 		/* Postfix's order: client, helo, sender, then relay and recipient
 		 * lists, all at RCPT; each list ends at its own PERMIT. The stage
 		 * stays RCPT so replies and logs say "RCPT from". */
-		if ((r = run_list(s, rc->client, c, cur_line)) != 0)
+		if ((r = run_list(s, rc->client, c)) != 0)
 			return r;
-		if ((r = run_list(s, rc->helo, c, cur_line)) != 0)
+		if ((r = run_list(s, rc->helo, c)) != 0)
 			return r;
-		if ((r = run_list(s, rc->sender, c, cur_line)) != 0)
+		if ((r = run_list(s, rc->sender, c)) != 0)
 			return r;
 	}
-	if ((r = run_list(s, rc->relay, c, cur_line)) != 0)
+	if ((r = run_list(s, rc->relay, c)) != 0)
 		return r;
-	return run_list(s, rc->recipient, c, cur_line);
+	return run_list(s, rc->recipient, c);
 }
 
 int check_data(struct session *s)
 {
 	const struct role_cfg *rc = &s->eng->roles[s->role];
 	struct policy_ctx *c = ctx_get(s, STAGE_DATA, s->nrcpt ? s->rcpt[0] : NULL);
-	return run_list(s, rc->data, c, cur_line);
+	return run_list(s, rc->data, c);
 }
 
 /* End of a transaction (message sent, RSET, HELO): forget cached replies. */

@@ -17,5 +17,4 @@ int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known,
 int check_data(struct session *s);
 void check_end_transaction(struct session *s);
 void check_cancel(struct session *s);
-void check_set_line(const char *line);
 #endif

@@ -433,9 +433,9 @@ void cmd_dispatch(struct session *s, char *line, size_t len)
 		s->pipelining_violation = 1;
 	/* Handlers parse in place; a retry after a lookup needs the original. */
 	char *orig = xstrndup(line, len);
-	check_set_line(orig);
+	s->cur_line = orig;
 	rc = c->fn(s, arg);
-	check_set_line(NULL);
+	s->cur_line = NULL;
 	free(orig);
 	if (rc == 1)
 		return;		/* waiting for a lookup: the command runs again */

@@ -63,6 +63,8 @@ struct session {
 	struct dnsbl_q *dnsbl_q;	/* connect.c */
 	const char *connect_reject;	/* enforce: reject mail with this reply */
 	struct policy_ctx *pctx;	/* restriction state of this transaction */
+	const char *cur_line;		/* the command being run (cmd_dispatch), kept
+					 * as retry_line if a restriction waits */
 	char *retry_line;		/* command to run again after POLICY_PENDING */
 	int retrying;			/* re-running retry_line: do not count it again */
 	int input_pending;		/* more client input was waiting (pipelining) */
