@@ -159,40 +159,40 @@ static int connect_verdict(struct session *s, enum policy_stage st, const char *
 	return -1;
 }
 
-int check_helo(struct session *s)
+/* Run the lists first..last of policy's restriction_lists, in the table's
+ * order; own_stage: each at its table stage, else at the context's. */
+static int run_lists(struct session *s, struct policy_ctx *c, enum restriction_list_id first,
+    enum restriction_list_id last, int own_stage)
 {
 	const struct role_cfg *rc = &s->eng->roles[s->role];
-	if (rc->delay_reject)
+	for (int id = (int)first; id <= (int)last; id++) {
+		if (own_stage)
+			c->stage = restriction_lists[id].stage;
+		int r = run_list(s, rc->lists[id], c);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+int check_helo(struct session *s)
+{
+	if (s->eng->roles[s->role].delay_reject)
 		return 0;
 	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
-	int r = run_list(s, rc->client, c);
-	if (r != 0)
-		return r;
-	c->stage = STAGE_HELO;
-	return run_list(s, rc->helo, c);
+	return run_lists(s, c, RL_CLIENT, RL_HELO, 1);
 }
 
 int check_mail(struct session *s)
 {
-	const struct role_cfg *rc = &s->eng->roles[s->role];
-	if (rc->delay_reject)
+	if (s->eng->roles[s->role].delay_reject)
 		return 0;
 	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
-	int r = run_list(s, rc->client, c);
-	if (r == 0) {
-		c->stage = STAGE_HELO;
-		r = run_list(s, rc->helo, c);
-	}
-	if (r == 0) {
-		c->stage = STAGE_MAIL;
-		r = run_list(s, rc->sender, c);
-	}
-	return r;
+	return run_lists(s, c, RL_CLIENT, RL_SENDER, 1);
 }
 
 int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known, const char *table)
 {
-	const struct role_cfg *rc = &s->eng->roles[s->role];
 	int r = connect_verdict(s, STAGE_RCPT, rcpt);
 	if (r != 0)
 		return r;
@@ -200,27 +200,19 @@ int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known, cons
 	c->rcpt_is_ours = is_ours;
 	c->rcpt_known = known;
 	c->rcpt_table = table;
-	if (rc->delay_reject) {
-		/* Postfix's order: client, helo, sender, then relay and recipient
-		 * lists, all at RCPT; each list ends at its own PERMIT. The stage
-		 * stays RCPT so replies and logs say "RCPT from". */
-		if ((r = run_list(s, rc->client, c)) != 0)
-			return r;
-		if ((r = run_list(s, rc->helo, c)) != 0)
-			return r;
-		if ((r = run_list(s, rc->sender, c)) != 0)
-			return r;
-	}
-	if ((r = run_list(s, rc->relay, c)) != 0)
+	/* Postfix's order with smtpd_delay_reject: client, helo, sender, then
+	 * relay and recipient lists, all at RCPT; each list ends at its own
+	 * PERMIT. The stage stays RCPT so replies and logs say "RCPT from". */
+	if (s->eng->roles[s->role].delay_reject &&
+	    (r = run_lists(s, c, RL_CLIENT, RL_SENDER, 0)) != 0)
 		return r;
-	return run_list(s, rc->recipient, c);
+	return run_lists(s, c, RL_RELAY, RL_RECIPIENT, 1);
 }
 
 int check_data(struct session *s)
 {
-	const struct role_cfg *rc = &s->eng->roles[s->role];
 	struct policy_ctx *c = ctx_get(s, STAGE_DATA, s->nrcpt ? s->rcpt[0] : NULL);
-	return run_list(s, rc->data, c);
+	return run_lists(s, c, RL_DATA, RL_DATA, 1);
 }
 
 /* End of a transaction (message sent, RSET, HELO): forget cached replies. */

@@ -255,27 +255,17 @@ static void engine_config(struct engine *e, const struct config *cfg)
 	e->dnsbl_allow_threshold = config_get_int(cfg, "postscreen_dnsbl_allowlist_threshold");
 	e->dnsbl_action = action_code(config_get(cfg, "postscreen_dnsbl_action"));
 	for (int r = 0; r < 3; r++) {
-		static const char *const lists[] = {
-			"smtpd_client_restrictions", "smtpd_helo_restrictions",
-			"smtpd_sender_restrictions", "smtpd_recipient_restrictions",
-			"smtpd_data_restrictions",
-		};
-		struct restrictions **slot[] = {
-			&e->roles[r].client, &e->roles[r].helo, &e->roles[r].sender,
-			&e->roles[r].recipient, &e->roles[r].data,
-		};
-		for (int k = 0; k < 5; k++) {
-			*slot[k] = restrictions_parse(cfg, lists[k],
-			    config_get_role(cfg, role_names[r], lists[k]), err, sizeof(err));
-			if (*slot[k] == NULL)
-				fatal("%s/inet/%s: %s", role_names[r], lists[k], err);
+		for (int k = 0; k < RL_COUNT; k++) {
+			const char *key = restriction_lists[k].key;
+			e->roles[r].lists[k] = restrictions_parse(cfg, key,
+			    config_get_role(cfg, role_names[r], key), err, sizeof(err));
+			if (e->roles[r].lists[k] == NULL)
+				fatal("%s/inet/%s: %s", role_names[r], key, err);
 		}
 		e->roles[r].delay_reject = config_get_role_bool(cfg, role_names[r], "smtpd_delay_reject");
 		/* Pregreet only where the client waits for us: port 25. */
 		e->roles[r].pregreet = r == ROLE_SMTP;
 		e->roles[r].name = role_names[r];
-		e->roles[r].relay = restrictions_parse(cfg, "smtpd_relay_restrictions",
-		    config_get_role(cfg, role_names[r], "smtpd_relay_restrictions"), err, sizeof(err));
 		e->roles[r].require_helo = config_get_role_bool(cfg, role_names[r], "smtpd_helo_required");
 		const char *level = config_get_role(cfg, role_names[r], "smtpd_tls_security_level");
 		e->roles[r].tls_encrypt = strcmp(level, "encrypt") == 0;
@@ -283,8 +273,6 @@ static void engine_config(struct engine *e, const struct config *cfg)
 		e->roles[r].tls_may = strcmp(level, "none") != 0 && !e->roles[r].wrappermode;
 		e->roles[r].sasl_enable = config_get_role_bool(cfg, role_names[r], "smtpd_sasl_auth_enable");
 		e->roles[r].auth_required = r != ROLE_SMTP && e->roles[r].sasl_enable;
-		if (e->roles[r].relay == NULL)
-			fatal("%s/inet/smtpd_relay_restrictions: %s", role_names[r], err);
 	}
 	e->resolver = resolve_open(cfg, err, sizeof(err));
 	if (e->resolver == NULL)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/loop.h"
+#include "policy/restrict.h"
 #include "smtp/anvil.h"
 #include "smtp/engine.h"
 
@@ -24,12 +25,8 @@ struct banfile;
 /* Per-role settings, read once from the config. */
 struct role_cfg {
 	const char *name;		/* "smtp", "submission", "smtps" */
-	struct restrictions *relay;	/* smtpd_relay_restrictions */
-	struct restrictions *client;	/* smtpd_client_restrictions */
-	struct restrictions *helo;	/* smtpd_helo_restrictions */
-	struct restrictions *sender;	/* smtpd_sender_restrictions */
-	struct restrictions *recipient;	/* smtpd_recipient_restrictions */
-	struct restrictions *data;	/* smtpd_data_restrictions */
+	/* one per row of policy's restriction_lists (RL_CLIENT ...) */
+	struct restrictions *lists[RL_COUNT];
 	int delay_reject;		/* smtpd_delay_reject */
 	int pregreet;			/* pregreet test on this listener (port 25 only) */
 	int require_helo;		/* smtpd_helo_required */
