@@ -36,7 +36,7 @@
 static struct {
 	struct engine eng;
 	struct config *cfg;
-	char qdir[64];
+	char qdir[128];
 	struct session *s;	/* NULL once closed */
 	int closed;
 	int watch;		/* LOOP_* the session waits for */
@@ -51,18 +51,18 @@ static struct {
 	uint64_t now;
 } fk;
 
-static uint64_t fk_clock(void)
+static inline uint64_t fk_clock(void)
 {
 	return fk.now;
 }
 
-static void fk_tap(const char *text)
+static inline void fk_tap(const char *text)
 {
 	if (buf_append(&fk.log, text, strlen(text)) == 0)
 		buf_append(&fk.log, "\n", 1);
 }
 
-static ssize_t fk_recv(struct session *s, char *buf, size_t len)
+static inline ssize_t fk_recv(struct session *s, char *buf, size_t len)
 {
 	if (fk.pos >= fk.inlen) {
 		if (fk.eof)
@@ -82,7 +82,7 @@ static ssize_t fk_recv(struct session *s, char *buf, size_t len)
 	return (ssize_t)n;
 }
 
-static ssize_t fk_send(struct session *s, const char *buf, size_t len)
+static inline ssize_t fk_send(struct session *s, const char *buf, size_t len)
 {
 	if (buf_append(&fk.out, buf, len) < 0) {
 		errno = EPIPE;
@@ -91,12 +91,12 @@ static ssize_t fk_send(struct session *s, const char *buf, size_t len)
 	return (ssize_t)len;
 }
 
-static void fk_watch(struct session *s, int events)
+static inline void fk_watch(struct session *s, int events)
 {
 	fk.watch = events;
 }
 
-static void fk_close(struct session *s)
+static inline void fk_close(struct session *s)
 {
 	fk.closed = 1;
 	fk.s = NULL;
@@ -104,7 +104,7 @@ static void fk_close(struct session *s)
 }
 
 /* No TLS here: the handshake "fails" at once, as a client that hangs up. */
-static void fk_starttls(struct session *s)
+static inline void fk_starttls(struct session *s)
 {
 	fk.tls_started = 1;
 	session_close(s, "lost connection");
@@ -115,9 +115,9 @@ static const struct session_io fk_io = {
 };
 
 /* Remove the queue files the engine wrote (between sessions). */
-static void fk_clear_queue(void)
+static inline void fk_clear_queue(void)
 {
-	char path[128];
+	char path[160];
 	snprintf(path, sizeof(path), "%s/incoming", fk.qdir);
 	DIR *d = opendir(path);
 	struct dirent *de;
@@ -129,9 +129,9 @@ static void fk_clear_queue(void)
 	closedir(d);
 }
 
-static void fk_remove_dir(void)
+static inline void fk_remove_dir(void)
 {
-	char path[128];
+	char path[160];
 	if (fk.qdir[0] == '\0')
 		return;
 	fk_clear_queue();
@@ -145,14 +145,15 @@ static void fk_remove_dir(void)
 
 /*
  * Build the engine (once per process). unit_dir: the tests/unit directory
- * (fixtures); extra: more main.cf lines. The base config: no DNS, no
+ * (fixtures); parent: where the queue directory is made; extra: more
+ * main.cf lines. The base config: no DNS, no
  * pregreet, no error sleeps, virtual mailboxes of example.com/.net,
  * AUTH (PLAIN, LOGIN) from the passwd-file fixture on every listener
  * without TLS.
  */
-static struct engine *fk_engine(const char *unit_dir, const char *extra)
+static inline struct engine *fk_engine(const char *unit_dir, const char *parent, const char *extra)
 {
-	char err[512], cwd[4096], path[128];
+	char err[512], cwd[4096], path[160];
 	FILE *f;
 
 	loop_init();
@@ -166,7 +167,7 @@ static struct engine *fk_engine(const char *unit_dir, const char *extra)
 		abort();
 	log_open("mailwarden", "localhost", devnull);
 	log_set_service("smtpd");
-	snprintf(fk.qdir, sizeof(fk.qdir), "/tmp/mwsession.XXXXXX");
+	snprintf(fk.qdir, sizeof(fk.qdir), "%s/mwsession.XXXXXX", parent);
 	if (mkdtemp(fk.qdir) == NULL) {
 		perror("mkdtemp");
 		abort();
@@ -219,12 +220,12 @@ static struct engine *fk_engine(const char *unit_dir, const char *extra)
 
 /* One short turn of the event loop: ready descriptors (sync thread,
  * password worker), due timers, idle callbacks. */
-static void fk_exit_cb(void *arg)
+static inline void fk_exit_cb(void *arg)
 {
 	loop_exit();
 }
 
-static void fk_loop_once(void)
+static inline void fk_loop_once(void)
 {
 	static struct loop_timer t;
 	loop_timer_set(&t, 0, fk_exit_cb, NULL);
@@ -233,7 +234,7 @@ static void fk_loop_once(void)
 }
 
 /* The session waits for the engine, not for the client. */
-static int fk_busy(const struct session *s)
+static inline int fk_busy(const struct session *s)
 {
 	return s->state == SMTP_ST_CONNECT || s->state == SMTP_ST_WAIT ||
 	    s->state == SMTP_ST_COMMIT || s->sleeping || s->auth_step == AUTH_CHECKING ||
@@ -241,7 +242,7 @@ static int fk_busy(const struct session *s)
 }
 
 /* A new session of role from addr; the 220 (or a refusal) is in fk.out. */
-static void fk_start(enum smtp_role role, const char *addr)
+static inline void fk_start(enum smtp_role role, const char *addr)
 {
 	buf_reset(&fk.out);
 	buf_reset(&fk.log);
@@ -259,7 +260,7 @@ static void fk_start(enum smtp_role role, const char *addr)
 }
 
 /* More client input; cuts (offsets into data) end reads early. */
-static void fk_input(const char *data, size_t n, const size_t *cuts, size_t ncuts)
+static inline void fk_input(const char *data, size_t n, const size_t *cuts, size_t ncuts)
 {
 	size_t base = fk.inlen;
 	fk.in = realloc(fk.in, fk.inlen + n + 1);
@@ -273,18 +274,25 @@ static void fk_input(const char *data, size_t n, const size_t *cuts, size_t ncut
 
 /* Run the session until it has read all input and waits for more (or,
  * with eof, until the client's end of input closes it), or it closed. */
-static void fk_run(int eof)
+static inline void fk_run(int eof)
 {
 	fk.eof = eof;
-	for (int steps = 0; steps < 100000 && !fk.closed; steps++) {
+	int idle = 0;
+	for (int steps = 0; steps < 100000 && !fk.closed && idle < 100; steps++) {
 		struct session *s = fk.s;
-		if ((fk.watch & LOOP_READ) && !fk_busy(s) && (fk.pos < fk.inlen || fk.eof)) {
+		/* what epoll would report for what the session watches */
+		if ((fk.watch & LOOP_WRITE) && s->out.len > 0) {
+			session_event(s, LOOP_WRITE);
+			continue;
+		}
+		if ((fk.watch & LOOP_READ) && (fk.pos < fk.inlen || fk.eof)) {
 			session_event(s, LOOP_READ);
 			continue;
 		}
 		if (!fk_busy(s) && fk.pos >= fk.inlen && (fk.watch & LOOP_READ))
 			break;		/* waits for the client */
 		fk_loop_once();
+		idle = fk.s && !fk_busy(fk.s) ? idle + 1 : 0;	/* nothing left to do */
 		if (fk.s && fk_busy(fk.s)) {
 			fk.now += 50;	/* sleeps and delays pass */
 			if (fk.s->state == SMTP_ST_COMMIT || fk.s->auth_step == AUTH_CHECKING)
@@ -295,7 +303,7 @@ static void fk_run(int eof)
 }
 
 /* A string of input, all in one read, then run. */
-static void fk_say(const char *text)
+static inline void fk_say(const char *text)
 {
 	fk_input(text, strlen(text), NULL, 0);
 	fk_run(0);

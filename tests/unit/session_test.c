@@ -70,7 +70,7 @@ static void end(void)
 
 static int setup(void **state)
 {
-	fk_engine(".", NULL);
+	fk_engine(".", "/tmp", NULL);
 	return 0;
 }
 
