@@ -256,6 +256,7 @@ static void session_free(struct session *s)
 	buf_free(&s->in);
 	buf_free(&s->out);
 	buf_free(&s->hdrline);
+	buf_free(&s->dline);	/* a client gone in the middle of DATA */
 	buf_free(&s->stash);
 	session_untrack(s);
 	anvil_close(&e->anvil, s->akey);
