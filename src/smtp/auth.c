@@ -4,7 +4,8 @@
  * the event loop). Replies and log lines are Postfix 3.7's; every
  * failure is also sent to the ban engine as an event.
  *
- * Per client network (anvil_key(), not per session) this file keeps a table:
+ * Per client network (anvil_key(), not per session) this file keeps a table
+ * (the engine's auth_clients):
  * the AUTH commands in the current anvil_rate_time_unit (for
  * smtpd_client_auth_rate_limit) and the recent failures, which set the
  * delay before each 535 (smtpd_sasl_failure_delay, doubled per failure,
