@@ -103,15 +103,15 @@ static int tls_sasl_check(const struct config *cfg, char *err, size_t errlen)
 		    "smtpd_tls_cert_file is not set", config_path(cfg), config_line(cfg, key), key);
 		return -1;
 	}
-	if (tls_init(cfg, why, sizeof(why)) < 0) {
+	struct tls_server *tls = tls_init(cfg, why, sizeof(why));
+	if (tls == NULL) {
 		/* Every tls_init() message starts with the key it is about. */
 		char name[64];
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(why, ":/ "), why);
 		snprintf(err, errlen, "%s, line %d: %s", config_path(cfg), config_line(cfg, name), why);
-		tls_free();
 		return -1;
 	}
-	tls_free();
+	tls_free(tls);
 	if (need_sasl) {
 		const char *type = config_get(cfg, "smtpd_sasl_type");
 		const char *path = config_get(cfg, "smtpd_sasl_path");

@@ -288,10 +288,11 @@ static void engine_config(struct engine *e, const struct config *cfg)
 	if (e->sender_login_maps == NULL)
 		fatal("smtpd_sender_login_maps: %s", err);
 	/* Key files may be root-only: read them before the chroot. */
-	if (tls_init(cfg, err, sizeof(err)) < 0)
+	e->tls = tls_init(cfg, err, sizeof(err));
+	if (e->tls == NULL)
 		fatal("%s", err);
 	for (int r = 0; r < 3; r++)
-		if (!tls_available())
+		if (!tls_available(e->tls))
 			e->roles[r].tls_may = 0;
 	int any_sasl = 0;
 	for (size_t i = 0; i < e->nports; i++)

@@ -21,6 +21,7 @@ struct restrictions;
 struct sasl;
 struct maplist;
 struct banfile;
+struct tls_server;
 
 /* Per-role settings, read once from the config. */
 struct role_cfg {
@@ -111,6 +112,7 @@ struct engine {
 	char smtp_port[16];		/* port of the smtp listener, for the stress warning */
 	int accept_paused;		/* listeners unwatched at the limit */
 	/* TLS and AUTH */
+	struct tls_server *tls;		/* certificates (tls.c), read before chroot */
 	int tls_auth_only;		/* smtpd_tls_auth_only */
 	int tls_received_header;	/* smtpd_tls_received_header */
 	int tls_loglevel;		/* smtpd_tls_loglevel */

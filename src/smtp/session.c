@@ -362,7 +362,7 @@ static void session_pending(void *arg)
 /* Begin the TLS handshake (after STARTTLS's 220, or at accept on 465). */
 void session_starttls(struct session *s)
 {
-	s->ssl = tls_new(s->fd, s->eng->roles[s->role].tls_encrypt || s->tls_wrapper);
+	s->ssl = tls_new(s->eng->tls, s->fd, s->eng->roles[s->role].tls_encrypt || s->tls_wrapper);
 	if (s->ssl == NULL) {
 		log_warn("cannot start TLS for %s: out of memory or no certificate", session_client(s));
 		session_close(s, "lost connection");
