@@ -322,7 +322,7 @@ void engine_setup(struct engine *e, const struct config *cfg,
 		e->ports[i].role = (enum smtp_role)l[i].role;
 	}
 	e->nports = n;
-	e->io = &session_socket_io;
+	e->io = &sock_session_io;
 	engine_config(e, cfg);
 	hosts_load(e);
 

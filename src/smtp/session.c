@@ -1,7 +1,9 @@
 /*
  * session — one SMTP client connection: accept, input framing, replies,
  * timeouts, error counting and the "disconnect from" summary. Commands
- * are dispatched to cmd.c, message content to data.c.
+ * are dispatched to cmd.c, message content to data.c. Bytes come and go
+ * through the engine's struct session_io (sock.c: sockets and TLS; a
+ * test's fake I/O), never through a descriptor here.
  *
  * Memory: an idle session holds only struct session; the input buffer is
  * allocated when a partial line must be kept, and freed when drained.
@@ -9,21 +11,17 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "common/cidr.h"
 #include "common/log.h"
-#include "common/msg.h"
 #include "common/util.h"
 #include "mail/spool.h"
 #include "smtp/auth.h"
@@ -35,7 +33,6 @@
 #include "smtp/event.h"
 #include "smtp/limits.h"
 #include "smtp/session.h"
-#include "smtp/tls.h"
 
 #define READ_CHUNK 16384
 /* Back-pressure: with this much output not yet written, input waits
@@ -48,11 +45,9 @@ static const char *const cmd_names[CMD_COUNT] = {
 	"noop", "vrfy", "quit", "help", "unknown",
 };
 
-static void session_io(int fd, int events, void *arg);
 static void session_unblock(void *arg);
 static void set_unknown_name(struct session *s);
 static void session_process(struct session *s, const char *p, size_t n);
-static void session_tls_step(struct session *s);
 static void session_read(struct session *s);
 
 /* "name[addr]", formatted into the session (valid until the next call). */
@@ -81,42 +76,6 @@ static void session_untrack(struct session *s)
 			return;
 		}
 }
-
-/* ---- the socket I/O of a session (a test replaces it: session_io) ---- */
-
-static ssize_t sock_recv(struct session *s, char *buf, size_t len);
-
-static ssize_t sock_send(struct session *s, const char *buf, size_t len)
-{
-	if (s->ssl && s->tls == TLS_ON) {
-		ERR_clear_error();
-		int r = SSL_write(s->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
-		if (r > 0)
-			return r;
-		int e = SSL_get_error(s->ssl, r);
-		errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
-		return -1;
-	}
-	return send(s->fd, buf, len, MSG_NOSIGNAL);
-}
-
-static void sock_watch(struct session *s, int events)
-{
-	if (events)
-		loop_watch(s->fd, events, session_io, s);
-	else
-		loop_unwatch(s->fd);
-}
-
-static void sock_close(struct session *s)
-{
-	loop_unwatch(s->fd);
-	close(s->fd);
-}
-
-const struct session_io session_socket_io = {
-	sock_recv, sock_send, sock_watch, sock_close, session_starttls,
-};
 
 static void peer_text(const struct sockaddr_storage *ss, char *addr, size_t len, unsigned *port)
 {
@@ -221,7 +180,6 @@ void session_reply(struct session *s, const char *fmt, ...)
 	}
 }
 
-static void session_pending(void *arg);
 
 /* A session closed before connect_start() still logs a name. */
 static void set_unknown_name(struct session *s)
@@ -232,7 +190,7 @@ static void set_unknown_name(struct session *s)
 static void session_free(struct session *s)
 {
 	struct engine *e = s->eng;
-	loop_cancel_idle(session_pending, s);
+	loop_cancel_idle(sock_pending, s);
 	loop_cancel_idle(session_unblock, s);
 	auth_cancel(s);
 	if (s->ssl) {
@@ -342,7 +300,7 @@ void session_flush(struct session *s)
 	}
 	s->eng->io->watch(s, LOOP_READ);
 	if (s->ssl && SSL_pending(s->ssl) > 0)
-		loop_at_idle(session_pending, s);	/* decrypted bytes epoll cannot see */
+		loop_at_idle(sock_pending, s);	/* decrypted bytes epoll cannot see */
 }
 
 /* The client read our replies: go on with the input that waited. */
@@ -351,96 +309,6 @@ static void session_unblock(void *arg)
 	struct session *s = arg;
 	s->out_blocked = 0;
 	session_resume(s);
-}
-
-/* Input already decrypted inside OpenSSL: read it as if the socket fired. */
-static void session_pending(void *arg)
-{
-	session_event(arg, LOOP_READ);
-}
-
-/* Begin the TLS handshake (after STARTTLS's 220, or at accept on 465). */
-void session_starttls(struct session *s)
-{
-	s->ssl = tls_new(s->eng->tls, s->fd, s->eng->roles[s->role].tls_encrypt || s->tls_wrapper);
-	if (s->ssl == NULL) {
-		log_warn("cannot start TLS for %s: out of memory or no certificate", session_client(s));
-		session_close(s, "lost connection");
-		return;
-	}
-	s->tls = TLS_HANDSHAKE;
-	loop_timer_set(&s->timer, (uint64_t)limit_starttls_timeout_ms(s->eng), session_timeout, s);
-	session_tls_step(s);
-}
-
-static void session_tls_done(struct session *s)
-{
-	char info[400];
-	s->tls = TLS_ON;
-	tls_summary(s->ssl, info, sizeof(info));
-	free(s->tls_info);
-	s->tls_info = xstrdup(info);
-	if (s->eng->tls_loglevel >= 1)
-		log_info("Anonymous TLS connection established from %s: %s", session_client(s), info);
-	limit_arm_timer(s, 0);
-	if (limit_tls_handshake(s) < 0) {
-		session_flush(s);	/* the 421, encrypted, then close */
-		return;
-	}
-	if (s->tls_wrapper) {
-		connect_start(s);	/* the greeting, now encrypted */
-		return;
-	}
-	/* After STARTTLS the client speaks first (EHLO), but its TLS stack
-	 * has just written its Finished record, which we read and do not
-	 * answer: the kernel delays that ACK (up to 40 ms), and the client's
-	 * Nagle holds the small EHLO until it comes. Postfix hides this
-	 * behind the session tickets it sends at this point; we send none,
-	 * so send the ACK now instead. Best effort (no TCP, no matter). */
-	int one = 1;
-	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-	/* RFC 3207: forget everything learnt before; EHLO again. */
-	free(s->helo);
-	s->helo = NULL;
-	s->esmtp = 0;
-	session_reset_transaction(s);
-	auth_cancel(s);
-	free(s->sasl_username);
-	s->sasl_username = NULL;
-	s->sasl_method = NULL;
-	s->eng->io->watch(s, LOOP_READ);
-	if (SSL_pending(s->ssl) > 0)
-		loop_at_idle(session_pending, s);
-}
-
-/* One step of a non-blocking handshake; never waits. */
-static void session_tls_step(struct session *s)
-{
-	char why[256];
-	ERR_clear_error();
-	int r = SSL_accept(s->ssl);
-	if (r == 1) {
-		session_tls_done(s);
-		return;
-	}
-	int e = SSL_get_error(s->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		s->eng->io->watch(s, LOOP_READ);
-		return;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		s->eng->io->watch(s, LOOP_WRITE);
-		return;
-	}
-	if (e == SSL_ERROR_SSL)
-		log_warn("TLS library problem: %s", tls_error(why, sizeof(why)));
-	log_info("SSL_accept error from %s: %s", session_client(s),
-	    e == SSL_ERROR_SSL ? "-1" : "lost connection");
-	ERR_clear_error();
-	SSL_free(s->ssl);
-	s->ssl = NULL;
-	s->tls = TLS_OFF;
-	session_close(s, "lost connection");
 }
 
 void session_timeout(void *arg)
@@ -504,16 +372,10 @@ void session_resume(struct session *s)
 	session_flush(s);
 }
 
-/* The socket's loop callback. */
-static void session_io(int fd, int events, void *arg)
-{
-	session_event(arg, events);
-}
-
 void session_event(struct session *s, int events)
 {
 	if (s->tls == TLS_HANDSHAKE) {
-		session_tls_step(s);
+		sock_tls_step(s);
 		return;		/* s may be gone */
 	}
 	/* A socket in error (EPOLLERR: the client reset the connection)
@@ -538,30 +400,6 @@ void session_event(struct session *s, int events)
 		return;
 	}
 	session_read(s);
-}
-
-/* Plain recv() or SSL_read(): >0 bytes, 0 end of input, -1 errno (EAGAIN). */
-static ssize_t sock_recv(struct session *s, char *buf, size_t len)
-{
-	if (s->ssl == NULL)
-		return recv(s->fd, buf, len, 0);
-	ERR_clear_error();
-	int r = SSL_read(s->ssl, buf, (int)len);
-	if (r > 0)
-		return r;
-	int e = SSL_get_error(s->ssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		errno = EAGAIN;
-		return -1;
-	}
-	if (e == SSL_ERROR_ZERO_RETURN)
-		return 0;
-	if (e == SSL_ERROR_SSL) {
-		char why[256];
-		log_warn("TLS library problem: %s", tls_error(why, sizeof(why)));
-	}
-	errno = ECONNRESET;
-	return -1;
 }
 
 static void session_read(struct session *s)

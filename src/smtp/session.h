@@ -128,7 +128,7 @@ struct session {
 #define AUTH_CHECKING 4			/* the backend is checking */
 
 /* How a session reads, writes and waits: the sockets and TLS of
- * session.c (session_socket_io), or a test's fake I/O. */
+ * sock.c (sock_session_io), or a test's fake I/O. */
 struct session_io {
 	/* >0 bytes, 0 end of input, -1 and errno (EAGAIN: nothing now) */
 	ssize_t (*recv)(struct session *s, char *buf, size_t len);
@@ -139,7 +139,12 @@ struct session_io {
 	/* Begin the TLS handshake (after STARTTLS's 220 is out, or at accept). */
 	void (*starttls)(struct session *s);
 };
-extern const struct session_io session_socket_io;
+extern const struct session_io sock_session_io;
+/* sock.c: one step of the TLS handshake (session_event while TLS_HANDSHAKE). */
+void sock_tls_step(struct session *s);
+/* sock.c: idle callback for input OpenSSL has decrypted but epoll cannot
+ * see: read it as if the socket fired. */
+void sock_pending(void *arg);
 
 /* session.c */
 void session_accept(struct engine *e, int lfd, enum smtp_role role);
@@ -165,6 +170,4 @@ void session_timeout(void *arg);
 /* Stress mode began: no session waits longer than its new timeout. */
 void session_stress_all(struct engine *e);
 
-/* Begin the TLS handshake (socket I/O's starttls). */
-void session_starttls(struct session *s);
 #endif
