@@ -51,6 +51,9 @@ $(FLAVOUR)/tests/unit/%_test: tests/unit/%_test.c $(FLAVOUR)/libmw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# session_test and session_fuzz share the fake I/O of tests/unit/session_fake.h
+$(FLAVOUR)/tests/unit/session_test $(FLAVOUR)/fuzz/session_fuzz: tests/unit/session_fake.h
+
 unit: $(UNITBIN)
 	@set -e; for t in $(UNITBIN); do echo "== $$t"; (cd tests/unit && ../../$$t); done
 

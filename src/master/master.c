@@ -103,15 +103,15 @@ static int tls_sasl_check(const struct config *cfg, char *err, size_t errlen)
 		    "smtpd_tls_cert_file is not set", config_path(cfg), config_line(cfg, key), key);
 		return -1;
 	}
-	if (tls_init(cfg, why, sizeof(why)) < 0) {
+	struct tls_server *tls = tls_init(cfg, why, sizeof(why));
+	if (tls == NULL) {
 		/* Every tls_init() message starts with the key it is about. */
 		char name[64];
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(why, ":/ "), why);
 		snprintf(err, errlen, "%s, line %d: %s", config_path(cfg), config_line(cfg, name), why);
-		tls_free();
 		return -1;
 	}
-	tls_free();
+	tls_free(tls);
 	if (need_sasl) {
 		const char *type = config_get(cfg, "smtpd_sasl_type");
 		const char *path = config_get(cfg, "smtpd_sasl_path");
@@ -137,19 +137,15 @@ static int tls_sasl_check(const struct config *cfg, char *err, size_t errlen)
 int master_check(const struct config *cfg, char *err, size_t errlen)
 {
 	static const char *const roles[] = { "smtp", "submission", "smtps" };
-	static const char *const lists[] = {
-		"smtpd_client_restrictions", "smtpd_helo_restrictions",
-		"smtpd_sender_restrictions", "smtpd_relay_restrictions",
-		"smtpd_recipient_restrictions", "smtpd_data_restrictions",
-	};
 	char why[512];
-	for (size_t k = 0; k < sizeof(lists) / sizeof(*lists); k++) {
+	for (size_t k = 0; k < RL_COUNT; k++) {
+		const char *key = restriction_lists[k].key;
 		for (int r = 0; r < 3; r++) {
-			struct restrictions *rs = restrictions_parse(cfg, lists[k],
-			    config_get_role(cfg, roles[r], lists[k]), why, sizeof(why));
+			struct restrictions *rs = restrictions_parse(cfg, key,
+			    config_get_role(cfg, roles[r], key), why, sizeof(why));
 			if (rs == NULL) {
 				snprintf(err, errlen, "%s, line %d: %s: %s", config_path(cfg),
-				    config_line(cfg, lists[k]), lists[k], why);
+				    config_line(cfg, key), key, why);
 				return -1;
 			}
 			restrictions_free(rs);

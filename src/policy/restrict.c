@@ -78,15 +78,22 @@ static enum policy_result r_unauth_destination(struct rstate *st, const struct r
 {
 	if (st->c->rcpt == NULL || st->c->rcpt_is_ours)
 		return POLICY_DUNNO;
-	return r_reply(st, st->p->relay_code, "5.7.1", "<%s>: Relay access denied", st->c->rcpt);
+	st->relay = 1;
+	enum policy_result res = r_reply(st, st->p->relay_code, "5.7.1", "<%s>: Relay access denied",
+	    st->c->rcpt);
+	st->relay = 0;
+	return res;
 }
 
 static enum policy_result r_defer_unauth_destination(struct rstate *st, const struct ritem *it)
 {
 	if (st->c->rcpt == NULL || st->c->rcpt_is_ours)
 		return POLICY_DUNNO;
-	return r_reply(st, st->p->relay_code - 100, "4.7.1", "<%s>: Relay access denied",
-	    st->c->rcpt);
+	st->relay = 1;
+	enum policy_result res = r_reply(st, st->p->relay_code - 100, "4.7.1",
+	    "<%s>: Relay access denied", st->c->rcpt);
+	st->relay = 0;
+	return res;
 }
 
 static enum policy_result r_unlisted_recipient(struct rstate *st, const struct ritem *it)
@@ -303,9 +310,11 @@ enum policy_result r_reply(struct rstate *st, int code, const char *dsn,
 		/* An earlier temporary error may have hidden a reason to accept. */
 		st->dir = 0;
 		str_copy(st->reply, st->len, st->dir_reply);
+		st->c->reply_relay = 0;
 		return POLICY_REJECT;
 	}
 	str_copy(st->reply, st->len, line);
+	st->c->reply_relay = st->relay;
 	return reply_result(line);
 }
 
@@ -702,6 +711,7 @@ enum policy_result restrictions_eval(const struct restrictions *r,
 	int warn_next = 0;
 	size_t i;
 
+	c->reply_relay = 0;
 	r_class_name(&st);
 	for (i = 0; i < r->n; i++) {
 		const struct ritem *it = &r->items[i];
@@ -735,6 +745,7 @@ enum policy_result restrictions_eval(const struct restrictions *r,
 	r_cache_wait(c, 0);
 	if (res != POLICY_REJECT && res != POLICY_DEFER && st.dip) {
 		str_copy(reply, len, st.dip_reply);
+		c->reply_relay = 0;
 		return POLICY_REJECT;
 	}
 	return res;

@@ -34,6 +34,18 @@ enum policy_stage {
 	STAGE_CONNECT, STAGE_HELO, STAGE_MAIL, STAGE_RCPT, STAGE_DATA,
 };
 
+/* The restriction lists of the SMTP server (restrict_lists.c), in the
+ * order Postfix evaluates them at RCPT with smtpd_delay_reject. */
+enum restriction_list_id {
+	RL_CLIENT, RL_HELO, RL_SENDER, RL_RELAY, RL_RECIPIENT, RL_DATA, RL_COUNT
+};
+struct restriction_list {
+	enum restriction_list_id id;	/* the row's index */
+	const char *key;		/* "smtpd_client_restrictions" */
+	enum policy_stage stage;	/* where it runs without smtpd_delay_reject */
+};
+extern const struct restriction_list restriction_lists[RL_COUNT];
+
 /* rDNS state of the client, computed by the engine at connect. */
 enum policy_name_status { NAME_OK, NAME_NOTFOUND, NAME_TEMPFAIL };
 
@@ -75,6 +87,9 @@ struct policy_ctx {
 	void *cache;
 	/* Added for check_policy_service (zero = unknown). */
 	unsigned long size;		/* MAIL FROM SIZE= */
+	/* Set by restrictions_eval() with its reply: 1 if the reply refuses
+	 * relaying (reject_unauth_destination, defer_unauth_destination). */
+	int reply_relay;
 };
 
 struct restrictions;

@@ -90,6 +90,7 @@ struct rstate {
 	int prefetch;			/* only start lookups, decide nothing */
 	int pending;			/* a lookup of this evaluation is running */
 	int dip, dir;			/* defer_if_permit / defer_if_reject armed */
+	int relay;			/* the reply being made refuses relaying */
 	char dip_reply[R_REPLY_MAX], dir_reply[R_REPLY_MAX];
 };
 

@@ -11,6 +11,7 @@
  * once per unit. At ANVIL_MAX entries new clients are not rate-counted
  * (logged once per unit); open-session counts are always kept, so the
  * table never holds more than ANVIL_MAX + open sessions entries.
+ * The table is the engine's (struct anvil_table), passed by the caller.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -19,10 +20,10 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/util.h"
-#include "smtp/smtpd.h"
+#include "smtp/anvil.h"
 
-#define ANVIL_BUCKETS	16384
 #define ANVIL_MAX	100000		/* rate-counted clients; ~100 bytes each */
 
 struct anvil_ent {
@@ -33,19 +34,14 @@ struct anvil_ent {
 	char key[];
 };
 
-static struct anvil_ent *bucket[ANVIL_BUCKETS];
-static uint64_t seed;
-static size_t nents;
-static uint64_t last_sweep;
-static int full_logged;
 
 /* addr's network by the prefix lengths: "192.0.2.1", "2001:db8::/64". */
-void anvil_key(const char *addr, char *key, size_t len)
+void anvil_key(const struct anvil_table *t, const char *addr, char *key, size_t len)
 {
 	unsigned char a[16];
 	char text[INET6_ADDRSTRLEN];
 	int v6 = strchr(addr, ':') != NULL;
-	long plen = v6 ? eng.v6_prefix : eng.v4_prefix;
+	long plen = v6 ? t->v6_prefix : t->v4_prefix;
 	long full = v6 ? 128 : 32;
 	if (plen >= full || inet_pton(v6 ? AF_INET6 : AF_INET, addr, a) != 1) {
 		str_copy(key, len, addr);
@@ -61,35 +57,35 @@ void anvil_key(const char *addr, char *key, size_t len)
 		str_copy(key, len, addr);
 }
 
-static struct anvil_ent **slot(const char *key)
+static struct anvil_ent **slot(struct anvil_table *t, const char *key)
 {
-	if (seed == 0)
-		seed = hash_seed() | 1;
-	struct anvil_ent **pp = &bucket[hash_bytes(key, strlen(key), seed) % ANVIL_BUCKETS];
+	if (t->seed == 0)
+		t->seed = hash_seed() | 1;
+	struct anvil_ent **pp = &t->bucket[hash_bytes(key, strlen(key), t->seed) % ANVIL_BUCKETS];
 	while (*pp && strcmp((*pp)->key, key) != 0)
 		pp = &(*pp)->next;
 	return pp;
 }
 
-static int expired(const struct anvil_ent *e, uint64_t now)
+static int expired(const struct anvil_table *t, const struct anvil_ent *e, uint64_t now)
 {
-	return now - e->start >= (uint64_t)eng.rate_unit_ms;
+	return now - e->start >= (uint64_t)t->unit_ms;
 }
 
 /* Drop entries with no open session and an expired window. */
-static void sweep(uint64_t now)
+static void sweep(struct anvil_table *t, uint64_t now)
 {
-	if (now - last_sweep < (uint64_t)eng.rate_unit_ms && nents < ANVIL_MAX)
+	if (now - t->last_sweep < (uint64_t)t->unit_ms && t->nents < ANVIL_MAX)
 		return;
-	last_sweep = now;
-	full_logged = 0;
+	t->last_sweep = now;
+	t->full_logged = 0;
 	for (size_t b = 0; b < ANVIL_BUCKETS; b++)
-		for (struct anvil_ent **pp = &bucket[b]; *pp; ) {
+		for (struct anvil_ent **pp = &t->bucket[b]; *pp; ) {
 			struct anvil_ent *e = *pp;
-			if (e->count == 0 && expired(e, now)) {
+			if (e->count == 0 && expired(t, e, now)) {
 				*pp = e->next;
 				free(e);
-				nents--;
+				t->nents--;
 			} else {
 				pp = &e->next;
 			}
@@ -97,28 +93,28 @@ static void sweep(uint64_t now)
 }
 
 /* The entry of key; created if create (NULL when the table is full). */
-static struct anvil_ent *get(const char *key, int create)
+static struct anvil_ent *get(struct anvil_table *t, const char *key, int create)
 {
 	uint64_t now = loop_now();
-	struct anvil_ent **pp = slot(key);
+	struct anvil_ent **pp = slot(t, key);
 	if (*pp == NULL && create) {
-		sweep(now);
-		pp = slot(key);
-		if (nents >= ANVIL_MAX && create < 2) {
-			if (!full_logged)
+		sweep(t, now);
+		pp = slot(t, key);
+		if (t->nents >= ANVIL_MAX && create < 2) {
+			if (!t->full_logged)
 				log_warn("anvil: %d clients counted: new clients are not rate-counted "
 				    "until older ones expire", ANVIL_MAX);
-			full_logged = 1;
+			t->full_logged = 1;
 			return NULL;
 		}
 		size_t n = strlen(key) + 1;
 		*pp = xcalloc(1, sizeof(**pp) + n);
 		memcpy((*pp)->key, key, n);
 		(*pp)->start = now;
-		nents++;
+		t->nents++;
 	}
 	struct anvil_ent *e = *pp;
-	if (e && expired(e, now)) {
+	if (e && expired(t, e, now)) {
 		e->start = now;
 		memset(e->rate, 0, sizeof(e->rate));
 	}
@@ -126,36 +122,36 @@ static struct anvil_ent *get(const char *key, int create)
 }
 
 /* A session of key opens: its open-session count. */
-unsigned anvil_open(const char *key)
+unsigned anvil_open(struct anvil_table *t, const char *key)
 {
-	return ++get(key, 2)->count;	/* 2: a session is always counted */
+	return ++get(t, key, 2)->count;	/* 2: a session is always counted */
 }
 
 /* Sessions of key open now. */
-unsigned anvil_count(const char *key)
+unsigned anvil_count(struct anvil_table *t, const char *key)
 {
-	struct anvil_ent *e = *slot(key);
+	struct anvil_ent *e = *slot(t, key);
 	return e ? e->count : 0;
 }
 
 /* A session of key ends. */
-void anvil_close(const char *key)
+void anvil_close(struct anvil_table *t, const char *key)
 {
-	struct anvil_ent **pp = slot(key);
+	struct anvil_ent **pp = slot(t, key);
 	if (*pp == NULL || (*pp)->count == 0)
 		return;
-	if (--(*pp)->count == 0 && expired(*pp, loop_now())) {
+	if (--(*pp)->count == 0 && expired(t, *pp, loop_now())) {
 		struct anvil_ent *e = *pp;
 		*pp = e->next;
 		free(e);
-		nents--;
+		t->nents--;
 	}
 }
 
 /* Rate r of key in its window, after adding one if add (0 if not counted). */
-unsigned anvil_rate(const char *key, enum anvil_rate r, int add)
+unsigned anvil_rate(struct anvil_table *t, const char *key, enum anvil_rate r, int add)
 {
-	struct anvil_ent *e = get(key, add);
+	struct anvil_ent *e = get(t, key, add);
 	if (e == NULL)
 		return 0;
 	if (add)
@@ -164,7 +160,19 @@ unsigned anvil_rate(const char *key, enum anvil_rate r, int add)
 }
 
 /* Client networks in the table. */
-size_t anvil_clients(void)
+size_t anvil_clients(const struct anvil_table *t)
 {
-	return nents;
+	return t->nents;
+}
+
+/* Free every entry (tests, the fuzzer between inputs). */
+void anvil_clear(struct anvil_table *t)
+{
+	for (size_t b = 0; b < ANVIL_BUCKETS; b++)
+		while (t->bucket[b]) {
+			struct anvil_ent *e = t->bucket[b];
+			t->bucket[b] = e->next;
+			free(e);
+		}
+	t->nents = 0;
 }

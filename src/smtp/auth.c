@@ -4,7 +4,8 @@
  * the event loop). Replies and log lines are Postfix 3.7's; every
  * failure is also sent to the ban engine as an event.
  *
- * Per client network (anvil_key(), not per session) this file keeps a table:
+ * Per client network (anvil_key(), not per session) this file keeps a table
+ * (the engine's auth_clients):
  * the AUTH commands in the current anvil_rate_time_unit (for
  * smtpd_client_auth_rate_limit) and the recent failures, which set the
  * delay before each 535 (smtpd_sasl_failure_delay, doubled per failure,
@@ -23,7 +24,10 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "sasl/sasl.h"
-#include "smtp/smtpd.h"
+#include "smtp/auth.h"
+#include "smtp/engine_int.h"
+#include "smtp/event.h"
+#include "smtp/session.h"
 
 #define AUTH_MAX_USER 255
 #define AUTH_MAX_PASS 1024
@@ -31,7 +35,7 @@
 
 /* ---- per client address: rate and failures ---- */
 
-struct client_rec {
+struct auth_client {
 	char addr[INET6_ADDRSTRLEN + 5];	/* client network (anvil_key), "" for a free slot */
 	uint64_t last_seen;	/* loop_now() of the last lookup */
 	uint64_t window_start;	/* rate window (loop_now) */
@@ -51,27 +55,25 @@ struct client_rec {
  * is keyed with a random seed: nobody can aim at one set. */
 #define CLIENT_WAYS 8
 #define CLIENT_SETS 2048	/* 16,384 addresses, ~1.2 MB, allocated on first AUTH */
-static struct client_rec *clients;
-static uint64_t client_seed;
 
-static int client_has_failures(const struct client_rec *c, uint64_t now)
+static int client_has_failures(const struct auth_client *c, uint64_t now)
 {
 	return c->failures > 0 && now - c->last_fail <= FAIL_FORGET_MS;
 }
 
-static struct client_rec *client_get(const char *addr)
+static struct auth_client *client_get(struct engine *e, const char *addr)
 {
 	uint64_t now = loop_now();
-	if (clients == NULL) {
-		clients = xcalloc((size_t)CLIENT_SETS * CLIENT_WAYS, sizeof(*clients));
-		client_seed = hash_seed();
+	if (e->auth_clients == NULL) {
+		e->auth_clients = xcalloc((size_t)CLIENT_SETS * CLIENT_WAYS, sizeof(*e->auth_clients));
+		e->auth_seed = hash_seed();
 	}
-	uint64_t h = hash_bytes(addr, strlen(addr), client_seed);
-	struct client_rec *set = &clients[(h % CLIENT_SETS) * CLIENT_WAYS];
-	struct client_rec *c = NULL, *victim = NULL;
+	uint64_t h = hash_bytes(addr, strlen(addr), e->auth_seed);
+	struct auth_client *set = &e->auth_clients[(h % CLIENT_SETS) * CLIENT_WAYS];
+	struct auth_client *c = NULL, *victim = NULL;
 	int vrank = 0;
 	for (int i = 0; i < CLIENT_WAYS; i++) {
-		struct client_rec *r = &set[i];
+		struct auth_client *r = &set[i];
 		if (strcmp(r->addr, addr) == 0) {
 			c = r;
 			break;
@@ -96,31 +98,12 @@ static struct client_rec *client_get(const char *addr)
 	return c;
 }
 
-/* ---- events for the ban engine ---- */
-
-void warden_event(struct session *s, int kind, const char *user, const char *text)
-{
-	if (eng.warden_fd < 0)
-		return;
-	struct msg m;
-	msg_init(&m, MSG_WARDEN_EVENT);
-	msg_put_u32(&m, (uint32_t)kind);
-	msg_put_str(&m, s->addr);
-	msg_put_str(&m, user ? user : "");
-	msg_put_str(&m, text ? text : "");
-	/* Best effort: a busy warden (full socket buffer) loses the event, the
-	 * session never waits for it. The socketpair is the master's: events
-	 * sent while the warden restarts wait in it. */
-	(void)send(eng.warden_fd, m.b.data, m.b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	msg_free(&m);
-}
-
 /* ---- the exchange ---- */
 
 int auth_offered(const struct session *s)
 {
-	return eng.roles[s->role].sasl_enable && eng.sasl != NULL &&
-	    (s->tls == TLS_ON || !eng.tls_auth_only);
+	return s->eng->roles[s->role].sasl_enable && s->eng->sasl != NULL &&
+	    (s->tls == TLS_ON || !s->eng->tls_auth_only);
 }
 
 void auth_cancel(struct session *s)
@@ -203,9 +186,9 @@ static void auth_finish(struct session *s, enum sasl_result r, const char *why,
 		free(s->sasl_username);
 		s->sasl_username = xstrdup(user);
 		s->sasl_method = strcmp(s->auth_mech, "PLAIN") == 0 ? "PLAIN" : "LOGIN";
-		struct client_rec *c = client_get(s->akey);
+		struct auth_client *c = client_get(s->eng, s->akey);
 		c->failures = 0;
-		warden_event(s, WEV_AUTH_OK, user, NULL);
+		event_send(s, WEV_AUTH_OK, user, NULL);
 		auth_cancel(s);
 		if (!sync)
 			session_resume(s);
@@ -228,16 +211,16 @@ static void auth_finish(struct session *s, enum sasl_result r, const char *why,
 	snprintf(line, sizeof(line), "%s: SASL %s authentication failed: %s, sasl_username=%s",
 	    session_client(s), s->auth_mech, reason, user);
 	log_warn("%s", line);
-	warden_event(s, WEV_AUTH_FAIL, user, line);
+	event_send(s, WEV_AUTH_FAIL, user, line);
 	session_reply(s, "535 5.7.8 Error: authentication failed: %s", reason);
 	s->auth_failures++;
-	struct client_rec *c = client_get(s->akey);
+	struct auth_client *c = client_get(s->eng, s->akey);
 	c->failures++;
 	c->last_fail = loop_now();
 	unsigned shift = c->failures > 4 ? 3 : c->failures - 1;
 	auth_cancel(s);
 	session_error(s);
-	auth_reply_delayed(s, eng.auth_delay_ms << shift, sync);
+	auth_reply_delayed(s, s->eng->auth_delay_ms << shift, sync);
 }
 
 static void auth_done(void *arg, enum sasl_result r, const char *why, const char *user)
@@ -253,10 +236,7 @@ static void auth_reply_delayed(struct session *s, long ms, int sync)
 			session_resume(s);
 		return;
 	}
-	long saved = eng.error_sleep_ms;
-	eng.error_sleep_ms = ms;
-	session_sleep_then_resume(s);
-	eng.error_sleep_ms = saved;
+	session_sleep_then_resume(s, ms);
 }
 
 static void auth_check(struct session *s, const char *user, const char *pass)
@@ -264,8 +244,8 @@ static void auth_check(struct session *s, const char *user, const char *pass)
 	free(s->auth_login);
 	s->auth_login = xstrdup(user);
 	s->auth_step = AUTH_CHECKING;
-	struct client_rec *c = client_get(s->akey);
-	s->auth_req = sasl_check_flags(eng.sasl, s->auth_mech, user, pass, s->addr,
+	struct auth_client *c = client_get(s->eng, s->akey);
+	s->auth_req = sasl_check_flags(s->eng->sasl, s->auth_mech, user, pass, s->addr,
 	    (c->failures > 0 ? SASL_SUSPECT : 0) | (s->tls == TLS_ON ? SASL_SECURED : 0),
 	    auth_done, s);
 }
@@ -310,7 +290,7 @@ void auth_input(struct session *s, char *line, size_t len)
 		session_error(s);
 		return;
 	}
-	if ((long)len >= eng.line_limit) {
+	if ((long)len >= s->eng->line_limit) {
 		auth_cancel(s);
 		session_reply(s, "500 5.5.6 Authentication exchange line is too long");
 		session_error(s);
@@ -385,16 +365,16 @@ int auth_cmd(struct session *s, char *arg)
 		session_reply(s, "501 5.5.4 Syntax: AUTH mechanism");
 		return -1;
 	}
-	if (eng.auth_rate_limit > 0) {
-		struct client_rec *c = client_get(s->akey);
+	if (s->eng->auth_rate_limit > 0) {
+		struct auth_client *c = client_get(s->eng, s->akey);
 		uint64_t now = loop_now();
-		if (now - c->window_start >= (uint64_t)eng.rate_unit_ms) {
+		if (now - c->window_start >= (uint64_t)s->eng->rate_unit_ms) {
 			c->window_start = now;
 			c->auth_cmds = 0;
 		}
-		if (++c->auth_cmds > (unsigned)eng.auth_rate_limit) {
+		if (++c->auth_cmds > (unsigned)s->eng->auth_rate_limit) {
 			log_warn("AUTH command rate limit exceeded: %u from %s for service %s",
-			    c->auth_cmds, session_client(s), eng.roles[s->role].name);
+			    c->auth_cmds, session_client(s), s->eng->roles[s->role].name);
 			session_reply(s, "450 4.7.1 Error: too many AUTH commands from %s", s->addr);
 			return -1;
 		}

@@ -13,9 +13,11 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "policy/restrict.h"
-#include "smtp/smtpd.h"
-
-static int instance_counter;
+#include "smtp/check.h"
+#include "smtp/cmd.h"
+#include "smtp/engine_int.h"
+#include "smtp/event.h"
+#include "smtp/session.h"
 
 static void check_retry(void *arg)
 {
@@ -55,7 +57,7 @@ static const char *stage_verb(enum policy_stage st, const struct session *s)
 
 /* "NOQUEUE: reject: RCPT from host[addr]: REPLY; from=<s> to=<r> proto=ESMTP helo=<h>" */
 static void check_log(struct session *s, enum policy_stage st, const char *action,
-    const char *reply, const char *rcpt)
+    const char *reply, const char *rcpt, enum warden_event kind)
 {
 	char tail[1200];
 	size_t off = 0;
@@ -79,15 +81,14 @@ static void check_log(struct session *s, enum policy_stage st, const char *actio
 	snprintf(line, sizeof(line), "NOQUEUE: %s: %s from %s: %s;%s", action, stage_verb(st, s),
 	    session_client(s), reply, tail);
 	log_info("%s", line);
-	if (strcmp(action, "reject") == 0)
-		warden_event(s, strstr(reply, "Relay access denied") ? WEV_RELAY_DENIED : WEV_REJECT,
-		    s->sasl_username, line);
+	if (kind != 0)
+		event_send(s, kind, s->sasl_username, line);
 }
 
 static void ctx_log(struct policy_ctx *c, const char *action, const char *reply)
 {
 	struct session *s = c->wake_arg;
-	check_log(s, c->stage, action, reply, c->rcpt);
+	check_log(s, c->stage, action, reply, c->rcpt, 0);	/* warnings: no event */
 }
 
 /* The session's policy context, refreshed with what the session knows now. */
@@ -95,7 +96,7 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 {
 	if (s->pctx == NULL) {
 		s->pctx = xcalloc(1, sizeof(*s->pctx));
-		s->pctx->instance = ++instance_counter;
+		s->pctx->instance = ++s->eng->policy_instances;
 	}
 	struct policy_ctx *c = s->pctx;
 	c->stage = st;
@@ -108,7 +109,7 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 	c->in_mynetworks = s->in_mynetworks;
 	c->sasl_authenticated = s->sasl_username != NULL;
 	c->sasl_username = s->sasl_username;
-	c->sender_login_maps = eng.sender_login_maps;
+	c->sender_login_maps = s->eng->sender_login_maps;
 	c->helo = s->helo;
 	c->sender = s->sender;
 	c->rcpt = rcpt;
@@ -122,9 +123,9 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 	return c;
 }
 
-/* Run one list. 0 go on, -1 rejected, 1 pending. */
-static int run_list(struct session *s, const struct restrictions *r, struct policy_ctx *c,
-    const char *line)
+/* Run one list. 0 go on, -1 rejected, 1 pending (the command being run,
+ * s->cur_line, is kept to be run again). */
+static int run_list(struct session *s, const struct restrictions *r, struct policy_ctx *c)
 {
 	char reply[1024];
 	if (r == NULL || restrictions_count(r) == 0)
@@ -135,12 +136,13 @@ static int run_list(struct session *s, const struct restrictions *r, struct poli
 	case POLICY_PENDING:
 		s->state = SMTP_ST_WAIT;
 		free(s->retry_line);
-		s->retry_line = xstrdup(line);
+		s->retry_line = xstrdup(s->cur_line);
 		return 1;
 	case POLICY_REJECT:
 	case POLICY_DEFER:
 		session_reply(s, "%s", reply);
-		check_log(s, c->stage, "reject", reply, c->rcpt);
+		check_log(s, c->stage, "reject", reply, c->rcpt,
+		    c->reply_relay ? WEV_RELAY_DENIED : WEV_REJECT);
 		return -1;
 	default:
 		return 0;
@@ -153,52 +155,44 @@ static int connect_verdict(struct session *s, enum policy_stage st, const char *
 	if (s->connect_reject == NULL)
 		return 0;
 	session_reply(s, "%s", s->connect_reject);
-	check_log(s, st, "reject", s->connect_reject, rcpt);
+	check_log(s, st, "reject", s->connect_reject, rcpt, WEV_REJECT);
 	return -1;
 }
 
-static const char *cur_line;	/* the command being run, for a retry */
-
-/* Remember the command line a later retry must run again. */
-void check_set_line(const char *line)
+/* Run the lists first..last of policy's restriction_lists, in the table's
+ * order; own_stage: each at its table stage, else at the context's. */
+static int run_lists(struct session *s, struct policy_ctx *c, enum restriction_list_id first,
+    enum restriction_list_id last, int own_stage)
 {
-	cur_line = line;
+	const struct role_cfg *rc = &s->eng->roles[s->role];
+	for (int id = (int)first; id <= (int)last; id++) {
+		if (own_stage)
+			c->stage = restriction_lists[id].stage;
+		int r = run_list(s, rc->lists[id], c);
+		if (r != 0)
+			return r;
+	}
+	return 0;
 }
 
 int check_helo(struct session *s)
 {
-	const struct role_cfg *rc = &eng.roles[s->role];
-	if (rc->delay_reject)
+	if (s->eng->roles[s->role].delay_reject)
 		return 0;
 	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
-	int r = run_list(s, rc->client, c, cur_line);
-	if (r != 0)
-		return r;
-	c->stage = STAGE_HELO;
-	return run_list(s, rc->helo, c, cur_line);
+	return run_lists(s, c, RL_CLIENT, RL_HELO, 1);
 }
 
 int check_mail(struct session *s)
 {
-	const struct role_cfg *rc = &eng.roles[s->role];
-	if (rc->delay_reject)
+	if (s->eng->roles[s->role].delay_reject)
 		return 0;
 	struct policy_ctx *c = ctx_get(s, STAGE_CONNECT, NULL);
-	int r = run_list(s, rc->client, c, cur_line);
-	if (r == 0) {
-		c->stage = STAGE_HELO;
-		r = run_list(s, rc->helo, c, cur_line);
-	}
-	if (r == 0) {
-		c->stage = STAGE_MAIL;
-		r = run_list(s, rc->sender, c, cur_line);
-	}
-	return r;
+	return run_lists(s, c, RL_CLIENT, RL_SENDER, 1);
 }
 
 int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known, const char *table)
 {
-	const struct role_cfg *rc = &eng.roles[s->role];
 	int r = connect_verdict(s, STAGE_RCPT, rcpt);
 	if (r != 0)
 		return r;
@@ -206,27 +200,19 @@ int check_rcpt(struct session *s, const char *rcpt, int is_ours, int known, cons
 	c->rcpt_is_ours = is_ours;
 	c->rcpt_known = known;
 	c->rcpt_table = table;
-	if (rc->delay_reject) {
-		/* Postfix's order: client, helo, sender, then relay and recipient
-		 * lists, all at RCPT; each list ends at its own PERMIT. The stage
-		 * stays RCPT so replies and logs say "RCPT from". */
-		if ((r = run_list(s, rc->client, c, cur_line)) != 0)
-			return r;
-		if ((r = run_list(s, rc->helo, c, cur_line)) != 0)
-			return r;
-		if ((r = run_list(s, rc->sender, c, cur_line)) != 0)
-			return r;
-	}
-	if ((r = run_list(s, rc->relay, c, cur_line)) != 0)
+	/* Postfix's order with smtpd_delay_reject: client, helo, sender, then
+	 * relay and recipient lists, all at RCPT; each list ends at its own
+	 * PERMIT. The stage stays RCPT so replies and logs say "RCPT from". */
+	if (s->eng->roles[s->role].delay_reject &&
+	    (r = run_lists(s, c, RL_CLIENT, RL_SENDER, 0)) != 0)
 		return r;
-	return run_list(s, rc->recipient, c, cur_line);
+	return run_lists(s, c, RL_RELAY, RL_RECIPIENT, 1);
 }
 
 int check_data(struct session *s)
 {
-	const struct role_cfg *rc = &eng.roles[s->role];
 	struct policy_ctx *c = ctx_get(s, STAGE_DATA, s->nrcpt ? s->rcpt[0] : NULL);
-	return run_list(s, rc->data, c, cur_line);
+	return run_lists(s, c, RL_DATA, RL_DATA, 1);
 }
 
 /* End of a transaction (message sent, RSET, HELO): forget cached replies. */

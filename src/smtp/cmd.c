@@ -13,7 +13,14 @@
 #include "common/msg.h"
 #include "common/util.h"
 #include "mail/resolve.h"
-#include "smtp/smtpd.h"
+#include "smtp/auth.h"
+#include "smtp/check.h"
+#include "smtp/cmd.h"
+#include "smtp/data.h"
+#include "smtp/engine_int.h"
+#include "smtp/event.h"
+#include "smtp/limits.h"
+#include "smtp/session.h"
 
 typedef int cmd_fn(struct session *s, char *arg);	/* 0 ok, -1 error */
 
@@ -33,7 +40,7 @@ static void log_reject(struct session *s, const char *stage, const char *reply, 
 	    stage, session_client(s), reply, s->sender ? s->sender : "", rcpt,
 	    s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
 	log_info("%s", line);
-	warden_event(s, WEV_REJECT, s->sasl_username, line);
+	event_send(s, WEV_REJECT, s->sasl_username, line);
 }
 
 static int do_helo(struct session *s, char *arg, int esmtp)
@@ -58,18 +65,18 @@ static int do_helo(struct session *s, char *arg, int esmtp)
 		return r;
 	}
 	if (!esmtp) {
-		session_reply(s, "250 %s", eng.myhostname);
+		session_reply(s, "250 %s", s->eng->myhostname);
 		return 0;
 	}
-	session_reply(s, "250-%s", eng.myhostname);
+	session_reply(s, "250-%s", s->eng->myhostname);
 	session_reply(s, "250-PIPELINING");
-	if (eng.size_limit > 0)
-		session_reply(s, "250-SIZE %ld", eng.size_limit);
+	if (s->eng->size_limit > 0)
+		session_reply(s, "250-SIZE %ld", s->eng->size_limit);
 	else
 		session_reply(s, "250-SIZE");
-	if (!eng.disable_vrfy)
+	if (!s->eng->disable_vrfy)
 		session_reply(s, "250-VRFY");
-	if (eng.roles[s->role].tls_may && s->tls != TLS_ON)
+	if (s->eng->roles[s->role].tls_may && s->tls != TLS_ON)
 		session_reply(s, "250-STARTTLS");
 	if (auth_offered(s))
 		session_reply(s, "250-AUTH PLAIN LOGIN");
@@ -136,23 +143,23 @@ static char *parse_path(char *arg, const char *prefix, char **params)
 }
 
 /* Append @myorigin to a bare local part, as Postfix's append_at_myorigin. */
-static char *qualify(const char *addr)
+static char *qualify(const struct session *s, const char *addr)
 {
-	return str_at_origin(addr, config_get(eng.cfg, "myorigin"));
+	return str_at_origin(addr, config_get(s->eng->cfg, "myorigin"));
 }
 
 static int c_mail(struct session *s, char *arg)
 {
 	char *params;
-	if (eng.roles[s->role].require_helo && s->helo == NULL) {
+	if (s->eng->roles[s->role].require_helo && s->helo == NULL) {
 		session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
 		return -1;
 	}
-	if (eng.roles[s->role].tls_encrypt && s->tls != TLS_ON) {
+	if (s->eng->roles[s->role].tls_encrypt && s->tls != TLS_ON) {
 		session_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return -1;
 	}
-	if (eng.roles[s->role].auth_required && s->sasl_username == NULL) {
+	if (s->eng->roles[s->role].auth_required && s->sasl_username == NULL) {
 		session_reply(s, "530 5.7.0 Authentication required");
 		return -1;
 	}
@@ -191,11 +198,11 @@ static int c_mail(struct session *s, char *arg)
 			return -1;
 		}
 	}
-	if (eng.size_limit > 0 && size > eng.size_limit) {
+	if (s->eng->size_limit > 0 && size > s->eng->size_limit) {
 		session_reply(s, "552 5.3.4 Message size exceeds fixed limit");
 		return -1;
 	}
-	s->sender = qualify(addr);
+	s->sender = qualify(s, addr);
 	s->declared_size = size;
 	int r = check_mail(s);
 	if (r != 0) {
@@ -229,13 +236,13 @@ static int c_rcpt(struct session *s, char *arg)
 		session_reply(s, "555 5.5.4 Unsupported option: %s", params);
 		return -1;
 	}
-	if ((long)s->nrcpt >= eng.rcpt_limit) {
+	if ((long)s->nrcpt >= s->eng->rcpt_limit) {
 		session_reply(s, "452 4.5.3 Error: too many recipients");
 		return -1;
 	}
-	char *addr = qualify(raw);
+	char *addr = qualify(s, raw);
 	const char *table = "local recipient table";
-	enum resolve_class cls = resolve_check(eng.resolver, addr, &table);
+	enum resolve_class cls = resolve_check(s->eng->resolver, addr, &table);
 	int r = check_rcpt(s, addr, cls != RESOLVE_RELAY, cls != RESOLVE_UNKNOWN, table);
 	if (r != 0) {
 		free(addr);
@@ -302,7 +309,7 @@ static int c_noop(struct session *s, char *arg)
 
 static int c_vrfy(struct session *s, char *arg)
 {
-	if (eng.disable_vrfy) {
+	if (s->eng->disable_vrfy) {
 		session_reply(s, "502 5.5.1 VRFY command is disabled");
 		return -1;
 	}
@@ -318,9 +325,9 @@ static int c_vrfy(struct session *s, char *arg)
 		session_reply(s, "501 5.1.3 Bad recipient address syntax");
 		return -1;
 	}
-	char *addr = qualify(raw);
+	char *addr = qualify(s, raw);
 	const char *table = "local recipient table";
-	enum resolve_class cls = resolve_check(eng.resolver, addr, &table);
+	enum resolve_class cls = resolve_check(s->eng->resolver, addr, &table);
 	if (cls == RESOLVE_UNKNOWN) {
 		session_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s", addr, table);
 		free(addr);
@@ -354,7 +361,7 @@ static int c_starttls(struct session *s, char *arg)
 		session_reply(s, "554 5.5.1 Error: TLS already active");
 		return -1;
 	}
-	if (!eng.roles[s->role].tls_may) {
+	if (!s->eng->roles[s->role].tls_may) {
 		session_reply(s, "502 5.5.1 Error: command not implemented");
 		return -1;
 	}
@@ -426,24 +433,24 @@ void cmd_dispatch(struct session *s, char *line, size_t len)
 		s->pipelining_violation = 1;
 	/* Handlers parse in place; a retry after a lookup needs the original. */
 	char *orig = xstrndup(line, len);
-	check_set_line(orig);
+	s->cur_line = orig;
 	rc = c->fn(s, arg);
-	check_set_line(NULL);
+	s->cur_line = NULL;
 	free(orig);
 	if (rc == 1)
 		return;		/* waiting for a lookup: the command runs again */
 	if (rc == 0)
 		s->cmd_ok[c->id]++;
-	if (c->junk && ++s->junk > (unsigned)limit_junk())
+	if (c->junk && ++s->junk > (unsigned)limit_junk(s->eng))
 		session_error(s);
 	else if (rc < 0)
 		session_error(s);
 	if (rc == 0)
 		return;
 sleep:
-	if (s->state == SMTP_ST_CMD && eng.error_sleep_ms > 0 &&
-	    (long)s->errors >= eng.soft_error_limit)
-		session_sleep_then_resume(s);
+	if (s->state == SMTP_ST_CMD && s->eng->error_sleep_ms > 0 &&
+	    (long)s->errors >= s->eng->soft_error_limit)
+		session_sleep_then_resume(s, s->eng->error_sleep_ms);
 }
 
 char *cmd_parse_path(char *arg, const char *prefix, char **params)

@@ -15,31 +15,29 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
-#include "smtp/smtpd.h"
+#include "mail/spool.h"
+#include "smtp/engine_int.h"
+#include "smtp/session.h"
 
-static struct session *pending;
-static int scheduled;
-static int qmgr_missed;		/* a hint was lost: ask for a full scan */
-
-static void qmgr_send(uint16_t type, const char *id)
+static void qmgr_send(struct engine *e, uint16_t type, const char *id)
 {
 	struct msg m;
 	msg_init(&m, type);
 	if (id)
 		msg_put_str(&m, id);
-	if (msg_send(eng.master_fd, &m) < 0)
-		qmgr_missed = 1;	/* the queue manager also scans on its own */
+	if (msg_send(e->master_fd, &m) < 0)
+		e->commit.qmgr_missed = 1;	/* the queue manager also scans on its own */
 	msg_free(&m);
 }
 
 /* Tell the queue manager (through the master) a new file is in incoming/. */
-void commit_notify_qmgr(const char *id)
+void commit_notify_qmgr(struct engine *e, const char *id)
 {
-	if (qmgr_missed) {
-		qmgr_missed = 0;
-		qmgr_send(MSG_SCAN, NULL);
+	if (e->commit.qmgr_missed) {
+		e->commit.qmgr_missed = 0;
+		qmgr_send(e, MSG_SCAN, NULL);
 	}
-	qmgr_send(MSG_QUEUED, id);
+	qmgr_send(e, MSG_QUEUED, id);
 }
 
 /*
@@ -48,26 +46,25 @@ void commit_notify_qmgr(const char *id)
  * next batch, so batches grow with the load instead of the loop stalling
  * (DESIGN.md's group commit). The thread only calls syncfs(2); it never
  * touches a session. Requests and completions travel over two eventfds.
+ * The state is the engine's (struct commit_state); the worker reads only
+ * the two eventfds and incoming_fd, and writes only sync_rc/sync_errno.
  */
-static struct session *inflight;	/* the batch the worker is flushing */
-static int syncing;
-static int efd_req = -1, efd_done = -1;
-static volatile int sync_rc, sync_errno;
-
 static void *sync_worker(void *arg)
 {
+	struct engine *e = arg;
+	struct commit_state *c = &e->commit;
 	uint64_t v;
 	for (;;) {
-		if (read(efd_req, &v, sizeof(v)) != (ssize_t)sizeof(v)) {
+		if (read(c->efd_req, &v, sizeof(v)) != (ssize_t)sizeof(v)) {
 			if (errno == EINTR)
 				continue;
 			return NULL;
 		}
-		int rc = spool_sync(eng.incoming_fd);
-		sync_errno = rc < 0 ? errno : 0;
-		sync_rc = rc;
+		int rc = spool_sync(e->incoming_fd);
+		c->sync_errno = rc < 0 ? errno : 0;
+		c->sync_rc = rc;
 		v = 1;
-		if (write(efd_done, &v, sizeof(v)) != (ssize_t)sizeof(v))
+		if (write(c->efd_done, &v, sizeof(v)) != (ssize_t)sizeof(v))
 			return NULL;
 	}
 }
@@ -77,22 +74,24 @@ static void commit_start(void *arg);
 /* The worker finished a flush: answer that batch, start the next. */
 static void commit_done(int fd, int events, void *arg)
 {
+	struct engine *e = arg;
+	struct commit_state *c = &e->commit;
 	uint64_t v;
 	if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
 		return;
-	struct session *list = inflight;
-	int rc = sync_rc, err = sync_errno;
-	inflight = NULL;
-	syncing = 0;
-	if (pending)
-		commit_start(NULL);	/* the next batch is already waiting */
+	struct session *list = c->inflight;
+	int rc = c->sync_rc, err = c->sync_errno;
+	c->inflight = NULL;
+	c->syncing = 0;
+	if (c->pending)
+		commit_start(e);	/* the next batch is already waiting */
 	for (struct session *s = list, *next; s; s = next) {
 		next = s->commit_next;
 		s->commit_next = NULL;
 		s->state = SMTP_ST_CMD;
 		if (rc < 0) {
 			log_warn("%s: cannot sync queue file: %s", s->w->id, strerror(err));
-			unlinkat(eng.incoming_fd, s->w->id, 0);
+			unlinkat(e->incoming_fd, s->w->id, 0);
 			session_reply(s, "451 4.3.0 Error: queue file write error");
 			s->cmd_ok[CMD_DATA]--;
 		} else {
@@ -100,7 +99,7 @@ static void commit_done(int fd, int events, void *arg)
 			log_info("%s: message-id=<%s>", s->w->id, s->message_id ? s->message_id : "");
 			log_set_service("smtpd");
 			session_reply(s, "250 2.0.0 Ok: queued as %s", s->w->id);
-			commit_notify_qmgr(s->w->id);
+			commit_notify_qmgr(e, s->w->id);
 		}
 		free(s->w);
 		s->w = NULL;
@@ -112,50 +111,53 @@ static void commit_done(int fd, int events, void *arg)
 
 static void commit_start(void *arg)
 {
-	scheduled = 0;
-	if (syncing || pending == NULL)
+	struct engine *e = arg;
+	struct commit_state *c = &e->commit;
+	c->scheduled = 0;
+	if (c->syncing || c->pending == NULL)
 		return;
-	if (efd_req < 0) {
+	if (c->efd_req < 0) {
 		pthread_t th;
-		efd_req = eventfd(0, EFD_CLOEXEC);
-		efd_done = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (efd_req < 0 || efd_done < 0)
+		c->efd_req = eventfd(0, EFD_CLOEXEC);
+		c->efd_done = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (c->efd_req < 0 || c->efd_done < 0)
 			fatal("eventfd: %s", strerror(errno));
-		int e = pthread_create(&th, NULL, sync_worker, NULL);
-		if (e != 0)
-			fatal("cannot start the sync worker: %s", strerror(e));
+		int err = pthread_create(&th, NULL, sync_worker, e);
+		if (err != 0)
+			fatal("cannot start the sync worker: %s", strerror(err));
 		pthread_detach(th);
-		loop_watch(efd_done, LOOP_READ, commit_done, NULL);
+		loop_watch(c->efd_done, LOOP_READ, commit_done, e);
 	}
-	inflight = pending;
-	pending = NULL;
-	syncing = 1;
+	c->inflight = c->pending;
+	c->pending = NULL;
+	c->syncing = 1;
 	uint64_t v = 1;
-	if (write(efd_req, &v, sizeof(v)) != (ssize_t)sizeof(v))
+	if (write(c->efd_req, &v, sizeof(v)) != (ssize_t)sizeof(v))
 		fatal("sync worker request: %s", strerror(errno));
 }
 
 /* Queue s for the next group sync; its reply waits until then. */
 void commit_add(struct session *s)
 {
+	struct commit_state *c = &s->eng->commit;
 	s->state = SMTP_ST_COMMIT;
-	s->commit_next = pending;
-	pending = s;
-	if (!scheduled && !syncing) {
-		scheduled = 1;
-		loop_at_idle(commit_start, NULL);
+	s->commit_next = c->pending;
+	c->pending = s;
+	if (!c->scheduled && !c->syncing) {
+		c->scheduled = 1;
+		loop_at_idle(commit_start, s->eng);
 	}
 }
 
 /* s is going away while waiting: its file stays (it will be delivered). */
 void commit_forget(struct session *s)
 {
-	struct session **lists[] = { &pending, &inflight };
+	struct session **lists[] = { &s->eng->commit.pending, &s->eng->commit.inflight };
 	for (int i = 0; i < 2; i++)
 		for (struct session **pp = lists[i]; *pp; pp = &(*pp)->commit_next)
 			if (*pp == s) {
 				*pp = s->commit_next;
-				commit_notify_qmgr(s->w->id);
+				commit_notify_qmgr(s->eng, s->w->id);
 				return;
 			}
 }

@@ -21,15 +21,19 @@
 #include "common/util.h"
 #include "dns/dns.h"
 #include "policy/restrict.h"
-#include "smtp/smtpd.h"
+#include "smtp/connect.h"
+#include "smtp/engine_int.h"
+#include "smtp/event.h"
+#include "smtp/limits.h"
+#include "smtp/session.h"
 
-/* Clients that passed the pregreet test: address -> expiry (loop_now ms). */
+/* Clients that passed the pregreet test: address -> expiry (loop_now ms),
+ * the engine's greet_cache. */
 struct greet_pass {
 	char addr[INET6_ADDRSTRLEN];
 	uint64_t until;
 };
 #define GREET_SLOTS 8192
-static struct greet_pass *greet_cache;
 
 static unsigned greet_hash(const char *a)
 {
@@ -39,23 +43,23 @@ static unsigned greet_hash(const char *a)
 	return h % GREET_SLOTS;
 }
 
-static int greet_cached(const char *addr)
+static int greet_cached(const struct engine *e, const char *addr)
 {
-	if (greet_cache == NULL)
+	if (e->greet_cache == NULL)
 		return 0;
-	const struct greet_pass *g = &greet_cache[greet_hash(addr)];
+	const struct greet_pass *g = &e->greet_cache[greet_hash(addr)];
 	return strcmp(g->addr, addr) == 0 && g->until > loop_now();
 }
 
-static void greet_remember(const char *addr)
+static void greet_remember(struct engine *e, const char *addr)
 {
-	if (eng.greet_ttl_ms <= 0)
+	if (e->greet_ttl_ms <= 0)
 		return;
-	if (greet_cache == NULL)
-		greet_cache = xcalloc(GREET_SLOTS, sizeof(*greet_cache));
-	struct greet_pass *g = &greet_cache[greet_hash(addr)];
+	if (e->greet_cache == NULL)
+		e->greet_cache = xcalloc(GREET_SLOTS, sizeof(*e->greet_cache));
+	struct greet_pass *g = &e->greet_cache[greet_hash(addr)];
 	str_copy(g->addr, sizeof(g->addr), addr);
-	g->until = loop_now() + (uint64_t)eng.greet_ttl_ms;
+	g->until = loop_now() + (uint64_t)e->greet_ttl_ms;
 }
 
 /* One DNSBL query of this session. */
@@ -141,7 +145,7 @@ static void on_dnsbl(const struct dns_result *r, void *arg)
 	q->id = 0;
 	char domain[200], pat[64];
 	int weight;
-	site_parse(eng.dnsbl_sites[q->site], domain, sizeof(domain), pat, sizeof(pat), &weight);
+	site_parse(s->eng->dnsbl_sites[q->site], domain, sizeof(domain), pat, sizeof(pat), &weight);
 	if (r->status == DNS_OK) {
 		for (size_t i = 0; i < r->n; i++)
 			if (rbl_match(pat, r->items[i])) {
@@ -158,7 +162,7 @@ static void on_dnsbl(const struct dns_result *r, void *arg)
 static void dnsbl_start(struct session *s)
 {
 	size_t n = 0;
-	while (eng.dnsbl_sites[n])
+	while (s->eng->dnsbl_sites[n])
 		n++;
 	if (n == 0)
 		return;
@@ -168,7 +172,7 @@ static void dnsbl_start(struct session *s)
 	for (size_t i = 0; i < n; i++) {
 		char domain[200], pat[64], qname[300];
 		int weight;
-		site_parse(eng.dnsbl_sites[i], domain, sizeof(domain), pat, sizeof(pat), &weight);
+		site_parse(s->eng->dnsbl_sites[i], domain, sizeof(domain), pat, sizeof(pat), &weight);
 		qs[i].s = s;
 		qs[i].site = (int)i;
 		if (dns_rbl_name(s->addr, domain, qname, sizeof(qname)) < 0) {
@@ -238,7 +242,7 @@ static void greet_timeout(void *arg)
 	struct session *s = arg;
 	s->greet_done = 1;
 	if (s->pregreet == 0)
-		greet_remember(s->addr);
+		greet_remember(s->eng, s->addr);
 	maybe_greet(s);
 }
 
@@ -247,21 +251,21 @@ static void maybe_greet(struct session *s)
 {
 	if (s->state != SMTP_ST_CONNECT || !s->rdns_done || !s->greet_done || s->dnsbl_pending > 0)
 		return;
-	static char reject[300];
+	char reject[300];
 	s->connect_reject = NULL;
 	/* A client on DNS allowlists (score at or below a negative
 	 * postscreen_dnsbl_allowlist_threshold) is excused the pregreet test. */
-	if (eng.dnsbl_allow_threshold < 0 && s->dnsbl_score <= eng.dnsbl_allow_threshold)
+	if (s->eng->dnsbl_allow_threshold < 0 && s->dnsbl_score <= s->eng->dnsbl_allow_threshold)
 		s->pregreet = 0;
 	if (s->dnsbl_score != 0 || s->dnsbl_site[0]) {
 		log_set_service("postscreen");
-		if (s->dnsbl_score >= eng.dnsbl_threshold)
+		if (s->dnsbl_score >= s->eng->dnsbl_threshold)
 			log_info("DNSBL rank %d for [%s]:%u", s->dnsbl_score, s->addr, s->port);
 		log_set_service("smtpd");
 	}
-	if (s->dnsbl_site[0] && s->dnsbl_score >= eng.dnsbl_threshold &&
-	    eng.dnsbl_action != ACTION_IGNORE) {
-		if (eng.dnsbl_action == ACTION_DROP) {
+	if (s->dnsbl_site[0] && s->dnsbl_score >= s->eng->dnsbl_threshold &&
+	    s->eng->dnsbl_action != ACTION_IGNORE) {
+		if (s->eng->dnsbl_action == ACTION_DROP) {
 			session_reply(s, "521 5.7.1 Service unavailable; client [%s] blocked using %s",
 			    s->addr, s->dnsbl_site);
 			s->state = SMTP_ST_CLOSING;
@@ -271,8 +275,8 @@ static void maybe_greet(struct session *s)
 		snprintf(reject, sizeof(reject), "550 5.7.1 Service unavailable; client [%s] blocked using %s",
 		    s->addr, s->dnsbl_site);
 		s->connect_reject = xstrdup(reject);
-	} else if (s->pregreet > 0 && eng.greet_action != ACTION_IGNORE) {
-		if (eng.greet_action == ACTION_DROP) {
+	} else if (s->pregreet > 0 && s->eng->greet_action != ACTION_IGNORE) {
+		if (s->eng->greet_action == ACTION_DROP) {
 			session_reply(s, "521 5.5.1 Protocol error");
 			s->state = SMTP_ST_CLOSING;
 			session_flush(s);
@@ -282,30 +286,30 @@ static void maybe_greet(struct session *s)
 	}
 	log_info("connect from %s", session_client(s));
 	s->state = SMTP_ST_CMD;
-	session_reply(s, "220 %s", eng.banner);
+	session_reply(s, "220 %s", s->eng->banner);
 	session_resume(s);
 }
 
 /* Start the work before the greeting (called once, right after accept). */
 void connect_start(struct session *s)
 {
-	const char *h = engine_hostname(s->addr);
-	unsigned open_now = eng.conn_count_limit > 0 && !s->limit_exempt ?
-	    anvil_count(s->akey) : 0;
-	if (open_now > (unsigned long)eng.conn_count_limit) {
+	const char *h = engine_hostname(s->eng, s->addr);
+	unsigned open_now = s->eng->conn_count_limit > 0 && !s->limit_exempt ?
+	    anvil_count(&s->eng->anvil, s->akey) : 0;
+	if (open_now > (unsigned long)s->eng->conn_count_limit) {
 		/* Postfix's words (smtpd via anvil), before any lookup */
 		set_name(s->name, h);
 		if (!s->limit_exempt)
-			(void)anvil_rate(s->akey, ANVIL_CONN, 1);	/* counted all the same */
+			(void)anvil_rate(&s->eng->anvil, s->akey, ANVIL_CONN, 1);	/* counted all the same */
 		log_info("connect from %s", session_client(s));
 		log_warn("Connection concurrency limit exceeded: %u from %s for service %s",
-		    open_now, session_client(s), eng.roles[s->role].name);
+		    open_now, session_client(s), s->eng->roles[s->role].name);
 		session_reply(s, "421 4.7.0 %s Error: too many connections from %s",
-		    eng.myhostname, s->addr);
+		    s->eng->myhostname, s->addr);
 		char line[400];
 		snprintf(line, sizeof(line), "Connection concurrency limit exceeded: %u from %s for service %s",
-		    open_now, session_client(s), eng.roles[s->role].name);
-		warden_event(s, WEV_RATE, NULL, line);
+		    open_now, session_client(s), s->eng->roles[s->role].name);
+		event_send(s, WEV_RATE, NULL, line);
 		s->state = SMTP_ST_CLOSING;
 		session_flush(s);
 		return;
@@ -326,23 +330,23 @@ void connect_start(struct session *s)
 		set_name(s->name, h);
 		set_name(s->rname, h);
 		s->name_status = s->rname_status = NAME_OK;
-	} else if (eng.peername_lookup) {
+	} else if (s->eng->peername_lookup) {
 		s->rdns_done = 0;
 	}
-	int pregreet = eng.roles[s->role].pregreet && eng.greet_wait_ms > 0 &&
-	    !s->in_mynetworks && !greet_cached(s->addr);
+	int pregreet = s->eng->roles[s->role].pregreet && s->eng->greet_wait_ms > 0 &&
+	    !s->in_mynetworks && !greet_cached(s->eng, s->addr);
 	if (pregreet) {
 		s->greet_done = 0;
 		s->greet_wait = 1;
 		s->greet_start = loop_now();
-		if (*eng.greet_banner) {
-			session_reply(s, "220-%s", eng.greet_banner);
+		if (*s->eng->greet_banner) {
+			session_reply(s, "220-%s", s->eng->greet_banner);
 			session_flush(s);
 		}
-		loop_timer_set(&s->greet_timer, (uint64_t)eng.greet_wait_ms, greet_timeout, s);
+		loop_timer_set(&s->greet_timer, (uint64_t)s->eng->greet_wait_ms, greet_timeout, s);
 	}
 	/* The state is CONNECT from here: callbacks may complete synchronously. */
-	if (eng.dnsbl_sites && eng.roles[s->role].pregreet && !s->in_mynetworks)
+	if (s->eng->dnsbl_sites && s->eng->roles[s->role].pregreet && !s->in_mynetworks)
 		dnsbl_start(s);
 	if (!s->rdns_done) {
 		char rev[128];
@@ -376,7 +380,7 @@ void connect_input(struct session *s, const char *p, size_t n)
 		log_set_service("postscreen");
 		log_info("%s", line);
 		log_set_service("smtpd");
-		warden_event(s, WEV_PREGREET, NULL, line);
+		event_send(s, WEV_PREGREET, NULL, line);
 	}
 	if (s->greet_wait && !s->greet_done)
 		s->pregreet += (int)n;
@@ -391,7 +395,7 @@ void connect_cancel(struct session *s)
 	loop_timer_clear(&s->greet_timer);
 	struct dnsbl_q *qs = s->dnsbl_q;
 	if (qs) {
-		for (size_t i = 0; eng.dnsbl_sites && eng.dnsbl_sites[i]; i++)
+		for (size_t i = 0; s->eng->dnsbl_sites && s->eng->dnsbl_sites[i]; i++)
 			if (qs[i].id)
 				dns_cancel(qs[i].id);
 		free(qs);

@@ -17,7 +17,10 @@
 #include "common/util.h"
 #include "policy/restrict.h"
 #include "mail/headers.h"
-#include "smtp/smtpd.h"
+#include "mail/spool.h"
+#include "smtp/data.h"
+#include "smtp/engine_int.h"
+#include "smtp/session.h"
 
 #define DATA_LINE_MAX 4096	/* longer lines are written in pieces */
 
@@ -47,7 +50,7 @@ static void data_received_header(struct session *s, const char *id)
 	int v6 = strchr(s->addr, ':') != NULL;
 	buf_printf(&h, "Received: from %s (%s [%s%s])\n", s->helo ? s->helo : s->addr,
 	    s->name, v6 ? "IPv6:" : "", s->addr);
-	if (s->tls == TLS_ON && s->tls_info && eng.tls_received_header) {
+	if (s->tls == TLS_ON && s->tls_info && s->eng->tls_received_header) {
 		/* Postfix's layout: version and cipher, then the key exchange
 		 * on its own line. */
 		const char *kx = strstr(s->tls_info, " key-exchange ");
@@ -58,8 +61,8 @@ static void data_received_header(struct session *s, const char *id)
 			buf_printf(&h, "\t(using %s)\n", s->tls_info);
 		buf_printf(&h, "\t(No client certificate requested)\n");
 	}
-	buf_printf(&h, "\tby %s (%s) with %s id %s", eng.myhostname,
-	    config_get_mail_name(), data_proto(s), id);
+	buf_printf(&h, "\tby %s (%s) with %s id %s", s->eng->myhostname,
+	    s->eng->mail_name, data_proto(s), id);
 	if (s->nrcpt == 1)
 		buf_printf(&h, "\n\tfor <%s>; %s\n", s->rcpt[0], date);
 	else
@@ -89,7 +92,7 @@ int data_begin(struct session *s)
 	env.rcpt = rc;
 	env.nrcpt = s->nrcpt;
 	s->w = xmalloc(sizeof(*s->w));
-	int r = spool_create(s->w, eng.incoming_fd, &env);
+	int r = spool_create(s->w, s->eng->incoming_fd, &env);
 	free(rc);
 	if (r < 0) {
 		log_warn("cannot create queue file: %m");
@@ -120,7 +123,7 @@ int data_begin(struct session *s)
 static void data_emit(struct session *s, const char *p, size_t n)
 {
 	s->data_size += n;
-	if (eng.size_limit > 0 && s->data_size > (size_t)eng.size_limit)
+	if (s->eng->size_limit > 0 && s->data_size > (size_t)s->eng->size_limit)
 		s->data_too_big = 1;
 	if (!s->data_too_big)
 		spool_write(s->w, p, n);
@@ -145,7 +148,7 @@ static void data_headers_done(struct session *s, int blank)
 		spool_write(s->w, "\n", 1);
 	}
 	if (!(f & DH_MSGID) &&
-	    headers_make_msgid(v, sizeof(v), s->w->id, eng.myhostname, now) == 0) {
+	    headers_make_msgid(v, sizeof(v), s->w->id, s->eng->myhostname, now) == 0) {
 		spool_write(s->w, "Message-Id: ", 12);
 		spool_write(s->w, v, strlen(v));
 		spool_write(s->w, "\n", 1);
@@ -197,7 +200,7 @@ static void data_end(struct session *s)
 		free(s->w);
 		s->w = NULL;
 		log_info("reject: bare <LF> received from %s", session_client(s));
-		session_reply(s, "550 5.5.2 %s Error: bare <LF> received", eng.myhostname);
+		session_reply(s, "550 5.5.2 %s Error: bare <LF> received", s->eng->myhostname);
 		session_reset_transaction(s);
 		s->state = SMTP_ST_CLOSING;
 		return;
@@ -244,7 +247,7 @@ static int data_line(struct session *s)
 		data_end(s);
 		return 1;
 	}
-	if (!crlf && eng.bare_lf == BARE_LF_REJECT && !s->bare_lf_ok)
+	if (!crlf && s->eng->bare_lf == BARE_LF_REJECT && !s->bare_lf_ok)
 		s->data_bare_lf = 1;
 	if (bol && clen > 0 && p[0] == '.') {
 		p++;

@@ -9,6 +9,9 @@
 
 struct config;
 
+/* Listener roles, as master.cf service names. */
+enum smtp_role { ROLE_SMTP, ROLE_SUBMISSION, ROLE_SMTPS };
+
 /* A listening socket handed over by the parent, with its role. */
 struct engine_listener {
 	int fd;

@@ -19,48 +19,51 @@
 
 #include "common/log.h"
 #include "common/msg.h"
-#include "smtp/smtpd.h"
+#include "smtp/engine_int.h"
+#include "smtp/event.h"
+#include "smtp/limits.h"
+#include "smtp/session.h"
 
 #define STRESS_TIMEOUT_MS	10000
 #define STRESS_HARD_ERRORS	1
 #define STRESS_JUNK		1
 
 /* smtpd_timeout now (10 s in stress mode). */
-long limit_timeout_ms(void)
+long limit_timeout_ms(const struct engine *e)
 {
-	return eng.stress && eng.timeout_ms > STRESS_TIMEOUT_MS ? STRESS_TIMEOUT_MS : eng.timeout_ms;
+	return e->stress && e->timeout_ms > STRESS_TIMEOUT_MS ? STRESS_TIMEOUT_MS : e->timeout_ms;
 }
 
 /* smtpd_hard_error_limit now (1 in stress mode). */
-long limit_hard_errors(void)
+long limit_hard_errors(const struct engine *e)
 {
-	return eng.stress ? STRESS_HARD_ERRORS : eng.hard_error_limit;
+	return e->stress ? STRESS_HARD_ERRORS : e->hard_error_limit;
 }
 
 /* smtpd_junk_command_limit now (1 in stress mode). */
-long limit_junk(void)
+long limit_junk(const struct engine *e)
 {
-	return eng.stress ? STRESS_JUNK : eng.junk_limit;
+	return e->stress ? STRESS_JUNK : e->junk_limit;
 }
 
 /* smtpd_starttls_timeout now (10 s in stress mode). */
-long limit_starttls_timeout_ms(void)
+long limit_starttls_timeout_ms(const struct engine *e)
 {
-	return eng.stress && eng.starttls_timeout_ms > STRESS_TIMEOUT_MS ? STRESS_TIMEOUT_MS :
-	    eng.starttls_timeout_ms;
+	return e->stress && e->starttls_timeout_ms > STRESS_TIMEOUT_MS ? STRESS_TIMEOUT_MS :
+	    e->starttls_timeout_ms;
 }
 
 /* Per-request deadlines now (smtpd_per_request_deadline, or stress). */
-int limit_deadline(void)
+int limit_deadline(const struct engine *e)
 {
-	return eng.stress || eng.per_request_deadline;
+	return e->stress || e->per_request_deadline;
 }
 
 /* The session's timer after n bytes read (0: a new request). */
 void limit_arm_timer(struct session *s, size_t n)
 {
-	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms();
-	if (!limit_deadline()) {
+	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms(s->eng);
+	if (!limit_deadline(s->eng)) {
 		loop_timer_set(&s->timer, t, session_timeout, s);
 		return;
 	}
@@ -74,7 +77,7 @@ void limit_arm_timer(struct session *s, size_t n)
 	if (n == 0 || s->deadline == 0)
 		s->deadline = now + t;
 	else
-		s->deadline += (uint64_t)n * 1000 / (uint64_t)eng.min_data_rate;
+		s->deadline += (uint64_t)n * 1000 / (uint64_t)s->eng->min_data_rate;
 	if (s->deadline > now + t)
 		s->deadline = now + t;
 	loop_timer_set(&s->timer, s->deadline > now ? s->deadline - now : 1, session_timeout, s);
@@ -85,16 +88,16 @@ static void hit(struct session *s, const char *what, unsigned rate)
 {
 	char line[512];
 	snprintf(line, sizeof(line), "%s rate limit exceeded: %u from %s for service %s",
-	    what, rate, session_client(s), eng.roles[s->role].name);
+	    what, rate, session_client(s), s->eng->roles[s->role].name);
 	log_warn("%s", line);
-	warden_event(s, WEV_RATE, s->sasl_username, line);
+	event_send(s, WEV_RATE, s->sasl_username, line);
 }
 
 static unsigned count(struct session *s, enum anvil_rate r, long limit, int add)
 {
 	if (limit <= 0 || s->limit_exempt)
 		return 0;
-	unsigned rate = anvil_rate(s->akey, r, add);
+	unsigned rate = anvil_rate(&s->eng->anvil, s->akey, r, add);
 	return rate > (unsigned long)limit ? rate : 0;
 }
 
@@ -104,11 +107,11 @@ int limit_connect(struct session *s)
 	if (s->limit_exempt)
 		return 0;
 	/* Counted even with no limit set, as Postfix's anvil does. */
-	unsigned rate = anvil_rate(s->akey, ANVIL_CONN, 1);
-	if (eng.conn_rate_limit <= 0 || rate <= (unsigned long)eng.conn_rate_limit)
+	unsigned rate = anvil_rate(&s->eng->anvil, s->akey, ANVIL_CONN, 1);
+	if (s->eng->conn_rate_limit <= 0 || rate <= (unsigned long)s->eng->conn_rate_limit)
 		return 0;
 	hit(s, "Connection", rate);
-	session_reply(s, "421 4.7.0 %s Error: too many connections from %s", eng.myhostname, s->addr);
+	session_reply(s, "421 4.7.0 %s Error: too many connections from %s", s->eng->myhostname, s->addr);
 	s->state = SMTP_ST_CLOSING;
 	return -1;
 }
@@ -116,7 +119,7 @@ int limit_connect(struct session *s)
 /* smtpd_client_message_rate_limit, at MAIL FROM. */
 int limit_mail(struct session *s)
 {
-	unsigned rate = count(s, ANVIL_MAIL, eng.mail_rate_limit, 1);
+	unsigned rate = count(s, ANVIL_MAIL, s->eng->mail_rate_limit, 1);
 	if (rate == 0)
 		return 0;
 	session_reply(s, "450 4.7.1 Error: too much mail from %s", s->addr);
@@ -127,7 +130,7 @@ int limit_mail(struct session *s)
 /* smtpd_client_recipient_rate_limit, at RCPT TO. */
 int limit_rcpt(struct session *s)
 {
-	unsigned rate = count(s, ANVIL_RCPT, eng.rcpt_rate_limit, 1);
+	unsigned rate = count(s, ANVIL_RCPT, s->eng->rcpt_rate_limit, 1);
 	if (rate == 0)
 		return 0;
 	hit(s, "Recipient address", rate);
@@ -138,14 +141,14 @@ int limit_rcpt(struct session *s)
 /* STARTTLS: refused before the 220 when the client is over its rate. */
 int limit_starttls(struct session *s)
 {
-	unsigned rate = count(s, ANVIL_NEWTLS, eng.tls_rate_limit, 0);
+	unsigned rate = count(s, ANVIL_NEWTLS, s->eng->tls_rate_limit, 0);
 	if (rate == 0)
 		return 0;
 	char line[512];
 	snprintf(line, sizeof(line), "Refusing STARTTLS request from %s for service %s",
-	    session_client(s), eng.roles[s->role].name);
+	    session_client(s), s->eng->roles[s->role].name);
 	log_warn("%s", line);
-	warden_event(s, WEV_RATE, NULL, line);
+	event_send(s, WEV_RATE, NULL, line);
 	session_reply(s, "454 4.7.0 Error: too many new TLS sessions from %s", session_client(s));
 	return -1;
 }
@@ -153,38 +156,38 @@ int limit_starttls(struct session *s)
 /* Implicit TLS (smtps): refused without a handshake, as Postfix. */
 int limit_tls_wrapper(struct session *s)
 {
-	unsigned rate = count(s, ANVIL_NEWTLS, eng.tls_rate_limit, 0);
+	unsigned rate = count(s, ANVIL_NEWTLS, s->eng->tls_rate_limit, 0);
 	if (rate == 0)
 		return 0;
 	char line[512];
 	snprintf(line, sizeof(line), "Refusing TLS service request from %s for service %s",
-	    session_client(s), eng.roles[s->role].name);
+	    session_client(s), s->eng->roles[s->role].name);
 	log_warn("%s", line);
-	warden_event(s, WEV_RATE, NULL, line);
+	event_send(s, WEV_RATE, NULL, line);
 	return -1;
 }
 
 /* A handshake completed: a new TLS session (we resume none). */
 int limit_tls_handshake(struct session *s)
 {
-	unsigned rate = count(s, ANVIL_NEWTLS, eng.tls_rate_limit, 1);
+	unsigned rate = count(s, ANVIL_NEWTLS, s->eng->tls_rate_limit, 1);
 	if (rate == 0)
 		return 0;
 	hit(s, "New TLS session", rate);
-	session_reply(s, "421 4.7.0 %s Error: too many new TLS sessions from %s", eng.myhostname,
+	session_reply(s, "421 4.7.0 %s Error: too many new TLS sessions from %s", s->eng->myhostname,
 	    session_client(s));
 	s->state = SMTP_ST_CLOSING;
 	return -1;
 }
 
 /* Enter or leave stress mode after the session count changed. */
-void limit_stress_check(void)
+void limit_stress_check(struct engine *e)
 {
-	if (!eng.stress && eng.nsessions >= eng.session_limit && !eng.draining) {
-		eng.stress = 1;
+	if (!e->stress && e->nsessions >= e->session_limit && !e->draining) {
+		e->stress = 1;
 		/* Postfix's master says this about its smtpd processes */
 		log_warn("service \"smtp\" (%s) has reached its process limit \"%zu\": "
-		    "new clients may experience noticeable delays", eng.smtp_port, eng.session_limit);
+		    "new clients may experience noticeable delays", e->smtp_port, e->session_limit);
 		log_warn("to avoid this condition, increase the process count "
 		    "in master.cf or reduce the service time per client");
 		log_warn("see http://www.postfix.org/STRESS_README.html for "
@@ -192,10 +195,10 @@ void limit_stress_check(void)
 		log_info("stress mode: smtpd_timeout 10s, smtpd_hard_error_limit 1, "
 		    "smtpd_junk_command_limit 1, smtpd_starttls_timeout 10s, "
 		    "smtpd_per_request_deadline yes");
-		session_stress_all();
-	} else if (eng.stress && eng.nsessions < eng.session_limit - eng.session_limit / 4) {
-		eng.stress = 0;
+		session_stress_all(e);
+	} else if (e->stress && e->nsessions < e->session_limit - e->session_limit / 4) {
+		e->stress = 0;
 		log_info("stress mode ends: %zu sessions open (process limit %zu)",
-		    eng.nsessions, eng.session_limit);
+		    e->nsessions, e->session_limit);
 	}
 }

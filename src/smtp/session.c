@@ -1,7 +1,9 @@
 /*
  * session — one SMTP client connection: accept, input framing, replies,
  * timeouts, error counting and the "disconnect from" summary. Commands
- * are dispatched to cmd.c, message content to data.c.
+ * are dispatched to cmd.c, message content to data.c. Bytes come and go
+ * through the engine's struct session_io (sock.c: sockets and TLS; a
+ * test's fake I/O), never through a descriptor here.
  *
  * Memory: an idle session holds only struct session; the input buffer is
  * allocated when a partial line must be kept, and freed when drained.
@@ -9,24 +11,28 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "common/cidr.h"
 #include "common/log.h"
-#include "common/msg.h"
 #include "common/util.h"
-#include "smtp/smtpd.h"
-#include "smtp/tls.h"
+#include "mail/spool.h"
+#include "smtp/auth.h"
+#include "smtp/check.h"
+#include "smtp/cmd.h"
+#include "smtp/connect.h"
+#include "smtp/data.h"
+#include "smtp/engine_int.h"
+#include "smtp/event.h"
+#include "smtp/limits.h"
+#include "smtp/session.h"
 
 #define READ_CHUNK 16384
 /* Back-pressure: with this much output not yet written, input waits
@@ -39,38 +45,34 @@ static const char *const cmd_names[CMD_COUNT] = {
 	"noop", "vrfy", "quit", "help", "unknown",
 };
 
-/* Every live session, for drain on shutdown. */
-static struct session **all;
-static size_t nall, all_cap;
-
-static void session_io(int fd, int events, void *arg);
 static void session_unblock(void *arg);
 static void set_unknown_name(struct session *s);
 static void session_process(struct session *s, const char *p, size_t n);
-static void session_tls_step(struct session *s);
 static void session_read(struct session *s);
 
-const char *session_client(const struct session *s)
+/* "name[addr]", formatted into the session (valid until the next call). */
+const char *session_client(struct session *s)
 {
-	static char buf[320];
-	snprintf(buf, sizeof(buf), "%s[%s]", s->name, s->addr);
-	return buf;
+	snprintf(s->client, sizeof(s->client), "%s[%s]", s->name, s->addr);
+	return s->client;
 }
 
 static void session_track(struct session *s)
 {
-	if (nall == all_cap) {
-		all_cap = all_cap ? all_cap * 2 : 256;
-		all = xrealloc(all, all_cap * sizeof(*all));
+	struct engine *e = s->eng;
+	if (e->nall == e->all_cap) {
+		e->all_cap = e->all_cap ? e->all_cap * 2 : 256;
+		e->all = xrealloc(e->all, e->all_cap * sizeof(*e->all));
 	}
-	all[nall++] = s;
+	e->all[e->nall++] = s;
 }
 
 static void session_untrack(struct session *s)
 {
-	for (size_t i = 0; i < nall; i++)
-		if (all[i] == s) {
-			all[i] = all[--nall];
+	struct engine *e = s->eng;
+	for (size_t i = 0; i < e->nall; i++)
+		if (e->all[i] == s) {
+			e->all[i] = e->all[--e->nall];
 			return;
 		}
 }
@@ -92,9 +94,9 @@ static void peer_text(const struct sockaddr_storage *ss, char *addr, size_t len,
 	}
 }
 
-void session_accept(int lfd, enum smtp_role role)
+void session_accept(struct engine *e, int lfd, enum smtp_role role)
 {
-	for (int i = 0; i < 64 && !eng.draining && !eng.accept_paused; i++) {
+	for (int i = 0; i < 64 && !e->draining && !e->accept_paused; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -107,48 +109,56 @@ void session_accept(int lfd, enum smtp_role role)
 		char addr[INET6_ADDRSTRLEN], jail[32];
 		unsigned port;
 		peer_text(&ss, addr, sizeof(addr), &port);
-		if (engine_banned(addr, jail, sizeof(jail))) {
+		if (engine_banned(e, addr, jail, sizeof(jail))) {
 			/* Refused before any byte, firewall or not. */
 			log_info("reject: connect from %s[%s]: banned by the ban engine (jail %s)",
-			    engine_hostname(addr), addr, jail);
+			    engine_hostname(e, addr), addr, jail);
 			close(fd);
 			continue;
 		}
-		struct session *s = xcalloc(1, sizeof(*s));
-		s->fd = fd;
-		s->role = role;
-		s->state = SMTP_ST_CMD;
-		memcpy(s->addr, addr, sizeof(s->addr));
-		s->port = port;
-		s->in_mynetworks = cidrlist_match_str(eng.mynetworks, s->addr);
-		s->limit_exempt = cidrlist_match_str(eng.limit_exceptions, s->addr);
-		anvil_key(s->addr, s->akey, sizeof(s->akey));
-		s->bare_lf_ok = eng.bare_lf_exclusions && cidrlist_match_str(eng.bare_lf_exclusions, s->addr);
-		buf_init(&s->in, (size_t)eng.line_limit + 2);
-		buf_init(&s->out, OUT_MAX);
-		buf_init(&s->hdrline, 1000);
-		buf_init(&s->stash, 4 * READ_CHUNK);
-		eng.nsessions++;
-		anvil_open(s->akey);
-		session_track(s);
-		if (eng.nsessions >= eng.session_limit)
-			engine_accept_pause();
-		limit_stress_check();
-		loop_watch(fd, LOOP_READ, session_io, s);
-		limit_arm_timer(s, 0);
-		if (eng.roles[role].wrappermode) {
-			/* Implicit TLS (RFC 8314): handshake first, greet after. */
-			s->tls_wrapper = 1;
-			set_unknown_name(s);
-			if (limit_tls_wrapper(s) < 0) {
-				session_close(s, NULL);
-				continue;
-			}
-			session_starttls(s);
-			continue;
-		}
-		connect_start(s);	/* may greet, or close s, at once */
+		session_open(e, fd, role, addr, port);
 	}
+}
+
+struct session *session_open(struct engine *e, int fd, enum smtp_role role,
+    const char *addr, unsigned port)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	s->eng = e;
+	s->fd = fd;
+	s->role = role;
+	s->state = SMTP_ST_CMD;
+	str_copy(s->addr, sizeof(s->addr), addr);
+	s->port = port;
+	s->in_mynetworks = cidrlist_match_str(e->mynetworks, s->addr);
+	s->limit_exempt = cidrlist_match_str(e->limit_exceptions, s->addr);
+	anvil_key(&e->anvil, s->addr, s->akey, sizeof(s->akey));
+	s->bare_lf_ok = e->bare_lf_exclusions && cidrlist_match_str(e->bare_lf_exclusions, s->addr);
+	buf_init(&s->in, (size_t)e->line_limit + 2);
+	buf_init(&s->out, OUT_MAX);
+	buf_init(&s->hdrline, 1000);
+	buf_init(&s->stash, 4 * READ_CHUNK);
+	e->nsessions++;
+	anvil_open(&e->anvil, s->akey);
+	session_track(s);
+	if (e->nsessions >= e->session_limit)
+		engine_accept_pause(e);
+	limit_stress_check(e);
+	e->io->watch(s, LOOP_READ);
+	limit_arm_timer(s, 0);
+	if (e->roles[role].wrappermode) {
+		/* Implicit TLS (RFC 8314): handshake first, greet after. */
+		s->tls_wrapper = 1;
+		set_unknown_name(s);
+		if (limit_tls_wrapper(s) < 0) {
+			session_close(s, NULL);
+			return s;
+		}
+		e->io->starttls(s);
+		return s;
+	}
+	connect_start(s);	/* may greet, or close s, at once */
+	return s;
 }
 
 void session_reply(struct session *s, const char *fmt, ...)
@@ -170,17 +180,17 @@ void session_reply(struct session *s, const char *fmt, ...)
 	}
 }
 
-static void session_pending(void *arg);
 
 /* A session closed before connect_start() still logs a name. */
 static void set_unknown_name(struct session *s)
 {
-	str_copy(s->name, sizeof(s->name), engine_hostname(s->addr));
+	str_copy(s->name, sizeof(s->name), engine_hostname(s->eng, s->addr));
 }
 
 static void session_free(struct session *s)
 {
-	loop_cancel_idle(session_pending, s);
+	struct engine *e = s->eng;
+	loop_cancel_idle(sock_pending, s);
 	loop_cancel_idle(session_unblock, s);
 	auth_cancel(s);
 	if (s->ssl) {
@@ -198,22 +208,22 @@ static void session_free(struct session *s)
 	}
 	loop_timer_clear(&s->timer);
 	loop_timer_clear(&s->sleep);
-	loop_unwatch(s->fd);
-	close(s->fd);
+	e->io->close(s);
 	session_reset_transaction(s);
 	free(s->helo);
 	buf_free(&s->in);
 	buf_free(&s->out);
 	buf_free(&s->hdrline);
+	buf_free(&s->dline);	/* a client gone in the middle of DATA */
 	buf_free(&s->stash);
 	session_untrack(s);
-	anvil_close(s->akey);
-	eng.nsessions--;
+	anvil_close(&e->anvil, s->akey);
+	e->nsessions--;
 	free(s);
-	limit_stress_check();
-	if (eng.accept_paused && eng.nsessions < eng.session_limit)
-		engine_accept_resume();
-	if (eng.draining && eng.nsessions == 0)
+	limit_stress_check(e);
+	if (e->accept_paused && e->nsessions < e->session_limit)
+		engine_accept_resume(e);
+	if (e->draining && e->nsessions == 0)
 		loop_exit();
 }
 
@@ -259,24 +269,12 @@ void session_close(struct session *s, const char *why)
 void session_flush(struct session *s)
 {
 	while (s->out.len > 0) {
-		ssize_t n;
-		if (s->ssl && s->tls == TLS_ON) {
-			ERR_clear_error();
-			int r = SSL_write(s->ssl, s->out.data, (int)(s->out.len > INT32_MAX ? INT32_MAX : s->out.len));
-			if (r > 0)
-				n = r;
-			else {
-				int e = SSL_get_error(s->ssl, r);
-				errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
-				n = -1;
-			}
-		} else
-			n = send(s->fd, s->out.data, s->out.len, MSG_NOSIGNAL);
+		ssize_t n = s->eng->io->send(s, s->out.data, s->out.len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				loop_watch(s->fd, LOOP_READ | LOOP_WRITE, session_io, s);
+				s->eng->io->watch(s, LOOP_READ | LOOP_WRITE);
 				return;
 			}
 			session_close(s, "lost connection");
@@ -297,12 +295,12 @@ void session_flush(struct session *s)
 	if (s->tls_start) {
 		/* "220 Ready to start TLS" is out: nothing more in clear text. */
 		s->tls_start = 0;
-		session_starttls(s);
+		s->eng->io->starttls(s);
 		return;
 	}
-	loop_watch(s->fd, LOOP_READ, session_io, s);
+	s->eng->io->watch(s, LOOP_READ);
 	if (s->ssl && SSL_pending(s->ssl) > 0)
-		loop_at_idle(session_pending, s);	/* decrypted bytes epoll cannot see */
+		loop_at_idle(sock_pending, s);	/* decrypted bytes epoll cannot see */
 }
 
 /* The client read our replies: go on with the input that waited. */
@@ -313,97 +311,6 @@ static void session_unblock(void *arg)
 	session_resume(s);
 }
 
-/* Input already decrypted inside OpenSSL: read it as if the socket fired. */
-static void session_pending(void *arg)
-{
-	struct session *s = arg;
-	session_io(s->fd, LOOP_READ, s);
-}
-
-/* Begin the TLS handshake (after STARTTLS's 220, or at accept on 465). */
-void session_starttls(struct session *s)
-{
-	s->ssl = tls_new(s->fd, eng.roles[s->role].tls_encrypt || s->tls_wrapper);
-	if (s->ssl == NULL) {
-		log_warn("cannot start TLS for %s: out of memory or no certificate", session_client(s));
-		session_close(s, "lost connection");
-		return;
-	}
-	s->tls = TLS_HANDSHAKE;
-	loop_timer_set(&s->timer, (uint64_t)limit_starttls_timeout_ms(), session_timeout, s);
-	session_tls_step(s);
-}
-
-static void session_tls_done(struct session *s)
-{
-	char info[400];
-	s->tls = TLS_ON;
-	tls_summary(s->ssl, info, sizeof(info));
-	free(s->tls_info);
-	s->tls_info = xstrdup(info);
-	if (eng.tls_loglevel >= 1)
-		log_info("Anonymous TLS connection established from %s: %s", session_client(s), info);
-	limit_arm_timer(s, 0);
-	if (limit_tls_handshake(s) < 0) {
-		session_flush(s);	/* the 421, encrypted, then close */
-		return;
-	}
-	if (s->tls_wrapper) {
-		connect_start(s);	/* the greeting, now encrypted */
-		return;
-	}
-	/* After STARTTLS the client speaks first (EHLO), but its TLS stack
-	 * has just written its Finished record, which we read and do not
-	 * answer: the kernel delays that ACK (up to 40 ms), and the client's
-	 * Nagle holds the small EHLO until it comes. Postfix hides this
-	 * behind the session tickets it sends at this point; we send none,
-	 * so send the ACK now instead. Best effort (no TCP, no matter). */
-	int one = 1;
-	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-	/* RFC 3207: forget everything learnt before; EHLO again. */
-	free(s->helo);
-	s->helo = NULL;
-	s->esmtp = 0;
-	session_reset_transaction(s);
-	auth_cancel(s);
-	free(s->sasl_username);
-	s->sasl_username = NULL;
-	s->sasl_method = NULL;
-	loop_watch(s->fd, LOOP_READ, session_io, s);
-	if (SSL_pending(s->ssl) > 0)
-		loop_at_idle(session_pending, s);
-}
-
-/* One step of a non-blocking handshake; never waits. */
-static void session_tls_step(struct session *s)
-{
-	char why[256];
-	ERR_clear_error();
-	int r = SSL_accept(s->ssl);
-	if (r == 1) {
-		session_tls_done(s);
-		return;
-	}
-	int e = SSL_get_error(s->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		loop_watch(s->fd, LOOP_READ, session_io, s);
-		return;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		loop_watch(s->fd, LOOP_WRITE, session_io, s);
-		return;
-	}
-	if (e == SSL_ERROR_SSL)
-		log_warn("TLS library problem: %s", tls_error(why, sizeof(why)));
-	log_info("SSL_accept error from %s: %s", session_client(s),
-	    e == SSL_ERROR_SSL ? "-1" : "lost connection");
-	ERR_clear_error();
-	SSL_free(s->ssl);
-	s->ssl = NULL;
-	s->tls = TLS_OFF;
-	session_close(s, "lost connection");
-}
-
 void session_timeout(void *arg)
 {
 	struct session *s = arg;
@@ -411,11 +318,11 @@ void session_timeout(void *arg)
 	    s->auth_step == AUTH_CHECKING) {
 		/* Waiting on our own disk, lookups, password check or a
 		 * deliberate delay, not on the client. */
-		loop_timer_set(&s->timer, (uint64_t)limit_timeout_ms(), session_timeout, s);
+		loop_timer_set(&s->timer, (uint64_t)limit_timeout_ms(s->eng), session_timeout, s);
 		return;
 	}
 	log_info("timeout after %s from %s", s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
-	session_reply(s, "421 4.4.2 %s Error: timeout exceeded", eng.myhostname);
+	session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->eng->myhostname);
 	s->state = SMTP_ST_CLOSING;
 	s->last_cmd = NULL;
 	session_flush(s);
@@ -425,13 +332,13 @@ void session_timeout(void *arg)
 void session_error(struct session *s)
 {
 	s->errors++;
-	if ((long)s->errors >= limit_hard_errors()) {
+	if ((long)s->errors >= limit_hard_errors(s->eng)) {
 		char line[400];
 		snprintf(line, sizeof(line), "too many errors after %s from %s",
 		    s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
 		log_info("%s", line);
-		warden_event(s, WEV_PROTOCOL, s->sasl_username, line);
-		session_reply(s, "421 4.7.0 %s Error: too many errors", eng.myhostname);
+		event_send(s, WEV_PROTOCOL, s->sasl_username, line);
+		session_reply(s, "421 4.7.0 %s Error: too many errors", s->eng->myhostname);
 		s->state = SMTP_ST_CLOSING;
 	}
 }
@@ -465,12 +372,10 @@ void session_resume(struct session *s)
 	session_flush(s);
 }
 
-static void session_io(int fd, int events, void *arg)
+void session_event(struct session *s, int events)
 {
-	struct session *s = arg;
-
 	if (s->tls == TLS_HANDSHAKE) {
-		session_tls_step(s);
+		sock_tls_step(s);
 		return;		/* s may be gone */
 	}
 	/* A socket in error (EPOLLERR: the client reset the connection)
@@ -491,44 +396,17 @@ static void session_io(int fd, int events, void *arg)
 		 * Nothing to write: stop watching the socket altogether, as
 		 * epoll reports a hang-up or an error even for a watch of no
 		 * events; session_flush() watches it again when we go on. */
-		if (s->out.len > 0 && !s->sleeping)
-			loop_watch(fd, LOOP_WRITE, session_io, s);
-		else
-			loop_unwatch(fd);
+		s->eng->io->watch(s, s->out.len > 0 && !s->sleeping ? LOOP_WRITE : 0);
 		return;
 	}
 	session_read(s);
-}
-
-/* Plain recv() or SSL_read(): >0 bytes, 0 end of input, -1 errno (EAGAIN). */
-static ssize_t session_recv(struct session *s, char *buf, size_t len)
-{
-	if (s->ssl == NULL)
-		return recv(s->fd, buf, len, 0);
-	ERR_clear_error();
-	int r = SSL_read(s->ssl, buf, (int)len);
-	if (r > 0)
-		return r;
-	int e = SSL_get_error(s->ssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		errno = EAGAIN;
-		return -1;
-	}
-	if (e == SSL_ERROR_ZERO_RETURN)
-		return 0;
-	if (e == SSL_ERROR_SSL) {
-		char why[256];
-		log_warn("TLS library problem: %s", tls_error(why, sizeof(why)));
-	}
-	errno = ECONNRESET;
-	return -1;
 }
 
 static void session_read(struct session *s)
 {
 	char chunk[READ_CHUNK];
 	for (;;) {
-		ssize_t n = session_recv(s, chunk, sizeof(chunk));
+		ssize_t n = s->eng->io->recv(s, chunk, sizeof(chunk));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -602,7 +480,7 @@ static void session_process(struct session *s, const char *p, size_t n)
 			continue;
 		}
 		const char *nl = memchr(p, '\n', n);
-		size_t limit = (size_t)eng.line_limit;
+		size_t limit = (size_t)s->eng->line_limit;
 		if (nl == NULL) {
 			if (!s->skipping) {
 				size_t room = limit > s->in.len ? limit - s->in.len : 0;
@@ -632,7 +510,7 @@ static void session_process(struct session *s, const char *p, size_t n)
 				len = limit;
 			line[len] = '\0';
 			log_warn("%s: request longer than %ld: %.30s...", session_client(s),
-			    eng.line_limit, line);
+			    s->eng->line_limit, line);
 		}
 		/* Strip the line ending; note a bare LF. */
 		int bare_lf = 0;
@@ -644,9 +522,9 @@ static void session_process(struct session *s, const char *p, size_t n)
 				bare_lf = 1;
 		}
 		line[len] = '\0';
-		if (bare_lf && eng.bare_lf == BARE_LF_REJECT && !s->bare_lf_ok) {
+		if (bare_lf && s->eng->bare_lf == BARE_LF_REJECT && !s->bare_lf_ok) {
 			log_info("reject: bare <LF> received from %s", session_client(s));
-			session_reply(s, "550 5.5.2 %s Error: bare <LF> received", eng.myhostname);
+			session_reply(s, "550 5.5.2 %s Error: bare <LF> received", s->eng->myhostname);
 			s->state = SMTP_ST_CLOSING;
 			free(owned);
 			return;
@@ -684,27 +562,27 @@ void session_reset_transaction(struct session *s)
 
 /* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA
  * finish their message first (their 421 comes after the 250). */
-void session_drain_all(void)
+void session_drain_all(struct engine *e)
 {
-	for (size_t i = nall; i-- > 0;) {
-		struct session *s = all[i];
+	for (size_t i = e->nall; i-- > 0;) {
+		struct session *s = e->all[i];
 		if ((s->state == SMTP_ST_CMD && s->sender == NULL) || s->state == SMTP_ST_CONNECT ||
 		    s->state == SMTP_ST_WAIT) {
 			session_reply(s, "421 4.3.2 %s Service shutting down, closing transmission channel",
-			    eng.myhostname);
+			    s->eng->myhostname);
 			s->state = SMTP_ST_CLOSING;
 			session_flush(s);
 		}
 	}
-	if (eng.nsessions == 0)
+	if (e->nsessions == 0)
 		loop_exit();
 }
 
-void session_stress_all(void)
+void session_stress_all(struct engine *e)
 {
-	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms();
-	for (size_t i = 0; i < nall; i++) {
-		struct session *s = all[i];
+	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms(e);
+	for (size_t i = 0; i < e->nall; i++) {
+		struct session *s = e->all[i];
 		if (s->deadline > now + t)
 			s->deadline = now + t;
 		if (s->timer.slot != (size_t)-1 && s->timer.when > now + t)
@@ -712,8 +590,8 @@ void session_stress_all(void)
 	}
 }
 
-void session_sleep_then_resume(struct session *s)
+void session_sleep_then_resume(struct session *s, long ms)
 {
 	s->sleeping = 1;
-	loop_timer_set(&s->sleep, (uint64_t)eng.error_sleep_ms, session_wake, s);
+	loop_timer_set(&s->sleep, (uint64_t)ms, session_wake, s);
 }

@@ -7,6 +7,11 @@
  * file), no renegotiation, no compression. The same protocol and cipher
  * settings apply to every SNI certificate: the servername callback swaps
  * only the certificate.
+ *
+ * The contexts live in a struct tls_server, loaded once before the chroot
+ * and read-only afterwards: the engine keeps its own, check-config in the
+ * master loads one and frees it; OpenSSL's servername callback gets it
+ * as its argument.
  */
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -27,16 +32,18 @@
 #define CIPHERS_HIGH "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1"
 #define CIPHERS_MEDIUM "HIGH:MEDIUM:!aNULL:!eNULL:!RC4:!3DES:!MD5:!EXPORT"
 
-static SSL_CTX *ctx_may;	/* smtpd_tls_protocols */
-static SSL_CTX *ctx_must;	/* smtpd_tls_mandatory_protocols */
-
 /* SNI: lowercased server name -> a context holding that certificate. */
 struct sni_ent {
 	char *name;
 	SSL_CTX *ctx;
 };
-static struct sni_ent *sni;
-static size_t nsni;
+
+struct tls_server {
+	SSL_CTX *ctx_may;	/* smtpd_tls_protocols; NULL: TLS off */
+	SSL_CTX *ctx_must;	/* smtpd_tls_mandatory_protocols */
+	struct sni_ent *sni;
+	size_t nsni;
+};
 
 const char *tls_error(char *buf, size_t len)
 {
@@ -205,12 +212,13 @@ static SSL_CTX *ctx_new(const struct config *cfg, const char *protocols_key, cha
 
 static int sni_cb(SSL *ssl, int *alert, void *arg)
 {
+	const struct tls_server *t = arg;
 	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	if (name == NULL)
 		return SSL_TLSEXT_ERR_NOACK;
-	for (size_t i = 0; i < nsni; i++)
-		if (strcasecmp(sni[i].name, name) == 0) {
-			SSL_set_SSL_CTX(ssl, sni[i].ctx);
+	for (size_t i = 0; i < t->nsni; i++)
+		if (strcasecmp(t->sni[i].name, name) == 0) {
+			SSL_set_SSL_CTX(ssl, t->sni[i].ctx);
 			return SSL_TLSEXT_ERR_OK;
 		}
 	/* Unknown name: the default certificate, as Postfix does. */
@@ -218,6 +226,7 @@ static int sni_cb(SSL *ssl, int *alert, void *arg)
 }
 
 struct sni_load {
+	struct tls_server *t;
 	char *err;
 	size_t errlen;
 	int failed;
@@ -245,10 +254,11 @@ static void sni_add(const char *key, const char *value, void *arg)
 		    ctx ? why : "out of memory");
 		goto fail;
 	}
-	sni = xrealloc(sni, (nsni + 1) * sizeof(*sni));
-	sni[nsni].name = xstrdup(key[0] == '.' ? key + 1 : key);
-	sni[nsni].ctx = ctx;
-	nsni++;
+	struct tls_server *t = ld->t;
+	t->sni = xrealloc(t->sni, (t->nsni + 1) * sizeof(*t->sni));
+	t->sni[t->nsni].name = xstrdup(key[0] == '.' ? key + 1 : key);
+	t->sni[t->nsni].ctx = ctx;
+	t->nsni++;
 	config_list_free(files);
 	return;
 fail:
@@ -257,7 +267,8 @@ fail:
 	ld->failed = 1;
 }
 
-int tls_init(const struct config *cfg, char *err, size_t errlen)
+/* Load into t; 0, or -1 and err (t then holds what was loaded). */
+static int tls_load(struct tls_server *t, const struct config *cfg, char *err, size_t errlen)
 {
 	const char *cert = config_get(cfg, "smtpd_tls_cert_file");
 	const char *key = config_get(cfg, "smtpd_tls_key_file");
@@ -266,20 +277,20 @@ int tls_init(const struct config *cfg, char *err, size_t errlen)
 
 	if (*cert == '\0' && *snimaps == '\0')
 		return 0;
-	ctx_may = ctx_new(cfg, "smtpd_tls_protocols", err, errlen);
-	ctx_must = ctx_may ? ctx_new(cfg, "smtpd_tls_mandatory_protocols", err, errlen) : NULL;
-	if (ctx_must == NULL)
+	t->ctx_may = ctx_new(cfg, "smtpd_tls_protocols", err, errlen);
+	t->ctx_must = t->ctx_may ? ctx_new(cfg, "smtpd_tls_mandatory_protocols", err, errlen) : NULL;
+	if (t->ctx_must == NULL)
 		return -1;
 	if (*cert) {
-		if (load_pair(ctx_may, *key ? key : cert, cert, why, sizeof(why)) < 0 ||
-		    load_pair(ctx_must, *key ? key : cert, cert, why, sizeof(why)) < 0) {
+		if (load_pair(t->ctx_may, *key ? key : cert, cert, why, sizeof(why)) < 0 ||
+		    load_pair(t->ctx_must, *key ? key : cert, cert, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "smtpd_tls_cert_file: %s", why);
 			return -1;
 		}
 	}
 	if (*snimaps) {
 		char **specs = config_list(snimaps);
-		struct sni_load ld = { err, errlen, 0 };
+		struct sni_load ld = { t, err, errlen, 0 };
 		for (char **sp = specs; *sp && !ld.failed; sp++) {
 			struct map *m = map_open(*sp, 0, why, sizeof(why));
 			if (m == NULL) {
@@ -293,8 +304,10 @@ int tls_init(const struct config *cfg, char *err, size_t errlen)
 		config_list_free(specs);
 		if (ld.failed)
 			return -1;
-		SSL_CTX_set_tlsext_servername_callback(ctx_may, sni_cb);
-		SSL_CTX_set_tlsext_servername_callback(ctx_must, sni_cb);
+		SSL_CTX_set_tlsext_servername_callback(t->ctx_may, sni_cb);
+		SSL_CTX_set_tlsext_servername_arg(t->ctx_may, t);
+		SSL_CTX_set_tlsext_servername_callback(t->ctx_must, sni_cb);
+		SSL_CTX_set_tlsext_servername_arg(t->ctx_must, t);
 		if (*cert == '\0') {
 			snprintf(err, errlen, "tls_server_sni_maps needs smtpd_tls_cert_file too "
 			    "(the certificate for clients without SNI)");
@@ -304,28 +317,38 @@ int tls_init(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-void tls_free(void)
+struct tls_server *tls_init(const struct config *cfg, char *err, size_t errlen)
 {
-	SSL_CTX_free(ctx_may);
-	SSL_CTX_free(ctx_must);
-	ctx_may = ctx_must = NULL;
-	for (size_t i = 0; i < nsni; i++) {
-		free(sni[i].name);
-		SSL_CTX_free(sni[i].ctx);
+	struct tls_server *t = xcalloc(1, sizeof(*t));
+	if (tls_load(t, cfg, err, errlen) < 0) {
+		tls_free(t);
+		return NULL;
 	}
-	free(sni);
-	sni = NULL;
-	nsni = 0;
+	return t;
 }
 
-int tls_available(void)
+void tls_free(struct tls_server *t)
 {
-	return ctx_may != NULL;
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx_may);
+	SSL_CTX_free(t->ctx_must);
+	for (size_t i = 0; i < t->nsni; i++) {
+		free(t->sni[i].name);
+		SSL_CTX_free(t->sni[i].ctx);
+	}
+	free(t->sni);
+	free(t);
 }
 
-struct ssl_st *tls_new(int fd, int mandatory)
+int tls_available(const struct tls_server *t)
 {
-	SSL_CTX *ctx = mandatory ? ctx_must : ctx_may;
+	return t != NULL && t->ctx_may != NULL;
+}
+
+struct ssl_st *tls_new(const struct tls_server *t, int fd, int mandatory)
+{
+	SSL_CTX *ctx = t == NULL ? NULL : mandatory ? t->ctx_must : t->ctx_may;
 	if (ctx == NULL)
 		return NULL;
 	SSL *ssl = SSL_new(ctx);

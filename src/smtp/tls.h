@@ -12,17 +12,19 @@
 
 struct config;
 struct ssl_st;
+struct tls_server;
 
-/* Read certificates and settings; 0, or -1 and a message naming the key.
- * With no smtpd_tls_cert_file and no SNI map, TLS stays off (0). */
-int tls_init(const struct config *cfg, char *err, size_t errlen);
-/* Free what tls_init() loaded (check-config, tests). */
-void tls_free(void);
+/* Read certificates and settings into a new struct tls_server; NULL and
+ * a message naming the key on error. With no smtpd_tls_cert_file and no
+ * SNI map, TLS stays off (a server without contexts). */
+struct tls_server *tls_init(const struct config *cfg, char *err, size_t errlen);
+/* Free what tls_init() loaded (NULL: nothing). */
+void tls_free(struct tls_server *t);
 /* 1 if a server certificate is loaded (STARTTLS can be offered). */
-int tls_available(void);
+int tls_available(const struct tls_server *t);
 /* A new server TLS object on fd; mandatory selects
  * smtpd_tls_mandatory_protocols. NULL if TLS is off or out of memory. */
-struct ssl_st *tls_new(int fd, int mandatory);
+struct ssl_st *tls_new(const struct tls_server *t, int fd, int mandatory);
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" plus, when
  * known, " key-exchange X25519 server-signature RSA-PSS (2048 bits)
  * server-digest SHA256", as Postfix writes it. */

@@ -12,7 +12,7 @@
 #include "common/config.h"
 #include "common/util.h"
 #include "mail/resolve.h"
-#include "smtp/smtpd.h"
+#include "smtp/cmd.h"
 #include "fuzz.h"
 
 static struct config *cfg;	/* kept: the resolver points into it */

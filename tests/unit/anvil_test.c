@@ -10,12 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "common/loop.h"
-#include "smtp/smtpd.h"
+#include "smtp/anvil.h"
 
 static uint64_t fake_now = 1000000;
+static struct anvil_table tab;
 
 static uint64_t fake_clock(void)
 {
@@ -25,22 +27,22 @@ static uint64_t fake_clock(void)
 static void key_is(const char *addr, const char *want)
 {
 	char key[INET6_ADDRSTRLEN + 5];
-	anvil_key(addr, key, sizeof(key));
+	anvil_key(&tab, addr, key, sizeof(key));
 	assert_string_equal(key, want);
 }
 
 static void test_keys(void **state)
 {
-	eng.v4_prefix = 32;
-	eng.v6_prefix = 64;
+	tab.v4_prefix = 32;
+	tab.v6_prefix = 64;
 	key_is("192.0.2.77", "192.0.2.77");
 	key_is("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64");
 	key_is("2001:db8:1:2::1", "2001:db8:1:2::/64");
-	eng.v4_prefix = 24;
-	eng.v6_prefix = 128;
+	tab.v4_prefix = 24;
+	tab.v6_prefix = 128;
 	key_is("192.0.2.77", "192.0.2.0/24");
 	key_is("2001:db8::1", "2001:db8::1");
-	eng.v4_prefix = 0;
+	tab.v4_prefix = 0;
 	key_is("198.51.100.1", "0.0.0.0/0");
 	key_is("not an address", "not an address");
 }
@@ -48,39 +50,39 @@ static void test_keys(void **state)
 static void test_counts_and_rates(void **state)
 {
 	char a[64], b[64];
-	eng.v4_prefix = 24;
-	eng.v6_prefix = 64;
-	eng.rate_unit_ms = 60000;
+	tab.v4_prefix = 24;
+	tab.v6_prefix = 64;
+	tab.unit_ms = 60000;
 	loop_set_clock(fake_clock);
-	anvil_key("198.51.100.1", a, sizeof(a));
-	anvil_key("198.51.100.200", b, sizeof(b));
+	anvil_key(&tab, "198.51.100.1", a, sizeof(a));
+	anvil_key(&tab, "198.51.100.200", b, sizeof(b));
 	assert_string_equal(a, b);			/* one network, one client */
-	size_t before = anvil_clients();
-	assert_int_equal(anvil_open(a), 1);
-	assert_int_equal(anvil_open(b), 2);
-	assert_int_equal(anvil_rate(a, ANVIL_CONN, 1), 1);
-	assert_int_equal(anvil_rate(a, ANVIL_CONN, 1), 2);
-	assert_int_equal(anvil_rate(a, ANVIL_MAIL, 0), 0);	/* a peek adds nothing */
-	assert_int_equal(anvil_rate(a, ANVIL_MAIL, 1), 1);
-	assert_int_equal(anvil_rate(a, ANVIL_NEWTLS, 0), 0);
+	size_t before = anvil_clients(&tab);
+	assert_int_equal(anvil_open(&tab, a), 1);
+	assert_int_equal(anvil_open(&tab, b), 2);
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_CONN, 1), 1);
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_CONN, 1), 2);
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_MAIL, 0), 0);	/* a peek adds nothing */
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_MAIL, 1), 1);
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_NEWTLS, 0), 0);
 	fake_now += 59999;
-	assert_int_equal(anvil_rate(a, ANVIL_CONN, 1), 3);	/* same window */
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_CONN, 1), 3);	/* same window */
 	fake_now += 1;
-	assert_int_equal(anvil_rate(a, ANVIL_CONN, 0), 0);	/* a new window */
-	assert_int_equal(anvil_rate(a, ANVIL_MAIL, 1), 1);
-	assert_int_equal(anvil_count(a), 2);		/* sessions are not rates */
-	anvil_close(a);
-	anvil_close(b);
-	assert_int_equal(anvil_count(a), 0);
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_CONN, 0), 0);	/* a new window */
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_MAIL, 1), 1);
+	assert_int_equal(anvil_count(&tab, a), 2);		/* sessions are not rates */
+	anvil_close(&tab, a);
+	anvil_close(&tab, b);
+	assert_int_equal(anvil_count(&tab, a), 0);
 	/* closed, window not expired: the rates stay */
-	assert_int_equal(anvil_clients(), before + 1);
-	assert_int_equal(anvil_rate(a, ANVIL_MAIL, 0), 1);
+	assert_int_equal(anvil_clients(&tab), before + 1);
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_MAIL, 0), 1);
 	/* a second client later sweeps the expired entry away */
 	fake_now += 60000;
-	assert_int_equal(anvil_rate("203.0.113.0/24", ANVIL_CONN, 1), 1);
-	assert_int_equal(anvil_clients(), before + 1);
-	assert_int_equal(anvil_rate(a, ANVIL_MAIL, 0), 0);
-	anvil_close("203.0.113.0/24");			/* never opened: harmless */
+	assert_int_equal(anvil_rate(&tab, "203.0.113.0/24", ANVIL_CONN, 1), 1);
+	assert_int_equal(anvil_clients(&tab), before + 1);
+	assert_int_equal(anvil_rate(&tab, a, ANVIL_MAIL, 0), 0);
+	anvil_close(&tab, "203.0.113.0/24");			/* never opened: harmless */
 }
 
 int main(void)

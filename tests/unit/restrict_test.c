@@ -161,6 +161,49 @@ static void test_relay_default(void **state)
 	assert_int_equal(eval(DEFAULT, 0, 0, 1, reply), POLICY_DUNNO);
 }
 
+/* The table of lists: rows indexed by their id (the engine's lists[]),
+ * each key a parameter restrictions_parse accepts, stages as Postfix's. */
+static void test_list_table(void **state)
+{
+	char err[256];
+	for (int i = 0; i < RL_COUNT; i++) {
+		assert_int_equal(restriction_lists[i].id, i);
+		struct restrictions *r = restrictions_parse(NULL, restriction_lists[i].key,
+		    "permit", err, sizeof(err));
+		assert_non_null(r);
+		restrictions_free(r);
+	}
+	assert_string_equal(restriction_lists[RL_RELAY].key, "smtpd_relay_restrictions");
+	assert_int_equal(restriction_lists[RL_CLIENT].stage, STAGE_CONNECT);
+	assert_int_equal(restriction_lists[RL_SENDER].stage, STAGE_MAIL);
+	assert_int_equal(restriction_lists[RL_RECIPIENT].stage, STAGE_RCPT);
+	assert_int_equal(restriction_lists[RL_DATA].stage, STAGE_DATA);
+}
+
+/* The reply says itself whether it refuses relaying (the engine's event
+ * kind for the ban engine), whatever its text. */
+static void test_reply_relay_kind(void **state)
+{
+	char reply[512];
+	struct policy_ctx c = { .client_addr = "192.0.2.1", .rcpt = "u@outside.example" };
+	assert_int_equal(run("smtpd_relay_restrictions", DEFAULT, &c, reply), POLICY_REJECT);
+	assert_int_equal(c.reply_relay, 1);
+	assert_int_equal(run("smtpd_relay_restrictions", "defer_unauth_destination", &c, reply),
+	    POLICY_DEFER);
+	assert_int_equal(c.reply_relay, 1);
+	assert_int_equal(run("smtpd_relay_restrictions", "reject", &c, reply), POLICY_REJECT);
+	assert_int_equal(c.reply_relay, 0);
+	/* warned only: no reply, no relay refusal */
+	assert_int_equal(run("smtpd_relay_restrictions", "warn_if_reject, reject_unauth_destination",
+	    &c, reply), POLICY_DUNNO);
+	assert_int_equal(c.reply_relay, 0);
+	/* defer_if_reject: the reply is its 4xx, not the relay refusal */
+	assert_int_equal(run("smtpd_relay_restrictions",
+	    "defer_if_reject, reject_unauth_destination", &c, reply), POLICY_REJECT);
+	assert_null(strstr(reply, "Relay access denied"));
+	assert_int_equal(c.reply_relay, 0);
+}
+
 static void test_defer_and_order(void **state)
 {
 	char reply[512];
@@ -537,6 +580,8 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_relay_default),
+		cmocka_unit_test(test_reply_relay_kind),
+		cmocka_unit_test(test_list_table),
 		cmocka_unit_test(test_defer_and_order),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_helo_syntax),
