@@ -113,6 +113,10 @@ const char *config_path(const struct config *cfg);
 /* Expanded value of a global key (default when unset). Fatal if the key is
  * not in the parameter table (a programming error). */
 const char *config_get(const struct config *cfg, const char *name);
+/* Listener roles that may override a key (role/inet/key): "smtpd" (also
+ * spelled "smtp"), "submission", "smtps". */
+#define CONFIG_NROLES	3
+extern const char *const config_role_names[CONFIG_NROLES];
 /* Same, with the per-listener override role/inet/name taking precedence,
  * then the role's built-in default (see params.c), then the global. */
 const char *config_get_role(const struct config *cfg, const char *role,

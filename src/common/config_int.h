@@ -11,9 +11,7 @@
 
 #define CONF_LINE_MAX	(64 * 1024)	/* longest physical line */
 #define CONF_VALUE_MAX	(1024 * 1024)	/* longest value, raw or expanded */
-#define NROLES		3
-
-extern const char *const config_role_names[NROLES];
+#define NROLES		CONFIG_NROLES
 
 /* One explicitly set value: a global key or a per-listener override. */
 struct setting {

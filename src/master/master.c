@@ -74,97 +74,6 @@ static int stopping;
 static int qmgr_restart;	/* start a new qmgr when the old one is reaped */
 static struct loop_timer restart_timer;
 
-static const char *const listen_keys[] = { "smtpd_listen", "submission_listen", "smtps_listen" };
-
-/* TLS and AUTH settings of the listeners in use: certificates load, the
- * protocol list parses, a password backend is named. */
-static int tls_sasl_check(const struct config *cfg, char *err, size_t errlen)
-{
-	static const char *const roles[] = { "smtp", "submission", "smtps" };
-	char why[512];
-	int need_cert = 0, need_sasl = 0;
-	const char *key = NULL;
-	for (int r = 0; r < 3; r++) {
-		if (!*config_get(cfg, listen_keys[r]))
-			continue;
-		int wrapper = config_get_role_bool(cfg, roles[r], "smtpd_tls_wrappermode");
-		if (wrapper || strcmp(config_get_role(cfg, roles[r], "smtpd_tls_security_level"),
-		    "encrypt") == 0) {
-			need_cert = 1;
-			if (key == NULL)
-				key = r == 0 || strcmp(config_get(cfg, "smtpd_tls_security_level"),
-				    "encrypt") == 0 ? "smtpd_tls_security_level" : listen_keys[r];
-		}
-		if (config_get_role_bool(cfg, roles[r], "smtpd_sasl_auth_enable"))
-			need_sasl = 1;
-	}
-	if (need_cert && !*config_get(cfg, "smtpd_tls_cert_file")) {
-		snprintf(err, errlen, "%s, line %d: %s: TLS is required there but "
-		    "smtpd_tls_cert_file is not set", config_path(cfg), config_line(cfg, key), key);
-		return -1;
-	}
-	struct tls_server *tls = tls_init(cfg, why, sizeof(why));
-	if (tls == NULL) {
-		/* Every tls_init() message starts with the key it is about. */
-		char name[64];
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(why, ":/ "), why);
-		snprintf(err, errlen, "%s, line %d: %s", config_path(cfg), config_line(cfg, name), why);
-		return -1;
-	}
-	tls_free(tls);
-	if (need_sasl) {
-		const char *type = config_get(cfg, "smtpd_sasl_type");
-		const char *path = config_get(cfg, "smtpd_sasl_path");
-		if (!*path) {
-			snprintf(err, errlen, "%s, line %d: smtpd_sasl_auth_enable: AUTH is on but "
-			    "smtpd_sasl_path is not set (the password file or Dovecot's auth socket)",
-			    config_path(cfg), config_line(cfg, "smtpd_sasl_auth_enable"));
-			return -1;
-		}
-		if (strcmp(type, "passwd-file") == 0) {
-			struct sasl *sa = sasl_open(type, path, why, sizeof(why));
-			if (sa == NULL) {
-				snprintf(err, errlen, "%s, line %d: smtpd_sasl_path: %s", config_path(cfg),
-				    config_line(cfg, "smtpd_sasl_path"), why);
-				return -1;
-			}
-			sasl_close(sa);
-		}
-	}
-	return 0;
-}
-
-int master_check(const struct config *cfg, char *err, size_t errlen)
-{
-	static const char *const roles[] = { "smtp", "submission", "smtps" };
-	char why[512];
-	for (size_t k = 0; k < RL_COUNT; k++) {
-		const char *key = restriction_lists[k].key;
-		for (int r = 0; r < 3; r++) {
-			struct restrictions *rs = restrictions_parse(cfg, key,
-			    config_get_role(cfg, roles[r], key), why, sizeof(why));
-			if (rs == NULL) {
-				snprintf(err, errlen, "%s, line %d: %s: %s", config_path(cfg),
-				    config_line(cfg, key), key, why);
-				return -1;
-			}
-			restrictions_free(rs);
-		}
-	}
-	/* the queue manager's next-hop router: relayhost and transport_maps */
-	struct nh_router *nr = nexthop_router_open(cfg, why, sizeof(why));
-	if (nr == NULL) {
-		const char *key = strncmp(why, "relayhost:", 10) == 0 ? "relayhost" : "transport_maps";
-		int named = strncmp(why, key, strlen(key)) == 0;
-		snprintf(err, errlen, "%s, line %d: %s%s%s", config_path(cfg), config_line(cfg, key),
-		    named ? "" : key, named ? "" : ": ", why);
-		return -1;
-	}
-	nexthop_router_free(nr);
-	if (tls_sasl_check(cfg, err, errlen) < 0)
-		return -1;
-	return warden_check(cfg, err, errlen);
-}
 
 static void mkdir_owned(const char *path, mode_t mode, const struct passwd *pw)
 {
@@ -234,12 +143,12 @@ static void bind_listeners(const struct config *cfg)
 {
 	char err[512];
 	for (int role = 0; role < 3; role++) {
-		char **items = config_list(config_get(cfg, listen_keys[role]));
+		char **items = config_list(config_get(cfg, engine_role_listen_key(role)));
 		for (char **it = items; *it; it++) {
 			int fds[2];
 			int n = listen_open(*it, fds, 2, err, sizeof(err));
 			if (n < 0)
-				fatal("%s: %s", listen_keys[role], err);
+				fatal("%s: %s", engine_role_listen_key(role), err);
 			for (int i = 0; i < n; i++) {
 				if (nlst == MAX_LISTENERS)
 					fatal("too many listeners");

@@ -10,6 +10,7 @@ struct config;
 
 /* Run the mail system in the foreground until SIGTERM. Returns exit status. */
 int master_run(struct config *cfg, const char *config_path);
-/* Checks beyond the config file's own (restriction names, ...); 0 or -1+err. */
+/* check-config (check.c): each subsystem's checks beyond the config file's
+ * own, from one table; 0, or -1 and err naming file, line and key. */
 int master_check(const struct config *cfg, char *err, size_t errlen);
 #endif

@@ -45,6 +45,9 @@ struct restriction_list {
 	enum policy_stage stage;	/* where it runs without smtpd_delay_reject */
 };
 extern const struct restriction_list restriction_lists[RL_COUNT];
+/* check-config: every list of the table parses for every listener role;
+ * 0, or -1 and "FILE, line N: key: why". */
+int restrict_lists_check(const struct config *cfg, char *err, size_t errlen);
 
 /* rDNS state of the client, computed by the engine at connect. */
 enum policy_name_status { NAME_OK, NAME_NOTFOUND, NAME_TEMPFAIL };

@@ -2,8 +2,11 @@
  * restrict_lists — the SMTP server's restriction lists, one table row
  * each: the main.cf key and the stage where the list runs when
  * smtpd_delay_reject is off. The smtp engine parses one list per row and
- * role; check-config (master.c) checks the same rows.
+ * role; check-config checks the same rows (restrict_lists_check).
  */
+#include <stdio.h>
+
+#include "common/config.h"
 #include "policy/restrict.h"
 
 const struct restriction_list restriction_lists[RL_COUNT] = {
@@ -14,3 +17,23 @@ const struct restriction_list restriction_lists[RL_COUNT] = {
 	{ RL_RECIPIENT, "smtpd_recipient_restrictions", STAGE_RCPT },
 	{ RL_DATA,      "smtpd_data_restrictions",      STAGE_DATA },
 };
+
+int restrict_lists_check(const struct config *cfg, char *err, size_t errlen)
+{
+	char why[512];
+
+	for (size_t k = 0; k < RL_COUNT; k++) {
+		const char *key = restriction_lists[k].key;
+		for (int r = 0; r < CONFIG_NROLES; r++) {
+			struct restrictions *rs = restrictions_parse(cfg, key,
+			    config_get_role(cfg, config_role_names[r], key), why, sizeof(why));
+			if (rs == NULL) {
+				snprintf(err, errlen, "%s, line %d: %s: %s", config_path(cfg),
+				    config_line(cfg, key), key, why);
+				return -1;
+			}
+			restrictions_free(rs);
+		}
+	}
+	return 0;
+}

@@ -434,3 +434,18 @@ void nexthop_resolve(const struct nh_router *r, const struct nexthop *nh, nextho
 	}
 	dns_lookup(nh->host, DNS_MX, on_mx, j);
 }
+
+int nexthop_check(const struct config *cfg, char *err, size_t errlen)
+{
+	char why[512];
+	struct nh_router *nr = nexthop_router_open(cfg, why, sizeof(why));
+	if (nr == NULL) {
+		const char *key = strncmp(why, "relayhost:", 10) == 0 ? "relayhost" : "transport_maps";
+		int named = strncmp(why, key, strlen(key)) == 0;
+		snprintf(err, errlen, "%s, line %d: %s%s%s", config_path(cfg), config_line(cfg, key),
+		    named ? "" : key, named ? "" : ": ", why);
+		return -1;
+	}
+	nexthop_router_free(nr);
+	return 0;
+}

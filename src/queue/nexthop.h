@@ -51,6 +51,9 @@ struct nh_router;
 /* Open transport_maps and read relayhost etc.; NULL + err on error. */
 struct nh_router *nexthop_router_open(const struct config *cfg, char *err, size_t errlen);
 void nexthop_router_free(struct nh_router *r);
+/* check-config's part for the queue manager: relayhost and transport_maps
+ * load. 0, or -1 and "FILE, line N: key: why". */
+int nexthop_check(const struct config *cfg, char *err, size_t errlen);
 /* Route addr (relay recipient) through transport_maps, relayhost, MX. */
 int nexthop_route(const struct nh_router *r, const char *addr, struct nexthop *nh);
 /* A transport_maps entry that takes a local or virtual recipient away

@@ -31,11 +31,19 @@
 #include "sasl/sasl.h"
 #include "mail/banfile.h"
 
-static const char *const role_names[] = { "smtp", "submission", "smtps" };
+static const char *const role_names[SMTP_NROLES] = { "smtp", "submission", "smtps" };
+static const char *const role_listen_keys[SMTP_NROLES] = {
+	"smtpd_listen", "submission_listen", "smtps_listen"
+};
 
 const char *engine_role_name(int role)
 {
-	return role >= 0 && role < 3 ? role_names[role] : "smtp";
+	return role >= 0 && role < SMTP_NROLES ? role_names[role] : "smtp";
+}
+
+const char *engine_role_listen_key(int role)
+{
+	return role >= 0 && role < SMTP_NROLES ? role_listen_keys[role] : "smtpd_listen";
 }
 
 /* /etc/hosts, read before chroot: address -> first name. */

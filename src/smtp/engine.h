@@ -10,7 +10,7 @@
 struct config;
 
 /* Listener roles, as master.cf service names. */
-enum smtp_role { ROLE_SMTP, ROLE_SUBMISSION, ROLE_SMTPS };
+enum smtp_role { ROLE_SMTP, ROLE_SUBMISSION, ROLE_SMTPS, SMTP_NROLES };
 
 /* A listening socket handed over by the parent, with its role. */
 struct engine_listener {
@@ -25,4 +25,9 @@ void engine_main(const struct config *cfg, const struct engine_listener *l, size
     __attribute__((noreturn));
 /* Role name for a role number ("smtp", "submission", "smtps"). */
 const char *engine_role_name(int role);
+/* The main.cf key of a role's listen addresses ("smtpd_listen", ...). */
+const char *engine_role_listen_key(int role);
+/* check-config's part for the engine (engine_check.c): the TLS and AUTH
+ * settings of the listeners in use. 0, or -1 and "FILE, line N: ...". */
+int engine_check(const struct config *cfg, char *err, size_t errlen);
 #endif

@@ -1,0 +1,68 @@
+/*
+ * engine_check — check-config's part for the smtp engine: the TLS and
+ * AUTH settings of the listeners in use (certificates load, the protocol
+ * list parses, a password backend is named and, for a password file,
+ * reads). Runs in the master or the command, never in the engine.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "sasl/sasl.h"
+#include "smtp/engine.h"
+#include "smtp/tls.h"
+
+int engine_check(const struct config *cfg, char *err, size_t errlen)
+{
+	char why[512];
+	int need_cert = 0, need_sasl = 0;
+	const char *key = NULL;
+	for (int r = 0; r < SMTP_NROLES; r++) {
+		if (!*config_get(cfg, engine_role_listen_key(r)))
+			continue;
+		int wrapper = config_get_role_bool(cfg, engine_role_name(r), "smtpd_tls_wrappermode");
+		if (wrapper || strcmp(config_get_role(cfg, engine_role_name(r), "smtpd_tls_security_level"),
+		    "encrypt") == 0) {
+			need_cert = 1;
+			if (key == NULL)
+				key = r == 0 || strcmp(config_get(cfg, "smtpd_tls_security_level"),
+				    "encrypt") == 0 ? "smtpd_tls_security_level" : engine_role_listen_key(r);
+		}
+		if (config_get_role_bool(cfg, engine_role_name(r), "smtpd_sasl_auth_enable"))
+			need_sasl = 1;
+	}
+	if (need_cert && !*config_get(cfg, "smtpd_tls_cert_file")) {
+		snprintf(err, errlen, "%s, line %d: %s: TLS is required there but "
+		    "smtpd_tls_cert_file is not set", config_path(cfg), config_line(cfg, key), key);
+		return -1;
+	}
+	struct tls_server *tls = tls_init(cfg, why, sizeof(why));
+	if (tls == NULL) {
+		/* Every tls_init() message starts with the key it is about. */
+		char name[64];
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(why, ":/ "), why);
+		snprintf(err, errlen, "%s, line %d: %s", config_path(cfg), config_line(cfg, name), why);
+		return -1;
+	}
+	tls_free(tls);
+	if (need_sasl) {
+		const char *type = config_get(cfg, "smtpd_sasl_type");
+		const char *path = config_get(cfg, "smtpd_sasl_path");
+		if (!*path) {
+			snprintf(err, errlen, "%s, line %d: smtpd_sasl_auth_enable: AUTH is on but "
+			    "smtpd_sasl_path is not set (the password file or Dovecot's auth socket)",
+			    config_path(cfg), config_line(cfg, "smtpd_sasl_auth_enable"));
+			return -1;
+		}
+		if (strcmp(type, "passwd-file") == 0) {
+			struct sasl *sa = sasl_open(type, path, why, sizeof(why));
+			if (sa == NULL) {
+				snprintf(err, errlen, "%s, line %d: smtpd_sasl_path: %s", config_path(cfg),
+				    config_line(cfg, "smtpd_sasl_path"), why);
+				return -1;
+			}
+			sasl_close(sa);
+		}
+	}
+	return 0;
+}
