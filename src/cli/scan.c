@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "cli/cli.h"
 #include "common/util.h"
 #include "warden/filter/filter.h"
@@ -123,7 +124,7 @@ static void scan_line(struct scan_run *r, const char *line)
 
 	r->nlines++;
 	if (r->journal)
-		filter_match_time(r->f, line, date_now(), &h);
+		filter_match_time(r->f, line, clock_wall(), &h);
 	else
 		filter_match(r->f, line, &h);
 	if (r->json) {
@@ -213,7 +214,7 @@ int cli_scan(int argc, char **argv)
 		else if (strcmp(a, "--findtime") == 0 && i + 1 < argc)
 			findtime = atol(argv[++i]);
 		else if (strcmp(a, "--now") == 0 && i + 1 < argc)
-			date_set_now((time_t)atoll(argv[++i]));
+			clock_fix_wall((time_t)atoll(argv[++i]));
 		else if (strcmp(a, "--filter-dir") == 0 && i + 1 < argc) {
 			if (nd < 5)
 				dirs[nd++] = argv[++i];

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
@@ -36,25 +37,6 @@ static struct { loop_signal_fn *fn; void *arg; } sighandlers[65];
 static struct idle_cb *idles;
 static size_t nidles, idle_cap;
 static int running;
-
-static uint64_t clock_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t (*clock_fn)(void) = clock_mono;
-
-uint64_t loop_now(void)
-{
-	return clock_fn();
-}
-
-void loop_set_clock(uint64_t (*fn)(void))
-{
-	clock_fn = fn ? fn : clock_mono;
-}
 
 static void signal_event(int fd, int events, void *arg);
 
@@ -179,7 +161,7 @@ void loop_timer_clear(struct loop_timer *t)
 void loop_timer_set(struct loop_timer *t, uint64_t ms, loop_timer_fn *fn, void *arg)
 {
 	loop_timer_clear(t);
-	t->when = loop_now() + ms;
+	t->when = clock_mono_ms() + ms;
 	t->fn = fn;
 	t->arg = arg;
 	if (heap_len == heap_cap) {
@@ -256,7 +238,7 @@ void loop_run(void)
 		if (nidles)
 			timeout = 0;
 		else if (heap_len) {
-			uint64_t now = loop_now();
+			uint64_t now = clock_mono_ms();
 			timeout = heap[0]->when <= now ? 0 :
 			    (int)(heap[0]->when - now > 60000 ? 60000 : heap[0]->when - now);
 		}
@@ -277,7 +259,7 @@ void loop_run(void)
 				e |= LOOP_WRITE;
 			watches[fd].fn(fd, e, watches[fd].arg);
 		}
-		uint64_t now = loop_now();
+		uint64_t now = clock_mono_ms();
 		while (heap_len && heap[0]->when <= now) {
 			struct loop_timer *t = heap[0];
 			loop_timer_clear(t);

@@ -1,7 +1,8 @@
 /*
  * loop — the one event loop of a process: epoll for descriptors, a timer
  * heap for timeouts, and signals delivered as ordinary events (signalfd).
- * No threads. Time comes from loop_now(), which tests may replace.
+ * No threads. Time comes from clock_mono_ms() (common/clock.h), which
+ * tests may replace.
  */
 #ifndef MW_LOOP_H
 #define MW_LOOP_H
@@ -16,7 +17,7 @@ typedef void loop_signal_fn(int signo, void *arg);
 typedef void loop_idle_fn(void *arg);
 
 struct loop_timer {
-	uint64_t when;		/* ms, loop_now() clock */
+	uint64_t when;		/* ms, clock_mono_ms() clock */
 	size_t slot;		/* position in the heap, (size_t)-1 if idle */
 	loop_timer_fn *fn;
 	void *arg;
@@ -42,7 +43,4 @@ void loop_cancel_idle(loop_idle_fn *fn, void *arg);
 void loop_run(void);
 /* Make loop_run() return after the current iteration. */
 void loop_exit(void);
-/* Monotonic milliseconds, replaceable for tests via loop_set_clock(). */
-uint64_t loop_now(void);
-void loop_set_clock(uint64_t (*fn)(void));
 #endif

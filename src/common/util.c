@@ -167,13 +167,6 @@ uint64_t hash_seed(void)
 	return seed;
 }
 
-double wall_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int fd_close_except(int *keep, size_t n)
 {
 	for (size_t i = 1; i < n; i++)	/* sort: n is tiny */

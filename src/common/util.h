@@ -38,8 +38,6 @@ char *str_at_origin(const char *addr, const char *origin);
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
 /* A random seed for hash_bytes() (getrandom; time and pid if that fails). */
 uint64_t hash_seed(void);
-/* Wall-clock time in seconds, with the fraction (queue delays, logs). */
-double wall_now(void);
 /* Close every descriptor from 3 up but those in keep[] (sorted in
  * place; -1 entries ignored): 0, or -1 with errno from close_range. */
 int fd_close_except(int *keep, size_t n);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -68,7 +69,7 @@ struct dns_entry {
 	enum dns_type type;
 	char *name;
 	uint32_t hash;
-	uint64_t expires;	/* loop_now() ms */
+	uint64_t expires;	/* clock_mono_ms() ms */
 	struct dns_result r;
 	struct dns_entry *hnext;		/* bucket chain */
 	struct dns_entry *older, *newer;	/* insertion order */
@@ -218,7 +219,7 @@ static struct dns_entry *cache_find(const char *name, enum dns_type type)
 	for (struct dns_entry *e = cache[h & (nbuckets - 1)]; e; e = e->hnext) {
 		if (e->hash != h || e->type != type || strcmp(e->name, name) != 0)
 			continue;
-		uint64_t now = loop_now();
+		uint64_t now = clock_mono_ms();
 		if (e->expires <= now) {
 			entry_drop(e);
 			return NULL;
@@ -232,7 +233,7 @@ static struct dns_entry *cache_find(const char *name, enum dns_type type)
 /* Make room for one entry: drop expired among the oldest, else the oldest. */
 static void cache_make_room(void)
 {
-	uint64_t now = loop_now();
+	uint64_t now = clock_mono_ms();
 	struct dns_entry *e = oldest;
 	for (int i = 0; e && i < 32 && ncache >= cache_max; i++) {
 		struct dns_entry *nx = e->newer;
@@ -259,7 +260,7 @@ static void cache_put(const char *name, enum dns_type type, const struct dns_res
 	e->type = type;
 	e->name = xstrdup(name);
 	e->hash = key_hash(name, type);
-	e->expires = loop_now() + (uint64_t)r->ttl * 1000;
+	e->expires = clock_mono_ms() + (uint64_t)r->ttl * 1000;
 	dns_result_copy(&e->r, r);
 	struct dns_entry **b = &cache[e->hash & (nbuckets - 1)];
 	e->hnext = *b;

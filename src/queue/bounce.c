@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/util.h"
@@ -117,7 +118,7 @@ int bounce_create(const struct config *cfg, int incoming_fd, const struct qmsg *
 	struct spool_rcpt rc;
 	struct spool_writer w;
 
-	clock_gettime(CLOCK_REALTIME, &now);
+	now = clock_wall_ts();
 	rfc822_date(now.tv_sec, date, sizeof(date));
 	rfc822_date((time_t)m->env.arrival_sec, arrival, sizeof(arrival));
 	rfc822_date((time_t)(m->env.arrival_sec + config_get_time(cfg, "maximal_queue_lifetime")),

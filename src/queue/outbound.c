@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -131,7 +132,7 @@ static void odel_free(struct odel *d)
  * "host X said: REPLY (in reply to ...)" goes into the DSN. */
 static void odel_report(struct odel *d, struct smtpc *c)
 {
-	double now = wall_now();
+	double now = clock_wall_f();
 	const char *service = d->q->nh.transport == NH_LMTP ? "lmtp" : "smtp";
 	for (size_t i = 0; i < d->sm.nrcpt; i++) {
 		struct smtpc_rcpt *r = &d->sm.rcpt[i];
@@ -326,7 +327,7 @@ static void dq_pump(struct dq *q)
 		oc->q = q;
 		oc->idle_timer.slot = (size_t)-1;
 		oc->cur = dq_pop(q);
-		oc->cur->sm.t_conn = wall_now();
+		oc->cur->sm.t_conn = clock_wall_f();
 		q->nconn++;
 		nexthop_resolve(O.router, &q->nh, on_resolved, oc);
 	}
@@ -337,7 +338,7 @@ static void dq_pump(struct dq *q)
 static void error_result(struct qmsg *m, size_t ri, const struct dest *d, const char *service,
     enum qres_status st, const char *dsn, const char *why)
 {
-	double now = wall_now();
+	double now = clock_wall_f();
 	struct qres q = {
 		.addr = d->addr, .orig = d->orig, .service = service, .relay = "none",
 		.status = st, .dsn = dsn, .why = why, .t_start = now, .t_xfer = now, .t_done = now,
@@ -394,7 +395,7 @@ int outbound_add(struct qmsg *m, size_t ri, const struct dest *d)
 		o->sm.body_fd = m->env.fd;
 		o->sm.body_off = m->env.body_off;
 		o->sm.body_len = m->env.body_len;
-		o->t_start = wall_now();
+		o->t_start = clock_wall_f();
 		if (O.ncoll == O.collcap) {
 			O.collcap = O.collcap ? O.collcap * 2 : 16;
 			O.coll = xrealloc(O.coll, O.collcap * sizeof(*O.coll));

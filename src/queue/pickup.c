@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -239,7 +240,7 @@ static int drop_queue(struct drop *d, uid_t uid, const char *sender, char *id, s
 	struct buf h;
 	int rc_ = -1;
 
-	clock_gettime(CLOCK_REALTIME, &now);
+	now = clock_wall_ts();
 	for (size_t i = 0; i < d->nrcpt; i++)
 		rc[i].addr = d->rcpt[i];
 	env.arrival_sec = now.tv_sec;
@@ -350,7 +351,7 @@ static int pick_one(const char *name, char *id, size_t idlen)
 		/* the owner took read access away: abandoned (0000) or stale
 		 * files go, others are not ready yet */
 		if ((st.st_mode & 07777) == PICKUP_MODE_ABANDONED ||
-		    time(NULL) - st.st_mtime > PICKUP_STALE)
+		    clock_wall() - st.st_mtime > PICKUP_STALE)
 			goto remove;
 		return 0;
 	}
@@ -371,7 +372,7 @@ static int pick_one(const char *name, char *id, size_t idlen)
 	if ((st.st_mode & 07777) != PICKUP_MODE_READY) {
 		close(fd);
 		if ((st.st_mode & 07777) == PICKUP_MODE_ABANDONED ||
-		    time(NULL) - st.st_mtime > PICKUP_STALE)
+		    clock_wall() - st.st_mtime > PICKUP_STALE)
 			goto remove;
 		return 0;	/* still being written */
 	}

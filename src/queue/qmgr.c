@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -181,7 +182,7 @@ static void scan_dir(enum qdir which)
 {
 	int fd = openat(Q.dirfd[which], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	time_t now = time(NULL);
+	time_t now = clock_wall();
 	struct dirent *e;
 
 	if (d == NULL) {
@@ -202,7 +203,7 @@ static void scan_dir(enum qdir which)
 	}
 	closedir(d);
 	if (which == Q_INCOMING)
-		Q.last_rescan = loop_now();
+		Q.last_rescan = clock_mono_ms();
 }
 
 /* Once the engines of an earlier master are surely gone: clean up. */
@@ -268,7 +269,7 @@ static time_t master_start_time(void)
 /* Whether an unfinished incoming file can no longer be being written. */
 static int writer_gone(int dirfd, const char *id, const struct stat *st)
 {
-	time_t now = time(NULL);
+	time_t now = clock_wall();
 	int fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {		/* a writer holding a lock is alive */
@@ -366,7 +367,7 @@ void qmgr_finish(struct qmsg *m)
 {
 	struct spool_env *e = &m->env;
 	size_t left = 0;
-	double age = wall_now() - (double)e->arrival_sec;
+	double age = clock_wall_f() - (double)e->arrival_sec;
 	long lifetime = e->sender[0] ? Q.lifetime : Q.bounce_lifetime;
 	int expired = 0;
 
@@ -397,7 +398,7 @@ void qmgr_finish(struct qmsg *m)
 			log_info("%s: removed", e->id);
 	} else {
 		struct timespec ts[2];
-		ts[0].tv_sec = ts[1].tv_sec = time(NULL) + backoff(age);
+		ts[0].tv_sec = ts[1].tv_sec = clock_wall() + backoff(age);
 		ts[0].tv_nsec = ts[1].tv_nsec = 0;
 		if (futimens(e->fd, ts) < 0)
 			log_warn("%s: set retry time: %s", e->id, strerror(errno));
@@ -497,7 +498,7 @@ static void batch_run(void *arg)
 			continue;
 		}
 		m->dir = j.dir;
-		m->t_active = wall_now();
+		m->t_active = clock_wall_f();
 		m->pending = xcalloc(m->env.nrcpt + 1, 1);
 		m->refs = 1;		/* this batch */
 		Q.nactive++;
@@ -505,7 +506,7 @@ static void batch_run(void *arg)
 		    m->env.sender, m->env.body_len, m->env.nrcpt);
 		msgs[nmsg++] = m;
 	}
-	double t_start = wall_now();
+	double t_start = clock_wall_f();
 	for (size_t mi = 0; mi < nmsg; mi++) {
 		struct qmsg *m = msgs[mi];
 		for (size_t ri = 0; ri < m->env.nrcpt; ri++) {
@@ -533,7 +534,7 @@ static void batch_run(void *arg)
 		log_warn("%s; exiting, to be restarted with it", qlocal_broken(mb));
 		exit(1);
 	}
-	double t_done = wall_now();
+	double t_done = clock_wall_f();
 	for (size_t k = 0; k < nqd; k++) {
 		struct qdel *q = &qd[k];
 		struct qmsg *m = q->m;
@@ -574,7 +575,7 @@ static void batch_run(void *arg)
 	free(qd);
 	/* Hints may have been dropped while we were busy (full socket
 	 * queue): look at incoming/ once the queue drains. */
-	if (Q.njobs == 0 && !Q.stopping && loop_now() - Q.last_rescan >= QMGR_RESCAN_MS)
+	if (Q.njobs == 0 && !Q.stopping && clock_mono_ms() - Q.last_rescan >= QMGR_RESCAN_MS)
 		scan_dir(Q_INCOMING);
 	if (Q.stopping)
 		loop_exit();
@@ -727,7 +728,7 @@ void qmgr_main(const struct config *cfg, int master_fd, int local_fd)
 		loop_watch(master_fd, LOOP_READ, master_read, NULL);
 	log_info("queue manager started: %s", qdir);
 	Q.master_start = master_start_time();
-	time_t now = time(NULL);
+	time_t now = clock_wall();
 	if (Q.master_start > 0 && now < Q.master_start + QMGR_DRAIN_MAX + 1)
 		loop_timer_set(&Q.dead_timer,
 		    (uint64_t)(Q.master_start + QMGR_DRAIN_MAX + 1 - now) * 1000, dead_scan, NULL);

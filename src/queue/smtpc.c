@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -558,7 +559,7 @@ struct smtpc *smtpc_open(const struct smtpc_conf *sc, const struct nh_addr *addr
 	c->arg = arg;
 	c->msg = msg;
 	if (msg->t_conn == 0)
-		msg->t_conn = wall_now();
+		msg->t_conn = clock_wall_f();
 	snprintf(c->relay, sizeof(c->relay), "none");
 	snprintf(c->host, sizeof(c->host), "none");
 	for (size_t i = 0; i < msg->nrcpt; i++) {
@@ -573,7 +574,7 @@ struct smtpc *smtpc_open(const struct smtpc_conf *sc, const struct nh_addr *addr
 void smtpc_send(struct smtpc *c, struct smtpc_msg *msg)
 {
 	c->msg = msg;
-	msg->t_conn = wall_now();
+	msg->t_conn = clock_wall_f();
 	for (size_t i = 0; i < msg->nrcpt; i++) {
 		msg->rcpt[i].why[0] = '\0';
 		msg->rcpt[i].accepted = 0;

@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/clock.h"
 #include "common/util.h"
 #include "queue/smtpc_int.h"
 
@@ -384,7 +385,7 @@ void smtpc_xact_begin(struct smtpc *c)
 	for (size_t i = 0; i < m->nrcpt; i++)
 		push_cmd(c, CMD_RCPT, i);
 	push_cmd(c, CMD_DATA, 0);
-	m->t_xfer = wall_now();
+	m->t_xfer = clock_wall_f();
 	m->remote = 1;
 	send_cmds(c);
 }

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -44,7 +45,7 @@ struct dovecot {
 	struct sasl_req *reqs;		/* unanswered requests */
 	struct sasl_req *answered;	/* answered, callback due on a 0 ms timer */
 	unsigned next_id;
-	uint64_t down_at;		/* loop_now() of the last failure, 0 none */
+	uint64_t down_at;		/* clock_mono_ms() of the last failure, 0 none */
 };
 
 static void dc_io(int fd, int events, void *arg);
@@ -107,7 +108,7 @@ static void dc_disconnect(struct dovecot *dc, const char *why)
 	dc->fd = -1;
 	dc->watched = -1;
 	dc->state = DC_DOWN;
-	dc->down_at = loop_now();
+	dc->down_at = clock_mono_ms();
 	if (dc->down_at == 0)
 		dc->down_at = 1;
 	buf_reset(&dc->in);
@@ -144,7 +145,7 @@ static int dc_connect(struct dovecot *dc, char *err, size_t errlen)
 	if (rc < 0) {
 		snprintf(err, errlen, "connect %s: %s", dc->abs, strerror(e));
 		close(fd);
-		dc->down_at = loop_now() ? loop_now() : 1;
+		dc->down_at = clock_mono_ms() ? clock_mono_ms() : 1;
 		return -1;
 	}
 	dc->fd = fd;
@@ -357,7 +358,7 @@ static void dc_check(struct sasl *s, struct sasl_req *r)
 		return;
 	}
 	if (dc->state == DC_DOWN) {
-		uint64_t now = loop_now();
+		uint64_t now = clock_mono_ms();
 		if (dc->down_at && now >= dc->down_at && now - dc->down_at < DC_BACKOFF_MS) {
 			dc_answer(dc, r, SASL_TEMPFAIL, "dovecot auth server unavailable");
 			return;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
@@ -29,7 +30,7 @@
 struct anvil_ent {
 	struct anvil_ent *next;
 	unsigned count;			/* open sessions */
-	uint64_t start;			/* rate window start (loop_now ms) */
+	uint64_t start;			/* rate window start (clock_mono_ms) */
 	unsigned rate[ANVIL_NRATES];
 	char key[];
 };
@@ -95,7 +96,7 @@ static void sweep(struct anvil_table *t, uint64_t now)
 /* The entry of key; created if create (NULL when the table is full). */
 static struct anvil_ent *get(struct anvil_table *t, const char *key, int create)
 {
-	uint64_t now = loop_now();
+	uint64_t now = clock_mono_ms();
 	struct anvil_ent **pp = slot(t, key);
 	if (*pp == NULL && create) {
 		sweep(t, now);
@@ -140,7 +141,7 @@ void anvil_close(struct anvil_table *t, const char *key)
 	struct anvil_ent **pp = slot(t, key);
 	if (*pp == NULL || (*pp)->count == 0)
 		return;
-	if (--(*pp)->count == 0 && expired(t, *pp, loop_now())) {
+	if (--(*pp)->count == 0 && expired(t, *pp, clock_mono_ms())) {
 		struct anvil_ent *e = *pp;
 		*pp = e->next;
 		free(e);

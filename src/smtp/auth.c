@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
@@ -37,8 +38,8 @@
 
 struct auth_client {
 	char addr[INET6_ADDRSTRLEN + 5];	/* client network (anvil_key), "" for a free slot */
-	uint64_t last_seen;	/* loop_now() of the last lookup */
-	uint64_t window_start;	/* rate window (loop_now) */
+	uint64_t last_seen;	/* clock_mono_ms() of the last lookup */
+	uint64_t window_start;	/* rate window (clock_mono_ms) */
 	unsigned auth_cmds;	/* AUTH commands in the window */
 	uint64_t last_fail;
 	unsigned failures;
@@ -63,7 +64,7 @@ static int client_has_failures(const struct auth_client *c, uint64_t now)
 
 static struct auth_client *client_get(struct engine *e, const char *addr)
 {
-	uint64_t now = loop_now();
+	uint64_t now = clock_mono_ms();
 	if (e->auth_clients == NULL) {
 		e->auth_clients = xcalloc((size_t)CLIENT_SETS * CLIENT_WAYS, sizeof(*e->auth_clients));
 		e->auth_seed = hash_seed();
@@ -216,7 +217,7 @@ static void auth_finish(struct session *s, enum sasl_result r, const char *why,
 	s->auth_failures++;
 	struct auth_client *c = client_get(s->eng, s->akey);
 	c->failures++;
-	c->last_fail = loop_now();
+	c->last_fail = clock_mono_ms();
 	unsigned shift = c->failures > 4 ? 3 : c->failures - 1;
 	auth_cancel(s);
 	session_error(s);
@@ -367,7 +368,7 @@ int auth_cmd(struct session *s, char *arg)
 	}
 	if (s->eng->auth_rate_limit > 0) {
 		struct auth_client *c = client_get(s->eng, s->akey);
-		uint64_t now = loop_now();
+		uint64_t now = clock_mono_ms();
 		if (now - c->window_start >= (uint64_t)s->eng->rate_unit_ms) {
 			c->window_start = now;
 			c->auth_cmds = 0;

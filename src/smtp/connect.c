@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
@@ -27,7 +28,7 @@
 #include "smtp/limits.h"
 #include "smtp/session.h"
 
-/* Clients that passed the pregreet test: address -> expiry (loop_now ms),
+/* Clients that passed the pregreet test: address -> expiry (clock_mono_ms),
  * the engine's greet_cache. */
 struct greet_pass {
 	char addr[INET6_ADDRSTRLEN];
@@ -48,7 +49,7 @@ static int greet_cached(const struct engine *e, const char *addr)
 	if (e->greet_cache == NULL)
 		return 0;
 	const struct greet_pass *g = &e->greet_cache[greet_hash(addr)];
-	return strcmp(g->addr, addr) == 0 && g->until > loop_now();
+	return strcmp(g->addr, addr) == 0 && g->until > clock_mono_ms();
 }
 
 static void greet_remember(struct engine *e, const char *addr)
@@ -59,7 +60,7 @@ static void greet_remember(struct engine *e, const char *addr)
 		e->greet_cache = xcalloc(GREET_SLOTS, sizeof(*e->greet_cache));
 	struct greet_pass *g = &e->greet_cache[greet_hash(addr)];
 	str_copy(g->addr, sizeof(g->addr), addr);
-	g->until = loop_now() + (uint64_t)e->greet_ttl_ms;
+	g->until = clock_mono_ms() + (uint64_t)e->greet_ttl_ms;
 }
 
 /* One DNSBL query of this session. */
@@ -338,7 +339,7 @@ void connect_start(struct session *s)
 	if (pregreet) {
 		s->greet_done = 0;
 		s->greet_wait = 1;
-		s->greet_start = loop_now();
+		s->greet_start = clock_mono_ms();
 		if (*s->eng->greet_banner) {
 			session_reply(s, "220-%s", s->eng->greet_banner);
 			session_flush(s);
@@ -373,7 +374,7 @@ void connect_input(struct session *s, const char *p, size_t n)
 			else shown[o++] = (char)c;
 		}
 		shown[o] = '\0';
-		uint64_t ms = loop_now() - s->greet_start;
+		uint64_t ms = clock_mono_ms() - s->greet_start;
 		char line[400];
 		snprintf(line, sizeof(line), "PREGREET %zu after %lu.%02lu from [%s]:%u: %s", n,
 		    (unsigned long)(ms / 1000), (unsigned long)(ms % 1000) / 10, s->addr, s->port, shown);

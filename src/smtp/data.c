@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "policy/restrict.h"
@@ -40,7 +40,7 @@ static const char *data_proto(const struct session *s)
 static void data_received_header(struct session *s, const char *id)
 {
 	char date[64];
-	time_t now = time(NULL);
+	time_t now = clock_wall();
 	struct tm tm;
 	localtime_r(&now, &tm);
 	if (strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm) == 0)
@@ -74,13 +74,12 @@ static void data_received_header(struct session *s, const char *id)
 int data_begin(struct session *s)
 {
 	struct spool_env env;
-	struct timeval tv;
 	struct spool_rcpt *rc;
+	struct timespec now = clock_wall_ts();
 
-	gettimeofday(&tv, NULL);
 	memset(&env, 0, sizeof(env));
-	env.arrival_sec = tv.tv_sec;
-	env.arrival_usec = tv.tv_usec;
+	env.arrival_sec = now.tv_sec;
+	env.arrival_usec = now.tv_nsec / 1000;
 	env.client_name = s->name;
 	env.client_addr = s->addr;
 	env.helo = s->helo ? s->helo : "";
@@ -136,7 +135,7 @@ static void data_headers_done(struct session *s, int blank)
 {
 	int f = s->data_in_headers;
 	char v[300];
-	time_t now = time(NULL);
+	time_t now = clock_wall();
 
 	s->data_in_headers = 0;
 	if (!(f & DH_SUBMIT) || s->data_too_big || s->w == NULL || (f & (DH_DATE | DH_MSGID)) ==

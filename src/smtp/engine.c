@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/cidr.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -79,7 +80,7 @@ int engine_banned(struct engine *e, const char *addr, char *jail, size_t jlen)
 {
 	if (e->bans == NULL)
 		return 0;
-	return banfile_check(e->bans, addr, (long)time(NULL), jail, jlen) == 1;
+	return banfile_check(e->bans, addr, (long)clock_wall(), jail, jlen) == 1;
 }
 
 const char *engine_hostname(const struct engine *e, const char *addr)

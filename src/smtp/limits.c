@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "smtp/engine_int.h"
@@ -62,7 +63,7 @@ int limit_deadline(const struct engine *e)
 /* The session's timer after n bytes read (0: a new request). */
 void limit_arm_timer(struct session *s, size_t n)
 {
-	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms(s->eng);
+	uint64_t now = clock_mono_ms(), t = (uint64_t)limit_timeout_ms(s->eng);
 	if (!limit_deadline(s->eng)) {
 		loop_timer_set(&s->timer, t, session_timeout, s);
 		return;

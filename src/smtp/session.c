@@ -20,6 +20,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/clock.h"
 #include "common/cidr.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -580,7 +581,7 @@ void session_drain_all(struct engine *e)
 
 void session_stress_all(struct engine *e)
 {
-	uint64_t now = loop_now(), t = (uint64_t)limit_timeout_ms(e);
+	uint64_t now = clock_mono_ms(), t = (uint64_t)limit_timeout_ms(e);
 	for (size_t i = 0; i < e->nall; i++) {
 		struct session *s = e->all[i];
 		if (s->deadline > now + t)

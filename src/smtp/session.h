@@ -45,7 +45,7 @@ struct session {
 	char akey[INET6_ADDRSTRLEN + 5];	/* anvil key: the client's network */
 	int limit_exempt;		/* in smtpd_client_event_limit_exceptions */
 	int out_blocked;		/* output over its high-water mark: input waits */
-	uint64_t deadline;		/* per-request deadline in DATA (loop_now ms) */
+	uint64_t deadline;		/* per-request deadline in DATA (clock_mono_ms) */
 	char name[256];			/* client host name or "unknown" */
 	char client[256 + INET6_ADDRSTRLEN + 3];	/* session_client()'s text */
 	char rname[256];		/* reverse (PTR) name, even unconfirmed, or "unknown" */
@@ -54,7 +54,7 @@ struct session {
 	int rdns_done;
 	int greet_wait;			/* pregreet test running */
 	int greet_done;
-	uint64_t greet_start;		/* loop_now() when the teaser went out */
+	uint64_t greet_start;		/* clock_mono_ms() when the teaser went out */
 	int pregreet;			/* bytes received before the greeting */
 	struct loop_timer greet_timer;
 	int dnsbl_pending;		/* postscreen_dnsbl_sites queries in flight */

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -122,7 +123,7 @@ static void do_ban(struct wjail *w, const struct net *net, long failures, const 
     const char *matched)
 {
 	struct warden *wd = w->wd;
-	long now = warden_now(), count = 0, last = 0;
+	long now = (long)clock_wall(), count = 0, last = 0;
 	char key[NET_STRLEN];
 	net_format(net, net->plen != (net->family == AF_INET ? 32 : 128), key, sizeof(key));
 	if (jailrt_is_ignored(w->rt, net))
@@ -175,7 +176,7 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
     const char *source, const char *text)
 {
 	struct net net, a;
-	long count = 0, now = warden_now();
+	long count = 0, now = (long)clock_wall();
 	char err[256], when[32];
 	struct jailrt_ban *old;
 	enum jailrt_result r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count,
@@ -220,7 +221,7 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 void ban_auth_ok(struct wjail *w, const char *addr, const char *user)
 {
 	struct warden *wd = w->wd;
-	if (jailrt_auth_ok(w->rt, addr, user, warden_now(),
+	if (jailrt_auth_ok(w->rt, addr, user, (long)clock_wall(),
 	    config_get_time(wd->cfg, "warden_login_allow_time")) &&
 	    store_failure_clear(wd->st, w->j->name, addr) < 0)
 		log_warn("store: %s", store_error(wd->st));
@@ -297,7 +298,7 @@ static int restore_one(const struct store_ban *sb, void *arg)
 	struct restore *r = arg;
 	struct net net;
 	char err[128];
-	long now = warden_now();
+	long now = (long)clock_wall();
 	if (net_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
 		return 0;
 	if (jailrt_is_ignored(r->w->rt, &net)) {
@@ -317,7 +318,7 @@ static int restore_one(const struct store_ban *sb, void *arg)
 static int replay_one(const struct store_failure *f, void *arg)
 {
 	struct wjail *w = arg;
-	jailrt_replay(w->rt, f->address, f->time, warden_now());
+	jailrt_replay(w->rt, f->address, f->time, (long)clock_wall());
 	return 0;
 }
 
@@ -326,18 +327,18 @@ void ban_restore(struct wjail *w)
 	struct store *st = w->wd->st;
 	struct jail *j = w->j;
 	struct restore r = { w, NULL, 0 };
-	if (store_ban_list(st, j->name, warden_now(), restore_one, &r) < 0)
+	if (store_ban_list(st, j->name, (long)clock_wall(), restore_one, &r) < 0)
 		log_warn("store: %s", store_error(st));
 	if (r.n)
 		act_all(w, 1, r.b, r.n);
 	free(r.b);
 	/* failure counters too, after the bans (failures that led to a ban
 	 * in force count for nothing): replayed from the store */
-	if (store_failure_since(st, j->name, warden_now() - j->findtime + 1, replay_one, w) < 0)
+	if (store_failure_since(st, j->name, (long)clock_wall() - j->findtime + 1, replay_one, w) < 0)
 		log_warn("store: %s", store_error(st));
 	if (w->rt->nreplayed)
 		f2blog_log("INFO", "fail2ban.jail", "[%s] Restored %zu failure(s) of %zu address(es)",
-		    j->name, w->rt->nreplayed, jailrt_current_failed(w->rt, warden_now()));
+		    j->name, w->rt->nreplayed, jailrt_current_failed(w->rt, (long)clock_wall()));
 }
 
 /* Once a minute: what the caps did since their first warning. */
@@ -358,7 +359,7 @@ static void cap_summary(struct wjail *w)
 
 void ban_tick(struct warden *wd)
 {
-	long now = warden_now();
+	long now = (long)clock_wall();
 	for (size_t j = 0; j < wd->njails; j++) {
 		struct wjail *w = &wd->jails[j];
 		for (size_t i = 0; i < w->rt->nbans;) {

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
@@ -71,7 +72,7 @@ static int cmd_status(struct warden *wd, const char *name, int shortform, int js
 		buf_printf(o, "Sorry but the jail '%s' does not exist\n", name);
 		return -1;
 	}
-	long now = warden_now();
+	long now = (long)clock_wall();
 	struct jailrt *rt = w->rt;
 	const char **paths = NULL;
 	size_t np = w->fol ? follow_files(w->fol, &paths) : 0;
@@ -139,7 +140,7 @@ static int cmd_banned(struct warden *wd, const char *ip, int json, struct buf *o
 		buf_printf(o, "%s\n", err);
 		return -1;
 	}
-	long now = warden_now();
+	long now = (long)clock_wall();
 	int first = 1;
 	if (json)
 		buf_puts(o, "[");

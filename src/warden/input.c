@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/msg.h"
@@ -40,7 +41,7 @@ void input_on_event(int fd, int events, void *arg)
 		}
 		char source[32];
 		snprintf(source, sizeof(source), "event:%s", kinds[kind]);
-		long now = warden_now();
+		long now = (long)clock_wall();
 		for (size_t j = 0; j < wd->njails; j++) {
 			struct wjail *w = &wd->jails[j];
 			if (kind == WEV_AUTH_OK)

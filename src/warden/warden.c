@@ -50,11 +50,6 @@
 #include "warden/warden.h"
 #include "warden/warden_int.h"
 
-long warden_now(void)
-{
-	return (long)time(NULL);
-}
-
 struct wjail *warden_find_jail(struct warden *wd, const char *name)
 {
 	for (size_t i = 0; i < wd->njails; i++)

@@ -57,8 +57,6 @@ struct warden {
 	size_t nself;
 };
 
-/* Now (unix seconds): the warden's one clock (warden.c). */
-long warden_now(void);
 /* The jail named name, or NULL (warden.c). */
 struct wjail *warden_find_jail(struct warden *wd, const char *name);
 /* Re-read the config and the jails (stopping and restarting them, bans

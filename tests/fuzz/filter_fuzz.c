@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "warden/filter/filter.h"
 #include "fuzz.h"
 
@@ -16,7 +17,7 @@ static char fdir[128];
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fz_quiet();
-	date_set_now(1764000000);
+	clock_fix_wall(1764000000);
 	snprintf(fdir, sizeof(fdir), "%s", fz_dir());
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/loop.h"
 #include "smtp/anvil.h"
 
@@ -53,7 +54,7 @@ static void test_counts_and_rates(void **state)
 	tab.v4_prefix = 24;
 	tab.v6_prefix = 64;
 	tab.unit_ms = 60000;
-	loop_set_clock(fake_clock);
+	clock_set_mono(fake_clock);
 	anvil_key(&tab, "198.51.100.1", a, sizeof(a));
 	anvil_key(&tab, "198.51.100.200", b, sizeof(b));
 	assert_string_equal(a, b);			/* one network, one client */

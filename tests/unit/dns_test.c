@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/loop.h"
 #include "dns/dns.h"
@@ -348,7 +349,7 @@ static void test_cache_ttl(void **state)
 {
 	struct answer a;
 	fake_now = 1000000;
-	loop_set_clock(fake_clock);
+	clock_set_mono(fake_clock);
 	dns_flush();
 	assert_null(dns_cached("a.test", DNS_A));
 
@@ -387,7 +388,7 @@ static void test_cache_ttl(void **state)
 	assert_non_null(dns_cached("gone.test", DNS_A));
 	fake_now += 55000;
 	assert_null(dns_cached("gone.test", DNS_A));
-	loop_set_clock(NULL);
+	clock_set_mono(NULL);
 }
 
 static void test_cache_bound(void **state)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <sys/time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "warden/filter/filter.h"
 
@@ -24,7 +25,7 @@ static int setup(void **state)
 {
 	setenv("TZ", "CET-01CEST-02,M3.5.0,M10.5.0", 1);
 	tzset();
-	date_set_now(1124013600);	/* fail2ban's TEST_NOW, Aug 14 2005 */
+	clock_fix_wall(1124013600);	/* fail2ban's TEST_NOW, Aug 14 2005 */
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/loop.h"
 
 static uint64_t fake_now;
@@ -27,7 +28,7 @@ static void test_timer_order(void **state)
 {
 	static struct loop_timer a, b, c, d;
 	loop_init();
-	loop_set_clock(fake_clock);
+	clock_set_mono(fake_clock);
 	fake_now = 1000;
 	norder = 0;
 	loop_timer_set(&a, 30, fire, "a");
@@ -39,7 +40,7 @@ static void test_timer_order(void **state)
 	loop_run();
 	assert_int_equal(norder, 3);
 	assert_memory_equal(order, "bca", 3);
-	loop_set_clock(NULL);
+	clock_set_mono(NULL);
 }
 
 static int idle_ran, io_ran;

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/loop.h"
 #include "sasl/sasl.h"
 #include "sasl/sasl_int.h"
@@ -450,15 +451,15 @@ static void test_dovecot_fake(void **state)
 	assert_int_equal(ans[1].r, SASL_TEMPFAIL);
 
 	/* within the backoff: TEMPFAIL without trying; after it, reconnects */
-	fake_now = loop_now() + 10;
-	loop_set_clock(fake_clock);
+	fake_now = clock_mono_ms() + 10;
+	clock_set_mono(fake_clock);
 	ngot = 0;
 	int before = fk.auths;
 	ask(s, 0, "good", "pw");
 	run_until(1);
 	assert_int_equal(ans[0].r, SASL_TEMPFAIL);
 	assert_int_equal(fk.auths, before);
-	loop_set_clock(NULL);
+	clock_set_mono(NULL);
 	usleep(1100 * 1000);
 	ngot = 0;
 	ask(s, 0, "good", "pw");

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -157,7 +158,7 @@ static inline struct engine *fk_engine(const char *unit_dir, const char *parent,
 	FILE *f;
 
 	loop_init();
-	loop_set_clock(fk_clock);
+	clock_set_mono(fk_clock);
 	fk.now = 1000000;
 	buf_init(&fk.out, 1 << 20);
 	buf_init(&fk.log, 1 << 20);

@@ -5,7 +5,7 @@
  * strftime-style patterns (%Y-%m-%d %H:%M:%S, %b %d ...), EPOCH/LEPOCH.
  * Dates without a year take the clock's year (the year before when that
  * would be over a day in the future); the zone is TZ unless the stamp
- * carries one. The clock is replaceable (date_set_now) for tests.
+ * carries one. The clock is common/clock.h's (clock_fix_wall in tests).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/util.h"
 #include "warden/filter/filter.h"
@@ -46,11 +47,6 @@ struct date_detector {
 	size_t h_len;
 	char h_text[96];
 };
-
-static time_t clock_now;
-
-void date_set_now(time_t now) { clock_now = now; }
-time_t date_now(void) { return clock_now ? clock_now : time(NULL); }
 
 /* strftime directive -> regex, fail2ban's strptime.timeRE. */
 static const struct { const char *key, *re; } directives[] = {
@@ -464,7 +460,7 @@ static int strf_time(pcre2_code *re, pcre2_match_data *md, const char *s, time_t
 {
 	char v[64];
 	struct tm tm, nowtm;
-	time_t now = date_now();
+	time_t now = clock_wall();
 	int year = -1, mon = -1, day = -1, tzoff = 0, has_tz = 0;
 
 	localtime_r(&now, &nowtm);
@@ -573,7 +569,7 @@ int date_find(struct date_detector *d, const char *line, size_t len,
 	 * through its date and 12 bytes beyond ("Nov 27 10:00:01 mx postfix/"):
 	 * every template reads the same text, so the answer is the same.
 	 */
-	time_t now = date_now();
+	time_t now = clock_wall();
 	if (d->h_len && len >= d->h_len && now >= d->c_now && now - d->c_now < 60 &&
 	    memcmp(line, d->h_text, d->h_len) == 0) {
 		*start = 0;

@@ -102,10 +102,6 @@ void *regex_compile(const char *pcre, unsigned flags, char *err, size_t errlen);
 /* Free a compiled regex. */
 void regex_free(void *re);
 
-/* Replace the clock: now (epoch) for dates without a year or day; 0 = real. */
-void date_set_now(time_t now);
-/* The clock's current time. */
-time_t date_now(void);
 /*
  * Build a date detector from a filter's datepattern value (one pattern a
  * line; NULL or "" = fail2ban's default detectors anywhere in the line,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -184,7 +185,7 @@ static struct mlf_entry *mlf_get(struct filter *f, const char *id)
 		struct mlf_entry *e = &f->mlf[i];
 		if (e->id[0] == '\0' || strcmp(e->id, id) != 0)
 			continue;
-		if (e->expires > date_now())
+		if (e->expires > clock_wall())
 			return e;
 		e->id[0] = '\0';
 		return NULL;
@@ -197,7 +198,7 @@ static struct mlf_entry *mlf_set(struct filter *f, const char *id,
 {
 	if (f->mlf == NULL)
 		f->mlf = xcalloc(MLF_MAX, sizeof(*f->mlf));
-	time_t now = date_now();
+	time_t now = clock_wall();
 	struct mlf_entry *slot = NULL;
 	for (int i = 0; i < MLF_MAX; i++) {
 		struct mlf_entry *e = &f->mlf[i];
@@ -450,7 +451,7 @@ enum filter_result filter_match(struct filter *f, const char *line,
 		f->last_date = t;
 	} else {
 		ds = de = 0;
-		h->time = f->last_date ? f->last_date : date_now();
+		h->time = f->last_date ? f->last_date : clock_wall();
 	}
 	return match_line(f, line, len, ds, de, h);
 }

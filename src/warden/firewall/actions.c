@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -180,7 +181,7 @@ static char *command(const struct action *a, const char *key, const struct actio
 		    sizeof(tg.ip));
 		snprintf(tg.num[0], sizeof(tg.num[0]), "%ld", b->failures);
 		snprintf(tg.num[1], sizeof(tg.num[1]), "%ld", b->bantime);
-		snprintf(tg.num[2], sizeof(tg.num[2]), "%ld", (long)time(NULL));
+		snprintf(tg.num[2], sizeof(tg.num[2]), "%ld", (long)clock_wall());
 		snprintf(tg.num[3], sizeof(tg.num[3]), "%ld", b->timeout);
 		tp = &tg;
 	}

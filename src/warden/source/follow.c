@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -48,7 +49,7 @@ struct src {
 	off_t done;		/* end of the last complete line */
 	struct buf part;	/* partial line */
 	int skipping;		/* in the rest of a cut line */
-	uint64_t last;		/* old source: loop_now() of its last data */
+	uint64_t last;		/* old source: clock_mono_ms() of its last data */
 };
 
 struct pat {
@@ -173,7 +174,7 @@ static int src_read(struct follower *f, struct ffile *ff, struct src *s, size_t 
 			return 0;
 		off_t base = s->off;
 		s->off += n;
-		s->last = loop_now();
+		s->last = clock_mono_ms();
 		got += (size_t)n;
 		scan(f, ff, s, f->rbuf, (size_t)n, base);
 	}
@@ -299,7 +300,7 @@ static void file_rotated(struct follower *f, struct ffile *ff)
 	}
 	struct buf b = ff->old.part;
 	ff->old = ff->cur;
-	ff->old.last = loop_now();
+	ff->old.last = clock_mono_ms();
 	ff->cur.part = b;
 	ff->cur.fd = ff->cur.wd = -1;
 	ff->cur.skipping = 0;
@@ -311,7 +312,7 @@ static void file_rotated(struct follower *f, struct ffile *ff)
 static void old_expire(struct follower *f, struct ffile *ff)
 {
 	struct src *o = &ff->old;
-	if (o->fd < 0 || loop_now() - o->last < FOLLOW_OLD_GRACE_MS)
+	if (o->fd < 0 || clock_mono_ms() - o->last < FOLLOW_OLD_GRACE_MS)
 		return;
 	src_read(f, ff, o, 0);
 	if (o->part.len > 0 && !o->skipping)

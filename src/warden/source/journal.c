@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <systemd/sd-journal.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
@@ -328,8 +329,7 @@ static sd_journal *open_at(const char *match, int reopen, const char *cursor,
 		} else if (r < 0) {
 			log_warn("journal: sd_journal_previous: %s; reading entries from now on",
 			    strerror(-r));
-			struct timespec now;
-			clock_gettime(CLOCK_REALTIME, &now);
+			struct timespec now = clock_wall_ts();
 			r = sd_journal_seek_realtime_usec(j, (uint64_t)now.tv_sec * 1000000 +
 			    (uint64_t)now.tv_nsec / 1000);
 		}
@@ -393,8 +393,7 @@ static uint64_t start_usec(struct store *st, const char *key, long findtime,
 	*saved = 0;
 	if (st == NULL || key == NULL)
 		return 0;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
+	struct timespec now = clock_wall_ts();
 	uint64_t nowu = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
 	uint64_t win = findtime > 0 ? (uint64_t)findtime * 1000000 : 0;
 	uint64_t from = nowu > win ? nowu - win : 1;
