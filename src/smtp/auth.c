@@ -366,7 +366,7 @@ int auth_cmd(struct session *s, char *arg)
 		session_reply(s, "501 5.5.4 Syntax: AUTH mechanism");
 		return -1;
 	}
-	if (s->eng->auth_rate_limit > 0) {
+	if (s->eng->auth_rate_limit > 0 && !s->limit_exempt) {	/* as anvil: exceptions are never limited */
 		struct auth_client *c = client_get(s->eng, s->akey);
 		uint64_t now = clock_mono_ms();
 		if (now - c->window_start >= (uint64_t)s->eng->rate_unit_ms) {

@@ -382,6 +382,24 @@ def test_auth_rate_limit(make_server, tls):
     srv.wait_log(r"warning: AUTH command rate limit exceeded: 3 from .*\[127\.0\.0\.1\]")
 
 
+def test_auth_rate_limit_spares_exempt_clients(make_server, tls):
+    """As Postfix's anvil: clients in smtpd_client_event_limit_exceptions
+    (default $mynetworks; here 127.0.0.0/8) are not held to
+    smtpd_client_auth_rate_limit (found by bench/flood_bench.py: a
+    legitimate user on 127.0.0.1 got 450s)."""
+    srv = make_server(extra=tls.config("smtpd_client_auth_rate_limit = 2",
+                                       "smtpd_client_event_limit_exceptions = 127.0.0.0/8",
+                                       "smtpd_hard_error_limit = 100"))
+    s = starttls_conn(srv, tls)
+    for _ in range(3):
+        code, _ = s.docmd("AUTH", "PLAIN " + b64("\0alice@example.com\0nope"))
+        assert code == 535
+    code, _ = s.docmd("AUTH", "PLAIN " + b64("\0alice@example.com\0alice-secret"))
+    assert code == 235
+    s.close()
+    assert "AUTH command rate limit exceeded" not in srv.log()
+
+
 def test_failure_delay_grows(make_server, tls):
     srv = make_server(extra=tls.config("smtpd_sasl_failure_delay = 1s",
                                        "smtpd_hard_error_limit = 100"))
