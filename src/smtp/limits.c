@@ -26,6 +26,11 @@
 #include "smtp/session.h"
 
 #define STRESS_TIMEOUT_MS	10000
+/* Under stress, a client that has not yet completed one command gets this
+ * long (mailwarden's choice, Postfix's postscreen_greet_wait under stress:
+ * ${stress?{2}:{6}}s), so that slow clients holding every session before
+ * their first command are cut in seconds and a waiting client is served. */
+#define STRESS_FIRST_MS		2000
 #define STRESS_HARD_ERRORS	1
 #define STRESS_JUNK		1
 
@@ -33,6 +38,16 @@
 long limit_timeout_ms(const struct engine *e)
 {
 	return e->stress && e->timeout_ms > STRESS_TIMEOUT_MS ? STRESS_TIMEOUT_MS : e->timeout_ms;
+}
+
+/* The session's request timeout now: limit_timeout_ms(), or
+ * STRESS_FIRST_MS in stress mode before its first command. */
+long limit_session_timeout_ms(const struct session *s)
+{
+	long t = limit_timeout_ms(s->eng);
+	if (s->eng->stress && s->last_cmd == NULL && t > STRESS_FIRST_MS)
+		t = STRESS_FIRST_MS;
+	return t;
 }
 
 /* smtpd_hard_error_limit now (1 in stress mode). */
@@ -63,7 +78,7 @@ int limit_deadline(const struct engine *e)
 /* The session's timer after n bytes read (0: a new request). */
 void limit_arm_timer(struct session *s, size_t n)
 {
-	uint64_t now = clock_mono_ms(), t = (uint64_t)limit_timeout_ms(s->eng);
+	uint64_t now = clock_mono_ms(), t = (uint64_t)limit_session_timeout_ms(s);
 	if (!limit_deadline(s->eng)) {
 		loop_timer_set(&s->timer, t, session_timeout, s);
 		return;
@@ -139,17 +154,26 @@ int limit_rcpt(struct session *s)
 	return -1;
 }
 
-/* STARTTLS: refused before the 220 when the client is over its rate. */
-int limit_starttls(struct session *s)
+/* Over smtpd_client_new_tls_session_rate_limit before a handshake: 1,
+ * logged as Postfix does ("Refusing WHAT request from ...") and sent to
+ * the ban engine; 0 under the limit. */
+static int tls_refused(struct session *s, const char *what)
 {
-	unsigned rate = count(s, ANVIL_NEWTLS, s->eng->tls_rate_limit, 0);
-	if (rate == 0)
+	if (count(s, ANVIL_NEWTLS, s->eng->tls_rate_limit, 0) == 0)
 		return 0;
 	char line[512];
-	snprintf(line, sizeof(line), "Refusing STARTTLS request from %s for service %s",
+	snprintf(line, sizeof(line), "Refusing %s request from %s for service %s", what,
 	    session_client(s), s->eng->roles[s->role].name);
 	log_warn("%s", line);
 	event_send(s, WEV_RATE, NULL, line);
+	return 1;
+}
+
+/* STARTTLS: refused before the 220 when the client is over its rate. */
+int limit_starttls(struct session *s)
+{
+	if (!tls_refused(s, "STARTTLS"))
+		return 0;
 	session_reply(s, "454 4.7.0 Error: too many new TLS sessions from %s", session_client(s));
 	return -1;
 }
@@ -157,15 +181,7 @@ int limit_starttls(struct session *s)
 /* Implicit TLS (smtps): refused without a handshake, as Postfix. */
 int limit_tls_wrapper(struct session *s)
 {
-	unsigned rate = count(s, ANVIL_NEWTLS, s->eng->tls_rate_limit, 0);
-	if (rate == 0)
-		return 0;
-	char line[512];
-	snprintf(line, sizeof(line), "Refusing TLS service request from %s for service %s",
-	    session_client(s), s->eng->roles[s->role].name);
-	log_warn("%s", line);
-	event_send(s, WEV_RATE, NULL, line);
-	return -1;
+	return tls_refused(s, "TLS service") ? -1 : 0;
 }
 
 /* A handshake completed: a new TLS session (we resume none). */
@@ -193,9 +209,9 @@ void limit_stress_check(struct engine *e)
 		    "in master.cf or reduce the service time per client");
 		log_warn("see http://www.postfix.org/STRESS_README.html for "
 		    "examples of stress-adapting configuration settings");
-		log_info("stress mode: smtpd_timeout 10s, smtpd_hard_error_limit 1, "
-		    "smtpd_junk_command_limit 1, smtpd_starttls_timeout 10s, "
-		    "smtpd_per_request_deadline yes");
+		log_info("stress mode: smtpd_timeout 10s (2s before the first command), "
+		    "smtpd_hard_error_limit 1, smtpd_junk_command_limit 1, "
+		    "smtpd_starttls_timeout 10s, smtpd_per_request_deadline yes");
 		session_stress_all(e);
 	} else if (e->stress && e->nsessions < e->session_limit - e->session_limit / 4) {
 		e->stress = 0;

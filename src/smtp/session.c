@@ -581,9 +581,10 @@ void session_drain_all(struct engine *e)
 
 void session_stress_all(struct engine *e)
 {
-	uint64_t now = clock_mono_ms(), t = (uint64_t)limit_timeout_ms(e);
+	uint64_t now = clock_mono_ms();
 	for (size_t i = 0; i < e->nall; i++) {
 		struct session *s = e->all[i];
+		uint64_t t = (uint64_t)limit_session_timeout_ms(s);
 		if (s->deadline > now + t)
 			s->deadline = now + t;
 		if (s->timer.slot != (size_t)-1 && s->timer.when > now + t)

@@ -258,6 +258,32 @@ def test_stress_mode(make_server):
     assert f.cmd("QUIT").startswith("221")
 
 
+def test_stress_cuts_clients_without_a_command_in_two_seconds(make_server):
+    """Past the stress point the sessions still without a first command
+    get 2 s (mailwarden's choice, postscreen_greet_wait's stress value),
+    so slow clients holding every slot are cut in seconds and a waiting
+    client is served (bench/flood_bench.py run 2: 19 s before); a session
+    that has sent a command keeps the stress smtpd_timeout of 10 s."""
+    srv = make_server(extra=[NOT_EXEMPT, "default_process_limit = 4"])
+    srv.wait_log(r"disconnect from")
+    a = Conn(srv.host, srv.port)
+    assert a.cmd(f"HELO {CLIENT_HELO}").startswith("250")
+    silent = [Conn(srv.host, srv.port) for _ in range(3)]
+    assert all(c.banner.startswith("220") for c in silent)
+    srv.wait_log(r"stress mode: smtpd_timeout 10s \(2s before the first command\)")
+    t0 = time.time()
+    f = Conn(srv.host, srv.port, timeout=20)
+    assert f.banner.startswith("220"), f.banner
+    assert time.time() - t0 < 4.5, time.time() - t0
+    for c in silent:    # each got the timeout reply, then EOF
+        assert c.replies(1) == ["421 4.4.2 mx.test.example Error: timeout exceeded"]
+        assert c.is_closed()
+    srv.wait_log(r"timeout after CONNECT from \S+\[127\.0\.0\.1\]")
+    # the session that had spoken is still served (10 s, not 2)
+    assert a.cmd("NOOP").startswith("250")
+    assert f.cmd(f"HELO {CLIENT_HELO}").startswith("250")
+
+
 def test_backpressure_40_pipelining_clients_that_never_read(make_server, monkeypatch):
     # ASan builds: no quarantine of freed memory, or RSS measures ASan
     monkeypatch.setenv("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1:quarantine_size_mb=0")
