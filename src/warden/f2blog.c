@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,12 +31,16 @@ int f2blog_open(const char *target)
 
 int f2blog_reopen(char *err, size_t errlen)
 {
+	struct stat a, b;
 	if (log_fd_f < 0)
 		return 1;
+	if (fstat(log_fd_f, &a) == 0 && stat(log_path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return 0;	/* not rotated (or copytruncate): the same file */
 	int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot reopen %s: %s (the old file stays open)", log_path,
-		    strerror(errno));
+		snprintf(err, errlen, "cannot reopen %s: %s (the old file stays open; the ban "
+		    "engine writes it as warden_owner)", log_path, strerror(errno));
 		return -1;
 	}
 	close(log_fd_f);
