@@ -175,7 +175,8 @@ def same(f2b, mw, *args):
 
 
 SEQUENCE = [
-    ("ping",), ("version",), ("status",), ("status", "sshd"), ("status", "nosuch"),
+    ("ping",), ("ping", "2"), ("version",), ("status",), ("status", "sshd"),
+    ("status", "nosuch"),
     ("set", "sshd", "banip", "198.51.100.1", "198.51.100.2"),
     ("set", "nosuch", "banip", "198.51.100.3"),
     ("status", "sshd"), ("status", "sshd", "short"), ("status", "sshd", "basic"),
@@ -217,9 +218,13 @@ def test_same_output_as_fail2ban(fail2ban, warden):
     for side in (fail2ban, warden):
         wait_for(lambda: "Currently banned:\t2" in side.run("status", "sshd")[1],
                  what=f"{side.name}: ban at maxretry")
+    # a reload keeps bans and totals; --unban lifts the jail's bans
     for args in [("status", "sshd"), ("get", "sshd", "banip"), ("banned",),
-                 ("set", "sshd", "banip", "198.51.100.1"), ("unban", "--all"), ("unban", "--all"),
-                 ("status", "sshd"), ("status",)]:
+                 ("reload",), ("status", "sshd"), ("set", "sshd", "banip", "198.51.100.1"),
+                 ("set", "postfix-sasl", "banip", "198.51.100.8"),
+                 ("reload", "--unban", "sshd"), ("status", "sshd"), ("banned",),
+                 ("unban", "--all"), ("unban", "--all"), ("status", "postfix-sasl"),
+                 ("status",)]:
         same(fail2ban, warden, *args)
 
 
