@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	    "  status [JAIL [short]]  ban engine status (fail2ban-client layout)\n"
 	    "  ban JAIL IP | unban IP | unban --all | banned [IP] | why IP | reload\n"
 	    "                 ban engine commands; add --json for JSON\n"
+	    "  fail2ban-client [OPTIONS] COMMAND...  fail2ban-client 1.0.2's commands\n"
 	    "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [-bs] [RCPT...]  local submission\n"
 	    "  queue [list|flush|delete ID|ALL|hold ID|ALL|release ID|ALL]  (mailq: list)\n"
 	    "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
@@ -49,9 +50,12 @@ int main(int argc, char **argv)
 	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	if (strcmp(base, "sendmail") == 0)	/* installed as sendmail: its flags */
 		return cli_sendmail(DEFAULT_CONFIG, argc - 1, argv + 1);
+	if (strcmp(base, "fail2ban-client") == 0)	/* run under that name: its options */
+		return cli_f2bclient(NULL, DEFAULT_CONFIG, argc, argv);
+	int given = 0;		/* -c given: fail2ban-client uses it */
 	while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
 		switch (opt) {
-		case 'c': path = optarg; break;
+		case 'c': path = optarg; given = 1; break;
 		case 'V': printf("mailwarden %s\n", MAILWARDEN_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -60,6 +64,8 @@ int main(int argc, char **argv)
 	const char *cmd = optind < argc ? argv[optind] : NULL;
 	if (cmd && strcmp(cmd, "scan") == 0)
 		return cli_scan(argc - optind - 1, argv + optind + 1);
+	if (cmd && strcmp(cmd, "fail2ban-client") == 0)
+		return cli_f2bclient(given ? path : NULL, DEFAULT_CONFIG, argc - optind, argv + optind);
 	if (cmd && strcmp(cmd, "passwd") == 0)
 		return cli_passwd(argc - optind - 1, argv + optind + 1);
 	if (cmd && strcmp(cmd, "sendmail") == 0)

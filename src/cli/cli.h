@@ -20,6 +20,29 @@ struct config;
  * warden_socket; prints the answer, 0 ok, 1 error, 2 usage.
  */
 int cli_warden(const struct config *cfg, int argc, char **argv);
+
+struct buf;
+/* What cli_warden_request() got. */
+enum {
+	WREQ_OK = 0,		/* "ok": *ans holds the text */
+	WREQ_ERROR = 1,		/* "error": *ans holds the message */
+	WREQ_NOANSWER = 2,	/* closed or timed out without an answer */
+	WREQ_CONNECT = -1,	/* could not connect or write (errno kept) */
+	WREQ_BADARG = -2,	/* a word with TAB/newline, or too long */
+};
+/* One request (argv words, "json" first if json) to the ban engine's
+ * control socket at path; *ans is initialised here (the caller frees
+ * it). A WREQ_* code. */
+int cli_warden_request(const char *path, int argc, char *const *argv, int json,
+    struct buf *ans);
+/*
+ * `mailwarden fail2ban-client [OPTIONS] COMMAND...` (also run as
+ * `fail2ban-client`): fail2ban 1.0.2's client, its output and exit codes,
+ * over the warden's control socket (-s SOCKET, or warden_socket of the
+ * config: config if not NULL, else --config FILE, $MAILWARDEN_CONFIG or
+ * def_config). argv[0] is the command's own name. 0 ok, 255 error.
+ */
+int cli_f2bclient(const char *config, const char *def_config, int argc, char **argv);
 /*
  * `mailwarden sendmail [-t] [-i|-oi] [-f SENDER] [-F NAME] [-bs|-bm|-bp]
  * [RCPT...]` (also run as `sendmail`): local submission through

@@ -227,7 +227,7 @@ void ban_auth_ok(struct wjail *w, const char *addr, const char *user)
 		log_warn("store: %s", store_error(wd->st));
 }
 
-int ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen)
+int ban_ip_check(struct wjail *w, const char *ip, struct net *out, char *err, size_t errlen)
 {
 	struct net a, net;
 	char why[128];
@@ -260,29 +260,47 @@ int ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen)
 	}
 	if (jailrt_ban_find(w->rt, &a)) {
 		snprintf(err, errlen, "%s is already banned in %s", ip, w->j->name);
-		return -1;
+		return 1;
 	}
+	*out = net;
+	return 0;
+}
+
+int ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen)
+{
+	struct net net;
+	if (ban_ip_check(w, ip, &net, err, errlen) != 0)
+		return -1;
 	do_ban(w, &net, 0, NULL, "manual ban");
 	return 0;
 }
 
-int ban_unban_ip(struct warden *wd, const char *ip, size_t *n, char *err, size_t errlen)
+int ban_unban_jail_ip(struct wjail *w, const char *ip, size_t *n, char *err, size_t errlen)
 {
 	struct net a;
 	*n = 0;
 	if (ip && net_parse_net(ip, &a, err, errlen) < 0)
 		return -1;
-	for (size_t j = 0; j < wd->njails; j++) {
-		struct wjail *w = &wd->jails[j];
-		for (size_t i = 0; i < w->rt->nbans;) {
-			struct jailrt_ban *b = &w->rt->bans[i];
-			if (ip == NULL || net_contains(&b->net, &a) || net_contains(&a, &b->net)) {
-				unban_at(w, i, 1);
-				(*n)++;
-			} else {
-				i++;
-			}
+	for (size_t i = 0; i < w->rt->nbans;) {
+		struct jailrt_ban *b = &w->rt->bans[i];
+		if (ip == NULL || net_contains(&b->net, &a) || net_contains(&a, &b->net)) {
+			unban_at(w, i, 1);
+			(*n)++;
+		} else {
+			i++;
 		}
+	}
+	return 0;
+}
+
+int ban_unban_ip(struct warden *wd, const char *ip, size_t *n, char *err, size_t errlen)
+{
+	*n = 0;
+	for (size_t j = 0; j < wd->njails; j++) {
+		size_t k;
+		if (ban_unban_jail_ip(&wd->jails[j], ip, &k, err, errlen) < 0)
+			return -1;
+		*n += k;
 	}
 	return 0;
 }

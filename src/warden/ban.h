@@ -11,6 +11,7 @@
 #define MW_WARDEN_BAN_H
 #include <stddef.h>
 
+struct net;
 struct warden;
 struct wjail;
 
@@ -23,9 +24,16 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 /* A successful login of user from addr: the jail forgets its failures
  * (in memory and in the store). */
 void ban_auth_ok(struct wjail *w, const char *addr, const char *user);
+/* Whether ip can be banned in w by hand: 0 and *net (the jail's prefix
+ * of an address, or the network as given); 1 if it is banned already;
+ * -1 and err if it is not an address or network, or ignored. */
+int ban_ip_check(struct wjail *w, const char *ip, struct net *net, char *err, size_t errlen);
 /* Ban ip (an address: the jail's prefix; or a network, as given) in w by
  * hand (`mailwarden ban`). 0, or -1 and err. */
 int ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen);
+/* Unban ip from jail w (NULL: all its bans), forgetting its history;
+ * *n gets how many bans were lifted. 0, or -1 and err. */
+int ban_unban_jail_ip(struct wjail *w, const char *ip, size_t *n, char *err, size_t errlen);
 /* Unban ip from every jail (NULL: everything), forgetting its history;
  * *n gets how many bans were lifted. 0, or -1 and err. */
 int ban_unban_ip(struct warden *wd, const char *ip, size_t *n, char *err, size_t errlen);

@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
 #include "warden/ban.h"
 #include "warden/control.h"
+#include "warden/f2blog.h"
 #include "warden/source/follow.h"
 #include "warden/jailrt.h"
 #include "warden/store/store.h"
@@ -27,6 +29,7 @@
 
 #define CTL_REQ_MAX 4096
 #define CTL_OUT_MAX (16 * 1024 * 1024)
+#define CTL_ARGS_MAX 64		/* words of a request, "json" not counted */
 
 static int ctl_fd = -1;
 static struct warden *ctl_wd;	/* the warden the commands work on */
@@ -47,6 +50,11 @@ static void jstr(struct buf *o, const char *s)
 	buf_puts(o, "\"");
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int cmd_status_all(struct warden *wd, int json, struct buf *o)
 {
 	if (json) {
@@ -58,11 +66,36 @@ static int cmd_status_all(struct warden *wd, int json, struct buf *o)
 		buf_puts(o, "]}\n");
 		return 0;
 	}
+	/* fail2ban-client lists the names sorted */
+	const char **names = xcalloc(wd->njails ? wd->njails : 1, sizeof(*names));
+	for (size_t i = 0; i < wd->njails; i++)
+		names[i] = wd->jails[i].j->name;
+	qsort(names, wd->njails, sizeof(*names), cmp_str);
 	buf_printf(o, "Status\n|- Number of jail:\t%zu\n`- Jail list:\t", wd->njails);
 	for (size_t i = 0; i < wd->njails; i++)
-		buf_printf(o, "%s%s", i ? ", " : "", wd->jails[i].j->name);
+		buf_printf(o, "%s%s", i ? ", " : "", names[i]);
 	buf_puts(o, "\n");
+	free(names);
 	return 0;
+}
+
+/* The files a jail reads, as status shows them: the followed files, or
+ * for a jail fed by engine events its logpath patterns (*given is then
+ * allocated for the caller to free). */
+static size_t jail_files(struct wjail *w, const char ***paths, const char ***given)
+{
+	size_t np = w->fol ? follow_files(w->fol, paths) : 0;
+	*given = NULL;
+	if (np == 0 && w->events && w->j->nlogpath > 0) {
+		/* fed by engine events instead of its logpath (our own maillog):
+		 * list that path, as fail2ban would show the file it reads */
+		*given = xcalloc(w->j->nlogpath, sizeof(**given));
+		for (size_t i = 0; i < w->j->nlogpath; i++)
+			(*given)[i] = w->j->logpath[i].pattern;
+		*paths = *given;
+		np = w->j->nlogpath;
+	}
+	return np;
 }
 
 static int cmd_status(struct warden *wd, const char *name, int shortform, int json, struct buf *o)
@@ -74,18 +107,8 @@ static int cmd_status(struct warden *wd, const char *name, int shortform, int js
 	}
 	long now = (long)clock_wall();
 	struct jailrt *rt = w->rt;
-	const char **paths = NULL;
-	size_t np = w->fol ? follow_files(w->fol, &paths) : 0;
-	const char **given = NULL;
-	if (np == 0 && w->events && w->j->nlogpath > 0) {
-		/* fed by engine events instead of its logpath (our own maillog):
-		 * list that path, as fail2ban would show the file it reads */
-		given = xcalloc(w->j->nlogpath, sizeof(*given));
-		for (size_t i = 0; i < w->j->nlogpath; i++)
-			given[i] = w->j->logpath[i].pattern;
-		paths = given;
-		np = w->j->nlogpath;
-	}
+	const char **paths = NULL, **given;
+	size_t np = jail_files(w, &paths, &given);
 	if (json) {
 		buf_printf(o, "{\"jail\":");
 		jstr(o, name);
@@ -220,49 +243,276 @@ static int cmd_why(struct warden *wd, const char *ip, int json, struct buf *o)
 	return 0;
 }
 
-int control_run(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+/* ---- the requests of `mailwarden fail2ban-client` (raw values; the
+ * client prints them as fail2ban-client does) ---- */
+
+static struct wjail *need_jail(struct warden *wd, const char *name, struct buf *o)
+{
+	struct wjail *w = warden_find_jail(wd, name);
+	if (w == NULL)
+		buf_printf(o, "Sorry but the jail '%s' does not exist\n", name);
+	return w;
+}
+
+static void get_bantime(struct wjail *w, struct buf *o)
+{
+	buf_printf(o, "%ld\n", w->j->bantime);
+}
+
+static void get_findtime(struct wjail *w, struct buf *o)
+{
+	buf_printf(o, "%ld\n", w->j->findtime);
+}
+
+static void get_maxretry(struct wjail *w, struct buf *o)
+{
+	buf_printf(o, "%ld\n", w->j->maxretry);
+}
+
+static void get_logpath(struct wjail *w, struct buf *o)
+{
+	const char **paths = NULL, **given;
+	size_t np = w->journal ? 0 : jail_files(w, &paths, &given);
+	for (size_t i = 0; i < np; i++)
+		buf_printf(o, "%s\n", paths[i]);
+	if (np)
+		free(given);
+}
+
+static void get_ignoreip(struct wjail *w, struct buf *o)
+{
+	char t[NET_STRLEN];
+	for (size_t i = 0; i < w->j->nignore; i++) {
+		const struct net *n = &w->j->ignore[i];
+		if (net_format(n, n->plen != net_family_bits(n->family), t, sizeof(t)) >= 0)
+			buf_printf(o, "%s\n", t);
+	}
+	for (size_t i = 0; i < w->j->nignore_hosts; i++)
+		buf_printf(o, "%s\n", w->j->ignore_hosts[i]);
+}
+
+static void get_actions(struct wjail *w, struct buf *o)
+{
+	for (size_t i = 0; i < w->j->nactions; i++) {
+		const char *n = jailconf_ref_opt(&w->j->actions[i], "actname");
+		buf_printf(o, "%s\n", n ? n : w->j->actions[i].name);
+	}
+}
+
+static void get_bans(struct wjail *w, struct buf *o)
+{
+	for (size_t i = 0; i < w->rt->nbans; i++)
+		buf_printf(o, "%s\t%ld\t%ld\n", w->rt->bans[i].key, w->rt->bans[i].start,
+		    w->rt->bans[i].bantime);
+}
+
+static const struct {
+	const char *key;
+	void (*fn)(struct wjail *w, struct buf *o);
+} get_keys[] = {
+	{ "bantime", get_bantime },
+	{ "findtime", get_findtime },
+	{ "maxretry", get_maxretry },
+	{ "logpath", get_logpath },
+	{ "ignoreip", get_ignoreip },
+	{ "actions", get_actions },
+	{ "bans", get_bans },	/* KEY TAB start TAB bantime, in status order */
+};
+
+static int cmd_get(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	for (size_t i = 0; i < sizeof(get_keys) / sizeof(*get_keys); i++) {
+		if (strcmp(argv[2], get_keys[i].key) != 0)
+			continue;
+		struct wjail *w = need_jail(wd, argv[1], o);
+		if (w == NULL)
+			return -1;
+		get_keys[i].fn(w, o);
+		return 0;
+	}
+	buf_printf(o, "Invalid command (no get action or not yet implemented)\n");
+	return -1;
+}
+
+static int cmd_ping(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	buf_puts(o, "pong\n");
+	return 0;
+}
+
+static int cmd_jails(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	for (size_t i = 0; i < wd->njails; i++)
+		buf_printf(o, "%s\n", wd->jails[i].j->name);
+	return 0;
+}
+
+/* banip JAIL IP...: every IP is checked first (none banned if one is not
+ * an address or is ignored); the answer is how many were newly banned. */
+static int cmd_banip(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	char err[512];
+	struct net net;
+	struct wjail *w = need_jail(wd, argv[1], o);
+	if (w == NULL)
+		return -1;
+	for (int i = 2; i < argc; i++)
+		if (ban_ip_check(w, argv[i], &net, err, sizeof(err)) < 0) {
+			buf_printf(o, "%s\n", err);
+			return -1;
+		}
+	size_t n = 0;
+	for (int i = 2; i < argc; i++)
+		if (ban_ip_check(w, argv[i], &net, err, sizeof(err)) == 0 &&
+		    ban_ip(w, argv[i], err, sizeof(err)) == 0)
+			n++;
+	buf_printf(o, "%zu\n", n);
+	return 0;
+}
+
+/* unbanip JAIL|--all [IP...]: one line per IP with the bans it lifted (0
+ * for one that is not an address); without IP every ban of the jail. */
+static int cmd_unbanip(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	char err[512];
+	size_t n;
+	struct wjail *w = NULL;
+	if (strcmp(argv[1], "--all") != 0 && (w = need_jail(wd, argv[1], o)) == NULL)
+		return -1;
+	if (argc == 2) {
+		if ((w ? ban_unban_jail_ip(w, NULL, &n, err, sizeof(err)) :
+		    ban_unban_ip(wd, NULL, &n, err, sizeof(err))) < 0)
+			n = 0;
+		buf_printf(o, "%zu\n", n);
+		return 0;
+	}
+	for (int i = 2; i < argc; i++) {
+		if ((w ? ban_unban_jail_ip(w, argv[i], &n, err, sizeof(err)) :
+		    ban_unban_ip(wd, argv[i], &n, err, sizeof(err))) < 0)
+			n = 0;
+		buf_printf(o, "%zu\n", n);
+	}
+	return 0;
+}
+
+static int cmd_flushlogs(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	char err[1200];
+	int rc = f2blog_reopen(err, sizeof(err));
+	if (rc < 0) {
+		buf_printf(o, "%s\n", err);
+		return -1;
+	}
+	buf_puts(o, rc == 0 ? "rolled over\n" : "flushed\n");
+	return 0;
+}
+
+/* ---- `mailwarden status|ban|unban|banned|why|reload` ---- */
+
+static int cmd_status_any(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	if (argc == 1)
+		return cmd_status_all(wd, json, o);
+	if (argc == 3 && strcmp(argv[2], "short") != 0) {
+		buf_puts(o, "Sorry but the command is invalid\n");
+		return -1;
+	}
+	return cmd_status(wd, argv[1], argc == 3, json, o);
+}
+
+static int cmd_banned_any(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	return cmd_banned(wd, argc == 2 ? argv[1] : NULL, json, o);
+}
+
+static int cmd_why_any(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	return cmd_why(wd, argv[1], json, o);
+}
+
+static int cmd_ban(struct warden *wd, int argc, char **argv, int json, struct buf *o)
 {
 	char err[1024];
+	struct wjail *w = need_jail(wd, argv[1], o);
+	if (w == NULL)
+		return -1;
+	if (ban_ip(w, argv[2], err, sizeof(err)) < 0) {
+		buf_printf(o, "%s\n", err);
+		return -1;
+	}
+	buf_puts(o, json ? "{\"banned\":1}\n" : "1\n");
+	return 0;
+}
+
+static int cmd_unban(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	char err[1024];
+	size_t n;
+	const char *ip = strcmp(argv[1], "--all") == 0 ? NULL : argv[1];
+	if (ban_unban_ip(wd, ip, &n, err, sizeof(err)) < 0) {
+		buf_printf(o, "%s\n", err);
+		return -1;
+	}
+	buf_printf(o, json ? "{\"unbanned\":%zu}\n" : "%zu\n", n);
+	return 0;
+}
+
+/* reload [JAIL]: the whole ban engine is re-read (bans restored); with a
+ * JAIL, only if the new configuration has it enabled. */
+static int cmd_reload(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	char err[1024];
+	if (argc == 2) {
+		struct config *nc = config_load(wd->cfg_path, err, sizeof(err));
+		struct jailconf jc = { 0 };
+		int found = nc && jailconf_load(nc, &jc, err, sizeof(err)) == 0 &&
+		    jailconf_find(&jc, argv[1]) != NULL;
+		if (nc) {
+			jailconf_free(&jc);
+			config_free(nc);
+		}
+		if (!found) {
+			buf_printf(o, "No section: '%s'\n", argv[1]);
+			return -1;
+		}
+	}
+	if (warden_reload(wd, err, sizeof(err)) < 0) {
+		buf_printf(o, "%s\n", err);
+		return -1;
+	}
+	buf_puts(o, json ? "{\"reloaded\":true}\n" : "OK\n");
+	return 0;
+}
+
+typedef int control_fn(struct warden *wd, int argc, char **argv, int json, struct buf *o);
+
+/* Every request: its word, the number of words it takes (with itself). */
+static const struct {
+	const char *name;
+	int min, max;
+	control_fn *fn;
+} commands[] = {
+	{ "status", 1, 3, cmd_status_any },
+	{ "banned", 1, 2, cmd_banned_any },
+	{ "why", 2, 2, cmd_why_any },
+	{ "ban", 3, 3, cmd_ban },
+	{ "unban", 2, 2, cmd_unban },
+	{ "reload", 1, 2, cmd_reload },
+	{ "ping", 1, 1, cmd_ping },
+	{ "jails", 1, 1, cmd_jails },
+	{ "get", 3, 3, cmd_get },
+	{ "banip", 2, CTL_ARGS_MAX, cmd_banip },
+	{ "unbanip", 2, CTL_ARGS_MAX, cmd_unbanip },
+	{ "flushlogs", 1, 1, cmd_flushlogs },
+};
+
+int control_run(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
 	const char *c = argc > 0 ? argv[0] : "";
-	if (strcmp(c, "status") == 0 && argc == 1)
-		return cmd_status_all(wd, json, o);
-	if (strcmp(c, "status") == 0 && (argc == 2 || (argc == 3 && strcmp(argv[2], "short") == 0)))
-		return cmd_status(wd, argv[1], argc == 3, json, o);
-	if (strcmp(c, "banned") == 0 && argc <= 2)
-		return cmd_banned(wd, argc == 2 ? argv[1] : NULL, json, o);
-	if (strcmp(c, "why") == 0 && argc == 2)
-		return cmd_why(wd, argv[1], json, o);
-	if (strcmp(c, "ban") == 0 && argc == 3) {
-		struct wjail *w = warden_find_jail(wd, argv[1]);
-		if (w == NULL) {
-			buf_printf(o, "Sorry but the jail '%s' does not exist\n", argv[1]);
-			return -1;
-		}
-		if (ban_ip(w, argv[2], err, sizeof(err)) < 0) {
-			buf_printf(o, "%s\n", err);
-			return -1;
-		}
-		buf_puts(o, json ? "{\"banned\":1}\n" : "1\n");
-		return 0;
-	}
-	if (strcmp(c, "unban") == 0 && argc == 2) {
-		size_t n;
-		const char *ip = strcmp(argv[1], "--all") == 0 ? NULL : argv[1];
-		if (ban_unban_ip(wd, ip, &n, err, sizeof(err)) < 0) {
-			buf_printf(o, "%s\n", err);
-			return -1;
-		}
-		buf_printf(o, json ? "{\"unbanned\":%zu}\n" : "%zu\n", n);
-		return 0;
-	}
-	if (strcmp(c, "reload") == 0 && argc == 1) {
-		if (warden_reload(wd, err, sizeof(err)) < 0) {
-			buf_printf(o, "%s\n", err);
-			return -1;
-		}
-		buf_puts(o, json ? "{\"reloaded\":true}\n" : "OK\n");
-		return 0;
-	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+		if (strcmp(c, commands[i].name) == 0 && argc >= commands[i].min &&
+		    argc <= commands[i].max)
+			return commands[i].fn(wd, argc, argv, json, o);
 	buf_puts(o, "Sorry but the command is invalid\n");
 	return -1;
 }
@@ -290,9 +540,10 @@ static void on_client(int fd, int events, void *arg)
 		buf_puts(&o, "error\nrequest too long or incomplete\n");
 	} else {
 		*nl = '\0';
-		char *argv[16], *save = NULL;
+		char *argv[CTL_ARGS_MAX + 2], *save = NULL;
 		int argc = 0, json = 0;
-		for (char *w = strtok_r(req, "\t", &save); w && argc < 16; w = strtok_r(NULL, "\t", &save))
+		for (char *w = strtok_r(req, "\t", &save); w && argc < CTL_ARGS_MAX + 2;
+		    w = strtok_r(NULL, "\t", &save))
 			argv[argc++] = w;
 		if (argc > 0 && strcmp(argv[0], "json") == 0) {
 			json = 1;
@@ -300,7 +551,11 @@ static void on_client(int fd, int events, void *arg)
 		}
 		struct buf body;
 		buf_init(&body, CTL_OUT_MAX - 16);
-		int rc = control_run(ctl_wd, argc, argv, json, &body);
+		int rc = -1;
+		if (argc > CTL_ARGS_MAX)
+			buf_printf(&body, "more than %d words in a request\n", CTL_ARGS_MAX);
+		else
+			rc = control_run(ctl_wd, argc, argv, json, &body);
 		buf_puts(&o, rc == 0 ? "ok\n" : "error\n");
 		buf_append(&o, body.data ? body.data : "", body.len);
 		buf_free(&body);

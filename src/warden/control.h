@@ -3,7 +3,11 @@
  * UNIX socket, mode 0600, bound by the master and served by the warden, peers checked with SO_PEERCRED (root or the
  * warden's own uid). One request a connection: a line of TAB-separated
  * words ("status\tJAIL", "ban\tJAIL\tIP", "unban\tIP", "unban\t--all",
- * "banned[\tIP]", "why\tIP", "reload"), optionally preceded by the word
+ * "banned[\tIP]", "why\tIP", "reload[\tJAIL]"; and the raw values
+ * `mailwarden fail2ban-client` prints in fail2ban's words: "ping",
+ * "jails", "get\tJAIL\tKEY", "banip\tJAIL\tIP...",
+ * "unbanip\tJAIL|--all[\tIP...]", "flushlogs"; docs/warden.md has the
+ * table), optionally preceded by the word
  * "json"; the answer is "ok\n" or "error\n" and then the text, and the
  * server closes. The commands read the warden's state (warden_int.h,
  * given to control_listen()) and change it only through the ban path's

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,13 +15,37 @@
 #include "warden/f2blog.h"
 
 static int log_fd_f = -1;	/* warden_logtarget file, -1 = maillog */
+static char log_path[1024];	/* its path, for f2blog_reopen() */
 
 int f2blog_open(const char *target)
 {
 	if (strcmp(target, "maillog") == 0)
 		return 0;
+	if (snprintf(log_path, sizeof(log_path), "%s", target) >= (int)sizeof(log_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	log_fd_f = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	return log_fd_f < 0 ? -1 : 0;
+}
+
+int f2blog_reopen(char *err, size_t errlen)
+{
+	struct stat a, b;
+	if (log_fd_f < 0)
+		return 1;
+	if (fstat(log_fd_f, &a) == 0 && stat(log_path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return 0;	/* not rotated (or copytruncate): the same file */
+	int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot reopen %s: %s (the old file stays open; the ban "
+		    "engine writes it as warden_owner)", log_path, strerror(errno));
+		return -1;
+	}
+	close(log_fd_f);
+	log_fd_f = fd;
+	return 0;
 }
 
 void f2blog_log(const char *level, const char *logger, const char *fmt, ...)

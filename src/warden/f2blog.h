@@ -7,10 +7,16 @@
  */
 #ifndef MW_WARDEN_F2BLOG_H
 #define MW_WARDEN_F2BLOG_H
+#include <stddef.h>
 
 /* Open warden_logtarget: "maillog" (lines go to the mail log) or a file
  * path, opened for append (0640). 0, or -1 with errno. */
 int f2blog_open(const char *target);
+/* Reopen the target file by its path if it was moved away (log rotation:
+ * fail2ban-client flushlogs), as the warden's user now. 0 done (or the
+ * path is still the open file); 1 the target is the mail log (nothing to
+ * reopen); -1 and err (the old file stays open). */
+int f2blog_reopen(char *err, size_t errlen);
 /* One line "%(asctime)s %(name)-24s[%(process)d]: %(levelname)-7s
  * %(message)s" (asctime with ",mmm") to the target. */
 void f2blog_log(const char *level, const char *logger, const char *fmt, ...)

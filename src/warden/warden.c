@@ -224,11 +224,30 @@ int warden_reload(struct warden *wd, char *err, size_t errlen)
 	struct config *nc = config_load(wd->cfg_path, err, errlen);
 	if (nc == NULL)
 		return -1;
+	/* a jail that stays keeps its totals, as fail2ban's reload does */
+	struct totals {
+		char *name;
+		unsigned long failed, banned;
+	} *keep = xcalloc(wd->njails ? wd->njails : 1, sizeof(*keep));
+	size_t nkeep = wd->njails;
+	for (size_t i = 0; i < nkeep; i++)
+		keep[i] = (struct totals){ xstrdup(wd->jails[i].j->name),
+		    wd->jails[i].rt->total_failed, wd->jails[i].rt->total_banned };
 	stop_jails(wd);
 	config_free(wd->cfg);
 	wd->cfg = nc;
 	fwc_reload();
-	if (start_jails(wd, err, errlen) < 0) {
+	int rc = start_jails(wd, err, errlen);
+	for (size_t i = 0; i < nkeep; i++) {
+		struct wjail *w = rc == 0 ? warden_find_jail(wd, keep[i].name) : NULL;
+		if (w) {
+			w->rt->total_failed += keep[i].failed;
+			w->rt->total_banned += keep[i].banned;
+		}
+		free(keep[i].name);
+	}
+	free(keep);
+	if (rc < 0) {
 		log_warn("warden reload: %s", err);
 		return -1;
 	}
