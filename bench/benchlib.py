@@ -459,3 +459,15 @@ def kill_pids(pids):
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+def rss_kib(pid):
+    """Resident memory of a process in KiB (0 if it is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0

@@ -67,7 +67,8 @@ import sys
 import time
 
 import benchlib
-from benchlib import cleanups, comm, envfloat, envint, host_busy, tree, tree_cpu, wait_port
+from benchlib import (cleanups, comm, envfloat, envint, host_busy, rss_kib, tree, tree_cpu,
+                      wait_port)
 from flood_clients import (PASSWORD, PORT, SERVER6, T0, USER, bump, flood_proc, legit_login,
                            legit_mail, legit_proc, netns_enter, slow_proc)
 from smtp_bench import open_idle, still_open
@@ -171,17 +172,6 @@ class Net:
 
 
 # ---------------------------------------------------------------- mailwarden
-
-def rss_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
 
 class Mailwarden:
     """One instance in WORK/TAG with its own queue, data directory, mail,

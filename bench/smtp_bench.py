@@ -47,8 +47,8 @@ import sys
 import time
 
 import benchlib
-from benchlib import (CLK, cleanups, comm, envfloat, envint, host_busy, port_open, tail, tree,
-                      tree_cpu)
+from benchlib import (CLK, cleanups, comm, envfloat, envint, host_busy, port_open, rss_kib, tail,
+                      tree, tree_cpu)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -122,17 +122,6 @@ def steal_s():
     with open("/proc/stat") as f:
         v = f.readline().split()
     return int(v[8]) / CLK if len(v) > 8 else 0.0
-
-
-def rss_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def port_socket_inodes(port):

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from conftest import BIN
+from test_warden import wait_for
 
 F2B_CLIENT = shutil.which("fail2ban-client")
 pytestmark = pytest.mark.skipif(F2B_CLIENT is None, reason="fail2ban is not installed")
@@ -57,16 +58,6 @@ bantime = 1h
 ignoreip = 127.0.0.1/8 ::1
 action = testlog[out={out}]
 """
-
-
-def wait_for(fn, timeout=15.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def ssh_fail(path, ip):
@@ -127,7 +118,7 @@ def fail2ban(tmp_path):
     assert r.returncode == 0, r.stderr
     side = Side("fail2ban", [F2B_CLIENT, "-c", str(conf), "-s", str(sock)], str(d),
                 str(sock), str(log1), str(log2), str(conf))
-    wait_for(lambda: side.run("ping")[0] == 0, what="fail2ban-server")
+    wait_for(lambda: side.run("ping")[0] == 0, timeout=30, what="fail2ban-server")
     yield side
     subprocess.run([F2B_CLIENT, "-c", str(conf), "stop"], capture_output=True, timeout=60)
     try:
