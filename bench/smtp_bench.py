@@ -32,7 +32,6 @@ See bench/README.md. Environment knobs (all optional):
   BENCH_MW_EXTRA      extra lines appended to the mailwarden config ("\\n" ok)
   PORT_MAILWARDEN / PORT_POSTFIX / PORT_SINK  (2525 / 2526 / 2527)
 """
-import grp
 import json
 import os
 import platform
