@@ -14,7 +14,6 @@ lines are not counted a second time.
 import base64
 import os
 import re
-import signal
 import smtplib
 import socket
 import subprocess
@@ -23,7 +22,7 @@ import time
 import pytest
 
 from conftest import BIN, CLIENT_HELO, Server
-from netns import Pair, sh
+from netns import Pair
 from tlsfix import TlsFiles
 
 PORT = 25

@@ -9,7 +9,6 @@ import os
 import re
 import time
 
-import pytest
 
 from conftest import list_files, make_message
 from dovecotfix import dovecot  # noqa: F401  (fixture)
