@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "warden/filter.h"
+#include "warden/filter_impl.h"	/* filter_lit_derive() */
 
 static const char *const dirs[] = { "data/filter.d", NULL };
 
@@ -132,6 +133,86 @@ static void test_python_filter(void **state)
 	assert_string_equal(h.host, "192.0.2.9");
 	assert_int_equal((long)h.time, 1124010000L);
 	assert_int_equal(filter_match(f, "2005-08-14 11:00:00 go again no 192.0.2.9 port 22", &h), FILTER_MISS);
+	filter_free(f);
+}
+
+/* The literal every match must contain, from translated patterns. */
+static void test_lit_derive(void **state)
+{
+	static const struct { const char *rx, *lit; } cases[] = {
+		{ "^[^[]*\\[(?:x)\\](?::\\d+)?: SASL ((?i)LOGIN|PLAIN) authentication failed:(?! Conn)",
+		  " authentication failed:" },
+		{ "foo|bar", "" },			/* top-level alternation */
+		{ "(?:foo|bar)baz", "baz" },
+		{ "abcd?e", "abc" },			/* d is optional */
+		{ "abcd*e", "abc" },
+		{ "abcd{0,2}e", "abc" },
+		{ "abcd+e", "abcd" },			/* one d at least, then a break */
+		{ "(?i)hello", "" },			/* caseless from the start */
+		{ "ab(?i)cdefgh", "ab" },		/* ... or from there on */
+		{ "xyz(?i:ABCDEF)", "xyz" },		/* a group is opaque */
+		{ "x\\.yz\\d+ failed login", " failed login" },
+		{ "[abc]def\\Qghi\\E", "" },		/* \\Q..\\E: none */
+		{ "\xc3\xa9?xyz", "xyz" },		/* a whole UTF-8 character dropped */
+		{ "a\\nbc", "bc" },			/* no newline in a literal */
+		{ "\\d+", "" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[FILTER_LIT_MAX];
+		size_t n = filter_lit_derive(cases[i].rx, out, sizeof(out));
+		if (strcmp(out, cases[i].lit) != 0)
+			fail_msg("%s: got '%s', want '%s'", cases[i].rx, out, cases[i].lit);
+		assert_int_equal(n, strlen(cases[i].lit));
+	}
+}
+
+/* The prefilter skips lines, never a failure: a literal across the cut
+ * date, a regex without a literal (no skipping at all), counts equal. */
+static void test_prefilter(void **state)
+{
+	static const char *const lines[] = {
+		"[2005-08-14 11:00:00] bad 192.0.2.1",
+		"[2005-08-14 11:00:00] good 192.0.2.1",
+		"x[2005-08-14 11:00:00] bad 192.0.2.2",
+		"nodate worse 192.0.2.3",
+		"nodate fine 192.0.2.3",
+	};
+	static const enum filter_result want[] = { FILTER_FAIL, FILTER_MISS, FILTER_MISS,
+		FILTER_FAIL, FILTER_MISS };
+	char err[512];
+	struct filter_hit h;
+	struct filter *f = filter_load("data/filter.d/t-junction.conf", NULL, err, sizeof(err));
+
+	assert_non_null(f);
+	assert_int_equal(filter_prefilter_on(f), 0);	/* \\w+\\s(?:bad|worse): no literal */
+	assert_int_equal(filter_stateful(f), 0);
+	filter_free(f);
+	f = filter_load("data/filter.d/t-junction.conf[failregex=\"^\\[\\] bad <HOST>$\"]", NULL,
+	    err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_prefilter_on(f), 1);
+	for (int on = 0; on < 2; on++) {
+		filter_set_prefilter(f, on);
+		for (size_t i = 0; i < 3; i++) {
+			assert_int_equal(filter_match(f, lines[i], &h), want[i]);
+			assert_int_equal(h.has_date, 1);
+			assert_int_equal((long)h.time, 1124010000L);
+		}
+		assert_string_equal(filter_match(f, lines[0], &h) == FILTER_FAIL ? h.host : "",
+		    "192.0.2.1");
+		/* a NUL ends a line given with its length */
+		assert_int_equal(filter_match_len(f, "[2005-08-14 11:00:00] bad 192.0.2.1\0x", 37,
+		    &h), FILTER_FAIL);
+	}
+	filter_free(f);
+	f = filter_load("data/filter.d/t-junction.conf", NULL, err, sizeof(err));
+	assert_non_null(f);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		assert_int_equal(filter_match(f, lines[i], &h), want[i]);
+	filter_free(f);
+	f = filter_load("data/filter.d/t-mlfid.conf", NULL, err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_stateful(f), 1);
 	filter_free(f);
 }
 
@@ -471,6 +552,8 @@ int main(void)
 		cmocka_unit_test_setup(test_refusals, setup),
 		cmocka_unit_test_setup(test_translate, setup),
 		cmocka_unit_test_setup(test_python_filter, setup),
+		cmocka_unit_test_setup(test_lit_derive, setup),
+		cmocka_unit_test_setup(test_prefilter, setup),
 		cmocka_unit_test_setup(test_maxlines, setup),
 		cmocka_unit_test_setup(test_mlfid, setup),
 		cmocka_unit_test_setup(test_builtin_injection, setup),
