@@ -59,9 +59,12 @@ PYTHON  ?= /usr/bin/python3
 integ: $(BIN)
 	MAILWARDEN_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/integ
 
-# fail2ban's own test logs through `mailwarden scan` (the claimed filters).
+# fail2ban's own test logs through `mailwarden scan` (the claimed filters);
+# then every filter over all of them with and without the prefilter and
+# in pieces (threads): the answers must not change.
 compat: $(BIN)
 	$(PYTHON) tests/compat/run_fail2ban_logs.py --bin $(abspath $(BIN))
+	$(PYTHON) tests/compat/prefilter_equiv.py --bin $(abspath $(BIN))
 
 # Style gate: no unbounded string functions anywhere in src/; includes
 # between folders only in the allowed directions (scripts/layers.sh).
