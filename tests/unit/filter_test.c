@@ -216,6 +216,34 @@ static void test_prefilter(void **state)
 	filter_free(f);
 }
 
+/* One detector over consecutive stamps (its hour cache) across the CET
+ * DST changes of 2005 (Mar 27 02:00 -> 03:00, Oct 30 03:00 -> 02:00). */
+static void test_date_hours(void **state)
+{
+	static const struct { const char *line; long t; } cases[] = {
+		{ "2005-03-27 01:00:00 x", 1111881600L },
+		{ "2005-03-27 01:30:00 x", 1111883400L },	/* same hour: cached */
+		{ "2005-03-27 01:59:59 x", 1111885199L },
+		{ "2005-03-27 03:00:00 x", 1111885200L },	/* one second later */
+		{ "2005-03-27 03:10:05 x", 1111885805L },
+		{ "2005-10-30 01:59:59 x", 1130630399L },
+		{ "2005-10-30 03:00:00 x", 1130637600L },	/* CET again */
+		{ "2005-10-30 03:00:01 x", 1130637601L },
+		{ "2005-08-14 10:59:60 x", 1124009999L + 1 },	/* leap second: mktime's */
+	};
+	char err[256];
+	struct date_detector *d = date_new(NULL, err, sizeof(err));
+	assert_non_null(d);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t s, e;
+		time_t t;
+		assert_int_equal(date_find(d, cases[i].line, strlen(cases[i].line), &s, &e, &t), 1);
+		if ((long)t != cases[i].t)
+			fail_msg("%s: got %ld, want %ld", cases[i].line, (long)t, cases[i].t);
+	}
+	date_free(d);
+}
+
 /* maxlines: a failregex over two lines with <SKIPLINES> between them. */
 static void test_maxlines(void **state)
 {
@@ -552,6 +580,7 @@ int main(void)
 		cmocka_unit_test_setup(test_refusals, setup),
 		cmocka_unit_test_setup(test_translate, setup),
 		cmocka_unit_test_setup(test_python_filter, setup),
+		cmocka_unit_test_setup(test_date_hours, setup),
 		cmocka_unit_test_setup(test_lit_derive, setup),
 		cmocka_unit_test_setup(test_prefilter, setup),
 		cmocka_unit_test_setup(test_maxlines, setup),
