@@ -267,9 +267,11 @@ static size_t line_len(const char *p, const char *nl)
 #define SCAN_DROP (8 << 20)
 static void drop_behind(const char **done, const char *p)
 {
+	if (p - *done < SCAN_DROP)
+		return;
 	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t a = ((uintptr_t)*done + pg - 1) & ~(pg - 1), b = (uintptr_t)p & ~(pg - 1);
-	if (p - *done < SCAN_DROP || b <= a)
+	if (b <= a)
 		return;
 	(void)madvise((void *)a, b - a, MADV_DONTNEED);
 	*done = p;
