@@ -139,7 +139,13 @@ bench-bans: $(FLAVOUR)/libmw.a
 bench-flood: $(BIN)
 	MAILWARDEN_BIN=$(abspath $(BIN)) bench/flood-bench.sh
 
-.PHONY: bench-nft bench-warden bench-bans bench-flood
+# bench/ingest_bench.py (root): 1,000,000 maillog lines appended to a
+# followed file until they are in the jail's counts, mailwarden against a
+# private fail2ban-server in the same run (issue 12). About 1-2 minutes.
+bench-ingest: $(BIN)
+	$(PYTHON) bench/ingest_bench.py --bin $(abspath $(BIN))
+
+.PHONY: bench-nft bench-warden bench-bans bench-flood bench-ingest
 
 # Install: the program, a setgid (group mwdrop) copy named sendmail for
 # local submission (docs/local-submission.md; scripts/install-deps.sh makes
