@@ -8,6 +8,8 @@
  * failure comes, <F-MLFFORGET> drops the connection, <F-MLFGAINED> (a
  * login) clears what was pending. All state lives in struct filter, so a
  * caller feeding a followed log line by line gets the same answers.
+ * Once the date is found, a single-line filter's line without the literals
+ * its regexes need (filter_lit.c) is a miss without running any regex.
  */
 #include <stdio.h>
 #include <stdlib.h>
