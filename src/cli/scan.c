@@ -4,14 +4,30 @@
  * address), and with --maxretry/--findtime which addresses would be
  * banned. --json-lines (hidden, for the compat test) prints one JSON
  * object per line instead; --now EPOCH fixes the clock.
+ *
+ * A regular file is read with mmap and, for a filter whose lines are
+ * independent (filter_stateful() is 0), cut at line ends into one piece
+ * per thread (--threads N; the CPUs by default): each thread runs its own
+ * copy of the filter and keeps its failures, and they are counted here in
+ * file order, so the output is the same as one thread's. A piece's first
+ * lines without a date take the date of the last dated line before the
+ * piece, as they would in one pass. --no-prefilter (for tests and
+ * benches) runs every regex on every line.
  */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "common/clock.h"
 #include "cli/cli.h"
+#include "common/buf.h"
+#include "common/clock.h"
 #include "common/util.h"
 #include "warden/filter/filter.h"
 
@@ -19,9 +35,13 @@
 #define SCAN_HASH (SCAN_MAXHOSTS * 2)	/* open addressing, power of 2 */
 #define SCAN_BLOCK (1 << 20)		/* read the log in blocks this big */
 #define SCAN_MAXLINE 65536		/* longer lines are cut here */
+#define SCAN_MAXTHREADS 16
+#define SCAN_PIECE_MIN (256 * 1024)	/* no thread for less (unless --threads) */
+#define SCAN_PRIME_LINES 1000		/* look back this far for a piece's date */
 
 struct host_count {
 	char *host;
+	unsigned hash;
 	int n;
 	time_t *times;
 	int cap;
@@ -42,7 +62,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: mailwarden scan LOG FILTER[opt=val,...] "
 	    "[--maxretry N --findtime SECONDS] [--filter-dir DIR] "
-	    "[--builtin-only] [--journal]\n");
+	    "[--builtin-only] [--journal] [--threads N]\n");
 }
 
 /* JSON string body with escapes. */
@@ -71,10 +91,12 @@ static unsigned hash_str(const char *s)
 
 static struct host_count *count_host(struct scan *sc, const char *host)
 {
-	unsigned i = hash_str(host) & (SCAN_HASH - 1);
-	for (; sc->slot[i]; i = (i + 1) & (SCAN_HASH - 1))
-		if (strcmp(sc->h[sc->slot[i] - 1].host, host) == 0)
-			return &sc->h[sc->slot[i] - 1];
+	unsigned hv = hash_str(host), i = hv & (SCAN_HASH - 1);
+	for (; sc->slot[i]; i = (i + 1) & (SCAN_HASH - 1)) {
+		struct host_count *hc = &sc->h[sc->slot[i] - 1];
+		if (hc->hash == hv && strcmp(hc->host, host) == 0)
+			return hc;
+	}
 	if (sc->nh >= SCAN_MAXHOSTS)
 		return NULL;
 	if (sc->nh >= sc->cap) {
@@ -84,6 +106,7 @@ static struct host_count *count_host(struct scan *sc, const char *host)
 	struct host_count *hc = &sc->h[sc->nh++];
 	memset(hc, 0, sizeof(*hc));
 	hc->host = xstrdup(host);
+	hc->hash = hv;
 	sc->slot[i] = sc->nh;
 	return hc;
 }
@@ -117,41 +140,77 @@ struct scan_run {
 	long nlines, nmatch, nign, nmiss;
 };
 
+/* A failure as a thread found it: host and user in its arena. */
+struct scan_hit {
+	long line;		/* in its piece, from 1 */
+	time_t time;
+	size_t host, user;	/* offsets into the arena; user (size_t)-1: none */
+};
+
+/* One thread's piece of the log: whole lines [beg, end). */
+struct piece {
+	const char *beg, *end, *file_beg;
+	const char *spec, *const *dirs;
+	int journal, prefilter;
+	struct filter *f;
+	long nlines, nign, nmiss;
+	struct scan_hit *hits;
+	size_t nhits, cap;
+	struct buf arena;
+	int failed;		/* no filter, or no date found to start from */
+	char err[512];
+};
+
+/* Count one failure (and maybe print it) for line number `line`. */
+static void tally_fail(struct scan_run *r, long line, const char *host,
+    const char *user, time_t t)
+{
+	if (r->json) {
+		printf("{\"line\": %ld, \"match\": true, \"host\": ", line);
+		json_str(host);
+		printf(", \"time\": %lld", (long long)t);
+		if (user) {
+			printf(", \"user\": ");
+			json_str(user);
+		}
+		printf("}\n");
+	}
+	r->nmatch++;
+	struct host_count *hc = count_host(r->sc, host);
+	if (hc) {
+		hc->n++;
+		check_ban(hc, t, r->maxretry, r->findtime);
+	}
+}
+
+static void match_one(struct filter *f, int journal, const char *line, size_t len,
+    struct filter_hit *h)
+{
+	if (journal) {
+		char *l = xstrndup(line, len);
+		filter_match_time(f, l, clock_wall(), h);
+		free(l);
+	} else
+		filter_match_len(f, line, len, h);
+}
+
 /* One line (no newline) through the filter; tally and maybe print. */
-static void scan_line(struct scan_run *r, const char *line)
+static void scan_line(struct scan_run *r, const char *line, size_t len)
 {
 	struct filter_hit h;
 
 	r->nlines++;
-	if (r->journal)
-		filter_match_time(r->f, line, clock_wall(), &h);
-	else
-		filter_match(r->f, line, &h);
-	if (r->json) {
-		printf("{\"line\": %ld, \"match\": %s", r->nlines,
-		    h.result == FILTER_FAIL ? "true" : "false");
-		if (h.result == FILTER_FAIL) {
-			printf(", \"host\": ");
-			json_str(h.host);
-			printf(", \"time\": %lld", (long long)h.time);
-			if (h.has_user) {
-				printf(", \"user\": ");
-				json_str(h.user);
-			}
-		}
-		printf("}\n");
+	match_one(r->f, r->journal, line, len, &h);
+	if (h.result == FILTER_FAIL)
+		tally_fail(r, r->nlines, h.host, h.has_user ? h.user : NULL, h.time);
+	else {
+		if (r->json)
+			printf("{\"line\": %ld, \"match\": false}\n", r->nlines);
+		if (h.result == FILTER_IGNORED)
+			r->nign++;
+		else
+			r->nmiss++;
 	}
-	if (h.result == FILTER_FAIL) {
-		r->nmatch++;
-		struct host_count *hc = count_host(r->sc, h.host);
-		if (hc) {
-			hc->n++;
-			check_ban(hc, h.time, r->maxretry, r->findtime);
-		}
-	} else if (h.result == FILTER_IGNORED)
-		r->nign++;
-	else
-		r->nmiss++;
 }
 
 /* Read fp in big blocks and hand each line to scan_line (\r\n or \n). */
@@ -178,7 +237,7 @@ static void scan_read(FILE *fp, struct scan_run *r)
 			char save = *e;
 			*e = '\0';
 			if (!skipping)
-				scan_line(r, p);
+				scan_line(r, p, (size_t)(e - p));
 			*e = save;
 			skipping = nl == end && !eof;
 			p = nl < end ? nl + 1 : end;
@@ -193,11 +252,240 @@ static void scan_read(FILE *fp, struct scan_run *r)
 	free(blk);
 }
 
+/* The line [p, nl) without its \r, cut at SCAN_MAXLINE. */
+static size_t line_len(const char *p, const char *nl)
+{
+	size_t len = (size_t)(nl - p);
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	return len > SCAN_MAXLINE ? SCAN_MAXLINE : len;
+}
+
+/*
+ * Give back the mapped pages of [*done, p) once they are SCAN_DROP bytes
+ * behind: the page cache keeps them, the process's memory stays small.
+ */
+#define SCAN_DROP (8 << 20)
+static void drop_behind(const char **done, const char *p)
+{
+	if (p - *done < SCAN_DROP)
+		return;
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)*done + pg - 1) & ~(pg - 1), b = (uintptr_t)p & ~(pg - 1);
+	if (b <= a)
+		return;
+	(void)madvise((void *)a, b - a, MADV_DONTNEED);
+	*done = p;
+}
+
+/* Start of the line before the one starting at p (p > beg). */
+static const char *prev_line(const char *beg, const char *p)
+{
+	p--;	/* its '\n' */
+	while (p > beg && p[-1] != '\n')
+		p--;
+	return p;
+}
+
+/*
+ * The date a piece starts with: the last dated line before it, fed to the
+ * piece's filter (which keeps it as the date of undated lines; the filter
+ * has no other state across lines). 0 if none within SCAN_PRIME_LINES.
+ */
+static int piece_prime(struct piece *pc)
+{
+	struct filter_hit h;
+	const char *p = pc->beg;
+	for (int i = 0; i < SCAN_PRIME_LINES; i++) {
+		if (p == pc->file_beg)
+			return 1;	/* none before: as in one pass */
+		p = prev_line(pc->file_beg, p);
+		const char *nl = memchr(p, '\n', (size_t)(pc->beg - p));
+		match_one(pc->f, pc->journal, p, line_len(p, nl), &h);
+		if (h.has_date || pc->journal)
+			return 1;
+	}
+	return 0;
+}
+
+static void *piece_run(void *arg)
+{
+	struct piece *pc = arg;
+	struct filter_hit h;
+
+	pc->f = filter_load(pc->spec, pc->dirs, pc->err, sizeof(pc->err));
+	if (pc->f == NULL) {
+		pc->failed = 1;
+		return NULL;
+	}
+	filter_set_prefilter(pc->f, pc->prefilter);
+	if (!piece_prime(pc)) {
+		pc->failed = 1;
+		return NULL;
+	}
+	const char *done = pc->beg;
+	for (const char *p = pc->beg; p < pc->end;) {
+		const char *nl = memchr(p, '\n', (size_t)(pc->end - p));
+		drop_behind(&done, p);
+		pc->nlines++;
+		match_one(pc->f, pc->journal, p, line_len(p, nl), &h);
+		p = nl + 1;
+		if (h.result == FILTER_IGNORED)
+			pc->nign++;
+		else if (h.result != FILTER_FAIL)
+			pc->nmiss++;
+		else {
+			if (pc->nhits >= pc->cap) {
+				pc->cap = pc->cap ? pc->cap * 2 : 1024;
+				pc->hits = xrealloc(pc->hits, sizeof(*pc->hits) * pc->cap);
+			}
+			struct scan_hit *x = &pc->hits[pc->nhits++];
+			x->line = pc->nlines;
+			x->time = h.time;
+			x->host = pc->arena.len;
+			buf_append(&pc->arena, h.host, strlen(h.host) + 1);
+			x->user = (size_t)-1;
+			if (h.has_user) {
+				x->user = pc->arena.len;
+				buf_append(&pc->arena, h.user, strlen(h.user) + 1);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Number of threads for a log of size bytes: --threads, else the CPUs. */
+static int scan_nthreads(int asked, size_t size)
+{
+	long n = asked;
+	if (n <= 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		if ((size_t)n > size / SCAN_PIECE_MIN)
+			n = (long)(size / SCAN_PIECE_MIN);
+	}
+	if (n > SCAN_MAXTHREADS)
+		n = SCAN_MAXTHREADS;
+	if ((size_t)n > size)
+		n = (long)size;
+	return n < 1 ? 1 : (int)n;
+}
+
+/* Count the pieces' results in file order. */
+static void pieces_merge(struct scan_run *r, struct piece *pc, int n)
+{
+	for (int i = 0; i < n; i++) {
+		long base = r->nlines, next = 1;
+		for (size_t k = 0; k < pc[i].nhits; k++) {
+			const struct scan_hit *x = &pc[i].hits[k];
+			for (; r->json && next < x->line; next++)
+				printf("{\"line\": %ld, \"match\": false}\n", base + next);
+			next = x->line + 1;
+			const char *a = pc[i].arena.data;
+			tally_fail(r, base + x->line, a + x->host,
+			    x->user == (size_t)-1 ? NULL : a + x->user, x->time);
+		}
+		for (; r->json && next <= pc[i].nlines; next++)
+			printf("{\"line\": %ld, \"match\": false}\n", base + next);
+		r->nlines += pc[i].nlines;
+		r->nign += pc[i].nign;
+		r->nmiss += pc[i].nmiss;
+	}
+}
+
+/*
+ * Scan the mapped log [map, map + size) in nt pieces. 0 done, 1 a piece
+ * could not start (its filter, or no date to start from: the caller
+ * scans in one pass instead).
+ */
+static int scan_pieces(struct scan_run *r, const char *map, size_t size, int nt,
+    const char *spec, const char *const *dirs, int prefilter)
+{
+	struct piece pc[SCAN_MAXTHREADS];
+	pthread_t tid[SCAN_MAXTHREADS];
+	int started[SCAN_MAXTHREADS] = { 0 }, n = 0, rc = 0;
+	const char *p = map, *end = map + size;
+
+	for (int i = 0; i < nt && p < end; i++) {
+		const char *e = i == nt - 1 ? end : map + size / (size_t)nt * (size_t)(i + 1);
+		if (e < p)
+			e = p;
+		const char *nl = e < end ? memchr(e, '\n', (size_t)(end - e)) : NULL;
+		e = nl ? nl + 1 : end;
+		memset(&pc[n], 0, sizeof(pc[n]));
+		pc[n] = (struct piece){ .beg = p, .end = e, .file_beg = map, .spec = spec,
+			.dirs = dirs, .journal = r->journal, .prefilter = prefilter };
+		buf_init(&pc[n].arena, (size_t)1 << 40);
+		n++;
+		p = e;
+	}
+	for (int i = 0; i < n; i++)
+		started[i] = pthread_create(&tid[i], NULL, piece_run, &pc[i]) == 0;
+	for (int i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(tid[i], NULL);
+		else
+			piece_run(&pc[i]);
+		rc |= pc[i].failed;
+	}
+	if (rc == 0)
+		pieces_merge(r, pc, n);
+	for (int i = 0; i < n; i++) {
+		filter_free(pc[i].f);
+		free(pc[i].hits);
+		buf_free(&pc[i].arena);
+	}
+	return rc;
+}
+
+/* Scan the mapped log [map, map + size) in one pass. */
+static void scan_map(struct scan_run *r, const char *map, size_t size)
+{
+	const char *p = map, *end = map + size, *done = map;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		drop_behind(&done, p);
+		if (nl == NULL) {	/* the last line has no '\n': a NUL-ended copy */
+			size_t n = (size_t)(end - p) > SCAN_MAXLINE ? SCAN_MAXLINE : (size_t)(end - p);
+			char *l = xstrndup(p, n);
+			scan_line(r, l, line_len(l, l + n));
+			free(l);
+			break;
+		}
+		scan_line(r, p, line_len(p, nl));
+		p = nl + 1;
+	}
+}
+
+/*
+ * Scan the regular file fd (of size bytes): mapped, in pieces when the
+ * filter allows. -1 if it cannot be mapped (read it instead).
+ */
+static int scan_file(struct scan_run *r, int fd, size_t size, int threads,
+    const char *spec, const char *const *dirs, int prefilter)
+{
+	char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return -1;
+	(void)madvise(map, size, MADV_SEQUENTIAL);
+	(void)madvise(map, size, MADV_WILLNEED);
+	/* the pieces read whole lines: a last line without '\n' goes alone */
+	size_t whole = size;
+	while (whole > 0 && map[whole - 1] != '\n')
+		whole--;
+	int nt = filter_stateful(r->f) ? 1 : scan_nthreads(threads, whole);
+	if (nt <= 1 || scan_pieces(r, map, whole, nt, spec, dirs, prefilter) != 0)
+		scan_map(r, map, whole);
+	scan_map(r, map + whole, size - whole);
+	munmap(map, size);
+	return 0;
+}
+
 int cli_scan(int argc, char **argv)
 {
 	const char *log = NULL, *spec = NULL;
 	const char *dirs[8];
 	int nd = 0, json = 0, maxretry = 0, rc = 0, journal = 0, builtin_only = 0;
+	int threads = 0, prefilter = 1;
 	long findtime = 600;
 	char err[1024];
 
@@ -209,10 +497,14 @@ int cli_scan(int argc, char **argv)
 			journal = 1;
 		else if (strcmp(a, "--builtin-only") == 0)
 			builtin_only = 1;
+		else if (strcmp(a, "--no-prefilter") == 0)
+			prefilter = 0;
 		else if (strcmp(a, "--maxretry") == 0 && i + 1 < argc)
 			maxretry = atoi(argv[++i]);
 		else if (strcmp(a, "--findtime") == 0 && i + 1 < argc)
 			findtime = atol(argv[++i]);
+		else if (strcmp(a, "--threads") == 0 && i + 1 < argc)
+			threads = atoi(argv[++i]);
 		else if (strcmp(a, "--now") == 0 && i + 1 < argc)
 			clock_fix_wall((time_t)atoll(argv[++i]));
 		else if (strcmp(a, "--filter-dir") == 0 && i + 1 < argc) {
@@ -244,6 +536,7 @@ int cli_scan(int argc, char **argv)
 		fprintf(stderr, "mailwarden scan: %s\n", err);
 		return 1;
 	}
+	filter_set_prefilter(f, prefilter);
 	FILE *fp = strcmp(log, "-") == 0 ? stdin : fopen(log, "r");
 	if (fp == NULL) {
 		perror(log);
@@ -252,7 +545,11 @@ int cli_scan(int argc, char **argv)
 	}
 	struct scan sc = { NULL, 0, 0, xcalloc(SCAN_HASH, sizeof(int)) };
 	struct scan_run r = { f, &sc, json, journal, maxretry, findtime, 0, 0, 0, 0 };
-	scan_read(fp, &r);
+	struct stat sb;
+	if (fp == stdin || fstat(fileno(fp), &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size == 0 ||
+	    scan_file(&r, fileno(fp), (size_t)sb.st_size, threads, spec, dirs, prefilter) < 0)
+		scan_read(fp, &r);
 	if (ferror(fp)) {
 		perror(log);
 		rc = 1;

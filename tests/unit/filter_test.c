@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "warden/filter/filter.h"
+#include "warden/filter/filter_impl.h"	/* filter_lit_derive() */
 
 static const char *const dirs[] = { "data/filter.d", NULL };
 
@@ -134,6 +135,114 @@ static void test_python_filter(void **state)
 	assert_int_equal((long)h.time, 1124010000L);
 	assert_int_equal(filter_match(f, "2005-08-14 11:00:00 go again no 192.0.2.9 port 22", &h), FILTER_MISS);
 	filter_free(f);
+}
+
+/* The literal every match must contain, from translated patterns. */
+static void test_lit_derive(void **state)
+{
+	static const struct { const char *rx, *lit; } cases[] = {
+		{ "^[^[]*\\[(?:x)\\](?::\\d+)?: SASL ((?i)LOGIN|PLAIN) authentication failed:(?! Conn)",
+		  " authentication failed:" },
+		{ "foo|bar", "" },			/* top-level alternation */
+		{ "(?:foo|bar)baz", "baz" },
+		{ "abcd?e", "abc" },			/* d is optional */
+		{ "abcd*e", "abc" },
+		{ "abcd{0,2}e", "abc" },
+		{ "abcd+e", "abcd" },			/* one d at least, then a break */
+		{ "(?i)hello", "" },			/* caseless from the start */
+		{ "ab(?i)cdefgh", "ab" },		/* ... or from there on */
+		{ "xyz(?i:ABCDEF)", "xyz" },		/* a group is opaque */
+		{ "x\\.yz\\d+ failed login", " failed login" },
+		{ "[abc]def\\Qghi\\E", "" },		/* \\Q..\\E: none */
+		{ "\xc3\xa9?xyz", "xyz" },		/* a whole UTF-8 character dropped */
+		{ "a\\nbc", "bc" },			/* no newline in a literal */
+		{ "\\d+", "" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[FILTER_LIT_MAX];
+		size_t n = filter_lit_derive(cases[i].rx, out, sizeof(out));
+		if (strcmp(out, cases[i].lit) != 0)
+			fail_msg("%s: got '%s', want '%s'", cases[i].rx, out, cases[i].lit);
+		assert_int_equal(n, strlen(cases[i].lit));
+	}
+}
+
+/* The prefilter skips lines, never a failure: a literal across the cut
+ * date, a regex without a literal (no skipping at all), counts equal. */
+static void test_prefilter(void **state)
+{
+	static const char *const lines[] = {
+		"[2005-08-14 11:00:00] bad 192.0.2.1",
+		"[2005-08-14 11:00:00] good 192.0.2.1",
+		"x[2005-08-14 11:00:00] bad 192.0.2.2",
+		"nodate worse 192.0.2.3",
+		"nodate fine 192.0.2.3",
+	};
+	static const enum filter_result want[] = { FILTER_FAIL, FILTER_MISS, FILTER_MISS,
+		FILTER_FAIL, FILTER_MISS };
+	char err[512];
+	struct filter_hit h;
+	struct filter *f = filter_load("data/filter.d/t-junction.conf", NULL, err, sizeof(err));
+
+	assert_non_null(f);
+	assert_int_equal(filter_prefilter_on(f), 0);	/* its second regex has no literal */
+	assert_int_equal(filter_stateful(f), 0);
+	filter_free(f);
+	f = filter_load("data/filter.d/t-junction.conf[failregex=\"^\\[\\] bad <HOST>$\"]", NULL,
+	    err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_prefilter_on(f), 1);
+	for (int on = 0; on < 2; on++) {
+		filter_set_prefilter(f, on);
+		for (size_t i = 0; i < 3; i++) {
+			assert_int_equal(filter_match(f, lines[i], &h), want[i]);
+			assert_int_equal(h.has_date, 1);
+			assert_int_equal((long)h.time, 1124010000L);
+		}
+		assert_string_equal(filter_match(f, lines[0], &h) == FILTER_FAIL ? h.host : "",
+		    "192.0.2.1");
+		/* a NUL ends a line given with its length */
+		assert_int_equal(filter_match_len(f, "[2005-08-14 11:00:00] bad 192.0.2.1\0x", 37,
+		    &h), FILTER_FAIL);
+	}
+	filter_free(f);
+	f = filter_load("data/filter.d/t-junction.conf", NULL, err, sizeof(err));
+	assert_non_null(f);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		assert_int_equal(filter_match(f, lines[i], &h), want[i]);
+	filter_free(f);
+	f = filter_load("data/filter.d/t-mlfid.conf", NULL, err, sizeof(err));
+	assert_non_null(f);
+	assert_int_equal(filter_stateful(f), 1);
+	filter_free(f);
+}
+
+/* One detector over consecutive stamps (its hour cache) across the CET
+ * DST changes of 2005 (Mar 27 02:00 -> 03:00, Oct 30 03:00 -> 02:00). */
+static void test_date_hours(void **state)
+{
+	static const struct { const char *line; long t; } cases[] = {
+		{ "2005-03-27 01:00:00 x", 1111881600L },
+		{ "2005-03-27 01:30:00 x", 1111883400L },	/* same hour: cached */
+		{ "2005-03-27 01:59:59 x", 1111885199L },
+		{ "2005-03-27 03:00:00 x", 1111885200L },	/* one second later */
+		{ "2005-03-27 03:10:05 x", 1111885805L },
+		{ "2005-10-30 01:59:59 x", 1130630399L },
+		{ "2005-10-30 03:00:00 x", 1130637600L },	/* CET again */
+		{ "2005-10-30 03:00:01 x", 1130637601L },
+		{ "2005-08-14 10:59:60 x", 1124009999L + 1 },	/* leap second: mktime's */
+	};
+	char err[256];
+	struct date_detector *d = date_new(NULL, err, sizeof(err));
+	assert_non_null(d);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t s, e;
+		time_t t;
+		assert_int_equal(date_find(d, cases[i].line, strlen(cases[i].line), &s, &e, &t), 1);
+		if ((long)t != cases[i].t)
+			fail_msg("%s: got %ld, want %ld", cases[i].line, (long)t, cases[i].t);
+	}
+	date_free(d);
 }
 
 /* maxlines: a failregex over two lines with <SKIPLINES> between them. */
@@ -472,6 +581,9 @@ int main(void)
 		cmocka_unit_test_setup(test_refusals, setup),
 		cmocka_unit_test_setup(test_translate, setup),
 		cmocka_unit_test_setup(test_python_filter, setup),
+		cmocka_unit_test_setup(test_date_hours, setup),
+		cmocka_unit_test_setup(test_lit_derive, setup),
+		cmocka_unit_test_setup(test_prefilter, setup),
 		cmocka_unit_test_setup(test_maxlines, setup),
 		cmocka_unit_test_setup(test_mlfid, setup),
 		cmocka_unit_test_setup(test_builtin_injection, setup),

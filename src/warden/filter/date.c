@@ -10,6 +10,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,23 @@
 
 enum { T_STRF, T_EPOCH, T_LEPOCH, T_TAI64N };
 
+/* The named groups strf_time() reads, looked up once per template. */
+enum { G_Y, G_y, G_m, G_b, G_d, G_H, G_I, G_p, G_M, G_S, G_z, G_Z, G_N };
+static const char *const gnames[G_N] = { "Y", "y", "m", "b", "d", "H", "I", "p",
+	"M", "S", "z", "Z" };
+#define G_MAXDUP 4	/* group numbers kept per name (DUPNAMES) */
+
 struct date_tmpl {
 	int kind;
 	pcre2_code *re;
+	uint16_t grp[G_N][G_MAXDUP];	/* group numbers of each name, 0 = end */
+};
+
+/* mktime() stats the zone file on every call: local midnights and hours
+ * are remembered instead (see local_epoch). */
+struct hour_cache {
+	int valid, year, mon, mday, hour;
+	time_t base;		/* epoch of year-mon-mday hour:00:00 */
 };
 
 struct date_detector {
@@ -46,6 +61,9 @@ struct date_detector {
 	/* the last line's head when its date started it: [0, c_len + 12) */
 	size_t h_len;
 	char h_text[96];
+	struct hour_cache hc;
+	time_t now_for;		/* nowtm is localtime(now_for) */
+	struct tm nowtm;
 };
 
 /* strftime directive -> regex, fail2ban's strptime.timeRE. */
@@ -237,6 +255,22 @@ static int has_plain_group(const char *r)
 	return 0;
 }
 
+/* The group numbers of each name strf_time() reads, from the name table. */
+static void tmpl_groups(struct date_tmpl *tp)
+{
+	uint32_t esz = 0;
+	memset(tp->grp, 0, sizeof(tp->grp));
+	pcre2_pattern_info(tp->re, PCRE2_INFO_NAMEENTRYSIZE, &esz);
+	for (int g = 0; g < G_N; g++) {
+		PCRE2_SPTR first, last;
+		if (pcre2_substring_nametable_scan(tp->re, (PCRE2_SPTR)gnames[g], &first, &last) < 0)
+			continue;
+		int k = 0;
+		for (PCRE2_SPTR e = first; e <= last && k < G_MAXDUP; e += esz)
+			tp->grp[g][k++] = (uint16_t)(((uint32_t)e[0] << 8) | e[1]);
+	}
+}
+
 /* Add one template; pre/post wrap it ({DATE}); start = {^LN-BEG}. */
 static int add_tmpl(struct date_detector *d, const char *pat, int start,
     const char *pre, const char *post, char *err, size_t errlen)
@@ -326,6 +360,7 @@ static int add_tmpl(struct date_detector *d, const char *pat, int start,
 	buf_free(&full);
 	if (d->t[d->n].re == NULL)
 		goto out;
+	tmpl_groups(&d->t[d->n]);
 	d->n++;
 	rc = 0;
 out:
@@ -385,31 +420,60 @@ void date_free(struct date_detector *d)
 	free(d);
 }
 
-/* Named group value of the last match, or NULL (DUPNAMES: first set). */
-static const char *grp(pcre2_code *re, pcre2_match_data *md, const char *subj,
-    const char *name, char *out, size_t outlen)
+/* Group g's value of the last match, or NULL (DUPNAMES: first set). */
+static const char *grp(const struct date_tmpl *tp, pcre2_match_data *md, const char *subj,
+    int g, char *out, size_t outlen)
 {
-	PCRE2_SPTR first, last;
-	uint32_t esz;
-	int n = pcre2_substring_nametable_scan(re, (PCRE2_SPTR)name, &first, &last);
-	if (n < 0)
-		return NULL;
-	esz = 0;
-	pcre2_pattern_info(re, PCRE2_INFO_NAMEENTRYSIZE, &esz);
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	uint32_t cnt = pcre2_get_ovector_count(md);
-	for (PCRE2_SPTR e = first; e <= last; e += esz) {
-		uint32_t g = ((uint32_t)e[0] << 8) | e[1];
-		if (g >= cnt || ov[2 * g] == PCRE2_UNSET)
+	for (int k = 0; k < G_MAXDUP && tp->grp[g][k]; k++) {
+		uint32_t n = tp->grp[g][k];
+		if (n >= cnt || ov[2 * n] == PCRE2_UNSET)
 			continue;
-		size_t l = ov[2 * g + 1] - ov[2 * g];
+		size_t l = ov[2 * n + 1] - ov[2 * n];
 		if (l >= outlen)
 			l = outlen - 1;
-		memcpy(out, subj + ov[2 * g], l);
+		memcpy(out, subj + ov[2 * n], l);
 		out[l] = '\0';
 		return out;
 	}
 	return NULL;
+}
+
+/*
+ * mktime(c) for a local time without a zone, remembering the epoch of the
+ * hour: the next time of the same hour is that plus minutes and seconds,
+ * checked with localtime_r() (no zone-file stat as mktime() does); a time
+ * that does not come back the same (a DST change) is left to mktime().
+ */
+static time_t local_epoch(struct hour_cache *hc, const struct tm *c)
+{
+	if (hc->valid && c->tm_year == hc->year && c->tm_mon == hc->mon &&
+	    c->tm_mday == hc->mday && c->tm_hour == hc->hour && c->tm_min >= 0 &&
+	    c->tm_min < 60 && c->tm_sec >= 0 && c->tm_sec < 60) {
+		time_t t = hc->base + c->tm_min * 60 + c->tm_sec;
+		struct tm back;
+		if (localtime_r(&t, &back) && back.tm_year == c->tm_year &&
+		    back.tm_mon == c->tm_mon && back.tm_mday == c->tm_mday &&
+		    back.tm_hour == c->tm_hour && back.tm_min == c->tm_min &&
+		    back.tm_sec == c->tm_sec)
+			return t;
+	}
+	struct tm m = *c;
+	m.tm_isdst = -1;
+	time_t t = mktime(&m);
+	hc->valid = 0;
+	if (t != (time_t)-1 && m.tm_year == c->tm_year && m.tm_mon == c->tm_mon &&
+	    m.tm_mday == c->tm_mday && m.tm_hour == c->tm_hour && m.tm_min == c->tm_min &&
+	    m.tm_sec == c->tm_sec) {
+		hc->valid = 1;
+		hc->year = c->tm_year;
+		hc->mon = c->tm_mon;
+		hc->mday = c->tm_mday;
+		hc->hour = c->tm_hour;
+		hc->base = t - c->tm_min * 60 - c->tm_sec;
+	}
+	return t;
 }
 
 /* Zone text -> offset in minutes; -1 with *ok = 0 if unknown. */
@@ -456,40 +520,45 @@ static int zone_offset(const char *z, int *ok)
 }
 
 /* Build the epoch from the named groups of a strftime template match. */
-static int strf_time(pcre2_code *re, pcre2_match_data *md, const char *s, time_t *t)
+static int strf_time(struct date_detector *d, const struct date_tmpl *re,
+    pcre2_match_data *md, const char *s, time_t *t)
 {
 	char v[64];
 	struct tm tm, nowtm;
 	time_t now = clock_wall();
 	int year = -1, mon = -1, day = -1, tzoff = 0, has_tz = 0;
 
-	localtime_r(&now, &nowtm);
+	if (d->now_for != now || now == 0) {
+		localtime_r(&now, &d->nowtm);
+		d->now_for = now;
+	}
+	nowtm = d->nowtm;
 	memset(&tm, 0, sizeof(tm));
-	if (grp(re, md, s, "Y", v, sizeof(v)))
+	if (grp(re, md, s, G_Y, v, sizeof(v)))
 		year = atoi(v);
-	else if (grp(re, md, s, "y", v, sizeof(v)))
+	else if (grp(re, md, s, G_y, v, sizeof(v)))
 		year = 2000 + atoi(v);
-	if (grp(re, md, s, "m", v, sizeof(v)))
+	if (grp(re, md, s, G_m, v, sizeof(v)))
 		mon = atoi(v) - 1;
-	else if (grp(re, md, s, "b", v, sizeof(v))) {
+	else if (grp(re, md, s, G_b, v, sizeof(v))) {
 		for (int i = 0; i < 12; i++)
 			if (strncasecmp(v, months[i], 3) == 0)
 				mon = i;
 	}
-	if (grp(re, md, s, "d", v, sizeof(v)))
+	if (grp(re, md, s, G_d, v, sizeof(v)))
 		day = atoi(v);
-	if (grp(re, md, s, "H", v, sizeof(v)))
+	if (grp(re, md, s, G_H, v, sizeof(v)))
 		tm.tm_hour = atoi(v);
-	else if (grp(re, md, s, "I", v, sizeof(v))) {
+	else if (grp(re, md, s, G_I, v, sizeof(v))) {
 		tm.tm_hour = atoi(v) % 12;
-		if (grp(re, md, s, "p", v, sizeof(v)) && tolower((unsigned char)v[0]) == 'p')
+		if (grp(re, md, s, G_p, v, sizeof(v)) && tolower((unsigned char)v[0]) == 'p')
 			tm.tm_hour += 12;
 	}
-	if (grp(re, md, s, "M", v, sizeof(v)))
+	if (grp(re, md, s, G_M, v, sizeof(v)))
 		tm.tm_min = atoi(v);
-	if (grp(re, md, s, "S", v, sizeof(v)))
+	if (grp(re, md, s, G_S, v, sizeof(v)))
 		tm.tm_sec = atoi(v);
-	if (grp(re, md, s, "z", v, sizeof(v)) || grp(re, md, s, "Z", v, sizeof(v))) {
+	if (grp(re, md, s, G_z, v, sizeof(v)) || grp(re, md, s, G_Z, v, sizeof(v))) {
 		int ok;
 		int off = zone_offset(v, &ok);
 		if (ok) {
@@ -510,8 +579,7 @@ static int strf_time(pcre2_code *re, pcre2_match_data *md, const char *s, time_t
 		if (has_tz) {
 			*t = timegm(&c) - (time_t)tzoff * 60;
 		} else {
-			c.tm_isdst = -1;
-			*t = mktime(&c);
+			*t = local_epoch(&d->hc, &c);
 		}
 		if (assume_today && *t > now) {
 			*t -= 86400;
@@ -526,11 +594,12 @@ static int strf_time(pcre2_code *re, pcre2_match_data *md, const char *s, time_t
 	return 0;
 }
 
-static int tmpl_time(struct date_tmpl *tp, pcre2_match_data *md, int rc, const char *s, time_t *t)
+static int tmpl_time(struct date_detector *d, struct date_tmpl *tp, pcre2_match_data *md,
+    int rc, const char *s, time_t *t)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	if (tp->kind == T_STRF)
-		return strf_time(tp->re, md, s, t);
+		return strf_time(d, tp, md, s, t);
 	if (tp->kind == T_TAI64N) {
 		/* @4000000000000000 + secs, 8 hex of nanoseconds */
 		unsigned long long v = strtoull(s + ov[2] + 1 + 0, NULL, 16);
@@ -607,7 +676,7 @@ int date_find(struct date_detector *d, const char *line, size_t len,
 	    now >= d->c_now && memcmp(line + *start, d->c_text, tl) == 0) {
 		*t = d->c_time;
 	} else {
-		if (tmpl_time(&d->t[best], d->md, d->rc, line, t) != 0)
+		if (tmpl_time(d, &d->t[best], d->md, d->rc, line, t) != 0)
 			return 0;
 		if (tl >= sizeof(d->c_text))
 			return 1;

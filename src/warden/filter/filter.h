@@ -71,9 +71,25 @@ void filter_free(struct filter *f);
  */
 enum filter_result filter_match(struct filter *f, const char *line,
     struct filter_hit *hit);
+/* The same for line[0..len) (need not be NUL-terminated; a NUL in it ends
+ * the line as for filter_match()). */
+enum filter_result filter_match_len(struct filter *f, const char *line, size_t len,
+    struct filter_hit *h);
 /* The same for a line whose time is known (the journal): no date search. */
 enum filter_result filter_match_time(struct filter *f, const char *line,
     time_t t, struct filter_hit *hit);
+/*
+ * The prefilter (filter_lit.c): before any regex, a line is checked for
+ * the literals every match must contain and skipped (FILTER_MISS) without
+ * them. On by default for single-line filters whose every regex yields a
+ * literal; off changes speed only, never a result (for tests, benches).
+ */
+void filter_set_prefilter(struct filter *f, int on);
+/* 1 if lines are prefiltered. */
+int filter_prefilter_on(struct filter *f);
+/* 1 if matching one line depends on earlier lines (maxlines > 1 or
+ * <F-MLFID>): such a log cannot be split between threads. */
+int filter_stateful(struct filter *f);
 /* Forget the multi-line state (e.g. when a followed log is rotated). */
 void filter_reset(struct filter *f);
 /* The filter's maxlines (1 for single-line filters). */

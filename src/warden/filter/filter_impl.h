@@ -55,6 +55,25 @@ struct mlf_entry {
 	struct fdict d;
 };
 
+/* filter_lit.c: a literal every match of one regex contains. */
+#define FILTER_LIT_MAX 64
+struct flit {
+	char s[FILTER_LIT_MAX];
+	size_t len;			/* 0: none derived */
+};
+
+/* The prefilter of a single-line filter (set up on first use). */
+struct filter_lits {
+	int ready;			/* filter_lit_setup() ran */
+	int on;				/* every regex has a literal: lines may be skipped */
+	int stateful;			/* maxlines > 1 or <F-MLFID>: state spans lines */
+	int off;			/* turned off (filter_set_prefilter) */
+	struct flit pref;		/* prefregex's (len 0: none needed) */
+	struct flit fail[FILTER_MAXRX];	/* one of these must be present */
+	struct flit ign[FILTER_MAXRX];	/* ignoreregex run first: these too */
+	int nfail, nign;
+};
+
 /* A buffered line: the text without its time stamp. */
 struct fline {
 	char *text;
@@ -81,8 +100,8 @@ struct filter {
 	struct mlf_entry *mlf;		/* MLF_MAX slots, allocated on first use */
 	long seq;
 	struct fdict work, pre, det;	/* scratch */
-	char *cut;			/* a long line cut to FILTER_LINE_MAX */
 	int cut_logged, pref_logged;	/* logged once: long line, prefregex limit */
+	struct filter_lits lits;	/* filter_lit.c */
 };
 
 /* filter.c: "a:line: b" (fmt) into err. */
@@ -91,6 +110,14 @@ void filter_set_err(char *err, size_t errlen, const char *fmt, const char *a,
 
 /* builtin_filters.c: the text of a built-in file ("postfix.conf"), or NULL. */
 const char *builtin_filter_text(const char *file);
+
+/* filter_lit.c: derive the literals (lazily, on first match), the longest
+ * literal a translated pattern requires, and the test on a line whose
+ * subject is a + b (the line around its date). */
+void filter_lit_setup(struct filter *f);
+size_t filter_lit_derive(const char *pcre, char *out, size_t outlen);
+int filter_lit_candidate(const struct filter *f, const char *a, size_t an,
+    const char *b, size_t bn);
 
 /* filter_match.c */
 void filter_state_free(struct filter *f);

@@ -8,6 +8,8 @@
  * failure comes, <F-MLFFORGET> drops the connection, <F-MLFGAINED> (a
  * login) clears what was pending. All state lives in struct filter, so a
  * caller feeding a followed log line by line gets the same answers.
+ * Once the date is found, a single-line filter's line without the literals
+ * its regexes need (filter_lit.c) is a miss without running any regex.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,34 +418,50 @@ static void split_match(struct filter *f, pcre2_code *re, pcre2_match_data *md,
 static enum filter_result match_line(struct filter *f, const char *line,
     size_t len, size_t ds, size_t de, struct filter_hit *h);
 
-/* line, or its first FILTER_LINE_MAX bytes (logged once per filter). */
-static const char *cut_line(struct filter *f, const char *line, size_t *len)
+/* Cut *len to FILTER_LINE_MAX (logged once per filter). */
+static void cut_line(struct filter *f, size_t *len)
 {
-	*len = strlen(line);
 	if (*len <= FILTER_LINE_MAX)
-		return line;
+		return;
 	if (!f->cut_logged) {
 		log_warn("%s: a %zu-byte log line cut to %d bytes before matching; "
 		    "not logged again for this filter", f->file, *len, FILTER_LINE_MAX);
 		f->cut_logged = 1;
 	}
-	if (f->cut == NULL)
-		f->cut = xmalloc(FILTER_LINE_MAX + 1);
-	memcpy(f->cut, line, FILTER_LINE_MAX);
-	f->cut[FILTER_LINE_MAX] = '\0';
 	*len = FILTER_LINE_MAX;
-	return f->cut;
 }
 
-enum filter_result filter_match(struct filter *f, const char *line,
-    struct filter_hit *h)
+/* An empty hit (the strings' first bytes only: this runs for every line). */
+static void hit_clear(struct filter_hit *h)
 {
-	size_t len, ds = 0, de = 0;
+	h->result = FILTER_MISS;
+	h->regex = -1;
+	h->has_date = 0;
+	h->time = 0;
+	h->host[0] = h->user[0] = h->fid[0] = h->mlfid[0] = '\0';
+	h->has_user = h->lines = h->nofail = h->pending = 0;
+}
+
+/* May the regexes be skipped for this line (subject line minus [ds, de))? */
+static int prefilter_skips(struct filter *f, const char *line, size_t len,
+    size_t ds, size_t de)
+{
+	if (!f->lits.ready)
+		filter_lit_setup(f);
+	if (!f->lits.on || f->lits.off)
+		return 0;
+	return !filter_lit_candidate(f, line, ds, line + de, len - de);
+}
+
+/* filter_match() of line[0..len) (no NUL in it). */
+static enum filter_result match_dated(struct filter *f, const char *line,
+    size_t len, struct filter_hit *h)
+{
+	size_t ds = 0, de = 0;
 	time_t t;
 
-	line = cut_line(f, line, &len);
-	memset(h, 0, sizeof(*h));
-	h->regex = -1;
+	cut_line(f, &len);
+	hit_clear(h);
 	/* an empty date match ("^I\\(()**") means: no date, use the last */
 	if (date_find(f->date, line, len, &ds, &de, &t) && de > ds) {
 		h->has_date = 1;
@@ -453,7 +471,22 @@ enum filter_result filter_match(struct filter *f, const char *line,
 		ds = de = 0;
 		h->time = f->last_date ? f->last_date : clock_wall();
 	}
+	if (prefilter_skips(f, line, len, ds, de))
+		return h->result;
 	return match_line(f, line, len, ds, de, h);
+}
+
+enum filter_result filter_match(struct filter *f, const char *line,
+    struct filter_hit *h)
+{
+	return match_dated(f, line, strlen(line), h);
+}
+
+enum filter_result filter_match_len(struct filter *f, const char *line, size_t len,
+    struct filter_hit *h)
+{
+	/* a NUL ends the line, as it does for filter_match() */
+	return match_dated(f, line, strnlen(line, len), h);
 }
 
 enum filter_result filter_match_time(struct filter *f, const char *line,
@@ -464,9 +497,31 @@ enum filter_result filter_match_time(struct filter *f, const char *line,
 	h->has_date = 1;
 	h->time = t;
 	f->last_date = t;
-	size_t len;
-	line = cut_line(f, line, &len);
+	size_t len = strlen(line);
+	cut_line(f, &len);
+	if (prefilter_skips(f, line, len, 0, 0))
+		return h->result;
 	return match_line(f, line, len, 0, 0, h);
+}
+
+void filter_set_prefilter(struct filter *f, int on)
+{
+	f->lits.off = !on;
+}
+
+int filter_prefilter_on(struct filter *f)
+{
+	if (!f->lits.ready)
+		filter_lit_setup(f);
+	return f->lits.on && !f->lits.off;
+}
+
+int filter_stateful(struct filter *f)
+{
+	if (!f->lits.ready)
+		filter_lit_setup(f);
+	(void)regex_match_context();	/* made once, before a caller's threads */
+	return f->lits.stateful;
 }
 
 /* The line without its date, line[ds..de), through the filter. */
@@ -609,8 +664,6 @@ void filter_state_free(struct filter *f)
 	free(f->lines);
 	free(f->lines2);
 	free(f->mlf);
-	free(f->cut);
 	f->lines = f->lines2 = NULL;
 	f->mlf = NULL;
-	f->cut = NULL;
 }
