@@ -20,6 +20,7 @@ import grp
 import hashlib
 import os
 import pwd
+import re
 import socket
 import struct
 import subprocess
@@ -287,6 +288,7 @@ def peer(tmp_path):
         "filter = mailwarden[mode=auth]\n"
         "prefix4 = 24\n"
         "prefix6 = 64\n"
+        "ignoreip = 203.0.113.64/26 2001:db8:ffff::/48\n"
         f"action = argv[out={out}]\n")
     stderr = tmp_path / "stderr"
     p = Peer(str(conf), str(stderr))
@@ -321,6 +323,13 @@ def test_firewall_refuses_hostile_requests(peer):
         p.send(ban_msg("evil", addr, plen))
         req, st, jail, text = p.reply()
         assert st == FW_REFUSED and why in text, (addr, plen, text)
+    # the jail's ignoreip, applied by the firewall too (a warden that lost
+    # its mind cannot ban what the admin excluded): inside it, or covering it
+    for addr, plen in [("203.0.113.70", 32), ("203.0.113.0", 24), ("2001:db8:ffff:1::", 64),
+                       ("2001:db8::", 32)]:
+        p.send(ban_msg("evil", addr, plen))
+        req, st, jail, text = p.reply()
+        assert st == FW_REFUSED and "ignoreip" in text, (addr, plen, text)
     bad_fam = hdr(MSG_FW_UNBAN) + put_str("evil") + struct.pack(">I", 5) + b"\0" * 16 + \
         struct.pack(">I", 32)
     p.send(bad_fam)
@@ -334,13 +343,23 @@ def test_firewall_refuses_hostile_requests(peer):
     p.send(ban_msg("evil", "192.0.2.7", 32, user=hostile_user, matches=hostile_match))
     p.send(ban_msg("evil", "198.51.100.0", 24))
     p.send(ban_msg("evil", "2001:db8:1:2::", 64))
-    wait_for(lambda: read(p.out).count("\n") >= 3, what="three actionban commands")
+    # a restore keeps what ignoreip allows and drops the rest, with a warning
+    restore = hdr(MSG_FW_RESTORE) + put_str("evil") + struct.pack(">I", 2)
+    for addr in ("203.0.113.70", "198.51.100.9"):
+        restore += net(addr, 32) + struct.pack(">II", 600, 600)
+    p.send(restore)
+    wait_for(lambda: read(p.out).count("\n") >= 4, what="four actionban commands")
     lines = read(p.out).splitlines()
     assert lines[0] == f"192.0.2.7|{hostile_user}|{hostile_match}|", lines
     assert lines[1].startswith("198.51.100.0/24|") and lines[2].startswith("2001:db8:1:2::/64|")
+    assert lines[3].startswith("198.51.100.9|") and len(lines) == 4, lines
+    assert "firewall: [evil] not restoring a ban: 203.0.113.70 is inside ignoreip " \
+        "203.0.113.64/26" in read(p.err)
     assert not pwned.exists()
     err = read(p.err)
-    assert err.count("firewall: refused") >= len(refused) + 9, err
+    assert err.count("firewall: refused") >= len(refused) + 13, err
+    assert re.search(r"firewall: refused ban request for \[evil\]: 203\.0\.113\.70 is inside "
+                     r"ignoreip 203\.0\.113\.64/26", err), err
     assert "firewall: refused ban request for [nosuchjail]: unknown jail" in err
 
 

@@ -3,7 +3,8 @@
  * firewall.h). Everything it reads from the warden is untrusted: a
  * request must decode exactly (fw_proto.c) and then name a jail of the
  * config, an IPv4 or IPv6 network whose prefix is within the jail's
- * limits (never /0) and whose host bits are clear; anything else is
+ * limits (never /0), whose host bits are clear and, for a ban, that
+ * neither falls inside nor covers the jail's ignoreip; anything else is
  * refused, logged ("warning: firewall: refused ...") and answered with
  * FW_REFUSED. Only then does it reach an action: the nft set, or an
  * action.d command line whose untrusted tags (<F-USER>, <matches>) are
@@ -144,8 +145,31 @@ static int net_ok(const struct fwjail *f, const struct net *n, char *why, size_t
 	return 0;
 }
 
-/* May jail f apply ban b? 0, or -1 and why. */
-static int ban_ok(const struct fwjail *f, const struct action_ban *b, char *why, size_t len)
+/* A ban may neither fall inside nor cover a network of the jail's
+ * ignoreip: the warden checks this too, but its word is not taken. (Host
+ * names in ignoreip and ignoreself are the warden's alone: the firewall
+ * resolves nothing.) 0, or -1 and why. */
+static int ignore_ok(const struct fwjail *f, const struct net *n, char *why, size_t len)
+{
+	char a[NET_STRLEN], b[NET_STRLEN];
+	for (size_t i = 0; i < f->j->nignore; i++) {
+		const struct net *ig = &f->j->ignore[i];
+		int inside = net_contains(ig, n), covers = net_contains(n, ig);
+		if (!inside && !covers)
+			continue;
+		net_format(n, 0, a, sizeof(a));
+		net_format(ig, 1, b, sizeof(b));
+		snprintf(why, len, "%s %s ignoreip %s", a, inside ? "is inside" : "covers", b);
+		return -1;
+	}
+	return 0;
+}
+
+/* May jail f apply ban b (request type): the network, then for a ban the
+ * jail's ignoreip? 0; -1 and why for a bad request; 1 and why for a ban
+ * that ignoreip forbids. */
+static int ban_ok(const struct fwjail *f, uint16_t type, const struct action_ban *b, char *why,
+    size_t len)
 {
 	if (net_ok(f, &b->net, why, len) < 0)
 		return -1;
@@ -153,6 +177,8 @@ static int ban_ok(const struct fwjail *f, const struct action_ban *b, char *why,
 		snprintf(why, len, "a negative time left");
 		return -1;
 	}
+	if (type != MSG_FW_UNBAN && ignore_ok(f, &b->net, why, len) < 0)
+		return 1;
 	return 0;
 }
 
@@ -239,13 +265,24 @@ static void handle(struct msg *m)
 		fw_req_free(&r);
 		return;
 	}
-	for (size_t i = 0; i < r.n; i++)
-		if (ban_ok(f, &r.b[i], why, sizeof(why)) < 0) {
+	size_t kept = 0;
+	for (size_t i = 0; i < r.n; i++) {
+		int rc = ban_ok(f, r.type, &r.b[i], why, sizeof(why));
+		if (rc > 0 && r.n > 1) {	/* a restore: the others still go in */
+			log_warn("firewall: [%s] not restoring a ban: %s", r.jail, why);
+			continue;
+		}
+		if (rc != 0) {
 			refuse(r.type, r.jail, why);
 			fw_req_free(&r);
 			return;
 		}
-	act(f, &r);
+		r.b[kept++] = r.b[i];
+	}
+	size_t had = r.n;
+	r.n = kept;
+	if (kept > 0 || had == 0)	/* start and stop carry no bans */
+		act(f, &r);
 	fw_req_free(&r);
 }
 
