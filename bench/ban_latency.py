@@ -10,7 +10,7 @@ in force, for both sources of failures of the ban engine:
            checks at accept (queue_directory/warden/bans; private/bans
            before the privilege-separation work, for comparisons). The nft element is checked too.
   logfile  a followed sshd log (inotify) gets the second "Failed password"
-           line of an address; t0 = the write, t1 = the bans file rewritten.
+           line of an address; t0 = the write, t1 = the bans file written (a journal line appended; a whole rewrite before issue 11).
 
 Run as root from the repository root:  bench/ban_latency.py [N]
 MAILWARDEN_BIN picks the binary (default ./mailwarden).
