@@ -364,7 +364,14 @@ static int flush(struct config *cfg, struct pending *pd, char *err, size_t errle
 
 	if (pd->key == NULL)
 		return 0;
-	if (pd->in_section)
+	if (pd->in_section && (cfg->cur == NULL || strcmp(cfg->cur, cfg->path) == 0) &&
+	    (config_param_index(pd->key) >= 0 || strstr(pd->key, "/inet/") != NULL)) {
+		/* main.cf's keys come before the first [section]: written after
+		 * one, a key would silently become a jail's (issue 12) */
+		rc = perr(cfg, pd->line, err, errlen, "%s: a main.cf parameter inside the [%s] "
+		    "section: move it above the first section", pd->key,
+		    cfg->sections[cfg->nsections - 1].name);
+	} else if (pd->in_section)
 		store_section_kv(cfg, pd);
 	else
 		rc = store_global(cfg, pd, err, errlen);

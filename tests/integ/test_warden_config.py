@@ -1,6 +1,7 @@
 """A jail that cannot work is refused at start (and by check-config) with
 file and line, instead of a mail server silently running without it."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -55,3 +56,18 @@ def test_option_slip_is_a_warning_naming_the_option(make_server):
         "[sshd] maxretyr: unknown option, ignored; did you mean maxretry?" in r.stderr, r.stderr
     srv.start()
     srv.wait_log(r"\[sshd\] maxretyr: unknown option, ignored; did you mean maxretry\?")
+
+
+def test_main_cf_key_after_a_jail_is_an_error(make_server):
+    """A Postfix key written after a [jail] line would silently become a
+    jail key (issue 12): check-config and the start refuse it, naming
+    file, line and key."""
+    srv = make_server(extra=["[sshd]", "enabled = true", "logpath = /dev/null",
+                             "smtpd_tls_security_level = maybe"], start=False)
+    r = check(srv)
+    assert r.returncode != 0
+    assert re.search(re.escape(srv.conf) + r", line \d+: smtpd_tls_security_level: a main\.cf "
+                     r"parameter inside the \[sshd\] section: move it above the first section",
+                     r.stderr), r.stderr
+    p = subprocess.run([BIN, "-c", srv.conf], capture_output=True, text=True, timeout=20)
+    assert p.returncode != 0 and "move it above the first section" in p.stderr, p.stderr
