@@ -42,21 +42,11 @@ void spool_new_id(char *id, size_t len)
 
 static int spool_flush(struct spool_writer *w)
 {
-	size_t off = 0;
-	while (off < w->wlen) {
-		ssize_t n = write(w->fd, w->wbuf + off, w->wlen - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (!w->error)
-				w->error = errno;
-			w->wlen = 0;
-			return -1;
-		}
-		off += (size_t)n;
-	}
+	int rc = fd_write_all(w->fd, w->wbuf, w->wlen);
+	if (rc < 0 && !w->error)
+		w->error = errno;
 	w->wlen = 0;
-	return 0;
+	return rc;
 }
 
 static int spool_put(struct spool_writer *w, const char *p, size_t n)
@@ -67,16 +57,9 @@ static int spool_put(struct spool_writer *w, const char *p, size_t n)
 		return -1;
 	if (n >= sizeof(w->wbuf)) {
 		w->wlen = 0;
-		while (n > 0) {
-			ssize_t k = write(w->fd, p, n);
-			if (k < 0) {
-				if (errno == EINTR)
-					continue;
-				w->error = errno;
-				return -1;
-			}
-			p += k;
-			n -= (size_t)k;
+		if (fd_write_all(w->fd, p, n) < 0) {
+			w->error = errno;
+			return -1;
 		}
 		return 0;
 	}
