@@ -88,76 +88,85 @@ static int open_parent(const char *key, const char *path, char *name, size_t len
 	return fd;
 }
 
-/* Move one file name from directory ofd to dfd (same name); across file
- * systems by copying (O_EXCL, fsync) and removing the old one. The new
- * file is owned by uid:gid, mode 0600. 1 moved, 0 nothing to move, -1 err. */
+/* Move one file name from directory ofd (root's) to dfd (warden_owner's,
+ * so never touched by name after the move): the old file is opened
+ * without following links, must be a regular file with one link, and is
+ * given to uid:gid, mode 0600, through its fd before it moves; the move
+ * never replaces a name in dfd (RENAME_NOREPLACE); across file systems
+ * the copy is created O_EXCL|O_NOFOLLOW, fsynced, then the old name is
+ * removed. 1 moved, 0 nothing to move, -1 and err. */
 static int move_file(int ofd, int dfd, const char *name, uid_t uid, gid_t gid,
     char *err, size_t errlen)
 {
 	struct stat st;
-	if (fstatat(ofd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	int in = openat(ofd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (in < 0 && errno == ENOENT)
 		return 0;
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "old %s is not a regular file: not moved", name);
+	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		snprintf(err, errlen, "old %s is not a regular file with one link: not moved", name);
+		if (in >= 0)
+			close(in);
 		return -1;
 	}
-	if (renameat(ofd, name, dfd, name) < 0) {
-		if (errno != EXDEV) {
-			snprintf(err, errlen, "rename %s: %s", name, strerror(errno));
-			return -1;
-		}
-		int in = openat(ofd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = -1;
+	if ((geteuid() == 0 && fchown(in, uid, gid) < 0) || fchmod(in, 0600) < 0) {
+		snprintf(err, errlen, "chown/chmod %s: %s", name, strerror(errno));
+	} else if (renameat2(ofd, name, dfd, name, RENAME_NOREPLACE) == 0) {
+		rc = 1;
+	} else if (errno != EXDEV) {
+		snprintf(err, errlen, "rename %s: %s", name, strerror(errno));
+	} else {
 		int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		char buf[65536];
 		ssize_t n = 0;
-		while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
 			if (fd_write_all(out, buf, (size_t)n) < 0)
 				n = -1;
-		int ok = in >= 0 && out >= 0 && n == 0 && fsync(out) == 0;
-		if (in >= 0)
-			close(in);
+		if (out >= 0 && n == 0 && (geteuid() != 0 || fchown(out, uid, gid) == 0) &&
+		    fsync(out) == 0) {
+			unlinkat(ofd, name, 0);
+			rc = 1;
+		} else {
+			snprintf(err, errlen, "copy %s: %s", name, strerror(errno));
+		}
 		if (out >= 0)
 			close(out);
-		if (!ok) {
-			snprintf(err, errlen, "copy %s: %s", name, strerror(errno));
-			if (out >= 0)
-				unlinkat(dfd, name, 0);
-			return -1;
-		}
-		unlinkat(ofd, name, 0);
 	}
-	if (geteuid() == 0 && fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
-		snprintf(err, errlen, "chown %s: %s", name, strerror(errno));
-		return -1;
-	}
-	fchmodat(dfd, name, 0600, 0);
-	return 1;
+	close(in);
+	return rc;
 }
 
 /* Before data_directory existed the ban database defaulted to
  * $queue_directory/warden.db: with warden_dbfile at its default and no
- * database there yet, move the old one (and its -wal/-shm) over. */
+ * database there yet, move the old one (and its -wal/-shm) over, only
+ * from a queue_directory no other uid may write (as open_parent()). */
 static int migrate_db(const struct config *cfg, int pfd, const char *dname, uid_t uid,
     gid_t gid, char *err, size_t errlen)
 {
 	static const char *const parts[] = { "warden.db", "warden.db-wal", "warden.db-shm" };
 	char want[1024];
+	struct stat st;
 	const char *data = config_get(cfg, "data_directory");
 	const char *qdir = config_get(cfg, "queue_directory");
 	int rc = 0, moved = 0;
 
 	snprintf(want, sizeof(want), "%s/warden.db", data);
-	if (strcmp(config_get(cfg, "warden_dbfile"), want) != 0 || access(want, F_OK) == 0)
+	if (strcmp(config_get(cfg, "warden_dbfile"), want) != 0)
 		return 0;
 	int ofd = open(qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int dfd = openat(pfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	for (size_t i = 0; ofd >= 0 && dfd >= 0 && rc >= 0 && i < 3; i++) {
+	if (ofd < 0 || dfd < 0 || fstatat(dfd, parts[0], &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    fstat(ofd, &st) < 0 || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & 022) != 0)
+		goto done;	/* nothing to do, or not from a directory others may write */
+	for (size_t i = 0; rc >= 0 && i < 3; i++) {
 		rc = move_file(ofd, dfd, parts[i], uid, gid, err, errlen);
 		moved += rc > 0;
 	}
 	if (moved > 0 && rc >= 0)
 		log_info("ban database moved from %s/warden.db to %s (warden_dbfile's default "
 		    "is now in data_directory)", qdir, want);
+done:
 	if (ofd >= 0)
 		close(ofd);
 	if (dfd >= 0)
