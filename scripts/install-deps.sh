@@ -19,7 +19,7 @@ PKGS=(
 	python3 python3-pytest swaks
 	postfix pflogsumm
 	iproute2 procps
-	dnsmasq-base postgrey fail2ban nftables
+	dnsmasq-base postgrey fail2ban nftables iptables
 	dovecot-core dovecot-lmtpd
 	clang-14 libclang-rt-14-dev
 )
