@@ -281,6 +281,8 @@ const struct param config_params[] = {
 	  "Where the ban engine logs in fail2ban's format: a file path, or maillog (the mail log)" },
 	{ "warden_login_allow_time", PT_TIME, "1h", 0, T_MAX, NULL,
 	  "After a successful login, AUTH failures from that address with the same login are not counted for this long" },
+	{ "warden_fail2ban_config", PT_STR, "", 0, 0, NULL,
+	  "fail2ban's configuration directory (e.g. /etc/fail2ban) read as fail2ban-server does: its jails, filter.d, action.d, logtarget, dbpurgeage; its dbfile's bans imported once" },
 	{ "warden_action_path", PT_LIST, "/etc/mailwarden/action.d /etc/fail2ban/action.d", 0, 0, NULL,
 	  "Directories searched for fail2ban action.d files (NAME.conf and NAME.local), in order" },
 

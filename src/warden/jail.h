@@ -1,7 +1,8 @@
 /*
  * jail — the ban engine's jails as configured: fail2ban's jail.conf /
- * jail.local [DEFAULT] and [name] sections read from mailwarden.conf
- * (jailconf.c), the ban-time increment (bantime.c) and the addresses and
+ * jail.local [DEFAULT] and [name] sections read from mailwarden.conf,
+ * over fail2ban's own tree when warden_fail2ban_config is set (jailconf.c,
+ * jailtree.c), the ban-time increment (bantime.c) and the addresses and
  * ban prefixes (banprefix.c). Nothing here touches the network, the firewall or
  * the database; the runtime side (counting failures, banning) uses these.
  */
@@ -164,6 +165,14 @@ struct jail {
 	long maxtime;		/* 0 = no cap */
 	long rndtime;		/* 0 = none */
 	int overalljails;
+
+	/* warden_fail2ban_config (jailtree.c) */
+	char *tree;		/* its directory when set, else NULL: the
+				 * jail's filter.d and action.d are looked
+				 * up there first (jailconf_dirs) */
+	int tree_logpath;	/* logpath was set in the tree's files, not
+				 * in mailwarden.conf (a postfix[...] jail
+				 * from the tree is fed by the engine's events) */
 };
 
 /* The enabled jails of a config. */
@@ -176,6 +185,9 @@ struct jailconf {
  * Read the [DEFAULT] and [name] sections of cfg into *out (the enabled
  * jails, in the order their first section appears). A section name seen
  * twice is one jail, later keys winning, as with jail.conf + jail.local.
+ * With warden_fail2ban_config set, fail2ban's jail.conf, jail.d/ *.conf,
+ * jail.local, jail.d/ *.local come first and cfg's sections are merged
+ * over them key by key (jailtree.c).
  * The global warden_prefix4/warden_prefix6 are the prefix defaults when
  * the parameter table has them. -1 and "FILE, line N: [jail] key:
  * message" on error.
@@ -185,6 +197,10 @@ int jailconf_load(const struct config *cfg, struct jailconf *out,
 /* The same from sections given directly (tests, `mailwarden scan`). */
 int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
     int prefix4, int prefix6, struct jailconf *out, char *err, size_t errlen);
+/* The directories to look sub ("filter.d", "action.d") up in for j:
+ * the tree's first when j has one, then rest (NULL-terminated). Free
+ * with config_list_free(). */
+char **jailconf_dirs(const struct jail *j, const char *sub, const char *const *rest);
 /* Free what jailconf_load()/jailconf_parse() filled in. */
 void jailconf_free(struct jailconf *jc);
 /* The jail named name, or NULL. */

@@ -1,5 +1,6 @@
 /*
- * jailconf — fail2ban jails from the [sections] of mailwarden.conf, with
+ * jailconf — fail2ban jails from the [sections] of mailwarden.conf (over
+ * fail2ban's own tree when warden_fail2ban_config is set: jailtree.c), with
  * jail.conf/jail.local semantics: a key is looked up in the jail's
  * sections (the last definition wins), then in [DEFAULT]; values are
  * %(name)s-interpolated from the jail, then [DEFAULT] (%(__name__)s is the
@@ -21,6 +22,7 @@
 #include "common/util.h"
 #include "warden/ini.h"
 #include "warden/jail.h"
+#include "warden/jailtree.h"
 #include "warden/jailval.h"
 
 #define JC_MAXVALUE 65536	/* longest value after interpolation */
@@ -30,7 +32,9 @@ struct ctx {
 	const struct ini *ini;		/* every section, keys in any case */
 	int p4, p6;			/* warden_prefix4, warden_prefix6 */
 	const char *jail;
-	const struct config_section *home;	/* the jail's first section */
+	const char *home_file;		/* where the jail's section starts */
+	int home_line;
+	const char *tree;		/* warden_fail2ban_config, or NULL */
 	char *err;
 	size_t errlen;
 };
@@ -58,17 +62,9 @@ static const char *const *jail_fallback(const char *sec)
 	return order;
 }
 
-/* The sections as one table, the built-in defaults after them. */
-static void sections_ini(const struct config_section *const *secs, size_t nsecs,
-    struct ini *ini)
+/* The built-in defaults, after every section. */
+static void add_builtins(struct ini *ini)
 {
-	memset(ini, 0, sizeof(*ini));
-	ini->max = -1;
-	ini->icase = 1;
-	for (size_t i = 0; i < nsecs; i++)
-		for (size_t k = 0; k < secs[i]->nkv; k++)
-			ini_set(ini, secs[i]->name, secs[i]->kv[k].key, secs[i]->kv[k].value,
-			    secs[i]->file, secs[i]->kv[k].line);
 	for (size_t i = 0; i < sizeof(builtin_kv) / sizeof(builtin_kv[0]); i++)
 		ini_set(ini, BUILTIN_SEC, builtin_kv[i][0], builtin_kv[i][1], "", 0);
 }
@@ -125,8 +121,8 @@ static int get(const struct ctx *c, const char *key, char **val, struct loc *l)
 
 	if (o == NULL)
 		o = ini_get(c->ini, "DEFAULT", key);
-	l->file = o ? o->file : c->home->file;
-	l->line = o ? o->line : c->home->line;
+	l->file = o ? o->file : c->home_file;
+	l->line = o ? o->line : c->home_line;
 	*val = NULL;
 	if (o == NULL)
 		return 0;
@@ -167,6 +163,7 @@ static void jail_free(struct jail *j)
 	free(j->ignore_hosts);
 	bantime_formula_free(&j->formula);
 	free(j->multipliers);
+	free(j->tree);
 	free(j);
 }
 
@@ -319,6 +316,8 @@ static int get_logpath(const struct ctx *c, struct jail *j)
 	int rc = get(c, "logpath", &v, &l);
 	if (rc <= 0)
 		return rc;
+	size_t tl = c->tree ? strlen(c->tree) : 0;
+	j->tree_logpath = tl && strncmp(l.file, c->tree, tl) == 0 && l.file[tl] == '/';
 	for (char *line = v, *next; line != NULL; line = next) {
 		next = strchr(line, '\n');
 		if (next)
@@ -574,6 +573,15 @@ static int referenced(const struct ini *ini, const char *key)
 	return 0;
 }
 
+/* 1 if o is from one of the tree's .conf files (fail2ban's own, as
+ * shipped: jail.conf's [DEFAULT] holds many variables no jail uses). */
+static int stock(const struct ctx *c, const struct ini_opt *o)
+{
+	size_t tl = c->tree ? strlen(c->tree) : 0, fl = strlen(o->file);
+	return tl && strncmp(o->file, c->tree, tl) == 0 && o->file[tl] == '/' &&
+	    fl > 5 && strcmp(o->file + fl - 5, ".conf") == 0;
+}
+
 /* A key of the jail or [DEFAULT] that is a slip of an option's name
  * (maxretyr) and no variable used elsewhere: a warning naming both (jail
  * sections may hold free variables, as in fail2ban, so not an error).
@@ -582,7 +590,8 @@ static int check_slips(const struct ctx *c)
 {
 	for (int i = 0; i < c->ini->n; i++) {
 		const struct ini_opt *o = &c->ini->o[i];
-		if (strcmp(o->sec, c->jail) != 0 && strcmp(o->sec, "DEFAULT") != 0)
+		if ((strcmp(o->sec, c->jail) != 0 && strcmp(o->sec, "DEFAULT") != 0) ||
+		    o->key[0] == ' ' || stock(c, o))
 			continue;
 		if (param_find(jail_params, o->key, 1) || referenced(c->ini, o->key))
 			continue;
@@ -643,47 +652,83 @@ struct jail *jailconf_find(const struct jailconf *jc, const char *name)
 	return NULL;
 }
 
-int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
-    int prefix4, int prefix6, struct jailconf *out, char *err, size_t errlen)
+/* 1 if sec is a jail's section (not DEFAULT, INCLUDES, KNOWN/x, the
+ * built-in one) met for the first time at option i. */
+static int first_jail_sec(const struct ini *ini, int i)
 {
-	struct ini ini;
+	const char *sec = ini->o[i].sec;
+	if (strcmp(sec, "DEFAULT") == 0 || strcmp(sec, "INCLUDES") == 0 ||
+	    strncmp(sec, "KNOWN/", 6) == 0 || strcmp(sec, BUILTIN_SEC) == 0)
+		return 0;
+	for (int k = 0; k < i; k++)
+		if (strcmp(ini->o[k].sec, sec) == 0)
+			return 0;
+	return 1;
+}
 
+/* The enabled jails of ini (the built-in defaults added), in the order
+ * their sections first appear. */
+static int parse_ini(struct ini *ini, int prefix4, int prefix6, const char *tree,
+    struct jailconf *out, char *err, size_t errlen)
+{
 	memset(out, 0, sizeof(*out));
 	if (errlen > 0)
 		err[0] = '\0';
-	sections_ini(secs, nsecs, &ini);
-	for (size_t i = 0; i < nsecs; i++) {
-		const struct config_section *s = secs[i];
-		size_t k;
-
-		if (strcmp(s->name, "DEFAULT") == 0 || strcmp(s->name, "INCLUDES") == 0)
+	add_builtins(ini);
+	for (int i = 0; i < ini->n; i++) {
+		if (!first_jail_sec(ini, i))
 			continue;
-		for (k = 0; k < i; k++)
-			if (strcmp(secs[k]->name, s->name) == 0)
-				break;
-		if (k < i)
-			continue;	/* seen: merged into its first section */
-		struct ctx c = { &ini, prefix4, prefix6, s->name, s, err, errlen };
+		const char *name = ini->o[i].sec;
+		const struct ini_opt *h = ini_get(ini, name, JAILTREE_HEADER);
+		if (h == NULL)
+			h = &ini->o[i];
+		struct ctx c = { ini, prefix4, prefix6, name, h->file, h->line, tree, err, errlen };
 		long enabled;
 		if (get_num(&c, jail_params, NULL, &enabled) < 0)
 			goto fail;
 		if (!enabled)
 			continue;
 		struct jail *j = xcalloc(1, sizeof(*j));
-		j->name = xstrdup(s->name);
-		j->file = xstrdup(s->file);
-		j->line = s->line;
+		j->name = xstrdup(name);
+		j->file = xstrdup(h->file);
+		j->line = h->line;
+		j->tree = tree ? xstrdup(tree) : NULL;
 		out->jails = xrealloc(out->jails, (out->njails + 1) * sizeof(*out->jails));
 		out->jails[out->njails++] = j;
 		if (parse_jail(&c, j) < 0)
 			goto fail;
 	}
-	ini_free(&ini);
 	return 0;
 fail:
-	ini_free(&ini);
 	jailconf_free(out);
 	return -1;
+}
+
+int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
+    int prefix4, int prefix6, struct jailconf *out, char *err, size_t errlen)
+{
+	struct ini ini = { .max = -1, .icase = 1 };
+
+	jailtree_sections(secs, nsecs, &ini);
+	int rc = parse_ini(&ini, prefix4, prefix6, NULL, out, err, errlen);
+	ini_free(&ini);
+	return rc;
+}
+
+char **jailconf_dirs(const struct jail *j, const char *sub, const char *const *rest)
+{
+	size_t n = 0, k = 0;
+	while (rest && rest[n])
+		n++;
+	char **l = xcalloc(n + 2, sizeof(*l));
+	if (j->tree) {
+		size_t len = strlen(j->tree) + strlen(sub) + 2;
+		l[k] = xmalloc(len);
+		snprintf(l[k++], len, "%s/%s", j->tree, sub);
+	}
+	for (size_t i = 0; i < n; i++)
+		l[k++] = xstrdup(rest[i]);
+	return l;
 }
 
 /* Integer global from the parameter table, def if the table lacks it. */
@@ -702,8 +747,17 @@ int jailconf_load(const struct config *cfg, struct jailconf *out, char *err, siz
 
 	for (size_t i = 0; i < n; i++)
 		secs[i] = config_section(cfg, i);
-	int rc = jailconf_parse(secs, n, global_int(cfg, "warden_prefix4", 32),
-	    global_int(cfg, "warden_prefix6", 64), out, err, errlen);
+	struct ini ini;
+	char *tree;
+	int rc = jailtree_load(cfg, secs, n, &ini, &tree, err, errlen);
 	free(secs);
+	if (rc < 0) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	rc = parse_ini(&ini, global_int(cfg, "warden_prefix4", 32),
+	    global_int(cfg, "warden_prefix6", 64), tree, out, err, errlen);
+	ini_free(&ini);
+	free(tree);
 	return rc;
 }

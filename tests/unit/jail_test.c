@@ -396,6 +396,57 @@ static void test_misc(void **state)
 	jailconf_free(&jc);
 }
 
+/* warden_fail2ban_config: Debian's own tree (read only), mailwarden.conf's
+ * sections merged over it key by key. */
+static void test_fail2ban_tree(void **state)
+{
+	struct jailconf jc;
+	char err[512], dirs[2][64];
+	if (access("/etc/fail2ban/jail.conf", R_OK) != 0)
+		skip();
+	assert_int_equal(load_str("warden_fail2ban_config = /etc/fail2ban/\n"
+	    "[sshd]\nlogpath = /tmp/auth.log\nmaxretry = 3\n"
+	    "[postfix-sasl]\nenabled = true\n", &jc, err, sizeof(err)), 0);
+	/* defaults-debian.conf enables sshd; postfix-sasl here: jail.conf's order */
+	struct jail *s = jailconf_find(&jc, "sshd"), *p = jailconf_find(&jc, "postfix-sasl");
+	assert_non_null(s);
+	assert_non_null(p);
+	assert_int_equal(jc.njails, 2);
+	assert_ptr_equal(jc.jails[0], s);
+	/* jail.conf's [DEFAULT]: %(__name__)s[mode=%(mode)s], %(action_)s */
+	assert_string_equal(s->filter.text, "sshd[mode=normal]");
+	assert_int_equal(s->nactions, 1);
+	assert_string_equal(s->actions[0].text,
+	    "iptables-multiport[port=\"ssh\", protocol=\"tcp\", chain=\"<known/chain>\"]");
+	/* %(sshd_backend)s -> %(default_backend)s -> %(default/backend)s = auto */
+	assert_string_equal(s->backend_ref.name, "auto");
+	assert_int_equal(s->bantime, 600);
+	assert_int_equal(s->maxretry, 3);	/* mailwarden.conf's key wins */
+	assert_string_equal(s->logpath[0].pattern, "/tmp/auth.log");
+	assert_int_equal(s->tree_logpath, 0);
+	assert_string_equal(s->tree, "/etc/fail2ban");
+	/* paths-debian.conf (included by jail.conf) over paths-common.conf */
+	assert_string_equal(p->filter.text, "postfix[mode=auth]");
+	assert_int_equal(p->nlogpath, 1);
+	assert_string_equal(p->logpath[0].pattern, "/var/log/mail.log");
+	assert_int_equal(p->tree_logpath, 1);
+	assert_string_equal(p->port, "smtp,465,submission,imap,imaps,pop3,pop3s");
+	/* the tree's filter.d first, then the given ones */
+	const char *const rest[] = { "/x/filter.d", NULL };
+	char **l = jailconf_dirs(p, "filter.d", rest);
+	snprintf(dirs[0], sizeof(dirs[0]), "%s", l[0]);
+	snprintf(dirs[1], sizeof(dirs[1]), "%s", l[1]);
+	assert_null(l[2]);
+	config_list_free(l);
+	assert_string_equal(dirs[0], "/etc/fail2ban/filter.d");
+	assert_string_equal(dirs[1], "/x/filter.d");
+	jailconf_free(&jc);
+	/* a directory without jail.conf */
+	assert_int_equal(load_str("warden_fail2ban_config = /nonexistent\n", &jc, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/jail.conf: No such file or directory"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_free_variables),
 		cmocka_unit_test(test_option_slips_warn),
 		cmocka_unit_test(test_misc),
+		cmocka_unit_test(test_fail2ban_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
