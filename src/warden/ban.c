@@ -395,7 +395,7 @@ void ban_tick(struct warden *wd)
 	if (now - wd->last_purge >= 3600) {
 		long n = 0;
 		wd->last_purge = now;
-		if (store_purge(wd->st, now, config_get_time(wd->cfg, "warden_dbpurgeage"), &n) < 0)
+		if (store_purge(wd->st, now, wd->dbpurgeage, &n) < 0)
 			log_warn("store purge: %s", store_error(wd->st));
 	}
 }

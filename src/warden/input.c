@@ -71,7 +71,7 @@ static struct filter *path_filter(struct wjail *w, const char *path)
 		if (strcmp(w->pf[i].path, path) == 0)
 			return w->pf[i].f;
 	char err[512];
-	struct filter *f = filter_load(w->j->filter.text, input_filter_dirs, err, sizeof(err));
+	struct filter *f = input_filter_load(w->j, err, sizeof(err));
 	if (f == NULL) {	/* it loaded once already: not expected */
 		log_warn("[%s] filter for %s: %s", w->j->name, path, err);
 		return w->filter;
@@ -80,6 +80,14 @@ static struct filter *path_filter(struct wjail *w, const char *path)
 	w->pf[w->npf].path = xstrdup(path);
 	w->pf[w->npf].f = f;
 	w->npf++;
+	return f;
+}
+
+struct filter *input_filter_load(const struct jail *j, char *err, size_t errlen)
+{
+	char **dirs = jailconf_dirs(j, "filter.d", input_filter_dirs);
+	struct filter *f = filter_load(j->filter.text, (const char *const *)dirs, err, errlen);
+	config_list_free(dirs);
 	return f;
 }
 
@@ -136,7 +144,9 @@ unsigned input_jail_events(const struct config *cfg, const struct jail *j)
 	const char *name = j->filter.name, *mode = jailconf_ref_opt(&j->filter, "mode");
 	const char *maillog = config_get(cfg, "maillog_file");
 	int ours = strcmp(name, "mailwarden") == 0;
-	if (!ours && strcmp(name, "postfix") == 0) {
+	if (!ours && strcmp(name, "postfix") == 0 && j->tree_logpath) {
+		ours = 1;	/* from fail2ban's tree: its mail.log is not ours */
+	} else if (!ours && strcmp(name, "postfix") == 0) {
 		ours = 1;	/* only when it reads nothing but our own maillog */
 		for (size_t i = 0; i < j->nlogpath; i++)
 			if (*maillog == '\0' || strcmp(j->logpath[i].pattern, maillog) != 0)

@@ -45,6 +45,7 @@
 #include "warden/firewall/fw_proto.h"
 #include "warden/input.h"
 #include "warden/jailrt.h"
+#include "warden/jailtree.h"
 #include "warden/privsep.h"
 #include "warden/store/store.h"
 #include "warden/warden.h"
@@ -112,11 +113,14 @@ static int start_jail(struct warden *wd, struct wjail *w, struct jail *j, char *
 	w->rt = jailrt_new(j, wd->selfs, wd->nself);
 	resolve_ignore_hosts(w);
 	w->events = input_jail_events(wd->cfg, j);
-	f2blog_log("INFO", "fail2ban.jail", "[%s] Jail is fed by %s", j->name,
-	    w->events ? "the smtp engine's events (its own maillog is not followed)" : "its logs");
+	if (w->events && j->tree_logpath && j->nlogpath)
+		f2blog_log("INFO", "fail2ban.jail", "[%s] Jail is fed by the smtp engine's events "
+		    "(the fail2ban tree's logpath %s is not followed)", j->name, j->logpath[0].pattern);
+	else
+		f2blog_log("INFO", "fail2ban.jail", "[%s] Jail is fed by %s", j->name, w->events ?
+		    "the smtp engine's events (its own maillog is not followed)" : "its logs");
 	/* the filter first: a jail that cannot read its logs sets up no firewall */
-	if (w->events == 0 &&
-	    (w->filter = filter_load(j->filter.text, input_filter_dirs, err, errlen)) == NULL)
+	if (w->events == 0 && (w->filter = input_filter_load(j, err, errlen)) == NULL)
 		return -1;
 	if (j->nactions && fwc_start(j->name, err, errlen) < 0)
 		return -1;
@@ -186,7 +190,7 @@ static int start_jails(struct warden *wd, char *err, size_t errlen)
  * and compiles, its actions are found (nft is assumed to be there). */
 int warden_check(const struct config *c, char *err, size_t errlen)
 {
-		struct jailconf check;
+	struct jailconf check;
 	if (jailconf_load(c, &check, err, errlen) < 0)
 		return -1;
 	char **adirs = config_list(config_get(c, "warden_action_path"));
@@ -194,17 +198,18 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 	for (size_t i = 0; i < check.njails && rc == 0; i++) {
 		struct jail *j = check.jails[i];
 		char why[512];
-		struct filter *f = filter_load(j->filter.text, input_filter_dirs, why, sizeof(why));
+		struct filter *f = input_filter_load(j, why, sizeof(why));
 		if (f == NULL) {
 			snprintf(err, errlen, "%s, line %d: [%s] filter: %s", j->file, j->line, j->name, why);
 			rc = -1;
 			break;
 		}
 		filter_free(f);
+		char **jdirs = jailconf_dirs(j, "action.d", (const char *const *)adirs);
 		for (size_t k = 0; k < j->nactions; k++) {
 			if (!action_is_command(&j->actions[k]))	/* in-process: nothing to load */
 				continue;
-			struct action *a = action_new(j, &j->actions[k], (const char *const *)adirs, NULL,
+			struct action *a = action_new(j, &j->actions[k], (const char *const *)jdirs, NULL,
 			    why, sizeof(why));
 			if (a == NULL) {
 				snprintf(err, errlen, "%s, line %d: %s", j->file, j->line, why);
@@ -213,6 +218,7 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 			}
 			action_free(a);
 		}
+		config_list_free(jdirs);
 	}
 	config_list_free(adirs);
 	jailconf_free(&check);
@@ -321,6 +327,53 @@ static void db_private(const char *db)
 	}
 }
 
+/* With warden_fail2ban_config: the tree's logtarget replaces
+ * warden_logtarget, its dbpurgeage warden_dbpurgeage, and the bans in
+ * force in its dbfile are read (as root: Debian keeps it 0600) into *f.
+ * Opens the log target either way. Returns the dbfile's path (static)
+ * or NULL. */
+static const char *tree_setup(struct warden *wd, struct store_f2b *f)
+{
+	static char dbfile[4096];
+	const char *tree = config_get(wd->cfg, "warden_fail2ban_config");
+	const char *target = config_get(wd->cfg, "warden_logtarget");
+	struct jailtree_globals g = { 0 };
+	char err[1024];
+	long age;
+
+	wd->dbpurgeage = config_get_time(wd->cfg, "warden_dbpurgeage");
+	if (*tree && jailtree_globals(tree, &g, err, sizeof(err)) < 0)
+		fatal("warden_fail2ban_config: %s", err);
+	if (g.logtarget && *g.logtarget)
+		target = jailtree_logtarget(g.logtarget);
+	if (f2blog_open(target) < 0)
+		fatal("%s %s: %s", g.logtarget ? "fail2ban logtarget" : "warden_logtarget", target,
+		    strerror(errno));
+	if (g.dbpurgeage && jailconf_parse_time(g.dbpurgeage, &age) == 0 && age > 0)
+		wd->dbpurgeage = age;
+	dbfile[0] = '\0';
+	/* fail2ban's dbfile = None or :memory: keeps nothing to import */
+	if (g.dbfile && g.dbfile[0] == '/') {
+		str_copy(dbfile, sizeof(dbfile), g.dbfile);
+		if (store_f2b_read(dbfile, (long)time(NULL), f, err, sizeof(err)) < 0)
+			log_warn("warden_fail2ban_config: dbfile %s", err);
+	}
+	jailtree_globals_free(&g);
+	return dbfile[0] ? dbfile : NULL;
+}
+
+/* The bans read by tree_setup() into the store, once (store_f2b.c). */
+static void tree_import(struct warden *wd, const char *path, struct store_f2b *f)
+{
+	long n;
+	if (path && store_f2b_import(wd->st, path, f, &n) < 0)
+		log_warn("warden_fail2ban_config: import of %s: %s", path, store_error(wd->st));
+	else if (path && n >= 0)
+		f2blog_log("INFO", "fail2ban.database", "Imported %ld ban(s) in force from "
+		    "fail2ban's dbfile %s (read only)", n, path);
+	store_f2b_free(f);
+}
+
 void warden_main(struct config *c, const char *path, int events, int ctl, int fw, int master_fd)
 {
 	static struct warden wd;	/* the one warden of this process */
@@ -331,9 +384,8 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	priv_name("warden");
 	loop_init();
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
-	const char *target = config_get(wd.cfg, "warden_logtarget");
-	if (f2blog_open(target) < 0)
-		fatal("warden_logtarget %s: %s", target, strerror(errno));
+	struct store_f2b f2b = { 0 };
+	const char *f2bdb = tree_setup(&wd, &f2b);
 	open_bans_dir(&wd);
 	privsep_warden(wd.cfg);	/* everything that needs root is open by now */
 	find_self(&wd);		/* getifaddrs: netlink, before the allow-list */
@@ -345,6 +397,7 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	if (wd.st == NULL)
 		fatal("warden_dbfile: %s", err);
 	db_private(db);
+	tree_import(&wd, f2bdb, &f2b);
 	loop_watch(events, LOOP_READ, input_on_event, &wd);
 	fwc_init(fw);
 	f2blog_log("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");

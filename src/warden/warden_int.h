@@ -52,6 +52,7 @@ struct warden {
 	struct banfile_writer *bans;	/* queue_directory/warden/bans, the engine's */
 	int in_txn;			/* failures batched until the loop is idle */
 	long last_purge;
+	long dbpurgeage;		/* warden_dbpurgeage, or the fail2ban tree's */
 	struct loop_timer tick;
 	struct net selfs[64];		/* this host's addresses (ignoreself) */
 	size_t nself;

@@ -72,8 +72,10 @@ static int load(void)
 		struct fwjail *f = &jails[i];
 		f->j = jc.jails[i];
 		f->acts = xcalloc(f->j->nactions ? f->j->nactions : 1, sizeof(*f->acts));
+		/* the fail2ban tree's action.d first, for its jails */
+		char **jdirs = jailconf_dirs(f->j, "action.d", (const char *const *)adirs);
 		for (size_t k = 0; k < f->j->nactions && f->err == NULL; k++) {
-			f->acts[k] = action_new(f->j, &f->j->actions[k], (const char *const *)adirs, nft,
+			f->acts[k] = action_new(f->j, &f->j->actions[k], (const char *const *)jdirs, nft,
 			    err, sizeof(err));
 			if (f->acts[k] == NULL)
 				f->err = xstrdup(err);
@@ -82,6 +84,7 @@ static int load(void)
 			if (action_is_command(&f->j->actions[k]))
 				cmds = 1;
 		}
+		config_list_free(jdirs);
 	}
 	config_list_free(adirs);
 	return cmds;

@@ -86,6 +86,29 @@ int store_logpos_set(struct store *st, const char *path, unsigned long long inod
 int store_logpos_get(struct store *st, const char *path, unsigned long long *inode,
     unsigned long long *offset);
 
+/* ---- fail2ban's dbfile, imported once (store_f2b.c) ---- */
+
+/* The bans in force read from fail2ban's database. */
+struct store_f2b {
+	struct store_ban *b;	/* strings owned */
+	size_t n;
+	unsigned long long inode;	/* of the file, remembered with the import */
+	int found;		/* the file existed and was read */
+};
+
+/* Read the bans in force at now from fail2ban's dbfile path, opened
+ * read-only (nothing is written to it). 1 read, 0 no such file, -1 and
+ * err. */
+int store_f2b_read(const char *path, long now, struct store_f2b *out, char *err,
+    size_t errlen);
+/* Free what store_f2b_read() filled in. */
+void store_f2b_free(struct store_f2b *f);
+/* Add f's bans to st unless path was imported before (a logpos row
+ * "fail2ban-dbfile:PATH" says so, written with them). *n gets the bans
+ * imported, -1 if none were this time. 0, or -1 (store_error()). */
+int store_f2b_import(struct store *st, const char *path, const struct store_f2b *f,
+    long *n);
+
 /* Delete failures and ended bans older than now - age (dbpurgeage);
  * bans in force are kept. *n (may be NULL) gets the rows removed. */
 int store_purge(struct store *st, long now, long age, long *n);
