@@ -1,7 +1,8 @@
 /*
  * store_test — the ban engine's SQLite state: schema creation and
  * version checks, WAL mode, bans (live list, history count, removal),
- * failures, log positions, purge, and errors carrying SQLite's message.
+ * failures, log positions, purge, errors carrying SQLite's message, and
+ * the once-only import of fail2ban's dbfile.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -261,6 +262,61 @@ static void test_errors(void **state)
 	store_close(st);
 }
 
+/* fail2ban's dbfile (store_f2b.c): bans in force (the latest row of each
+ * jail and address), read-only, imported once. */
+static void test_f2b_import(void **state)
+{
+	char f2b[300], err[512], other[320];
+	struct store_f2b f;
+	struct stat before, after;
+	long n;
+
+	snprintf(f2b, sizeof(f2b), "%s/fail2ban.sqlite3", dir);
+	exec_sql(f2b, "CREATE TABLE bans(jail TEXT NOT NULL, ip TEXT, timeofban INTEGER NOT NULL,"
+	    " bantime INTEGER NOT NULL, bancount INTEGER NOT NULL default 1, data JSON);"
+	    "INSERT INTO bans VALUES ('sshd', '192.0.2.1', 1000, 600, 1, '{}');"	/* ended */
+	    "INSERT INTO bans VALUES ('sshd', '192.0.2.1', 5000, 600, 2, '{}');"	/* in force */
+	    "INSERT INTO bans VALUES ('sshd', '192.0.2.2', 100, -1, 1, '{}');"	/* forever */
+	    "INSERT INTO bans VALUES ('postfix', '2001:db8::1', 4000, 600, 1, NULL);"	/* ended */
+	    "INSERT INTO bans VALUES ('postfix', NULL, 5000, 600, 1, NULL);");
+	assert_int_equal(chmod(f2b, 0400), 0);
+	assert_int_equal(stat(f2b, &before), 0);
+	assert_int_equal(store_f2b_read(f2b, 5100, &f, err, sizeof(err)), 1);
+	assert_int_equal(f.n, 2);
+	char own[320];
+	snprintf(own, sizeof(own), "%s/import.db", dir);
+	struct store *st = open_ok(own);
+	assert_int_equal(store_f2b_import(st, f2b, &f, &n), 0);
+	assert_int_equal(n, 2);
+	struct seen s = { "", 0 };
+	assert_int_equal(store_ban_list(st, NULL, 5100, ban_cb, &s), 0);
+	assert_string_equal(s.text, "sshd 192.0.2.2 100 -1 1;sshd 192.0.2.1 5000 600 2;");
+	/* once: the second import adds nothing */
+	assert_int_equal(store_f2b_import(st, f2b, &f, &n), 0);
+	assert_int_equal(n, -1);
+	s = (struct seen){ "", 0 };
+	assert_int_equal(store_ban_list(st, NULL, 5100, ban_cb, &s), 0);
+	assert_int_equal(s.n, 2);
+	store_f2b_free(&f);
+	store_close(st);
+	/* fail2ban's file untouched, no journal next to it */
+	assert_int_equal(stat(f2b, &after), 0);
+	assert_true(before.st_size == after.st_size && before.st_mtime == after.st_mtime);
+	snprintf(other, sizeof(other), "%s-journal", f2b);
+	assert_int_equal(access(other, F_OK), -1);
+	/* no such file: nothing to import, not an error */
+	snprintf(other, sizeof(other), "%s/none.sqlite3", dir);
+	assert_int_equal(store_f2b_read(other, 5100, &f, err, sizeof(err)), 0);
+	assert_int_equal(f.found, 0);
+	/* not a fail2ban database: the error names the file */
+	exec_sql(other, "CREATE TABLE x(y)");
+	assert_int_equal(store_f2b_read(other, 5100, &f, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "none.sqlite3: no such table: bans"));
+	unlink(other);
+	unlink(f2b);
+	unlink(own);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_logpos),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_f2b_import),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
