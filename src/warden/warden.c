@@ -11,7 +11,8 @@
  * store (in data_directory), appends to the bans journal warden/bans
  * the engine reads (mail/banfile.h) and asks the firewall process for
  * every firewall change (fw_proto.h); f2blog.c logs in fail2ban's format
- * to warden_logtarget. The state is one struct warden (warden_int.h),
+ * to warden_logtarget (or, with warden_fail2ban_config, the tree's
+ * logtarget; its dbfile's bans are imported once: tree_setup). The state is one struct warden (warden_int.h),
  * passed explicitly; module-level state is left only in f2blog.c (the
  * log target's fd), control.c (the listening socket and the warden it
  * serves) and fw_client.c (the firewall socket).
