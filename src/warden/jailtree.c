@@ -71,18 +71,22 @@ static int slurp(const char *path, char **text, char *err, size_t errlen)
 	return rc;
 }
 
-/* One file of the tree into ini (its includes looked up in dir). */
+/* One file of the tree into ini; its includes are looked up in its own
+ * directory (fail2ban: relative to the including file), then in dir. */
 static int read_one(const char *dir, const char *path, struct ini *ini, char *err,
     size_t errlen)
 {
-	const char *const dirs[] = { dir, NULL };
+	const char *slash = strrchr(path, '/');
+	char *own = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	const char *const dirs[] = { own, dir, NULL };
 	const struct ini_src src = { dirs, NULL };
 	char *text;
 	int rc = slurp(path, &text, err, errlen);
-	if (rc <= 0)
-		return rc;
-	rc = ini_read_text(ini, &src, path, text, err, errlen);
-	free(text);
+	if (rc > 0) {
+		rc = ini_read_text(ini, &src, path, text, err, errlen);
+		free(text);
+	}
+	free(own);
 	return rc;
 }
 
@@ -156,6 +160,11 @@ int jailtree_load(const struct config *cfg, const struct config_section *const *
 			*tree = NULL;
 			return -1;
 		}
+		/* as fail2ban's jailreader merges them into [DEFAULT] */
+		char where[4200];
+		snprintf(where, sizeof(where), "%s/jail.conf", *tree);
+		ini_set(ini, "DEFAULT", "fail2ban_version", "1.0.2", where, 0);
+		ini_set(ini, "DEFAULT", "fail2ban_confpath", *tree, where, 0);
 	}
 	jailtree_sections(secs, nsecs, ini);
 	return 0;

@@ -2,7 +2,8 @@
  * jail_test — jail configuration: the seed's [postfix-sasl], [DEFAULT] and
  * split sections, %(name)s interpolation and its loops, fail2ban time
  * values, filter/action references, and "FILE, line N: [jail] key: ..."
- * errors. Run with tests/unit as the working directory.
+ * errors; warden_fail2ban_config's tree (Debian's own, and a small one
+ * for the reading order). Run with tests/unit as the working directory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "warden/jail.h"
+#include "warden/jailtree.h"
 
 static void load_file(const char *path, struct jailconf *jc)
 {
@@ -447,6 +450,71 @@ static void test_fail2ban_tree(void **state)
 	assert_non_null(strstr(err, "/nonexistent/jail.conf: No such file or directory"));
 }
 
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* fail2ban's reading order: jail.conf < jail.d/ *.conf < jail.local <
+ * jail.d/ *.local < mailwarden.conf; includes relative to the including
+ * file; %(known/x)s is the value a later file replaced; fail2ban.conf's
+ * [Definition] over [DEFAULT], fail2ban.local over fail2ban.conf. */
+static void test_tree_order(void **state)
+{
+	char dir[] = "/tmp/mw_tree_test_XXXXXX", sub[64], conf[1024], err[512];
+	struct jailconf jc;
+	struct jailtree_globals g;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/jail.d", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	put(dir, "jail.conf", "[DEFAULT]\nenabled = false\nbantime = 1\nfindtime = 1\n"
+	    "maxretry = 1\nmaxmatches = 1\nbackend = polling\n[a]\nenabled = true\n");
+	put(dir, "jail.d/10-x.conf", "[INCLUDES]\nbefore = inc.conf\n[a]\nbantime = 2\n"
+	    "findtime = 2\n");
+	put(dir, "jail.d/inc.conf", "[DEFAULT]\nport = %(fail2ban_version)s\n");
+	put(dir, "jail.local", "[a]\nbantime = 3\nmaxretry = 3\n");
+	put(dir, "jail.d/20-y.local", "[a]\nbantime = 4\nmaxmatches = 4\n"
+	    "protocol = %(known/bantime)s\n");
+	put(dir, "fail2ban.conf", "[DEFAULT]\nlogtarget = /var/log/fail2ban.log\n"
+	    "dbfile = /a.sqlite3\n[Definition]\n");
+	put(dir, "fail2ban.local", "[Definition]\ndbfile = /b.sqlite3\nlogtarget = SYSLOG\n");
+	snprintf(conf, sizeof(conf), "warden_fail2ban_config = %s\n[a]\nmaxmatches = 5\n", dir);
+	assert_int_equal(load_str(conf, &jc, err, sizeof(err)), 0);
+	assert_int_equal(jc.njails, 1);
+	struct jail *a = jc.jails[0];
+	assert_int_equal(a->findtime, 2);	/* jail.d/ *.conf over jail.conf */
+	assert_int_equal(a->maxretry, 3);	/* jail.local over jail.d/ *.conf */
+	assert_int_equal(a->bantime, 4);	/* jail.d/ *.local over jail.local */
+	assert_int_equal(a->maxmatches, 5);	/* mailwarden.conf last */
+	assert_string_equal(a->protocol, "3");
+	assert_string_equal(a->port, "1.0.2");	/* jail.d/inc.conf, beside its includer */
+	jailconf_free(&jc);
+	assert_int_equal(jailtree_globals(dir, &g, err, sizeof(err)), 0);
+	assert_string_equal(g.dbfile, "/b.sqlite3");
+	assert_string_equal(jailtree_logtarget(g.logtarget), "maillog");
+	assert_string_equal(jailtree_logtarget("/var/log/fail2ban.log"), "/var/log/fail2ban.log");
+	jailtree_globals_free(&g);
+	/* a bad line in the tree names its file and line */
+	put(dir, "jail.local", "[a]\nbantime = 3\nmaxretry\n");
+	assert_int_equal(load_str(conf, &jc, err, sizeof(err)), -1);
+	snprintf(conf, sizeof(conf), "%s/jail.local:3: expected key = value", dir);
+	assert_string_equal(err, conf);
+	static const char *const files[] = { "jail.conf", "jail.d/10-x.conf", "jail.d/inc.conf",
+		"jail.local", "jail.d/20-y.local", "fail2ban.conf", "fail2ban.local" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		snprintf(conf, sizeof(conf), "%s/%s", dir, files[i]);
+		unlink(conf);
+	}
+	rmdir(sub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_option_slips_warn),
 		cmocka_unit_test(test_misc),
 		cmocka_unit_test(test_fail2ban_tree),
+		cmocka_unit_test(test_tree_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
