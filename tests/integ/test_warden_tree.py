@@ -59,6 +59,8 @@ def copy_tree(tmp_path, jail_local, f2b_local=""):
     (tree / "jail.local").write_text(jail_local)
     logtarget = tmp_path / "f2blog" / "fail2ban.log"
     logtarget.parent.mkdir()
+    # the warden's user makes the new file after a rotation
+    shutil.chown(logtarget.parent, user="mwwarden")
     (tree / "fail2ban.local").write_text(
         f"[Definition]\nlogtarget = {logtarget}\n{f2b_local}")
     return tree, out, logtarget
@@ -119,6 +121,16 @@ logpath = {auth}
     # check-config reads the same tree
     r = subprocess.run([BIN, "-c", s.conf, "check-config"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    # flushlogs reopens the tree's logtarget after rotation
+    os.rename(logtarget, f"{logtarget}.1")
+    assert f2bc(s, "flushlogs") == "logs: rolled over\n"
+    ssh_fail(auth, "203.0.113.8")
+    wait_for(lambda: "[sshd] Found 203.0.113.8" in read(logtarget), what="the reopened log")
+    # reload reads the tree again
+    with open(tree / "jail.local", "a") as f:
+        f.write("findtime = 20m\n")
+    cli(s, "reload")
+    wait_for(lambda: f2bc(s, "get", "sshd", "findtime") == "1200\n", what="the reload")
 
 
 def test_check_config_names_file_line_section_key(make_server, tmp_path):

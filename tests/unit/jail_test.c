@@ -444,6 +444,15 @@ static void test_fail2ban_tree(void **state)
 	assert_string_equal(dirs[0], "/etc/fail2ban/filter.d");
 	assert_string_equal(dirs[1], "/x/filter.d");
 	jailconf_free(&jc);
+	/* the key and nothing else: Debian's sshd as fail2ban runs it */
+	assert_int_equal(load_str("warden_fail2ban_config = /etc/fail2ban\n", &jc, err,
+	    sizeof(err)), 0);
+	assert_int_equal(jc.njails, 1);
+	assert_string_equal(jc.jails[0]->name, "sshd");
+	assert_string_equal(jc.jails[0]->logpath[0].pattern, "/var/log/auth.log");
+	assert_int_equal(jc.jails[0]->tree_logpath, 1);
+	assert_int_equal(jc.jails[0]->backend, JAIL_BACKEND_INOTIFY);
+	jailconf_free(&jc);
 	/* a directory without jail.conf */
 	assert_int_equal(load_str("warden_fail2ban_config = /nonexistent\n", &jc, err,
 	    sizeof(err)), -1);
