@@ -16,6 +16,7 @@
 #include "warden/filter/filter.h"
 #include "warden/firewall/fw_proto.h"
 #include "warden/input.h"
+#include "warden/jailtree.h"
 #include "warden/warden_int.h"
 
 const char *const input_filter_dirs[] = { "/etc/mailwarden/filter.d", "/etc/fail2ban/filter.d",
@@ -85,7 +86,7 @@ static struct filter *path_filter(struct wjail *w, const char *path)
 
 struct filter *input_filter_load(const struct jail *j, char *err, size_t errlen)
 {
-	char **dirs = jailconf_dirs(j, "filter.d", input_filter_dirs);
+	char **dirs = jailtree_dirs(j, "filter.d", input_filter_dirs);
 	struct filter *f = filter_load(j->filter.text, (const char *const *)dirs, err, errlen);
 	config_list_free(dirs);
 	return f;

@@ -169,7 +169,7 @@ struct jail {
 	/* warden_fail2ban_config (jailtree.c) */
 	char *tree;		/* its directory when set, else NULL: the
 				 * jail's filter.d and action.d are looked
-				 * up there first (jailconf_dirs) */
+				 * up there first (jailtree_dirs) */
 	int tree_logpath;	/* logpath was set in the tree's files, not
 				 * in mailwarden.conf (a postfix[...] jail
 				 * from the tree is fed by the engine's events) */
@@ -197,10 +197,6 @@ int jailconf_load(const struct config *cfg, struct jailconf *out,
 /* The same from sections given directly (tests, `mailwarden scan`). */
 int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
     int prefix4, int prefix6, struct jailconf *out, char *err, size_t errlen);
-/* The directories to look sub ("filter.d", "action.d") up in for j:
- * the tree's first when j has one, then rest (NULL-terminated). Free
- * with config_list_free(). */
-char **jailconf_dirs(const struct jail *j, const char *sub, const char *const *rest);
 /* Free what jailconf_load()/jailconf_parse() filled in. */
 void jailconf_free(struct jailconf *jc);
 /* The jail named name, or NULL. */

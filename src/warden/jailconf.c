@@ -715,22 +715,6 @@ int jailconf_parse(const struct config_section *const *secs, size_t nsecs,
 	return rc;
 }
 
-char **jailconf_dirs(const struct jail *j, const char *sub, const char *const *rest)
-{
-	size_t n = 0, k = 0;
-	while (rest && rest[n])
-		n++;
-	char **l = xcalloc(n + 2, sizeof(*l));
-	if (j->tree) {
-		size_t len = strlen(j->tree) + strlen(sub) + 2;
-		l[k] = xmalloc(len);
-		snprintf(l[k++], len, "%s/%s", j->tree, sub);
-	}
-	for (size_t i = 0; i < n; i++)
-		l[k++] = xstrdup(rest[i]);
-	return l;
-}
-
 /* Integer global from the parameter table, def if the table lacks it. */
 static int global_int(const struct config *cfg, const char *name, int def)
 {

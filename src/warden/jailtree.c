@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "common/util.h"
 #include "warden/ini.h"
+#include "warden/jail.h"
 #include "warden/jailtree.h"
 
 #define JT_MAXFILE (4 << 20)
@@ -210,4 +211,20 @@ const char *jailtree_logtarget(const char *t)
 		if (str_ieq(t, names[i]))
 			return "maillog";
 	return t;
+}
+
+char **jailtree_dirs(const struct jail *j, const char *sub, const char *const *rest)
+{
+	size_t n = 0, k = 0;
+	while (rest && rest[n])
+		n++;
+	char **l = xcalloc(n + 2, sizeof(*l));
+	if (j->tree) {
+		size_t len = strlen(j->tree) + strlen(sub) + 2;
+		l[k] = xmalloc(len);
+		snprintf(l[k++], len, "%s/%s", j->tree, sub);
+	}
+	for (size_t i = 0; i < n; i++)
+		l[k++] = xstrdup(rest[i]);
+	return l;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 struct ini;
+struct jail;
 struct config;
 struct config_section;
 
@@ -49,4 +50,8 @@ void jailtree_globals_free(struct jailtree_globals *g);
  * SYSLOG, SYSTEMD-JOURNAL, STDOUT, STDERR (the warden has no terminal)
  * "maillog", the mail log. */
 const char *jailtree_logtarget(const char *t);
+/* The directories to look sub ("filter.d", "action.d") up in for j:
+ * the tree's first when j has one, then rest (NULL-terminated). Free
+ * with config_list_free(). */
+char **jailtree_dirs(const struct jail *j, const char *sub, const char *const *rest);
 #endif

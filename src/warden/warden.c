@@ -12,8 +12,8 @@
  * the engine reads (mail/banfile.h) and asks the firewall process for
  * every firewall change (fw_proto.h); f2blog.c logs in fail2ban's format
  * to warden_logtarget (or, with warden_fail2ban_config, the tree's
- * logtarget; its dbfile's bans are imported once: tree_setup). The state is one struct warden (warden_int.h),
- * passed explicitly; module-level state is left only in f2blog.c (the
+ * logtarget; its dbfile's bans are imported once: tree_setup). The state
+ * is one struct warden (warden_int.h), passed explicitly; module-level state is left only in f2blog.c (the
  * log target's fd), control.c (the listening socket and the warden it
  * serves) and fw_client.c (the firewall socket).
  */
@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/priv.h"
@@ -206,7 +207,7 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 			break;
 		}
 		filter_free(f);
-		char **jdirs = jailconf_dirs(j, "action.d", (const char *const *)adirs);
+		char **jdirs = jailtree_dirs(j, "action.d", (const char *const *)adirs);
 		for (size_t k = 0; k < j->nactions; k++) {
 			if (!action_is_command(&j->actions[k]))	/* in-process: nothing to load */
 				continue;
@@ -356,7 +357,7 @@ static const char *tree_setup(struct warden *wd, struct store_f2b *f)
 	/* fail2ban's dbfile = None or :memory: keeps nothing to import */
 	if (g.dbfile && g.dbfile[0] == '/') {
 		str_copy(dbfile, sizeof(dbfile), g.dbfile);
-		if (store_f2b_read(dbfile, (long)time(NULL), f, err, sizeof(err)) < 0)
+		if (store_f2b_read(dbfile, (long)clock_wall(), f, err, sizeof(err)) < 0)
 			log_warn("warden_fail2ban_config: dbfile %s", err);
 	}
 	jailtree_globals_free(&g);
@@ -398,10 +399,10 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	if (wd.st == NULL)
 		fatal("warden_dbfile: %s", err);
 	db_private(db);
-	tree_import(&wd, f2bdb, &f2b);
 	loop_watch(events, LOOP_READ, input_on_event, &wd);
 	fwc_init(fw);
 	f2blog_log("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");
+	tree_import(&wd, f2bdb, &f2b);	/* before the jails restore their bans */
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
 	if (start_jails(&wd, err, sizeof(err)) < 0)

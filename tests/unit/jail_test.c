@@ -436,7 +436,7 @@ static void test_fail2ban_tree(void **state)
 	assert_string_equal(p->port, "smtp,465,submission,imap,imaps,pop3,pop3s");
 	/* the tree's filter.d first, then the given ones */
 	const char *const rest[] = { "/x/filter.d", NULL };
-	char **l = jailconf_dirs(p, "filter.d", rest);
+	char **l = jailtree_dirs(p, "filter.d", rest);
 	snprintf(dirs[0], sizeof(dirs[0]), "%s", l[0]);
 	snprintf(dirs[1], sizeof(dirs[1]), "%s", l[1]);
 	assert_null(l[2]);

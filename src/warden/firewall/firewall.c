@@ -31,6 +31,7 @@
 #include "warden/firewall/firewall.h"
 #include "warden/firewall/fw_proto.h"
 #include "warden/jail.h"
+#include "warden/jailtree.h"
 #include "warden/firewall/nft.h"
 #include "warden/privsep.h"
 
@@ -73,7 +74,7 @@ static int load(void)
 		f->j = jc.jails[i];
 		f->acts = xcalloc(f->j->nactions ? f->j->nactions : 1, sizeof(*f->acts));
 		/* the fail2ban tree's action.d first, for its jails */
-		char **jdirs = jailconf_dirs(f->j, "action.d", (const char *const *)adirs);
+		char **jdirs = jailtree_dirs(f->j, "action.d", (const char *const *)adirs);
 		for (size_t k = 0; k < f->j->nactions && f->err == NULL; k++) {
 			f->acts[k] = action_new(f->j, &f->j->actions[k], (const char *const *)jdirs, nft,
 			    err, sizeof(err));
