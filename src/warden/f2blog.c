@@ -48,6 +48,11 @@ int f2blog_reopen(char *err, size_t errlen)
 	return 0;
 }
 
+int f2blog_is_file(void)
+{
+	return log_fd_f >= 0;
+}
+
 void f2blog_log(const char *level, const char *logger, const char *fmt, ...)
 {
 	char msg[2048], line[2400], stamp[32];

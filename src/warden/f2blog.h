@@ -17,6 +17,8 @@ int f2blog_open(const char *target);
  * path is still the open file); 1 the target is the mail log (nothing to
  * reopen); -1 and err (the old file stays open). */
 int f2blog_reopen(char *err, size_t errlen);
+/* 1 if the target is a file of its own, 0 if lines go to the mail log. */
+int f2blog_is_file(void);
 /* One line "%(asctime)s %(name)-24s[%(process)d]: %(levelname)-7s
  * %(message)s" (asctime with ",mmm") to the target. */
 void f2blog_log(const char *level, const char *logger, const char *fmt, ...)
