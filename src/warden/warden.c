@@ -294,6 +294,15 @@ static void on_term(int signo, void *arg)
 	loop_exit();
 }
 
+/* SIGUSR1: reopen the fail2ban-format log after a rotation, as
+ * fail2ban-client flushlogs does (the control socket's flushlogs). */
+static void on_usr1(int signo, void *arg)
+{
+	char err[1200];
+	if (f2blog_reopen(err, sizeof(err)) < 0)
+		log_error("SIGUSR1: %s", err);
+}
+
 static void find_self(struct warden *wd)
 {
 	static const char *const fixed[] = { "127.0.0.0/8", "::1" };
@@ -375,6 +384,7 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	f2blog_log("INFO", "fail2ban.server", "Starting Fail2ban v1.0.2 (mailwarden warden)");
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
+	loop_signal(SIGUSR1, on_usr1, NULL);
 	if (start_jails(&wd, err, sizeof(err)) < 0)
 		fatal("warden: %s", err);
 	control_listen(ctl, &wd);
