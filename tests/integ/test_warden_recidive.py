@@ -12,7 +12,7 @@ still get an answer. The IPv6 Ban line names an address (fail2ban's
 <HOST> takes no /64), recidive counts each line once and not its own Ban
 lines; fail2ban-regex agrees on the log. After a rotation (rename, a new
 file made as logrotate's `create` would), `mailwarden fail2ban-client
-flushlogs` and SIGUSR1 to the warden reopen the log, and recidive
+flushlogs` and SIGUSR1 to the master (handed to the warden) reopen the log, and recidive
 follows the new file.
 """
 import grp
@@ -204,10 +204,11 @@ def test_recidive_bans_what_other_jails_banned(pair):
         wait_for(lambda: field(status(srv, "recidive"), "Total failed") == "11",
                  what="recidive reading the new file")
         assert "198.51.100.9" not in read(wlog + ".1")
-        # and by SIGUSR1 to the warden
+        # and by SIGUSR1 to the master (handed to the warden), which stays up
         os.rename(wlog, wlog + ".2")
         logrotate_create(wlog)
-        os.kill(children_by_comm(srv.proc.pid)["warden"], signal.SIGUSR1)
+        warden = children_by_comm(srv.proc.pid)["warden"]
+        os.kill(srv.proc.pid, signal.SIGUSR1)
         wait_for(lambda: "rollover performed on" in read(wlog), what="reopened on SIGUSR1")
         ssh_fail(auth, "198.51.100.10")
         wait_for(lambda: re.search(r"\[sshd\] Ban 198\.51\.100\.10$", read(wlog), re.M),
@@ -215,6 +216,8 @@ def test_recidive_bans_what_other_jails_banned(pair):
         wait_for(lambda: field(status(srv, "recidive"), "Total failed") == "12",
                  what="recidive reading the file made on SIGUSR1")
         assert "198.51.100.10" not in read(wlog + ".2")
+        assert srv.proc.poll() is None
+        assert children_by_comm(srv.proc.pid)["warden"] == warden	# reopened, not restarted
     finally:
         problems = srv.stop()
     assert not problems, problems
