@@ -501,6 +501,11 @@ static int cmd_reload(struct warden *wd, int argc, char **argv, int json, struct
 		buf_printf(o, "%s\n", err);
 		return -1;
 	}
+	for (size_t i = 0; argc == 2 && i < wd->ndown; i++)
+		if (strcmp(wd->down[i].j->name, argv[1]) == 0) {
+			buf_printf(o, "%s\n", wd->down[i].why);	/* fail2ban's error too */
+			return -1;
+		}
 	buf_puts(o, json ? "{\"reloaded\":true}\n" : "OK\n");
 	return 0;
 }

@@ -221,6 +221,10 @@ def test_missing_logpath_jail_stays_down_others_run(make_server, tmp_path):
     ssh_fail(str(missing), "192.0.2.50")
     time.sleep(1.5)
     assert "sshd" not in cli(s, "status").stdout.replace("sshd-ok", "")
+    os.rename(missing, tmp_path / "moved.log")
+    r = cli(s, "reload", "sshd", check=False)	# still no file: reloaded, jail down, said so
+    assert r.returncode != 0 and "Have not found any log file for sshd jail" in r.stdout + r.stderr
+    os.rename(tmp_path / "moved.log", missing)
     assert cli(s, "reload").stdout == "OK\n"
     assert cli(s, "status").stdout.endswith("`- Jail list:\tsshd, sshd-ok\n")
     assert json.loads(cli(s, "status", "--json").stdout)["down"] == []
