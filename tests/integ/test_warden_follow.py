@@ -260,3 +260,30 @@ def test_check_config_says_which_file_a_mail_jail_reads(make_server, tmp_path):
     s.write_config()
     r = check_config(s)
     assert r.returncode == 0 and "postfix-sasl" not in r.stderr, r.stderr
+
+
+def test_check_config_says_where_recidive_finds_ban_lines(make_server, tmp_path):
+    wlog = tmp_path / "fail2ban.log"
+    wlog.write_text("")
+    s = make_server(extra=["[recidive]", "enabled = true", f"logpath = {wlog}", "action ="],
+                    start=False)
+    r = check_config(s)		# warden_logtarget = maillog, the default
+    assert r.returncode == 0, r.stderr
+    assert (f"[recidive] reads {wlog}, but the ban engine writes its Ban lines to the mail "
+            "log (warden_logtarget = maillog)") in r.stderr, r.stderr
+    s.extra = [f"warden_logtarget = {wlog}"] + s.extra
+    s.write_config()
+    r = check_config(s)
+    assert r.returncode == 0 and "recidive" not in r.stderr, r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the warden runs as warden_owner only under root")
+def test_unsearchable_directory_is_named_when_the_jail_stays_down(make_server, tmp_path):
+    d = tmp_path / "private"
+    d.mkdir(mode=0o700)		# root's: the warden (mwwarden) cannot look inside
+    (d / "auth.log").write_text("")
+    s = make_jail(make_server, tmp_path, d / "auth.log")
+    s.wait_log(r"error: Have not found any log file for sshd jail \(" + re.escape(str(d)) +
+               r"/auth\.log: Permission denied\)")
+    j = json.loads(cli(s, "status", "--json").stdout)
+    assert j["jails"] == [] and j["down"][0]["jail"] == "sshd", j
