@@ -260,6 +260,15 @@ def test_check_config_says_which_file_a_mail_jail_reads(make_server, tmp_path):
     s.write_config()
     r = check_config(s)
     assert r.returncode == 0 and "postfix-sasl" not in r.stderr, r.stderr
+    # a jail fed by events needs no file at all, even with a logpath
+    s.extra += ["[mw]", "enabled = true", "filter = mailwarden[mode=auth]",
+                f"logpath = {tmp_path}/no/such.log", "action ="]
+    s.write_config()
+    r = check_config(s)
+    assert r.returncode == 0 and "Have not found" not in r.stderr, r.stderr
+    s.start()
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
+    assert cli(s, "status").stdout.endswith("Jail list:\tmw, postfix-sasl\n")
 
 
 def test_check_config_says_where_recidive_finds_ban_lines(make_server, tmp_path):
