@@ -350,7 +350,7 @@ def parse_run1(text, nets):
     fails, after_ban, banned_at = {}, {}, {}
     tempfail = rate_limited = rate_limited_other = refused = stress = legit_fail = 0
     seccomp = []
-    ban_re = re.compile(r"\[postfix-sasl\] Ban (%s:[0-9a-f:]*/64)" % ATTACK48)
+    ban_re = re.compile(r"\[postfix-sasl\] the ban of \S+ covers (%s:[0-9a-f:]*/64)" % ATTACK48)
     fail_re = re.compile(r"\[(%s:[0-9a-f:]+)\]: SASL \w+ authentication failed: (.*)" % ATTACK48)
     for i, line in enumerate(text.splitlines()):
         m = ban_re.search(line)

@@ -14,6 +14,7 @@
 #include "master/master.h"
 #include "queue/smtpc.h"
 #include "warden/firewall/firewall.h"
+#include "warden/logcheck.h"
 
 #define DEFAULT_CONFIG "/etc/mailwarden/mailwarden.conf"
 
@@ -133,6 +134,12 @@ int main(int argc, char **argv)
 	}
 	if (cmd) {
 		smtpc_conf_warn(cfg);	/* warnings go to stderr before log_open() */
+		/* check-config only: at start such a jail stays down, mail runs */
+		if (logcheck_config(cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			config_free(cfg);
+			return 1;
+		}
 		printf("mailwarden: configuration %s is valid\n", path);
 		config_free(cfg);
 		return 0;

@@ -564,6 +564,15 @@ static void on_hup(int signo, void *arg)
 	loop_timer_set(&restart_timer, 1000, start_children, NULL);
 }
 
+/* SIGUSR1: the ban engine's fail2ban-format log is reopened after a
+ * rotation (the warden does it as warden_owner); before, the signal's
+ * default action stopped the master and left its children running. */
+static void on_usr1(int signo, void *arg)
+{
+	if (warden_pid > 0)
+		kill(warden_pid, SIGUSR1);
+}
+
 int master_run(struct config *cfg, const char *config_path)
 {
 	cur_cfg = cfg;
@@ -579,6 +588,7 @@ int master_run(struct config *cfg, const char *config_path)
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
 	loop_signal(SIGHUP, on_hup, NULL);
+	loop_signal(SIGUSR1, on_usr1, NULL);
 	log_info("daemon started -- version %s, configuration %s", MAILWARDEN_VERSION, config_path);
 	warden_wanted = wants_warden(cfg);
 	if (warden_wanted) {

@@ -151,7 +151,7 @@ static void do_ban(struct wjail *w, const struct net *net, long failures, const 
 	txn_need(wd);
 	if (store_ban_add(wd->st, &sb) < 0)
 		log_warn("store: %s", store_error(wd->st));
-	f2blog_log("NOTICE", "fail2ban.actions", "[%s] Ban %s", w->j->name, key);
+	f2blog_ban(w->j->name, "Ban", net);	/* recidive's Ban <HOST>: an address */
 	/* the smtp engine's accept check first: it does not wait for the
 	 * firewall (a change to a large nft set can take most of a second) */
 	publish_ban(w, b);
@@ -169,7 +169,7 @@ static void unban_at(struct wjail *w, size_t i, int forget)
 	act_all(w, 0, &ab, 1);
 	if (forget && store_ban_remove(w->wd->st, w->j->name, b.key, NULL) < 0)
 		log_warn("store: %s", store_error(w->wd->st));
-	f2blog_log("NOTICE", "fail2ban.actions", "[%s] Unban %s", w->j->name, b.key);
+	f2blog_ban(w->j->name, "Unban", &b.net);
 }
 
 void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, long t,

@@ -55,6 +55,16 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A jail that stayed down, as JSON: name, state, error. */
+static void jdown(struct buf *o, const struct wdown *d)
+{
+	buf_puts(o, "{\"jail\":");
+	jstr(o, d->j->name);
+	buf_puts(o, ",\"state\":\"down\",\"error\":");
+	jstr(o, d->why);
+	buf_puts(o, "}");
+}
+
 static int cmd_status_all(struct warden *wd, int json, struct buf *o)
 {
 	if (json) {
@@ -62,6 +72,11 @@ static int cmd_status_all(struct warden *wd, int json, struct buf *o)
 		for (size_t i = 0; i < wd->njails; i++) {
 			buf_puts(o, i ? "," : "");
 			jstr(o, wd->jails[i].j->name);
+		}
+		buf_puts(o, "],\"down\":[");	/* not started: fail2ban has no such jail */
+		for (size_t i = 0; i < wd->ndown; i++) {
+			buf_puts(o, i ? "," : "");
+			jdown(o, &wd->down[i]);
 		}
 		buf_puts(o, "]}\n");
 		return 0;
@@ -101,6 +116,12 @@ static size_t jail_files(struct wjail *w, const char ***paths, const char ***giv
 static int cmd_status(struct warden *wd, const char *name, int shortform, int json, struct buf *o)
 {
 	struct wjail *w = warden_find_jail(wd, name);
+	for (size_t i = 0; w == NULL && json && i < wd->ndown; i++)
+		if (strcmp(wd->down[i].j->name, name) == 0) {
+			jdown(o, &wd->down[i]);
+			buf_puts(o, "\n");
+			return 0;
+		}
 	if (w == NULL) {
 		buf_printf(o, "Sorry but the jail '%s' does not exist\n", name);
 		return -1;
@@ -112,7 +133,7 @@ static int cmd_status(struct warden *wd, const char *name, int shortform, int js
 	if (json) {
 		buf_printf(o, "{\"jail\":");
 		jstr(o, name);
-		buf_printf(o, ",\"currently_failed\":%zu,\"total_failed\":%lu,\"files\":[",
+		buf_printf(o, ",\"state\":\"running\",\"currently_failed\":%zu,\"total_failed\":%lu,\"files\":[",
 		    jailrt_current_failed(rt, now), rt->total_failed);
 		for (size_t i = 0; i < np; i++) {
 			buf_puts(o, i ? "," : "");
@@ -480,6 +501,11 @@ static int cmd_reload(struct warden *wd, int argc, char **argv, int json, struct
 		buf_printf(o, "%s\n", err);
 		return -1;
 	}
+	for (size_t i = 0; argc == 2 && i < wd->ndown; i++)
+		if (strcmp(wd->down[i].j->name, argv[1]) == 0) {
+			buf_printf(o, "%s\n", wd->down[i].why);	/* fail2ban's error too */
+			return -1;
+		}
 	buf_puts(o, json ? "{\"reloaded\":true}\n" : "OK\n");
 	return 0;
 }

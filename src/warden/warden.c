@@ -48,6 +48,7 @@
 #include "warden/input.h"
 #include "warden/jailrt.h"
 #include "warden/jailtree.h"
+#include "warden/logcheck.h"
 #include "warden/privsep.h"
 #include "warden/store/store.h"
 #include "warden/warden.h"
@@ -171,7 +172,29 @@ static void stop_jails(struct warden *wd)
 	free(wd->jails);
 	wd->jails = NULL;
 	wd->njails = 0;
+	for (size_t i = 0; i < wd->ndown; i++)
+		free(wd->down[i].why);
+	free(wd->down);
+	wd->down = NULL;
+	wd->ndown = 0;
 	jailconf_free(&wd->jc);
+}
+
+/* A jail whose logpath names no file stays down, as fail2ban would not
+ * start it; the other jails and mail go on. 1 if j is down. */
+static int jail_down(struct warden *wd, struct jail *j)
+{
+	char why[300];
+	if (logcheck_jail(wd->cfg, j, why, sizeof(why)) == 0)
+		return 0;
+	f2blog_log("ERROR", "fail2ban.jail", "%s (%s, line %d); jail '%s' not started, "
+	    "reload when its log exists", why, j->file, j->line, j->name);
+	if (f2blog_is_file())
+		log_error("%s (%s, line %d); jail '%s' not started, reload when its log exists",
+		    why, j->file, j->line, j->name);
+	wd->down = xrealloc(wd->down, (wd->ndown + 1) * sizeof(*wd->down));
+	wd->down[wd->ndown++] = (struct wdown){ j, xstrdup(why) };
+	return 1;
 }
 
 static int start_jails(struct warden *wd, char *err, size_t errlen)
@@ -180,8 +203,10 @@ static int start_jails(struct warden *wd, char *err, size_t errlen)
 		return -1;
 	wd->jails = xcalloc(wd->jc.njails ? wd->jc.njails : 1, sizeof(*wd->jails));
 	for (size_t i = 0; i < wd->jc.njails; i++) {
+		if (jail_down(wd, wd->jc.jails[i]))
+			continue;
 		wd->njails++;
-		if (start_jail(wd, &wd->jails[i], wd->jc.jails[i], err, errlen) < 0)
+		if (start_jail(wd, &wd->jails[wd->njails - 1], wd->jc.jails[i], err, errlen) < 0)
 			return -1;
 	}
 	ban_publish(wd);
@@ -275,6 +300,15 @@ static void on_tick(void *arg)
 static void on_term(int signo, void *arg)
 {
 	loop_exit();
+}
+
+/* SIGUSR1: reopen the fail2ban-format log after a rotation, as
+ * fail2ban-client flushlogs does (the control socket's flushlogs). */
+static void on_usr1(int signo, void *arg)
+{
+	char err[1200];
+	if (f2blog_reopen(err, sizeof(err)) < 0)
+		log_error("SIGUSR1: %s", err);
 }
 
 static void find_self(struct warden *wd)
@@ -405,12 +439,16 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	tree_import(&wd, f2bdb, &f2b);	/* before the jails restore their bans */
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
+	loop_signal(SIGUSR1, on_usr1, NULL);
 	if (start_jails(&wd, err, sizeof(err)) < 0)
 		fatal("warden: %s", err);
 	control_listen(ctl, &wd);
 	wd.last_purge = 0;
 	loop_timer_set(&wd.tick, 1000, on_tick, &wd);
-	log_info("warden started: %zu jail(s)", wd.njails);
+	if (wd.ndown)
+		log_info("warden started: %zu jail(s), %zu down", wd.njails, wd.ndown);
+	else
+		log_info("warden started: %zu jail(s)", wd.njails);
 	loop_run();
 	control_close();
 	ban_commit(&wd);

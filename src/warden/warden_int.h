@@ -41,6 +41,13 @@ struct wjail {
 	int evict_warned, refuse_warned;	/* a warning this minute */
 };
 
+/* A jail that did not start because its logpath names no file (fail2ban
+ * would not have it): not in the jails list, shown by status --json. */
+struct wdown {
+	struct jail *j;			/* owned by the warden's jailconf */
+	char *why;			/* "Have not found any log file for X jail" */
+};
+
 /* The running warden. */
 struct warden {
 	struct config *cfg;
@@ -48,6 +55,8 @@ struct warden {
 	struct jailconf jc;
 	struct wjail *jails;
 	size_t njails;
+	struct wdown *down;		/* jails that stay down until a reload */
+	size_t ndown;
 	struct store *st;
 	struct banfile_writer *bans;	/* queue_directory/warden/bans, the engine's */
 	int in_txn;			/* failures batched until the loop is idle */

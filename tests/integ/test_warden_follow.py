@@ -2,18 +2,25 @@
 written by the test (filter = sshd, fail2ban's own filter or the built-in
 one), rotated in the middle of an attack by rename + a new file and by
 copytruncate, bans the right address (checked with `mailwarden status
-sshd` and `mailwarden banned`); a logpath that does not exist yet is a
-warning at start, and the file is followed once it appears.
+sshd` and `mailwarden banned`); a file removed and created again is still
+followed. A jail whose logpath names no file at start stays down, as
+fail2ban 1.0.2 refuses it (`Have not found any log file for JAIL jail`):
+check-config fails, the other jails and mail run; a further logpath of a
+running jail that is missing is followed once it appears. check-config
+warns about a postfix jail that reads another file than maillog_file.
 
 No firewall is touched: the jail's action is a harmless action.d command
 that appends to a file (as in test_warden.py)."""
+import json
 import os
 import re
 import shutil
+import subprocess
 import time
 
 import pytest
 
+from conftest import BIN
 from test_warden import ACTION, cli, read, wait_for
 
 _pid = [4000]
@@ -131,25 +138,161 @@ def test_copytruncate_rotation_bans_the_right_address(make_server, tmp_path):
     assert "Total failed:\t4\n" in status(s)
 
 
-def test_missing_logpath_warns_then_is_followed(make_server, tmp_path):
-    d = tmp_path / "later"
-    log = d / "auth.log"	# neither the file nor its directory exists yet
+def test_removed_and_recreated_file_is_followed(make_server, tmp_path):
+    log = tmp_path / "auth.log"
+    log.write_text("")
     s = make_jail(make_server, tmp_path, log, maxretry=2)
-    # the warden started anyway (fail2ban would refuse) and said why
-    s.wait_log(re.escape(str(log)) + r": does not exist yet; it will be followed when it")
-    assert f"File list:\t" in status(s)
-    d.mkdir()
-    ssh_fail(str(log), "192.0.2.50")
+    ssh_fail(str(log), "192.0.2.60")
     failed(s, 1)
-    ssh_fail(str(log), "192.0.2.50")
-    wait_for(lambda: banned_list(s) == ["192.0.2.50"], what="ban from the new file")
-    assert re.search(r"NOTICE  \[sshd\] Ban 192\.0\.2\.50$", read(s.wlog), re.M)
+    os.unlink(log)
+    time.sleep(1.5)		# a tick with the file gone
+    ssh_fail(str(log), "192.0.2.60")	# a new file at the path
+    wait_for(lambda: banned_list(s) == ["192.0.2.60"], what="ban from the new file")
 
 
-def test_missing_logpath_in_existing_dir_is_followed(make_server, tmp_path):
+def check_config(s):
+    return subprocess.run([BIN, "-c", s.conf, "check-config"], capture_output=True, text=True,
+                          timeout=20)
+
+
+def conf_line(s, text):
+    """The line number of text in s's config file."""
+    with open(s.conf) as f:
+        return next(i for i, l in enumerate(f, 1) if l.rstrip("\n") == text)
+
+
+def test_missing_logpath_jail_stays_down_others_run(make_server, tmp_path):
+    d = tmp_path / "later"
+    missing = d / "auth.log"	# neither the file nor its directory exists
+    good = tmp_path / "good.log"
+    good.write_text("")
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "testlog.conf").write_text(ACTION)
+    out, wlog = tmp_path / "actions.out", tmp_path / "warden.log"
+    jail = lambda name, path: [f"[{name}]", "enabled = true", "filter = sshd",
+                               f"logpath = {path}", "maxretry = 2", "findtime = 10m",
+                               "bantime = 1h", f"action = testlog[out={out}]"]
+    s = make_server(extra=[f"warden_action_path = {adir}", f"warden_logtarget = {wlog}"] +
+                    jail("sshd", missing) + jail("sshd-ok", good), start=False)
+    # check-config: fail2ban's message with the jail's file and line
+    r = check_config(s)
+    assert r.returncode != 0, r.stderr
+    want = f"{s.conf}, line {conf_line(s, '[sshd]')}: Have not found any log file for sshd jail"
+    assert want in r.stderr, r.stderr
+    assert "sshd-ok" not in r.stderr, r.stderr
+    # a glob that matches nothing is the same
+    s.extra = [e.replace(str(missing), str(tmp_path / "*.nolog")) for e in s.extra]
+    s.write_config()
+    r = check_config(s)
+    assert r.returncode != 0 and "Have not found any log file for sshd jail" in r.stderr, r.stderr
+    s.extra = [e.replace(str(tmp_path / "*.nolog"), str(missing)) for e in s.extra]
+    s.write_config()
+    # at start only that jail is down: logged, in status --json, not listed
+    s.start()
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
+    s.wait_log(r"error: Have not found any log file for sshd jail \(" + re.escape(s.conf))
+    assert re.search(r"fail2ban\.jail +\[\d+\]: ERROR   Have not found any log file for sshd "
+                     r"jail \(", read(wlog)), read(wlog)
+    assert cli(s, "status").stdout == "Status\n|- Number of jail:\t1\n`- Jail list:\tsshd-ok\n"
+    r = cli(s, "status", "sshd", check=False)
+    assert r.returncode != 0 and "Sorry but the jail 'sshd' does not exist" in r.stdout + r.stderr
+    j = json.loads(cli(s, "status", "--json").stdout)
+    assert j["jails"] == ["sshd-ok"], j
+    assert j["down"] == [{"jail": "sshd", "state": "down",
+                          "error": "Have not found any log file for sshd jail"}], j
+    assert json.loads(cli(s, "status", "sshd", "--json").stdout)["state"] == "down"
+    assert json.loads(cli(s, "status", "sshd-ok", "--json").stdout)["state"] == "running"
+    # the running jail works, its status as fail2ban-client prints it
+    ssh_fail(str(good), "192.0.2.51")
+    ssh_fail(str(good), "192.0.2.51")
+    wait_for(lambda: "192.0.2.51" in cli(s, "status", "sshd-ok").stdout, what="ban")
+    assert cli(s, "status", "sshd-ok").stdout == (
+        "Status for the jail: sshd-ok\n|- Filter\n|  |- Currently failed:\t0\n"
+        "|  |- Total failed:\t2\n"
+        f"|  `- File list:\t{good}\n`- Actions\n   |- Currently banned:\t1\n"
+        "   |- Total banned:\t1\n   `- Banned IP list:\t192.0.2.51\n")
+    # mail goes on
+    assert s.send_mail("alice@example.com", "Subject: t\r\n\r\nhi\r\n").startswith("250")
+    s.wait_delivered("alice@example.com", 1)
+    # the file appearing later does not start the jail (as fail2ban); a reload does
+    d.mkdir()
+    ssh_fail(str(missing), "192.0.2.50")
+    time.sleep(1.5)
+    assert "sshd" not in cli(s, "status").stdout.replace("sshd-ok", "")
+    os.rename(missing, tmp_path / "moved.log")
+    r = cli(s, "reload", "sshd", check=False)	# still no file: reloaded, jail down, said so
+    assert r.returncode != 0 and "Have not found any log file for sshd jail" in r.stdout + r.stderr
+    os.rename(tmp_path / "moved.log", missing)
+    assert cli(s, "reload").stdout == "OK\n"
+    assert cli(s, "status").stdout.endswith("`- Jail list:\tsshd, sshd-ok\n")
+    assert json.loads(cli(s, "status", "--json").stdout)["down"] == []
+    ssh_fail(str(missing), "192.0.2.50")	# read from the start: two failures
+    wait_for(lambda: banned_list(s) == ["192.0.2.50"], what="ban after the reload")
+    assert check_config(s).returncode == 0
+
+
+def test_only_missing_logpath_of_a_running_jail_is_followed_later(make_server, tmp_path):
     log = tmp_path / "secure"
-    s = make_jail(make_server, tmp_path, log, maxretry=2)
-    s.wait_log(re.escape(str(log)) + r": does not exist yet")
+    other = tmp_path / "auth.log"
+    other.write_text("")
+    s = make_jail(make_server, tmp_path, f"{log}\n    {other}", maxretry=2)
+    assert check_config(s).returncode == 0
+    s.wait_log(re.escape(str(log)) + r": no such file now; the jail reads its other log paths")
     ssh_fail(str(log), "2001:db8:7::9")
     ssh_fail(str(log), "2001:db8:7::10")
     wait_for(lambda: banned_list(s) == ["2001:db8:7::/64"], what="ban from the new file")
+
+
+def test_check_config_says_which_file_a_mail_jail_reads(make_server, tmp_path):
+    other = tmp_path / "mail.log"
+    other.write_text("")
+    s = make_server(extra=["[postfix-sasl]", "enabled = true", "filter = postfix[mode=auth]",
+                           f"logpath = {other}", "action ="], start=False)
+    r = check_config(s)
+    assert r.returncode == 0, r.stderr
+    line = conf_line(s, "[postfix-sasl]")
+    assert (f"warning: {s.conf}, line {line}: [postfix-sasl] reads {other}, but mailwarden "
+            f"writes its mail log to {s.maillog} (maillog_file)") in r.stderr, r.stderr
+    # reading the maillog itself: fed by events, nothing to say
+    s.extra = [e.replace(str(other), s.maillog) for e in s.extra]
+    s.write_config()
+    r = check_config(s)
+    assert r.returncode == 0 and "postfix-sasl" not in r.stderr, r.stderr
+    # a jail fed by events needs no file at all, even with a logpath
+    s.extra += ["[mw]", "enabled = true", "filter = mailwarden[mode=auth]",
+                f"logpath = {tmp_path}/no/such.log", "action ="]
+    s.write_config()
+    r = check_config(s)
+    assert r.returncode == 0 and "Have not found" not in r.stderr, r.stderr
+    s.start()
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
+    assert cli(s, "status").stdout.endswith("Jail list:\tmw, postfix-sasl\n")
+
+
+def test_check_config_says_where_recidive_finds_ban_lines(make_server, tmp_path):
+    wlog = tmp_path / "fail2ban.log"
+    wlog.write_text("")
+    s = make_server(extra=["[recidive]", "enabled = true", f"logpath = {wlog}", "action ="],
+                    start=False)
+    r = check_config(s)		# warden_logtarget = maillog, the default
+    assert r.returncode == 0, r.stderr
+    assert (f"[recidive] reads {wlog}, but the ban engine writes its Ban lines to the mail "
+            "log (warden_logtarget = maillog)") in r.stderr, r.stderr
+    s.extra = [f"warden_logtarget = {wlog}"] + s.extra
+    s.write_config()
+    r = check_config(s)
+    assert r.returncode == 0 and "recidive" not in r.stderr, r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the warden runs as warden_owner only under root")
+def test_unsearchable_directory_is_named_when_the_jail_stays_down(make_server, tmp_path):
+    d = tmp_path / "private"
+    d.mkdir(mode=0o700)		# root's: the warden (mwwarden) cannot look inside
+    (d / "auth.log").write_text("")
+    s = make_jail(make_server, tmp_path, d / "auth.log")
+    s.wait_log(r"error: Have not found any log file for sshd jail \(" + re.escape(str(d)) +
+               r"/auth\.log: Permission denied\)")
+    j = json.loads(cli(s, "status", "--json").stdout)
+    assert j["jails"] == [] and j["down"][0]["jail"] == "sshd", j

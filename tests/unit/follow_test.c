@@ -234,6 +234,27 @@ static void test_glob(void **state)
 	follow_free(f);
 }
 
+/* What a jail needs to start (fail2ban's "Have not found any log file"):
+ * files a pattern names now; dangling links and directories not counted. */
+static void test_existing(void **state)
+{
+	assert_int_equal(follow_existing(P("none.log")), 0);
+	assert_int_equal(follow_existing(P("sub/none.log")), 0);
+	assert_int_equal(follow_existing(P("*.log")), 0);
+	put(P("a.log"), "x\n");
+	put(P("b.log"), "");
+	assert_int_equal(follow_existing(P("a.log")), 1);
+	assert_int_equal(follow_existing(P("*.log")), 2);
+	assert_int_equal(follow_existing(P("[ab].lo?")), 2);
+	assert_int_equal(symlink(P("gone.log"), P("c.log")), 0);	/* dangling */
+	assert_int_equal(follow_existing(P("c.log")), 0);
+	assert_int_equal(follow_existing(P("*.log")), 2);
+	assert_int_equal(mkdir(P("d.log"), 0755), 0);		/* a directory */
+	assert_int_equal(follow_existing(P("d.log")), 0);
+	assert_int_equal(follow_existing(P("*.log")), 2);
+	assert_int_equal(follow_existing("/dev/null"), 1);
+}
+
 /* logpath mail.log*: the rotated file is the one already read under the
  * other name; its lines must not come again. */
 static void test_glob_rotation(void **state)
@@ -612,6 +633,7 @@ int main(void)
 		cmocka_unit_test_setup(test_copytruncate, each_setup),
 		cmocka_unit_test_setup(test_missing_then_created, each_setup),
 		cmocka_unit_test_setup(test_glob, each_setup),
+		cmocka_unit_test_setup(test_existing, each_setup),
 		cmocka_unit_test_setup(test_glob_rotation, each_setup),
 		cmocka_unit_test_setup(test_glob_hardlink, each_setup),
 		cmocka_unit_test_setup(test_tail, each_setup),

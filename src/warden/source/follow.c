@@ -376,8 +376,8 @@ static struct ffile *file_add(struct follower *f, struct pat *p, const char *pat
 	f->files[f->nfiles++] = ff;
 	if (file_open(f, ff, how) < 0) {
 		if (errno == ENOENT)
-			log_warn("%s: does not exist yet; it will be followed when it"
-			    " appears", path);
+			log_warn("%s: no such file now; the jail reads its other log paths"
+			    " and this one when it appears", path);
 		else
 			log_warn("%s: %s; will retry every second", path, strerror(errno));
 	}
@@ -575,10 +575,28 @@ int follow_add(struct follower *f, const char *pattern, int tail, int poll,
 		size_t before = f->nfiles;
 		pat_expand(f, p, START_RESUME);
 		if (f->nfiles == before)
-			log_warn("%s: no file matches yet; matching files will be followed"
-			    " when they appear", pattern);
+			log_warn("%s: no file matches now; the jail reads its other log paths"
+			    " and files that match later", pattern);
 	}
 	return 0;
+}
+
+size_t follow_existing(const char *pattern)
+{
+	glob_t g;
+	size_t n = 0;
+	if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			struct stat sb;
+			if (stat(g.gl_pathv[i], &sb) < 0)
+				log_warn("File %s is a dangling link, thus cannot be monitored",
+				    g.gl_pathv[i]);
+			else if (!S_ISDIR(sb.st_mode))
+				n++;
+		}
+	}
+	globfree(&g);
+	return n;
 }
 
 void follow_poll(struct follower *f)

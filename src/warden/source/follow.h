@@ -2,8 +2,9 @@
  * follow — the ban engine's log sources. Files (paths or glob patterns)
  * are followed with inotify, or by stat polling once a second
  * (backend = polling); they survive rotation by rename and by
- * copytruncate, and a missing file is a warning, then followed when it
- * appears. Where each file was left (inode, offset) is kept in the store
+ * copytruncate. A jail starts only if one of its paths names a file now
+ * (follow_existing(), fail2ban's "Have not found any log file"); a
+ * further path missing at start is followed when it appears. Where each file was left (inode, offset) is kept in the store
  * so that a restart resumes there. The systemd journal is the other
  * source (journal.c). Both hand complete lines to a callback on the loop
  * thread; skipping lines older than findtime is the caller's business.
@@ -33,9 +34,15 @@ struct follower *follow_new(struct store *st, follow_line_fn *fn, void *arg);
  * tail is set (tail also ignores a saved position, as fail2ban 1.0.2
  * does). Files appearing later are read from their start. poll: stat
  * polling instead of inotify. A missing file is a log_warn and is picked
- * up when it appears. -1 and a message only for a bad pattern. */
+ * up when it appears (the caller starts a jail only when
+ * follow_existing() found a file for one of its paths). -1 and a message
+ * only for a bad pattern. */
 int follow_add(struct follower *f, const char *pattern, int tail, int poll,
     char *err, size_t errlen);
+/* How many files (not directories) pattern names now, globs expanded as
+ * fail2ban's jailreader does: a dangling symlink is not counted (and is
+ * a log_warn, fail2ban's message). */
+size_t follow_existing(const char *pattern);
 /* Read everything available now, rotations included (tests, start-up). */
 void follow_poll(struct follower *f);
 /* Save every file's position (inode, offset) to the store now. The
