@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import CLIENT_HELO, Conn, make_message
-from milterfix import (SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NR_HDR, ScriptMilter)
+from conftest import CLIENT_HELO, free_port, make_message
+from milterfix import (SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NR_HDR, OpenDkim, ScriptMilter)
 
 RCPT = "alice@example.com"
 
@@ -424,3 +424,64 @@ def test_pipelined_session_and_two_messages(make_server, milter):
     srv.wait_delivered(RCPT, 2)
     assert all(b"X-Count: 1" in m for m in srv.messages(RCPT))
     assert milter.connections == 1
+
+
+# ---- OpenDKIM (Debian's) signing on the submission listener ---------------
+
+def test_opendkim_signs_authenticated_submission(make_server, tmp_path):
+    if not os.path.exists(OpenDkim.EXE):
+        pytest.skip("opendkim not installed (scripts/install-deps.sh)")
+    dkim = pytest.importorskip("dkim")
+    import smtplib
+    import dnsfix
+    from tlsfix import TlsFiles
+
+    tls = TlsFiles()
+    port = free_port()
+    # The milter only on the submission listener (per-listener override);
+    # its socket under queue_directory, named relative to it, as the
+    # chrooted engine sees it (docs/milter.md).
+    srv = make_server(extra=tls.config(
+        f"submission_listen = 127.0.0.1:{port}",
+        "submission/inet/smtpd_milters = unix:opendkim/opendkim.sock"), start=False)
+    os.makedirs(os.path.join(srv.spool, "opendkim"), exist_ok=True)
+    od = OpenDkim(os.path.join(srv.spool, "opendkim", "opendkim.sock"))
+    dns = dnsfix.DnsServer(extra_args=[f"--txt-record=test._domainkey.example.com,{od.txt}"])
+    try:
+        od.start()
+        dns.start()
+        srv.start()
+        s = smtplib.SMTP("127.0.0.1", port, local_hostname=CLIENT_HELO, timeout=15)
+        s._host = "mx.test.example"
+        s.ehlo()
+        s.starttls(context=tls.client_context())
+        s.ehlo()
+        s.login("alice@example.com", "alice-secret")
+        msg = make_message(subject="signed", frm="alice@example.com",
+                           body="A signed message.\r\n")
+        s.sendmail("alice@example.com", ["alice@example.com"], msg)
+        s.quit()
+        # Mail on port 25 from the same client does not go to the milter.
+        srv.send_mail(RCPT, make_message(subject="unsigned"))
+        srv.wait_delivered(RCPT, 2)
+        msgs = srv.messages(RCPT)
+        signed = [m for m in msgs if b"Subject: signed" in m]
+        unsigned = [m for m in msgs if b"Subject: unsigned" in m]
+        assert signed and unsigned
+        assert b"DKIM-Signature:" in signed[0], od.logtext()
+        assert b"DKIM-Signature:" not in unsigned[0]
+        assert dns.query("test._domainkey.example.com", "TXT") == [od.txt]
+
+        def dnsfunc(name, timeout=5):
+            name = name.decode() if isinstance(name, bytes) else name
+            ans = dns.query(name.rstrip("."), "TXT")
+            return ans[0].encode() if isinstance(ans, list) and ans else None
+
+        wire = signed[0].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        assert dkim.verify(wire, dnsfunc=dnsfunc), od.logtext()
+        # A changed body no longer verifies: the check can fail.
+        assert not dkim.verify(wire.replace(b"A signed message.", b"A forged message."),
+                               dnsfunc=dnsfunc)
+    finally:
+        od.stop()
+        dns.stop()
