@@ -36,6 +36,8 @@ struct milter_params {
 	size_t conn_limit;		/* milter_connection_limit */
 	const char *queue_dir;		/* queue_directory: unix: paths under it */
 	int chrooted;			/* the engine runs chrooted in queue_dir */
+	int numeric_only;		/* inet: addresses only (a list parsed while
+					 * serving: no blocking name lookup) */
 };
 
 /* One milter of a list: where it listens and its own settings. */

@@ -67,7 +67,7 @@ static int set_unix(struct milter_spec *m, const char *path, const struct milter
 	return 0;
 }
 
-static int set_inet(struct milter_spec *m, const char *hp, char *err, size_t errlen)
+static int set_inet(struct milter_spec *m, const char *hp, int numeric, char *err, size_t errlen)
 {
 	char host[256];
 	const char *colon = strrchr(hp, ':');
@@ -83,10 +83,12 @@ static int set_inet(struct milter_spec *m, const char *hp, char *err, size_t err
 		h[hl - 1] = '\0';
 		h++;
 	}
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = numeric ? AI_NUMERICHOST | AI_NUMERICSERV : 0 }, *res = NULL;
 	int rc = getaddrinfo(h, colon + 1, &hints, &res);
 	if (rc != 0 || res == NULL) {
-		snprintf(err, errlen, "cannot resolve \"%s\": %s", m->name, gai_strerror(rc));
+		snprintf(err, errlen, "cannot resolve \"%s\": %s%s", m->name, gai_strerror(rc),
+		    numeric ? " (an address and port number are needed here)" : "");
 		return -1;
 	}
 	memcpy(&m->sa, res->ai_addr, res->ai_addrlen);
@@ -189,7 +191,7 @@ struct milter_list *milter_list_parse(const char *value, const struct milter_par
 		if (strncmp(t[i], "unix:", 5) == 0)
 			ok = set_unix(m, t[i] + 5, p, err, errlen) == 0;
 		else if (strncmp(t[i], "inet:", 5) == 0)
-			ok = set_inet(m, t[i] + 5, err, errlen) == 0;
+			ok = set_inet(m, t[i] + 5, p->numeric_only, err, errlen) == 0;
 		else {
 			snprintf(err, errlen, "milter \"%s\": expected inet:host:port or unix:path", t[i]);
 			ok = 0;

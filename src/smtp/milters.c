@@ -207,6 +207,8 @@ static struct session_milter *get(struct session *s)
 	struct engine *e = s->eng;
 	if (s->milt)
 		return s->milt->m ? s->milt : NULL;
+	if (e->milters[s->role] == NULL && e->milter_maps == NULL)
+		return NULL;	/* no milters here: nothing allocated */
 	struct session_milter *sm = xcalloc(1, sizeof(*sm));
 	const struct milter_list *l = e->milters[s->role];
 	s->milt = sm;
@@ -216,8 +218,10 @@ static struct session_milter *get(struct session *s)
 			l = NULL;
 		else if (v) {
 			char err[512];
+			struct milter_params p = e->milter_params;
+			p.numeric_only = 1;	/* no name lookup while serving */
 			err[0] = '\0';
-			sm->own = milter_list_parse(v, &e->milter_params, err, sizeof(err));
+			sm->own = milter_list_parse(v, &p, err, sizeof(err));
 			if (sm->own == NULL && err[0])
 				log_warn("smtpd_milter_maps: %s: %s", s->addr, err);
 			l = sm->own;

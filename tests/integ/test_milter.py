@@ -406,6 +406,12 @@ def test_per_listener_override_and_milter_maps(make_server, milter, tmp_path):
     srv2 = start(make_server, milter, f"smtpd_milter_maps = texthash:{maps}")
     r = session(srv2)
     assert r["eom"].startswith("250"), r
+    # A client's own list from the map, with no global smtpd_milters.
+    maps2 = tmp_path / "milter_maps2"
+    maps2.write_text(f"127.0.0.1 {{ {milter.spec}, default_action=accept }}\n")
+    srv3 = make_server(extra=[f"smtpd_milter_maps = texthash:{maps2}"])
+    r = session(srv3)
+    assert r["mail"].startswith("550 5.7.1 Command rejected"), r
 
 
 def test_pipelined_session_and_two_messages(make_server, milter):
