@@ -768,6 +768,8 @@ static int conn_reply(struct mconn *c, struct milter_pkt *pk)
 	}
 	c->waiting = 0;
 	loop_timer_clear(&c->timer);
+	if (ms->res.verdict == MILTER_REJECT && ms->ev == EV_CONNECT)
+		c->accepted = 2;	/* it said no to the session: ask it nothing more */
 	if (ms->res.verdict == MILTER_REJECT) {
 		ms->ev = EV_NONE;
 		if (ms->async && ms->done)

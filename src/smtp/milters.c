@@ -242,18 +242,21 @@ static enum policy_stage policy_stage_of(int st)
 	return map[st];
 }
 
-/* The one place a verdict before the message becomes a reply. */
+/* The one place a verdict before the message becomes a reply. A reject
+ * at connect or HELO is Sendmail's and Postfix's way: HELO still gets its
+ * 250 (unless 421) and the reply answers MAIL from then on. */
 static int verdict(struct session *s, int st, int v, const char *rcpt)
 {
 	struct session_milter *sm = s->milt;
 	const char *reply = milter_result(sm->m)->reply;
 	if (v != MILTER_REJECT)
 		return 0;
-	if (st == MS_CONNECT) {
+	check_log_reply(s, policy_stage_of(st), "milter-reject", reply, rcpt);
+	if ((st == MS_CONNECT || st == MS_HELO) && strncmp(reply, "421", 3) != 0) {
 		free(sm->reject);
 		sm->reject = xstrdup(reply);
+		return 0;
 	}
-	check_log_reply(s, policy_stage_of(st), "milter-reject", reply, rcpt);
 	session_reply(s, "%s", reply);
 	if (strncmp(reply, "421", 3) == 0)
 		s->state = SMTP_ST_CLOSING;
@@ -287,8 +290,9 @@ static int ask(struct session *s, int st, const char *arg)
 	return verdict(s, st, v, st == MS_RCPT ? arg : NULL);
 }
 
-/* The connect event first (once), and the connect-time reject. */
-static int connect_first(struct session *s, const char *rcpt)
+/* The connect event first (once); from MAIL on, a reject said at connect
+ * or HELO. */
+static int connect_first(struct session *s, int apply_reject)
 {
 	struct session_milter *sm = s->milt;
 	if (!sm->connected) {
@@ -296,7 +300,7 @@ static int connect_first(struct session *s, const char *rcpt)
 		if (r != 0)
 			return r;
 	}
-	if (sm->reject) {
+	if (apply_reject && sm->reject) {
 		session_reply(s, "%s", sm->reject);
 		return -1;
 	}
@@ -307,7 +311,7 @@ int milters_helo(struct session *s)
 {
 	if (get(s) == NULL)
 		return 0;
-	int r = connect_first(s, NULL);
+	int r = connect_first(s, 0);
 	return r != 0 ? r : ask(s, MS_HELO, s->helo);
 }
 
@@ -315,7 +319,7 @@ int milters_mail(struct session *s)
 {
 	if (get(s) == NULL)
 		return 0;
-	int r = connect_first(s, NULL);
+	int r = connect_first(s, 1);
 	return r != 0 ? r : ask(s, MS_MAIL, s->sender);
 }
 
@@ -323,7 +327,7 @@ int milters_rcpt(struct session *s, const char *rcpt)
 {
 	if (get(s) == NULL)
 		return 0;
-	int r = connect_first(s, rcpt);
+	int r = connect_first(s, 1);
 	return r != 0 ? r : ask(s, MS_RCPT, rcpt);
 }
 
@@ -331,7 +335,7 @@ int milters_data(struct session *s)
 {
 	if (get(s) == NULL)
 		return 0;
-	int r = connect_first(s, NULL);
+	int r = connect_first(s, 1);
 	return r != 0 ? r : ask(s, MS_DATA, NULL);
 }
 
@@ -511,7 +515,10 @@ void milters_after_finish(struct session *s)
 		log_warn("%s: cannot move into the hold queue: %m", s->w->id);
 		return;
 	}
-	eom_log(s, "hold", sm->hold_reason[0] ? sm->hold_reason : "milter triggers HOLD action");
+	/* Postfix's cleanup logs no reason; ours is on the line before. */
+	if (sm->hold_reason[0])
+		log_info("%s: quarantine reason: %s", s->w->id, sm->hold_reason);
+	eom_log(s, "hold", "milter triggers HOLD action");
 }
 
 void milters_end_transaction(struct session *s)
