@@ -15,7 +15,8 @@ the cases real milters do not produce on demand.
 Stages: connect helo mail rcpt data header eoh body eom. Replies:
 "continue", "accept", "reject", "tempfail", "discard", "skip" (body),
 ("replycode", "550 5.7.0 text"), "hang" (never answer), "close" (close the
-connection), "garbage" (a bad packet), ("progress", seconds, reply)
+connection), "garbage" (a bad packet), b"Xdata" (a raw packet: command
+byte X and its data), ("progress", seconds, reply)
 (SMFIR_PROGRESS every second, then the reply), ("sleep", seconds, reply).
 What the milter saw is in m.seen: (stage, argument bytes, macros dict) in
 order, over all connections; m.connections counts connections.
@@ -214,6 +215,9 @@ class ScriptMilter:
         if what == "close":
             c.close()
             return False
+        if isinstance(what, bytes):       # a raw packet: command byte and data
+            c.sendall(packet(what[:1], what[1:]))
+            return True
         if what == "garbage":
             c.sendall(b"\xff\xff\xff\xffjunk")
             return True

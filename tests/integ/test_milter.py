@@ -13,7 +13,8 @@ import time
 import pytest
 
 from conftest import CLIENT_HELO, free_port, make_message
-from milterfix import (SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NR_HDR, OpenDkim, ScriptMilter)
+from milterfix import (SMFIP_HDR_LEADSPC, SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NR_HDR, OpenDkim,
+                       ScriptMilter)
 
 RCPT = "alice@example.com"
 
@@ -306,6 +307,53 @@ def test_close_mid_message_and_garbage(make_server, milter):
     assert r["eom"].startswith("250"), r
     srv.wait_delivered(RCPT, 1)
     assert srv.spool_files() == []
+
+
+@pytest.mark.parametrize("bad", ["unknown reply", "2xx replycode", "change not negotiated"])
+def test_replies_outside_the_protocol(make_server, milter, bad):
+    if bad == "unknown reply":
+        milter.script["eom"] = b"Z"
+    elif bad == "2xx replycode":
+        milter.script["eom"] = b"y299 not an error reply\0"
+    else:
+        milter.eom_mods = [("addheader", "X-Not", "negotiated")]
+        milter.actions = 0
+    srv = start(make_server, milter)
+    r = session(srv)
+    assert r["eom"].startswith("451 4.7.1 Service unavailable"), r
+    srv.wait_log(r"warning: milter inet:127\.0\.0\.1:\d+: (unexpected or not negotiated reply|"
+                 r"bad SMFIR_REPLYCODE)")
+    time.sleep(0.3)
+    assert srv.messages(RCPT) == [] and srv.spool_files() == []
+
+
+def test_header_leading_space(make_server, milter):
+    milter.protocol = SMFIP_HDR_LEADSPC
+    milter.eom_mods = [("addheader", "X-Lead", "  two spaces")]
+    srv = start(make_server, milter)
+    body = "Subject:no space\r\nX-Tab:\tx\r\nTo: a@example.com\r\n\r\nb\r\n"
+    assert session(srv, body=body)["eom"].startswith("250")
+    hdrs = {a.split(b"\0")[0]: a.split(b"\0")[1] for a in milter.args("header")}
+    assert hdrs[b"Subject"] == b"no space" and hdrs[b"X-Tab"] == b"\tx"
+    assert hdrs[b"To"] == b" a@example.com"
+    srv.wait_delivered(RCPT, 1)
+    assert b"\nX-Lead:  two spaces\n" in srv.messages(RCPT)[0]
+
+
+def test_large_message_and_large_replacement(make_server, milter):
+    line = "0123456789" * 7 + "\r\n"
+    body = "".join(f"{i:06d} {line}" for i in range(5000))      # about 390 KB
+    new = b"".join(b"new %06d " % i + b"x" * 60 + b"\r\n" for i in range(3000))
+    milter.eom_mods = [("replbody", new[:100000]), ("replbody", new[100000:])]
+    srv = start(make_server, milter)
+    msg = "Subject: big\r\nTo: a@example.com\r\n\r\n" + body
+    assert session(srv, body=msg)["eom"].startswith("250")
+    got = b"".join(milter.args("body"))
+    assert got == body.encode()
+    assert max(len(b) for b in milter.args("body")) <= 65535
+    srv.wait_delivered(RCPT, 1)
+    delivered = srv.messages(RCPT)[0]
+    assert delivered.split(b"\n\n", 1)[1] == new.replace(b"\r\n", b"\n")
 
 
 def test_unreachable_milter(make_server):
