@@ -246,21 +246,25 @@ class ScriptMilter:
 
 
 class OpenDkim:
-    """Debian's OpenDKIM as a signing milter (Mode s) for domain, selector
-    "test", with a fresh 1024-bit key, listening on a unix socket at
-    sock_path (UMask 000: the unprivileged engine connects). .txt is the
-    key's DNS TXT record; .stop() ends it."""
+    """Debian's OpenDKIM as a signing milter (mode "s") for domain, selector
+    "test", with a fresh 1024-bit key (or key, a file), listening on
+    sock_path: a unix socket path (UMask 000: the unprivileged engine
+    connects) or "inet:PORT@127.0.0.1". mode "v" verifies, looking keys up
+    at nameserver ("127.0.0.1@PORT"). .txt is the key's DNS TXT record;
+    .stop() ends it."""
 
     EXE = "/usr/sbin/opendkim"
 
-    def __init__(self, sock_path, domain="example.com", internal="192.0.2.1"):
+    def __init__(self, sock_path, domain="example.com", internal="192.0.2.1", mode="s",
+                 nameserver=None, key=None):
         import subprocess
         import tempfile
         self.dir = tempfile.mkdtemp(prefix="mw-opendkim-")
         os.chmod(self.dir, 0o755)
-        self.key = os.path.join(self.dir, "test.private")
-        subprocess.run(["openssl", "genrsa", "-out", self.key, "1024"], check=True,
-                       capture_output=True)
+        self.key = key or os.path.join(self.dir, "test.private")
+        if key is None:
+            subprocess.run(["openssl", "genrsa", "-out", self.key, "1024"], check=True,
+                           capture_output=True)
         der = subprocess.run(["openssl", "rsa", "-in", self.key, "-pubout", "-outform", "DER"],
                              check=True, capture_output=True).stdout
         import base64
@@ -270,8 +274,12 @@ class OpenDkim:
         self.log = os.path.join(self.dir, "log")
         with open(self.conf, "w") as f:
             f.write("\n".join([
-                "Syslog no", "Background no", "Mode s", f"Domain {domain}", "Selector test",
-                f"KeyFile {self.key}", f"Socket local:{sock_path}", "UMask 000",
+                "Syslog no", "Background no", f"Mode {mode}", f"Domain {domain}",
+                "Selector test", "AuthservID mx.test.example",
+                # verify mode: keys from the test's DNS server (unbound's addr@port)
+                *([f"Nameservers {nameserver}"] if nameserver else []),
+                f"KeyFile {self.key}", "UMask 000",
+                f"Socket {sock_path if sock_path.startswith('inet:') else 'local:' + sock_path}",
                 "Canonicalization relaxed/simple", "RequireSafeKeys no",
                 # Only authenticated senders are signed: the test client's
                 # address is not internal, so the {auth_authen} macro decides.
@@ -281,7 +289,8 @@ class OpenDkim:
 
     def start(self, timeout=10.0):
         import subprocess
-        if os.path.exists(self.sock_path):
+        inet = self.sock_path.startswith("inet:")
+        if not inet and os.path.exists(self.sock_path):
             os.unlink(self.sock_path)
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen([self.EXE, "-f", "-x", self.conf, "-l"],
@@ -291,7 +300,14 @@ class OpenDkim:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"opendkim exited {self.proc.returncode}: {self.logtext()}")
-            if os.path.exists(self.sock_path):
+            if inet:
+                port = int(self.sock_path[5:].split("@")[0])
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    return self
+                except OSError:
+                    pass
+            elif os.path.exists(self.sock_path):
                 return self
             time.sleep(0.05)
         self.stop()

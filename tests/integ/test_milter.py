@@ -546,3 +546,65 @@ def test_opendkim_signs_authenticated_submission(make_server, tmp_path):
     finally:
         od.stop()
         dns.stop()
+
+
+def test_opendkim_verifier_adds_authentication_results(make_server, tmp_path):
+    """The signed message of the test above, sent again on port 25 where a
+    second OpenDKIM verifies (Mode v, keys from the test's dnsmasq): its
+    Authentication-Results header says dkim=pass in the delivered file, and
+    dkim=fail for a copy whose body was changed on the way."""
+    if not os.path.exists(OpenDkim.EXE):
+        pytest.skip("opendkim not installed (scripts/install-deps.sh)")
+    import smtplib
+    import dnsfix
+    from tlsfix import TlsFiles
+
+    tls = TlsFiles()
+    port = free_port()
+    vport = free_port()
+    srv = make_server(extra=tls.config(
+        f"submission_listen = 127.0.0.1:{port}",
+        "submission/inet/smtpd_milters = unix:opendkim/opendkim.sock",
+        f"smtpd_milters = inet:127.0.0.1:{vport}"), start=False)
+    os.makedirs(os.path.join(srv.spool, "opendkim"), exist_ok=True)
+    signer = OpenDkim(os.path.join(srv.spool, "opendkim", "opendkim.sock"))
+    dns = dnsfix.DnsServer(extra_args=[f"--txt-record=test._domainkey.example.com,{signer.txt}"])
+    dns.start()
+    verifier = OpenDkim(f"inet:{vport}@127.0.0.1", mode="v", key=signer.key,
+                        nameserver=f"127.0.0.1@{dns.port}")
+    try:
+        signer.start()
+        verifier.start()
+        srv.start()
+        s = smtplib.SMTP("127.0.0.1", port, local_hostname=CLIENT_HELO, timeout=15)
+        s._host = "mx.test.example"
+        s.ehlo()
+        s.starttls(context=tls.client_context())
+        s.ehlo()
+        s.login("alice@example.com", "alice-secret")
+        s.sendmail("alice@example.com", ["alice@example.com"],
+                   make_message(subject="signed", frm="alice@example.com",
+                                body="A signed message.\r\n"))
+        s.quit()
+        srv.wait_delivered(RCPT, 1)
+        first = srv.messages(RCPT)[0]
+        assert b"DKIM-Signature:" in first, signer.logtext()
+        # What left us: drop the lines local delivery added, CRLF again.
+        lines = first.split(b"\n")
+        assert lines[0].startswith(b"Return-Path:") and lines[1].startswith(b"Delivered-To:")
+        wire = b"\r\n".join(lines[2:]).decode()
+        srv.send_mail("bob@example.net", wire, sender="alice@example.com")
+        srv.send_mail("bob@example.net", wire.replace("A signed message.", "A forged message."),
+                      sender="alice@example.com")
+        srv.wait_delivered("bob@example.net", 2)
+        got = {(b"forged" in m): m for m in srv.messages("bob@example.net")}
+        head_ok = got[False].split(b"\n\n")[0]
+        head_bad = got[True].split(b"\n\n")[0]
+        assert b"\nAuthentication-Results: mx.test.example;\n\tdkim=pass" in head_ok, \
+            (head_ok, verifier.logtext())
+        assert b'dkim=fail reason="signature verification failed"' in head_bad, \
+            (head_bad, verifier.logtext())
+    finally:
+        signer.stop()
+        verifier.stop()
+        dns.stop()
