@@ -1,8 +1,9 @@
 /*
- * milter — one SMTP session's milters: a connection to each (opened at
- * the first event, kept to the end of the session, within the process's
- * milter_connection_limit), option negotiation, and each event sent to
- * the milters in list order on the engine's event loop. An event waits
+ * milter — one SMTP session's milters and its events: a connection to
+ * each (milter_conn.c: opened at the first event, kept to the end of the
+ * session, within the process's milter_connection_limit), each event
+ * built here and sent to the milters in list order on the engine's event
+ * loop, their answers read by milter_reply.c. An event waits
  * only for its own session's milters: the caller gets MILTER_PENDING and
  * its done callback when every milter has answered (or failed, when the
  * milter's default_action decides). Postfix's milter8.c behaviour: a
@@ -24,59 +25,6 @@
 #include "common/util.h"
 #include "milter/milter.h"
 #include "milter/milter_int.h"
-
-enum mc_state { MC_NEW, MC_WAITSLOT, MC_CONNECTING, MC_NEGOTIATE, MC_READY, MC_FAILED };
-enum ev_kind { EV_NONE, EV_CONNECT, EV_HELO, EV_MAIL, EV_RCPT, EV_DATA, EV_MSG };
-enum cstep { CS_HDR, CS_EOH, CS_BODY, CS_EOM, CS_DONE };
-
-struct mconn {
-	struct milter_sess *ms;
-	const struct milter_spec *spec;
-	int fd;
-	enum mc_state st;
-	uint32_t actions, pflags;
-	char **mlist[MILTER_M_COUNT];	/* macro lists the milter asked for */
-	int accepted;			/* 1: this transaction, 2: this session */
-	int in_tx;			/* MAIL was sent: ABORT at the end */
-	int waiting;			/* a reply is due */
-	struct buf out, in;
-	struct loop_timer timer;
-	struct mconn *wnext;		/* the wait list for a free slot */
-};
-
-struct milter_sess {
-	const struct milter_list *l;
-	const struct milter_params *p;
-	milter_macro_fn *macro;
-	milter_done_fn *done;
-	void *arg;
-	struct mconn *c;
-	size_t n;
-	enum ev_kind ev;
-	size_t cur;			/* the milter being asked */
-	int async;			/* the caller got MILTER_PENDING */
-	char *a1, *a2;
-	unsigned port;
-	const char *msg;		/* EV_MSG: the message, the caller's */
-	size_t msglen, hdr_end, body_start;
-	int in_run;			/* ev_run is on the stack */
-	enum cstep cstep;
-	size_t coff;			/* next header or body byte */
-	int discard;			/* DISCARD before the end of the message */
-	struct milter_result res;
-};
-
-static size_t open_conns;			/* connected or connecting */
-static struct mconn *wait_head, *wait_tail;	/* waiting for a slot */
-
-static void conn_start(struct mconn *c);
-static void conn_fail(struct mconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ev_continue(struct milter_sess *ms);
-
-size_t milter_open_connections(void)
-{
-	return open_conns;
-}
 
 struct milter_sess *milter_sess_new(const struct milter_list *l, const struct milter_params *p,
     milter_macro_fn *macro, milter_done_fn *done, void *arg)
@@ -101,45 +49,6 @@ struct milter_sess *milter_sess_new(const struct milter_list *l, const struct mi
 	return ms;
 }
 
-static void wait_remove(struct mconn *c)
-{
-	struct mconn **pp = &wait_head, *prev = NULL;
-	for (; *pp; prev = *pp, pp = &(*pp)->wnext)
-		if (*pp == c) {
-			*pp = c->wnext;
-			if (wait_tail == c)
-				wait_tail = prev;
-			c->wnext = NULL;
-			return;
-		}
-}
-
-/* Close the socket; a freed slot goes to the first waiting session. */
-static void conn_close(struct mconn *c)
-{
-	loop_timer_clear(&c->timer);
-	if (c->st == MC_WAITSLOT)
-		wait_remove(c);
-	if (c->fd >= 0) {
-		loop_unwatch(c->fd);
-		close(c->fd);
-		c->fd = -1;
-		open_conns--;
-		if (wait_head && open_conns < wait_head->ms->p->conn_limit) {
-			struct mconn *w = wait_head;
-			wait_remove(w);
-			conn_start(w);
-		}
-	}
-	c->waiting = 0;
-	buf_reset(&c->in);
-	buf_reset(&c->out);
-	for (int i = 0; i < MILTER_M_COUNT; i++) {
-		config_list_free(c->mlist[i]);
-		c->mlist[i] = NULL;
-	}
-}
-
 void milter_sess_free(struct milter_sess *ms)
 {
 	if (ms == NULL)
@@ -152,7 +61,7 @@ void milter_sess_free(struct milter_sess *ms)
 			if (write(c->fd, q, sizeof(q)) < 0)
 				(void)0;
 		}
-		conn_close(c);
+		milter_conn_close(c);
 		buf_free(&c->in);
 		buf_free(&c->out);
 	}
@@ -167,56 +76,6 @@ void milter_sess_free(struct milter_sess *ms)
 struct milter_result *milter_result(struct milter_sess *ms)
 {
 	return &ms->res;
-}
-
-/* ---- output ---- */
-
-static void conn_io(int fd, int events, void *arg);
-
-static void conn_watch(struct mconn *c)
-{
-	int ev = LOOP_READ;
-	if (c->st == MC_CONNECTING || c->out.len > 0)
-		ev |= LOOP_WRITE;
-	loop_watch(c->fd, ev, conn_io, c);
-}
-
-/* Write what the socket takes; the rest when it is writable. 0 or -1
- * (the connection failed, c is closed). */
-static int conn_flush(struct mconn *c)
-{
-	while (c->out.len > 0) {
-		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_fail(c, "write error: %s", strerror(errno));
-			return -1;
-		}
-		buf_consume(&c->out, (size_t)n);
-	}
-	conn_watch(c);
-	return 0;
-}
-
-static void conn_timeout(void *arg)
-{
-	struct mconn *c = arg;
-	if (c->st == MC_WAITSLOT)
-		conn_fail(c, "no free milter connection (milter_connection_limit %zu) in time",
-		    c->ms->p->conn_limit);
-	else if (c->st == MC_CONNECTING || c->st == MC_NEGOTIATE)
-		conn_fail(c, "can't connect or negotiate in time");
-	else
-		conn_fail(c, "can't read reply: timeout");
-}
-
-static void conn_expect(struct mconn *c, long ms)
-{
-	c->waiting = 1;
-	loop_timer_set(&c->timer, (uint64_t)ms, conn_timeout, c);
 }
 
 /* The macros of a stage that have a value now, as one SMFIC_MACRO. */
@@ -243,101 +102,6 @@ static void put_macros(struct mconn *c, enum milter_mstage st, char cmd)
 	}
 	milter_pkt_end(&c->out, start);
 }
-
-/* ---- connecting ---- */
-
-static void conn_start(struct mconn *c)
-{
-	const struct milter_spec *sp = c->spec;
-	if (open_conns >= c->ms->p->conn_limit) {
-		c->st = MC_WAITSLOT;
-		if (wait_tail)
-			wait_tail->wnext = c;
-		else
-			wait_head = c;
-		wait_tail = c;
-		c->wnext = NULL;
-		loop_timer_set(&c->timer, (uint64_t)sp->connect_ms, conn_timeout, c);
-		return;
-	}
-	c->fd = socket(sp->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		conn_fail(c, "socket: %s", strerror(errno));
-		return;
-	}
-	open_conns++;
-	c->st = MC_CONNECTING;
-	if (connect(c->fd, (const struct sockaddr *)&sp->sa, sp->salen) < 0 &&
-	    errno != EINPROGRESS && errno != EAGAIN) {
-		conn_fail(c, "can't connect: %s", strerror(errno));
-		return;
-	}
-	loop_timer_set(&c->timer, (uint64_t)sp->connect_ms, conn_timeout, c);
-	conn_watch(c);
-}
-
-/* Connected: offer our version, actions and protocol steps. */
-static void conn_negotiate(struct mconn *c)
-{
-	int err = 0;
-	socklen_t el = sizeof(err);
-	size_t start;
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-		err = errno;
-	if (err != 0) {
-		conn_fail(c, "can't connect: %s", strerror(err));
-		return;
-	}
-	uint32_t proto = c->spec->protocol >= 6 ? 0x1fffff : 0x7ff;
-	milter_pkt_begin(&c->out, SMFIC_OPTNEG, &start);
-	milter_pkt_u32(&c->out, (uint32_t)c->spec->protocol);
-	milter_pkt_u32(&c->out, SMFIF_ALL);
-	milter_pkt_u32(&c->out, proto);
-	milter_pkt_end(&c->out, start);
-	c->st = MC_NEGOTIATE;
-	c->waiting = 1;
-	conn_flush(c);
-}
-
-/* The milter's OPTNEG: its version, the actions and steps it wants (a
- * subset of ours), then (version 6) macro lists per stage. */
-static int conn_optneg(struct mconn *c, struct milter_pkt *pk)
-{
-	uint32_t ver, act, proto;
-	uint32_t offered = c->spec->protocol >= 6 ? 0x1fffff : 0x7ff;
-	if (pk->cmd != SMFIC_OPTNEG || milter_pkt_get_u32(pk, &ver) < 0 ||
-	    milter_pkt_get_u32(pk, &act) < 0 || milter_pkt_get_u32(pk, &proto) < 0) {
-		conn_fail(c, "bad SMFIC_OPTNEG reply");
-		return -1;
-	}
-	if (ver < 2 || ver > 6) {
-		conn_fail(c, "protocol version %u is not supported", ver);
-		return -1;
-	}
-	if ((act & ~(uint32_t)SMFIF_ALL) || (proto & ~offered)) {
-		conn_fail(c, "requested actions 0x%x or protocol 0x%x that were not offered", act, proto);
-		return -1;
-	}
-	c->actions = act;
-	c->pflags = proto;
-	while (pk->off + 4 < pk->len) {
-		uint32_t st;
-		const char *list;
-		if (milter_pkt_get_u32(pk, &st) < 0 || milter_pkt_get_str(pk, &list) < 0 ||
-		    st >= MILTER_M_COUNT) {
-			conn_fail(c, "bad macro list in SMFIC_OPTNEG reply");
-			return -1;
-		}
-		config_list_free(c->mlist[st]);
-		c->mlist[st] = config_list(list);
-	}
-	c->st = MC_READY;
-	c->waiting = 0;
-	loop_timer_clear(&c->timer);
-	return 0;
-}
-
-/* ---- events ---- */
 
 /* The next header of the message at ms->coff: name and value (value
  * without its leading white space unless the milter wants it). 0 or -1
@@ -497,7 +261,7 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 	return 0;
 }
 
-static void set_reply(struct milter_sess *ms, const struct mconn *c, const char *reply)
+void milter_set_reply(struct milter_sess *ms, const struct mconn *c, const char *reply)
 {
 	ms->res.verdict = MILTER_REJECT;
 	str_copy(ms->res.reply, sizeof(ms->res.reply), reply);
@@ -517,12 +281,12 @@ static int apply_default(struct milter_sess *ms, struct mconn *c)
 		    "milter %s is unavailable (milter_default_action = quarantine)", c->spec->name);
 		return 0;
 	case MILTER_ACT_REJECT:
-		set_reply(ms, c, "550 5.7.1 Command rejected");
+		milter_set_reply(ms, c, "550 5.7.1 Command rejected");
 		return 1;
 	case MILTER_ACT_TEMPFAIL:
 		break;
 	}
-	set_reply(ms, c, "451 4.7.1 Service unavailable - try again later");
+	milter_set_reply(ms, c, "451 4.7.1 Service unavailable - try again later");
 	return 1;
 }
 
@@ -552,16 +316,16 @@ static int ev_run_list(struct milter_sess *ms)
 			continue;
 		}
 		if (c->st == MC_NEW)
-			conn_start(c);
+			milter_conn_start(c);
 		if (c->st == MC_FAILED)
 			continue;
 		if (c->st != MC_READY)
-			return MILTER_PENDING;	/* ev_continue when negotiated */
+			return MILTER_PENDING;	/* milter_ev_continue when negotiated */
 		int reply = ev_send(ms, c);
-		if (conn_flush(c) < 0)
+		if (milter_conn_flush(c) < 0)
 			continue;	/* failed: its default action next turn */
 		if (reply) {
-			conn_expect(c, ms->ev == EV_MSG ? c->spec->content_ms : c->spec->command_ms);
+			milter_conn_expect(c, ms->ev == EV_MSG ? c->spec->content_ms : c->spec->command_ms);
 			return MILTER_PENDING;
 		}
 		ms->cur++;
@@ -599,7 +363,7 @@ static int ev_start(struct milter_sess *ms, enum ev_kind ev)
 }
 
 /* A reply came, or a milter failed: go on; tell the caller when done. */
-static void ev_continue(struct milter_sess *ms)
+void milter_ev_continue(struct milter_sess *ms)
 {
 	if (ms->ev == EV_NONE || ms->in_run)
 		return;		/* the running ev_run sees the change */
@@ -610,243 +374,6 @@ static void ev_continue(struct milter_sess *ms)
 	ms->ev = EV_NONE;
 	if (ms->async && ms->done)
 		ms->done(ms->arg);	/* last: the caller may free ms later */
-}
-
-static void conn_fail(struct mconn *c, const char *fmt, ...)
-{
-	char why[300];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	log_warn("milter %s: %s", c->spec->name, why);
-	int was_waiting = c->waiting || c->st != MC_READY;
-	conn_close(c);
-	c->st = MC_FAILED;
-	if (was_waiting)
-		ev_continue(c->ms);
-}
-
-/* Record one change asked for at the end of the message. */
-static int add_edit(struct mconn *c, struct milter_pkt *pk)
-{
-	struct milter_result *r = &c->ms->res;
-	struct milter_edit e = { 0 };
-	const char *a = NULL, *b = NULL;
-	uint32_t need;
-	int ok;
-	switch (pk->cmd) {
-	case SMFIR_ADDHEADER: need = SMFIF_ADDHDRS; e.type = MILTER_E_ADDHDR;
-		ok = milter_pkt_get_str(pk, &a) == 0 && milter_pkt_get_str(pk, &b) == 0; break;
-	case SMFIR_INSHEADER: need = SMFIF_ADDHDRS; e.type = MILTER_E_INSHDR;
-		ok = milter_pkt_get_u32(pk, &e.index) == 0 && milter_pkt_get_str(pk, &a) == 0 &&
-		    milter_pkt_get_str(pk, &b) == 0; break;
-	case SMFIR_CHGHEADER: need = SMFIF_CHGHDRS; e.type = MILTER_E_CHGHDR;
-		ok = milter_pkt_get_u32(pk, &e.index) == 0 && milter_pkt_get_str(pk, &a) == 0 &&
-		    milter_pkt_get_str(pk, &b) == 0; break;
-	case SMFIR_ADDRCPT: need = SMFIF_ADDRCPT; e.type = MILTER_E_ADDRCPT;
-		ok = milter_pkt_get_str(pk, &a) == 0; break;
-	case SMFIR_ADDRCPT_PAR: need = SMFIF_ADDRCPT_PAR; e.type = MILTER_E_ADDRCPT;
-		ok = milter_pkt_get_str(pk, &a) == 0; break;
-	case SMFIR_DELRCPT: need = SMFIF_DELRCPT; e.type = MILTER_E_DELRCPT;
-		ok = milter_pkt_get_str(pk, &a) == 0; break;
-	case SMFIR_CHGFROM: need = SMFIF_CHGFROM; e.type = MILTER_E_CHGFROM;
-		ok = milter_pkt_get_str(pk, &a) == 0; break;
-	case SMFIR_REPLBODY:
-		if (!(c->actions & SMFIF_CHGBODY))
-			return -1;
-		if (!r->body_replaced) {
-			buf_reset(&r->body);
-			r->body_replaced = 1;
-		}
-		/* CRLF to LF, as the queue file keeps it. */
-		for (size_t i = 0; i < pk->len; i++)
-			if (!(pk->data[i] == '\r' && i + 1 < pk->len && pk->data[i + 1] == '\n') &&
-			    buf_append(&r->body, pk->data + i, 1) < 0)
-				return -1;
-		return 0;
-	case SMFIR_QUARANTINE:
-		if (!(c->actions & SMFIF_QUARANTINE) || milter_pkt_get_str(pk, &a) < 0)
-			return -1;
-		r->hold = 1;
-		str_copy(r->hold_reason, sizeof(r->hold_reason), a);
-		return 0;
-	default:
-		return -1;
-	}
-	if (!ok || !(c->actions & need))
-		return -1;
-	e.name = xstrdup(a);
-	e.value = b && (*b || e.type != MILTER_E_CHGHDR) ? xstrdup(b) : NULL;
-	e.leadspc = (c->pflags & SMFIP_HDR_LEADSPC) != 0;
-	if (r->nedits == r->edits_cap) {
-		r->edits_cap = r->edits_cap ? r->edits_cap * 2 : 8;
-		r->edits = xrealloc(r->edits, r->edits_cap * sizeof(*r->edits));
-	}
-	r->edits[r->nedits++] = e;
-	return 0;
-}
-
-/* A reply text of SMFIR_REPLYCODE: "4xx"/"5xx", each line the same code. */
-static int replycode_ok(const char *t)
-{
-	if (strlen(t) < 4 || (t[0] != '4' && t[0] != '5') || t[1] < '0' || t[1] > '9' ||
-	    t[2] < '0' || t[2] > '9' || (t[3] != ' ' && t[3] != '-'))
-		return 0;
-	for (const char *p = t; *p; p++)
-		if ((unsigned char)*p < 0x20 && *p != '\r' && *p != '\n' && *p != '\t')
-			return 0;
-	return 1;
-}
-
-/* One reply packet while an event waits on c. 0 go on reading, 1 the
- * event moved on (stop reading), -1 c failed. */
-static int conn_reply(struct mconn *c, struct milter_pkt *pk)
-{
-	struct milter_sess *ms = c->ms;
-	const char *text;
-	if (c->st == MC_NEGOTIATE) {
-		if (conn_optneg(c, pk) < 0)
-			return -1;
-		ev_continue(ms);
-		return 1;
-	}
-	if (!c->waiting) {
-		conn_fail(c, "unexpected reply '%c' with no request", pk->cmd);
-		return -1;
-	}
-	switch (pk->cmd) {
-	case SMFIR_PROGRESS:
-		conn_expect(c, c->spec->content_ms);
-		return 0;
-	case SMFIR_CONTINUE:
-		break;
-	case SMFIR_SKIP:
-		if (ms->ev != EV_MSG || ms->cstep != CS_BODY) {
-			conn_fail(c, "SMFIR_SKIP outside the body");
-			return -1;
-		}
-		ms->cstep = CS_EOM;
-		break;
-	case SMFIR_ACCEPT:
-		c->accepted = ms->ev == EV_CONNECT || ms->ev == EV_HELO ? 2 : 1;
-		break;
-	case SMFIR_DISCARD:
-		if (ms->ev == EV_CONNECT || ms->ev == EV_HELO) {
-			conn_fail(c, "DISCARD outside a transaction");
-			return -1;
-		}
-		ms->discard = 1;
-		c->accepted = 1;
-		break;
-	case SMFIR_REJECT:
-		set_reply(ms, c, ms->ev == EV_CONNECT || ms->ev == EV_HELO ?
-		    "554 5.7.1 Command rejected" : "550 5.7.1 Command rejected");
-		break;
-	case SMFIR_TEMPFAIL:
-		set_reply(ms, c, "451 4.7.1 Service unavailable - try again later");
-		break;
-	case SMFIR_SHUTDOWN:
-		set_reply(ms, c, "421 4.7.0 Server closing connection");
-		break;
-	case SMFIR_CONN_FAIL:
-		conn_fail(c, "SMFIR_CONN_FAIL");
-		return -1;
-	case SMFIR_REPLYCODE:
-		if (milter_pkt_get_str(pk, &text) < 0 || !replycode_ok(text)) {
-			conn_fail(c, "bad SMFIR_REPLYCODE reply");
-			return -1;
-		}
-		set_reply(ms, c, text);
-		break;
-	default:
-		if (ms->ev != EV_MSG || ms->cstep != CS_DONE || add_edit(c, pk) < 0) {
-			conn_fail(c, "unexpected or not negotiated reply '%c'", pk->cmd);
-			return -1;
-		}
-		return 0;	/* the final reply comes after the changes */
-	}
-	c->waiting = 0;
-	loop_timer_clear(&c->timer);
-	if (ms->res.verdict == MILTER_REJECT && ms->ev == EV_CONNECT)
-		c->accepted = 2;	/* it said no to the session: ask it nothing more */
-	if (ms->res.verdict == MILTER_REJECT) {
-		ms->ev = EV_NONE;
-		if (ms->async && ms->done)
-			ms->done(ms->arg);
-		return 1;
-	}
-	/* The message goes on with c unless it answered for all of it. */
-	if (ms->ev != EV_MSG || ms->cstep == CS_DONE || pk->cmd == SMFIR_ACCEPT ||
-	    pk->cmd == SMFIR_DISCARD) {
-		if (ms->ev == EV_MSG)
-			c->in_tx = 0;
-		ms->cur++;
-		ms->cstep = CS_HDR;
-		ms->coff = 0;
-	}
-	ev_continue(ms);
-	return 1;
-}
-
-static void conn_read(struct mconn *c)
-{
-	char tmp[16384];
-	for (;;) {
-		ssize_t n = recv(c->fd, tmp, sizeof(tmp), 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_fail(c, "read error: %s", strerror(errno));
-			return;
-		}
-		if (n == 0) {
-			conn_fail(c, "connection closed%s", c->waiting ? " while a reply was due" : "");
-			return;
-		}
-		if (buf_append(&c->in, tmp, (size_t)n) < 0) {
-			conn_fail(c, "reply too long");
-			return;
-		}
-		if ((size_t)n < sizeof(tmp))
-			break;
-	}
-	for (;;) {
-		struct milter_pkt pk;
-		size_t used;
-		int r = milter_pkt_parse(c->in.data, c->in.len, &pk, &used);
-		if (r < 0) {
-			conn_fail(c, "bad packet length");
-			return;
-		}
-		if (r == 0)
-			return;
-		/* Copy the packet out: handling it may send and read again. */
-		char *copy = xmalloc(pk.len + 1);
-		memcpy(copy, pk.data, pk.len);
-		pk.data = copy;
-		buf_consume(&c->in, used);
-		r = conn_reply(c, &pk);
-		free(copy);
-		if (r != 0)
-			return;
-	}
-}
-
-static void conn_io(int fd, int events, void *arg)
-{
-	struct mconn *c = arg;
-	if (c->st == MC_CONNECTING) {
-		if (events & (LOOP_WRITE | LOOP_READ))
-			conn_negotiate(c);
-		return;
-	}
-	if ((events & LOOP_WRITE) && c->out.len > 0 && conn_flush(c) < 0)
-		return;
-	if (events & LOOP_READ)
-		conn_read(c);
 }
 
 int milter_connect(struct milter_sess *ms, const char *host, const char *addr, unsigned port)
@@ -905,14 +432,14 @@ void milter_abort(struct milter_sess *ms)
 			continue;
 		if (c->waiting) {
 			/* An event cut short (the session goes away): start over. */
-			conn_close(c);
+			milter_conn_close(c);
 			c->st = MC_FAILED;
 			continue;
 		}
 		if (c->in_tx) {
 			char a[5] = { 0, 0, 0, 1, SMFIC_ABORT };
 			buf_append(&c->out, a, sizeof(a));
-			conn_flush(c);
+			milter_conn_flush(c);
 			c->in_tx = 0;
 		}
 	}

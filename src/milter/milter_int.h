@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/loop.h"
+#include "milter/milter.h"
 
 /* Commands, MTA to milter (SMFIC_*). */
 #define SMFIC_ABORT	'A'
@@ -120,4 +122,68 @@ int milter_pkt_get_str(struct milter_pkt *p, const char **s);
 void milter_split(const char *msg, size_t len, size_t *hdr_end, size_t *body);
 /* Name of a command or reply byte, for logs ("SMFIC_MAIL"). */
 const char *milter_cmd_name(char cmd);
+
+/* ---- a session's milters, shared by milter.c, milter_conn.c and
+ * milter_reply.c ---- */
+
+enum mc_state { MC_NEW, MC_WAITSLOT, MC_CONNECTING, MC_NEGOTIATE, MC_READY, MC_FAILED };
+enum ev_kind { EV_NONE, EV_CONNECT, EV_HELO, EV_MAIL, EV_RCPT, EV_DATA, EV_MSG };
+enum cstep { CS_HDR, CS_EOH, CS_BODY, CS_EOM, CS_DONE };
+
+/* One milter connection of a session. */
+struct mconn {
+	struct milter_sess *ms;
+	const struct milter_spec *spec;
+	int fd;
+	enum mc_state st;
+	uint32_t actions, pflags;
+	char **mlist[MILTER_M_COUNT];	/* macro lists the milter asked for */
+	int accepted;			/* 1: this transaction, 2: this session */
+	int in_tx;			/* MAIL was sent: ABORT at the end */
+	int waiting;			/* a reply is due */
+	struct buf out, in;
+	struct loop_timer timer;
+	struct mconn *wnext;		/* the wait list for a free slot */
+};
+
+/* A session's milters and the event in progress. */
+struct milter_sess {
+	const struct milter_list *l;
+	const struct milter_params *p;
+	milter_macro_fn *macro;
+	milter_done_fn *done;
+	void *arg;
+	struct mconn *c;
+	size_t n;
+	enum ev_kind ev;
+	size_t cur;			/* the milter being asked */
+	int async;			/* the caller got MILTER_PENDING */
+	char *a1, *a2;
+	unsigned port;
+	const char *msg;		/* EV_MSG: the message, the caller's */
+	size_t msglen, hdr_end, body_start;
+	int in_run;			/* ev_run is on the stack */
+	enum cstep cstep;
+	size_t coff;			/* next header or body byte */
+	int discard;			/* DISCARD before the end of the message */
+	struct milter_result res;
+};
+
+/* milter_conn.c: connections (connect, negotiate, write, read, close,
+ * fail), within milter_connection_limit. */
+void milter_conn_start(struct mconn *c);
+void milter_conn_close(struct mconn *c);
+/* Write what the socket takes now. 0, or -1 (c failed and is closed). */
+int milter_conn_flush(struct mconn *c);
+/* A reply is due within ms. */
+void milter_conn_expect(struct mconn *c, long ms);
+/* Log, close, mark failed; the waiting event goes on with its default. */
+void milter_conn_fail(struct mconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* milter_reply.c: one packet from the milter. 0 read on, 1 the event
+ * moved on, -1 c failed. */
+int milter_conn_reply(struct mconn *c, struct milter_pkt *pk);
+/* milter.c: a reply came or a milter failed: go on with the event. */
+void milter_ev_continue(struct milter_sess *ms);
+/* The event's verdict is this SMTP reply, from c. */
+void milter_set_reply(struct milter_sess *ms, const struct mconn *c, const char *reply);
 #endif
