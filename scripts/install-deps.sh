@@ -21,6 +21,7 @@ PKGS=(
 	iproute2 procps
 	dnsmasq-base postgrey fail2ban nftables iptables
 	dovecot-core dovecot-lmtpd
+	opendkim opendkim-tools python3-dkim
 	clang-14 libclang-rt-14-dev
 )
 

@@ -10,6 +10,7 @@
 #   dns      the asynchronous resolver and its cache
 #   sasl     password checking (file, Dovecot)
 #   policy   restrictions (Postfix's smtpd_*_restrictions)
+#   milter   the milter protocol client (used by the smtp engine)
 #   smtp     the smtp engine: sessions, TLS, AUTH; no queue manager, no ban engine
 #   queue    the queue manager: pickup, relay, bounces; no smtp engine
 #   local    local delivery (Maildir)
@@ -25,11 +26,12 @@ declare -A allow=(
 	[dns]="common"
 	[sasl]="common"
 	[policy]="common mail dns"
-	[smtp]="common mail dns sasl policy"
+	[milter]="common mail"
+	[smtp]="common mail dns sasl policy milter"
 	[queue]="common mail dns"
 	[local]="common mail"
 	[warden]="common mail"
-	[master]="common mail dns sasl policy smtp queue local warden"
+	[master]="common mail dns sasl policy milter smtp queue local warden"
 	[cli]="common mail dns sasl policy queue local warden"
 )
 

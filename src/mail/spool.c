@@ -84,10 +84,28 @@ static int spool_rec(struct spool_writer *w, const char *type, const char *val)
 	return spool_put(w, line, (size_t)n);
 }
 
-int spool_create(struct spool_writer *w, int dirfd, const struct spool_env *env)
+/* The envelope records and "B": the start of every queue file. */
+static void spool_envelope(struct spool_writer *w, const struct spool_env *env)
 {
 	char tmp[128];
 
+	spool_rec(w, "MW1", NULL);
+	snprintf(tmp, sizeof(tmp), "T %ld.%06ld", env->arrival_sec, env->arrival_usec);
+	spool_rec(w, tmp, NULL);
+	snprintf(tmp, sizeof(tmp), "C %s ", env->client_name ? env->client_name : "unknown");
+	spool_rec(w, tmp, env->client_addr);
+	spool_rec(w, "H ", env->helo);
+	spool_rec(w, "P ", env->proto);
+	if (env->sasl_user)
+		spool_rec(w, "A ", env->sasl_user);
+	spool_rec(w, "S ", env->sender);
+	for (size_t i = 0; i < env->nrcpt; i++)
+		spool_rec(w, "R- ", env->rcpt[i].addr);
+	spool_rec(w, "B", NULL);
+}
+
+int spool_create(struct spool_writer *w, int dirfd, const struct spool_env *env)
+{
 	memset(w, 0, sizeof(*w));
 	w->dirfd = dirfd;
 	for (int tries = 0; tries < 100; tries++) {
@@ -105,19 +123,7 @@ int spool_create(struct spool_writer *w, int dirfd, const struct spool_env *env)
 		errno = e;
 		return -1;
 	}
-	spool_rec(w, "MW1", NULL);
-	snprintf(tmp, sizeof(tmp), "T %ld.%06ld", env->arrival_sec, env->arrival_usec);
-	spool_rec(w, tmp, NULL);
-	snprintf(tmp, sizeof(tmp), "C %s ", env->client_name ? env->client_name : "unknown");
-	spool_rec(w, tmp, env->client_addr);
-	spool_rec(w, "H ", env->helo);
-	spool_rec(w, "P ", env->proto);
-	if (env->sasl_user)
-		spool_rec(w, "A ", env->sasl_user);
-	spool_rec(w, "S ", env->sender);
-	for (size_t i = 0; i < env->nrcpt; i++)
-		spool_rec(w, "R- ", env->rcpt[i].addr);
-	spool_rec(w, "B", NULL);
+	spool_envelope(w, env);
 	if (w->error) {
 		int e = w->error;
 		spool_abort(w);
@@ -125,6 +131,20 @@ int spool_create(struct spool_writer *w, int dirfd, const struct spool_env *env)
 		return -1;
 	}
 	return 0;
+}
+
+int spool_rewrite(struct spool_writer *w, const struct spool_env *env)
+{
+	w->wlen = 0;
+	if (w->error)
+		return -1;
+	if (ftruncate(w->fd, 0) < 0 || lseek(w->fd, 0, SEEK_SET) < 0) {
+		w->error = errno;
+		return -1;
+	}
+	w->body_len = 0;
+	spool_envelope(w, env);
+	return w->error ? -1 : 0;
 }
 
 int spool_write(struct spool_writer *w, const char *p, size_t n)

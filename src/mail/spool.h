@@ -80,6 +80,10 @@ void spool_new_id(char *id, size_t len);
 /* Create incoming/ID and write the envelope records and "B". 0 or -1 (errno). */
 int spool_create(struct spool_writer *w, int incoming_dirfd,
     const struct spool_env *env);
+/* Start the file over with a new envelope, same ID, lock kept (a milter
+ * changed the message before it was acknowledged); the body follows
+ * with spool_write(). 0 or -1 (errno in w->error). */
+int spool_rewrite(struct spool_writer *w, const struct spool_env *env);
 /* Append body bytes (already LF-terminated and dot-unstuffed). */
 int spool_write(struct spool_writer *w, const char *p, size_t n);
 /* Write the end record and close. The file is NOT durable yet: the caller

@@ -85,6 +85,12 @@ static void check_log(struct session *s, enum policy_stage st, const char *actio
 		event_send(s, kind, s->sasl_username, line);
 }
 
+void check_log_reply(struct session *s, enum policy_stage st, const char *action,
+    const char *reply, const char *rcpt)
+{
+	check_log(s, st, action, reply, rcpt, 0);
+}
+
 static void ctx_log(struct policy_ctx *c, const char *action, const char *reply)
 {
 	struct session *s = c->wake_arg;
@@ -134,9 +140,7 @@ static int run_list(struct session *s, const struct restrictions *r, struct poli
 	enum policy_result res = restrictions_eval(r, c, reply, sizeof(reply));
 	switch (res) {
 	case POLICY_PENDING:
-		s->state = SMTP_ST_WAIT;
-		free(s->retry_line);
-		s->retry_line = xstrdup(s->cur_line);
+		check_park(s);
 		return 1;
 	case POLICY_REJECT:
 	case POLICY_DEFER:
@@ -213,6 +217,18 @@ int check_data(struct session *s)
 {
 	struct policy_ctx *c = ctx_get(s, STAGE_DATA, s->nrcpt ? s->rcpt[0] : NULL);
 	return run_lists(s, c, RL_DATA, RL_DATA, 1);
+}
+
+void check_park(struct session *s)
+{
+	s->state = SMTP_ST_WAIT;
+	free(s->retry_line);
+	s->retry_line = xstrdup(s->cur_line);
+}
+
+void check_wake_later(struct session *s)
+{
+	check_wake(s);
 }
 
 /* End of a transaction (message sent, RSET, HELO): forget cached replies. */

@@ -20,6 +20,7 @@
 #include "smtp/engine_int.h"
 #include "smtp/event.h"
 #include "smtp/limits.h"
+#include "smtp/milters.h"
 #include "smtp/session.h"
 
 typedef int cmd_fn(struct session *s, char *arg);	/* 0 ok, -1 error */
@@ -59,6 +60,8 @@ static int do_helo(struct session *s, char *arg, int esmtp)
 	s->esmtp = esmtp;
 	session_reset_transaction(s);
 	int r = check_helo(s);
+	if (r == 0)
+		r = milters_helo(s);
 	if (r != 0) {
 		free(s->helo);
 		s->helo = NULL;
@@ -205,6 +208,8 @@ static int c_mail(struct session *s, char *arg)
 	s->sender = qualify(s, addr);
 	s->declared_size = size;
 	int r = check_mail(s);
+	if (r == 0)
+		r = milters_mail(s);
 	if (r != 0) {
 		free(s->sender);
 		s->sender = NULL;
@@ -256,6 +261,10 @@ static int c_rcpt(struct session *s, char *arg)
 		free(addr);
 		return -1;
 	}
+	if ((r = milters_rcpt(s, addr)) != 0) {
+		free(addr);
+		return r;
+	}
 	if (s->nrcpt == s->rcpt_cap) {
 		s->rcpt_cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
 		s->rcpt = xrealloc(s->rcpt, s->rcpt_cap * sizeof(*s->rcpt));
@@ -280,6 +289,8 @@ static int c_data(struct session *s, char *arg)
 		return -1;
 	}
 	int r = check_data(s);
+	if (r == 0)
+		r = milters_data(s);
 	if (r != 0)
 		return r;
 	if (data_begin(s) < 0) {

@@ -20,6 +20,7 @@
 #include "mail/spool.h"
 #include "smtp/data.h"
 #include "smtp/engine_int.h"
+#include "smtp/milters.h"
 #include "smtp/session.h"
 
 #define DATA_LINE_MAX 4096	/* longer lines are written in pieces */
@@ -35,6 +36,14 @@ static const char *data_proto(const struct session *s)
 	if (s->tls == TLS_ON)
 		return s->sasl_username ? "ESMTPSA" : "ESMTPS";
 	return s->sasl_username ? "ESMTPA" : "ESMTP";
+}
+
+/* Content into the queue file, and into the milters' copy when they
+ * will see the message. */
+static void data_out(struct session *s, const char *p, size_t n)
+{
+	spool_write(s->w, p, n);
+	milters_copy(s, p, n);
 }
 
 static void data_received_header(struct session *s, const char *id)
@@ -67,29 +76,39 @@ static void data_received_header(struct session *s, const char *id)
 		buf_printf(&h, "\n\tfor <%s>; %s\n", s->rcpt[0], date);
 	else
 		buf_printf(&h, ";\n\t%s\n", date);
-	spool_write(s->w, h.data, h.len);
+	data_out(s, h.data, h.len);
 	buf_free(&h);
+}
+
+/* The envelope of the message from what the session knows (rc: the
+ * recipients, freed by the caller). */
+void data_envelope(struct session *s, struct spool_env *env, struct spool_rcpt **rcp)
+{
+	struct spool_env *envp = env;
+	struct spool_rcpt *rc;
+	memset(envp, 0, sizeof(*envp));
+	envp->arrival_sec = s->data_arrival.tv_sec;
+	envp->arrival_usec = s->data_arrival.tv_nsec / 1000;
+	envp->client_name = s->name;
+	envp->client_addr = s->addr;
+	envp->helo = s->helo ? s->helo : "";
+	envp->proto = (char *)data_proto(s);
+	envp->sender = s->sender;
+	rc = xcalloc(s->nrcpt ? s->nrcpt : 1, sizeof(*rc));
+	for (size_t i = 0; i < s->nrcpt; i++)
+		rc[i].addr = s->rcpt[i];
+	envp->rcpt = rc;
+	envp->nrcpt = s->nrcpt;
+	*rcp = rc;
 }
 
 int data_begin(struct session *s)
 {
 	struct spool_env env;
 	struct spool_rcpt *rc;
-	struct timespec now = clock_wall_ts();
 
-	memset(&env, 0, sizeof(env));
-	env.arrival_sec = now.tv_sec;
-	env.arrival_usec = now.tv_nsec / 1000;
-	env.client_name = s->name;
-	env.client_addr = s->addr;
-	env.helo = s->helo ? s->helo : "";
-	env.proto = (char *)data_proto(s);
-	env.sender = s->sender;
-	rc = xcalloc(s->nrcpt, sizeof(*rc));
-	for (size_t i = 0; i < s->nrcpt; i++)
-		rc[i].addr = s->rcpt[i];
-	env.rcpt = rc;
-	env.nrcpt = s->nrcpt;
+	s->data_arrival = clock_wall_ts();
+	data_envelope(s, &env, &rc);
 	s->w = xmalloc(sizeof(*s->w));
 	int r = spool_create(s->w, s->eng->incoming_fd, &env);
 	free(rc);
@@ -104,8 +123,9 @@ int data_begin(struct session *s)
 		    session_client(s), s->sasl_method, s->sasl_username);
 	else
 		log_info("%s: client=%s", s->w->id, session_client(s));
+	milters_copy_begin(s);
 	if (s->pctx && s->pctx->prepend[0])
-		spool_write(s->w, s->pctx->prepend, strlen(s->pctx->prepend));
+		data_out(s, s->pctx->prepend, strlen(s->pctx->prepend));
 	data_received_header(s, s->w->id);
 	s->state = SMTP_ST_DATA;
 	s->data_size = 0;
@@ -125,7 +145,7 @@ static void data_emit(struct session *s, const char *p, size_t n)
 	if (s->eng->size_limit > 0 && s->data_size > (size_t)s->eng->size_limit)
 		s->data_too_big = 1;
 	if (!s->data_too_big)
-		spool_write(s->w, p, n);
+		data_out(s, p, n);
 }
 
 /* The header section ended: add the Date and Message-Id a submitted
@@ -142,20 +162,20 @@ static void data_headers_done(struct session *s, int blank)
 	    (DH_DATE | DH_MSGID))
 		return;
 	if (!(f & DH_DATE) && headers_make_date(v, sizeof(v), now) == 0) {
-		spool_write(s->w, "Date: ", 6);
-		spool_write(s->w, v, strlen(v));
-		spool_write(s->w, "\n", 1);
+		data_out(s, "Date: ", 6);
+		data_out(s, v, strlen(v));
+		data_out(s, "\n", 1);
 	}
 	if (!(f & DH_MSGID) &&
 	    headers_make_msgid(v, sizeof(v), s->w->id, s->eng->myhostname, now) == 0) {
-		spool_write(s->w, "Message-Id: ", 12);
-		spool_write(s->w, v, strlen(v));
-		spool_write(s->w, "\n", 1);
+		data_out(s, "Message-Id: ", 12);
+		data_out(s, v, strlen(v));
+		data_out(s, "\n", 1);
 		free(s->message_id);
 		s->message_id = xstrndup(v + 1, strlen(v) - 2);	/* for the log, no <> */
 	}
 	if (blank)
-		spool_write(s->w, "\n", 1);
+		data_out(s, "\n", 1);
 }
 
 /* One line (no EOL) while in the header section. */
@@ -219,6 +239,14 @@ static void data_end(struct session *s)
 	}
 	if (s->data_in_headers)
 		data_headers_done(s, 0);	/* a message that is all headers */
+	if (milters_message(s) != 0)
+		return;		/* the milters answer later, or rejected it */
+	data_commit(s);
+}
+
+/* The message is final: write its end record and wait for group commit. */
+void data_commit(struct session *s)
+{
 	if (spool_finish(s->w) < 0) {
 		log_warn("%s: queue file write error: %m", s->w->id);
 		free(s->w);
@@ -229,6 +257,7 @@ static void data_end(struct session *s)
 		s->cmd_ok[CMD_DATA]--;
 		return;
 	}
+	milters_after_finish(s);
 	commit_add(s);
 }
 

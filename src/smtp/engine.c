@@ -26,6 +26,7 @@
 #include "mail/resolve.h"
 #include "smtp/engine.h"
 #include "smtp/engine_int.h"
+#include "smtp/milters.h"
 #include "smtp/session.h"
 #include "smtp/tls.h"
 #include "common/map.h"
@@ -333,6 +334,7 @@ void engine_setup(struct engine *e, const struct config *cfg,
 	e->nports = n;
 	e->io = &sock_session_io;
 	engine_config(e, cfg);
+	milters_setup(e, cfg, geteuid() == 0);
 	hosts_load(e);
 
 	const char *qdir = config_get(cfg, "queue_directory");

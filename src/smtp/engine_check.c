@@ -2,7 +2,7 @@
  * engine_check — check-config's part for the smtp engine: the TLS and
  * AUTH settings of the listeners in use (certificates load, the protocol
  * list parses, a password backend is named and, for a password file,
- * reads). Runs in the master or the command, never in the engine.
+ * reads), the milter lists parse and can be reached from the chroot. Runs in the master or the command, never in the engine.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "sasl/sasl.h"
 #include "smtp/engine.h"
+#include "smtp/milters.h"
 #include "smtp/tls.h"
 
 int engine_check(const struct config *cfg, char *err, size_t errlen)
@@ -64,5 +65,5 @@ int engine_check(const struct config *cfg, char *err, size_t errlen)
 			sasl_close(sa);
 		}
 	}
-	return 0;
+	return milters_check(cfg, err, errlen);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/loop.h"
+#include "milter/milter.h"
 #include "policy/restrict.h"
 #include "smtp/anvil.h"
 #include "smtp/engine.h"
@@ -141,6 +142,12 @@ struct engine {
 	uint64_t auth_seed;
 	struct greet_pass *greet_cache;	/* pregreet passes (connect.c) */
 	int policy_instances;		/* policy "instance" counter (check.c) */
+	/* milters (milters.c) */
+	struct milter_params milter_params;
+	struct milter_list *milters[SMTP_NROLES];	/* smtpd_milters per listener */
+	struct maplist *milter_maps;	/* smtpd_milter_maps */
+	const char *milter_daemon_name;	/* milter_macro_daemon_name */
+	const char *milter_v;		/* milter_macro_v */
 };
 
 #define ACTION_IGNORE  0

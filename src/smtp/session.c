@@ -33,6 +33,7 @@
 #include "smtp/engine_int.h"
 #include "smtp/event.h"
 #include "smtp/limits.h"
+#include "smtp/milters.h"
 #include "smtp/session.h"
 
 #define READ_CHUNK 16384
@@ -203,6 +204,7 @@ static void session_free(struct session *s)
 	commit_forget(s);
 	connect_cancel(s);
 	check_cancel(s);
+	milters_free(s);
 	if (s->w) {
 		spool_abort(s->w);
 		free(s->w);
@@ -559,6 +561,7 @@ void session_reset_transaction(struct session *s)
 	free(s->message_id);
 	s->message_id = NULL;
 	check_end_transaction(s);
+	milters_end_transaction(s);
 }
 
 /* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA
@@ -568,7 +571,7 @@ void session_drain_all(struct engine *e)
 	for (size_t i = e->nall; i-- > 0;) {
 		struct session *s = e->all[i];
 		if ((s->state == SMTP_ST_CMD && s->sender == NULL) || s->state == SMTP_ST_CONNECT ||
-		    s->state == SMTP_ST_WAIT) {
+		    (s->state == SMTP_ST_WAIT && s->w == NULL)) {	/* a message at the milters finishes */
 			session_reply(s, "421 4.3.2 %s Service shutting down, closing transmission channel",
 			    s->eng->myhostname);
 			s->state = SMTP_ST_CLOSING;

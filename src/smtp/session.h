@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/loop.h"
@@ -20,6 +21,7 @@ struct dnsbl_q;
 struct ssl_st;
 struct sasl_req;
 struct spool_writer;
+struct session_milter;
 
 /* Command counters for the "disconnect from" line, in Postfix's order. */
 enum smtp_cmd_id {
@@ -101,6 +103,8 @@ struct session {
 	char *message_id;
 	struct buf hdrline;		/* current header line, for Message-ID */
 	struct session *commit_next;	/* group-commit list */
+	struct timespec data_arrival;	/* when DATA began (the queue file's T) */
+	struct session_milter *milt;	/* milters.c, NULL without milters */
 	/* TLS */
 	struct ssl_st *ssl;
 	int tls;			/* TLS_OFF, TLS_HANDSHAKE, TLS_ON */

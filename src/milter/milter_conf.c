@@ -1,0 +1,230 @@
+/*
+ * milter_conf — a milter list as Postfix writes it: endpoints separated by
+ * commas or white space, each "inet:host:port" or "unix:path", or a group
+ * "{ endpoint, name=value, ... }" with its own default_action,
+ * connect_timeout, command_timeout, content_timeout and protocol. Where a
+ * unix: path is from the chrooted engine is decided here (docs/milter.md):
+ * a relative path is under queue_directory, as Postfix's; an absolute
+ * path under queue_directory is made relative; any other absolute path
+ * cannot be reached from the chroot and is an error.
+ */
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "common/config.h"
+#include "common/util.h"
+#include "milter/milter.h"
+
+static const char *const action_names[] = {
+	[MILTER_ACT_TEMPFAIL] = "tempfail", [MILTER_ACT_REJECT] = "reject",
+	[MILTER_ACT_ACCEPT] = "accept", [MILTER_ACT_QUARANTINE] = "quarantine",
+};
+
+int milter_action_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
+		if (strcmp(s, action_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int set_unix(struct milter_spec *m, const char *path, const struct milter_params *p,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un *un = (struct sockaddr_un *)&m->sa;
+	char full[1024];
+	const char *qd = p->queue_dir ? p->queue_dir : ".";
+	size_t ql = strlen(qd);
+	int n;
+
+	if (*path == '\0') {
+		snprintf(err, errlen, "empty unix socket path in \"%s\"", m->name);
+		return -1;
+	}
+	if (path[0] == '/' && strncmp(path, qd, ql) == 0 && path[ql] == '/')
+		path += ql + 1;		/* under queue_directory: relative */
+	else if (path[0] == '/' && p->chrooted) {
+		snprintf(err, errlen, "%s: the smtp engine runs chrooted in %s and cannot "
+		    "reach %s; put the milter's socket under %s (unix:NAME is "
+		    "%s/NAME) or use inet:host:port", m->name, qd, path, qd, qd);
+		return -1;
+	}
+	if (path[0] == '/' || p->chrooted)
+		n = snprintf(full, sizeof(full), "%s", path);
+	else
+		n = snprintf(full, sizeof(full), "%s/%s", qd, path);
+	if (n < 0 || (size_t)n >= sizeof(un->sun_path)) {
+		snprintf(err, errlen, "unix socket path too long in \"%s\"", m->name);
+		return -1;
+	}
+	un->sun_family = AF_UNIX;
+	memcpy(un->sun_path, full, (size_t)n + 1);
+	m->salen = sizeof(*un);
+	return 0;
+}
+
+static int set_inet(struct milter_spec *m, const char *hp, int numeric, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(hp, ':');
+	if (colon == NULL || colon == hp || colon[1] == '\0' || (size_t)(colon - hp) >= sizeof(host)) {
+		snprintf(err, errlen, "expected inet:host:port, got \"%s\"", m->name);
+		return -1;
+	}
+	memcpy(host, hp, (size_t)(colon - hp));
+	host[colon - hp] = '\0';
+	char *h = host;
+	size_t hl = strlen(h);
+	if (hl > 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h[hl - 1] = '\0';
+		h++;
+	}
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = numeric ? AI_NUMERICHOST | AI_NUMERICSERV : 0 }, *res = NULL;
+	int rc = getaddrinfo(h, colon + 1, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		snprintf(err, errlen, "cannot resolve \"%s\": %s%s", m->name, gai_strerror(rc),
+		    numeric ? " (an address and port number are needed here)" : "");
+		return -1;
+	}
+	memcpy(&m->sa, res->ai_addr, res->ai_addrlen);
+	m->salen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* One "name=value" of a { } group. */
+static int set_option(struct milter_spec *m, const char *opt, char *err, size_t errlen)
+{
+	const char *eq = strchr(opt, '=');
+	long v;
+	if (eq == NULL) {
+		snprintf(err, errlen, "expected name=value in milter settings, got \"%s\"", opt);
+		return -1;
+	}
+	size_t nl = (size_t)(eq - opt);
+	const char *val = eq + 1;
+	struct { const char *name; long *dst; } times[] = {
+		{ "connect_timeout", &m->connect_ms }, { "command_timeout", &m->command_ms },
+		{ "content_timeout", &m->content_ms },
+	};
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		if (nl == strlen(times[i].name) && strncmp(opt, times[i].name, nl) == 0) {
+			if (config_parse_time(val, &v) < 0 || v < 1) {
+				snprintf(err, errlen, "bad time \"%s\" for %s", val, times[i].name);
+				return -1;
+			}
+			*times[i].dst = v * 1000;
+			return 0;
+		}
+	if (nl == 14 && strncmp(opt, "default_action", 14) == 0) {
+		int a = milter_action_parse(val);
+		if (a < 0) {
+			snprintf(err, errlen, "bad default_action \"%s\" (accept, reject, tempfail or quarantine)", val);
+			return -1;
+		}
+		m->default_action = (enum milter_action)a;
+		return 0;
+	}
+	if (nl == 8 && strncmp(opt, "protocol", 8) == 0) {
+		if (config_parse_int(val, &v) < 0 || v < 2 || v > 6) {
+			snprintf(err, errlen, "bad milter protocol \"%s\" (2 to 6)", val);
+			return -1;
+		}
+		m->protocol = (int)v;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown milter setting \"%.*s\" (default_action, "
+	    "connect_timeout, command_timeout, content_timeout, protocol)", (int)nl, opt);
+	return -1;
+}
+
+/* Split the value into words; "{" and "}" are words of their own. */
+static char **tokens(const char *v, size_t *n)
+{
+	char **t = NULL;
+	size_t cap = 0;
+	*n = 0;
+	while (*v) {
+		while (*v == ' ' || *v == '\t' || *v == ',' || *v == '\n')
+			v++;
+		if (*v == '\0')
+			break;
+		size_t len = (*v == '{' || *v == '}') ? 1 : strcspn(v, " \t,\n{}");
+		if (*n + 1 >= cap) {
+			cap = cap ? cap * 2 : 8;
+			t = xrealloc(t, cap * sizeof(*t));
+		}
+		t[(*n)++] = xstrndup(v, len);
+		v += len;
+	}
+	return t;
+}
+
+struct milter_list *milter_list_parse(const char *value, const struct milter_params *p,
+    char *err, size_t errlen)
+{
+	size_t nt, i = 0;
+	char **t = tokens(value ? value : "", &nt);
+	struct milter_list *l = xcalloc(1, sizeof(*l));
+	int ok = 1;
+
+	l->v = xcalloc(nt ? nt : 1, sizeof(*l->v));
+	while (ok && i < nt) {
+		int group = strcmp(t[i], "{") == 0;
+		if (group && ++i >= nt) {
+			snprintf(err, errlen, "milter list: \"{\" without an endpoint");
+			ok = 0;
+			break;
+		}
+		struct milter_spec *m = &l->v[l->n++];
+		m->name = xstrdup(t[i]);
+		m->default_action = p->default_action;
+		m->connect_ms = p->connect_ms;
+		m->command_ms = p->command_ms;
+		m->content_ms = p->content_ms;
+		m->protocol = p->protocol;
+		if (strncmp(t[i], "unix:", 5) == 0)
+			ok = set_unix(m, t[i] + 5, p, err, errlen) == 0;
+		else if (strncmp(t[i], "inet:", 5) == 0)
+			ok = set_inet(m, t[i] + 5, p->numeric_only, err, errlen) == 0;
+		else {
+			snprintf(err, errlen, "milter \"%s\": expected inet:host:port or unix:path", t[i]);
+			ok = 0;
+		}
+		i++;
+		if (!group)
+			continue;
+		for (; ok && i < nt && strcmp(t[i], "}") != 0; i++)
+			ok = set_option(m, t[i], err, errlen) == 0;
+		if (ok && i >= nt) {
+			snprintf(err, errlen, "milter list: \"{\" without \"}\"");
+			ok = 0;
+		}
+		i++;
+	}
+	for (size_t k = 0; k < nt; k++)
+		free(t[k]);
+	free(t);
+	if (!ok || l->n == 0) {
+		milter_list_free(l);
+		if (ok)
+			err[0] = '\0';
+		return NULL;
+	}
+	return l;
+}
+
+void milter_list_free(struct milter_list *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	free(l);
+}
