@@ -33,8 +33,10 @@ static void write_file(const char *name, const char *text)
 }
 
 /* The command key of action file fz.conf (text) for a ban of 192.0.2.0/24
- * by user; the caller frees it. */
-static char *command_of(const char *text, const char *key, const char *user)
+ * by user; the caller frees it. NULL and *why if the action is refused
+ * (why may be NULL: then a refusal fails the test). */
+static char *command_of_or(const char *text, const char *key, const char *user, char *why,
+    size_t whylen)
 {
 	char path[256], err[512];
 	write_file("fz.conf", text);
@@ -47,8 +49,14 @@ static char *command_of(const char *text, const char *key, const char *user)
 	const char *dirs[] = { dir, NULL };
 	struct action *a = action_new(jc.jails[0], &jc.jails[0]->actions[0], dirs, NULL, err,
 	    sizeof(err));
-	if (a == NULL)
+	if (a == NULL && why == NULL)
 		fail_msg("%s", err);
+	if (a == NULL) {
+		snprintf(why, whylen, "%s", err);
+		jailconf_free(&jc);
+		config_free(cfg);
+		return NULL;
+	}
 	struct action_ban b;
 	memset(&b, 0, sizeof(b));
 	assert_int_equal(net_parse_net("192.0.2.0/24", &b.net, err, sizeof(err)), 0);
@@ -61,11 +69,22 @@ static char *command_of(const char *text, const char *key, const char *user)
 	return cmd;
 }
 
+static char *command_of(const char *text, const char *key, const char *user)
+{
+	return command_of_or(text, key, user, NULL, 0);
+}
+
+/* A value from the log with shell-special characters never reaches the
+ * command text: as fail2ban 1.0.2's replaceDynamicTags, it becomes a
+ * variable set from an argument of sh -c ($0). */
 static void test_tags_and_escaping(void **state)
 {
 	char *cmd = command_of("[Definition]\nactionban = echo <ip> <F-USER> %(x)s <name>\nx = <init>\n"
 	    "[Init]\ninit = 123\n", "actionban", "bob'; rm -rf / #");
-	assert_string_equal(cmd, "echo 192.0.2.0/24 bob\\'\\; rm -rf / \\# 123 fz");
+	assert_string_equal(cmd, "f2bV_F_user=$0 \necho 192.0.2.0/24 $f2bV_F_user 123 fz");
+	free(cmd);
+	cmd = command_of("[Definition]\nactionban = echo <F-USER>\n", "actionban", "bob");
+	assert_string_equal(cmd, "echo bob");
 	free(cmd);
 }
 
@@ -112,12 +131,16 @@ static void test_tag_fanout_bounded(void **state)
 	for (size_t k = 0; k < 2; k++) {
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		char *cmd = command_of(text, keys[k], NULL);
+		char why[512] = "";
+		char *cmd = command_of_or(text, keys[k], NULL, why, sizeof(why));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 		assert_true(secs < 2.0);
-		assert_non_null(cmd);
-		assert_true(strlen(cmd) < 65536);
+		/* either bounded, or refused as too long (fail2ban: unresolvable) */
+		if (cmd == NULL)
+			assert_non_null(strstr(why, "too long"));
+		else
+			assert_true(strlen(cmd) < 65536);
 		free(cmd);
 	}
 }

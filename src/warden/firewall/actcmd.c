@@ -1,0 +1,831 @@
+/*
+ * actcmd — fail2ban 1.0.2's command action, its interpolation only (see
+ * actcmd.h). Each step names the Python it follows:
+ *   client/configparserinc.py + configparser: cp_get(), %(x)s with vars
+ *   client/configreader.py DefinitionInitConfigReader.getOptions/
+ *     getCombined, client/actionreader.py convert: actcmd_props()
+ *   helpers.py substituteRecursiveTags: subst_recursive()
+ *   server/action.py CommandAction.replaceTag, replaceDynamicTags,
+ *     escapeTag, Utils.buildShellCmd: actcmd_build()
+ * Every value is bounded (VAL_MAX); a value past it is an error, as a
+ * self-referencing definition is in fail2ban.
+ */
+#include <ctype.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/net.h"
+#include "common/util.h"
+#include "warden/firewall/actcmd.h"
+
+#define VAL_MAX 65536		/* longest value or command */
+#define MAX_TAG_REPLACE 25	/* helpers.MAX_TAG_REPLACE_COUNT */
+#define CP_MAXDEPTH 10		/* configparser's MAX_INTERPOLATION_DEPTH */
+#define bstr(b) ((b)->data ? (b)->data : "")
+
+/* ActionReader._configOpts, in order. */
+static const char *const config_opts[] = {
+	"actionstart", "actionstart_on_demand", "actionstop", "actionflush", "actionreload",
+	"actioncheck", "actionrepair", "actionrepair_on_unban", "actionban", "actionprolong",
+	"actionreban", "actionunban", "norestored", NULL,
+};
+/* Of those, the ones converted to bool. */
+static const char *const bool_opts[] = {
+	"actionstart_on_demand", "actionrepair_on_unban", "norestored", NULL,
+};
+/* CommandAction._escapedTags */
+static const char *const escaped_tags[] = { "matches", "ipmatches", "ipjailmatches", NULL };
+
+static int in_list(const char *const *l, const char *s)
+{
+	for (; *l; l++)
+		if (strcmp(*l, s) == 0)
+			return 1;
+	return 0;
+}
+
+/* ---- the map ---- */
+
+const char *actcmd_get(const struct actcmd_map *m, const char *k)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->e[i].k, k) == 0)
+			return m->e[i].v;
+	return NULL;
+}
+
+void actcmd_set(struct actcmd_map *m, const char *k, const char *v)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->e[i].k, k) == 0) {
+			char *nv = xstrdup(v);
+			free(m->e[i].v);
+			m->e[i].v = nv;
+			return;
+		}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 16;
+		m->e = xrealloc(m->e, m->cap * sizeof(*m->e));
+	}
+	m->e[m->n].k = xstrdup(k);
+	m->e[m->n].v = xstrdup(v);
+	m->n++;
+}
+
+void actcmd_map_free(struct actcmd_map *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->e[i].k);
+		free(m->e[i].v);
+	}
+	free(m->e);
+	memset(m, 0, sizeof(*m));
+}
+
+static void map_copy(struct actcmd_map *dst, const struct actcmd_map *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		actcmd_set(dst, src->e[i].k, src->e[i].v);
+}
+
+/* ---- TAG_CRE = <([^ <>]+)> ---- */
+
+/* The next tag at or after from: 1 and [*ts, *te) (with the brackets). */
+static int tag_find(const char *s, size_t from, size_t *ts, size_t *te)
+{
+	for (const char *p = strchr(s + from, '<'); p; p = strchr(p + 1, '<')) {
+		size_t n = strcspn(p + 1, " <>");
+		if (n > 0 && p[1 + n] == '>') {
+			*ts = (size_t)(p - s);
+			*te = *ts + n + 2;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- configparser (fail2ban's SafeConfigParserWithIncludes) ---- */
+
+struct cp {
+	const struct ini *ini;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int cp_fail(struct cp *c, const char *fmt, const char *a, const char *b)
+{
+	if (!c->failed)
+		snprintf(c->err, c->errlen, fmt, a, b);
+	c->failed = 1;
+	return -1;
+}
+
+static const char *ini_val(const struct ini *ini, const char *sec, const char *key)
+{
+	const struct ini_opt *o = ini_get(ini, sec, key);
+	return o ? o->val : NULL;
+}
+
+/* A section of the table (or a conditional one merged into it)? */
+static int has_section(const struct ini *ini, const char *sec)
+{
+	for (int i = 0; i < ini->n; i++)
+		if (strcmp(ini->o[i].sec, sec) == 0)
+			return 1;
+	return 0;
+}
+
+/* Raw option opt of sec, with vars first; "k?family=x" of Init is
+ * k of [Init?family=x]. */
+static const char *cp_raw(const struct cp *c, const char *sec, const char *opt,
+    const struct actcmd_map *vars)
+{
+	const char *v = vars ? actcmd_get(vars, opt) : NULL;
+	const char *q = strchr(opt, '?');
+	if (v == NULL && q) {
+		char s[256], k[256];
+		if (snprintf(s, sizeof(s), "%s%s", sec, q) < (int)sizeof(s) &&
+		    snprintf(k, sizeof(k), "%.*s", (int)(q - opt), opt) < (int)sizeof(k))
+			v = ini_val(c->ini, s, k);
+	}
+	if (v == NULL)
+		v = ini_val(c->ini, sec, opt);
+	if (v == NULL)
+		v = ini_val(c->ini, "DEFAULT", opt);
+	return v;
+}
+
+/* %(name)s seen from sec: `known/x`, `sec/x`, `default/x`, __name__. */
+static const char *cp_lookup(const struct cp *c, const char *sec, const char *name,
+    const struct actcmd_map *vars)
+{
+	const char *sl = strchr(name, '/');
+	const char *v = vars ? actcmd_get(vars, name) : NULL;
+	if (v)
+		return v;
+	if (strcmp(name, "__name__") == 0)
+		return sec;
+	if (sl) {
+		char s[256];
+		if ((size_t)(sl - name) >= 200)
+			return NULL;
+		if (strncasecmp(name, "known/", 6) == 0) {
+			snprintf(s, sizeof(s), "KNOWN/%s", sec);
+			v = ini_val(c->ini, s, sl + 1);
+		} else if (strncasecmp(name, "default/", 8) != 0) {
+			snprintf(s, sizeof(s), "%.*s", (int)(sl - name), name);
+			v = ini_val(c->ini, s, sl + 1);
+		}
+		return v ? v : ini_val(c->ini, "DEFAULT", sl + 1);
+	}
+	return cp_raw(c, sec, name, vars);
+}
+
+static int cp_interp(struct cp *c, const char *sec, const char *v,
+    const struct actcmd_map *vars, struct buf *out, int depth)
+{
+	while (*v) {
+		const char *p = strchr(v, '%');
+		if (p == NULL)
+			return buf_puts(out, v) < 0 ? cp_fail(c, "value too long%s%s", "", "") : 0;
+		buf_append(out, v, (size_t)(p - v));
+		if (p[1] == '%') {
+			buf_append(out, "%", 1);
+			v = p + 2;
+			continue;
+		}
+		const char *close = p[1] == '(' ? strchr(p + 2, ')') : NULL;
+		if (close == NULL || close[1] != 's') {
+			cp_fail(c, "bad interpolation syntax at '%.30s'%s", p, "");
+			buf_append(out, "%", 1);
+			v = p + 1;
+			continue;
+		}
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)(close - p - 2), p + 2);
+		const char *val = cp_lookup(c, sec, name, vars);
+		if (val == NULL) {
+			cp_fail(c, "%%(%s)s names no option (section [%s])", name, sec);
+			buf_append(out, p, (size_t)(close + 2 - p));
+		} else if (depth >= CP_MAXDEPTH) {
+			cp_fail(c, "%%(%s)s: interpolation deeper than 10 (section [%s])", name, sec);
+		} else if (cp_interp(c, sec, val, vars, out, depth + 1) < 0) {
+			return -1;
+		}
+		v = close + 2;
+	}
+	return out->len >= out->max ? cp_fail(c, "value too long%s%s", "", "") : 0;
+}
+
+/* configparser's get(sec, opt, vars=vars): NULL if no such option. */
+static char *cp_get(struct cp *c, const char *sec, const char *opt,
+    const struct actcmd_map *vars)
+{
+	const char *raw = cp_raw(c, sec, opt, vars);
+	if (raw == NULL)
+		return NULL;
+	struct buf b;
+	buf_init(&b, VAL_MAX);
+	cp_interp(c, sec, raw, vars, &b, 1);
+	char *s = xstrdup(bstr(&b));
+	buf_free(&b);
+	return s;
+}
+
+/* ---- helpers.substituteRecursiveTags ---- */
+
+typedef char *repl_fn(void *arg, const char *tag);
+
+/* Replace every "<tag>" of *v by repl (Python's str.replace). */
+static int replace_all(char **v, const char *tag, const char *repl)
+{
+	char pat[300];
+	if (snprintf(pat, sizeof(pat), "<%s>", tag) >= (int)sizeof(pat))
+		return 0;
+	struct buf b;
+	buf_init(&b, VAL_MAX);
+	const char *s = *v, *p;
+	size_t pl = strlen(pat);
+	int rc = 0;
+	while ((p = strstr(s, pat)) != NULL) {
+		buf_append(&b, s, (size_t)(p - s));
+		if (buf_puts(&b, repl) < 0)
+			rc = -1;
+		s = p + pl;
+	}
+	if (buf_puts(&b, s) < 0)
+		rc = -1;
+	free(*v);
+	*v = xstrdup(bstr(&b));
+	buf_free(&b);
+	return rc;
+}
+
+/* Replacements so far of each tag inside one value ("%d"). */
+struct counts {
+	struct actcmd_map m;
+};
+
+static int count_get(const struct actcmd_map *m, const char *k, int dflt)
+{
+	const char *v = actcmd_get(m, k);
+	return v ? atoi(v) : dflt;
+}
+
+/* tags (modified in place) with tags inside values resolved from each
+ * other, cond first ("family=inet6": <x?family=inet6> before <x>), then
+ * addrepl. ignore(tag) names tags left alone. 0, or -1 and err. */
+static int subst_recursive(struct actcmd_map *tags, const char *cond,
+    int (*ignore)(void *, const char *), void *iarg, repl_fn *addrepl, void *rarg,
+    char *err, size_t errlen)
+{
+	size_t n = tags->n;
+	char *done = xcalloc(n ? n : 1, 1);
+	struct counts *rep = xcalloc(n ? n : 1, sizeof(*rep));
+	char *kept = xcalloc(n ? n : 1, 1);	/* rep[i] kept from the last pass */
+	int rc = 0;
+	for (int pass = 0; rc == 0; pass++) {
+		int again = 0;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			const char *tag = tags->e[i].k;
+			if (done[i] || ignore(iarg, tag))
+				continue;
+			if (!kept[i])	/* repCounts.get(tag, {}): a fresh count */
+				actcmd_map_free(&rep[i].m);
+			char *value = xstrdup(tags->e[i].v);
+			size_t ts, te;
+			int found = tag_find(value, 0, &ts, &te);
+			while (found && rc == 0) {
+				char rtag[256];
+				snprintf(rtag, sizeof(rtag), "%.*s", (int)(te - ts - 2), value + ts + 1);
+				if (ignore(iarg, rtag)) {
+					found = tag_find(value, te, &ts, &te);
+					continue;
+				}
+				if (strcmp(rtag, tag) == 0 || count_get(&rep[i].m, rtag, 1) > MAX_TAG_REPLACE) {
+					snprintf(err, errlen, "properties contain self referencing definitions "
+					    "and cannot be resolved, fail tag: %s, found: %s", tag, rtag);
+					rc = -1;
+					break;
+				}
+				const char *repl = NULL;
+				char *owned = NULL, ck[300];
+				if (*cond && snprintf(ck, sizeof(ck), "%s?%s", rtag, cond) < (int)sizeof(ck))
+					repl = actcmd_get(tags, ck);
+				if (repl == NULL)
+					repl = actcmd_get(tags, rtag);
+				if (repl == NULL && addrepl)
+					repl = owned = addrepl(rarg, rtag);
+				if (repl == NULL) {
+					found = tag_find(value, te, &ts, &te);
+					continue;
+				}
+				if (replace_all(&value, rtag, repl) < 0) {
+					snprintf(err, errlen, "tag <%s> of %s: value too long", rtag, tag);
+					rc = -1;
+				}
+				free(owned);
+				char num[16];
+				snprintf(num, sizeof(num), "%d", count_get(&rep[i].m, rtag, 0) + 1);
+				actcmd_set(&rep[i].m, rtag, num);
+				found = tag_find(value, ts, &ts, &te);
+			}
+			if (rc == 0 && strcmp(value, tags->e[i].v) != 0) {
+				if (tag_find(value, 0, &ts, &te)) {
+					kept[i] = 1;
+					again = 1;
+				}
+				free(tags->e[i].v);
+				tags->e[i].v = value;
+				value = NULL;
+			}
+			if (strchr(tags->e[i].v, '<') == NULL)
+				done[i] = 1;
+			free(value);
+		}
+		if (!again)
+			break;
+	}
+	for (size_t i = 0; i < n; i++)
+		actcmd_map_free(&rep[i].m);
+	free(rep);
+	free(kept);
+	free(done);
+	return rc;
+}
+
+/* ---- the client: ActionReader ---- */
+
+/* ^(\w+)(\?.+)$ : the length of the base name, or 0. */
+static size_t conditional(const char *k)
+{
+	size_t n = 0;
+	while (isalnum((unsigned char)k[n]) || k[n] == '_')
+		n++;
+	return n > 0 && k[n] == '?' && k[n + 1] ? n : 0;
+}
+
+struct client {
+	struct cp cp;
+	struct actcmd_map popts;	/* the jail's values and the action's */
+	struct actcmd_map ignore;
+};
+
+static int client_ignore(void *arg, const char *tag)
+{
+	struct client *cl = arg;
+	return actcmd_get(&cl->ignore, tag) != NULL;
+}
+
+/* DefinitionInitConfigReader.getCombOption: get_ex("Definition", name). */
+static char *comb_option(void *arg, const char *name)
+{
+	struct client *cl = arg;
+	struct cp *c = &cl->cp;
+	const char *sl = strchr(name, '/');
+	if (sl && sl > name && strchr(sl + 1, '/') == NULL && sl[1]) {
+		char sec[256], opt[256];
+		snprintf(sec, sizeof(sec), "%.*s", (int)(sl - name), name);
+		snprintf(opt, sizeof(opt), "%s", sl + 1);
+		const char *secs[2] = { sec, NULL };
+		if (strcasecmp(sec, "known") == 0)
+			secs[0] = "KNOWN/Definition", secs[1] = "Definition";
+		else if (strcasecmp(sec, "default") == 0)
+			secs[0] = "DEFAULT";
+		for (int i = 0; i < 2 && secs[i]; i++) {
+			if (!has_section(c->ini, secs[i]) && strcmp(secs[i], "DEFAULT") != 0)
+				continue;
+			char *v = cp_get(c, secs[i], opt, NULL);
+			if (v)
+				return v;
+		}
+	}
+	return cp_get(c, "Definition", name, &cl->popts);
+}
+
+int actcmd_props(const struct ini *ini, const struct jail *j, const struct jail_ref *ref,
+    struct actcmd_map *props, char *err, size_t errlen)
+{
+	struct client cl = { .cp = { .ini = ini, .err = err, .errlen = errlen } };
+	struct actcmd_map init = { 0 }, opts = { 0 }, comb = { 0 };
+	char buf[512];
+
+	*err = '\0';
+	/* ActionReader.__init__: name and actname */
+	for (size_t i = 0; i < ref->nopts; i++)
+		actcmd_set(&init, ref->opts[i].key, ref->opts[i].value);
+	const char *n = actcmd_get(&init, "name");
+	if (n == NULL)
+		actcmd_set(&init, "name", n = j->name);
+	if (actcmd_get(&init, "actname") == NULL) {
+		size_t jl = strlen(j->name);
+		if (strcmp(n, j->name) == 0)
+			snprintf(buf, sizeof(buf), "%s", ref->name);
+		else if (strncmp(n, j->name, jl) == 0)
+			snprintf(buf, sizeof(buf), "%s%s", ref->name, n + jl);
+		else
+			snprintf(buf, sizeof(buf), "%s-%s", ref->name, n);
+		actcmd_set(&init, "actname", buf);
+	}
+	/* getOptions: pOpts (the jail's) merged with the action's */
+	actcmd_set(&cl.popts, "port", j->port ? j->port : "0:65535");
+	actcmd_set(&cl.popts, "protocol", j->protocol ? j->protocol : "tcp");
+	map_copy(&cl.popts, &init);
+	for (size_t i = 0; config_opts[i]; i++) {
+		if (actcmd_get(&cl.popts, config_opts[i]))
+			continue;
+		char *v = cp_get(&cl.cp, "Definition", config_opts[i], &cl.popts);
+		if (v)
+			actcmd_set(&opts, config_opts[i], v);
+		free(v);
+	}
+	/* [Init] own options (conditional sections merged as key?cond) */
+	for (int i = 0; i < ini->n; i++) {
+		const struct ini_opt *o = &ini->o[i];
+		const char *q = strncmp(o->sec, "Init", 4) == 0 ? o->sec + 4 : NULL;
+		if (q == NULL || (*q && *q != '?') || strcmp(o->key, "__name__") == 0)
+			continue;
+		char key[400];
+		if (snprintf(key, sizeof(key), "%s%s", o->key, q) >= (int)sizeof(key))
+			continue;
+		char *v = NULL;
+		if (strncmp(key, "known/", 6) != 0) {
+			v = cp_get(&cl.cp, "Init", key, NULL);
+			snprintf(buf, sizeof(buf), "known/%s", key);
+			actcmd_set(&init, buf, v ? v : "");
+		}
+		if (actcmd_get(&init, key) == NULL) {
+			if (v == NULL)
+				v = cp_get(&cl.cp, "Init", key, NULL);
+			actcmd_set(&init, key, v ? v : "");
+		}
+		free(v);
+	}
+	/* getCombined */
+	map_copy(&comb, &opts);
+	map_copy(&comb, &init);
+	static const char *const ign[] = {
+		"matches", "ipmatches", "ipjailmatches", "timeout", "bantime", NULL,
+	};
+	for (size_t i = 0; ign[i]; i++)
+		actcmd_set(&cl.ignore, ign[i], "");
+	for (size_t i = 0; i < comb.n; i++) {
+		size_t bl = conditional(comb.e[i].k);
+		if (bl) {
+			snprintf(buf, sizeof(buf), "%.*s", (int)bl, comb.e[i].k);
+			actcmd_set(&cl.ignore, buf, "");
+		}
+	}
+	char serr[512] = "";
+	int rc = subst_recursive(&comb, "", client_ignore, &cl, comb_option, &cl, serr,
+	    sizeof(serr));
+	if (rc < 0)
+		snprintf(err, errlen, "%s", serr);
+	/* convert: what the server gets, as CommandAction properties */
+	for (size_t i = 0; rc == 0 && i < comb.n; i++) {
+		const char *k = comb.e[i].k, *v = comb.e[i].v;
+		if (!in_list(config_opts, k))
+			continue;
+		if (in_list(bool_opts, k)) {
+			int t = strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 ||
+			    strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0;
+			v = t ? "True" : "False";
+		}
+		actcmd_set(props, k, v);
+	}
+	for (size_t i = 0; rc == 0 && i < init.n; i++) {
+		const char *k = init.e[i].k;
+		if (in_list(config_opts, k) || strncmp(k, "known/", 6) == 0 || k[0] == '_' ||
+		    strcmp(k, "bantime") == 0)
+			continue;
+		actcmd_set(props, k, init.e[i].v);
+	}
+	if (rc == 0 && actcmd_get(props, "timeout") == NULL)
+		actcmd_set(props, "timeout", "60");
+	actcmd_map_free(&init);
+	actcmd_map_free(&opts);
+	actcmd_map_free(&comb);
+	actcmd_map_free(&cl.popts);
+	actcmd_map_free(&cl.ignore);
+	return rc == 0 && !cl.cp.failed ? 0 : -1;
+}
+
+/* ---- the server: CommandAction ---- */
+
+static int server_ignore(void *arg, const char *tag)
+{
+	return in_list(escaped_tags, tag);
+}
+
+/* ADD_REPL_TAGS (br, sp, fq-hostname, sh-hostname), or NULL. */
+static const char *add_repl(const char *tag, char *tmp, size_t len)
+{
+	if (strcmp(tag, "br") == 0)
+		return "\n";
+	if (strcmp(tag, "sp") == 0)
+		return " ";
+	int fq = strcmp(tag, "fq-hostname") == 0;
+	if (!fq && strcmp(tag, "sh-hostname") != 0)
+		return NULL;
+	if (gethostname(tmp, len) < 0)
+		return NULL;
+	tmp[len - 1] = '\0';
+	if (!fq) {
+		tmp[strcspn(tmp, ".")] = '\0';
+		return tmp;
+	}
+	struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *res = NULL;
+	if (getaddrinfo(tmp, NULL, &hints, &res) == 0 && res && res->ai_canonname)
+		snprintf(tmp, len, "%s", res->ai_canonname);
+	if (res)
+		freeaddrinfo(res);
+	return tmp;
+}
+
+/* escapeTag: a backslash before each shell-special character. */
+static void escape_tag(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if (strchr("\\#&;`|*?~<>^()[]{}$'\"\n\r", *s)) {
+			buf_append(out, "\\", 1);
+			buf_append(out, *s == '\n' ? "n" : *s == '\r' ? "r" : s, 1);
+		} else {
+			buf_append(out, s, 1);
+		}
+	}
+}
+
+/* replaceTag(query, properties, conditional): a new string, or NULL. */
+static char *replace_tag(const struct actcmd_map *props, const char *query, const char *cond,
+    char *err, size_t errlen)
+{
+	if (strchr(query, '<') == NULL)
+		return xstrdup(query);
+	struct actcmd_map sub = { 0 };
+	map_copy(&sub, props);
+	if (subst_recursive(&sub, cond, server_ignore, NULL, NULL, NULL, err, errlen) < 0) {
+		actcmd_map_free(&sub);
+		return NULL;
+	}
+	char *q = xstrdup(query), tmp[256];
+	for (int count = MAX_TAG_REPLACE + 1;; count--) {
+		struct buf b;
+		size_t pos = 0, ts, te;
+		buf_init(&b, VAL_MAX);
+		while (tag_find(q, pos, &ts, &te)) {
+			char tag[256], ck[300];
+			snprintf(tag, sizeof(tag), "%.*s", (int)(te - ts - 2), q + ts + 1);
+			buf_append(&b, q + pos, ts - pos);
+			const char *v = NULL;
+			if (*cond && snprintf(ck, sizeof(ck), "%s?%s", tag, cond) < (int)sizeof(ck))
+				v = actcmd_get(&sub, ck);
+			if (v == NULL && (v = actcmd_get(&sub, tag)) == NULL)
+				v = add_repl(tag, tmp, sizeof(tmp));
+			if (v == NULL)
+				buf_append(&b, q + ts, te - ts);
+			else if (in_list(escaped_tags, tag))
+				escape_tag(&b, v);
+			else
+				buf_puts(&b, v);
+			pos = te;
+		}
+		buf_puts(&b, q + pos);
+		int full = b.len >= b.max;
+		char *v = xstrdup(bstr(&b));
+		buf_free(&b);
+		int same = strcmp(v, q) == 0;
+		free(q);
+		q = v;
+		if (full) {
+			snprintf(err, errlen, "command longer than %d bytes", VAL_MAX);
+			break;
+		}
+		if (same || strchr(q, '<') == NULL) {
+			actcmd_map_free(&sub);
+			return q;
+		}
+		if (count <= 1) {
+			snprintf(err, errlen, "unexpected too long replacement interpolation, "
+			    "possible self referencing definitions in query");
+			break;
+		}
+	}
+	free(q);
+	actcmd_map_free(&sub);
+	return NULL;
+}
+
+/* IPAddr.getPTR(''): "4.3.2.1." or the nibbles of an IPv6 address. */
+static void ptr_of(const char *ip, char *out, size_t len)
+{
+	struct net n;
+	char e[64];
+	*out = '\0';
+	if (*ip == '\0' || net_parse_net(ip, &n, e, sizeof(e)) < 0)
+		return;
+	size_t o = 0;
+	if (n.family == AF_INET) {
+		snprintf(out, len, "%u.%u.%u.%u.", n.a[3], n.a[2], n.a[1], n.a[0]);
+		return;
+	}
+	for (int i = 15; i >= 0 && o + 4 < len; i--) {
+		static const char hx[] = "0123456789abcdef";
+		out[o++] = hx[n.a[i] & 15];
+		out[o++] = '.';
+		out[o++] = hx[n.a[i] >> 4];
+		out[o++] = '.';
+	}
+	out[o] = '\0';
+}
+
+/* One dynamic value: escapeVal (a $f2bV_ variable if shell-special). */
+static void dyn_put(struct buf *b, struct actcmd_map *vars, const char *tag, const char *v)
+{
+	if (strpbrk(v, "\\#&;`|*?~<>^()[]{}$'\"\n\r") == NULL) {
+		buf_puts(b, v);
+		return;
+	}
+	char name[300];
+	size_t o = (size_t)snprintf(name, sizeof(name), "f2bV_");
+	for (const char *p = tag; *p && o + 1 < sizeof(name); p++)
+		name[o++] = isalnum((unsigned char)*p) || *p == '_' ? *p : '_';
+	name[o] = '\0';
+	actcmd_set(vars, name, v);
+	buf_printf(b, "$%s", name);
+}
+
+/* The dynamic tag of info, or NULL (info NULL: <family> only). */
+static const char *dyn_val(const struct actcmd_info *info, const char *family, const char *tag,
+    char *tmp, size_t len)
+{
+	if (strcmp(tag, "family") == 0)
+		return family;
+	if (info == NULL)
+		return NULL;
+	static const char *const num[] = { "failures", "ipfailures", "ipjailfailures", "bantime",
+	    "bancount", "time", "restored", NULL };
+	const long nv[] = { info->failures, info->failures, info->failures, info->bantime,
+	    info->bancount, info->time, info->restored };
+	for (size_t i = 0; num[i]; i++)
+		if (strcmp(tag, num[i]) == 0) {
+			snprintf(tmp, len, "%ld", nv[i]);
+			return tmp;
+		}
+	if (strcmp(tag, "ip") == 0 || strcmp(tag, "fid") == 0 || strcmp(tag, "ip-host") == 0)
+		return info->ip;
+	if (strcmp(tag, "ip-rev") == 0) {
+		ptr_of(info->ip, tmp, len);
+		return tmp;
+	}
+	if (in_list(escaped_tags, tag))
+		return info->matches ? info->matches : "";
+	return NULL;
+}
+
+/* replaceDynamicTags(cmd, aInfo) into c (vars become sh -c arguments). */
+static int replace_dynamic(const char *cmd, const char *family, const struct actcmd_info *info,
+    struct actcmd_cmd *c, char *err, size_t errlen)
+{
+	struct actcmd_map vars = { 0 };
+	struct buf b, f;
+	char tmp[256];
+	size_t pos = 0, ts, te;
+	buf_init(&b, VAL_MAX);
+	while (tag_find(cmd, pos, &ts, &te)) {
+		char tag[256];
+		snprintf(tag, sizeof(tag), "%.*s", (int)(te - ts - 2), cmd + ts + 1);
+		buf_append(&b, cmd + pos, ts - pos);
+		const char *v = dyn_val(info, family, tag, tmp, sizeof(tmp));
+		if (v)
+			dyn_put(&b, &vars, tag, v);
+		else if ((v = add_repl(tag, tmp, sizeof(tmp))) != NULL)
+			buf_puts(&b, v);
+		else
+			buf_append(&b, cmd + ts, te - ts);
+		pos = te;
+	}
+	buf_puts(&b, cmd + pos);
+	/* <F-NAME> (FCUSTAG_CRE): the filter's captures; unknown ones are "" */
+	buf_init(&f, VAL_MAX);
+	const char *s = bstr(&b), *p;
+	while ((p = strstr(s, "<F-")) != NULL) {
+		size_t n = strspn(p + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+		buf_append(&f, s, (size_t)(p - s));
+		if (n == 0 || p[3 + n] != '>') {
+			buf_append(&f, p, 1);
+			s = p + 1;
+			continue;
+		}
+		char tag[128];
+		snprintf(tag, sizeof(tag), "F_%.*s", (int)n, p + 3);
+		str_lower(tag + 2);
+		if (strcmp(tag, "F_id") == 0)
+			snprintf(tag, sizeof(tag), "F_fid");
+		else if (strcmp(tag, "F_port") == 0)
+			snprintf(tag, sizeof(tag), "F_fport");
+		if (info && info->user && strcmp(tag, "F_user") == 0)
+			dyn_put(&f, &vars, tag, info->user);
+		s = p + 3 + n + 1;
+	}
+	buf_puts(&f, s);
+	int full = b.len >= b.max || f.len >= f.max;
+	memset(c, 0, sizeof(*c));
+	if (vars.n) {	/* Utils.buildShellCmd */
+		struct buf h;
+		buf_init(&h, 2 * VAL_MAX);
+		for (size_t i = 0; i < vars.n; i++)
+			buf_printf(&h, "%s=$%zu ", vars.e[i].k, i);
+		buf_printf(&h, "\n%s", bstr(&f));
+		c->text = xstrdup(bstr(&h));
+		buf_free(&h);
+		c->argv = xcalloc(vars.n, sizeof(*c->argv));
+		for (size_t i = 0; i < vars.n; i++)
+			c->argv[i] = xstrdup(vars.e[i].v);
+		c->nargv = vars.n;
+	} else {
+		c->text = xstrdup(bstr(&f));
+	}
+	buf_free(&b);
+	buf_free(&f);
+	actcmd_map_free(&vars);
+	if (full) {
+		actcmd_cmd_free(c);
+		snprintf(err, errlen, "command longer than %d bytes", VAL_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int actcmd_build(const struct actcmd_map *props, const char *key, const char *family,
+    const struct actcmd_info *info, struct actcmd_cmd *cmd, char *err, size_t errlen)
+{
+	char q[300], cond[64] = "";
+	memset(cmd, 0, sizeof(*cmd));
+	snprintf(q, sizeof(q), "<%s>", key);
+	if (*family)
+		snprintf(cond, sizeof(cond), "family=%s", family);
+	char *s = replace_tag(props, q, cond, err, errlen);
+	if (s == NULL)
+		return -1;
+	/* an unset operation stays "<actionX>"; an empty one is nothing to do */
+	if (strcmp(s, q) == 0 || *str_trim(s) == '\0') {
+		free(s);
+		return 0;
+	}
+	int rc = replace_dynamic(s, family, info, cmd, err, errlen);
+	free(s);
+	return rc;
+}
+
+void actcmd_cmd_free(struct actcmd_cmd *cmd)
+{
+	free(cmd->text);
+	for (size_t i = 0; i < cmd->nargv; i++)
+		free(cmd->argv[i]);
+	free(cmd->argv);
+	memset(cmd, 0, sizeof(*cmd));
+}
+
+size_t actcmd_families(const struct actcmd_map *props, const char *fam[2], int *on_demand)
+{
+	int cond = 0;
+	for (size_t i = 0; i < props->n && !cond; i++) {
+		size_t bl = conditional(props->e[i].k);
+		cond = bl && strncmp(props->e[i].k + bl, "?family=", 8) == 0;
+	}
+	const char *od = actcmd_get(props, "actionstart_on_demand");
+	*on_demand = od ? strcmp(od, "True") == 0 : cond;
+	if (!cond) {
+		fam[0] = "";
+		return 1;
+	}
+	fam[0] = "inet4";
+	fam[1] = "inet6";
+	return 2;
+}
+
+int actcmd_unresolved(const char *text, char *out, size_t outlen)
+{
+	size_t pos = 0, ts, te, o = 0;
+	int n = 0;
+	*out = '\0';
+	while (tag_find(text, pos, &ts, &te)) {
+		size_t len = te - ts;
+		size_t ok = strspn(text + ts + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_-/?=.");
+		if (ok == len - 2 && o + len + 2 < outlen) {
+			o += (size_t)snprintf(out + o, outlen - o, "%s%.*s", n ? " " : "", (int)len,
+			    text + ts);
+			n++;
+		}
+		pos = te;
+	}
+	return n;
+}
