@@ -20,8 +20,15 @@
 #include "warden/firewall/actions.h"
 #include "warden/jail.h"
 
+/* What a ban carries besides its address (--failures, --match). */
+struct ticket {
+	long failures;		/* -1: the jail's maxretry */
+	struct buf matches;
+};
+
 /* The steps, one "## STEP" header each, for action a and the IPs. */
-static void steps(struct action *a, struct buf *out, int nip, char **ips)
+static void steps(struct action *a, struct buf *out, int nip, char **ips,
+    const struct ticket *t)
 {
 	char err[512];
 	buf_puts(out, "## start\n");
@@ -36,7 +43,8 @@ static void steps(struct action *a, struct buf *out, int nip, char **ips)
 		}
 		b.bantime = action_jail(a)->bantime;
 		b.timeout = b.bantime > 0 ? b.bantime : 0;
-		b.failures = action_jail(a)->maxretry;
+		b.failures = t->failures >= 0 ? t->failures : action_jail(a)->maxretry;
+		b.matches = t->matches.len ? t->matches.data : NULL;
 		char ip[NET_STRLEN];
 		net_format(&b.net, 0, ip, sizeof(ip));
 		buf_printf(out, "## ban %s\n", ip);
@@ -55,19 +63,33 @@ static void steps(struct action *a, struct buf *out, int nip, char **ips)
 int cli_action_test(const struct config *cfg, int argc, char **argv)
 {
 	char err[1024];
+	struct ticket t = { .failures = -1 };
+	buf_init(&t.matches, 1 << 20);
+	while (argc >= 2 && (strcmp(argv[0], "--failures") == 0 || strcmp(argv[0], "--match") == 0)) {
+		if (argv[0][2] == 'f')
+			t.failures = atol(argv[1]);
+		else
+			buf_printf(&t.matches, "%s%s", t.matches.len ? "\n" : "", argv[1]);
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 1) {
-		fprintf(stderr, "usage: mailwarden action-test JAIL [IP...]\n");
+		fprintf(stderr, "usage: mailwarden action-test [--failures N] [--match LINE]... "
+		    "JAIL [IP...]\n");
+		buf_free(&t.matches);
 		return 2;
 	}
 	struct jailconf jc;
 	if (jailconf_load(cfg, &jc, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mailwarden: %s\n", err);
+		buf_free(&t.matches);
 		return 1;
 	}
 	struct jail *j = jailconf_find(&jc, argv[0]);
 	if (j == NULL) {
 		fprintf(stderr, "mailwarden: no enabled jail '%s'\n", argv[0]);
 		jailconf_free(&jc);
+		buf_free(&t.matches);
 		return 1;
 	}
 	char **adirs = config_list(config_get(cfg, "warden_action_path"));
@@ -90,7 +112,7 @@ int cli_action_test(const struct config *cfg, int argc, char **argv)
 		buf_init(&out, 1 << 24);
 		action_dry(a, &out);
 		printf("# action %s (%s)\n", action_name(a), ref->text);
-		steps(a, &out, argc - 1, argv + 1);
+		steps(a, &out, argc - 1, argv + 1, &t);
 		fwrite(out.data ? out.data : "", 1, out.len, stdout);
 		buf_free(&out);
 		const char *last;
@@ -102,5 +124,6 @@ int cli_action_test(const struct config *cfg, int argc, char **argv)
 	}
 	config_list_free(adirs);
 	jailconf_free(&jc);
+	buf_free(&t.matches);
 	return rc;
 }

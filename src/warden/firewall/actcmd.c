@@ -419,8 +419,12 @@ int actcmd_props(const struct ini *ini, const struct jail *j, const struct jail_
 
 	*err = '\0';
 	/* ActionReader.__init__: name and actname */
-	for (size_t i = 0; i < ref->nopts; i++)
-		actcmd_set(&init, ref->opts[i].key, ref->opts[i].value);
+	for (size_t i = 0; i < ref->nopts; i++) {	/* extractOptions strips values */
+		char *k = xstrdup(ref->opts[i].key), *v = xstrdup(ref->opts[i].value);
+		actcmd_set(&init, str_trim(k), str_trim(v));
+		free(k);
+		free(v);
+	}
 	const char *n = actcmd_get(&init, "name");
 	if (n == NULL)
 		actcmd_set(&init, "name", n = j->name);
@@ -661,6 +665,42 @@ static void dyn_put(struct buf *b, struct actcmd_map *vars, const char *tag, con
 	buf_printf(b, "$%s", name);
 }
 
+/* repr() of a Python float: the shortest text that reads back as x. */
+static void pyfloat(double x, char *out, size_t len)
+{
+	for (int n = 1; n <= 17; n++) {
+		snprintf(out, len, "%.*g", n, x);
+		if (strtod(out, NULL) == x)
+			break;
+	}
+	char *e = strchr(out, 'e');
+	if (e) {
+		int ex = atoi(e + 1);
+		if (ex >= -4 && ex < 16) {
+			int digits = (int)strcspn(out, "e") - (strchr(out, '.') ? 1 : 0) - (*out == '-');
+			int prec = digits - 1 - ex;
+			snprintf(out, len, "%.*f", prec > 0 ? prec : 0, x);
+		}
+	}
+	if (strpbrk(out, ".en") == NULL && strlen(out) + 2 < len)
+		strcat(out, ".0");
+}
+
+/* <ip-host>: the address's name, "None" when it has none (as fail2ban's
+ * DNSUtils.ipToName). */
+static void host_of(const char *ip, char *out, size_t len)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
+	snprintf(out, len, "None");
+	if (*ip == '\0' || getaddrinfo(ip, NULL, &hints, &res) != 0)
+		return;
+	char host[NI_MAXHOST];
+	if (getnameinfo(res->ai_addr, res->ai_addrlen, host, sizeof(host), NULL, 0,
+	    NI_NAMEREQD) == 0)
+		str_copy(out, len, host);
+	freeaddrinfo(res);
+}
+
 /* The dynamic tag of info, or NULL (info NULL: <family> only). */
 static const char *dyn_val(const struct actcmd_info *info, const char *family, const char *tag,
     char *tmp, size_t len)
@@ -670,16 +710,24 @@ static const char *dyn_val(const struct actcmd_info *info, const char *family, c
 	if (info == NULL)
 		return NULL;
 	static const char *const num[] = { "failures", "ipfailures", "ipjailfailures", "bantime",
-	    "bancount", "time", "restored", NULL };
+	    "bancount", "restored", NULL };
 	const long nv[] = { info->failures, info->failures, info->failures, info->bantime,
-	    info->bancount, info->time, info->restored };
+	    info->bancount, info->restored };
 	for (size_t i = 0; num[i]; i++)
 		if (strcmp(tag, num[i]) == 0) {
 			snprintf(tmp, len, "%ld", nv[i]);
 			return tmp;
 		}
-	if (strcmp(tag, "ip") == 0 || strcmp(tag, "fid") == 0 || strcmp(tag, "ip-host") == 0)
+	if (strcmp(tag, "time") == 0) {
+		pyfloat(info->time, tmp, len);
+		return tmp;
+	}
+	if (strcmp(tag, "ip") == 0 || strcmp(tag, "fid") == 0)
 		return info->ip;
+	if (strcmp(tag, "ip-host") == 0) {
+		host_of(info->ip, tmp, len);
+		return tmp;
+	}
 	if (strcmp(tag, "ip-rev") == 0) {
 		ptr_of(info->ip, tmp, len);
 		return tmp;
@@ -775,7 +823,7 @@ int actcmd_build(const struct actcmd_map *props, const char *key, const char *fa
 	if (s == NULL)
 		return -1;
 	/* an unset operation stays "<actionX>"; an empty one is nothing to do */
-	if (strcmp(s, q) == 0 || *str_trim(s) == '\0') {
+	if (strcmp(s, q) == 0 || s[strspn(s, " \t\r\n")] == '\0') {
 		free(s);
 		return 0;
 	}

@@ -41,7 +41,8 @@ int actcmd_props(const struct ini *ini, const struct jail *j, const struct jail_
 struct actcmd_info {
 	const char *ip;		/* "" for start/stop */
 	const char *family;	/* "inet4", "inet6" or "" */
-	long failures, bantime, bancount, time;
+	long failures, bantime, bancount;
+	double time;		/* <time>: seconds, as Python's float */
 	int restored;
 	const char *matches;	/* may be NULL */
 	const char *user;	/* <F-USER>, may be NULL */

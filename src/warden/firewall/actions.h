@@ -60,7 +60,7 @@ void action_free(struct action *a);
 char *action_command_text(const struct action *a, const char *key, const struct action_ban *b);
 /* action-test: from now on a's commands are written to out (a header
  * line "# ACTION OPERATION FAMILY [IP]", "#  $N = VALUE" for each shell
- * argument, then the command), never run. */
+ * argument, its \\ and newlines escaped, then the command), never run. */
 void action_dry(struct action *a, struct buf *out);
 /* fail2ban's name of the action (actname: the file name unless set). */
 const char *action_name(const struct action *a);

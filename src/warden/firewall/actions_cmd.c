@@ -116,8 +116,12 @@ static void dry_write(struct action *a, const struct actjob *j)
 {
 	buf_printf(a->dry, "# %s %s %s%s%s\n", a->name, opnames[j->op], *famnames[j->fam] ?
 	    famnames[j->fam] : "-", *j->ip ? " " : "", j->ip);
-	for (size_t i = 0; i < j->c.nargv; i++)
-		buf_printf(a->dry, "#  $%zu = %s\n", i, j->c.argv[i]);
+	for (size_t i = 0; i < j->c.nargv; i++) {	/* one line: \\ and \n escaped */
+		buf_printf(a->dry, "#  $%zu = ", i);
+		for (const char *p = j->c.argv[i]; *p; p++)
+			buf_puts(a->dry, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : (char[2]){ *p, 0 });
+		buf_puts(a->dry, "\n");
+	}
 	buf_printf(a->dry, "%s\n", j->c.text);
 }
 
@@ -306,7 +310,7 @@ static void op_info(const struct action *a, int fam, struct actcmd_info *in)
 	in->ip = "";
 	in->family = famnames[fam];
 	in->bantime = a->jail->bantime;
-	in->time = (long)clock_wall();
+	in->time = clock_wall_f();
 }
 
 /* Build and queue operation op for family fam at position at. */
@@ -551,7 +555,7 @@ static void ban_info(const struct action_ban *b, char *ip, size_t iplen, struct 
 	in->family = famnames[fam_of(&b->net)];
 	in->failures = b->failures;
 	in->bantime = b->bantime;
-	in->time = (long)clock_wall();
+	in->time = clock_wall_f();
 	in->matches = b->matches;
 	in->user = b->user;
 }
@@ -645,12 +649,12 @@ static void cmd_be_stop(struct action *a)
 	operation(a, OP_STOP, fams, n);
 }
 
-/* consistencyCheck: actioncheck of each started family (of each family
- * when none is), with only <family> resolved. */
+/* _invariantCheck(family): actioncheck, with only <family> resolved, of
+ * each address family started (each the action knows when none is). */
 static int cmd_be_check(struct action *a, char *err, size_t errlen)
 {
 	int any = 0;
-	for (int f = 0; f < ACT_NFAM; f++)
+	for (int f = 1; f < ACT_NFAM; f++)
 		if (a->started[f] && queue_op(a, -1, OP_CHECK, f, 0) >= 0)
 			any = 1;
 	for (size_t i = 0; !any && i < a->nfam; i++)
