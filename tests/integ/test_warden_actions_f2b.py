@@ -67,14 +67,20 @@ def _conf(cases):
     return "\n".join(lines)
 
 
+ACTION = re.compile(r"^# action (\S+) \(")
 HEAD = re.compile(r"^# (\S+) (action\w+) (-|inet4|inet6)(?: (\S+))?$")
 ARG = re.compile(r"^#  \$(\d+) = (.*)$")
 
 
 def _parse(out):
-    """action-test's output: {step: [(op, family, text, args)]}."""
-    steps, cur, cmd = {}, None, None
+    """action-test's output: {action: {step: [(op, family, text, args)]}}."""
+    acts, steps, cur, cmd = {}, {}, None, None
     for line in out[:-1].split("\n") if out.endswith("\n") else out.split("\n"):
+        m = ACTION.match(line)
+        if m:
+            steps = acts.setdefault(m.group(1), {})
+            cur = cmd = None
+            continue
         if line.startswith("## "):
             cur = steps.setdefault(line[3:], [])
             cmd = None
@@ -91,14 +97,20 @@ def _parse(out):
             continue
         if cmd is not None:
             cmd[2].append(line)
-    return {k: [(c[0], c[1], "\n".join(c[2]), c[3]) for c in v] for k, v in steps.items()}
+    return {a: {k: [(c[0], c[1], "\n".join(c[2]), c[3]) for c in v] for k, v in st.items()}
+            for a, st in acts.items()}
 
 
-def _action_test(conf, jail, *args):
+def _action_test(conf, jail, *args, every=False):
+    """The steps of the jail's action (every=True: {action: steps})."""
     p = subprocess.run([BIN, "-c", conf, "action-test"] + list(args[:-2]) + [jail] + list(args[-2:]),
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    return _parse(p.stdout)
+    acts = _parse(p.stdout)
+    if every:
+        return acts
+    assert len(acts) == 1, p.stdout
+    return list(acts.values())[0]
 
 
 def _logged(cmds):
@@ -181,24 +193,44 @@ from fail2ban.server.actions import Actions
 from fail2ban.server.ticket import BanTicket
 from fail2ban.tests.dummyjail import DummyJail
 
+from fail2ban.client.jailreader import JailReader
+
 cases, ips, attempts, matches = json.load(sys.stdin)
 out = {}
+
+def streams(jail, act):
+    """(action name, its set commands) of an action string, or of every
+    action of the jail in the fail2ban tree act ("tree:DIR")."""
+    if act.startswith("tree:"):
+        jr = JailReader(jail, basedir=act[5:], force_enable=True)
+        assert jr.read()
+        jr.getOptions()
+        stream = jr.convert(allow_no_files=True)
+    else:
+        name, opts = extractOptions(act.replace("%(__name__)s", jail))
+        r = ActionReader(name, jail, opts, basedir="/etc/fail2ban")
+        assert r.read()
+        r.getOptions({"port": "0:65535", "protocol": "tcp"})
+        stream = r.convert()
+    acts = {}
+    for cmd in stream:
+        if cmd[0] == "set" and cmd[2] == "addaction":
+            acts[cmd[3]] = []
+        elif cmd[0] == "multi-set" and cmd[2] == "action":
+            acts[cmd[3]] += cmd[4]
+        elif cmd[0] == "set" and cmd[2] == "action":
+            acts[cmd[3]].append(cmd[4:6])
+    return acts
+
 for jail, act in cases:
-    name, opts = extractOptions(act.replace("%(__name__)s", jail))
-    r = ActionReader(name, jail, opts, basedir="/etc/fail2ban")
-    assert r.read()
-    r.getOptions({"port": "0:65535", "protocol": "tcp"})
+  for name, sets in streams(jail, act).items():
     dj = DummyJail(name=jail)
     dj.__class__ = type("J", (DummyJail,), {"__bool__": lambda s: True})
     steps = {}
     cur = []
     a = CommandAction(dj, name)
-    for cmd in r.convert():
-        if cmd[0] == "multi-set":
-            for k, v in cmd[4]:
-                setattr(a, k, v)
-        elif cmd[0] == "set" and len(cmd) > 5:
-            setattr(a, cmd[4], cmd[5])
+    for k, v in sets:
+        setattr(a, k, v)
     def rec(realCmd, timeout=60, **kw):
         cur.append(realCmd if isinstance(realCmd, str) else realCmd[0])
         return True
@@ -227,7 +259,7 @@ for jail, act in cases:
     step("check", check)
     step("flush", a.flush)
     step("stop", a.stop)
-    out[jail] = steps
+    out.setdefault(jail, {})[name] = steps
 json.dump(out, sys.stdout)
 '''
 
@@ -253,8 +285,9 @@ def test_stock_actions_equal_fail2ban(stock):
     ref = _reference(STOCK, [IP4, IP6])
     for jail, _, _ in STOCK:
         mine = stock[jail]
-        assert set(mine) == set(ref[jail]), jail
-        for step, cmds in ref[jail].items():
+        (r,) = ref[jail].values()
+        assert set(mine) == set(r), jail
+        for step, cmds in r.items():
             assert [c[2] for c in mine[step]] == [c for c in cmds if c], "%s: %s" % (jail, step)
 
 
@@ -279,7 +312,8 @@ def test_mail_actions(tmp_path, jail, act, tests):
     for m in MATCHES:
         args += ["--match", m]
     st = _action_test(str(conf), jail, *args, "87.142.124.10", "2001:db8::1")
-    ref = _reference([(jail, act, tests)], ["87.142.124.10", "2001:db8::1"], 100, MATCHES)[jail]
+    (ref,) = _reference([(jail, act, tests)], ["87.142.124.10", "2001:db8::1"], 100,
+                        MATCHES)[jail].values()
     for step, cmds in ref.items():
         assert _untimed([c[2] for c in st[step]]) == _untimed(cmds), step
     for test, ip in (("ip4-ban", "87.142.124.10"), ("ip6-ban", "2001:db8::1")):
@@ -294,3 +328,81 @@ def test_mail_actions(tmp_path, jail, act, tests):
             # fail2ban's test mocks <ip-host>; with no reverse DNS it is None
             s = s.replace("Hostname: test-host", "Hostname: None")
             assert s in out, "%r not in:\n%s" % (s, out)
+
+
+# jail.conf's [DEFAULT] action definitions, as Debian ships them
+JAILCONF_DEFAULT = r"""
+destemail = root@localhost
+sender = root@<fq-hostname>
+mta = sendmail
+protocol = tcp
+chain = <known/chain>
+port = 0:65535
+banaction = iptables-multiport
+banaction_allports = iptables-allports
+action_ = %(banaction)s[port="%(port)s", protocol="%(protocol)s", chain="%(chain)s"]
+action_mw = %(action_)s
+            %(mta)s-whois[sender="%(sender)s", dest="%(destemail)s", protocol="%(protocol)s", chain="%(chain)s"]
+action_mwl = %(action_)s
+             %(mta)s-whois-lines[sender="%(sender)s", dest="%(destemail)s", logpath="%(logpath)s", chain="%(chain)s"]
+"""
+JAILS = r"""
+[j-plain]
+enabled = true
+filter = sshd
+logpath = /dev/null
+port = smtp,465,submission
+action = %(action_)s
+
+[j-mw]
+enabled = true
+filter = sshd
+logpath = /dev/null
+action = %(action_mw)s
+
+[j-mwl]
+enabled = true
+filter = sshd
+logpath = /dev/null
+port = imap,imaps
+action = %(action_mwl)s
+
+[j-allports]
+enabled = true
+filter = sshd
+logpath = /dev/null
+banaction = %(banaction_allports)s
+action = %(action_)s
+
+[j-nft]
+enabled = true
+filter = sshd
+logpath = /dev/null
+banaction = nftables-multiport
+action = %(action_)s
+"""
+
+
+def test_jailconf_action_definitions(tmp_path):
+    """banaction, banaction_allports, action_, action_mw, action_mwl from
+    jail.conf: the same commands as fail2ban reading the same jail.conf."""
+    for sub in ("action.d", "filter.d"):
+        os.symlink("/etc/fail2ban/" + sub, str(tmp_path / sub))
+    (tmp_path / "jail.conf").write_text("[DEFAULT]" + JAILCONF_DEFAULT + JAILS)
+    conf = tmp_path / "mailwarden.conf"
+    conf.write_text("warden_action_path = %s\n\n[DEFAULT]%s%s" % (ACTION_D, JAILCONF_DEFAULT, JAILS))
+    jails = ("j-plain", "j-mw", "j-mwl", "j-allports", "j-nft")
+    # a ban carries the jail's maxretry (5) failures in action-test
+    ref = _reference([(j, "tree:" + str(tmp_path), None) for j in jails], [IP4, IP6], 5)
+    want = {"j-plain": ["iptables-multiport"], "j-mw": ["iptables-multiport", "sendmail-whois"],
+            "j-mwl": ["iptables-multiport", "sendmail-whois-lines"],
+            "j-allports": ["iptables-allports"], "j-nft": ["nftables-multiport"]}
+    for j in jails:
+        mine = _action_test(str(conf), j, IP4, IP6, every=True)
+        assert sorted(mine) == sorted(ref[j]) == sorted(want[j]), j
+        for name, steps in ref[j].items():
+            for step, cmds in steps.items():
+                assert _untimed([c[2] for c in mine[name][step]]) == _untimed(cmds), \
+                    "%s %s: %s" % (j, name, step)
+    plain = _action_test(str(conf), "j-plain", IP4, IP6)
+    assert any("--dports smtp,465,submission" in c[2] for c in plain["ban 192.0.2.1"])
