@@ -22,6 +22,7 @@
 #include "warden/ban.h"
 #include "warden/control.h"
 #include "warden/f2blog.h"
+#include "warden/firewall/fw_proto.h"
 #include "warden/source/follow.h"
 #include "warden/jailrt.h"
 #include "warden/store/store.h"
@@ -120,6 +121,7 @@ static int cmd_status(struct warden *wd, const char *name, int shortform, int js
 		}
 		buf_printf(o, "],\"currently_banned\":%zu,\"total_banned\":%lu", rt->nbans,
 		    rt->total_banned);
+		fwc_status_json(w->j, o);
 		if (!shortform) {
 			buf_puts(o, ",\"banned\":[");
 			for (size_t i = 0; i < rt->nbans; i++) {

@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 import warnings
 
 import pytest
@@ -406,3 +407,82 @@ def test_jailconf_action_definitions(tmp_path):
                     "%s %s: %s" % (j, name, step)
     plain = _action_test(str(conf), "j-plain", IP4, IP6)
     assert any("--dports smtp,465,submission" in c[2] for c in plain["ban 192.0.2.1"])
+
+
+# ---- truthful state: a failing command, as fail2ban logs it ----
+
+FAILING = """\
+[Definition]
+actionstart = true
+actioncheck = %(check)s
+actionban = echo boom <ip> >&2; exit 3
+actionunban = true
+check =
+"""
+
+
+def _wait(fn, what, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    pytest.fail("timed out waiting for " + what)
+
+
+def _read(p):
+    try:
+        return open(p).read()
+    except FileNotFoundError:
+        return ""
+
+
+def test_failing_command_logged_and_counted(make_server, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "failing.conf").write_text(FAILING)
+    wlog = tmp_path / "warden.log"
+    auth = tmp_path / "auth.log"
+    auth.write_text("")
+    jail = ["enabled = true", "filter = sshd", "logpath = %s" % auth, "bantime = 1h"]
+    s = make_server(extra=["warden_action_path = %s" % adir, "warden_logtarget = %s" % wlog,
+                           "[plain]"] + jail + ["action = failing",
+                           "[checked]"] + jail + ["action = failing[check=\"echo broken; exit 1\"]"])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    assert cli("ban", "plain", "192.0.2.9").stdout == "1\n"
+    _wait(lambda: "Error banning 192.0.2.9" in _read(wlog), "the failure logged")
+    log = _read(wlog)
+    # fail2ban.utils' lines, then actions.py's
+    pre = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} fail2ban\.utils          \[\d+\]: ERROR   "
+    m = re.search(pre + r"([0-9a-f]+) -- exec: echo boom 192\.0\.2\.9 >&2; exit 3$", log, re.M)
+    assert m, log
+    cid = m.group(1)
+    assert re.search(pre + cid + r" -- stderr: 'boom 192\.0\.2\.9'$", log, re.M), log
+    assert re.search(pre + cid + r" -- returned 3$", log, re.M), log
+    assert re.search(r"fail2ban\.actions        \[\d+\]: ERROR   Failed to execute ban jail "
+                     r"'plain' action 'failing' info '.*': Error banning 192\.0\.2\.9$", log, re.M)
+    j = json.loads(cli("status", "plain", "--json").stdout)
+    assert j["actions"] == [{"name": "failing", "errors": 1, "last_error": j["actions"][0]["last_error"]}]
+    assert "returned 3" in j["actions"][0]["last_error"]
+    assert "boom 192.0.2.9" in j["actions"][0]["last_error"]
+    # the fail2ban-client layout is unchanged (the ban is in force for the jail)
+    st = cli("status", "plain").stdout
+    assert st.endswith("`- Actions\n   |- Currently banned:\t1\n   |- Total banned:\t1\n"
+                       "   `- Banned IP list:\t192.0.2.9\n"), st
+
+    # with an actioncheck: check, restore (stop + start), check again, give up
+    assert cli("ban", "checked", "192.0.2.10").stdout == "1\n"
+    _wait(lambda: "Error banning 192.0.2.10" in _read(wlog), "the second failure logged")
+    log = _read(wlog)
+    assert "ERROR   Invariant check failed. Trying to restore a sane environment" in log
+    assert "CRITICAL Unable to restore environment" in log
+    assert re.search(r"-- stdout: 'broken'$", log, re.M), log
+    j = json.loads(cli("status", "checked", "--json").stdout)
+    assert j["actions"][0]["errors"] == 3, log	# ban, check, check after the restore
+    assert json.loads(cli("status", "plain", "--json").stdout)["actions"][0]["errors"] == 1

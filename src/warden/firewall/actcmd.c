@@ -410,6 +410,26 @@ static char *comb_option(void *arg, const char *name)
 	return cp_get(c, "Definition", name, &cl->popts);
 }
 
+void actcmd_actname(const struct jail *j, const struct jail_ref *ref, char *out, size_t len)
+{
+	const char *n = NULL, *an = NULL;
+	for (size_t i = 0; i < ref->nopts; i++) {
+		if (strcmp(ref->opts[i].key, "name") == 0)
+			n = ref->opts[i].value;
+		if (strcmp(ref->opts[i].key, "actname") == 0)
+			an = ref->opts[i].value;
+	}
+	size_t jl = strlen(j->name);
+	if (an)
+		snprintf(out, len, "%s", an);
+	else if (n == NULL || strcmp(n, j->name) == 0)
+		snprintf(out, len, "%s", ref->name);
+	else if (strncmp(n, j->name, jl) == 0)
+		snprintf(out, len, "%s%s", ref->name, n + jl);
+	else
+		snprintf(out, len, "%s-%s", ref->name, n);
+}
+
 int actcmd_props(const struct ini *ini, const struct jail *j, const struct jail_ref *ref,
     struct actcmd_map *props, char *err, size_t errlen)
 {
@@ -425,17 +445,10 @@ int actcmd_props(const struct ini *ini, const struct jail *j, const struct jail_
 		free(k);
 		free(v);
 	}
-	const char *n = actcmd_get(&init, "name");
-	if (n == NULL)
-		actcmd_set(&init, "name", n = j->name);
+	if (actcmd_get(&init, "name") == NULL)
+		actcmd_set(&init, "name", j->name);
 	if (actcmd_get(&init, "actname") == NULL) {
-		size_t jl = strlen(j->name);
-		if (strcmp(n, j->name) == 0)
-			snprintf(buf, sizeof(buf), "%s", ref->name);
-		else if (strncmp(n, j->name, jl) == 0)
-			snprintf(buf, sizeof(buf), "%s%s", ref->name, n + jl);
-		else
-			snprintf(buf, sizeof(buf), "%s-%s", ref->name, n);
+		actcmd_actname(j, ref, buf, sizeof(buf));
 		actcmd_set(&init, "actname", buf);
 	}
 	/* getOptions: pOpts (the jail's) merged with the action's */

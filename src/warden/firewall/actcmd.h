@@ -31,6 +31,9 @@ const char *actcmd_get(const struct actcmd_map *m, const char *k);
 void actcmd_set(struct actcmd_map *m, const char *k, const char *v);
 void actcmd_map_free(struct actcmd_map *m);
 
+/* fail2ban's name of action ref in jail j (ActionReader: actname, else
+ * the file name, with name's suffix when name is not the jail's). */
+void actcmd_actname(const struct jail *j, const struct jail_ref *ref, char *out, size_t len);
 /* The properties of the action ref of jail j read from ini (what
  * fail2ban-client sends the server). 0, or -1 and err (a %(x)s that
  * names nothing, tags that name themselves). */

@@ -191,7 +191,7 @@ static void on_timeout(void *arg)
 
 static void run_next(struct action *a)
 {
-	if (a->pid > 0 || a->njobs == 0)
+	if (a->pid != 0 || a->njobs == 0)	/* -1: done() is at work on jobs[0] */
 		return;
 	int po[2], pe[2];
 	if (pipe2(po, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -413,7 +413,7 @@ static void failed(struct action *a, struct actjob *j, int status)
 /* The running command ended with status. */
 static void done(struct action *a, int status)
 {
-	a->pid = 0;
+	a->pid = -1;
 	loop_timer_clear(&a->timeout);
 	if (a->outfd >= 0)
 		read_into(&a->outfd, &a->out);
@@ -424,6 +424,7 @@ static void done(struct action *a, int status)
 	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		failed(a, &a->jobs[0], status);
 	job_drop(a, 0);
+	a->pid = 0;
 	run_next(a);
 }
 
@@ -535,6 +536,8 @@ static int cmd_be_open(struct action *a, const char *const *dirs, struct nft *n,
 	}
 	a->nfam = actcmd_families(&a->props, a->fam, &a->on_demand);
 	a->outfd = a->errfd = -1;
+	buf_init(&a->out, OUT_MAX + 1024);
+	buf_init(&a->errout, OUT_MAX + 1024);
 	a->next = all;
 	all = a;
 	return 0;
@@ -613,16 +616,14 @@ static int cmd_be_unban(struct action *a, const struct action_ban *b, size_t n, 
 static void cmd_be_flush(struct action *a)
 {
 	if (!has_op(a, "actionflush")) {
-		while (a->nbanned > 0) {
+		while (a->nbanned > 0) {	/* each taken off first: always ends */
 			struct action_ban b;
-			char e[64];
+			char e[64], *ip = a->banned[--a->nbanned];
 			memset(&b, 0, sizeof(b));
-			if (net_parse_net(a->banned[a->nbanned - 1], &b.net, e, sizeof(e)) < 0) {
-				free(a->banned[--a->nbanned]);
-				continue;
-			}
 			b.bantime = a->jail->bantime;
-			ban_one(a, OP_UNBAN, &b);
+			if (net_parse_net(ip, &b.net, e, sizeof(e)) == 0)
+				ban_one(a, OP_UNBAN, &b);
+			free(ip);
 		}
 		return;
 	}

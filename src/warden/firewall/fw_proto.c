@@ -140,6 +140,26 @@ int fw_send_reply(int fd, uint16_t req, enum fw_status st, const char *jail, con
 	return rc;
 }
 
+int fw_send_actlog(int fd, const char *jail, const char *action, const char *level,
+    const char *logger, const char *summary, const char *text)
+{
+	struct msg m;
+	char j[FW_JAIL_MAX + 1], *t = xmalloc(FW_ACTLOG_MAX + 1);
+	str_copy(j, sizeof(j), jail);
+	/* action, level, logger, summary, message: US-separated, bounded */
+	snprintf(t, FW_ACTLOG_MAX + 1, "%s\x1f%s\x1f%s\x1f%.1024s\x1f%s", action, level, logger,
+	    summary, text);
+	msg_init(&m, MSG_FW_REPLY);
+	msg_put_u32(&m, FW_REQ_ACTLOG);
+	msg_put_u32(&m, FW_FAILED);
+	msg_put_str(&m, j);
+	msg_put_str(&m, t);
+	int rc = send_wait(fd, &m);
+	msg_free(&m);
+	free(t);
+	return rc;
+}
+
 static const char *get_bounded(struct msg *m, size_t max)
 {
 	const char *s = msg_get_str(m);
