@@ -183,7 +183,8 @@ static int start_jails(struct warden *wd, char *err, size_t errlen)
 }
 
 /* check-config and reload: every enabled jail parses, its filter loads
- * and compiles, its actions are found (nft is assumed to be there). */
+ * and compiles, its command actions can run (actions_check_jail; nft is
+ * assumed to be there). */
 int warden_check(const struct config *c, char *err, size_t errlen)
 {
 		struct jailconf check;
@@ -201,18 +202,8 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 			break;
 		}
 		filter_free(f);
-		for (size_t k = 0; k < j->nactions; k++) {
-			if (!action_is_command(&j->actions[k]))	/* in-process: nothing to load */
-				continue;
-			struct action *a = action_new(j, &j->actions[k], (const char *const *)adirs, NULL,
-			    why, sizeof(why));
-			if (a == NULL) {
-				snprintf(err, errlen, "%s, line %d: %s", j->file, j->line, why);
-				rc = -1;
-				break;
-			}
-			action_free(a);
-		}
+		if ((rc = actions_check_jail(j, (const char *const *)adirs, why, sizeof(why))) < 0)
+			snprintf(err, errlen, "%s, line %d: %s", j->file, j->line, why);
 	}
 	config_list_free(adirs);
 	jailconf_free(&check);

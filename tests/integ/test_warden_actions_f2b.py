@@ -486,3 +486,37 @@ def test_failing_command_logged_and_counted(make_server, tmp_path):
     j = json.loads(cli("status", "checked", "--json").stdout)
     assert j["actions"][0]["errors"] == 3, log	# ban, check, check after the restore
     assert json.loads(cli("status", "plain", "--json").stdout)["actions"][0]["errors"] == 1
+
+
+# ---- check-config: each command action's commands are built and checked ----
+
+BROKEN = """\
+[Definition]
+actionban = { <iptables> -C INPUT -p tcp <ipt_<type>/_chain_rule> >/dev/null 2>&1; } || true
+[Init]
+type = nosuch
+"""
+
+
+@pytest.mark.parametrize("action,want", [
+    ("broken", r"\[j\] action broken: actionban inet4 192\.0\.2\.1 cannot run: the shell cannot "
+               r"parse it \(.*redirection unexpected\).*unresolved tags: .*<ipt_nosuch/_chain_rule>"),
+    ("pf", r"\[j\] action pf: actionstart .*cannot run: not installed: pfctl"),
+    ("iptables-multiport[port=smtp]", None),
+    ("nftables-multiport[port=smtp]", None),
+    ("sendmail-whois-lines", None),
+])
+def test_check_config_runs_the_dry_commands(make_server, tmp_path, action, want):
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "broken.conf").write_text(BROKEN)
+    s = make_server(extra=["warden_action_path = %s %s" % (adir, ACTION_D), "[j]",
+                           "enabled = true", "filter = sshd", "logpath = /dev/null",
+                           "action = " + action], start=False)
+    r = subprocess.run([BIN, "-c", s.conf, "check-config"], capture_output=True, text=True,
+                       timeout=30)
+    if want is None:
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode != 0 and re.search(want, r.stderr), r.stderr

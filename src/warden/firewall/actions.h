@@ -76,6 +76,11 @@ typedef void action_report_fn(const struct action *a, const char *level, const c
 void action_set_report(action_report_fn *fn);
 /* The jail of a. */
 const struct jail *action_jail(const struct action *a);
+/* check-config of jail j's command actions (actions_check.c): each read
+ * and its commands built for start, ban/unban, check, flush, stop; -1
+ * and err for one whose command the shell cannot parse or whose program
+ * is not installed (naming the unresolved tags), 0 if all can run. */
+int actions_check_jail(const struct jail *j, const char *const *dirs, char *err, size_t errlen);
 /* Reap finished command children (call on SIGCHLD). */
 void actions_reap(void);
 /* Command children still running or queued (tests, shutdown). */
