@@ -695,8 +695,9 @@ static void pyfloat(double x, char *out, size_t len)
 			snprintf(out, len, "%.*f", prec > 0 ? prec : 0, x);
 		}
 	}
-	if (strpbrk(out, ".en") == NULL && strlen(out) + 2 < len)
-		strcat(out, ".0");
+	size_t ol = strlen(out);
+	if (strpbrk(out, ".en") == NULL && ol + 2 < len)
+		memcpy(out + ol, ".0", 3);
 }
 
 /* <ip-host>: the address's name, "None" when it has none (as fail2ban's
