@@ -520,3 +520,42 @@ def test_check_config_runs_the_dry_commands(make_server, tmp_path, action, want)
         assert r.returncode == 0, r.stderr
     else:
         assert r.returncode != 0 and re.search(want, r.stderr), r.stderr
+
+
+# ---- <ip> is the address, as in fail2ban, also for an IPv6 prefix ban ----
+
+ECHO = """\
+[Definition]
+actionban = echo ban <ip> <family> >> <out>
+actionunban = echo unban <ip> <family> >> <out>
+"""
+
+
+def test_ip_is_the_address_of_a_prefix_ban(make_server, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "echo.conf").write_text(ECHO)
+    out, auth = tmp_path / "out", tmp_path / "auth.log"
+    auth.write_text("")
+    s = make_server(extra=["warden_action_path = %s" % adir, "[sshd]", "enabled = true",
+                           "filter = sshd", "logpath = %s" % auth, "maxretry = 2",
+                           "action = echo[out=%s]" % out])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    stamp = time.strftime("%b %d %H:%M:%S")
+    with open(auth, "a") as f:
+        for _ in range(2):
+            f.write("%s host sshd[1]: Failed password for root from 2001:db8:1:2::9 port 22 ssh2\n"
+                    % stamp)
+    _wait(lambda: "ban 2001:db8:1:2::9 inet6" in _read(out), "the ban")
+    # the jail bans (and lists) the /64, the command got the address
+    assert "Banned IP list:\t2001:db8:1:2::/64\n" in cli("status", "sshd").stdout
+    assert cli("unban", "2001:db8:1:2::/64").stdout == "1\n"
+    _wait(lambda: "unban 2001:db8:1:2::9 inet6" in _read(out), "the unban")
+    # a ban by hand of an address: that address
+    assert cli("ban", "sshd", "192.0.2.44").stdout == "1\n"
+    _wait(lambda: "ban 192.0.2.44 inet4" in _read(out), "the manual ban")

@@ -28,6 +28,8 @@ struct action_ban {
 	long failures;		/* <failures> */
 	const char *user;	/* <F-USER>, may be NULL */
 	const char *matches;	/* <matches>, may be NULL */
+	const char *addr;	/* the address whose failures made the ban, inside
+				 * net: a command action's <ip> (NULL: net's) */
 };
 
 /* Build the action `ref` of jail j: "nft" (uses n, may not be NULL then)

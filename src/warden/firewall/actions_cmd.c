@@ -549,10 +549,22 @@ static int cmd_be_start(struct action *a, char *err, size_t errlen)
 	return 0;
 }
 
-static void ban_info(const struct action_ban *b, char *ip, size_t iplen, struct actcmd_info *in)
+/* <ip>: the address that made the ban (as fail2ban's), else the
+ * network's ("net/len" for a prefix ban) or, for an unban, the one its
+ * ban used. */
+static void ban_info(const struct action *a, const struct action_ban *b, char *ip, size_t iplen,
+    struct actcmd_info *in)
 {
+	struct net n;
 	int full = b->net.plen == (b->net.family == AF_INET ? 32 : 128);
-	net_format(&b->net, !full, ip, iplen);
+	char key[NET_STRLEN];
+	net_format(&b->net, !full, key, sizeof(key));
+	snprintf(ip, iplen, "%s", key);
+	if (b->addr && net_parse(b->addr, &n) == 0)
+		net_format(&n, 0, ip, iplen);
+	for (size_t i = 0; !b->addr && i < a->nbanned; i++)
+		if (strcmp(a->banned[i], key) == 0 && a->banned[i][strlen(key) + 1])
+			snprintf(ip, iplen, "%s", a->banned[i] + strlen(key) + 1);
 	memset(in, 0, sizeof(*in));
 	in->ip = ip;
 	in->family = famnames[fam_of(&b->net)];
@@ -569,7 +581,7 @@ static void ban_one(struct action *a, int op, const struct action_ban *b)
 	struct actcmd_info in;
 	struct actcmd_cmd c;
 	int fam = fam_of(&b->net);
-	ban_info(b, ip, sizeof(ip), &in);
+	ban_info(a, b, ip, sizeof(ip), &in);
 	if (op == OP_BAN && a->on_demand && !a->started[fam])
 		start_fams(a, fam, 1);
 	if (op == OP_UNBAN && !(a->started[fam] & 2))
@@ -581,18 +593,24 @@ static void ban_one(struct action *a, int op, const struct action_ban *b)
 	}
 	if (c.text)
 		queue_at(a, -1, op, fam, ip, &c, 0);
-	if (op == OP_BAN) {
-		a->started[fam] |= 3;
-		a->banned = xrealloc(a->banned, (a->nbanned + 1) * sizeof(*a->banned));
-		a->banned[a->nbanned++] = xstrdup(ip);
-		return;
-	}
+	/* the bans in force: "NET\0IP" (the net's text, the <ip> it used) */
+	char key[NET_STRLEN];
+	net_format(&b->net, b->net.plen != (b->net.family == AF_INET ? 32 : 128), key, sizeof(key));
 	for (size_t i = 0; i < a->nbanned; i++)
-		if (strcmp(a->banned[i], ip) == 0) {
+		if (strcmp(a->banned[i], key) == 0) {
 			free(a->banned[i]);
 			a->banned[i] = a->banned[--a->nbanned];
 			break;
 		}
+	if (op == OP_BAN) {
+		size_t kl = strlen(key), il = strlen(ip);
+		char *e = xmalloc(kl + il + 2);
+		memcpy(e, key, kl + 1);
+		memcpy(e + kl + 1, ip, il + 1);
+		a->started[fam] |= 3;
+		a->banned = xrealloc(a->banned, (a->nbanned + 1) * sizeof(*a->banned));
+		a->banned[a->nbanned++] = e;
+	}
 }
 
 static int cmd_be_ban(struct action *a, const struct action_ban *b, size_t n, char *err,
@@ -618,12 +636,13 @@ static void cmd_be_flush(struct action *a)
 	if (!has_op(a, "actionflush")) {
 		while (a->nbanned > 0) {	/* each taken off first: always ends */
 			struct action_ban b;
-			char e[64], *ip = a->banned[--a->nbanned];
+			char e[64], *key = a->banned[--a->nbanned];
 			memset(&b, 0, sizeof(b));
 			b.bantime = a->jail->bantime;
-			if (net_parse_net(ip, &b.net, e, sizeof(e)) == 0)
+			b.addr = key + strlen(key) + 1;
+			if (net_parse_net(key, &b.net, e, sizeof(e)) == 0)
 				ban_one(a, OP_UNBAN, &b);
-			free(ip);
+			free(key);
 		}
 		return;
 	}

@@ -58,7 +58,7 @@ struct action {
 	int on_demand;		/* actionstart at a family's first ban */
 	unsigned started[ACT_NFAM];	/* 1 started, 2 holds bans */
 	char *done[ACT_NOPS][ACT_NFAM];	/* last command run per op and family */
-	char **banned;		/* <ip> of the bans in force (flush by unban) */
+	char **banned;		/* bans in force, "NET\0IP" (flush by unban) */
 	size_t nbanned;
 	/* the command queue */
 	struct actjob *jobs;

@@ -177,6 +177,11 @@ static int ban_ok(const struct fwjail *f, uint16_t type, const struct action_ban
 		snprintf(why, len, "a negative time left");
 		return -1;
 	}
+	struct net a;
+	if (b->addr && (net_parse(b->addr, &a) < 0 || !net_contains(&b->net, &a))) {
+		snprintf(why, len, "address %.64s is not inside the banned network", b->addr);
+		return -1;
+	}
 	if (type != MSG_FW_UNBAN && ignore_ok(f, &b->net, why, len) < 0)
 		return 1;
 	return 0;

@@ -97,6 +97,9 @@ int fw_send_ban(int fd, uint16_t type, const char *jail, const struct action_ban
 		str_copy(match, sizeof(match), b->matches ? b->matches : "");
 		msg_put_str(&m, user);
 		msg_put_str(&m, match);
+		char addr[NET_STRLEN];	/* "" = the net's own */
+		str_copy(addr, sizeof(addr), b->addr ? b->addr : "");
+		msg_put_str(&m, addr);
 	}
 	int rc = send_wait(fd, &m);
 	msg_free(&m);
@@ -192,6 +195,9 @@ int fw_req_decode(struct msg *m, struct fw_req *r, char *err, size_t errlen)
 			r->b->failures = get_secs(msg_get_u32(m));
 			r->b->user = get_bounded(m, FW_USER_MAX);
 			r->b->matches = get_bounded(m, FW_MATCH_MAX);
+			r->b->addr = get_bounded(m, NET_STRLEN);
+			if (r->b->addr && *r->b->addr == '\0')
+				r->b->addr = NULL;
 		}
 		break;
 	case MSG_FW_RESTORE: {
