@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/config.h"
+#include "common/util.h"
 #include "warden/firewall/actions.h"
 #include "warden/jail.h"
 
@@ -145,12 +147,119 @@ static void test_tag_fanout_bounded(void **state)
 	}
 }
 
+/* The dry run of action file fz.conf (text) used as `action` (e.g.
+ * "fz[chain=x]"): start, ban/unban 192.0.2.1 and 2001:db8::1, stop; the
+ * command lines only, one string. NULL and why if refused. */
+static char *dry_run(const char *text, const char *action, char *why, size_t whylen)
+{
+	char path[256], err[512], jail[512];
+	write_file("fz.conf", text);
+	snprintf(path, sizeof(path), "%s/jail.cf", dir);
+	snprintf(jail, sizeof(jail), "[fz]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\n"
+	    "bantime = 600\naction = %s\n", action);
+	write_file("jail.cf", jail);
+	struct config *cfg = config_load(path, err, sizeof(err));
+	assert_non_null(cfg);
+	struct jailconf jc = { 0 };
+	assert_int_equal(jailconf_load(cfg, &jc, err, sizeof(err)), 0);
+	const char *dirs[] = { dir, NULL };
+	struct action *a = action_new(jc.jails[0], &jc.jails[0]->actions[0], dirs, NULL, why,
+	    whylen);
+	char *res = NULL;
+	if (a) {
+		struct buf out, lines;
+		buf_init(&out, 1 << 20);
+		buf_init(&lines, 1 << 20);
+		action_dry(a, &out);
+		assert_int_equal(action_start(a, err, sizeof(err)), 0);
+		const char *ips[] = { "192.0.2.1", "2001:db8::1" };
+		for (int i = 0; i < 2; i++) {
+			struct action_ban b;
+			memset(&b, 0, sizeof(b));
+			assert_int_equal(net_parse_net(ips[i], &b.net, err, sizeof(err)), 0);
+			b.bantime = 600;
+			action_ban(a, &b, 1, err, sizeof(err));
+			action_unban(a, &b, 1, err, sizeof(err));
+		}
+		action_stop(a);
+		for (char *l = out.data, *nl; l && *l; l = nl + 1) {	/* drop "# " headers */
+			nl = strchr(l, '\n');
+			if (strncmp(l, "# ", 2) != 0)
+				buf_append(&lines, l, (size_t)(nl - l + 1));
+		}
+		res = xstrdup(lines.data ? lines.data : "");
+		buf_free(&out);
+		buf_free(&lines);
+		action_free(a);
+	}
+	jailconf_free(&jc);
+	config_free(cfg);
+	return res;
+}
+
+/* [Init?family=inet6]: started per family at its first ban, stopped per
+ * family after a flush of each, as fail2ban's CommandAction does. */
+static void test_family_on_demand(void **state)
+{
+	char why[512];
+	char *r = dry_run("[Definition]\nactionstart = start <cmd> <name>\nactionstop = stop <cmd>\n"
+	    "actionban = <cmd> ban <ip> <family>\nactionunban = <cmd> unban <ip>\n"
+	    "actionflush = flush <cmd>\n[Init]\ncmd = v4\n[Init?family=inet6]\ncmd = v6\n", "fz",
+	    why, sizeof(why));
+	assert_non_null(r);
+	assert_string_equal(r, "start v4 fz\nv4 ban 192.0.2.1 inet4\nv4 unban 192.0.2.1\n"
+	    "start v6 fz\nv6 ban 2001:db8::1 inet6\nv6 unban 2001:db8::1\n"
+	    "flush v4\nflush v6\nstop v4\nstop v6\n");
+	free(r);
+}
+
+/* Without family sections: started at once; a command the same for every
+ * family runs once (flush, stop). */
+static void test_no_family_once(void **state)
+{
+	char why[512];
+	char *r = dry_run("[Definition]\nactionstart = start\nactionstop = stop\n"
+	    "actionban = ban <ip>\nactionunban = unban <ip>\nactionflush = flush\n", "fz", why,
+	    sizeof(why));
+	assert_non_null(r);
+	assert_string_equal(r, "start\nban 192.0.2.1\nunban 192.0.2.1\nban 2001:db8::1\n"
+	    "unban 2001:db8::1\nflush\nstop\n");
+	free(r);
+}
+
+/* known/, a nested tag naming a section's option, jail options over
+ * [Init], %(x)s, <br>. */
+static void test_known_and_nested(void **state)
+{
+	char why[512];
+	char *r = dry_run("[Definition]\nactionban = <x_<type>/y> <chain> %(z)s<br>end\nz = zz\n"
+	    "[x_a]\ny = ok-<type>\n[Init]\ntype = b\nchain = INPUT\n",
+	    "fz[type=a, chain=\"<known/chain>-2\"]", why, sizeof(why));
+	assert_non_null(r);
+	assert_string_equal(r, "ok-a INPUT-2 zz\nend\nok-a INPUT-2 zz\nend\n");
+	free(r);
+}
+
+/* A tag that names itself is refused when the action is read. */
+static void test_self_reference_refused(void **state)
+{
+	char why[512] = "";
+	char *r = dry_run("[Definition]\nactionban = <a>\n[Init]\na = x<a>\n", "fz", why,
+	    sizeof(why));
+	assert_null(r);
+	assert_non_null(strstr(why, "self referencing"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tags_and_escaping),
 		cmocka_unit_test(test_tag_fanout_bounded),
 		cmocka_unit_test(test_missing_include_skipped),
+		cmocka_unit_test(test_family_on_demand),
+		cmocka_unit_test(test_no_family_once),
+		cmocka_unit_test(test_known_and_nested),
+		cmocka_unit_test(test_self_reference_refused),
 	};
 	if (mkdtemp(dir) == NULL)
 		return 1;
