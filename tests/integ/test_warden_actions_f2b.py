@@ -559,3 +559,23 @@ def test_ip_is_the_address_of_a_prefix_ban(make_server, tmp_path):
     # a ban by hand of an address: that address
     assert cli("ban", "sshd", "192.0.2.44").stdout == "1\n"
     _wait(lambda: "ban 192.0.2.44 inet4" in _read(out), "the manual ban")
+
+
+def test_every_stock_action_equals_fail2ban(tmp_path):
+    """Every action.d file fail2ban ships (as its testCheckStockAllActions),
+    with only name given: the same commands at each step. The *-common
+    files define no operation: fail2ban would run the literal text
+    "<actionstart>"; mailwarden runs nothing (not compared)."""
+    import glob
+    names = sorted(os.path.basename(p)[:-5] for p in glob.glob(ACTION_D + "/*.conf")
+                   if not p.endswith("-common.conf"))
+    cases = [("j-" + n, n + "[name=%(__name__)s]", {}) for n in names]
+    conf = tmp_path / "mailwarden.conf"
+    conf.write_text(_conf(cases))
+    ref = _reference(cases, [IP4, IP6], 5)
+    for jail, _, _ in cases:
+        mine = _action_test(str(conf), jail, "--failures", "5", IP4, IP6)
+        (r,) = ref[jail].values()
+        for step, cmds in r.items():
+            assert _untimed([c[2] for c in mine.get(step, [])]) == _untimed(cmds), \
+                "%s: %s" % (jail, step)
