@@ -1,48 +1,29 @@
 /*
  * actcmd — fail2ban 1.0.2's command action, its interpolation only (see
- * actcmd.h). Each step names the Python it follows:
- *   client/configparserinc.py + configparser: cp_get(), %(x)s with vars
- *   client/configreader.py DefinitionInitConfigReader.getOptions/
- *     getCombined, client/actionreader.py convert: actcmd_props()
- *   helpers.py substituteRecursiveTags: subst_recursive()
- *   server/action.py CommandAction.replaceTag, replaceDynamicTags,
- *     escapeTag, Utils.buildShellCmd: actcmd_build()
- * Every value is bounded (VAL_MAX); a value past it is an error, as a
+ * actcmd.h): the string map, helpers.py's substituteRecursiveTags
+ * (actcmd_subst) and the server's CommandAction (server/action.py
+ * replaceTag, replaceDynamicTags, escapeTag, Utils.buildShellCmd:
+ * actcmd_build). The client's ActionReader is actcmd_read.c. Every value
+ * is bounded (VAL_MAX); a value past it is an error, as a
  * self-referencing definition is in fail2ban.
  */
 #include <ctype.h>
 #include <netdb.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/net.h"
 #include "common/util.h"
-#include "warden/firewall/actcmd.h"
+#include "warden/firewall/actcmd_int.h"
 
-#define VAL_MAX 65536		/* longest value or command */
-#define MAX_TAG_REPLACE 25	/* helpers.MAX_TAG_REPLACE_COUNT */
-#define CP_MAXDEPTH 10		/* configparser's MAX_INTERPOLATION_DEPTH */
-#define bstr(b) ((b)->data ? (b)->data : "")
-
-/* ActionReader._configOpts, in order. */
-static const char *const config_opts[] = {
-	"actionstart", "actionstart_on_demand", "actionstop", "actionflush", "actionreload",
-	"actioncheck", "actionrepair", "actionrepair_on_unban", "actionban", "actionprolong",
-	"actionreban", "actionunban", "norestored", NULL,
-};
-/* Of those, the ones converted to bool. */
-static const char *const bool_opts[] = {
-	"actionstart_on_demand", "actionrepair_on_unban", "norestored", NULL,
-};
 /* CommandAction._escapedTags */
 static const char *const escaped_tags[] = { "matches", "ipmatches", "ipjailmatches", NULL };
 
-static int in_list(const char *const *l, const char *s)
+int actcmd_in_list(const char *const *l, const char *s)
 {
 	for (; *l; l++)
 		if (strcmp(*l, s) == 0)
@@ -88,7 +69,7 @@ void actcmd_map_free(struct actcmd_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static void map_copy(struct actcmd_map *dst, const struct actcmd_map *src)
+void actcmd_map_copy(struct actcmd_map *dst, const struct actcmd_map *src)
 {
 	for (size_t i = 0; i < src->n; i++)
 		actcmd_set(dst, src->e[i].k, src->e[i].v);
@@ -97,7 +78,7 @@ static void map_copy(struct actcmd_map *dst, const struct actcmd_map *src)
 /* ---- TAG_CRE = <([^ <>]+)> ---- */
 
 /* The next tag at or after from: 1 and [*ts, *te) (with the brackets). */
-static int tag_find(const char *s, size_t from, size_t *ts, size_t *te)
+int actcmd_tag_find(const char *s, size_t from, size_t *ts, size_t *te)
 {
 	for (const char *p = strchr(s + from, '<'); p; p = strchr(p + 1, '<')) {
 		size_t n = strcspn(p + 1, " <>");
@@ -110,138 +91,17 @@ static int tag_find(const char *s, size_t from, size_t *ts, size_t *te)
 	return 0;
 }
 
-/* ---- configparser (fail2ban's SafeConfigParserWithIncludes) ---- */
-
-struct cp {
-	const struct ini *ini;
-	char *err;
-	size_t errlen;
-	int failed;
-};
-
-static int cp_fail(struct cp *c, const char *fmt, const char *a, const char *b)
+/* ^(\w+)(\?.+)$ : the length of the base name, or 0. */
+size_t actcmd_conditional(const char *k)
 {
-	if (!c->failed)
-		snprintf(c->err, c->errlen, fmt, a, b);
-	c->failed = 1;
-	return -1;
-}
-
-static const char *ini_val(const struct ini *ini, const char *sec, const char *key)
-{
-	const struct ini_opt *o = ini_get(ini, sec, key);
-	return o ? o->val : NULL;
-}
-
-/* A section of the table (or a conditional one merged into it)? */
-static int has_section(const struct ini *ini, const char *sec)
-{
-	for (int i = 0; i < ini->n; i++)
-		if (strcmp(ini->o[i].sec, sec) == 0)
-			return 1;
-	return 0;
-}
-
-/* Raw option opt of sec, with vars first; "k?family=x" of Init is
- * k of [Init?family=x]. */
-static const char *cp_raw(const struct cp *c, const char *sec, const char *opt,
-    const struct actcmd_map *vars)
-{
-	const char *v = vars ? actcmd_get(vars, opt) : NULL;
-	const char *q = strchr(opt, '?');
-	if (v == NULL && q) {
-		char s[256], k[256];
-		if (snprintf(s, sizeof(s), "%s%s", sec, q) < (int)sizeof(s) &&
-		    snprintf(k, sizeof(k), "%.*s", (int)(q - opt), opt) < (int)sizeof(k))
-			v = ini_val(c->ini, s, k);
-	}
-	if (v == NULL)
-		v = ini_val(c->ini, sec, opt);
-	if (v == NULL)
-		v = ini_val(c->ini, "DEFAULT", opt);
-	return v;
-}
-
-/* %(name)s seen from sec: `known/x`, `sec/x`, `default/x`, __name__. */
-static const char *cp_lookup(const struct cp *c, const char *sec, const char *name,
-    const struct actcmd_map *vars)
-{
-	const char *sl = strchr(name, '/');
-	const char *v = vars ? actcmd_get(vars, name) : NULL;
-	if (v)
-		return v;
-	if (strcmp(name, "__name__") == 0)
-		return sec;
-	if (sl) {
-		char s[256];
-		if ((size_t)(sl - name) >= 200)
-			return NULL;
-		if (strncasecmp(name, "known/", 6) == 0) {
-			snprintf(s, sizeof(s), "KNOWN/%s", sec);
-			v = ini_val(c->ini, s, sl + 1);
-		} else if (strncasecmp(name, "default/", 8) != 0) {
-			snprintf(s, sizeof(s), "%.*s", (int)(sl - name), name);
-			v = ini_val(c->ini, s, sl + 1);
-		}
-		return v ? v : ini_val(c->ini, "DEFAULT", sl + 1);
-	}
-	return cp_raw(c, sec, name, vars);
-}
-
-static int cp_interp(struct cp *c, const char *sec, const char *v,
-    const struct actcmd_map *vars, struct buf *out, int depth)
-{
-	while (*v) {
-		const char *p = strchr(v, '%');
-		if (p == NULL)
-			return buf_puts(out, v) < 0 ? cp_fail(c, "value too long%s%s", "", "") : 0;
-		buf_append(out, v, (size_t)(p - v));
-		if (p[1] == '%') {
-			buf_append(out, "%", 1);
-			v = p + 2;
-			continue;
-		}
-		const char *close = p[1] == '(' ? strchr(p + 2, ')') : NULL;
-		if (close == NULL || close[1] != 's') {
-			cp_fail(c, "bad interpolation syntax at '%.30s'%s", p, "");
-			buf_append(out, "%", 1);
-			v = p + 1;
-			continue;
-		}
-		char name[256];
-		snprintf(name, sizeof(name), "%.*s", (int)(close - p - 2), p + 2);
-		const char *val = cp_lookup(c, sec, name, vars);
-		if (val == NULL) {
-			cp_fail(c, "%%(%s)s names no option (section [%s])", name, sec);
-			buf_append(out, p, (size_t)(close + 2 - p));
-		} else if (depth >= CP_MAXDEPTH) {
-			cp_fail(c, "%%(%s)s: interpolation deeper than 10 (section [%s])", name, sec);
-		} else if (cp_interp(c, sec, val, vars, out, depth + 1) < 0) {
-			return -1;
-		}
-		v = close + 2;
-	}
-	return out->len >= out->max ? cp_fail(c, "value too long%s%s", "", "") : 0;
-}
-
-/* configparser's get(sec, opt, vars=vars): NULL if no such option. */
-static char *cp_get(struct cp *c, const char *sec, const char *opt,
-    const struct actcmd_map *vars)
-{
-	const char *raw = cp_raw(c, sec, opt, vars);
-	if (raw == NULL)
-		return NULL;
-	struct buf b;
-	buf_init(&b, VAL_MAX);
-	cp_interp(c, sec, raw, vars, &b, 1);
-	char *s = xstrdup(bstr(&b));
-	buf_free(&b);
-	return s;
+	size_t n = 0;
+	while (isalnum((unsigned char)k[n]) || k[n] == '_')
+		n++;
+	return n > 0 && k[n] == '?' && k[n + 1] ? n : 0;
 }
 
 /* ---- helpers.substituteRecursiveTags ---- */
 
-typedef char *repl_fn(void *arg, const char *tag);
 
 /* Replace every "<tag>" of *v by repl (Python's str.replace). */
 static int replace_all(char **v, const char *tag, const char *repl)
@@ -282,8 +142,8 @@ static int count_get(const struct actcmd_map *m, const char *k, int dflt)
 /* tags (modified in place) with tags inside values resolved from each
  * other, cond first ("family=inet6": <x?family=inet6> before <x>), then
  * addrepl. ignore(tag) names tags left alone. 0, or -1 and err. */
-static int subst_recursive(struct actcmd_map *tags, const char *cond,
-    int (*ignore)(void *, const char *), void *iarg, repl_fn *addrepl, void *rarg,
+int actcmd_subst(struct actcmd_map *tags, const char *cond,
+    int (*ignore)(void *, const char *), void *iarg, actcmd_repl_fn *addrepl, void *rarg,
     char *err, size_t errlen)
 {
 	size_t n = tags->n;
@@ -301,12 +161,12 @@ static int subst_recursive(struct actcmd_map *tags, const char *cond,
 				actcmd_map_free(&rep[i].m);
 			char *value = xstrdup(tags->e[i].v);
 			size_t ts, te;
-			int found = tag_find(value, 0, &ts, &te);
+			int found = actcmd_tag_find(value, 0, &ts, &te);
 			while (found && rc == 0) {
 				char rtag[256];
 				snprintf(rtag, sizeof(rtag), "%.*s", (int)(te - ts - 2), value + ts + 1);
 				if (ignore(iarg, rtag)) {
-					found = tag_find(value, te, &ts, &te);
+					found = actcmd_tag_find(value, te, &ts, &te);
 					continue;
 				}
 				if (strcmp(rtag, tag) == 0 || count_get(&rep[i].m, rtag, 1) > MAX_TAG_REPLACE) {
@@ -324,7 +184,7 @@ static int subst_recursive(struct actcmd_map *tags, const char *cond,
 				if (repl == NULL && addrepl)
 					repl = owned = addrepl(rarg, rtag);
 				if (repl == NULL) {
-					found = tag_find(value, te, &ts, &te);
+					found = actcmd_tag_find(value, te, &ts, &te);
 					continue;
 				}
 				if (replace_all(&value, rtag, repl) < 0) {
@@ -335,10 +195,10 @@ static int subst_recursive(struct actcmd_map *tags, const char *cond,
 				char num[16];
 				snprintf(num, sizeof(num), "%d", count_get(&rep[i].m, rtag, 0) + 1);
 				actcmd_set(&rep[i].m, rtag, num);
-				found = tag_find(value, ts, &ts, &te);
+				found = actcmd_tag_find(value, ts, &ts, &te);
 			}
 			if (rc == 0 && strcmp(value, tags->e[i].v) != 0) {
-				if (tag_find(value, 0, &ts, &te)) {
+				if (actcmd_tag_find(value, 0, &ts, &te)) {
 					kept[i] = 1;
 					again = 1;
 				}
@@ -361,184 +221,11 @@ static int subst_recursive(struct actcmd_map *tags, const char *cond,
 	return rc;
 }
 
-/* ---- the client: ActionReader ---- */
-
-/* ^(\w+)(\?.+)$ : the length of the base name, or 0. */
-static size_t conditional(const char *k)
-{
-	size_t n = 0;
-	while (isalnum((unsigned char)k[n]) || k[n] == '_')
-		n++;
-	return n > 0 && k[n] == '?' && k[n + 1] ? n : 0;
-}
-
-struct client {
-	struct cp cp;
-	struct actcmd_map popts;	/* the jail's values and the action's */
-	struct actcmd_map ignore;
-};
-
-static int client_ignore(void *arg, const char *tag)
-{
-	struct client *cl = arg;
-	return actcmd_get(&cl->ignore, tag) != NULL;
-}
-
-/* DefinitionInitConfigReader.getCombOption: get_ex("Definition", name). */
-static char *comb_option(void *arg, const char *name)
-{
-	struct client *cl = arg;
-	struct cp *c = &cl->cp;
-	const char *sl = strchr(name, '/');
-	if (sl && sl > name && strchr(sl + 1, '/') == NULL && sl[1]) {
-		char sec[256], opt[256];
-		snprintf(sec, sizeof(sec), "%.*s", (int)(sl - name), name);
-		snprintf(opt, sizeof(opt), "%s", sl + 1);
-		const char *secs[2] = { sec, NULL };
-		if (strcasecmp(sec, "known") == 0)
-			secs[0] = "KNOWN/Definition", secs[1] = "Definition";
-		else if (strcasecmp(sec, "default") == 0)
-			secs[0] = "DEFAULT";
-		for (int i = 0; i < 2 && secs[i]; i++) {
-			if (!has_section(c->ini, secs[i]) && strcmp(secs[i], "DEFAULT") != 0)
-				continue;
-			char *v = cp_get(c, secs[i], opt, NULL);
-			if (v)
-				return v;
-		}
-	}
-	return cp_get(c, "Definition", name, &cl->popts);
-}
-
-void actcmd_actname(const struct jail *j, const struct jail_ref *ref, char *out, size_t len)
-{
-	const char *n = NULL, *an = NULL;
-	for (size_t i = 0; i < ref->nopts; i++) {
-		if (strcmp(ref->opts[i].key, "name") == 0)
-			n = ref->opts[i].value;
-		if (strcmp(ref->opts[i].key, "actname") == 0)
-			an = ref->opts[i].value;
-	}
-	size_t jl = strlen(j->name);
-	if (an)
-		snprintf(out, len, "%s", an);
-	else if (n == NULL || strcmp(n, j->name) == 0)
-		snprintf(out, len, "%s", ref->name);
-	else if (strncmp(n, j->name, jl) == 0)
-		snprintf(out, len, "%s%s", ref->name, n + jl);
-	else
-		snprintf(out, len, "%s-%s", ref->name, n);
-}
-
-int actcmd_props(const struct ini *ini, const struct jail *j, const struct jail_ref *ref,
-    struct actcmd_map *props, char *err, size_t errlen)
-{
-	struct client cl = { .cp = { .ini = ini, .err = err, .errlen = errlen } };
-	struct actcmd_map init = { 0 }, opts = { 0 }, comb = { 0 };
-	char buf[512];
-
-	*err = '\0';
-	/* ActionReader.__init__: name and actname */
-	for (size_t i = 0; i < ref->nopts; i++) {	/* extractOptions strips values */
-		char *k = xstrdup(ref->opts[i].key), *v = xstrdup(ref->opts[i].value);
-		actcmd_set(&init, str_trim(k), str_trim(v));
-		free(k);
-		free(v);
-	}
-	if (actcmd_get(&init, "name") == NULL)
-		actcmd_set(&init, "name", j->name);
-	if (actcmd_get(&init, "actname") == NULL) {
-		actcmd_actname(j, ref, buf, sizeof(buf));
-		actcmd_set(&init, "actname", buf);
-	}
-	/* getOptions: pOpts (the jail's) merged with the action's */
-	actcmd_set(&cl.popts, "port", j->port ? j->port : "0:65535");
-	actcmd_set(&cl.popts, "protocol", j->protocol ? j->protocol : "tcp");
-	map_copy(&cl.popts, &init);
-	for (size_t i = 0; config_opts[i]; i++) {
-		if (actcmd_get(&cl.popts, config_opts[i]))
-			continue;
-		char *v = cp_get(&cl.cp, "Definition", config_opts[i], &cl.popts);
-		if (v)
-			actcmd_set(&opts, config_opts[i], v);
-		free(v);
-	}
-	/* [Init] own options (conditional sections merged as key?cond) */
-	for (int i = 0; i < ini->n; i++) {
-		const struct ini_opt *o = &ini->o[i];
-		const char *q = strncmp(o->sec, "Init", 4) == 0 ? o->sec + 4 : NULL;
-		if (q == NULL || (*q && *q != '?') || strcmp(o->key, "__name__") == 0)
-			continue;
-		char key[400];
-		if (snprintf(key, sizeof(key), "%s%s", o->key, q) >= (int)sizeof(key))
-			continue;
-		char *v = NULL;
-		if (strncmp(key, "known/", 6) != 0) {
-			v = cp_get(&cl.cp, "Init", key, NULL);
-			snprintf(buf, sizeof(buf), "known/%s", key);
-			actcmd_set(&init, buf, v ? v : "");
-		}
-		if (actcmd_get(&init, key) == NULL) {
-			if (v == NULL)
-				v = cp_get(&cl.cp, "Init", key, NULL);
-			actcmd_set(&init, key, v ? v : "");
-		}
-		free(v);
-	}
-	/* getCombined */
-	map_copy(&comb, &opts);
-	map_copy(&comb, &init);
-	static const char *const ign[] = {
-		"matches", "ipmatches", "ipjailmatches", "timeout", "bantime", NULL,
-	};
-	for (size_t i = 0; ign[i]; i++)
-		actcmd_set(&cl.ignore, ign[i], "");
-	for (size_t i = 0; i < comb.n; i++) {
-		size_t bl = conditional(comb.e[i].k);
-		if (bl) {
-			snprintf(buf, sizeof(buf), "%.*s", (int)bl, comb.e[i].k);
-			actcmd_set(&cl.ignore, buf, "");
-		}
-	}
-	char serr[512] = "";
-	int rc = subst_recursive(&comb, "", client_ignore, &cl, comb_option, &cl, serr,
-	    sizeof(serr));
-	if (rc < 0)
-		snprintf(err, errlen, "%s", serr);
-	/* convert: what the server gets, as CommandAction properties */
-	for (size_t i = 0; rc == 0 && i < comb.n; i++) {
-		const char *k = comb.e[i].k, *v = comb.e[i].v;
-		if (!in_list(config_opts, k))
-			continue;
-		if (in_list(bool_opts, k)) {
-			int t = strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 ||
-			    strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0;
-			v = t ? "True" : "False";
-		}
-		actcmd_set(props, k, v);
-	}
-	for (size_t i = 0; rc == 0 && i < init.n; i++) {
-		const char *k = init.e[i].k;
-		if (in_list(config_opts, k) || strncmp(k, "known/", 6) == 0 || k[0] == '_' ||
-		    strcmp(k, "bantime") == 0)
-			continue;
-		actcmd_set(props, k, init.e[i].v);
-	}
-	if (rc == 0 && actcmd_get(props, "timeout") == NULL)
-		actcmd_set(props, "timeout", "60");
-	actcmd_map_free(&init);
-	actcmd_map_free(&opts);
-	actcmd_map_free(&comb);
-	actcmd_map_free(&cl.popts);
-	actcmd_map_free(&cl.ignore);
-	return rc == 0 && !cl.cp.failed ? 0 : -1;
-}
-
 /* ---- the server: CommandAction ---- */
 
 static int server_ignore(void *arg, const char *tag)
 {
-	return in_list(escaped_tags, tag);
+	return actcmd_in_list(escaped_tags, tag);
 }
 
 /* ADD_REPL_TAGS (br, sp, fq-hostname, sh-hostname), or NULL. */
@@ -586,8 +273,8 @@ static char *replace_tag(const struct actcmd_map *props, const char *query, cons
 	if (strchr(query, '<') == NULL)
 		return xstrdup(query);
 	struct actcmd_map sub = { 0 };
-	map_copy(&sub, props);
-	if (subst_recursive(&sub, cond, server_ignore, NULL, NULL, NULL, err, errlen) < 0) {
+	actcmd_map_copy(&sub, props);
+	if (actcmd_subst(&sub, cond, server_ignore, NULL, NULL, NULL, err, errlen) < 0) {
 		actcmd_map_free(&sub);
 		return NULL;
 	}
@@ -596,7 +283,7 @@ static char *replace_tag(const struct actcmd_map *props, const char *query, cons
 		struct buf b;
 		size_t pos = 0, ts, te;
 		buf_init(&b, VAL_MAX);
-		while (tag_find(q, pos, &ts, &te)) {
+		while (actcmd_tag_find(q, pos, &ts, &te)) {
 			char tag[256], ck[300];
 			snprintf(tag, sizeof(tag), "%.*s", (int)(te - ts - 2), q + ts + 1);
 			buf_append(&b, q + pos, ts - pos);
@@ -607,7 +294,7 @@ static char *replace_tag(const struct actcmd_map *props, const char *query, cons
 				v = add_repl(tag, tmp, sizeof(tmp));
 			if (v == NULL)
 				buf_append(&b, q + ts, te - ts);
-			else if (in_list(escaped_tags, tag))
+			else if (actcmd_in_list(escaped_tags, tag))
 				escape_tag(&b, v);
 			else
 				buf_puts(&b, v);
@@ -746,7 +433,7 @@ static const char *dyn_val(const struct actcmd_info *info, const char *family, c
 		ptr_of(info->ip, tmp, len);
 		return tmp;
 	}
-	if (in_list(escaped_tags, tag))
+	if (actcmd_in_list(escaped_tags, tag))
 		return info->matches ? info->matches : "";
 	return NULL;
 }
@@ -760,7 +447,7 @@ static int replace_dynamic(const char *cmd, const char *family, const struct act
 	char tmp[256];
 	size_t pos = 0, ts, te;
 	buf_init(&b, VAL_MAX);
-	while (tag_find(cmd, pos, &ts, &te)) {
+	while (actcmd_tag_find(cmd, pos, &ts, &te)) {
 		char tag[256];
 		snprintf(tag, sizeof(tag), "%.*s", (int)(te - ts - 2), cmd + ts + 1);
 		buf_append(&b, cmd + pos, ts - pos);
@@ -859,7 +546,7 @@ size_t actcmd_families(const struct actcmd_map *props, const char *fam[2], int *
 {
 	int cond = 0;
 	for (size_t i = 0; i < props->n && !cond; i++) {
-		size_t bl = conditional(props->e[i].k);
+		size_t bl = actcmd_conditional(props->e[i].k);
 		cond = bl && strncmp(props->e[i].k + bl, "?family=", 8) == 0;
 	}
 	const char *od = actcmd_get(props, "actionstart_on_demand");
@@ -878,7 +565,7 @@ int actcmd_unresolved(const char *text, char *out, size_t outlen)
 	size_t pos = 0, ts, te, o = 0;
 	int n = 0;
 	*out = '\0';
-	while (tag_find(text, pos, &ts, &te)) {
+	while (actcmd_tag_find(text, pos, &ts, &te)) {
 		size_t len = te - ts;
 		size_t ok = strspn(text + ts + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		    "0123456789_-/?=.");

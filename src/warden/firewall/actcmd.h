@@ -1,6 +1,7 @@
 /*
  * actcmd — the command lines of a fail2ban action.d command action,
- * built exactly as fail2ban 1.0.2 builds them (actcmd.c), for actions.c
+ * built exactly as fail2ban 1.0.2 builds them (actcmd_read.c: the client
+ * side, actcmd.c: the server side), for actions.c
  * and `mailwarden action-test`: the client's ActionReader (configparser
  * %(x)s with the jail's values as vars, [Init] and [Init?family=inet6]
  * options, `known/` values, substituteRecursiveTags with section/option
