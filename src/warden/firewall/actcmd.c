@@ -77,12 +77,16 @@ void actcmd_map_copy(struct actcmd_map *dst, const struct actcmd_map *src)
 
 /* ---- TAG_CRE = <([^ <>]+)> ---- */
 
-/* The next tag at or after from: 1 and [*ts, *te) (with the brackets). */
+/* The next tag at or after from: 1 and [*ts, *te) (with the brackets).
+ * A name longer than TAG_NAME_MAX is text, not a tag (every caller's
+ * buffer holds a name). */
 int actcmd_tag_find(const char *s, size_t from, size_t *ts, size_t *te)
 {
+	if (from > strlen(s))
+		return 0;
 	for (const char *p = strchr(s + from, '<'); p; p = strchr(p + 1, '<')) {
 		size_t n = strcspn(p + 1, " <>");
-		if (n > 0 && p[1 + n] == '>') {
+		if (n > 0 && n <= TAG_NAME_MAX && p[1 + n] == '>') {
 			*ts = (size_t)(p - s);
 			*te = *ts + n + 2;
 			return 1;

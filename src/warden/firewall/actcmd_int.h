@@ -11,6 +11,7 @@
 
 #define VAL_MAX 65536		/* longest value or command */
 #define MAX_TAG_REPLACE 25	/* helpers.MAX_TAG_REPLACE_COUNT */
+#define TAG_NAME_MAX 200	/* longest <tag> name; longer is text */
 #define bstr(b) ((b)->data ? (b)->data : "")
 
 /* 1 if s is one of the NULL-terminated list l. */
@@ -18,7 +19,7 @@ int actcmd_in_list(const char *const *l, const char *s);
 /* Set every key of src in dst. */
 void actcmd_map_copy(struct actcmd_map *dst, const struct actcmd_map *src);
 /* TAG_CRE <([^ <>]+)>: the next tag at or after from, 1 and [*ts, *te)
- * (the brackets included), or 0. */
+ * (the brackets included), or 0; names up to TAG_NAME_MAX. */
 int actcmd_tag_find(const char *s, size_t from, size_t *ts, size_t *te);
 /* ^(\w+)(\?.+)$: the length of a conditional key's base name, or 0. */
 size_t actcmd_conditional(const char *k);
