@@ -28,6 +28,7 @@ static void usage(FILE *f)
 	    "  scan LOG FILTER[mode=...] [--maxretry N --findtime T]\n"
 	    "                 run a fail2ban filter over a log (fail2ban-regex)\n"
 	    "  passwd [-s SCHEME] [USER]  print a passwd-file password hash\n"
+	    "  action-test JAIL [IP...]  print the jail's action commands, run nothing\n"
 	    "  status [JAIL [short]]  ban engine status (fail2ban-client layout)\n"
 	    "  ban JAIL IP | unban IP | unban --all | banned [IP] | why IP | reload\n"
 	    "                 ban engine commands; add --json for JSON\n"
@@ -105,7 +106,8 @@ int main(int argc, char **argv)
 		config_print_params(stdout);
 		return 0;
 	}
-	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload" };
+	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload",
+	    "action-test" };
 	int wcmd = 0;
 	for (size_t i = 0; cmd && i < sizeof(wcmds) / sizeof(*wcmds); i++)
 		if (strcmp(cmd, wcmds[i]) == 0)
@@ -116,7 +118,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mailwarden: fatal: %s\n", err);
 			return 1;
 		}
-		int rc = cli_warden(wc, argc - optind, argv + optind);
+		int rc = strcmp(cmd, "action-test") == 0 ?
+		    cli_action_test(wc, argc - optind - 1, argv + optind + 1) :
+		    cli_warden(wc, argc - optind, argv + optind);
 		config_free(wc);
 		return rc;
 	}

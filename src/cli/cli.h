@@ -21,6 +21,13 @@ struct config;
  */
 int cli_warden(const struct config *cfg, int argc, char **argv);
 
+/*
+ * `mailwarden action-test JAIL [IP...]`: the commands the jail's action.d
+ * actions would run for start, ban/unban of each IP, check, flush, stop,
+ * printed, never run (action_test.c). 0 ok, 1 error, 2 usage.
+ */
+int cli_action_test(const struct config *cfg, int argc, char **argv);
+
 struct buf;
 /* What cli_warden_request() got. */
 enum {

@@ -31,7 +31,8 @@ enum msg_type {
 	MSG_FW_STOP,		/* str jail: actionstop / nft teardown */
 	MSG_FW_BAN,		/* str jail, NET, u32 seconds left (0 forever),
 				 * u32 bantime (0xffffffff forever), u32 failures,
-				 * str user, str matched text */
+				 * str user, str matched text, str address
+				 * inside NET ("" none: <ip> of command actions) */
 	MSG_FW_UNBAN,		/* str jail, NET */
 	MSG_FW_RESTORE,		/* str jail, u32 n, n x (NET, u32 left, u32 bantime) */
 	MSG_FW_RELOAD,		/* (no fields) re-read the jails and actions */

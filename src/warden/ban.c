@@ -120,7 +120,7 @@ static void act_all(struct wjail *w, int ban, const struct action_ban *b, size_t
 
 /* Ban net in w now after `failures` failures. */
 static void do_ban(struct wjail *w, const struct net *net, long failures, const char *user,
-    const char *matched)
+    const char *matched, const char *addr)
 {
 	struct warden *wd = w->wd;
 	long now = (long)clock_wall(), count = 0, last = 0;
@@ -155,7 +155,7 @@ static void do_ban(struct wjail *w, const struct net *net, long failures, const 
 	/* the smtp engine's accept check first: it does not wait for the
 	 * firewall (a change to a large nft set can take most of a second) */
 	publish_ban(w, b);
-	struct action_ban ab = { *net, jailrt_ban_left(b, now), bt, failures, user, matched };
+	struct action_ban ab = { *net, jailrt_ban_left(b, now), bt, failures, user, matched, addr };
 	act_all(w, 1, &ab, 1);
 }
 
@@ -163,7 +163,7 @@ static void do_ban(struct wjail *w, const struct net *net, long failures, const 
 static void unban_at(struct wjail *w, size_t i, int forget)
 {
 	struct jailrt_ban b = w->rt->bans[i];
-	struct action_ban ab = { b.net, 0, b.bantime, 0, NULL, NULL };
+	struct action_ban ab = { b.net, 0, b.bantime, 0, NULL, NULL, NULL };
 	jailrt_ban_del(w->rt, i);
 	publish_unban(w, &b.net);
 	act_all(w, 0, &ab, 1);
@@ -215,7 +215,7 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 	if (store_failure_add(w->wd->st, &f) < 0)
 		log_warn("store: %s", store_error(w->wd->st));
 	if (r == JRT_BAN)
-		do_ban(w, &net, count, user, text);
+		do_ban(w, &net, count, user, text, addr);
 }
 
 void ban_auth_ok(struct wjail *w, const char *addr, const char *user)
@@ -271,7 +271,7 @@ int ban_ip(struct wjail *w, const char *ip, char *err, size_t errlen)
 	struct net net;
 	if (ban_ip_check(w, ip, &net, err, errlen) != 0)
 		return -1;
-	do_ban(w, &net, 0, NULL, "manual ban");
+	do_ban(w, &net, 0, NULL, "manual ban", NULL);
 	return 0;
 }
 
@@ -327,7 +327,7 @@ static int restore_one(const struct store_ban *sb, void *arg)
 	struct jailrt_ban *b = jailrt_ban_add(r->w->rt, &net, sb->start, sb->bantime, sb->count, 1);
 	if ((r->n & (r->n - 1)) == 0)	/* 0, 1, 2, 4 ...: double */
 		r->b = xrealloc(r->b, (r->n ? 2 * r->n : 1) * sizeof(*r->b));
-	struct action_ban ab = { net, jailrt_ban_left(b, now), sb->bantime, 0, NULL, NULL };
+	struct action_ban ab = { net, jailrt_ban_left(b, now), sb->bantime, 0, NULL, NULL, NULL };
 	r->b[r->n++] = ab;
 	f2blog_log("NOTICE", "fail2ban.actions", "[%s] Restore Ban %s", r->w->j->name, sb->prefix);
 	return 0;

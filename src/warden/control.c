@@ -22,6 +22,8 @@
 #include "warden/ban.h"
 #include "warden/control.h"
 #include "warden/f2blog.h"
+#include "warden/firewall/actcmd.h"
+#include "warden/firewall/fw_proto.h"
 #include "warden/source/follow.h"
 #include "warden/jailrt.h"
 #include "warden/store/store.h"
@@ -141,6 +143,7 @@ static int cmd_status(struct warden *wd, const char *name, int shortform, int js
 		}
 		buf_printf(o, "],\"currently_banned\":%zu,\"total_banned\":%lu", rt->nbans,
 		    rt->total_banned);
+		fwc_status_json(w->j, o);
 		if (!shortform) {
 			buf_puts(o, ",\"banned\":[");
 			for (size_t i = 0; i < rt->nbans; i++) {
@@ -314,9 +317,10 @@ static void get_ignoreip(struct wjail *w, struct buf *o)
 
 static void get_actions(struct wjail *w, struct buf *o)
 {
-	for (size_t i = 0; i < w->j->nactions; i++) {
-		const char *n = jailconf_ref_opt(&w->j->actions[i], "actname");
-		buf_printf(o, "%s\n", n ? n : w->j->actions[i].name);
+	for (size_t i = 0; i < w->j->nactions; i++) {	/* fail2ban's action names */
+		char n[256];
+		actcmd_actname(w->j, &w->j->actions[i], n, sizeof(n));
+		buf_printf(o, "%s\n", n);
 	}
 }
 

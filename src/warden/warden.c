@@ -214,7 +214,8 @@ static int start_jails(struct warden *wd, char *err, size_t errlen)
 }
 
 /* check-config and reload: every enabled jail parses, its filter loads
- * and compiles, its actions are found (nft is assumed to be there). */
+ * and compiles, its command actions can run (actions_check_jail; nft is
+ * assumed to be there). */
 int warden_check(const struct config *c, char *err, size_t errlen)
 {
 	struct jailconf check;
@@ -233,18 +234,8 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 		}
 		filter_free(f);
 		char **jdirs = jailtree_dirs(j, "action.d", (const char *const *)adirs);
-		for (size_t k = 0; k < j->nactions; k++) {
-			if (!action_is_command(&j->actions[k]))	/* in-process: nothing to load */
-				continue;
-			struct action *a = action_new(j, &j->actions[k], (const char *const *)jdirs, NULL,
-			    why, sizeof(why));
-			if (a == NULL) {
-				snprintf(err, errlen, "%s, line %d: %s", j->file, j->line, why);
-				rc = -1;
-				break;
-			}
-			action_free(a);
-		}
+		if ((rc = actions_check_jail(j, (const char *const *)jdirs, why, sizeof(why))) < 0)
+			snprintf(err, errlen, "%s, line %d: %s", j->file, j->line, why);
 		config_list_free(jdirs);
 	}
 	config_list_free(adirs);

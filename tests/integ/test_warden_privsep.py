@@ -230,10 +230,10 @@ def hdr(t):
     return struct.pack(">HH", t, 0)
 
 
-def ban_msg(jail, addr, plen, user="", matches="", t=MSG_FW_BAN):
+def ban_msg(jail, addr, plen, user="", matches="", t=MSG_FW_BAN, host=""):
     m = hdr(t) + put_str(jail) + net(addr, plen)
     if t == MSG_FW_BAN:
-        m += struct.pack(">III", 600, 600, 3) + put_str(user) + put_str(matches)
+        m += struct.pack(">III", 600, 600, 3) + put_str(user) + put_str(matches) + put_str(host)
     return m
 
 
@@ -308,6 +308,7 @@ def test_firewall_refuses_hostile_requests(peer):
         (ban_msg("evil", "192.0.2.1", 32) + b"x", "malformed ban request"),
         (ban_msg("evil", "192.0.2.1", 32, user="u" * 60000), "malformed ban request"),
         (ban_msg("nosuchjail", "192.0.2.1", 32), "unknown jail"),
+        (ban_msg("evil", "192.0.2.1", 32, host="198.51.100.1"), "not inside the banned network"),
         (ban_msg("evil", "192.0.2.1", 32), "the jail is not started"),
     ]
     for data, why in refused:

@@ -32,7 +32,7 @@ static int teardown(void **state)
 static void test_ban_roundtrip(void **state)
 {
 	struct action_ban b = { .timeout = 600, .bantime = -1, .failures = 5, .user = "bob",
-	    .matches = "line; rm -rf /" };
+	    .matches = "line; rm -rf /", .addr = "2001:db8:1:2::9" };
 	char err[128];
 	assert_int_equal(net_parse_net("2001:db8:1:2::/64", &b.net, err, sizeof(err)), 0);
 	assert_int_equal(fw_send_ban(pair[0], MSG_FW_BAN, "sshd", &b), 0);
@@ -51,6 +51,7 @@ static void test_ban_roundtrip(void **state)
 	assert_int_equal(r.b->failures, 5);
 	assert_string_equal(r.b->user, "bob");
 	assert_string_equal(r.b->matches, "line; rm -rf /");
+	assert_string_equal(r.b->addr, "2001:db8:1:2::9");
 	fw_req_free(&r);
 	msg_free(&m);
 }

@@ -1,13 +1,14 @@
 /*
  * actions — what a jail does to ban, through one table of firewall back
- * ends {open, start, ban, unban, stop, check} (actions.c): the built-in
- * `nft` action (nft.h, one batched transaction per call) or a fail2ban
- * action.d file
- * (NAME.conf + NAME.local: [INCLUDES] before/after, [Definition]
- * actionstart/actionstop/actioncheck/actionban/actionunban, [Init]
- * defaults, %(x)s and <tag> substitution) whose commands run with
- * /bin/sh -c in a child, never blocking the loop. A failed command is
- * logged with its output and retried; `.py` actions are refused.
+ * ends {open, start, ban, unban, flush, stop, check} (actions.c): the
+ * built-in `nft` action (nft.h, one batched transaction per call; the
+ * last jail's stop drops the table) or a fail2ban action.d file
+ * (NAME.conf + NAME.local, [INCLUDES], [Definition], [Init],
+ * [Init?family=inet6]) whose commands are built and run as fail2ban
+ * 1.0.2's CommandAction builds and runs them (actions_cmd.c, actcmd.c),
+ * with /bin/sh -c in a child, never blocking the loop. A failed command
+ * is reported in fail2ban's words (action_set_report) and counted;
+ * `.py` actions are refused.
  */
 #ifndef MW_WARDEN_ACTIONS_H
 #define MW_WARDEN_ACTIONS_H
@@ -17,6 +18,7 @@
 
 struct nft;
 struct action;
+struct buf;
 
 /* One ban or unban handed to the actions. */
 struct action_ban {
@@ -26,6 +28,8 @@ struct action_ban {
 	long failures;		/* <failures> */
 	const char *user;	/* <F-USER>, may be NULL */
 	const char *matches;	/* <matches>, may be NULL */
+	const char *addr;	/* the address whose failures made the ban, inside
+				 * net: a command action's <ip> (NULL: net's) */
 };
 
 /* Build the action `ref` of jail j: "nft" (uses n, may not be NULL then)
@@ -44,7 +48,10 @@ int action_ban(struct action *a, const struct action_ban *b, size_t n, char *err
 /* Unban nets. */
 int action_unban(struct action *a, const struct action_ban *b, size_t n, char *err,
     size_t errlen);
-/* actionstop / nft_jail_teardown. */
+/* actionflush (or an unban of each ban) for the families holding bans;
+ * nothing for nft. */
+void action_flush(struct action *a);
+/* Flush, then actionstop / nft_jail_teardown. */
 void action_stop(struct action *a);
 /* Whether the action can act: nft, the jail's sets exist (-1 and err if
  * not); a command action queues its actioncheck (it reports itself). */
@@ -53,6 +60,29 @@ void action_free(struct action *a);
 /* The shell command [Definition] key would run for b (NULL: no run-time
  * tags), tags resolved and outside values escaped; NULL if unset (fuzzing). */
 char *action_command_text(const struct action *a, const char *key, const struct action_ban *b);
+/* action-test: from now on a's commands are written to out (a header
+ * line "# ACTION OPERATION FAMILY [IP]", "#  $N = VALUE" for each shell
+ * argument, its \\ and newlines escaped, then the command), never run. */
+void action_dry(struct action *a, struct buf *out);
+/* fail2ban's name of the action (actname: the file name unless set). */
+const char *action_name(const struct action *a);
+/* Commands of a that failed so far; *last the last one's summary (NULL
+ * if none). */
+unsigned long action_errors(const struct action *a, const char **last);
+/* Where the command actions' failures go: one call per line of
+ * fail2ban's log (level "ERROR", logger "fail2ban.utils", message);
+ * summary is non-NULL on the line that ends a failed command. NULL:
+ * the process's own log. */
+typedef void action_report_fn(const struct action *a, const char *level, const char *logger,
+    const char *msg, const char *summary);
+void action_set_report(action_report_fn *fn);
+/* The jail of a. */
+const struct jail *action_jail(const struct action *a);
+/* check-config of jail j's command actions (actions_check.c): each read
+ * and its commands built for start, ban/unban, check, flush, stop; -1
+ * and err for one whose command the shell cannot parse or whose program
+ * is not installed (naming the unresolved tags), 0 if all can run. */
+int actions_check_jail(const struct jail *j, const char *const *dirs, char *err, size_t errlen);
 /* Reap finished command children (call on SIGCHLD). */
 void actions_reap(void);
 /* Command children still running or queued (tests, shutdown). */

@@ -181,6 +181,11 @@ static int ban_ok(const struct fwjail *f, uint16_t type, const struct action_ban
 		snprintf(why, len, "a negative time left");
 		return -1;
 	}
+	struct net a;
+	if (b->addr && (net_parse(b->addr, &a) < 0 || !net_contains(&b->net, &a))) {
+		snprintf(why, len, "address %.64s is not inside the banned network", b->addr);
+		return -1;
+	}
 	if (type != MSG_FW_UNBAN && ignore_ok(f, &b->net, why, len) < 0)
 		return 1;
 	return 0;
@@ -307,6 +312,18 @@ static void on_request(int fd, int events, void *arg)
 	}
 }
 
+/* A command action's log line: to the warden, which writes fail2ban's
+ * log and counts the failures for `status --json`. */
+static void report(const struct action *a, const char *level, const char *logger,
+    const char *msg, const char *summary)
+{
+	const struct jail *j = action_jail(a);
+	if (fw_send_actlog(peer, j->name, action_name(a), level, logger, summary ? summary : "",
+	    msg) < 0)
+		log_warn("firewall: [%s] %s: %s (cannot tell the warden: %s)", j->name,
+		    action_name(a), msg, strerror(errno));
+}
+
 static void on_tick(void *arg)
 {
 	actions_reap();
@@ -335,6 +352,7 @@ void firewall_main(struct config *c, const char *path, int fd, int master_fd)
 	nft = nft_open(NULL, err, sizeof(err));
 	if (nft == NULL)
 		log_warn("nftables unavailable, the nft action cannot be used: %s", err);
+	action_set_report(report);
 	int cmds = load();
 	privsep_firewall(cmds);
 	/* With command actions it runs action.d commands as root (execve):

@@ -12,13 +12,105 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/msg.h"
+#include "common/util.h"
 #include "warden/f2blog.h"
+#include "warden/firewall/actcmd.h"
 #include "warden/firewall/fw_proto.h"
 
 static int fw_fd = -1;
+
+/* Failed commands per (jail, action), for status --json. */
+static struct acterr {
+	char *jail, *action, *last;
+	unsigned long n;
+} *acterrs;
+static size_t nacterrs;
+
+unsigned long fwc_action_errors(const char *jail, const char *action, const char **last)
+{
+	*last = NULL;
+	for (size_t i = 0; i < nacterrs; i++)
+		if (strcmp(acterrs[i].jail, jail) == 0 && strcmp(acterrs[i].action, action) == 0) {
+			*last = acterrs[i].last;
+			return acterrs[i].n;
+		}
+	return 0;
+}
+
+static void count(const char *jail, const char *action, const char *summary)
+{
+	size_t i = 0;
+	while (i < nacterrs && (strcmp(acterrs[i].jail, jail) != 0 ||
+	    strcmp(acterrs[i].action, action) != 0))
+		i++;
+	if (i == nacterrs) {
+		acterrs = xrealloc(acterrs, (nacterrs + 1) * sizeof(*acterrs));
+		acterrs[nacterrs++] = (struct acterr){ xstrdup(jail), xstrdup(action), NULL, 0 };
+	}
+	acterrs[i].n++;
+	free(acterrs[i].last);
+	acterrs[i].last = xstrdup(summary);
+}
+
+static void jstr(struct buf *o, const char *s)
+{
+	buf_puts(o, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			buf_printf(o, "\\%c", c);
+		else if (c < 0x20)
+			buf_printf(o, "\\u%04x", c);
+		else
+			buf_append(o, s, 1);
+	}
+	buf_puts(o, "\"");
+}
+
+void fwc_status_json(const struct jail *j, struct buf *o)
+{
+	buf_puts(o, ",\"actions\":[");
+	for (size_t i = 0; i < j->nactions; i++) {
+		char name[256];
+		const char *last;
+		actcmd_actname(j, &j->actions[i], name, sizeof(name));
+		unsigned long n = fwc_action_errors(j->name, name, &last);
+		buf_puts(o, i ? ",{\"name\":" : "{\"name\":");
+		jstr(o, name);
+		buf_printf(o, ",\"errors\":%lu,\"last_error\":", n);
+		if (last)
+			jstr(o, last);
+		else
+			buf_puts(o, "null");
+		buf_puts(o, "}");
+	}
+	buf_puts(o, "]");
+}
+
+/* One FW_REQ_ACTLOG line: to fail2ban's log; a failure is counted. */
+static void actlog(const char *jail, const char *text)
+{
+	char *t = xstrdup(text), *f[5] = { 0 }, *p = t;
+	for (int i = 0; i < 5 && p; i++) {
+		f[i] = p;
+		p = i < 4 ? strchr(p, '\x1f') : NULL;
+		if (p)
+			*p++ = '\0';
+	}
+	if (f[4] == NULL) {
+		log_warn("warden: malformed action log line from the firewall process ignored");
+		free(t);
+		return;
+	}
+	f2blog_log(f[1], f[2], "%s", f[4]);
+	if (*f[3])
+		count(jail, f[0], f[3]);
+	free(t);
+}
 
 void fwc_act(const char *jail, int ban, const struct action_ban *b, size_t n)
 {
@@ -42,11 +134,17 @@ static int fw_answer(struct msg *m, const char *jail, int *ok, char *err, size_t
 		log_warn("warden: malformed answer from the firewall process ignored");
 		return 0;
 	}
+	if (req == FW_REQ_ACTLOG) {
+		actlog(j, text);
+		return 0;
+	}
 	if (req == MSG_FW_START && jail && strcmp(j, jail) == 0) {
 		*ok = st == FW_OK;
 		snprintf(err, errlen, "%s", text);
 		return 1;
 	}
+	if (st == FW_FAILED && req != MSG_FW_START)	/* only the nft action fails so */
+		count(j, "nft", text);
 	if (st != FW_OK)
 		f2blog_log("ERROR", "fail2ban.actions", "[%s] %s %s: %s", j,
 		    req == MSG_FW_RESTORE ? "ban" : fw_type_name(req),

@@ -97,6 +97,9 @@ int fw_send_ban(int fd, uint16_t type, const char *jail, const struct action_ban
 		str_copy(match, sizeof(match), b->matches ? b->matches : "");
 		msg_put_str(&m, user);
 		msg_put_str(&m, match);
+		char addr[NET_STRLEN];	/* "" = the net's own */
+		str_copy(addr, sizeof(addr), b->addr ? b->addr : "");
+		msg_put_str(&m, addr);
 	}
 	int rc = send_wait(fd, &m);
 	msg_free(&m);
@@ -140,6 +143,26 @@ int fw_send_reply(int fd, uint16_t req, enum fw_status st, const char *jail, con
 	return rc;
 }
 
+int fw_send_actlog(int fd, const char *jail, const char *action, const char *level,
+    const char *logger, const char *summary, const char *text)
+{
+	struct msg m;
+	char j[FW_JAIL_MAX + 1], *t = xmalloc(FW_ACTLOG_MAX + 1);
+	str_copy(j, sizeof(j), jail);
+	/* action, level, logger, summary, message: US-separated, bounded */
+	snprintf(t, FW_ACTLOG_MAX + 1, "%s\x1f%s\x1f%s\x1f%.1024s\x1f%s", action, level, logger,
+	    summary, text);
+	msg_init(&m, MSG_FW_REPLY);
+	msg_put_u32(&m, FW_REQ_ACTLOG);
+	msg_put_u32(&m, FW_FAILED);
+	msg_put_str(&m, j);
+	msg_put_str(&m, t);
+	int rc = send_wait(fd, &m);
+	msg_free(&m);
+	free(t);
+	return rc;
+}
+
 static const char *get_bounded(struct msg *m, size_t max)
 {
 	const char *s = msg_get_str(m);
@@ -172,6 +195,9 @@ int fw_req_decode(struct msg *m, struct fw_req *r, char *err, size_t errlen)
 			r->b->failures = get_secs(msg_get_u32(m));
 			r->b->user = get_bounded(m, FW_USER_MAX);
 			r->b->matches = get_bounded(m, FW_MATCH_MAX);
+			r->b->addr = get_bounded(m, NET_STRLEN);
+			if (r->b->addr && *r->b->addr == '\0')
+				r->b->addr = NULL;
 		}
 		break;
 	case MSG_FW_RESTORE: {

@@ -21,6 +21,11 @@
 
 enum fw_status { FW_OK = 0, FW_FAILED = 1, FW_REFUSED = 2 };
 
+/* The request type of a MSG_FW_REPLY that carries one line of a command
+ * action's fail2ban log (fw_send_actlog), not an answer. */
+#define FW_REQ_ACTLOG 0xac71
+#define FW_ACTLOG_MAX 8192	/* longest such line */
+
 /* One decoded request; pointers into the message (valid until msg_free). */
 struct fw_req {
 	uint16_t type;
@@ -37,6 +42,10 @@ int fw_send_ban(int fd, uint16_t type, const char *jail, const struct action_ban
 int fw_send_restore(int fd, const char *jail, const struct action_ban *b, size_t n);
 /* Send MSG_FW_REPLY. */
 int fw_send_reply(int fd, uint16_t req, enum fw_status st, const char *jail, const char *text);
+/* Send one line of action's log for jail (FW_REQ_ACTLOG): level, logger,
+ * summary ("" unless the line ends a failed command), the message. */
+int fw_send_actlog(int fd, const char *jail, const char *action, const char *level,
+    const char *logger, const char *summary, const char *text);
 /* Decode a request; -1 and err when it is malformed (fw_req_free either way). */
 int fw_req_decode(struct msg *m, struct fw_req *r, char *err, size_t errlen);
 void fw_req_free(struct fw_req *r);
@@ -53,6 +62,13 @@ int fwc_start(const char *jail, char *err, size_t errlen);
 void fwc_stop(const char *jail);
 /* MSG_FW_RELOAD: the firewall reads the config again. */
 void fwc_reload(void);
+/* Commands of action (fail2ban's action name) of jail that failed so far,
+ * as the firewall reported them; *last the last one's summary or NULL. */
+unsigned long fwc_action_errors(const char *jail, const char *action, const char **last);
+struct buf;
+/* `,"actions":[{"name":..,"errors":N,"last_error":..|null}]` of jail j
+ * for status --json. */
+void fwc_status_json(const struct jail *j, struct buf *o);
 /* Ban (one MSG_FW_BAN each, MSG_FW_RESTORE for a batch) or unban b[0..n). */
 void fwc_act(const char *jail, int ban, const struct action_ban *b, size_t n);
 #endif
