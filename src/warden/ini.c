@@ -122,6 +122,24 @@ static int fetch(const char *(*builtin)(const char *), const char *dir, const ch
 static int read_text(struct ini *ini, const struct ini_src *src, int from,
     const char *path, char *text, int depth, char *err, size_t errlen);
 
+/* After an included X.conf, its X.local when that file exists, as
+ * fail2ban's _expandConfFilesWithLocal does (Debian's paths-debian.local). */
+static int include_local(struct ini *ini, const struct ini_src *src, int from,
+    const char *path, int depth, char *err, size_t errlen)
+{
+	size_t n = strlen(path);
+	char local[4096], lpath[4096], *text = NULL;
+	if (n < 5 || strcmp(path + n - 5, ".conf") != 0 ||
+	    snprintf(local, sizeof(local), "%.*s.local", (int)(n - 5), path) >= (int)sizeof(local))
+		return 0;
+	int r = fetch(src->builtin, "/", local, &text, lpath, sizeof(lpath), err, errlen);
+	if (r <= 0)
+		return r;
+	r = read_text(ini, src, from, lpath, text, depth + 1, err, errlen);
+	free(text);
+	return r;
+}
+
 /* An include: looked up from dir index `from` on, then built-in. */
 static int include_one(struct ini *ini, const struct ini_src *src, int from,
     const char *file, int depth, char *err, size_t errlen)
@@ -141,6 +159,8 @@ static int include_one(struct ini *ini, const struct ini_src *src, int from,
 			continue;
 		r = read_text(ini, src, i, path, text, depth + 1, err, errlen);
 		free(text);
+		if (r == 0 && dir != NULL)
+			r = include_local(ini, src, i, path, depth, err, errlen);
 		return r;
 	}
 	const char *base = strrchr(file, '/');

@@ -3,7 +3,8 @@
  * jail sections: a table of (section, key, value, file, line); files read
  * as fail2ban's configparser reads them (sections, continuation lines,
  * `#`/`;` comments, [INCLUDES] before/after, NAME.conf then NAME.local
- * along a list of directories, an overridden value kept as
+ * along a list of directories (an included X.conf followed by its
+ * X.local), an overridden value kept as
  * %(known/key)s); configparser's %(name)s interpolation with fail2ban's
  * `section/name` and `known/name` forms; `<tag>` substitution, single
  * pass with run-time values or fail2ban's substituteRecursiveTags, always

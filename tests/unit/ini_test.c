@@ -1,6 +1,7 @@
 /*
  * ini_test — the fail2ban INI module on its own: [INCLUDES] before/after
- * (a missing include skipped, as configparser does), NAME.local over
+ * (a missing include skipped, as configparser does; an included X.conf
+ * followed by its X.local, as fail2ban does), NAME.local over
  * NAME.conf with the old value kept as %(known/x)s, %(section/x)s, the
  * scope's lookup order and error kinds, loops reported by chain, the
  * budget, and both <tag> substitutions (nested tags resolve inside out).
@@ -68,6 +69,14 @@ static void test_read_includes_local_known(void **state)
 	assert_string_equal(ini_get(&ini, "Definition", "rule")->val, "a\nb\nc");
 	assert_int_equal(ini_get(&ini, "Definition", "rule")->line, 6);
 	assert_string_equal(ini_get(&ini, "DEFAULT", "port")->val, "25");
+	ini_free(&ini);
+
+	/* an included X.conf brings its X.local after it (paths-debian.local) */
+	write_file("common.local", "[DEFAULT]\nport = 2525\n");
+	assert_int_equal(ini_read_name(&ini, &src, "t", where, sizeof(where), err, sizeof(err)), 1);
+	assert_string_equal(ini_get(&ini, "DEFAULT", "port")->val, "2525");
+	assert_string_equal(ini_get(&ini, "DEFAULT", "proto")->val, "tcp");
+	remove_file("common.local");
 
 	struct ini_scope sc = { .ini = &ini, .flags = INI_ERR_UNKNOWN, .maxdepth = 10 };
 	struct ini_err e;
