@@ -26,6 +26,7 @@
 #include "common/sandbox.h"
 #include "common/util.h"
 #include "master/listen.h"
+#include "master/logrelay.h"
 #include "local/local.h"
 #include "master/master.h"
 #include "policy/restrict.h"
@@ -125,15 +126,16 @@ static void close_control(void)
 	ctl_path = NULL;
 }
 
+/* maillog_file: the master writes it; the children write into the
+ * relay's pipe (logrelay.h), which they inherit across fork. */
 static void open_log(const struct config *cfg)
 {
 	const char *file = config_get(cfg, "maillog_file");
 	int fd = -1;
 	if (*file) {
-		fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		fd = logrelay_open(file);
 		if (fd < 0)
 			fatal("maillog_file %s: %s", file, strerror(errno));
-		/* Children inherit it across fork; keep it open across exec-free forks. */
 	}
 	log_set_facility(log_facility_parse(config_get(cfg, "syslog_facility")));
 	log_open(config_get(cfg, "syslog_name"), config_get(cfg, "myhostname"), fd);
@@ -184,8 +186,10 @@ static void close_other_fds(int *keep, size_t n)
 		fatal("close_range: %s", strerror(errno));
 }
 
+/* In a child right after fork: its signals and its log. */
 static void child_reset_signals(void)
 {
+	logrelay_child();
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -579,6 +583,7 @@ int master_run(struct config *cfg, const char *config_path)
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
 	loop_signal(SIGHUP, on_hup, NULL);
+	logrelay_watch();
 	log_info("daemon started -- version %s, configuration %s", MAILWARDEN_VERSION, config_path);
 	warden_wanted = wants_warden(cfg);
 	if (warden_wanted) {
@@ -594,6 +599,6 @@ int master_run(struct config *cfg, const char *config_path)
 	start_children(NULL);
 	loop_run();
 	close_control();
-	log_info("daemon stopped");
+	log_info("daemon stopped");	/* after the children's last lines (the sink drains) */
 	return 0;
 }
