@@ -530,12 +530,22 @@ static void on_term(int signo, void *arg)
 		loop_exit();
 }
 
+/* The mail log after a rotation: the relay opens maillog_file again by
+ * its name (SIGUSR1, SIGHUP, `mailwarden logrotate`). */
+static void reopen_log(void)
+{
+	if (logrelay_reopen() < 0)
+		log_warn("maillog_file %s: reopen: %s", config_get(cur_cfg, "maillog_file"),
+		    strerror(errno));
+}
+
 /* SIGHUP: read the config again; a new engine generation takes over the
  * listeners while the old one finishes its sessions; the queue manager
  * is restarted once the old one has stopped. */
 static void on_hup(int signo, void *arg)
 {
 	char err[1024];
+	reopen_log();
 	struct config *cfg = config_load(cfg_path, err, sizeof(err));
 	if (cfg == NULL || master_check(cfg, err, sizeof(err)) < 0) {
 		log_warn("reload failed, keeping the old configuration: %s", err);
@@ -568,6 +578,17 @@ static void on_hup(int signo, void *arg)
 	loop_timer_set(&restart_timer, 1000, start_children, NULL);
 }
 
+/* SIGUSR1 (logrotate's postrotate): every log is reopened, the mail log
+ * here and the ban engine's fail2ban-format log by the warden (as
+ * warden_owner); before, the signal's default action stopped the master
+ * and left its children running. */
+static void on_usr1(int signo, void *arg)
+{
+	reopen_log();
+	if (warden_pid > 0)
+		kill(warden_pid, SIGUSR1);
+}
+
 int master_run(struct config *cfg, const char *config_path)
 {
 	cur_cfg = cfg;
@@ -583,6 +604,7 @@ int master_run(struct config *cfg, const char *config_path)
 	loop_signal(SIGTERM, on_term, NULL);
 	loop_signal(SIGINT, on_term, NULL);
 	loop_signal(SIGHUP, on_hup, NULL);
+	loop_signal(SIGUSR1, on_usr1, NULL);
 	logrelay_watch();
 	log_info("daemon started -- version %s, configuration %s", MAILWARDEN_VERSION, config_path);
 	warden_wanted = wants_warden(cfg);
