@@ -137,6 +137,15 @@ static void log_write(int prio, const char *prefix, const char *fmt, va_list ap)
 	errno = saved;
 }
 
+static void __attribute__((format(printf, 3, 4)))
+log_error_text(int prio, const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_write(prio, prefix, fmt, ap);
+	va_end(ap);
+}
+
 void log_info(const char *fmt, ...)
 {
 	va_list ap;
@@ -161,11 +170,19 @@ void log_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* fatal() also tells the terminal (or systemd's journal) when the log
+ * goes elsewhere: a failed start is never silent. */
 void fatal(const char *fmt, ...)
 {
 	va_list ap;
+	char text[2048];
 	va_start(ap, fmt);
-	log_write(LOG_CRIT, "fatal: ", fmt, ap);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		str_copy(text, sizeof(text), "(log format error)");
+	log_error_text(LOG_CRIT, "fatal: ", "%s", text);
+	if ((log_use_syslog || log_fdesc != 2) && !log_stderr_too)
+		dprintf(2, "%s: fatal: %s\n", log_name, text);
 	exit(1);
 }

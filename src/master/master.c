@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "master/listen.h"
 #include "master/logrelay.h"
+#include "master/title.h"
 #include "local/local.h"
 #include "master/master.h"
 #include "policy/restrict.h"
@@ -186,10 +187,11 @@ static void close_other_fds(int *keep, size_t n)
 		fatal("close_range: %s", strerror(errno));
 }
 
-/* In a child right after fork: its signals and its log. */
-static void child_reset_signals(void)
+/* In a child right after fork: its signals, its log, its ps title. */
+static void child_reset_signals(enum child_kind kind)
 {
 	logrelay_child();
+	title_set(child_names[kind], cfg_path);
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -287,7 +289,7 @@ static pid_t spawn_local(const struct config *cfg, int lp[2])
 	}
 	close(lp[0]);
 	close(mp[0]);
-	child_reset_signals();
+	child_reset_signals(CHILD_LOCAL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	int keep[] = { log_fd(), lp[1], mp[1] };
 	close_other_fds(keep, sizeof(keep) / sizeof(*keep));
@@ -343,7 +345,7 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 		return pid;
 	}
 	close(sv[0]);
-	child_reset_signals();
+	child_reset_signals(kind);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	/* each child keeps only its own end of the ban engine's fds */
 	/* no ban engine, no events: none pile up for a later one to count */
@@ -606,6 +608,7 @@ int master_run(struct config *cfg, const char *config_path)
 	loop_signal(SIGHUP, on_hup, NULL);
 	loop_signal(SIGUSR1, on_usr1, NULL);
 	logrelay_watch();
+	title_set("master", config_path);
 	log_info("daemon started -- version %s, configuration %s", MAILWARDEN_VERSION, config_path);
 	warden_wanted = wants_warden(cfg);
 	if (warden_wanted) {
