@@ -34,6 +34,7 @@ static void usage(FILE *f)
 	    "  fail2ban-client [OPTIONS] COMMAND...  fail2ban-client 1.0.2's commands\n"
 	    "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [-bs] [RCPT...]  local submission\n"
 	    "  queue [list|flush|delete ID|ALL|hold ID|ALL|release ID|ALL]  (mailq: list)\n"
+	    "  logrotate      rename maillog_file, reopen it, compress the old one\n"
 	    "  help           this text (also -h, --help)\n"
 	    "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -V             print the version\n");
@@ -76,6 +77,16 @@ int main(int argc, char **argv)
 	if (cmd && strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;
+	}
+	if (cmd && strcmp(cmd, "logrotate") == 0) {
+		struct config *rc = config_load(path, err, sizeof(err));
+		if (rc == NULL) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			return 1;
+		}
+		int r = cli_logrotate(rc, argc - optind - 1, argv + optind + 1);
+		config_free(rc);
+		return r;
 	}
 	if (cmd && strcmp(cmd, "scan") == 0)
 		return cli_scan(argc - optind - 1, argv + optind + 1);

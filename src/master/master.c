@@ -112,6 +112,23 @@ static void prepare_dirs(const struct config *cfg)
 	}
 }
 
+/* queue_directory/pid/master.pid, as Postfix keeps it: how `mailwarden
+ * logrotate` (src/cli/logrotate.c) finds the master to signal. */
+static char pid_path[1024];
+
+static void write_pid(const struct config *cfg)
+{
+	char dir[1024];
+	const char *q = config_get(cfg, "queue_directory");
+	if (snprintf(dir, sizeof(dir), "%s/pid", q) >= (int)sizeof(dir) ||
+	    snprintf(pid_path, sizeof(pid_path), "%s/master.pid", dir) >= (int)sizeof(pid_path))
+		fatal("queue_directory %s: path too long", q);
+	mkdir_owned(dir, 0755, NULL);
+	FILE *fp = fopen(pid_path, "we");
+	if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0)
+		fatal("%s: %s", pid_path, strerror(errno));
+}
+
 /* Close and remove the control socket (warden_socket is in a root-owned
  * directory; only a socket is removed). */
 static void close_control(void)
@@ -598,6 +615,7 @@ int master_run(struct config *cfg, const char *config_path)
 	open_log(cfg);
 	log_set_service("master");
 	prepare_dirs(cfg);
+	write_pid(cfg);
 	raise_nofile();
 	bind_listeners(cfg);
 	loop_init();
@@ -624,6 +642,8 @@ int master_run(struct config *cfg, const char *config_path)
 	start_children(NULL);
 	loop_run();
 	close_control();
+	if (unlink(pid_path) < 0)
+		log_warn("unlink %s: %s", pid_path, strerror(errno));
 	log_info("daemon stopped");	/* after the children's last lines (the sink drains) */
 	return 0;
 }

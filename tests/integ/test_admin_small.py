@@ -38,7 +38,7 @@ def test_help():
         r = subprocess.run([BIN, flag], capture_output=True, text=True, timeout=10)
         assert r.returncode == 0, (flag, r.stderr)
         assert r.stdout.startswith("usage: mailwarden"), flag
-        assert "check-config" in r.stdout
+        assert "logrotate" in r.stdout
     r = subprocess.run([BIN, "--bogus"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "usage:" in r.stderr
 
