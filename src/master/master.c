@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "master/listen.h"
 #include "master/logrelay.h"
+#include "master/notify.h"
 #include "master/title.h"
 #include "local/local.h"
 #include "master/master.h"
@@ -208,6 +209,7 @@ static void close_other_fds(int *keep, size_t n)
 static void child_reset_signals(enum child_kind kind)
 {
 	logrelay_child();
+	notify_child();
 	title_set(child_names[kind], cfg_path);
 	sigset_t all;
 	sigemptyset(&all);
@@ -534,6 +536,7 @@ static void on_term(int signo, void *arg)
 	if (stopping)
 		return;
 	stopping = 1;
+	notify_stopping();
 	log_info("terminating on signal %d", signo);
 	if (engine_pid > 0)
 		kill(engine_pid, SIGTERM);
@@ -556,6 +559,12 @@ static void reopen_log(void)
 	if (logrelay_reopen() < 0)
 		log_warn("maillog_file %s: reopen: %s", config_get(cur_cfg, "maillog_file"),
 		    strerror(errno));
+}
+
+/* The ban engine's socket that READY=1 and STATUS= wait for, or NULL. */
+static const char *notify_warden(void)
+{
+	return warden_wanted ? config_get(cur_cfg, "warden_socket") : NULL;
 }
 
 /* SIGHUP: read the config again; a new engine generation takes over the
@@ -595,6 +604,7 @@ static void on_hup(int signo, void *arg)
 		firewall_restart = 1;	/* it follows its warden */
 	config_free(old);
 	loop_timer_set(&restart_timer, 1000, start_children, NULL);
+	notify_started(notify_warden());
 }
 
 /* SIGUSR1 (logrotate's postrotate): every log is reopened, the mail log
@@ -626,6 +636,11 @@ int master_run(struct config *cfg, const char *config_path)
 	loop_signal(SIGHUP, on_hup, NULL);
 	loop_signal(SIGUSR1, on_usr1, NULL);
 	logrelay_watch();
+	notify_init();
+	int lfds[MAX_LISTENERS];
+	for (size_t i = 0; i < nlst; i++)
+		lfds[i] = lst[i].fd;
+	notify_listeners(lfds, nlst);
 	title_set("master", config_path);
 	log_info("daemon started -- version %s, configuration %s", MAILWARDEN_VERSION, config_path);
 	warden_wanted = wants_warden(cfg);
@@ -640,6 +655,7 @@ int master_run(struct config *cfg, const char *config_path)
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, ev_sv) < 0)
 		fatal("socketpair: %s", strerror(errno));
 	start_children(NULL);
+	notify_started(notify_warden());
 	loop_run();
 	close_control();
 	if (unlink(pid_path) < 0)
