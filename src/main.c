@@ -54,6 +54,10 @@ int main(int argc, char **argv)
 	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	if (strcmp(base, "sendmail") == 0)	/* installed as sendmail: its flags */
 		return cli_sendmail(DEFAULT_CONFIG, argc - 1, argv + 1);
+	if (strcmp(base, "newaliases") == 0) {	/* sendmail -bi: texthash, nothing to build */
+		char *bi[] = { "-bi", NULL };
+		return cli_sendmail(DEFAULT_CONFIG, 1, bi);
+	}
 	if (strcmp(base, "fail2ban-client") == 0)	/* run under that name: its options */
 		return cli_f2bclient(NULL, DEFAULT_CONFIG, argc, argv);
 	int given = 0;		/* -c given: fail2ban-client uses it */
