@@ -11,6 +11,7 @@
 
 extern char **environ;
 
+static char **volatile title_env;	/* the copies, kept reachable (for LSan) after unsetenv() */
 static char *title_area;	/* the original argv[0] */
 static size_t title_len;	/* bytes up to the end of the last contiguous string */
 
@@ -32,6 +33,8 @@ void title_init(int argc, char **argv)
 		env[i] = xstrdup(environ[i]);
 	}
 	env[n] = NULL;
+	title_env = xmalloc((n + 1) * sizeof(*title_env));
+	memcpy(title_env, env, (n + 1) * sizeof(*title_env));
 	environ = env;
 	title_area = argv[0];
 	title_len = (size_t)(end - argv[0]);
