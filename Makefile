@@ -45,7 +45,7 @@ $(FLAVOUR)/libmw.a: $(LIBOBJS)
 
 $(FLAVOUR)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(FLAVOUR)/tests/unit/%_test: tests/unit/%_test.c $(FLAVOUR)/libmw.a
 	@mkdir -p $(dir $@)
@@ -150,15 +150,42 @@ bench-ingest: $(BIN)
 
 .PHONY: bench-nft bench-warden bench-bans bench-flood bench-ingest
 
-# Install: the program, a setgid (group mwdrop) copy named sendmail for
-# local submission (docs/local-submission.md; scripts/install-deps.sh makes
-# the group), and the man pages. PREFIX=/usr puts sendmail where Postfix's is.
+# Install: the program, a copy named sendmail for local submission
+# (docs/local-submission.md), mailq and newaliases links, the man pages.
+# The copy is made set-gid SETGID_GROUP only when that group exists and
+# nothing is staged (DESTDIR empty); a package sets the bit in its
+# postinst (debian/mailwarden.postinst: dpkg-statoverride). A sendmail,
+# mailq or newaliases already there that is not mailwarden's (Postfix's,
+# with PREFIX=/usr) is left alone, with a note.
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SETGID_GROUP ?= mwdrop
+SBIN    := $(DESTDIR)$(PREFIX)/sbin
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+ours     = [ ! -e "$(1)" -a ! -L "$(1)" ] || grep -qa 'usage: mailwarden' "$(1)"
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/mailwarden
-	install -m 2755 -g mwdrop $(BIN) $(DESTDIR)$(PREFIX)/sbin/sendmail
+	install -d $(SBIN) $(BINDIR) $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BIN) $(SBIN)/mailwarden
+	@if $(call ours,$(SBIN)/sendmail); then \
+		install -m 0755 $(BIN) $(SBIN)/sendmail.new && mv -f $(SBIN)/sendmail.new $(SBIN)/sendmail; \
+		if [ -z "$(DESTDIR)" ] && getent group $(SETGID_GROUP) >/dev/null; then \
+			chgrp $(SETGID_GROUP) $(SBIN)/sendmail && chmod 2755 $(SBIN)/sendmail; \
+		else \
+			echo "install: $(SBIN)/sendmail is not set-gid; as root: groupadd --system $(SETGID_GROUP); chgrp $(SETGID_GROUP) $(PREFIX)/sbin/sendmail; chmod 2755 $(PREFIX)/sbin/sendmail"; \
+		fi; \
+	else \
+		echo "install: $(SBIN)/sendmail is not mailwarden's (Postfix's?): left alone"; \
+	fi
+	@for lt in mailq:sendmail newaliases:mailwarden; do \
+		l=$${lt%%:*}; t=../sbin/$${lt#*:}; \
+		if [ ! -e $(BINDIR)/$$l ] && [ ! -L $(BINDIR)/$$l ]; then \
+			ln -s $$t $(BINDIR)/$$l; \
+		elif [ "$$(readlink $(BINDIR)/$$l)" = $$t ] && { $(call ours,$(SBIN)/$${lt#*:}); }; then \
+			:; \
+		else \
+			echo "install: $(BINDIR)/$$l is not mailwarden's: left alone"; \
+		fi; \
+	done
 	install -m 0644 man/mailwarden.8 $(DESTDIR)$(PREFIX)/share/man/man8/mailwarden.8
 	install -m 0644 man/mailwarden.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/mailwarden.conf.5
 

@@ -23,6 +23,7 @@ PKGS=(
 	dovecot-core dovecot-lmtpd
 	opendkim opendkim-tools python3-dkim
 	clang-14 libclang-rt-14-dev
+	debhelper devscripts lintian debootstrap logrotate
 )
 
 # Postfix is installed only for its tools (smtp-source, smtp-sink, postconf)
@@ -43,7 +44,13 @@ else
 	echo "install-deps.sh: all packages already installed"
 fi
 
-# Make sure no system Postfix holds port 25 or competes with the tests.
+# Make sure no system Postfix holds port 25 or competes with the tests:
+# said before it is done (README: "Two commands").
+if pgrep -x master >/dev/null 2>&1 || { command -v systemctl >/dev/null 2>&1 &&
+	[ -d /run/systemd/system ] && systemctl -q is-enabled postfix 2>/dev/null; }; then
+	echo "install-deps.sh: stopping and disabling the system's Postfix (it would hold port 25" \
+		"during the tests); 'systemctl enable --now postfix' brings it back"
+fi
 postfix stop >/dev/null 2>&1 || true
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 	systemctl disable --now postfix >/dev/null 2>&1 || true

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "local/local.h"
 #include "master/master.h"
+#include "master/title.h"
 #include "queue/smtpc.h"
 #include "warden/firewall/firewall.h"
 #include "warden/logcheck.h"
@@ -35,6 +36,8 @@ static void usage(FILE *f)
 	    "  fail2ban-client [OPTIONS] COMMAND...  fail2ban-client 1.0.2's commands\n"
 	    "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [-bs] [RCPT...]  local submission\n"
 	    "  queue [list|flush|delete ID|ALL|hold ID|ALL|release ID|ALL]  (mailq: list)\n"
+	    "  logrotate      rename maillog_file, reopen it, compress the old one\n"
+	    "  help           this text (also -h, --help)\n"
 	    "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -V             print the version\n");
 }
@@ -49,12 +52,25 @@ int main(int argc, char **argv)
 	 * sendmail or mailq, whatever argv[0] or the subcommand says. */
 	if (getegid() != getgid())
 		return cli_setgid(DEFAULT_CONFIG, argc, argv);
+	title_init(argc, argv);	/* argv[] now point to copies: ps titles later */
 	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	if (strcmp(base, "sendmail") == 0)	/* installed as sendmail: its flags */
 		return cli_sendmail(DEFAULT_CONFIG, argc - 1, argv + 1);
+	if (strcmp(base, "newaliases") == 0) {	/* sendmail -bi: texthash, nothing to build */
+		char *bi[] = { "-bi", NULL };
+		return cli_sendmail(DEFAULT_CONFIG, 1, bi);
+	}
 	if (strcmp(base, "fail2ban-client") == 0)	/* run under that name: its options */
 		return cli_f2bclient(NULL, DEFAULT_CONFIG, argc, argv);
 	int given = 0;		/* -c given: fail2ban-client uses it */
+	for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "-c") == 0)
+			i++;
+	}
 	while ((opt = getopt(argc, argv, "+c:hV")) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; given = 1; break;
@@ -64,6 +80,20 @@ int main(int argc, char **argv)
 		}
 	}
 	const char *cmd = optind < argc ? argv[optind] : NULL;
+	if (cmd && strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (cmd && strcmp(cmd, "logrotate") == 0) {
+		struct config *rc = config_load(path, err, sizeof(err));
+		if (rc == NULL) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			return 1;
+		}
+		int r = cli_logrotate(rc, argc - optind - 1, argv + optind + 1);
+		config_free(rc);
+		return r;
+	}
 	if (cmd && strcmp(cmd, "scan") == 0)
 		return cli_scan(argc - optind - 1, argv + optind + 1);
 	if (cmd && strcmp(cmd, "fail2ban-client") == 0)

@@ -72,4 +72,10 @@ int cli_setgid(const char *def_config, int argc, char **argv);
  * postsuper -d/-h/-H. 0 ok, 1 error, 2 usage.
  */
 int cli_queue(const struct config *cfg, int argc, char **argv);
+/*
+ * `mailwarden logrotate` (Postfix's `postfix logrotate`): maillog_file
+ * renamed with maillog_file_rotate_suffix, reopened by the running master,
+ * the old one compressed with maillog_file_compressor. 0 ok, 1 error.
+ */
+int cli_logrotate(const struct config *cfg, int argc, char **argv);
 #endif

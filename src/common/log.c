@@ -23,6 +23,7 @@ static int log_use_syslog;
 static int log_stderr_too;
 static int log_facility = LOG_MAIL;
 static log_tap_fn *log_tap;	/* sees every line's text (showq's reasons) */
+static log_sink_fn *log_sink;	/* takes the formatted line instead of log_fdesc */
 
 static const struct { const char *name; int fac; } facilities[] = {
 	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
@@ -76,6 +77,11 @@ void log_set_tap(log_tap_fn *fn)
 	log_tap = fn;
 }
 
+void log_set_sink(log_sink_fn *fn)
+{
+	log_sink = fn;
+}
+
 int log_fd(void)
 {
 	return log_fdesc;
@@ -118,7 +124,9 @@ static void log_write(int prio, const char *prefix, const char *fmt, va_list ap)
 			n = sizeof(line) - 1;
 			line[n - 1] = '\n';
 		}
-		if (log_fdesc >= 0 && write(log_fdesc, line, (size_t)n) < 0 &&
+		if (log_sink)
+			log_sink(line, (size_t)n);
+		else if (log_fdesc >= 0 && write(log_fdesc, line, (size_t)n) < 0 &&
 		    log_fdesc != 2) {
 			/* The log itself failed: stderr is all that is left. */
 			(void)!write(2, line, (size_t)n);
@@ -127,6 +135,15 @@ static void log_write(int prio, const char *prefix, const char *fmt, va_list ap)
 			(void)!write(2, line, (size_t)n);
 	}
 	errno = saved;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+log_error_text(int prio, const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_write(prio, prefix, fmt, ap);
+	va_end(ap);
 }
 
 void log_info(const char *fmt, ...)
@@ -153,11 +170,19 @@ void log_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* fatal() also tells the terminal (or systemd's journal) when the log
+ * goes elsewhere: a failed start is never silent. */
 void fatal(const char *fmt, ...)
 {
 	va_list ap;
+	char text[2048];
 	va_start(ap, fmt);
-	log_write(LOG_CRIT, "fatal: ", fmt, ap);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		str_copy(text, sizeof(text), "(log format error)");
+	log_error_text(LOG_CRIT, "fatal: ", "%s", text);
+	if ((log_use_syslog || log_fdesc != 2) && !log_stderr_too)
+		dprintf(2, "%s: fatal: %s\n", log_name, text);
 	exit(1);
 }

@@ -10,6 +10,7 @@
 #ifndef MW_LOG_H
 #define MW_LOG_H
 #include <stdarg.h>
+#include <stddef.h>
 
 /* Log to fd (or syslog when fd < 0) as NAME on HOST. */
 void log_open(const char *name, const char *host, int fd);
@@ -24,6 +25,10 @@ void log_set_service(const char *service);
  * (NULL: none); fn must not log. */
 typedef void log_tap_fn(const char *text);
 void log_set_tap(log_tap_fn *fn);
+/* Have fn write each formatted line (with its newline) instead of the
+ * log fd (NULL: the fd again): the master's maillog_file relay. */
+typedef void log_sink_fn(const char *line, size_t len);
+void log_set_sink(log_sink_fn *fn);
 /* Current log fd (-1 for syslog), e.g. to hand to a child. */
 int log_fd(void);
 /* An informational line. */

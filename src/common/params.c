@@ -414,7 +414,11 @@ const struct param config_params[] = {
 
 	/* logging */
 	{ "maillog_file", PT_STR, "", 0, 0, NULL,
-	  "Log file (opened by the parent, O_APPEND); empty = syslog" },
+	  "Log file (written by the master, reopened on SIGUSR1/SIGHUP); empty = syslog" },
+	{ "maillog_file_rotate_suffix", PT_STR, "%Y%m%d-%H%M%S", 0, 0, NULL,
+	  "mailwarden logrotate: strftime(3) suffix of the renamed maillog_file (Postfix's)" },
+	{ "maillog_file_compressor", PT_STR, "gzip", 0, 0, NULL,
+	  "mailwarden logrotate: program run on the renamed maillog_file; empty = none" },
 	{ "syslog_name", PT_STR, "mailwarden", 0, 0, NULL,
 	  "Program name in log lines (mailwarden/smtpd[pid])" },
 	{ "syslog_facility", PT_STR, "mail", 0, 0, NULL,

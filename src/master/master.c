@@ -26,6 +26,9 @@
 #include "common/sandbox.h"
 #include "common/util.h"
 #include "master/listen.h"
+#include "master/logrelay.h"
+#include "master/notify.h"
+#include "master/title.h"
 #include "local/local.h"
 #include "master/master.h"
 #include "policy/restrict.h"
@@ -110,6 +113,23 @@ static void prepare_dirs(const struct config *cfg)
 	}
 }
 
+/* queue_directory/pid/master.pid, as Postfix keeps it: how `mailwarden
+ * logrotate` (src/cli/logrotate.c) finds the master to signal. */
+static char pid_path[1024];
+
+static void write_pid(const struct config *cfg)
+{
+	char dir[1024];
+	const char *q = config_get(cfg, "queue_directory");
+	if (snprintf(dir, sizeof(dir), "%s/pid", q) >= (int)sizeof(dir) ||
+	    snprintf(pid_path, sizeof(pid_path), "%s/master.pid", dir) >= (int)sizeof(pid_path))
+		fatal("queue_directory %s: path too long", q);
+	mkdir_owned(dir, 0755, NULL);
+	FILE *fp = fopen(pid_path, "we");
+	if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 || fclose(fp) != 0)
+		fatal("%s: %s", pid_path, strerror(errno));
+}
+
 /* Close and remove the control socket (warden_socket is in a root-owned
  * directory; only a socket is removed). */
 static void close_control(void)
@@ -125,15 +145,16 @@ static void close_control(void)
 	ctl_path = NULL;
 }
 
+/* maillog_file: the master writes it; the children write into the
+ * relay's pipe (logrelay.h), which they inherit across fork. */
 static void open_log(const struct config *cfg)
 {
 	const char *file = config_get(cfg, "maillog_file");
 	int fd = -1;
 	if (*file) {
-		fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		fd = logrelay_open(file);
 		if (fd < 0)
 			fatal("maillog_file %s: %s", file, strerror(errno));
-		/* Children inherit it across fork; keep it open across exec-free forks. */
 	}
 	log_set_facility(log_facility_parse(config_get(cfg, "syslog_facility")));
 	log_open(config_get(cfg, "syslog_name"), config_get(cfg, "myhostname"), fd);
@@ -184,8 +205,12 @@ static void close_other_fds(int *keep, size_t n)
 		fatal("close_range: %s", strerror(errno));
 }
 
-static void child_reset_signals(void)
+/* In a child right after fork: its signals, its log, its ps title. */
+static void child_reset_signals(enum child_kind kind)
 {
+	logrelay_child();
+	notify_child();
+	title_set(child_names[kind], cfg_path);
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -283,7 +308,7 @@ static pid_t spawn_local(const struct config *cfg, int lp[2])
 	}
 	close(lp[0]);
 	close(mp[0]);
-	child_reset_signals();
+	child_reset_signals(CHILD_LOCAL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	int keep[] = { log_fd(), lp[1], mp[1] };
 	close_other_fds(keep, sizeof(keep) / sizeof(*keep));
@@ -339,7 +364,7 @@ static pid_t spawn(enum child_kind kind, const struct config *cfg)
 		return pid;
 	}
 	close(sv[0]);
-	child_reset_signals();
+	child_reset_signals(kind);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	/* each child keeps only its own end of the ban engine's fds */
 	/* no ban engine, no events: none pile up for a later one to count */
@@ -511,6 +536,7 @@ static void on_term(int signo, void *arg)
 	if (stopping)
 		return;
 	stopping = 1;
+	notify_stopping();
 	log_info("terminating on signal %d", signo);
 	if (engine_pid > 0)
 		kill(engine_pid, SIGTERM);
@@ -526,12 +552,28 @@ static void on_term(int signo, void *arg)
 		loop_exit();
 }
 
+/* The mail log after a rotation: the relay opens maillog_file again by
+ * its name (SIGUSR1, SIGHUP, `mailwarden logrotate`). */
+static void reopen_log(void)
+{
+	if (logrelay_reopen() < 0)
+		log_warn("maillog_file %s: reopen: %s", config_get(cur_cfg, "maillog_file"),
+		    strerror(errno));
+}
+
+/* The ban engine's socket that READY=1 and STATUS= wait for, or NULL. */
+static const char *notify_warden(void)
+{
+	return warden_wanted ? config_get(cur_cfg, "warden_socket") : NULL;
+}
+
 /* SIGHUP: read the config again; a new engine generation takes over the
  * listeners while the old one finishes its sessions; the queue manager
  * is restarted once the old one has stopped. */
 static void on_hup(int signo, void *arg)
 {
 	char err[1024];
+	reopen_log();
 	struct config *cfg = config_load(cfg_path, err, sizeof(err));
 	if (cfg == NULL || master_check(cfg, err, sizeof(err)) < 0) {
 		log_warn("reload failed, keeping the old configuration: %s", err);
@@ -562,13 +604,16 @@ static void on_hup(int signo, void *arg)
 		firewall_restart = 1;	/* it follows its warden */
 	config_free(old);
 	loop_timer_set(&restart_timer, 1000, start_children, NULL);
+	notify_started(notify_warden());
 }
 
-/* SIGUSR1: the ban engine's fail2ban-format log is reopened after a
- * rotation (the warden does it as warden_owner); before, the signal's
- * default action stopped the master and left its children running. */
+/* SIGUSR1 (logrotate's postrotate): every log is reopened, the mail log
+ * here and the ban engine's fail2ban-format log by the warden (as
+ * warden_owner); before, the signal's default action stopped the master
+ * and left its children running. */
 static void on_usr1(int signo, void *arg)
 {
+	reopen_log();
 	if (warden_pid > 0)
 		kill(warden_pid, SIGUSR1);
 }
@@ -580,6 +625,7 @@ int master_run(struct config *cfg, const char *config_path)
 	open_log(cfg);
 	log_set_service("master");
 	prepare_dirs(cfg);
+	write_pid(cfg);
 	raise_nofile();
 	bind_listeners(cfg);
 	loop_init();
@@ -589,6 +635,13 @@ int master_run(struct config *cfg, const char *config_path)
 	loop_signal(SIGINT, on_term, NULL);
 	loop_signal(SIGHUP, on_hup, NULL);
 	loop_signal(SIGUSR1, on_usr1, NULL);
+	logrelay_watch();
+	notify_init();
+	int lfds[MAX_LISTENERS];
+	for (size_t i = 0; i < nlst; i++)
+		lfds[i] = lst[i].fd;
+	notify_listeners(lfds, nlst);
+	title_set("master", config_path);
 	log_info("daemon started -- version %s, configuration %s", MAILWARDEN_VERSION, config_path);
 	warden_wanted = wants_warden(cfg);
 	if (warden_wanted) {
@@ -602,8 +655,11 @@ int master_run(struct config *cfg, const char *config_path)
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, ev_sv) < 0)
 		fatal("socketpair: %s", strerror(errno));
 	start_children(NULL);
+	notify_started(notify_warden());
 	loop_run();
 	close_control();
-	log_info("daemon stopped");
+	if (unlink(pid_path) < 0)
+		log_warn("unlink %s: %s", pid_path, strerror(errno));
+	log_info("daemon stopped");	/* after the children's last lines (the sink drains) */
 	return 0;
 }
