@@ -9,6 +9,7 @@ import os
 import re
 import smtplib
 import subprocess
+import time
 
 import pytest
 
@@ -326,3 +327,41 @@ def test_fail2ban_postfix_filter_on_reject_lines(checked, tmp_path):
         assert p.returncode == 0, p.stderr
         matched = re.search(r"Lines: \d+, matched: (\d+),", p.stdout)
         assert matched and matched.group(1) == "1", (mode, p.stdout)
+
+
+def sendmail(s, sender, rcpt, msg):
+    p = subprocess.run([BIN, "-c", s.conf, "sendmail", "-f", sender, rcpt], input=msg.encode(),
+                       capture_output=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+
+
+def test_sendmail_mail_is_checked(checked):
+    """Mail from the sendmail command goes through the same tables (pickup),
+    logged "from local"; a REJECT returns it to the sender as a DSN."""
+    s = checked
+    sendmail(s, "alice@example.com", "bob@example.net",
+             "Subject: make money fast\n\nbuy now\n")
+    s.wait_log(r"postfix/cleanup\[\d+\]: [0-9A-F]+: reject: header Subject: make money fast "
+               r"from local; from=<alice@example\.com> to=<bob@example\.net>: 5\.7\.1 message "
+               r"content rejected$")
+    s.wait_delivered("alice@example.com", 1)
+    dsn = s.messages("alice@example.com")[0]
+    assert b"Undelivered Mail Returned to Sender" in dsn
+    assert b"5.7.1 message content rejected" in dsn
+    sendmail(s, "alice@example.com", "bob@example.net", "Subject: discard me\n\nx\n")
+    s.wait_log(r"discard: header Subject: discard me from local;")
+    sendmail(s, "alice@example.com", "bob@example.net",
+             "Subject: prepend me\nX-Strip-Me: 1\n\nreplace this line\n")
+    s.wait_delivered("bob@example.net", 1)
+    raw = s.messages("bob@example.net")[0].replace(b"\r\n", b"\n")
+    assert b"X-Checked: yes\nSubject: prepend me\n" in raw and b"X-Strip-Me" not in raw
+    assert b"\nthis line was replaced\n" in raw
+    sendmail(s, "alice@example.com", "bob@example.net", "Subject: hold me\n\nx\n")
+    line = s.wait_log(r"hold: header Subject: hold me from local;")[0]
+    qid = re.search(r": ([0-9A-F]+): hold:", line).group(1)
+    for _ in range(100):
+        if os.path.exists(os.path.join(s.spool, "hold", qid)):
+            break
+        time.sleep(0.05)
+    assert os.path.exists(os.path.join(s.spool, "hold", qid))
+    assert len(s.messages("bob@example.net")) == 1
