@@ -246,7 +246,7 @@ const struct param config_params[] = {
 	{ "body_checks", PT_MAPS, "", 0, 0, NULL,
 	  "Tables for each message body line" },
 	{ "milter_header_checks", PT_MAPS, "", 0, 0, NULL,
-	  "Tables for headers added or changed by milters (actions as header_checks but PREPEND)" },
+	  "Tables for headers added or changed by milters, before their changes are written (header_checks actions but PREPEND)" },
 
 	/* DNS (c-ares) */
 	{ "dns_servers", PT_LIST, "", 0, 0, NULL,

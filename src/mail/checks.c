@@ -42,7 +42,7 @@ struct chk {
 
 static void out(struct chk *c, const char *p, size_t n)
 {
-	if (buf_append(c->out, p, n) < 0)
+	if (c->out && buf_append(c->out, p, n) < 0)
 		c->full = 1;
 }
 
@@ -170,6 +170,10 @@ static int edit_ok(struct chk *c, const char *what, const char *text)
 
 static int a_prepend(struct chk *c, const char *text)
 {
+	if (c->out == NULL) {
+		warn(c, "PREPEND action is not supported with %s%s", "milter_header_checks", "");
+		return KEEP;
+	}
 	if (edit_ok(c, "PREPEND", text)) {
 		act_log(c, "prepend", text);
 		out(c, text, strlen(text));
@@ -240,41 +244,62 @@ static const struct action {
 	{ "BCC", a_bcc }, { "DUNNO", a_dunno }, { "OK", a_dunno },
 };
 
-/* Look content up in table and act; writes the (replaced) line unless
- * dropped. line/n: the original text with its newline(s). */
-static int inspect(struct chk *c, struct maplist *table, const char *cls,
-    const char *content, const char *line, size_t n)
+/* Look content up in table and run the action: KEEP, DROP or STOP;
+ * *replace gets a REPLACE's text (allocated) or NULL. */
+static int act(struct chk *c, struct maplist *table, const char *cls, const char *content,
+    char **replace)
 {
 	const char *v = *content ? maplist_lookup(table, content) : NULL;
 	int rc = KEEP;
 	c->cls = cls;
 	c->content = content;
 	c->replace = NULL;
-	if (v != NULL) {
-		char *val = xstrdup(v);	/* the map's buffer is reused */
-		size_t wl = strcspn(val, " \t");
-		char *text = val + wl + strspn(val + wl, " \t");
-		val[wl] = '\0';
-		size_t k, na = sizeof(actions) / sizeof(actions[0]);
-		for (k = 0; k < na && strcasecmp(actions[k].name, val) != 0; k++)
-			;
-		if (k == na)
-			warn(c, "unknown command in %s map: %s", cls, val);
-		else
-			rc = actions[k].fn(c, text);
-		if (c->replace) {
-			out(c, c->replace, strlen(c->replace));
-			out(c, "\n", 1);
-			free(val);
-			return rc == DROP ? KEEP : rc;
-		}
-		free(val);
-	}
-	if (rc != DROP)
+	*replace = NULL;
+	if (v == NULL)
+		return KEEP;
+	char *val = xstrdup(v);	/* the map's buffer is reused */
+	size_t wl = strcspn(val, " \t");
+	char *text = val + wl + strspn(val + wl, " \t");
+	val[wl] = '\0';
+	size_t k, na = sizeof(actions) / sizeof(actions[0]);
+	for (k = 0; k < na && strcasecmp(actions[k].name, val) != 0; k++)
+		;
+	if (k == na)
+		warn(c, "unknown command in %s map: %s", cls, val);
+	else
+		rc = actions[k].fn(c, text);
+	if (c->replace)
+		*replace = xstrdup(c->replace);
+	free(val);
+	return rc;
+}
+
+/* act(), then write the line (or its replacement) unless dropped.
+ * line/n: the original text with its newline(s). KEEP or STOP. */
+static int inspect(struct chk *c, struct maplist *table, const char *cls,
+    const char *content, const char *line, size_t n)
+{
+	char *rep;
+	int rc = act(c, table, cls, content, &rep);
+	if (rep) {
+		out(c, rep, strlen(rep));
+		out(c, "\n", 1);
+		free(rep);
+	} else if (rc != DROP) {
 		out(c, line, n);
-	if (rc == DROP)
+	} else {
 		c->r->changed = 1;
+	}
 	return rc == DROP ? KEEP : rc;
+}
+
+int checks_one(struct maplist *table, const char *content, struct checks_result *r,
+    char **replace, checks_log_fn *log, checks_warn_fn *warnfn, void *arg)
+{
+	struct checks_tables none = { 0 };
+	struct chk c = { &none, r, NULL, log, warnfn, arg, NULL, NULL, NULL, 0 };
+	static const int map[] = { [KEEP] = CHECKS_KEEP, [DROP] = CHECKS_DROP, [STOP] = CHECKS_STOP };
+	return map[act(&c, table, "header", content, replace)];
 }
 
 /* MIME headers go to mime_header_checks wherever they are (header_opts.c). */

@@ -43,6 +43,12 @@ typedef void checks_warn_fn(void *arg, const char *text);
 int checks_run(const struct checks_tables *t, const char *msg, size_t len,
     struct buf *out, struct checks_result *r, checks_log_fn *log,
     checks_warn_fn *warn, void *arg);
+/* One header looked up in table alone (milter_header_checks): the
+ * actions as checks_run's but PREPEND; *replace gets a REPLACE's text
+ * (allocated) or NULL. */
+enum { CHECKS_KEEP, CHECKS_DROP, CHECKS_STOP };
+int checks_one(struct maplist *table, const char *content, struct checks_result *r,
+    char **replace, checks_log_fn *log, checks_warn_fn *warn, void *arg);
 /* Whether any table is configured. */
 int checks_any(const struct checks_tables *t);
 /* Free what r holds and zero it. */

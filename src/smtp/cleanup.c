@@ -51,6 +51,9 @@ void cleanup_setup(struct engine *e, const struct config *cfg)
 		if (*t[i] == NULL)
 			fatal("%s: %s", table_keys[i], err);
 	}
+	e->milter_hbc = maplist_open(config_get(cfg, "milter_header_checks"), 0, err, sizeof(err));
+	if (e->milter_hbc == NULL)
+		fatal("milter_header_checks: %s", err);
 }
 
 /* The session's state, made on first use. */
@@ -239,6 +242,82 @@ void cleanup_after_finish(struct session *s)
 	snprintf(to, sizeof(to), "hold/%s", s->w->id);
 	if (renameat(s->eng->incoming_fd, s->w->id, s->eng->spool_dirfd, to) < 0)
 		log_warn("%s: cannot move into the hold queue: %m", s->w->id);
+}
+
+/* One milter header edit as checks_one() sees it: "Name: value". */
+static char *edit_text(const struct milter_edit *ed)
+{
+	struct buf b;
+	buf_init(&b, 1024 * 1024);
+	buf_printf(&b, "%s:%s%s", ed->name, ed->leadspc ? "" : " ", ed->value);
+	return b.data ? b.data : xstrdup("");
+}
+
+/* Add an address edit (BCC, REDIRECT) to the milters' result. */
+static void edit_rcpt(struct milter_result *r, enum milter_edit_type type, const char *a)
+{
+	if (r->nedits == r->edits_cap) {
+		r->edits_cap = r->edits_cap ? r->edits_cap * 2 : 8;
+		r->edits = xrealloc(r->edits, r->edits_cap * sizeof(*r->edits));
+	}
+	struct milter_edit *ed = &r->edits[r->nedits++];
+	memset(ed, 0, sizeof(*ed));
+	ed->type = type;
+	ed->name = xstrdup(a);
+}
+
+int cleanup_milter_headers(struct session *s, struct milter_result *mr, int v)
+{
+	struct maplist *t = s->eng->milter_hbc;
+	struct checks_result r = { 0 };
+	if (maplist_count(t) == 0 || v != MILTER_CONTINUE)
+		return v;
+	for (size_t i = 0; i < mr->nedits && !r.reject && !r.discard; i++) {
+		struct milter_edit *ed = &mr->edits[i];
+		if ((ed->type != MILTER_E_ADDHDR && ed->type != MILTER_E_INSHDR &&
+		    ed->type != MILTER_E_CHGHDR) || ed->value == NULL)
+			continue;
+		char *text = edit_text(ed), *rep = NULL;
+		int rc = checks_one(t, text, &r, &rep, act_log, act_warn, s);
+		free(text);
+		if (rep) {		/* "Name: value" (checked by checks_one) */
+			char *colon = strchr(rep, ':');
+			*colon = '\0';
+			free(ed->name);
+			free(ed->value);
+			ed->name = xstrdup(rep);
+			ed->value = xstrdup(colon + 1 + strspn(colon + 1, " \t"));
+			ed->leadspc = 0;
+			free(rep);
+		} else if (rc == CHECKS_DROP) {
+			free(ed->name);
+			free(ed->value);
+			memmove(ed, ed + 1, (mr->nedits - i - 1) * sizeof(*ed));
+			mr->nedits--;
+			i--;
+		}
+	}
+	if (r.reject) {
+		snprintf(mr->reply, sizeof(mr->reply), "%s %s", r.reply[0] == '4' ? "451" : "550",
+		    r.reply);
+		v = MILTER_REJECT;	/* the reply says 4xx or 5xx */
+	} else if (r.discard) {
+		v = MILTER_DISCARD;
+	} else {
+		if (r.hold && !mr->hold) {
+			mr->hold = 1;
+			mr->hold_reason[0] = '\0';
+		}
+		if (r.redirect) {
+			for (size_t i = 0; i < s->nrcpt; i++)
+				edit_rcpt(mr, MILTER_E_DELRCPT, s->rcpt[i]);
+			edit_rcpt(mr, MILTER_E_ADDRCPT, r.redirect);
+		}
+		for (size_t i = 0; i < r.nbcc; i++)
+			edit_rcpt(mr, MILTER_E_ADDRCPT, r.bcc[i]);
+	}
+	checks_result_free(&r);
+	return v;
 }
 
 /* The policy result named by action, with its text; 0, or -1 unknown. */

@@ -22,6 +22,12 @@ int cleanup_copy(struct session *s, const char *p, size_t n);
 /* End of message, before the milters: 0 go on, 1 answered here (REJECT,
  * DISCARD, write error: reply queued, transaction ended). */
 int cleanup_message(struct session *s);
+struct milter_result;
+/* milter_header_checks on the headers the milters add or change, before
+ * their changes are written: drops and replaces edits, adds BCC and
+ * REDIRECT recipients, turns v into MILTER_REJECT (reply set, 4xx or 5xx)
+ * or MILTER_DISCARD. Returns the verdict. */
+int cleanup_milter_headers(struct session *s, struct milter_result *r, int v);
 /* Whether a PASS action turned the milters off for this message. */
 int cleanup_pass(struct session *s);
 /* After the end record: a held message goes to hold/. */

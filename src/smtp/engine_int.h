@@ -145,6 +145,7 @@ struct engine {
 	int policy_instances;		/* policy "instance" counter (check.c) */
 	/* header/body checks (cleanup.c) */
 	struct checks_tables checks;
+	struct maplist *milter_hbc;	/* milter_header_checks */
 	/* milters (milters.c) */
 	struct milter_params milter_params;
 	struct milter_list *milters[SMTP_NROLES];	/* smtpd_milters per listener */

@@ -365,3 +365,38 @@ def test_sendmail_mail_is_checked(checked):
         time.sleep(0.05)
     assert os.path.exists(os.path.join(s.spool, "hold", qid))
     assert len(s.messages("bob@example.net")) == 1
+
+
+MILTER_HBC = r"""/^X-Spam-Flag: YES/      REJECT 5.7.1 spam says the milter
+/^X-Milter-Drop:/         STRIP
+/^X-Milter-Old: (.*)/     REPLACE X-Milter-New: $1
+/^X-Milter-Bcc:/          BCC carol@example.net
+"""
+
+
+def test_milter_header_checks(make_server):
+    """milter_header_checks: headers a milter adds are checked before
+    they are written (REJECT, STRIP, REPLACE, BCC)."""
+    from milterfix import ScriptMilter
+    m = ScriptMilter()
+    try:
+        s = make_server(start=False)
+        s.extra = [f"smtpd_milters = {m.spec}",
+                   "milter_header_checks = regexp:" + write(s, "mhbc", MILTER_HBC)]
+        s.write_config()
+        s.start()
+        m.eom_mods = [("addheader", "X-Milter-Drop", "x"), ("addheader", "X-Milter-Old", "v1"),
+                      ("addheader", "X-Milter-Bcc", "y"), ("addheader", "X-Kept", "z")]
+        assert data_reply(s, make_message(subject="m1"))[0] == 250
+        s.wait_delivered("carol@example.net", 1)
+        raw = s.wait_delivered("alice@example.com", 1) and s.messages("alice@example.com")[0]
+        assert header_text(raw, "X-Milter-Drop") is None
+        assert header_text(raw, "X-Milter-Old") is None
+        assert header_text(raw, "X-Milter-New") == "v1"
+        assert header_text(raw, "X-Kept") == "z"
+        s.wait_log(r"strip: header X-Milter-Drop: x from localhost\[127\.0\.0\.1\];")
+        m.eom_mods = [("addheader", "X-Spam-Flag", "YES")]
+        assert data_reply(s, make_message(subject="m2")) == (550, "5.7.1 spam says the milter")
+        s.wait_log(r"reject: header X-Spam-Flag: YES from .*: 5\.7\.1 spam says the milter$")
+    finally:
+        m.close()
