@@ -200,7 +200,7 @@ const struct param config_params[] = {
 	{ "smtpd_milters", PT_STR, "", 0, 0, NULL,
 	  "Milters for mail received over SMTP: inet:host:port, unix:path (under queue_directory), { endpoint, default_action=accept, command_timeout=10s, ... }" },
 	{ "non_smtpd_milters", PT_STR, "", 0, 0, NULL,
-	  "Milters for mail from the sendmail command (applied by pickup: see docs/milter.md)" },
+	  "Milters for mail from the sendmail command (applied by pickup, emulating a connection from localhost)" },
 	{ "smtpd_milter_maps", PT_MAPS, "", 0, 0, NULL,
 	  "Client address -> milter list for that client (DISABLE: none), instead of smtpd_milters" },
 	{ "milter_default_action", PT_ENUM, "tempfail", 0, 0, "accept|reject|tempfail|quarantine",

@@ -38,6 +38,7 @@
 #include "mail/headers.h"
 #include "queue/qmgr_int.h"
 #include "queue/pickup.h"
+#include "queue/pickup_int.h"
 #include "mail/spool.h"
 
 #define PICKUP_WAKEUP_MS	60000	/* rescan even without inotify events */
@@ -266,9 +267,8 @@ static void drop_warn(void *arg, const char *text)
 }
 
 /* A REJECT of local mail: the queued file becomes a DSN to its sender
- * (Postfix's cleanup bounces local submissions); *id gets the DSN's ID.
- * 0, 1 nothing to return (null sender), -1 error. */
-static int drop_bounce(char *id, size_t idlen, const char *reply)
+ * (Postfix's cleanup bounces local submissions). */
+int pickup_bounce(char *id, size_t idlen, const char *reply)
 {
 	struct qmsg m = { 0 };
 	char err[256], newid[SPOOL_ID_MAX];
@@ -319,11 +319,12 @@ static void drop_envelope(struct spool_env *env, struct spool_rcpt **rcp,
 	env->filter = r->filter;
 }
 
-/* Write the queue file for d. 0 queued (id set; a REJECT's DSN is what
- * is queued), 1 dropped (DISCARD, or a REJECT with nobody to tell),
- * -1 error (errno). */
-static int drop_queue(struct drop *d, uid_t uid, const char *sender, char *id, size_t idlen,
-    char *msgid, size_t msgidlen)
+/* Write the queue file for d (maildrop file name). 0 queued (id set; a
+ * REJECT's DSN is what is queued), 1 dropped (DISCARD, or a REJECT with
+ * nobody to tell), 2 with the non_smtpd_milters (they finish it), -1
+ * error (errno). */
+static int drop_queue(const char *name, struct drop *d, uid_t uid, const char *sender,
+    char *id, size_t idlen, char *msgid, size_t msgidlen)
 {
 	const char *host = config_get(P.cfg, "myhostname");
 	struct spool_rcpt *rc = xcalloc(d->nrcpt, sizeof(*rc));
@@ -419,11 +420,16 @@ static int drop_queue(struct drop *d, uid_t uid, const char *sender, char *id, s
 	}
 	const struct buf *body = r.changed && !r.reject ? &out : &h;
 	spool_write(&w, body->data, body->len);
+	if (!r.reject && pmilt_enabled()) {
+		pmilt_start(name, &w, &env, body->data, body->len, r.hold, msgid);
+		rc_ = 2;
+		goto done;
+	}
 	rc_ = spool_finish(&w);
 	if (rc_ == 0 && r.reject) {
 		char reply[sizeof(r.reply)];
 		str_copy(reply, sizeof(reply), r.reply);
-		rc_ = drop_bounce(id, idlen, reply);
+		rc_ = pickup_bounce(id, idlen, reply);
 	} else if (rc_ == 0 && r.hold && P.holdfd >= 0 && renameat(P.infd, w.id, P.holdfd, w.id) < 0) {
 		log_warn("%s: cannot move into the hold queue: %s", w.id, strerror(errno));
 	}
@@ -460,8 +466,10 @@ static int pick_one(const char *name, char *id, size_t idlen)
 	struct stat st;
 	struct drop d;
 	char *buf = NULL;
-	int fd = openat(P.dropfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
+	if (pmilt_busy(name))
+		return 0;	/* with the milters */
+	int fd = openat(P.dropfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ELOOP && fstatat(P.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		snprintf(err, sizeof(err), "a symbolic link");
 		goto bad;	/* the link itself goes to corrupt/, never followed */
@@ -516,7 +524,16 @@ static int pick_one(const char *name, char *id, size_t idlen)
 	if (drop_parse(buf, len, &d, err, sizeof(err)) < 0)
 		goto bad;
 	char *sender = drop_sender(&d, st.st_uid);
-	int q = drop_queue(&d, st.st_uid, sender, id, idlen, msgid, sizeof(msgid));
+	int q = drop_queue(name, &d, st.st_uid, sender, id, idlen, msgid, sizeof(msgid));
+	if (q == 2) {		/* with the milters: pickup_milter.c finishes it */
+		log_set_service("pickup");
+		log_info("%s: uid=%lu from=<%s>", id, (unsigned long)st.st_uid, sender);
+		log_set_service("qmgr");
+		free(sender);
+		drop_free(&d);
+		free(buf);
+		return 0;
+	}
 	if (q == 1) {		/* discarded by the checks (logged there) */
 		free(sender);
 		drop_free(&d);
@@ -645,6 +662,9 @@ void pickup_init(const struct config *cfg, int qfd, pickup_queued_fn *queued_fn)
 	P.infd = openat(qfd, "incoming", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	P.corruptfd = openat(qfd, "corrupt", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	P.holdfd = openat(qfd, "hold", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	static struct pickup_fds fds;
+	fds = (struct pickup_fds){ P.infd, P.dropfd, P.holdfd, queued_fn };
+	pmilt_init(cfg, &fds);
 	{
 		static const char *const keys[] = { "header_checks", "mime_header_checks",
 		    "nested_header_checks", "body_checks" };

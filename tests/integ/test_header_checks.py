@@ -400,3 +400,41 @@ def test_milter_header_checks(make_server):
         s.wait_log(r"reject: header X-Spam-Flag: YES from .*: 5\.7\.1 spam says the milter$")
     finally:
         m.close()
+
+
+def test_non_smtpd_milters(make_server):
+    """non_smtpd_milters: mail from the sendmail command goes through the
+    milters (connect from localhost [127.0.0.1], HELO localhost, the
+    envelope, the message) before it is queued; changes are kept, a
+    reject returns the message to its sender, discard drops it."""
+    from milterfix import ScriptMilter
+    m = ScriptMilter()
+    try:
+        s = make_server(start=False)
+        s.extra = [f"non_smtpd_milters = {m.spec}"]
+        s.write_config()
+        s.start()
+        m.eom_mods = [("addheader", "X-Local-Milter", "seen")]
+        sendmail(s, "alice@example.com", "bob@example.net", "Subject: one\n\nhello\n")
+        s.wait_delivered("bob@example.net", 1)
+        raw = s.messages("bob@example.net")[0]
+        assert header_text(raw, "X-Local-Milter") == "seen"
+        assert m.args("connect")[0].startswith(b"localhost\0")
+        assert m.args("helo")[0] == b"localhost\0"
+        assert b"alice@example.com" in m.args("mail")[0]
+        assert b"bob@example.net" in m.args("rcpt")[0]
+        m.eom_mods = []
+        m.script["eom"] = ("replycode", "550 5.7.0 not from here")
+        sendmail(s, "alice@example.com", "bob@example.net", "Subject: two\n\nhello\n")
+        s.wait_log(r"milter-reject: END-OF-MESSAGE from localhost\[127\.0\.0\.1\]: 5\.7\.0 not "
+                   r"from here; from=<alice@example\.com> to=<bob@example\.net>")
+        s.wait_delivered("alice@example.com", 1)
+        assert b"5.7.0 not from here" in s.messages("alice@example.com")[0]
+        m.script["eom"] = "discard"
+        sendmail(s, "alice@example.com", "bob@example.net", "Subject: three\n\nhello\n")
+        s.wait_log(r"milter-discard: END-OF-MESSAGE from localhost\[127\.0\.0\.1\]")
+        time.sleep(0.5)
+        assert len(s.messages("bob@example.net")) == 1
+        assert os.listdir(os.path.join(s.spool, "maildrop")) == []
+    finally:
+        m.close()
