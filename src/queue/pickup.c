@@ -294,8 +294,12 @@ int pickup_bounce(char *id, size_t idlen, const char *reply)
 	}
 	spool_env_free(&m.env);
 	unlinkat(P.infd, id, 0);
-	if (rc == 0)
+	if (rc == 0) {
+		log_set_service("bounce");
+		log_info("%s: sender non-delivery notification: %s", id, newid);
+		log_set_service("qmgr");
 		str_copy(id, idlen, newid);
+	}
 	return rc;
 }
 
@@ -353,6 +357,9 @@ static int drop_queue(const char *name, struct drop *d, uid_t uid, const char *s
 		return -1;
 	}
 	str_copy(id, idlen, w.id);
+	log_set_service("pickup");
+	log_info("%s: uid=%lu from=<%s>", w.id, (unsigned long)uid, sender);
+	log_set_service("qmgr");
 	headers_make_date(date, sizeof(date), now.tv_sec);
 	buf_init(&h, SIZE_MAX / 2);
 	buf_init(&out, SIZE_MAX / 2);
@@ -426,6 +433,11 @@ static int drop_queue(const char *name, struct drop *d, uid_t uid, const char *s
 		goto done;
 	}
 	rc_ = spool_finish(&w);
+	if (rc_ == 0 && !r.reject) {
+		log_set_service("cleanup");
+		log_info("%s: message-id=<%s>", w.id, msgid);
+		log_set_service("qmgr");
+	}
 	if (rc_ == 0 && r.reject) {
 		char reply[sizeof(r.reply)];
 		str_copy(reply, sizeof(reply), r.reply);
@@ -526,9 +538,6 @@ static int pick_one(const char *name, char *id, size_t idlen)
 	char *sender = drop_sender(&d, st.st_uid);
 	int q = drop_queue(name, &d, st.st_uid, sender, id, idlen, msgid, sizeof(msgid));
 	if (q == 2) {		/* with the milters: pickup_milter.c finishes it */
-		log_set_service("pickup");
-		log_info("%s: uid=%lu from=<%s>", id, (unsigned long)st.st_uid, sender);
-		log_set_service("qmgr");
 		free(sender);
 		drop_free(&d);
 		free(buf);
@@ -547,11 +556,6 @@ static int pick_one(const char *name, char *id, size_t idlen)
 		free(buf);
 		return 0;	/* temporary: try again on the next scan */
 	}
-	log_set_service("pickup");
-	log_info("%s: uid=%lu from=<%s>", id, (unsigned long)st.st_uid, sender);
-	log_set_service("cleanup");
-	log_info("%s: message-id=<%s>", id, msgid);
-	log_set_service("qmgr");
 	free(sender);
 	drop_free(&d);
 	free(buf);

@@ -344,6 +344,9 @@ def test_sendmail_mail_is_checked(checked):
     s.wait_log(r"postfix/cleanup\[\d+\]: [0-9A-F]+: reject: header Subject: make money fast "
                r"from local; from=<alice@example\.com> to=<bob@example\.net>: 5\.7\.1 message "
                r"content rejected$")
+    qid = re.search(r": ([0-9A-F]+): reject: header", s.log()).group(1)
+    s.wait_log(r"postfix/pickup\[\d+\]: %s: uid=\d+ from=<alice@example\.com>" % qid)
+    s.wait_log(r"postfix/bounce\[\d+\]: %s: sender non-delivery notification: [0-9A-F]+$" % qid)
     s.wait_delivered("alice@example.com", 1)
     dsn = s.messages("alice@example.com")[0]
     assert b"Undelivered Mail Returned to Sender" in dsn
