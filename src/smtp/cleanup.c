@@ -11,6 +11,7 @@
  * The access-map and policy actions (HOLD, DISCARD, REDIRECT, BCC,
  * FILTER) of the transaction land here too (cleanup_policy_*).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,8 +241,8 @@ void cleanup_after_finish(struct session *s)
 		return;
 	c->hold = 0;
 	snprintf(to, sizeof(to), "hold/%s", s->w->id);
-	if (renameat(s->eng->incoming_fd, s->w->id, s->eng->spool_dirfd, to) < 0)
-		log_warn("%s: cannot move into the hold queue: %m", s->w->id);
+	if (renameat(s->eng->incoming_fd, s->w->id, s->eng->spool_dirfd, to) < 0 && errno != ENOENT)
+		log_warn("%s: cannot move into the hold queue: %m", s->w->id);	/* ENOENT: held already */
 }
 
 /* One milter header edit as checks_one() sees it: "Name: value". */

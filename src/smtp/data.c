@@ -262,8 +262,8 @@ void data_commit(struct session *s)
 		s->cmd_ok[CMD_DATA]--;
 		return;
 	}
-	cleanup_after_finish(s);
 	milters_after_finish(s);
+	cleanup_after_finish(s);	/* after: a milter's quarantine may have moved it */
 	commit_add(s);
 }
 
