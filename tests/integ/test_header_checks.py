@@ -441,3 +441,61 @@ def test_non_smtpd_milters(make_server):
         assert os.listdir(os.path.join(s.spool, "maildrop")) == []
     finally:
         m.close()
+
+
+def test_policy_service_actions(make_server):
+    """A policy service (smtpd_access_policy) answering HOLD or BCC: the
+    same actions as from an access map."""
+    import socket
+    import threading
+    answers = {"hold@example.com": "HOLD policy says hold",
+               "bcc@example.com": "BCC carol@example.net"}
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    port = ls.getsockname()[1]
+
+    def serve():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            with c:
+                data = b""
+                while True:
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                    while b"\n\n" in data:
+                        req, data = data.split(b"\n\n", 1)
+                        attrs = dict(l.split("=", 1) for l in req.decode().splitlines() if "=" in l)
+                        act = answers.get(attrs.get("recipient", ""), "DUNNO")
+                        c.sendall(f"action={act}\n\n".encode())
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        s = make_server(start=False)
+        s.vmailbox.update({"hold@example.com": "example.com/hold/",
+                           "bcc@example.com": "example.com/bcc/"})
+        from conftest import write_map
+        write_map(s.vmailbox_path, s.vmailbox)
+        s.extra = [f"smtpd_recipient_restrictions = check_policy_service inet:127.0.0.1:{port}, "
+                   "permit_mynetworks, reject_unauth_destination"]
+        s.write_config()
+        s.start()
+        code, text = data_reply(s, make_message(), rcpts=["hold@example.com"])
+        assert code == 250
+        s.wait_log(r"NOQUEUE: hold: RCPT from .*: <hold@example\.com>: Recipient address "
+                   r"policy says hold;")
+        qid = qid_of(text)
+        for _ in range(100):
+            if os.path.exists(os.path.join(s.spool, "hold", qid)):
+                break
+            time.sleep(0.05)
+        assert os.path.exists(os.path.join(s.spool, "hold", qid))
+        assert data_reply(s, make_message(), rcpts=["bcc@example.com"])[0] == 250
+        s.wait_delivered("carol@example.net", 1)
+        s.wait_delivered("bcc@example.com", 1)
+    finally:
+        ls.close()
