@@ -95,7 +95,7 @@ void check_log_reply(struct session *s, enum policy_stage st, const char *action
 /* An access-map action on the whole message: cleanup.c applies it. */
 static void ctx_action(struct policy_ctx *c, const char *action, const char *text)
 {
-	cleanup_policy_action(c->wake_arg, action, text, NULL);
+	cleanup_policy_action(c->wake_arg, action, text);
 }
 
 static void ctx_log(struct policy_ctx *c, const char *action, const char *reply)

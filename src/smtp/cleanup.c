@@ -322,8 +322,7 @@ int cleanup_milter_headers(struct session *s, struct milter_result *mr, int v)
 }
 
 /* The policy result named by action, with its text; 0, or -1 unknown. */
-int cleanup_policy_action(struct session *s, const char *action, const char *text,
-    const char *why)
+int cleanup_policy_action(struct session *s, const char *action, const char *text)
 {
 	static const char *const names[] = { "HOLD", "DISCARD", "REDIRECT", "BCC", "FILTER" };
 	struct checks_result *p = &get(s)->pol;
@@ -347,7 +346,6 @@ int cleanup_policy_action(struct session *s, const char *action, const char *tex
 		break;
 	default: return -1;
 	}
-	(void)why;
 	return 0;
 }
 

@@ -33,8 +33,7 @@ int cleanup_pass(struct session *s);
 /* After the end record: a held message goes to hold/. */
 void cleanup_after_finish(struct session *s);
 /* An access-map or policy action for the transaction; 0, or -1 unknown. */
-int cleanup_policy_action(struct session *s, const char *action, const char *text,
-    const char *why);
+int cleanup_policy_action(struct session *s, const char *action, const char *text);
 /* The transaction ended (RSET, message done). */
 void cleanup_end_transaction(struct session *s);
 /* The session goes away. */
