@@ -12,7 +12,7 @@
 #   policy   restrictions (Postfix's smtpd_*_restrictions)
 #   milter   the milter protocol client (used by the smtp engine)
 #   smtp     the smtp engine: sessions, TLS, AUTH; no queue manager, no ban engine
-#   queue    the queue manager: pickup, relay, bounces; no smtp engine
+#   queue    the queue manager: pickup (with non_smtpd_milters), relay, bounces; no smtp engine
 #   local    local delivery (Maildir)
 #   warden   the ban engine and its firewall; knows no SMTP session
 #   master   starts every process: may include every daemon's entry point
@@ -28,7 +28,7 @@ declare -A allow=(
 	[policy]="common mail dns"
 	[milter]="common mail"
 	[smtp]="common mail dns sasl policy milter"
-	[queue]="common mail dns"
+	[queue]="common mail dns milter"
 	[local]="common mail"
 	[warden]="common mail"
 	[master]="common mail dns sasl policy milter smtp queue local warden"

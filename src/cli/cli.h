@@ -14,6 +14,10 @@ int cli_scan(int argc, char **argv);
 int cli_passwd(int argc, char **argv);
 
 struct config;
+#include <stdio.h>
+/* `mailwarden queue show ID`: the queued message as postcat -q prints
+ * it, from queue_directory's fd qfd; 0, or 1 (message on stderr). */
+int queue_show(int qfd, const char *id, FILE *out);
 /*
  * `mailwarden status [JAIL [short]] | ban JAIL IP | unban IP|--all |
  * banned [IP] | why IP | reload` [--json]: ask the ban engine through

@@ -206,6 +206,8 @@ int cli_queue(const struct config *cfg, int argc, char **argv)
 	}
 	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "-p") == 0) {
 		rc = cmd_list(&q);
+	} else if (strcmp(cmd, "show") == 0 && argc == 2) {
+		rc = queue_show(q.qfd, argv[1], stdout);	/* queue_show.c */
 	} else if (strcmp(cmd, "flush") == 0 || strcmp(cmd, "-f") == 0) {
 		rc = cmd_flush(&q);
 	} else if (strcmp(cmd, "delete") == 0 || strcmp(cmd, "hold") == 0 ||
@@ -214,7 +216,7 @@ int cli_queue(const struct config *cfg, int argc, char **argv)
 		rc = cmd_op(&q, cmd[0] == 'd' ? OP_DELETE : cmd[0] == 'h' ? OP_HOLD : OP_RELEASE,
 		    argc - 1, argv + 1);
 	} else {
-		fprintf(stderr, "usage: mailwarden queue [list | flush | delete ID...|ALL | "
+		fprintf(stderr, "usage: mailwarden queue [list | show ID | flush | delete ID...|ALL | "
 		    "hold ID...|ALL | release ID...|ALL]\n");
 		rc = 2;
 	}

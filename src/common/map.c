@@ -6,6 +6,7 @@
  * databases are refused). Also unix:passwd.byname, static:, inline:{}.
  * cidr:/path holds cidr_table(5) lines ("192.0.2.0/24 REJECT", IPv4 and
  * IPv6, first match wins); map_lookup() on it matches an address key.
+ * regexp:/pcre: tables are map_regexp.c's.
  * Also the ordered map lists (maplist) and domain lists (domlist) that
  * Postfix parameters such as alias_maps and mydestination are made of.
  */
@@ -22,6 +23,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/map.h"
+#include "common/map_regexp.h"
 #include "common/util.h"
 
 #define MAP_LINE_MAX	(64 * 1024)	/* longest physical line */
@@ -47,6 +49,7 @@ struct map {
 	struct cidr_ent *cidr;	/* cidr: maps, in file order (first match wins) */
 	size_t ncidr;
 	int is_cidr;
+	struct mapre *re;	/* regexp: and pcre: maps (map_regexp.c) */
 	char *static_value;	/* static:VALUE, else NULL */
 	struct map_ent *slots;
 	size_t cap;		/* power of two */
@@ -221,6 +224,8 @@ const char *map_lookup(const struct map *m, const char *key)
 		return NULL;
 	if (m->is_cidr)
 		return cidr_lookup(m, key);
+	if (m->re)
+		return mapre_lookup(m->re, key);
 	if (m->static_value != NULL)
 		return m->static_value;
 	const struct map_ent *e = table_slot(m->slots, m->cap, key);
@@ -229,7 +234,7 @@ const char *map_lookup(const struct map *m, const char *key)
 
 void map_foreach(const struct map *m, map_each_fn *fn, void *arg)
 {
-	if (m == NULL || m->is_cidr || m->static_value != NULL)
+	if (m == NULL || m->is_cidr || m->re || m->static_value != NULL)
 		return;
 	for (size_t i = 0; i < m->cap; i++)
 		if (m->slots[i].key != NULL)
@@ -253,6 +258,7 @@ void map_free(struct map *m)
 	for (size_t i = 0; i < m->ncidr; i++)
 		free(m->cidr[i].value);
 	free(m->cidr);
+	mapre_free(m->re);
 	free(m->static_value);
 	free(m->spec);
 	free(m);
@@ -472,6 +478,11 @@ struct map *map_open(const char *spec, int flags, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: cannot open %s: %s", spec, name, strerror(errno));
 		else
 			rc = load_text(m, fp, name, MAP_CIDR_SYNTAX, err, errlen);
+		goto done;
+	}
+	if (strcmp(type, "regexp") == 0 || strcmp(type, "pcre") == 0) {
+		m->re = mapre_open(name, type[0] == 'p', err, errlen);
+		rc = m->re ? 0 : -1;
 		goto done;
 	}
 	if (strcmp(type, "texthash") == 0) {

@@ -9,6 +9,11 @@
  *   cidr:/path        cidr_table(5): "192.0.2.0/24 value", "2001:db8::/32
  *                     value" or a bare address; first match in file order;
  *                     map_lookup() with an address key ("192.0.2.1")
+ *   regexp:/path, pcre:/path
+ *                     regexp_table(5)/pcre_table(5): ordered /pattern/flags
+ *                     rules, if/endif, $1 substitution (map_regexp.c); the
+ *                     key is matched as given; the result is valid until
+ *                     the next lookup in the same map
  *   static:value      every key maps to value
  *   inline:{ k1=v1, k2=v2 }
  * Keys are matched case-insensitively (lowercased), as Postfix does.
@@ -30,7 +35,7 @@ struct map *map_open(const char *spec, int flags, char *err, size_t errlen);
 /* Value for key (lowercased internally), or NULL. */
 const char *map_lookup(const struct map *m, const char *key);
 /* Call fn for every key of a table map (texthash, hash, inline; not
- * cidr: or static:), in no particular order. */
+ * cidr:, regexp:, pcre: or static:), in no particular order. */
 typedef void map_each_fn(const char *key, const char *value, void *arg);
 void map_foreach(const struct map *m, map_each_fn *fn, void *arg);
 /* The "type:name" this map was opened from. */

@@ -200,7 +200,7 @@ const struct param config_params[] = {
 	{ "smtpd_milters", PT_STR, "", 0, 0, NULL,
 	  "Milters for mail received over SMTP: inet:host:port, unix:path (under queue_directory), { endpoint, default_action=accept, command_timeout=10s, ... }" },
 	{ "non_smtpd_milters", PT_STR, "", 0, 0, NULL,
-	  "Milters for mail from the sendmail command (accepted; not applied yet: see docs/milter.md)" },
+	  "Milters for mail from the sendmail command (applied by pickup, emulating a connection from localhost)" },
 	{ "smtpd_milter_maps", PT_MAPS, "", 0, 0, NULL,
 	  "Client address -> milter list for that client (DISABLE: none), instead of smtpd_milters" },
 	{ "milter_default_action", PT_ENUM, "tempfail", 0, 0, "accept|reject|tempfail|quarantine",
@@ -235,6 +235,18 @@ const struct param config_params[] = {
 	  "Macros sent at the end of the message" },
 	{ "milter_unknown_command_macros", PT_STR, "", 0, 0, NULL,
 	  "Macros sent with an unknown command (accepted; unknown commands are not sent)" },
+
+	/* header and body checks (src/mail/checks.c, src/smtp/cleanup.c, docs/content-checks.md) */
+	{ "header_checks", PT_MAPS, "", 0, 0, NULL,
+	  "regexp:/pcre: tables for the primary message headers (header_checks(5) actions)" },
+	{ "mime_header_checks", PT_MAPS, "$header_checks", 0, 0, NULL,
+	  "Tables for MIME headers (MIME-Version, Content-*) and the headers of MIME parts" },
+	{ "nested_header_checks", PT_MAPS, "$header_checks", 0, 0, NULL,
+	  "Tables for the headers of attached messages (message/rfc822)" },
+	{ "body_checks", PT_MAPS, "", 0, 0, NULL,
+	  "Tables for each message body line" },
+	{ "milter_header_checks", PT_MAPS, "", 0, 0, NULL,
+	  "Tables for headers added or changed by milters, before their changes are written (header_checks actions but PREPEND)" },
 
 	/* DNS (c-ares) */
 	{ "dns_servers", PT_LIST, "", 0, 0, NULL,

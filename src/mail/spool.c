@@ -99,6 +99,8 @@ static void spool_envelope(struct spool_writer *w, const struct spool_env *env)
 	if (env->sasl_user)
 		spool_rec(w, "A ", env->sasl_user);
 	spool_rec(w, "S ", env->sender);
+	if (env->filter)
+		spool_rec(w, "F ", env->filter);
 	for (size_t i = 0; i < env->nrcpt; i++)
 		spool_rec(w, "R- ", env->rcpt[i].addr);
 	spool_rec(w, "B", NULL);
@@ -307,6 +309,7 @@ int spool_read(int dirfd, const char *id, struct spool_env *env, char *err, size
 		case 'P': free(env->proto); env->proto = rec_dup(v, vl); break;
 		case 'A': free(env->sasl_user); env->sasl_user = rec_dup(v, vl); break;
 		case 'S': free(env->sender); env->sender = rec_dup(v, vl); break;
+		case 'F': free(env->filter); env->filter = rec_dup(v, vl); break;
 		case 'R':
 			if (l < 3 || p[2] != ' ' || (p[1] != SPOOL_ST_PENDING && p[1] != SPOOL_ST_DONE &&
 			    p[1] != SPOOL_ST_WARNED)) {
@@ -407,6 +410,7 @@ void spool_env_free(struct spool_env *env)
 	free(env->helo);
 	free(env->proto);
 	free(env->sasl_user);
+	free(env->filter);
 	free(env->sender);
 	memset(env, 0, sizeof(*env));
 	env->fd = -1;

@@ -18,6 +18,10 @@
  *   P <proto>                    SMTP / ESMTP / ESMTPA / ESMTPS ...
  *   A <sasl user>                optional
  *   S <sender>                   envelope sender, empty for <>
+ *   F <transport:destination>    optional: a FILTER action of header/body
+ *                                checks or an access map (the content
+ *                                filter the message is to go through;
+ *                                recorded only until content_filter exists)
  *   R<st> <recipient>            st is one byte: '-' pending, 'W' pending
  *                                and a delay warning was sent, 'D' done;
  *                                rewritten in place
@@ -53,6 +57,7 @@ struct spool_env {
 	char id[SPOOL_ID_MAX];
 	long arrival_sec, arrival_usec;
 	char *client_name, *client_addr, *helo, *proto, *sasl_user, *sender;
+	char *filter;		/* F record (FILTER action), or NULL */
 	struct spool_rcpt *rcpt;
 	size_t nrcpt;
 	off_t body_off;		/* where the body starts in the file */

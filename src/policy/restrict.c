@@ -389,6 +389,38 @@ enum policy_result r_table_result(struct rstate *st, const char *where, const ch
 			st->c->log(st->c, IS("WARN") ? "warn" : "info", text);
 		return POLICY_DUNNO;
 	}
+	/* access(5)'s actions on the whole message: handed to the engine
+	 * (ctx->action) and logged as smtpd does; DISCARD permits. */
+	static const struct { const char *name; char need; enum policy_result res; } msg_act[] = {
+		{ "HOLD", 0, POLICY_DUNNO }, { "DISCARD", 0, POLICY_PERMIT },
+		{ "REDIRECT", '@', POLICY_DUNNO }, { "BCC", '@', POLICY_DUNNO },
+		{ "FILTER", ':', POLICY_DUNNO },
+	};
+	for (size_t k = 0; k < sizeof(msg_act) / sizeof(msg_act[0]); k++) {
+		char what[600];
+		if (!IS(msg_act[k].name))
+			continue;
+		if (msg_act[k].need && strchr(text, msg_act[k].need) == NULL) {
+			if (!st->prefetch)
+				log_warn("%s: bad %s argument \"%s\" in access table result", where,
+				    msg_act[k].name, text);
+			return POLICY_DUNNO;
+		}
+		if (st->prefetch)
+			return POLICY_DUNNO;
+		if (msg_act[k].need)
+			snprintf(what, sizeof(what), "<%s>: %s triggers %s %s", st->name, st->cls_text,
+			    msg_act[k].name, text);
+		else
+			snprintf(what, sizeof(what), "<%s>: %s %s", st->name, st->cls_text, *text ? text :
+			    k == 0 ? "triggers HOLD action" : "triggers DISCARD action");
+		if (st->c->log)
+			st->c->log(st->c, k == 0 ? "hold" : k == 1 ? "discard" : k == 2 ? "redirect" :
+			    k == 3 ? "bcc" : "filter", what);
+		if (st->c->action)
+			st->c->action(st->c, msg_act[k].name, text);
+		return msg_act[k].res;
+	}
 	if (cmd_len == 3 && *text != '\0' && (value[0] == '4' || value[0] == '5')
 	    && isdigit((unsigned char)value[1]) && isdigit((unsigned char)value[2])) {
 		char def[6] = "x.7.1";

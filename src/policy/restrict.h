@@ -82,6 +82,9 @@ struct policy_ctx {
 	/* Set by the caller: log a line such as warn_if_reject's
 	 * "reject_warning: ..." in the caller's NOQUEUE format. */
 	void (*log)(struct policy_ctx *c, const char *action, const char *reply);
+	/* Set by the caller: an access(5) action on the whole message
+	 * (HOLD, DISCARD, REDIRECT addr, BCC addr, FILTER transport:dest). */
+	void (*action)(struct policy_ctx *c, const char *action, const char *text);
 	/* Headers to add to the message (access map / policy PREPEND),
 	 * each ending in "\n"; written by the engine at DATA. */
 	char prepend[1024];

@@ -8,6 +8,11 @@
  * maildrop/. Logged as Postfix's pickup and cleanup:
  *   ID: uid=1000 from=<user@myorigin>
  *   ID: message-id=<...>
+ * header_checks/body_checks (src/mail/checks.c) apply as to SMTP mail,
+ * logged "from local": a REJECT returns the message to its sender (a
+ * DSN, as Postfix's cleanup does for local submissions), DISCARD drops
+ * it, HOLD queues it into hold/, edits and REDIRECT/BCC/FILTER change
+ * the queue file before it is written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,8 +33,12 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/util.h"
+#include "common/map.h"
+#include "mail/checks.h"
 #include "mail/headers.h"
+#include "queue/qmgr_int.h"
 #include "queue/pickup.h"
+#include "queue/pickup_int.h"
 #include "mail/spool.h"
 
 #define PICKUP_WAKEUP_MS	60000	/* rescan even without inotify events */
@@ -42,7 +51,9 @@ static struct pickup {
 	pickup_queued_fn *queued_fn;
 	struct loop_timer timer, again;
 	long max_size;
-} P = { .dropfd = -1, .infd = -1, .ifd = -1, .corruptfd = -1 };
+	struct checks_tables checks;	/* header_checks, body_checks, ... */
+	int holdfd;			/* hold/, for HOLD */
+} P = { .holdfd = -1, .dropfd = -1, .infd = -1, .ifd = -1, .corruptfd = -1 };
 
 /* One parsed maildrop file. */
 struct drop {
@@ -228,16 +239,105 @@ static void put_phrase(struct buf *b, const char *s)
 }
 
 /* Write one checked drop as incoming/ID. 0 or -1 (errno). */
-static int drop_queue(struct drop *d, uid_t uid, const char *sender, char *id, size_t idlen,
-    char *msgid, size_t msgidlen)
+/* Who a cleanup log line is about (the checks' callbacks). */
+struct drop_log {
+	const char *id, *sender, *rcpt;
+};
+
+/* "ID: ACTION: CLASS CONTENT from local; from=<> to=<>: TEXT" (cleanup). */
+static void drop_act_log(void *arg, const char *action, const char *cls, const char *content,
+    const char *text)
+{
+	const struct drop_log *l = arg;
+	char shown[201];
+	str_copy(shown, sizeof(shown), content);
+	str_printable(shown, '?');
+	log_set_service("cleanup");
+	log_info("%s: %s: %s %s from local; from=<%s> to=<%s>%s%s", l->id, action, cls, shown,
+	    l->sender, l->rcpt, text && *text ? ": " : "", text ? text : "");
+	log_set_service("qmgr");
+}
+
+static void drop_warn(void *arg, const char *text)
+{
+	const struct drop_log *l = arg;
+	log_set_service("cleanup");
+	log_warn("%s: %s", l->id, text);
+	log_set_service("qmgr");
+}
+
+/* A REJECT of local mail: the queued file becomes a DSN to its sender
+ * (Postfix's cleanup bounces local submissions). */
+int pickup_bounce(char *id, size_t idlen, const char *reply)
+{
+	struct qmsg m = { 0 };
+	char err[256], newid[SPOOL_ID_MAX];
+	int rc = -1;
+	if (spool_read(P.infd, id, &m.env, err, sizeof(err)) < 0) {
+		spool_env_free(&m.env);
+		return -1;
+	}
+	if (m.env.sender == NULL || *m.env.sender == '\0') {
+		rc = 1;
+	} else {
+		m.fails = xcalloc(m.env.nrcpt, sizeof(*m.fails));
+		for (size_t i = 0; i < m.env.nrcpt; i++) {
+			struct qfail *f = &m.fails[m.nfail++];
+			f->ri = i;
+			f->addr = f->orig = m.env.rcpt[i].addr;
+			snprintf(f->dsn, sizeof(f->dsn), "%.*s", (int)strcspn(reply, " "), reply);
+			f->diag = (char *)reply;
+			f->perm = 1;
+		}
+		rc = bounce_create(P.cfg, P.infd, &m, BOUNCE_FAILED, newid, sizeof(newid));
+		free(m.fails);
+	}
+	spool_env_free(&m.env);
+	unlinkat(P.infd, id, 0);
+	if (rc == 0) {
+		log_set_service("bounce");
+		log_info("%s: sender non-delivery notification: %s", id, newid);
+		log_set_service("qmgr");
+		str_copy(id, idlen, newid);
+	}
+	return rc;
+}
+
+/* Apply the checks' envelope results to env (REDIRECT, BCC, FILTER);
+ * *rcp is replaced when the recipients change. */
+static void drop_envelope(struct spool_env *env, struct spool_rcpt **rcp,
+    const struct checks_result *r)
+{
+	size_t n = r->redirect ? 1 : env->nrcpt;
+	struct spool_rcpt *rc = xcalloc(n + r->nbcc, sizeof(*rc));
+	if (r->redirect)
+		rc[0].addr = r->redirect;
+	else
+		memcpy(rc, env->rcpt, n * sizeof(*rc));
+	for (size_t i = 0; i < r->nbcc; i++)
+		rc[n++].addr = r->bcc[i];
+	free(*rcp);
+	*rcp = rc;
+	env->rcpt = rc;
+	env->nrcpt = n;
+	env->filter = r->filter;
+}
+
+/* Write the queue file for d (maildrop file name). 0 queued (id set; a
+ * REJECT's DSN is what is queued), 1 dropped (DISCARD, or a REJECT with
+ * nobody to tell), 2 with the non_smtpd_milters (they finish it), -1
+ * error (errno). */
+static int drop_queue(const char *name, struct drop *d, uid_t uid, const char *sender,
+    char *id, size_t idlen, char *msgid, size_t msgidlen)
 {
 	const char *host = config_get(P.cfg, "myhostname");
 	struct spool_rcpt *rc = xcalloc(d->nrcpt, sizeof(*rc));
 	struct spool_env env = { 0 };
 	struct spool_writer w;
+	struct checks_result r = { 0 };
 	struct timespec now;
 	char date[80], line[128];
-	struct buf h;
+	struct buf h, out;
 	int rc_ = -1;
 
 	now = clock_wall_ts();
@@ -257,8 +357,12 @@ static int drop_queue(struct drop *d, uid_t uid, const char *sender, char *id, s
 		return -1;
 	}
 	str_copy(id, idlen, w.id);
+	log_set_service("pickup");
+	log_info("%s: uid=%lu from=<%s>", w.id, (unsigned long)uid, sender);
+	log_set_service("qmgr");
 	headers_make_date(date, sizeof(date), now.tv_sec);
-	buf_init(&h, 64 * 1024);
+	buf_init(&h, SIZE_MAX / 2);
+	buf_init(&out, SIZE_MAX / 2);
 	buf_printf(&h, "Received: by %s (mailwarden, from userid %lu)\n\tid %s; %s\n",
 	    host, (unsigned long)uid, w.id, date);
 	/* the original headers, then what is missing, then the body */
@@ -287,9 +391,7 @@ static int drop_queue(struct drop *d, uid_t uid, const char *sender, char *id, s
 				break;
 			}
 	}
-	spool_write(&w, h.data, h.len);
-	spool_write(&w, d->msg, off);
-	buf_reset(&h);
+	buf_append(&h, d->msg, off);
 	if (!seen.date)
 		buf_printf(&h, "Date: %s\n", date);
 	if (!seen.from) {
@@ -306,12 +408,47 @@ static int drop_queue(struct drop *d, uid_t uid, const char *sender, char *id, s
 		buf_printf(&h, "Message-Id: %s\n", line);
 		snprintf(msgid, msgidlen, "%.*s", (int)strlen(line) - 2, line + 1);
 	}
-	spool_write(&w, h.data, h.len);
 	if (off < d->msglen && d->msg[off] != '\n')
-		spool_write(&w, "\n", 1);	/* no blank line before the body */
-	spool_write(&w, d->msg + off, d->msglen - off);
-	buf_free(&h);
+		buf_append(&h, "\n", 1);	/* no blank line before the body */
+	buf_append(&h, d->msg + off, d->msglen - off);
+	if (checks_any(&P.checks)) {
+		struct drop_log l = { w.id, sender, d->nrcpt ? d->rcpt[0] : "" };
+		if (checks_run(&P.checks, h.data, h.len, &out, &r, drop_act_log, drop_warn, &l) < 0)
+			r.changed = 0;
+	}
+	if (r.discard) {
+		spool_abort(&w);
+		rc_ = 1;
+		goto done;
+	}
+	if (!r.reject && (r.redirect || r.nbcc || r.filter)) {
+		drop_envelope(&env, &rc, &r);
+		spool_rewrite(&w, &env);
+	}
+	const struct buf *body = r.changed && !r.reject ? &out : &h;
+	spool_write(&w, body->data, body->len);
+	if (!r.reject && pmilt_enabled()) {
+		pmilt_start(name, &w, &env, body->data, body->len, r.hold, msgid);
+		rc_ = 2;
+		goto done;
+	}
 	rc_ = spool_finish(&w);
+	if (rc_ == 0 && !r.reject) {
+		log_set_service("cleanup");
+		log_info("%s: message-id=<%s>", w.id, msgid);
+		log_set_service("qmgr");
+	}
+	if (rc_ == 0 && r.reject) {
+		char reply[sizeof(r.reply)];
+		str_copy(reply, sizeof(reply), r.reply);
+		rc_ = pickup_bounce(id, idlen, reply);
+	} else if (rc_ == 0 && r.hold && P.holdfd >= 0 && renameat(P.infd, w.id, P.holdfd, w.id) < 0) {
+		log_warn("%s: cannot move into the hold queue: %s", w.id, strerror(errno));
+	}
+done:
+	checks_result_free(&r);
+	buf_free(&h);
+	buf_free(&out);
 	free(rc);
 	return rc_;
 }
@@ -341,8 +478,10 @@ static int pick_one(const char *name, char *id, size_t idlen)
 	struct stat st;
 	struct drop d;
 	char *buf = NULL;
-	int fd = openat(P.dropfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
+	if (pmilt_busy(name))
+		return 0;	/* with the milters */
+	int fd = openat(P.dropfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ELOOP && fstatat(P.dropfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		snprintf(err, sizeof(err), "a symbolic link");
 		goto bad;	/* the link itself goes to corrupt/, never followed */
@@ -397,18 +536,26 @@ static int pick_one(const char *name, char *id, size_t idlen)
 	if (drop_parse(buf, len, &d, err, sizeof(err)) < 0)
 		goto bad;
 	char *sender = drop_sender(&d, st.st_uid);
-	if (drop_queue(&d, st.st_uid, sender, id, idlen, msgid, sizeof(msgid)) < 0) {
+	int q = drop_queue(name, &d, st.st_uid, sender, id, idlen, msgid, sizeof(msgid));
+	if (q == 2) {		/* with the milters: pickup_milter.c finishes it */
+		free(sender);
+		drop_free(&d);
+		free(buf);
+		return 0;
+	}
+	if (q == 1) {		/* discarded by the checks (logged there) */
+		free(sender);
+		drop_free(&d);
+		free(buf);
+		goto remove;
+	}
+	if (q < 0) {
 		log_warn("%s/%s: cannot create queue file: %s", PICKUP_DIR, name, strerror(errno));
 		free(sender);
 		drop_free(&d);
 		free(buf);
 		return 0;	/* temporary: try again on the next scan */
 	}
-	log_set_service("pickup");
-	log_info("%s: uid=%lu from=<%s>", id, (unsigned long)st.st_uid, sender);
-	log_set_service("cleanup");
-	log_info("%s: message-id=<%s>", id, msgid);
-	log_set_service("qmgr");
 	free(sender);
 	drop_free(&d);
 	free(buf);
@@ -518,6 +665,20 @@ void pickup_init(const struct config *cfg, int qfd, pickup_queued_fn *queued_fn)
 	P.dropfd = openat(qfd, PICKUP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	P.infd = openat(qfd, "incoming", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	P.corruptfd = openat(qfd, "corrupt", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	P.holdfd = openat(qfd, "hold", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	static struct pickup_fds fds;
+	fds = (struct pickup_fds){ P.infd, P.dropfd, P.holdfd, queued_fn };
+	pmilt_init(cfg, &fds);
+	{
+		static const char *const keys[] = { "header_checks", "mime_header_checks",
+		    "nested_header_checks", "body_checks" };
+		struct maplist **t[] = { &P.checks.header, &P.checks.mime, &P.checks.nested,
+		    &P.checks.body };
+		char err[512];
+		for (size_t i = 0; i < 4; i++)
+			if ((*t[i] = maplist_open(config_get(cfg, keys[i]), 0, err, sizeof(err))) == NULL)
+				log_warn("pickup: %s: %s (not applied)", keys[i], err);
+	}
 	if (P.corruptfd < 0)
 		log_warn("open corrupt: %s (bad maildrop files are removed)", strerror(errno));
 	if (P.dropfd < 0 || P.infd < 0) {

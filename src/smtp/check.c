@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "policy/restrict.h"
 #include "smtp/check.h"
+#include "smtp/cleanup.h"
 #include "smtp/cmd.h"
 #include "smtp/engine_int.h"
 #include "smtp/event.h"
@@ -91,6 +92,12 @@ void check_log_reply(struct session *s, enum policy_stage st, const char *action
 	check_log(s, st, action, reply, rcpt, 0);
 }
 
+/* An access-map action on the whole message: cleanup.c applies it. */
+static void ctx_action(struct policy_ctx *c, const char *action, const char *text)
+{
+	cleanup_policy_action(c->wake_arg, action, text);
+}
+
 static void ctx_log(struct policy_ctx *c, const char *action, const char *reply)
 {
 	struct session *s = c->wake_arg;
@@ -126,6 +133,7 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 	c->wake = check_wake;
 	c->wake_arg = s;
 	c->log = ctx_log;
+	c->action = ctx_action;
 	return c;
 }
 

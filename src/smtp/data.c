@@ -18,6 +18,7 @@
 #include "policy/restrict.h"
 #include "mail/headers.h"
 #include "mail/spool.h"
+#include "smtp/cleanup.h"
 #include "smtp/data.h"
 #include "smtp/engine_int.h"
 #include "smtp/milters.h"
@@ -43,7 +44,8 @@ static const char *data_proto(const struct session *s)
 static void data_out(struct session *s, const char *p, size_t n)
 {
 	spool_write(s->w, p, n);
-	milters_copy(s, p, n);
+	if (!cleanup_copy(s, p, n))
+		milters_copy(s, p, n);
 }
 
 static void data_received_header(struct session *s, const char *id)
@@ -124,6 +126,7 @@ int data_begin(struct session *s)
 	else
 		log_info("%s: client=%s", s->w->id, session_client(s));
 	milters_copy_begin(s);
+	cleanup_begin(s);
 	if (s->pctx && s->pctx->prepend[0])
 		data_out(s, s->pctx->prepend, strlen(s->pctx->prepend));
 	data_received_header(s, s->w->id);
@@ -239,7 +242,9 @@ static void data_end(struct session *s)
 	}
 	if (s->data_in_headers)
 		data_headers_done(s, 0);	/* a message that is all headers */
-	if (milters_message(s) != 0)
+	if (cleanup_message(s) != 0)
+		return;		/* header/body checks rejected or discarded it */
+	if (!cleanup_pass(s) && milters_message(s) != 0)
 		return;		/* the milters answer later, or rejected it */
 	data_commit(s);
 }
@@ -258,6 +263,7 @@ void data_commit(struct session *s)
 		return;
 	}
 	milters_after_finish(s);
+	cleanup_after_finish(s);	/* after: a milter's quarantine may have moved it */
 	commit_add(s);
 }
 

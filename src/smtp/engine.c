@@ -25,6 +25,7 @@
 #include "policy/restrict.h"
 #include "mail/resolve.h"
 #include "smtp/engine.h"
+#include "smtp/cleanup.h"
 #include "smtp/engine_int.h"
 #include "smtp/milters.h"
 #include "smtp/session.h"
@@ -335,6 +336,7 @@ void engine_setup(struct engine *e, const struct config *cfg,
 	e->io = &sock_session_io;
 	engine_config(e, cfg);
 	milters_setup(e, cfg, geteuid() == 0);
+	cleanup_setup(e, cfg);
 	hosts_load(e);
 
 	const char *qdir = config_get(cfg, "queue_directory");

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/loop.h"
+#include "mail/checks.h"
 #include "milter/milter.h"
 #include "policy/restrict.h"
 #include "smtp/anvil.h"
@@ -142,6 +143,9 @@ struct engine {
 	uint64_t auth_seed;
 	struct greet_pass *greet_cache;	/* pregreet passes (connect.c) */
 	int policy_instances;		/* policy "instance" counter (check.c) */
+	/* header/body checks (cleanup.c) */
+	struct checks_tables checks;
+	struct maplist *milter_hbc;	/* milter_header_checks */
 	/* milters (milters.c) */
 	struct milter_params milter_params;
 	struct milter_list *milters[SMTP_NROLES];	/* smtpd_milters per listener */

@@ -27,6 +27,7 @@
 #include "mail/spool.h"
 #include "milter/milter.h"
 #include "smtp/check.h"
+#include "smtp/cleanup.h"
 #include "smtp/data.h"
 #include "smtp/engine_int.h"
 #include "smtp/milters.h"
@@ -441,6 +442,7 @@ static int eom_apply(struct session *s, int v)
 	const char *why = NULL;
 	char reply[1100];
 
+	v = cleanup_milter_headers(s, r, v);	/* milter_header_checks */
 	if (v == MILTER_CONTINUE && s->nrcpt == 0)
 		v = MILTER_DISCARD;	/* every recipient was deleted */
 	if (v == MILTER_CONTINUE) {

@@ -27,6 +27,7 @@
 #include "mail/spool.h"
 #include "smtp/auth.h"
 #include "smtp/check.h"
+#include "smtp/cleanup.h"
 #include "smtp/cmd.h"
 #include "smtp/connect.h"
 #include "smtp/data.h"
@@ -205,6 +206,7 @@ static void session_free(struct session *s)
 	connect_cancel(s);
 	check_cancel(s);
 	milters_free(s);
+	cleanup_free(s);
 	if (s->w) {
 		spool_abort(s->w);
 		free(s->w);
@@ -562,6 +564,7 @@ void session_reset_transaction(struct session *s)
 	s->message_id = NULL;
 	check_end_transaction(s);
 	milters_end_transaction(s);
+	cleanup_end_transaction(s);
 }
 
 /* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA

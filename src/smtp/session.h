@@ -22,6 +22,7 @@ struct ssl_st;
 struct sasl_req;
 struct spool_writer;
 struct session_milter;
+struct session_cleanup;
 
 /* Command counters for the "disconnect from" line, in Postfix's order. */
 enum smtp_cmd_id {
@@ -105,6 +106,7 @@ struct session {
 	struct session *commit_next;	/* group-commit list */
 	struct timespec data_arrival;	/* when DATA began (the queue file's T) */
 	struct session_milter *milt;	/* milters.c, NULL without milters */
+	struct session_cleanup *cleanup;	/* cleanup.c: checks and message actions */
 	/* TLS */
 	struct ssl_st *ssl;
 	int tls;			/* TLS_OFF, TLS_HANDSHAKE, TLS_ON */

@@ -116,3 +116,27 @@ def test_flush(make_server):
     s.wait_delivered("alice@example.com", 1, timeout=10)
     s.wait_log(r"%s: removed" % a)
     assert queue(s).stdout == "Mail queue is empty\n"
+
+
+def test_show(make_server):
+    """`queue show ID` prints a queued message as `postcat -q` does, from
+    deferred/ and from hold/; unknown and malformed IDs fail."""
+    s = make_server(extra=DEFER)
+    a = deferred_one(s)
+    out = queue(s, "show", a).stdout
+    lines = out.splitlines()
+    assert lines[0] == f"*** ENVELOPE RECORDS deferred/{a} ***"
+    assert re.search(r"^message_size: +\d+ +\d+ +1$", out, re.M)
+    assert "sender: sender@example.org\n" in out
+    assert "recipient: alice@example.com\n" in out
+    assert "named_attribute: log_client_address=127.0.0.1\n" in out
+    i = lines.index(f"*** MESSAGE CONTENTS deferred/{a} ***")
+    assert lines[i + 1].startswith("Received: from ")
+    assert "Subject: test" in lines
+    assert lines[-1] == f"*** MESSAGE FILE END deferred/{a} ***"
+    queue(s, "hold", a)
+    assert queue(s, "show", a).stdout.startswith(f"*** ENVELOPE RECORDS hold/{a} ***")
+    p = queue(s, "show", "NOSUCHID", check=False)
+    assert p.returncode == 1 and "no such queue file" in p.stderr
+    p = queue(s, "show", "../etc", check=False)
+    assert p.returncode == 1 and "bad queue ID" in p.stderr

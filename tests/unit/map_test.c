@@ -63,8 +63,8 @@ static void test_bad_specs(void **state)
 	assert_string_equal(err, "'nocolon' is not a type:name map");
 	assert_null(map_open("hash:", 0, err, sizeof(err)));
 	assert_string_equal(err, "'hash:' is not a type:name map");
-	assert_null(map_open("pcre:/etc/x", 0, err, sizeof(err)));
-	assert_string_equal(err, "pcre:/etc/x: unsupported map type 'pcre'");
+	assert_null(map_open("ldap:/etc/x", 0, err, sizeof(err)));
+	assert_string_equal(err, "ldap:/etc/x: unsupported map type 'ldap'");
 	assert_null(map_open("unix:group.byname", 0, err, sizeof(err)));
 	assert_string_equal(err, "unix:group.byname: unsupported unix map (only unix:passwd.byname)");
 	assert_null(map_open("texthash:data/keyonly", 0, err, sizeof(err)));
