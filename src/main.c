@@ -12,9 +12,7 @@
 #include "common/log.h"
 #include "local/local.h"
 #include "master/master.h"
-#include "queue/smtpc.h"
 #include "warden/firewall/firewall.h"
-#include "warden/logcheck.h"
 
 #define DEFAULT_CONFIG "/etc/mailwarden/mailwarden.conf"
 
@@ -120,6 +118,8 @@ int main(int argc, char **argv)
 		config_free(wc);
 		return rc;
 	}
+	if (cmd && strcmp(cmd, "check-config") == 0)
+		return master_check_config(path);
 	if (cmd && strcmp(cmd, "check-config") != 0) {
 		fprintf(stderr, "mailwarden: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -131,18 +131,6 @@ int main(int argc, char **argv)
 		if (cfg)
 			config_free(cfg);
 		return 1;
-	}
-	if (cmd) {
-		smtpc_conf_warn(cfg);	/* warnings go to stderr before log_open() */
-		/* check-config only: at start such a jail stays down, mail runs */
-		if (logcheck_config(cfg, err, sizeof(err)) < 0) {
-			fprintf(stderr, "mailwarden: fatal: %s\n", err);
-			config_free(cfg);
-			return 1;
-		}
-		printf("mailwarden: configuration %s is valid\n", path);
-		config_free(cfg);
-		return 0;
 	}
 	return master_run(cfg, path);
 }

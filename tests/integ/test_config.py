@@ -227,3 +227,32 @@ def test_usage_errors(cdir):
     r = subprocess.run([BIN, "--no-such-option"], capture_output=True, text=True, timeout=20,
                        stdin=subprocess.DEVNULL)
     assert r.returncode != 0
+
+
+def test_every_error_in_one_run(cdir):
+    """check-config goes on after an error (issue 15): unknown keys, bad
+    values, a bad override, a bad section header, a missing map and a
+    subsystem's check are all reported, each with file and line, then
+    their count; exit status 1."""
+    lines = base_lines(cdir) + [
+        "biff = no",                                    # 11
+        "smtpd_timeout = soon",                         # 12
+        "submission/inet/smtpd_timeout = never",        # 13
+        f"transport_maps = texthash:{cdir}/nope",       # 14
+        "smtpd_tls_security_level = encrypt",           # 15: engine check (no cert)
+        "readme_directory = /usr/share/doc/postfix",    # 16
+        "[bad",                                         # 17
+        "x = 1",
+    ]
+    conf = write_conf(cdir, lines)
+    rc, out = check(conf)
+    assert rc == 1, out
+    for line, key in ((11, "biff"), (12, "smtpd_timeout"), (13, "submission/inet/smtpd_timeout"),
+                      (14, "transport_maps"), (16, "readme_directory"), (17, "bad section")):
+        assert re.search(rf"{re.escape(conf)}, line {line}: {re.escape(key)}", out), (key, out)
+    assert "smtpd_tls_cert_file" in out, out
+    assert re.search(rf"mailwarden: 7 errors in {re.escape(conf)}$", out.strip()), out
+    # the server itself still stops at the first
+    r = subprocess.run([BIN, "-c", conf], capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode != 0 and "line 11: biff" in r.stderr and "smtpd_timeout" not in r.stderr
