@@ -98,6 +98,25 @@ static void xlocate(struct xctx *x, const struct setting *s)
 
 static int expand_str(struct xctx *x, const char *s, struct buf *out);
 
+/* Replace a value naming a file with the file's first line, trimmed (as
+ * Postfix reads myorigin = /etc/mailname). */
+static int read_first_line(struct xctx *x, struct buf *b)
+{
+	char line[1024];
+	FILE *fp = fopen(b->data, "r");
+
+	if (fp == NULL)
+		return xfail(x, "cannot open %s: %s", b->data, strerror(errno));
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	char *v = str_trim(line);
+	if (*v == '\0')
+		return xfail(x, "%s: no name on its first line", b->data);
+	buf_reset(b);
+	return buf_puts(b, v) < 0 ? xfail(x, "value too long") : 0;
+}
+
 /* Expanded value of global parameter i (cached), or NULL on error. */
 static const char *expand_param(struct xctx *x, int i)
 {
@@ -134,6 +153,8 @@ static const char *expand_param(struct xctx *x, int i)
 		rc = expand_str(x, cfg->set[i].raw ? cfg->set[i].raw : cfg->defval[i], &b);
 	}
 	x->depth--;
+	if (rc == 0 && b.data[0] == '/' && strcmp(config_params[i].name, "myorigin") == 0)
+		rc = read_first_line(x, &b);	/* Debian's myorigin = /etc/mailname */
 	if (rc < 0) {
 		xlocate(x, &cfg->set[i]);
 		buf_free(&b);

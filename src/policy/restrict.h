@@ -69,6 +69,8 @@ struct policy_ctx {
 	const char *sender;		/* NULL before MAIL; "" for <> */
 	const char *rcpt;		/* NULL before RCPT */
 	int rcpt_is_ours;		/* local, virtual or alias domain */
+	int sender_is_final;		/* we are the final destination of the */
+	int rcpt_is_final;		/* domain (reject_unknown_*_domain skip it) */
 	int rcpt_known;			/* resolve says it exists (reject_unlisted_recipient) */
 	const char *rcpt_table;		/* "virtual mailbox table" etc. for the 550 text */
 	const char *proto;		/* "SMTP" / "ESMTP" */
