@@ -22,7 +22,7 @@ static void usage(FILE *f)
 	    "usage: mailwarden [-c FILE] [COMMAND]\n"
 	    "  (no command)   run the mail system in the foreground\n"
 	    "  check-config   check the configuration and exit\n"
-	    "  params         list every parameter with its default\n"
+	    "  params [-n]    every parameter with its default (-n: what the file sets)\n"
 	    "  scan LOG FILTER[mode=...] [--maxretry N --findtime T]\n"
 	    "                 run a fail2ban filter over a log (fail2ban-regex)\n"
 	    "  passwd [-s SCHEME] [USER]  print a passwd-file password hash\n"
@@ -99,10 +99,8 @@ int main(int argc, char **argv)
 		}
 		firewall_main(fc, path, 0, -1);
 	}
-	if (cmd && strcmp(cmd, "params") == 0) {
-		config_print_params(stdout);
-		return 0;
-	}
+	if (cmd && strcmp(cmd, "params") == 0)
+		return cli_params(path, argc - optind - 1, argv + optind + 1);
 	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload" };
 	int wcmd = 0;
 	for (size_t i = 0; cmd && i < sizeof(wcmds) / sizeof(*wcmds); i++)

@@ -13,6 +13,10 @@ int cli_scan(int argc, char **argv);
 /* `mailwarden passwd [-s SCHEME] [USER]`: print a password hash; 0 ok. */
 int cli_passwd(int argc, char **argv);
 
+/* `mailwarden params [-n]`: the parameter table, or with -n the settings
+ * of the file at path as written (postconf -n); 0 ok, 1 error, 2 usage. */
+int cli_params(const char *path, int argc, char **argv);
+
 struct config;
 /*
  * `mailwarden status [JAIL [short]] | ban JAIL IP | unban IP|--all |

@@ -188,6 +188,10 @@ struct maplist *config_maplist(const struct config *cfg, const char *name,
 /* Print the parameter table as "name = default" with help, for
  * `mailwarden params`. */
 void config_print_params(FILE *fp);
+/* Print the explicitly set globals as written ($names kept), sorted by
+ * name, then the per-listener overrides: `mailwarden params -n`
+ * (postconf -n, then postconf -P's overrides). */
+void config_print_set(const struct config *cfg, FILE *fp);
 /* Print the parameter table as roff for mailwarden.conf(5). */
 void config_print_man(FILE *fp);
 #endif

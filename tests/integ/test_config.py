@@ -90,6 +90,8 @@ def test_bad_time_value(cdir):
     ("relayhost", "[unclosed.example"),
     ("transport_maps", "texthash:/nonexistent/transport"),
     ("syslog_facility", "mailz"),
+    ("virtual_uid_maps", "static:vmail"),       # Postfix needs a number (issue 15)
+    ("virtual_gid_maps", "static:mail"),
 ])
 def test_bad_values(cdir, key, value):
     lines = base_lines(cdir) + [f"{key} = {value}"]
@@ -256,3 +258,22 @@ def test_every_error_in_one_run(cdir):
     r = subprocess.run([BIN, "-c", conf], capture_output=True, text=True, timeout=20,
                        stdin=subprocess.DEVNULL)
     assert r.returncode != 0 and "line 11: biff" in r.stderr and "smtpd_timeout" not in r.stderr
+
+
+def test_params_n_prints_what_the_file_sets(cdir):
+    """`mailwarden params -n` is `postconf -n`: the keys the file sets,
+    sorted, as written ($name kept, continuation lines joined), then the
+    per-listener overrides; nothing defaulted."""
+    lines = base_lines(cdir) + ["myorigin = $mydomain", "smtpd_banner = $myhostname ESMTP",
+                                "  (continued)", "submission/inet/smtpd_tls_security_level = may"]
+    conf = write_conf(cdir, lines)
+    r = subprocess.run([BIN, "-c", conf, "params", "-n"], capture_output=True, text=True,
+                       timeout=20, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert "myorigin = $mydomain" in out, out
+    assert "smtpd_banner = $myhostname ESMTP (continued)" in out, out
+    assert out[-1] == "submission/inet/smtpd_tls_security_level = may", out
+    names = [l.split(" = ")[0] for l in out[:-1]]
+    assert names == sorted(names) and len(names) == 11, names
+    assert not any(l.startswith("smtpd_timeout") for l in out), out
