@@ -22,6 +22,7 @@ static void usage(FILE *f)
 	    "usage: mailwarden [-c FILE] [COMMAND]\n"
 	    "  (no command)   run the mail system in the foreground\n"
 	    "  check-config   check the configuration and exit\n"
+	    "  import-postfix [-o FILE] [DIR]  mailwarden.conf from Postfix's main.cf + master.cf\n"
 	    "  params [-n]    every parameter with its default (-n: what the file sets)\n"
 	    "  scan LOG FILTER[mode=...] [--maxretry N --findtime T]\n"
 	    "                 run a fail2ban filter over a log (fail2ban-regex)\n"
@@ -99,6 +100,8 @@ int main(int argc, char **argv)
 		}
 		firewall_main(fc, path, 0, -1);
 	}
+	if (cmd && strcmp(cmd, "import-postfix") == 0)
+		return cli_import_postfix(argc - optind, argv + optind);
 	if (cmd && strcmp(cmd, "params") == 0)
 		return cli_params(path, argc - optind - 1, argv + optind + 1);
 	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload" };

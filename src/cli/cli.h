@@ -17,6 +17,11 @@ int cli_passwd(int argc, char **argv);
  * of the file at path as written (postconf -n); 0 ok, 1 error, 2 usage. */
 int cli_params(const char *path, int argc, char **argv);
 
+/* `mailwarden import-postfix [-o FILE] [DIR]`: a mailwarden.conf from
+ * Postfix's main.cf and master.cf, with a report of every key (mapped,
+ * dropped, not supported); 0 when the file passes check-config. */
+int cli_import_postfix(int argc, char **argv);
+
 struct config;
 /*
  * `mailwarden status [JAIL [short]] | ban JAIL IP | unban IP|--all |
