@@ -212,12 +212,31 @@ static void emit_kv(struct ipf *p, const char *where, const char *name, const ch
 /* A relative socket path is now under mailwarden's queue_directory. */
 static const char *path_note(const char *key, const char *value)
 {
-	if ((strcmp(key, "smtpd_sasl_path") == 0 && value[0] != '/' && value[0] != '\0') ||
-	    strstr(value, "lmtp:unix:private/") != NULL)
-		return "a relative socket is under mailwarden's queue_directory (the engine is "
-		    "chrooted there): move Dovecot's listener from /var/spool/postfix/ to "
-		    "/var/spool/mailwarden/";
+	if (strcmp(key, "smtpd_sasl_path") == 0 && value[0] != '/' && value[0] != '\0')
+		return "relative: under mailwarden's queue_directory (the engine is chrooted "
+		    "there): move Dovecot's auth listener from /var/spool/postfix/ to "
+		    "/var/spool/mailwarden/ (user mailwarden)";
+	if (strstr(value, "lmtp:unix:$queue_directory/") != NULL)
+		return "Postfix reads lmtp:unix:PATH under its queue_directory: written under "
+		    "mailwarden's; move Dovecot's lmtp listener from /var/spool/postfix/ to "
+		    "/var/spool/mailwarden/ (user mailwarden)";
 	return NULL;
+}
+
+/* "lmtp:unix:private/x" is under Postfix's queue_directory: in mailwarden
+ * a relative path is not, so it becomes "lmtp:unix:$queue_directory/private/x". */
+static char *lmtp_absolute(const char *value)
+{
+	struct buf b;
+	buf_init(&b, 1024 * 1024);
+	buf_puts(&b, "");
+	for (const char *f; (f = strstr(value, "lmtp:unix:")) != NULL; value = f + 10) {
+		buf_append(&b, value, (size_t)(f - value) + 10);
+		if (f[10] != '/' && f[10] != '$' && f[10] != '\0')
+			buf_puts(&b, "$queue_directory/");
+	}
+	buf_puts(&b, value);
+	return b.data;
 }
 
 /* One main.cf key other than the listeners'. */
@@ -247,7 +266,9 @@ static void map_main_key(struct ipf *p, const struct ipf_kv *kv)
 		else
 			ipf_report(p, IPF_UNSUPPORTED, where, what, "mailboxes have no size limit");
 	} else if (known(kv->key)) {
-		emit_kv(p, where, kv->key, kv->value, path_note(kv->key, kv->value));
+		char *v = lmtp_absolute(kv->value);
+		emit_kv(p, where, kv->key, v, path_note(kv->key, v));
+		free(v);
 	} else if (used_anywhere(p, kv->key)) {
 		ipf_report(p, IPF_DROPPED, where, what, "a parameter of your own: its value is "
 		    "written where $name uses it");

@@ -194,6 +194,8 @@ def test_import_debian_multidomain(postfix_dir, tmp_path):
                  f"myorigin = {postfix_dir}/mailname",
                  "virtual_mailbox_domains = alpha.example, beta.example, gamma.example",
                  "smtpd_sasl_type = dovecot",
+                 "smtpd_sasl_path = private/auth",     # the engine's chroot: queue_directory
+                 "virtual_transport = lmtp:unix:$queue_directory/private/dovecot-lmtp",
                  "syslog_name = postfix"):
         assert want in lines, (want, conf)
     report_line(rep, "mapped", "mydestination = $myhostname")
