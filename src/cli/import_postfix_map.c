@@ -75,7 +75,8 @@ static const struct keyrow dropped[] = {
 	{ NULL, NULL }
 };
 
-/* Lost features: left out, with what the admin loses. */
+/* Lost features: left out, with what the admin loses (unless this build
+ * has the parameter: then it is mapped). */
 static const struct keyrow unsupported[] = {
 	{ "smtpd_milters", MILTER }, { "non_smtpd_milters", MILTER }, { "milter_*", MILTER },
 	{ "content_filter", "mail is not handed to the content filter (amavis, spamd): it "
@@ -249,7 +250,7 @@ static void map_main_key(struct ipf *p, const struct ipf_kv *kv)
 	snprintf(what, sizeof(what), "%s = %.400s", kv->key, kv->value);
 	if ((r = row_of(dropped, kv->key)) != NULL) {
 		ipf_report(p, IPF_DROPPED, where, what, r->why);
-	} else if ((r = row_of(unsupported, kv->key)) != NULL) {
+	} else if ((r = row_of(unsupported, kv->key)) != NULL && !known(kv->key)) {
 		ipf_report(p, IPF_UNSUPPORTED, where, what, r->why);
 	} else if (strcmp(kv->key, "smtpd_use_tls") == 0 || strcmp(kv->key, "smtpd_enforce_tls") == 0 ||
 	    strcmp(kv->key, "smtp_use_tls") == 0) {
@@ -370,7 +371,7 @@ static void map_listener(struct ipf *p, const struct ipf_service *s, struct buf 
 		const struct keyrow *kr;
 		if (strcmp(o->key, "syslog_name") == 0)
 			ipf_report(p, IPF_DROPPED, w, what, "mailwarden names its log lines itself");
-		else if ((kr = row_of(unsupported, o->key)) != NULL)
+		else if ((kr = row_of(unsupported, o->key)) != NULL && !known(o->key))
 			ipf_report(p, IPF_UNSUPPORTED, w, what, kr->why);
 		else if (known(o->key)) {
 			snprintf(name, sizeof(name), "%s/inet/%s", roles[slot].role, o->key);
