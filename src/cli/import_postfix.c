@@ -191,7 +191,7 @@ int cli_import_postfix(int argc, char **argv)
 	char err[4200], tmp[4200];
 	int opt;
 
-	optind = 1;
+	optind = 0;	/* GNU: start over (main() used getopt) */
 	while ((opt = getopt(argc, argv, "+o:")) != -1) {
 		if (opt != 'o') {
 			fprintf(stderr, "usage: mailwarden import-postfix [-o FILE] [DIR]\n");

@@ -356,19 +356,7 @@ static int restore_one(const struct store_ban *sb, void *arg)
 static int replay_one(const struct store_failure *f, void *arg)
 {
 	struct wjail *w = arg;
-	size_t before = w->rt->nreplayed;
 	jailrt_replay(w->rt, f->address, f->time, (long)clock_wall());
-	if (w->rt->nreplayed > before) {
-		/* as fail2ban logs a failure it finds again at start (filter.py) */
-		char when[32];
-		time_t tt = (time_t)f->time;
-		struct tm tm;
-		if (localtime_r(&tt, &tm) == NULL || strftime(when, sizeof(when),
-		    "%Y-%m-%d %H:%M:%S", &tm) == 0)
-			snprintf(when, sizeof(when), "%ld", f->time);
-		f2blog_log("INFO", "fail2ban.filter", "[%s] Found %s - %s", w->j->name, f->address,
-		    when);
-	}
 	return 0;
 }
 
@@ -386,6 +374,11 @@ void ban_restore(struct wjail *w)
 	 * in force count for nothing): replayed from the store */
 	if (store_failure_since(st, j->name, (long)clock_wall() - j->findtime + 1, replay_one, w) < 0)
 		log_warn("store: %s", store_error(st));
+	/* fail2ban logs nothing of the kind (its counters do not survive a
+	 * restart): a line in the mail log only, never a Found line */
+	if (w->rt->nreplayed)
+		log_info("warden: jail %s: %zu failure(s) within findtime restored from the store",
+		    j->name, w->rt->nreplayed);
 }
 
 /* Once a minute: what the caps did since their first warning. */
