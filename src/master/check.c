@@ -11,22 +11,26 @@
 #include "common/config.h"
 #include "master/master.h"
 #include "policy/restrict.h"
-#include "queue/smtpc.h"
 #include "queue/nexthop.h"
+#include "queue/smtpc.h"
 #include "smtp/engine.h"
 #include "warden/logcheck.h"
 #include "warden/warden.h"
 
 typedef int check_fn(const struct config *cfg, char *err, size_t errlen);
+/* check-config: every error to out, their number (NULL: fn's first). */
+typedef int report_fn(const struct config *cfg, FILE *out);
 
 static const struct {
 	const char *what;
 	check_fn *fn;
+	report_fn *report;
 } checks[] = {
-	{ "restriction lists", restrict_lists_check },	/* policy/restrict_lists.c */
-	{ "queue manager next hops", nexthop_check },	/* queue/nexthop.c */
-	{ "smtp engine TLS and AUTH", engine_check },	/* smtp/engine_check.c */
-	{ "ban engine jails", warden_check },		/* warden/warden.c */
+	/* policy/restrict_lists.c, queue/nexthop.c, smtp/engine_check.c, warden/warden.c */
+	{ "restriction lists", restrict_lists_check, restrict_lists_report },
+	{ "queue manager next hops", nexthop_check, NULL },
+	{ "smtp engine TLS and AUTH", engine_check, NULL },
+	{ "ban engine jails", warden_check, NULL },
 };
 
 int master_check(const struct config *cfg, char *err, size_t errlen)
@@ -44,7 +48,9 @@ int master_check_config(const char *path)
 	struct config *cfg = config_load_report(path, stderr, &nerr);
 
 	for (size_t i = 0; cfg != NULL && i < sizeof(checks) / sizeof(*checks); i++) {
-		if (checks[i].fn(cfg, err, sizeof(err)) < 0) {
+		if (checks[i].report != NULL)
+			nerr += checks[i].report(cfg, stderr);
+		else if (checks[i].fn(cfg, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mailwarden: error: %s\n", err);
 			nerr++;
 		}

@@ -277,3 +277,20 @@ def test_params_n_prints_what_the_file_sets(cdir):
     names = [l.split(" = ")[0] for l in out[:-1]]
     assert names == sorted(names) and len(names) == 11, names
     assert not any(l.startswith("smtpd_timeout") for l in out), out
+
+
+def test_every_bad_restriction_list_in_one_run(cdir):
+    """Each restriction list that does not parse is its own error, an
+    override named as ROLE/inet/KEY; one run, the count at the end."""
+    lines = base_lines(cdir) + [
+        "smtpd_helo_restrictions = reject_no_such_thing",             # 11
+        "smtpd_sender_restrictions = permit, reject_also_unknown",    # 12
+        "submission/inet/smtpd_client_restrictions = bogus_check",    # 13
+    ]
+    conf = write_conf(cdir, lines)
+    rc, out = check(conf)
+    assert rc == 1, out
+    assert f"{conf}, line 11: smtpd_helo_restrictions: unknown restriction 'reject_no_such_thing'" in out
+    assert f"{conf}, line 12: smtpd_sender_restrictions: unknown restriction 'reject_also_unknown'" in out
+    assert f"{conf}: submission/inet/smtpd_client_restrictions: unknown restriction 'bogus_check'" in out
+    assert out.strip().endswith(f"mailwarden: 3 errors in {conf}"), out
