@@ -15,7 +15,6 @@
 #include "master/title.h"
 #include "queue/smtpc.h"
 #include "warden/firewall/firewall.h"
-#include "warden/logcheck.h"
 
 #define DEFAULT_CONFIG "/etc/mailwarden/mailwarden.conf"
 
@@ -25,7 +24,8 @@ static void usage(FILE *f)
 	    "usage: mailwarden [-c FILE] [COMMAND]\n"
 	    "  (no command)   run the mail system in the foreground\n"
 	    "  check-config   check the configuration and exit\n"
-	    "  params         list every parameter with its default\n"
+	    "  import-postfix [-o FILE] [DIR]  mailwarden.conf from Postfix's main.cf + master.cf\n"
+	    "  params [-n]    every parameter with its default (-n: what the file sets)\n"
 	    "  scan LOG FILTER[mode=...] [--maxretry N --findtime T]\n"
 	    "                 run a fail2ban filter over a log (fail2ban-regex)\n"
 	    "  passwd [-s SCHEME] [USER]  print a passwd-file password hash\n"
@@ -132,10 +132,10 @@ int main(int argc, char **argv)
 		}
 		firewall_main(fc, path, 0, -1);
 	}
-	if (cmd && strcmp(cmd, "params") == 0) {
-		config_print_params(stdout);
-		return 0;
-	}
+	if (cmd && strcmp(cmd, "import-postfix") == 0)
+		return cli_import_postfix(argc - optind, argv + optind);
+	if (cmd && strcmp(cmd, "params") == 0)
+		return cli_params(path, argc - optind - 1, argv + optind + 1);
 	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload",
 	    "action-test" };
 	int wcmd = 0;
@@ -154,6 +154,8 @@ int main(int argc, char **argv)
 		config_free(wc);
 		return rc;
 	}
+	if (cmd && strcmp(cmd, "check-config") == 0)
+		return master_check_config(path);
 	if (cmd && strcmp(cmd, "check-config") != 0) {
 		fprintf(stderr, "mailwarden: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -165,18 +167,6 @@ int main(int argc, char **argv)
 		if (cfg)
 			config_free(cfg);
 		return 1;
-	}
-	if (cmd) {
-		smtpc_conf_warn(cfg);	/* warnings go to stderr before log_open() */
-		/* check-config only: at start such a jail stays down, mail runs */
-		if (logcheck_config(cfg, err, sizeof(err)) < 0) {
-			fprintf(stderr, "mailwarden: fatal: %s\n", err);
-			config_free(cfg);
-			return 1;
-		}
-		printf("mailwarden: configuration %s is valid\n", path);
-		config_free(cfg);
-		return 0;
 	}
 	return master_run(cfg, path);
 }

@@ -13,6 +13,15 @@ int cli_scan(int argc, char **argv);
 /* `mailwarden passwd [-s SCHEME] [USER]`: print a password hash; 0 ok. */
 int cli_passwd(int argc, char **argv);
 
+/* `mailwarden params [-n]`: the parameter table, or with -n the settings
+ * of the file at path as written (postconf -n); 0 ok, 1 error, 2 usage. */
+int cli_params(const char *path, int argc, char **argv);
+
+/* `mailwarden import-postfix [-o FILE] [DIR]`: a mailwarden.conf from
+ * Postfix's main.cf and master.cf, with a report of every key (mapped,
+ * dropped, not supported); 0 when the file passes check-config. */
+int cli_import_postfix(int argc, char **argv);
+
 struct config;
 #include <stdio.h>
 /* `mailwarden queue show ID`: the queued message as postcat -q prints

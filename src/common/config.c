@@ -98,6 +98,25 @@ static void xlocate(struct xctx *x, const struct setting *s)
 
 static int expand_str(struct xctx *x, const char *s, struct buf *out);
 
+/* Replace a value naming a file with the file's first line, trimmed (as
+ * Postfix reads myorigin = /etc/mailname). */
+static int read_first_line(struct xctx *x, struct buf *b)
+{
+	char line[1024];
+	FILE *fp = fopen(b->data, "r");
+
+	if (fp == NULL)
+		return xfail(x, "cannot open %s: %s", b->data, strerror(errno));
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	char *v = str_trim(line);
+	if (*v == '\0')
+		return xfail(x, "%s: no name on its first line", b->data);
+	buf_reset(b);
+	return buf_puts(b, v) < 0 ? xfail(x, "value too long") : 0;
+}
+
 /* Expanded value of global parameter i (cached), or NULL on error. */
 static const char *expand_param(struct xctx *x, int i)
 {
@@ -134,6 +153,8 @@ static const char *expand_param(struct xctx *x, int i)
 		rc = expand_str(x, cfg->set[i].raw ? cfg->set[i].raw : cfg->defval[i], &b);
 	}
 	x->depth--;
+	if (rc == 0 && b.data[0] == '/' && strcmp(config_params[i].name, "myorigin") == 0)
+		rc = read_first_line(x, &b);	/* Debian's myorigin = /etc/mailname */
 	if (rc < 0) {
 		xlocate(x, &cfg->set[i]);
 		buf_free(&b);
@@ -289,6 +310,7 @@ struct pending {
 	struct buf val;
 	int line;
 	int in_section;
+	int skip;		/* in a bad [section] header's body (report mode) */
 };
 
 static int perr(const struct config *cfg, int line, char *err, size_t errlen,
@@ -304,6 +326,15 @@ static int perr(const struct config *cfg, int line, char *err, size_t errlen,
 	va_end(ap);
 	snprintf(err, errlen, "%s, line %d: %s", cfg->cur ? cfg->cur : cfg->path, line, msg);
 	return -1;
+}
+
+int config_keep_going(struct config *cfg, int rc, const char *err)
+{
+	if (rc == 0 || cfg->report == NULL)
+		return rc;
+	fprintf(cfg->report, "mailwarden: error: %s\n", err);
+	cfg->nerr++;
+	return 0;
 }
 
 /* Store a global key or ROLE/inet/KEY override; unknown names fail. */
@@ -364,7 +395,9 @@ static int flush(struct config *cfg, struct pending *pd, char *err, size_t errle
 
 	if (pd->key == NULL)
 		return 0;
-	if (pd->in_section && (cfg->cur == NULL || strcmp(cfg->cur, cfg->path) == 0) &&
+	if (pd->skip) {
+		;	/* the body of a bad header, already reported */
+	} else if (pd->in_section && (cfg->cur == NULL || strcmp(cfg->cur, cfg->path) == 0) &&
 	    (config_param_index(pd->key) >= 0 || strstr(pd->key, "/inet/") != NULL)) {
 		/* main.cf's keys come before the first [section]: written after
 		 * one, a key would silently become a jail's (issue 12) */
@@ -426,8 +459,7 @@ static int start_entry(struct config *cfg, struct pending *pd, char *line, int l
 	return 0;
 }
 
-/* Read the whole file into cfg->set, cfg->rset and cfg->sections. */
-static int read_file(struct config *cfg, FILE *fp, char *err, size_t errlen)
+int config_read_file(struct config *cfg, FILE *fp, char *err, size_t errlen)
 {
 	struct pending pd = { 0 };
 	char *line = NULL;
@@ -440,14 +472,14 @@ static int read_file(struct config *cfg, FILE *fp, char *err, size_t errlen)
 	while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
 		lineno++;
 		if (len > CONF_LINE_MAX) {
-			rc = perr(cfg, lineno, err, errlen, "line too long");
-			break;
+			rc = config_keep_going(cfg, perr(cfg, lineno, err, errlen, "line too long"), err);
+			continue;
 		}
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (memchr(line, '\0', (size_t)len) != NULL) {
-			rc = perr(cfg, lineno, err, errlen, "NUL byte in line");
-			break;
+			rc = config_keep_going(cfg, perr(cfg, lineno, err, errlen, "NUL byte in line"), err);
+			continue;
 		}
 		char *p = line + strspn(line, " \t");
 		if (*p == '\0' || *p == '#' || (pd.in_section && *p == ';'))
@@ -460,21 +492,25 @@ static int read_file(struct config *cfg, FILE *fp, char *err, size_t errlen)
 			    || buf_puts(&pd.val, str_trim(p)) < 0) {
 				rc = perr(cfg, lineno, err, errlen, "%s: value too long", pd.key);
 			}
+			rc = config_keep_going(cfg, rc, err);
 			continue;
 		}
-		if ((rc = flush(cfg, &pd, err, errlen)) < 0)
+		if ((rc = config_keep_going(cfg, flush(cfg, &pd, err, errlen), err)) < 0)
 			break;
 		if (*p == '[') {
 			rc = start_section(cfg, p, lineno, err, errlen);
 			pd.in_section = 1;
+			pd.skip = rc < 0;
 		} else {
 			rc = start_entry(cfg, &pd, p, lineno, err, errlen);
 		}
+		rc = config_keep_going(cfg, rc, err);
 	}
 	if (rc == 0 && ferror(fp))
-		rc = perr(cfg, lineno, err, errlen, "read error: %s", strerror(errno));
+		rc = config_keep_going(cfg, perr(cfg, lineno, err, errlen, "read error: %s",
+		    strerror(errno)), err);
 	if (rc == 0)
-		rc = flush(cfg, &pd, err, errlen);
+		rc = config_keep_going(cfg, flush(cfg, &pd, err, errlen), err);
 	free(pd.key);
 	buf_free(&pd.val);
 	free(line);
@@ -538,6 +574,32 @@ static int check_item(struct xctx *x, int role, int i)
 	return -1;
 }
 
+/* check_item(); in report mode a bad setting is reported and dropped (its
+ * default is checked and used instead), so later checks still run. */
+static int check_report(struct xctx *x, int role, int i)
+{
+	struct config *cfg = x->cfg;
+
+	x->failed = x->located = 0;
+	x->depth = 0;
+	if (check_item(x, role, i) == 0)
+		return 0;
+	if (cfg->report == NULL)
+		return -1;
+	config_keep_going(cfg, -1, x->err);
+	struct setting *s = role < 0 ? &cfg->set[i] : &cfg->rset[role][i];
+	char **v = role < 0 ? &cfg->val[i] : &cfg->rval[role][i];
+	if (s->raw == NULL)
+		return -1;	/* a default that does not check: nothing to fall back on */
+	free(s->raw);
+	free(s->key);
+	s->raw = s->key = NULL;
+	s->line = 0;
+	free(*v);
+	*v = NULL;
+	return role < 0 ? check_report(x, -1, i) : 0;
+}
+
 static int check_all(struct config *cfg, char *err, size_t errlen)
 {
 	struct xctx x = { .cfg = cfg, .err = err, .errlen = errlen,
@@ -557,10 +619,10 @@ static int check_all(struct config *cfg, char *err, size_t errlen)
 	}
 	qsort(items, n, sizeof(*items), item_cmp);
 	for (size_t k = 0; rc == 0 && k < n; k++)
-		rc = check_item(&x, items[k].role, items[k].idx);
+		rc = check_report(&x, items[k].role, items[k].idx);
 	for (size_t i = 0; rc == 0 && i < cfg->nparams; i++) {
 		if (cfg->set[i].raw == NULL)
-			rc = check_item(&x, -1, (int)i);
+			rc = check_report(&x, -1, (int)i);
 	}
 	/* built-in role defaults where no override was given */
 	for (size_t k = 0; rc == 0 && config_role_defaults[k].role != NULL; k++) {
@@ -576,114 +638,14 @@ static int check_all(struct config *cfg, char *err, size_t errlen)
 	return rc;
 }
 
-/* ---- included jail files ---- */
-
-/* Read one included file's sections (appended to cfg->sections). */
-static int read_included(struct config *cfg, const char *file, char *err, size_t errlen)
-{
-	FILE *fp = fopen(file, "r");
-	if (fp == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
-		return -1;
-	}
-	char *name = xstrdup(file);
-	cfg->cur = name;
-	int rc = read_file(cfg, fp, err, errlen);
-	fclose(fp);
-	cfg->cur = cfg->path;
-	free(name);
-	return rc;
-}
-
-/* Read the files a pattern names (glob, sorted; relative to the main
- * file's directory). A pattern without glob characters must exist. */
-static int read_pattern(struct config *cfg, const char *pat, int must, char *err,
-    size_t errlen)
-{
-	char path[4096];
-	const char *slash = strrchr(cfg->path, '/');
-	if (pat[0] == '/' || slash == NULL)
-		snprintf(path, sizeof(path), "%s", pat);
-	else
-		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - cfg->path), cfg->path, pat);
-	glob_t g;
-	int grc = glob(path, 0, NULL, &g);
-	if (grc == GLOB_NOMATCH) {
-		globfree(&g);
-		if (must && strpbrk(pat, "*?[") == NULL) {
-			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(ENOENT));
-			return -1;
-		}
-		return 0;
-	}
-	int rc = grc == 0 ? 0 : -1;
-	if (rc < 0)
-		snprintf(err, errlen, "%s: cannot read the directory", path);
-	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
-		rc = read_included(cfg, g.gl_pathv[i], err, errlen);
-	globfree(&g);
-	return rc;
-}
-
-/* The patterns of [INCLUDES] KEY (before or after) in the main file. */
-static int read_includes_key(struct config *cfg, size_t nmain, const char *key, char *err,
-    size_t errlen)
-{
-	/* reading a file grows cfg->sections: index it afresh each time */
-	for (size_t i = 0; i < nmain; i++) {
-		if (strcmp(cfg->sections[i].name, "INCLUDES") != 0)
-			continue;
-		for (size_t k = 0; k < cfg->sections[i].nkv; k++) {
-			const struct config_kv *e = &cfg->sections[i].kv[k];
-			if (strcasecmp(e->key, key) != 0)
-				continue;
-			char *v = xstrdup(e->value), *save = NULL;
-			int rc = 0;
-			for (char *t = strtok_r(v, " \t\n", &save); t && rc == 0;
-			    t = strtok_r(NULL, " \t\n", &save))
-				rc = read_pattern(cfg, t, 1, err, errlen);
-			free(v);
-			if (rc < 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-/*
- * fail2ban's way of splitting jails over files: [INCLUDES] before = and
- * after = in the main file (globs allowed, relative to its directory),
- * then jail.d/ *.conf and jail.d/ *.local next to it, as fail2ban reads
- * jail.d. Sections from "before" files come first, so the main file's
- * definitions win over them; the others come after and win.
- */
-static int read_includes(struct config *cfg, char *err, size_t errlen)
-{
-	size_t nmain = cfg->nsections;
-	cfg->cur = cfg->path;
-	if (read_includes_key(cfg, nmain, "before", err, errlen) < 0)
-		return -1;
-	size_t nbefore = cfg->nsections - nmain;
-	if (read_includes_key(cfg, nmain, "after", err, errlen) < 0 ||
-	    read_pattern(cfg, "jail.d/*.conf", 0, err, errlen) < 0 ||
-	    read_pattern(cfg, "jail.d/*.local", 0, err, errlen) < 0)
-		return -1;
-	if (nbefore > 0) {	/* rotate: before-files' sections ahead of the main file's */
-		struct config_section *tmp = xmalloc(nmain * sizeof(*tmp));
-		memcpy(tmp, cfg->sections, nmain * sizeof(*tmp));
-		memmove(cfg->sections, cfg->sections + nmain, nbefore * sizeof(*tmp));
-		memcpy(cfg->sections + nbefore, tmp, nmain * sizeof(*tmp));
-		free(tmp);
-	}
-	return 0;
-}
-
-static struct config *config_read(const char *path, int client, char *err, size_t errlen)
+static struct config *config_read(const char *path, int client, FILE *report, int *nerr,
+    char *err, size_t errlen)
 {
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
 	FILE *fp;
 
 	cfg->client = client;
+	cfg->report = report;
 	cfg->path = xstrdup(path);
 	while (config_params[cfg->nparams].name != NULL)
 		cfg->nparams++;
@@ -707,31 +669,45 @@ static struct config *config_read(const char *path, int client, char *err, size_
 	}
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		config_keep_going(cfg, -1, err);
+		if (nerr != NULL)
+			*nerr = cfg->nerr;
 		config_free(cfg);
 		return NULL;
 	}
 	cfg->cur = cfg->path;
-	int rc = read_file(cfg, fp, err, errlen);
+	int rc = config_read_file(cfg, fp, err, errlen);
 	fclose(fp);
 	if (rc == 0 && !client)
-		rc = read_includes(cfg, err, errlen);
+		rc = config_read_includes(cfg, err, errlen);
 	if (rc == 0)
 		rc = check_all(cfg, err, errlen);
+	/* in report mode every error was printed as it came; one left here
+	 * (a default that does not check) stops the load */
+	if (nerr != NULL)
+		*nerr = cfg->nerr;
 	if (rc < 0) {
 		config_free(cfg);
 		return NULL;
 	}
+	cfg->report = NULL;
 	return cfg;
 }
 
 struct config *config_load(const char *path, char *err, size_t errlen)
 {
-	return config_read(path, 0, err, errlen);
+	return config_read(path, 0, NULL, NULL, err, errlen);
+}
+
+struct config *config_load_report(const char *path, FILE *out, int *nerr)
+{
+	char err[2048];
+	return config_read(path, 0, out, nerr, err, sizeof(err));
 }
 
 struct config *config_load_client(const char *path, char *err, size_t errlen)
 {
-	return config_read(path, 1, err, errlen);
+	return config_read(path, 1, NULL, NULL, err, errlen);
 }
 
 void config_free(struct config *cfg)

@@ -100,6 +100,13 @@ struct maplist;
  */
 struct config *config_load(const char *path, char *err, size_t errlen);
 /*
+ * check-config's load: every error is printed to out ("mailwarden: error:
+ * FILE, line N: KEY: message") and counted in *nerr, and the load goes on;
+ * a bad value is dropped for its default. NULL only when nothing is left
+ * to check (no file, or a default that does not check).
+ */
+struct config *config_load_report(const char *path, FILE *out, int *nerr);
+/*
  * The same for the setgid sendmail and mailq: parse and check the types,
  * but open no file but path itself (no maps, TLS keys or certificates,
  * no jail includes); values that would need a file are not checked.
@@ -181,6 +188,10 @@ struct maplist *config_maplist(const struct config *cfg, const char *name,
 /* Print the parameter table as "name = default" with help, for
  * `mailwarden params`. */
 void config_print_params(FILE *fp);
+/* Print the explicitly set globals as written ($names kept), sorted by
+ * name, then the per-listener overrides: `mailwarden params -n`
+ * (postconf -n, then postconf -P's overrides). */
+void config_print_set(const struct config *cfg, FILE *fp);
 /* Print the parameter table as roff for mailwarden.conf(5). */
 void config_print_man(FILE *fp);
 #endif

@@ -88,6 +88,28 @@ static int check_facility(const char *v, char *msg, size_t len)
 	return -1;
 }
 
+/* virtual_uid_maps / virtual_gid_maps: a static: result is a number, as
+ * Postfix's virtual(8) needs one (static:vmail is refused there too, at
+ * delivery; here at load). */
+static int check_static_id(const char *v, char *msg, size_t len)
+{
+	char **items = config_list(v);
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && items[i] != NULL; i++) {
+		const char *id = items[i] + 7;
+		long n;
+		if (strncmp(items[i], "static:", 7) == 0 &&
+		    (config_parse_int(id, &n) < 0 || n < 0)) {
+			snprintf(msg, len, "'%s': a uid or gid must be a number (static:5000, "
+			    "as Postfix needs; not a user or group name)", items[i]);
+			rc = -1;
+		}
+	}
+	config_list_free(items);
+	return rc;
+}
+
 /* Checks beyond the type, one row per parameter that needs one. */
 static const struct {
 	const char *name;
@@ -100,6 +122,8 @@ static const struct {
 	{ "smtp_sasl_tls_security_options", check_sasl_opts },
 	{ "smtpd_tls_cert_file", check_cert },
 	{ "smtpd_tls_key_file", check_key },
+	{ "virtual_uid_maps", check_static_id },
+	{ "virtual_gid_maps", check_static_id },
 };
 
 int config_check_opens(const struct param *p)

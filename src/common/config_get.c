@@ -3,12 +3,15 @@
  * type-checked at load (config.c), so a getter cannot fail; asking for a
  * parameter that does not exist is a programming error (fatal).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
 #include "common/config_int.h"
 #include "common/log.h"
 #include "common/map.h"
+#include "common/util.h"
 
 const char *config_path(const struct config *cfg)
 {
@@ -116,4 +119,26 @@ size_t config_nsections(const struct config *cfg)
 const struct config_section *config_section(const struct config *cfg, size_t i)
 {
 	return i < cfg->nsections ? &cfg->sections[i] : NULL;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(config_params[*(const int *)a].name, config_params[*(const int *)b].name);
+}
+
+void config_print_set(const struct config *cfg, FILE *fp)
+{
+	int *idx = xcalloc(cfg->nparams + 1, sizeof(*idx));
+	for (size_t i = 0; i < cfg->nparams; i++)
+		idx[i] = (int)i;
+	qsort(idx, cfg->nparams, sizeof(*idx), name_cmp);
+	for (size_t k = 0; k < cfg->nparams; k++)
+		if (cfg->set[idx[k]].raw != NULL)
+			fprintf(fp, "%s = %s\n", config_params[idx[k]].name, cfg->set[idx[k]].raw);
+	for (int r = 0; r < NROLES; r++)
+		for (size_t k = 0; k < cfg->nparams; k++)
+			if (cfg->rset[r][idx[k]].raw != NULL)
+				fprintf(fp, "%s/inet/%s = %s\n", config_role_names[r],
+				    config_params[idx[k]].name, cfg->rset[r][idx[k]].raw);
+	free(idx);
 }

@@ -6,6 +6,7 @@
 #define MW_CONFIG_INT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/config.h"
 
@@ -32,10 +33,20 @@ struct config {
 	struct config_section *sections;
 	size_t nsections;
 	int client;			/* config_load_client(): no file opened */
+	FILE *report;			/* config_load_report(): errors go here */
+	int nerr;			/* and are counted, the load goes on */
 };
 
 int config_param_index(const char *name);	/* -1 if unknown */
 int config_must_index(const char *name);	/* fatal if unknown */
 int config_role_index(const char *role);	/* "smtp" = smtpd; -1 if unknown */
+
+/* Read one file's lines into cfg->set, cfg->rset and cfg->sections. */
+int config_read_file(struct config *cfg, FILE *fp, char *err, size_t errlen);
+/* [INCLUDES] and jail.d/ files, after the main file (config_include.c). */
+int config_read_includes(struct config *cfg, char *err, size_t errlen);
+/* In report mode an error (rc < 0, text in err) is printed, counted and
+ * the load goes on (0); otherwise rc is passed through. */
+int config_keep_going(struct config *cfg, int rc, const char *err);
 
 #endif

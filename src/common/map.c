@@ -642,6 +642,41 @@ static int valid_domain(const char *s)
 	return 1;
 }
 
+/* The names of a "/file/name" list item (white space or commas between
+ * them, # comments), added as literal domains. */
+static int domlist_file(struct domlist *dl, const char *path, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (fp == NULL) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && getline(&line, &cap, fp) >= 0) {
+		line[strcspn(line, "#")] = '\0';
+		char **items = config_list(line);
+		for (size_t i = 0; rc == 0 && items[i] != NULL; i++) {
+			char *it = items[i];
+			size_t len = strlen(it);
+			if (len > 1 && it[len - 1] == '.')
+				it[len - 1] = '\0';
+			if (!valid_domain(it)) {
+				snprintf(err, errlen, "%s: bad domain '%s'", path, items[i]);
+				rc = -1;
+			} else {
+				table_put(dl->literal, str_lower(it), "");
+			}
+		}
+		config_list_free(items);
+	}
+	free(line);
+	fclose(fp);
+	return rc;
+}
+
 struct domlist *domlist_open(const char *value, char *err, size_t errlen)
 {
 	struct domlist *dl = xcalloc(1, sizeof(*dl));
@@ -654,6 +689,11 @@ struct domlist *domlist_open(const char *value, char *err, size_t errlen)
 	dl->maps.maps = xcalloc(count, sizeof(*dl->maps.maps));
 	for (size_t i = 0; i < count; i++) {
 		char *it = items[i];
+		if (it[0] == '/') {	/* a file of names, as Postfix's match lists */
+			if (domlist_file(dl, it, err, errlen) < 0)
+				goto fail;
+			continue;
+		}
 		if (is_map_spec(it)) {
 			struct map *m = map_open(it, 0, err, errlen);
 			if (m == NULL)

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "common/map.h"
 #include "common/util.h"
 #include "mail/resolve.h"
@@ -95,8 +96,28 @@ static int addr_parse(const struct resolver *r, const char *in, struct addr *a)
 
 static int is_local_domain(const struct resolver *r, const char *domain)
 {
-	return domain[0] == '\0' || strcmp(domain, "localhost") == 0 ||
-	    domlist_match(r->mydest, domain);
+	if (domain[0] == '\0' || strcmp(domain, "localhost") == 0)
+		return 1;
+	if (!domlist_match(r->mydest, domain))
+		return 0;
+	/* mydestination wins, with Postfix's (trivial-rewrite's) warnings */
+	if (domlist_match(r->valias_dom, domain))
+		log_warn("do not list domain %s in BOTH mydestination and virtual_alias_domains",
+		    domain);
+	if (domlist_match(r->vmbox_dom, domain))
+		log_warn("do not list domain %s in BOTH mydestination and virtual_mailbox_domains",
+		    domain);
+	return 1;
+}
+
+int resolve_is_final(const struct resolver *r, const char *addr)
+{
+	struct addr a;
+
+	if (r == NULL || addr == NULL || addr_parse(r, addr, &a) < 0)
+		return 0;
+	return is_local_domain(r, a.domain) || domlist_match(r->valias_dom, a.domain) ||
+	    domlist_match(r->vmbox_dom, a.domain);
 }
 
 /* Lookup "local@domain" in a map list. */

@@ -45,6 +45,11 @@ void resolve_free(struct resolver *r);
 enum resolve_class resolve_check(const struct resolver *r, const char *addr,
     const char **table);
 
+/* 1 if addr's domain is one mailwarden is the final destination for
+ * (mydestination or localhost, virtual_alias_domains,
+ * virtual_mailbox_domains: Postfix's RESOLVE_CLASS_FINAL), else 0. */
+int resolve_is_final(const struct resolver *r, const char *addr);
+
 /* One final destination after alias expansion. */
 enum dest_kind {
 	DEST_MAILDIR,		/* deliver into path (a Maildir, ends in '/') */

@@ -13,4 +13,7 @@ int master_run(struct config *cfg, const char *config_path);
 /* check-config (check.c): each subsystem's checks beyond the config file's
  * own, from one table; 0, or -1 and err naming file, line and key. */
 int master_check(const struct config *cfg, char *err, size_t errlen);
+/* `mailwarden check-config`: every error of the file and of each
+ * subsystem's checks to stderr, their count at the end; exit status. */
+int master_check_config(const char *path);
 #endif

@@ -17,6 +17,7 @@
 #ifndef MW_RESTRICT_H
 #define MW_RESTRICT_H
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 struct config;
@@ -48,6 +49,9 @@ extern const struct restriction_list restriction_lists[RL_COUNT];
 /* check-config: every list of the table parses for every listener role;
  * 0, or -1 and "FILE, line N: key: why". */
 int restrict_lists_check(const struct config *cfg, char *err, size_t errlen);
+/* check-config's report: every list that does not parse, as
+ * "mailwarden: error: ..." lines on out; their number. */
+int restrict_lists_report(const struct config *cfg, FILE *out);
 
 /* rDNS state of the client, computed by the engine at connect. */
 enum policy_name_status { NAME_OK, NAME_NOTFOUND, NAME_TEMPFAIL };
@@ -69,6 +73,8 @@ struct policy_ctx {
 	const char *sender;		/* NULL before MAIL; "" for <> */
 	const char *rcpt;		/* NULL before RCPT */
 	int rcpt_is_ours;		/* local, virtual or alias domain */
+	int sender_is_final;		/* we are the final destination of the */
+	int rcpt_is_final;		/* domain (reject_unknown_*_domain skip it) */
 	int rcpt_known;			/* resolve says it exists (reject_unlisted_recipient) */
 	const char *rcpt_table;		/* "virtual mailbox table" etc. for the 550 text */
 	const char *proto;		/* "SMTP" / "ESMTP" */

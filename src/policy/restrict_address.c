@@ -3,7 +3,8 @@
  * (reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname,
  * reject_non_fqdn_sender / _recipient) and existence in the DNS
  * (reject_unknown_helo_hostname: A, AAAA or MX; reject_unknown_sender_domain
- * / _recipient_domain: MX, else A or AAAA, nullMX refused). Texts and codes
+ * / _recipient_domain: MX, else A or AAAA, nullMX refused; not for the
+ * domains we are the final destination for, as Postfix). Texts and codes
  * as Postfix's smtpd_check.c; a temporary DNS failure gives 450 through the
  * *_tempfail_action (defer_if_permit by default), never a 5xx.
  */
@@ -200,14 +201,16 @@ enum policy_result r_unknown_sender_domain(struct rstate *st, const struct ritem
 {
 	const char *s = st->c->sender;
 
-	return s == NULL || *s == '\0' ? POLICY_DUNNO : unknown_address(st, s, 1);
+	if (s == NULL || *s == '\0' || st->c->sender_is_final)
+		return POLICY_DUNNO;
+	return unknown_address(st, s, 1);
 }
 
 enum policy_result r_unknown_recipient_domain(struct rstate *st, const struct ritem *it)
 {
 	const struct policy_ctx *c = st->c;
 
-	if (c->rcpt == NULL || *c->rcpt == '\0' || c->rcpt_is_ours)
+	if (c->rcpt == NULL || *c->rcpt == '\0' || c->rcpt_is_final)
 		return POLICY_DUNNO;
 	return unknown_address(st, c->rcpt, 0);
 }

@@ -18,22 +18,47 @@ const struct restriction_list restriction_lists[RL_COUNT] = {
 	{ RL_DATA,      "smtpd_data_restrictions",      STAGE_DATA },
 };
 
-int restrict_lists_check(const struct config *cfg, char *err, size_t errlen)
+/* Parse every list of every role; each failure goes to out (if not NULL,
+ * and the walk goes on) or err (and it stops). The number of failures. */
+static int walk(const struct config *cfg, FILE *out, char *err, size_t errlen)
 {
-	char why[512];
+	char why[512], msg[1024];
+	int n = 0;
 
 	for (size_t k = 0; k < RL_COUNT; k++) {
 		const char *key = restriction_lists[k].key;
 		for (int r = 0; r < CONFIG_NROLES; r++) {
-			struct restrictions *rs = restrictions_parse(cfg, key,
-			    config_get_role(cfg, config_role_names[r], key), why, sizeof(why));
-			if (rs == NULL) {
-				snprintf(err, errlen, "%s, line %d: %s: %s", config_path(cfg),
-				    config_line(cfg, key), key, why);
-				return -1;
+			const char *v = config_get_role(cfg, config_role_names[r], key);
+			if (r > 0 && v == config_get(cfg, key))
+				continue;	/* the global list again: checked */
+			struct restrictions *rs = restrictions_parse(cfg, key, v, why, sizeof(why));
+			if (rs != NULL) {
+				restrictions_free(rs);
+				continue;
 			}
-			restrictions_free(rs);
+			if (v == config_get(cfg, key))
+				snprintf(msg, sizeof(msg), "%s, line %d: %s: %s", config_path(cfg),
+				    config_line(cfg, key), key, why);
+			else	/* an override or a role's default */
+				snprintf(msg, sizeof(msg), "%s: %s/inet/%s: %s", config_path(cfg),
+				    config_role_names[r], key, why);
+			n++;
+			if (out == NULL) {
+				snprintf(err, errlen, "%s", msg);
+				return n;
+			}
+			fprintf(out, "mailwarden: error: %s\n", msg);
 		}
 	}
-	return 0;
+	return n;
+}
+
+int restrict_lists_check(const struct config *cfg, char *err, size_t errlen)
+{
+	return walk(cfg, NULL, err, errlen) > 0 ? -1 : 0;
+}
+
+int restrict_lists_report(const struct config *cfg, FILE *out)
+{
+	return walk(cfg, out, NULL, 0);
 }

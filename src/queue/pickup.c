@@ -341,8 +341,12 @@ static int drop_queue(const char *name, struct drop *d, uid_t uid, const char *s
 	int rc_ = -1;
 
 	now = clock_wall_ts();
-	for (size_t i = 0; i < d->nrcpt; i++)
-		rc[i].addr = d->rcpt[i];
+	for (size_t i = 0; i < d->nrcpt; i++) {
+		/* a bare name gets @myorigin, as Postfix's cleanup appends it */
+		char *q = str_at_origin(d->rcpt[i], config_get(P.cfg, "myorigin"));
+		free(d->rcpt[i]);
+		rc[i].addr = d->rcpt[i] = q;
+	}
 	env.arrival_sec = now.tv_sec;
 	env.arrival_usec = now.tv_nsec / 1000;
 	env.client_name = "localhost";

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
+#include "mail/resolve.h"
 #include "policy/restrict.h"
 #include "smtp/check.h"
 #include "smtp/cleanup.h"
@@ -125,7 +126,9 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 	c->sender_login_maps = s->eng->sender_login_maps;
 	c->helo = s->helo;
 	c->sender = s->sender;
+	c->sender_is_final = resolve_is_final(s->eng->resolver, s->sender);
 	c->rcpt = rcpt;
+	c->rcpt_is_final = resolve_is_final(s->eng->resolver, rcpt);
 	c->proto = s->esmtp ? "ESMTP" : "SMTP";
 	c->queue_id = "NOQUEUE";
 	c->nrcpt = (unsigned)s->nrcpt;

@@ -172,6 +172,24 @@ static void unban_at(struct wjail *w, size_t i, int forget)
 	f2blog_ban(w->j->name, "Unban", &b.net);
 }
 
+/* fail2ban's word for why addr is ignored (filter.py's _inIgnoreIPList
+ * order): "ignoreself rule", "ip" (ignoreip), "dns" (an ignoreip name). */
+static const char *ignore_source(const struct wjail *w, const char *addr)
+{
+	struct net a;
+	char why[64];
+
+	if (net_parse_net(addr, &a, why, sizeof(why)) < 0)
+		return "ip";
+	for (size_t i = 0; w->j->ignoreself && i < w->wd->nself; i++)
+		if (net_contains(&w->wd->selfs[i], &a))
+			return "ignoreself rule";
+	for (size_t i = 0; i < w->j->nignore; i++)
+		if (net_contains(&w->j->ignore[i], &a) || net_contains(&a, &w->j->ignore[i]))
+			return "ip";
+	return jailrt_is_ignored(w->rt, &a) ? "dns" : "ip";
+}
+
 void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, long t,
     const char *source, const char *text)
 {
@@ -193,7 +211,8 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 		return;
 	}
 	if (r == JRT_IGNORED) {
-		f2blog_log("INFO", "fail2ban.filter", "[%s] Ignore %s by ip", w->j->name, addr);
+		f2blog_log("INFO", "fail2ban.filter", "[%s] Ignore %s by %s", w->j->name, addr,
+		    ignore_source(w, addr));
 		return;
 	}
 	if (r != JRT_COUNTED && r != JRT_BAN && r != JRT_FULL)
@@ -320,8 +339,9 @@ static int restore_one(const struct store_ban *sb, void *arg)
 	if (net_parse_net(sb->prefix, &net, err, sizeof(err)) < 0 || net.plen == 0)
 		return 0;
 	if (jailrt_is_ignored(r->w->rt, &net)) {
-		f2blog_log("NOTICE", "fail2ban.actions", "[%s] Not restoring ban of %s: ignoreip",
-		    r->w->j->name, sb->prefix);
+		/* fail2ban's restoreCurrentBans: inIgnoreIPList(log_ignore=True) */
+		f2blog_log("INFO", "fail2ban.filter", "[%s] Ignore %s by %s", r->w->j->name,
+		    sb->prefix, ignore_source(r->w, sb->prefix));
 		return 0;
 	}
 	struct jailrt_ban *b = jailrt_ban_add(r->w->rt, &net, sb->start, sb->bantime, sb->count, 1);
@@ -354,9 +374,11 @@ void ban_restore(struct wjail *w)
 	 * in force count for nothing): replayed from the store */
 	if (store_failure_since(st, j->name, (long)clock_wall() - j->findtime + 1, replay_one, w) < 0)
 		log_warn("store: %s", store_error(st));
+	/* fail2ban logs nothing of the kind (its counters do not survive a
+	 * restart): a line in the mail log only, never a Found line */
 	if (w->rt->nreplayed)
-		f2blog_log("INFO", "fail2ban.jail", "[%s] Restored %zu failure(s) of %zu address(es)",
-		    j->name, w->rt->nreplayed, jailrt_current_failed(w->rt, (long)clock_wall()));
+		log_info("warden: jail %s: %zu failure(s) within findtime restored from the store",
+		    j->name, w->rt->nreplayed);
 }
 
 /* Once a minute: what the caps did since their first warning. */

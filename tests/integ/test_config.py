@@ -90,6 +90,8 @@ def test_bad_time_value(cdir):
     ("relayhost", "[unclosed.example"),
     ("transport_maps", "texthash:/nonexistent/transport"),
     ("syslog_facility", "mailz"),
+    ("virtual_uid_maps", "static:vmail"),       # Postfix needs a number (issue 15)
+    ("virtual_gid_maps", "static:mail"),
 ])
 def test_bad_values(cdir, key, value):
     lines = base_lines(cdir) + [f"{key} = {value}"]
@@ -227,3 +229,68 @@ def test_usage_errors(cdir):
     r = subprocess.run([BIN, "--no-such-option"], capture_output=True, text=True, timeout=20,
                        stdin=subprocess.DEVNULL)
     assert r.returncode != 0
+
+
+def test_every_error_in_one_run(cdir):
+    """check-config goes on after an error (issue 15): unknown keys, bad
+    values, a bad override, a bad section header, a missing map and a
+    subsystem's check are all reported, each with file and line, then
+    their count; exit status 1."""
+    lines = base_lines(cdir) + [
+        "biff = no",                                    # 11
+        "smtpd_timeout = soon",                         # 12
+        "submission/inet/smtpd_timeout = never",        # 13
+        f"transport_maps = texthash:{cdir}/nope",       # 14
+        "smtpd_tls_security_level = encrypt",           # 15: engine check (no cert)
+        "readme_directory = /usr/share/doc/postfix",    # 16
+        "[bad",                                         # 17
+        "x = 1",
+    ]
+    conf = write_conf(cdir, lines)
+    rc, out = check(conf)
+    assert rc == 1, out
+    for line, key in ((11, "biff"), (12, "smtpd_timeout"), (13, "submission/inet/smtpd_timeout"),
+                      (14, "transport_maps"), (16, "readme_directory"), (17, "bad section")):
+        assert re.search(rf"{re.escape(conf)}, line {line}: {re.escape(key)}", out), (key, out)
+    assert "smtpd_tls_cert_file" in out, out
+    assert re.search(rf"mailwarden: 7 errors in {re.escape(conf)}$", out.strip()), out
+    # the server itself still stops at the first
+    r = subprocess.run([BIN, "-c", conf], capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode != 0 and "line 11: biff" in r.stderr and "smtpd_timeout" not in r.stderr
+
+
+def test_params_n_prints_what_the_file_sets(cdir):
+    """`mailwarden params -n` is `postconf -n`: the keys the file sets,
+    sorted, as written ($name kept, continuation lines joined), then the
+    per-listener overrides; nothing defaulted."""
+    lines = base_lines(cdir) + ["myorigin = $mydomain", "smtpd_banner = $myhostname ESMTP",
+                                "  (continued)", "submission/inet/smtpd_tls_security_level = may"]
+    conf = write_conf(cdir, lines)
+    r = subprocess.run([BIN, "-c", conf, "params", "-n"], capture_output=True, text=True,
+                       timeout=20, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert "myorigin = $mydomain" in out, out
+    assert "smtpd_banner = $myhostname ESMTP (continued)" in out, out
+    assert out[-1] == "submission/inet/smtpd_tls_security_level = may", out
+    names = [l.split(" = ")[0] for l in out[:-1]]
+    assert names == sorted(names) and len(names) == 11, names
+    assert not any(l.startswith("smtpd_timeout") for l in out), out
+
+
+def test_every_bad_restriction_list_in_one_run(cdir):
+    """Each restriction list that does not parse is its own error, an
+    override named as ROLE/inet/KEY; one run, the count at the end."""
+    lines = base_lines(cdir) + [
+        "smtpd_helo_restrictions = reject_no_such_thing",             # 11
+        "smtpd_sender_restrictions = permit, reject_also_unknown",    # 12
+        "submission/inet/smtpd_client_restrictions = bogus_check",    # 13
+    ]
+    conf = write_conf(cdir, lines)
+    rc, out = check(conf)
+    assert rc == 1, out
+    assert f"{conf}, line 11: smtpd_helo_restrictions: unknown restriction 'reject_no_such_thing'" in out
+    assert f"{conf}, line 12: smtpd_sender_restrictions: unknown restriction 'reject_also_unknown'" in out
+    assert f"{conf}: submission/inet/smtpd_client_restrictions: unknown restriction 'bogus_check'" in out
+    assert out.strip().endswith(f"mailwarden: 3 errors in {conf}"), out

@@ -162,3 +162,20 @@ def test_root_plain_binary(make_server):
     body = open(a[0], "rb").read().decode()
     assert 'From: "Dr. \\"Root\\"" <root@' in body, body
     s.wait_log(r"pickup\[\d+\]: [0-9A-F]+: uid=0 from=<root@")
+
+
+def test_bare_recipient_gets_myorigin_from_mailname(make_server, tmp_path):
+    """Debian's myorigin = /etc/mailname: the file's first line is the
+    origin (not the literal path), and `sendmail alice` goes to
+    alice@$myorigin as Postfix's cleanup appends it (before: @localhost)."""
+    mailname = tmp_path / "mailname"
+    mailname.write_text("example.com\n")
+    os.chmod(tmp_path, 0o755)
+    s = make_server(extra=[f"myorigin = {mailname}"])
+    p = subprocess.run([BIN, "-c", s.conf, "sendmail", "alice"],
+                       input=b"Subject: bare\n\nhi\n", capture_output=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+    a = s.wait_delivered("alice@example.com", 1)
+    body = open(a[0], "rb").read().decode()
+    assert re.search(r"^From: root@example\.com$", body, re.M), body
+    s.wait_log(r"pickup\[\d+\]: [0-9A-F]+: uid=0 from=<root@example\.com>")

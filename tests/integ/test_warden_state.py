@@ -27,7 +27,13 @@ def test_failure_counters_survive_restart(warden_server):
     st = status(s)
     # the log was not read again (position kept): nothing counted twice
     assert "Currently banned:\t0\n" in st and "Total failed:\t0\n" in st, st
-    assert re.search(r"\[sshd\] Restored 2 failure\(s\) of 1 address\(es\)", read(s.wlog))
+    # the fail2ban log has only fail2ban's lines (issue 15): the two Found
+    # lines of before, none for the restored counters; the mail log says it
+    log = read(s.wlog)
+    assert len(re.findall(r"\[sshd\] Found 192\.0\.2\.31 - ", log)) == 2, log
+    assert "Restored" not in log, log
+    assert re.search(r"warden: jail sshd: 2 failure\(s\) within findtime restored from the store",
+                     s.log()), s.log()[-2000:]
     # maxretry = 3: the third failure, after the restart, bans
     ssh_fail(s.auth, "192.0.2.31")
     wait_for(lambda: "Banned IP list:\t192.0.2.31\n" in status(s), what="ban after restart")
@@ -118,6 +124,19 @@ def test_ignoreip_host_names_are_resolved(make_server, tmp_path):
     assert re.search(r"WARNING \[sshd\] ignoreip nosuch\.invalid: .*; not ignored$", log, re.M)
     # failures of localhost from the log are ignored too; others are banned
     ssh_fail(str(auth), "127.0.0.1")
+    ssh_fail(str(auth), "203.0.113.9")
     ssh_fail(str(auth), "192.0.2.44")
     wait_for(lambda: "Banned IP list:\t192.0.2.44\n" in status(s), what="ban")
     assert "127.0.0.1" not in status(s)
+    # fail2ban's ignore lines (filter.py): a name's address "by dns", a
+    # network of ignoreip "by ip"
+    log = read(str(wlog))
+    assert re.search(r"\[sshd\] Ignore 127\.0\.0\.1 by dns$", log, re.M), log
+    assert re.search(r"\[sshd\] Ignore 203\.0\.113\.9 by ip$", log, re.M), log
+
+
+def test_ignoreself_is_logged_as_fail2ban_does(warden_server):
+    s = warden_server
+    ssh_fail(s.auth, "127.0.0.1")
+    wait_for(lambda: re.search(r"\[sshd\] Ignore 127\.0\.0\.1 by ignoreself rule$",
+                               read(s.wlog), re.M), what="the ignoreself line")

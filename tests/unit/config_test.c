@@ -470,6 +470,56 @@ static void test_includes(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* check-config's load: every error printed and counted, a bad value
+ * replaced by its default, a file of names and myorigin's file read. */
+static void test_report_and_files(void **state)
+{
+	char dir[] = "/tmp/config_test.XXXXXX", path[512], err[1024] = "";
+	assert_non_null(mkdtemp(dir));
+	put(dir, "mailname", "mx.example.org\nignored\n");
+	put(dir, "domains", "# ours\nexample.org, example.net\nEXAMPLE.info.\n");
+	char text[2048];
+	snprintf(text, sizeof(text), "biff = no\nsmtpd_timeout = soon\n"
+	    "bogus/inet/smtpd_timeout = 1\nmyorigin = %s/mailname\n"
+	    "mydestination = localhost, %s/domains\nsmtpd_recipient_limit = -5\n"
+	    "virtual_uid_maps = static:vmail\n[bad\nx = 1\n[ok]\ny = 2\n", dir, dir);
+	put(dir, "main.conf", text);
+	snprintf(path, sizeof(path), "%s/main.conf", dir);
+	assert_null(config_load(path, err, sizeof(err)));	/* the server: the first */
+	assert_non_null(strstr(err, "line 1: biff: unknown parameter"));
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&out, &len);
+	int nerr = 0;
+	struct config *cfg = config_load_report(path, mem, &nerr);
+	fclose(mem);
+	assert_non_null(cfg);
+	assert_int_equal(nerr, 6);
+	const char *want[] = { "line 1: biff:", "line 2: smtpd_timeout:", "line 3: bogus/inet",
+	    "line 6: smtpd_recipient_limit:", "line 7: virtual_uid_maps: 'static:vmail'",
+	    "line 8: bad section header" };
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+		if (strstr(out, want[i]) == NULL)
+			fail_msg("%s missing from:\n%s", want[i], out);
+	assert_int_equal(config_get_time(cfg, "smtpd_timeout"), 300);	/* the default */
+	assert_string_equal(config_get(cfg, "myorigin"), "mx.example.org");
+	struct domlist *dl = domlist_open(config_get(cfg, "mydestination"), err, sizeof(err));
+	assert_non_null(dl);
+	assert_true(domlist_match(dl, "example.net") && domlist_match(dl, "example.info"));
+	assert_false(domlist_match(dl, "ours"));
+	domlist_free(dl);
+	assert_int_equal(config_nsections(cfg), 1);	/* [ok]; the bad one's body is skipped */
+	config_free(cfg);
+	free(out);
+	put(dir, "domains", "not_a domain!\n");
+	char v[600];
+	snprintf(v, sizeof(v), "%s/domains", dir);
+	assert_null(domlist_open(v, err, sizeof(err)));
+	assert_non_null(strstr(err, "bad domain"));
+	snprintf(v, sizeof(v), "rm -rf %s", dir);
+	assert_int_equal(system(v), 0);
+}
+
 static void test_man_page_in_sync(void **state)
 {
 	char *gen = NULL;
@@ -516,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_includes),
+		cmocka_unit_test(test_report_and_files),
 		cmocka_unit_test(test_man_page_in_sync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -453,6 +453,21 @@ static void test_dns_pending(void **state)
 	assert_string_equal(reply, "450 4.1.8 <a@slow.test>: Sender address rejected: Domain not found");
 	restrictions_free(r);
 	policy_ctx_clear(&c);
+	/* our own (final destination) domain: no lookup, whatever the DNS says */
+	lookups = 0;
+	c.sender_is_final = 1;
+	assert_int_equal(run("smtpd_sender_restrictions", "reject_unknown_sender_domain", &c, reply), POLICY_DUNNO);
+	c.sender_is_final = 0;
+	c.rcpt = "b@slow.test";
+	c.rcpt_is_final = 1;
+	assert_int_equal(run("smtpd_recipient_restrictions", "reject_unknown_recipient_domain", &c, reply), POLICY_DUNNO);
+	assert_int_equal(lookups, 0);
+	c.rcpt_is_final = 0;
+	c.rcpt_is_ours = 1;	/* relay_domains: accepted, not final: looked up */
+	assert_int_equal(run("smtpd_recipient_restrictions", "reject_unknown_recipient_domain", &c, reply), POLICY_PENDING);
+	c.rcpt = NULL;
+	c.rcpt_is_ours = 0;
+	policy_ctx_clear(&c);
 	/* helo that does not resolve */
 	c.helo = "nx.test";
 	assert_int_equal(run("smtpd_helo_restrictions", "reject_unknown_helo_hostname", &c, reply), POLICY_DEFER);
