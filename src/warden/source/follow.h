@@ -41,6 +41,8 @@ void follow_poll(struct follower *f);
 /* Save every file's position (inode, offset) to the store now. The
  * follower also does this itself about once a second after reading. */
 void follow_save(struct follower *f);
+/* 1 if a file has more to read than this loop turn took (a flood). */
+int follow_busy(const struct follower *f);
 /* Paths followed, open or waiting to appear (for `status`: File list);
  * *paths lives until the next call or follow_free(). */
 size_t follow_files(struct follower *f, const char ***paths);
