@@ -61,10 +61,18 @@ static int reading(const struct warden *wd)
 	return 0;
 }
 
+/*
+ * The idle hook of an open transaction: nothing while the flood lasts
+ * (the failures are counted, their rows queued in the store), then the
+ * queued rows BAN_FLUSH_ROWS a loop turn (a few ms: `status` and the
+ * engine's events are not held up), then the commit.
+ */
+#define BAN_FLUSH_ROWS 2048
 static void commit_idle(void *arg)
 {
 	struct warden *wd = arg;
-	if (wd->in_txn && reading(wd) && clock_mono_ms() - txn_began < BAN_TXN_MAX_MS) {
+	if (wd->in_txn && clock_mono_ms() - txn_began < BAN_TXN_MAX_MS &&
+	    (reading(wd) || store_failure_flush(wd->st, BAN_FLUSH_ROWS) > 0)) {
 		loop_at_idle(commit_idle, wd);	/* after the follower's next turn */
 		return;
 	}
@@ -207,7 +215,7 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 {
 	struct net net, a;
 	long count = 0, now = (long)clock_wall();
-	char err[256], when[32];
+	char err[256];
 	struct jailrt_ban *old;
 	enum jailrt_result r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count,
 	    err, sizeof(err));
@@ -235,10 +243,15 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 		*(full ? &w->refuse_warned : &w->evict_warned) = 1;
 		*(full ? &w->refused_told : &w->evicted_told) += 1;
 	}
-	struct tm tm;
-	time_t tt = t;
-	localtime_r(&tt, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	static long when_t = -1;	/* the second `when` holds (log lines come in order) */
+	static char when[32];
+	if (t != when_t) {
+		struct tm tm;
+		time_t tt = t;
+		localtime_r(&tt, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		when_t = t;
+	}
 	f2blog_log("INFO", "fail2ban.filter", "[%s] Found %s - %s", w->j->name, addr, when);
 	struct store_failure f = { t, w->j->name, addr, source, text };
 	txn_need(w->wd);

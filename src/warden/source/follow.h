@@ -21,8 +21,9 @@ struct store;
 struct follower;
 struct journal_src;
 
-/* Called for each complete line (without the '\n'), on the loop thread.
- * path is the file's path, or "journal" for the journal source. */
+/* Called for each complete line (without the '\n'; line[len] is '\0'), on
+ * the loop thread. path is the file's path, or "journal" for the journal
+ * source. */
 typedef void follow_line_fn(void *arg, const char *path, const char *line, size_t len);
 
 /* A follower delivering to fn. st may be NULL (no saved positions).
