@@ -3,7 +3,8 @@
  * and print what it found (lines, matched, ignored, missed, failures per
  * address), and with --maxretry/--findtime which addresses would be
  * banned. --json-lines (hidden, for the compat test) prints one JSON
- * object per line instead; --now EPOCH fixes the clock.
+ * object per line instead; --now EPOCH fixes the clock (else it is the
+ * time the scan starts, read once).
  *
  * A regular file is read with mmap and, for a filter whose lines are
  * independent (filter_stateful() is 0), cut at line ends into one piece
@@ -485,7 +486,7 @@ int cli_scan(int argc, char **argv)
 	const char *log = NULL, *spec = NULL;
 	const char *dirs[8];
 	int nd = 0, json = 0, maxretry = 0, rc = 0, journal = 0, builtin_only = 0;
-	int threads = 0, prefilter = 1;
+	int threads = 0, prefilter = 1, now_fixed = 0;
 	long findtime = 600;
 	char err[1024];
 
@@ -505,8 +506,10 @@ int cli_scan(int argc, char **argv)
 			findtime = atol(argv[++i]);
 		else if (strcmp(a, "--threads") == 0 && i + 1 < argc)
 			threads = atoi(argv[++i]);
-		else if (strcmp(a, "--now") == 0 && i + 1 < argc)
+		else if (strcmp(a, "--now") == 0 && i + 1 < argc) {
 			clock_fix_wall((time_t)atoll(argv[++i]));
+			now_fixed = 1;
+		}
 		else if (strcmp(a, "--filter-dir") == 0 && i + 1 < argc) {
 			if (nd < 5)
 				dirs[nd++] = argv[++i];
@@ -528,6 +531,10 @@ int cli_scan(int argc, char **argv)
 		usage();
 		return 1;
 	}
+	/* one "now" for the whole scan, its start (the dates without a year
+	 * or day are placed by it): read once, not once a line */
+	if (!now_fixed)
+		clock_fix_wall((double)clock_wall());
 	for (int i = 0; default_dirs[i] && !builtin_only; i++)
 		dirs[nd++] = default_dirs[i];
 	dirs[nd] = NULL;
