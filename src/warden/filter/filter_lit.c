@@ -17,6 +17,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LIT_AVX2 1
+#endif
 
 #include "common/util.h"
 #include "warden/filter/filter.h"
@@ -221,9 +225,48 @@ size_t filter_lit_derive(const char *pcre, char *out, size_t outlen)
 	return bn;
 }
 
+#ifdef LIT_AVX2
+/*
+ * lit_find()'s first pass, 32 start positions at a time (AVX2): 1 if found
+ * at a start below the returned *next, which is where the caller goes on.
+ */
+__attribute__((target("avx2")))
+static int lit_find32(const char *s, size_t last, const char *lit, size_t ln, size_t *next)
+{
+	const __m256i f = _mm256_set1_epi8(lit[0]), l = _mm256_set1_epi8(lit[ln - 1]);
+	size_t i = 0;
+	for (; i + 32 <= last + 1; i += 32) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(s + i + ln - 1));
+		unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_and_si256(
+		    _mm256_cmpeq_epi8(a, f), _mm256_cmpeq_epi8(b, l)));
+		while (m) {
+			unsigned bit = (unsigned)__builtin_ctz(m);
+			if (memcmp(s + i + bit + 1, lit + 1, ln - 2) == 0)
+				return 1;
+			m &= m - 1;
+		}
+	}
+	*next = i;
+	return 0;
+}
+
+/* 1 if the CPU has AVX2 (asked once). */
+static int have_avx2(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		__builtin_cpu_init();
+		known = __builtin_cpu_supports("avx2") ? 1 : 0;
+	}
+	return known;
+}
+#endif
+
 /*
  * Does s[0..n) contain lit (len ln >= 1)? Compares the first and last
- * bytes 16 positions at a time, then the whole literal where both agree.
+ * bytes 32 (AVX2) or 16 positions at a time, then the whole literal where
+ * both agree.
  */
 static int lit_find(const char *s, size_t n, const char *lit, size_t ln)
 {
@@ -233,6 +276,10 @@ static int lit_find(const char *s, size_t n, const char *lit, size_t ln)
 		return memchr(s, lit[0], n) != NULL;
 	size_t last = n - ln;	/* last start position */
 	size_t i = 0;
+#ifdef LIT_AVX2
+	if (last >= 31 && have_avx2() && lit_find32(s, last, lit, ln, &i))
+		return 1;
+#endif
 #if defined(__SSE2__)
 	const __m128i f = _mm_set1_epi8(lit[0]), l = _mm_set1_epi8(lit[ln - 1]);
 	for (; i + 16 <= last + 1; i += 16) {
