@@ -154,6 +154,8 @@ static void fail_window(struct jailrt_fail *f, long t, long findtime)
 	size_t k = 0;
 	while (k < f->n && f->times[k] <= t - findtime)
 		k++;
+	if (k == 0)
+		return;		/* (times is NULL before the first) */
 	memmove(f->times, f->times + k, (f->n - k) * sizeof(*f->times));
 	f->n -= k;
 }
