@@ -33,7 +33,7 @@
 #include "warden/filter/filter.h"
 
 #define SCAN_MAXHOSTS 65536
-#define SCAN_HASH (SCAN_MAXHOSTS * 2)	/* open addressing, power of 2 */
+#define SCAN_HASH0 1024			/* first hash size; doubles at half full */
 #define SCAN_BLOCK (1 << 20)		/* read the log in blocks this big */
 #define SCAN_MAXLINE 65536		/* longer lines are cut here */
 #define SCAN_MAXTHREADS 16
@@ -49,10 +49,17 @@ struct host_count {
 	int banned;
 };
 
+/* A hash slot: the host's hash, and its index into h + 1 (0 = empty). */
+struct scan_slot {
+	unsigned hash;
+	int idx;
+};
+
 struct scan {
 	struct host_count *h;		/* in order of first failure */
 	int nh, cap;
-	int *slot;			/* hash: index into h + 1, 0 = empty */
+	struct scan_slot *slot;		/* open addressing, mask + 1 of them */
+	unsigned mask;
 };
 
 static const char *const default_dirs[] = {
@@ -90,16 +97,42 @@ static unsigned hash_str(const char *s)
 	return h;
 }
 
+/* Double the hash (it stays small enough for the cache: a probe is a
+ * miss otherwise, and the merge of the threads' failures is serial). */
+static void hash_grow(struct scan *sc)
+{
+	unsigned mask = sc->mask ? sc->mask * 2 + 1 : SCAN_HASH0 - 1;
+	struct scan_slot *slot = xcalloc((size_t)mask + 1, sizeof(*slot));
+	for (unsigned i = 0; sc->slot && i <= sc->mask; i++) {
+		if (sc->slot[i].idx == 0)
+			continue;
+		unsigned j = sc->slot[i].hash & mask;
+		while (slot[j].idx)
+			j = (j + 1) & mask;
+		slot[j] = sc->slot[i];
+	}
+	free(sc->slot);
+	sc->slot = slot;
+	sc->mask = mask;
+}
+
 static struct host_count *count_host(struct scan *sc, const char *host)
 {
-	unsigned hv = hash_str(host), i = hv & (SCAN_HASH - 1);
-	for (; sc->slot[i]; i = (i + 1) & (SCAN_HASH - 1)) {
-		struct host_count *hc = &sc->h[sc->slot[i] - 1];
-		if (hc->hash == hv && strcmp(hc->host, host) == 0)
+	unsigned hv = hash_str(host), i = hv & sc->mask;
+	for (; sc->slot[i].idx; i = (i + 1) & sc->mask) {
+		if (sc->slot[i].hash != hv)
+			continue;
+		struct host_count *hc = &sc->h[sc->slot[i].idx - 1];
+		if (strcmp(hc->host, host) == 0)
 			return hc;
 	}
 	if (sc->nh >= SCAN_MAXHOSTS)
 		return NULL;
+	if ((unsigned)(sc->nh + 1) * 2 > sc->mask + 1) {
+		hash_grow(sc);
+		for (i = hv & sc->mask; sc->slot[i].idx; i = (i + 1) & sc->mask)
+			;
+	}
 	if (sc->nh >= sc->cap) {
 		sc->cap = sc->cap ? sc->cap * 2 : 256;
 		sc->h = xrealloc(sc->h, sizeof(*sc->h) * (size_t)sc->cap);
@@ -108,7 +141,7 @@ static struct host_count *count_host(struct scan *sc, const char *host)
 	memset(hc, 0, sizeof(*hc));
 	hc->host = xstrdup(host);
 	hc->hash = hv;
-	sc->slot[i] = sc->nh;
+	sc->slot[i] = (struct scan_slot){ hv, sc->nh };
 	return hc;
 }
 
@@ -550,7 +583,8 @@ int cli_scan(int argc, char **argv)
 		filter_free(f);
 		return 1;
 	}
-	struct scan sc = { NULL, 0, 0, xcalloc(SCAN_HASH, sizeof(int)) };
+	struct scan sc = { NULL, 0, 0, NULL, 0 };
+	hash_grow(&sc);
 	struct scan_run r = { f, &sc, json, journal, maxretry, findtime, 0, 0, 0, 0 };
 	struct stat sb;
 	if (fp == stdin || fstat(fileno(fp), &sb) < 0 || !S_ISREG(sb.st_mode) ||
