@@ -25,6 +25,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "cli/cli.h"
 #include "common/buf.h"
@@ -342,10 +345,106 @@ static int piece_prime(struct piece *pc)
 	return 0;
 }
 
+/* Keep line pc->nlines's result h (a failure: its host and user). */
+static void piece_tally(struct piece *pc, const struct filter_hit *h)
+{
+	if (h->result == FILTER_IGNORED) {
+		pc->nign++;
+		return;
+	}
+	if (h->result != FILTER_FAIL) {
+		pc->nmiss++;
+		return;
+	}
+	if (pc->nhits >= pc->cap) {
+		pc->cap = pc->cap ? pc->cap * 2 : 1024;
+		pc->hits = xrealloc(pc->hits, sizeof(*pc->hits) * pc->cap);
+	}
+	struct scan_hit *x = &pc->hits[pc->nhits++];
+	x->line = pc->nlines;
+	x->time = h->time;
+	x->host = pc->arena.len;
+	buf_append(&pc->arena, h->host, strlen(h->host) + 1);
+	x->user = (size_t)-1;
+	if (h->has_user) {
+		x->user = pc->arena.len;
+		buf_append(&pc->arena, h->user, strlen(h->user) + 1);
+	}
+}
+
+/* Number of '\n' in [p, e): 16 bytes at a time (SSE2), then bytes. */
+static long count_lines(const char *p, const char *e)
+{
+	long n = 0;
+#if defined(__SSE2__)
+	const __m128i nl = _mm_set1_epi8('\n');
+	for (; e - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		n += __builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)));
+	}
+#endif
+	for (; p < e; p++)
+		n += *p == '\n';
+	return n;
+}
+
+/*
+ * The date a line at ls without its own takes: the nearest dated line
+ * before it, back to from (the lines before from are done), fed to the
+ * filter, which keeps it. Those lines lack the scan key: misses, whose
+ * date is all the filter keeps of them.
+ */
+static void date_before(struct piece *pc, const char *from, const char *ls)
+{
+	struct filter_hit h;
+	while (ls > from) {
+		const char *p = prev_line(from, ls);
+		match_one(pc->f, pc->journal, p, line_len(p, ls - 1), &h);
+		if (h.has_date)
+			return;
+		ls = p;
+	}
+}
+
+/*
+ * The piece's lines through the filter, only those holding the scan key
+ * (searched for over the whole piece); the others are misses, and
+ * their dates are read only when a candidate without its own needs one.
+ * Same results as feeding every line (filter_scan_key()).
+ */
+static void piece_scan_key(struct piece *pc, const char *key, size_t klen)
+{
+	struct filter_hit h;
+	const char *p = pc->beg, *done = pc->beg;
+	while (p < pc->end) {
+		const char *k = filter_lit_search(p, (size_t)(pc->end - p), key, klen);
+		const char *ls = k ? k : pc->end;
+		while (ls > p && ls[-1] != '\n')
+			ls--;
+		long skipped = count_lines(p, ls);
+		pc->nlines += skipped;
+		pc->nmiss += skipped;
+		if (k == NULL)
+			break;
+		const char *nl = memchr(k, '\n', (size_t)(pc->end - k));	/* whole lines */
+		pc->nlines++;
+		match_one(pc->f, pc->journal, ls, line_len(ls, nl), &h);
+		if (!h.has_date && ls > p) {	/* the skipped lines' last date, then again */
+			date_before(pc, p, ls);
+			match_one(pc->f, pc->journal, ls, line_len(ls, nl), &h);
+		}
+		piece_tally(pc, &h);
+		p = nl + 1;
+		drop_behind(&done, p);
+	}
+}
+
 static void *piece_run(void *arg)
 {
 	struct piece *pc = arg;
 	struct filter_hit h;
+	size_t klen;
+	const char *key;
 
 	pc->f = filter_load(pc->spec, pc->dirs, pc->err, sizeof(pc->err));
 	if (pc->f == NULL) {
@@ -357,6 +456,10 @@ static void *piece_run(void *arg)
 		pc->failed = 1;
 		return NULL;
 	}
+	if (!pc->journal && (key = filter_scan_key(pc->f, &klen)) != NULL) {
+		piece_scan_key(pc, key, klen);
+		return NULL;
+	}
 	const char *done = pc->beg;
 	for (const char *p = pc->beg; p < pc->end;) {
 		const char *nl = memchr(p, '\n', (size_t)(pc->end - p));
@@ -364,26 +467,7 @@ static void *piece_run(void *arg)
 		pc->nlines++;
 		match_one(pc->f, pc->journal, p, line_len(p, nl), &h);
 		p = nl + 1;
-		if (h.result == FILTER_IGNORED)
-			pc->nign++;
-		else if (h.result != FILTER_FAIL)
-			pc->nmiss++;
-		else {
-			if (pc->nhits >= pc->cap) {
-				pc->cap = pc->cap ? pc->cap * 2 : 1024;
-				pc->hits = xrealloc(pc->hits, sizeof(*pc->hits) * pc->cap);
-			}
-			struct scan_hit *x = &pc->hits[pc->nhits++];
-			x->line = pc->nlines;
-			x->time = h.time;
-			x->host = pc->arena.len;
-			buf_append(&pc->arena, h.host, strlen(h.host) + 1);
-			x->user = (size_t)-1;
-			if (h.has_user) {
-				x->user = pc->arena.len;
-				buf_append(&pc->arena, h.user, strlen(h.user) + 1);
-			}
-		}
+		piece_tally(pc, &h);
 	}
 	return NULL;
 }
