@@ -590,8 +590,9 @@ static int scan_file(struct scan_run *r, int fd, size_t size, int threads,
 	size_t whole = size;
 	while (whole > 0 && map[whole - 1] != '\n')
 		whole--;
-	int nt = filter_stateful(r->f) ? 1 : scan_nthreads(threads, whole);
-	if (nt <= 1 || scan_pieces(r, map, whole, nt, spec, dirs, prefilter) != 0)
+	/* one piece too goes through scan_pieces (its whole-piece search) */
+	int nt = filter_stateful(r->f) ? 0 : scan_nthreads(threads, whole);
+	if (nt < 1 || whole == 0 || scan_pieces(r, map, whole, nt, spec, dirs, prefilter) != 0)
 		scan_map(r, map, whole);
 	scan_map(r, map + whole, size - whole);
 	munmap(map, size);
