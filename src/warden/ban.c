@@ -59,7 +59,7 @@ void ban_commit(void *arg)
  * are not held up), then the commit.
  */
 #define BAN_TXN_MAX_MS 3000
-#define BAN_QUIET_MS 20
+#define BAN_QUIET_MS 100
 #define BAN_FLUSH_ROWS 2048
 static uint64_t txn_began;	/* clock_mono_ms() at store_begin */
 static uint64_t last_fail;	/* ... at the last failure queued */
