@@ -3,7 +3,8 @@
  * and print what it found (lines, matched, ignored, missed, failures per
  * address), and with --maxretry/--findtime which addresses would be
  * banned. --json-lines (hidden, for the compat test) prints one JSON
- * object per line instead; --now EPOCH fixes the clock.
+ * object per line instead; --now EPOCH fixes the clock (else it is the
+ * time the scan starts, read once).
  *
  * A regular file is read with mmap and, for a filter whose lines are
  * independent (filter_stateful() is 0), cut at line ends into one piece
@@ -24,6 +25,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "cli/cli.h"
 #include "common/buf.h"
@@ -32,7 +36,7 @@
 #include "warden/filter/filter.h"
 
 #define SCAN_MAXHOSTS 65536
-#define SCAN_HASH (SCAN_MAXHOSTS * 2)	/* open addressing, power of 2 */
+#define SCAN_HASH0 1024			/* first hash size; doubles at half full */
 #define SCAN_BLOCK (1 << 20)		/* read the log in blocks this big */
 #define SCAN_MAXLINE 65536		/* longer lines are cut here */
 #define SCAN_MAXTHREADS 16
@@ -48,10 +52,17 @@ struct host_count {
 	int banned;
 };
 
+/* A hash slot: the host's hash, and its index into h + 1 (0 = empty). */
+struct scan_slot {
+	unsigned hash;
+	int idx;
+};
+
 struct scan {
 	struct host_count *h;		/* in order of first failure */
 	int nh, cap;
-	int *slot;			/* hash: index into h + 1, 0 = empty */
+	struct scan_slot *slot;		/* open addressing, mask + 1 of them */
+	unsigned mask;
 };
 
 static const char *const default_dirs[] = {
@@ -89,16 +100,42 @@ static unsigned hash_str(const char *s)
 	return h;
 }
 
+/* Double the hash (it stays small enough for the cache: a probe is a
+ * miss otherwise, and the merge of the threads' failures is serial). */
+static void hash_grow(struct scan *sc)
+{
+	unsigned mask = sc->mask ? sc->mask * 2 + 1 : SCAN_HASH0 - 1;
+	struct scan_slot *slot = xcalloc((size_t)mask + 1, sizeof(*slot));
+	for (unsigned i = 0; sc->slot && i <= sc->mask; i++) {
+		if (sc->slot[i].idx == 0)
+			continue;
+		unsigned j = sc->slot[i].hash & mask;
+		while (slot[j].idx)
+			j = (j + 1) & mask;
+		slot[j] = sc->slot[i];
+	}
+	free(sc->slot);
+	sc->slot = slot;
+	sc->mask = mask;
+}
+
 static struct host_count *count_host(struct scan *sc, const char *host)
 {
-	unsigned hv = hash_str(host), i = hv & (SCAN_HASH - 1);
-	for (; sc->slot[i]; i = (i + 1) & (SCAN_HASH - 1)) {
-		struct host_count *hc = &sc->h[sc->slot[i] - 1];
-		if (hc->hash == hv && strcmp(hc->host, host) == 0)
+	unsigned hv = hash_str(host), i = hv & sc->mask;
+	for (; sc->slot[i].idx; i = (i + 1) & sc->mask) {
+		if (sc->slot[i].hash != hv)
+			continue;
+		struct host_count *hc = &sc->h[sc->slot[i].idx - 1];
+		if (strcmp(hc->host, host) == 0)
 			return hc;
 	}
 	if (sc->nh >= SCAN_MAXHOSTS)
 		return NULL;
+	if ((unsigned)(sc->nh + 1) * 2 > sc->mask + 1) {
+		hash_grow(sc);
+		for (i = hv & sc->mask; sc->slot[i].idx; i = (i + 1) & sc->mask)
+			;
+	}
 	if (sc->nh >= sc->cap) {
 		sc->cap = sc->cap ? sc->cap * 2 : 256;
 		sc->h = xrealloc(sc->h, sizeof(*sc->h) * (size_t)sc->cap);
@@ -107,7 +144,7 @@ static struct host_count *count_host(struct scan *sc, const char *host)
 	memset(hc, 0, sizeof(*hc));
 	hc->host = xstrdup(host);
 	hc->hash = hv;
-	sc->slot[i] = sc->nh;
+	sc->slot[i] = (struct scan_slot){ hv, sc->nh };
 	return hc;
 }
 
@@ -308,10 +345,106 @@ static int piece_prime(struct piece *pc)
 	return 0;
 }
 
+/* Keep line pc->nlines's result h (a failure: its host and user). */
+static void piece_tally(struct piece *pc, const struct filter_hit *h)
+{
+	if (h->result == FILTER_IGNORED) {
+		pc->nign++;
+		return;
+	}
+	if (h->result != FILTER_FAIL) {
+		pc->nmiss++;
+		return;
+	}
+	if (pc->nhits >= pc->cap) {
+		pc->cap = pc->cap ? pc->cap * 2 : 1024;
+		pc->hits = xrealloc(pc->hits, sizeof(*pc->hits) * pc->cap);
+	}
+	struct scan_hit *x = &pc->hits[pc->nhits++];
+	x->line = pc->nlines;
+	x->time = h->time;
+	x->host = pc->arena.len;
+	buf_append(&pc->arena, h->host, strlen(h->host) + 1);
+	x->user = (size_t)-1;
+	if (h->has_user) {
+		x->user = pc->arena.len;
+		buf_append(&pc->arena, h->user, strlen(h->user) + 1);
+	}
+}
+
+/* Number of '\n' in [p, e): 16 bytes at a time (SSE2), then bytes. */
+static long count_lines(const char *p, const char *e)
+{
+	long n = 0;
+#if defined(__SSE2__)
+	const __m128i nl = _mm_set1_epi8('\n');
+	for (; e - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		n += __builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)));
+	}
+#endif
+	for (; p < e; p++)
+		n += *p == '\n';
+	return n;
+}
+
+/*
+ * The date a line at ls without its own takes: the nearest dated line
+ * before it, back to from (the lines before from are done), fed to the
+ * filter, which keeps it. Those lines lack the scan key: misses, whose
+ * date is all the filter keeps of them.
+ */
+static void date_before(struct piece *pc, const char *from, const char *ls)
+{
+	struct filter_hit h;
+	while (ls > from) {
+		const char *p = prev_line(from, ls);
+		match_one(pc->f, pc->journal, p, line_len(p, ls - 1), &h);
+		if (h.has_date)
+			return;
+		ls = p;
+	}
+}
+
+/*
+ * The piece's lines through the filter, only those holding the scan key
+ * (searched for over the whole piece); the others are misses, and
+ * their dates are read only when a candidate without its own needs one.
+ * Same results as feeding every line (filter_scan_key()).
+ */
+static void piece_scan_key(struct piece *pc, const char *key, size_t klen)
+{
+	struct filter_hit h;
+	const char *p = pc->beg, *done = pc->beg;
+	while (p < pc->end) {
+		const char *k = filter_lit_search(p, (size_t)(pc->end - p), key, klen);
+		const char *ls = k ? k : pc->end;
+		while (ls > p && ls[-1] != '\n')
+			ls--;
+		long skipped = count_lines(p, ls);
+		pc->nlines += skipped;
+		pc->nmiss += skipped;
+		if (k == NULL)
+			break;
+		const char *nl = memchr(k, '\n', (size_t)(pc->end - k));	/* whole lines */
+		pc->nlines++;
+		match_one(pc->f, pc->journal, ls, line_len(ls, nl), &h);
+		if (!h.has_date && ls > p) {	/* the skipped lines' last date, then again */
+			date_before(pc, p, ls);
+			match_one(pc->f, pc->journal, ls, line_len(ls, nl), &h);
+		}
+		piece_tally(pc, &h);
+		p = nl + 1;
+		drop_behind(&done, p);
+	}
+}
+
 static void *piece_run(void *arg)
 {
 	struct piece *pc = arg;
 	struct filter_hit h;
+	size_t klen;
+	const char *key;
 
 	pc->f = filter_load(pc->spec, pc->dirs, pc->err, sizeof(pc->err));
 	if (pc->f == NULL) {
@@ -323,6 +456,10 @@ static void *piece_run(void *arg)
 		pc->failed = 1;
 		return NULL;
 	}
+	if (!pc->journal && (key = filter_scan_key(pc->f, &klen)) != NULL) {
+		piece_scan_key(pc, key, klen);
+		return NULL;
+	}
 	const char *done = pc->beg;
 	for (const char *p = pc->beg; p < pc->end;) {
 		const char *nl = memchr(p, '\n', (size_t)(pc->end - p));
@@ -330,26 +467,7 @@ static void *piece_run(void *arg)
 		pc->nlines++;
 		match_one(pc->f, pc->journal, p, line_len(p, nl), &h);
 		p = nl + 1;
-		if (h.result == FILTER_IGNORED)
-			pc->nign++;
-		else if (h.result != FILTER_FAIL)
-			pc->nmiss++;
-		else {
-			if (pc->nhits >= pc->cap) {
-				pc->cap = pc->cap ? pc->cap * 2 : 1024;
-				pc->hits = xrealloc(pc->hits, sizeof(*pc->hits) * pc->cap);
-			}
-			struct scan_hit *x = &pc->hits[pc->nhits++];
-			x->line = pc->nlines;
-			x->time = h.time;
-			x->host = pc->arena.len;
-			buf_append(&pc->arena, h.host, strlen(h.host) + 1);
-			x->user = (size_t)-1;
-			if (h.has_user) {
-				x->user = pc->arena.len;
-				buf_append(&pc->arena, h.user, strlen(h.user) + 1);
-			}
-		}
+		piece_tally(pc, &h);
 	}
 	return NULL;
 }
@@ -472,8 +590,9 @@ static int scan_file(struct scan_run *r, int fd, size_t size, int threads,
 	size_t whole = size;
 	while (whole > 0 && map[whole - 1] != '\n')
 		whole--;
-	int nt = filter_stateful(r->f) ? 1 : scan_nthreads(threads, whole);
-	if (nt <= 1 || scan_pieces(r, map, whole, nt, spec, dirs, prefilter) != 0)
+	/* one piece too goes through scan_pieces (its whole-piece search) */
+	int nt = filter_stateful(r->f) ? 0 : scan_nthreads(threads, whole);
+	if (nt < 1 || whole == 0 || scan_pieces(r, map, whole, nt, spec, dirs, prefilter) != 0)
 		scan_map(r, map, whole);
 	scan_map(r, map + whole, size - whole);
 	munmap(map, size);
@@ -485,7 +604,7 @@ int cli_scan(int argc, char **argv)
 	const char *log = NULL, *spec = NULL;
 	const char *dirs[8];
 	int nd = 0, json = 0, maxretry = 0, rc = 0, journal = 0, builtin_only = 0;
-	int threads = 0, prefilter = 1;
+	int threads = 0, prefilter = 1, now_fixed = 0;
 	long findtime = 600;
 	char err[1024];
 
@@ -505,8 +624,10 @@ int cli_scan(int argc, char **argv)
 			findtime = atol(argv[++i]);
 		else if (strcmp(a, "--threads") == 0 && i + 1 < argc)
 			threads = atoi(argv[++i]);
-		else if (strcmp(a, "--now") == 0 && i + 1 < argc)
+		else if (strcmp(a, "--now") == 0 && i + 1 < argc) {
 			clock_fix_wall((time_t)atoll(argv[++i]));
+			now_fixed = 1;
+		}
 		else if (strcmp(a, "--filter-dir") == 0 && i + 1 < argc) {
 			if (nd < 5)
 				dirs[nd++] = argv[++i];
@@ -528,6 +649,10 @@ int cli_scan(int argc, char **argv)
 		usage();
 		return 1;
 	}
+	/* one "now" for the whole scan, its start (the dates without a year
+	 * or day are placed by it): read once, not once a line */
+	if (!now_fixed)
+		clock_fix_wall((double)clock_wall());
 	for (int i = 0; default_dirs[i] && !builtin_only; i++)
 		dirs[nd++] = default_dirs[i];
 	dirs[nd] = NULL;
@@ -543,7 +668,8 @@ int cli_scan(int argc, char **argv)
 		filter_free(f);
 		return 1;
 	}
-	struct scan sc = { NULL, 0, 0, xcalloc(SCAN_HASH, sizeof(int)) };
+	struct scan sc = { NULL, 0, 0, NULL, 0 };
+	hash_grow(&sc);
 	struct scan_run r = { f, &sc, json, journal, maxretry, findtime, 0, 0, 0, 0 };
 	struct stat sb;
 	if (fp == stdin || fstat(fileno(fp), &sb) < 0 || !S_ISREG(sb.st_mode) ||

@@ -25,6 +25,8 @@
 #include "warden/store/store.h"
 #include "warden/warden_int.h"
 
+static struct loop_timer quiet;	/* commit_idle()'s wait for a quiet moment */
+
 void ban_commit(void *arg)
 {
 	struct warden *wd = arg;
@@ -40,6 +42,64 @@ void ban_commit(void *arg)
 	if (wd->in_txn && store_commit(wd->st) < 0)
 		log_warn("store: %s", store_error(wd->st));
 	wd->in_txn = 0;
+	loop_timer_clear(&quiet);
+}
+
+/*
+ * While a followed file still has lines waiting (a flood), the turn's
+ * transaction stays open for up to BAN_TXN_MAX_MS: each commit rewrites
+ * every index page the turn touched, so 200 failures a commit cost three
+ * times what 100,000 do. A crash loses no line: the positions roll back
+ * with the failures. The failures are counted at once, their rows queued
+ * in the store. A few are committed as soon as the file is read (as
+ * before: counted means stored by the next loop turn). A flood's
+ * (BAN_FLUSH_ROWS or more) wait until no failure came for BAN_QUIET_MS
+ * (the writer may be slower than us: between its writes), then go
+ * BAN_FLUSH_ROWS a loop turn (a few ms: `status` and the engine's events
+ * are not held up), then the commit.
+ */
+#define BAN_TXN_MAX_MS 3000
+#define BAN_QUIET_MS 100
+#define BAN_FLUSH_ROWS 2048
+static uint64_t txn_began;	/* clock_mono_ms() at store_begin */
+static uint64_t last_fail;	/* ... at the last failure queued */
+static size_t txn_fails;	/* failures queued in this transaction */
+static struct loop_timer quiet = { 0, (size_t)-1, NULL, NULL };	/* (declared above) */
+
+/* Does a followed file of wd have more to read (its turn's budget ran out)? */
+static int reading(const struct warden *wd)
+{
+	for (size_t i = 0; i < wd->njails; i++)
+		if (wd->jails[i].fol && follow_busy(wd->jails[i].fol))
+			return 1;
+	return 0;
+}
+
+/* The open transaction's hook (at idle, or its quiet timer). */
+static void commit_idle(void *arg)
+{
+	struct warden *wd = arg;
+	uint64_t now = clock_mono_ms();
+	if (!wd->in_txn)
+		return;
+	if (now - txn_began < BAN_TXN_MAX_MS) {
+		if (reading(wd)) {
+			loop_at_idle(commit_idle, wd);	/* after the follower's next turn */
+			return;
+		}
+		if (txn_fails >= BAN_FLUSH_ROWS) {	/* a flood: else commit now */
+			if (now - last_fail < BAN_QUIET_MS) {
+				loop_timer_set(&quiet, BAN_QUIET_MS - (now - last_fail), commit_idle,
+				    wd);
+				return;
+			}
+			if (store_failure_flush(wd->st, BAN_FLUSH_ROWS) > 0) {
+				loop_at_idle(commit_idle, wd);
+				return;
+			}
+		}
+	}
+	ban_commit(wd);
 }
 
 static void txn_need(struct warden *wd)
@@ -48,7 +108,9 @@ static void txn_need(struct warden *wd)
 		return;
 	if (store_begin(wd->st) == 0) {
 		wd->in_txn = 1;
-		loop_at_idle(ban_commit, wd);
+		txn_began = clock_mono_ms();
+		txn_fails = 0;
+		loop_at_idle(commit_idle, wd);
 	}
 }
 
@@ -195,7 +257,7 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 {
 	struct net net, a;
 	long count = 0, now = (long)clock_wall();
-	char err[256], when[32];
+	char err[256];
 	struct jailrt_ban *old;
 	enum jailrt_result r = jailrt_failure(w->rt, addr, user, auth, t, now, &net, &count,
 	    err, sizeof(err));
@@ -224,15 +286,22 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 		*(full ? &w->refuse_warned : &w->evict_warned) = 1;
 		*(full ? &w->refused_told : &w->evicted_told) += 1;
 	}
-	struct tm tm;
-	time_t tt = t;
-	localtime_r(&tt, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	static long when_t = -1;	/* the second `when` holds (log lines come in order) */
+	static char when[32];
+	if (t != when_t) {
+		struct tm tm;
+		time_t tt = t;
+		localtime_r(&tt, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		when_t = t;
+	}
 	f2blog_log("INFO", "fail2ban.filter", "[%s] Found %s - %s", w->j->name, addr, when);
 	struct store_failure f = { t, w->j->name, addr, source, text };
 	txn_need(w->wd);
 	if (store_failure_add(w->wd->st, &f) < 0)
 		log_warn("store: %s", store_error(w->wd->st));
+	last_fail = clock_mono_ms();
+	txn_fails++;
 	if (r == JRT_BAN)
 		do_ban(w, &net, count, user, text, addr);
 }

@@ -39,6 +39,7 @@ void jailrt_free(struct jailrt *r)
 		return;
 	for (struct jailrt_fail *f = r->oldest, *next; f; f = next) {
 		next = f->newer;
+		free(f->times);
 		free(f);
 	}
 	free(r->fhash);
@@ -112,6 +113,7 @@ static void fail_del(struct jailrt *r, struct jailrt_fail *f)
 	struct jailrt_fail **p = fail_slot(r, &f->net);
 	*p = f->hnext;
 	list_unlink(r, f);
+	free(f->times);
 	free(f);
 	r->nfails--;
 }
@@ -133,10 +135,10 @@ static void fhash_grow(struct jailrt *r)
 	r->capfhash = cap;
 }
 
-static struct jailrt_fail *fail_new(struct jailrt *r, const struct net *net, size_t cap)
+static struct jailrt_fail *fail_new(struct jailrt *r, const struct net *net)
 {
 	fhash_grow(r);
-	struct jailrt_fail *f = xcalloc(1, sizeof(*f) + cap * sizeof(long));
+	struct jailrt_fail *f = xcalloc(1, sizeof(*f));
 	f->net = *net;
 	struct jailrt_fail **b = &r->fhash[net_hash(net, r->seed) & (r->capfhash - 1)];
 	f->hnext = *b;
@@ -152,6 +154,8 @@ static void fail_window(struct jailrt_fail *f, long t, long findtime)
 	size_t k = 0;
 	while (k < f->n && f->times[k] <= t - findtime)
 		k++;
+	if (k == 0)
+		return;		/* (times is NULL before the first) */
 	memmove(f->times, f->times + k, (f->n - k) * sizeof(*f->times));
 	f->n -= k;
 }
@@ -268,7 +272,7 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 			fail_del(r, r->oldest);
 			r->evicted++;
 		}
-		f = fail_new(r, net, cap);
+		f = fail_new(r, net);
 	} else if (f != r->newest) {
 		list_unlink(r, f);
 		list_push(r, f);
@@ -277,6 +281,10 @@ enum jailrt_result jailrt_failure(struct jailrt *r, const char *addr, const char
 	if (f->n == cap) {	/* full: keep the newest cap - 1 */
 		memmove(f->times, f->times + 1, (cap - 1) * sizeof(long));
 		f->n--;
+	}
+	if (f->n == f->cap) {	/* room for one more, doubling up to cap */
+		f->cap = f->cap ? (2 * f->cap < cap ? 2 * f->cap : cap) : (cap < 4 ? cap : 4);
+		f->times = xrealloc(f->times, f->cap * sizeof(*f->times));
 	}
 	/* Keep the times in order even when a log line arrives late. */
 	size_t k = f->n;

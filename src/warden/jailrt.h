@@ -27,8 +27,8 @@ struct jailrt_ban {
 struct jailrt_fail {
 	struct net net;
 	struct jailrt_fail *hnext, *older, *newer;
-	size_t n;
-	long times[];		/* oldest first, at most maxretry */
+	size_t n, cap;		/* times used, allocated (grows up to maxretry) */
+	long *times;		/* oldest first, at most maxretry */
 };
 
 /* Lockout-proof allowance: AUTH failures of addr with login not counted

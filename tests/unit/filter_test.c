@@ -217,6 +217,42 @@ static void test_prefilter(void **state)
 	filter_free(f);
 }
 
+/* The prefilter's search (SSE2/AVX2 blocks, then byte by byte) against
+ * memmem: every literal length, subject length and position, with near
+ * misses (first and last bytes right, the middle wrong) around it. */
+static void test_lit_search(void **state)
+{
+	static const char *const lits[] = { "ab", "a-b", "warning:", "]: SASL LOGIN authentication failed" };
+	static struct filter f;		/* only its lits are read */
+	char subj[200];
+
+	f.lits.nfail = 1;
+	for (size_t k = 0; k < sizeof(lits) / sizeof(lits[0]); k++) {
+		size_t ln = strlen(lits[k]);
+		memcpy(f.lits.fail[0].s, lits[k], ln + 1);
+		f.lits.fail[0].len = ln;
+		for (size_t n = 0; n < sizeof(subj); n++) {
+			for (size_t at = 0; at <= n + 1; at++) {	/* at == n + 1: absent */
+				memset(subj, 'x', n);
+				for (size_t q = 0; q + ln <= n; q += ln + 3) {	/* near misses */
+					subj[q] = lits[k][0];
+					subj[q + ln - 1] = lits[k][ln - 1];
+				}
+				if (at + ln <= n)
+					memcpy(subj + at, lits[k], ln);
+				int want = memmem(subj, n, lits[k], ln) != NULL;
+				if (filter_lit_candidate(&f, "", 0, subj, n) != want)
+					fail_msg("literal \"%s\", %zu bytes, at %zu: want %d", lits[k], n, at,
+					    want);
+				/* the same split at every point: across the date's junction */
+				size_t cut = at % (n + 1);
+				assert_int_equal(filter_lit_candidate(&f, subj, cut, subj + cut, n - cut),
+				    want);
+			}
+		}
+	}
+}
+
 /* One detector over consecutive stamps (its hour cache) across the CET
  * DST changes of 2005 (Mar 27 02:00 -> 03:00, Oct 30 03:00 -> 02:00). */
 static void test_date_hours(void **state)
@@ -584,6 +620,7 @@ int main(void)
 		cmocka_unit_test_setup(test_date_hours, setup),
 		cmocka_unit_test_setup(test_lit_derive, setup),
 		cmocka_unit_test_setup(test_prefilter, setup),
+		cmocka_unit_test_setup(test_lit_search, setup),
 		cmocka_unit_test_setup(test_maxlines, setup),
 		cmocka_unit_test_setup(test_mlfid, setup),
 		cmocka_unit_test_setup(test_builtin_injection, setup),

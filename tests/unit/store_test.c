@@ -1,8 +1,8 @@
 /*
  * store_test — the ban engine's SQLite state: schema creation and
  * version checks, WAL mode, bans (live list, history count, removal),
- * failures, log positions, purge, errors carrying SQLite's message, and
- * the once-only import of fail2ban's dbfile.
+ * failures (queued inside a transaction), log positions, purge, errors
+ * carrying SQLite's message, and the once-only import of fail2ban's dbfile.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +195,70 @@ static void test_failures(void **state)
 	store_close(st);
 }
 
+/* A row counted from the database on a second connection (committed only). */
+static int committed_failures(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int n = -1;
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM failures", -1, &q, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Inside a transaction failures are queued: reads see them, flush and
+ * commit write them, a rollback drops them. */
+static void test_failure_queue(void **state)
+{
+	struct store *st = open_ok(dbpath);
+	struct seen s = { "", 0 };
+	char addr[32], line[64];
+
+	int base = committed_failures();
+	assert_int_equal(store_begin(st), 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(addr, sizeof(addr), "203.0.113.%d", i % 2);
+		snprintf(line, sizeof(line), "line %d", i);
+		struct store_failure f = { 1000 + i, "queue", addr, "/var/log/q.log", line };
+		assert_int_equal(store_failure_add(st, &f), 0);
+	}
+	assert_int_equal(store_failure_flush(st, 2), 1);	/* 2 written, 3 queued */
+	assert_int_equal(store_failure_list(st, "203.0.113.1", fail_cb, &s), 0);
+	assert_string_equal(s.text, "1001 queue 203.0.113.1 /var/log/q.log [line 1];"
+	    "1003 queue 203.0.113.1 /var/log/q.log [line 3];");
+	assert_int_equal(store_failure_flush(st, 0), 0);	/* the read flushed all */
+	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(committed_failures(), base + 5);
+
+	/* rolled back: neither the written nor the queued rows stay */
+	assert_int_equal(store_begin(st), 0);
+	struct store_failure g = { 2000, "queue", "203.0.113.9", "journal", "x" };
+	assert_int_equal(store_failure_add(st, &g), 0);
+	assert_int_equal(store_failure_flush(st, 0), 0);
+	assert_int_equal(store_failure_add(st, &g), 0);
+	assert_int_equal(store_rollback(st), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_failure_list(st, "203.0.113.9", fail_cb, &s), 0);
+	assert_int_equal(s.n, 0);
+
+	/* committed: stays; queued in a transaction still open at close: gone,
+	 * as an uncommitted row always was */
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_failure_add(st, &g), 0);
+	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(store_begin(st), 0);
+	struct store_failure h = { 2001, "queue", "203.0.113.9", "journal", "y" };
+	assert_int_equal(store_failure_add(st, &h), 0);
+	assert_int_equal(committed_failures(), base + 6);
+	store_close(st);
+	assert_int_equal(committed_failures(), base + 6);
+}
+
 static void test_logpos(void **state)
 {
 	struct store *st = open_ok(":memory:");
@@ -322,6 +386,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bans),
 		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_failure_queue),
 		cmocka_unit_test(test_logpos),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_f2b_import),

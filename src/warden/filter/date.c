@@ -49,6 +49,7 @@ struct hour_cache {
 
 struct date_detector {
 	int none;
+	int line_start;	/* dates only after <= 2 non-word bytes at line start */
 	int n;
 	struct date_tmpl t[DATE_MAXT];
 	pcre2_match_data *md;
@@ -377,10 +378,13 @@ struct date_detector *date_new(const char *dp, char *err, size_t errlen)
 
 	if (dp == NULL || *dp == '\0' || strcmp(dp, "{^LN-BEG}") == 0) {
 		int start = dp != NULL && *dp != '\0';
+		/* every default template then opens with ^(?:\W{0,2})? or ^ */
+		d->line_start = start;
 		for (size_t i = 0; rc == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 			rc = add_tmpl(d, defaults[i], start, NULL, NULL, err, errlen);
 	} else if (strcmp(dp, "{NONE}") == 0) {
 		d->none = 1;
+		d->line_start = 1;
 	} else {
 		char *copy = xstrdup(dp), *save = NULL;
 		for (char *l = strtok_r(copy, "\n", &save); rc == 0 && l;
@@ -691,6 +695,11 @@ int date_find(struct date_detector *d, const char *line, size_t len,
 		memcpy(d->h_text, line, d->h_len);
 	}
 	return 1;
+}
+
+int date_line_start(const struct date_detector *d)
+{
+	return d->line_start;
 }
 
 int date_parse(const char *pattern, const char *text, time_t *t)

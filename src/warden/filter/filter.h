@@ -87,6 +87,19 @@ enum filter_result filter_match_time(struct filter *f, const char *line,
 void filter_set_prefilter(struct filter *f, int on);
 /* 1 if lines are prefiltered. */
 int filter_prefilter_on(struct filter *f);
+/*
+ * A byte string every line the filter can match contains, as it is in
+ * the file (the date not cut out), for a caller that searches a whole
+ * buffer and feeds only the lines holding it: a literal every match
+ * needs, less up to two leading non-word bytes (a {^LN-BEG} date may sit
+ * there). NULL when lines cannot be skipped that way (no such literal,
+ * the prefilter off, multi-line state, an ignoreregex run first, dates
+ * anywhere in the line); every line must be fed then.
+ */
+const char *filter_scan_key(struct filter *f, size_t *len);
+/* memmem() for such a key (the prefilter's SIMD search): the first
+ * occurrence of lit[0..ln) in s[0..n), or NULL. */
+const char *filter_lit_search(const char *s, size_t n, const char *lit, size_t ln);
 /* 1 if matching one line depends on earlier lines (maxlines > 1 or
  * <F-MLFID>): such a log cannot be split between threads. */
 int filter_stateful(struct filter *f);
@@ -133,6 +146,9 @@ void date_free(struct date_detector *d);
  */
 int date_find(struct date_detector *d, const char *line, size_t len,
     size_t *start, size_t *end, time_t *t);
+/* 1 if every date d finds starts within a line's first 2 bytes, after
+ * nothing but non-word bytes ({^LN-BEG}), or it finds none ({NONE}). */
+int date_line_start(const struct date_detector *d);
 /* Parse one strftime-style pattern directly (for tests); -1 if no match. */
 int date_parse(const char *pattern, const char *text, time_t *t);
 #endif

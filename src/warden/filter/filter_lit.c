@@ -12,10 +12,15 @@
  * any top-level inline flag such as (?i) or (?x), counts; a character
  * followed by a quantifier that allows zero of it is dropped.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LIT_AVX2 1
 #endif
 
 #include "common/util.h"
@@ -221,18 +226,67 @@ size_t filter_lit_derive(const char *pcre, char *out, size_t outlen)
 	return bn;
 }
 
+#ifdef LIT_AVX2
 /*
- * Does s[0..n) contain lit (len ln >= 1)? Compares the first and last
- * bytes 16 positions at a time, then the whole literal where both agree.
+ * lit_pos()'s first pass, 32 start positions at a time (AVX2): the
+ * literal's offset if it starts below the returned *next, which is where
+ * the caller goes on; else (size_t)-1.
  */
-static int lit_find(const char *s, size_t n, const char *lit, size_t ln)
+__attribute__((target("avx2")))
+static size_t lit_pos32(const char *s, size_t last, const char *lit, size_t ln, size_t *next)
+{
+	const __m256i f = _mm256_set1_epi8(lit[0]), l = _mm256_set1_epi8(lit[ln - 1]);
+	size_t i = 0;
+	for (; i + 32 <= last + 1; i += 32) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(s + i + ln - 1));
+		unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_and_si256(
+		    _mm256_cmpeq_epi8(a, f), _mm256_cmpeq_epi8(b, l)));
+		while (m) {
+			unsigned bit = (unsigned)__builtin_ctz(m);
+			if (memcmp(s + i + bit + 1, lit + 1, ln - 2) == 0)
+				return i + bit;
+			m &= m - 1;
+		}
+	}
+	*next = i;
+	return (size_t)-1;
+}
+
+/* 1 if the CPU has AVX2 (asked once). */
+static int have_avx2(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		__builtin_cpu_init();
+		known = __builtin_cpu_supports("avx2") ? 1 : 0;
+	}
+	return known;
+}
+#endif
+
+/*
+ * Where s[0..n) first holds lit (len ln >= 1), or (size_t)-1. Compares
+ * the first and last bytes 32 (AVX2) or 16 positions at a time, then the
+ * whole literal where both agree.
+ */
+static size_t lit_pos(const char *s, size_t n, const char *lit, size_t ln)
 {
 	if (ln > n)
-		return 0;
-	if (ln == 1)
-		return memchr(s, lit[0], n) != NULL;
+		return (size_t)-1;
+	if (ln == 1) {
+		const char *c = memchr(s, lit[0], n);
+		return c ? (size_t)(c - s) : (size_t)-1;
+	}
 	size_t last = n - ln;	/* last start position */
 	size_t i = 0;
+#ifdef LIT_AVX2
+	if (last >= 31 && have_avx2()) {
+		size_t at = lit_pos32(s, last, lit, ln, &i);
+		if (at != (size_t)-1)
+			return at;
+	}
+#endif
 #if defined(__SSE2__)
 	const __m128i f = _mm_set1_epi8(lit[0]), l = _mm_set1_epi8(lit[ln - 1]);
 	for (; i + 16 <= last + 1; i += 16) {
@@ -243,7 +297,7 @@ static int lit_find(const char *s, size_t n, const char *lit, size_t ln)
 		while (m) {
 			unsigned bit = (unsigned)__builtin_ctz(m);
 			if (memcmp(s + i + bit + 1, lit + 1, ln - 2) == 0)
-				return 1;
+				return i + bit;
 			m &= m - 1;
 		}
 	}
@@ -251,8 +305,20 @@ static int lit_find(const char *s, size_t n, const char *lit, size_t ln)
 	for (; i <= last; i++)
 		if (s[i] == lit[0] && s[i + ln - 1] == lit[ln - 1] &&
 		    memcmp(s + i + 1, lit + 1, ln - 2) == 0)
-			return 1;
-	return 0;
+			return i;
+	return (size_t)-1;
+}
+
+/* Does s[0..n) contain lit? */
+static int lit_find(const char *s, size_t n, const char *lit, size_t ln)
+{
+	return lit_pos(s, n, lit, ln) != (size_t)-1;
+}
+
+const char *filter_lit_search(const char *s, size_t n, const char *lit, size_t ln)
+{
+	size_t at = ln ? lit_pos(s, n, lit, ln) : 0;
+	return at == (size_t)-1 ? NULL : s + at;
 }
 
 /* Is lit in a + b (b follows a directly), also across the junction? */
@@ -341,4 +407,32 @@ int filter_lit_candidate(const struct filter *f, const char *a, size_t an,
 		if (lit_in2(a, an, b, bn, L->fail[i].s, L->fail[i].len))
 			return 1;
 	return 0;
+}
+
+const char *filter_scan_key(struct filter *f, size_t *len)
+{
+	if (!f->lits.ready)
+		filter_lit_setup(f);
+	const struct filter_lits *L = &f->lits;
+	if (!L->on || L->off || L->stateful || L->nign || !date_line_start(f->date))
+		return NULL;
+	/* one literal every match holds: the failregex's if there is one
+	 * (the rarer, as a rule), else the prefregex's */
+	const struct flit *k = L->nfail == 1 ? &L->fail[0] : L->pref.len ? &L->pref : NULL;
+	if (k == NULL || k->len == 0)
+		return NULL;
+	/* the date is cut out of the subject: what stood before it (at most
+	 * two non-word bytes) may begin the literal there */
+	size_t skip = 0;
+	for (; skip < 2 && skip < k->len; skip++) {
+		unsigned char c = (unsigned char)k->s[skip];
+		if (c >= 0x80)
+			return NULL;	/* \W of a UTF-8 character: not worth it */
+		if (isalnum(c) || c == '_')
+			break;
+	}
+	if (skip == k->len)
+		return NULL;
+	*len = k->len - skip;
+	return k->s + skip;
 }

@@ -34,8 +34,8 @@ static void fd_clear(struct fdict *d)
 
 static int fd_find(const struct fdict *d, const char *name)
 {
-	for (int i = 0; i < d->n; i++)
-		if (strcmp(d->name[i], name) == 0)
+	for (int i = 0; i < d->n; i++)	/* the first byte first: no call for most */
+		if (d->name[i][0] == name[0] && strcmp(d->name[i], name) == 0)
 			return i;
 	return -1;
 }

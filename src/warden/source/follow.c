@@ -640,6 +640,14 @@ void follow_save(struct follower *f)
 		log_error("saving log positions: %s", store_error(f->st));
 }
 
+int follow_busy(const struct follower *f)
+{
+	for (size_t i = 0; i < f->nfiles; i++)
+		if (f->files[i]->pending)
+			return 1;
+	return 0;
+}
+
 size_t follow_files(struct follower *f, const char ***paths)
 {
 	free(f->paths);

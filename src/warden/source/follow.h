@@ -22,8 +22,9 @@ struct store;
 struct follower;
 struct journal_src;
 
-/* Called for each complete line (without the '\n'), on the loop thread.
- * path is the file's path, or "journal" for the journal source. */
+/* Called for each complete line (without the '\n'; line[len] is '\0'), on
+ * the loop thread. path is the file's path, or "journal" for the journal
+ * source. */
 typedef void follow_line_fn(void *arg, const char *path, const char *line, size_t len);
 
 /* A follower delivering to fn. st may be NULL (no saved positions).
@@ -48,6 +49,8 @@ void follow_poll(struct follower *f);
 /* Save every file's position (inode, offset) to the store now. The
  * follower also does this itself about once a second after reading. */
 void follow_save(struct follower *f);
+/* 1 if a file has more to read than this loop turn took (a flood). */
+int follow_busy(const struct follower *f);
 /* Paths followed, open or waiting to appear (for `status`: File list);
  * *paths lives until the next call or follow_free(). */
 size_t follow_files(struct follower *f, const char ***paths);

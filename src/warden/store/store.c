@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/util.h"
 #include "warden/store/store.h"
 
@@ -54,10 +55,22 @@ static const char schema[] =
     "CREATE TABLE logpos(path TEXT PRIMARY KEY, inode INTEGER NOT NULL,"
     "  offset INTEGER NOT NULL);";
 
+#define STORE_QUEUE_MAX 262144	/* queued failures at most (~50 MB of lines) */
+
+/* A failure added inside a transaction, waiting to be inserted: its
+ * strings are offsets into the store's queue arena. */
+struct qfail {
+	long time;
+	size_t jail, address, source, matched;
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_N];
 	char err[512];
+	struct qfail *qf;		/* queued failures; [qdone, nqf) not inserted */
+	size_t nqf, qdone, capqf;
+	struct buf qa;			/* their strings */
 };
 
 static int serr(struct store *st, const char *what)
@@ -207,9 +220,12 @@ void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	(void)store_failure_flush(st, 0);
 	for (int i = 0; i < Q_N; i++)
 		sqlite3_finalize(st->q[i]);
 	sqlite3_close(st->db);
+	free(st->qf);
+	buf_free(&st->qa);
 	free(st);
 }
 
@@ -228,11 +244,14 @@ int store_begin(struct store *st)
 
 int store_commit(struct store *st)
 {
-	return simple(st, Q_COMMIT, "COMMIT");
+	int rc = store_failure_flush(st, 0);
+	return simple(st, Q_COMMIT, "COMMIT") < 0 || rc < 0 ? -1 : 0;
 }
 
 int store_rollback(struct store *st)
 {
+	st->nqf = st->qdone = 0;	/* the queued failures were part of it */
+	buf_reset(&st->qa);
 	return simple(st, Q_ROLLBACK, "ROLLBACK");
 }
 
@@ -348,21 +367,78 @@ int store_ban_count(struct store *st, const char *jail, const char *prefix,
 	return 0;
 }
 
-int store_failure_add(struct store *st, const struct store_failure *f)
+/* Insert one failure (strings stay valid until the statement's next use). */
+static int failure_insert(struct store *st, long t, const char *jail, const char *address,
+    const char *source, const char *matched)
 {
 	sqlite3_stmt *s = prep(st, Q_FAIL_ADD);
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_int64(s, 1, f->time);
-	bind_text(s, 2, f->jail);
-	bind_text(s, 3, f->address);
-	bind_text(s, 4, f->source ? f->source : "");
-	bind_text(s, 5, f->matched ? f->matched : "");
-	return run(st, s, "adding a failure");
+	sqlite3_bind_int64(s, 1, t);
+	sqlite3_bind_text(s, 2, jail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, source ? source : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, matched ? matched : "", -1, SQLITE_STATIC);
+	int rc = run(st, s, "adding a failure");
+	sqlite3_clear_bindings(s);	/* no pointer into the queue stays bound */
+	return rc;
+}
+
+/* Copy s (NULL: "") to the queue arena: its offset; prev (an offset, or
+ * (size_t)-1) is reused when it holds the same text (jail, source). */
+static size_t queue_str(struct store *st, const char *s, size_t prev)
+{
+	size_t off = st->qa.len;
+	s = s ? s : "";
+	if (prev != (size_t)-1 && strcmp(st->qa.data + prev, s) == 0)
+		return prev;
+	buf_append(&st->qa, s, strlen(s) + 1);
+	return off;
+}
+
+int store_failure_add(struct store *st, const struct store_failure *f)
+{
+	if (sqlite3_get_autocommit(st->db))	/* no transaction: now */
+		return failure_insert(st, f->time, f->jail, f->address, f->source, f->matched);
+	if (st->qa.max == 0)
+		buf_init(&st->qa, (size_t)1 << 40);
+	if (st->nqf - st->qdone >= STORE_QUEUE_MAX && store_failure_flush(st, 0) < 0)
+		return -1;
+	if (st->nqf == st->capqf) {
+		st->capqf = st->capqf ? 2 * st->capqf : 256;
+		st->qf = xrealloc(st->qf, st->capqf * sizeof(*st->qf));
+	}
+	const struct qfail *last = st->nqf > st->qdone ? &st->qf[st->nqf - 1] : NULL;
+	struct qfail *q = &st->qf[st->nqf++];
+	q->time = f->time;
+	q->jail = queue_str(st, f->jail, last ? last->jail : (size_t)-1);
+	q->address = queue_str(st, f->address, (size_t)-1);
+	q->source = queue_str(st, f->source, last ? last->source : (size_t)-1);
+	q->matched = queue_str(st, f->matched, (size_t)-1);
+	return 0;
+}
+
+int store_failure_flush(struct store *st, size_t max)
+{
+	int rc = 0;
+	for (size_t n = 0; st->qdone < st->nqf && (max == 0 || n < max); n++) {
+		const struct qfail *q = &st->qf[st->qdone++];
+		const char *a = st->qa.data;
+		if (failure_insert(st, q->time, a + q->jail, a + q->address, a + q->source,
+		    a + q->matched) < 0)
+			rc = -1;
+	}
+	if (st->qdone == st->nqf) {
+		st->nqf = st->qdone = 0;
+		buf_reset(&st->qa);
+	}
+	return rc < 0 ? -1 : st->qdone < st->nqf;
 }
 
 int store_failure_list(struct store *st, const char *address, store_failure_fn fn, void *arg)
 {
+	if (store_failure_flush(st, 0) < 0)
+		return -1;
 	sqlite3_stmt *s = prep(st, Q_FAIL_ADDR);
 	struct failure_walk w = { fn, arg };
 	if (s == NULL)
@@ -374,6 +450,8 @@ int store_failure_list(struct store *st, const char *address, store_failure_fn f
 int store_failure_since(struct store *st, const char *jail, long since,
     store_failure_fn fn, void *arg)
 {
+	if (store_failure_flush(st, 0) < 0)
+		return -1;
 	sqlite3_stmt *s = prep(st, Q_FAIL_SINCE);
 	struct failure_walk w = { fn, arg };
 	if (s == NULL)
@@ -385,6 +463,8 @@ int store_failure_since(struct store *st, const char *jail, long since,
 
 int store_failure_clear(struct store *st, const char *jail, const char *address)
 {
+	if (store_failure_flush(st, 0) < 0)
+		return -1;
 	sqlite3_stmt *s = prep(st, Q_FAIL_CLEAR);
 	if (s == NULL)
 		return -1;
@@ -429,7 +509,7 @@ int store_purge(struct store *st, long now, long age, long *n)
 	sqlite3_stmt *s;
 	long total = 0;
 
-	if ((s = prep(st, Q_PURGE_FAIL)) == NULL)
+	if (store_failure_flush(st, 0) < 0 || (s = prep(st, Q_PURGE_FAIL)) == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, now - age);
 	if (run(st, s, "purging failures") < 0)

@@ -68,8 +68,14 @@ int store_ban_list(struct store *st, const char *jail, long now, store_ban_fn fn
 int store_ban_count(struct store *st, const char *jail, const char *prefix,
     long *count, long *last);
 
-/* Record a failure. -1 on error. */
+/* Record a failure. Inside a transaction it is queued (strings copied)
+ * and inserted by store_failure_flush(), at the latest by store_commit()
+ * or the next read of failures (a rollback drops it); outside one, now.
+ * -1 on error. */
 int store_failure_add(struct store *st, const struct store_failure *f);
+/* Insert up to max queued failures (0: all): 1 if some are still queued,
+ * 0 if none, -1 on an error (the row is dropped, the rest go on). */
+int store_failure_flush(struct store *st, size_t max);
 /* Walk the failures of address (all jails), oldest first. */
 int store_failure_list(struct store *st, const char *address, store_failure_fn fn, void *arg);
 /* Walk a jail's failures with time >= since, oldest first (restoring the
