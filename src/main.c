@@ -13,6 +13,7 @@
 #include "local/local.h"
 #include "master/master.h"
 #include "queue/smtpc.h"
+#include "spf/spf.h"
 #include "warden/firewall/firewall.h"
 #include "warden/logcheck.h"
 
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 	    "  scan LOG FILTER[mode=...] [--maxretry N --findtime T]\n"
 	    "                 run a fail2ban filter over a log (fail2ban-regex)\n"
 	    "  passwd [-s SCHEME] [USER]  print a passwd-file password hash\n"
+	    "  spf-test IP SENDER [HELO]  evaluate SPF (RFC 7208) and print the result\n"
 	    "  action-test JAIL [IP...]  print the jail's action commands, run nothing\n"
 	    "  status [JAIL [short]]  ban engine status (fail2ban-client layout)\n"
 	    "  ban JAIL IP | unban IP | unban --all | banned [IP] | why IP | reload\n"
@@ -101,6 +103,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		firewall_main(fc, path, 0, -1);
+	}
+	if (cmd && strcmp(cmd, "spf-test") == 0) {
+		struct config *sc = config_load(path, err, sizeof(err));
+		if (sc == NULL) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			return 1;
+		}
+		int rc = spf_cli_main(sc, argc - optind - 1, argv + optind + 1);
+		config_free(sc);
+		return rc;
 	}
 	if (cmd && strcmp(cmd, "params") == 0) {
 		config_print_params(stdout);

@@ -1,0 +1,189 @@
+"""Inbound SPF (issue 14): mailwarden's check_host() (src/spf/) against
+pyspf (python3-spf, the reference implementation behind
+postfix-policyd-spf-python) on the same DNS data, served by the test's
+own dnsmasq (dnsfix.py): the same result for every case of the table
+(pass, fail, softfail, neutral, none, permerror for too many lookups,
+void lookups and syntax, temperror for a DNS server that does not
+answer; include:, a, mx, ptr, exists, redirect=, exp=, macros). Then the
+restrictions end to end over SMTP: reject_spf_fail's 550 5.7.23 with
+policyd-spf's text, defer_spf_temperror, and a Received-SPF: header in
+the delivered Maildir file.
+
+dnsmasq serves A, AAAA, MX, PTR and TXT, which is all SPF needs (the SPF
+RR type 99 is obsolete, RFC 7208 3.1)."""
+import os
+import subprocess
+
+import pytest
+
+import dnsfix
+from conftest import BIN
+from dnsfix import RCPT, log_tail, policy_extra, tx
+
+spf = pytest.importorskip("spf")            # python3-spf
+dns_resolver = pytest.importorskip("dns.resolver")   # python3-dnspython
+
+# names under spf.test; the addresses 127.0.0.21.. are used only here
+RECORDS = {
+    "pass.spf.test": "v=spf1 ip4:127.0.0.0/29 -all",
+    "soft.spf.test": "v=spf1 ~all",
+    "neutral.spf.test": "v=spf1 ?all",
+    "empty.spf.test": "v=spf1",
+    "nospf.spf.test": "hello world",
+    "inc.spf.test": "v=spf1 include:pass.spf.test -all",
+    "incnone.spf.test": "v=spf1 include:nospf.spf.test -all",
+    "a.spf.test": "v=spf1 a -all",
+    "acidr.spf.test": "v=spf1 a:a.spf.test/30 -all",
+    "mx.spf.test": "v=spf1 mx -all",
+    "ptr.spf.test": "v=spf1 ptr:good.test -all",
+    "exists.spf.test": "v=spf1 exists:%{i}.ok.spf.test -all",
+    "redir.spf.test": "v=spf1 redirect=pass.spf.test",
+    "redirnone.spf.test": "v=spf1 redirect=nospf.spf.test",
+    "mac.spf.test": "v=spf1 exists:%{l}.%{ir}.%{d2}.m.spf.test -all",
+    "mac2.spf.test": "v=spf1 exists:%{h}.%{v}.%{l1r-}.x.spf.test ~all",
+    "many.spf.test": "v=spf1 " + " ".join(f"a:x{k}.spf.test" for k in range(1, 12)) + " -all",
+    "ten.spf.test": "v=spf1 " + " ".join(f"a:x{k}.spf.test" for k in range(1, 10)) + " ?all",
+    "voids.spf.test": "v=spf1 a:n1.spf.test a:n2.spf.test a:n3.spf.test -all",
+    "voids2.spf.test": "v=spf1 a:n1.spf.test a:n2.spf.test -all",
+    "syn.spf.test": "v=spf1 ip4:127.0.0.300 -all",
+    "syn2.spf.test": "v=spf1 foo:bar.test -all",
+    "syn3.spf.test": "v=spf1 a:%{z}.spf.test -all",
+    "expl.spf.test": "v=spf1 -all exp=why.spf.test",
+    "why.spf.test": "%{i} is not one of %{d}'s servers",
+    "ip6.spf.test": "v=spf1 ip6:2001:db8::/32 -all",
+    "tmp.spf.test": "v=spf1 include:y.timeout.test -all",
+}
+TWO = ("two.spf.test", ["v=spf1 -all", "v=spf1 +all"])
+
+
+def spf_args():
+    a = []
+    for name, txt in RECORDS.items():
+        a.append(f'--txt-record={name},{txt}')
+    for txt in TWO[1]:
+        a.append(f'--txt-record={TWO[0]},{txt}')
+    a += [
+        "--host-record=a.spf.test,127.0.0.21",
+        "--mx-host=mx.spf.test,mail.spf.test,10",
+        "--host-record=mail.spf.test,127.0.0.23",
+        "--address=/127.0.0.25.ok.spf.test/127.0.0.2",
+        "--address=/bob.27.0.0.127.spf.test.m.spf.test/127.0.0.2",
+        "--address=/helo.example.in-addr.first.x.spf.test/127.0.0.2",
+    ]
+    a += [f"--host-record=x{k}.spf.test,127.0.1.{k}" for k in range(1, 12)]
+    return a
+
+
+# (client IP, sender, HELO, expected result)
+CASES = [
+    ("127.0.0.2", "u@pass.spf.test", "h.test", "pass"),
+    ("127.0.0.9", "u@pass.spf.test", "h.test", "fail"),
+    ("127.0.0.9", "u@soft.spf.test", "h.test", "softfail"),
+    ("127.0.0.9", "u@neutral.spf.test", "h.test", "neutral"),
+    ("127.0.0.9", "u@empty.spf.test", "h.test", "neutral"),
+    ("127.0.0.9", "u@nospf.spf.test", "h.test", "none"),
+    ("127.0.0.9", "u@nope.spf.test", "h.test", "none"),
+    ("127.0.0.2", "u@inc.spf.test", "h.test", "pass"),
+    ("127.0.0.9", "u@inc.spf.test", "h.test", "fail"),
+    ("127.0.0.9", "u@incnone.spf.test", "h.test", "permerror"),
+    ("127.0.0.21", "u@a.spf.test", "h.test", "pass"),
+    ("127.0.0.22", "u@a.spf.test", "h.test", "fail"),
+    ("127.0.0.22", "u@acidr.spf.test", "h.test", "pass"),
+    ("127.0.0.24", "u@acidr.spf.test", "h.test", "fail"),
+    ("127.0.0.23", "u@mx.spf.test", "h.test", "pass"),
+    ("127.0.0.24", "u@mx.spf.test", "h.test", "fail"),
+    ("127.0.0.2", "u@ptr.spf.test", "h.test", "pass"),     # good.test, confirmed
+    ("127.0.0.3", "u@ptr.spf.test", "h.test", "fail"),     # PTR not confirmed
+    ("127.0.0.25", "u@exists.spf.test", "h.test", "pass"),
+    ("127.0.0.26", "u@exists.spf.test", "h.test", "fail"),
+    ("127.0.0.2", "u@redir.spf.test", "h.test", "pass"),
+    ("127.0.0.9", "u@redir.spf.test", "h.test", "fail"),
+    ("127.0.0.9", "u@redirnone.spf.test", "h.test", "permerror"),
+    ("127.0.0.27", "bob@mac.spf.test", "h.test", "pass"),
+    ("127.0.0.27", "eve@mac.spf.test", "h.test", "fail"),
+    ("127.0.0.28", "first-last@mac2.spf.test", "helo.example", "pass"),
+    ("127.0.0.28", "first-last@mac2.spf.test", "other.example", "softfail"),
+    ("127.0.0.29", "u@many.spf.test", "h.test", "permerror"),    # 11 lookups
+    ("127.0.0.29", "u@ten.spf.test", "h.test", "neutral"),       # 9: within
+    ("127.0.0.29", "u@voids.spf.test", "h.test", "permerror"),   # 3 void lookups
+    ("127.0.0.29", "u@voids2.spf.test", "h.test", "fail"),       # 2: within
+    ("127.0.0.29", "u@syn.spf.test", "h.test", "permerror"),
+    ("127.0.0.29", "u@syn2.spf.test", "h.test", "permerror"),
+    ("127.0.0.29", "u@syn3.spf.test", "h.test", "permerror"),
+    ("127.0.0.29", "u@two.spf.test", "h.test", "permerror"),
+    ("127.0.0.29", "u@expl.spf.test", "h.test", "fail"),
+    ("2001:db8::5", "u@ip6.spf.test", "h.test", "pass"),
+    ("2001:db9::5", "u@ip6.spf.test", "h.test", "fail"),
+    ("127.0.0.2", "u@ip6.spf.test", "h.test", "fail"),
+    ("127.0.0.21", "", "a.spf.test", "pass"),                   # <>: postmaster@HELO
+    ("127.0.0.22", "", "a.spf.test", "fail"),
+    ("127.0.0.9", "u@x.timeout.test", "h.test", "temperror"),   # server never answers
+    ("127.0.0.9", "u@tmp.spf.test", "h.test", "temperror"),     # ... inside an include
+]
+
+
+@pytest.fixture(scope="module")
+def spfdns():
+    d = dnsfix.DnsServer(extra_args=spf_args()).start()
+    yield d
+    d.stop()
+
+
+def use_resolver(port):
+    r = dns_resolver.Resolver(configure=False)
+    r.nameservers = ["127.0.0.1"]
+    r.port = port
+    r.timeout = r.lifetime = 3
+    dns_resolver.default_resolver = r
+
+
+def pyspf(port, ip, sender, helo):
+    use_resolver(port)
+    res, _code, text = spf.query(i=ip, s=sender, h=helo, timeout=3).check()
+    return res, text
+
+
+def mw_config(tmp_path, port, name="spf.conf"):
+    path = tmp_path / name
+    path.write_text(f"dns_servers = 127.0.0.1:{port}\ndns_timeout = 2s\n"
+                    f"queue_directory = {tmp_path}/spool\n")
+    return str(path)
+
+
+def mailwarden(conf, ip, sender, helo):
+    p = subprocess.run([BIN, "-c", conf, "spf-test", ip, sender, helo],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    first = p.stdout.split("\n")[0]
+    res, _, text = first.partition(": ")
+    return res, text, p.stdout
+
+
+@pytest.mark.parametrize("ip,sender,helo,want", CASES,
+                         ids=[f"{c[1] or '<>'}-{c[0]}" for c in CASES])
+def test_same_result_as_pyspf(spfdns, tmp_path, ip, sender, helo, want):
+    conf = mw_config(tmp_path, spfdns.port)
+    py, pytext = pyspf(spfdns.port, ip, sender, helo)
+    mw, mwtext, out = mailwarden(conf, ip, sender, helo)
+    assert py == want, (py, pytext)
+    assert mw == want, (out, pytext)
+    if want in ("pass", "fail", "softfail", "neutral"):
+        assert mwtext == pytext, (out, pytext)      # exp= and the default texts
+
+
+def test_dns_server_down(tmp_path):
+    """Nothing listens on the resolver's port: temperror from both."""
+    port = dnsfix.free_udp_tcp_port()
+    conf = mw_config(tmp_path, port)
+    py, text = pyspf(port, "127.0.0.2", "u@pass.spf.test", "h.test")
+    mw, _, out = mailwarden(conf, "127.0.0.2", "u@pass.spf.test", "h.test")
+    assert py == "temperror", text
+    assert mw == "temperror", out
+
+
+def test_lookup_count_is_reported(spfdns, tmp_path):
+    conf = mw_config(tmp_path, spfdns.port)
+    _, _, out = mailwarden(conf, "127.0.0.29", "u@ten.spf.test", "h.test")
+    assert "lookups=9 voids=0" in out, out
+    _, _, out = mailwarden(conf, "127.0.0.29", "u@many.spf.test", "h.test")
+    assert "Too many DNS lookups" in out, out
