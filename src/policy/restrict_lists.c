@@ -5,6 +5,7 @@
  * role; check-config checks the same rows (restrict_lists_check).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "common/config.h"
 #include "policy/restrict.h"
@@ -33,6 +34,15 @@ int restrict_lists_check(const struct config *cfg, char *err, size_t errlen)
 				return -1;
 			}
 			restrictions_free(rs);
+			/* SPF needs MAIL FROM: too early in these lists unless delayed */
+			const char *v = config_get_role(cfg, config_role_names[r], key);
+			if (restriction_lists[k].stage < STAGE_MAIL && !config_get_bool(cfg, "smtpd_delay_reject")
+			    && v && (strstr(v, "reject_spf_fail") || strstr(v, "defer_spf_temperror"))) {
+				snprintf(err, errlen, "%s, line %d: %s: SPF restrictions need MAIL FROM: use them"
+				    " here only with smtpd_delay_reject = yes", config_path(cfg),
+				    config_line(cfg, key), key);
+				return -1;
+			}
 		}
 	}
 	return 0;

@@ -187,3 +187,102 @@ def test_lookup_count_is_reported(spfdns, tmp_path):
     assert "lookups=9 voids=0" in out, out
     _, _, out = mailwarden(conf, "127.0.0.29", "u@many.spf.test", "h.test")
     assert "Too many DNS lookups" in out, out
+
+
+# ---- the restrictions over SMTP ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def smtpdns():
+    """The standard test zones of dnsfix.py plus the SPF records."""
+    d = dnsfix.DnsServer(extra_args=spf_args()).start()
+    yield d
+    d.stop()
+
+
+def spf_server(make_server, dns, *lines):
+    return make_server(extra=policy_extra(dns, *lines))
+
+
+FAIL_TEXT = ("Message rejected due to: SPF fail - not authorized. Please see "
+             "http://www.openspf.net/Why?s=mfrom;id=u@pass.spf.test;ip=127.0.0.9;"
+             f"r={RCPT}")
+
+
+def test_reject_spf_fail_recipient_list(make_server, smtpdns):
+    s = spf_server(make_server, smtpdns,
+                   "smtpd_recipient_restrictions = permit_mynetworks, reject_spf_fail, "
+                   "reject_unauth_destination")
+    r = tx(s, "127.0.0.9", helo="h.test", sender="u@pass.spf.test")
+    assert r["mail"].startswith("250"), r
+    assert r["rcpt"] == f"550 5.7.23 <{RCPT}>: Recipient address rejected: {FAIL_TEXT}", \
+        (r, log_tail(s))
+    # softfail, neutral, none, permerror: not rejected by reject_spf_fail
+    for sender in ("u@soft.spf.test", "u@neutral.spf.test", "u@nope.spf.test",
+                   "u@syn.spf.test"):
+        r = tx(s, "127.0.0.9", helo="h.test", sender=sender)
+        assert r["rcpt"].startswith("250"), (sender, r, log_tail(s))
+    # mynetworks is never checked
+    r = tx(s, "127.0.0.1", helo="h.test", sender="u@pass.spf.test")
+    assert r["rcpt"].startswith("250"), r
+
+
+def test_reject_spf_fail_sender_list(make_server, smtpdns):
+    s = spf_server(make_server, smtpdns, "smtpd_sender_restrictions = reject_spf_fail")
+    r = tx(s, "127.0.0.9", helo="h.test", sender="u@pass.spf.test")
+    assert r["rcpt"] == (f"550 5.7.23 <u@pass.spf.test>: Sender address rejected: "
+                         f"{FAIL_TEXT}"), (r, log_tail(s))
+
+
+def test_defer_spf_temperror(make_server, smtpdns):
+    s = spf_server(make_server, smtpdns, "smtpd_recipient_restrictions = reject_spf_fail, "
+                   "defer_spf_temperror, reject_unauth_destination")
+    r = tx(s, "127.0.0.9", helo="h.test", sender="u@x.timeout.test", timeout=30)
+    assert r["rcpt"].startswith(f"450 4.7.24 <{RCPT}>: Recipient address rejected: "
+                                "Message deferred due to: SPF Temporary Error: "), \
+        (r, log_tail(s))
+    assert "Please see http://www.openspf.net/Why?s=mfrom;id=u@x.timeout.test;" \
+        "ip=127.0.0.9;r=" in r["rcpt"], r
+
+
+def test_pass_gets_received_spf_header(make_server, smtpdns):
+    s = spf_server(make_server, smtpdns, "smtpd_recipient_restrictions = reject_spf_fail, "
+                   "reject_unauth_destination")
+    c = s.conn(source="127.0.0.2")
+    assert c.cmd("EHLO h.test").startswith("250")
+    assert c.cmd("MAIL FROM:<u@pass.spf.test>").startswith("250")
+    assert c.cmd(f"RCPT TO:<{RCPT}>").startswith("250"), log_tail(s)
+    assert c.cmd("RCPT TO:<bob@example.com>")[:3] in ("250", "550")
+    assert c.cmd("DATA").startswith("354")
+    assert c.cmd("Subject: spf\r\n\r\nhello\r\n.").startswith("250"), log_tail(s)
+    c.cmd("QUIT")
+    c.close()
+    files = s.wait_delivered(RCPT, 1)
+    text = open(files[0]).read()
+    want = ("Received-SPF: Pass (mailfrom) identity=mailfrom; client-ip=127.0.0.2; "
+            f"helo=h.test; envelope-from=u@pass.spf.test; receiver={RCPT} \n")
+    assert want in text, text
+    assert text.count("Received-SPF:") == 1, text          # once, not per recipient
+    assert text.index("Received-SPF:") < text.index("Received: from"), text
+
+
+def test_softfail_header_and_no_header_for_mynetworks(make_server, smtpdns):
+    s = spf_server(make_server, smtpdns, "smtpd_recipient_restrictions = permit_mynetworks, "
+                   "reject_spf_fail, reject_unauth_destination")
+    s.send_mail(RCPT, "Subject: a\r\n\r\nx\r\n", sender="u@soft.spf.test", source="127.0.0.9")
+    s.send_mail(RCPT, "Subject: b\r\n\r\nx\r\n", sender="u@pass.spf.test", source="127.0.0.1")
+    files = s.wait_delivered(RCPT, 2)
+    texts = sorted((open(f).read() for f in files), key=lambda t: "Subject: b" in t)
+    assert "Received-SPF: Softfail (mailfrom) identity=mailfrom; client-ip=127.0.0.9;" \
+        in texts[0], texts[0]
+    assert "Received-SPF" not in texts[1], texts[1]
+
+
+@pytest.mark.parametrize("key", ["smtpd_client_restrictions", "smtpd_helo_restrictions"])
+def test_check_config_needs_delay_reject(make_server, key):
+    s = make_server(extra=[f"{key} = reject_spf_fail", "smtpd_delay_reject = no"], start=False)
+    p = subprocess.run([BIN, "-c", s.conf, "check-config"], capture_output=True, text=True)
+    assert p.returncode != 0
+    assert f"{key}: SPF restrictions need MAIL FROM" in p.stderr, p.stderr
+    s2 = make_server(extra=[f"{key} = reject_spf_fail"], start=False)
+    p = subprocess.run([BIN, "-c", s2.conf, "check-config"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
