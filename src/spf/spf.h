@@ -25,7 +25,8 @@ enum spf_res {
 };
 
 /* The answer to name/type, or NULL when the lookup has been started and
- * the check must be run again later. Owned by the function's caller. */
+ * the check must be run again later. Owned by the function's caller and
+ * read by spf_check() only until its next call of the function. */
 typedef const struct dns_result *spf_dns_fn(void *arg, const char *name, enum dns_type type);
 
 /* What is checked: the client, its HELO and the MAIL FROM address. */

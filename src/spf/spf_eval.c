@@ -135,8 +135,12 @@ static int validated_ptr(struct ev *e, const char *target, int *match, char *bes
 			return rc;
 		return NOMATCH;
 	}
-	for (size_t k = 0; k < r->n && k < MAX_PTR; k++) {
-		const struct dns_result *a = q(e, r->items[k], addr_type(e), &rc);
+	static char names[MAX_PTR][SPF_DOMAIN_MAX];	/* answers die at the next lookup */
+	size_t nptr = r->n < MAX_PTR ? r->n : MAX_PTR;
+	for (size_t k = 0; k < nptr; k++)
+		snprintf(names[k], sizeof(names[k]), "%s", r->items[k]);
+	for (size_t k = 0; k < nptr; k++) {
+		const struct dns_result *a = q(e, names[k], addr_type(e), &rc);
 		if (a == NULL)
 			return rc;
 		if (a->status == DNS_NOTFOUND && (rc = void_lookup(e)) != 0)
@@ -147,11 +151,11 @@ static int validated_ptr(struct ev *e, const char *target, int *match, char *bes
 		if (!ok)
 			continue;
 		if (best && best[0] == '\0')
-			snprintf(best, blen, "%s", r->items[k]);
-		if (target && in_domain(r->items[k], target)) {
+			snprintf(best, blen, "%.255s", names[k]);
+		if (target && in_domain(names[k], target)) {
 			*match = 1;
 			if (best)
-				snprintf(best, blen, "%s", r->items[k]);
+				snprintf(best, blen, "%.255s", names[k]);
 			return 0;
 		}
 	}
@@ -253,9 +257,15 @@ static int mechanism(struct ev *e, const struct spf_term *t, const char *d, int 
 			return rc;
 		if (r->status == DNS_OK && r->n > MAX_MX)
 			return perm(e, "More than %s MX records returned", "10");
-		for (size_t k = 0; r->status == DNS_OK && k < r->n; k++) {
-			const char *host = strchr(r->items[k], ' ');
-			host = host ? host + 1 : r->items[k];
+		/* copied: an answer is only valid until the next lookup */
+		static char hosts[MAX_MX][SPF_DOMAIN_MAX];
+		size_t nmx = r->status == DNS_OK ? r->n : 0;
+		for (size_t k = 0; k < nmx; k++) {
+			const char *h = strchr(r->items[k], ' ');
+			snprintf(hosts[k], sizeof(hosts[k]), "%s", h ? h + 1 : r->items[k]);
+		}
+		for (size_t k = 0; k < nmx; k++) {
+			const char *host = hosts[k];
 			const struct dns_result *a = q(e, host, addr_type(e), &rc);
 			if (a == NULL)
 				return rc;
