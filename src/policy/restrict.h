@@ -118,6 +118,9 @@ int restrict_valid_hostname(const char *name);
  * defer_spf_temperror ran and finished), or NULL: for DMARC. */
 struct spf_result;
 const struct spf_result *policy_spf_result(struct policy_ctx *c);
+/* 1 once per transaction when that result is an SPF fail (for the
+ * ban engine's event), else 0. */
+int policy_spf_fail_news(struct policy_ctx *c);
 /* Free ctx->cache and cancel its pending lookups (session end, RSET). */
 void policy_ctx_clear(struct policy_ctx *c);
 #endif

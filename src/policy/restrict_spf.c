@@ -25,6 +25,7 @@ struct spf_memo {
 	char key[1024];			/* sender \t helo */
 	struct spf_result res;
 	int header_added;
+	int fail_told;			/* policy_spf_fail_news() said 1 */
 };
 
 static const struct dns_result *spf_dns(void *arg, const char *name, enum dns_type type)
@@ -38,6 +39,15 @@ const struct spf_result *policy_spf_result(struct policy_ctx *c)
 		return NULL;
 	struct spf_memo *m = *r_cache_spf(c);
 	return m ? &m->res : NULL;
+}
+
+int policy_spf_fail_news(struct policy_ctx *c)
+{
+	struct spf_memo *m = c->cache ? *r_cache_spf(c) : NULL;
+	if (m == NULL || m->res.result != SPF_FAIL || m->fail_told)
+		return 0;
+	m->fail_told = 1;
+	return 1;
 }
 
 /* This transaction's result, evaluated if needed; NULL when skipped or

@@ -116,6 +116,27 @@ static int in_domain(const char *name, const char *target)
 	return n > t && name[n - t - 1] == '.' && strcasecmp(name + n - t, target) == 0;
 }
 
+/* The PTR query name of the client: "4.3.2.1.in-addr.arpa" or the
+ * reversed nibbles + ".ip6.arpa" (kept here: spf uses no dns.c symbol, so
+ * tests can link it with a fake resolver). */
+static void reverse_name(const struct ev *e, char *out, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	out[0] = '\0';
+	if (e->family == AF_INET) {
+		snprintf(out, len, "%u.%u.%u.%u.in-addr.arpa", e->ip[3], e->ip[2], e->ip[1], e->ip[0]);
+		return;
+	}
+	for (int k = 15; k >= 0 && n + 4 < len; k--) {
+		out[n++] = hex[e->ip[k] & 15];
+		out[n++] = '.';
+		out[n++] = hex[e->ip[k] >> 4];
+		out[n++] = '.';
+	}
+	snprintf(out + n, len - n, "ip6.arpa");
+}
+
 /* The PTR names of the client whose address records give the client's
  * address back (RFC 7208 5.5); those within target first into best. */
 static int validated_ptr(struct ev *e, const char *target, int *match, char *best, size_t blen)
@@ -125,8 +146,7 @@ static int validated_ptr(struct ev *e, const char *target, int *match, char *bes
 	*match = 0;
 	if (best)
 		best[0] = '\0';
-	if (dns_reverse_name(e->rq->ip, rev, sizeof(rev)) < 0)
-		return NOMATCH;
+	reverse_name(e, rev, sizeof(rev));
 	const struct dns_result *r = q(e, rev, DNS_PTR, &rc);
 	if (r == NULL)
 		return rc;

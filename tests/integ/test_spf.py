@@ -286,3 +286,29 @@ def test_check_config_needs_delay_reject(make_server, key):
     s2 = make_server(extra=[f"{key} = reject_spf_fail"], start=False)
     p = subprocess.run([BIN, "-c", s2.conf, "check-config"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+
+
+def test_spf_fail_feeds_a_jail(make_server, smtpdns, tmp_path):
+    """mailwarden[mode=spf] counts SPF fail results (events from the
+    engine); the reject jail of the same filter does not see them twice."""
+    from test_warden import jail_server, read, wait_for
+    s = jail_server(make_server, tmp_path, smtpdns.conf_lines() + [
+        "postscreen_greet_wait = 0s",        # mailwarden's own log name: the filter's
+        "smtpd_recipient_restrictions = reject_spf_fail, reject_unauth_destination",
+        "[spf]", "enabled = true", "filter = mailwarden[mode=spf]", "maxretry = 2",
+        "ignoreself = false", "action = testlog[out={out}]"])
+    wait_for(lambda: "Jail 'spf' started" in read(s.wlog), what="the jail")
+    r = tx(s, "127.0.0.9", helo="h.test", sender="u@pass.spf.test")
+    assert r["rcpt"].startswith("550 5.7.23"), r
+    s.wait_log(r"warning: SPF fail from wl\.test\[127\.0\.0\.9\]: identity=mailfrom; "
+               r"envelope-from=<u@pass\.spf\.test>; domain=pass\.spf\.test")
+    r = tx(s, "127.0.0.9", helo="h.test", sender="u@soft.spf.test")     # softfail: no count
+    assert r["rcpt"].startswith("250"), r
+    assert "ban 127.0.0.9" not in read(s.out)
+    r = tx(s, "127.0.0.9", helo="h.test", sender="u@inc.spf.test")
+    assert r["rcpt"].startswith("550 5.7.23"), r
+    wait_for(lambda: "ban 127.0.0.9 spf" in read(s.out), what="the ban")
+    # the log line is also what the filter matches in a log file
+    p = subprocess.run([BIN, "scan", s.maillog, "mailwarden[mode=spf]"], capture_output=True,
+                       text=True, timeout=30)
+    assert "127.0.0.9" in p.stdout, p.stdout + p.stderr
