@@ -20,7 +20,7 @@ struct spf_term {
 	const char *text;	/* the term as written, for the result */
 };
 
-#define SPF_TERMS_MAX 64
+#define SPF_TERMS_MAX 128	/* more: permerror (RFC 7208 3.4 advises 450 bytes) */
 
 /* A parsed "v=spf1 ..." record; strings point into buf. */
 struct spf_record {
@@ -28,7 +28,8 @@ struct spf_record {
 	size_t n;
 	const char *redirect;	/* redirect= domain-spec, or NULL */
 	const char *exp;	/* exp= domain-spec, or NULL */
-	char buf[2 * 4096];
+	char buf[2 * 4096];	/* the terms, cut up while parsing */
+	char text[2 * 4096];	/* the same, each term whole (spf_term.text) */
 };
 
 /* Whether txt is an SPF record: "v=spf1" then end or a space. */

@@ -123,7 +123,8 @@ static int parse_modifier(struct spf_record *rec, char *t, char *eq, char *err, 
 	return 0;
 }
 
-static int parse_term(struct spf_record *rec, char *t, char *err, size_t errlen)
+static int parse_term(struct spf_record *rec, char *t, const char *whole, char *err,
+    size_t errlen)
 {
 	char *eq = strchr(t, '='), *stop = t + strcspn(t, ":/");
 	if (eq != NULL && eq < stop)
@@ -131,9 +132,8 @@ static int parse_term(struct spf_record *rec, char *t, char *err, size_t errlen)
 	if (rec->n == SPF_TERMS_MAX)
 		FAIL("Too many terms");
 	struct spf_term *m = &rec->terms[rec->n];
-	char text[128];
-	snprintf(text, sizeof(text), "%s", t);
-	m->text = t;
+	const char *text = whole;	/* for the messages: t is cut up below */
+	m->text = whole;
 	m->qual = '+';
 	if (strchr("+-~?", *t))
 		m->qual = *t++;
@@ -207,8 +207,11 @@ int spf_parse(const char *txt, struct spf_record *rec, char *err, size_t errlen)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			FAIL("Invalid character in SPF record");
 	char *save = NULL;
-	for (char *t = strtok_r(rec->buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
-		if (parse_term(rec, t, err, errlen) < 0)
+	for (char *t = strtok_r(rec->buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		char *whole = rec->text + (t - rec->buf);
+		memcpy(whole, t, strlen(t) + 1);
+		if (parse_term(rec, t, whole, err, errlen) < 0)
 			return -1;
+	}
 	return 0;
 }

@@ -22,6 +22,8 @@ from dnsfix import RCPT, log_tail, policy_extra, tx
 
 spf = pytest.importorskip("spf")            # python3-spf
 dns_resolver = pytest.importorskip("dns.resolver")   # python3-dnspython
+# pyspf 2.0.14 calls dnspython's deprecated dns.resolver.query()
+pytestmark = pytest.mark.filterwarnings("ignore:please use dns.resolver.resolve")
 
 # names under spf.test; the addresses 127.0.0.21.. are used only here
 RECORDS = {

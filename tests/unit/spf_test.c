@@ -99,6 +99,8 @@ static void test_parse_good(void **state)
 	assert_int_equal(rec.terms[2].qual, '-');
 	assert_string_equal(rec.terms[2].spec, "%{d}.x.org");
 	assert_int_equal(rec.terms[3].mech, SPF_M_IP4);
+	assert_string_equal(rec.terms[3].text, "~ip4:192.0.2.0/24");
+	assert_string_equal(rec.terms[1].text, "mx/24//64");
 	assert_int_equal(rec.terms[3].cidr4, 24);
 	assert_int_equal(rec.terms[3].addr[0], 192);
 	assert_int_equal(rec.terms[4].cidr6, 32);
