@@ -54,6 +54,10 @@ RECORDS = {
     "why.spf.test": "%{i} is not one of %{d}'s servers",
     "ip6.spf.test": "v=spf1 ip6:2001:db8::/32 -all",
     "tmp.spf.test": "v=spf1 include:y.timeout.test -all",
+    "mx11.spf.test": "v=spf1 mx ?all",
+    "pmac.spf.test": "v=spf1 exists:%{p}.pm.spf.test -all",
+    "a6.spf.test": "v=spf1 a:v6.spf.test//64 -all",
+    "good.test": "v=spf1 ptr -all",
 }
 TWO = ("two.spf.test", ["v=spf1 -all", "v=spf1 +all"])
 
@@ -73,6 +77,9 @@ def spf_args():
         "--address=/helo.example.in-addr.first.x.spf.test/127.0.0.2",
     ]
     a += [f"--host-record=x{k}.spf.test,127.0.1.{k}" for k in range(1, 12)]
+    a += [f"--mx-host=mx11.spf.test,m{k}.spf.test,{k}" for k in range(1, 12)]
+    a += ["--address=/good.test.pm.spf.test/127.0.0.2",
+          "--host-record=v6.spf.test,2001:db8:6::1"]
     return a
 
 
@@ -119,6 +126,13 @@ CASES = [
     ("127.0.0.2", "u@ip6.spf.test", "h.test", "fail"),
     ("127.0.0.21", "", "a.spf.test", "pass"),                   # <>: postmaster@HELO
     ("127.0.0.22", "", "a.spf.test", "fail"),
+    ("127.0.0.29", "u@mx11.spf.test", "h.test", "permerror"),   # 11 MX names
+    ("127.0.0.2", "u@pmac.spf.test", "h.test", "pass"),         # %{p} = good.test
+    ("127.0.0.4", "u@pmac.spf.test", "h.test", "fail"),         # %{p} = unknown
+    ("2001:db8:6::ffff", "u@a6.spf.test", "h.test", "pass"),    # AAAA, //64
+    ("2001:db8:7::1", "u@a6.spf.test", "h.test", "fail"),
+    ("127.0.0.2", "u@good.test", "h.test", "pass"),             # ptr, no domain
+    ("127.0.0.6", "u@good.test", "h.test", "fail"),             # mismatch.test
     ("127.0.0.9", "u@x.timeout.test", "h.test", "temperror"),   # server never answers
     ("127.0.0.9", "u@tmp.spf.test", "h.test", "temperror"),     # ... inside an include
 ]
