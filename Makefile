@@ -135,6 +135,12 @@ bench-bans: $(FLAVOUR)/libmw.a
 	$(CC) $(CFLAGS) -o $(FLAVOUR)/bench/bans-bench bench/bans-bench.c $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS)
 	$(FLAVOUR)/bench/bans-bench
 
+# bench/spf_bench.c (no root, no network): CPU per SPF check, DNS cached.
+bench-spf: $(FLAVOUR)/libmw.a
+	@mkdir -p $(FLAVOUR)/bench
+	$(CC) $(CFLAGS) -o $(FLAVOUR)/bench/spf_bench bench/spf_bench.c $(FLAVOUR)/libmw.a $(LDFLAGS) $(LDLIBS)
+	$(FLAVOUR)/bench/spf_bench
+
 # bench/flood_bench.py (root; in two network namespaces it makes and
 # removes): 7,000 idle sessions and an AUTH flood from 1,000 IPv6 addresses
 # while legitimate mail and logins are timed, then more slow clients than
@@ -148,7 +154,7 @@ bench-flood: $(BIN)
 bench-ingest: $(BIN)
 	$(PYTHON) bench/ingest_bench.py --bin $(abspath $(BIN))
 
-.PHONY: bench-nft bench-warden bench-bans bench-flood bench-ingest
+.PHONY: bench-nft bench-warden bench-bans bench-spf bench-flood bench-ingest
 
 # Install: the program, a copy named sendmail for local submission
 # (docs/local-submission.md), mailq and newaliases links, the man pages.

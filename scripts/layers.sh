@@ -8,6 +8,7 @@
 #   mail     formats shared by the daemons: queue files, headers, address
 #            resolution, the bans file
 #   dns      the asynchronous resolver and its cache
+#   spf      SPF (RFC 7208) check_host() over the resolver (used by policy)
 #   sasl     password checking (file, Dovecot)
 #   policy   restrictions (Postfix's smtpd_*_restrictions)
 #   milter   the milter protocol client (used by the smtp engine)
@@ -25,14 +26,15 @@ declare -A allow=(
 	[mail]="common"
 	[dns]="common"
 	[sasl]="common"
-	[policy]="common mail dns"
+	[spf]="common dns"
+	[policy]="common mail dns spf"
 	[milter]="common mail"
-	[smtp]="common mail dns sasl policy milter"
+	[smtp]="common mail dns sasl policy milter spf"
 	[queue]="common mail dns milter"
 	[local]="common mail"
 	[warden]="common mail"
-	[master]="common mail dns sasl policy milter smtp queue local warden"
-	[cli]="common mail dns sasl policy queue local warden"
+	[master]="common mail dns spf sasl policy milter smtp queue local warden"
+	[cli]="common mail dns spf sasl policy queue local warden"
 )
 
 bad=0

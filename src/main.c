@@ -14,6 +14,7 @@
 #include "master/master.h"
 #include "master/title.h"
 #include "queue/smtpc.h"
+#include "spf/spf.h"
 #include "warden/firewall/firewall.h"
 
 #define DEFAULT_CONFIG "/etc/mailwarden/mailwarden.conf"
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 	    "  scan LOG FILTER[mode=...] [--maxretry N --findtime T]\n"
 	    "                 run a fail2ban filter over a log (fail2ban-regex)\n"
 	    "  passwd [-s SCHEME] [USER]  print a passwd-file password hash\n"
+	    "  spf-test IP SENDER [HELO]  evaluate SPF (RFC 7208) and print the result\n"
 	    "  action-test JAIL [IP...]  print the jail's action commands, run nothing\n"
 	    "  status [JAIL [short]]  ban engine status (fail2ban-client layout)\n"
 	    "  ban JAIL IP | unban IP | unban --all | banned [IP] | why IP | reload\n"
@@ -136,6 +138,16 @@ int main(int argc, char **argv)
 		return cli_import_postfix(argc - optind, argv + optind);
 	if (cmd && strcmp(cmd, "params") == 0)
 		return cli_params(path, argc - optind - 1, argv + optind + 1);
+	if (cmd && strcmp(cmd, "spf-test") == 0) {
+		struct config *sc = config_load(path, err, sizeof(err));
+		if (sc == NULL) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			return 1;
+		}
+		int rc = spf_cli_main(sc, argc - optind - 1, argv + optind + 1);
+		config_free(sc);
+		return rc;
+	}
 	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload",
 	    "action-test" };
 	int wcmd = 0;

@@ -228,6 +228,9 @@ static const struct restriction restriction_table[] = {
 	{ "reject_rhsbl_helo",			r_rhsbl_helo, ARG_DNSXL, R_DNS },
 	{ "reject_rhsbl_recipient",		r_rhsbl_recipient, ARG_DNSXL, R_DNS },
 	{ "permit_dnswl_client",		r_dnswl_client, ARG_DNSXL, R_DNS },
+	/* restrict_spf.c */
+	{ "reject_spf_fail",			r_spf_fail, ARG_NONE, R_DNS },
+	{ "defer_spf_temperror",		r_spf_temperror, ARG_NONE, R_DNS },
 	/* restrict_access.c */
 	{ "check_client_access",		r_client_access, ARG_MAP, 0 },
 	{ "check_helo_access",			r_helo_access, ARG_MAP, 0 },

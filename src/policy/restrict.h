@@ -123,6 +123,13 @@ void restrictions_free(struct restrictions *r);
 /* Postfix's valid_hostname(): a name a PTR record may give the client
  * (labels of letters, digits, '-', '_'; not all numeric). */
 int restrict_valid_hostname(const char *name);
+/* The SPF result of this transaction (reject_spf_fail or
+ * defer_spf_temperror ran and finished), or NULL: for DMARC. */
+struct spf_result;
+const struct spf_result *policy_spf_result(struct policy_ctx *c);
+/* 1 once per transaction when that result is an SPF fail (for the
+ * ban engine's event), else 0. */
+int policy_spf_fail_news(struct policy_ctx *c);
 /* Free ctx->cache and cancel its pending lookups (session end, RSET). */
 void policy_ctx_clear(struct policy_ctx *c);
 #endif

@@ -36,6 +36,7 @@ struct req {
 
 struct rcache {
 	struct policy_ctx *c;
+	struct spf_memo *spf;	/* restrict_spf.c's result of this transaction */
 	struct dns_ent *dns;
 	struct kv *kv;
 	struct req *reqs;
@@ -154,6 +155,11 @@ void r_cache_del_request(struct policy_ctx *c, void *req)
 	}
 }
 
+struct spf_memo **r_cache_spf(struct policy_ctx *c)
+{
+	return &cache_of(c)->spf;
+}
+
 void r_cache_wait(struct policy_ctx *c, int waiting)
 {
 	if (waiting || c->cache != NULL)
@@ -203,6 +209,7 @@ void policy_ctx_clear(struct policy_ctx *c)
 		policyd_cancel(q->req);
 		free(q);
 	}
+	free(rc->spf);
 	free(rc);
 	c->cache = NULL;
 }

@@ -123,6 +123,10 @@ void r_cache_put(struct policy_ctx *c, const char *key, const char *value);
 /* Register / forget a running policy request (cancelled by policy_ctx_clear). */
 void r_cache_add_request(struct policy_ctx *c, struct policy_service *svc, void *req);
 void r_cache_del_request(struct policy_ctx *c, void *req);
+/* The slot for this transaction's SPF result (restrict_spf.c; freed by
+ * policy_ctx_clear with free()). */
+struct spf_memo;
+struct spf_memo **r_cache_spf(struct policy_ctx *c);
 /* A lookup or request of c finished: wake the session if it waits. */
 void r_cache_done(struct policy_ctx *c);
 /* The evaluation returned PENDING (1) or an answer (0): whether a finished
@@ -148,6 +152,8 @@ restriction_fn r_unknown_sender_domain, r_unknown_recipient_domain;
 /* restrict_rbl.c */
 restriction_fn r_rbl_client, r_rhsbl_client, r_rhsbl_reverse_client, r_rhsbl_sender;
 restriction_fn r_rhsbl_helo, r_rhsbl_recipient, r_dnswl_client;
+/* restrict_spf.c */
+restriction_fn r_spf_fail, r_spf_temperror;
 /* restrict_access.c */
 restriction_fn r_client_access, r_sender_access, r_helo_access, r_recipient_access;
 /* policyd.c */

@@ -5,6 +5,7 @@
  * role; check-config checks the same rows (restrict_lists_check).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "common/config.h"
 #include "policy/restrict.h"
@@ -34,7 +35,13 @@ static int walk(const struct config *cfg, FILE *out, char *err, size_t errlen)
 			struct restrictions *rs = restrictions_parse(cfg, key, v, why, sizeof(why));
 			if (rs != NULL) {
 				restrictions_free(rs);
-				continue;
+				/* SPF needs MAIL FROM: too early in these lists unless delayed */
+				if (restriction_lists[k].stage >= STAGE_MAIL ||
+				    config_get_bool(cfg, "smtpd_delay_reject") || v == NULL ||
+				    (!strstr(v, "reject_spf_fail") && !strstr(v, "defer_spf_temperror")))
+					continue;
+				snprintf(why, sizeof(why), "SPF restrictions need MAIL FROM: use them"
+				    " here only with smtpd_delay_reject = yes");
 			}
 			if (v == config_get(cfg, key))
 				snprintf(msg, sizeof(msg), "%s, line %d: %s: %s", config_path(cfg),

@@ -20,6 +20,7 @@
 #include "smtp/engine_int.h"
 #include "smtp/event.h"
 #include "smtp/session.h"
+#include "spf/spf.h"
 
 static void check_retry(void *arg)
 {
@@ -140,6 +141,17 @@ static struct policy_ctx *ctx_get(struct session *s, enum policy_stage st, const
 	return c;
 }
 
+/* "warning: SPF fail from host[addr]: ..." and its event (jail mode spf). */
+static void spf_fail_event(struct session *s, struct policy_ctx *c)
+{
+	const struct spf_result *r = policy_spf_result(c);
+	char line[1200];
+	snprintf(line, sizeof(line), "warning: SPF fail from %s: identity=%s; envelope-from=<%.300s>;"
+	    " domain=%.255s", session_client(s), r->identity, s->sender ? s->sender : "", r->domain);
+	log_info("%s", line);
+	event_send(s, WEV_SPF_FAIL, s->sasl_username, line);
+}
+
 /* Run one list. 0 go on, -1 rejected, 1 pending (the command being run,
  * s->cur_line, is kept to be run again). */
 static int run_list(struct session *s, const struct restrictions *r, struct policy_ctx *c)
@@ -149,6 +161,8 @@ static int run_list(struct session *s, const struct restrictions *r, struct poli
 		return 0;
 	reply[0] = '\0';
 	enum policy_result res = restrictions_eval(r, c, reply, sizeof(reply));
+	if (res != POLICY_PENDING && policy_spf_fail_news(c))
+		spf_fail_event(s, c);
 	switch (res) {
 	case POLICY_PENDING:
 		check_park(s);

@@ -25,7 +25,7 @@ const char *const input_filter_dirs[] = { "/etc/mailwarden/filter.d", "/etc/fail
 void input_on_event(int fd, int events, void *arg)
 {
 	static const char *const kinds[] = { "", "auth", "auth-ok", "relay", "reject",
-		"pregreet", "protocol", "rate" };
+		"pregreet", "protocol", "rate", "spf" };
 	struct warden *wd = arg;
 	for (int i = 0; i < 256; i++) {
 		struct msg m;
@@ -35,7 +35,7 @@ void input_on_event(int fd, int events, void *arg)
 		const char *addr = msg_get_str(&m), *user = msg_get_str(&m);
 		const char *text = msg_get_str(&m);
 		if (m.type != MSG_WARDEN_EVENT || msg_end(&m) < 0 || kind < WEV_AUTH_FAIL ||
-		    kind > WEV_RATE) {
+		    kind > WEV_SPF_FAIL) {
 			log_warn("warden: malformed event datagram ignored");
 			msg_free(&m);
 			continue;
@@ -115,7 +115,7 @@ void input_free_filters(struct wjail *w)
 enum {
 	IN_AUTH = 1u << WEV_AUTH_FAIL, IN_RELAY = 1u << WEV_RELAY_DENIED,
 	IN_REJECT = 1u << WEV_REJECT, IN_PREGREET = 1u << WEV_PREGREET,
-	IN_PROTOCOL = 1u << WEV_PROTOCOL, IN_RATE = 1u << WEV_RATE,
+	IN_PROTOCOL = 1u << WEV_PROTOCOL, IN_RATE = 1u << WEV_RATE, IN_SPF = 1u << WEV_SPF_FAIL,
 	IN_ALL = IN_AUTH | IN_RELAY | IN_REJECT | IN_PREGREET | IN_PROTOCOL,
 };
 
@@ -137,6 +137,7 @@ static const struct {
 	{ "extra",      IN_REJECT | IN_RELAY | IN_AUTH },
 	{ "aggressive", IN_ALL },
 	{ "rate",       IN_RATE },
+	{ "spf",        IN_SPF },	/* optional: in no other mode */
 };
 
 unsigned input_jail_events(const struct config *cfg, const struct jail *j)
