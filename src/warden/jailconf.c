@@ -179,7 +179,7 @@ static const struct param jail_params[] = {
 	{ "journalmatch", PT_STR, NULL, 0, 0, NULL, "systemd journal matches" },
 	{ "port", PT_STR, "0:65535", 0, 0, NULL, "Ports for the actions' <port>" },
 	{ "protocol", PT_STR, "tcp", 0, 0, NULL, "Protocol for the actions' <protocol>" },
-	{ "action", PT_STR, "nft", 0, 0, NULL, "Actions name[options], one a line; empty: none" },
+	{ "action", PT_STR, "nft", 0, 0, NULL, "Actions name[options], one a line; empty: none; unset: banaction[port, protocol] or nft" },
 	{ "bantime", PT_TIME, "600", JOPT_FOREVER, 0, NULL, "Ban length, -1 forever" },
 	{ "findtime", PT_TIME, "600", 0, 0, NULL, "Window in which maxretry failures ban" },
 	{ "maxretry", PT_INT, "5", 1, 1000000, NULL, "Failures that ban" },
@@ -501,9 +501,35 @@ static int set_filter(const struct ctx *c, struct jail *j)
 	return rc < 0 ? jerr(c, &l, "filter", "%s", msg) : 0;
 }
 
+/* A jail value or def when unset; NULL only on error. */
+static char *get_or(const struct ctx *c, const char *key, const char *def)
+{
+	char *v;
+	struct loc l;
+	int rc = get(c, key, &v, &l);
+	if (rc < 0)
+		return NULL;
+	return rc == 0 ? xstrdup(def) : v;
+}
+
+/* action; unset, it is jail.conf's action_ over the jail's banaction
+ * (`banaction = iptables-multiport` alone bans with iptables, as in
+ * fail2ban), the built-in nft when banaction is unset or nft. */
 static int set_action(const struct ctx *c, struct jail *j)
 {
-	return get_refs(c, "action", "nft", &j->actions, &j->nactions);
+	char *ba = get_or(c, "banaction", "nft");
+	if (ba == NULL)
+		return -1;
+	char *port = get_or(c, "port", "0:65535"), *proto = get_or(c, "protocol", "tcp");
+	char def[1024];
+	if (*ba == '\0' || strcmp(ba, "nft") == 0 || port == NULL || proto == NULL ||
+	    snprintf(def, sizeof(def), "%s[port=\"%s\", protocol=\"%s\"]", ba, port, proto) >=
+	    (int)sizeof(def))
+		snprintf(def, sizeof(def), "%s", *ba ? ba : "nft");
+	free(ba);
+	free(port);
+	free(proto);
+	return get_refs(c, "action", def, &j->actions, &j->nactions);
 }
 
 /* maxmatches: maxretry unless set. */

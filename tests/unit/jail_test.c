@@ -524,6 +524,30 @@ static void test_tree_order(void **state)
 	rmdir(dir);
 }
 
+/* banaction alone chooses the action, as jail.conf's action_ does; the
+ * built-in nft when it is unset or nft; action, when set, wins. */
+static void test_banaction(void **state)
+{
+	struct jailconf jc;
+	char err[512];
+
+	assert_int_equal(load_str("[DEFAULT]\nbanaction = iptables-multiport\n"
+	    "[a]\nenabled = true\nfilter = sshd\nport = ssh\n"
+	    "[b]\nenabled = true\nfilter = sshd\nbanaction = nft\n"
+	    "[c]\nenabled = true\nfilter = sshd\naction = dummy\n", &jc, err, sizeof(err)), 0);
+	const struct jail *a = jailconf_find(&jc, "a");
+	assert_int_equal(a->nactions, 1);
+	assert_string_equal(a->actions[0].name, "iptables-multiport");
+	assert_string_equal(jailconf_ref_opt(&a->actions[0], "port"), "ssh");
+	assert_string_equal(jailconf_ref_opt(&a->actions[0], "protocol"), "tcp");
+	assert_string_equal(jailconf_find(&jc, "b")->actions[0].name, "nft");
+	assert_string_equal(jailconf_find(&jc, "c")->actions[0].name, "dummy");
+	jailconf_free(&jc);
+	assert_int_equal(load_str("[d]\nenabled = true\nfilter = sshd\n", &jc, err, sizeof(err)), 0);
+	assert_string_equal(jailconf_find(&jc, "d")->actions[0].name, "nft");
+	jailconf_free(&jc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_jails),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_refs),
+		cmocka_unit_test(test_banaction),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_free_variables),
 		cmocka_unit_test(test_option_slips_warn),
