@@ -52,7 +52,7 @@ struct loc {
 static const char *const builtin_kv[][2] = {
 	{ "port", "0:65535" }, { "protocol", "tcp" }, { "bantime", "600" },
 	{ "findtime", "600" }, { "maxretry", "5" }, { "mode", "normal" },
-	{ "banaction", "nft" },
+	{ "banaction", "nft" }, { "banaction_allports", "nft" },	/* nft bans every port */
 };
 
 /* %(x)s: the jail, [DEFAULT], then the built-in defaults. */

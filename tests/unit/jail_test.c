@@ -546,6 +546,11 @@ static void test_banaction(void **state)
 	assert_int_equal(load_str("[d]\nenabled = true\nfilter = sshd\n", &jc, err, sizeof(err)), 0);
 	assert_string_equal(jailconf_find(&jc, "d")->actions[0].name, "nft");
 	jailconf_free(&jc);
+	/* Debian's [recidive] pasted alone: banaction_allports is built in (nft) */
+	assert_int_equal(load_str("[e]\nenabled = true\nfilter = sshd\n"
+	    "banaction = %(banaction_allports)s\n", &jc, err, sizeof(err)), 0);
+	assert_string_equal(jailconf_find(&jc, "e")->actions[0].name, "nft");
+	jailconf_free(&jc);
 }
 
 int main(void)
