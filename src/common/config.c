@@ -27,7 +27,7 @@
 #include "common/map.h"
 #include "common/util.h"
 
-const char *const config_role_names[NROLES] = { "smtpd", "submission", "smtps" };
+const char *const config_role_names[CONFIG_NBUILTIN] = { "smtpd", "submission", "smtps" };
 
 /* Expansion state: the chain of parameters being expanded, for loops. */
 struct xctx {
@@ -60,14 +60,46 @@ int config_must_index(const char *name)
 	return i;
 }
 
-int config_role_index(const char *role)
+int config_role_index(const struct config *cfg, const char *role)
 {
 	if (strcmp(role, "smtp") == 0)
 		return 0;
 	for (int r = 0; r < NROLES; r++) {
-		if (strcmp(role, config_role_names[r]) == 0)
+		const char *n = config_role_name(cfg, r);
+		if (n != NULL && strcmp(role, n) == 0)
 			return r;
 	}
+	return -1;
+}
+
+const char *config_role_name(const struct config *cfg, int r)
+{
+	if (r < 0 || r >= NROLES)
+		return NULL;
+	return r < CONFIG_NBUILTIN ? config_role_names[r] : cfg->rname[r];
+}
+
+/* A named listener's slot, made on its first NAME/inet/KEY line: 0..,
+ * or -1 with why (bad name, too many). */
+static int named_slot(struct config *cfg, const char *name, char *why, size_t whylen)
+{
+	int r = config_role_index(cfg, name);
+	if (r >= 0)
+		return r;
+	for (const char *p = name; *p; p++) {
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '_') {
+			snprintf(why, whylen, "bad listener name '%s' (lower-case letters, "
+			    "digits, - and _)", name);
+			return -1;
+		}
+	}
+	for (r = CONFIG_NBUILTIN; r < NROLES; r++) {
+		if (cfg->rname[r] == NULL) {
+			cfg->rname[r] = xstrdup(name);
+			return r;
+		}
+	}
+	snprintf(why, whylen, "more than %d named listeners", CONFIG_MAX_NAMED);
 	return -1;
 }
 
@@ -361,11 +393,15 @@ static int store_global(struct config *cfg, struct pending *pd, char *err, size_
 			    "smtps/inet/NAME)", key);
 		memcpy(role, key, rlen);
 		role[rlen] = '\0';
-		int r = config_role_index(role);
+		char why[128];
+		int r = named_slot(cfg, role, why, sizeof(why));
 		if (r < 0)
-			return perr(cfg, pd->line, err, errlen, "%s: unknown listener '%s' "
-			    "(use smtpd, submission or smtps)", key, role);
-		if ((i = config_param_index(slash + 6)) < 0)
+			return perr(cfg, pd->line, err, errlen, "%s: %s", key, why);
+		/* a named listener's address: NAME/inet/listen (kept as its
+		 * smtpd_listen override) */
+		if (r >= CONFIG_NBUILTIN && strcmp(slash + 6, "listen") == 0)
+			i = config_must_index("smtpd_listen");
+		else if ((i = config_param_index(slash + 6)) < 0)
 			return perr(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
 		s = &cfg->rset[r][i];
 	}
@@ -600,6 +636,44 @@ static int check_report(struct xctx *x, int role, int i)
 	return role < 0 ? check_report(x, -1, i) : 0;
 }
 
+/* Every named listener is declared in `listeners` and has its
+ * NAME/inet/listen; every declared one was given an address. */
+static int check_named(struct config *cfg, char *err, size_t errlen)
+{
+	int li = config_must_index("listeners"), si = config_must_index("smtpd_listen");
+	char **names = config_list(cfg->val[li] ? cfg->val[li] : "");
+	int rc = 0;
+
+	for (int r = CONFIG_NBUILTIN; rc == 0 && r < NROLES; r++) {
+		if (cfg->rname[r] == NULL)
+			continue;
+		int declared = 0;
+		for (char **n = names; *n; n++)
+			declared |= strcmp(*n, cfg->rname[r]) == 0;
+		const struct setting *first = NULL;	/* the first line naming it */
+		for (size_t i = 0; i < cfg->nparams; i++)
+			if (cfg->rset[r][i].raw && (first == NULL || cfg->rset[r][i].line < first->line))
+				first = &cfg->rset[r][i];
+		if (!declared && first != NULL)
+			rc = config_keep_going(cfg, perr(cfg, first->line, err, errlen, "%s: "
+			    "unknown listener '%s' (use smtpd, submission, smtps or a name "
+			    "declared in listeners)", first->key, cfg->rname[r]), err);
+	}
+	for (char **n = names; rc == 0 && *n; n++) {
+		int r = config_role_index(cfg, *n);
+		if (r >= 0 && r < CONFIG_NBUILTIN)
+			rc = config_keep_going(cfg, perr(cfg, cfg->set[li].line, err, errlen,
+			    "listeners: '%s' is a built-in listener (set %s_listen)", *n,
+			    r == 0 ? "smtpd" : config_role_names[r]), err);
+		else if (r < 0 || cfg->rset[r][si].raw == NULL)
+			rc = config_keep_going(cfg, perr(cfg, cfg->set[li].line, err, errlen,
+			    "listeners: '%s' has no address: set %s/inet/listen = ADDR:PORT",
+			    *n, *n), err);
+	}
+	config_list_free(names);
+	return rc;
+}
+
 static int check_all(struct config *cfg, char *err, size_t errlen)
 {
 	struct xctx x = { .cfg = cfg, .err = err, .errlen = errlen,
@@ -627,7 +701,7 @@ static int check_all(struct config *cfg, char *err, size_t errlen)
 	/* built-in role defaults where no override was given */
 	for (size_t k = 0; rc == 0 && config_role_defaults[k].role != NULL; k++) {
 		const struct role_default *rd = &config_role_defaults[k];
-		int r = config_role_index(rd->role), i = config_param_index(rd->name);
+		int r = config_role_index(cfg, rd->role), i = config_param_index(rd->name);
 		if (r < 0 || i < 0)
 			fatal("params.c: bad role default %s/inet/%s", rd->role, rd->name);
 		if (cfg->rval[r][i] == NULL)
@@ -635,6 +709,8 @@ static int check_all(struct config *cfg, char *err, size_t errlen)
 	}
 	free(x.stack);
 	free(items);
+	if (rc == 0)
+		rc = check_named(cfg, err, errlen);
 	return rc;
 }
 
@@ -728,6 +804,7 @@ void config_free(struct config *cfg)
 	for (int r = 0; r < NROLES; r++) {
 		free(cfg->rset[r]);
 		free(cfg->rval[r]);
+		free(cfg->rname[r]);
 	}
 	for (size_t s = 0; s < cfg->nsections; s++) {
 		struct config_section *sec = &cfg->sections[s];

@@ -30,6 +30,7 @@ struct config {
 	struct setting *rset[NROLES];	/* [nparams] overrides per role */
 	char **val;			/* [nparams] expanded global values */
 	char **rval[NROLES];		/* [nparams] expanded override or role default */
+	char *rname[NROLES];		/* named listeners' names (slots >= CONFIG_NBUILTIN) */
 	struct config_section *sections;
 	size_t nsections;
 	int client;			/* config_load_client(): no file opened */
@@ -39,7 +40,8 @@ struct config {
 
 int config_param_index(const char *name);	/* -1 if unknown */
 int config_must_index(const char *name);	/* fatal if unknown */
-int config_role_index(const char *role);	/* "smtp" = smtpd; -1 if unknown */
+/* Slot of a role or named listener ("smtp" = smtpd); -1 if unknown. */
+int config_role_index(const struct config *cfg, const char *role);
 
 /* Read one file's lines into cfg->set, cfg->rset and cfg->sections. */
 int config_read_file(struct config *cfg, FILE *fp, char *err, size_t errlen);

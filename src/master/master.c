@@ -163,13 +163,20 @@ static void open_log(const struct config *cfg)
 static void bind_listeners(const struct config *cfg)
 {
 	char err[512];
-	for (int role = 0; role < 3; role++) {
-		char **items = config_list(config_get(cfg, engine_role_listen_key(role)));
+	for (int role = 0; role < CONFIG_NROLES; role++) {
+		const char *name = config_role_name(cfg, role);
+		if (name == NULL)
+			continue;	/* an unused named-listener slot */
+		/* built-in roles: smtpd_listen ...; named ones: NAME/inet/listen */
+		char **items = config_list(role < CONFIG_NBUILTIN ?
+		    config_get(cfg, engine_role_listen_key(role)) :
+		    config_get_role(cfg, name, "smtpd_listen"));
 		for (char **it = items; *it; it++) {
 			int fds[2];
 			int n = listen_open(*it, fds, 2, err, sizeof(err));
 			if (n < 0)
-				fatal("%s: %s", engine_role_listen_key(role), err);
+				fatal("%s: %s", role < CONFIG_NBUILTIN ?
+				    engine_role_listen_key(role) : name, err);
 			for (int i = 0; i < n; i++) {
 				if (nlst == MAX_LISTENERS)
 					fatal("too many listeners");
