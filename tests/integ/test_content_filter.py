@@ -260,3 +260,37 @@ def test_check_config_listener_errors(make_server):
                "reinject/inet/receive_override_options = no_header_body_checks"]
     r = check_config(s)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_reload_keeps_named_listeners(make_server):
+    """Overrides of a named listener change with a reload; its name and
+    address are bound at start (as smtpd_listen): a reload that moves them
+    is refused and the old configuration kept."""
+    s = make_server(start=False)
+    rport = free_port()
+    base = ["listeners = reinject", f"reinject/inet/listen = 127.0.0.1:{rport}"]
+    s.extra = list(base)
+    s.write_config()
+    s.start()
+    c = Conn("127.0.0.1", rport)
+    assert c.cmd("MAIL FROM:<a@example.org>").startswith("250 ")
+    c.close()
+    s.extra = base + ["reinject/inet/smtpd_helo_required = yes"]
+    s.write_config()
+    s.sighup()
+    s.wait_log(r"reload -- version")
+    deadline = time.time() + 10
+    while True:
+        c = Conn("127.0.0.1", rport)
+        r = c.cmd("MAIL FROM:<a@example.org>")
+        c.close()
+        if r.startswith("503 ") or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert r.startswith("503 "), r
+    s.extra = ["listeners = reinject, other", f"reinject/inet/listen = 127.0.0.1:{rport}",
+               f"other/inet/listen = 127.0.0.1:{free_port()}"]
+    s.write_config()
+    s.sighup()
+    s.wait_log(r"reload failed, keeping the old configuration: listeners: named listeners "
+               r"\(names, order or addresses\) change only with a restart")
