@@ -67,7 +67,6 @@ def filtered_server(make_server, fport, *extra):
         "reinject/inet/content_filter =",
         "reinject/inet/receive_override_options = no_unknown_recipient_checks, "
         "no_header_body_checks, no_milters",
-        "reinject/inet/mynetworks = 127.0.0.0/8",
         "header_checks = regexp:" + write(s, "hc", "/^X-Filtered:/ REJECT filter header seen\n"),
     ] + FAST_RETRY + list(extra)
     s.write_config()
