@@ -293,3 +293,42 @@ def test_reload_keeps_named_listeners(make_server):
     s.sighup()
     s.wait_log(r"reload failed, keeping the old configuration: listeners: named listeners "
                r"\(names, order or addresses\) change only with a restart")
+
+
+def test_reinjection_skips_milters_and_unknown_recipient_checks(make_server, fake):
+    """The re-injection listener's no_milters: the milter (port 25's)
+    sees the message once, its header is there once; its
+    no_unknown_recipient_checks: an unknown recipient is taken at RCPT
+    (port 25 refuses it) and bounces at delivery."""
+    from milterfix import ScriptMilter
+    m = ScriptMilter()
+    m.eom_mods = [("addheader", "X-Milter", "seen")]
+    seen = []
+    fport = free_port()
+    try:
+        s = filtered_server(make_server, fport, f"smtpd_milters = {m.spec}")
+        fake(host="127.0.0.1", port=fport, data_reply=pass_through(s.rport, seen))
+        s.send_mail("alice@example.com", make_message(subject="milter once"))
+        files = s.wait_delivered("alice@example.com", 1)
+        with open(files[0], "rb") as fh:
+            raw = fh.read()
+        assert header_count(raw, b"X-Milter") == 1 and header_count(raw, b"X-Filtered") == 1
+        assert m.connections == 1
+        c = Conn("127.0.0.1", s.port)
+        c.cmd("EHLO client.test.example")
+        c.cmd("MAIL FROM:<sender@example.org>")
+        assert c.cmd("RCPT TO:<nobody@example.com>").startswith("550 5.1.1 ")
+        c.close()
+        n = m.connections     # port 25's sessions: the milter is asked
+        c = Conn("127.0.0.1", s.rport)
+        c.cmd("EHLO filter.test.example")
+        c.cmd("MAIL FROM:<sender@example.org>")
+        assert c.cmd("RCPT TO:<nobody@example.com>").startswith("250 ")
+        assert c.cmd("DATA").startswith("354 ")
+        assert c.cmd("Subject: x\r\n\r\nbody\r\n.").startswith("250 ")
+        c.cmd("QUIT")
+        c.close()
+        s.wait_log(r"to=<nobody@example\.com>, .*status=bounced")
+        assert m.connections == n   # the re-injection listener's: not
+    finally:
+        m.close()
