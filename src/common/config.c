@@ -1,6 +1,7 @@
 /*
  * config — load mailwarden.conf: Postfix main.cf syntax for the global
- * keys and per-listener overrides (ROLE/inet/KEY), fail2ban-style raw
+ * keys and per-listener overrides (ROLE/inet/KEY; the listeners' slots
+ * and named listeners in config_named.c), fail2ban-style raw
  * [sections] after them. At load every value is expanded ($name,
  * ${name}, $(name), ${name?text}, ${name:text}, $$; the order of
  * definitions does not matter) and checked against its type in the
@@ -26,8 +27,6 @@
 #include "common/log.h"
 #include "common/map.h"
 #include "common/util.h"
-
-const char *const config_role_names[CONFIG_NBUILTIN] = { "smtpd", "submission", "smtps" };
 
 /* Expansion state: the chain of parameters being expanded, for loops. */
 struct xctx {
@@ -58,49 +57,6 @@ int config_must_index(const char *name)
 	if (i < 0)
 		fatal("config: no parameter named %s", name);
 	return i;
-}
-
-int config_role_index(const struct config *cfg, const char *role)
-{
-	if (strcmp(role, "smtp") == 0)
-		return 0;
-	for (int r = 0; r < NROLES; r++) {
-		const char *n = config_role_name(cfg, r);
-		if (n != NULL && strcmp(role, n) == 0)
-			return r;
-	}
-	return -1;
-}
-
-const char *config_role_name(const struct config *cfg, int r)
-{
-	if (r < 0 || r >= NROLES)
-		return NULL;
-	return r < CONFIG_NBUILTIN ? config_role_names[r] : cfg->rname[r];
-}
-
-/* A named listener's slot, made on its first NAME/inet/KEY line: 0..,
- * or -1 with why (bad name, too many). */
-static int named_slot(struct config *cfg, const char *name, char *why, size_t whylen)
-{
-	int r = config_role_index(cfg, name);
-	if (r >= 0)
-		return r;
-	for (const char *p = name; *p; p++) {
-		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '_') {
-			snprintf(why, whylen, "bad listener name '%s' (lower-case letters, "
-			    "digits, - and _)", name);
-			return -1;
-		}
-	}
-	for (r = CONFIG_NBUILTIN; r < NROLES; r++) {
-		if (cfg->rname[r] == NULL) {
-			cfg->rname[r] = xstrdup(name);
-			return r;
-		}
-	}
-	snprintf(why, whylen, "more than %d named listeners", CONFIG_MAX_NAMED);
-	return -1;
 }
 
 /* ---- expansion ---- */
@@ -394,7 +350,7 @@ static int store_global(struct config *cfg, struct pending *pd, char *err, size_
 		memcpy(role, key, rlen);
 		role[rlen] = '\0';
 		char why[128];
-		int r = named_slot(cfg, role, why, sizeof(why));
+		int r = config_named_slot(cfg, role, why, sizeof(why));
 		if (r < 0)
 			return perr(cfg, pd->line, err, errlen, "%s: %s", key, why);
 		/* a named listener's address: NAME/inet/listen (kept as its
@@ -636,44 +592,6 @@ static int check_report(struct xctx *x, int role, int i)
 	return role < 0 ? check_report(x, -1, i) : 0;
 }
 
-/* Every named listener is declared in `listeners` and has its
- * NAME/inet/listen; every declared one was given an address. */
-static int check_named(struct config *cfg, char *err, size_t errlen)
-{
-	int li = config_must_index("listeners"), si = config_must_index("smtpd_listen");
-	char **names = config_list(cfg->val[li] ? cfg->val[li] : "");
-	int rc = 0;
-
-	for (int r = CONFIG_NBUILTIN; rc == 0 && r < NROLES; r++) {
-		if (cfg->rname[r] == NULL)
-			continue;
-		int declared = 0;
-		for (char **n = names; *n; n++)
-			declared |= strcmp(*n, cfg->rname[r]) == 0;
-		const struct setting *first = NULL;	/* the first line naming it */
-		for (size_t i = 0; i < cfg->nparams; i++)
-			if (cfg->rset[r][i].raw && (first == NULL || cfg->rset[r][i].line < first->line))
-				first = &cfg->rset[r][i];
-		if (!declared && first != NULL)
-			rc = config_keep_going(cfg, perr(cfg, first->line, err, errlen, "%s: "
-			    "unknown listener '%s' (use smtpd, submission, smtps or a name "
-			    "declared in listeners)", first->key, cfg->rname[r]), err);
-	}
-	for (char **n = names; rc == 0 && *n; n++) {
-		int r = config_role_index(cfg, *n);
-		if (r >= 0 && r < CONFIG_NBUILTIN)
-			rc = config_keep_going(cfg, perr(cfg, cfg->set[li].line, err, errlen,
-			    "listeners: '%s' is a built-in listener (set %s_listen)", *n,
-			    r == 0 ? "smtpd" : config_role_names[r]), err);
-		else if (r < 0 || cfg->rset[r][si].raw == NULL)
-			rc = config_keep_going(cfg, perr(cfg, cfg->set[li].line, err, errlen,
-			    "listeners: '%s' has no address: set %s/inet/listen = ADDR:PORT",
-			    *n, *n), err);
-	}
-	config_list_free(names);
-	return rc;
-}
-
 static int check_all(struct config *cfg, char *err, size_t errlen)
 {
 	struct xctx x = { .cfg = cfg, .err = err, .errlen = errlen,
@@ -710,7 +628,7 @@ static int check_all(struct config *cfg, char *err, size_t errlen)
 	free(x.stack);
 	free(items);
 	if (rc == 0)
-		rc = check_named(cfg, err, errlen);
+		rc = config_check_named(cfg, err, errlen);
 	return rc;
 }
 
