@@ -5,7 +5,10 @@
  * admin loses); a key mailwarden knows is written as it is ($name kept);
  * master.cf's smtpd/postscreen listeners become smtpd_listen,
  * submission_listen and smtps_listen with their -o overrides as
- * ROLE/inet/KEY; Postfix's own daemons are built in. What a written line
+ * ROLE/inet/KEY, an smtpd on a further port with -o settings (a content
+ * filter's re-injection) a named listener smtpd-PORT (listeners =,
+ * smtpd-PORT/inet/listen, smtpd-PORT/inet/KEY); Postfix's own daemons
+ * are built in. What a written line
  * still fails in check-config is handled by import_postfix.c.
  */
 #include <ctype.h>
@@ -241,8 +244,32 @@ static char *lmtp_absolute(const char *value)
 }
 
 /* One main.cf key other than the listeners'. */
+/* content_filter = smtp-amavis:[127.0.0.1]:10024 names a master.cf smtp
+ * or lmtp transport: mailwarden writes its command (smtp:, lmtp:). A new
+ * value (free it), or NULL when it names no such transport. */
+static char *filter_transport(const struct ipf *p, const char *value)
+{
+	const char *colon = strchr(value, ':');
+	if (colon == NULL)
+		return NULL;
+	for (size_t i = 0; i < p->nsvc; i++) {
+		const struct ipf_service *s = &p->svc[i];
+		if (strlen(s->name) == (size_t)(colon - value) &&
+		    strncmp(s->name, value, (size_t)(colon - value)) == 0 &&
+		    strcmp(s->type, "unix") == 0 &&
+		    (strcmp(s->command, "smtp") == 0 || strcmp(s->command, "lmtp") == 0)) {
+			struct buf b;
+			buf_init(&b, 64 * 1024);
+			buf_printf(&b, "%s%s", s->command, colon);
+			return b.data;
+		}
+	}
+	return NULL;
+}
+
 static void map_main_key(struct ipf *p, const struct ipf_kv *kv)
 {
+	char *fv;
 	char where[64], what[512];
 	const struct keyrow *r;
 
@@ -261,6 +288,11 @@ static void map_main_key(struct ipf *p, const struct ipf_kv *kv)
 		else
 			emit_kv(p, where, level, strstr(kv->key, "enforce") ? "encrypt" : "may",
 			    "Postfix 2's switch, as its security level");
+	} else if (strcmp(kv->key, "content_filter") == 0 &&
+	    (fv = filter_transport(p, kv->value)) != NULL) {
+		emit_kv(p, where, kv->key, fv, "its master.cf transport as the smtp or lmtp "
+		    "client it runs (that entry's -o settings are not carried over)");
+		free(fv);
 	} else if (strcmp(kv->key, "mailbox_size_limit") == 0) {
 		if (strcmp(kv->value, "0") == 0)
 			ipf_report(p, IPF_DROPPED, where, what, "0: no limit, as mailwarden");
@@ -335,7 +367,7 @@ static void wildcard_addrs(const struct ipf *p, struct buf *out, const char *por
 
 /* An smtpd or postscreen inet service: listener addresses and overrides. */
 static void map_listener(struct ipf *p, const struct ipf_service *s, struct buf *addrs,
-    const char *where)
+    struct buf *nnamed, const char *where)
 {
 	const char *colon = strrchr(s->name, ':');
 	const char *port = colon ? colon + 1 : s->name;
@@ -346,23 +378,54 @@ static void map_listener(struct ipf *p, const struct ipf_service *s, struct buf 
 			break;
 	while (r > 0 && r < NROLES && strcmp(roles[r].param, roles[r - 1].param) == 0)
 		r--;		/* submissions is smtps */
+	char named[64] = "";	/* a further listener with -o: a named one */
 	if (r == NROLES && s->nopts > 0) {
-		ipf_report(p, IPF_UNSUPPORTED, where, s->name, "a further smtpd listener with its "
-		    "own -o settings (mailwarden has three: smtpd, submission, smtps); mail "
-		    "received there (a content filter's re-injection, another port) is lost");
-		return;
+		size_t count = 0;
+		for (size_t i = 0; i < nnamed->len; i++)
+			count += nnamed->data[i] == ',';
+		count += nnamed->len > 0;
+		if (port[strspn(port, "0123456789")] != '\0' || *port == '\0' ||
+		    count >= CONFIG_MAX_NAMED) {
+			ipf_report(p, IPF_UNSUPPORTED, where, s->name, "a further smtpd listener "
+			    "with its own -o settings but no numeric port (or too many of them): "
+			    "mail received there (a content filter's re-injection, another port) "
+			    "is lost");
+			return;
+		}
+		snprintf(named, sizeof(named), "smtpd-%s", port);
+		if (nnamed->len > 0 && strstr(nnamed->data, named) != NULL) {
+			ipf_report(p, IPF_UNSUPPORTED, where, s->name, "a second entry for this "
+			    "port with -o settings: only the first is kept");
+			return;
+		}
+		buf_printf(nnamed, "%s%s", nnamed->len ? ", " : "", named);
+		struct buf a;
+		buf_init(&a, 64 * 1024);
+		buf_puts(&a, "");
+		if (colon != NULL)
+			buf_printf(&a, "%.*s:%s", (int)(colon - s->name), s->name, port);
+		else
+			wildcard_addrs(p, &a, port);
+		char key[128];
+		snprintf(key, sizeof(key), "%s/inet/listen", named);
+		ipf_report(p, IPF_MAPPED, where, s->name, "a named listener (listeners = ...)");
+		emit_kv(p, where, key, a.data, NULL);
+		buf_free(&a);
 	}
 	size_t slot = r == NROLES ? 0 : r;
 	const char *num = r == NROLES ? port : roles[r].port;
-	if (colon != NULL)
+	if (named[0] != '\0')
+		;	/* its own address, above */
+	else if (colon != NULL)
 		buf_printf(&addrs[slot], "%s%.*s:%s", addrs[slot].len ? ", " : "",
 		    (int)(colon - s->name), s->name, num);
 	else
 		wildcard_addrs(p, &addrs[slot], num);
-	ipf_report(p, IPF_MAPPED, where, s->name, strcmp(s->command, "postscreen") == 0 ?
-	    "postscreen: the engine does its pregreet test and DNSBL scoring itself "
-	    "(postscreen_* parameters)" : r == NROLES ? "another smtpd port: one more "
-	    "address of smtpd_listen" : NULL);
+	if (named[0] == '\0')
+		ipf_report(p, IPF_MAPPED, where, s->name, strcmp(s->command, "postscreen") == 0 ?
+		    "postscreen: the engine does its pregreet test and DNSBL scoring itself "
+		    "(postscreen_* parameters)" : r == NROLES ? "another smtpd port: one more "
+		    "address of smtpd_listen" : NULL);
 	for (size_t k = 0; k < s->nopts; k++) {
 		const struct ipf_kv *o = &s->opts[k];
 		char w[400], what[512], name[256];
@@ -374,7 +437,8 @@ static void map_listener(struct ipf *p, const struct ipf_service *s, struct buf 
 		else if ((kr = row_of(unsupported, o->key)) != NULL && !known(o->key))
 			ipf_report(p, IPF_UNSUPPORTED, w, what, kr->why);
 		else if (known(o->key)) {
-			snprintf(name, sizeof(name), "%s/inet/%s", roles[slot].role, o->key);
+			snprintf(name, sizeof(name), "%s/inet/%s", named[0] ? named :
+			    roles[slot].role, o->key);
 			emit_kv(p, w, name, o->value, path_note(o->key, o->value));
 		} else
 			ipf_report(p, IPF_UNSUPPORTED, w, what, "no such parameter in mailwarden: "
@@ -455,6 +519,9 @@ void ipf_map(struct ipf *p)
 		buf_init(&addrs[r], 64 * 1024);
 		buf_puts(&addrs[r], "");
 	}
+	struct buf named;	/* the named listeners made for master.cf entries */
+	buf_init(&named, 64 * 1024);
+	buf_puts(&named, "");
 	int *used = xcalloc(p->nsvc + 1, sizeof(*used));
 	for (size_t i = 0; i < p->nsvc; i++)	/* before a list loses a spawned policy */
 		used[i] = service_used(p, &p->svc[i]);
@@ -483,7 +550,7 @@ void ipf_map(struct ipf *p)
 		int listener = strcmp(s->type, "inet") == 0 &&
 		    (strcmp(s->command, "smtpd") == 0 || strcmp(s->command, "postscreen") == 0);
 		if (listener) {
-			map_listener(p, s, addrs, where);
+			map_listener(p, s, addrs, &named, where);
 			const char *c = strrchr(s->name, ':'), *port = c ? c + 1 : s->name;
 			for (size_t r = 0; r < NROLES; r++)
 				any[r] |= strcmp(port, roles[r].service) == 0 || strcmp(port, roles[r].port) == 0;
@@ -506,6 +573,13 @@ void ipf_map(struct ipf *p)
 			    !any[0] ? "no smtp service in master.cf: no port 25 listener" : NULL));
 		}
 	}
+	if (named.len > 0) {
+		char line[64 * 1024 + 64];
+		snprintf(line, sizeof(line), "listeners = %s", named.data);
+		ipf_emit(p, line, ipf_report(p, IPF_MAPPED, "master.cf", line, "smtpd entries "
+		    "with their own -o settings on further ports"));
+	}
+	buf_free(&named);
 	for (size_t r = 0; r < NROLES; r++)
 		buf_free(&addrs[r]);
 	free(used);

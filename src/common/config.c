@@ -1,6 +1,7 @@
 /*
  * config — load mailwarden.conf: Postfix main.cf syntax for the global
- * keys and per-listener overrides (ROLE/inet/KEY), fail2ban-style raw
+ * keys and per-listener overrides (ROLE/inet/KEY; the listeners' slots
+ * and named listeners in config_named.c), fail2ban-style raw
  * [sections] after them. At load every value is expanded ($name,
  * ${name}, $(name), ${name?text}, ${name:text}, $$; the order of
  * definitions does not matter) and checked against its type in the
@@ -26,8 +27,6 @@
 #include "common/log.h"
 #include "common/map.h"
 #include "common/util.h"
-
-const char *const config_role_names[NROLES] = { "smtpd", "submission", "smtps" };
 
 /* Expansion state: the chain of parameters being expanded, for loops. */
 struct xctx {
@@ -58,17 +57,6 @@ int config_must_index(const char *name)
 	if (i < 0)
 		fatal("config: no parameter named %s", name);
 	return i;
-}
-
-int config_role_index(const char *role)
-{
-	if (strcmp(role, "smtp") == 0)
-		return 0;
-	for (int r = 0; r < NROLES; r++) {
-		if (strcmp(role, config_role_names[r]) == 0)
-			return r;
-	}
-	return -1;
 }
 
 /* ---- expansion ---- */
@@ -361,11 +349,15 @@ static int store_global(struct config *cfg, struct pending *pd, char *err, size_
 			    "smtps/inet/NAME)", key);
 		memcpy(role, key, rlen);
 		role[rlen] = '\0';
-		int r = config_role_index(role);
+		char why[128];
+		int r = config_named_slot(cfg, role, why, sizeof(why));
 		if (r < 0)
-			return perr(cfg, pd->line, err, errlen, "%s: unknown listener '%s' "
-			    "(use smtpd, submission or smtps)", key, role);
-		if ((i = config_param_index(slash + 6)) < 0)
+			return perr(cfg, pd->line, err, errlen, "%s: %s", key, why);
+		/* a named listener's address: NAME/inet/listen (kept as its
+		 * smtpd_listen override) */
+		if (r >= CONFIG_NBUILTIN && strcmp(slash + 6, "listen") == 0)
+			i = config_must_index("smtpd_listen");
+		else if ((i = config_param_index(slash + 6)) < 0)
 			return perr(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
 		s = &cfg->rset[r][i];
 	}
@@ -627,7 +619,7 @@ static int check_all(struct config *cfg, char *err, size_t errlen)
 	/* built-in role defaults where no override was given */
 	for (size_t k = 0; rc == 0 && config_role_defaults[k].role != NULL; k++) {
 		const struct role_default *rd = &config_role_defaults[k];
-		int r = config_role_index(rd->role), i = config_param_index(rd->name);
+		int r = config_role_index(cfg, rd->role), i = config_param_index(rd->name);
 		if (r < 0 || i < 0)
 			fatal("params.c: bad role default %s/inet/%s", rd->role, rd->name);
 		if (cfg->rval[r][i] == NULL)
@@ -635,6 +627,8 @@ static int check_all(struct config *cfg, char *err, size_t errlen)
 	}
 	free(x.stack);
 	free(items);
+	if (rc == 0)
+		rc = config_check_named(cfg, err, errlen);
 	return rc;
 }
 
@@ -728,6 +722,7 @@ void config_free(struct config *cfg)
 	for (int r = 0; r < NROLES; r++) {
 		free(cfg->rset[r]);
 		free(cfg->rval[r]);
+		free(cfg->rname[r]);
 	}
 	for (size_t s = 0; s < cfg->nsections; s++) {
 		struct config_section *sec = &cfg->sections[s];

@@ -121,9 +121,16 @@ const char *config_path(const struct config *cfg);
  * not in the parameter table (a programming error). */
 const char *config_get(const struct config *cfg, const char *name);
 /* Listener roles that may override a key (role/inet/key): "smtpd" (also
- * spelled "smtp"), "submission", "smtps". */
-#define CONFIG_NROLES	3
-extern const char *const config_role_names[CONFIG_NROLES];
+ * spelled "smtp"), "submission", "smtps", then up to CONFIG_MAX_NAMED
+ * named listeners (`listeners = NAME`, NAME/inet/listen = ADDR:PORT;
+ * docs/content-filter.md). Slots 0..2 are the built-in roles. */
+#define CONFIG_NBUILTIN		3
+#define CONFIG_MAX_NAMED	8
+#define CONFIG_NROLES		(CONFIG_NBUILTIN + CONFIG_MAX_NAMED)
+extern const char *const config_role_names[CONFIG_NBUILTIN];
+/* Name of role slot r ("smtpd", ..., or a named listener's), NULL if the
+ * slot is unused. */
+const char *config_role_name(const struct config *cfg, int r);
 /* Same, with the per-listener override role/inet/name taking precedence,
  * then the role's built-in default (see params.c), then the global. */
 const char *config_get_role(const struct config *cfg, const char *role,

@@ -110,6 +110,45 @@ static int check_static_id(const char *v, char *msg, size_t len)
 	return rc;
 }
 
+/* content_filter: empty, or transport:destination with transport smtp or
+ * lmtp (FILTER_README's amavis pattern). */
+static int check_content_filter(const char *v, char *msg, size_t len)
+{
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v == '\0')
+		return 0;
+	const char *colon = strchr(v, ':');
+	if (colon == NULL || colon[1] == '\0' || (strncmp(v, "smtp:", 5) != 0 &&
+	    strncmp(v, "lmtp:", 5) != 0)) {
+		snprintf(msg, len, "'%s': expected smtp:[host]:port or lmtp:[host]:port "
+		    "(lmtp:unix:/path)", v);
+		return -1;
+	}
+	return 0;
+}
+
+/* receive_override_options: Postfix's words. */
+static int check_receive_override(const char *v, char *msg, size_t len)
+{
+	static const char *const words[] = { "no_unknown_recipient_checks",
+	    "no_address_mappings", "no_header_body_checks", "no_milters" };
+	char **items = config_list(v);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && items[i]; i++) {
+		size_t k = 0;
+		while (k < sizeof(words) / sizeof(*words) && strcmp(items[i], words[k]) != 0)
+			k++;
+		if (k == sizeof(words) / sizeof(*words)) {
+			snprintf(msg, len, "unknown option '%s' (use no_unknown_recipient_checks, "
+			    "no_address_mappings, no_header_body_checks, no_milters)", items[i]);
+			rc = -1;
+		}
+	}
+	config_list_free(items);
+	return rc;
+}
+
 /* Checks beyond the type, one row per parameter that needs one. */
 static const struct {
 	const char *name;
@@ -124,6 +163,8 @@ static const struct {
 	{ "smtpd_tls_key_file", check_key },
 	{ "virtual_uid_maps", check_static_id },
 	{ "virtual_gid_maps", check_static_id },
+	{ "content_filter", check_content_filter },
+	{ "receive_override_options", check_receive_override },
 };
 
 int config_check_opens(const struct param *p)

@@ -26,7 +26,7 @@ const char *config_get(const struct config *cfg, const char *name)
 const char *config_get_role(const struct config *cfg, const char *role, const char *name)
 {
 	int i = config_must_index(name);
-	int r = config_role_index(role);
+	int r = config_role_index(cfg, role);
 
 	if (r < 0)
 		fatal("config: no listener role named %s", role);
@@ -138,7 +138,8 @@ void config_print_set(const struct config *cfg, FILE *fp)
 	for (int r = 0; r < NROLES; r++)
 		for (size_t k = 0; k < cfg->nparams; k++)
 			if (cfg->rset[r][idx[k]].raw != NULL)
-				fprintf(fp, "%s/inet/%s = %s\n", config_role_names[r],
-				    config_params[idx[k]].name, cfg->rset[r][idx[k]].raw);
+				fprintf(fp, "%s/inet/%s = %s\n", config_role_name(cfg, r),
+				    r >= CONFIG_NBUILTIN && idx[k] == config_must_index("smtpd_listen") ?
+				    "listen" : config_params[idx[k]].name, cfg->rset[r][idx[k]].raw);
 	free(idx);
 }

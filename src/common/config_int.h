@@ -30,6 +30,7 @@ struct config {
 	struct setting *rset[NROLES];	/* [nparams] overrides per role */
 	char **val;			/* [nparams] expanded global values */
 	char **rval[NROLES];		/* [nparams] expanded override or role default */
+	char *rname[NROLES];		/* named listeners' names (slots >= CONFIG_NBUILTIN) */
 	struct config_section *sections;
 	size_t nsections;
 	int client;			/* config_load_client(): no file opened */
@@ -39,7 +40,15 @@ struct config {
 
 int config_param_index(const char *name);	/* -1 if unknown */
 int config_must_index(const char *name);	/* fatal if unknown */
-int config_role_index(const char *role);	/* "smtp" = smtpd; -1 if unknown */
+/* Slot of a role or named listener ("smtp" = smtpd); -1 if unknown. */
+int config_role_index(const struct config *cfg, const char *role);
+
+/* config_named.c: the slot of a named listener, made on its first
+ * NAME/inet/KEY line; -1 with why (bad name, too many). */
+int config_named_slot(struct config *cfg, const char *name, char *why, size_t whylen);
+/* After the load: every named listener declared in `listeners` and with
+ * NAME/inet/listen. 0, or -1 and err (report mode: printed, goes on). */
+int config_check_named(struct config *cfg, char *err, size_t errlen);
 
 /* Read one file's lines into cfg->set, cfg->rset and cfg->sections. */
 int config_read_file(struct config *cfg, FILE *fp, char *err, size_t errlen);

@@ -75,6 +75,8 @@ const struct param config_params[] = {
 	  "Addresses of the submission listener (STARTTLS + AUTH), e.g. *:587; empty = off" },
 	{ "smtps_listen", PT_LISTEN, "", 0, 0, NULL,
 	  "Addresses of the smtps listener (TLS wrapper + AUTH), e.g. *:465; empty = off" },
+	{ "listeners", PT_LIST, "", 0, 0, NULL,
+	  "Named extra smtpd listeners (as master.cf entries): each NAME needs NAME/inet/listen = ADDR:PORT and takes NAME/inet/KEY overrides" },
 
 	/* SMTP server limits */
 	{ "message_size_limit", PT_SIZE, "10240000", 0, S_MAX, NULL,
@@ -247,6 +249,12 @@ const struct param config_params[] = {
 	  "Tables for each message body line" },
 	{ "milter_header_checks", PT_MAPS, "", 0, 0, NULL,
 	  "Tables for headers added or changed by milters, before their changes are written (header_checks actions but PREPEND)" },
+
+	/* after-queue content filter (docs/content-filter.md) */
+	{ "content_filter", PT_STR, "", 0, 0, NULL,
+	  "Where queued mail goes before delivery: smtp:[host]:port or lmtp:[host]:port (the filter re-injects it); per listener too" },
+	{ "receive_override_options", PT_LIST, "", 0, 0, NULL,
+	  "Features a listener leaves out: no_unknown_recipient_checks, no_address_mappings, no_header_body_checks, no_milters" },
 
 	/* DNS (c-ares) */
 	{ "dns_servers", PT_LIST, "", 0, 0, NULL,

@@ -225,6 +225,7 @@ struct expansion {
 	const char *stack[RESOLVE_MAX_DEPTH + 2];	/* ancestry keys */
 	size_t depth;
 	int overflow;
+	int flags;		/* RESOLVE_NO_VIRTUAL_ALIAS */
 };
 
 static struct dest *dest_add(struct expansion *x, enum dest_kind kind, const char *addr,
@@ -518,7 +519,8 @@ static void expand(struct expansion *x, const char *addrstr)
 		deliver_final(x, &a, local, 1);
 		return;
 	}
-	const char *v = addr_find(r, r->valias, &a, local, &unm);
+	const char *v = x->flags & RESOLVE_NO_VIRTUAL_ALIAS ? NULL :
+	    addr_find(r, r->valias, &a, local, &unm);
 	if (v != NULL) {
 		x->stack[x->depth++] = vkey;
 		expand_list(x, v, unm ? a.ext : "", local ? a.domain : "localhost");
@@ -542,11 +544,18 @@ static void expand(struct expansion *x, const char *addrstr)
 int resolve_expand(const struct resolver *r, const char *addr,
     struct dest **out, size_t *n)
 {
+	return resolve_expand_flags(r, addr, 0, out, n);
+}
+
+int resolve_expand_flags(const struct resolver *r, const char *addr, int flags,
+    struct dest **out, size_t *n)
+{
 	struct expansion x;
 
 	memset(&x, 0, sizeof(x));
 	x.r = r;
 	x.orig = addr;
+	x.flags = flags;
 	expand(&x, addr);
 	if (x.overflow) {
 		resolve_dests_free(x.d, x.n);

@@ -78,6 +78,12 @@ struct dest {
  * with resolve_dests_free). 0 ok, -1 temporary error. */
 int resolve_expand(const struct resolver *r, const char *addr,
     struct dest **out, size_t *n);
+/* The same with flags: RESOLVE_NO_VIRTUAL_ALIAS leaves virtual_alias_maps
+ * out (receive_override_options = no_address_mappings, as Postfix's
+ * cleanup; aliases(5) still apply, as in Postfix's local delivery). */
+#define RESOLVE_NO_VIRTUAL_ALIAS	1
+int resolve_expand_flags(const struct resolver *r, const char *addr, int flags,
+    struct dest **out, size_t *n);
 void resolve_dests_free(struct dest *d, size_t n);
 
 /* The virtual mailbox of addr as this process's maps give it (the local

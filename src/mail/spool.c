@@ -101,6 +101,8 @@ static void spool_envelope(struct spool_writer *w, const struct spool_env *env)
 	spool_rec(w, "S ", env->sender);
 	if (env->filter)
 		spool_rec(w, "F ", env->filter);
+	if (env->no_address_mappings)
+		spool_rec(w, "O ", "no_address_mappings");
 	for (size_t i = 0; i < env->nrcpt; i++)
 		spool_rec(w, "R- ", env->rcpt[i].addr);
 	spool_rec(w, "B", NULL);
@@ -310,6 +312,9 @@ int spool_read(int dirfd, const char *id, struct spool_env *env, char *err, size
 		case 'A': free(env->sasl_user); env->sasl_user = rec_dup(v, vl); break;
 		case 'S': free(env->sender); env->sender = rec_dup(v, vl); break;
 		case 'F': free(env->filter); env->filter = rec_dup(v, vl); break;
+		case 'O':	/* words; unknown ones are ignored */
+			env->no_address_mappings |= vl >= 19 && memmem(v, vl, "no_address_mappings", 19) != NULL;
+			break;
 		case 'R':
 			if (l < 3 || p[2] != ' ' || (p[1] != SPOOL_ST_PENDING && p[1] != SPOOL_ST_DONE &&
 			    p[1] != SPOOL_ST_WARNED)) {

@@ -18,10 +18,12 @@
  *   P <proto>                    SMTP / ESMTP / ESMTPA / ESMTPS ...
  *   A <sasl user>                optional
  *   S <sender>                   envelope sender, empty for <>
- *   F <transport:destination>    optional: a FILTER action of header/body
- *                                checks or an access map (the content
- *                                filter the message is to go through;
- *                                recorded only until content_filter exists)
+ *   F <transport:destination>    optional: the content filter the message
+ *                                goes to instead of its recipients
+ *                                (content_filter, or a FILTER action of
+ *                                header/body checks or an access map)
+ *   O <option ...>               optional: receive options the queue
+ *                                manager honours (no_address_mappings)
  *   R<st> <recipient>            st is one byte: '-' pending, 'W' pending
  *                                and a delay warning was sent, 'D' done;
  *                                rewritten in place
@@ -57,7 +59,8 @@ struct spool_env {
 	char id[SPOOL_ID_MAX];
 	long arrival_sec, arrival_usec;
 	char *client_name, *client_addr, *helo, *proto, *sasl_user, *sender;
-	char *filter;		/* F record (FILTER action), or NULL */
+	char *filter;		/* F record (content_filter, FILTER action), or NULL */
+	int no_address_mappings;	/* O no_address_mappings: no virtual aliases */
 	struct spool_rcpt *rcpt;
 	size_t nrcpt;
 	off_t body_off;		/* where the body starts in the file */

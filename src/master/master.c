@@ -160,16 +160,44 @@ static void open_log(const struct config *cfg)
 	log_open(config_get(cfg, "syslog_name"), config_get(cfg, "myhostname"), fd);
 }
 
+/* The named listeners as "slot name addresses;" (the engine finds a
+ * socket's listener by slot: a reload must not move them). */
+static void named_signature(const struct config *cfg, char *out, size_t len)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (int r = CONFIG_NBUILTIN; r < CONFIG_NROLES; r++) {
+		const char *name = config_role_name(cfg, r);
+		if (name == NULL)
+			continue;
+		int k = snprintf(out + n, len - n, "%d %s %s;", r, name,
+		    config_get_role(cfg, name, "smtpd_listen"));
+		if (k < 0 || (size_t)k >= len - n)
+			return;
+		n += (size_t)k;
+	}
+}
+
+static char bound_named[4096];	/* named_signature() of the bound listeners */
+
 static void bind_listeners(const struct config *cfg)
 {
+	named_signature(cfg, bound_named, sizeof(bound_named));
 	char err[512];
-	for (int role = 0; role < 3; role++) {
-		char **items = config_list(config_get(cfg, engine_role_listen_key(role)));
+	for (int role = 0; role < CONFIG_NROLES; role++) {
+		const char *name = config_role_name(cfg, role);
+		if (name == NULL)
+			continue;	/* an unused named-listener slot */
+		/* built-in roles: smtpd_listen ...; named ones: NAME/inet/listen */
+		char **items = config_list(role < CONFIG_NBUILTIN ?
+		    config_get(cfg, engine_role_listen_key(role)) :
+		    config_get_role(cfg, name, "smtpd_listen"));
 		for (char **it = items; *it; it++) {
 			int fds[2];
 			int n = listen_open(*it, fds, 2, err, sizeof(err));
 			if (n < 0)
-				fatal("%s: %s", engine_role_listen_key(role), err);
+				fatal("%s: %s", role < CONFIG_NBUILTIN ?
+				    engine_role_listen_key(role) : name, err);
 			for (int i = 0; i < n; i++) {
 				if (nlst == MAX_LISTENERS)
 					fatal("too many listeners");
@@ -575,6 +603,16 @@ static void on_hup(int signo, void *arg)
 	char err[1024];
 	reopen_log();
 	struct config *cfg = config_load(cfg_path, err, sizeof(err));
+	char sig[sizeof(bound_named)];
+	if (cfg != NULL) {
+		named_signature(cfg, sig, sizeof(sig));
+		if (strcmp(sig, bound_named) != 0) {
+			snprintf(err, sizeof(err), "listeners: named listeners (names, order or "
+			    "addresses) change only with a restart");
+			config_free(cfg);
+			cfg = NULL;
+		}
+	}
 	if (cfg == NULL || master_check(cfg, err, sizeof(err)) < 0) {
 		log_warn("reload failed, keeping the old configuration: %s", err);
 		if (cfg)

@@ -29,7 +29,9 @@ static int walk(const struct config *cfg, FILE *out, char *err, size_t errlen)
 	for (size_t k = 0; k < RL_COUNT; k++) {
 		const char *key = restriction_lists[k].key;
 		for (int r = 0; r < CONFIG_NROLES; r++) {
-			const char *v = config_get_role(cfg, config_role_names[r], key);
+			if (config_role_name(cfg, r) == NULL)
+				continue;	/* an unused named-listener slot */
+			const char *v = config_get_role(cfg, config_role_name(cfg, r), key);
 			if (r > 0 && v == config_get(cfg, key))
 				continue;	/* the global list again: checked */
 			struct restrictions *rs = restrictions_parse(cfg, key, v, why, sizeof(why));
@@ -48,7 +50,7 @@ static int walk(const struct config *cfg, FILE *out, char *err, size_t errlen)
 				    config_line(cfg, key), key, why);
 			else	/* an override or a role's default */
 				snprintf(msg, sizeof(msg), "%s: %s/inet/%s: %s", config_path(cfg),
-				    config_role_names[r], key, why);
+				    config_role_name(cfg, r), key, why);
 			n++;
 			if (out == NULL) {
 				snprintf(err, errlen, "%s", msg);

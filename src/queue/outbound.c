@@ -7,7 +7,9 @@
  * next one of its queue (RSET first) or stays idle for
  * smtp_connection_cache_time_limit. A next hop that cannot be reached
  * (DNS failure, no connection) defers everything waiting for it with the
- * same reason, as Postfix marks a destination dead.
+ * same reason, as Postfix marks a destination dead. A message with a
+ * content filter (F record) goes there whole, recipients unexpanded
+ * (outbound_add_filter; docs/content-filter.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +348,45 @@ static void error_result(struct qmsg *m, size_t ri, const struct dest *d, const 
 	qmsg_result(m, ri, &q);
 }
 
+/* Join recipient ri (final address d) to m's delivery to next hop nh. */
+static void collect(struct qmsg *m, size_t ri, const struct dest *d, const struct nexthop *nh)
+{
+	struct dq *q = dq_get(nh);
+	struct odel *o = NULL;
+	for (size_t i = 0; i < O.ncoll; i++)
+		if (O.coll[i]->m == m && O.coll[i]->q == q && O.coll[i]->sm.nrcpt < OUT_RCPT_MAX)
+			o = O.coll[i];
+	if (o == NULL) {
+		o = xcalloc(1, sizeof(*o));
+		o->m = m;
+		o->q = q;
+		o->sm.sender = m->env.sender;
+		o->sm.body_fd = m->env.fd;
+		o->sm.body_off = m->env.body_off;
+		o->sm.body_len = m->env.body_len;
+		o->t_start = clock_wall_f();
+		if (O.ncoll == O.collcap) {
+			O.collcap = O.collcap ? O.collcap * 2 : 16;
+			O.coll = xrealloc(O.coll, O.collcap * sizeof(*O.coll));
+		}
+		O.coll[O.ncoll++] = o;
+		m->refs++;
+	}
+	if (o->sm.nrcpt == o->cap) {
+		o->cap = o->cap ? o->cap * 2 : 4;
+		o->sm.rcpt = xrealloc(o->sm.rcpt, o->cap * sizeof(*o->sm.rcpt));
+		o->ri = xrealloc(o->ri, o->cap * sizeof(*o->ri));
+		o->addr = xrealloc(o->addr, o->cap * sizeof(*o->addr));
+		o->orig = xrealloc(o->orig, o->cap * sizeof(*o->orig));
+	}
+	size_t k = o->sm.nrcpt++;
+	memset(&o->sm.rcpt[k], 0, sizeof(o->sm.rcpt[k]));
+	o->addr[k] = xstrdup(d->addr);	/* outlives the resolver's dest array */
+	o->orig[k] = xstrdup(d->orig);
+	o->sm.rcpt[k].addr = o->addr[k];
+	o->ri[k] = ri;
+}
+
 int outbound_add(struct qmsg *m, size_t ri, const struct dest *d)
 {
 	struct nexthop nh;
@@ -382,41 +423,25 @@ int outbound_add(struct qmsg *m, size_t ri, const struct dest *d)
 		    "mail transport unavailable (local/virtual transport for a remote domain)");
 		return 1;
 	}
-	struct dq *q = dq_get(&nh);
-	struct odel *o = NULL;
-	for (size_t i = 0; i < O.ncoll; i++)
-		if (O.coll[i]->m == m && O.coll[i]->q == q && O.coll[i]->sm.nrcpt < OUT_RCPT_MAX)
-			o = O.coll[i];
-	if (o == NULL) {
-		o = xcalloc(1, sizeof(*o));
-		o->m = m;
-		o->q = q;
-		o->sm.sender = m->env.sender;
-		o->sm.body_fd = m->env.fd;
-		o->sm.body_off = m->env.body_off;
-		o->sm.body_len = m->env.body_len;
-		o->t_start = clock_wall_f();
-		if (O.ncoll == O.collcap) {
-			O.collcap = O.collcap ? O.collcap * 2 : 16;
-			O.coll = xrealloc(O.coll, O.collcap * sizeof(*O.coll));
-		}
-		O.coll[O.ncoll++] = o;
-		m->refs++;
-	}
-	if (o->sm.nrcpt == o->cap) {
-		o->cap = o->cap ? o->cap * 2 : 4;
-		o->sm.rcpt = xrealloc(o->sm.rcpt, o->cap * sizeof(*o->sm.rcpt));
-		o->ri = xrealloc(o->ri, o->cap * sizeof(*o->ri));
-		o->addr = xrealloc(o->addr, o->cap * sizeof(*o->addr));
-		o->orig = xrealloc(o->orig, o->cap * sizeof(*o->orig));
-	}
-	size_t k = o->sm.nrcpt++;
-	memset(&o->sm.rcpt[k], 0, sizeof(o->sm.rcpt[k]));
-	o->addr[k] = xstrdup(d->addr);	/* outlives the resolver's dest array */
-	o->orig[k] = xstrdup(d->orig);
-	o->sm.rcpt[k].addr = o->addr[k];
-	o->ri[k] = ri;
+	collect(m, ri, d, &nh);
 	return 1;
+}
+
+void outbound_add_filter(struct qmsg *m, size_t ri, const char *filter)
+{
+	struct nexthop nh;
+	char *addr = m->env.rcpt[ri].addr;
+	const struct dest d = { .kind = DEST_RELAY, .addr = addr, .orig = addr, .service = "smtp" };
+
+	if (nexthop_parse(filter, NULL, &nh) < 0 || nh.transport == NH_ERROR ||
+	    nh.transport == NH_LOCAL || nh.transport == NH_VIRTUAL || nh.host[0] == '\0') {
+		log_warn("%s: bad content filter '%s': use smtp:[host]:port or lmtp:[host]:port",
+		    m->env.id, filter);
+		error_result(m, ri, &d, "smtp", QR_DEFER, "4.3.5", "mail transport unavailable");
+		return;
+	}
+	nh.no_mx = 1;	/* a filter is a host, never a mail domain */
+	collect(m, ri, &d, &nh);
 }
 
 void outbound_dispatch(struct qmsg *m)

@@ -320,7 +320,8 @@ static void drop_envelope(struct spool_env *env, struct spool_rcpt **rcp,
 	*rcp = rc;
 	env->rcpt = rc;
 	env->nrcpt = n;
-	env->filter = r->filter;
+	if (r->filter)
+		env->filter = r->filter;	/* FILTER wins over content_filter */
 }
 
 /* Write the queue file for d (maildrop file name). 0 queued (id set; a
@@ -356,6 +357,8 @@ static int drop_queue(const char *name, struct drop *d, uid_t uid, const char *s
 	env.sender = (char *)sender;
 	env.rcpt = rc;
 	env.nrcpt = d->nrcpt;
+	if (*config_get(P.cfg, "content_filter"))	/* as Postfix's pickup: the global one */
+		env.filter = (char *)config_get(P.cfg, "content_filter");
 	if (spool_create(&w, P.infd, &env) < 0) {
 		free(rc);
 		return -1;

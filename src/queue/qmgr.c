@@ -517,7 +517,16 @@ static void batch_run(void *arg)
 				exps = xrealloc(exps, expcap * sizeof(*exps));
 			}
 			struct expansion_list *x = &exps[nexp++];
-			if (resolve_expand(Q.res, m->env.rcpt[ri].addr, &x->d, &x->n) < 0) {
+			x->n = 0;
+			x->d = NULL;
+			if (m->env.filter) {
+				/* content filter: the whole envelope goes there as
+				 * received; the mappings come after re-injection */
+				outbound_add_filter(m, ri, m->env.filter);
+				continue;
+			}
+			if (resolve_expand_flags(Q.res, m->env.rcpt[ri].addr,
+			    m->env.no_address_mappings ? RESOLVE_NO_VIRTUAL_ALIAS : 0, &x->d, &x->n) < 0) {
 				x->n = 0;
 				x->d = NULL;
 				m->pending[ri] = 1;

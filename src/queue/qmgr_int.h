@@ -72,6 +72,9 @@ int outbound_init(const struct config *cfg, char *err, size_t errlen);
  * when it is outbound's: relay, lmtp, or a local/virtual mailbox that
  * transport_maps sends elsewhere. 1 taken, 0 a mailbox to deliver here. */
 int outbound_add(struct qmsg *m, size_t ri, const struct dest *d);
+/* Take recipient ri of m, unexpanded, for m's content filter
+ * ("smtp:[host]:port", "lmtp:..."): delivered there or deferred. */
+void outbound_add_filter(struct qmsg *m, size_t ri, const char *filter);
 /* Start what outbound_add() collected for m. */
 void outbound_dispatch(struct qmsg *m);
 /* Close idle connections and free everything (at exit). */

@@ -71,9 +71,16 @@ static int pol_rewrites(const struct session_cleanup *c)
 	return c && (c->pol.redirect || c->pol.nbcc || c->pol.filter);
 }
 
+/* Whether this listener runs the header and body checks
+ * (receive_override_options = no_header_body_checks turns them off). */
+static int hbc_on(const struct session *s)
+{
+	return checks_any(&s->eng->checks) && !s->eng->roles[s->role].no_header_body_checks;
+}
+
 void cleanup_begin(struct session *s)
 {
-	if (!checks_any(&s->eng->checks) && !pol_rewrites(s->cleanup))
+	if (!hbc_on(s) && !pol_rewrites(s->cleanup))
 		return;
 	struct session_cleanup *c = get(s);
 	long lim = s->eng->size_limit;
@@ -183,7 +190,7 @@ int cleanup_message(struct session *s)
 	buf_init(&out, SIZE_MAX / 2);
 	if (c->copying) {
 		c->copying = 0;
-		if (checks_run(&s->eng->checks, c->copy.data ? c->copy.data : "", c->copy.len,
+		if (hbc_on(s) && checks_run(&s->eng->checks, c->copy.data ? c->copy.data : "", c->copy.len,
 		    &out, &r, act_log, act_warn, s) < 0)
 			r.changed = 0;	/* cannot happen below SIZE_MAX/2: keep the file */
 	}
@@ -207,7 +214,8 @@ int cleanup_message(struct session *s)
 		struct spool_env e;
 		struct spool_rcpt *rcp;
 		data_envelope(s, &e, &rcp);
-		e.filter = r.filter;
+		if (r.filter)
+			e.filter = r.filter;	/* FILTER wins over content_filter */
 		int w = spool_rewrite(s->w, &e);
 		if (w == 0 && body && blen)
 			w = spool_write(s->w, body, blen);

@@ -248,6 +248,8 @@ static int c_rcpt(struct session *s, char *arg)
 	char *addr = qualify(s, raw);
 	const char *table = "local recipient table";
 	enum resolve_class cls = resolve_check(s->eng->resolver, addr, &table);
+	if (cls == RESOLVE_UNKNOWN && s->eng->roles[s->role].no_unknown_rcpt)
+		cls = RESOLVE_LOCAL;	/* no_unknown_recipient_checks: delivery decides */
 	int r = check_rcpt(s, addr, cls != RESOLVE_RELAY, cls != RESOLVE_UNKNOWN, table);
 	if (r != 0) {
 		free(addr);

@@ -96,6 +96,12 @@ void data_envelope(struct session *s, struct spool_env *env, struct spool_rcpt *
 	envp->helo = s->helo ? s->helo : "";
 	envp->proto = (char *)data_proto(s);
 	envp->sender = s->sender;
+	/* the listener's content_filter (a FILTER action replaces it) and
+	 * receive_override_options = no_address_mappings */
+	const struct role_cfg *role = &s->eng->roles[s->role];
+	if (role->content_filter && *role->content_filter)
+		envp->filter = (char *)role->content_filter;
+	envp->no_address_mappings = role->no_address_mappings;
 	rc = xcalloc(s->nrcpt ? s->nrcpt : 1, sizeof(*rc));
 	for (size_t i = 0; i < s->nrcpt; i++)
 		rc[i].addr = s->rcpt[i];

@@ -34,19 +34,42 @@
 #include "sasl/sasl.h"
 #include "mail/banfile.h"
 
-static const char *const role_names[SMTP_NROLES] = { "smtp", "submission", "smtps" };
-static const char *const role_listen_keys[SMTP_NROLES] = {
+static const char *const role_listen_keys[ROLE_NAMED] = {
 	"smtpd_listen", "submission_listen", "smtps_listen"
 };
 
-const char *engine_role_name(int role)
+const char *engine_role_name(const struct config *cfg, int role)
 {
-	return role >= 0 && role < SMTP_NROLES ? role_names[role] : "smtp";
+	return role == ROLE_SMTP ? "smtp" : config_role_name(cfg, role);
+}
+
+int engine_role_used(const struct config *cfg, int role)
+{
+	if (role >= 0 && role < ROLE_NAMED)
+		return *config_get(cfg, role_listen_keys[role]) != '\0';
+	return config_role_name(cfg, role) != NULL;
 }
 
 const char *engine_role_listen_key(int role)
 {
-	return role >= 0 && role < SMTP_NROLES ? role_listen_keys[role] : "smtpd_listen";
+	return role >= 0 && role < ROLE_NAMED ? role_listen_keys[role] : "smtpd_listen";
+}
+
+/* receive_override_options words -> role_cfg flags. */
+static void role_overrides(struct role_cfg *rc, const char *v)
+{
+	static const struct { const char *word; size_t off; } words[] = {
+		{ "no_unknown_recipient_checks", offsetof(struct role_cfg, no_unknown_rcpt) },
+		{ "no_address_mappings", offsetof(struct role_cfg, no_address_mappings) },
+		{ "no_header_body_checks", offsetof(struct role_cfg, no_header_body_checks) },
+		{ "no_milters", offsetof(struct role_cfg, no_milters) },
+	};
+	char **items = config_list(v);
+	for (char **it = items; *it; it++)
+		for (size_t k = 0; k < sizeof(words) / sizeof(*words); k++)
+			if (strcmp(*it, words[k].word) == 0)
+				*(int *)((char *)rc + words[k].off) = 1;
+	config_list_free(items);
 }
 
 /* /etc/hosts, read before chroot: address -> first name. */
@@ -265,25 +288,31 @@ static void engine_config(struct engine *e, const struct config *cfg)
 	e->dnsbl_threshold = config_get_int(cfg, "postscreen_dnsbl_threshold");
 	e->dnsbl_allow_threshold = config_get_int(cfg, "postscreen_dnsbl_allowlist_threshold");
 	e->dnsbl_action = action_code(config_get(cfg, "postscreen_dnsbl_action"));
-	for (int r = 0; r < 3; r++) {
+	for (int r = 0; r < SMTP_NROLES; r++) {
+		const char *rn = engine_role_name(cfg, r);
+		if (rn == NULL)
+			continue;	/* an unused named-listener slot */
 		for (int k = 0; k < RL_COUNT; k++) {
 			const char *key = restriction_lists[k].key;
 			e->roles[r].lists[k] = restrictions_parse(cfg, key,
-			    config_get_role(cfg, role_names[r], key), err, sizeof(err));
+			    config_get_role(cfg, rn, key), err, sizeof(err));
 			if (e->roles[r].lists[k] == NULL)
-				fatal("%s/inet/%s: %s", role_names[r], key, err);
+				fatal("%s/inet/%s: %s", rn, key, err);
 		}
-		e->roles[r].delay_reject = config_get_role_bool(cfg, role_names[r], "smtpd_delay_reject");
+		e->roles[r].delay_reject = config_get_role_bool(cfg, rn, "smtpd_delay_reject");
 		/* Pregreet only where the client waits for us: port 25. */
 		e->roles[r].pregreet = r == ROLE_SMTP;
-		e->roles[r].name = role_names[r];
-		e->roles[r].require_helo = config_get_role_bool(cfg, role_names[r], "smtpd_helo_required");
-		const char *level = config_get_role(cfg, role_names[r], "smtpd_tls_security_level");
+		e->roles[r].name = rn;
+		e->roles[r].require_helo = config_get_role_bool(cfg, rn, "smtpd_helo_required");
+		const char *level = config_get_role(cfg, rn, "smtpd_tls_security_level");
 		e->roles[r].tls_encrypt = strcmp(level, "encrypt") == 0;
-		e->roles[r].wrappermode = config_get_role_bool(cfg, role_names[r], "smtpd_tls_wrappermode");
+		e->roles[r].wrappermode = config_get_role_bool(cfg, rn, "smtpd_tls_wrappermode");
 		e->roles[r].tls_may = strcmp(level, "none") != 0 && !e->roles[r].wrappermode;
-		e->roles[r].sasl_enable = config_get_role_bool(cfg, role_names[r], "smtpd_sasl_auth_enable");
-		e->roles[r].auth_required = r != ROLE_SMTP && e->roles[r].sasl_enable;
+		e->roles[r].sasl_enable = config_get_role_bool(cfg, rn, "smtpd_sasl_auth_enable");
+		e->roles[r].auth_required = (r == ROLE_SUBMISSION || r == ROLE_SMTPS) &&
+		    e->roles[r].sasl_enable;
+		e->roles[r].content_filter = config_get_role(cfg, rn, "content_filter");
+		role_overrides(&e->roles[r], config_get_role(cfg, rn, "receive_override_options"));
 	}
 	e->resolver = resolve_open(cfg, err, sizeof(err));
 	if (e->resolver == NULL)
@@ -302,7 +331,7 @@ static void engine_config(struct engine *e, const struct config *cfg)
 	e->tls = tls_init(cfg, err, sizeof(err));
 	if (e->tls == NULL)
 		fatal("%s", err);
-	for (int r = 0; r < 3; r++)
+	for (int r = 0; r < SMTP_NROLES; r++)
 		if (!tls_available(e->tls))
 			e->roles[r].tls_may = 0;
 	int any_sasl = 0;

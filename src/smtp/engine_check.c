@@ -19,17 +19,17 @@ int engine_check(const struct config *cfg, char *err, size_t errlen)
 	int need_cert = 0, need_sasl = 0;
 	const char *key = NULL;
 	for (int r = 0; r < SMTP_NROLES; r++) {
-		if (!*config_get(cfg, engine_role_listen_key(r)))
+		if (!engine_role_used(cfg, r))
 			continue;
-		int wrapper = config_get_role_bool(cfg, engine_role_name(r), "smtpd_tls_wrappermode");
-		if (wrapper || strcmp(config_get_role(cfg, engine_role_name(r), "smtpd_tls_security_level"),
+		int wrapper = config_get_role_bool(cfg, engine_role_name(cfg, r), "smtpd_tls_wrappermode");
+		if (wrapper || strcmp(config_get_role(cfg, engine_role_name(cfg, r), "smtpd_tls_security_level"),
 		    "encrypt") == 0) {
 			need_cert = 1;
 			if (key == NULL)
 				key = r == 0 || strcmp(config_get(cfg, "smtpd_tls_security_level"),
 				    "encrypt") == 0 ? "smtpd_tls_security_level" : engine_role_listen_key(r);
 		}
-		if (config_get_role_bool(cfg, engine_role_name(r), "smtpd_sasl_auth_enable"))
+		if (config_get_role_bool(cfg, engine_role_name(cfg, r), "smtpd_sasl_auth_enable"))
 			need_sasl = 1;
 	}
 	if (need_cert && !*config_get(cfg, "smtpd_tls_cert_file")) {

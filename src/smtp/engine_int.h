@@ -27,7 +27,7 @@ struct tls_server;
 
 /* Per-role settings, read once from the config. */
 struct role_cfg {
-	const char *name;		/* "smtp", "submission", "smtps" */
+	const char *name;		/* "smtp", "submission", "smtps", a named listener's */
 	/* one per row of policy's restriction_lists (RL_CLIENT ...) */
 	struct restrictions *lists[RL_COUNT];
 	int delay_reject;		/* smtpd_delay_reject */
@@ -38,6 +38,12 @@ struct role_cfg {
 	int wrappermode;		/* smtpd_tls_wrappermode: TLS from the first byte */
 	int sasl_enable;		/* smtpd_sasl_auth_enable */
 	int auth_required;		/* MAIL needs AUTH first (submission, smtps) */
+	const char *content_filter;	/* content_filter: "" or transport:destination */
+	/* receive_override_options */
+	int no_unknown_rcpt;		/* no_unknown_recipient_checks */
+	int no_address_mappings;	/* aliases/virtual not applied (see qmgr) */
+	int no_header_body_checks;	/* no header_checks, body_checks */
+	int no_milters;			/* no smtpd_milters */
 };
 
 /* A listener of the engine, the argument of its accept callback. */
@@ -74,7 +80,7 @@ struct engine {
 	struct resolver *resolver;
 	struct cidrlist *mynetworks;
 	struct cidrlist *bare_lf_exclusions;
-	struct role_cfg roles[3];
+	struct role_cfg roles[SMTP_NROLES];
 	const char *myhostname;
 	const char *banner;
 	long size_limit;

@@ -73,11 +73,13 @@ void milters_setup(struct engine *e, const struct config *cfg, int chrooted)
 	e->milter_daemon_name = config_get(cfg, "milter_macro_daemon_name");
 	e->milter_v = config_get(cfg, "milter_macro_v");
 	for (int r = 0; r < SMTP_NROLES; r++) {
-		const char *v = config_get_role(cfg, engine_role_name(r), "smtpd_milters");
+		if (engine_role_name(cfg, r) == NULL)
+			continue;	/* an unused named-listener slot */
+		const char *v = config_get_role(cfg, engine_role_name(cfg, r), "smtpd_milters");
 		err[0] = '\0';
 		e->milters[r] = milter_list_parse(v, p, err, sizeof(err));
 		if (e->milters[r] == NULL && err[0])
-			fatal("%s/inet/smtpd_milters: %s", engine_role_name(r), err);
+			fatal("%s/inet/smtpd_milters: %s", engine_role_name(cfg, r), err);
 	}
 	const char *maps = config_get(cfg, "smtpd_milter_maps");
 	if (*maps) {
@@ -94,10 +96,10 @@ int milters_check(const struct config *cfg, char *err, size_t errlen)
 	p.queue_dir = config_get(cfg, "queue_directory");
 	p.chrooted = geteuid() == 0;
 	for (int r = 0; r < SMTP_NROLES; r++) {
-		if (!*config_get(cfg, engine_role_listen_key(r)))
+		if (!engine_role_used(cfg, r))
 			continue;
 		why[0] = '\0';
-		struct milter_list *l = milter_list_parse(config_get_role(cfg, engine_role_name(r),
+		struct milter_list *l = milter_list_parse(config_get_role(cfg, engine_role_name(cfg, r),
 		    "smtpd_milters"), &p, why, sizeof(why));
 		milter_list_free(l);
 		if (l == NULL && why[0]) {
@@ -208,8 +210,8 @@ static struct session_milter *get(struct session *s)
 	struct engine *e = s->eng;
 	if (s->milt)
 		return s->milt->m ? s->milt : NULL;
-	if (e->milters[s->role] == NULL && e->milter_maps == NULL)
-		return NULL;	/* no milters here: nothing allocated */
+	if ((e->milters[s->role] == NULL && e->milter_maps == NULL) || e->roles[s->role].no_milters)
+		return NULL;	/* no milters here (or no_milters): nothing allocated */
 	struct session_milter *sm = xcalloc(1, sizeof(*sm));
 	const struct milter_list *l = e->milters[s->role];
 	s->milt = sm;

@@ -274,3 +274,49 @@ def test_import_to_stdout_without_master_cf(postfix_dir):
 def test_import_missing_main_cf(tmp_path):
     r = run("import-postfix", str(tmp_path / "nope"))
     assert r.returncode == 1 and "main.cf" in r.stderr, r.stderr
+
+
+# FILTER_README's amavis set-up: the filter transport and the re-injection
+# listener on 127.0.0.1:10025 with its -o settings.
+AMAVIS_MASTER_CF = """\
+smtp      inet  n       -       y       -       -       smtpd
+  -o receive_override_options=no_address_mappings
+smtp-amavis unix -      -       n       -       2       smtp
+  -o smtp_data_done_timeout=1200
+  -o smtp_send_xforward_command=yes
+127.0.0.1:10025 inet n  -       n       -       -       smtpd
+  -o content_filter=
+  -o smtpd_delay_reject=no
+  -o smtpd_client_restrictions=permit_mynetworks,reject
+  -o smtpd_helo_restrictions=
+  -o smtpd_sender_restrictions=
+  -o smtpd_recipient_restrictions=permit_mynetworks,reject
+  -o smtpd_error_sleep_time=0
+  -o receive_override_options=no_header_body_checks,no_unknown_recipient_checks,no_milters
+"""
+
+
+def test_import_content_filter_named_listener(postfix_dir):
+    """The amavis pattern: content_filter through a master.cf smtp
+    transport becomes smtp:, the 10025 smtpd entry a named listener with
+    its -o settings."""
+    (postfix_dir / "master.cf").write_text(AMAVIS_MASTER_CF)
+    (postfix_dir / "main.cf").write_text(
+        "myhostname = mx.alpha.example\ninet_interfaces = loopback-only\n"
+        "inet_protocols = ipv4\ncontent_filter = smtp-amavis:[127.0.0.1]:10024\n")
+    r = run("import-postfix", str(postfix_dir))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    for want in ("content_filter = smtp:[127.0.0.1]:10024",
+                 "smtpd/inet/receive_override_options = no_address_mappings",
+                 "listeners = smtpd-10025",
+                 "smtpd-10025/inet/listen = 127.0.0.1:10025",
+                 "smtpd-10025/inet/content_filter = ",
+                 "smtpd-10025/inet/smtpd_recipient_restrictions = permit_mynetworks,reject",
+                 "smtpd-10025/inet/receive_override_options = no_header_body_checks,"
+                 "no_unknown_recipient_checks,no_milters",
+                 "smtpd_listen = 127.0.0.1:25"):
+        assert want in lines, (want, r.stdout)
+    assert "10025" not in [l for l in lines if l.startswith("smtpd_listen")][0]
+    report_line(r.stderr, "mapped", "127.0.0.1:10025")
+    assert "passes check-config" in r.stderr, r.stderr

@@ -114,6 +114,44 @@ static void test_roles(void **state)
 	config_free(cfg);
 }
 
+/* listeners = NAME: each with NAME/inet/listen and its own overrides. */
+static void test_named_listeners(void **state)
+{
+	char err[1024];
+	struct config *cfg = config_load("data/named.conf", err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	/* slots: the built-in three, then in order of first mention */
+	assert_string_equal(config_role_name(cfg, 0), "smtpd");
+	assert_string_equal(config_role_name(cfg, CONFIG_NBUILTIN), "reinject");
+	assert_string_equal(config_role_name(cfg, CONFIG_NBUILTIN + 1), "other-2");
+	assert_null(config_role_name(cfg, CONFIG_NBUILTIN + 2));
+	assert_string_equal(config_get_role(cfg, "reinject", "smtpd_listen"), "127.0.0.1:10025");
+	assert_string_equal(config_get_role(cfg, "other-2", "smtpd_listen"), "[::1]:10026");
+	/* overrides, and the global where there is none */
+	assert_string_equal(config_get_role(cfg, "reinject", "content_filter"), "");
+	assert_string_equal(config_get_role(cfg, "other-2", "content_filter"), "smtp:[127.0.0.1]:10024");
+	assert_string_equal(config_get_role(cfg, "smtpd", "content_filter"), "smtp:[127.0.0.1]:10024");
+	assert_string_equal(config_get_role(cfg, "reinject", "receive_override_options"),
+	    "no_unknown_recipient_checks, no_header_body_checks, no_milters");
+	assert_string_equal(config_get_role(cfg, "smtpd", "receive_override_options"), "no_address_mappings");
+	assert_int_equal(config_get_role_time(cfg, "other-2", "smtpd_timeout"), 5);
+	assert_int_equal(config_get_role_time(cfg, "reinject", "smtpd_timeout"), 300);
+	/* no built-in role default reaches a named listener */
+	assert_string_equal(config_get_role(cfg, "reinject", "smtpd_tls_security_level"),
+	    config_get(cfg, "smtpd_tls_security_level"));
+	/* `params -n` prints them as written */
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&out, &len);
+	config_print_set(cfg, mem);
+	fclose(mem);
+	assert_non_null(strstr(out, "reinject/inet/listen = 127.0.0.1:10025\n"));
+	assert_non_null(strstr(out, "other-2/inet/smtpd_timeout = 5s\n"));
+	free(out);
+	config_free(cfg);
+}
+
 static void test_sections(void **state)
 {
 	struct config *cfg = load_good();
@@ -555,6 +593,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values_and_expansion),
 		cmocka_unit_test(test_roles),
+		cmocka_unit_test(test_named_listeners),
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_value_forms),

@@ -42,6 +42,8 @@ static int teardown(void **state)
 	return 0;
 }
 
+static int expand_flags;	/* resolve_expand_flags() flags for expand() */
+
 /* Expansion as one line: "KIND addr [path uid:gid | (reason)]; ..." */
 static const char *expand(const char *addr)
 {
@@ -51,7 +53,7 @@ static const char *expand(const char *addr)
 	size_t n, o = 0;
 
 	out[0] = '\0';
-	assert_int_equal(resolve_expand(res, addr, &d, &n), 0);
+	assert_int_equal(resolve_expand_flags(res, addr, expand_flags, &d, &n), 0);
 	for (size_t i = 0; i < n; i++) {
 		assert_string_equal(d[i].orig, addr);
 		if (d[i].kind == DEST_MAILDIR || d[i].kind == DEST_MBOX)
@@ -161,6 +163,22 @@ static void test_virtual_alias(void **state)
 	assert_string_equal(expand("out@example.com"), "RELAY someone@elsewhere.example");
 }
 
+/* no_address_mappings: virtual_alias_maps left out, aliases(5) kept. */
+static void test_no_virtual_alias(void **state)
+{
+	expand_flags = RESOLVE_NO_VIRTUAL_ALIAS;
+	assert_string_equal(expand("known@alias.test"),
+	    "BOUNCE known@alias.test (User unknown in virtual alias table)");
+	assert_string_equal(expand("alice@example.com"),
+	    "MAILDIR alice@example.com /tmp/mw-vmail/example.com/alice/ 4242:4343 virtual");
+	assert_true(strncmp(expand("out@example.com"), "RELAY", 5) != 0);
+	assert_string_equal(expand("root@localhost"),
+	    "MAILDIR root@localhost /root/Maildir/ 0:0 local; "
+	    "MAILDIR daemon@localhost /usr/sbin/Maildir/ 1:1 local");
+	expand_flags = 0;
+	assert_string_equal(expand("out@example.com"), "RELAY someone@elsewhere.example");
+}
+
 static void test_virtual_mailbox(void **state)
 {
 	assert_string_equal(expand("alice@example.com"),
@@ -184,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_loops),
 		cmocka_unit_test(test_virtual_alias),
+		cmocka_unit_test(test_no_virtual_alias),
 		cmocka_unit_test(test_virtual_mailbox),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -76,6 +76,42 @@ static void test_roundtrip(void **state)
 	rmdir(dir);
 }
 
+/* The F (content filter) and O (receive options) records read back. */
+static void test_filter_and_options(void **state)
+{
+	char dir[64], err[128];
+	int dfd = tmpdir(dir, sizeof(dir));
+	assert_true(dfd >= 0);
+	struct spool_rcpt rc[1] = { { .addr = "a@example.com" } };
+	struct spool_env env = {
+		.client_name = "localhost", .client_addr = "127.0.0.1", .helo = "h",
+		.proto = "ESMTP", .sender = "s@example.org", .rcpt = rc, .nrcpt = 1,
+		.filter = "smtp:[127.0.0.1]:10024", .no_address_mappings = 1,
+	};
+	struct spool_writer w;
+	assert_int_equal(spool_create(&w, dfd, &env), 0);
+	assert_int_equal(spool_write(&w, "x\n", 2), 0);
+	assert_int_equal(spool_finish(&w), 0);
+	struct spool_env got;
+	assert_int_equal(spool_read(dfd, w.id, &got, err, sizeof(err)), 0);
+	assert_string_equal(got.filter, "smtp:[127.0.0.1]:10024");
+	assert_int_equal(got.no_address_mappings, 1);
+	spool_env_free(&got);
+	unlinkat(dfd, w.id, 0);
+	/* without them: neither */
+	env.filter = NULL;
+	env.no_address_mappings = 0;
+	assert_int_equal(spool_create(&w, dfd, &env), 0);
+	assert_int_equal(spool_finish(&w), 0);
+	assert_int_equal(spool_read(dfd, w.id, &got, err, sizeof(err)), 0);
+	assert_null(got.filter);
+	assert_int_equal(got.no_address_mappings, 0);
+	spool_env_free(&got);
+	unlinkat(dfd, w.id, 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 static void test_truncated_is_refused(void **state)
 {
 	char dir[64], id[SPOOL_ID_MAX], err[128], path[128];
@@ -219,6 +255,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_filter_and_options),
 		cmocka_unit_test(test_truncated_is_refused),
 		cmocka_unit_test(test_record_injection),
 		cmocka_unit_test(test_repeated_client_record),
