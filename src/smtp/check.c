@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/msg.h"
 #include "common/util.h"
 #include "mail/resolve.h"
@@ -55,6 +56,27 @@ static const char *stage_verb(enum policy_stage st, const struct session *s)
 	case STAGE_DATA: return "DATA";
 	}
 	return "RCPT";
+}
+
+/* The metrics' reject reason: Postfix's reply wording names the list. */
+static const struct {
+	const char *text, *reason;
+} reject_reasons[] = {
+	{ "Relay access denied", "relay" },
+	{ "blocked using", "dnsbl" },
+	{ "Client host rejected", "client" },
+	{ "Helo command rejected", "helo" },
+	{ "Sender address rejected", "sender" },
+	{ "Recipient address rejected", "recipient" },
+	{ "Data command rejected", "data" },
+};
+
+static const char *reject_reason(const char *reply)
+{
+	for (size_t i = 0; i < sizeof(reject_reasons) / sizeof(*reject_reasons); i++)
+		if (strstr(reply, reject_reasons[i].text))
+			return reject_reasons[i].reason;
+	return "other";
 }
 
 /* "NOQUEUE: reject: RCPT from host[addr]: REPLY; from=<s> to=<r> proto=ESMTP helo=<h>" */
@@ -156,6 +178,7 @@ static int run_list(struct session *s, const struct restrictions *r, struct poli
 	case POLICY_REJECT:
 	case POLICY_DEFER:
 		session_reply(s, "%s", reply);
+		metrics_inc(M_REJECTS, reject_reason(reply));
 		check_log(s, c->stage, "reject", reply, c->rcpt,
 		    c->reply_relay ? WEV_RELAY_DENIED : WEV_REJECT);
 		return -1;
@@ -170,6 +193,7 @@ static int connect_verdict(struct session *s, enum policy_stage st, const char *
 	if (s->connect_reject == NULL)
 		return 0;
 	session_reply(s, "%s", s->connect_reject);
+	metrics_inc(M_REJECTS, "connect");
 	check_log(s, st, "reject", s->connect_reject, rcpt, WEV_REJECT);
 	return -1;
 }
