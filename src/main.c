@@ -37,6 +37,8 @@ static void usage(FILE *f)
 	    "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [-bs] [RCPT...]  local submission\n"
 	    "  queue [list|flush|delete ID|ALL|hold ID|ALL|release ID|ALL]  (mailq: list)\n"
 	    "  logrotate      rename maillog_file, reopen it, compress the old one\n"
+	    "  selftest [--json] [--client ADDR] [--admin ADDR] [--dkim-selector S]\n"
+	    "                 check relaying, AUTH, certificates, DNSBLs, DNS records, bans\n"
 	    "  help           this text (also -h, --help)\n"
 	    "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -V             print the version\n");
@@ -137,7 +139,7 @@ int main(int argc, char **argv)
 	if (cmd && strcmp(cmd, "params") == 0)
 		return cli_params(path, argc - optind - 1, argv + optind + 1);
 	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload",
-	    "action-test" };
+	    "action-test", "selftest" };
 	int wcmd = 0;
 	for (size_t i = 0; cmd && i < sizeof(wcmds) / sizeof(*wcmds); i++)
 		if (strcmp(cmd, wcmds[i]) == 0)
@@ -150,6 +152,8 @@ int main(int argc, char **argv)
 		}
 		int rc = strcmp(cmd, "action-test") == 0 ?
 		    cli_action_test(wc, argc - optind - 1, argv + optind + 1) :
+		    strcmp(cmd, "selftest") == 0 ?
+		    cli_selftest(wc, argc - optind, argv + optind) :
 		    cli_warden(wc, argc - optind, argv + optind);
 		config_free(wc);
 		return rc;
