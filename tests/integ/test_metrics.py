@@ -2,6 +2,7 @@
 the master, with counters that the engine, the queue manager and the ban
 engine keep in one shared page; promtool checks the page; a real
 Prometheus server (Debian's prometheus) scrapes it and answers a query."""
+import json
 import re
 import shutil
 import signal
@@ -9,7 +10,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import json
 import urllib.error
 import urllib.request
 
@@ -183,3 +183,22 @@ def test_real_prometheus_scrapes(metrics_server, tmp_path):
             p.kill()
             p.wait()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_dns_latency_and_rejects_by_reason(make_server, dns):
+    """A real DNS server (dnsfix.py): the DNSBL reject is counted as
+    reason dnsbl, answers feed the latency histogram, a lookup that times
+    out is counted as a timeout error."""
+    from dnsfix import policy_extra, tx
+    port = free_port()
+    s = make_server(extra=policy_extra(
+        dns, f"metrics_listen = 127.0.0.1:{port}",
+        "smtpd_client_restrictions = reject_rbl_client dnsbl.test"))
+    r = tx(s, "127.0.0.5")                   # listed in dnsbl.test
+    assert r["rcpt"].startswith("554"), r
+    r = tx(s, "127.0.0.8")                   # its PTR lookup times out
+    v, text = wait_value(port, "mailwarden_dns_errors_total", 'error="timeout"', 1, timeout=15)
+    assert v >= 1, text
+    assert value(text, "mailwarden_smtpd_rejects_total", 'reason="dnsbl"') == 1, text
+    assert value(text, "mailwarden_dns_query_duration_seconds_count") >= 2, text
+    assert value(text, "mailwarden_dns_query_duration_seconds_bucket", 'le="0.25"') >= 2, text
