@@ -24,7 +24,7 @@ PKGS=(
 	opendkim opendkim-tools python3-dkim
 	clang-14 libclang-rt-14-dev
 	debhelper devscripts lintian debootstrap logrotate
-	prometheus
+	prometheus chromium
 )
 
 # Postfix is installed only for its tools (smtp-source, smtp-sink, postconf)

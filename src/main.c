@@ -39,6 +39,7 @@ static void usage(FILE *f)
 	    "  logrotate      rename maillog_file, reopen it, compress the old one\n"
 	    "  selftest [--json] [--client ADDR] [--admin ADDR] [--dkim-selector S]\n"
 	    "                 check relaying, AUTH, certificates, DNSBLs, DNS records, bans\n"
+	    "  report [--since 7d] [-o FILE] [--log FILE]...  HTML charts of the mail and ban logs\n"
 	    "  help           this text (also -h, --help)\n"
 	    "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -V             print the version\n");
@@ -139,7 +140,7 @@ int main(int argc, char **argv)
 	if (cmd && strcmp(cmd, "params") == 0)
 		return cli_params(path, argc - optind - 1, argv + optind + 1);
 	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload",
-	    "action-test", "selftest" };
+	    "action-test", "selftest", "report" };
 	int wcmd = 0;
 	for (size_t i = 0; cmd && i < sizeof(wcmds) / sizeof(*wcmds); i++)
 		if (strcmp(cmd, wcmds[i]) == 0)
@@ -154,6 +155,7 @@ int main(int argc, char **argv)
 		    cli_action_test(wc, argc - optind - 1, argv + optind + 1) :
 		    strcmp(cmd, "selftest") == 0 ?
 		    cli_selftest(wc, argc - optind, argv + optind) :
+		    strcmp(cmd, "report") == 0 ? cli_report(wc, argc - optind, argv + optind) :
 		    cli_warden(wc, argc - optind, argv + optind);
 		config_free(wc);
 		return rc;

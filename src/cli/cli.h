@@ -50,6 +50,14 @@ int cli_action_test(const struct config *cfg, int argc, char **argv);
  */
 int cli_selftest(const struct config *cfg, int argc, char **argv);
 
+/*
+ * `mailwarden report [--since 7d] [-o FILE] [--log FILE]...`: one
+ * self-contained HTML page (inline SVG) of the mail and ban logs per
+ * hour (report*.c); 0, 1 when a log or the output failed, 2 usage.
+ * argv[0] is "report".
+ */
+int cli_report(const struct config *cfg, int argc, char **argv);
+
 struct buf;
 /* What cli_warden_request() got. */
 enum {

@@ -188,6 +188,31 @@ static int render_histogram(struct buf *b, const struct metric_def *d, struct me
 	return 0;
 }
 
+/* Postfix's reply wording names the restriction family that refused. */
+static const struct {
+	const char *text, *reason;
+} reject_reasons[] = {
+	{ "Relay access denied", "relay" },
+	{ "blocked using", "dnsbl" },
+	{ "Client host rejected", "client" },
+	{ "Helo command rejected", "helo" },
+	{ "Sender address rejected", "sender" },
+	{ "Recipient address rejected", "recipient" },
+	{ "Data command rejected", "data" },
+	{ "Message size exceeds", "size" },
+	{ "banned by the ban engine", "banned" },
+	{ ": reject: header ", "content" },	/* header_checks and body_checks */
+	{ ": reject: body ", "content" },
+};
+
+const char *metrics_reject_reason(const char *reply)
+{
+	for (size_t i = 0; i < sizeof(reject_reasons) / sizeof(*reject_reasons); i++)
+		if (strstr(reply, reject_reasons[i].text))
+			return reject_reasons[i].reason;
+	return "other";
+}
+
 static const char *const kind_names[] = { "counter", "gauge", "histogram" };
 
 int metrics_render(struct buf *b)

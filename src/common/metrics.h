@@ -59,6 +59,9 @@ void metrics_set(enum metric_id id, const char *label, int64_t v);
 void metrics_gauge_add(enum metric_id id, const char *label, int64_t delta);
 /* Record one observation of a histogram, in seconds. */
 void metrics_observe(enum metric_id id, const char *label, double seconds);
+/* The reject reason label of an SMTP reply or reject log line ("relay",
+ * "dnsbl", "recipient", ...; "other"): shared by the engine and `report`. */
+const char *metrics_reject_reason(const char *reply);
 /* Append the Prometheus text exposition of every metric; -1 past b's max. */
 int metrics_render(struct buf *b);
 #endif

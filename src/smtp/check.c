@@ -58,27 +58,6 @@ static const char *stage_verb(enum policy_stage st, const struct session *s)
 	return "RCPT";
 }
 
-/* The metrics' reject reason: Postfix's reply wording names the list. */
-static const struct {
-	const char *text, *reason;
-} reject_reasons[] = {
-	{ "Relay access denied", "relay" },
-	{ "blocked using", "dnsbl" },
-	{ "Client host rejected", "client" },
-	{ "Helo command rejected", "helo" },
-	{ "Sender address rejected", "sender" },
-	{ "Recipient address rejected", "recipient" },
-	{ "Data command rejected", "data" },
-};
-
-static const char *reject_reason(const char *reply)
-{
-	for (size_t i = 0; i < sizeof(reject_reasons) / sizeof(*reject_reasons); i++)
-		if (strstr(reply, reject_reasons[i].text))
-			return reject_reasons[i].reason;
-	return "other";
-}
-
 /* "NOQUEUE: reject: RCPT from host[addr]: REPLY; from=<s> to=<r> proto=ESMTP helo=<h>" */
 static void check_log(struct session *s, enum policy_stage st, const char *action,
     const char *reply, const char *rcpt, enum warden_event kind)
@@ -178,7 +157,7 @@ static int run_list(struct session *s, const struct restrictions *r, struct poli
 	case POLICY_REJECT:
 	case POLICY_DEFER:
 		session_reply(s, "%s", reply);
-		metrics_inc(M_REJECTS, reject_reason(reply));
+		metrics_inc(M_REJECTS, metrics_reject_reason(reply));
 		check_log(s, c->stage, "reject", reply, c->rcpt,
 		    c->reply_relay ? WEV_RELAY_DENIED : WEV_REJECT);
 		return -1;
