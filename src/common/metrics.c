@@ -98,8 +98,13 @@ static struct metric_slot *slot_for(enum metric_id id, const char *v)
 			}
 			st = want;
 		}
-		while (st == SLOT_WRITING)	/* another process is naming it: a few stores */
+		/* another process is naming it: a few stores away, unless it
+		 * died right there; then this count goes to "other" */
+		for (long spin = 0; st == SLOT_WRITING; spin++) {
+			if (spin > (1L << 22))
+				return &s[SLOT_OTHER];
 			st = atomic_load_explicit(&s[i].state, memory_order_acquire);
+		}
 		if (strncmp(s[i].label, v, n) == 0 && s[i].label[n] == '\0')
 			return &s[i];
 	}

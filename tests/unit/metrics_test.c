@@ -117,6 +117,19 @@ static void test_children_share_the_page(void **state)
 	free(t);
 }
 
+static void test_reject_reasons(void **state)
+{
+	assert_string_equal(metrics_reject_reason("554 5.7.1 <a@b.example>: Relay access denied"),
+	    "relay");
+	assert_string_equal(metrics_reject_reason("554 5.7.1 Service unavailable; Client host "
+	    "[192.0.2.1] blocked using zen.example"), "dnsbl");
+	assert_string_equal(metrics_reject_reason("550 5.1.1 <x@example.com>: Recipient address "
+	    "rejected: User unknown"), "recipient");
+	assert_string_equal(metrics_reject_reason("4ABC: reject: header Subject: spam from "
+	    "h[192.0.2.1]; from=<> to=<x@y>"), "content");
+	assert_string_equal(metrics_reject_reason("421 4.3.2 something else"), "other");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +138,7 @@ int main(void)
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_hostile_labels),
 		cmocka_unit_test(test_children_share_the_page),
+		cmocka_unit_test(test_reject_reasons),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
