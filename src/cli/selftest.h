@@ -14,6 +14,10 @@ struct config;
 
 enum st_status { ST_PASS, ST_WARN, ST_FAIL };
 
+/* The built-in listener roles (smtpd, submission, smtps): the entries of
+ * config_role_names, whatever further roles the config may know. */
+#define ST_NROLES ((int)(sizeof(config_role_names) / sizeof(*config_role_names)))
+
 struct selftest {
 	const struct config *cfg;
 	const char *client;	/* the synthetic outside client (--client) */

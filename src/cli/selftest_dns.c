@@ -36,7 +36,7 @@ void st_resolver(struct selftest *t)
 static void dnsbl_zones(const struct config *cfg, struct buf *b)
 {
 	for (int k = 0; k < RL_COUNT; k++) {
-		for (int r = 0; r < CONFIG_NROLES; r++) {
+		for (int r = 0; r < ST_NROLES; r++) {
 			char **it = config_list(config_get_role(cfg, config_role_names[r],
 			    restriction_lists[k].key));
 			for (size_t i = 0; it[i]; i++)

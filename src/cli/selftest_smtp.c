@@ -21,8 +21,9 @@
 #include "policy/restrict.h"
 
 /* The listen key of each role of config_role_names. */
-static const char *const listen_keys[CONFIG_NROLES] = { "smtpd_listen", "submission_listen",
+static const char *const listen_keys[3] = { "smtpd_listen", "submission_listen",
     "smtps_listen" };
+_Static_assert(sizeof(listen_keys) / sizeof(*listen_keys) == ST_NROLES, "one key per role");
 
 /* Relay probes: %s is one of our domains. Each names a mailbox outside. */
 static const char *const probes[] = {
@@ -176,7 +177,7 @@ void st_relay(struct selftest *t)
 		    "outside address with --client", t->client);
 	char **doms = st_domains(t->cfg);
 	const char *ours = doms[0] ? doms[0] : config_get(t->cfg, "myhostname");
-	for (int role = 0; role < CONFIG_NROLES; role++)
+	for (int role = 0; role < ST_NROLES; role++)
 		if (*config_get(t->cfg, listen_keys[role]))
 			relay_role(t, role, res, mynets, ours);
 	config_list_free(doms);
@@ -186,7 +187,7 @@ void st_relay(struct selftest *t)
 
 void st_auth_tls(struct selftest *t)
 {
-	for (int role = 0; role < CONFIG_NROLES; role++) {
+	for (int role = 0; role < ST_NROLES; role++) {
 		const char *rn = config_role_names[role];
 		if (*config_get(t->cfg, listen_keys[role]) == '\0')
 			continue;
@@ -237,9 +238,9 @@ static void cert_one(struct selftest *t, const char *rn, const char *path)
 
 void st_certs(struct selftest *t)
 {
-	const char *seen[CONFIG_NROLES] = { 0 };
+	const char *seen[ST_NROLES] = { 0 };
 	int any = 0;
-	for (int role = 0; role < CONFIG_NROLES; role++) {
+	for (int role = 0; role < ST_NROLES; role++) {
 		const char *rn = config_role_names[role];
 		const char *path = config_get_role(t->cfg, rn, "smtpd_tls_cert_file");
 		if (*config_get(t->cfg, listen_keys[role]) == '\0' || *path == '\0')
