@@ -121,7 +121,7 @@ void session_accept(struct engine *e, int lfd, enum smtp_role role)
 			close(fd);
 			continue;
 		}
-		metrics_inc(M_CONNECTIONS, engine_role_name(role));
+		metrics_inc(M_CONNECTIONS, e->roles[role].name);
 		session_open(e, fd, role, addr, port);
 	}
 }
