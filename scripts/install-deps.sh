@@ -25,6 +25,7 @@ PKGS=(
 	python3-spf
 	clang-14 libclang-rt-14-dev
 	debhelper devscripts lintian debootstrap logrotate
+	prometheus chromium
 )
 
 # Postfix is installed only for its tools (smtp-source, smtp-sink, postconf)

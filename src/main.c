@@ -39,6 +39,9 @@ static void usage(FILE *f)
 	    "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [-bs] [RCPT...]  local submission\n"
 	    "  queue [list|flush|delete ID|ALL|hold ID|ALL|release ID|ALL]  (mailq: list)\n"
 	    "  logrotate      rename maillog_file, reopen it, compress the old one\n"
+	    "  selftest [--json] [--client ADDR] [--admin ADDR] [--dkim-selector S]\n"
+	    "                 check relaying, AUTH, certificates, DNSBLs, DNS records, bans\n"
+	    "  report [--since 7d] [-o FILE] [--log FILE]...  HTML charts of the mail and ban logs\n"
 	    "  help           this text (also -h, --help)\n"
 	    "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
 	    "  -V             print the version\n");
@@ -149,7 +152,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	static const char *const wcmds[] = { "status", "ban", "unban", "banned", "why", "reload",
-	    "action-test" };
+	    "action-test", "selftest", "report" };
 	int wcmd = 0;
 	for (size_t i = 0; cmd && i < sizeof(wcmds) / sizeof(*wcmds); i++)
 		if (strcmp(cmd, wcmds[i]) == 0)
@@ -162,6 +165,9 @@ int main(int argc, char **argv)
 		}
 		int rc = strcmp(cmd, "action-test") == 0 ?
 		    cli_action_test(wc, argc - optind - 1, argv + optind + 1) :
+		    strcmp(cmd, "selftest") == 0 ?
+		    cli_selftest(wc, argc - optind, argv + optind) :
+		    strcmp(cmd, "report") == 0 ? cli_report(wc, argc - optind, argv + optind) :
 		    cli_warden(wc, argc - optind, argv + optind);
 		config_free(wc);
 		return rc;

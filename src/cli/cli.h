@@ -41,6 +41,23 @@ int cli_warden(const struct config *cfg, int argc, char **argv);
  */
 int cli_action_test(const struct config *cfg, int argc, char **argv);
 
+/*
+ * `mailwarden selftest [--json] [--client ADDR] [--admin ADDR]
+ * [--dkim-selector S]`: the live configuration checked (relay probes,
+ * AUTH without TLS, certificates, DNSBL test points, resolver, records,
+ * ignoreip, firewall), pass/warn/fail lines; 0 unless a check failed,
+ * 2 usage (selftest*.c). argv[0] is "selftest".
+ */
+int cli_selftest(const struct config *cfg, int argc, char **argv);
+
+/*
+ * `mailwarden report [--since 7d] [-o FILE] [--log FILE]...`: one
+ * self-contained HTML page (inline SVG) of the mail and ban logs per
+ * hour (report*.c); 0, 1 when a log or the output failed, 2 usage.
+ * argv[0] is "report".
+ */
+int cli_report(const struct config *cfg, int argc, char **argv);
+
 struct buf;
 /* What cli_warden_request() got. */
 enum {

@@ -77,6 +77,10 @@ const struct param config_params[] = {
 	  "Addresses of the smtps listener (TLS wrapper + AUTH), e.g. *:465; empty = off" },
 	{ "listeners", PT_LIST, "", 0, 0, NULL,
 	  "Named extra smtpd listeners (as master.cf entries): each NAME needs NAME/inet/listen = ADDR:PORT and takes NAME/inet/KEY overrides" },
+	{ "metrics_listen", PT_LISTEN, "", 0, 0, NULL,
+	  "Address of the Prometheus metrics endpoint (plain HTTP, GET /metrics), e.g. 127.0.0.1:9154; empty = off (docs/metrics.md)" },
+	{ "metrics_allow_remote", PT_BOOL, "no", 0, 0, NULL,
+	  "Allow a metrics_listen address other than loopback (the endpoint has no authentication)" },
 
 	/* SMTP server limits */
 	{ "message_size_limit", PT_SIZE, "10240000", 0, S_MAX, NULL,

@@ -31,6 +31,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/loop.h"
 #include "common/util.h"
 #include "dns/dns.h"
@@ -59,6 +60,7 @@ struct dns_query {
 	struct dns_waiter *waiters, **wtail;
 	struct loop_timer deadline;
 	int in_send;		/* inside ares_query(): answer is kept, not delivered */
+	uint64_t sent_ms;	/* clock_mono_ms() when sent: the latency metric */
 	int sync_done;
 	struct dns_result sync_r;
 	struct dns_query *fnext;		/* flight bucket chain */
@@ -380,6 +382,8 @@ static void query_deliver(struct dns_query *q, const struct dns_result *r)
 
 static void log_failure(const struct dns_query *q, int status)
 {
+	metrics_inc(M_DNS_ERRORS, status == ARES_ETIMEOUT ? "timeout" :
+	    status == ARES_ESERVFAIL ? "servfail" : "other");
 	log_warn("dns: %s/%s lookup failed: %s", q->name, types[q->type].name,
 	    ares_strerror(status));
 }
@@ -413,6 +417,7 @@ static void query_answer(void *arg, int status, int timeouts, unsigned char *abu
 		return;
 	}
 	loop_timer_clear(&q->deadline);
+	metrics_observe(M_DNS_LATENCY, NULL, (double)(clock_mono_ms() - q->sent_ms) / 1000.0);
 	if (r.status == DNS_TEMPFAIL)
 		log_failure(q, why);
 	cache_put(q->name, q->type, &r);
@@ -474,6 +479,7 @@ uint64_t dns_lookup(const char *name, enum dns_type type, dns_fn *fn, void *arg)
 	loop_timer_set(&q->deadline, (uint64_t)timeout_ms, query_deadline, q);
 	nsent++;
 	q->in_send = 1;
+	q->sent_ms = clock_mono_ms();
 	ares_query(channel, key, 1 /* C_IN */, types[type].qtype, query_answer, q);
 	q->in_send = 0;
 	if (q->sync_done) {		/* failed at once (no server, no socket) */

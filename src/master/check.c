@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "master/master.h"
+#include "master/metrics_http.h"
 #include "policy/restrict.h"
 #include "queue/nexthop.h"
 #include "queue/smtpc.h"
@@ -31,6 +32,7 @@ static const struct {
 	{ "queue manager next hops", nexthop_check, NULL },
 	{ "smtp engine TLS and AUTH", engine_check, NULL },
 	{ "ban engine jails", warden_check, NULL },
+	{ "metrics listener", metrics_http_check, NULL },
 };
 
 int master_check(const struct config *cfg, char *err, size_t errlen)

@@ -22,11 +22,13 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/metrics.h"
 #include "common/msg.h"
 #include "common/sandbox.h"
 #include "common/util.h"
 #include "master/listen.h"
 #include "master/logrelay.h"
+#include "master/metrics_http.h"
 #include "master/notify.h"
 #include "master/title.h"
 #include "local/local.h"
@@ -238,6 +240,7 @@ static void child_reset_signals(enum child_kind kind)
 {
 	logrelay_child();
 	notify_child();
+	metrics_http_close(1);
 	title_set(child_names[kind], cfg_path);
 	sigset_t all;
 	sigemptyset(&all);
@@ -620,6 +623,8 @@ static void on_hup(int signo, void *arg)
 		return;
 	}
 	log_info("reload -- version %s, configuration %s", MAILWARDEN_VERSION, cfg_path);
+	if (metrics_http_start(cfg, err, sizeof(err)) < 0)
+		log_warn("metrics endpoint off: %s", err);
 	struct config *old = cur_cfg;
 	cur_cfg = cfg;
 	warden_wanted = wants_warden(cur_cfg);	/* before the engine: its event fd */
@@ -692,9 +697,15 @@ int master_run(struct config *cfg, const char *config_path)
 	 * no path, and what is sent while a warden restarts waits here */
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, ev_sv) < 0)
 		fatal("socketpair: %s", strerror(errno));
+	if (metrics_init() < 0)
+		fatal("metrics: mmap: %s", strerror(errno));
+	char merr[512];
+	if (metrics_http_start(cfg, merr, sizeof(merr)) < 0)
+		fatal("%s", merr);
 	start_children(NULL);
 	notify_started(notify_warden());
 	loop_run();
+	metrics_http_close(0);
 	close_control();
 	if (unlink(pid_path) < 0)
 		log_warn("unlink %s: %s", pid_path, strerror(errno));

@@ -31,6 +31,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/loop.h"
 #include "common/util.h"
 #include "common/map.h"
@@ -441,6 +442,7 @@ static int drop_queue(const char *name, struct drop *d, uid_t uid, const char *s
 	}
 	rc_ = spool_finish(&w);
 	if (rc_ == 0 && !r.reject) {
+		metrics_inc(M_MSG_RECEIVED, "pickup");
 		log_set_service("cleanup");
 		log_info("%s: message-id=<%s>", w.id, msgid);
 		log_set_service("qmgr");

@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/loop.h"
 #include "common/msg.h"
 #include "common/sandbox.h"
@@ -191,7 +192,9 @@ static void scan_dir(enum qdir which)
 			close(fd);
 		return;
 	}
+	int64_t nfiles = 0;
 	while ((e = readdir(d)) != NULL) {
+		nfiles += e->d_name[0] != '.';
 		if (e->d_name[0] == '.' || idset_has(&Q.ids, e->d_name))
 			continue;
 		if (which == Q_DEFERRED) {
@@ -202,6 +205,8 @@ static void scan_dir(enum qdir which)
 		job_add(e->d_name, which);
 	}
 	closedir(d);
+	if (which == Q_DEFERRED)
+		metrics_set(M_QUEUE_SIZE, "deferred", nfiles);
 	if (which == Q_INCOMING)
 		Q.last_rescan = clock_mono_ms();
 }
@@ -396,6 +401,8 @@ void qmgr_finish(struct qmsg *m)
 			log_warn("%s: remove queue file: %s", e->id, strerror(errno));
 		else
 			log_info("%s: removed", e->id);
+		if (m->dir == Q_DEFERRED)
+			metrics_gauge_add(M_QUEUE_SIZE, "deferred", -1);
 	} else {
 		struct timespec ts[2];
 		ts[0].tv_sec = ts[1].tv_sec = clock_wall() + backoff(age);
@@ -405,6 +412,8 @@ void qmgr_finish(struct qmsg *m)
 		if (m->dir != Q_DEFERRED &&
 		    renameat(Q.dirfd[m->dir], e->id, Q.dirfd[Q_DEFERRED], e->id) < 0)
 			log_warn("%s: move to deferred: %s", e->id, strerror(errno));
+		else if (m->dir != Q_DEFERRED)
+			metrics_gauge_add(M_QUEUE_SIZE, "deferred", 1);
 	}
 	idset_del(&Q.ids, e->id);
 	free(m->pending);
@@ -412,6 +421,7 @@ void qmgr_finish(struct qmsg *m)
 	spool_env_free(e);
 	free(m);
 	Q.nactive--;
+	metrics_set(M_QUEUE_SIZE, "active", (int64_t)Q.nactive);
 	kick();
 }
 
@@ -502,6 +512,7 @@ static void batch_run(void *arg)
 		m->pending = xcalloc(m->env.nrcpt + 1, 1);
 		m->refs = 1;		/* this batch */
 		Q.nactive++;
+		metrics_set(M_QUEUE_SIZE, "active", (int64_t)Q.nactive);
 		log_info("%s: from=<%s>, size=%zu, nrcpt=%zu (queue active)", m->env.id,
 		    m->env.sender, m->env.body_len, m->env.nrcpt);
 		msgs[nmsg++] = m;

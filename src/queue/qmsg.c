@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "queue/qmgr_int.h"
 
@@ -83,6 +84,10 @@ void qmsg_result(struct qmsg *m, size_t ri, const struct qres *r)
 	    r->relay, delay, a, b, c, d, r->dsn,
 	    r->status == QR_SENT ? "sent" : r->status == QR_BOUNCE ? "bounced" : "deferred", r->why);
 	log_set_service("qmgr");
+	metrics_inc(r->status == QR_SENT ? M_MSG_DELIVERED : r->status == QR_BOUNCE ?
+	    M_MSG_BOUNCED : M_MSG_DEFERRED, NULL);
+	if (r->status != QR_DEFER)
+		metrics_observe(M_DELIVERY_DELAY, NULL, r->t_done - arr);
 	if (r->status == QR_DEFER)
 		m->pending[ri] = 1;
 	if (r->status != QR_SENT)

@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/msg.h"
 #include "common/util.h"
 #include "sasl/sasl.h"
@@ -213,6 +214,7 @@ static void auth_finish(struct session *s, enum sasl_result r, const char *why,
 	    session_client(s), s->auth_mech, reason, user);
 	log_warn("%s", line);
 	event_send(s, WEV_AUTH_FAIL, user, line);
+	metrics_inc(M_AUTH_FAILURES, NULL);
 	session_reply(s, "535 5.7.8 Error: authentication failed: %s", reason);
 	s->auth_failures++;
 	struct auth_client *c = client_get(s->eng, s->akey);

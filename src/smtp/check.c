@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/msg.h"
 #include "common/util.h"
 #include "mail/resolve.h"
@@ -170,6 +171,7 @@ static int run_list(struct session *s, const struct restrictions *r, struct poli
 	case POLICY_REJECT:
 	case POLICY_DEFER:
 		session_reply(s, "%s", reply);
+		metrics_inc(M_REJECTS, metrics_reject_reason(reply));
 		check_log(s, c->stage, "reject", reply, c->rcpt,
 		    c->reply_relay ? WEV_RELAY_DENIED : WEV_REJECT);
 		return -1;
@@ -184,6 +186,7 @@ static int connect_verdict(struct session *s, enum policy_stage st, const char *
 	if (s->connect_reject == NULL)
 		return 0;
 	session_reply(s, "%s", s->connect_reject);
+	metrics_inc(M_REJECTS, "connect");
 	check_log(s, st, "reject", s->connect_reject, rcpt, WEV_REJECT);
 	return -1;
 }

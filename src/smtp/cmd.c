@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/msg.h"
 #include "common/util.h"
 #include "mail/resolve.h"
@@ -41,6 +42,7 @@ static void log_reject(struct session *s, const char *stage, const char *reply, 
 	    stage, session_client(s), reply, s->sender ? s->sender : "", rcpt,
 	    s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
 	log_info("%s", line);
+	metrics_inc(M_REJECTS, "recipient");
 	event_send(s, WEV_REJECT, s->sasl_username, line);
 }
 

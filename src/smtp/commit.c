@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/msg.h"
 #include "common/util.h"
 #include "mail/spool.h"
@@ -99,6 +100,7 @@ static void commit_done(int fd, int events, void *arg)
 			log_info("%s: message-id=<%s>", s->w->id, s->message_id ? s->message_id : "");
 			log_set_service("smtpd");
 			session_reply(s, "250 2.0.0 Ok: queued as %s", s->w->id);
+			metrics_inc(M_MSG_RECEIVED, "smtpd");
 			commit_notify_qmgr(e, s->w->id);
 		}
 		free(s->w);

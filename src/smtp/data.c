@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "policy/restrict.h"
 #include "mail/headers.h"
@@ -241,6 +242,7 @@ static void data_end(struct session *s)
 		free(s->w);
 		s->w = NULL;
 		session_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		metrics_inc(M_REJECTS, "size");
 		session_reset_transaction(s);
 		s->state = SMTP_ST_CMD;
 		s->cmd_ok[CMD_DATA]--;

@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/cidr.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "mail/spool.h"
 #include "smtp/auth.h"
@@ -116,9 +117,11 @@ void session_accept(struct engine *e, int lfd, enum smtp_role role)
 			/* Refused before any byte, firewall or not. */
 			log_info("reject: connect from %s[%s]: banned by the ban engine (jail %s)",
 			    engine_hostname(e, addr), addr, jail);
+			metrics_inc(M_REJECTS, "banned");
 			close(fd);
 			continue;
 		}
+		metrics_inc(M_CONNECTIONS, e->roles[role].name);
 		session_open(e, fd, role, addr, port);
 	}
 }

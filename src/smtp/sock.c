@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/loop.h"
 #include "common/util.h"
 #include "smtp/auth.h"
@@ -116,6 +117,7 @@ static void sock_tls_done(struct session *s)
 {
 	char info[400];
 	s->tls = TLS_ON;
+	metrics_inc(M_TLS_SESSIONS, NULL);
 	tls_summary(s->ssl, info, sizeof(info));
 	free(s->tls_info);
 	s->tls_info = xstrdup(info);

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "mail/banfile.h"
 #include "warden/ban.h"
@@ -158,6 +159,7 @@ static void publish_ban(struct wjail *w, const struct jailrt_ban *b)
 {
 	struct banfile_entry e;
 	entry_of(w, b, &e);
+	metrics_set(M_BANS_ACTIVE, w->j->name, (int64_t)w->rt->nbans);
 	publish_after(w->wd, w->wd->bans ? banfile_writer_add(w->wd->bans, &e) : 0);
 }
 
@@ -165,6 +167,7 @@ static void publish_ban(struct wjail *w, const struct jailrt_ban *b)
 static void publish_unban(struct wjail *w, const struct net *net)
 {
 	struct warden *wd = w->wd;
+	metrics_set(M_BANS_ACTIVE, w->j->name, (int64_t)w->rt->nbans);
 	publish_after(wd, wd->bans ? banfile_writer_del(wd->bans, net, w->j->name) : 0);
 }
 
@@ -214,6 +217,7 @@ static void do_ban(struct wjail *w, const struct net *net, long failures, const 
 	if (store_ban_add(wd->st, &sb) < 0)
 		log_warn("store: %s", store_error(wd->st));
 	f2blog_ban(w->j->name, "Ban", net);	/* recidive's Ban <HOST>: an address */
+	metrics_inc(M_BANS_TOTAL, w->j->name);
 	/* the smtp engine's accept check first: it does not wait for the
 	 * firewall (a change to a large nft set can take most of a second) */
 	publish_ban(w, b);
@@ -296,6 +300,7 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 		when_t = t;
 	}
 	f2blog_log("INFO", "fail2ban.filter", "[%s] Found %s - %s", w->j->name, addr, when);
+	metrics_inc(M_FAILURES, w->j->name);
 	struct store_failure f = { t, w->j->name, addr, source, text };
 	txn_need(w->wd);
 	if (store_failure_add(w->wd->st, &f) < 0)
@@ -438,6 +443,7 @@ void ban_restore(struct wjail *w)
 		log_warn("store: %s", store_error(st));
 	if (r.n)
 		act_all(w, 1, r.b, r.n);
+	metrics_set(M_BANS_ACTIVE, j->name, (int64_t)w->rt->nbans);
 	free(r.b);
 	/* failure counters too, after the bans (failures that led to a ban
 	 * in force count for nothing): replayed from the store */
