@@ -27,12 +27,13 @@ declare -A allow=(
 	[sasl]="common"
 	[policy]="common mail dns"
 	[milter]="common mail"
-	[smtp]="common mail dns sasl policy milter"
-	[queue]="common mail dns milter"
+	[smtp]="common mail dns sasl policy milter dkim"
+	[queue]="common mail dns milter dkim"
+	[dkim]="common"
 	[local]="common mail"
 	[warden]="common mail"
-	[master]="common mail dns sasl policy milter smtp queue local warden"
-	[cli]="common mail dns sasl policy queue local warden"
+	[master]="common mail dns sasl policy milter dkim smtp queue local warden"
+	[cli]="common mail dns sasl policy dkim queue local warden"
 )
 
 bad=0
