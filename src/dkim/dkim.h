@@ -56,6 +56,11 @@ struct dkim_key *dkim_key_load(const char *path, const char *domain, const char 
 /* A key from PEM text in memory (handed down from the master). */
 struct dkim_key *dkim_key_from_pem(const char *pem, size_t len, const char *domain,
     const char *selector, char *err, size_t errlen);
+/* A new key: RSA-2048 or Ed25519. NULL with err. */
+struct dkim_key *dkim_key_generate(enum dkim_alg alg, const char *domain, const char *selector,
+    char *err, size_t errlen);
+/* Write k's private key as PEM to a new file (mode 0600). 0 or -1. */
+int dkim_key_write(const struct dkim_key *k, const char *path, char *err, size_t errlen);
 /* Free a key (NULL is fine). */
 void dkim_key_free(struct dkim_key *k);
 /* The DNS TXT record text for the key ("v=DKIM1; k=...; p=..."). 0 or -1. */

@@ -2,11 +2,14 @@
  * dkim_key — keys with OpenSSL: private keys from PEM (RSA, Ed25519) or
  * a base64 Ed25519 seed, the DNS record of a key (RSA: p= is the DER
  * SubjectPublicKeyInfo; Ed25519: p= is the raw 32-byte key, RFC 8463),
- * and the one sign/verify step (Ed25519 signs the SHA-256 of the input).
+ * key generation and the key file (0600, never overwritten), and the
+ * one sign/verify step (Ed25519 signs the SHA-256 of the input).
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -194,4 +197,41 @@ int dkim_pk_verify(void *pkey, enum dkim_alg alg, const struct buf *in,
 	EVP_MD_CTX_free(c);
 	ERR_clear_error();
 	return ok;
+}
+
+struct dkim_key *dkim_key_generate(enum dkim_alg alg, const char *domain, const char *selector,
+    char *err, size_t errlen)
+{
+	EVP_PKEY *pk = alg == DKIM_RSA_SHA256 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048) :
+	    EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (pk == NULL) {
+		ossl_err(err, errlen, "key generation");
+		return NULL;
+	}
+	return key_make(pk, domain, selector, err, errlen);
+}
+
+int dkim_key_write(const struct dkim_key *k, const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %m", path);
+		return -1;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %m", path);
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	int ok = PEM_write_PrivateKey(f, k->pkey, NULL, NULL, 0, NULL, NULL) == 1;
+	if (fclose(f) != 0)
+		ok = 0;
+	if (!ok) {
+		ossl_err(err, errlen, path);
+		unlink(path);
+		return -1;
+	}
+	return 0;
 }

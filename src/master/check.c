@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "common/config.h"
+#include "dkim/dkim_conf.h"
 #include "master/master.h"
 #include "policy/restrict.h"
 #include "queue/nexthop.h"
@@ -31,6 +32,7 @@ static const struct {
 	{ "queue manager next hops", nexthop_check, NULL },
 	{ "smtp engine TLS and AUTH", engine_check, NULL },
 	{ "ban engine jails", warden_check, NULL },
+	{ "DKIM signing keys", dkim_conf_check, NULL },	/* dkim/dkim_conf.c */
 };
 
 int master_check(const struct config *cfg, char *err, size_t errlen)

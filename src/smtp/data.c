@@ -20,6 +20,7 @@
 #include "mail/spool.h"
 #include "smtp/cleanup.h"
 #include "smtp/data.h"
+#include "smtp/dkimsign.h"
 #include "smtp/engine_int.h"
 #include "smtp/milters.h"
 #include "smtp/session.h"
@@ -249,10 +250,11 @@ static void data_end(struct session *s)
 	data_commit(s);
 }
 
-/* The message is final: write its end record and wait for group commit. */
+/* The message is final: DKIM-sign it (submitted mail), write its end
+ * record and wait for group commit. */
 void data_commit(struct session *s)
 {
-	if (spool_finish(s->w) < 0) {
+	if (dkimsign_message(s) < 0 || spool_finish(s->w) < 0) {
 		log_warn("%s: queue file write error: %m", s->w->id);
 		free(s->w);
 		s->w = NULL;
