@@ -1,0 +1,185 @@
+"""
+DKIM signing (src/dkim, docs/sending.md): keys made by `mailwarden dkim
+keygen` (RSA-2048 and Ed25519 at once), published by the test's dnsmasq;
+mail from a mynetworks client is signed at the end of DATA and verified
+by two independent verifiers, python3-dkim and OpenDKIM (Debian's, in
+verify mode as a milter of a second mailwarden, keys from the same
+dnsmasq); a copy changed after signing fails both. Mail from other
+clients is not signed; a key file readable by others is refused; `dkim
+check` says whether the published record matches the key.
+"""
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import BIN, free_port, make_message
+
+RCPT = "alice@example.com"
+
+
+def keygen(conf, domain, sel, ed=False):
+    """Run `mailwarden dkim keygen`; return the TXT text of its output."""
+    r = subprocess.run([BIN, "-c", conf, "dkim", "keygen", domain, "-s", sel] +
+                       (["--ed25519"] if ed else []), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"{sel}._domainkey.{domain}. IN TXT ("), r.stdout
+    return "".join(re.findall(r'"([^"]*)"', r.stdout))
+
+
+@pytest.fixture
+def keys(tmp_path):
+    """A key directory with example.com's RSA (r1) and Ed25519 (e1) keys;
+    a dnsmasq publishing both records."""
+    import dnsfix
+    kd = tmp_path / "dkim"
+    conf = tmp_path / "keygen.conf"
+    conf.write_text(f"dkim_key_directory = {kd}\n")
+    rec = {"r1": keygen(str(conf), "example.com", "r1"),
+           "e1": keygen(str(conf), "example.com", "e1", ed=True)}
+    assert rec["r1"].startswith("v=DKIM1; k=rsa; p=MIIBIjAN")   # 2048-bit SPKI
+    assert re.fullmatch(r"v=DKIM1; k=ed25519; p=[A-Za-z0-9+/]{43}=", rec["e1"])
+    assert oct(os.stat(kd / "example.com" / "r1.key").st_mode & 0o777) == "0o600"
+    args = ["--local=/_domainkey.example.com/"]    # other selectors: NXDOMAIN
+    for sel, txt in rec.items():   # dnsmasq: one string per 255 bytes
+        parts = [txt[i:i + 255] for i in range(0, len(txt), 255)]
+        args.append(f"--txt-record={sel}._domainkey.example.com," + ",".join(parts))
+    dns = dnsfix.DnsServer(extra_args=args).start()
+    yield {"dir": str(kd), "rec": rec, "dns": dns}
+    dns.stop()
+
+
+def dnsfunc_of(dns):
+    def dnsfunc(name, timeout=5):
+        name = name.decode() if isinstance(name, bytes) else name
+        ans = dns.query(name.rstrip("."), "TXT")
+        return ans[0].encode() if isinstance(ans, list) and ans else None
+    return dnsfunc
+
+
+def verifies(dkim, wire, idx, fn):
+    """python3-dkim's verdict on signature idx (an exception is a fail)."""
+    try:
+        return dkim.DKIM(wire).verify(idx=idx, dnsfunc=fn)
+    except dkim.DKIMException:
+        return False
+
+
+def wire_of(delivered):
+    """The message as it left: without local delivery's two lines, CRLF."""
+    lines = delivered.split(b"\n")
+    assert lines[0].startswith(b"Return-Path:") and lines[1].startswith(b"Delivered-To:")
+    return b"\r\n".join(lines[2:])
+
+
+def signing_server(make_server, keys, *extra):
+    return make_server(extra=["dkim_selector = r1 e1", f"dkim_key_directory = {keys['dir']}",
+                              f"dns_servers = 127.0.0.1:{keys['dns'].port}", *extra])
+
+
+def test_signed_mail_verifies_with_python_dkim(make_server, keys):
+    dkim = pytest.importorskip("dkim")
+    srv = signing_server(make_server, keys)
+    body = "Hello  Bob, \r\n\r\nTwo signatures.\r\n\r\n\r\n"
+    srv.send_mail(RCPT, make_message(subject="signed", frm="Alice <alice@example.com>",
+                                     body=body))
+    srv.wait_delivered(RCPT, 1)
+    wire = wire_of(srv.messages(RCPT)[0])
+    sigs = re.findall(rb"^DKIM-Signature:.*?(?=^\S)", wire, re.M | re.S)
+    assert len(sigs) == 2, wire
+    assert b"a=rsa-sha256" in sigs[0] + sigs[1] and b"a=ed25519-sha256" in sigs[0] + sigs[1]
+    for s in sigs:
+        assert b"c=relaxed/relaxed" in s and b"d=example.com" in s
+        # OpenDKIM's list (Date added for a submission), From oversigned
+        assert re.search(rb"h=from:from:subject:date:to;", s.replace(b"\r\n\t", b"")), s
+    fn = dnsfunc_of(keys["dns"])
+    assert verifies(dkim, wire, 0, fn) and verifies(dkim, wire, 1, fn)
+    srv.wait_log(r"dkim: signed, 2 signatures")
+    # changed after signing: both fail
+    bad = wire.replace(b"Two signatures.", b"Two signatures!")
+    assert not verifies(dkim, bad, 0, fn) and not verifies(dkim, bad, 1, fn)
+    # a From added after signing (oversigned) fails too
+    two = wire.replace(b"\r\nTo: ", b"\r\nFrom: mallory@example.org\r\nTo: ", 1)
+    assert two != wire
+    assert not verifies(dkim, two, 0, fn) and not verifies(dkim, two, 1, fn)
+
+
+def test_opendkim_verifies_both_signatures(make_server, keys):
+    """OpenDKIM in verify mode, a milter of a second mailwarden: its
+    Authentication-Results say pass for the RSA and the Ed25519
+    signature, fail for a changed copy."""
+    from milterfix import OpenDkim
+    if not os.path.exists(OpenDkim.EXE):
+        pytest.skip("opendkim not installed (scripts/install-deps.sh)")
+    a = signing_server(make_server, keys)
+    vport = free_port()
+    verifier = OpenDkim(f"inet:{vport}@127.0.0.1", mode="v",
+                        key=os.path.join(keys["dir"], "example.com", "r1.key"),
+                        nameserver=f"127.0.0.1@{keys['dns'].port}")
+    b = make_server(extra=[f"smtpd_milters = inet:127.0.0.1:{vport}"])
+    try:
+        verifier.start()
+        a.send_mail(RCPT, make_message(subject="to b", frm="alice@example.com",
+                                       body="Checked by OpenDKIM.\r\n"))
+        a.wait_delivered(RCPT, 1)
+        wire = wire_of(a.messages(RCPT)[0]).decode()
+        b.send_mail("bob@example.net", wire, sender="alice@example.com")
+        b.send_mail("bob@example.net", wire.replace("Checked by", "Forged by"),
+                    sender="alice@example.com")
+        b.wait_delivered("bob@example.net", 2)
+        got = {(b"Forged" in m): m.split(b"\n\n")[0] for m in b.messages("bob@example.net")}
+        ok, bad = got[False].replace(b"\n\t", b" "), got[True].replace(b"\n\t", b" ")
+        assert re.search(rb"dkim=pass \(\d+-bit key[^)]*\) header\.d=example\.com "
+                         rb"header\.i=@example\.com header\.a=rsa-sha256 header\.s=r1", ok), \
+            (ok, verifier.logtext())
+        assert re.search(rb"dkim=pass (\([^)]*\) )?header\.d=example\.com header\.i=@example\.com "
+                         rb"header\.a=ed25519-sha256 header\.s=e1", ok), (ok, verifier.logtext())
+        assert b"dkim=pass" not in bad and bad.count(b"dkim=fail") == 2, \
+            (bad, verifier.logtext())
+    finally:
+        verifier.stop()
+
+
+def test_only_submitted_mail_is_signed(make_server, keys):
+    # 127.0.0.1 is not in mynetworks and does not authenticate
+    srv = signing_server(make_server, keys, "mynetworks = 192.0.2.0/24")
+    srv.send_mail(RCPT, make_message(frm="alice@example.com"))
+    # a From domain without a key is not signed either (trusted client)
+    srv2 = signing_server(make_server, keys)
+    srv2.send_mail(RCPT, make_message(frm="carol@example.net"))
+    for s in (srv, srv2):
+        s.wait_delivered(RCPT, 1)
+        assert b"DKIM-Signature:" not in s.messages(RCPT)[0]
+
+
+def test_key_readable_by_others_is_refused(make_server, keys):
+    os.chmod(os.path.join(keys["dir"], "example.com", "e1.key"), 0o644)
+    srv = make_server(start=False, extra=["dkim_selector = r1 e1",
+                                           f"dkim_key_directory = {keys['dir']}"])
+    r = subprocess.run([BIN, "-c", srv.conf, "check-config"], capture_output=True, text=True)
+    assert r.returncode == 1 and "e1.key: readable by group or others" in r.stderr, r.stderr
+    # and the mail system does not start with it
+    r = subprocess.run([BIN, "-c", srv.conf], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and "readable by group or others" in r.stderr, r.stderr
+
+
+def test_dkim_check(make_server, keys, tmp_path):
+    conf = tmp_path / "check.conf"
+    conf.write_text(f"dkim_selector = r1 e1\ndkim_key_directory = {keys['dir']}\n"
+                    f"dns_servers = 127.0.0.1:{keys['dns'].port}\n")
+    r = subprocess.run([BIN, "-c", str(conf), "dkim", "check", "example.com"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "r1._domainkey.example.com (rsa): ok, the record matches the key" in r.stdout
+    assert "e1._domainkey.example.com (ed25519): ok, the record matches the key" in r.stdout
+    # a new key under a published selector: mismatch; an unpublished one: none
+    os.rename(os.path.join(keys["dir"], "example.com", "e1.key"), tmp_path / "old.key")
+    keygen(str(conf), "example.com", "e1", ed=True)
+    keygen(str(conf), "example.com", "x9", ed=True)
+    conf.write_text(conf.read_text().replace("r1 e1", "r1 e1 x9"))
+    r = subprocess.run([BIN, "-c", str(conf), "dkim", "check", "example.com"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "e1._domainkey.example.com (ed25519): MISMATCH" in r.stdout, r.stdout
+    assert "x9._domainkey.example.com (ed25519): no TXT record published" in r.stdout, r.stdout
