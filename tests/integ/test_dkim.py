@@ -183,3 +183,22 @@ def test_dkim_check(make_server, keys, tmp_path):
     assert r.returncode == 1
     assert "e1._domainkey.example.com (ed25519): MISMATCH" in r.stdout, r.stdout
     assert "x9._domainkey.example.com (ed25519): no TXT record published" in r.stdout, r.stdout
+
+
+def test_sendmail_mail_is_signed_by_pickup(make_server, keys):
+    """Mail from the sendmail command is signed by pickup (keys inherited
+    from the master; pickup runs as mail_owner and cannot read them)."""
+    dkim = pytest.importorskip("dkim")
+    srv = signing_server(make_server, keys)
+    p = subprocess.run([BIN, "-c", srv.conf, "sendmail", "-t", "-f", "alice@example.com"],
+                       input=b"From: Alice <alice@example.com>\nTo: alice@example.com\n"
+                             b"Subject: local\n\nfrom the command line\n",
+                       capture_output=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+    srv.wait_delivered(RCPT, 1)
+    wire = wire_of(srv.messages(RCPT)[0])
+    assert wire.count(b"DKIM-Signature:") == 2, wire
+    fn = dnsfunc_of(keys["dns"])
+    assert verifies(dkim, wire, 0, fn) and verifies(dkim, wire, 1, fn)
+    assert not verifies(dkim, wire.replace(b"command line", b"command-line"), 0, fn)
+    srv.wait_log(r"qmgr\[\d+\]: [0-9A-F]+: dkim: signed, 2 signatures")
