@@ -205,8 +205,8 @@ const struct param config_params[] = {
 	  "OpenDKIM KeyTable: key name -> domain:selector:/path/to/key" },
 	{ "dkim_signing_table", PT_MAPS, "", 0, 0, NULL,
 	  "OpenDKIM SigningTable: From address, then its domain -> key names (comma or space separated)" },
-	{ "dkim_verify", PT_BOOL, "yes", 0, 0, NULL,
-	  "Verify DKIM signatures of mail from other clients at end of DATA and add Authentication-Results" },
+	{ "dkim_verify", PT_BOOL, "no", 0, 0, NULL,
+	  "Verify DKIM signatures of mail from other clients at end of DATA and add Authentication-Results (replaces a verifying milter's header with the same authserv_id)" },
 	{ "authserv_id", PT_STR, "$myhostname", 0, 0, NULL,
 	  "Authentication-Results authserv-id (RFC 8601); such headers claiming it are removed from incoming mail" },
 

@@ -178,12 +178,13 @@ int spool_body_read(struct spool_writer *w, struct buf *out)
 	return 0;
 }
 
-int spool_body_prepend(struct spool_writer *w, const char *p, size_t n, const struct buf *body)
+int spool_body_replace(struct spool_writer *w, const char *p, size_t n, const char *p2,
+    size_t n2)
 {
 	if (w->error || spool_flush(w) < 0)
 		return -1;
 	off_t end = lseek(w->fd, 0, SEEK_CUR);
-	if (end < 0 || (size_t)end < w->body_len || body->len != w->body_len) {
+	if (end < 0 || (size_t)end < w->body_len) {
 		w->error = EINVAL;
 		return -1;
 	}
@@ -193,7 +194,7 @@ int spool_body_prepend(struct spool_writer *w, const char *p, size_t n, const st
 		return -1;
 	}
 	w->body_len = 0;
-	if (spool_write(w, p, n) < 0 || spool_write(w, body->data, body->len) < 0)
+	if (spool_write(w, p, n) < 0 || spool_write(w, p2, n2) < 0)
 		return -1;
 	return 0;
 }

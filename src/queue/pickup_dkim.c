@@ -28,7 +28,7 @@ int pickup_dkim_sign(struct spool_writer *w)
 		log_warn("%s: dkim: queue file read error", w->id);
 	else if (n < 0)
 		log_warn("%s: dkim: cannot sign: %s", w->id, err);
-	else if (n > 0 && (rc = spool_body_prepend(w, sig.data, sig.len, &body)) < 0)
+	else if (n > 0 && (rc = spool_body_replace(w, sig.data, sig.len, body.data, body.len)) < 0)
 		log_warn("%s: dkim: queue file write error", w->id);
 	else if (n > 0)
 		log_info("%s: dkim: signed, %d signature%s", w->id, n, n == 1 ? "" : "s");

@@ -31,7 +31,7 @@ int dkimsign_message(struct session *s)
 		log_warn("%s: dkim: queue file read error: %m", s->w->id);
 	else if (n < 0)
 		log_warn("%s: dkim: cannot sign: %s", s->w->id, err);
-	else if (n > 0 && (rc = spool_body_prepend(s->w, sig.data, sig.len, &body)) < 0)
+	else if (n > 0 && (rc = spool_body_replace(s->w, sig.data, sig.len, body.data, body.len)) < 0)
 		log_warn("%s: dkim: queue file write error: %m", s->w->id);
 	else if (n > 0)
 		log_info("%s: dkim: signed, %d signature%s", s->w->id, n, n == 1 ? "" : "s");

@@ -202,3 +202,51 @@ def test_sendmail_mail_is_signed_by_pickup(make_server, keys):
     assert verifies(dkim, wire, 0, fn) and verifies(dkim, wire, 1, fn)
     assert not verifies(dkim, wire.replace(b"command line", b"command-line"), 0, fn)
     srv.wait_log(r"qmgr\[\d+\]: [0-9A-F]+: dkim: signed, 2 signatures")
+
+
+def test_inbound_verification_authentication_results(make_server, keys):
+    """Instance A signs; instance B (127.0.0.1 not trusted there) verifies
+    at the end of DATA, keys from the same dnsmasq through its resolver,
+    and puts its Authentication-Results first: dkim=pass for both
+    signatures, dkim=fail for a changed copy; a forged header claiming
+    B's authserv-id is removed, another host's is kept; unsigned mail gets
+    no header. The header parses with python3-authres."""
+    a = signing_server(make_server, keys)
+    b = make_server(extra=["mynetworks = 192.0.2.0/24", "dkim_verify = yes",
+                           f"dns_servers = 127.0.0.1:{keys['dns'].port}"])
+    a.send_mail(RCPT, make_message(subject="a to b", frm="alice@example.com",
+                                   body="Verified by mailwarden.\r\n"))
+    a.wait_delivered(RCPT, 1)
+    wire = wire_of(a.messages(RCPT)[0]).decode()
+    forged = ("Authentication-Results: mx.test.example; dkim=pass header.d=paypal.com\r\n"
+              "Authentication-Results: other.example; spf=pass\r\n")
+    b.send_mail("bob@example.net", forged + wire, sender="alice@example.com")
+    b.send_mail("bob@example.net", wire.replace("Verified by", "Forged by"),
+                sender="alice@example.com")
+    b.send_mail("bob@example.net", make_message(subject="unsigned"))
+    b.wait_delivered("bob@example.net", 3)
+    got = {}
+    for m in b.messages("bob@example.net"):
+        head = m.split(b"\n\n")[0].decode()
+        key = "forged" if "Forged by" in m.decode() else \
+            "unsigned" if "Subject: unsigned" in head else "ok"
+        got[key] = head
+    ok = got["ok"]
+    lines = ok.split("\n")
+    assert lines[2] == "Authentication-Results: mx.test.example;", ok
+    ar = ok[ok.index("Authentication-Results: mx.test.example;"):].split("\nReceived:")[0]
+    assert re.search(r'dkim=pass header\.d=example\.com header\.s=r1 header\.a=rsa-sha256 '
+                     r'header\.b="[^"]{8}"', ar), ar
+    assert re.search(r'dkim=pass header\.d=example\.com header\.s=e1 header\.a=ed25519-sha256',
+                     ar), ar
+    assert "paypal.com" not in ok and "Authentication-Results: other.example; spf=pass" in ok
+    assert ok.count("Authentication-Results: mx.test.example") == 1
+    bad = got["forged"]
+    assert bad.count('dkim=fail reason="body hash did not verify"') == 2, bad
+    assert "Authentication-Results" not in got["unsigned"]
+    b.wait_log(r"dkim=pass d=example\.com s=r1")
+    b.wait_log(r"removed 1 Authentication-Results header claiming mx\.test\.example")
+    authres = pytest.importorskip("authres")
+    parsed = authres.AuthenticationResultsHeader.parse(ar.replace("\n\t", " "))
+    assert parsed.authserv_id == "mx.test.example"
+    assert [(r.method, r.result) for r in parsed.results] == [("dkim", "pass"), ("dkim", "pass")]
