@@ -113,40 +113,43 @@ int dkim_body_hash(const char *body, size_t len, int relaxed, long limit, unsign
 	}
 	size_t empty = 0, i = 0;
 	int any = 0;
-	struct buf line;
-	buf_init(&line, (size_t)-1 / 2);
 	while (i < len) {
 		const char *nl = memchr(body + i, '\n', len - i);
 		size_t e = nl ? (size_t)(nl - body) : len;
 		size_t le = e > i && body[e - 1] == '\r' ? e - 1 : e;
-		buf_reset(&line);
-		if (relaxed) {
-			int space = 0;
-			for (size_t k = i; k < le; k++) {
+		size_t next = nl ? e + 1 : len;
+		if (relaxed)
+			while (le > i && wsp(body[le - 1]))
+				le--;
+		if (le == i) {
+			empty++;
+			i = next;
+			continue;
+		}
+		for (; empty > 0; empty--)
+			feed(c, &limit, "\r\n", 2);
+		if (!relaxed) {
+			feed(c, &limit, body + i, le - i);
+		} else {	/* runs of WSP become one SP (none are at the end) */
+			size_t k = i;
+			while (k < le) {
 				if (wsp(body[k])) {
-					space = 1;
+					while (wsp(body[k]))
+						k++;
+					feed(c, &limit, " ", 1);
 					continue;
 				}
-				if (space)
-					buf_append(&line, " ", 1);
-				space = 0;
-				buf_append(&line, body + k, 1);
+				size_t j = k;
+				while (j < le && !wsp(body[j]))
+					j++;
+				feed(c, &limit, body + k, j - k);
+				k = j;
 			}
-		} else {
-			buf_append(&line, body + i, le - i);
 		}
-		if (line.len == 0) {
-			empty++;
-		} else {
-			for (; empty > 0; empty--)
-				feed(c, &limit, "\r\n", 2);
-			feed(c, &limit, line.data, line.len);
-			feed(c, &limit, "\r\n", 2);
-			any = 1;
-		}
-		i = nl ? e + 1 : len;
+		feed(c, &limit, "\r\n", 2);
+		any = 1;
+		i = next;
 	}
-	buf_free(&line);
 	if (!any && !relaxed)
 		feed(c, &limit, "\r\n", 2);
 	unsigned int mdlen = 0;

@@ -49,6 +49,39 @@ static enum dkim_result bad(struct dkim_sig_result *r, enum dkim_result v, const
 	return v;
 }
 
+/* Decoded public keys by their p= text: OpenSSL 3's DER decoding costs
+ * more than an RSA verification, and the same keys come again. */
+#define KCACHE 64
+static struct kcache {
+	char *p;
+	enum dkim_alg alg;
+	EVP_PKEY *pk;
+} kcache[KCACHE];
+static unsigned kcache_next;
+
+static EVP_PKEY *cache_get(const char *p, size_t n, enum dkim_alg alg)
+{
+	for (size_t i = 0; i < KCACHE; i++)
+		if (kcache[i].p && kcache[i].alg == alg && strlen(kcache[i].p) == n &&
+		    memcmp(kcache[i].p, p, n) == 0 && EVP_PKEY_up_ref(kcache[i].pk) == 1)
+			return kcache[i].pk;
+	return NULL;
+}
+
+static void cache_put(const char *p, size_t n, enum dkim_alg alg, EVP_PKEY *pk)
+{
+	struct kcache *c = &kcache[kcache_next++ % KCACHE];
+	if (EVP_PKEY_up_ref(pk) != 1)
+		return;
+	free(c->p);
+	EVP_PKEY_free(c->pk);
+	c->p = strndup(p, n);
+	c->alg = alg;
+	c->pk = pk;
+	if (c->p == NULL)
+		abort();
+}
+
 /* The public key of a key record for alg; NULL with r set. */
 static EVP_PKEY *record_key(const char *txt, enum dkim_alg alg, struct dkim_sig_result *r)
 {
@@ -69,9 +102,11 @@ static EVP_PKEY *record_key(const char *txt, enum dkim_alg alg, struct dkim_sig_
 	if (h && memmem(h->val, h->vlen, "sha256", 6) == NULL)
 		return bad(r, DKIM_PERMERROR, "key record does not allow sha256"), NULL;
 	r->testing = fl && memchr(fl->val, 'y', fl->vlen) != NULL;
+	EVP_PKEY *pk = cache_get(p->val, p->vlen, alg);
+	if (pk)
+		return pk;
 	unsigned char der[4096];
 	long n = dkim_b64_decode(p->val, p->vlen, der, sizeof(der));
-	EVP_PKEY *pk = NULL;
 	if (n > 0 && alg == DKIM_ED25519_SHA256) {
 		if (n == 32)
 			pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der, 32);
@@ -94,6 +129,7 @@ static EVP_PKEY *record_key(const char *txt, enum dkim_alg alg, struct dkim_sig_
 		EVP_PKEY_free(pk);
 		return bad(r, DKIM_PERMERROR, "RSA key too short"), NULL;
 	}
+	cache_put(p->val, p->vlen, alg, pk);
 	return pk;
 }
 
