@@ -250,3 +250,39 @@ def test_inbound_verification_authentication_results(make_server, keys):
     parsed = authres.AuthenticationResultsHeader.parse(ar.replace("\n\t", " "))
     assert parsed.authserv_id == "mx.test.example"
     assert [(r.method, r.result) for r in parsed.results] == [("dkim", "pass"), ("dkim", "pass")]
+
+
+def test_key_and_signing_tables_and_reload(make_server, keys, tmp_path):
+    """OpenDKIM's KeyTable/SigningTable as texthash maps: only the key the
+    SigningTable names for the From address (or its domain) signs; after a
+    reload (SIGHUP) with the other key named, that one signs."""
+    dkim = pytest.importorskip("dkim")
+    kt, st = tmp_path / "keytable", tmp_path / "signingtable"
+    kt.write_text(f"rsakey example.com:r1:{keys['dir']}/example.com/r1.key\n"
+                  f"edkey example.com:e1:{keys['dir']}/example.com/e1.key\n")
+    st.write_text("example.com rsakey\nceo@example.com edkey, rsakey\n")
+    srv = make_server(extra=[f"dkim_key_table = texthash:{kt}",
+                             f"dkim_signing_table = texthash:{st}"])
+    srv.send_mail(RCPT, make_message(subject="one", frm="alice@example.com"))
+    srv.send_mail(RCPT, make_message(subject="two", frm="CEO <ceo@example.com>"))
+    srv.wait_delivered(RCPT, 2)
+    fn = dnsfunc_of(keys["dns"])
+    for m in srv.messages(RCPT):
+        wire = wire_of(m)
+        sels = re.findall(rb"\bs=(\w+);", wire.split(b"\r\n\r\n")[0])
+        if b"Subject: one" in wire:
+            assert sels == [b"r1"], wire
+        else:
+            assert sorted(sels) == [b"e1", b"r1"], wire
+            assert verifies(dkim, wire, 1, fn)
+        assert verifies(dkim, wire, 0, fn)
+    st.write_text("example.com edkey\n")
+    srv.sighup()
+    srv.wait_log(r"reload -- version")
+    import time
+    time.sleep(1.5)     # the new engine generation takes over the listener
+    srv.send_mail(RCPT, make_message(subject="three", frm="alice@example.com"))
+    srv.wait_delivered(RCPT, 3)
+    third = [wire_of(m) for m in srv.messages(RCPT) if b"Subject: three" in m][0]
+    assert re.findall(rb"\bs=(\w+);", third.split(b"\r\n\r\n")[0]) == [b"e1"], third
+    assert verifies(dkim, third, 0, fn)
