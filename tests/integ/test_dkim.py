@@ -286,3 +286,35 @@ def test_key_and_signing_tables_and_reload(make_server, keys, tmp_path):
     third = [wire_of(m) for m in srv.messages(RCPT) if b"Subject: three" in m][0]
     assert re.findall(rb"\bs=(\w+);", third.split(b"\r\n\r\n")[0]) == [b"e1"], third
     assert verifies(dkim, third, 0, fn)
+
+
+def test_slow_key_lookup_delays_only_its_session(make_server, keys):
+    """A key under timeout.test (the test DNS sends it to a server that
+    never answers): that session's 250 waits for dns_timeout and its
+    header says temperror; another session meanwhile gets its 250 at once."""
+    import threading
+    import time
+    b = make_server(extra=["mynetworks = 192.0.2.0/24", "dkim_verify = yes",
+                           f"dns_servers = 127.0.0.1:{keys['dns'].port}", "dns_timeout = 3s"])
+    slow = ("DKIM-Signature: v=1; a=rsa-sha256; d=timeout.test; s=x; h=from;\r\n"
+            " bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n" +
+            make_message(subject="slow", frm="a@timeout.test"))
+    took = {}
+
+    def send_slow():
+        t0 = time.time()
+        b.send_mail("bob@example.net", slow)
+        took["slow"] = time.time() - t0
+
+    th = threading.Thread(target=send_slow)
+    th.start()
+    time.sleep(0.3)
+    t0 = time.time()
+    b.send_mail("bob@example.net", make_message(subject="fast"))
+    took["fast"] = time.time() - t0
+    th.join(15)
+    assert took["fast"] < 1.0, took
+    assert "slow" in took and took["slow"] >= 2.0, took
+    b.wait_delivered("bob@example.net", 2)
+    head = [m.split(b"\n\n")[0] for m in b.messages("bob@example.net") if b"Subject: slow" in m][0]
+    assert b'dkim=temperror reason="key lookup failed" header.d=timeout.test' in head, head
