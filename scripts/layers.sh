@@ -29,12 +29,13 @@ declare -A allow=(
 	[spf]="common dns"
 	[policy]="common mail dns spf"
 	[milter]="common mail"
-	[smtp]="common mail dns sasl policy milter spf"
-	[queue]="common mail dns milter"
+	[smtp]="common mail dns sasl policy milter spf dkim"
+	[queue]="common mail dns milter dkim"
+	[dkim]="common"
 	[local]="common mail"
 	[warden]="common mail"
-	[master]="common mail dns spf sasl policy milter smtp queue local warden"
-	[cli]="common mail dns spf sasl policy queue local warden"
+	[master]="common mail dns spf sasl policy milter dkim smtp queue local warden"
+	[cli]="common mail dns spf sasl policy dkim queue local warden"
 )
 
 bad=0

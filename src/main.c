@@ -38,6 +38,8 @@ static void usage(FILE *f)
 	    "  fail2ban-client [OPTIONS] COMMAND...  fail2ban-client 1.0.2's commands\n"
 	    "  sendmail [-t] [-i] [-f SENDER] [-F NAME] [-bs] [RCPT...]  local submission\n"
 	    "  queue [list|flush|delete ID|ALL|hold ID|ALL|release ID|ALL]  (mailq: list)\n"
+	    "  dkim keygen DOMAIN [-s SELECTOR] [--ed25519] | dkim check DOMAIN\n"
+	    "                 write a DKIM key and print its DNS record; check the record\n"
 	    "  logrotate      rename maillog_file, reopen it, compress the old one\n"
 	    "  selftest [--json] [--client ADDR] [--admin ADDR] [--dkim-selector S]\n"
 	    "                 check relaying, AUTH, certificates, DNSBLs, DNS records, bans\n"
@@ -97,6 +99,16 @@ int main(int argc, char **argv)
 		}
 		int r = cli_logrotate(rc, argc - optind - 1, argv + optind + 1);
 		config_free(rc);
+		return r;
+	}
+	if (cmd && strcmp(cmd, "dkim") == 0) {
+		struct config *dc = config_load_client(path, err, sizeof(err));
+		if (dc == NULL) {
+			fprintf(stderr, "mailwarden: fatal: %s\n", err);
+			return 1;
+		}
+		int r = cli_dkim(dc, argc - optind - 1, argv + optind + 1);
+		config_free(dc);
 		return r;
 	}
 	if (cmd && strcmp(cmd, "scan") == 0)

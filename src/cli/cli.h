@@ -23,6 +23,9 @@ int cli_params(const char *path, int argc, char **argv);
 int cli_import_postfix(int argc, char **argv);
 
 struct config;
+/* `mailwarden dkim keygen DOMAIN [-s SEL] [--ed25519] | check DOMAIN`
+ * (dkim.c): 0 ok, 1 error or mismatch, 2 usage. */
+int cli_dkim(const struct config *cfg, int argc, char **argv);
 #include <stdio.h>
 /* `mailwarden queue show ID`: the queued message as postcat -q prints
  * it, from queue_directory's fd qfd; 0, or 1 (message on stderr). */

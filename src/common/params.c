@@ -202,6 +202,20 @@ const struct param config_params[] = {
 	  0, 0, NULL,
 	  "Result used when the policy server does not answer (in time)" },
 
+	/* DKIM (src/dkim, docs/sending.md) */
+	{ "dkim_selector", PT_STR, "", 0, 0, NULL,
+	  "Selectors of the short form: every $dkim_key_directory/DOMAIN/SELECTOR.key that exists signs mail From DOMAIN (RSA and Ed25519 keys both sign)" },
+	{ "dkim_key_directory", PT_STR, "/etc/mailwarden/dkim", 0, 0, NULL,
+	  "Directory of the short form's key files (root-only; read by the master)" },
+	{ "dkim_key_table", PT_MAPS, "", 0, 0, NULL,
+	  "OpenDKIM KeyTable: key name -> domain:selector:/path/to/key" },
+	{ "dkim_signing_table", PT_MAPS, "", 0, 0, NULL,
+	  "OpenDKIM SigningTable: From address, then its domain -> key names (comma or space separated)" },
+	{ "dkim_verify", PT_BOOL, "no", 0, 0, NULL,
+	  "Verify DKIM signatures of mail from other clients at end of DATA and add Authentication-Results (replaces a verifying milter's header with the same authserv_id)" },
+	{ "authserv_id", PT_STR, "$myhostname", 0, 0, NULL,
+	  "Authentication-Results authserv-id (RFC 8601); such headers claiming it are removed from incoming mail" },
+
 	/* milters (src/milter, docs/milter.md) */
 	{ "smtpd_milters", PT_STR, "", 0, 0, NULL,
 	  "Milters for mail received over SMTP: inet:host:port, unix:path (under queue_directory), { endpoint, default_action=accept, command_timeout=10s, ... }" },

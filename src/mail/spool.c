@@ -159,6 +159,48 @@ int spool_write(struct spool_writer *w, const char *p, size_t n)
 	return 0;
 }
 
+int spool_body_read(struct spool_writer *w, struct buf *out)
+{
+	if (w->error || spool_flush(w) < 0)
+		return -1;
+	off_t end = lseek(w->fd, 0, SEEK_CUR);
+	if (end < 0 || (size_t)end < w->body_len)
+		return -1;
+	off_t at = end - (off_t)w->body_len;
+	char tmp[65536];
+	while (at < end) {
+		size_t want = (size_t)(end - at) < sizeof(tmp) ? (size_t)(end - at) : sizeof(tmp);
+		ssize_t n = pread(w->fd, tmp, want, at);
+		if (n <= 0 || buf_append(out, tmp, (size_t)n) < 0) {
+			w->error = n < 0 ? errno : EIO;
+			return -1;
+		}
+		at += n;
+	}
+	return 0;
+}
+
+int spool_body_replace(struct spool_writer *w, const char *p, size_t n, const char *p2,
+    size_t n2)
+{
+	if (w->error || spool_flush(w) < 0)
+		return -1;
+	off_t end = lseek(w->fd, 0, SEEK_CUR);
+	if (end < 0 || (size_t)end < w->body_len) {
+		w->error = EINVAL;
+		return -1;
+	}
+	off_t start = end - (off_t)w->body_len;
+	if (ftruncate(w->fd, start) < 0 || lseek(w->fd, start, SEEK_SET) < 0) {
+		w->error = errno;
+		return -1;
+	}
+	w->body_len = 0;
+	if (spool_write(w, p, n) < 0 || spool_write(w, p2, n2) < 0)
+		return -1;
+	return 0;
+}
+
 int spool_finish(struct spool_writer *w)
 {
 	char end[64];

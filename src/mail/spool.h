@@ -94,6 +94,15 @@ int spool_create(struct spool_writer *w, int incoming_dirfd,
 int spool_rewrite(struct spool_writer *w, const struct spool_env *env);
 /* Append body bytes (already LF-terminated and dot-unstuffed). */
 int spool_write(struct spool_writer *w, const char *p, size_t n);
+struct buf;
+/* The body written so far, appended to out (read back from the file).
+ * 0 or -1. */
+int spool_body_read(struct spool_writer *w, struct buf *out);
+/* Replace the body written so far by p then p2 (DKIM-Signature or
+ * Authentication-Results fields, then the message). 0 or -1 (errno in
+ * w->error). */
+int spool_body_replace(struct spool_writer *w, const char *p, size_t n, const char *p2,
+    size_t n2);
 /* Write the end record and close. The file is NOT durable yet: the caller
  * groups several and calls spool_sync(). 0 or -1 (errno; file removed). */
 int spool_finish(struct spool_writer *w);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "common/config.h"
+#include "dkim/dkim_conf.h"
 #include "master/master.h"
 #include "master/metrics_http.h"
 #include "policy/restrict.h"
@@ -33,6 +34,7 @@ static const struct {
 	{ "smtp engine TLS and AUTH", engine_check, NULL },
 	{ "ban engine jails", warden_check, NULL },
 	{ "metrics listener", metrics_http_check, NULL },
+	{ "DKIM signing keys", dkim_conf_check, NULL },	/* dkim/dkim_conf.c */
 };
 
 int master_check(const struct config *cfg, char *err, size_t errlen)

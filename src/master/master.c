@@ -26,6 +26,7 @@
 #include "common/msg.h"
 #include "common/sandbox.h"
 #include "common/util.h"
+#include "dkim/dkim_conf.h"
 #include "master/listen.h"
 #include "master/logrelay.h"
 #include "master/metrics_http.h"
@@ -616,7 +617,8 @@ static void on_hup(int signo, void *arg)
 			cfg = NULL;
 		}
 	}
-	if (cfg == NULL || master_check(cfg, err, sizeof(err)) < 0) {
+	if (cfg == NULL || master_check(cfg, err, sizeof(err)) < 0 ||
+	    dkim_conf_load(cfg, err, sizeof(err)) < 0) {
 		log_warn("reload failed, keeping the old configuration: %s", err);
 		if (cfg)
 			config_free(cfg);
@@ -665,6 +667,9 @@ int master_run(struct config *cfg, const char *config_path)
 {
 	cur_cfg = cfg;
 	cfg_path = config_path;
+	char kerr[1024];	/* DKIM keys: read here as root, inherited by the children */
+	if (dkim_conf_load(cfg, kerr, sizeof(kerr)) < 0)
+		fatal("%s", kerr);
 	open_log(cfg);
 	log_set_service("master");
 	prepare_dirs(cfg);

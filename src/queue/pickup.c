@@ -12,7 +12,7 @@
  * logged "from local": a REJECT returns the message to its sender (a
  * DSN, as Postfix's cleanup does for local submissions), DISCARD drops
  * it, HOLD queues it into hold/, edits and REDIRECT/BCC/FILTER change
- * the queue file before it is written.
+ * the queue file before it is written. Then DKIM signing (pickup_dkim.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -440,7 +440,11 @@ static int drop_queue(const char *name, struct drop *d, uid_t uid, const char *s
 		rc_ = 2;
 		goto done;
 	}
-	rc_ = spool_finish(&w);
+	rc_ = !r.reject && pickup_dkim_sign(&w) < 0 ? -1 : 0;
+	if (rc_ < 0)
+		spool_abort(&w);
+	else
+		rc_ = spool_finish(&w);
 	if (rc_ == 0 && !r.reject) {
 		metrics_inc(M_MSG_RECEIVED, "pickup");
 		log_set_service("cleanup");

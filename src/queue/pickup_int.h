@@ -24,6 +24,11 @@ struct pickup_fds {
  * the DSN's ID. 0, 1 nothing to return (null sender), -1 error. */
 int pickup_bounce(char *id, size_t idlen, const char *reply);
 
+struct spool_writer;
+/* pickup_dkim.c: DKIM-sign the message written so far (keys by its
+ * From), before its end record. 0, or -1 on a queue file error. */
+int pickup_dkim_sign(struct spool_writer *w);
+
 /* pickup_milter.c: read non_smtpd_milters; 1 if there are milters. */
 int pmilt_init(const struct config *cfg, const struct pickup_fds *fds);
 /* Whether non_smtpd_milters are in use. */

@@ -240,6 +240,11 @@ static void finish(struct pmilt_job *j, int v)
 	int hold = j->hold || (v == MILTER_CONTINUE && r->hold);
 	if (v == MILTER_REJECT)
 		eom_log(j, "reject", strlen(r->reply) > 4 ? r->reply + 4 : r->reply);
+	if (v != MILTER_REJECT && pickup_dkim_sign(&j->w) < 0) {
+		spool_abort(&j->w);	/* the maildrop file stays: tried again later */
+		job_free(j);
+		return;
+	}
 	if (spool_finish(&j->w) < 0) {
 		log_warn("%s: queue file write error: %s", id, strerror(errno));
 		job_free(j);

@@ -6,6 +6,7 @@
  * clients) without Message-ID or Date gets them at the end of its header
  * section, as Postfix's cleanup does; other mail is never changed.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 #include "mail/spool.h"
 #include "smtp/cleanup.h"
 #include "smtp/data.h"
+#include "smtp/dkimsign.h"
+#include "smtp/dkimverify.h"
 #include "smtp/engine_int.h"
 #include "smtp/milters.h"
 #include "smtp/session.h"
@@ -257,10 +260,21 @@ static void data_end(struct session *s)
 	data_commit(s);
 }
 
-/* The message is final: write its end record and wait for group commit. */
+/* The message is final: DKIM-verify it (other clients' mail; may park
+ * the session for DNS and run again) or sign it (submitted mail), write
+ * its end record and wait for group commit. */
 void data_commit(struct session *s)
 {
-	if (spool_finish(s->w) < 0) {
+	int v = dkimverify_message(s);	/* other clients' mail: Authentication-Results */
+	if (v > 0)
+		return;		/* waiting for DNS: runs again when answered */
+	if (v == 0 && dkimsign_message(s) < 0)	/* submitted mail: DKIM-Signature */
+		v = -1;
+	if (v < 0) {
+		spool_abort(s->w);
+		errno = EIO;
+	}
+	if (v < 0 || spool_finish(s->w) < 0) {
 		log_warn("%s: queue file write error: %m", s->w->id);
 		free(s->w);
 		s->w = NULL;

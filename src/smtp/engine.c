@@ -26,6 +26,7 @@
 #include "mail/resolve.h"
 #include "smtp/engine.h"
 #include "smtp/cleanup.h"
+#include "smtp/dkimverify.h"
 #include "smtp/engine_int.h"
 #include "smtp/milters.h"
 #include "smtp/session.h"
@@ -366,6 +367,7 @@ void engine_setup(struct engine *e, const struct config *cfg,
 	engine_config(e, cfg);
 	milters_setup(e, cfg, geteuid() == 0);
 	cleanup_setup(e, cfg);
+	dkimverify_setup(cfg);
 	hosts_load(e);
 
 	const char *qdir = config_get(cfg, "queue_directory");

@@ -501,8 +501,8 @@ static void eom_idle(void *arg)
 		return;
 	if (eom_apply(s, (int)milter_result(sm->m)->verdict) == 0) {
 		data_commit(s);
-		if (s->state == SMTP_ST_COMMIT)
-			return;		/* commit_done answers and resumes */
+		if (s->state == SMTP_ST_COMMIT || s->state == SMTP_ST_WAIT)
+			return;		/* commit_done (or DKIM's DNS) answers and resumes */
 	}
 	session_resume(s);	/* may free s */
 }

@@ -32,6 +32,7 @@
 #include "smtp/cmd.h"
 #include "smtp/connect.h"
 #include "smtp/data.h"
+#include "smtp/dkimverify.h"
 #include "smtp/engine_int.h"
 #include "smtp/event.h"
 #include "smtp/limits.h"
@@ -210,6 +211,7 @@ static void session_free(struct session *s)
 	check_cancel(s);
 	milters_free(s);
 	cleanup_free(s);
+	dkimverify_free(s);
 	if (s->w) {
 		spool_abort(s->w);
 		free(s->w);
@@ -568,6 +570,7 @@ void session_reset_transaction(struct session *s)
 	check_end_transaction(s);
 	milters_end_transaction(s);
 	cleanup_end_transaction(s);
+	dkimverify_free(s);
 }
 
 /* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA

@@ -23,6 +23,7 @@ struct sasl_req;
 struct spool_writer;
 struct session_milter;
 struct session_cleanup;
+struct session_dkim;
 
 /* Command counters for the "disconnect from" line, in Postfix's order. */
 enum smtp_cmd_id {
@@ -107,6 +108,7 @@ struct session {
 	struct timespec data_arrival;	/* when DATA began (the queue file's T) */
 	struct session_milter *milt;	/* milters.c, NULL without milters */
 	struct session_cleanup *cleanup;	/* cleanup.c: checks and message actions */
+	struct session_dkim *dkim;	/* dkimverify.c: inbound DKIM results, NULL before */
 	/* TLS */
 	struct ssl_st *ssl;
 	int tls;			/* TLS_OFF, TLS_HANDSHAKE, TLS_ON */

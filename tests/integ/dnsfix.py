@@ -268,8 +268,12 @@ class DnsServer:
                 out.append(rname(off)[0])
             elif t == 15:
                 out.append(f"{struct.unpack('>H', rd[:2])[0]} {rname(off + 2)[0]}")
-            elif t == 16:
-                out.append(rd[1:1 + rd[0]].decode())
+            elif t == 16:   # the strings of one record joined (RFC 6376 3.6.2.2)
+                parts, i = [], 0
+                while i < len(rd):
+                    parts.append(rd[i + 1:i + 1 + rd[i]].decode())
+                    i += 1 + rd[i]
+                out.append("".join(parts))
             off += rdlen
         return out
 
