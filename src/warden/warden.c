@@ -40,6 +40,7 @@
 #include "mail/banfile.h"
 #include "warden/firewall/actions.h"
 #include "warden/ban.h"
+#include "warden/cluster/cluster.h"
 #include "warden/control.h"
 #include "warden/f2blog.h"
 #include "warden/filter/filter.h"
@@ -222,7 +223,11 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 	if (jailconf_load(c, &check, err, errlen) < 0)
 		return -1;
 	char **adirs = config_list(config_get(c, "warden_action_path"));
-	int rc = 0;
+	int rc = cluster_check(c, err, errlen);
+	if (rc > 0)
+		fprintf(stderr, "warning: %s\n", err);	/* before log_open(), as smtpc_conf_warn */
+	if (rc > 0)
+		rc = 0;
 	for (size_t i = 0; i < check.njails && rc == 0; i++) {
 		struct jail *j = check.jails[i];
 		char why[512];
@@ -414,6 +419,7 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	struct store_f2b f2b = { 0 };
 	const char *f2bdb = tree_setup(&wd, &f2b);
 	open_bans_dir(&wd);
+	cluster_open(&wd);	/* the password file, as root */
 	privsep_warden(wd.cfg);	/* everything that needs root is open by now */
 	find_self(&wd);		/* getifaddrs: netlink, before the allow-list */
 	/* the allow-list is in src/common/sandbox.c (SANDBOX_WARDEN) */
@@ -433,6 +439,7 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	loop_signal(SIGUSR1, on_usr1, NULL);
 	if (start_jails(&wd, err, sizeof(err)) < 0)
 		fatal("warden: %s", err);
+	cluster_start(&wd);	/* push and pull at the first connection */
 	control_listen(ctl, &wd);
 	wd.last_purge = 0;
 	loop_timer_set(&wd.tick, 1000, on_tick, &wd);
@@ -442,6 +449,7 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 		log_info("warden started: %zu jail(s)", wd.njails);
 	loop_run();
 	control_close();
+	cluster_free(&wd);
 	ban_commit(&wd);
 	stop_jails(&wd);
 	store_close(wd.st);
