@@ -29,6 +29,7 @@
 #define CL_CHANNEL CL_PREFIX "events"
 #define CL_MAX_SKEW 2		/* seconds a remote time may be ahead of ours */
 #define CL_NODES_MAX 64
+#define CL_REPULL_MS 2000
 
 struct cluster {
 	struct warden *wd;
@@ -40,6 +41,7 @@ struct cluster {
 	struct { char name[128]; long last; } seen[CL_NODES_MAX];
 	size_t nseen;
 	long last_sync;			/* wall time the last pull ended */
+	struct loop_timer repull;	/* a second pull after a (re)connection */
 	unsigned long published, received, applied;
 };
 
@@ -345,6 +347,15 @@ static void scan_from(struct cluster *cl, const char *cursor)
 	cconn_send(&cl->cmd, 6, argv, on_scan, NULL);
 }
 
+/* The second pull, CL_REPULL_MS after a connection: the bans others
+ * pushed when they came back at the same time as this node. */
+static void repull(void *arg)
+{
+	struct cluster *cl = arg;
+	if (cl->cmd.up)
+		scan_from(cl, "0");
+}
+
 /* cmd is up: push this node's bans (refills an empty Redis; those made
  * while away are published too), then pull the others'. */
 static void on_cmd_up(struct cconn *c, void *arg)
@@ -363,6 +374,7 @@ static void on_cmd_up(struct cconn *c, void *arg)
 	const char *argv[5] = { "SET", key, val, "EX", "86400" };
 	cconn_send(c, 5, argv, NULL, NULL);
 	scan_from(cl, "0");
+	loop_timer_set(&cl->repull, CL_REPULL_MS, repull, cl);
 }
 
 static void on_sub_up(struct cconn *c, void *arg)
@@ -382,6 +394,7 @@ void cluster_open(struct warden *wd)
 	if (load(wd->cfg, cl, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	cl->wd = wd;
+	cl->repull = (struct loop_timer){ 0, (size_t)-1, NULL, NULL };
 	wd->cl = cl;
 }
 
@@ -432,6 +445,7 @@ void cluster_free(struct warden *wd)
 	struct cluster *cl = wd->cl;
 	if (cl == NULL)
 		return;
+	loop_timer_clear(&cl->repull);
 	cconn_close(&cl->cmd);
 	cconn_close(&cl->sub);
 	explicit_bzero(cl->password, sizeof(cl->password));

@@ -24,6 +24,8 @@
 #define CONN_IN_MAX (8u << 20)
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 5000
+#define HEALTH_MS 1000
+#define SILENT_MAX_MS 3000	/* a partition TCP has not noticed */
 
 int cconn_parse(const char *url, struct caddr *a, char *err, size_t errlen)
 {
@@ -118,6 +120,7 @@ static void lost(struct cconn *c, const char *why)
 	if (c->up)
 		c->down_wall = (long)clock_wall();
 	c->up = 0;
+	loop_timer_clear(&c->health);
 	buf_reset(&c->in);
 	buf_reset(&c->out);
 	fail_waits(c);
@@ -163,6 +166,21 @@ static void on_setup(struct cconn *c, const struct resp_reply *r, void *arg)
 	}
 }
 
+/* Each second while up: a PING (its reply, or a pushed message, is a
+ * sign of life); nothing read for SILENT_MAX_MS with replies due: lost. */
+static void health(void *arg)
+{
+	struct cconn *c = arg;
+	if (c->nwait && clock_mono_ms() - c->last_rx > SILENT_MAX_MS) {
+		lost(c, "no answer for 3 s");
+		return;
+	}
+	const char *ping[1] = { "PING" };
+	if (c->nwait < 64)
+		queue_cmd(c, 1, ping, NULL, NULL);
+	loop_timer_set(&c->health, HEALTH_MS, health, c);
+}
+
 /* SELECT's reply: the connection is up. */
 static void on_selected(struct cconn *c, const struct resp_reply *r, void *arg)
 {
@@ -179,6 +197,8 @@ static void on_selected(struct cconn *c, const struct resp_reply *r, void *arg)
 		log_info("cluster: redis %s back after %llu s", c->addr->text,
 		    (unsigned long long)((clock_mono_ms() - c->down_since) / 1000));
 	c->down_told = 0;
+	c->last_rx = clock_mono_ms();
+	loop_timer_set(&c->health, HEALTH_MS, health, c);
 	if (c->on_up)
 		c->on_up(c, c->arg);
 }
@@ -218,6 +238,7 @@ void cconn_start(struct cconn *c)
 	c->fd = -1;
 	c->backoff = BACKOFF_MIN;
 	c->retry = (struct loop_timer){ 0, (size_t)-1, NULL, NULL };
+	c->health = c->retry;
 	buf_init(&c->in, CONN_IN_MAX);
 	buf_init(&c->out, CONN_OUT_MAX);
 	try_connect(c);
@@ -249,6 +270,7 @@ static void read_in(struct cconn *c)
 			lost(c, strerror(errno));
 			return;
 		}
+		c->last_rx = clock_mono_ms();
 		if (buf_append(&c->in, tmp, (size_t)n) < 0) {
 			lost(c, "reply too large");
 			return;
@@ -314,6 +336,7 @@ static void on_io(int fd, int events, void *arg)
 void cconn_close(struct cconn *c)
 {
 	loop_timer_clear(&c->retry);
+	loop_timer_clear(&c->health);
 	if (c->fd >= 0) {
 		loop_unwatch(c->fd);
 		close(c->fd);

@@ -50,6 +50,8 @@ struct cconn {
 	size_t nwait, capwait;
 	uint64_t backoff;		/* ms before the next try */
 	struct loop_timer retry;
+	struct loop_timer health;	/* PING each second; no byte for 3 s: lost */
+	uint64_t last_rx;		/* clock_mono_ms() of the last byte read */
 	int down_told;			/* the outage was logged */
 	uint64_t down_since;		/* clock_mono_ms() */
 	long down_wall;			/* wall time it went down (0: never up yet) */
