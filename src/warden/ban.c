@@ -330,6 +330,7 @@ void ban_remote_failure(struct wjail *w, const char *addr, long t, const char *n
 {
 	char source[160];
 	snprintf(source, sizeof(source), "cluster:%s", node);
+	log_info("cluster: failure of %s in %s from node %s", addr, w->j->name, node);
 	from_cluster = 1;
 	ban_failure(w, addr, NULL, 0, t, source, "failure seen by another node");
 	from_cluster = 0;
