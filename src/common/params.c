@@ -342,6 +342,8 @@ const struct param config_params[] = {
 	  "Redis that shares bans and failures between nodes: redis://host:port/db (private link only), rediss://host:port/db (TLS) or unix:/path (empty: no cluster)" },
 	{ "warden_cluster_password_file", PT_STR, "", 0, 0, NULL,
 	  "File with the Redis ACL user and password (\"user password\" or \"password\"), read as root at start" },
+	{ "warden_cluster_ca_file", PT_STR, "", 0, 0, NULL,
+	  "CA certificates that verify the rediss:// server (empty: the system's store); its name or address must match warden_cluster's host" },
 	{ "warden_cluster_node", PT_STR, "$myhostname", 0, 0, NULL,
 	  "This node's name in the cluster's keys and messages" },
 

@@ -11,7 +11,9 @@ attacker over one bridge (192.0.2.0/24) and Redis over another
   ban on A and B;
 - Redis killed: A still bans locally; Redis restarted empty: the ban is
   back in Redis and reaches B and C;
-- A cut from Redis bans locally; healed, its ban reaches B and C.
+- A cut from Redis bans locally; healed, its ban reaches B and C;
+- over TLS (rediss://, the server's certificate verified) the same ban
+  propagates; a certificate for another address is refused and logged.
 """
 import base64
 import json
@@ -70,12 +72,18 @@ class Net:
                 sh("ip", "-n", other, "link", "set", peer, "up")
         return self
 
-    def redis_start(self, d):
-        self.dir = d
+    def redis_start(self, d, tls=None):
+        self.dir, self.tls = d, tls if tls is not None else getattr(self, "tls", None)
         conf = os.path.join(d, "redis.conf")
         with open(conf, "w") as f:
-            f.write(f"bind {REDIS}\nport 6379\nsave \"\"\nappendonly no\n"
+            f.write(f"bind {REDIS}\nsave \"\"\nappendonly no\n"
                     f"dir {d}\nuser default off\nuser mw on >s3cret ~mw:* &mw:* +@all\n")
+            if self.tls:
+                f.write(f"port 0\ntls-port 6379\ntls-cert-file {self.tls[1]}\n"
+                        f"tls-key-file {self.tls[0]}\ntls-ca-cert-file {self.tls[2]}\n"
+                        "tls-auth-clients no\n")
+            else:
+                f.write("port 6379\n")
         self.redis = subprocess.Popen(["ip", "netns", "exec", self.red, "redis-server", conf],
                                       stdout=open(os.path.join(d, "redis.log"), "ab"),
                                       stderr=subprocess.STDOUT, start_new_session=True)
@@ -91,7 +99,8 @@ class Net:
             self.redis = None
 
     def rcli(self, *args):
-        r = subprocess.run(["ip", "netns", "exec", self.red, "redis-cli", "-h", REDIS,
+        t = ["--tls", "--cacert", self.tls[2]] if getattr(self, "tls", None) else []
+        r = subprocess.run(["ip", "netns", "exec", self.red, "redis-cli", "-h", REDIS, *t,
                             "--user", "mw", "--pass", "s3cret", "--no-auth-warning", *args],
                            capture_output=True, text=True)
         return r.stdout.strip()
@@ -109,20 +118,22 @@ class Net:
 class Node(Server):
     """A Server in node n's namespace, in the cluster."""
 
-    def __init__(self, net, n, pwfile, tls):
+    def __init__(self, net, n, pwfile, tls, scheme="redis", wait=True):
         self.net, self.name_, self.ns = net, n, net.ns[n]
         super().__init__(extra=[])
         self.host, self.port = NODES[n][0], PORT
         self.listen = f"{self.host}:{PORT}"
         self.extra = tls.config(
             "smtpd_tls_auth_only = no",
-            f"warden_cluster = redis://{REDIS}:6379/0",
+            f"warden_cluster = {scheme}://{REDIS}:6379/0",
+            f"warden_cluster_ca_file = {tls.ca}",
             f"warden_cluster_password_file = {pwfile}",
             f"warden_cluster_node = {n}",
             "[postfix-sasl]", "enabled = true", "filter = postfix[mode=auth]",
             f"logpath = {self.maillog}", "maxretry = 2", "findtime = 1d", "bantime = 1h",
             f'action = nft[port="{PORT}", protocol=tcp]',
         )
+        self.wait = wait
         self.write_config()
 
     def start(self, timeout=10.0):
@@ -132,7 +143,7 @@ class Node(Server):
                                      stdout=self.stderr_f, stderr=self.stderr_f,
                                      start_new_session=True)
         deadline = time.time() + timeout
-        while not self.cluster().get("connected"):
+        while self.wait and not self.cluster().get("connected"):
             assert time.time() < deadline, f"{self.name_} not connected\n{self.log()[-3000:]}"
             time.sleep(0.1)
         return self
@@ -183,27 +194,52 @@ def wait_all(net, nodes, ip, present=True, timeout=10.0):
     return time.monotonic() - t0
 
 
+def ip_cert(tls, d, ip):
+    """A server certificate from the test CA for the address ip."""
+    key, crt, csr, ext = (os.path.join(d, f"redis-{ip}.{x}") for x in ("key", "crt", "csr", "ext"))
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName=IP:{ip}\n")
+    for cmd in (["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                 "-out", csr, "-subj", "/CN=redis"],
+                ["openssl", "x509", "-req", "-in", csr, "-CA", tls.ca, "-CAkey", tls.ca_key,
+                 "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext]):
+        subprocess.run(cmd, check=True, capture_output=True)
+    os.chmod(key, 0o644)   # redis-server runs as root here; the test's own key
+    return key, crt, tls.ca
+
+
 @pytest.fixture
-def cluster(tmp_path):
+def make_cluster(tmp_path):
     os.chmod(tmp_path, 0o755)
-    net = Net()
-    nodes = []
-    try:
+    made = []
+
+    def make(scheme="redis", cert_ip=REDIS, wait=True):
+        net = Net()
+        nodes = []
+        made.append((net, nodes))
         net.create()
-        net.redis_start(str(tmp_path))
+        tls = TlsFiles()
+        net.redis_start(str(tmp_path), ip_cert(tls, str(tmp_path), cert_ip)
+                        if scheme == "rediss" else None)
         pw = tmp_path / "redis-password"
         pw.write_text("mw s3cret\n")
         os.chmod(pw, 0o600)
-        tls = TlsFiles()
         for n in NODES:
-            nodes.append(Node(net, n, str(pw), tls).start())
-        yield net, dict(zip(NODES, nodes))
-    finally:
-        problems = []
+            nodes.append(Node(net, n, str(pw), tls, scheme, wait).start())
+        return net, dict(zip(NODES, nodes))
+
+    yield make
+    problems = []
+    for net, nodes in made:
         for node in nodes:
             problems += node.stop()
         net.destroy()
     assert not problems, problems
+
+
+@pytest.fixture
+def cluster(make_cluster):
+    return make_cluster()
 
 
 def test_one_failure_on_a_one_on_b_bans_everywhere(cluster):
@@ -260,3 +296,26 @@ def test_partition_healed(cluster):
     finally:
         sh("ip", "-n", net.ns["a"], "link", "set", "r0", "up")
     wait_all(net, ["b", "c"], ATK3, timeout=15)
+
+
+def test_tls_verified(make_cluster):
+    net, nodes = make_cluster("rediss")
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    assert smtp_fail(net, "c", ATTACKER) == 535
+    took = wait_all(net, NODES, ATTACKER)
+    print(f"over TLS: banned on A, B and C {took * 1000:.0f} ms after the second failure")
+    assert took < 0.1, took
+
+
+def test_tls_wrong_certificate_refused(make_cluster):
+    net, nodes = make_cluster("rediss", cert_ip="198.51.100.99", wait=False)
+    deadline = time.monotonic() + 5
+    while "certificate verification failed" not in nodes["a"].log():
+        assert time.monotonic() < deadline, nodes["a"].log()[-3000:]
+        time.sleep(0.1)
+    assert nodes["a"].cluster().get("connected") is False
+    # local banning goes on
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    wait_all(net, ["a"], ATTACKER, timeout=3)
+    assert not net.nft_has("b", ATTACKER)

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -76,6 +79,25 @@ static int read_password(struct cluster *cl, const char *path, char *err, size_t
 	return 0;
 }
 
+/* rediss://: a client context that verifies the server against
+ * warden_cluster_ca_file (empty: the system's CA store). */
+static int tls_ctx(const struct config *cfg, struct caddr *a, char *err, size_t errlen)
+{
+	const char *ca = config_get(cfg, "warden_cluster_ca_file");
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    (*ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL) :
+	    SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+		snprintf(err, errlen, "warden_cluster_ca_file %s: %s", *ca ? ca : "(system store)",
+		    ERR_error_string(ERR_get_error(), NULL));
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	a->ssl_ctx = ctx;
+	return 0;
+}
+
 /* Parse the settings into cl: 0, or -1 and err. */
 static int load(const struct config *cfg, struct cluster *cl, char *err, size_t errlen)
 {
@@ -83,10 +105,8 @@ static int load(const struct config *cfg, struct cluster *cl, char *err, size_t 
 	const char *pw = config_get(cfg, "warden_cluster_password_file");
 	if (cconn_parse(url, &cl->addr, err, errlen) < 0)
 		return -1;
-	if (cl->addr.tls) {
-		snprintf(err, errlen, "warden_cluster %s: rediss:// (TLS) is not implemented yet", url);
+	if (cl->addr.tls && tls_ctx(cfg, &cl->addr, err, errlen) < 0)
 		return -1;
-	}
 	if (*pw && read_password(cl, pw, err, errlen) < 0)
 		return -1;
 	str_copy(cl->node, sizeof(cl->node), config_get(cfg, "warden_cluster_node"));
@@ -110,6 +130,7 @@ int cluster_check(const struct config *cfg, char *err, size_t errlen)
 		rc = 1;
 	}
 	explicit_bzero(cl->password, sizeof(cl->password));
+	SSL_CTX_free(cl->addr.ssl_ctx);
 	free(cl);
 	return rc;
 }
@@ -449,6 +470,7 @@ void cluster_free(struct warden *wd)
 	cconn_close(&cl->cmd);
 	cconn_close(&cl->sub);
 	explicit_bzero(cl->password, sizeof(cl->password));
+	SSL_CTX_free(cl->addr.ssl_ctx);
 	free(cl);
 	wd->cl = NULL;
 }

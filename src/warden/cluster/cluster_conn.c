@@ -14,6 +14,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -84,6 +88,7 @@ int cconn_parse(const char *url, struct caddr *a, char *err, size_t errlen)
 		snprintf(err, errlen, "warden_cluster %s: %s: %s", url, host, gai_strerror(rc));
 		return -1;
 	}
+	str_copy(a->host, sizeof(a->host), host);
 	memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
 	a->salen = res->ai_addrlen;
 	freeaddrinfo(res);
@@ -112,6 +117,10 @@ static void try_connect(void *arg);
 /* The connection is lost (or never made): log once, retry later. */
 static void lost(struct cconn *c, const char *why)
 {
+	if (c->ssl) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	if (c->fd >= 0) {
 		loop_unwatch(c->fd);
 		close(c->fd);
@@ -216,6 +225,95 @@ static void handshake(struct cconn *c)
 	queue_cmd(c, 2, sel, on_selected, "SELECT");
 }
 
+/* The last OpenSSL error, or the certificate's verification result. */
+static void tls_why(struct cconn *c, char *why, size_t len)
+{
+	long v = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+	unsigned long e = ERR_get_error();
+	if (v != X509_V_OK)
+		snprintf(why, len, "TLS: certificate verification failed: %s",
+		    X509_verify_cert_error_string(v));
+	else if (e)
+		snprintf(why, len, "TLS: %s", ERR_error_string(e, NULL));
+	else
+		snprintf(why, len, "TLS: connection closed in the handshake");
+	ERR_clear_error();
+}
+
+/* TLS over the connecting socket: the name (or address) verified. */
+static int tls_begin(struct cconn *c)
+{
+	SSL *ssl = SSL_new(c->addr->ssl_ctx);
+	struct in6_addr a6;
+	struct in_addr a4;
+	int ip = inet_pton(AF_INET, c->addr->host, &a4) == 1 ||
+	    inet_pton(AF_INET6, c->addr->host, &a6) == 1;
+	if (ssl == NULL || SSL_set_fd(ssl, c->fd) != 1 ||
+	    (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->addr->host) != 1 :
+	    (SSL_set1_host(ssl, c->addr->host) != 1 ||
+	    SSL_set_tlsext_host_name(ssl, c->addr->host) != 1))) {
+		char why[300];
+		SSL_free(ssl);
+		tls_why(c, why, sizeof(why));
+		lost(c, why);
+		return -1;
+	}
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_connect_state(ssl);
+	c->ssl = ssl;
+	c->handshaking = 1;
+	return 0;
+}
+
+/* One step of the handshake: 1 done, 0 wait (watch set), -1 lost. */
+static int tls_step(struct cconn *c)
+{
+	int rc = SSL_do_handshake(c->ssl);
+	if (rc == 1) {
+		c->handshaking = 0;
+		return 1;
+	}
+	int e = SSL_get_error(c->ssl, rc);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		loop_watch(c->fd, e == SSL_ERROR_WANT_READ ? LOOP_READ : LOOP_READ | LOOP_WRITE,
+		    on_io, c);
+		return 0;
+	}
+	char why[300];
+	tls_why(c, why, sizeof(why));
+	lost(c, why);
+	return -1;
+}
+
+/* read(2) or SSL_read: bytes, 0 closed, -1 with errno (EAGAIN: wait). */
+static ssize_t conn_read(struct cconn *c, char *p, size_t n)
+{
+	if (c->ssl == NULL)
+		return read(c->fd, p, n);
+	int rc = SSL_read(c->ssl, p, (int)n);
+	if (rc > 0)
+		return rc;
+	int e = SSL_get_error(c->ssl, rc);
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPROTO;
+	return -1;
+}
+
+/* write(2) or SSL_write, as conn_read. */
+static ssize_t conn_write(struct cconn *c, const char *p, size_t n)
+{
+	if (c->ssl == NULL)
+		return write(c->fd, p, n);
+	int rc = SSL_write(c->ssl, p, (int)(n > 1u << 30 ? 1u << 30 : n));
+	if (rc > 0)
+		return rc;
+	int e = SSL_get_error(c->ssl, rc);
+	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPIPE;
+	return -1;
+}
+
 static void try_connect(void *arg)
 {
 	struct cconn *c = arg;
@@ -229,6 +327,8 @@ static void try_connect(void *arg)
 		lost(c, strerror(errno));
 		return;
 	}
+	if (c->addr->tls && tls_begin(c) < 0)
+		return;
 	loop_watch(c->fd, LOOP_READ | LOOP_WRITE, on_io, c);
 	handshake(c);
 }
@@ -259,7 +359,7 @@ static void read_in(struct cconn *c)
 {
 	char tmp[65536];
 	for (;;) {
-		ssize_t n = read(c->fd, tmp, sizeof(tmp));
+		ssize_t n = conn_read(c, tmp, sizeof(tmp));
 		if (n == 0) {
 			lost(c, "closed by redis");
 			return;
@@ -275,7 +375,7 @@ static void read_in(struct cconn *c)
 			lost(c, "reply too large");
 			return;
 		}
-		if ((size_t)n < sizeof(tmp))
+		if ((size_t)n < sizeof(tmp) && (c->ssl == NULL || SSL_pending(c->ssl) == 0))
 			break;
 	}
 	size_t off = 0;
@@ -305,7 +405,7 @@ static void read_in(struct cconn *c)
 static void write_out(struct cconn *c)
 {
 	while (c->out.len) {
-		ssize_t n = write(c->fd, c->out.data, c->out.len);
+		ssize_t n = conn_write(c, c->out.data, c->out.len);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -327,6 +427,12 @@ static void on_io(int fd, int events, void *arg)
 			lost(c, strerror(e));
 			return;
 		}
+	}
+	if (c->handshaking) {
+		if (tls_step(c) <= 0)
+			return;
+		write_out(c);	/* AUTH and SELECT waited for the handshake */
+	} else if (events & LOOP_WRITE) {
 		write_out(c);
 	}
 	if (c->fd >= 0 && (events & LOOP_READ))
@@ -335,6 +441,9 @@ static void on_io(int fd, int events, void *arg)
 
 void cconn_close(struct cconn *c)
 {
+	if (c->ssl)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
 	loop_timer_clear(&c->retry);
 	loop_timer_clear(&c->health);
 	if (c->fd >= 0) {

@@ -22,6 +22,8 @@ struct caddr {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	int tls;		/* rediss:// */
+	char host[256];		/* the name (or address) the certificate must match */
+	void *ssl_ctx;		/* SSL_CTX for rediss://, made by cluster.c */
 	int db;
 	char text[300];		/* for messages: host:port or the socket path */
 };
@@ -45,6 +47,8 @@ struct cconn {
 	void *arg;
 	int fd;
 	int up;				/* AUTH and SELECT answered */
+	void *ssl;			/* SSL over fd (rediss://) */
+	int handshaking;		/* TLS handshake not finished */
 	struct buf in, out;
 	struct cconn_wait *wait;	/* replies expected, oldest first */
 	size_t nwait, capwait;
