@@ -406,6 +406,13 @@ static void tree_import(struct warden *wd, const char *path, struct store_f2b *f
 	store_f2b_free(f);
 }
 
+static int ctl_pending = -1;	/* the control socket, served once ready */
+
+static void on_cluster_ready(struct warden *wd)
+{
+	control_listen(ctl_pending, wd);
+}
+
 void warden_main(struct config *c, const char *path, int events, int ctl, int fw, int master_fd)
 {
 	static struct warden wd;	/* the one warden of this process */
@@ -439,8 +446,10 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	loop_signal(SIGUSR1, on_usr1, NULL);
 	if (start_jails(&wd, err, sizeof(err)) < 0)
 		fatal("warden: %s", err);
-	cluster_start(&wd);	/* push and pull at the first connection */
-	control_listen(ctl, &wd);
+	ctl_pending = ctl;
+	/* the control socket (and so systemd's READY=1) once the bans in
+	 * force in the cluster are pulled, or after 2 s without Redis */
+	cluster_start(&wd, on_cluster_ready);
 	wd.last_purge = 0;
 	loop_timer_set(&wd.tick, 1000, on_tick, &wd);
 	if (wd.ndown)

@@ -31,7 +31,8 @@ from tlsfix import TlsFiles
 
 PORT = 25
 REDIS = "198.51.100.10"
-ATTACKER, BYSTANDER, ATK2, ATK3 = "192.0.2.66", "192.0.2.67", "192.0.2.68", "192.0.2.69"
+ATTACKER, BYSTANDER, ATK2, ATK3, ATK4 = ("192.0.2.66", "192.0.2.67", "192.0.2.68", "192.0.2.69",
+                                        "192.0.2.70")
 NODES = {"a": ("192.0.2.1", "198.51.100.1"), "b": ("192.0.2.2", "198.51.100.2"),
          "c": ("192.0.2.3", "198.51.100.3")}
 
@@ -54,7 +55,7 @@ class Net:
         for ns in (self.atk, self.red, *self.ns.values()):
             sh("ip", "netns", "add", ns)
             sh("ip", "-n", ns, "link", "set", "lo", "up")
-        for ns, br, addrs in ((self.atk, "br0", [ATTACKER, BYSTANDER, ATK2, ATK3]),
+        for ns, br, addrs in ((self.atk, "br0", [ATTACKER, BYSTANDER, ATK2, ATK3, ATK4]),
                               (self.red, "br1", [REDIS])):
             sh("ip", "-n", ns, "link", "add", br, "type", "bridge")
             for a in addrs:
@@ -292,10 +293,32 @@ def test_partition_healed(cluster):
         assert smtp_fail(net, "a", ATK3) == 535
         wait_all(net, ["a"], ATK3, timeout=3)
         time.sleep(4)                                     # A notices (3 s without an answer)
+        assert smtp_fail(net, "a", ATK4) == 535          # one failure made while away
         assert not net.nft_has("b", ATK3) and not net.nft_has("c", ATK3)
+        assert "unreachable" in nodes["a"].log()
     finally:
         sh("ip", "-n", net.ns["a"], "link", "set", "r0", "up")
     wait_all(net, ["b", "c"], ATK3, timeout=15)
+    # the failure made while away was sent on return: one more on B bans
+    deadline = time.monotonic() + 5
+    while "1 failure(s) made while redis was away sent" not in nodes["a"].log():
+        assert time.monotonic() < deadline, nodes["a"].log()[-3000:]
+        time.sleep(0.1)
+    time.sleep(0.2)
+    assert smtp_fail(net, "b", ATK4) == 535
+    wait_all(net, NODES, ATK4, timeout=1)
+
+
+def test_node_started_later_loads_the_bans(cluster):
+    net, nodes = cluster
+    c = nodes["c"]
+    assert not c.stop()
+    shutil.rmtree(os.path.join(c.dir, "data"))           # a new node: nothing of its own
+    assert nodes["a"].cli("ban", "postfix-sasl", ATK2).returncode == 0
+    assert ATK2 in net.rcli("KEYS", "mw:1:ban:*")
+    c.start()                                             # status answers once ready
+    wait_all(net, ["c"], ATK2, timeout=1)
+    assert "from node a" in c.log()
 
 
 def test_tls_verified(make_cluster):

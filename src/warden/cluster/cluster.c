@@ -33,6 +33,8 @@
 #define CL_MAX_SKEW 2		/* seconds a remote time may be ahead of ours */
 #define CL_NODES_MAX 64
 #define CL_REPULL_MS 2000
+#define CL_START_WAIT_MS 2000	/* the longest a start waits for the first pull */
+#define CL_AWAY_MAX 10000	/* failures kept while Redis is away */
 
 struct cluster {
 	struct warden *wd;
@@ -45,6 +47,13 @@ struct cluster {
 	size_t nseen;
 	long last_sync;			/* wall time the last pull ended */
 	struct loop_timer repull;	/* a second pull after a (re)connection */
+	cluster_ready_fn *ready;	/* not yet called: the start waits */
+	struct loop_timer start_wait;
+	struct away {			/* failures made while Redis was away */
+		char jail[64], addr[64];
+		long t;
+	} *away;
+	size_t naway, lost_away;
 	unsigned long published, received, applied;
 };
 
@@ -149,9 +158,26 @@ static void publish(struct cluster *cl, const char *msg)
 		cl->published++;
 }
 
+/* A failure while Redis is away: kept (up to CL_AWAY_MAX) for the return. */
+static void keep_away(struct cluster *cl, const char *jail, const char *addr, long t)
+{
+	if (cl->naway >= CL_AWAY_MAX) {
+		cl->lost_away++;
+		return;
+	}
+	if (cl->away == NULL)
+		cl->away = xcalloc(CL_AWAY_MAX, sizeof(*cl->away));
+	struct away *a = &cl->away[cl->naway++];
+	str_copy(a->jail, sizeof(a->jail), jail);
+	str_copy(a->addr, sizeof(a->addr), addr);
+	a->t = t;
+}
+
 void cluster_failure(struct warden *wd, const char *jail, const char *addr, long t)
 {
 	char msg[512];
+	if (wd->cl && !wd->cl->cmd.up)
+		keep_away(wd->cl, jail, addr, t);
 	if (!cl_up(wd->cl))
 		return;
 	snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", wd->cl->node, jail, addr, t);
@@ -308,6 +334,25 @@ struct page {
 
 static void scan_from(struct cluster *cl, const char *cursor);
 
+/* The node may serve now (first pull done, or the wait is over). */
+static void ready_now(struct cluster *cl)
+{
+	cluster_ready_fn *fn = cl->ready;
+	cl->ready = NULL;
+	loop_timer_clear(&cl->start_wait);
+	if (fn)
+		fn(cl->wd);
+}
+
+static void start_waited(void *arg)
+{
+	struct cluster *cl = arg;
+	if (cl->ready)
+		log_warn("cluster: no bans pulled from redis %s within %d ms; serving with this "
+		    "node's own", cl->addr.text, CL_START_WAIT_MS);
+	ready_now(cl);
+}
+
 /* MGET's reply: each value with its key "mw:1:ban:<jail>:<net>". */
 static void on_mget(struct cconn *c, const struct resp_reply *r, void *arg)
 {
@@ -356,10 +401,12 @@ static void on_scan(struct cconn *c, const struct resp_reply *r, void *arg)
 			on_mget(c, NULL, p);
 		free(argv);
 	}
-	if (strcmp(r->elem[0].str, "0") != 0)
+	if (strcmp(r->elem[0].str, "0") != 0) {
 		scan_from(cl, r->elem[0].str);
-	else
-		cl->last_sync = (long)clock_wall();
+		return;
+	}
+	cl->last_sync = (long)clock_wall();
+	ready_now(cl);
 }
 
 static void scan_from(struct cluster *cl, const char *cursor)
@@ -390,6 +437,16 @@ static void on_cmd_up(struct cconn *c, void *arg)
 			send_ban(cl, wd->jails[i].j->name, &rt->bans[b],
 			    c->down_wall && rt->bans[b].start >= c->down_wall - 1);
 	}
+	for (size_t i = 0; i < cl->naway; i++) {	/* the failures made while away */
+		char msg[512];
+		snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", cl->node,
+		    cl->away[i].jail, cl->away[i].addr, cl->away[i].t);
+		publish(cl, msg);
+	}
+	if (cl->naway || cl->lost_away)
+		log_info("cluster: %zu failure(s) made while redis was away sent (%zu not kept)",
+		    cl->naway, cl->lost_away);
+	cl->naway = cl->lost_away = 0;
 	snprintf(key, sizeof(key), CL_PREFIX "node:%s", cl->node);
 	snprintf(val, sizeof(val), "%ld " CL_VERSION, (long)clock_wall());
 	const char *argv[5] = { "SET", key, val, "EX", "86400" };
@@ -416,6 +473,7 @@ void cluster_open(struct warden *wd)
 		fatal("%s", err);
 	cl->wd = wd;
 	cl->repull = (struct loop_timer){ 0, (size_t)-1, NULL, NULL };
+	cl->start_wait = cl->repull;
 	wd->cl = cl;
 }
 
@@ -433,11 +491,15 @@ static void conn_init(struct cluster *cl, struct cconn *c, const char *name, int
 	c->arg = cl;
 }
 
-void cluster_start(struct warden *wd)
+void cluster_start(struct warden *wd, cluster_ready_fn *ready)
 {
 	struct cluster *cl = wd->cl;
-	if (cl == NULL)
+	if (cl == NULL) {
+		ready(wd);
 		return;
+	}
+	cl->ready = ready;
+	loop_timer_set(&cl->start_wait, CL_START_WAIT_MS, start_waited, cl);
 	conn_init(cl, &cl->sub, "sub", 1, on_sub_up, on_msg);
 	conn_init(cl, &cl->cmd, "cmd", 0, on_cmd_up, NULL);
 	cconn_start(&cl->sub);
@@ -467,6 +529,8 @@ void cluster_free(struct warden *wd)
 	if (cl == NULL)
 		return;
 	loop_timer_clear(&cl->repull);
+	loop_timer_clear(&cl->start_wait);
+	free(cl->away);
 	cconn_close(&cl->cmd);
 	cconn_close(&cl->sub);
 	explicit_bzero(cl->password, sizeof(cl->password));

@@ -23,8 +23,12 @@ int cluster_check(const struct config *cfg, char *err, size_t errlen);
  * file into wd->cl (left NULL when warden_cluster is empty). Fatal on
  * a bad setting. */
 void cluster_open(struct warden *wd);
-/* Start connecting (after the sandbox is entered, before the loop). */
-void cluster_start(struct warden *wd);
+/* Called once the node may serve: the first pull is done (or Redis did
+ * not answer within 2 s, or there is no cluster). */
+typedef void cluster_ready_fn(struct warden *wd);
+/* Start connecting (after the sandbox is entered, before the loop);
+ * ready is called from the loop, or at once when there is no cluster. */
+void cluster_start(struct warden *wd, cluster_ready_fn *ready);
 /* Publish a failure of addr in jail at time t. */
 void cluster_failure(struct warden *wd, const char *jail, const char *addr, long t);
 /* Publish a successful login of login from addr in jail. */
