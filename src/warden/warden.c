@@ -225,7 +225,7 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 	char **adirs = config_list(config_get(c, "warden_action_path"));
 	int rc = cluster_check(c, err, errlen);
 	if (rc > 0)
-		fprintf(stderr, "warning: %s\n", err);	/* before log_open(), as smtpc_conf_warn */
+		log_warn("%s", err);	/* redis:// over TCP: a warning, as smtpc_conf_warn's */
 	if (rc > 0)
 		rc = 0;
 	for (size_t i = 0; i < check.njails && rc == 0; i++) {

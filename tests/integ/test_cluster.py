@@ -342,3 +342,32 @@ def test_tls_wrong_certificate_refused(make_cluster):
     assert smtp_fail(net, "a", ATTACKER) == 535
     wait_all(net, ["a"], ATTACKER, timeout=3)
     assert not net.nft_has("b", ATTACKER)
+
+
+def test_check_config(tmp_path):
+    """redis:// over TCP is a warning; a bad address or password file an error."""
+    log = tmp_path / "log"
+    log.write_text("")
+    base = (f"queue_directory = {tmp_path}/spool\ndata_directory = {tmp_path}/data\n"
+            "myhostname = x.example\n")
+    jail = f"[postfix-sasl]\nenabled = true\nfilter = postfix[mode=auth]\nlogpath = {log}\n"
+    cases = [
+        ("warden_cluster = redis://198.51.100.10:6379/0\n", 0, "sends bans and the password in clear"),
+        ("warden_cluster = unix:/run/redis/redis.sock\n", 0, None),
+        ("warden_cluster = http://198.51.100.10/\n", 1, "not redis://, rediss:// or unix:"),
+        ("warden_cluster = redis://198.51.100.10:99999999/0\n", 1, "expected redis://host:port/db"),
+        ("warden_cluster = rediss://198.51.100.10/0\n"
+         "warden_cluster_password_file = /nonexistent\n", 1,
+         "warden_cluster_password_file /nonexistent"),
+        ("warden_cluster = unix:/x\nwarden_cluster_node = a b\n", 1, "warden_cluster_node"),
+    ]
+    for line, rc, text in cases:
+        conf = tmp_path / "c.conf"
+        conf.write_text(base + line + jail)
+        r = subprocess.run([BIN, "-c", str(conf), "check-config"], capture_output=True, text=True)
+        out = r.stdout + r.stderr
+        assert r.returncode == rc, (line, out)
+        if text:
+            assert text in out, (line, out)
+        else:
+            assert "warden_cluster" not in out, (line, out)
