@@ -286,8 +286,8 @@ static void m_unban(struct cluster *cl, char **a)
 	ban_remote_unban(cl->wd, a[2], a[3], a[0]);
 }
 
-/* Message verbs: name, words after the verb at least, handler (a[0] is
- * the node, a[1] the verb). */
+/* Message verbs: name, words at least (node and verb included), handler
+ * (a[0] is the node, a[1] the verb, a[2]... the rest; NULL after). */
 static const struct verb {
 	const char *name;
 	int nargs;
@@ -321,7 +321,7 @@ static void on_msg(const char *payload, size_t len, void *arg)
 	cl->received++;
 	saw(cl, a[0]);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++)
-		if (strcmp(verbs[i].name, verb) == 0 && n >= verbs[i].nargs - (verbs[i].fn == m_ok))
+		if (strcmp(verbs[i].name, verb) == 0 && n >= verbs[i].nargs)
 			verbs[i].fn(cl, a);
 }
 
