@@ -9,6 +9,8 @@ attacker over one bridge (192.0.2.0/24) and Redis over another
   of A, B and C within 100 ms of the second failure; a bystander is not;
 - `why` on C names the node that saw each failure; unban on C lifts the
   ban on A and B;
+- a successful login on B clears A's failure and allows the login's
+  typos on every node (success-clears fleet-wide);
 - Redis killed: A still bans locally; Redis restarted empty: the ban is
   back in Redis and reaches B and C;
 - A cut from Redis bans locally; healed, its ban reaches B and C;
@@ -161,8 +163,8 @@ class Node(Server):
             return {}
 
 
-def smtp_fail(net, n, source):
-    """One failed AUTH PLAIN from source to node n: its reply code."""
+def smtp_fail(net, n, source, password="guess"):
+    """One AUTH PLAIN from source to node n (a wrong password by default): its reply code."""
     def mk():
         import socket
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -175,7 +177,8 @@ def smtp_fail(net, n, source):
     s.file = None
     assert s.getreply()[0] == 220
     s.ehlo()
-    code, _ = s.docmd("AUTH", "PLAIN " + base64.b64encode(b"\0alice@example.com\0guess").decode())
+    code, _ = s.docmd("AUTH", "PLAIN " + base64.b64encode(
+        b"\0alice@example.com\0" + password.encode()).decode())
     try:
         s.quit()
     except (smtplib.SMTPException, OSError):
@@ -265,6 +268,19 @@ def test_one_failure_on_a_one_on_b_bans_everywhere(cluster):
     assert nodes["c"].cli("unban", ATTACKER).returncode == 0
     wait_all(net, NODES, ATTACKER, present=False, timeout=3)
     assert net.rcli("KEYS", "mw:1:ban:*") == ""
+
+
+def test_success_clears_fleet_wide(cluster):
+    """A login on B clears A's failure and allows alice's typos on every node."""
+    net, nodes = cluster
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    time.sleep(0.2)
+    assert smtp_fail(net, "b", ATTACKER, "alice-secret") == 235
+    time.sleep(0.2)
+    assert smtp_fail(net, "c", ATTACKER) == 535           # a typo after the login: allowed
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    time.sleep(0.5)
+    assert not any(net.nft_has(n, ATTACKER) for n in NODES)
 
 
 def test_redis_killed_and_restarted_empty(cluster):
