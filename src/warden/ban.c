@@ -358,6 +358,15 @@ int ban_remote(struct wjail *w, const char *ip, long start, long bantime, long c
 		    node, err);
 	if (rc != 0)
 		return 0;
+	if (w->j->dryrun) {
+		f2blog_log("NOTICE", "fail2ban.actions", "[%s] Would ban %s (dry-run; from node %s)",
+		    w->j->name, ip, node);
+		return 0;
+	}
+	if (w->j->maxbanned > 0 && w->rt->nbans >= (size_t)w->j->maxbanned) {
+		w->rt->refused++;	/* cap_summary() says it, as for a local ban */
+		return 0;
+	}
 	struct jailrt_ban *b = jailrt_ban_add(w->rt, &net, start, bantime, count, 0);
 	struct store_ban sb = { w->j->name, b->key, start, bantime, count };
 	txn_need(wd);

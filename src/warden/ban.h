@@ -52,7 +52,8 @@ void ban_remote_failure(struct wjail *w, const char *addr, long t, const char *n
 /* Another node's successful login of login from addr. */
 void ban_remote_ok(struct wjail *w, const char *addr, const char *login);
 /* Another node's ban of ip (start, bantime, count as it made it): applied
- * under this node's ignoreip, prefix and 0/0 rules; 1 if applied. */
+ * under this node's ignoreip, prefix, 0/0, dryrun and maxbanned rules;
+ * 1 if applied. */
 int ban_remote(struct wjail *w, const char *ip, long start, long bantime, long count,
     const char *node);
 /* Another node's unban of ip in jail ("*": every jail). */

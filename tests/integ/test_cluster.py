@@ -9,6 +9,7 @@ attacker over one bridge (192.0.2.0/24) and Redis over another
   of A, B and C within 100 ms of the second failure; a bystander is not;
 - `why` on C names the node that saw each failure; unban on C lifts the
   ban on A and B;
+- a ban from the cluster is input: C's ignoreip wins, 0/0 is refused;
 - a successful login on B clears A's failure and allows the login's
   typos on every node (success-clears fleet-wide);
 - Redis killed: A still bans locally; Redis restarted empty: the ban is
@@ -121,7 +122,7 @@ class Net:
 class Node(Server):
     """A Server in node n's namespace, in the cluster."""
 
-    def __init__(self, net, n, pwfile, tls, scheme="redis", wait=True):
+    def __init__(self, net, n, pwfile, tls, scheme="redis", wait=True, jail_extra=()):
         self.net, self.name_, self.ns = net, n, net.ns[n]
         super().__init__(extra=[])
         self.host, self.port = NODES[n][0], PORT
@@ -134,7 +135,7 @@ class Node(Server):
             f"warden_cluster_node = {n}",
             "[postfix-sasl]", "enabled = true", "filter = postfix[mode=auth]",
             f"logpath = {self.maillog}", "maxretry = 2", "findtime = 1d", "bantime = 1h",
-            f'action = nft[port="{PORT}", protocol=tcp]',
+            f'action = nft[port="{PORT}", protocol=tcp]', *jail_extra,
         )
         self.wait = wait
         self.write_config()
@@ -217,7 +218,7 @@ def make_cluster(tmp_path):
     os.chmod(tmp_path, 0o755)
     made = []
 
-    def make(scheme="redis", cert_ip=REDIS, wait=True):
+    def make(scheme="redis", cert_ip=REDIS, wait=True, jail_extra=None):
         net = Net()
         nodes = []
         made.append((net, nodes))
@@ -229,7 +230,8 @@ def make_cluster(tmp_path):
         pw.write_text("mw s3cret\n")
         os.chmod(pw, 0o600)
         for n in NODES:
-            nodes.append(Node(net, n, str(pw), tls, scheme, wait).start())
+            nodes.append(Node(net, n, str(pw), tls, scheme, wait,
+                              (jail_extra or {}).get(n, ())).start())
         return net, dict(zip(NODES, nodes))
 
     yield make
@@ -268,6 +270,23 @@ def test_one_failure_on_a_one_on_b_bans_everywhere(cluster):
     assert nodes["c"].cli("unban", ATTACKER).returncode == 0
     wait_all(net, NODES, ATTACKER, present=False, timeout=3)
     assert net.rcli("KEYS", "mw:1:ban:*") == ""
+
+
+def test_remote_ban_is_input(make_cluster):
+    """C's own ignoreip wins over a ban from A and B; 0/0 is never applied."""
+    net, nodes = make_cluster(jail_extra={"c": [f"ignoreip = {ATTACKER}"]})
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    assert smtp_fail(net, "b", ATTACKER) == 535
+    wait_all(net, ["a", "b"], ATTACKER, timeout=1)
+    time.sleep(0.5)
+    assert not net.nft_has("c", ATTACKER)
+    assert "Ignore 192.0.2.66 by ip" in nodes["c"].log()
+    # a forged ban of every address, straight into the channel
+    net.rcli("PUBLISH", "mw:1:events", f"1 ban z postfix-sasl 0.0.0.0/0 {int(time.time())} 600 1")
+    time.sleep(0.5)
+    for n in NODES:
+        assert "0.0.0.0/0" not in nodes[n].cli("banned").stdout
+        assert "ban of 0.0.0.0/0 in postfix-sasl from node z not applied" in nodes[n].log()
 
 
 def test_success_clears_fleet_wide(cluster):
