@@ -23,6 +23,7 @@ PKGS=(
 	dovecot-core dovecot-lmtpd
 	opendkim opendkim-tools python3-dkim
 	python3-spf
+	redis-server redis-tools
 	clang-14 libclang-rt-14-dev
 	debhelper devscripts lintian debootstrap logrotate
 	prometheus chromium

@@ -363,6 +363,15 @@ const struct param config_params[] = {
 	  "fail2ban's configuration directory (e.g. /etc/fail2ban) read as fail2ban-server does: its jails, filter.d, action.d, logtarget, dbpurgeage; its dbfile's bans imported once" },
 	{ "warden_action_path", PT_LIST, "/etc/mailwarden/action.d /etc/fail2ban/action.d", 0, 0, NULL,
 	  "Directories searched for fail2ban action.d files (NAME.conf and NAME.local), in order" },
+	/* cluster: bans shared through Redis (docs/cluster.md) */
+	{ "warden_cluster", PT_STR, "", 0, 0, NULL,
+	  "Redis that shares bans and failures between nodes: redis://host:port/db (private link only), rediss://host:port/db (TLS) or unix:/path (empty: no cluster)" },
+	{ "warden_cluster_password_file", PT_STR, "", 0, 0, NULL,
+	  "File with the Redis ACL user and password (\"user password\" or \"password\"), read as root at start" },
+	{ "warden_cluster_ca_file", PT_STR, "", 0, 0, NULL,
+	  "CA certificates that verify the rediss:// server (empty: the system's store); its name or address must match warden_cluster's host" },
+	{ "warden_cluster_node", PT_STR, "$myhostname", 0, 0, NULL,
+	  "This node's name in the cluster's keys and messages" },
 
 	/* queue */
 	{ "queue_directory", PT_STR, "/var/spool/mailwarden", 0, 0, NULL,

@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "mail/banfile.h"
 #include "warden/ban.h"
+#include "warden/cluster/cluster.h"
 #include "warden/f2blog.h"
 #include "warden/source/follow.h"
 #include "warden/firewall/fw_proto.h"
@@ -27,6 +28,7 @@
 #include "warden/warden_int.h"
 
 static struct loop_timer quiet;	/* commit_idle()'s wait for a quiet moment */
+static int from_cluster;	/* applying another node's message: not published again */
 
 void ban_commit(void *arg)
 {
@@ -221,6 +223,7 @@ static void do_ban(struct wjail *w, const struct net *net, long failures, const 
 	/* the smtp engine's accept check first: it does not wait for the
 	 * firewall (a change to a large nft set can take most of a second) */
 	publish_ban(w, b);
+	cluster_ban(wd, w->j->name, b);
 	struct action_ban ab = { *net, jailrt_ban_left(b, now), bt, failures, user, matched, addr };
 	act_all(w, 1, &ab, 1);
 }
@@ -235,6 +238,8 @@ static void unban_at(struct wjail *w, size_t i, int forget)
 	act_all(w, 0, &ab, 1);
 	if (forget && store_ban_remove(w->wd->st, w->j->name, b.key, NULL) < 0)
 		log_warn("store: %s", store_error(w->wd->st));
+	if (forget && !from_cluster)
+		cluster_unban(w->wd, w->j->name, b.key);
 	f2blog_ban(w->j->name, "Unban", &b.net);
 }
 
@@ -307,6 +312,8 @@ void ban_failure(struct wjail *w, const char *addr, const char *user, int auth, 
 		log_warn("store: %s", store_error(w->wd->st));
 	last_fail = clock_mono_ms();
 	txn_fails++;
+	if (!from_cluster)
+		cluster_failure(w->wd, w->j->name, addr, t);
 	if (r == JRT_BAN)
 		do_ban(w, &net, count, user, text, addr);
 }
@@ -318,6 +325,78 @@ void ban_auth_ok(struct wjail *w, const char *addr, const char *user)
 	    config_get_time(wd->cfg, "warden_login_allow_time")) &&
 	    store_failure_clear(wd->st, w->j->name, addr) < 0)
 		log_warn("store: %s", store_error(wd->st));
+	if (!from_cluster)
+		cluster_auth_ok(wd, w->j->name, addr, user);
+}
+
+/* ---- another node's messages (cluster.c): input, under this node's rules ---- */
+
+void ban_remote_failure(struct wjail *w, const char *addr, long t, const char *node)
+{
+	char source[160];
+	snprintf(source, sizeof(source), "cluster:%s", node);
+	log_info("cluster: failure of %s in %s from node %s", addr, w->j->name, node);
+	from_cluster = 1;
+	ban_failure(w, addr, NULL, 0, t, source, "failure seen by another node");
+	from_cluster = 0;
+}
+
+void ban_remote_ok(struct wjail *w, const char *addr, const char *login)
+{
+	from_cluster = 1;
+	ban_auth_ok(w, addr, login);
+	from_cluster = 0;
+}
+
+int ban_remote(struct wjail *w, const char *ip, long start, long bantime, long count,
+    const char *node)
+{
+	struct warden *wd = w->wd;
+	struct net net;
+	char err[256];
+	long now = (long)clock_wall();
+	if (bantime != JAIL_FOREVER && (bantime <= 0 || start + bantime <= now))
+		return 0;
+	int rc = ban_ip_check(w, ip, &net, err, sizeof(err));
+	if (rc < 0)
+		log_info("cluster: ban of %s in %s from node %s not applied: %s", ip, w->j->name,
+		    node, err);
+	if (rc != 0)
+		return 0;
+	if (w->j->dryrun) {
+		f2blog_log("NOTICE", "fail2ban.actions", "[%s] Would ban %s (dry-run; from node %s)",
+		    w->j->name, ip, node);
+		return 0;
+	}
+	if (w->j->maxbanned > 0 && w->rt->nbans >= (size_t)w->j->maxbanned) {
+		w->rt->refused++;	/* cap_summary() says it, as for a local ban */
+		return 0;
+	}
+	struct jailrt_ban *b = jailrt_ban_add(w->rt, &net, start, bantime, count, 0);
+	struct store_ban sb = { w->j->name, b->key, start, bantime, count };
+	txn_need(wd);
+	if (store_ban_add(wd->st, &sb) < 0)
+		log_warn("store: %s", store_error(wd->st));
+	f2blog_ban(w->j->name, "Ban", &net);
+	log_info("cluster: ban of %s in %s from node %s", b->key, w->j->name, node);
+	publish_ban(w, b);
+	struct action_ban ab = { net, jailrt_ban_left(b, now), bantime, 0, NULL, "cluster ban",
+	    NULL };
+	act_all(w, 1, &ab, 1);
+	return 1;
+}
+
+void ban_remote_unban(struct warden *wd, const char *jail, const char *ip, const char *node)
+{
+	char err[256];
+	size_t n = 0;
+	struct wjail *w = strcmp(jail, "*") ? warden_find_jail(wd, jail) : NULL;
+	from_cluster = 1;
+	int rc = w ? ban_unban_jail_ip(w, ip, &n, err, sizeof(err)) :
+	    strcmp(jail, "*") == 0 ? ban_unban_ip(wd, ip, &n, err, sizeof(err)) : 0;
+	from_cluster = 0;
+	if (rc == 0 && n)
+		log_info("cluster: unban of %s in %s from node %s", ip, jail, node);
 }
 
 int ban_ip_check(struct wjail *w, const char *ip, struct net *out, char *err, size_t errlen)

@@ -46,6 +46,18 @@ void ban_publish(struct warden *wd);
 /* Once a second: lift the bans that ended; each minute, expire failures
  * and log what the caps did; each hour, purge the store. */
 void ban_tick(struct warden *wd);
+/* Another node's failure of addr at t (cluster.c): counted as a local
+ * one (banning at maxretry), stored with source "cluster:NODE". */
+void ban_remote_failure(struct wjail *w, const char *addr, long t, const char *node);
+/* Another node's successful login of login from addr. */
+void ban_remote_ok(struct wjail *w, const char *addr, const char *login);
+/* Another node's ban of ip (start, bantime, count as it made it): applied
+ * under this node's ignoreip, prefix, 0/0, dryrun and maxbanned rules;
+ * 1 if applied. */
+int ban_remote(struct wjail *w, const char *ip, long start, long bantime, long count,
+    const char *node);
+/* Another node's unban of ip in jail ("*": every jail). */
+void ban_remote_unban(struct warden *wd, const char *jail, const char *ip, const char *node);
 /* Commit the store transaction the failures of this loop turn opened,
  * with the followed files' positions (the loop's at-idle hook; at exit). */
 void ban_commit(void *wd);

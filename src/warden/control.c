@@ -20,6 +20,7 @@
 #include "common/loop.h"
 #include "common/util.h"
 #include "warden/ban.h"
+#include "warden/cluster/cluster.h"
 #include "warden/control.h"
 #include "warden/f2blog.h"
 #include "warden/firewall/actcmd.h"
@@ -80,7 +81,9 @@ static int cmd_status_all(struct warden *wd, int json, struct buf *o)
 			buf_puts(o, i ? "," : "");
 			jdown(o, &wd->down[i]);
 		}
-		buf_puts(o, "]}\n");
+		buf_puts(o, "]");
+		cluster_status_json(wd, o);	/* "cluster": {...} when warden_cluster is set */
+		buf_puts(o, "}\n");
 		return 0;
 	}
 	/* fail2ban-client lists the names sorted */

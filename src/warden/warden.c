@@ -40,6 +40,7 @@
 #include "mail/banfile.h"
 #include "warden/firewall/actions.h"
 #include "warden/ban.h"
+#include "warden/cluster/cluster.h"
 #include "warden/control.h"
 #include "warden/f2blog.h"
 #include "warden/filter/filter.h"
@@ -222,7 +223,11 @@ int warden_check(const struct config *c, char *err, size_t errlen)
 	if (jailconf_load(c, &check, err, errlen) < 0)
 		return -1;
 	char **adirs = config_list(config_get(c, "warden_action_path"));
-	int rc = 0;
+	int rc = cluster_check(c, err, errlen);
+	if (rc > 0)
+		log_warn("%s", err);	/* redis:// over TCP: a warning, as smtpc_conf_warn's */
+	if (rc > 0)
+		rc = 0;
 	for (size_t i = 0; i < check.njails && rc == 0; i++) {
 		struct jail *j = check.jails[i];
 		char why[512];
@@ -401,6 +406,13 @@ static void tree_import(struct warden *wd, const char *path, struct store_f2b *f
 	store_f2b_free(f);
 }
 
+static int ctl_pending = -1;	/* the control socket, served once ready */
+
+static void on_cluster_ready(struct warden *wd)
+{
+	control_listen(ctl_pending, wd);
+}
+
 void warden_main(struct config *c, const char *path, int events, int ctl, int fw, int master_fd)
 {
 	static struct warden wd;	/* the one warden of this process */
@@ -414,6 +426,7 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	struct store_f2b f2b = { 0 };
 	const char *f2bdb = tree_setup(&wd, &f2b);
 	open_bans_dir(&wd);
+	cluster_open(&wd);	/* the password file, as root */
 	privsep_warden(wd.cfg);	/* everything that needs root is open by now */
 	find_self(&wd);		/* getifaddrs: netlink, before the allow-list */
 	/* the allow-list is in src/common/sandbox.c (SANDBOX_WARDEN) */
@@ -433,7 +446,10 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 	loop_signal(SIGUSR1, on_usr1, NULL);
 	if (start_jails(&wd, err, sizeof(err)) < 0)
 		fatal("warden: %s", err);
-	control_listen(ctl, &wd);
+	ctl_pending = ctl;
+	/* the control socket (and so systemd's READY=1) once the bans in
+	 * force in the cluster are pulled, or after 2 s without Redis */
+	cluster_start(&wd, on_cluster_ready);
 	wd.last_purge = 0;
 	loop_timer_set(&wd.tick, 1000, on_tick, &wd);
 	if (wd.ndown)
@@ -442,6 +458,7 @@ void warden_main(struct config *c, const char *path, int events, int ctl, int fw
 		log_info("warden started: %zu jail(s)", wd.njails);
 	loop_run();
 	control_close();
+	cluster_free(&wd);
 	ban_commit(&wd);
 	stop_jails(&wd);
 	store_close(wd.st);

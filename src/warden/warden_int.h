@@ -22,6 +22,7 @@ struct journal_src;
 struct banfile_writer;
 struct store;
 struct warden;
+struct cluster;
 
 /* One running jail of the warden. */
 struct wjail {
@@ -65,6 +66,7 @@ struct warden {
 	struct loop_timer tick;
 	struct net selfs[64];		/* this host's addresses (ignoreself) */
 	size_t nself;
+	struct cluster *cl;		/* warden_cluster: NULL when off (cluster/) */
 };
 
 /* The jail named name, or NULL (warden.c). */

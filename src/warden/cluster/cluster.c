@@ -1,0 +1,540 @@
+/*
+ * cluster — the cluster's state and its two Redis connections (see
+ * cluster.h, docs/cluster.md): "cmd" keeps the ban keys, publishes and
+ * resyncs (push then pull at every connection), "sub" receives the
+ * channel. Received messages are dispatched from a verb table to the
+ * ban path's remote entries (ban.c), which apply this node's own rules.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "warden/ban.h"
+#include "warden/cluster/cluster.h"
+#include "warden/cluster/cluster_conn.h"
+#include "warden/cluster/resp.h"
+#include "warden/jailrt.h"
+#include "warden/warden_int.h"
+
+#define CL_VERSION "1"
+#define CL_PREFIX "mw:" CL_VERSION ":"
+#define CL_CHANNEL CL_PREFIX "events"
+#define CL_MAX_SKEW 2		/* seconds a remote time may be ahead of ours */
+#define CL_NODES_MAX 64
+#define CL_REPULL_MS 2000
+#define CL_START_WAIT_MS 2000	/* the longest a start waits for the first pull */
+#define CL_AWAY_MAX 10000	/* failures kept while Redis is away */
+
+struct cluster {
+	struct warden *wd;
+	struct caddr addr;
+	char node[128];
+	char user[128], password[512];
+	int has_password;
+	struct cconn cmd, sub;
+	struct { char name[128]; long last; } seen[CL_NODES_MAX];
+	size_t nseen;
+	long last_sync;			/* wall time the last pull ended */
+	struct loop_timer repull;	/* a second pull after a (re)connection */
+	cluster_ready_fn *ready;	/* not yet called: the start waits */
+	struct loop_timer start_wait;
+	struct away {			/* failures made while Redis was away */
+		char jail[64], addr[64];
+		long t;
+	} *away;
+	size_t naway, lost_away;
+	unsigned long published, received, applied;
+};
+
+/* ---- settings ---- */
+
+/* The password file: "user password" or "password". */
+static int read_password(struct cluster *cl, const char *path, char *err, size_t errlen)
+{
+	char line[700];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(err, errlen, "warden_cluster_password_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0) {
+		snprintf(err, errlen, "warden_cluster_password_file %s: empty", path);
+		return -1;
+	}
+	line[n] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	char *sp = strchr(line, ' ');
+	if (sp) {
+		*sp = '\0';
+		str_copy(cl->user, sizeof(cl->user), line);
+		str_copy(cl->password, sizeof(cl->password), sp + 1);
+	} else {
+		str_copy(cl->password, sizeof(cl->password), line);
+	}
+	cl->has_password = 1;
+	return 0;
+}
+
+/* rediss://: a client context that verifies the server against
+ * warden_cluster_ca_file (empty: the system's CA store). */
+static int tls_ctx(const struct config *cfg, struct caddr *a, char *err, size_t errlen)
+{
+	const char *ca = config_get(cfg, "warden_cluster_ca_file");
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    (*ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL) :
+	    SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+		snprintf(err, errlen, "warden_cluster_ca_file %s: %s", *ca ? ca : "(system store)",
+		    ERR_error_string(ERR_get_error(), NULL));
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	a->ssl_ctx = ctx;
+	return 0;
+}
+
+/* Parse the settings into cl: 0, or -1 and err. */
+static int load(const struct config *cfg, struct cluster *cl, char *err, size_t errlen)
+{
+	const char *url = config_get(cfg, "warden_cluster");
+	const char *pw = config_get(cfg, "warden_cluster_password_file");
+	if (cconn_parse(url, &cl->addr, err, errlen) < 0)
+		return -1;
+	if (cl->addr.tls && tls_ctx(cfg, &cl->addr, err, errlen) < 0)
+		return -1;
+	if (*pw && read_password(cl, pw, err, errlen) < 0)
+		return -1;
+	str_copy(cl->node, sizeof(cl->node), config_get(cfg, "warden_cluster_node"));
+	if (cl->node[0] == '\0' || strpbrk(cl->node, " :\"\\\r\n")) {
+		snprintf(err, errlen, "warden_cluster_node '%s': empty, or a space or ':' in it", cl->node);
+		return -1;
+	}
+	return 0;
+}
+
+int cluster_check(const struct config *cfg, char *err, size_t errlen)
+{
+	if (*config_get(cfg, "warden_cluster") == '\0')
+		return 0;
+	struct cluster *cl = xcalloc(1, sizeof(*cl));
+	int rc = load(cfg, cl, err, errlen);
+	if (rc == 0 && cl->addr.sa.ss_family != AF_UNIX && !cl->addr.tls) {
+		snprintf(err, errlen, "warden_cluster %s: redis:// sends bans and the password in "
+		    "clear: only on a private link (rediss:// verifies the server)",
+		    config_get(cfg, "warden_cluster"));
+		rc = 1;
+	}
+	explicit_bzero(cl->password, sizeof(cl->password));
+	SSL_CTX_free(cl->addr.ssl_ctx);
+	free(cl);
+	return rc;
+}
+
+/* ---- publishing ---- */
+
+static int cl_up(const struct cluster *cl)
+{
+	return cl && cl->cmd.up;
+}
+
+static void publish(struct cluster *cl, const char *msg)
+{
+	const char *argv[3] = { "PUBLISH", CL_CHANNEL, msg };
+	if (cconn_send(&cl->cmd, 3, argv, NULL, NULL) == 0)
+		cl->published++;
+}
+
+/* A failure while Redis is away: kept (up to CL_AWAY_MAX) for the return. */
+static void keep_away(struct cluster *cl, const char *jail, const char *addr, long t)
+{
+	if (cl->naway >= CL_AWAY_MAX) {
+		cl->lost_away++;
+		return;
+	}
+	if (cl->away == NULL)
+		cl->away = xcalloc(CL_AWAY_MAX, sizeof(*cl->away));
+	struct away *a = &cl->away[cl->naway++];
+	str_copy(a->jail, sizeof(a->jail), jail);
+	str_copy(a->addr, sizeof(a->addr), addr);
+	a->t = t;
+}
+
+void cluster_failure(struct warden *wd, const char *jail, const char *addr, long t)
+{
+	char msg[512];
+	if (wd->cl && !wd->cl->cmd.up)
+		keep_away(wd->cl, jail, addr, t);
+	if (!cl_up(wd->cl))
+		return;
+	snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", wd->cl->node, jail, addr, t);
+	publish(wd->cl, msg);
+}
+
+void cluster_auth_ok(struct warden *wd, const char *jail, const char *addr, const char *login)
+{
+	char msg[700];
+	if (!cl_up(wd->cl))
+		return;
+	snprintf(msg, sizeof(msg), CL_VERSION " ok %s %s %s %s", wd->cl->node, jail, addr,
+	    login ? login : "");
+	publish(wd->cl, msg);
+}
+
+/* SET the key of ban b (TTL: what is left of it); PUBLISH it if pub. */
+static void send_ban(struct cluster *cl, const char *jail, const struct jailrt_ban *b, int pub)
+{
+	char key[400], val[300], ttl[32], msg[600];
+	long now = (long)clock_wall();
+	long left = b->bantime < 0 ? 0 : b->start + b->bantime - now;
+	if (b->bantime >= 0 && left <= 0)
+		return;
+	snprintf(key, sizeof(key), CL_PREFIX "ban:%s:%s", jail, b->key);
+	snprintf(val, sizeof(val), "%s %ld %ld %ld", cl->node, b->start, b->bantime, b->count);
+	snprintf(ttl, sizeof(ttl), "%ld", left);
+	const char *argv[5] = { "SET", key, val, "EX", ttl };
+	cconn_send(&cl->cmd, b->bantime < 0 ? 3 : 5, argv, NULL, NULL);
+	if (pub) {
+		snprintf(msg, sizeof(msg), CL_VERSION " ban %s %s %s %ld %ld %ld", cl->node, jail,
+		    b->key, b->start, b->bantime, b->count);
+		publish(cl, msg);
+	}
+}
+
+void cluster_ban(struct warden *wd, const char *jail, const struct jailrt_ban *b)
+{
+	if (cl_up(wd->cl))
+		send_ban(wd->cl, jail, b, 1);
+}
+
+void cluster_unban(struct warden *wd, const char *jail, const char *net)
+{
+	struct cluster *cl = wd->cl;
+	char key[400], msg[600];
+	if (!cl_up(cl))
+		return;
+	for (size_t i = 0; i < wd->njails; i++) {
+		const char *name = wd->jails[i].j->name;
+		if (strcmp(jail, "*") != 0 && strcmp(jail, name) != 0)
+			continue;
+		snprintf(key, sizeof(key), CL_PREFIX "ban:%s:%s", name, net);
+		const char *argv[2] = { "DEL", key };
+		cconn_send(&cl->cmd, 2, argv, NULL, NULL);
+	}
+	snprintf(msg, sizeof(msg), CL_VERSION " unban %s %s %s", cl->node, jail, net);
+	publish(cl, msg);
+}
+
+/* ---- receiving ---- */
+
+static void saw(struct cluster *cl, const char *node)
+{
+	long now = (long)clock_wall();
+	for (size_t i = 0; i < cl->nseen; i++)
+		if (strcmp(cl->seen[i].name, node) == 0) {
+			cl->seen[i].last = now;
+			return;
+		}
+	if (cl->nseen < CL_NODES_MAX) {
+		str_copy(cl->seen[cl->nseen].name, sizeof(cl->seen[0].name), node);
+		cl->seen[cl->nseen++].last = now;
+	}
+}
+
+static long num(const char *s)
+{
+	return strtol(s, NULL, 10);
+}
+
+static void m_fail(struct cluster *cl, char **a)
+{
+	struct wjail *w = warden_find_jail(cl->wd, a[2]);
+	long t = num(a[4]), now = (long)clock_wall();
+	if (w)
+		ban_remote_failure(w, a[3], t > now + CL_MAX_SKEW ? now : t, a[0]);
+}
+
+static void m_ok(struct cluster *cl, char **a)
+{
+	struct wjail *w = warden_find_jail(cl->wd, a[2]);
+	if (w)
+		ban_remote_ok(w, a[3], a[4] ? a[4] : "");
+}
+
+static void m_ban(struct cluster *cl, char **a)
+{
+	struct wjail *w = warden_find_jail(cl->wd, a[2]);
+	if (w && ban_remote(w, a[3], num(a[4]), num(a[5]), num(a[6]), a[0]) == 1)
+		cl->applied++;
+}
+
+static void m_unban(struct cluster *cl, char **a)
+{
+	ban_remote_unban(cl->wd, a[2], a[3], a[0]);
+}
+
+/* Message verbs: name, words at least (node and verb included), handler
+ * (a[0] is the node, a[1] the verb, a[2]... the rest; NULL after). */
+static const struct verb {
+	const char *name;
+	int nargs;
+	void (*fn)(struct cluster *cl, char **a);
+} verbs[] = {
+	{ "fail", 5, m_fail },
+	{ "ok", 4, m_ok },
+	{ "ban", 7, m_ban },
+	{ "unban", 4, m_unban },
+};
+
+static void on_msg(const char *payload, size_t len, void *arg)
+{
+	struct cluster *cl = arg;
+	char line[1024], *a[9] = { 0 }, *save = NULL;
+	if (len >= sizeof(line))
+		return;
+	memcpy(line, payload, len);
+	line[len] = '\0';
+	char *ver = strtok_r(line, " ", &save);
+	char *verb = strtok_r(NULL, " ", &save);
+	if (ver == NULL || verb == NULL || strcmp(ver, CL_VERSION) != 0)
+		return;
+	int n = 0;
+	a[n++] = strtok_r(NULL, " ", &save);	/* node */
+	a[n++] = verb;
+	while (n < 8 && (a[n] = strtok_r(NULL, " ", &save)) != NULL)
+		n++;
+	if (a[0] == NULL || strcmp(a[0], cl->node) == 0)
+		return;
+	cl->received++;
+	saw(cl, a[0]);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++)
+		if (strcmp(verbs[i].name, verb) == 0 && n >= verbs[i].nargs)
+			verbs[i].fn(cl, a);
+}
+
+/* ---- resync: push, then pull ---- */
+
+struct page {
+	size_t n;
+	char **keys;
+};
+
+static void scan_from(struct cluster *cl, const char *cursor);
+
+/* The node may serve now (first pull done, or the wait is over). */
+static void ready_now(struct cluster *cl)
+{
+	cluster_ready_fn *fn = cl->ready;
+	cl->ready = NULL;
+	loop_timer_clear(&cl->start_wait);
+	if (fn)
+		fn(cl->wd);
+}
+
+static void start_waited(void *arg)
+{
+	struct cluster *cl = arg;
+	if (cl->ready)
+		log_warn("cluster: no bans pulled from redis %s within %d ms; serving with this "
+		    "node's own", cl->addr.text, CL_START_WAIT_MS);
+	ready_now(cl);
+}
+
+/* MGET's reply: each value with its key "mw:1:ban:<jail>:<net>". */
+static void on_mget(struct cconn *c, const struct resp_reply *r, void *arg)
+{
+	struct page *p = arg;
+	struct cluster *cl = c->arg;
+	for (size_t i = 0; r && r->type == RESP_ARRAY && i < p->n && i < r->nelem; i++) {
+		char node[128];
+		long start, bantime, count;
+		const struct resp_reply *v = &r->elem[i];
+		const char *jail = p->keys[i] + strlen(CL_PREFIX "ban:");
+		const char *colon = strchr(jail, ':');
+		if (v->type != RESP_BULK || colon == NULL ||
+		    sscanf(v->str, "%127s %ld %ld %ld", node, &start, &bantime, &count) != 4)
+			continue;
+		char *jname = xstrndup(jail, (size_t)(colon - jail));
+		struct wjail *w = strcmp(node, cl->node) ? warden_find_jail(cl->wd, jname) : NULL;
+		if (w && ban_remote(w, colon + 1, start, bantime, count, node) == 1)
+			cl->applied++;
+		if (strcmp(node, cl->node))
+			saw(cl, node);
+		free(jname);
+	}
+	for (size_t i = 0; i < p->n; i++)
+		free(p->keys[i]);
+	free(p->keys);
+	free(p);
+}
+
+/* SCAN's reply: [cursor, [keys]]: MGET them, go on until cursor 0. */
+static void on_scan(struct cconn *c, const struct resp_reply *r, void *arg)
+{
+	struct cluster *cl = c->arg;
+	if (r == NULL || r->type != RESP_ARRAY || r->nelem != 2 || r->elem[0].type != RESP_BULK ||
+	    r->elem[1].type != RESP_ARRAY)
+		return;
+	const struct resp_reply *ks = &r->elem[1];
+	if (ks->nelem) {
+		struct page *p = xcalloc(1, sizeof(*p));
+		const char **argv = xcalloc(ks->nelem + 1, sizeof(*argv));
+		p->keys = xcalloc(ks->nelem, sizeof(*p->keys));
+		argv[0] = "MGET";
+		for (size_t i = 0; i < ks->nelem; i++)
+			if (ks->elem[i].type == RESP_BULK)
+				argv[1 + p->n] = p->keys[p->n] = xstrdup(ks->elem[i].str), p->n++;
+		if (cconn_send(c, (int)p->n + 1, argv, on_mget, p) < 0)
+			on_mget(c, NULL, p);
+		free(argv);
+	}
+	if (strcmp(r->elem[0].str, "0") != 0) {
+		scan_from(cl, r->elem[0].str);
+		return;
+	}
+	cl->last_sync = (long)clock_wall();
+	ready_now(cl);
+}
+
+static void scan_from(struct cluster *cl, const char *cursor)
+{
+	const char *argv[6] = { "SCAN", cursor, "MATCH", CL_PREFIX "ban:*", "COUNT", "1000" };
+	cconn_send(&cl->cmd, 6, argv, on_scan, NULL);
+}
+
+/* The second pull, CL_REPULL_MS after a connection: the bans others
+ * pushed when they came back at the same time as this node. */
+static void repull(void *arg)
+{
+	struct cluster *cl = arg;
+	if (cl->cmd.up)
+		scan_from(cl, "0");
+}
+
+/* cmd is up: push this node's bans (refills an empty Redis; those made
+ * while away are published too), then pull the others'. */
+static void on_cmd_up(struct cconn *c, void *arg)
+{
+	struct cluster *cl = arg;
+	struct warden *wd = cl->wd;
+	char key[300], val[64];
+	for (size_t i = 0; i < wd->njails; i++) {
+		struct jailrt *rt = wd->jails[i].rt;
+		for (size_t b = 0; b < rt->nbans; b++)
+			send_ban(cl, wd->jails[i].j->name, &rt->bans[b],
+			    c->down_wall && rt->bans[b].start >= c->down_wall - 1);
+	}
+	for (size_t i = 0; i < cl->naway; i++) {	/* the failures made while away */
+		char msg[512];
+		snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", cl->node,
+		    cl->away[i].jail, cl->away[i].addr, cl->away[i].t);
+		publish(cl, msg);
+	}
+	if (cl->naway || cl->lost_away)
+		log_info("cluster: %zu failure(s) made while redis was away sent (%zu not kept)",
+		    cl->naway, cl->lost_away);
+	cl->naway = cl->lost_away = 0;
+	snprintf(key, sizeof(key), CL_PREFIX "node:%s", cl->node);
+	snprintf(val, sizeof(val), "%ld " CL_VERSION, (long)clock_wall());
+	const char *argv[5] = { "SET", key, val, "EX", "86400" };
+	cconn_send(c, 5, argv, NULL, NULL);
+	scan_from(cl, "0");
+	loop_timer_set(&cl->repull, CL_REPULL_MS, repull, cl);
+}
+
+static void on_sub_up(struct cconn *c, void *arg)
+{
+	const char *argv[2] = { "SUBSCRIBE", CL_CHANNEL };
+	cconn_send(c, 2, argv, NULL, NULL);
+}
+
+/* ---- life ---- */
+
+void cluster_open(struct warden *wd)
+{
+	char err[1024];
+	if (*config_get(wd->cfg, "warden_cluster") == '\0')
+		return;
+	struct cluster *cl = xcalloc(1, sizeof(*cl));
+	if (load(wd->cfg, cl, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	cl->wd = wd;
+	cl->repull = (struct loop_timer){ 0, (size_t)-1, NULL, NULL };
+	cl->start_wait = cl->repull;
+	wd->cl = cl;
+}
+
+static void conn_init(struct cluster *cl, struct cconn *c, const char *name, int quiet,
+    cconn_up_fn *up, cconn_msg_fn *msg)
+{
+	memset(c, 0, sizeof(*c));
+	c->addr = &cl->addr;
+	c->user = cl->user[0] ? cl->user : NULL;
+	c->password = cl->has_password ? cl->password : NULL;
+	c->name = name;
+	c->quiet = quiet;
+	c->on_up = up;
+	c->on_msg = msg;
+	c->arg = cl;
+}
+
+void cluster_start(struct warden *wd, cluster_ready_fn *ready)
+{
+	struct cluster *cl = wd->cl;
+	if (cl == NULL) {
+		ready(wd);
+		return;
+	}
+	cl->ready = ready;
+	loop_timer_set(&cl->start_wait, CL_START_WAIT_MS, start_waited, cl);
+	conn_init(cl, &cl->sub, "sub", 1, on_sub_up, on_msg);
+	conn_init(cl, &cl->cmd, "cmd", 0, on_cmd_up, NULL);
+	cconn_start(&cl->sub);
+	cconn_start(&cl->cmd);
+	log_info("cluster: node %s, redis %s", cl->node, cl->addr.text);
+}
+
+void cluster_status_json(const struct warden *wd, struct buf *o)
+{
+	const struct cluster *cl = wd->cl;
+	if (cl == NULL)
+		return;
+	buf_printf(o, ", \"cluster\": {\"node\": \"%s\", \"redis\": \"%s\", \"connected\": %s, "
+	    "\"last_sync\": %ld, \"published\": %lu, \"received\": %lu, \"applied\": %lu, "
+	    "\"nodes_seen\": [", cl->node, cl->addr.text,
+	    cl->cmd.up && cl->sub.up ? "true" : "false", cl->last_sync, cl->published,
+	    cl->received, cl->applied);
+	for (size_t i = 0; i < cl->nseen; i++)
+		buf_printf(o, "%s{\"node\": \"%s\", \"last\": %ld}", i ? ", " : "",
+		    cl->seen[i].name, cl->seen[i].last);
+	buf_puts(o, "]}");
+}
+
+void cluster_free(struct warden *wd)
+{
+	struct cluster *cl = wd->cl;
+	if (cl == NULL)
+		return;
+	loop_timer_clear(&cl->repull);
+	loop_timer_clear(&cl->start_wait);
+	free(cl->away);
+	cconn_close(&cl->cmd);
+	cconn_close(&cl->sub);
+	explicit_bzero(cl->password, sizeof(cl->password));
+	SSL_CTX_free(cl->addr.ssl_ctx);
+	free(cl);
+	wd->cl = NULL;
+}

@@ -1,0 +1,408 @@
+"""
+Bans shared through Redis (issue 16, docs/cluster.md): three nodes A, B,
+C in three network namespaces, Debian's redis-server (ACL user and
+password) in a fourth, an attacker host in a fifth. The nodes reach the
+attacker over one bridge (192.0.2.0/24) and Redis over another
+(198.51.100.0/24), so a node can be cut from Redis alone.
+
+- one AUTH failure on A and one on B: the attacker is in the kernel set
+  of A, B and C within 100 ms of the second failure; a bystander is not;
+- `why` on C names the node that saw each failure; unban on C lifts the
+  ban on A and B;
+- a ban from the cluster is input: C's ignoreip wins, 0/0 is refused;
+- a successful login on B clears A's failure and allows the login's
+  typos on every node (success-clears fleet-wide);
+- Redis killed: A still bans locally; Redis restarted empty: the ban is
+  back in Redis and reaches B and C;
+- A cut from Redis bans locally; healed, its ban reaches B and C;
+- over TLS (rediss://, the server's certificate verified) the same ban
+  propagates; a certificate for another address is refused and logged.
+"""
+import base64
+import json
+import os
+import shutil
+import smtplib
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, CLIENT_HELO, Server
+from netns import in_netns, sh
+from tlsfix import TlsFiles
+
+PORT = 25
+REDIS = "198.51.100.10"
+ATTACKER, BYSTANDER, ATK2, ATK3, ATK4 = ("192.0.2.66", "192.0.2.67", "192.0.2.68", "192.0.2.69",
+                                        "192.0.2.70")
+NODES = {"a": ("192.0.2.1", "198.51.100.1"), "b": ("192.0.2.2", "198.51.100.2"),
+         "c": ("192.0.2.3", "198.51.100.3")}
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/usr/sbin/nft") or not shutil.which("redis-server"),
+    reason="needs root, nftables and redis-server")
+
+
+class Net:
+    """The namespaces, bridges and links; Redis in its own namespace."""
+
+    def __init__(self):
+        tag = os.getpid() % 100000
+        self.atk, self.red = f"mwcatk{tag}", f"mwcred{tag}"
+        self.ns = {n: f"mwc{n}{tag}" for n in NODES}
+        self.redis = None
+        self.dir = None
+
+    def create(self):
+        for ns in (self.atk, self.red, *self.ns.values()):
+            sh("ip", "netns", "add", ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        for ns, br, addrs in ((self.atk, "br0", [ATTACKER, BYSTANDER, ATK2, ATK3, ATK4]),
+                              (self.red, "br1", [REDIS])):
+            sh("ip", "-n", ns, "link", "add", br, "type", "bridge")
+            for a in addrs:
+                sh("ip", "-n", ns, "addr", "add", f"{a}/24", "dev", br)
+            sh("ip", "-n", ns, "link", "set", br, "up")
+        for n, (mail_ip, redis_ip) in NODES.items():
+            ns = self.ns[n]
+            for dev, peer, other, br, ip in (("m0", f"vm_{n}", self.atk, "br0", mail_ip),
+                                             ("r0", f"vr_{n}", self.red, "br1", redis_ip)):
+                sh("ip", "link", "add", dev, "netns", ns, "type", "veth", "peer", "name", peer,
+                   "netns", other)
+                sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
+                sh("ip", "-n", ns, "link", "set", dev, "up")
+                sh("ip", "-n", other, "link", "set", "dev", peer, "master", br)
+                sh("ip", "-n", other, "link", "set", peer, "up")
+        return self
+
+    def redis_start(self, d, tls=None):
+        self.dir, self.tls = d, tls if tls is not None else getattr(self, "tls", None)
+        conf = os.path.join(d, "redis.conf")
+        with open(conf, "w") as f:
+            f.write(f"bind {REDIS}\nsave \"\"\nappendonly no\n"
+                    f"dir {d}\nuser default off\nuser mw on >s3cret ~mw:* &mw:* +@all\n")
+            if self.tls:
+                f.write(f"port 0\ntls-port 6379\ntls-cert-file {self.tls[1]}\n"
+                        f"tls-key-file {self.tls[0]}\ntls-ca-cert-file {self.tls[2]}\n"
+                        "tls-auth-clients no\n")
+            else:
+                f.write("port 6379\n")
+        self.redis = subprocess.Popen(["ip", "netns", "exec", self.red, "redis-server", conf],
+                                      stdout=open(os.path.join(d, "redis.log"), "ab"),
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 5
+        while self.rcli("PING") != "PONG":
+            assert time.time() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def redis_kill(self):
+        if self.redis:
+            self.redis.kill()
+            self.redis.wait()
+            self.redis = None
+
+    def rcli(self, *args):
+        t = ["--tls", "--cacert", self.tls[2]] if getattr(self, "tls", None) else []
+        r = subprocess.run(["ip", "netns", "exec", self.red, "redis-cli", "-h", REDIS, *t,
+                            "--user", "mw", "--pass", "s3cret", "--no-auth-warning", *args],
+                           capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def destroy(self):
+        self.redis_kill()
+        for ns in (self.atk, self.red, *self.ns.values()):
+            sh("ip", "netns", "del", ns, check=False)
+
+    def nft_has(self, n, ip):
+        r = sh("ip", "netns", "exec", self.ns[n], "nft", "list", "ruleset", check=False)
+        return ip in r.stdout
+
+
+class Node(Server):
+    """A Server in node n's namespace, in the cluster."""
+
+    def __init__(self, net, n, pwfile, tls, scheme="redis", wait=True, jail_extra=()):
+        self.net, self.name_, self.ns = net, n, net.ns[n]
+        super().__init__(extra=[])
+        self.host, self.port = NODES[n][0], PORT
+        self.listen = f"{self.host}:{PORT}"
+        self.extra = tls.config(
+            "smtpd_tls_auth_only = no",
+            f"warden_cluster = {scheme}://{REDIS}:6379/0",
+            f"warden_cluster_ca_file = {tls.ca}",
+            f"warden_cluster_password_file = {pwfile}",
+            f"warden_cluster_node = {n}",
+            "[postfix-sasl]", "enabled = true", "filter = postfix[mode=auth]",
+            f"logpath = {self.maillog}", "maxretry = 2", "findtime = 1d", "bantime = 1h",
+            f'action = nft[port="{PORT}", protocol=tcp]', *jail_extra,
+        )
+        self.wait = wait
+        self.write_config()
+
+    def start(self, timeout=10.0):
+        self.stderr_f = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, BIN, "-c", self.conf],
+                                     cwd=self.dir, stdin=subprocess.DEVNULL,
+                                     stdout=self.stderr_f, stderr=self.stderr_f,
+                                     start_new_session=True)
+        deadline = time.time() + timeout
+        while self.wait and not self.cluster().get("connected"):
+            assert time.time() < deadline, f"{self.name_} not connected\n{self.log()[-3000:]}"
+            time.sleep(0.1)
+        return self
+
+    def cli(self, *args):
+        return subprocess.run([BIN, "-c", self.conf, *args], capture_output=True, text=True,
+                              timeout=20)
+
+    def cluster(self):
+        r = self.cli("status", "--json")
+        try:
+            return json.loads(r.stdout).get("cluster", {})
+        except ValueError:
+            return {}
+
+
+def smtp_fail(net, n, source, password="guess"):
+    """One AUTH PLAIN from source to node n (a wrong password by default): its reply code."""
+    def mk():
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(3)
+        s.bind((source, 0))
+        s.connect((NODES[n][0], PORT))
+        return s
+    s = smtplib.SMTP(local_hostname=CLIENT_HELO, timeout=5)
+    s.sock = in_netns(net.atk, mk)
+    s.file = None
+    assert s.getreply()[0] == 220
+    s.ehlo()
+    code, _ = s.docmd("AUTH", "PLAIN " + base64.b64encode(
+        b"\0alice@example.com\0" + password.encode()).decode())
+    try:
+        s.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    return code
+
+
+def wait_all(net, nodes, ip, present=True, timeout=10.0):
+    """Seconds until ip is (or is no longer) in the kernel set of every node."""
+    t0 = time.monotonic()
+    left = set(nodes)
+    while left:
+        for n in list(left):
+            if net.nft_has(n, ip) == present:
+                left.discard(n)
+        assert time.monotonic() - t0 < timeout, f"{ip} present={present} not reached on {left}"
+    return time.monotonic() - t0
+
+
+def ip_cert(tls, d, ip):
+    """A server certificate from the test CA for the address ip."""
+    key, crt, csr, ext = (os.path.join(d, f"redis-{ip}.{x}") for x in ("key", "crt", "csr", "ext"))
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName=IP:{ip}\n")
+    for cmd in (["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                 "-out", csr, "-subj", "/CN=redis"],
+                ["openssl", "x509", "-req", "-in", csr, "-CA", tls.ca, "-CAkey", tls.ca_key,
+                 "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext]):
+        subprocess.run(cmd, check=True, capture_output=True)
+    os.chmod(key, 0o644)   # redis-server runs as root here; the test's own key
+    return key, crt, tls.ca
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    made = []
+
+    def make(scheme="redis", cert_ip=REDIS, wait=True, jail_extra=None):
+        net = Net()
+        nodes = []
+        made.append((net, nodes))
+        net.create()
+        tls = TlsFiles()
+        net.redis_start(str(tmp_path), ip_cert(tls, str(tmp_path), cert_ip)
+                        if scheme == "rediss" else None)
+        pw = tmp_path / "redis-password"
+        pw.write_text("mw s3cret\n")
+        os.chmod(pw, 0o600)
+        for n in NODES:
+            nodes.append(Node(net, n, str(pw), tls, scheme, wait,
+                              (jail_extra or {}).get(n, ())).start())
+        return net, dict(zip(NODES, nodes))
+
+    yield make
+    problems = []
+    for net, nodes in made:
+        for node in nodes:
+            problems += node.stop()
+        net.destroy()
+    assert not problems, problems
+
+
+@pytest.fixture
+def cluster(make_cluster):
+    return make_cluster()
+
+
+def test_one_failure_on_a_one_on_b_bans_everywhere(cluster):
+    net, nodes = cluster
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    time.sleep(0.2)
+    assert not any(net.nft_has(n, ATTACKER) for n in NODES)
+    assert smtp_fail(net, "b", ATTACKER) == 535
+    took = wait_all(net, NODES, ATTACKER)
+    print(f"banned on A, B and C {took * 1000:.0f} ms after the second failure")
+    assert took < 0.1, took
+    assert not any(net.nft_has(n, BYSTANDER) for n in NODES)
+    assert smtp_fail(net, "c", BYSTANDER) == 535          # C still serves the bystander
+    # why on C: which node saw which failure
+    why = nodes["c"].cli("why", ATTACKER).stdout
+    assert "cluster:a" in why and "cluster:b" in why, why
+    assert "from node" in nodes["c"].log(), nodes["c"].log()[-2000:]
+    assert "mw:1:ban:postfix-sasl:" + ATTACKER in net.rcli("KEYS", "mw:1:ban:*")
+    st = nodes["a"].cluster()
+    assert st["connected"] and {s["node"] for s in st["nodes_seen"]} >= {"b", "c"}, st
+    # unban on C lifts the ban on A and B (and the key)
+    assert nodes["c"].cli("unban", ATTACKER).returncode == 0
+    wait_all(net, NODES, ATTACKER, present=False, timeout=3)
+    assert net.rcli("KEYS", "mw:1:ban:*") == ""
+
+
+def test_remote_ban_is_input(make_cluster):
+    """C's own ignoreip wins over a ban from A and B; 0/0 is never applied."""
+    net, nodes = make_cluster(jail_extra={"c": [f"ignoreip = {ATTACKER}"]})
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    assert smtp_fail(net, "b", ATTACKER) == 535
+    wait_all(net, ["a", "b"], ATTACKER, timeout=1)
+    time.sleep(0.5)
+    assert not net.nft_has("c", ATTACKER)
+    assert "Ignore 192.0.2.66 by ip" in nodes["c"].log()
+    # a forged ban of every address, straight into the channel
+    net.rcli("PUBLISH", "mw:1:events", f"1 ban z postfix-sasl 0.0.0.0/0 {int(time.time())} 600 1")
+    time.sleep(0.5)
+    for n in NODES:
+        assert "0.0.0.0/0" not in nodes[n].cli("banned").stdout
+        assert "ban of 0.0.0.0/0 in postfix-sasl from node z not applied" in nodes[n].log()
+
+
+def test_success_clears_fleet_wide(cluster):
+    """A login on B clears A's failure and allows alice's typos on every node."""
+    net, nodes = cluster
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    time.sleep(0.2)
+    assert smtp_fail(net, "b", ATTACKER, "alice-secret") == 235
+    time.sleep(0.2)
+    assert smtp_fail(net, "c", ATTACKER) == 535           # a typo after the login: allowed
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    time.sleep(0.5)
+    assert not any(net.nft_has(n, ATTACKER) for n in NODES)
+
+
+def test_redis_killed_and_restarted_empty(cluster):
+    net, nodes = cluster
+    net.redis_kill()
+    time.sleep(0.5)
+    assert smtp_fail(net, "a", ATK2) == 535
+    assert smtp_fail(net, "a", ATK2) == 535
+    wait_all(net, ["a"], ATK2, timeout=3)                 # local banning goes on
+    assert not net.nft_has("b", ATK2)
+    assert "unreachable" in nodes["a"].log()
+    net.redis_start(net.dir)                              # empty: save "" and no AOF
+    deadline = time.monotonic() + 15
+    while ATK2 not in net.rcli("KEYS", "mw:1:ban:*"):
+        assert time.monotonic() < deadline, nodes["a"].log()[-3000:]
+        time.sleep(0.2)
+    wait_all(net, ["b", "c"], ATK2, timeout=10)
+    assert "back after" in nodes["a"].log()
+
+
+def test_partition_healed(cluster):
+    net, nodes = cluster
+    sh("ip", "-n", net.ns["a"], "link", "set", "r0", "down")
+    try:
+        assert smtp_fail(net, "a", ATK3) == 535
+        assert smtp_fail(net, "a", ATK3) == 535
+        wait_all(net, ["a"], ATK3, timeout=3)
+        time.sleep(4)                                     # A notices (3 s without an answer)
+        assert smtp_fail(net, "a", ATK4) == 535          # one failure made while away
+        assert not net.nft_has("b", ATK3) and not net.nft_has("c", ATK3)
+        assert "unreachable" in nodes["a"].log()
+    finally:
+        sh("ip", "-n", net.ns["a"], "link", "set", "r0", "up")
+    wait_all(net, ["b", "c"], ATK3, timeout=15)
+    # the failure made while away was sent on return: one more on B bans
+    deadline = time.monotonic() + 5
+    while "1 failure(s) made while redis was away sent" not in nodes["a"].log():
+        assert time.monotonic() < deadline, nodes["a"].log()[-3000:]
+        time.sleep(0.1)
+    time.sleep(0.2)
+    assert smtp_fail(net, "b", ATK4) == 535
+    wait_all(net, NODES, ATK4, timeout=1)
+
+
+def test_node_started_later_loads_the_bans(cluster):
+    net, nodes = cluster
+    c = nodes["c"]
+    assert not c.stop()
+    shutil.rmtree(os.path.join(c.dir, "data"))           # a new node: nothing of its own
+    assert nodes["a"].cli("ban", "postfix-sasl", ATK2).returncode == 0
+    assert ATK2 in net.rcli("KEYS", "mw:1:ban:*")
+    c.start()                                             # status answers once ready
+    wait_all(net, ["c"], ATK2, timeout=1)
+    assert "from node a" in c.log()
+
+
+def test_tls_verified(make_cluster):
+    net, nodes = make_cluster("rediss")
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    assert smtp_fail(net, "c", ATTACKER) == 535
+    took = wait_all(net, NODES, ATTACKER)
+    print(f"over TLS: banned on A, B and C {took * 1000:.0f} ms after the second failure")
+    assert took < 0.1, took
+
+
+def test_tls_wrong_certificate_refused(make_cluster):
+    net, nodes = make_cluster("rediss", cert_ip="198.51.100.99", wait=False)
+    deadline = time.monotonic() + 5
+    while "certificate verification failed" not in nodes["a"].log():
+        assert time.monotonic() < deadline, nodes["a"].log()[-3000:]
+        time.sleep(0.1)
+    assert nodes["a"].cluster().get("connected") is False
+    # local banning goes on
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    wait_all(net, ["a"], ATTACKER, timeout=3)
+    assert not net.nft_has("b", ATTACKER)
+
+
+def test_check_config(tmp_path):
+    """redis:// over TCP is a warning; a bad address or password file an error."""
+    log = tmp_path / "log"
+    log.write_text("")
+    base = (f"queue_directory = {tmp_path}/spool\ndata_directory = {tmp_path}/data\n"
+            "myhostname = x.example\n")
+    jail = f"[postfix-sasl]\nenabled = true\nfilter = postfix[mode=auth]\nlogpath = {log}\n"
+    cases = [
+        ("warden_cluster = redis://198.51.100.10:6379/0\n", 0, "sends bans and the password in clear"),
+        ("warden_cluster = unix:/run/redis/redis.sock\n", 0, None),
+        ("warden_cluster = http://198.51.100.10/\n", 1, "not redis://, rediss:// or unix:"),
+        ("warden_cluster = redis://198.51.100.10:99999999/0\n", 1, "expected redis://host:port/db"),
+        ("warden_cluster = rediss://198.51.100.10/0\n"
+         "warden_cluster_password_file = /nonexistent\n", 1,
+         "warden_cluster_password_file /nonexistent"),
+        ("warden_cluster = unix:/x\nwarden_cluster_node = a b\n", 1, "warden_cluster_node"),
+    ]
+    for line, rc, text in cases:
+        conf = tmp_path / "c.conf"
+        conf.write_text(base + line + jail)
+        r = subprocess.run([BIN, "-c", str(conf), "check-config"], capture_output=True, text=True)
+        out = r.stdout + r.stderr
+        assert r.returncode == rc, (line, out)
+        if text:
+            assert text in out, (line, out)
+        else:
+            assert "warden_cluster" not in out, (line, out)
