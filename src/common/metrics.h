@@ -35,7 +35,9 @@ enum metric_buckets { MB_NONE, MB_DNS, MB_DELAY };
 	X(M_BANS_TOTAL,     "mailwarden_bans_total",                     MK_COUNTER,   "jail",     MB_NONE,  "Bans made since start, by jail") \
 	X(M_FAILURES,       "mailwarden_jail_failures_total",            MK_COUNTER,   "jail",     MB_NONE,  "Failures counted by the ban engine, by jail") \
 	X(M_DNS_LATENCY,    "mailwarden_dns_query_duration_seconds",     MK_HISTOGRAM, NULL,       MB_DNS,   "DNS query latency (answers from the network, not the cache)") \
-	X(M_DNS_ERRORS,     "mailwarden_dns_errors_total",               MK_COUNTER,   "error",    MB_NONE,  "DNS queries that failed, by error (timeout, servfail, other)")
+	X(M_DNS_ERRORS,     "mailwarden_dns_errors_total",               MK_COUNTER,   "error",    MB_NONE,  "DNS queries that failed, by error (timeout, servfail, other)") \
+	X(M_CLUSTER_UP,     "mailwarden_cluster_connected",              MK_GAUGE,     "connection", MB_NONE, "Redis cluster connections up (1) or down (0), by connection (cmd, sub)") \
+	X(M_CLUSTER_MSGS,   "mailwarden_cluster_messages_total",         MK_COUNTER,   "kind",     MB_NONE,  "Cluster messages: published, received (from other nodes), applied (bans taken)")
 
 #define METRIC_ENUM_(id, name, kind, label, buckets, help) id,
 enum metric_id { METRICS(METRIC_ENUM_) M__COUNT };

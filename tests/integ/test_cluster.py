@@ -21,6 +21,7 @@ attacker over one bridge (192.0.2.0/24) and Redis over another
 import base64
 import json
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -122,7 +123,8 @@ class Net:
 class Node(Server):
     """A Server in node n's namespace, in the cluster."""
 
-    def __init__(self, net, n, pwfile, tls, scheme="redis", wait=True, jail_extra=()):
+    def __init__(self, net, n, pwfile, tls, scheme="redis", wait=True, jail_extra=(),
+                 main_extra=()):
         self.net, self.name_, self.ns = net, n, net.ns[n]
         super().__init__(extra=[])
         self.host, self.port = NODES[n][0], PORT
@@ -132,7 +134,7 @@ class Node(Server):
             f"warden_cluster = {scheme}://{REDIS}:6379/0",
             f"warden_cluster_ca_file = {tls.ca}",
             f"warden_cluster_password_file = {pwfile}",
-            f"warden_cluster_node = {n}",
+            f"warden_cluster_node = {n}", *main_extra,
             "[postfix-sasl]", "enabled = true", "filter = postfix[mode=auth]",
             f"logpath = {self.maillog}", "maxretry = 2", "findtime = 1d", "bantime = 1h",
             f'action = nft[port="{PORT}", protocol=tcp]', *jail_extra,
@@ -218,7 +220,7 @@ def make_cluster(tmp_path):
     os.chmod(tmp_path, 0o755)
     made = []
 
-    def make(scheme="redis", cert_ip=REDIS, wait=True, jail_extra=None):
+    def make(scheme="redis", cert_ip=REDIS, wait=True, jail_extra=None, main_extra=None):
         net = Net()
         nodes = []
         made.append((net, nodes))
@@ -231,7 +233,8 @@ def make_cluster(tmp_path):
         os.chmod(pw, 0o600)
         for n in NODES:
             nodes.append(Node(net, n, str(pw), tls, scheme, wait,
-                              (jail_extra or {}).get(n, ())).start())
+                              (jail_extra or {}).get(n, ()),
+                              (main_extra or {}).get(n, ())).start())
         return net, dict(zip(NODES, nodes))
 
     yield make
@@ -406,3 +409,38 @@ def test_check_config(tmp_path):
             assert text in out, (line, out)
         else:
             assert "warden_cluster" not in out, (line, out)
+
+
+def test_cluster_metrics(make_cluster):
+    """The cluster's state in the metrics on C: connections up, the other
+    nodes' messages received (A's and B's failures, their bans), its own
+    ban published; the connection down once Redis is killed."""
+    host = NODES["c"][0]
+    net, nodes = make_cluster(main_extra={"c": (f"metrics_listen = {host}:9154",
+                                                "metrics_allow_remote = yes")})
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    assert smtp_fail(net, "b", ATTACKER) == 535
+    wait_all(net, NODES, ATTACKER)
+
+    def scrape():
+        r = sh("ip", "netns", "exec", net.ns["c"], "python3", "-c",
+               "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen("
+               f"'http://{host}:9154/metrics', timeout=5).read().decode())", check=False)
+        return r.stdout
+
+    deadline = time.time() + 5
+    while True:
+        m = scrape()
+        got = re.search(r'mailwarden_cluster_messages_total\{kind="received"\} (\d+)', m)
+        if (got and int(got.group(1)) >= 2) or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert 'mailwarden_cluster_connected{connection="cmd"} 1' in m, m
+    assert 'mailwarden_cluster_connected{connection="sub"} 1' in m, m
+    assert got and int(got.group(1)) >= 2, m
+    assert re.search(r'mailwarden_cluster_messages_total\{kind="published"\} [1-9]', m), m
+    net.redis_kill()
+    deadline = time.time() + 8
+    while 'mailwarden_cluster_connected{connection="cmd"} 0' not in scrape():
+        assert time.time() < deadline, scrape()
+        time.sleep(0.2)

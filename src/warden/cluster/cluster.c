@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "warden/ban.h"
 #include "warden/cluster/cluster.h"
@@ -151,11 +152,20 @@ static int cl_up(const struct cluster *cl)
 	return cl && cl->cmd.up;
 }
 
+/* A ban from another node taken by this one. */
+static void applied(struct cluster *cl)
+{
+	cl->applied++;
+	metrics_inc(M_CLUSTER_MSGS, "applied");
+}
+
 static void publish(struct cluster *cl, const char *msg)
 {
 	const char *argv[3] = { "PUBLISH", CL_CHANNEL, msg };
-	if (cconn_send(&cl->cmd, 3, argv, NULL, NULL) == 0)
+	if (cconn_send(&cl->cmd, 3, argv, NULL, NULL) == 0) {
 		cl->published++;
+		metrics_inc(M_CLUSTER_MSGS, "published");
+	}
 }
 
 /* A failure while Redis is away: kept (up to CL_AWAY_MAX) for the return. */
@@ -278,7 +288,7 @@ static void m_ban(struct cluster *cl, char **a)
 {
 	struct wjail *w = warden_find_jail(cl->wd, a[2]);
 	if (w && ban_remote(w, a[3], num(a[4]), num(a[5]), num(a[6]), a[0]) == 1)
-		cl->applied++;
+		applied(cl);
 }
 
 static void m_unban(struct cluster *cl, char **a)
@@ -319,6 +329,7 @@ static void on_msg(const char *payload, size_t len, void *arg)
 	if (a[0] == NULL || strcmp(a[0], cl->node) == 0)
 		return;
 	cl->received++;
+	metrics_inc(M_CLUSTER_MSGS, "received");
 	saw(cl, a[0]);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++)
 		if (strcmp(verbs[i].name, verb) == 0 && n >= verbs[i].nargs)
@@ -370,7 +381,7 @@ static void on_mget(struct cconn *c, const struct resp_reply *r, void *arg)
 		char *jname = xstrndup(jail, (size_t)(colon - jail));
 		struct wjail *w = strcmp(node, cl->node) ? warden_find_jail(cl->wd, jname) : NULL;
 		if (w && ban_remote(w, colon + 1, start, bantime, count, node) == 1)
-			cl->applied++;
+			applied(cl);
 		if (strcmp(node, cl->node))
 			saw(cl, node);
 		free(jname);

@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "warden/cluster/cluster_conn.h"
 #include "warden/cluster/resp.h"
@@ -129,6 +130,7 @@ static void lost(struct cconn *c, const char *why)
 	if (c->up)
 		c->down_wall = (long)clock_wall();
 	c->up = 0;
+	metrics_set(M_CLUSTER_UP, c->name, 0);
 	loop_timer_clear(&c->health);
 	buf_reset(&c->in);
 	buf_reset(&c->out);
@@ -200,6 +202,7 @@ static void on_selected(struct cconn *c, const struct resp_reply *r, void *arg)
 		return;
 	}
 	c->up = 1;
+	metrics_set(M_CLUSTER_UP, c->name, 1);
 	c->connects++;
 	c->backoff = BACKOFF_MIN;
 	if (c->down_told && !c->quiet)
