@@ -27,6 +27,7 @@
 #include "common/sandbox.h"
 #include "common/util.h"
 #include "dkim/dkim_conf.h"
+#include "master/gate.h"
 #include "master/listen.h"
 #include "master/logrelay.h"
 #include "master/metrics_http.h"
@@ -469,12 +470,15 @@ static void start_children(void *arg)
 {
 	if (stopping)
 		return;
-	if (engine_pid <= 0)
+	if (warden_wanted)
+		start_warden_pair(cur_cfg);
+	/* with a cluster, the first engine waits for the warden's first pull */
+	if (engine_pid <= 0 && gate_open(config_get(cur_cfg, "warden_cluster"),
+	    warden_wanted && warden_pid > 0 ? config_get(cur_cfg, "warden_socket") : NULL,
+	    start_children))
 		engine_pid = spawn(CHILD_ENGINE, cur_cfg);
 	if (qmgr_pid <= 0 && local_pid <= 0)	/* a pair: both gone first */
 		qmgr_pid = spawn(CHILD_QMGR, cur_cfg);
-	if (warden_wanted)
-		start_warden_pair(cur_cfg);
 	if (engine_pid <= 0 || qmgr_pid <= 0 || local_pid <= 0 || (warden_wanted && warden_pid <= 0))
 		loop_timer_set(&restart_timer, 1000, start_children, NULL);
 }

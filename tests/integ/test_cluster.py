@@ -354,9 +354,39 @@ def test_node_started_later_loads_the_bans(cluster):
     shutil.rmtree(os.path.join(c.dir, "data"))           # a new node: nothing of its own
     assert nodes["a"].cli("ban", "postfix-sasl", ATK2).returncode == 0
     assert ATK2 in net.rcli("KEYS", "mw:1:ban:*")
-    c.start()                                             # status answers once ready
+    c.wait = False
+    c.start()                       # no waiting: the attacker tries at once
+    assert first_line(net, "c", ATK2) != 220, "a banned client was served before the pull"
     wait_all(net, ["c"], ATK2, timeout=1)
     assert "from node a" in c.log()
+    assert first_line(net, "c", BYSTANDER) == 220          # the engine did start
+    assert "smtp engine waits for the ban engine" in c.log()
+
+
+def first_line(net, n, source, timeout=8.0):
+    """The reply code of node n's first line to a client from source (its
+    SYN waits in the backlog until the engine runs), 0 if it closes or
+    drops the connection first."""
+    def mk():
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.bind((source, 0))
+        deadline = time.time() + timeout
+        while True:
+            try:
+                s.connect((NODES[n][0], PORT))
+                return s
+            except ConnectionRefusedError:
+                assert time.time() < deadline, "the listener never came up"
+                time.sleep(0.02)
+    try:
+        s = in_netns(net.atk, mk)
+        line = s.makefile("rb").readline()
+        s.close()
+    except OSError:
+        return 0
+    return int(line[:3]) if line[:3].isdigit() else 0
 
 
 def test_tls_verified(make_cluster):
