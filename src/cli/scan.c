@@ -76,22 +76,6 @@ static void usage(void)
 	    "[--builtin-only] [--journal] [--threads N]\n");
 }
 
-/* JSON string body with escapes. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static unsigned hash_str(const char *s)
 {
 	unsigned h = 2166136261u;	/* FNV-1a */
@@ -204,11 +188,11 @@ static void tally_fail(struct scan_run *r, long line, const char *host,
 {
 	if (r->json) {
 		printf("{\"line\": %ld, \"match\": true, \"host\": ", line);
-		json_str(host);
+		json_str_fput(stdout, host);
 		printf(", \"time\": %lld", (long long)t);
 		if (user) {
 			printf(", \"user\": ");
-			json_str(user);
+			json_str_fput(stdout, user);
 		}
 		printf("}\n");
 	}

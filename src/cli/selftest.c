@@ -35,20 +35,6 @@ static const struct {
 	{ "firewall", st_firewall },
 };
 
-/* s as a JSON string body (quotes not included). */
-static void json_text(FILE *out, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-}
-
 void st_report(struct selftest *t, enum st_status s, const char *check, const char *fmt, ...)
 {
 	char detail[1024];
@@ -62,11 +48,11 @@ void st_report(struct selftest *t, enum st_status s, const char *check, const ch
 		fflush(stdout);
 		return;
 	}
-	printf("%s\n    {\"check\": \"", t->nlines++ ? "," : "");
-	json_text(stdout, check);
-	printf("\", \"status\": \"%s\", \"detail\": \"", status_names[s]);
-	json_text(stdout, detail);
-	printf("\"}");
+	printf("%s\n    {\"check\": ", t->nlines++ ? "," : "");
+	json_str_fput(stdout, check);
+	printf(", \"status\": \"%s\", \"detail\": ", status_names[s]);
+	json_str_fput(stdout, detail);
+	printf("}");
 }
 
 struct wait {

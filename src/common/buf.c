@@ -55,6 +55,30 @@ int buf_puts(struct buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
+int buf_json_str(struct buf *b, const char *s)
+{
+	int rc = buf_puts(b, "\"");
+	for (; *s && rc == 0; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			rc = buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			rc = buf_printf(b, "\\u%04x", c);
+		else
+			rc = buf_append(b, s, 1);
+	}
+	return rc == 0 ? buf_puts(b, "\"") : rc;
+}
+
+void json_str_fput(FILE *fp, const char *s)
+{
+	struct buf t;
+	buf_init(&t, (size_t)-1 / 2);
+	buf_json_str(&t, s);
+	fwrite(t.data ? t.data : "", 1, t.len, fp);
+	buf_free(&t);
+}
+
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	char small[512];

@@ -6,6 +6,7 @@
 #ifndef MW_BUF_H
 #define MW_BUF_H
 #include <stddef.h>
+#include <stdio.h>
 
 struct buf {
 	char *data;
@@ -22,6 +23,11 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 /* Append formatted text; -1 past max. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s as a JSON string, quotes included (", \\ and control bytes
+ * escaped); -1 past the maximum. */
+int buf_json_str(struct buf *b, const char *s);
+/* Write s as a JSON string, quotes included, to fp. */
+void json_str_fput(FILE *fp, const char *s);
 /* Drop the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 /* Empty the buffer, keep its memory. */

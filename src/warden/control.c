@@ -37,22 +37,6 @@
 static int ctl_fd = -1;
 static struct warden *ctl_wd;	/* the warden the commands work on */
 
-/* A JSON string (the values here are names, paths, addresses, log text). */
-static void jstr(struct buf *o, const char *s)
-{
-	buf_puts(o, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			buf_printf(o, "\\%c", c);
-		else if (c < 0x20)
-			buf_printf(o, "\\u%04x", c);
-		else
-			buf_append(o, s, 1);
-	}
-	buf_puts(o, "\"");
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -62,9 +46,9 @@ static int cmp_str(const void *a, const void *b)
 static void jdown(struct buf *o, const struct wdown *d)
 {
 	buf_puts(o, "{\"jail\":");
-	jstr(o, d->j->name);
+	buf_json_str(o, d->j->name);
 	buf_puts(o, ",\"state\":\"down\",\"error\":");
-	jstr(o, d->why);
+	buf_json_str(o, d->why);
 	buf_puts(o, "}");
 }
 
@@ -74,7 +58,7 @@ static int cmd_status_all(struct warden *wd, int json, struct buf *o)
 		buf_printf(o, "{\"jails\":[");
 		for (size_t i = 0; i < wd->njails; i++) {
 			buf_puts(o, i ? "," : "");
-			jstr(o, wd->jails[i].j->name);
+			buf_json_str(o, wd->jails[i].j->name);
 		}
 		buf_puts(o, "],\"down\":[");	/* not started: fail2ban has no such jail */
 		for (size_t i = 0; i < wd->ndown; i++) {
@@ -137,12 +121,12 @@ static int cmd_status(struct warden *wd, const char *name, int shortform, int js
 	size_t np = jail_files(w, &paths, &given);
 	if (json) {
 		buf_printf(o, "{\"jail\":");
-		jstr(o, name);
+		buf_json_str(o, name);
 		buf_printf(o, ",\"state\":\"running\",\"currently_failed\":%zu,\"total_failed\":%lu,\"files\":[",
 		    jailrt_current_failed(rt, now), rt->total_failed);
 		for (size_t i = 0; i < np; i++) {
 			buf_puts(o, i ? "," : "");
-			jstr(o, paths[i]);
+			buf_json_str(o, paths[i]);
 		}
 		buf_printf(o, "],\"currently_banned\":%zu,\"total_banned\":%lu", rt->nbans,
 		    rt->total_banned);
@@ -151,7 +135,7 @@ static int cmd_status(struct warden *wd, const char *name, int shortform, int js
 			buf_puts(o, ",\"banned\":[");
 			for (size_t i = 0; i < rt->nbans; i++) {
 				buf_puts(o, i ? "," : "");
-				jstr(o, rt->bans[i].key);
+				buf_json_str(o, rt->bans[i].key);
 			}
 			buf_puts(o, "]");
 		}
@@ -203,9 +187,9 @@ static int cmd_banned(struct warden *wd, const char *ip, int json, struct buf *o
 			long left = b->bantime == JAIL_FOREVER ? -1 : jailrt_ban_left(b, now);
 			if (json) {
 				buf_puts(o, first ? "{\"jail\":" : ",{\"jail\":");
-				jstr(o, wd->jails[j].j->name);
+				buf_json_str(o, wd->jails[j].j->name);
 				buf_puts(o, ",\"ip\":");
-				jstr(o, b->key);
+				buf_json_str(o, b->key);
 				buf_printf(o, ",\"start\":%ld,\"bantime\":%ld,\"left\":%ld,\"count\":%ld}",
 				    b->start, b->bantime, left, b->count);
 			} else {
@@ -240,11 +224,11 @@ static int why_one(const struct store_failure *f, void *arg)
 	if (w->json) {
 		buf_puts(w->o, w->n ? ",{\"time\":" : "{\"time\":");
 		buf_printf(w->o, "%ld,\"jail\":", f->time);
-		jstr(w->o, f->jail);
+		buf_json_str(w->o, f->jail);
 		buf_puts(w->o, ",\"source\":");
-		jstr(w->o, f->source ? f->source : "");
+		buf_json_str(w->o, f->source ? f->source : "");
 		buf_puts(w->o, ",\"matched\":");
-		jstr(w->o, f->matched ? f->matched : "");
+		buf_json_str(w->o, f->matched ? f->matched : "");
 		buf_puts(w->o, "}");
 	} else {
 		buf_printf(w->o, "%s\t%s\t%s\t%s\n", when, f->jail, f->source ? f->source : "",

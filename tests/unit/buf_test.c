@@ -68,12 +68,28 @@ static void test_append_lengths(void **state)
 	buf_free(&b);
 }
 
+/* JSON strings: quotes, backslashes and control bytes escaped, the rest
+ * (UTF-8 too) kept; past the maximum an error, not a cut string. */
+static void test_json_str(void **state)
+{
+	struct buf b;
+	buf_init(&b, 64);
+	assert_int_equal(buf_json_str(&b, "a\"b\\c\n\x01" "d\xc3\xa9"), 0);
+	assert_int_equal(b.len, strlen("\"a\\\"b\\\\c\\u000a\\u0001d\xc3\xa9\""));
+	assert_memory_equal(b.data, "\"a\\\"b\\\\c\\u000a\\u0001d\xc3\xa9\"", b.len);
+	buf_free(&b);
+	buf_init(&b, 8);
+	assert_int_equal(buf_json_str(&b, "0123456789"), -1);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_append_and_max),
 		cmocka_unit_test(test_large_printf),
 		cmocka_unit_test(test_append_lengths),
+		cmocka_unit_test(test_json_str),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

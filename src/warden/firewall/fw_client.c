@@ -56,21 +56,6 @@ static void count(const char *jail, const char *action, const char *summary)
 	acterrs[i].last = xstrdup(summary);
 }
 
-static void jstr(struct buf *o, const char *s)
-{
-	buf_puts(o, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			buf_printf(o, "\\%c", c);
-		else if (c < 0x20)
-			buf_printf(o, "\\u%04x", c);
-		else
-			buf_append(o, s, 1);
-	}
-	buf_puts(o, "\"");
-}
-
 void fwc_status_json(const struct jail *j, struct buf *o)
 {
 	buf_puts(o, ",\"actions\":[");
@@ -80,10 +65,10 @@ void fwc_status_json(const struct jail *j, struct buf *o)
 		actcmd_actname(j, &j->actions[i], name, sizeof(name));
 		unsigned long n = fwc_action_errors(j->name, name, &last);
 		buf_puts(o, i ? ",{\"name\":" : "{\"name\":");
-		jstr(o, name);
+		buf_json_str(o, name);
 		buf_printf(o, ",\"errors\":%lu,\"last_error\":", n);
 		if (last)
-			jstr(o, last);
+			buf_json_str(o, last);
 		else
 			buf_puts(o, "null");
 		buf_puts(o, "}");
