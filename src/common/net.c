@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,4 +182,35 @@ int net_from_sockaddr(const struct sockaddr *sa, struct net *out)
 	if (inet_ntop(sa->sa_family, raw, txt, sizeof(txt)) == NULL)
 		return -1;
 	return parse_host(txt, out);
+}
+
+int net_hostport(const char *hp, int numeric, const char *spec, struct sockaddr_storage *sa,
+    socklen_t *len, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(hp, ':');
+	if (colon == NULL || colon == hp || colon[1] == '\0' || (size_t)(colon - hp) >= sizeof(host)) {
+		snprintf(err, errlen, "expected inet:host:port, got \"%s\"", spec);
+		return -1;
+	}
+	memcpy(host, hp, (size_t)(colon - hp));
+	host[colon - hp] = '\0';
+	char *h = host;
+	size_t hl = strlen(h);
+	if (hl > 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h[hl - 1] = '\0';
+		h++;
+	}
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = numeric ? AI_NUMERICHOST | AI_NUMERICSERV : 0 }, *res = NULL;
+	int rc = getaddrinfo(h, colon + 1, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		snprintf(err, errlen, "cannot resolve \"%s\": %s%s", spec, gai_strerror(rc),
+		    numeric ? " (an address and port number are needed here)" : "");
+		return -1;
+	}
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef MW_COMMON_NET_H
 #define MW_COMMON_NET_H
 #include <stddef.h>
+#include <sys/socket.h>
 
 /* An IPv4 or IPv6 network; a host address has plen 32 or 128. The bits
  * past plen are always zero. IPv4-mapped IPv6 (::ffff:a.b.c.d) is IPv4. */
@@ -35,4 +36,9 @@ struct sockaddr;
 /* The host address of an AF_INET/AF_INET6 socket address (IPv4-mapped
  * IPv6 as IPv4, scope id dropped); -1 for other families. */
 int net_from_sockaddr(const struct sockaddr *sa, struct net *out);
+/* "host:port" ("[v6]:port"; a name too unless numeric) of spec into sa
+ * and len for a stream connection: 0, or -1 and err naming spec. The
+ * inet: endpoints of policy services and milters. */
+int net_hostport(const char *hp, int numeric, const char *spec, struct sockaddr_storage *sa,
+    socklen_t *len, char *err, size_t errlen);
 #endif

@@ -8,7 +8,6 @@
  * path under queue_directory is made relative; any other absolute path
  * cannot be reached from the chroot and is an error.
  */
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <sys/un.h>
 
 #include "common/config.h"
+#include "common/net.h"
 #include "common/util.h"
 #include "milter/milter.h"
 
@@ -69,32 +69,7 @@ static int set_unix(struct milter_spec *m, const char *path, const struct milter
 
 static int set_inet(struct milter_spec *m, const char *hp, int numeric, char *err, size_t errlen)
 {
-	char host[256];
-	const char *colon = strrchr(hp, ':');
-	if (colon == NULL || colon == hp || colon[1] == '\0' || (size_t)(colon - hp) >= sizeof(host)) {
-		snprintf(err, errlen, "expected inet:host:port, got \"%s\"", m->name);
-		return -1;
-	}
-	memcpy(host, hp, (size_t)(colon - hp));
-	host[colon - hp] = '\0';
-	char *h = host;
-	size_t hl = strlen(h);
-	if (hl > 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h[hl - 1] = '\0';
-		h++;
-	}
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-	    .ai_flags = numeric ? AI_NUMERICHOST | AI_NUMERICSERV : 0 }, *res = NULL;
-	int rc = getaddrinfo(h, colon + 1, &hints, &res);
-	if (rc != 0 || res == NULL) {
-		snprintf(err, errlen, "cannot resolve \"%s\": %s%s", m->name, gai_strerror(rc),
-		    numeric ? " (an address and port number are needed here)" : "");
-		return -1;
-	}
-	memcpy(&m->sa, res->ai_addr, res->ai_addrlen);
-	m->salen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
+	return net_hostport(hp, numeric, m->name, &m->sa, &m->salen, err, errlen);
 }
 
 /* One "name=value" of a { } group. */

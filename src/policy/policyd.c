@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "common/loop.h"
 #include "common/util.h"
 #include "policy/restrict_int.h"
@@ -78,31 +78,8 @@ struct policy_service *policyd_open(const char *spec, const struct rparams *p,
 		return svc;
 	}
 	if (strncmp(spec, "inet:", 5) == 0) {
-		char host[256];
-		const char *hp = spec + 5;
-		const char *colon = strrchr(hp, ':');
-		if (colon == NULL || colon == hp || colon[1] == '\0'
-		    || (size_t)(colon - hp) >= sizeof(host)) {
-			snprintf(err, errlen, "expected inet:host:port, got \"%s\"", spec);
+		if (net_hostport(spec + 5, 0, spec, &svc->sa, &svc->salen, err, errlen) < 0)
 			goto fail;
-		}
-		memcpy(host, hp, (size_t)(colon - hp));
-		host[colon - hp] = '\0';
-		char *h = host;
-		size_t hl = strlen(h);
-		if (hl > 2 && h[0] == '[' && h[hl - 1] == ']') {
-			h[hl - 1] = '\0';
-			h++;
-		}
-		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-		int rc = getaddrinfo(h, colon + 1, &hints, &res);
-		if (rc != 0 || res == NULL) {
-			snprintf(err, errlen, "cannot resolve \"%s\": %s", spec, gai_strerror(rc));
-			goto fail;
-		}
-		memcpy(&svc->sa, res->ai_addr, res->ai_addrlen);
-		svc->salen = res->ai_addrlen;
-		freeaddrinfo(res);
 		return svc;
 	}
 	snprintf(err, errlen, "expected inet:host:port or unix:/path, got \"%s\"", spec);
