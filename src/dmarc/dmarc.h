@@ -43,8 +43,8 @@ struct dmarc_outcome {
 /* Load the Public Suffix List (public_suffix_list.dat) once; replaces a
  * previous one. 0, or -1 with err. */
 int dmarc_psl_load(const char *path, char *err, size_t errlen);
-/* Rules loaded (0 = none: every domain's org domain is its last two labels
- * is NOT assumed; the org domain is then the domain itself). */
+/* Rules loaded (0: none, and dmarc_org_domain() fails: relaxed alignment
+ * is then only equality, never "the last two labels"). */
 size_t dmarc_psl_count(void);
 /* The organisational domain of name (lower case, no final dot) into out.
  * 0, or -1 when name is empty, too long or itself a public suffix. */

@@ -97,7 +97,7 @@ static const char *suffix_of(const char *name)
 int dmarc_org_domain(const char *name, char *out, size_t len)
 {
 	char n[256];
-	if (name == NULL || *name == '\0' || str_copy(n, sizeof(n), name) < 0)
+	if (nrules == 0 || name == NULL || *name == '\0' || str_copy(n, sizeof(n), name) < 0)
 		return -1;
 	str_lower(n);
 	size_t l = strlen(n);
