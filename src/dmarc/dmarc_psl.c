@@ -63,6 +63,18 @@ int dmarc_psl_load(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+int dmarc_psl_check(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "dmarc_public_suffix_list %s: %s (Debian: apt install "
+		    "publicsuffix)", path, strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
 size_t dmarc_psl_count(void)
 {
 	return nrules;

@@ -8,7 +8,8 @@ relaxed and strict (aspf=s), p=none/quarantine/reject, sp= for a
 subdomain, an organisational domain under a multi-label public suffix
 (mail.example.co.uk aligned with example.co.uk). With
 dmarc_policy_enforce = yes a p=reject failure gets 550 5.7.1 and a
-p=quarantine failure goes to the hold queue; mynetworks is never judged.
+p=quarantine failure goes to the hold queue; mynetworks is never judged;
+check-config wants the suffix list when dkim_verify is on.
 End to end: instance A signs (DKIM), B verifies: dkim=pass, dmarc=pass.
 """
 import os
@@ -193,3 +194,18 @@ def test_end_to_end_dkim_and_dmarc_pass(make_server, tmp_path):
         assert code == 550 and b"DMARC policy for example.com" in msg, msg
     finally:
         d.stop()
+
+
+def test_check_config_wants_the_suffix_list(tmp_path):
+    """dkim_verify = yes needs the Public Suffix List: check-config says so
+    for a missing one, and is content with Debian's."""
+    import subprocess
+    from conftest import BIN
+    conf = tmp_path / "m.conf"
+    conf.write_text("dkim_verify = yes\ndmarc_public_suffix_list = /nonexistent/psl.dat\n")
+    r = subprocess.run([BIN, "-c", str(conf), "check-config"], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "dmarc_public_suffix_list /nonexistent/psl.dat: No such file" in r.stderr, r.stderr
+    conf.write_text("dkim_verify = yes\n")
+    r = subprocess.run([BIN, "-c", str(conf), "check-config"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
