@@ -47,6 +47,7 @@
 #include "smtp/data.h"
 #include "smtp/dkimverify.h"
 #include "smtp/engine_int.h"
+#include "smtp/event.h"
 #include "smtp/session.h"
 
 #define VQ_MAX 8		/* signatures checked per message */
@@ -326,6 +327,18 @@ static int dmarc_step(struct session *s, struct session_dkim *sd, const char *m,
 	return 1;
 }
 
+/* "warning: DMARC fail from host[addr]: ..." and its event (jail mode dmarc). */
+static void fail_event(struct session *s, const struct session_dkim *sd)
+{
+	char line[1024];
+	snprintf(line, sizeof(line), "warning: DMARC fail from %s: header.from=%s; "
+	    "envelope-from=<%.300s>; p=%s; dis=%s", session_client(s), sd->from,
+	    s->sender ? s->sender : "", dmarc_policy_name(sd->dm_p),
+	    dmarc_policy_name(sd->dm.disposition));
+	log_info("%s", line);
+	event_send(s, WEV_DMARC_FAIL, s->sasl_username, line);
+}
+
 int dkimverify_message(struct session *s)
 {
 	if (!verify_on || s->sasl_username || s->in_mynetworks)
@@ -383,6 +396,8 @@ int dkimverify_message(struct session *s)
 		log_info("%s: dmarc=%s header.from=%s p=%s dis=%s", s->w->id,
 		    dmarc_result_name(sd->dm.result), sd->from, dmarc_policy_name(sd->dm_p),
 		    dmarc_policy_name(sd->dm.disposition));
+	if (sd->dm.result == DMARC_FAIL)
+		fail_event(s, sd);
 	if (removed)
 		log_info("%s: removed %d Authentication-Results header%s claiming %s", s->w->id,
 		    removed, removed == 1 ? "" : "s", authserv);

@@ -209,3 +209,28 @@ def test_check_config_wants_the_suffix_list(tmp_path):
     conf.write_text("dkim_verify = yes\n")
     r = subprocess.run([BIN, "-c", str(conf), "check-config"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_dmarc_fail_feeds_a_jail(make_server, dns, tmp_path):
+    """mailwarden[mode=dmarc] counts DMARC fail results (events from the
+    engine, and the same log line in the mail log); passes do not count."""
+    import subprocess
+    from conftest import BIN
+    from test_warden import jail_server, read, wait_for
+    s = jail_server(make_server, tmp_path, [
+        "mynetworks = 192.0.2.0/24", "dkim_verify = yes", f"dns_servers = 127.0.0.1:{dns.port}",
+        "postscreen_greet_wait = 0s",
+        "[dmarc]", "enabled = true", "filter = mailwarden[mode=dmarc]", "maxretry = 2",
+        "ignoreself = false", "action = testlog[out={out}]"])
+    wait_for(lambda: "Jail 'dmarc' started" in read(s.wlog), what="the jail")
+    assert send(s, "b@other.test", "a@nonep.test", "one")[0] == 250
+    s.wait_log(r"warning: DMARC fail from localhost\[127\.0\.0\.1\]: header\.from=nonep\.test; "
+               r"envelope-from=<b@other\.test>; p=none; dis=none")
+    assert send(s, "b@spfpass.test", "a@spfpass.test", "pass")[0] == 250    # pass: no count
+    time.sleep(0.5)
+    assert "ban 127.0.0.1" not in read(s.out)
+    assert send(s, "b@other.test", "a@quar.test", "two")[0] == 250
+    wait_for(lambda: "ban 127.0.0.1 dmarc" in read(s.out), what="the ban")
+    p = subprocess.run([BIN, "scan", s.maillog, "mailwarden[mode=dmarc]"], capture_output=True,
+                       text=True, timeout=30)
+    assert "127.0.0.1" in p.stdout, p.stdout + p.stderr
