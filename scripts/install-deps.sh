@@ -21,7 +21,7 @@ PKGS=(
 	iproute2 procps
 	dnsmasq-base postgrey fail2ban nftables iptables
 	dovecot-core dovecot-lmtpd
-	opendkim opendkim-tools python3-dkim python3-authres
+	opendkim opendkim-tools python3-dkim python3-authres publicsuffix
 	python3-spf
 	redis-server redis-tools
 	clang-14 libclang-rt-14-dev

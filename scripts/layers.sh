@@ -27,14 +27,15 @@ declare -A allow=(
 	[dns]="common"
 	[sasl]="common"
 	[spf]="common dns"
+	[dmarc]="common"
 	[policy]="common mail dns spf"
 	[milter]="common mail"
-	[smtp]="common mail dns sasl policy milter spf dkim"
+	[smtp]="common mail dns sasl policy milter spf dkim dmarc"
 	[queue]="common mail dns milter dkim"
 	[dkim]="common"
 	[local]="common mail"
 	[warden]="common mail"
-	[master]="common mail dns spf sasl policy milter dkim smtp queue local warden"
+	[master]="common mail dns spf sasl policy milter dkim dmarc smtp queue local warden"
 	[cli]="common mail dns spf sasl policy dkim queue local warden"
 )
 

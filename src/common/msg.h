@@ -76,6 +76,7 @@ enum warden_event {
 	WEV_PROTOCOL,		/* too many errors, unknown commands, bad syntax */
 	WEV_RATE,		/* a smtpd_client_*_limit hit (anvil's count and rates) */
 	WEV_SPF_FAIL,		/* SPF fail for the client's MAIL FROM (mode spf only) */
+	WEV_DMARC_FAIL,		/* DMARC fail of a message's From domain (mode dmarc only) */
 };
 
 struct msg {

@@ -213,6 +213,11 @@ const struct param config_params[] = {
 	  "OpenDKIM SigningTable: From address, then its domain -> key names (comma or space separated)" },
 	{ "dkim_verify", PT_BOOL, "no", 0, 0, NULL,
 	  "Verify DKIM signatures of mail from other clients at end of DATA and add Authentication-Results (replaces a verifying milter's header with the same authserv_id)" },
+	/* DMARC (src/dmarc, docs/sending.md): evaluated with dkim_verify */
+	{ "dmarc_policy_enforce", PT_BOOL, "no", 0, 0, NULL,
+	  "Act on DMARC failures (dkim_verify = yes): p=reject gets 550 5.7.1, p=quarantine goes to the hold queue; never for mynetworks or authenticated clients" },
+	{ "dmarc_public_suffix_list", PT_STR, "/usr/share/publicsuffix/public_suffix_list.dat", 0, 0, NULL,
+	  "Public Suffix List for DMARC's organisational domain (read by the master before the chroot)" },
 	{ "authserv_id", PT_STR, "$myhostname", 0, 0, NULL,
 	  "Authentication-Results authserv-id (RFC 8601); such headers claiming it are removed from incoming mail" },
 

@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "dkim/dkim_conf.h"
+#include "dmarc/dmarc.h"
 #include "master/master.h"
 #include "master/metrics_http.h"
 #include "policy/restrict.h"
@@ -23,6 +24,14 @@ typedef int check_fn(const struct config *cfg, char *err, size_t errlen);
 /* check-config: every error to out, their number (NULL: fn's first). */
 typedef int report_fn(const struct config *cfg, FILE *out);
 
+/* DMARC's Public Suffix List readable when inbound verification is on. */
+static int psl_check(const struct config *cfg, char *err, size_t errlen)
+{
+	if (!config_get_bool(cfg, "dkim_verify"))
+		return 0;
+	return dmarc_psl_check(config_get(cfg, "dmarc_public_suffix_list"), err, errlen);
+}
+
 static const struct {
 	const char *what;
 	check_fn *fn;
@@ -35,6 +44,7 @@ static const struct {
 	{ "ban engine jails", warden_check, NULL },
 	{ "metrics listener", metrics_http_check, NULL },
 	{ "DKIM signing keys", dkim_conf_check, NULL },	/* dkim/dkim_conf.c */
+	{ "DMARC public suffix list", psl_check, NULL },	/* dmarc/dmarc_psl.c */
 };
 
 int master_check(const struct config *cfg, char *err, size_t errlen)

@@ -27,6 +27,7 @@
 #include "common/sandbox.h"
 #include "common/util.h"
 #include "dkim/dkim_conf.h"
+#include "dmarc/dmarc.h"
 #include "master/gate.h"
 #include "master/listen.h"
 #include "master/logrelay.h"
@@ -603,6 +604,15 @@ static const char *notify_warden(void)
 	return warden_wanted ? config_get(cur_cfg, "warden_socket") : NULL;
 }
 
+/* DMARC's Public Suffix List, read here (before the chroot) and
+ * inherited by the engine; only when inbound verification is on. */
+static int psl_load(const struct config *cfg, char *err, size_t errlen)
+{
+	if (!config_get_bool(cfg, "dkim_verify"))
+		return 0;
+	return dmarc_psl_load(config_get(cfg, "dmarc_public_suffix_list"), err, errlen);
+}
+
 /* SIGHUP: read the config again; a new engine generation takes over the
  * listeners while the old one finishes its sessions; the queue manager
  * is restarted once the old one has stopped. */
@@ -622,7 +632,7 @@ static void on_hup(int signo, void *arg)
 		}
 	}
 	if (cfg == NULL || master_check(cfg, err, sizeof(err)) < 0 ||
-	    dkim_conf_load(cfg, err, sizeof(err)) < 0) {
+	    dkim_conf_load(cfg, err, sizeof(err)) < 0 || psl_load(cfg, err, sizeof(err)) < 0) {
 		log_warn("reload failed, keeping the old configuration: %s", err);
 		if (cfg)
 			config_free(cfg);
@@ -673,6 +683,8 @@ int master_run(struct config *cfg, const char *config_path)
 	cfg_path = config_path;
 	char kerr[1024];	/* DKIM keys: read here as root, inherited by the children */
 	if (dkim_conf_load(cfg, kerr, sizeof(kerr)) < 0)
+		fatal("%s", kerr);
+	if (psl_load(cfg, kerr, sizeof(kerr)) < 0)
 		fatal("%s", kerr);
 	open_log(cfg);
 	log_set_service("master");

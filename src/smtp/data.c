@@ -268,6 +268,8 @@ void data_commit(struct session *s)
 	int v = dkimverify_message(s);	/* other clients' mail: Authentication-Results */
 	if (v > 0)
 		return;		/* waiting for DNS: runs again when answered */
+	if (v == 0 && dkimverify_dmarc_reject(s))
+		return;		/* dmarc_policy_enforce: p=reject failure */
 	if (v == 0 && dkimsign_message(s) < 0)	/* submitted mail: DKIM-Signature */
 		v = -1;
 	if (v < 0) {
@@ -286,6 +288,7 @@ void data_commit(struct session *s)
 	}
 	milters_after_finish(s);
 	cleanup_after_finish(s);	/* after: a milter's quarantine may have moved it */
+	dkimverify_after_finish(s);	/* DMARC p=quarantine (enforced): hold/ */
 	commit_add(s);
 }
 

@@ -13,7 +13,19 @@
  * (dkimverify_results()). libopendkim was not used: its DNS hook
  * (dkim_dns_set_query_start & co.) can be made asynchronous only by
  * driving its own waits; our verifier is about 250 lines over OpenSSL.
+ * DMARC (RFC 7489, src/dmarc) follows in the same restartable way: the
+ * transaction's SPF result (policy_spf_result(), or spf_check() run here
+ * when no SPF restriction ran), the From domain, the _dmarc TXT record
+ * of the From domain then of its organisational domain (Public Suffix
+ * List); "dmarc=... header.from=" joins the header (written for signed
+ * mail and whenever a DMARC record was found). With dmarc_policy_enforce
+ * a p=reject failure is refused (550 5.7.1) and a p=quarantine one goes
+ * to the hold queue. libopendmarc was not used: it wants the record
+ * fetched by itself (synchronous res_query) or handed in, and our own
+ * evaluation is smaller than the glue.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +36,10 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "dkim/dkim.h"
+#include "dmarc/dmarc.h"
 #include "dns/dns.h"
 #include "mail/spool.h"
 #include "policy/restrict.h"
@@ -33,34 +47,46 @@
 #include "smtp/data.h"
 #include "smtp/dkimverify.h"
 #include "smtp/engine_int.h"
+#include "smtp/event.h"
 #include "smtp/session.h"
 
-#define VQ_MAX 8		/* signatures checked per message (and key lookups) */
+#define VQ_MAX 8		/* signatures checked per message */
+#define Q_MAX 48		/* DNS answers kept per transaction (DKIM keys, SPF, DMARC) */
 
 struct vq {
 	struct session_dkim *owner;
 	char *name;
+	enum dns_type type;
 	uint64_t id;
 	int done;
-	enum dkim_lookup st;
-	char *txt;
+	struct dns_result r;	/* a copy of the answer */
 };
+
+enum dm_stage { DM_SPF, DM_FROM, DM_ORG, DM_DONE };
 
 struct session_dkim {
 	struct session *s;
-	struct vq *q[VQ_MAX];
+	struct vq *q[Q_MAX];
 	size_t nq;
 	int waiting;
 	struct dkim_sig_result res[VQ_MAX];
 	int nres;		/* -1: not verified yet */
+	int spf_done;		/* own SPF check finished (or not needed) */
+	struct spf_result spf;	/* own SPF check, when no restriction ran one */
+	int dm_done;
+	char from[256], org[256];
+	struct dmarc_outcome dm;
+	enum dmarc_policy dm_p;	/* the record's p= (for the header comment) */
+	int dm_found;		/* a DMARC record was found */
 };
 
-static int verify_on;
+static int verify_on, enforce;
 static char *authserv;
 
 void dkimverify_setup(const struct config *cfg)
 {
 	verify_on = config_get_bool(cfg, "dkim_verify");
+	enforce = config_get_bool(cfg, "dmarc_policy_enforce");
 	free(authserv);
 	authserv = xstrdup(config_get(cfg, "authserv_id"));
 }
@@ -82,10 +108,13 @@ static void on_answer(const struct dns_result *r, void *arg)
 	struct session_dkim *sd = q->owner;
 	q->id = 0;
 	q->done = 1;
-	q->st = r->status == DNS_OK && r->n > 0 ? DKIM_LK_FOUND :
-	    r->status == DNS_NOTFOUND ? DKIM_LK_NONE : DKIM_LK_TEMP;
-	if (q->st == DKIM_LK_FOUND)
-		q->txt = xstrdup(r->items[0]);
+	q->r.status = r->status;
+	q->r.nxdomain = r->nxdomain;
+	q->r.ttl = r->ttl;
+	q->r.n = r->status == DNS_OK ? r->n : 0;
+	q->r.items = q->r.n ? xcalloc(q->r.n, sizeof(char *)) : NULL;
+	for (size_t i = 0; i < q->r.n; i++)
+		q->r.items[i] = xstrdup(r->items[i]);
 	if (!sd->waiting)
 		return;
 	for (size_t i = 0; i < sd->nq; i++)
@@ -95,28 +124,46 @@ static void on_answer(const struct dns_result *r, void *arg)
 	loop_at_idle(resume_idle, sd->s);
 }
 
-/* The verifier's key lookup: answered, or started now. */
-static enum dkim_lookup lookup(void *arg, const char *name, char *txt, size_t txtlen)
+/* The answer to name/type kept for this transaction, or NULL when the
+ * lookup has been started now (or is under way). */
+static const struct dns_result *answer(struct session_dkim *sd, const char *name,
+    enum dns_type type)
 {
-	struct session_dkim *sd = arg;
 	struct vq *q = NULL;
 	for (size_t i = 0; i < sd->nq && q == NULL; i++)
-		if (strcasecmp(sd->q[i]->name, name) == 0)
+		if (sd->q[i]->type == type && strcasecmp(sd->q[i]->name, name) == 0)
 			q = sd->q[i];
 	if (q == NULL) {
-		if (sd->nq == VQ_MAX)
-			return DKIM_LK_TEMP;
+		static struct dns_result temp = { DNS_TEMPFAIL, 0, 0, NULL, 0 };
+		if (sd->nq == Q_MAX)
+			return &temp;
 		q = xcalloc(1, sizeof(*q));
 		q->owner = sd;
 		q->name = xstrdup(name);
+		q->type = type;
 		sd->q[sd->nq++] = q;
-		q->id = dns_lookup(name, DNS_TXT, on_answer, q);	/* may answer at once */
+		q->id = dns_lookup(name, type, on_answer, q);	/* may answer at once */
 	}
-	if (!q->done)
+	return q->done ? &q->r : NULL;
+}
+
+/* The verifier's key lookup: answered, or started now. */
+static enum dkim_lookup lookup(void *arg, const char *name, char *txt, size_t txtlen)
+{
+	const struct dns_result *r = answer(arg, name, DNS_TXT);
+	if (r == NULL)
 		return DKIM_LK_PENDING;
-	if (q->st == DKIM_LK_FOUND)
-		snprintf(txt, txtlen, "%s", q->txt);
-	return q->st;
+	if (r->status == DNS_OK && r->n > 0) {
+		snprintf(txt, txtlen, "%s", r->items[0]);
+		return DKIM_LK_FOUND;
+	}
+	return r->status == DNS_NOTFOUND ? DKIM_LK_NONE : DKIM_LK_TEMP;
+}
+
+/* SPF's resolver when we run the check ourselves. */
+static const struct dns_result *spf_dns(void *arg, const char *name, enum dns_type type)
+{
+	return answer(arg, name, type);
 }
 
 /* Whether the field at p (an Authentication-Results) claims id. */
@@ -154,22 +201,38 @@ static int strip_ours(const char *m, size_t len, struct buf *out)
 	return removed;
 }
 
-/* spf= from the SPF check of the transaction. Hook for wip-spf (merged
- * into main after this branch began): there it is
- *   const struct spf_result *r = policy_spf_result(s->pctx);
- *   if (r) buf_printf(h, ";\n\tspf=%s smtp.%s=%s", spf_result_name(r->result),
- *       r->identity, r->sender);
- */
-/* spf= from this transaction's SPF result (reject_spf_fail /
- * defer_spf_temperror ran), RFC 8601's smtp.mailfrom / smtp.helo. */
-static void ar_spf(const struct session *s, struct buf *h)
+/* This transaction's SPF result: the restrictions' (policy_spf_result)
+ * or our own check's; NULL when there is none. */
+static const struct spf_result *spf_of(const struct session *s, const struct session_dkim *sd)
 {
 	const struct spf_result *r = s->pctx ? policy_spf_result(s->pctx) : NULL;
+	if (r == NULL && sd->spf_done && sd->spf.identity)
+		r = &sd->spf;
+	return r;
+}
+
+/* spf= of this transaction (RFC 8601's smtp.mailfrom / smtp.helo). */
+static void ar_spf(const struct session *s, const struct session_dkim *sd, struct buf *h)
+{
+	const struct spf_result *r = spf_of(s, sd);
 	if (r == NULL)
 		return;
 	int helo = r->identity && strcmp(r->identity, "helo") == 0;
 	buf_printf(h, ";\n\tspf=%s smtp.%s=%s", spf_result_name(r->result),
 	    helo ? "helo" : "mailfrom", r->sender);
+}
+
+/* dmarc= as OpenDMARC writes it: "dmarc=fail (p=reject dis=reject)
+ * header.from=example.com". */
+static void ar_dmarc(const struct session_dkim *sd, struct buf *h)
+{
+	if (sd->from[0] == '\0')
+		return;
+	buf_printf(h, ";\n\tdmarc=%s", dmarc_result_name(sd->dm.result));
+	if (sd->dm_found)
+		buf_printf(h, " (p=%s dis=%s)", dmarc_policy_name(sd->dm_p),
+		    dmarc_policy_name(sd->dm.disposition));
+	buf_printf(h, " header.from=%s", sd->from);
 }
 
 static void ar_header(struct session *s, struct session_dkim *sd, struct buf *h)
@@ -189,8 +252,91 @@ static void ar_header(struct session *s, struct session_dkim *sd, struct buf *h)
 		if (r->b8[0])
 			buf_printf(h, " header.b=\"%s\"", r->b8);
 	}
-	ar_spf(s, h);
+	ar_spf(s, sd, h);
+	ar_dmarc(sd, h);
 	buf_puts(h, "\n");
+}
+
+/* Our own SPF check when no restriction ran one: 1 done, 0 pending. */
+static int spf_step(struct session *s, struct session_dkim *sd)
+{
+	if (sd->spf_done)
+		return 1;
+	if ((s->pctx && policy_spf_result(s->pctx)) || s->sender == NULL) {
+		sd->spf_done = 1;
+		return 1;
+	}
+	struct spf_request rq = { s->addr, s->sender, s->helo, NULL, 0 };
+	if (!spf_check(&rq, spf_dns, sd, &sd->spf))
+		return 0;
+	sd->spf_done = 1;
+	return 1;
+}
+
+/* The DMARC record of name: 1 found (rec), 0 none, -1 temperror,
+ * 2 pending. */
+static int record_of(struct session_dkim *sd, const char *domain, struct dmarc_record *rec)
+{
+	char name[300];
+	snprintf(name, sizeof(name), "_dmarc.%s", domain);
+	const struct dns_result *r = answer(sd, name, DNS_TXT);
+	if (r == NULL)
+		return 2;
+	if (r->status == DNS_TEMPFAIL)
+		return -1;
+	return r->status == DNS_OK && dmarc_pick(r->items, r->n, rec) ? 1 : 0;
+}
+
+/* DMARC of the message m (its headers): 1 done (sd->dm), 0 pending. */
+static int dmarc_step(struct session *s, struct session_dkim *sd, const char *m, size_t len)
+{
+	if (sd->dm_done)
+		return 1;
+	if (dmarc_from_domain(m, len, sd->from, sizeof(sd->from)) < 0) {
+		sd->from[0] = '\0';	/* no single From domain: no DMARC */
+		sd->dm_done = 1;
+		return 1;
+	}
+	struct dmarc_record rec;
+	int at_org = 0;
+	int k = record_of(sd, sd->from, &rec);
+	if (k == 0 && dmarc_org_domain(sd->from, sd->org, sizeof(sd->org)) == 0 &&
+	    strcmp(sd->org, sd->from) != 0) {
+		k = record_of(sd, sd->org, &rec);
+		at_org = 1;
+	}
+	if (k == 2)
+		return 0;
+	sd->dm_done = 1;
+	memset(&sd->dm, 0, sizeof(sd->dm));
+	if (k <= 0) {
+		sd->dm.result = k < 0 ? DMARC_TEMPERROR : DMARC_NONE;
+		return 1;
+	}
+	const char *pass[VQ_MAX];
+	size_t np = 0;
+	for (int i = 0; i < sd->nres; i++)
+		if (sd->res[i].result == DKIM_PASS && sd->res[i].domain[0])
+			pass[np++] = sd->res[i].domain;
+	const struct spf_result *sr = spf_of(s, sd);
+	struct dmarc_input in = { sd->from, pass, np,
+	    sr && sr->result == SPF_PASS ? sr->domain : NULL };
+	sd->dm_found = 1;
+	sd->dm_p = at_org ? rec.sp : rec.p;
+	dmarc_evaluate(&in, &rec, at_org, (int)(random() % 100), &sd->dm);
+	return 1;
+}
+
+/* "warning: DMARC fail from host[addr]: ..." and its event (jail mode dmarc). */
+static void fail_event(struct session *s, const struct session_dkim *sd)
+{
+	char line[1024];
+	snprintf(line, sizeof(line), "warning: DMARC fail from %s: header.from=%s; "
+	    "envelope-from=<%.300s>; p=%s; dis=%s", session_client(s), sd->from,
+	    s->sender ? s->sender : "", dmarc_policy_name(sd->dm_p),
+	    dmarc_policy_name(sd->dm.disposition));
+	log_info("%s", line);
+	event_send(s, WEV_DMARC_FAIL, s->sasl_username, line);
 }
 
 int dkimverify_message(struct session *s)
@@ -203,7 +349,7 @@ int dkimverify_message(struct session *s)
 		sd->s = s;
 		sd->nres = -1;
 	}
-	if (sd->nres >= 0)
+	if (sd->dm_done)
 		return 0;	/* done (a later restart) */
 	struct buf body;
 	buf_init(&body, (size_t)-1 / 2);
@@ -212,23 +358,32 @@ int dkimverify_message(struct session *s)
 		log_warn("%s: dkim: queue file read error: %m", s->w->id);
 		return -1;
 	}
-	int n = dkim_verify(body.data ? body.data : "", body.len, clock_wall(), lookup, sd,
-	    sd->res, VQ_MAX);
-	if (n < 0) {
+	const char *m = body.data ? body.data : "";
+	if (sd->nres < 0) {
+		int n = dkim_verify(m, body.len, clock_wall(), lookup, sd, sd->res, VQ_MAX);
+		if (n >= 0)
+			sd->nres = n;
+	}
+	int ready = sd->nres >= 0;
+	ready &= spf_step(s, sd);	/* all three stages start their lookups at once */
+	if (ready)
+		ready = dmarc_step(s, sd, m, body.len);
+	if (!ready) {
 		buf_free(&body);
 		sd->waiting = 1;
 		s->state = SMTP_ST_WAIT;
 		return 1;
 	}
-	sd->nres = n;
+	int n = sd->nres;
 	struct buf h, rest;
 	buf_init(&h, 1 << 16);
 	buf_init(&rest, (size_t)-1 / 2);
-	if (n > 0)	/* unsigned mail gets none, as OpenDKIM's default */
+	int write_ar = n > 0 || sd->dm_found;	/* unsigned mail without DMARC gets none */
+	if (write_ar)
 		ar_header(s, sd, &h);
-	int removed = strip_ours(body.data ? body.data : "", body.len, &rest);
+	int removed = strip_ours(m, body.len, &rest);
 	int rc = 0;
-	if (n > 0 || removed > 0)
+	if (write_ar || removed > 0)
 		rc = spool_body_replace(s->w, h.data ? h.data : "", h.len,
 		    rest.data ? rest.data : "", rest.len);
 	if (rc < 0)
@@ -237,6 +392,12 @@ int dkimverify_message(struct session *s)
 		log_info("%s: dkim=%s d=%s s=%s%s%s", s->w->id, dkim_result_name(sd->res[i].result),
 		    sd->res[i].domain, sd->res[i].selector, sd->res[i].why[0] ? " reason=" : "",
 		    sd->res[i].why);
+	if (sd->dm_found || sd->dm.result == DMARC_TEMPERROR)
+		log_info("%s: dmarc=%s header.from=%s p=%s dis=%s", s->w->id,
+		    dmarc_result_name(sd->dm.result), sd->from, dmarc_policy_name(sd->dm_p),
+		    dmarc_policy_name(sd->dm.disposition));
+	if (sd->dm.result == DMARC_FAIL)
+		fail_event(s, sd);
 	if (removed)
 		log_info("%s: removed %d Authentication-Results header%s claiming %s", s->w->id,
 		    removed, removed == 1 ? "" : "s", authserv);
@@ -244,6 +405,48 @@ int dkimverify_message(struct session *s)
 	buf_free(&rest);
 	buf_free(&body);
 	return rc < 0 ? -1 : 0;
+}
+
+/* The DMARC disposition to act on (dmarc_policy_enforce), or NONE. */
+static enum dmarc_policy acting(const struct session *s)
+{
+	const struct session_dkim *sd = s->dkim;
+	if (!enforce || sd == NULL || !sd->dm_done || sd->dm.result != DMARC_FAIL)
+		return DMARC_P_NONE;
+	return sd->dm.disposition;
+}
+
+int dkimverify_dmarc_reject(struct session *s)
+{
+	if (acting(s) != DMARC_P_REJECT)
+		return 0;
+	const char *from = s->dkim->from;
+	log_info("%s: reject: END-OF-MESSAGE from %s: 550 5.7.1 Rejected by DMARC policy for %s; "
+	    "from=<%s> to=<%s> proto=%s helo=<%s>", s->w->id, session_client(s), from,
+	    s->sender, s->rcpt[0], s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
+	spool_abort(s->w);
+	free(s->w);
+	s->w = NULL;
+	session_reply(s, "550 5.7.1 Rejected by DMARC policy for %s", from);
+	metrics_inc(M_REJECTS, "dmarc");
+	session_reset_transaction(s);
+	s->state = SMTP_ST_CMD;
+	s->cmd_ok[CMD_DATA]--;
+	return 1;
+}
+
+void dkimverify_after_finish(struct session *s)
+{
+	if (acting(s) != DMARC_P_QUARANTINE)
+		return;
+	char to[SPOOL_ID_MAX + 8];
+	snprintf(to, sizeof(to), "hold/%s", s->w->id);
+	if (renameat(s->eng->incoming_fd, s->w->id, s->eng->spool_dirfd, to) < 0) {
+		if (errno != ENOENT)	/* ENOENT: held already (a milter, header_checks) */
+			log_warn("%s: cannot move into the hold queue: %m", s->w->id);
+		return;
+	}
+	log_info("%s: hold: DMARC policy quarantine for %s", s->w->id, s->dkim->from);
 }
 
 const struct dkim_sig_result *dkimverify_results(const struct session *s, size_t *n)
@@ -262,7 +465,9 @@ void dkimverify_free(struct session *s)
 		if (!sd->q[i]->done && sd->q[i]->id)
 			dns_cancel(sd->q[i]->id);
 		free(sd->q[i]->name);
-		free(sd->q[i]->txt);
+		for (size_t j = 0; j < sd->q[i]->r.n; j++)
+			free(sd->q[i]->r.items[j]);
+		free(sd->q[i]->r.items);
 		free(sd->q[i]);
 	}
 	free(sd);

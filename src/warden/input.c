@@ -25,7 +25,7 @@ const char *const input_filter_dirs[] = { "/etc/mailwarden/filter.d", "/etc/fail
 void input_on_event(int fd, int events, void *arg)
 {
 	static const char *const kinds[] = { "", "auth", "auth-ok", "relay", "reject",
-		"pregreet", "protocol", "rate", "spf" };
+		"pregreet", "protocol", "rate", "spf", "dmarc" };
 	struct warden *wd = arg;
 	for (int i = 0; i < 256; i++) {
 		struct msg m;
@@ -35,7 +35,7 @@ void input_on_event(int fd, int events, void *arg)
 		const char *addr = msg_get_str(&m), *user = msg_get_str(&m);
 		const char *text = msg_get_str(&m);
 		if (m.type != MSG_WARDEN_EVENT || msg_end(&m) < 0 || kind < WEV_AUTH_FAIL ||
-		    kind > WEV_SPF_FAIL) {
+		    kind > WEV_DMARC_FAIL) {
 			log_warn("warden: malformed event datagram ignored");
 			msg_free(&m);
 			continue;
@@ -116,6 +116,7 @@ enum {
 	IN_AUTH = 1u << WEV_AUTH_FAIL, IN_RELAY = 1u << WEV_RELAY_DENIED,
 	IN_REJECT = 1u << WEV_REJECT, IN_PREGREET = 1u << WEV_PREGREET,
 	IN_PROTOCOL = 1u << WEV_PROTOCOL, IN_RATE = 1u << WEV_RATE, IN_SPF = 1u << WEV_SPF_FAIL,
+	IN_DMARC = 1u << WEV_DMARC_FAIL,
 	IN_ALL = IN_AUTH | IN_RELAY | IN_REJECT | IN_PREGREET | IN_PROTOCOL,
 };
 
@@ -138,6 +139,7 @@ static const struct {
 	{ "aggressive", IN_ALL },
 	{ "rate",       IN_RATE },
 	{ "spf",        IN_SPF },	/* optional: in no other mode */
+	{ "dmarc",      IN_DMARC },	/* optional: in no other mode */
 };
 
 unsigned input_jail_events(const struct config *cfg, const struct jail *j)

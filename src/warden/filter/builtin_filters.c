@@ -71,7 +71,8 @@ static const char postfix_conf[] =
  * Modes for the engine's events: auth, relay, reject, pregreet,
  * protocol, rate (smtpd_client_*_limit hits); aggressive = all of them.
  * spf (SPF fail results of reject_spf_fail / defer_spf_temperror) is
- * optional: in no other mode, as an SPF fail is often a forwarder's.
+ * optional: in no other mode, as an SPF fail is often a forwarder's;
+ * so is dmarc (DMARC fail results at the end of DATA).
  */
 static const char mailwarden_conf[] =
 "[INCLUDES]\n"
@@ -88,6 +89,7 @@ static const char mailwarden_conf[] =
 "re-rate = <__mw_prefix>warning: (?:Connection concurrency|(?:Connection|Message delivery request|Recipient address|New TLS session) rate) limit exceeded: \\d+ from <__mw_client> for service\n"
 "          <__mw_prefix>warning: Refusing (?:STARTTLS|TLS service) request from <__mw_client> for service\n"
 "re-spf = <__mw_prefix>warning: SPF fail from <__mw_client>: \n"
+"re-dmarc = <__mw_prefix>warning: DMARC fail from <__mw_client>: \n"
 "re-aggressive = <re-auth>\n"
 "                <re-reject>\n"
 "                <re-pregreet>\n"
