@@ -22,6 +22,7 @@ PKGS=(
 	dnsmasq-base postgrey fail2ban nftables iptables
 	dovecot-core dovecot-lmtpd
 	opendkim opendkim-tools python3-dkim
+	opendmarc publicsuffix spamass-milter spamd spamassassin
 	python3-spf
 	clang-14 libclang-rt-14-dev
 	debhelper devscripts lintian debootstrap logrotate
