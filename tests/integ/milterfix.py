@@ -353,6 +353,12 @@ def _stop_proc(proc):
             proc.wait()
 
 
+def _rmdir(d):
+    import shutil
+    if not os.environ.get("MW_KEEP"):
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class Dns53Forwarder:
     """A UDP DNS forwarder on port 53 of a spare loopback address
     (127.0.53.N), passing queries to the test's dnsmasq (dnsfix.DnsServer,
@@ -464,6 +470,7 @@ class OpenDmarc:
     def stop(self):
         _stop_proc(self.proc)
         self.fwd.close()
+        _rmdir(self.dir)
 
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -517,3 +524,4 @@ class SpamAssassin:
     def stop(self):
         _stop_proc(self.milter)
         _stop_proc(self.spamd)
+        _rmdir(self.dir)
