@@ -133,6 +133,8 @@ def dmarc(make_server, tmp_path):
         od.stop()
         verifier.stop()
         dns.stop()
+        if not os.environ.get("MW_KEEP"):
+            shutil.rmtree(verifier.dir, ignore_errors=True)
 
 
 def test_opendmarc_pass_adds_authentication_results(dmarc):
