@@ -22,6 +22,7 @@ PKGS=(
 	dnsmasq-base postgrey fail2ban nftables iptables
 	dovecot-core dovecot-lmtpd
 	opendkim opendkim-tools python3-dkim python3-authres publicsuffix
+	opendmarc spamass-milter spamd spamassassin
 	python3-spf
 	redis-server redis-tools
 	clang-14 libclang-rt-14-dev

@@ -46,6 +46,7 @@ struct milter_sess *milter_sess_new(const struct milter_list *l, const struct mi
 		buf_init(&ms->c[i].in, MILTER_PKT_MAX + 8);
 	}
 	buf_init(&ms->res.body, MILTER_PKT_MAX * 64);
+	buf_init(&ms->view, SIZE_MAX / 2);
 	return ms;
 }
 
@@ -70,6 +71,7 @@ void milter_sess_free(struct milter_sess *ms)
 	free(ms->a2);
 	milter_result_clear(&ms->res);
 	buf_free(&ms->res.body);
+	buf_free(&ms->view);
 	free(ms);
 }
 
@@ -203,6 +205,27 @@ static int msg_step(struct milter_sess *ms, struct mconn *c)
 	}
 }
 
+/* Before a milter gets the message: show it the changes of the earlier
+ * milters (as Postfix does: OpenDMARC reads OpenDKIM's header). */
+static void msg_view(struct milter_sess *ms)
+{
+	struct milter_result *r = &ms->res;
+	if (r->nedits == ms->view_edits && !r->body_replaced)
+		return;
+	if (r->nedits == 0 && !r->body_replaced) {
+		ms->msg = ms->orig;
+		ms->msglen = ms->origlen;
+	} else {
+		buf_reset(&ms->view);
+		if (milter_edit_message(r, ms->orig, ms->origlen, &ms->view) < 0)
+			return;		/* too big: the later milters see it as received */
+		ms->msg = ms->view.data;
+		ms->msglen = ms->view.len;
+	}
+	ms->view_edits = r->nedits;
+	milter_split(ms->msg, ms->msglen, &ms->hdr_end, &ms->body_start);
+}
+
 /* Queue the event's packets for c. 1: a reply is due; 0: nothing to wait for. */
 static int ev_send(struct milter_sess *ms, struct mconn *c)
 {
@@ -221,6 +244,8 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 	size_t start;
 	if (ms->ev == EV_MSG) {
 		int r;
+		if (ms->cstep == CS_HDR && ms->coff == 0)
+			msg_view(ms);
 		while ((r = msg_step(ms, c)) == 0)
 			;
 		return r > 0;
@@ -416,8 +441,9 @@ int milter_data(struct milter_sess *ms)
 int milter_message(struct milter_sess *ms, const char *msg, size_t len)
 {
 	milter_split(msg, len, &ms->hdr_end, &ms->body_start);
-	ms->msg = msg;
-	ms->msglen = len;
+	ms->msg = ms->orig = msg;
+	ms->msglen = ms->origlen = len;
+	ms->view_edits = 0;
 	int r = ev_start(ms, EV_MSG);
 	return r;
 }

@@ -160,8 +160,12 @@ struct milter_sess {
 	int async;			/* the caller got MILTER_PENDING */
 	char *a1, *a2;
 	unsigned port;
-	const char *msg;		/* EV_MSG: the message, the caller's */
+	const char *msg;		/* EV_MSG: the message as the milter sees it */
 	size_t msglen, hdr_end, body_start;
+	const char *orig;		/* EV_MSG: the message, the caller's */
+	size_t origlen;
+	struct buf view;		/* orig with the earlier milters' changes */
+	size_t view_edits;		/* res.nedits that view holds */
 	int in_run;			/* ev_run is on the stack */
 	enum cstep cstep;
 	size_t coff;			/* next header or body byte */

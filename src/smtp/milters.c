@@ -41,7 +41,9 @@ struct session_milter {
 	int connected;			/* the connect event was answered */
 	int wait, ready;		/* stage asked / stage whose answer is in */
 	char *reject;			/* a connect-time reject, for every command */
-	const char *rcpt;		/* the RCPT being asked, for {rcpt_addr} */
+	/* The MAIL and RCPT addresses being asked, own copies: a later milter
+	 * is asked after the command returned (parked) and freed its own. */
+	char *mail, *rcpt;
 	int copying;
 	struct buf copy;		/* the message as written into the queue file */
 	int hold;			/* quarantined: into hold/ after the end record */
@@ -168,9 +170,9 @@ static const char *macro(void *arg, const char *name)
 	if (strcmp(name, "{auth_authen}") == 0)
 		return s->sasl_username;
 	if (strcmp(name, "{mail_addr}") == 0)
-		return s->sender;
+		return s->sender ? s->sender : sm->mail;
 	if (strcmp(name, "{mail_host}") == 0)
-		return domain_of(s->sender);
+		return domain_of(s->sender ? s->sender : sm->mail);
 	if (strcmp(name, "{mail_mailer}") == 0 || strcmp(name, "{rcpt_mailer}") == 0)
 		return "smtp";
 	if (strcmp(name, "{rcpt_addr}") == 0)
@@ -278,8 +280,16 @@ static int ask(struct session *s, int st, const char *arg)
 		switch (st) {
 		case MS_CONNECT: v = milter_connect(sm->m, s->name, s->addr, s->port); break;
 		case MS_HELO: v = milter_helo(sm->m, arg); break;
-		case MS_MAIL: v = milter_mail(sm->m, arg); break;
-		case MS_RCPT: sm->rcpt = arg; v = milter_rcpt(sm->m, arg); break;
+		case MS_MAIL:
+			free(sm->mail);
+			sm->mail = xstrdup(arg);
+			v = milter_mail(sm->m, arg);
+			break;
+		case MS_RCPT:
+			free(sm->rcpt);
+			sm->rcpt = xstrdup(arg);
+			v = milter_rcpt(sm->m, arg);
+			break;
 		default: v = milter_data(sm->m); break;
 		}
 		if (v == MILTER_PENDING) {
@@ -547,6 +557,8 @@ void milters_free(struct session *s)
 	milter_list_free(sm->own);
 	buf_free(&sm->copy);
 	free(sm->reject);
+	free(sm->mail);
+	free(sm->rcpt);
 	free(sm);
 	s->milt = NULL;
 }

@@ -328,3 +328,200 @@ class OpenDkim:
             except Exception:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def _wait_port(proc, port, what, logtext, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited {proc.returncode}: {logtext()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on port {port}: {logtext()}")
+
+
+def _stop_proc(proc):
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except Exception:
+            proc.kill()
+            proc.wait()
+
+
+def _rmdir(d):
+    import shutil
+    if not os.environ.get("MW_KEEP"):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class Dns53Forwarder:
+    """A UDP DNS forwarder on port 53 of a spare loopback address
+    (127.0.53.N), passing queries to the test's dnsmasq (dnsfix.DnsServer,
+    whose port is not 53): for programs that only read /etc/resolv.conf,
+    such as OpenDMARC (no name-server setting). .resolv_conf is a file
+    with "nameserver 127.0.53.N" for a bind mount; .close() ends it."""
+
+    def __init__(self, upstream_port, tmpdir):
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.sock = None
+        for n in range(1, 250):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.bind((f"127.0.53.{n}", 53))
+            except OSError:
+                s.close()
+                continue
+            self.sock, self.addr = s, f"127.0.53.{n}"
+            break
+        if self.sock is None:
+            raise RuntimeError("no free 127.0.53.N:53")
+        self.resolv_conf = os.path.join(tmpdir, "resolv.conf")
+        with open(self.resolv_conf, "w") as f:
+            f.write(f"nameserver {self.addr}\noptions timeout:2 attempts:1\n")
+        self.stopping = False
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                q, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(q, peer), daemon=True).start()
+
+    def _one(self, q, peer):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.settimeout(3)
+            try:
+                u.sendto(q, self.upstream)
+                a, _ = u.recvfrom(4096)
+                self.sock.sendto(a, peer)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+
+
+class OpenDmarc:
+    """Debian's OpenDMARC as an inbound milter on "inet:PORT@127.0.0.1":
+    RejectFailures, Debian's public suffix list, SPF checked by itself,
+    DKIM results read from the Authentication-Results header of
+    authserv-id trusted (OpenDKIM's). It reads DNS from /etc/resolv.conf
+    only, so it runs in its own mount namespace (unshare -m) where
+    resolv.conf is bind-mounted to a Dns53Forwarder in front of the test's
+    dnsmasq (dns_port). 127.0.0.1 is not ignored (the default
+    IgnoreHosts): the test clients connect from there."""
+
+    EXE = "/usr/sbin/opendmarc"
+    PSL = "/usr/share/publicsuffix/public_suffix_list.dat"
+
+    def __init__(self, port, dns_port, authserv_id="mx.test.example",
+                 trusted="mx.test.example"):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="mw-opendmarc-")
+        os.chmod(self.dir, 0o755)
+        self.port = port
+        self.fwd = Dns53Forwarder(dns_port, self.dir)
+        self.conf = os.path.join(self.dir, "opendmarc.conf")
+        self.log = os.path.join(self.dir, "log")
+        ignore = os.path.join(self.dir, "ignore")
+        with open(ignore, "w") as f:
+            f.write("192.0.2.99\n")
+        with open(self.conf, "w") as f:
+            f.write("\n".join([
+                "Syslog false", "Background false", f"Socket inet:{port}@127.0.0.1",
+                f"AuthservID {authserv_id}", f"TrustedAuthservIDs {trusted}",
+                "RejectFailures true", f"PublicSuffixList {self.PSL}",
+                "SPFSelfValidate true", f"IgnoreHosts {ignore}",
+                "FailureReports false", "DNSTimeout 3",
+                f"PidFile {self.dir}/pid", ""]))
+        self.proc = None
+
+    def start(self, timeout=10.0):
+        import subprocess
+        logf = open(self.log, "ab")
+        script = (f"mount --bind {self.fwd.resolv_conf} /etc/resolv.conf && "
+                  f"exec {self.EXE} -f -v -c {self.conf}")
+        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private",
+                                      "sh", "-c", script],
+                                     stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                     start_new_session=True)
+        try:
+            _wait_port(self.proc, self.port, "opendmarc", self.logtext, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def logtext(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        _stop_proc(self.proc)
+        self.fwd.close()
+        _rmdir(self.dir)
+
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
+class SpamAssassin:
+    """Debian's spamd (local tests only: no network rules) on a loopback
+    port and spamass-milter in front of it on "inet:PORT@127.0.0.1",
+    rejecting at score >= reject (GTUBE scores 1000) with its reply.
+    .stop() ends both."""
+
+    SPAMD = "/usr/sbin/spamd"
+    MILTER = "/usr/sbin/spamass-milter"
+
+    def __init__(self, spamd_port, milter_port, reject=5):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="mw-spamass-")
+        os.chmod(self.dir, 0o755)
+        self.spamd_port, self.milter_port, self.reject = spamd_port, milter_port, reject
+        self.log = os.path.join(self.dir, "log")
+        self.spamd = self.milter = None
+
+    def start(self, timeout=60.0):
+        import subprocess
+        logf = open(self.log, "ab")
+        self.spamd = subprocess.Popen(
+            [self.SPAMD, "--local", f"--listen=127.0.0.1:{self.spamd_port}",
+             "--username=nobody", "--nouser-config", "--max-children=2",
+             f"--pidfile={self.dir}/spamd.pid", "--syslog=stderr"],
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
+        try:
+            _wait_port(self.spamd, self.spamd_port, "spamd", self.logtext, timeout)
+            self.milter = subprocess.Popen(
+                [self.MILTER, "-p", f"inet:{self.milter_port}@127.0.0.1",
+                 "-r", str(self.reject), "-P", f"{self.dir}/milter.pid",
+                 "--", "-d", "127.0.0.1", "-p", str(self.spamd_port)],
+                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
+            _wait_port(self.milter, self.milter_port, "spamass-milter", self.logtext, 10)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def logtext(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        _stop_proc(self.milter)
+        _stop_proc(self.spamd)
+        _rmdir(self.dir)
