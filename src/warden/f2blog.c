@@ -1,8 +1,10 @@
 /*
  * f2blog — fail2ban-format log lines for the warden (see f2blog.h).
- * Lines to a file are gathered and written together once per loop turn
- * (one write(2) for a turn's Found lines), at exit, and when the buffer
- * fills; the time stamp is formatted once per second.
+ * INFO lines to a file (the many Found lines) are gathered and written
+ * together once per loop turn (one write(2) for a turn's Found lines), at
+ * exit, and when the buffer fills; a NOTICE, WARNING or ERROR line (Ban,
+ * Unban, a jail down) goes out at once with what was gathered before it.
+ * The time stamp is formatted once per second.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -123,6 +125,7 @@ void f2blog_ban(const char *jail, const char *verb, const struct net *net)
 		f2blog_log("INFO", "fail2ban.actions", "[%s] the ban of %s covers %s", jail, host,
 		    key);
 	}
+	f2blog_flush();	/* a Ban line is on disk when the ban is in force */
 }
 
 int f2blog_is_file(void)
@@ -162,4 +165,6 @@ void f2blog_log(const char *level, const char *logger, const char *fmt, ...)
 		loop_at_idle(flush_idle, NULL);
 	memcpy(pend + npend, line, len);
 	npend += len;
+	if (strcmp(level, "INFO") != 0 && strcmp(level, "DEBUG") != 0)
+		f2blog_flush();	/* only the many Found/INFO lines wait for the loop turn */
 }

@@ -29,8 +29,9 @@ void f2blog_ban(const char *jail, const char *verb, const struct net *net);
 /* 1 if the target is a file of its own, 0 if lines go to the mail log. */
 int f2blog_is_file(void);
 /* One line "%(asctime)s %(name)-24s[%(process)d]: %(levelname)-7s
- * %(message)s" (asctime with ",mmm") to the target: at the end of the
- * loop turn for a file, at once for the mail log. */
+ * %(message)s" (asctime with ",mmm") to the target: INFO and DEBUG at the
+ * end of the loop turn for a file, other levels (and everything to the
+ * mail log) at once. */
 void f2blog_log(const char *level, const char *logger, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Write the lines f2blog_log() gathered (it also runs once per loop turn,
