@@ -60,7 +60,12 @@ def deb(tmp_path_factory):
             d = src / os.path.dirname(f.decode())
             d.mkdir(parents=True, exist_ok=True)
             shutil.copy2(os.path.join(ROOT.encode(), f), src / f.decode())
-    r = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b", "-j2"], cwd=src,
+    # the package build must not inherit the calling make's variables: make
+    # test's sanitizer pass passes FLAVOUR=build-san SAN=1 on its command line,
+    # and those travel in MAKEFLAGS to every make below, debian/rules' too
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "FLAVOUR", "SAN")}
+    r = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b", "-j2"], cwd=src, env=env,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     debs = glob.glob(str(top / "mailwarden_*.deb"))
