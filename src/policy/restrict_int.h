@@ -94,8 +94,10 @@ struct rstate {
 	char dip_reply[R_REPLY_MAX], dir_reply[R_REPLY_MAX];
 };
 
-/* ---- replies (restrict.c) ---- */
+/* ---- replies (restrict_reply.c; r_table_result in restrict.c) ---- */
 
+/* Length of the status code "D.D{1,3}.D{1,3}" that s starts with, or 0. */
+size_t r_dsn_len(const char *s);
 /* Postfix's smtpd_check_reject: "CODE DSN text", DSN class from the code,
  * warn_if_reject and defer_if_reject applied. REJECT/DEFER, or DUNNO when
  * only warned. */
