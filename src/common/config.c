@@ -301,9 +301,7 @@ struct pending {
 	int skip;		/* in a bad [section] header's body (report mode) */
 };
 
-static int perr(const struct config *cfg, int line, char *err, size_t errlen,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int perr(const struct config *cfg, int line, char *err, size_t errlen,
+int config_err(const struct config *cfg, int line, char *err, size_t errlen,
     const char *fmt, ...)
 {
 	char msg[400];
@@ -334,17 +332,17 @@ static int store_global(struct config *cfg, struct pending *pd, char *err, size_
 	int i;
 
 	if (cfg->cur && strcmp(cfg->cur, cfg->path) != 0)
-		return perr(cfg, pd->line, err, errlen, "%s: an included file holds only "
+		return config_err(cfg, pd->line, err, errlen, "%s: an included file holds only "
 		    "[sections] (jails); main.cf keys belong in %s", key, cfg->path);
 	if (slash == NULL) {
 		if ((i = config_param_index(key)) < 0)
-			return perr(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
+			return config_err(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
 		s = &cfg->set[i];
 	} else {
 		char role[32];
 		size_t rlen = (size_t)(slash - key);
 		if (rlen >= sizeof(role) || strncmp(slash, "/inet/", 6) != 0)
-			return perr(cfg, pd->line, err, errlen, "%s: bad per-listener "
+			return config_err(cfg, pd->line, err, errlen, "%s: bad per-listener "
 			    "override (use smtpd/inet/NAME, submission/inet/NAME or "
 			    "smtps/inet/NAME)", key);
 		memcpy(role, key, rlen);
@@ -352,13 +350,13 @@ static int store_global(struct config *cfg, struct pending *pd, char *err, size_
 		char why[128];
 		int r = config_named_slot(cfg, role, why, sizeof(why));
 		if (r < 0)
-			return perr(cfg, pd->line, err, errlen, "%s: %s", key, why);
+			return config_err(cfg, pd->line, err, errlen, "%s: %s", key, why);
 		/* a named listener's address: NAME/inet/listen (kept as its
 		 * smtpd_listen override) */
 		if (r >= CONFIG_NBUILTIN && strcmp(slash + 6, "listen") == 0)
 			i = config_must_index("smtpd_listen");
 		else if ((i = config_param_index(slash + 6)) < 0)
-			return perr(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
+			return config_err(cfg, pd->line, err, errlen, "%s: unknown parameter", key);
 		s = &cfg->rset[r][i];
 	}
 	free(s->raw);	/* the last definition wins, as in Postfix */
@@ -393,7 +391,7 @@ static int flush(struct config *cfg, struct pending *pd, char *err, size_t errle
 	    (config_param_index(pd->key) >= 0 || strstr(pd->key, "/inet/") != NULL)) {
 		/* main.cf's keys come before the first [section]: written after
 		 * one, a key would silently become a jail's (issue 12) */
-		rc = perr(cfg, pd->line, err, errlen, "%s: a main.cf parameter inside the [%s] "
+		rc = config_err(cfg, pd->line, err, errlen, "%s: a main.cf parameter inside the [%s] "
 		    "section: move it above the first section", pd->key,
 		    cfg->sections[cfg->nsections - 1].name);
 	} else if (pd->in_section)
@@ -412,11 +410,11 @@ static int start_section(struct config *cfg, char *line, int lineno, char *err, 
 	size_t len = strlen(s);
 
 	if (len < 3 || s[len - 1] != ']')
-		return perr(cfg, lineno, err, errlen, "bad section header '%s'", s);
+		return config_err(cfg, lineno, err, errlen, "bad section header '%s'", s);
 	s[len - 1] = '\0';
 	char *name = str_trim(s + 1);
 	if (*name == '\0' || strchr(name, '[') || strchr(name, ']'))
-		return perr(cfg, lineno, err, errlen, "bad section header '%s]'", s);
+		return config_err(cfg, lineno, err, errlen, "bad section header '%s]'", s);
 	cfg->sections = xrealloc(cfg->sections, (cfg->nsections + 1) * sizeof(*cfg->sections));
 	struct config_section *sec = &cfg->sections[cfg->nsections++];
 	memset(sec, 0, sizeof(*sec));
@@ -440,14 +438,14 @@ static int start_entry(struct config *cfg, struct pending *pd, char *line, int l
 		p += strspn(p, " \t");
 	}
 	if (*p != '=' && !(pd->in_section && *p == ':'))
-		return perr(cfg, lineno, err, errlen, "missing '=' after attribute name");
+		return config_err(cfg, lineno, err, errlen, "missing '=' after attribute name");
 	if (klen == 0)
-		return perr(cfg, lineno, err, errlen, "missing attribute name");
+		return config_err(cfg, lineno, err, errlen, "missing attribute name");
 	pd->key = xstrndup(line, klen);
 	pd->line = lineno;
 	buf_reset(&pd->val);
 	if (buf_puts(&pd->val, str_trim(p + 1)) < 0)
-		return perr(cfg, lineno, err, errlen, "%s: value too long", pd->key);
+		return config_err(cfg, lineno, err, errlen, "%s: value too long", pd->key);
 	return 0;
 }
 
@@ -464,13 +462,13 @@ int config_read_file(struct config *cfg, FILE *fp, char *err, size_t errlen)
 	while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
 		lineno++;
 		if (len > CONF_LINE_MAX) {
-			rc = config_keep_going(cfg, perr(cfg, lineno, err, errlen, "line too long"), err);
+			rc = config_keep_going(cfg, config_err(cfg, lineno, err, errlen, "line too long"), err);
 			continue;
 		}
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (memchr(line, '\0', (size_t)len) != NULL) {
-			rc = config_keep_going(cfg, perr(cfg, lineno, err, errlen, "NUL byte in line"), err);
+			rc = config_keep_going(cfg, config_err(cfg, lineno, err, errlen, "NUL byte in line"), err);
 			continue;
 		}
 		char *p = line + strspn(line, " \t");
@@ -478,11 +476,11 @@ int config_read_file(struct config *cfg, FILE *fp, char *err, size_t errlen)
 			continue;
 		if (p != line) {
 			if (pd.key == NULL) {
-				rc = perr(cfg, lineno, err, errlen,
+				rc = config_err(cfg, lineno, err, errlen,
 				    "logical line must not start with white space");
 			} else if (buf_puts(&pd.val, pd.in_section ? "\n" : " ") < 0
 			    || buf_puts(&pd.val, str_trim(p)) < 0) {
-				rc = perr(cfg, lineno, err, errlen, "%s: value too long", pd.key);
+				rc = config_err(cfg, lineno, err, errlen, "%s: value too long", pd.key);
 			}
 			rc = config_keep_going(cfg, rc, err);
 			continue;
@@ -499,7 +497,7 @@ int config_read_file(struct config *cfg, FILE *fp, char *err, size_t errlen)
 		rc = config_keep_going(cfg, rc, err);
 	}
 	if (rc == 0 && ferror(fp))
-		rc = config_keep_going(cfg, perr(cfg, lineno, err, errlen, "read error: %s",
+		rc = config_keep_going(cfg, config_err(cfg, lineno, err, errlen, "read error: %s",
 		    strerror(errno)), err);
 	if (rc == 0)
 		rc = config_keep_going(cfg, flush(cfg, &pd, err, errlen), err);

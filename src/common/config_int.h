@@ -50,6 +50,9 @@ int config_named_slot(struct config *cfg, const char *name, char *why, size_t wh
  * NAME/inet/listen. 0, or -1 and err (report mode: printed, goes on). */
 int config_check_named(struct config *cfg, char *err, size_t errlen);
 
+/* "FILE, line N: message" into err (FILE: the file being read); -1. */
+int config_err(const struct config *cfg, int line, char *err, size_t errlen,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Read one file's lines into cfg->set, cfg->rset and cfg->sections. */
 int config_read_file(struct config *cfg, FILE *fp, char *err, size_t errlen);
 /* [INCLUDES] and jail.d/ files, after the main file (config_include.c). */

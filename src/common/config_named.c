@@ -6,7 +6,6 @@
  * makes a slot at a NAME/inet/KEY line and checks them all after the load.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,22 +14,6 @@
 #include "common/util.h"
 
 const char *const config_role_names[CONFIG_NBUILTIN] = { "smtpd", "submission", "smtps" };
-
-/* "FILE, line N: message" into err; -1. */
-static int named_err(const struct config *cfg, int line, char *err, size_t errlen,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int named_err(const struct config *cfg, int line, char *err, size_t errlen,
-    const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "%s, line %d: %s", cfg->path, line, msg);
-	return -1;
-}
 
 int config_role_index(const struct config *cfg, const char *role)
 {
@@ -94,18 +77,18 @@ int config_check_named(struct config *cfg, char *err, size_t errlen)
 			if (cfg->rset[r][i].raw && (first == NULL || cfg->rset[r][i].line < first->line))
 				first = &cfg->rset[r][i];
 		if (!declared && first != NULL)
-			rc = config_keep_going(cfg, named_err(cfg, first->line, err, errlen, "%s: "
+			rc = config_keep_going(cfg, config_err(cfg, first->line, err, errlen, "%s: "
 			    "unknown listener '%s' (use smtpd, submission, smtps or a name "
 			    "declared in listeners)", first->key, cfg->rname[r]), err);
 	}
 	for (char **n = names; rc == 0 && *n; n++) {
 		int r = config_role_index(cfg, *n);
 		if (r >= 0 && r < CONFIG_NBUILTIN)
-			rc = config_keep_going(cfg, named_err(cfg, cfg->set[li].line, err, errlen,
+			rc = config_keep_going(cfg, config_err(cfg, cfg->set[li].line, err, errlen,
 			    "listeners: '%s' is a built-in listener (set %s_listen)", *n,
 			    r == 0 ? "smtpd" : config_role_names[r]), err);
 		else if (r < 0 || cfg->rset[r][si].raw == NULL)
-			rc = config_keep_going(cfg, named_err(cfg, cfg->set[li].line, err, errlen,
+			rc = config_keep_going(cfg, config_err(cfg, cfg->set[li].line, err, errlen,
 			    "listeners: '%s' has no address: set %s/inet/listen = ADDR:PORT",
 			    *n, *n), err);
 	}
