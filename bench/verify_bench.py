@@ -224,8 +224,6 @@ def main():
             if name == "postfix":
                 dm.stop()
                 dk.stop()
-                if not sb.KEEP:     # milterfix.OpenDkim leaves its directory
-                    shutil.rmtree(dk.dir, ignore_errors=True)
             time.sleep(1)
     except KeyboardInterrupt as e:
         log("interrupted: %s" % e)

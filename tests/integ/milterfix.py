@@ -245,7 +245,19 @@ class ScriptMilter:
         raise ValueError(kind)
 
 
-class OpenDkim:
+class _Daemon:
+    """What the real-milter fixtures share: a private directory self.dir
+    (removed at stop unless MW_KEEP is set) and a log file self.log."""
+
+    def logtext(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-4000:]
+        except FileNotFoundError:
+            return ""
+
+
+class OpenDkim(_Daemon):
     """Debian's OpenDKIM as a signing milter (mode "s") for domain, selector
     "test", with a fresh 1024-bit key (or key, a file), listening on
     sock_path: a unix socket path (UMask 000: the unprivileged engine
@@ -313,21 +325,10 @@ class OpenDkim:
         self.stop()
         raise RuntimeError(f"opendkim made no socket: {self.logtext()}")
 
-    def logtext(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()[-4000:]
-        except FileNotFoundError:
-            return ""
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
+        _stop_proc(self.proc)
+        _rmdir(self.dir)
 
 
 def _wait_port(proc, port, what, logtext, timeout):
@@ -409,7 +410,7 @@ class Dns53Forwarder:
         self.sock.close()
 
 
-class OpenDmarc:
+class OpenDmarc(_Daemon):
     """Debian's OpenDMARC as an inbound milter on "inet:PORT@127.0.0.1":
     RejectFailures, Debian's public suffix list, SPF checked by itself,
     DKIM results read from the Authentication-Results header of
@@ -460,12 +461,6 @@ class OpenDmarc:
             raise
         return self
 
-    def logtext(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()[-4000:]
-        except FileNotFoundError:
-            return ""
 
     def stop(self):
         _stop_proc(self.proc)
@@ -476,7 +471,7 @@ class OpenDmarc:
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 
-class SpamAssassin:
+class SpamAssassin(_Daemon):
     """Debian's spamd (local tests only: no network rules) on a loopback
     port and spamass-milter in front of it on "inet:PORT@127.0.0.1",
     rejecting at score >= reject (GTUBE scores 1000) with its reply.
@@ -514,12 +509,6 @@ class SpamAssassin:
             raise
         return self
 
-    def logtext(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()[-4000:]
-        except FileNotFoundError:
-            return ""
 
     def stop(self):
         _stop_proc(self.milter)
