@@ -60,7 +60,7 @@ unit: $(UNITBIN)
 PYTHON  ?= /usr/bin/python3
 
 integ: $(BIN)
-	MAILWARDEN_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/integ
+	MAILWARDEN_BIN=$(abspath $(BIN)) MW_SAN=$(SAN) $(PYTHON) -m pytest -q --durations=15 tests/integ
 
 # fail2ban's own test logs through `mailwarden scan` (the claimed filters);
 # then every filter over all of them with and without the prefilter and
