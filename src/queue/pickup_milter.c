@@ -250,8 +250,16 @@ static void finish(struct pmilt_job *j, int v)
 		job_free(j);
 		return;
 	}
-	if (v == MILTER_REJECT && pickup_bounce(id, sizeof(id), r->reply + 4) != 0)
-		id[0] = '\0';	/* nothing to return it to */
+	if (v == MILTER_REJECT) {
+		int b = pickup_bounce(id, sizeof(id), r->reply + 4);
+		if (b < 0) {	/* no DSN written: the maildrop file stays for the next scan */
+			log_warn("%s: cannot return the rejected message; maildrop/%s is kept", id, j->name);
+			job_free(j);
+			return;
+		}
+		if (b > 0)
+			id[0] = '\0';	/* nothing to return it to */
+	}
 	if (v != MILTER_REJECT && hold) {
 		if (renameat(f->infd, id, f->holdfd, id) < 0)
 			log_warn("%s: cannot move into the hold queue: %s", id, strerror(errno));
