@@ -170,6 +170,7 @@ struct milter_sess {
 	enum cstep cstep;
 	size_t coff;			/* next header or body byte */
 	int discard;			/* DISCARD before the end of the message */
+	const struct mconn *body_by;	/* whose SMFIR_REPLBODY res.body holds */
 	struct milter_result res;
 };
 

@@ -356,6 +356,30 @@ def test_large_message_and_large_replacement(make_server, milter):
     assert delivered.split(b"\n\n", 1)[1] == new.replace(b"\r\n", b"\n")
 
 
+def test_replacement_body_with_crlf_cut_between_packets(make_server, milter):
+    milter.eom_mods = [("replbody", b"one\r"), ("replbody", b"\ntwo\r\n")]
+    srv = start(make_server, milter)
+    assert session(srv)["eom"].startswith("250")
+    srv.wait_delivered(RCPT, 1)
+    assert srv.messages(RCPT)[0].split(b"\n\n", 1)[1] == b"one\ntwo\n"
+
+
+def test_second_milter_body_replaces_the_first(make_server, milter):
+    """Each milter sees the body of the earlier ones; a later replacement
+    replaces it (it is not appended to the earlier replacement)."""
+    other = ScriptMilter()
+    try:
+        milter.eom_mods = [("replbody", b"first body\r\n")]
+        other.eom_mods = [("replbody", b"second body\r\n")]
+        srv = start(make_server, f"{milter.spec}, {other.spec}")
+        assert session(srv)["eom"].startswith("250")
+        assert b"".join(other.args("body")) == b"first body\r\n"
+        srv.wait_delivered(RCPT, 1)
+        assert srv.messages(RCPT)[0].split(b"\n\n", 1)[1] == b"second body\n"
+    finally:
+        other.close()
+
+
 def test_unreachable_milter(make_server):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
