@@ -180,15 +180,18 @@ static int msg_step(struct milter_sess *ms, struct mconn *c)
 			milter_pkt_begin(&c->out, SMFIC_BODY, &start);
 			size_t room = MILTER_CHUNK;
 			while (ms->coff < ms->msglen && room >= 2) {
-				char ch = ms->msg[ms->coff];
-				if (ch == '\n') {
+				const char *p = ms->msg + ms->coff;
+				size_t left = ms->msglen - ms->coff, want = left < room ? left : room;
+				const char *nl = memchr(p, '\n', want);
+				size_t k = nl ? (size_t)(nl - p) : want;
+				buf_append(&c->out, p, k);	/* the run up to the LF */
+				ms->coff += k;
+				room -= k;
+				if (nl && room >= 2) {
 					buf_append(&c->out, "\r\n", 2);
 					room -= 2;
-				} else {
-					buf_append(&c->out, &ch, 1);
-					room--;
+					ms->coff++;
 				}
-				ms->coff++;
 			}
 			milter_pkt_end(&c->out, start);
 			return (c->pflags & SMFIP_NR_BODY) ? 0 : 1;
