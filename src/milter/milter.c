@@ -229,7 +229,8 @@ static void msg_view(struct milter_sess *ms)
 	milter_split(ms->msg, ms->msglen, &ms->hdr_end, &ms->body_start);
 }
 
-/* Queue the event's packets for c. 1: a reply is due; 0: nothing to wait for. */
+/* Queue the event's packets for c. 1: a reply is due; 0: nothing to wait
+ * for; 2: more of the message once c->out is written. */
 static int ev_send(struct milter_sess *ms, struct mconn *c)
 {
 	static const struct {
@@ -250,7 +251,8 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 		if (ms->cstep == CS_HDR && ms->coff == 0)
 			msg_view(ms);
 		while ((r = msg_step(ms, c)) == 0)
-			;
+			if (c->out.len >= MILTER_OUT_HIGH)
+				return 2;	/* no-reply packets: never the whole message at once */
 		return r > 0;
 	}
 	if (ms->ev == EV_MAIL)
@@ -352,6 +354,12 @@ static int ev_run_list(struct milter_sess *ms)
 		int reply = ev_send(ms, c);
 		if (milter_conn_flush(c) < 0)
 			continue;	/* failed: its default action next turn */
+		if (reply == 2) {
+			if (c->out.len == 0)
+				continue;	/* all written: queue the next packets */
+			milter_conn_sending(c, c->spec->content_ms);
+			return MILTER_PENDING;
+		}
 		if (reply) {
 			milter_conn_expect(c, ms->ev == EV_MSG ? c->spec->content_ms : c->spec->command_ms);
 			return MILTER_PENDING;
@@ -459,7 +467,7 @@ void milter_abort(struct milter_sess *ms)
 			c->accepted = 0;
 		if (c->st != MC_READY)
 			continue;
-		if (c->waiting) {
+		if (c->waiting || c->sending) {
 			/* An event cut short (the session goes away): start over. */
 			milter_conn_close(c);
 			c->st = MC_FAILED;

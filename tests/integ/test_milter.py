@@ -13,8 +13,8 @@ import time
 import pytest
 
 from conftest import CLIENT_HELO, free_port, make_message
-from milterfix import (SMFIP_HDR_LEADSPC, SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NR_HDR, OpenDkim,
-                       ScriptMilter)
+from milterfix import (SMFIP_HDR_LEADSPC, SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NR_BODY, SMFIP_NR_HDR,
+                       OpenDkim, ScriptMilter)
 
 RCPT = "alice@example.com"
 
@@ -378,6 +378,18 @@ def test_second_milter_body_replaces_the_first(make_server, milter):
         assert srv.messages(RCPT)[0].split(b"\n\n", 1)[1] == b"second body\n"
     finally:
         other.close()
+
+
+def test_no_reply_body_larger_than_a_packet_buffer(make_server, milter):
+    """With SMFIP_NR_BODY every chunk is queued at once: a body of several
+    MB reaches the milter whole (the output buffer once held 2 MB)."""
+    milter.protocol = SMFIP_NR_BODY
+    line = "0123456789" * 7 + "\r\n"
+    body = "".join(f"{i:06d} {line}" for i in range(40000))      # about 3 MB
+    srv = start(make_server, milter)
+    msg = "Subject: big\r\nTo: a@example.com\r\n\r\n" + body
+    assert session(srv, body=msg)["eom"].startswith("250")
+    assert b"".join(milter.args("body")) == body.encode()
 
 
 def test_unreachable_milter(make_server):
