@@ -56,8 +56,9 @@ void milter_sess_free(struct milter_sess *ms)
 		return;
 	for (size_t i = 0; i < ms->n; i++) {
 		struct mconn *c = &ms->c[i];
-		if (c->st == MC_READY && !c->waiting && c->fd >= 0) {
-			/* QUIT, best effort: the socket is non-blocking. */
+		if (c->st == MC_READY && !c->waiting && c->fd >= 0 && c->out.len == 0) {
+			/* QUIT, best effort: the socket is non-blocking (and never
+			 * in the middle of a packet still queued). */
 			char q[5] = { 0, 0, 0, 1, SMFIC_QUIT };
 			if (write(c->fd, q, sizeof(q)) < 0)
 				(void)0;
