@@ -97,7 +97,11 @@ typedef void milter_done_fn(void *arg);
 
 struct milter_sess;
 
-/* milter_conf.c: parse a list ("inet:h:p, { unix:p, default_action=accept }").
+struct config;
+/* milter_conf.c: the milter_* parameters of cfg into p (chrooted and
+ * numeric_only are left to the caller). */
+void milter_params_read(struct milter_params *p, const struct config *cfg);
+/* Parse a list ("inet:h:p, { unix:p, default_action=accept }").
  * NULL (empty list) or the list; on error NULL and err set. */
 struct milter_list *milter_list_parse(const char *value, const struct milter_params *p,
     char *err, size_t errlen);

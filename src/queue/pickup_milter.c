@@ -50,27 +50,12 @@ static struct {
 	struct pmilt_job *jobs;
 } M;
 
-static const char *const macro_keys[MILTER_M_COUNT] = {
-	[MILTER_M_CONNECT] = "milter_connect_macros", [MILTER_M_HELO] = "milter_helo_macros",
-	[MILTER_M_MAIL] = "milter_mail_macros", [MILTER_M_RCPT] = "milter_rcpt_macros",
-	[MILTER_M_DATA] = "milter_data_macros", [MILTER_M_EOM] = "milter_end_of_data_macros",
-	[MILTER_M_EOH] = "milter_end_of_header_macros",
-};
-
 int pmilt_init(const struct config *cfg, const struct pickup_fds *fds)
 {
 	char err[512];
 	M.cfg = cfg;
 	M.fds = fds;
-	M.p.protocol = (int)config_get_int(cfg, "milter_protocol");
-	M.p.default_action = (enum milter_action)milter_action_parse(config_get(cfg, "milter_default_action"));
-	M.p.connect_ms = config_get_time(cfg, "milter_connect_timeout") * 1000;
-	M.p.command_ms = config_get_time(cfg, "milter_command_timeout") * 1000;
-	M.p.content_ms = config_get_time(cfg, "milter_content_timeout") * 1000;
-	M.p.conn_limit = (size_t)config_get_int(cfg, "milter_connection_limit");
-	M.p.queue_dir = config_get(cfg, "queue_directory");
-	for (int i = 0; i < MILTER_M_COUNT; i++)
-		M.p.macros[i] = config_list(config_get(cfg, macro_keys[i]));
+	milter_params_read(&M.p, cfg);
 	err[0] = '\0';
 	M.list = milter_list_parse(config_get(cfg, "non_smtpd_milters"), &M.p, err, sizeof(err));
 	if (M.list == NULL && err[0]) {

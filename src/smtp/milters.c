@@ -51,27 +51,12 @@ struct session_milter {
 	char scratch[600];
 };
 
-static const char *const macro_keys[MILTER_M_COUNT] = {
-	[MILTER_M_CONNECT] = "milter_connect_macros", [MILTER_M_HELO] = "milter_helo_macros",
-	[MILTER_M_MAIL] = "milter_mail_macros", [MILTER_M_RCPT] = "milter_rcpt_macros",
-	[MILTER_M_DATA] = "milter_data_macros", [MILTER_M_EOM] = "milter_end_of_data_macros",
-	[MILTER_M_EOH] = "milter_end_of_header_macros",
-};
-
 void milters_setup(struct engine *e, const struct config *cfg, int chrooted)
 {
 	struct milter_params *p = &e->milter_params;
 	char err[512];
-	p->protocol = (int)config_get_int(cfg, "milter_protocol");
-	p->default_action = (enum milter_action)milter_action_parse(config_get(cfg, "milter_default_action"));
-	p->connect_ms = config_get_time(cfg, "milter_connect_timeout") * 1000;
-	p->command_ms = config_get_time(cfg, "milter_command_timeout") * 1000;
-	p->content_ms = config_get_time(cfg, "milter_content_timeout") * 1000;
-	p->conn_limit = (size_t)config_get_int(cfg, "milter_connection_limit");
-	p->queue_dir = config_get(cfg, "queue_directory");
+	milter_params_read(p, cfg);
 	p->chrooted = chrooted;
-	for (int i = 0; i < MILTER_M_COUNT; i++)
-		p->macros[i] = config_list(config_get(cfg, macro_keys[i]));
 	e->milter_daemon_name = config_get(cfg, "milter_macro_daemon_name");
 	e->milter_v = config_get(cfg, "milter_macro_v");
 	for (int r = 0; r < SMTP_NROLES; r++) {
