@@ -137,4 +137,9 @@ size_t milter_open_connections(void);
 int milter_edit_message(const struct milter_result *r, const char *msg, size_t len,
     struct buf *out);
 void milter_result_clear(struct milter_result *r);
+/* The envelope changes (sender, added and deleted recipients, angle
+ * brackets taken off) applied to a sender and a recipient array of
+ * *nrcpt entries and room for *cap (grown here). 1 if any changed. */
+int milter_edit_envelope(const struct milter_result *r, char **sender, char ***rcpt,
+    size_t *nrcpt, size_t *cap);
 #endif

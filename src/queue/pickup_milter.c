@@ -32,7 +32,7 @@ struct pmilt_job {
 	char name[64];			/* the maildrop file */
 	struct spool_writer w;
 	char *sender, **rcpt, *filter;
-	size_t nrcpt;
+	size_t nrcpt, rcpt_cap;
 	struct spool_env env;		/* client fields (static strings) and arrival */
 	struct buf msg;			/* the message as written */
 	int hold;			/* HOLD from the header/body checks */
@@ -144,44 +144,13 @@ static void eom_log(struct pmilt_job *j, const char *action, const char *text)
 	log_set_service("qmgr");
 }
 
-static char *bare(const char *a)
-{
-	size_t n = strlen(a);
-	return n >= 2 && a[0] == '<' && a[n - 1] == '>' ? xstrndup(a + 1, n - 2) : xstrdup(a);
-}
-
-/* The milters' envelope changes into the job. */
-static void envelope_edits(struct pmilt_job *j, const struct milter_result *r)
-{
-	for (size_t i = 0; i < r->nedits; i++) {
-		const struct milter_edit *e = &r->edits[i];
-		char *a = bare(e->name);
-		if (e->type == MILTER_E_CHGFROM) {
-			free(j->sender);
-			j->sender = a;
-		} else if (e->type == MILTER_E_ADDRCPT) {
-			j->rcpt = xrealloc(j->rcpt, (j->nrcpt + 1) * sizeof(*j->rcpt));
-			j->rcpt[j->nrcpt++] = a;
-		} else {
-			for (size_t k = 0; e->type == MILTER_E_DELRCPT && k < j->nrcpt; k++)
-				if (strcasecmp(j->rcpt[k], a) == 0) {
-					free(j->rcpt[k]);
-					memmove(j->rcpt + k, j->rcpt + k + 1, (j->nrcpt - k - 1) * sizeof(*j->rcpt));
-					j->nrcpt--;
-					break;
-				}
-			free(a);
-		}
-	}
-}
-
 /* Rewrite the queue file with the milters' changes. 0 or -1. */
 static int rewrite(struct pmilt_job *j, const struct milter_result *r)
 {
 	struct spool_env env = j->env;
 	struct spool_rcpt *rc = xcalloc(j->nrcpt ? j->nrcpt : 1, sizeof(*rc));
 	struct buf out;
-	envelope_edits(j, r);
+	milter_edit_envelope(r, &j->sender, &j->rcpt, &j->nrcpt, &j->rcpt_cap);
 	for (size_t i = 0; i < j->nrcpt; i++)
 		rc[i].addr = j->rcpt[i];
 	env.sender = j->sender;
@@ -331,7 +300,8 @@ void pmilt_start(const char *name, const struct spool_writer *w, const struct sp
 	j->w = *w;
 	j->env = *env;
 	j->sender = xstrdup(env->sender ? env->sender : "");
-	j->rcpt = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*j->rcpt));
+	j->rcpt_cap = env->nrcpt ? env->nrcpt : 1;
+	j->rcpt = xcalloc(j->rcpt_cap, sizeof(*j->rcpt));
 	for (size_t i = 0; i < env->nrcpt; i++)
 		j->rcpt[j->nrcpt++] = xstrdup(env->rcpt[i].addr);
 	j->filter = env->filter ? xstrdup(env->filter) : NULL;

@@ -364,56 +364,11 @@ static void eom_log(struct session *s, const char *action, const char *text)
 	    s->nrcpt ? s->rcpt[0] : "", s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
 }
 
-/* An address as a milter gives it: without its angle brackets. */
-static char *bare_addr(const char *a)
-{
-	size_t n = strlen(a);
-	if (n >= 2 && a[0] == '<' && a[n - 1] == '>')
-		return xstrndup(a + 1, n - 2);
-	return xstrdup(a);
-}
-
-/* Recipient and sender changes into the session's envelope; 1 if any. */
-static int envelope_edits(struct session *s, const struct milter_result *r)
-{
-	int changed = 0;
-	for (size_t i = 0; i < r->nedits; i++) {
-		const struct milter_edit *e = &r->edits[i];
-		char *a = bare_addr(e->name);
-		if (e->type == MILTER_E_CHGFROM) {
-			free(s->sender);
-			s->sender = a;
-			changed = 1;
-			continue;
-		}
-		if (e->type == MILTER_E_ADDRCPT) {
-			if (s->nrcpt == s->rcpt_cap) {
-				s->rcpt_cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
-				s->rcpt = xrealloc(s->rcpt, s->rcpt_cap * sizeof(*s->rcpt));
-			}
-			s->rcpt[s->nrcpt++] = a;
-			changed = 1;
-			continue;
-		}
-		if (e->type == MILTER_E_DELRCPT)
-			for (size_t k = 0; k < s->nrcpt; k++)
-				if (strcasecmp(s->rcpt[k], a) == 0) {
-					free(s->rcpt[k]);
-					memmove(s->rcpt + k, s->rcpt + k + 1, (s->nrcpt - k - 1) * sizeof(*s->rcpt));
-					s->nrcpt--;
-					changed = 1;
-					break;
-				}
-		free(a);
-	}
-	return changed;
-}
-
 /* Write the changed message over the queue file. 0 or -1. */
 static int eom_rewrite(struct session *s, const struct milter_result *r)
 {
 	struct session_milter *sm = s->milt;
-	int env = envelope_edits(s, r);
+	int env = milter_edit_envelope(r, &s->sender, &s->rcpt, &s->nrcpt, &s->rcpt_cap);
 	if (!env && !r->body_replaced && r->nedits == 0)
 		return 0;
 	struct buf out;
