@@ -382,9 +382,10 @@ int checks_run(const struct checks_tables *t, const char *msg, size_t len,
 			p = q;
 			continue;
 		}
-		size_t n = (size_t)(le - p);
+		size_t n = (size_t)(le - p), ll = nl ? n - 1 : n;
 		buf_reset(&h);
-		buf_append(&h, p, nl ? n - 1 : n);
+		/* a longer line is looked up by its start (bounds the regexp work) */
+		buf_append(&h, p, ll < CHK_HEADER_MAX ? ll : CHK_HEADER_MAX - 1);
 		if (h.len > 2 && h.data[0] == '-' && h.data[1] == '-') {
 			for (int i = nb - 1; i >= 0; i--) {
 				size_t bl = strlen(bound[i]);

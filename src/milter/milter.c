@@ -56,8 +56,9 @@ void milter_sess_free(struct milter_sess *ms)
 		return;
 	for (size_t i = 0; i < ms->n; i++) {
 		struct mconn *c = &ms->c[i];
-		if (c->st == MC_READY && !c->waiting && c->fd >= 0) {
-			/* QUIT, best effort: the socket is non-blocking. */
+		if (c->st == MC_READY && !c->waiting && c->fd >= 0 && c->out.len == 0) {
+			/* QUIT, best effort: the socket is non-blocking (and never
+			 * in the middle of a packet still queued). */
 			char q[5] = { 0, 0, 0, 1, SMFIC_QUIT };
 			if (write(c->fd, q, sizeof(q)) < 0)
 				(void)0;
@@ -180,15 +181,18 @@ static int msg_step(struct milter_sess *ms, struct mconn *c)
 			milter_pkt_begin(&c->out, SMFIC_BODY, &start);
 			size_t room = MILTER_CHUNK;
 			while (ms->coff < ms->msglen && room >= 2) {
-				char ch = ms->msg[ms->coff];
-				if (ch == '\n') {
+				const char *p = ms->msg + ms->coff;
+				size_t left = ms->msglen - ms->coff, want = left < room ? left : room;
+				const char *nl = memchr(p, '\n', want);
+				size_t k = nl ? (size_t)(nl - p) : want;
+				buf_append(&c->out, p, k);	/* the run up to the LF */
+				ms->coff += k;
+				room -= k;
+				if (nl && room >= 2) {
 					buf_append(&c->out, "\r\n", 2);
 					room -= 2;
-				} else {
-					buf_append(&c->out, &ch, 1);
-					room--;
+					ms->coff++;
 				}
-				ms->coff++;
 			}
 			milter_pkt_end(&c->out, start);
 			return (c->pflags & SMFIP_NR_BODY) ? 0 : 1;
@@ -226,7 +230,8 @@ static void msg_view(struct milter_sess *ms)
 	milter_split(ms->msg, ms->msglen, &ms->hdr_end, &ms->body_start);
 }
 
-/* Queue the event's packets for c. 1: a reply is due; 0: nothing to wait for. */
+/* Queue the event's packets for c. 1: a reply is due; 0: nothing to wait
+ * for; 2: more of the message once c->out is written. */
 static int ev_send(struct milter_sess *ms, struct mconn *c)
 {
 	static const struct {
@@ -247,7 +252,8 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 		if (ms->cstep == CS_HDR && ms->coff == 0)
 			msg_view(ms);
 		while ((r = msg_step(ms, c)) == 0)
-			;
+			if (c->out.len >= MILTER_OUT_HIGH)
+				return 2;	/* no-reply packets: never the whole message at once */
 		return r > 0;
 	}
 	if (ms->ev == EV_MAIL)
@@ -349,6 +355,12 @@ static int ev_run_list(struct milter_sess *ms)
 		int reply = ev_send(ms, c);
 		if (milter_conn_flush(c) < 0)
 			continue;	/* failed: its default action next turn */
+		if (reply == 2) {
+			if (c->out.len == 0)
+				continue;	/* all written: queue the next packets */
+			milter_conn_sending(c, c->spec->content_ms);
+			return MILTER_PENDING;
+		}
 		if (reply) {
 			milter_conn_expect(c, ms->ev == EV_MSG ? c->spec->content_ms : c->spec->command_ms);
 			return MILTER_PENDING;
@@ -456,7 +468,7 @@ void milter_abort(struct milter_sess *ms)
 			c->accepted = 0;
 		if (c->st != MC_READY)
 			continue;
-		if (c->waiting) {
+		if (c->waiting || c->sending) {
 			/* An event cut short (the session goes away): start over. */
 			milter_conn_close(c);
 			c->st = MC_FAILED;

@@ -97,7 +97,11 @@ typedef void milter_done_fn(void *arg);
 
 struct milter_sess;
 
-/* milter_conf.c: parse a list ("inet:h:p, { unix:p, default_action=accept }").
+struct config;
+/* milter_conf.c: the milter_* parameters of cfg into p (chrooted and
+ * numeric_only are left to the caller). */
+void milter_params_read(struct milter_params *p, const struct config *cfg);
+/* Parse a list ("inet:h:p, { unix:p, default_action=accept }").
  * NULL (empty list) or the list; on error NULL and err set. */
 struct milter_list *milter_list_parse(const char *value, const struct milter_params *p,
     char *err, size_t errlen);
@@ -133,4 +137,9 @@ size_t milter_open_connections(void);
 int milter_edit_message(const struct milter_result *r, const char *msg, size_t len,
     struct buf *out);
 void milter_result_clear(struct milter_result *r);
+/* The envelope changes (sender, added and deleted recipients, angle
+ * brackets taken off) applied to a sender and a recipient array of
+ * *nrcpt entries and room for *cap (grown here). 1 if any changed. */
+int milter_edit_envelope(const struct milter_result *r, char **sender, char ***rcpt,
+    size_t *nrcpt, size_t *cap);
 #endif

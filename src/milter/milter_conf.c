@@ -24,6 +24,26 @@ static const char *const action_names[] = {
 	[MILTER_ACT_ACCEPT] = "accept", [MILTER_ACT_QUARANTINE] = "quarantine",
 };
 
+static const char *const macro_keys[MILTER_M_COUNT] = {
+	[MILTER_M_CONNECT] = "milter_connect_macros", [MILTER_M_HELO] = "milter_helo_macros",
+	[MILTER_M_MAIL] = "milter_mail_macros", [MILTER_M_RCPT] = "milter_rcpt_macros",
+	[MILTER_M_DATA] = "milter_data_macros", [MILTER_M_EOM] = "milter_end_of_data_macros",
+	[MILTER_M_EOH] = "milter_end_of_header_macros",
+};
+
+void milter_params_read(struct milter_params *p, const struct config *cfg)
+{
+	p->protocol = (int)config_get_int(cfg, "milter_protocol");
+	p->default_action = (enum milter_action)milter_action_parse(config_get(cfg, "milter_default_action"));
+	p->connect_ms = config_get_time(cfg, "milter_connect_timeout") * 1000;
+	p->command_ms = config_get_time(cfg, "milter_command_timeout") * 1000;
+	p->content_ms = config_get_time(cfg, "milter_content_timeout") * 1000;
+	p->conn_limit = (size_t)config_get_int(cfg, "milter_connection_limit");
+	p->queue_dir = config_get(cfg, "queue_directory");
+	for (int i = 0; i < MILTER_M_COUNT; i++)
+		p->macros[i] = config_list(config_get(cfg, macro_keys[i]));
+}
+
 int milter_action_parse(const char *s)
 {
 	for (size_t i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)

@@ -61,7 +61,7 @@ void milter_conn_close(struct mconn *c)
 			milter_conn_start(w);
 		}
 	}
-	c->waiting = 0;
+	c->waiting = c->sending = 0;
 	buf_reset(&c->in);
 	buf_reset(&c->out);
 	for (int i = 0; i < MILTER_M_COUNT; i++) {
@@ -106,6 +106,8 @@ static void conn_timeout(void *arg)
 		    c->ms->p->conn_limit);
 	else if (c->st == MC_CONNECTING || c->st == MC_NEGOTIATE)
 		milter_conn_fail(c, "can't connect or negotiate in time");
+	else if (c->sending)
+		milter_conn_fail(c, "can't write: timeout");
 	else
 		milter_conn_fail(c, "can't read reply: timeout");
 }
@@ -113,6 +115,12 @@ static void conn_timeout(void *arg)
 void milter_conn_expect(struct mconn *c, long ms)
 {
 	c->waiting = 1;
+	loop_timer_set(&c->timer, (uint64_t)ms, conn_timeout, c);
+}
+
+void milter_conn_sending(struct mconn *c, long ms)
+{
+	c->sending = 1;
 	loop_timer_set(&c->timer, (uint64_t)ms, conn_timeout, c);
 }
 
@@ -177,7 +185,7 @@ void milter_conn_fail(struct mconn *c, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	log_warn("milter %s: %s", c->spec->name, why);
-	int was_waiting = c->waiting || c->st != MC_READY;
+	int was_waiting = c->waiting || c->sending || c->st != MC_READY;
 	milter_conn_close(c);
 	c->st = MC_FAILED;
 	if (was_waiting)
@@ -240,6 +248,12 @@ static void conn_io(int fd, int events, void *arg)
 	}
 	if ((events & LOOP_WRITE) && c->out.len > 0 && milter_conn_flush(c) < 0)
 		return;
+	if (c->sending && c->out.len == 0) {
+		c->sending = 0;		/* written: queue the next packets */
+		loop_timer_clear(&c->timer);
+		milter_ev_continue(c->ms);
+		return;
+	}
 	if (events & LOOP_READ)
 		conn_read(c);
 }

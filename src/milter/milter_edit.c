@@ -3,8 +3,9 @@
  * message (LF line endings, as the queue file keeps it), in the order the
  * milters asked: add a header at the end, insert one at a position (0 is
  * the top), change or delete the n-th header of a name (an index past the
- * last one adds the header, as Sendmail does), replace the body. Envelope
- * changes (recipients, sender) are the engine's (src/smtp/milters.c).
+ * last one adds the header, as Sendmail does), replace the body; and the
+ * envelope changes (sender, recipients) applied to the caller's envelope
+ * (the engine's src/smtp/milters.c, pickup's src/queue/pickup_milter.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,53 @@ static void apply(struct hdrs *h, const struct milter_edit *e)
 	default:
 		return;		/* envelope changes: not here */
 	}
+}
+
+/* An address as a milter gives it: without its angle brackets. */
+static char *bare_addr(const char *a)
+{
+	size_t n = strlen(a);
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>')
+		return xstrndup(a + 1, n - 2);
+	return xstrdup(a);
+}
+
+int milter_edit_envelope(const struct milter_result *r, char **sender, char ***rcpt,
+    size_t *nrcpt, size_t *cap)
+{
+	int changed = 0;
+	for (size_t i = 0; i < r->nedits; i++) {
+		const struct milter_edit *e = &r->edits[i];
+		if (e->type != MILTER_E_CHGFROM && e->type != MILTER_E_ADDRCPT &&
+		    e->type != MILTER_E_DELRCPT)
+			continue;
+		char *a = bare_addr(e->name);
+		if (e->type == MILTER_E_CHGFROM) {
+			free(*sender);
+			*sender = a;
+			changed = 1;
+			continue;
+		}
+		if (e->type == MILTER_E_ADDRCPT) {
+			if (*nrcpt == *cap) {
+				*cap = *cap ? *cap * 2 : 4;
+				*rcpt = xrealloc(*rcpt, *cap * sizeof(**rcpt));
+			}
+			(*rcpt)[(*nrcpt)++] = a;
+			changed = 1;
+			continue;
+		}
+		for (size_t k = 0; k < *nrcpt; k++)
+			if (strcasecmp((*rcpt)[k], a) == 0) {
+				free((*rcpt)[k]);
+				memmove(*rcpt + k, *rcpt + k + 1, (*nrcpt - k - 1) * sizeof(**rcpt));
+				(*nrcpt)--;
+				changed = 1;
+				break;
+			}
+		free(a);
+	}
+	return changed;
 }
 
 int milter_edit_message(const struct milter_result *r, const char *msg, size_t len,

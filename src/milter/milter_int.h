@@ -94,6 +94,7 @@
 
 #define MILTER_CHUNK	65535		/* body chunk, as libmilter's MILTER_CHUNK_SIZE */
 #define MILTER_PKT_MAX	(2 * 1024 * 1024)	/* longest reply packet we read */
+#define MILTER_OUT_HIGH	(4 * MILTER_CHUNK)	/* queued no-reply packets: wait for the socket */
 
 /* A packet being built: the 4-byte length is filled in by milter_pkt_end. */
 void milter_pkt_begin(struct buf *b, char cmd, size_t *start);
@@ -141,6 +142,7 @@ struct mconn {
 	int accepted;			/* 1: this transaction, 2: this session */
 	int in_tx;			/* MAIL was sent: ABORT at the end */
 	int waiting;			/* a reply is due */
+	int sending;			/* no-reply packets queued: go on once written */
 	struct buf out, in;
 	struct loop_timer timer;
 	struct mconn *wnext;		/* the wait list for a free slot */
@@ -170,6 +172,7 @@ struct milter_sess {
 	enum cstep cstep;
 	size_t coff;			/* next header or body byte */
 	int discard;			/* DISCARD before the end of the message */
+	const struct mconn *body_by;	/* whose SMFIR_REPLBODY res.body holds */
 	struct milter_result res;
 };
 
@@ -181,6 +184,9 @@ void milter_conn_close(struct mconn *c);
 int milter_conn_flush(struct mconn *c);
 /* A reply is due within ms. */
 void milter_conn_expect(struct mconn *c, long ms);
+/* Packets that want no reply wait in c->out: the event goes on once they
+ * are written, within ms. */
+void milter_conn_sending(struct mconn *c, long ms);
 /* Log, close, mark failed; the waiting event goes on with its default. */
 void milter_conn_fail(struct mconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* milter_reply.c: one packet from the milter. 0 read on, 1 the event

@@ -58,6 +58,24 @@ static int conn_optneg(struct mconn *c, struct milter_pkt *pk)
 	return 0;
 }
 
+/* Replacement body bytes, CRLF to LF as the queue file keeps it; a CRLF
+ * may be cut between two SMFIR_REPLBODY packets. 0 or -1 (too long). */
+static int body_append(struct buf *b, const char *p, size_t n)
+{
+	if (n > 0 && p[0] == '\n' && b->len > 0 && b->data[b->len - 1] == '\r')
+		b->len--;	/* the CR ended the previous packet */
+	while (n > 0) {
+		const char *cr = memchr(p, '\r', n);
+		size_t k = cr ? (size_t)(cr - p) + 1 : n;	/* up to and with the CR */
+		size_t keep = cr && k < n && p[k] == '\n' ? k - 1 : k;
+		if (buf_append(b, p, keep) < 0)
+			return -1;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
 /* Record one change asked for at the end of the message. */
 static int add_edit(struct mconn *c, struct milter_pkt *pk)
 {
@@ -86,16 +104,13 @@ static int add_edit(struct mconn *c, struct milter_pkt *pk)
 	case SMFIR_REPLBODY:
 		if (!(c->actions & SMFIF_CHGBODY))
 			return -1;
-		if (!r->body_replaced) {
+		if (!r->body_replaced || c->ms->body_by != c) {
+			/* this milter's body replaces any earlier milter's */
 			buf_reset(&r->body);
 			r->body_replaced = 1;
+			c->ms->body_by = c;
 		}
-		/* CRLF to LF, as the queue file keeps it. */
-		for (size_t i = 0; i < pk->len; i++)
-			if (!(pk->data[i] == '\r' && i + 1 < pk->len && pk->data[i + 1] == '\n') &&
-			    buf_append(&r->body, pk->data + i, 1) < 0)
-				return -1;
-		return 0;
+		return body_append(&r->body, pk->data, pk->len);
 	case SMFIR_QUARANTINE:
 		if (!(c->actions & SMFIF_QUARANTINE) || milter_pkt_get_str(pk, &a) < 0)
 			return -1;

@@ -275,7 +275,9 @@ int pickup_bounce(char *id, size_t idlen, const char *reply)
 	char err[256], newid[SPOOL_ID_MAX];
 	int rc = -1;
 	if (spool_read(P.infd, id, &m.env, err, sizeof(err)) < 0) {
+		log_warn("%s: cannot read the rejected message back: %s", id, err);
 		spool_env_free(&m.env);
+		unlinkat(P.infd, id, 0);	/* rejected: never delivered */
 		return -1;
 	}
 	if (m.env.sender == NULL || *m.env.sender == '\0') {

@@ -21,7 +21,8 @@ struct pickup_fds {
 
 /* pickup.c: return the finished queue file id (in incoming/) to its
  * sender as a DSN with reply ("5.7.1 text") and remove it; *id becomes
- * the DSN's ID. 0, 1 nothing to return (null sender), -1 error. */
+ * the DSN's ID. 0, 1 nothing to return (null sender), -1 error (the
+ * file is removed all the same: it was rejected). */
 int pickup_bounce(char *id, size_t idlen, const char *reply);
 
 struct spool_writer;

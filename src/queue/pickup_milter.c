@@ -32,7 +32,7 @@ struct pmilt_job {
 	char name[64];			/* the maildrop file */
 	struct spool_writer w;
 	char *sender, **rcpt, *filter;
-	size_t nrcpt;
+	size_t nrcpt, rcpt_cap;
 	struct spool_env env;		/* client fields (static strings) and arrival */
 	struct buf msg;			/* the message as written */
 	int hold;			/* HOLD from the header/body checks */
@@ -50,27 +50,12 @@ static struct {
 	struct pmilt_job *jobs;
 } M;
 
-static const char *const macro_keys[MILTER_M_COUNT] = {
-	[MILTER_M_CONNECT] = "milter_connect_macros", [MILTER_M_HELO] = "milter_helo_macros",
-	[MILTER_M_MAIL] = "milter_mail_macros", [MILTER_M_RCPT] = "milter_rcpt_macros",
-	[MILTER_M_DATA] = "milter_data_macros", [MILTER_M_EOM] = "milter_end_of_data_macros",
-	[MILTER_M_EOH] = "milter_end_of_header_macros",
-};
-
 int pmilt_init(const struct config *cfg, const struct pickup_fds *fds)
 {
 	char err[512];
 	M.cfg = cfg;
 	M.fds = fds;
-	M.p.protocol = (int)config_get_int(cfg, "milter_protocol");
-	M.p.default_action = (enum milter_action)milter_action_parse(config_get(cfg, "milter_default_action"));
-	M.p.connect_ms = config_get_time(cfg, "milter_connect_timeout") * 1000;
-	M.p.command_ms = config_get_time(cfg, "milter_command_timeout") * 1000;
-	M.p.content_ms = config_get_time(cfg, "milter_content_timeout") * 1000;
-	M.p.conn_limit = (size_t)config_get_int(cfg, "milter_connection_limit");
-	M.p.queue_dir = config_get(cfg, "queue_directory");
-	for (int i = 0; i < MILTER_M_COUNT; i++)
-		M.p.macros[i] = config_list(config_get(cfg, macro_keys[i]));
+	milter_params_read(&M.p, cfg);
 	err[0] = '\0';
 	M.list = milter_list_parse(config_get(cfg, "non_smtpd_milters"), &M.p, err, sizeof(err));
 	if (M.list == NULL && err[0]) {
@@ -159,44 +144,13 @@ static void eom_log(struct pmilt_job *j, const char *action, const char *text)
 	log_set_service("qmgr");
 }
 
-static char *bare(const char *a)
-{
-	size_t n = strlen(a);
-	return n >= 2 && a[0] == '<' && a[n - 1] == '>' ? xstrndup(a + 1, n - 2) : xstrdup(a);
-}
-
-/* The milters' envelope changes into the job. */
-static void envelope_edits(struct pmilt_job *j, const struct milter_result *r)
-{
-	for (size_t i = 0; i < r->nedits; i++) {
-		const struct milter_edit *e = &r->edits[i];
-		char *a = bare(e->name);
-		if (e->type == MILTER_E_CHGFROM) {
-			free(j->sender);
-			j->sender = a;
-		} else if (e->type == MILTER_E_ADDRCPT) {
-			j->rcpt = xrealloc(j->rcpt, (j->nrcpt + 1) * sizeof(*j->rcpt));
-			j->rcpt[j->nrcpt++] = a;
-		} else {
-			for (size_t k = 0; e->type == MILTER_E_DELRCPT && k < j->nrcpt; k++)
-				if (strcasecmp(j->rcpt[k], a) == 0) {
-					free(j->rcpt[k]);
-					memmove(j->rcpt + k, j->rcpt + k + 1, (j->nrcpt - k - 1) * sizeof(*j->rcpt));
-					j->nrcpt--;
-					break;
-				}
-			free(a);
-		}
-	}
-}
-
 /* Rewrite the queue file with the milters' changes. 0 or -1. */
 static int rewrite(struct pmilt_job *j, const struct milter_result *r)
 {
 	struct spool_env env = j->env;
 	struct spool_rcpt *rc = xcalloc(j->nrcpt ? j->nrcpt : 1, sizeof(*rc));
 	struct buf out;
-	envelope_edits(j, r);
+	milter_edit_envelope(r, &j->sender, &j->rcpt, &j->nrcpt, &j->rcpt_cap);
 	for (size_t i = 0; i < j->nrcpt; i++)
 		rc[i].addr = j->rcpt[i];
 	env.sender = j->sender;
@@ -250,8 +204,16 @@ static void finish(struct pmilt_job *j, int v)
 		job_free(j);
 		return;
 	}
-	if (v == MILTER_REJECT && pickup_bounce(id, sizeof(id), r->reply + 4) != 0)
-		id[0] = '\0';	/* nothing to return it to */
+	if (v == MILTER_REJECT) {
+		int b = pickup_bounce(id, sizeof(id), r->reply + 4);
+		if (b < 0) {	/* no DSN written: the maildrop file stays for the next scan */
+			log_warn("%s: cannot return the rejected message; maildrop/%s is kept", id, j->name);
+			job_free(j);
+			return;
+		}
+		if (b > 0)
+			id[0] = '\0';	/* nothing to return it to */
+	}
 	if (v != MILTER_REJECT && hold) {
 		if (renameat(f->infd, id, f->holdfd, id) < 0)
 			log_warn("%s: cannot move into the hold queue: %s", id, strerror(errno));
@@ -338,7 +300,8 @@ void pmilt_start(const char *name, const struct spool_writer *w, const struct sp
 	j->w = *w;
 	j->env = *env;
 	j->sender = xstrdup(env->sender ? env->sender : "");
-	j->rcpt = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*j->rcpt));
+	j->rcpt_cap = env->nrcpt ? env->nrcpt : 1;
+	j->rcpt = xcalloc(j->rcpt_cap, sizeof(*j->rcpt));
 	for (size_t i = 0; i < env->nrcpt; i++)
 		j->rcpt[j->nrcpt++] = xstrdup(env->rcpt[i].addr);
 	j->filter = env->filter ? xstrdup(env->filter) : NULL;

@@ -36,6 +36,7 @@ struct session_cleanup {
 	struct checks_result pol;	/* actions from access maps and policy services */
 	int hold;			/* into hold/ after the end record */
 	int pass;			/* PASS: no milters for this message */
+	char *filter;			/* a FILTER action's transport:destination */
 };
 
 static const char *const table_keys[] = {
@@ -207,6 +208,10 @@ int cleanup_message(struct session *s)
 	}
 	c->hold = r.hold;
 	c->pass = r.pass;
+	if (r.filter) {			/* FILTER wins over content_filter */
+		free(c->filter);
+		c->filter = xstrdup(r.filter);
+	}
 	int env = envelope(s, &r);
 	const char *body = r.changed ? out.data : c->copy.data;
 	size_t blen = r.changed ? out.len : c->copy.len;
@@ -214,8 +219,6 @@ int cleanup_message(struct session *s)
 		struct spool_env e;
 		struct spool_rcpt *rcp;
 		data_envelope(s, &e, &rcp);
-		if (r.filter)
-			e.filter = r.filter;	/* FILTER wins over content_filter */
 		int w = spool_rewrite(s->w, &e);
 		if (w == 0 && body && blen)
 			w = spool_write(s->w, body, blen);
@@ -239,6 +242,11 @@ out:
 int cleanup_pass(struct session *s)
 {
 	return s->cleanup && s->cleanup->pass;
+}
+
+const char *cleanup_filter(const struct session *s)
+{
+	return s->cleanup ? s->cleanup->filter : NULL;
 }
 
 void cleanup_after_finish(struct session *s)
@@ -364,6 +372,8 @@ void cleanup_end_transaction(struct session *s)
 		return;
 	checks_result_free(&c->pol);
 	buf_free(&c->copy);
+	free(c->filter);
+	c->filter = NULL;
 	c->copying = c->hold = c->pass = 0;
 }
 

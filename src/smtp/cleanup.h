@@ -30,6 +30,9 @@ struct milter_result;
 int cleanup_milter_headers(struct session *s, struct milter_result *r, int v);
 /* Whether a PASS action turned the milters off for this message. */
 int cleanup_pass(struct session *s);
+/* The FILTER action of the message's checks (it replaces content_filter
+ * in every envelope written from then on), or NULL. */
+const char *cleanup_filter(const struct session *s);
 /* After the end record: a held message goes to hold/. */
 void cleanup_after_finish(struct session *s);
 /* An access-map or policy action for the transaction; 0, or -1 unknown. */

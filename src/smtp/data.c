@@ -105,6 +105,8 @@ void data_envelope(struct session *s, struct spool_env *env, struct spool_rcpt *
 	const struct role_cfg *role = &s->eng->roles[s->role];
 	if (role->content_filter && *role->content_filter)
 		envp->filter = (char *)role->content_filter;
+	if (cleanup_filter(s))
+		envp->filter = (char *)cleanup_filter(s);	/* a FILTER action wins */
 	envp->no_address_mappings = role->no_address_mappings;
 	rc = xcalloc(s->nrcpt ? s->nrcpt : 1, sizeof(*rc));
 	for (size_t i = 0; i < s->nrcpt; i++)

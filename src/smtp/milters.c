@@ -51,27 +51,12 @@ struct session_milter {
 	char scratch[600];
 };
 
-static const char *const macro_keys[MILTER_M_COUNT] = {
-	[MILTER_M_CONNECT] = "milter_connect_macros", [MILTER_M_HELO] = "milter_helo_macros",
-	[MILTER_M_MAIL] = "milter_mail_macros", [MILTER_M_RCPT] = "milter_rcpt_macros",
-	[MILTER_M_DATA] = "milter_data_macros", [MILTER_M_EOM] = "milter_end_of_data_macros",
-	[MILTER_M_EOH] = "milter_end_of_header_macros",
-};
-
 void milters_setup(struct engine *e, const struct config *cfg, int chrooted)
 {
 	struct milter_params *p = &e->milter_params;
 	char err[512];
-	p->protocol = (int)config_get_int(cfg, "milter_protocol");
-	p->default_action = (enum milter_action)milter_action_parse(config_get(cfg, "milter_default_action"));
-	p->connect_ms = config_get_time(cfg, "milter_connect_timeout") * 1000;
-	p->command_ms = config_get_time(cfg, "milter_command_timeout") * 1000;
-	p->content_ms = config_get_time(cfg, "milter_content_timeout") * 1000;
-	p->conn_limit = (size_t)config_get_int(cfg, "milter_connection_limit");
-	p->queue_dir = config_get(cfg, "queue_directory");
+	milter_params_read(p, cfg);
 	p->chrooted = chrooted;
-	for (int i = 0; i < MILTER_M_COUNT; i++)
-		p->macros[i] = config_list(config_get(cfg, macro_keys[i]));
 	e->milter_daemon_name = config_get(cfg, "milter_macro_daemon_name");
 	e->milter_v = config_get(cfg, "milter_macro_v");
 	for (int r = 0; r < SMTP_NROLES; r++) {
@@ -379,56 +364,11 @@ static void eom_log(struct session *s, const char *action, const char *text)
 	    s->nrcpt ? s->rcpt[0] : "", s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
 }
 
-/* An address as a milter gives it: without its angle brackets. */
-static char *bare_addr(const char *a)
-{
-	size_t n = strlen(a);
-	if (n >= 2 && a[0] == '<' && a[n - 1] == '>')
-		return xstrndup(a + 1, n - 2);
-	return xstrdup(a);
-}
-
-/* Recipient and sender changes into the session's envelope; 1 if any. */
-static int envelope_edits(struct session *s, const struct milter_result *r)
-{
-	int changed = 0;
-	for (size_t i = 0; i < r->nedits; i++) {
-		const struct milter_edit *e = &r->edits[i];
-		char *a = bare_addr(e->name);
-		if (e->type == MILTER_E_CHGFROM) {
-			free(s->sender);
-			s->sender = a;
-			changed = 1;
-			continue;
-		}
-		if (e->type == MILTER_E_ADDRCPT) {
-			if (s->nrcpt == s->rcpt_cap) {
-				s->rcpt_cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
-				s->rcpt = xrealloc(s->rcpt, s->rcpt_cap * sizeof(*s->rcpt));
-			}
-			s->rcpt[s->nrcpt++] = a;
-			changed = 1;
-			continue;
-		}
-		if (e->type == MILTER_E_DELRCPT)
-			for (size_t k = 0; k < s->nrcpt; k++)
-				if (strcasecmp(s->rcpt[k], a) == 0) {
-					free(s->rcpt[k]);
-					memmove(s->rcpt + k, s->rcpt + k + 1, (s->nrcpt - k - 1) * sizeof(*s->rcpt));
-					s->nrcpt--;
-					changed = 1;
-					break;
-				}
-		free(a);
-	}
-	return changed;
-}
-
 /* Write the changed message over the queue file. 0 or -1. */
 static int eom_rewrite(struct session *s, const struct milter_result *r)
 {
 	struct session_milter *sm = s->milt;
-	int env = envelope_edits(s, r);
+	int env = milter_edit_envelope(r, &s->sender, &s->rcpt, &s->nrcpt, &s->rcpt_cap);
 	if (!env && !r->body_replaced && r->nedits == 0)
 		return 0;
 	struct buf out;

@@ -410,6 +410,28 @@ def test_milter_header_checks(make_server):
         m.close()
 
 
+def test_filter_kept_when_a_milter_changes_the_message(make_server):
+    """A header_checks FILTER survives a milter's header change: the
+    milters' rewrite of the queue file keeps the F record, so the message
+    still goes to the filter and not to its recipient."""
+    from milterfix import ScriptMilter
+    m = ScriptMilter()
+    try:
+        s = make_server(start=False)
+        s.extra = [f"smtpd_milters = {m.spec}",
+                   "header_checks = regexp:" + write(s, "header_checks", HEADER_CHECKS)]
+        s.write_config()
+        s.start()
+        m.eom_mods = [("addheader", "X-Milter", "seen")]
+        code, text = data_reply(s, make_message(subject="filter me"))
+        assert code == 250
+        s.wait_log(r"%s: to=<alice@example\.com>, .*status=deferred \(.*127\.0\.0\.1.*10025"
+                   % qid_of(text))
+        assert list_dir(s.mailbox("alice@example.com")) == []
+    finally:
+        m.close()
+
+
 def test_non_smtpd_milters(make_server):
     """non_smtpd_milters: mail from the sendmail command goes through the
     milters (connect from localhost [127.0.0.1], HELO localhost, the

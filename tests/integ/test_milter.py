@@ -13,8 +13,8 @@ import time
 import pytest
 
 from conftest import CLIENT_HELO, free_port, make_message
-from milterfix import (SMFIP_HDR_LEADSPC, SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NR_HDR, OpenDkim,
-                       ScriptMilter)
+from milterfix import (SMFIP_HDR_LEADSPC, SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NR_BODY, SMFIP_NR_HDR,
+                       OpenDkim, ScriptMilter)
 
 RCPT = "alice@example.com"
 
@@ -354,6 +354,42 @@ def test_large_message_and_large_replacement(make_server, milter):
     srv.wait_delivered(RCPT, 1)
     delivered = srv.messages(RCPT)[0]
     assert delivered.split(b"\n\n", 1)[1] == new.replace(b"\r\n", b"\n")
+
+
+def test_replacement_body_with_crlf_cut_between_packets(make_server, milter):
+    milter.eom_mods = [("replbody", b"one\r"), ("replbody", b"\ntwo\r\n")]
+    srv = start(make_server, milter)
+    assert session(srv)["eom"].startswith("250")
+    srv.wait_delivered(RCPT, 1)
+    assert srv.messages(RCPT)[0].split(b"\n\n", 1)[1] == b"one\ntwo\n"
+
+
+def test_second_milter_body_replaces_the_first(make_server, milter):
+    """Each milter sees the body of the earlier ones; a later replacement
+    replaces it (it is not appended to the earlier replacement)."""
+    other = ScriptMilter()
+    try:
+        milter.eom_mods = [("replbody", b"first body\r\n")]
+        other.eom_mods = [("replbody", b"second body\r\n")]
+        srv = start(make_server, f"{milter.spec}, {other.spec}")
+        assert session(srv)["eom"].startswith("250")
+        assert b"".join(other.args("body")) == b"first body\r\n"
+        srv.wait_delivered(RCPT, 1)
+        assert srv.messages(RCPT)[0].split(b"\n\n", 1)[1] == b"second body\n"
+    finally:
+        other.close()
+
+
+def test_no_reply_body_larger_than_a_packet_buffer(make_server, milter):
+    """With SMFIP_NR_BODY every chunk is queued at once: a body of several
+    MB reaches the milter whole (the output buffer once held 2 MB)."""
+    milter.protocol = SMFIP_NR_BODY
+    line = "0123456789" * 7 + "\r\n"
+    body = "".join(f"{i:06d} {line}" for i in range(40000))      # about 3 MB
+    srv = start(make_server, milter)
+    msg = "Subject: big\r\nTo: a@example.com\r\n\r\n" + body
+    assert session(srv, body=msg)["eom"].startswith("250")
+    assert b"".join(milter.args("body")) == body.encode()
 
 
 def test_unreachable_milter(make_server):

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
@@ -153,6 +154,26 @@ static void test_folded_header_is_one(void **state)
 	buf_free(&out);
 }
 
+/* A body line longer than the header size limit is still looked at (its
+ * start) and written whole, in a message without a header section too. */
+static void test_long_body_line(void **state)
+{
+	size_t n = 200 * 1024;
+	char *msg = malloc(n + 64);
+	struct checks_result r;
+	struct buf out;
+	assert_non_null(msg);
+	memcpy(msg, "\nlong line start ", 17);
+	memset(msg + 17, 'x', n);
+	memcpy(msg + 17 + n, "\n", 2);
+	run(msg, &r, &out);
+	assert_true(r.discard);
+	assert_int_equal(out.len, strlen(msg));
+	checks_result_free(&r);
+	buf_free(&out);
+	free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_envelope_actions),
 		cmocka_unit_test(test_mime_classes),
 		cmocka_unit_test(test_folded_header_is_one),
+		cmocka_unit_test(test_long_body_line),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -201,6 +201,39 @@ static void test_edits(void **state)
 	buf_free(&out);
 }
 
+/* Sender and recipient changes on a caller's envelope. */
+static void test_envelope_edits(void **state)
+{
+	struct milter_result r = { 0 };
+	char *sender = xstrdup("old@example.org");
+	size_t n = 2, cap = 2;
+	char **rcpt = xcalloc(cap, sizeof(*rcpt));
+	rcpt[0] = xstrdup("a@example.com");
+	rcpt[1] = xstrdup("b@example.com");
+
+	buf_init(&r.body, 1 << 20);
+	edit(&r, MILTER_E_ADDHDR, 0, "X-H", "v");		/* not the envelope */
+	assert_int_equal(milter_edit_envelope(&r, &sender, &rcpt, &n, &cap), 0);
+	edit(&r, MILTER_E_CHGFROM, 0, "<new@example.org>", NULL);
+	edit(&r, MILTER_E_DELRCPT, 0, "<A@Example.com>", NULL);
+	edit(&r, MILTER_E_ADDRCPT, 0, "<c@example.com>", NULL);
+	edit(&r, MILTER_E_ADDRCPT, 0, "d@example.com", NULL);
+	edit(&r, MILTER_E_DELRCPT, 0, "<nobody@example.com>", NULL);
+	assert_int_equal(milter_edit_envelope(&r, &sender, &rcpt, &n, &cap), 1);
+	assert_string_equal(sender, "new@example.org");
+	assert_int_equal(n, 3);
+	assert_true(cap >= 3);
+	assert_string_equal(rcpt[0], "b@example.com");
+	assert_string_equal(rcpt[1], "c@example.com");
+	assert_string_equal(rcpt[2], "d@example.com");
+	for (size_t i = 0; i < n; i++)
+		free(rcpt[i]);
+	free(rcpt);
+	free(sender);
+	milter_result_clear(&r);
+	buf_free(&r.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_list_errors),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_edits),
+		cmocka_unit_test(test_envelope_edits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
