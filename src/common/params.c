@@ -270,6 +270,8 @@ const struct param config_params[] = {
 	  "Tables for the headers of attached messages (message/rfc822)" },
 	{ "body_checks", PT_MAPS, "", 0, 0, NULL,
 	  "Tables for each message body line" },
+	{ "body_checks_size_limit", PT_INT, "51200", 0, I_MAX, NULL,
+	  "Bytes of each body segment (a MIME part's body, or the whole body) that body_checks inspects; the rest passes unchecked" },
 	{ "milter_header_checks", PT_MAPS, "", 0, 0, NULL,
 	  "Tables for headers added or changed by milters, before their changes are written (header_checks actions but PREPEND)" },
 

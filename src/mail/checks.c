@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/config.h"
 #include "common/map.h"
 #include "common/util.h"
 #include "mail/checks.h"
@@ -323,6 +324,26 @@ static int boundary_of(const char *h, char *b, size_t blen)
 	return 0;
 }
 
+int checks_open(struct checks_tables *t, const struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const keys[] = {
+		"header_checks", "mime_header_checks", "nested_header_checks", "body_checks",
+	};
+	struct maplist **tab[] = { &t->header, &t->mime, &t->nested, &t->body };
+	char why[512];
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		*tab[i] = maplist_open(config_get(cfg, keys[i]), 0, why, sizeof(why));
+		if (*tab[i] == NULL && rc == 0) {
+			snprintf(err, errlen, "%s: %s", keys[i], why);
+			rc = -1;
+		}
+	}
+	t->body_limit = (size_t)config_get_int(cfg, "body_checks_size_limit");
+	return rc;
+}
+
 int checks_any(const struct checks_tables *t)
 {
 	return maplist_count(t->header) || maplist_count(t->mime) ||
@@ -337,6 +358,7 @@ int checks_run(const struct checks_tables *t, const char *msg, size_t len,
 	char bound[CHK_BOUNDARIES][200];
 	int nb = 0, cls = CLS_PRIMARY, stop = 0;
 	int multipart = 0, rfc822 = 0;	/* the current header section's type */
+	size_t seg = 0;			/* body bytes of this segment so far */
 	const char *p = msg, *end = msg + len;
 	struct buf h;
 	buf_init(&h, CHK_HEADER_MAX);
@@ -351,6 +373,7 @@ int checks_run(const struct checks_tables *t, const char *msg, size_t len,
 			/* the end of a header section */
 			cls = rfc822 ? CLS_NESTED : CLS_BODY;
 			rfc822 = 0;
+			seg = 0;
 			if (cls == CLS_NESTED || p[0] == '\n') {
 				out(&c, p, (size_t)(le - p));
 				p = le;
@@ -394,10 +417,15 @@ int checks_run(const struct checks_tables *t, const char *msg, size_t len,
 				int closing = strncmp(h.data + 2 + bl, "--", 2) == 0;
 				nb = closing ? i : i + 1;
 				cls = closing ? CLS_BODY : CLS_MULTIPART;
+				seg = 0;
 				break;
 			}
 		}
-		stop = inspect(&c, t->body, "body", h.data, p, n) == STOP;
+		if (t->body_limit && seg >= t->body_limit)
+			out(&c, p, n);	/* past body_checks_size_limit: not inspected */
+		else
+			stop = inspect(&c, t->body, "body", h.data, p, n) == STOP;
+		seg += n;
 		p = le;
 	}
 	buf_free(&h);

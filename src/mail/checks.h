@@ -14,10 +14,21 @@
 struct buf;
 struct maplist;
 
-/* The tables; a NULL or empty list checks nothing. */
+struct config;
+
+/* The tables; a NULL or empty list checks nothing. body_limit: bytes of
+ * each body segment (a MIME part's body, or the whole body) that
+ * body_checks sees, Postfix's body_checks_size_limit; 0 = no limit. */
 struct checks_tables {
 	struct maplist *header, *mime, *nested, *body;
+	size_t body_limit;
 };
+
+/* Open header_checks, mime_header_checks, nested_header_checks and
+ * body_checks of cfg, and read body_checks_size_limit. 0, or -1 and
+ * "KEY: why" in err for the first table that cannot be opened (it stays
+ * NULL; the others are open). */
+int checks_open(struct checks_tables *t, const struct config *cfg, char *err, size_t errlen);
 
 /* What the checks decided for the whole message. */
 struct checks_result {

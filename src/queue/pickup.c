@@ -685,14 +685,9 @@ void pickup_init(const struct config *cfg, int qfd, pickup_queued_fn *queued_fn)
 	fds = (struct pickup_fds){ P.infd, P.dropfd, P.holdfd, queued_fn };
 	pmilt_init(cfg, &fds);
 	{
-		static const char *const keys[] = { "header_checks", "mime_header_checks",
-		    "nested_header_checks", "body_checks" };
-		struct maplist **t[] = { &P.checks.header, &P.checks.mime, &P.checks.nested,
-		    &P.checks.body };
-		char err[512];
-		for (size_t i = 0; i < 4; i++)
-			if ((*t[i] = maplist_open(config_get(cfg, keys[i]), 0, err, sizeof(err))) == NULL)
-				log_warn("pickup: %s: %s (not applied)", keys[i], err);
+		char err[600];
+		if (checks_open(&P.checks, cfg, err, sizeof(err)) < 0)
+			log_warn("pickup: %s (not applied)", err);
 	}
 	if (P.corruptfd < 0)
 		log_warn("open corrupt: %s (bad maildrop files are removed)", strerror(errno));

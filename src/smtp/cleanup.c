@@ -39,20 +39,11 @@ struct session_cleanup {
 	char *filter;			/* a FILTER action's transport:destination */
 };
 
-static const char *const table_keys[] = {
-	"header_checks", "mime_header_checks", "nested_header_checks", "body_checks",
-};
-
 void cleanup_setup(struct engine *e, const struct config *cfg)
 {
-	struct maplist **t[] = { &e->checks.header, &e->checks.mime, &e->checks.nested,
-	    &e->checks.body };
-	char err[512];
-	for (size_t i = 0; i < 4; i++) {
-		*t[i] = maplist_open(config_get(cfg, table_keys[i]), 0, err, sizeof(err));
-		if (*t[i] == NULL)
-			fatal("%s: %s", table_keys[i], err);
-	}
+	char err[600];
+	if (checks_open(&e->checks, cfg, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	e->milter_hbc = maplist_open(config_get(cfg, "milter_header_checks"), 0, err, sizeof(err));
 	if (e->milter_hbc == NULL)
 		fatal("milter_header_checks: %s", err);

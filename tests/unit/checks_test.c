@@ -174,6 +174,32 @@ static void test_long_body_line(void **state)
 	free(msg);
 }
 
+/* body_checks_size_limit: a segment's lines past the limit are not
+ * looked at (but kept); each MIME part's body is a segment of its own. */
+static void test_body_size_limit(void **state)
+{
+	struct checks_result r;
+	struct buf out;
+	const char *late = "Subject: s\n\n0123456789\n0123456789\nchange me\n";
+	T.body_limit = 20;
+	run(late, &r, &out);
+	assert_false(r.changed);
+	assert_string_equal(out.data, late);
+	checks_result_free(&r);
+	buf_free(&out);
+	run("Subject: s\nContent-Type: multipart/mixed; boundary=b3\n\n"
+	    "0123456789\n0123456789\nchange me\n--b3\n\nchange me\n--b3--\n", &r, &out);
+	assert_true(r.changed);	/* the part's first line: a new segment */
+	assert_string_equal(logged, "replace: body change me: changed|");
+	checks_result_free(&r);
+	buf_free(&out);
+	T.body_limit = 0;
+	run(late, &r, &out);	/* 0: no limit */
+	assert_true(r.changed);
+	checks_result_free(&r);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_mime_classes),
 		cmocka_unit_test(test_folded_header_is_one),
 		cmocka_unit_test(test_long_body_line),
+		cmocka_unit_test(test_body_size_limit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
