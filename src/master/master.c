@@ -689,9 +689,9 @@ int master_run(struct config *cfg, const char *config_path)
 	open_log(cfg);
 	log_set_service("master");
 	prepare_dirs(cfg);
-	write_pid(cfg);
 	raise_nofile();
 	bind_listeners(cfg);
+	write_pid(cfg);		/* once bound: a second master has failed by now */
 	loop_init();
 	signal(SIGPIPE, SIG_IGN);
 	loop_signal(SIGCHLD, on_chld, NULL);

@@ -163,3 +163,21 @@ def test_shipped_logrotate_file_with_logrotate(make_server):
     mail(s, "third")
     s.wait_log(r"status=sent")
     assert s.log().count("status=sent") == 1
+
+
+def test_second_master_leaves_the_pid_file_alone(server):
+    """A second start on the same configuration fails to bind; the running
+    master's pid file must still name it, or `mailwarden logrotate` finds
+    no master and the log is never reopened."""
+    pidfile = os.path.join(server.spool, "pid", "master.pid")
+    assert read(pidfile).strip() == str(server.proc.pid)
+    r = subprocess.run([BIN, "-c", server.conf], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    assert read(pidfile).strip() == str(server.proc.pid)
+    mail(server, "before")
+    server.wait_log(r"status=sent")
+    r = run_cli(server, "logrotate")
+    assert "no running master" not in r.stderr, r.stderr
+    mail(server, "after")
+    server.wait_log(r"status=sent")
+    assert server.log().count("status=sent") == 1
