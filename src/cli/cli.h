@@ -4,6 +4,7 @@
  */
 #ifndef MW_CLI_H
 #define MW_CLI_H
+#include <stdio.h>
 
 /*
  * `mailwarden scan LOG FILTER[opts] [--maxretry N --findtime T]
@@ -26,10 +27,9 @@ struct config;
 /* `mailwarden dkim keygen DOMAIN [-s SEL] [--ed25519] | check DOMAIN`
  * (dkim.c): 0 ok, 1 error or mismatch, 2 usage. */
 int cli_dkim(const struct config *cfg, int argc, char **argv);
-#include <stdio.h>
 /* `mailwarden queue show ID`: the queued message as postcat -q prints
  * it, from queue_directory's fd qfd; 0, or 1 (message on stderr). */
-int queue_show(int qfd, const char *id, FILE *out);
+int cli_queue_show(int qfd, const char *id, FILE *out);
 /*
  * `mailwarden status [JAIL [short]] | ban JAIL IP | unban IP|--all |
  * banned [IP] | why IP | reload` [--json]: ask the ban engine through

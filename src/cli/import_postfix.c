@@ -42,16 +42,8 @@ static int write_conf(const struct ipf *p, int fd)
 {
 	struct buf b;
 	conf_text(p, &b);
-	int rc = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? 0 : -1;
-	for (size_t off = 0; rc == 0 && off < b.len;) {
-		ssize_t n = write(fd, b.data + off, b.len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			rc = -1;
-		else
-			off += (size_t)n;
-	}
+	int rc = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 &&
+	    fd_write_all(fd, b.data, b.len) == 0 ? 0 : -1;
 	buf_free(&b);
 	return rc;
 }
@@ -212,6 +204,10 @@ int cli_import_postfix(int argc, char **argv)
 	int fd = mkstemp(tmp);
 	if (fd < 0 || fchmod(fd, 0644) < 0) {
 		fprintf(stderr, "mailwarden: fatal: %s: %s\n", tmp, strerror(errno));
+		if (fd >= 0) {	/* made, but not ours to keep */
+			close(fd);
+			unlink(tmp);
+		}
 		ipf_free(&p);
 		return 1;
 	}

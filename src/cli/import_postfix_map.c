@@ -365,6 +365,18 @@ static void wildcard_addrs(const struct ipf *p, struct buf *out, const char *por
 	config_list_free(items);
 }
 
+/* 1 if name is one of the names made so far ("smtpd-10025, ..."): a
+ * whole name, smtpd-1002 is not smtpd-10025. */
+static int named_taken(const char *made, const char *name)
+{
+	char **items = config_list(made);
+	int hit = 0;
+	for (size_t i = 0; items[i] != NULL && !hit; i++)
+		hit = strcmp(items[i], name) == 0;
+	config_list_free(items);
+	return hit;
+}
+
 /* An smtpd or postscreen inet service: listener addresses and overrides. */
 static void map_listener(struct ipf *p, const struct ipf_service *s, struct buf *addrs,
     struct buf *nnamed, const char *where)
@@ -393,7 +405,7 @@ static void map_listener(struct ipf *p, const struct ipf_service *s, struct buf 
 			return;
 		}
 		snprintf(named, sizeof(named), "smtpd-%s", port);
-		if (nnamed->len > 0 && strstr(nnamed->data, named) != NULL) {
+		if (named_taken(nnamed->data, named)) {
 			ipf_report(p, IPF_UNSUPPORTED, where, s->name, "a second entry for this "
 			    "port with -o settings: only the first is kept");
 			return;

@@ -207,7 +207,7 @@ int cli_queue(const struct config *cfg, int argc, char **argv)
 	if (strcmp(cmd, "list") == 0 || strcmp(cmd, "-p") == 0) {
 		rc = cmd_list(&q);
 	} else if (strcmp(cmd, "show") == 0 && argc == 2) {
-		rc = queue_show(q.qfd, argv[1], stdout);	/* queue_show.c */
+		rc = cli_queue_show(q.qfd, argv[1], stdout);	/* queue_show.c */
 	} else if (strcmp(cmd, "flush") == 0 || strcmp(cmd, "-f") == 0) {
 		rc = cmd_flush(&q);
 	} else if (strcmp(cmd, "delete") == 0 || strcmp(cmd, "hold") == 0 ||

@@ -1,7 +1,8 @@
 /*
- * queue_show — `mailwarden queue show ID`: print one queued message as
- * Postfix's `postcat -q ID` does: the envelope records, the message
- * contents, the end marker, each section headed with its queue and ID.
+ * queue_show — `mailwarden queue show ID` (cli_queue_show): print one
+ * queued message as Postfix's `postcat -q ID` does: the envelope
+ * records, the message contents, the end marker, each section headed
+ * with its queue and ID.
  * The file is looked up in incoming/, deferred/ and hold/ (root or
  * mail_owner: the spool is closed to others).
  */
@@ -44,7 +45,7 @@ static int show_body(FILE *out, const struct spool_env *env)
 	return 0;
 }
 
-int queue_show(int qfd, const char *id, FILE *out)
+int cli_queue_show(int qfd, const char *id, FILE *out)
 {
 	static const char *const queues[] = { "incoming", "deferred", "hold" };
 	char err[256];

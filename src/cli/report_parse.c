@@ -185,7 +185,9 @@ static void count_ban(struct report *r, size_t h, const char *line)
 	while (j < r->njails && strcmp(r->jail[j], name) != 0)
 		j++;
 	if (j == r->njails) {
-		if (r->njails == RP_JAILS - 1 && strcmp(name, "other") != 0)
+		/* the last slot is "other": once it is reached (made by the
+		 * RP_JAILS-th name), every further new name goes there */
+		if (r->njails >= RP_JAILS - 1)
 			str_copy(name, sizeof(name), "other");
 		for (j = 0; j < r->njails && strcmp(r->jail[j], name) != 0; j++)
 			;

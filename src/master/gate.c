@@ -25,6 +25,9 @@ static uint64_t since;
 static void (*wake_fn)(void *);
 static struct loop_timer limit = { 0, (size_t)-1, NULL, NULL };
 
+/* The gate opens; the caller goes on (gate_open returns 1), or the loop
+ * calls wake: never both, or start_children() would run nested in
+ * itself and start a second engine. */
 static void finish(int answered)
 {
 	if (probe_fd >= 0) {
@@ -37,6 +40,12 @@ static void finish(int answered)
 	if (!answered)
 		log_warn("ban engine did not answer within %d ms: the smtp engine starts "
 		    "without the cluster's bans", GATE_MAX_MS);
+}
+
+/* From the loop (an answer, the time limit): open and tell the master. */
+static void finish_wake(int answered)
+{
+	finish(answered);
 	if (wake_fn)
 		wake_fn(NULL);
 }
@@ -47,12 +56,12 @@ static void on_answer(int fd, int events, void *arg)
 	ssize_t n = read(fd, tmp, sizeof(tmp));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	finish(n > 0);
+	finish_wake(n > 0);
 }
 
 static void on_limit(void *arg)
 {
-	finish(0);
+	finish_wake(0);
 }
 
 /* Send "ping" on a new connection; -1 if the socket is not there yet. */

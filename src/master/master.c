@@ -631,8 +631,10 @@ static void on_hup(int signo, void *arg)
 			cfg = NULL;
 		}
 	}
+	/* the DKIM keys last: the set replaced is what every later child
+	 * inherits, so only once nothing else of the reload can fail */
 	if (cfg == NULL || master_check(cfg, err, sizeof(err)) < 0 ||
-	    dkim_conf_load(cfg, err, sizeof(err)) < 0 || psl_load(cfg, err, sizeof(err)) < 0) {
+	    psl_load(cfg, err, sizeof(err)) < 0 || dkim_conf_load(cfg, err, sizeof(err)) < 0) {
 		log_warn("reload failed, keeping the old configuration: %s", err);
 		if (cfg)
 			config_free(cfg);
@@ -689,9 +691,9 @@ int master_run(struct config *cfg, const char *config_path)
 	open_log(cfg);
 	log_set_service("master");
 	prepare_dirs(cfg);
-	write_pid(cfg);
 	raise_nofile();
 	bind_listeners(cfg);
+	write_pid(cfg);		/* once bound: a second master has failed by now */
 	loop_init();
 	signal(SIGPIPE, SIG_IGN);
 	loop_signal(SIGCHLD, on_chld, NULL);

@@ -24,6 +24,7 @@
 
 #define NOTIFY_STATUS_MS	5000
 #define NOTIFY_MAX_PORTS	32
+#define NOTIFY_ANSWER_MAX	(4 * 1024 * 1024)	/* the warden's "banned" list */
 
 static int enabled;		/* NOTIFY_SOCKET is set */
 static int ready;		/* READY=1 sent (for this generation) */
@@ -34,6 +35,7 @@ static unsigned ports[NOTIFY_MAX_PORTS];
 static size_t nports;
 static int ask_fd = -1;		/* a control request in flight */
 static struct buf ask_ans;
+static int ask_cut;		/* the answer was longer than ask_ans holds */
 static long bans = -1;		/* from the last answer, -1 unknown */
 
 static void send_state(const char *state)
@@ -102,7 +104,7 @@ static void ask_done(void)
 		long n = 0;
 		for (const char *p = d + 3; *p; p++)
 			n += *p == '\n';
-		bans = n;
+		bans = ask_cut ? -1 : n;	/* a cut list counts wrong: unknown */
 		if (!ready) {
 			ready = 1;
 			send_state("READY=1");
@@ -121,6 +123,7 @@ static void on_answer(int fd, int events, void *arg)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
+		ask_cut = n > 0;	/* past the maximum: a count of part of it */
 		ask_done();	/* EOF, error, or too long */
 		return;
 	}
@@ -146,7 +149,8 @@ static void ask_warden(void)
 		return;
 	}
 	ask_fd = fd;
-	buf_init(&ask_ans, 4 * 1024 * 1024);
+	ask_cut = 0;
+	buf_init(&ask_ans, NOTIFY_ANSWER_MAX);
 	loop_watch(fd, LOOP_READ, on_answer, NULL);
 }
 

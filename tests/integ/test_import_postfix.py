@@ -320,3 +320,27 @@ def test_import_content_filter_named_listener(postfix_dir):
     assert "10025" not in [l for l in lines if l.startswith("smtpd_listen")][0]
     report_line(r.stderr, "mapped", "127.0.0.1:10025")
     assert "passes check-config" in r.stderr, r.stderr
+
+
+def test_import_named_listeners_whose_ports_share_a_prefix(postfix_dir):
+    """Two smtpd entries with -o settings on 10025 and 1002: two named
+    listeners, the second not taken for a repeat of the first (smtpd-1002
+    is a prefix of smtpd-10025)."""
+    (postfix_dir / "master.cf").write_text(
+        "smtp      inet  n       -       y       -       -       smtpd\n"
+        "127.0.0.1:10025 inet n  -       n       -       -       smtpd\n"
+        "  -o smtpd_recipient_restrictions=permit_mynetworks,reject\n"
+        "127.0.0.1:1002 inet n  -       n       -       -       smtpd\n"
+        "  -o smtpd_helo_restrictions=\n")
+    (postfix_dir / "main.cf").write_text(
+        "myhostname = mx.alpha.example\ninet_interfaces = loopback-only\n"
+        "inet_protocols = ipv4\n")
+    r = run("import-postfix", str(postfix_dir))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    for want in ("listeners = smtpd-10025, smtpd-1002",
+                 "smtpd-10025/inet/listen = 127.0.0.1:10025",
+                 "smtpd-1002/inet/listen = 127.0.0.1:1002",
+                 "smtpd-1002/inet/smtpd_helo_restrictions = "):
+        assert want in lines, (want, r.stdout)
+    assert "second entry" not in r.stderr, r.stderr

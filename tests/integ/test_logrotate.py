@@ -163,3 +163,50 @@ def test_shipped_logrotate_file_with_logrotate(make_server):
     mail(s, "third")
     s.wait_log(r"status=sent")
     assert s.log().count("status=sent") == 1
+
+
+def test_second_master_leaves_the_pid_file_alone(server):
+    """A second start on the same configuration fails to bind; the running
+    master's pid file must still name it, or `mailwarden logrotate` finds
+    no master and the log is never reopened."""
+    pidfile = os.path.join(server.spool, "pid", "master.pid")
+    assert read(pidfile).strip() == str(server.proc.pid)
+    r = subprocess.run([BIN, "-c", server.conf], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    assert read(pidfile).strip() == str(server.proc.pid)
+    mail(server, "before")
+    server.wait_log(r"status=sent")
+    r = run_cli(server, "logrotate")
+    assert "no running master" not in r.stderr, r.stderr
+    mail(server, "after")
+    server.wait_log(r"status=sent")
+    assert server.log().count("status=sent") == 1
+
+
+@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate(8) not installed")
+def test_shipped_logrotate_file_spares_a_stale_pid(tmp_path):
+    """Without systemd, a master.pid left by a crash that names a pid now
+    used by another program: that program gets no SIGUSR1 (its default
+    action would end it)."""
+    logdir, spool = tmp_path / "log", tmp_path / "spool"
+    (spool / "pid").mkdir(parents=True)
+    logdir.mkdir()
+    (logdir / "mail.log").write_text("a line\n")
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        (spool / "pid" / "master.pid").write_text(f"{other.pid}\n")
+        text = read(os.path.join(ROOT, "debian", "mailwarden.logrotate"))
+        text = text.replace("/var/log/mailwarden/", f"{logdir}/")
+        text = text.replace("/var/spool/mailwarden/", f"{spool}/")
+        text = text.replace("/run/systemd/system", str(tmp_path / "no-systemd"))
+        conf = tmp_path / "logrotate.conf"
+        conf.write_text(text)
+        r = subprocess.run(["logrotate", "-f", "-s", str(tmp_path / "state"), str(conf)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert (logdir / "mail.log.1").exists()
+        time.sleep(0.2)
+        assert other.poll() is None, "the stale pid's process was signalled"
+    finally:
+        other.kill()
+        other.wait()
