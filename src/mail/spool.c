@@ -274,7 +274,10 @@ int spool_read(int dirfd, const char *id, struct spool_env *env, char *err, size
 	memset(env, 0, sizeof(*env));
 	env->fd = -1;
 	str_copy(env->id, sizeof(env->id), id);
-	int fd = openat(dirfd, id, O_RDWR | O_CLOEXEC);
+	/* A queue file is a regular file, never a link: `mailwarden queue
+	 * show` reads as root in directories mail_owner writes. O_NONBLOCK: a
+	 * FIFO planted there must not block the open. */
+	int fd = openat(dirfd, id, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "open: %s", strerror(errno));
 		return -1;
@@ -282,6 +285,10 @@ int spool_read(int dirfd, const char *id, struct spool_env *env, char *err, size
 	env->fd = fd;
 	if (fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "fstat: %s", strerror(errno));
+		goto bad;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
 		goto bad;
 	}
 	/* Read the envelope up to the "B" record. */

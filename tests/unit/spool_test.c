@@ -41,6 +41,29 @@ static void write_msg(int dfd, char *id, const char *body)
 	snprintf(id, SPOOL_ID_MAX, "%s", w.id);
 }
 
+/* A link or a FIFO planted where a queue file should be is refused, and
+ * the FIFO does not block the reader (queue show runs as root). */
+static void test_not_a_regular_file(void **state)
+{
+	char dir[64], id[SPOOL_ID_MAX], err[128];
+	struct spool_env env;
+	int dfd = tmpdir(dir, sizeof(dir));
+	assert_true(dfd >= 0);
+	write_msg(dfd, id, "Subject: x\n\nbody\n");
+	assert_int_equal(symlinkat(id, dfd, "ABCDEF000001"), 0);
+	assert_int_equal(spool_read(dfd, "ABCDEF000001", &env, err, sizeof(err)), -1);
+	spool_env_free(&env);
+	assert_int_equal(mkfifoat(dfd, "ABCDEF000002", 0600), 0);
+	assert_int_equal(spool_read(dfd, "ABCDEF000002", &env, err, sizeof(err)), -1);
+	assert_string_equal(err, "not a regular file");
+	spool_env_free(&env);
+	unlinkat(dfd, "ABCDEF000001", 0);
+	unlinkat(dfd, "ABCDEF000002", 0);
+	unlinkat(dfd, id, 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 static void test_roundtrip(void **state)
 {
 	char dir[64], id[SPOOL_ID_MAX], err[128];
@@ -255,6 +278,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_not_a_regular_file),
 		cmocka_unit_test(test_filter_and_options),
 		cmocka_unit_test(test_truncated_is_refused),
 		cmocka_unit_test(test_record_injection),
