@@ -318,15 +318,19 @@ static struct sasl *dc_open(const char *path, char *err, size_t errlen)
 	dc->watched = -1;
 	buf_init(&dc->in, 2 * DC_MAX_LINE);
 	buf_init(&dc->out, 1024 * 1024);
-	if (path[0] == '/')
+	char cwd[PATH_MAX];
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		snprintf(err, errlen, "getcwd: %s", strerror(errno));
+		goto fail;
+	}
+	size_t cl = strlen(cwd);
+	if (path[0] == '/') {
 		dc->abs = xstrdup(path);
-	else {
-		char cwd[PATH_MAX];
-		if (getcwd(cwd, sizeof(cwd)) == NULL) {
-			snprintf(err, errlen, "getcwd: %s", strerror(errno));
-			goto fail;
-		}
-		size_t n = strlen(cwd) + strlen(path) + 2;
+		/* under the cwd (queue_directory): reachable after the chroot too */
+		if (cl > 1 && strncmp(path, cwd, cl) == 0 && path[cl] == '/')
+			dc->rel = xstrdup(path + cl + 1);
+	} else {
+		size_t n = cl + strlen(path) + 2;
 		dc->abs = xmalloc(n);
 		snprintf(dc->abs, n, "%s/%s", cwd, path);
 		dc->rel = xstrdup(path);

@@ -2,16 +2,39 @@
  * engine_check — check-config's part for the smtp engine: the TLS and
  * AUTH settings of the listeners in use (certificates load, the protocol
  * list parses, a password backend is named and, for a password file,
- * reads), the milter lists parse and can be reached from the chroot. Runs in the master or the command, never in the engine.
+ * reads; a Dovecot socket the chroot cannot reach again is warned
+ * about), the milter lists parse and can be reached from the chroot. Runs in the master or the command, never in the engine.
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "sasl/sasl.h"
 #include "smtp/engine.h"
 #include "smtp/milters.h"
 #include "smtp/tls.h"
+
+/* Dovecot's auth socket outside queue_directory: the engine connects to
+ * it before its chroot, so that first connection works, but a reconnect
+ * (Dovecot restarted) cannot reach it from inside. Works until then: a
+ * warning, naming where to put it. */
+static void dovecot_path_check(const struct config *cfg, const char *path)
+{
+	const char *qd = config_get(cfg, "queue_directory");
+	size_t ql = strlen(qd);
+	while (ql > 1 && qd[ql - 1] == '/')
+		ql--;
+	if (path[0] != '/' || geteuid() != 0 ||
+	    (strncmp(path, qd, ql) == 0 && path[ql] == '/'))
+		return;
+	log_warn("%s, line %d: smtpd_sasl_path: %s is outside queue_directory %.*s, where the "
+	    "smtp engine runs chrooted: once Dovecot restarts, AUTH answers 454 until "
+	    "mailwarden reloads; make Dovecot listen under %.*s (smtpd_sasl_path = private/auth "
+	    "is %.*s/private/auth)", config_path(cfg), config_line(cfg, "smtpd_sasl_path"), path,
+	    (int)ql, qd, (int)ql, qd, (int)ql, qd);
+}
 
 int engine_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -63,6 +86,8 @@ int engine_check(const struct config *cfg, char *err, size_t errlen)
 				return -1;
 			}
 			sasl_close(sa);
+		} else if (strcmp(type, "dovecot") == 0) {
+			dovecot_path_check(cfg, path);
 		}
 	}
 	return milters_check(cfg, err, errlen);

@@ -81,7 +81,7 @@ userdb {{
   args = uid={mail_uid} gid={mail_gid} home={d}/mail/%d/%n
 }}
 service auth {{
-  unix_listener auth-client {{
+  unix_listener {auth_listener} {{
     mode = 0666
   }}
 }}
@@ -100,14 +100,16 @@ service lmtp {{
 class Dovecot:
     """One Dovecot instance in its own temporary directory."""
 
-    def __init__(self, users=None, extra="", secured_only=False):
+    def __init__(self, users=None, extra="", secured_only=False, auth_socket=None):
+        """auth_socket: an absolute path for the auth client socket (its
+        directory must exist), else run/auth-client in the instance's dir."""
         self.dir = tempfile.mkdtemp(prefix="mw-dovecot-")
         os.chmod(self.dir, 0o755)
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.lmtp_port = _free_port()
         self.conf = os.path.join(self.dir, "dovecot.conf")
         self.logfile = os.path.join(self.dir, "dovecot.log")
-        self.auth_socket = os.path.join(self.dir, "run", "auth-client")
+        self.auth_socket = auth_socket or os.path.join(self.dir, "run", "auth-client")
         self.lmtp_socket = os.path.join(self.dir, "run", "lmtp")
         self.proc = None
         pw = pwd.getpwnam(MAIL_USER)
@@ -129,6 +131,7 @@ class Dovecot:
             conf = conf.replace("{d}/passwd\n", "{d}/passwd-%{{secured}}\n")
         with open(self.conf, "w") as f:
             f.write(conf.format(d=self.dir, port=self.lmtp_port,
+                                auth_listener=auth_socket or "auth-client",
                                 mail_uid=self.mail_uid, mail_gid=self.mail_gid))
             f.write(extra)
 

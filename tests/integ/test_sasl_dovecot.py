@@ -8,6 +8,7 @@ with the smtp engine's tests.
 import os
 import smtplib
 import subprocess
+import time
 
 import pytest
 
@@ -125,3 +126,48 @@ def test_smtp_auth_secured_only_on_tls(make_server, strict_dovecot):
     assert s.data(make_message(to="bob@example.net"))[0] == 250
     s.quit()
     srv.wait_log(r"client=\S+, sasl_method=PLAIN, sasl_username=alice@example\.com$")
+
+
+def test_auth_socket_under_the_spool_survives_a_dovecot_restart(make_server):
+    """smtpd_sasl_path written as an absolute path under queue_directory:
+    the chrooted engine reaches it again after Dovecot restarts (it tries
+    the path relative to the chroot), and a path outside queue_directory
+    draws check-config's warning."""
+    import base64
+    from dovecotfix import Dovecot
+    srv = make_server(start=False)
+    os.makedirs(os.path.join(srv.spool, "private"), exist_ok=True)
+    sock = os.path.join(srv.spool, "private", "auth")
+    dc = Dovecot(auth_socket=sock).start()
+    try:
+        srv.extra += ["smtpd_sasl_type = dovecot", f"smtpd_sasl_path = {sock}",
+                      "smtpd_sasl_auth_enable = yes", "smtpd_tls_auth_only = no"]
+        srv.write_config()
+        srv.start()
+        resp = base64.b64encode(b"\0alice@example.com\0alice-secret").decode()
+
+        def auth():
+            c = srv.conn()
+            c.cmd("EHLO client.test.example")
+            r = c.cmd("AUTH PLAIN " + resp)
+            c.close()
+            return r
+
+        assert auth().startswith("235"), dc.log()
+        dc.stop()
+        dc.start()
+        deadline = time.time() + 10
+        while True:
+            r = auth()
+            if r.startswith("235") or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        assert r.startswith("235"), r
+    finally:
+        dc.stop()
+    outside = srv.conf + ".outside"
+    with open(srv.conf) as f, open(outside, "w") as g:
+        g.write(f.read().replace(f"smtpd_sasl_path = {sock}",
+                                 f"smtpd_sasl_path = {dc.dir}/run/auth-client"))
+    r = subprocess.run([BIN, "-c", outside, "check-config"], capture_output=True, text=True)
+    assert "is outside queue_directory" in r.stdout + r.stderr, r.stdout + r.stderr
