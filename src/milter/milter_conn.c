@@ -44,22 +44,47 @@ static void wait_remove(struct mconn *c)
 		}
 }
 
+/* A slot reserved for c by hand_slot(): start it now, from the loop. */
+static void slot_handed(void *arg)
+{
+	struct mconn *c = arg;
+	c->handed = 0;
+	open_conns--;
+	milter_conn_start(c);
+}
+
+/* A slot is free: reserve it for the first waiting session, which starts
+ * on the next loop turn. Not at once: the closing session's code would run
+ * another session's connect, and a connect failing at once would close
+ * and hand on again, recursively, as deep as the wait list is long. */
+static void hand_slot(void)
+{
+	if (wait_head == NULL || open_conns >= wait_head->ms->p->conn_limit)
+		return;
+	struct mconn *w = wait_head;
+	wait_remove(w);
+	w->handed = 1;
+	open_conns++;
+	loop_timer_set(&w->timer, 0, slot_handed, w);
+}
+
 /* Close the socket; a freed slot goes to the first waiting session. */
 void milter_conn_close(struct mconn *c)
 {
 	loop_timer_clear(&c->timer);
-	if (c->st == MC_WAITSLOT)
+	if (c->st == MC_WAITSLOT && c->handed) {
+		c->handed = 0;		/* gone before its turn: the next one's */
+		open_conns--;
+		hand_slot();
+	} else if (c->st == MC_WAITSLOT) {
 		wait_remove(c);
+	}
 	if (c->fd >= 0) {
 		loop_unwatch(c->fd);
 		close(c->fd);
 		c->fd = -1;
 		open_conns--;
-		if (wait_head && open_conns < wait_head->ms->p->conn_limit) {
-			struct mconn *w = wait_head;
-			wait_remove(w);
-			milter_conn_start(w);
-		}
+		hand_slot();
 	}
 	c->waiting = c->sending = 0;
 	buf_reset(&c->in);

@@ -146,6 +146,7 @@ struct mconn {
 	struct buf out, in;
 	struct loop_timer timer;
 	struct mconn *wnext;		/* the wait list for a free slot */
+	int handed;			/* MC_WAITSLOT: a slot is reserved, starts next turn */
 };
 
 /* A session's milters and the event in progress. */
