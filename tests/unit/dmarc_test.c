@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dmarc/dmarc.h"
@@ -162,12 +163,43 @@ static void from_domain(void **st)
 	assert_string_equal(d, "folded.example");
 }
 
+/* The From domain is the address a reader sees, whatever the display
+ * name holds: quoted-pairs in quoted strings and comments, a long
+ * display name or padding, obs-from's "From :" (RFC 5322 3.2.1, 4.5.1). */
+static void from_domain_tricks(void **st)
+{
+	char d[256];
+	/* the display name is '" <b@evil.example>' (an escaped quote) */
+	const char *m1 = "From: \"\\\" <b@evil.example>\" <ceo@bank.example>\n\n";
+	assert_int_equal(dmarc_from_domain(m1, strlen(m1), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	/* the comment is '\(' (an escaped parenthesis), then the address */
+	const char *m2 = "From: (\\() <ceo@bank.example>\n\n";
+	assert_int_equal(dmarc_from_domain(m2, strlen(m2), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	/* 2000 spaces of padding before the address */
+	char m3[2100];
+	snprintf(m3, sizeof(m3), "From: %2000s<ceo@bank.example>\n\n", "");
+	assert_int_equal(dmarc_from_domain(m3, strlen(m3), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	/* obs-from: white space before the colon; two of them are two */
+	const char *m4 = "From : <ceo@bank.example>\n\n";
+	assert_int_equal(dmarc_from_domain(m4, strlen(m4), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	const char *m5 = "From: a@x.example\nFROM\t: b@y.example\n\n";
+	assert_int_equal(dmarc_from_domain(m5, strlen(m5), d, sizeof(d)), -1);
+	const char *m6 = "From-X: a@x.example\nFrom: b@y.example\n\n";
+	assert_int_equal(dmarc_from_domain(m6, strlen(m6), d, sizeof(d)), 0);
+	assert_string_equal(d, "y.example");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parse_tags), cmocka_unit_test(parse_bad), cmocka_unit_test(pick),
 		cmocka_unit_test(org_domain), cmocka_unit_test(alignment),
 		cmocka_unit_test(evaluate), cmocka_unit_test(from_domain),
+		cmocka_unit_test(from_domain_tricks),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
