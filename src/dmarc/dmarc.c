@@ -89,14 +89,9 @@ static const struct {
 	{ "pct", tag_pct }, { "rua", tag_rua },
 };
 
-int dmarc_parse(const char *txt, struct dmarc_record *rec)
+/* The tags of buf (cut up) into t; 0 when "v=DMARC1" is not first. */
+static int parse_tags(char *buf, struct tagctx *t)
 {
-	char buf[1024];
-	if (str_copy(buf, sizeof(buf), txt) < 0)
-		return -1;
-	memset(rec, 0, sizeof(*rec));
-	rec->pct = 100;
-	struct tagctx t = { rec, 0, 0, 0 };
 	int first = 1;
 	for (char *save = NULL, *f = strtok_r(buf, ";", &save); f; f = strtok_r(NULL, ";", &save)) {
 		char *eq = strchr(f, '=');
@@ -115,9 +110,20 @@ int dmarc_parse(const char *txt, struct dmarc_record *rec)
 		}
 		for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
 			if (strcasecmp(k, tags[i].name) == 0)
-				tags[i].fn(&t, v);
+				tags[i].fn(t, v);
 	}
-	if (first)
+	return !first;
+}
+
+int dmarc_parse(const char *txt, struct dmarc_record *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->pct = 100;
+	struct tagctx t = { rec, 0, 0, 0 };
+	char *buf = xstrdup(txt);	/* no length limit: a TXT record's strings are joined */
+	int dmarc = parse_tags(buf, &t);
+	free(buf);
+	if (!dmarc)
 		return 0;
 	if (!t.p_ok) {	/* 6.6.3: a bad or missing p= with a valid rua= is p=none */
 		if (!t.rua)

@@ -53,6 +53,24 @@ static void parse_bad(void **st)
 	assert_int_equal(r.p, DMARC_P_NONE);	/* 6.6.3 */
 }
 
+/* A record longer than 1 KiB (many report addresses) is still read:
+ * DNS joins a TXT record's strings, RFC 7489 sets no length. */
+static void parse_long(void **st)
+{
+	struct dmarc_record r;
+	char rec[3000];
+	size_t n = (size_t)snprintf(rec, sizeof(rec), "v=DMARC1; rua=");
+	for (int i = 0; i < 60; i++)
+		n += (size_t)snprintf(rec + n, sizeof(rec) - n, "%smailto:reports%02d@example.com",
+		    i ? "," : "", i);
+	snprintf(rec + n, sizeof(rec) - n, "; p=reject; sp=quarantine; pct=50");
+	assert_true(strlen(rec) > 1500);
+	assert_int_equal(dmarc_parse(rec, &r), 1);
+	assert_int_equal(r.p, DMARC_P_REJECT);
+	assert_int_equal(r.sp, DMARC_P_QUARANTINE);
+	assert_int_equal(r.pct, 50);
+}
+
 static void pick(void **st)
 {
 	struct dmarc_record r;
@@ -196,7 +214,8 @@ static void from_domain_tricks(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parse_tags), cmocka_unit_test(parse_bad), cmocka_unit_test(pick),
+		cmocka_unit_test(parse_tags), cmocka_unit_test(parse_bad),
+		cmocka_unit_test(parse_long), cmocka_unit_test(pick),
 		cmocka_unit_test(org_domain), cmocka_unit_test(alignment),
 		cmocka_unit_test(evaluate), cmocka_unit_test(from_domain),
 		cmocka_unit_test(from_domain_tricks),
