@@ -5,6 +5,7 @@
  * message (6.6.1). Used by the engine's end-of-DATA hook
  * (src/smtp/dkimverify.c) and tests/unit/dmarc_test.c.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,18 @@ static size_t field_end(const char *m, size_t len, size_t i)
 	return e;
 }
 
+/* How many characters at d a domain name can hold (letters, digits,
+ * '-', '.', '_', 8-bit for U-labels): the From domain ends there, so
+ * what follows (";dkim=pass") never reaches header.from= or the lookup. */
+static size_t domain_span(const char *d)
+{
+	size_t n = 0;
+	while (isalnum((unsigned char)d[n]) || d[n] == '-' || d[n] == '.' || d[n] == '_' ||
+	    (unsigned char)d[n] >= 0x80)
+		n++;
+	return n;
+}
+
 /* The one address of a From value (angle-addr or addr-spec), its domain.
  * Quoted strings and comments are skipped with their quoted-pairs
  * (RFC 5322 3.2.1): an escaped '"' or ')' does not end them. */
@@ -232,6 +245,8 @@ static int value_domain(const char *v, size_t n, char *out, size_t outlen)
 	s[strcspn(s, ">")] = '\0';
 	char *at = strrchr(s, '@');
 	char *d = at ? str_trim(at + 1) : NULL;
+	if (d)
+		d[domain_span(d)] = '\0';
 	if (commas == 0 && d && *d != '\0' && str_copy(out, outlen, d) == 0) {
 		str_lower(out);
 		rc = 0;

@@ -211,6 +211,25 @@ static void from_domain_tricks(void **st)
 	assert_string_equal(d, "y.example");
 }
 
+/* The From domain goes into Authentication-Results (header.from=) and
+ * names the policy: it ends where a domain name's characters end, so a
+ * ';' cannot add a result and "bank.example;x" is bank.example's mail. */
+static void from_domain_chars(void **st)
+{
+	char d[256];
+	const char *m1 = "From: ceo@bank.example;dkim=pass header.d=bank.example\n\n";
+	assert_int_equal(dmarc_from_domain(m1, strlen(m1), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	const char *m2 = "From: <ceo@Bank.Example dmarc=pass>\n\n";
+	assert_int_equal(dmarc_from_domain(m2, strlen(m2), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	const char *m3 = "From: a@[192.0.2.1]\n\n";
+	assert_int_equal(dmarc_from_domain(m3, strlen(m3), d, sizeof(d)), -1);
+	const char *m4 = "From: a@xn--bcher-kva.example\n\n";
+	assert_int_equal(dmarc_from_domain(m4, strlen(m4), d, sizeof(d)), 0);
+	assert_string_equal(d, "xn--bcher-kva.example");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +238,7 @@ int main(void)
 		cmocka_unit_test(org_domain), cmocka_unit_test(alignment),
 		cmocka_unit_test(evaluate), cmocka_unit_test(from_domain),
 		cmocka_unit_test(from_domain_tricks),
+		cmocka_unit_test(from_domain_chars),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
