@@ -4,8 +4,8 @@
  * From domain of the input read as a message's header section
  * (dmarc_from_domain: quoted strings, comments, quoted-pairs, folding),
  * the organisational domain of each line and of the From domain under a
- * small Public Suffix List with wildcard and exception rules, alignment
- * and the evaluation with the lines as the passing DKIM domains.
+ * small Public Suffix List with wildcard, exception and UTF-8 rules,
+ * alignment and the evaluation with the lines as the passing DKIM domains.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +29,7 @@ static int is_suffix(const char *org, const char *name)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const char psl[] = "// test list\ncom\nuk\nco.uk\n*.ck\n!www.ck\n"
-	    "*.kawasaki.jp\n!city.kawasaki.jp\nexample\n";
+	    "*.kawasaki.jp\n!city.kawasaki.jp\nexample\ncn\n公司.cn\nрф\n";
 	char err[256];
 	fz_quiet();
 	if (dmarc_psl_load(fz_file("psl.dat", psl, sizeof(psl) - 1), err, sizeof(err)) < 0)

@@ -23,6 +23,20 @@ static int setup(void **st)
 	return dmarc_psl_load(PSL, err, sizeof(err));
 }
 
+/* Debian's list writes internationalised suffixes in UTF-8 ("公司.cn");
+ * mail and DNS carry them as A-labels ("xn--55qx5d.cn"). Two owners
+ * under such a suffix are two organisations. */
+static void org_domain_idn(void **st)
+{
+	char o[256];
+	assert_int_equal(dmarc_org_domain("mail.shop.xn--55qx5d.cn", o, sizeof(o)), 0);
+	assert_string_equal(o, "shop.xn--55qx5d.cn");
+	assert_int_equal(dmarc_org_domain("xn--55qx5d.cn", o, sizeof(o)), -1);	/* a suffix */
+	assert_false(dmarc_aligned("evil.xn--55qx5d.cn", "bank.xn--55qx5d.cn", 0));
+	assert_int_equal(dmarc_org_domain("a.b.xn--p1ai", o, sizeof(o)), 0);	/* рф */
+	assert_string_equal(o, "b.xn--p1ai");
+}
+
 static void parse_tags(void **st)
 {
 	struct dmarc_record r;
@@ -235,7 +249,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parse_tags), cmocka_unit_test(parse_bad),
 		cmocka_unit_test(parse_long), cmocka_unit_test(pick),
-		cmocka_unit_test(org_domain), cmocka_unit_test(alignment),
+		cmocka_unit_test(org_domain), cmocka_unit_test(org_domain_idn), cmocka_unit_test(alignment),
 		cmocka_unit_test(evaluate), cmocka_unit_test(from_domain),
 		cmocka_unit_test(from_domain_tricks),
 		cmocka_unit_test(from_domain_chars),
