@@ -146,8 +146,9 @@ static int re_max_ref(const char *r)
 		if (!isdigit((unsigned char)*p))
 			return -1;
 		int n = 0;
-		while (isdigit((unsigned char)*p))
-			n = n * 10 + (*p++ - '0');
+		for (; isdigit((unsigned char)*p); p++)	/* past 9999: out of range, no overflow */
+			if (n < 10000)
+				n = n * 10 + (*p - '0');
 		if (open && *p != (open == '{' ? '}' : ')'))
 			return -1;
 		if (!open)
@@ -365,8 +366,9 @@ static const char *mre_subst(struct mapre *t, const char *r, const char *key, co
 		if (open)
 			p++;
 		int n = 0;
-		while (isdigit((unsigned char)*p))
-			n = n * 10 + (*p++ - '0');
+		for (; isdigit((unsigned char)*p); p++)
+			if (n < 10000)
+				n = n * 10 + (*p - '0');
 		if (!open)
 			p--;
 		if (n < RE_GROUPS && ov[2 * n] >= 0)

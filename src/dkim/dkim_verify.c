@@ -5,6 +5,7 @@
  * hash and the header signature checked; one result per signature with
  * d= kept for DMARC's alignment. rsa-sha1 is refused (RFC 8301).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +33,34 @@ static int tag_is(const struct dkim_tag *t, const char *v)
 	return t && t->vlen == strlen(v) && strncasecmp(t->val, v, t->vlen) == 0;
 }
 
+/* A tag's value for the result, which Authentication-Results shows:
+ * folding white space dropped (b= is often folded early), characters
+ * that would end a quoted string or start a comment replaced by '?',
+ * cut to cap. */
 static void copy(char *dst, size_t cap, const struct dkim_tag *t)
 {
-	size_t n = t ? t->vlen : 0;
-	if (n >= cap)
-		n = cap - 1;
-	if (n)
-		memcpy(dst, t->val, n);
+	size_t n = 0;
+	for (size_t i = 0; t && i < t->vlen && n + 1 < cap; i++) {
+		char c = t->val[i];
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		dst[n++] = strchr("\"\\()", c) ? '?' : c;
+	}
 	dst[n] = '\0';
+}
+
+/* Whether a d= or s= value is a whole domain name or selector that fits
+ * the result (RFC 6376 3.5: sub-domains; 8-bit for RFC 8616's U-labels). */
+static int name_ok(const struct dkim_tag *t, size_t cap)
+{
+	if (t->vlen == 0 || t->vlen >= cap)
+		return 0;
+	for (size_t i = 0; i < t->vlen; i++) {
+		unsigned char c = (unsigned char)t->val[i];
+		if (!isalnum(c) && c != '.' && c != '-' && c != '_' && c < 0x80)
+			return 0;
+	}
+	return 1;
 }
 
 static enum dkim_result bad(struct dkim_sig_result *r, enum dkim_result v, const char *why)
@@ -169,7 +190,8 @@ static int verify_one(const struct dkim_msg *m, const struct dkim_field *f, time
 	copy(r->selector, sizeof(r->selector), s);
 	copy(r->alg, sizeof(r->alg), a);
 	copy(r->b8, 9, b);
-	if (!tag_is(v, "1") || !a || !b || !bh || !d || !h || !s || d->vlen == 0 || s->vlen == 0)
+	if (!tag_is(v, "1") || !a || !b || !bh || !d || !h || !s ||
+	    !name_ok(d, sizeof(r->domain)) || !name_ok(s, sizeof(r->selector)))
 		return bad(r, DKIM_PERMERROR, "missing or bad required tag"), 0;
 	enum dkim_alg alg;
 	if (tag_is(a, "rsa-sha256"))

@@ -5,6 +5,7 @@
  * message (6.6.1). Used by the engine's end-of-DATA hook
  * (src/smtp/dkimverify.c) and tests/unit/dmarc_test.c.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,14 +90,9 @@ static const struct {
 	{ "pct", tag_pct }, { "rua", tag_rua },
 };
 
-int dmarc_parse(const char *txt, struct dmarc_record *rec)
+/* The tags of buf (cut up) into t; 0 when "v=DMARC1" is not first. */
+static int parse_tags(char *buf, struct tagctx *t)
 {
-	char buf[1024];
-	if (str_copy(buf, sizeof(buf), txt) < 0)
-		return -1;
-	memset(rec, 0, sizeof(*rec));
-	rec->pct = 100;
-	struct tagctx t = { rec, 0, 0, 0 };
 	int first = 1;
 	for (char *save = NULL, *f = strtok_r(buf, ";", &save); f; f = strtok_r(NULL, ";", &save)) {
 		char *eq = strchr(f, '=');
@@ -115,9 +111,20 @@ int dmarc_parse(const char *txt, struct dmarc_record *rec)
 		}
 		for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
 			if (strcasecmp(k, tags[i].name) == 0)
-				tags[i].fn(&t, v);
+				tags[i].fn(t, v);
 	}
-	if (first)
+	return !first;
+}
+
+int dmarc_parse(const char *txt, struct dmarc_record *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->pct = 100;
+	struct tagctx t = { rec, 0, 0, 0 };
+	char *buf = xstrdup(txt);	/* no length limit: a TXT record's strings are joined */
+	int dmarc = parse_tags(buf, &t);
+	free(buf);
+	if (!dmarc)
 		return 0;
 	if (!t.p_ok) {	/* 6.6.3: a bad or missing p= with a valid rua= is p=none */
 		if (!t.rua)
@@ -191,15 +198,32 @@ static size_t field_end(const char *m, size_t len, size_t i)
 	return e;
 }
 
-/* The one address of a From value (angle-addr or addr-spec), its domain. */
+/* How many characters at d a domain name can hold (letters, digits,
+ * '-', '.', '_', 8-bit for U-labels): the From domain ends there, so
+ * what follows (";dkim=pass") never reaches header.from= or the lookup. */
+static size_t domain_span(const char *d)
+{
+	size_t n = 0;
+	while (isalnum((unsigned char)d[n]) || d[n] == '-' || d[n] == '.' || d[n] == '_' ||
+	    (unsigned char)d[n] >= 0x80)
+		n++;
+	return n;
+}
+
+/* The one address of a From value (angle-addr or addr-spec), its domain.
+ * Quoted strings and comments are skipped with their quoted-pairs
+ * (RFC 5322 3.2.1): an escaped '"' or ')' does not end them. */
 static int value_domain(const char *v, size_t n, char *out, size_t outlen)
 {
-	char a[1024];
+	char *a = xmalloc(n + 1);	/* no fixed size: padding must not hide the address */
 	size_t k = 0;
-	int depth = 0, quoted = 0, angle = -1, commas = 0;
-	for (size_t i = 0; i < n && k + 1 < sizeof(a); i++) {
+	char *angle = NULL;
+	int depth = 0, quoted = 0, commas = 0;
+	for (size_t i = 0; i < n; i++) {
 		char c = v[i];
-		if (quoted) {
+		if ((quoted || depth) && c == '\\') {
+			i++;		/* a quoted-pair: the next character is text */
+		} else if (quoted) {
 			quoted = c != '"';
 		} else if (c == '"') {
 			quoted = 1;
@@ -208,7 +232,7 @@ static int value_domain(const char *v, size_t n, char *out, size_t outlen)
 		} else if (c == ')' && depth) {
 			depth--;
 		} else if (depth == 0 && c == '<') {
-			angle = (int)k;
+			angle = a + k;
 		} else if (depth == 0 && c == ',') {
 			commas++;
 		} else if (depth == 0 && c != '\r' && c != '\n') {
@@ -216,18 +240,31 @@ static int value_domain(const char *v, size_t n, char *out, size_t outlen)
 		}
 	}
 	a[k] = '\0';
-	if (commas)
-		return -1;
-	char *s = angle >= 0 ? a + angle : a;
+	int rc = -1;
+	char *s = angle ? angle : a;
 	s[strcspn(s, ">")] = '\0';
 	char *at = strrchr(s, '@');
-	if (at == NULL)
-		return -1;
-	char *d = str_trim(at + 1);
-	if (*d == '\0' || str_copy(out, outlen, d) < 0)
-		return -1;
-	str_lower(out);
-	return 0;
+	char *d = at ? str_trim(at + 1) : NULL;
+	if (d)
+		d[domain_span(d)] = '\0';
+	if (commas == 0 && d && *d != '\0' && str_copy(out, outlen, d) == 0) {
+		str_lower(out);
+		rc = 0;
+	}
+	free(a);
+	return rc;
+}
+
+/* The length of "From" + white space + ":" at m (obs-from allows the
+ * white space, RFC 5322 4.5.1), or 0 when the field is another. */
+static size_t from_name(const char *m, size_t n)
+{
+	if (n < 5 || strncasecmp(m, "From", 4) != 0)
+		return 0;
+	size_t i = 4;
+	while (i < n && (m[i] == ' ' || m[i] == '\t'))
+		i++;
+	return i < n && m[i] == ':' ? i + 1 : 0;
 }
 
 int dmarc_from_domain(const char *m, size_t len, char *out, size_t outlen)
@@ -236,10 +273,11 @@ int dmarc_from_domain(const char *m, size_t len, char *out, size_t outlen)
 	int found = 0, rc = -1;
 	while (i < len && m[i] != '\n' && !(m[i] == '\r' && i + 1 < len && m[i + 1] == '\n')) {
 		size_t e = field_end(m, len, i);
-		if (e - i > 5 && strncasecmp(m + i, "From:", 5) == 0) {
+		size_t nl = from_name(m + i, e - i);
+		if (nl > 0) {
 			if (found++)
 				return -1;	/* two From fields */
-			rc = value_domain(m + i + 5, e - i - 5, out, outlen);
+			rc = value_domain(m + i + nl, e - i - nl, out, outlen);
 		}
 		i = e;
 	}

@@ -152,6 +152,32 @@ int spf_ev_validated_ptr(struct spf_ev *e, const char *target, int *match, char 
 }
 
 
+/* A mechanism's lookup: the answer, or NULL with *rc the result to
+ * return (pending, temperror, or permerror past the void limit). */
+static const struct dns_result *mech_query(struct spf_ev *e, const char *name,
+    enum dns_type type, int *rc)
+{
+	const struct dns_result *r = spf_ev_query(e, name, type, rc);
+	if (r == NULL)
+		return NULL;
+	if (r->status == DNS_TEMPFAIL) {
+		*rc = spf_ev_temp(e, name);
+		return NULL;
+	}
+	if ((r->status == DNS_NOTFOUND || r->n == 0) && (*rc = void_lookup(e)) != 0)
+		return NULL;
+	return r;
+}
+
+/* SPF_PASS when one of the answer's addresses holds the client. */
+static int any_match(const struct spf_ev *e, const struct dns_result *r, int plen)
+{
+	for (size_t k = 0; r->status == DNS_OK && k < r->n; k++)
+		if (addr_match(e, r->items[k], plen))
+			return SPF_PASS;
+	return SPF_NOMATCH;
+}
+
 /* One mechanism: SPF_NOMATCH, a match (the caller applies the qualifier:
  * returns SPF_PASS for "matched"), or an error / pending. */
 int spf_ev_mechanism(struct spf_ev *e, const struct spf_term *t, const char *d, int depth)
@@ -184,26 +210,15 @@ int spf_ev_mechanism(struct spf_ev *e, const struct spf_term *t, const char *d, 
 		return rc == SPF_PASS ? SPF_PASS : SPF_NOMATCH;
 	case SPF_M_EXISTS:
 	case SPF_M_A:
-		r = spf_ev_query(e, target, t->mech == SPF_M_EXISTS ? DNS_A : addr_type(e), &rc);
+		r = mech_query(e, target, t->mech == SPF_M_EXISTS ? DNS_A : addr_type(e), &rc);
 		if (r == NULL)
-			return rc;
-		if (r->status == DNS_TEMPFAIL)
-			return spf_ev_temp(e, target);
-		if ((r->status == DNS_NOTFOUND || r->n == 0) && (rc = void_lookup(e)) != 0)
 			return rc;
 		if (t->mech == SPF_M_EXISTS)
 			return r->status == DNS_OK && r->n > 0 ? SPF_PASS : SPF_NOMATCH;
-		for (size_t k = 0; r->status == DNS_OK && k < r->n; k++)
-			if (addr_match(e, r->items[k], plen))
-				return SPF_PASS;
-		return SPF_NOMATCH;
+		return any_match(e, r, plen);
 	case SPF_M_MX:
-		r = spf_ev_query(e, target, DNS_MX, &rc);
+		r = mech_query(e, target, DNS_MX, &rc);
 		if (r == NULL)
-			return rc;
-		if (r->status == DNS_TEMPFAIL)
-			return spf_ev_temp(e, target);
-		if ((r->status == DNS_NOTFOUND || r->n == 0) && (rc = void_lookup(e)) != 0)
 			return rc;
 		if (r->status == DNS_OK && r->n > MAX_MX)
 			return spf_ev_perm(e, "More than %s MX records returned", "10");
@@ -216,16 +231,11 @@ int spf_ev_mechanism(struct spf_ev *e, const struct spf_term *t, const char *d, 
 		}
 		for (size_t k = 0; k < nmx; k++) {
 			const char *host = hosts[k];
-			const struct dns_result *a = spf_ev_query(e, host, addr_type(e), &rc);
+			const struct dns_result *a = mech_query(e, host, addr_type(e), &rc);
 			if (a == NULL)
 				return rc;
-			if (a->status == DNS_TEMPFAIL)
-				return spf_ev_temp(e, host);
-			if ((a->status == DNS_NOTFOUND || a->n == 0) && (rc = void_lookup(e)) != 0)
-				return rc;
-			for (size_t j = 0; a->status == DNS_OK && j < a->n; j++)
-				if (addr_match(e, a->items[j], plen))
-					return SPF_PASS;
+			if (any_match(e, a, plen) == SPF_PASS)
+				return SPF_PASS;
 		}
 		return SPF_NOMATCH;
 	case SPF_M_PTR: {

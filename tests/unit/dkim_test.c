@@ -275,6 +275,48 @@ static void test_verify_errors(void **state)
 	assert_string_equal(r[0].why, "i= not within d=");
 }
 
+/* What a signature puts into Authentication-Results holds no line
+ * break or quote: b= folded early still gives 8 characters, a d= or
+ * s= that is no domain name (here folded text posing as a result) is
+ * a permerror, a= and b= are cleaned. */
+static void test_result_fields_clean(void **state)
+{
+	static const char *const recs[] = { "brisbane._domainkey.football.example.com",
+	    RFC8463_PUB, NULL };
+	struct dkim_sig_result r[2];
+	size_t n;
+	char *msg = slurp("data/dkim_rfc8463.msg", &n);
+	char *b = strstr(msg, "b=/gCri");
+	assert_non_null(b);
+	char *folded = calloc(1, n + 3);
+	size_t at = (size_t)(b - msg) + 7;
+	memcpy(folded, msg, at);
+	memcpy(folded + at, "\n ", 2);
+	memcpy(folded + at + 2, msg + at, n - at);
+	records = recs;
+	assert_int_equal(dkim_verify(folded, n + 2, 1528637909, lookup, NULL, r, 2), 1);
+	assert_int_equal(r[0].result, DKIM_PASS);
+	assert_string_equal(r[0].b8, "/gCrinpc");
+	free(folded);
+	free(msg);
+	const char *inj = "DKIM-Signature: v=1; a=rsa-sha256\n (x; d=x.org\n\tdkim=pass;"
+	    " s=s; h=from; bh=AA==; b=\"AA==\n\n"
+	    "From: a@x.org\n\nbody\n";
+	records = NULL;
+	assert_int_equal(dkim_verify(inj, strlen(inj), 0, lookup, NULL, r, 2), 1);
+	assert_int_equal(r[0].result, DKIM_PERMERROR);
+	assert_string_equal(r[0].domain, "x.orgdkim=pass");
+	assert_string_equal(r[0].alg, "rsa-sha256?x");
+	assert_string_equal(r[0].b8, "?AA==");
+	const char *longsel = "DKIM-Signature: v=1; a=rsa-sha256; d=x.org; s="
+	    "s123456789s123456789s123456789s123456789s123456789s123456789s1234;"
+	    " h=from; bh=AA==; b=AA==\nFrom: a@x.org\n\nbody\n";
+	lookups = 0;
+	assert_int_equal(dkim_verify(longsel, strlen(longsel), 0, lookup, NULL, r, 2), 1);
+	assert_int_equal(r[0].result, DKIM_PERMERROR);
+	assert_int_equal(lookups, 0);	/* not looked up under a cut name */
+}
+
 static void test_tags(void **state)
 {
 	struct dkim_tag t[8];
@@ -305,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_rsa),
 		cmocka_unit_test(test_roundtrip_ed25519),
 		cmocka_unit_test(test_verify_errors),
+		cmocka_unit_test(test_result_fields_clean),
 		cmocka_unit_test(test_tags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

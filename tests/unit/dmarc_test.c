@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dmarc/dmarc.h"
@@ -20,6 +21,20 @@ static int setup(void **st)
 {
 	char err[256];
 	return dmarc_psl_load(PSL, err, sizeof(err));
+}
+
+/* Debian's list writes internationalised suffixes in UTF-8 ("公司.cn");
+ * mail and DNS carry them as A-labels ("xn--55qx5d.cn"). Two owners
+ * under such a suffix are two organisations. */
+static void org_domain_idn(void **st)
+{
+	char o[256];
+	assert_int_equal(dmarc_org_domain("mail.shop.xn--55qx5d.cn", o, sizeof(o)), 0);
+	assert_string_equal(o, "shop.xn--55qx5d.cn");
+	assert_int_equal(dmarc_org_domain("xn--55qx5d.cn", o, sizeof(o)), -1);	/* a suffix */
+	assert_false(dmarc_aligned("evil.xn--55qx5d.cn", "bank.xn--55qx5d.cn", 0));
+	assert_int_equal(dmarc_org_domain("a.b.xn--p1ai", o, sizeof(o)), 0);	/* рф */
+	assert_string_equal(o, "b.xn--p1ai");
 }
 
 static void parse_tags(void **st)
@@ -50,6 +65,24 @@ static void parse_bad(void **st)
 	assert_int_equal(dmarc_parse("v=DMARC1", &r), -1);
 	assert_int_equal(dmarc_parse("v=DMARC1; p=bogus; rua=mailto:a@b.example", &r), 1);
 	assert_int_equal(r.p, DMARC_P_NONE);	/* 6.6.3 */
+}
+
+/* A record longer than 1 KiB (many report addresses) is still read:
+ * DNS joins a TXT record's strings, RFC 7489 sets no length. */
+static void parse_long(void **st)
+{
+	struct dmarc_record r;
+	char rec[3000];
+	size_t n = (size_t)snprintf(rec, sizeof(rec), "v=DMARC1; rua=");
+	for (int i = 0; i < 60; i++)
+		n += (size_t)snprintf(rec + n, sizeof(rec) - n, "%smailto:reports%02d@example.com",
+		    i ? "," : "", i);
+	snprintf(rec + n, sizeof(rec) - n, "; p=reject; sp=quarantine; pct=50");
+	assert_true(strlen(rec) > 1500);
+	assert_int_equal(dmarc_parse(rec, &r), 1);
+	assert_int_equal(r.p, DMARC_P_REJECT);
+	assert_int_equal(r.sp, DMARC_P_QUARANTINE);
+	assert_int_equal(r.pct, 50);
 }
 
 static void pick(void **st)
@@ -162,12 +195,64 @@ static void from_domain(void **st)
 	assert_string_equal(d, "folded.example");
 }
 
+/* The From domain is the address a reader sees, whatever the display
+ * name holds: quoted-pairs in quoted strings and comments, a long
+ * display name or padding, obs-from's "From :" (RFC 5322 3.2.1, 4.5.1). */
+static void from_domain_tricks(void **st)
+{
+	char d[256];
+	/* the display name is '" <b@evil.example>' (an escaped quote) */
+	const char *m1 = "From: \"\\\" <b@evil.example>\" <ceo@bank.example>\n\n";
+	assert_int_equal(dmarc_from_domain(m1, strlen(m1), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	/* the comment is '\(' (an escaped parenthesis), then the address */
+	const char *m2 = "From: (\\() <ceo@bank.example>\n\n";
+	assert_int_equal(dmarc_from_domain(m2, strlen(m2), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	/* 2000 spaces of padding before the address */
+	char m3[2100];
+	snprintf(m3, sizeof(m3), "From: %2000s<ceo@bank.example>\n\n", "");
+	assert_int_equal(dmarc_from_domain(m3, strlen(m3), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	/* obs-from: white space before the colon; two of them are two */
+	const char *m4 = "From : <ceo@bank.example>\n\n";
+	assert_int_equal(dmarc_from_domain(m4, strlen(m4), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	const char *m5 = "From: a@x.example\nFROM\t: b@y.example\n\n";
+	assert_int_equal(dmarc_from_domain(m5, strlen(m5), d, sizeof(d)), -1);
+	const char *m6 = "From-X: a@x.example\nFrom: b@y.example\n\n";
+	assert_int_equal(dmarc_from_domain(m6, strlen(m6), d, sizeof(d)), 0);
+	assert_string_equal(d, "y.example");
+}
+
+/* The From domain goes into Authentication-Results (header.from=) and
+ * names the policy: it ends where a domain name's characters end, so a
+ * ';' cannot add a result and "bank.example;x" is bank.example's mail. */
+static void from_domain_chars(void **st)
+{
+	char d[256];
+	const char *m1 = "From: ceo@bank.example;dkim=pass header.d=bank.example\n\n";
+	assert_int_equal(dmarc_from_domain(m1, strlen(m1), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	const char *m2 = "From: <ceo@Bank.Example dmarc=pass>\n\n";
+	assert_int_equal(dmarc_from_domain(m2, strlen(m2), d, sizeof(d)), 0);
+	assert_string_equal(d, "bank.example");
+	const char *m3 = "From: a@[192.0.2.1]\n\n";
+	assert_int_equal(dmarc_from_domain(m3, strlen(m3), d, sizeof(d)), -1);
+	const char *m4 = "From: a@xn--bcher-kva.example\n\n";
+	assert_int_equal(dmarc_from_domain(m4, strlen(m4), d, sizeof(d)), 0);
+	assert_string_equal(d, "xn--bcher-kva.example");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parse_tags), cmocka_unit_test(parse_bad), cmocka_unit_test(pick),
-		cmocka_unit_test(org_domain), cmocka_unit_test(alignment),
+		cmocka_unit_test(parse_tags), cmocka_unit_test(parse_bad),
+		cmocka_unit_test(parse_long), cmocka_unit_test(pick),
+		cmocka_unit_test(org_domain), cmocka_unit_test(org_domain_idn), cmocka_unit_test(alignment),
 		cmocka_unit_test(evaluate), cmocka_unit_test(from_domain),
+		cmocka_unit_test(from_domain_tricks),
+		cmocka_unit_test(from_domain_chars),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

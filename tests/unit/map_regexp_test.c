@@ -88,6 +88,7 @@ static void test_errors(void **state)
 		{ "pcre:data/bad4.pcre", "pcre map data/bad4.pcre, line 1: unknown regexp option \"q\"" },
 		{ "regexp:data/bad5.regexp", "regexp map data/bad5.regexp, line 1: no replacement text" },
 		{ "regexp:data/bad6.regexp", "regexp map data/bad6.regexp, line 2: ignoring ENDIF without matching IF" },
+		{ "regexp:data/bad7.regexp", "regexp map data/bad7.regexp, line 1: out of range replacement index" },
 		{ "regexp:data/nonexistent", "regexp:data/nonexistent: cannot open data/nonexistent: No such file or directory" },
 	};
 	char err[512];
