@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,14 +213,31 @@ static const struct spf_result *spf_of(const struct session *s, const struct ses
 }
 
 /* spf= of this transaction (RFC 8601's smtp.mailfrom / smtp.helo). */
+/* Whether v can stand unquoted as an RFC 8601 pvalue: dot-atom text and
+ * '@' only (no ';', space, quote or comment that would let a client's
+ * MAIL FROM or HELO write results of its own into our header). */
+static int ar_plain(const char *v)
+{
+	if (*v == '\0')
+		return 0;
+	for (; *v; v++)
+		if (!isalnum((unsigned char)*v) && strchr("!#$%&'*+-/=?^_`{|}~.@", *v) == NULL)
+			return 0;
+	return 1;
+}
+
 static void ar_spf(const struct session *s, const struct session_dkim *sd, struct buf *h)
 {
 	const struct spf_result *r = spf_of(s, sd);
 	if (r == NULL)
 		return;
 	int helo = r->identity && strcmp(r->identity, "helo") == 0;
-	buf_printf(h, ";\n\tspf=%s smtp.%s=%s", spf_result_name(r->result),
-	    helo ? "helo" : "mailfrom", r->sender);
+	const char *v = r->sender;
+	buf_printf(h, ";\n\tspf=%s", spf_result_name(r->result));
+	if (!ar_plain(v) && !helo && strrchr(v, '@'))
+		v = strrchr(v, '@') + 1;	/* RFC 8601 2.7.2: the domain alone will do */
+	if (ar_plain(v))
+		buf_printf(h, " smtp.%s=%s", helo ? "helo" : "mailfrom", v);
 }
 
 /* dmarc= as OpenDMARC writes it: "dmarc=fail (p=reject dis=reject)

@@ -122,6 +122,26 @@ def test_results_in_authentication_results(make_server, dns):
     srv.wait_log(r"dmarc=pass header\.from=mail\.example\.co\.uk p=reject dis=none")
 
 
+def test_mail_from_cannot_write_results(make_server, dns):
+    """A quoted MAIL FROM local part with ';' and a fake result: the
+    Authentication-Results header names the domain alone, and parses to
+    our results only."""
+    srv = server(make_server, dns)
+    s = srv.smtp()
+    s.ehlo("client.test")
+    code, msg = s.docmd("MAIL", 'FROM:<"x; dkim=pass header.d=bank.example"@spfpass.test>')
+    assert code == 250, msg
+    assert s.rcpt(RCPT)[0] == 250
+    assert s.data(make_message(subject="quoted", frm="a@spfpass.test", to=RCPT))[0] == 250
+    s.quit()
+    ar = by_subject(srv, 1)["quoted"]
+    assert "spf=pass smtp.mailfrom=spfpass.test;" in ar, ar
+    assert "bank.example" not in ar, ar
+    authres = pytest.importorskip("authres")
+    parsed = authres.AuthenticationResultsHeader.parse(ar)
+    assert [r.method for r in parsed.results] == ["spf", "dmarc"], ar
+
+
 def test_enforce_reject_and_quarantine(make_server, dns):
     srv = server(make_server, dns, "dmarc_policy_enforce = yes")
     code, msg = send(srv, "b@other.test", "a@spfpass.test", "unaligned")
