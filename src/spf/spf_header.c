@@ -11,12 +11,27 @@
 
 #include "spf/spf.h"
 
-/* Copy s into out without CR, LF or other controls (header safety). */
+/* Copy s into out without CR, LF or other controls (header safety); a
+ * value that is not dot-atom text (and '@') becomes a quoted-string (RFC
+ * 7208 9.1), so a MAIL FROM such as <"x; identity=helo"@a.example> or a
+ * HELO with ';' cannot add key=value pairs of its own. */
 static void clean(char *out, size_t len, const char *s)
 {
 	size_t n = 0;
-	for (; s && *s && n + 1 < len; s++)
+	int plain = s && *s;
+	for (const char *p = s; plain && *p; p++)
+		if ((unsigned char)*p > 0x20 && *p != 0x7f && !isalnum((unsigned char)*p) &&
+		    strchr("!#$%&'*+-/=?^_`{|}~.@<>", *p) == NULL)
+			plain = 0;
+	if (!plain && len > 2)
+		out[n++] = '"';
+	for (; s && *s && n + 3 < len; s++) {
+		if (!plain && (*s == '"' || *s == '\\'))
+			out[n++] = '\\';
 		out[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+	}
+	if (!plain && len > 2)
+		out[n++] = '"';
 	out[n] = '\0';
 }
 

@@ -262,6 +262,12 @@ static void test_received_header(void **state)
 	assert_string_equal(h, "Received-SPF: Pass (mailfrom) identity=mailfrom; "
 	    "client-ip=192.0.2.1; helo=he??lo; envelope-from=a@ex.test; receiver=b@ours.test \n");
 	assert_int_equal(spf_received_header(&r, &rq, NULL, h, 20), -1);
+	/* not dot-atom text: a quoted-string, so no key=value of the client's own */
+	struct spf_request q2 = { "192.0.2.1", "\"x; identity=helo\\\"\"@ex.test", "a b;c", NULL, 0 };
+	assert_true(spf_received_header(&r, &q2, NULL, h, sizeof(h)) > 0);
+	assert_string_equal(h, "Received-SPF: Pass (mailfrom) identity=mailfrom; "
+	    "client-ip=192.0.2.1; helo=\"a b;c\"; "
+	    "envelope-from=\"\\\"x; identity=helo\\\\\\\"\\\"@ex.test\"; receiver=<UNKNOWN> \n");
 }
 
 int main(void)
