@@ -49,15 +49,6 @@ static void set_free(struct dkim_keyset *ks)
 static int add_key(struct dkim_keyset *ks, const char *path, const char *dom,
     const char *sel, const char *name, char *err, size_t errlen)
 {
-	struct stat st;
-	if (stat(path, &st) < 0) {
-		snprintf(err, errlen, "DKIM key %s: %m", path);
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen, "DKIM key %s: readable by group or others (chmod 600)", path);
-		return -1;
-	}
 	if (ks->n == KEYS_MAX) {
 		snprintf(err, errlen, "more than %d DKIM keys", KEYS_MAX);
 		return -1;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -77,9 +78,26 @@ struct dkim_key *dkim_key_from_pem(const char *pem, size_t len, const char *doma
 struct dkim_key *dkim_key_load(const char *path, const char *domain, const char *selector,
     char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
+	/* Checked on the file read, not by name before it (root reads it):
+	 * a regular file (a FIFO would block the master), mode 600 or less. */
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "DKIM key %s: %m", path);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		snprintf(err, errlen, "DKIM key %s: %s", path, S_ISREG(st.st_mode) ?
+		    "readable by group or others (chmod 600)" : "not a regular file");
+		close(fd);
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "r");
 	if (f == NULL) {
-		snprintf(err, errlen, "%s: %m", path);
+		snprintf(err, errlen, "DKIM key %s: %m", path);
+		close(fd);
 		return NULL;
 	}
 	char data[16384];

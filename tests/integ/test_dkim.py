@@ -153,6 +153,19 @@ def test_only_submitted_mail_is_signed(make_server, keys):
         assert b"DKIM-Signature:" not in s.messages(RCPT)[0]
 
 
+def test_key_that_is_a_fifo_is_refused(make_server, keys):
+    """A FIFO where a key file should be: refused at once (the master
+    reads keys as root; opening it must not block the start)."""
+    k = os.path.join(keys["dir"], "example.com", "e1.key")
+    os.unlink(k)
+    os.mkfifo(k, 0o600)
+    srv = make_server(start=False, extra=["dkim_selector = r1 e1",
+                                           f"dkim_key_directory = {keys['dir']}"])
+    r = subprocess.run([BIN, "-c", srv.conf, "check-config"], capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode == 1 and "e1.key: not a regular file" in r.stderr, r.stderr
+
+
 def test_key_readable_by_others_is_refused(make_server, keys):
     os.chmod(os.path.join(keys["dir"], "example.com", "e1.key"), 0o644)
     srv = make_server(start=False, extra=["dkim_selector = r1 e1",
