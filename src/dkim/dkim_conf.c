@@ -167,6 +167,12 @@ int dkim_conf_load(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+void dkim_conf_forget(void)
+{
+	set_free(cur);
+	cur = NULL;
+}
+
 size_t dkim_conf_nkeys(void)
 {
 	return cur ? cur->n : 0;

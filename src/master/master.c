@@ -245,6 +245,8 @@ static void child_reset_signals(enum child_kind kind)
 	notify_child();
 	metrics_http_close(1);
 	title_set(child_names[kind], cfg_path);
+	if (kind != CHILD_ENGINE && kind != CHILD_QMGR)
+		dkim_conf_forget();	/* only the engine and pickup sign */
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
