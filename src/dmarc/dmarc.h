@@ -43,7 +43,8 @@ struct dmarc_outcome {
 /* Load the Public Suffix List (public_suffix_list.dat) once; replaces a
  * previous one. 0, or -1 with err. */
 int dmarc_psl_load(const char *path, char *err, size_t errlen);
-/* check-config: the list at path can be read (nothing kept). 0 or -1. */
+/* check-config: the list at path reads whole and has rules (nothing
+ * kept), as the start will need. 0 or -1. */
 int dmarc_psl_check(const char *path, char *err, size_t errlen);
 /* Rules loaded (0: none, and dmarc_org_domain() fails: relaxed alignment
  * is then only equality, never "the last two labels"). */

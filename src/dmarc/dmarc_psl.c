@@ -140,11 +140,14 @@ static char *rule_ascii(const char *rule)
 	return b.data;	/* the buffer's memory, kept */
 }
 
-int dmarc_psl_load(const char *path, char *err, size_t errlen)
+/* Read the list at path into a sorted array (*out, *nout). 0, or -1 and
+ * err: missing, a read error (no partial list), or no rules at all. */
+static int psl_read(const char *path, char ***out, size_t *nout, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
-		snprintf(err, errlen, "public suffix list %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "dmarc_public_suffix_list %s: %s (Debian: apt install "
+		    "publicsuffix)", path, strerror(errno));
 		return -1;
 	}
 	char line[512];
@@ -163,13 +166,26 @@ int dmarc_psl_load(const char *path, char *err, size_t errlen)
 		if (rule != NULL)
 			r[n++] = str_lower(rule);
 	}
+	int bad = ferror(f);
 	fclose(f);
-	if (n == 0) {
-		free(r);
-		snprintf(err, errlen, "public suffix list %s: no rules", path);
+	if (bad || n == 0) {
+		psl_free(r, n);
+		snprintf(err, errlen, "dmarc_public_suffix_list %s: %s", path,
+		    bad ? "read error" : "no rules");
 		return -1;
 	}
 	qsort(r, n, sizeof(*r), cmp);
+	*out = r;
+	*nout = n;
+	return 0;
+}
+
+int dmarc_psl_load(const char *path, char *err, size_t errlen)
+{
+	char **r;
+	size_t n;
+	if (psl_read(path, &r, &n, err, errlen) < 0)
+		return -1;
 	psl_free(rules, nrules);
 	rules = r;
 	nrules = n;
@@ -178,13 +194,11 @@ int dmarc_psl_load(const char *path, char *err, size_t errlen)
 
 int dmarc_psl_check(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		snprintf(err, errlen, "dmarc_public_suffix_list %s: %s (Debian: apt install "
-		    "publicsuffix)", path, strerror(errno));
+	char **r;
+	size_t n;
+	if (psl_read(path, &r, &n, err, errlen) < 0)
 		return -1;
-	}
-	fclose(f);
+	psl_free(r, n);
 	return 0;
 }
 

@@ -218,7 +218,7 @@ def test_end_to_end_dkim_and_dmarc_pass(make_server, tmp_path):
 
 def test_check_config_wants_the_suffix_list(tmp_path):
     """dkim_verify = yes needs the Public Suffix List: check-config says so
-    for a missing one, and is content with Debian's."""
+    for a missing or empty one, and is content with Debian's."""
     import subprocess
     from conftest import BIN
     conf = tmp_path / "m.conf"
@@ -226,6 +226,12 @@ def test_check_config_wants_the_suffix_list(tmp_path):
     r = subprocess.run([BIN, "-c", str(conf), "check-config"], capture_output=True, text=True)
     assert r.returncode != 0
     assert "dmarc_public_suffix_list /nonexistent/psl.dat: No such file" in r.stderr, r.stderr
+    empty = tmp_path / "empty.dat"
+    empty.write_text("// only comments\n\n")
+    conf.write_text(f"dkim_verify = yes\ndmarc_public_suffix_list = {empty}\n")
+    r = subprocess.run([BIN, "-c", str(conf), "check-config"], capture_output=True, text=True)
+    assert r.returncode != 0    # the start would fail on it: so does the check
+    assert f"dmarc_public_suffix_list {empty}: no rules" in r.stderr, r.stderr
     conf.write_text("dkim_verify = yes\n")
     r = subprocess.run([BIN, "-c", str(conf), "check-config"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
