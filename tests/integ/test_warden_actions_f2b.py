@@ -561,6 +561,44 @@ def test_ip_is_the_address_of_a_prefix_ban(make_server, tmp_path):
     _wait(lambda: "ban 192.0.2.44 inet4" in _read(out), "the manual ban")
 
 
+# ---- a command runs as fail2ban's would: no signal blocked, no fd of ours ----
+
+SIGS = """\
+[Definition]
+actionban = grep -E '^Sig(Blk|Ign):' /proc/self/status > <out>; ls /proc/self/fd >> <out>; echo end >> <out>
+"""
+
+
+def test_command_gets_a_clean_signal_mask_and_fds(make_server, tmp_path):
+    """As fail2ban's (Python's subprocess): the programs of a command start
+    with no signal ignored (the master ignores SIGPIPE and SIGHUP, and an ignored signal
+    stays ignored across exec: `cmd | grep -q` would see EPIPE errors) or
+    blocked (the firewall's signalfd), and none of the firewall's
+    descriptors (its socket to the warden, a spare /dev/null)."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "sigs.conf").write_text(SIGS)
+    out, auth = tmp_path / "out", tmp_path / "auth.log"
+    auth.write_text("")
+    s = make_server(extra=["warden_action_path = %s" % adir, "[sshd]", "enabled = true",
+                           "filter = sshd", "logpath = %s" % auth,
+                           "action = sigs[out=%s]" % out])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    assert cli("ban", "sshd", "192.0.2.45").stdout == "1\n"
+    _wait(lambda: _read(out).endswith("end\n"), "the command's output")
+    lines = _read(out).split("\n")
+    assert lines[0] == "SigBlk:\t0000000000000000", lines
+    assert lines[1] == "SigIgn:\t0000000000000000", lines
+    # what a program of the command gets: stdin, stdout, stderr (and 3,
+    # the directory `ls` reads)
+    assert sorted(int(f) for f in lines[2:-2]) == [0, 1, 2, 3], lines
+
+
 def test_every_stock_action_equals_fail2ban(tmp_path):
     """Every action.d file fail2ban ships (as its testCheckStockAllActions),
     with only name given: the same commands at each step. The *-common

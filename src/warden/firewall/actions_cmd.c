@@ -189,6 +189,28 @@ static void on_timeout(void *arg)
 	kill(-a->pid, SIGKILL);
 }
 
+/* In the command's child: its own session, stdin /dev/null, stdout and
+ * stderr the pipes, no other descriptor of the firewall (its socket to
+ * the warden), every signal at its default and none blocked (the loop
+ * blocks those of its signalfd, the master ignores SIGPIPE and SIGHUP:
+ * fail2ban's commands start as Python's subprocess starts them). */
+static void child_setup(int out, int errfd)
+{
+	sigset_t none;
+	setsid();
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nul >= 0)
+		dup2(nul, 0);
+	dup2(out, 1);
+	dup2(errfd, 2);
+	fd_close_except(NULL, 0);	/* all but 0, 1, 2 */
+}
+
 static void run_next(struct action *a)
 {
 	if (a->pid != 0 || a->njobs == 0)	/* -1: done() is at work on jobs[0] */
@@ -207,12 +229,7 @@ static void run_next(struct action *a)
 	struct actjob *j = &a->jobs[0];
 	pid_t pid = fork();
 	if (pid == 0) {
-		setsid();
-		int nul = open("/dev/null", O_RDONLY);
-		if (nul >= 0)
-			dup2(nul, 0);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
+		child_setup(po[1], pe[1]);
 		char **argv = xcalloc(j->c.nargv + 4, sizeof(*argv));
 		argv[0] = (char *)"/bin/sh";
 		argv[1] = (char *)"-c";
