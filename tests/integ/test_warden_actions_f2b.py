@@ -599,6 +599,41 @@ def test_command_gets_a_clean_signal_mask_and_fds(make_server, tmp_path):
     assert sorted(int(f) for f in lines[2:-2]) == [0, 1, 2, 3], lines
 
 
+# ---- a command still running when the firewall stops is not left behind ----
+
+SLOW_STOP = """\
+[Definition]
+actionstop = echo $$ > <out>; exec sleep 120
+"""
+
+
+def test_command_running_at_stop_is_killed(make_server, tmp_path):
+    """The firewall waits a while for its actions' last commands at stop,
+    then kills what still runs (its own session) instead of leaving it."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "slowstop.conf").write_text(SLOW_STOP)
+    out, auth = tmp_path / "out", tmp_path / "auth.log"
+    auth.write_text("")
+    s = make_server(extra=["warden_action_path = %s" % adir, "[sshd]", "enabled = true",
+                           "filter = sshd", "logpath = %s" % auth,
+                           "action = slowstop[out=%s]" % out])
+    _wait(lambda: subprocess.run([BIN, "-c", s.conf, "status"], capture_output=True,
+                                 timeout=10).returncode == 0, "the warden answering")
+    assert s.stop() == []
+    s.proc = None  # stopped: nothing for the teardown to stop
+    pid = int(_wait(lambda: _read(out).strip(), "actionstop's pid"))
+    try:
+        _wait(lambda: not os.path.exists("/proc/%d" % pid), "actionstop's sleep gone: %s"
+              % _read("/proc/%d/stat" % pid), 3)
+        assert re.search(r"firewall: \[sshd\] slowstop: actionstop still running at stop: "
+                         r"killed", s.log()), s.log()
+    finally:
+        if os.path.exists("/proc/%d" % pid):
+            os.kill(pid, 9)
+
+
 def test_every_stock_action_equals_fail2ban(tmp_path):
     """Every action.d file fail2ban ships (as its testCheckStockAllActions),
     with only name given: the same commands at each step. The *-common

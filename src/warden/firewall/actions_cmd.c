@@ -714,6 +714,13 @@ void action_cmd_free(struct action *a)
 	loop_timer_clear(&a->timeout);
 	close_fd(&a->outfd);
 	close_fd(&a->errfd);
+	if (a->pid > 0) {	/* still running (the firewall's stop waited): not left behind */
+		log_warn("firewall: [%s] %s: %s still running at stop: killed", a->jail->name,
+		    a->name, opnames[a->jobs[0].op]);
+		kill(-a->pid, SIGKILL);
+		waitpid(a->pid, NULL, 0);
+		a->pid = 0;
+	}
 	while (a->njobs)
 		job_drop(a, a->njobs - 1);
 	free(a->jobs);
