@@ -349,10 +349,13 @@ static int queue_op(struct action *a, long at, int op, int fam, int flags)
 	return 1;
 }
 
-/* A command failed: fail2ban's lines, then its invariant check steps. */
+/* A command failed: fail2ban's lines, then its invariant check steps.
+ * j is jobs[0]: what is queued here may move jobs[], so j is not used
+ * after the first insert (op, fam, flags are kept). */
 static void failed(struct action *a, struct actjob *j, int status)
 {
 	char summary[600];
+	const int op = j->op, fam = j->fam, flags = j->flags;
 	int sig = WIFSIGNALED(status), rc = sig ? -WTERMSIG(status) : WEXITSTATUS(status);
 	say(a, "ERROR", "fail2ban.utils", NULL, "%lx -- exec: %s", a->cmdid, j->c.text);
 	say_lines(a, "stdout", &a->out);
@@ -367,7 +370,7 @@ static void failed(struct action *a, struct actjob *j, int status)
 	else
 		say(a, "ERROR", "fail2ban.utils", summary, "%lx -- returned %d", a->cmdid, rc);
 
-	if ((j->op == OP_BAN || j->op == OP_UNBAN) && !(j->flags & JOB_RETRY)) {
+	if ((op == OP_BAN || op == OP_UNBAN) && !(flags & JOB_RETRY)) {
 		if (!has_op(a, "actioncheck")) {
 			give_up(a, j);
 			return;
@@ -379,16 +382,16 @@ static void failed(struct action *a, struct actjob *j, int status)
 		for (size_t i = 0; i < j->c.nargv; i++)
 			r.c.argv[i] = xstrdup(j->c.argv[i]);
 		job_insert(a, 1, &r);
-		if (queue_op(a, 1, OP_CHECK, j->fam, JOB_INVARIANT) <= 0)
+		if (queue_op(a, 1, OP_CHECK, fam, JOB_INVARIANT) <= 0)
 			job_drop(a, 1);	/* no check: the retry goes alone */
 		return;
 	}
-	if (j->op == OP_BAN || j->op == OP_UNBAN) {
+	if (op == OP_BAN || op == OP_UNBAN) {
 		give_up(a, j);
 		return;
 	}
 	struct actjob *next = a->njobs > 1 ? &a->jobs[1] : NULL;
-	if (j->flags & JOB_INVARIANT && next) {
+	if (flags & JOB_INVARIANT && next) {
 		if (next->op == OP_UNBAN && !is_true(a, "actionrepair_on_unban")) {
 			say(a, "ERROR", "fail2ban.CommandAction", NULL,
 			    "Invariant check failed. Unban is impossible.");
@@ -400,19 +403,19 @@ static void failed(struct action *a, struct actjob *j, int status)
 		    "Invariant check failed. Trying to restore a sane environment");
 		long at = 1;
 		if (has_op(a, "actionrepair")) {
-			at += queue_op(a, at, OP_REPAIR, j->fam, 0) > 0;
+			at += queue_op(a, at, OP_REPAIR, fam, 0) > 0;
 		} else {
-			at += queue_op(a, at, OP_STOP, j->fam, 0) > 0;
-			at += queue_op(a, at, OP_START, j->fam, 0) > 0;
-			a->started[j->fam] = 1;
+			at += queue_op(a, at, OP_STOP, fam, 0) > 0;
+			at += queue_op(a, at, OP_START, fam, 0) > 0;
+			a->started[fam] = 1;
 		}
-		queue_op(a, at, OP_CHECK, j->fam, JOB_FINAL);
+		queue_op(a, at, OP_CHECK, fam, JOB_FINAL);
 		return;
 	}
-	if ((j->flags & JOB_FINAL) || j->op == OP_REPAIR) {
+	if ((flags & JOB_FINAL) || op == OP_REPAIR) {
 		say(a, "CRITICAL", "fail2ban.CommandAction", NULL, "Unable to restore environment");
-		if (j->op == OP_REPAIR) {
-			a->started[j->fam] = 0;
+		if (op == OP_REPAIR) {
+			a->started[fam] = 0;
 			job_drop(a, 1);	/* the final check */
 		}
 		if (a->njobs > 1 && (a->jobs[1].flags & JOB_RETRY)) {
@@ -422,8 +425,8 @@ static void failed(struct action *a, struct actjob *j, int status)
 		return;
 	}
 	say(a, "ERROR", "fail2ban.actions", NULL, "Failed to %s jail '%s' action '%s': "
-	    "Error %s action Jail('%s')/%s: 'Script error'", j->op == OP_STOP ? "stop" :
-	    j->op == OP_START ? "start" : "execute", a->jail->name, a->name, opnames[j->op] + 6,
+	    "Error %s action Jail('%s')/%s: 'Script error'", op == OP_STOP ? "stop" :
+	    op == OP_START ? "start" : "execute", a->jail->name, a->name, opnames[op] + 6,
 	    a->jail->name, a->name);
 }
 
