@@ -634,6 +634,59 @@ def test_command_running_at_stop_is_killed(make_server, tmp_path):
             os.kill(pid, 9)
 
 
+# ---- a command that could not be started does not stall its queue ----
+
+def _firewall_pid(s):
+    """The firewall process of server s (comm "firewall", a child of its master)."""
+    def find():
+        for d in os.listdir("/proc"):
+            try:
+                if (d.isdigit() and open("/proc/%s/comm" % d).read().strip() == "firewall"
+                        and int(open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()[1])
+                        == s.proc.pid):
+                    return int(d)
+            except OSError:
+                pass
+        return None
+    return _wait(find, "the firewall process")
+
+
+def test_queue_goes_on_after_a_command_could_not_start(make_server, tmp_path):
+    """The firewall out of descriptors: the ban's command cannot get its
+    pipes (logged, counted). Once it has them again the queued command
+    runs on the next second's tick, not only when another ban comes."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "echo.conf").write_text(ECHO)
+    out, auth = tmp_path / "out", tmp_path / "auth.log"
+    auth.write_text("")
+    s = make_server(extra=["warden_action_path = %s" % adir, "[sshd]", "enabled = true",
+                           "filter = sshd", "logpath = %s" % auth,
+                           "action = echo[out=%s]" % out])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    fw = _firewall_pid(s)
+    nfd = len(os.listdir("/proc/%d/fd" % fw))
+    soft, hard = re.search(r"^Max open files\s+(\d+)\s+(\d+)", _read("/proc/%d/limits" % fw),
+                           re.M).groups()
+    # the soft limit only: raising a hard one back needs CAP_SYS_RESOURCE
+    subprocess.run(["prlimit", "--pid", str(fw), "--nofile=%d:%s" % (nfd, hard)], check=True)
+    try:
+        assert cli("ban", "sshd", "192.0.2.46").stdout == "1\n"
+        _wait(lambda: json.loads(cli("status", "sshd", "--json").stdout)["actions"][0]["errors"],
+              "the failed start counted")
+        assert "ban 192.0.2.46" not in _read(out)
+    finally:
+        subprocess.run(["prlimit", "--pid", str(fw), "--nofile=%s:%s" % (soft, hard)],
+                       check=True)
+    _wait(lambda: "ban 192.0.2.46 inet4" in _read(out), "the queued ban run", 5)
+    assert "pipe: Too many open files" in s.log()
+
+
 def test_every_stock_action_equals_fail2ban(tmp_path):
     """Every action.d file fail2ban ships (as its testCheckStockAllActions),
     with only name given: the same commands at each step. The *-common

@@ -454,6 +454,8 @@ void actions_reap(void)
 	for (struct action *a = all; a; a = a->next)
 		if (a->pid > 0 && waitpid(a->pid, &status, WNOHANG) == a->pid)
 			done(a, status);
+		else if (a->pid == 0 && a->njobs > 0)
+			run_next(a);	/* after a pipe or fork failure: the queue goes on */
 }
 
 size_t actions_pending(void)
