@@ -593,7 +593,10 @@ def test_command_gets_a_clean_signal_mask_and_fds(make_server, tmp_path):
     _wait(lambda: _read(out).endswith("end\n"), "the command's output")
     lines = _read(out).split("\n")
     assert lines[0] == "SigBlk:\t0000000000000000", lines
-    assert lines[1] == "SigIgn:\t0000000000000000", lines
+    # (signals 32 and 33 are the C library's own: whoever started the test
+    # may have left them ignored, and no program can set them)
+    assert lines[1].startswith("SigIgn:\t"), lines
+    assert int(lines[1].split("\t")[1], 16) & ~0x180000000 == 0, lines
     # what a program of the command gets: stdin, stdout, stderr (and 3,
     # the directory `ls` reads)
     assert sorted(int(f) for f in lines[2:-2]) == [0, 1, 2, 3], lines
