@@ -74,25 +74,12 @@ void ini_free(struct ini *ini)
 	ini->n = ini->cap = 0;
 }
 
-/* The text of dir/file (dir NULL: built-in) into *text; 1, 0 absent, -1. */
-static int fetch(const char *(*builtin)(const char *), const char *dir, const char *file,
-    char **text, char *path, size_t plen, char *err, size_t errlen)
+int ini_read_file(const char *path, char **text, char *err, size_t errlen)
 {
-	if (dir == NULL) {
-		const char *t = builtin(file);
-		if (t == NULL)
-			return 0;
-		if (snprintf(path, plen, "built-in:%s", file) >= (int)plen)
-			return 0;
-		*text = xstrdup(t);
-		return 1;
-	}
-	int r = file[0] == '/' ? snprintf(path, plen, "%s", file) :
-	    snprintf(path, plen, "%s/%s", dir, file);
-	if (r < 0 || (size_t)r >= plen || access(path, R_OK) != 0)
-		return 0;
 	FILE *fp = fopen(path, "r");
 	if (fp == NULL) {
+		if (errno == ENOENT)
+			return 0;
 		ini_fail(err, errlen, path, 0, strerror(errno));
 		return -1;
 	}
@@ -117,6 +104,26 @@ static int fetch(const char *(*builtin)(const char *), const char *dir, const ch
 	*text = xstrdup(bstr(&b));
 	buf_free(&b);
 	return 1;
+}
+
+/* The text of dir/file (dir NULL: built-in) into *text; 1, 0 absent, -1. */
+static int fetch(const char *(*builtin)(const char *), const char *dir, const char *file,
+    char **text, char *path, size_t plen, char *err, size_t errlen)
+{
+	if (dir == NULL) {
+		const char *t = builtin(file);
+		if (t == NULL)
+			return 0;
+		if (snprintf(path, plen, "built-in:%s", file) >= (int)plen)
+			return 0;
+		*text = xstrdup(t);
+		return 1;
+	}
+	int r = file[0] == '/' ? snprintf(path, plen, "%s", file) :
+	    snprintf(path, plen, "%s/%s", dir, file);
+	if (r < 0 || (size_t)r >= plen || access(path, R_OK) != 0)
+		return 0;
+	return ini_read_file(path, text, err, errlen);
 }
 
 static int read_text(struct ini *ini, const struct ini_src *src, int from,

@@ -53,6 +53,9 @@ void ini_free(struct ini *ini);
  * used ("" for a built-in). */
 int ini_read_name(struct ini *ini, const struct ini_src *src, const char *name,
     char *where, size_t wlen, char *err, size_t errlen);
+/* The text of the file path (at most 4 MiB) into *text (malloc'ed): 1,
+ * 0 no such file, -1 and "FILE:0: message" in err. */
+int ini_read_file(const char *path, char **text, char *err, size_t errlen);
 /* Parse one file's text (path names it in messages) into ini, with its
  * [INCLUDES] along src; text is modified. 0, or -1 and err. */
 int ini_read_text(struct ini *ini, const struct ini_src *src, const char *path,

@@ -13,14 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
 #include "common/config.h"
 #include "common/util.h"
 #include "warden/ini.h"
 #include "warden/jail.h"
 #include "warden/jailtree.h"
-
-#define JT_MAXFILE (4 << 20)
 
 void jailtree_sections(const struct config_section *const *secs, size_t nsecs,
     struct ini *ini)
@@ -41,37 +38,6 @@ void jailtree_sections(const struct config_section *const *secs, size_t nsecs,
 	}
 }
 
-/* The text of path (NUL-terminated) into *text: 1, 0 absent, -1 and err. */
-static int slurp(const char *path, char **text, char *err, size_t errlen)
-{
-	FILE *fp = fopen(path, "r");
-	if (fp == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	struct buf b;
-	char chunk[8192];
-	size_t n;
-	int rc = 1;
-	buf_init(&b, JT_MAXFILE);
-	while (rc == 1 && (n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		if (buf_append(&b, chunk, n) < 0) {
-			snprintf(err, errlen, "%s: file larger than %d bytes", path, JT_MAXFILE);
-			rc = -1;
-		}
-	if (rc == 1 && ferror(fp)) {
-		snprintf(err, errlen, "%s: read error", path);
-		rc = -1;
-	}
-	fclose(fp);
-	if (rc == 1)
-		*text = xstrdup(b.data ? b.data : "");
-	buf_free(&b);
-	return rc;
-}
-
 /* One file of the tree into ini; its includes are looked up in its own
  * directory (fail2ban: relative to the including file), then in dir. */
 static int read_one(const char *dir, const char *path, struct ini *ini, char *err,
@@ -82,7 +48,7 @@ static int read_one(const char *dir, const char *path, struct ini *ini, char *er
 	const char *const dirs[] = { own, dir, NULL };
 	const struct ini_src src = { dirs, NULL };
 	char *text;
-	int rc = slurp(path, &text, err, errlen);
+	int rc = ini_read_file(path, &text, err, errlen);
 	if (rc > 0) {
 		rc = ini_read_text(ini, &src, path, text, err, errlen);
 		free(text);

@@ -120,14 +120,18 @@ static int move_file(int ofd, int dfd, const char *name, uid_t uid, gid_t gid,
 		char buf[65536];
 		ssize_t n = 0;
 		while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
-			if (fd_write_all(out, buf, (size_t)n) < 0)
-				n = -1;
+			if (fd_write_all(out, buf, (size_t)n) < 0) {
+				n = -1;	/* (the loop's read would clear it) */
+				break;
+			}
 		if (out >= 0 && n == 0 && (geteuid() != 0 || fchown(out, uid, gid) == 0) &&
-		    fsync(out) == 0) {
-			unlinkat(ofd, name, 0);
+		    fsync(out) == 0 && fsync(dfd) == 0) {
+			unlinkat(ofd, name, 0);	/* the copy's name is on disk first */
 			rc = 1;
 		} else {
 			snprintf(err, errlen, "copy %s: %s", name, strerror(errno));
+			if (out >= 0)	/* no partial copy left to be taken for the file */
+				unlinkat(dfd, name, 0);
 		}
 		if (out >= 0)
 			close(out);
@@ -139,11 +143,14 @@ static int move_file(int ofd, int dfd, const char *name, uid_t uid, gid_t gid,
 /* Before data_directory existed the ban database defaulted to
  * $queue_directory/warden.db: with warden_dbfile at its default and no
  * database there yet, move the old one (and its -wal/-shm) over, only
- * from a queue_directory no other uid may write (as open_parent()). */
+ * from a queue_directory no other uid may write (as open_parent()). The
+ * database itself moves last: its name in data_directory says the move
+ * is done, so a move that failed half-way is taken up again at the next
+ * start (and never leaves the WAL's transactions behind). */
 static int migrate_db(const struct config *cfg, int pfd, const char *dname, uid_t uid,
     gid_t gid, char *err, size_t errlen)
 {
-	static const char *const parts[] = { "warden.db", "warden.db-wal", "warden.db-shm" };
+	static const char *const parts[] = { "warden.db-wal", "warden.db-shm", "warden.db" };
 	char want[1024];
 	struct stat st;
 	const char *data = config_get(cfg, "data_directory");
@@ -155,7 +162,7 @@ static int migrate_db(const struct config *cfg, int pfd, const char *dname, uid_
 		return 0;
 	int ofd = open(qdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int dfd = openat(pfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (ofd < 0 || dfd < 0 || fstatat(dfd, parts[0], &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	if (ofd < 0 || dfd < 0 || fstatat(dfd, "warden.db", &st, AT_SYMLINK_NOFOLLOW) == 0 ||
 	    fstat(ofd, &st) < 0 || (st.st_uid != 0 && st.st_uid != geteuid()) ||
 	    (st.st_mode & 022) != 0)
 		goto done;	/* nothing to do, or not from a directory others may write */

@@ -561,6 +561,135 @@ def test_ip_is_the_address_of_a_prefix_ban(make_server, tmp_path):
     _wait(lambda: "ban 192.0.2.44 inet4" in _read(out), "the manual ban")
 
 
+# ---- a command runs as fail2ban's would: no signal blocked, no fd of ours ----
+
+SIGS = """\
+[Definition]
+actionban = grep -E '^Sig(Blk|Ign):' /proc/self/status > <out>; ls /proc/self/fd >> <out>; echo end >> <out>
+"""
+
+
+def test_command_gets_a_clean_signal_mask_and_fds(make_server, tmp_path):
+    """As fail2ban's (Python's subprocess): the programs of a command start
+    with no signal ignored (the master ignores SIGPIPE and SIGHUP, and an ignored signal
+    stays ignored across exec: `cmd | grep -q` would see EPIPE errors) or
+    blocked (the firewall's signalfd), and none of the firewall's
+    descriptors (its socket to the warden, a spare /dev/null)."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "sigs.conf").write_text(SIGS)
+    out, auth = tmp_path / "out", tmp_path / "auth.log"
+    auth.write_text("")
+    s = make_server(extra=["warden_action_path = %s" % adir, "[sshd]", "enabled = true",
+                           "filter = sshd", "logpath = %s" % auth,
+                           "action = sigs[out=%s]" % out])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    assert cli("ban", "sshd", "192.0.2.45").stdout == "1\n"
+    _wait(lambda: _read(out).endswith("end\n"), "the command's output")
+    lines = _read(out).split("\n")
+    assert lines[0] == "SigBlk:\t0000000000000000", lines
+    # (signals 32 and 33 are the C library's own: whoever started the test
+    # may have left them ignored, and no program can set them)
+    assert lines[1].startswith("SigIgn:\t"), lines
+    assert int(lines[1].split("\t")[1], 16) & ~0x180000000 == 0, lines
+    # what a program of the command gets: stdin, stdout, stderr (and 3,
+    # the directory `ls` reads)
+    assert sorted(int(f) for f in lines[2:-2]) == [0, 1, 2, 3], lines
+
+
+# ---- a command still running when the firewall stops is not left behind ----
+
+SLOW_STOP = """\
+[Definition]
+actionstop = echo $$ > <out>; exec sleep 120
+"""
+
+
+def test_command_running_at_stop_is_killed(make_server, tmp_path):
+    """The firewall waits a while for its actions' last commands at stop,
+    then kills what still runs (its own session) instead of leaving it."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "slowstop.conf").write_text(SLOW_STOP)
+    out, auth = tmp_path / "out", tmp_path / "auth.log"
+    auth.write_text("")
+    s = make_server(extra=["warden_action_path = %s" % adir, "[sshd]", "enabled = true",
+                           "filter = sshd", "logpath = %s" % auth,
+                           "action = slowstop[out=%s]" % out])
+    _wait(lambda: subprocess.run([BIN, "-c", s.conf, "status"], capture_output=True,
+                                 timeout=10).returncode == 0, "the warden answering")
+    assert s.stop() == []
+    s.proc = None  # stopped: nothing for the teardown to stop
+    pid = int(_wait(lambda: _read(out).strip(), "actionstop's pid"))
+    try:
+        _wait(lambda: not os.path.exists("/proc/%d" % pid), "actionstop's sleep gone: %s"
+              % _read("/proc/%d/stat" % pid), 3)
+        assert re.search(r"firewall: \[sshd\] slowstop: actionstop still running at stop: "
+                         r"killed", s.log()), s.log()
+    finally:
+        if os.path.exists("/proc/%d" % pid):
+            os.kill(pid, 9)
+
+
+# ---- a command that could not be started does not stall its queue ----
+
+def _firewall_pid(s):
+    """The firewall process of server s (comm "firewall", a child of its master)."""
+    def find():
+        for d in os.listdir("/proc"):
+            try:
+                if (d.isdigit() and open("/proc/%s/comm" % d).read().strip() == "firewall"
+                        and int(open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()[1])
+                        == s.proc.pid):
+                    return int(d)
+            except OSError:
+                pass
+        return None
+    return _wait(find, "the firewall process")
+
+
+def test_queue_goes_on_after_a_command_could_not_start(make_server, tmp_path):
+    """The firewall out of descriptors: the ban's command cannot get its
+    pipes (logged, counted). Once it has them again the queued command
+    runs on the next second's tick, not only when another ban comes."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "echo.conf").write_text(ECHO)
+    out, auth = tmp_path / "out", tmp_path / "auth.log"
+    auth.write_text("")
+    s = make_server(extra=["warden_action_path = %s" % adir, "[sshd]", "enabled = true",
+                           "filter = sshd", "logpath = %s" % auth,
+                           "action = echo[out=%s]" % out])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    fw = _firewall_pid(s)
+    nfd = len(os.listdir("/proc/%d/fd" % fw))
+    soft, hard = re.search(r"^Max open files\s+(\d+)\s+(\d+)", _read("/proc/%d/limits" % fw),
+                           re.M).groups()
+    # the soft limit only: raising a hard one back needs CAP_SYS_RESOURCE
+    subprocess.run(["prlimit", "--pid", str(fw), "--nofile=%d:%s" % (nfd, hard)], check=True)
+    try:
+        assert cli("ban", "sshd", "192.0.2.46").stdout == "1\n"
+        _wait(lambda: json.loads(cli("status", "sshd", "--json").stdout)["actions"][0]["errors"],
+              "the failed start counted")
+        assert "ban 192.0.2.46" not in _read(out)
+    finally:
+        subprocess.run(["prlimit", "--pid", str(fw), "--nofile=%s:%s" % (soft, hard)],
+                       check=True)
+    _wait(lambda: "ban 192.0.2.46 inet4" in _read(out), "the queued ban run", 5)
+    assert "pipe: Too many open files" in s.log()
+
+
 def test_every_stock_action_equals_fail2ban(tmp_path):
     """Every action.d file fail2ban ships (as its testCheckStockAllActions),
     with only name given: the same commands at each step. The *-common

@@ -21,6 +21,7 @@ import hashlib
 import os
 import pwd
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -458,3 +459,47 @@ def test_old_database_in_queue_directory_is_moved_to_data_directory(make_server,
     assert (st.st_uid, st.st_mode & 0o777) == (pwd.getpwnam("mwwarden").pw_uid, 0o600)
     assert "198.51.100.9" in cli(s, "banned").stdout
     s.wait_log(r"ban database moved from .*/warden\.db to .*/data/warden\.db")
+
+
+def test_failed_copy_of_old_database_leaves_nothing_half_moved(make_server, tmp_path):
+    """data_directory on another file system (a copy, not a rename) with
+    no room for the old database: the start fails, and no partial
+    warden.db is left in data_directory to be taken for the moved one at
+    the next start (the old file, its WAL, stay whole in queue_directory);
+    with room, the next start moves them."""
+    s = jail_server(make_server, tmp_path, [
+        "[j]", "enabled = true", "filter = mailwarden[mode=auth]", "action = testlog[out={out}]"])
+    cli(s, "ban", "j", "198.51.100.10")
+    s.stop()
+    data = os.path.join(s.dir, "data")
+    for n in os.listdir(data):
+        if n.startswith("warden.db"):
+            os.rename(os.path.join(data, n), os.path.join(s.spool, n))
+            os.chown(os.path.join(s.spool, n), 0, 0)
+    old = os.path.join(s.spool, "warden.db")
+    before = {n: sha(os.path.join(s.spool, n)) for n in os.listdir(s.spool)
+              if n.startswith("warden.db")}
+    assert os.path.getsize(old) > 8192
+    ww = pwd.getpwnam("mwwarden")
+    s.allow_fatal = True
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k,mode=0700,uid=%d,gid=%d"
+                    % (ww.pw_uid, ww.pw_gid), "mw-rvdata", data], check=True)
+    try:
+        p = subprocess.Popen([BIN, "-c", s.conf], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=s.dir, start_new_session=True)
+        try:
+            _, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.communicate()
+            pytest.fail("mailwarden started on a truncated copy:\n" + read(s.maillog))
+        assert p.returncode != 0
+        assert "copy warden.db: No space left on device" in err + read(s.maillog)
+        assert [n for n in os.listdir(data) if n.startswith("warden.db")] == []
+        assert {n: sha(os.path.join(s.spool, n)) for n in before} == before
+    finally:
+        subprocess.run(["umount", data], check=True)
+    s.start()
+    wait_for(lambda: cli(s, "status", check=False).returncode == 0, what="the warden answering")
+    assert not os.path.exists(old) and os.path.exists(os.path.join(data, "warden.db"))
+    assert "198.51.100.10" in cli(s, "banned").stdout

@@ -3,7 +3,8 @@
  * without running them: <tag> and %(x)s resolution, shell escaping of
  * values from the log, and bounded work for values that name each other
  * many times (found by tests/fuzz/action_fuzz: minutes of CPU, corpus
- * action/timeout-tag-fanout). Run with tests/unit as the working directory.
+ * action/timeout-tag-fanout); and commands run for real when bans fail
+ * while others wait. Run with tests/unit as the working directory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/loop.h"
 #include "common/util.h"
 #include "warden/firewall/actions.h"
 #include "warden/jail.h"
@@ -250,6 +252,50 @@ static void test_self_reference_refused(void **state)
 	assert_non_null(strstr(why, "self referencing"));
 }
 
+/* Commands really run: every ban fails, with an actioncheck, while 7
+ * more bans wait, so the retry and the check the first failure queues
+ * grow the queue (jobs[] moves); the failure's own job must not be read
+ * through a pointer into the old array (ASan: heap-use-after-free in
+ * failed(), before the fix). Each ban fails twice (ban, its retry). */
+static void test_failures_while_queued(void **state)
+{
+	char path[256], err[512];
+	write_file("fz.conf", "[Definition]\nactionban = exit 1\nactioncheck = true\n");
+	snprintf(path, sizeof(path), "%s/jail.cf", dir);
+	write_file("jail.cf", "[fz]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\n"
+	    "bantime = 600\naction = fz\n");
+	struct config *cfg = config_load(path, err, sizeof(err));
+	assert_non_null(cfg);
+	struct jailconf jc = { 0 };
+	assert_int_equal(jailconf_load(cfg, &jc, err, sizeof(err)), 0);
+	const char *dirs[] = { dir, NULL };
+	loop_init();
+	struct action *a = action_new(jc.jails[0], &jc.jails[0]->actions[0], dirs, NULL, err,
+	    sizeof(err));
+	assert_non_null(a);
+	assert_int_equal(action_start(a, err, sizeof(err)), 0);
+	for (int i = 1; i <= 8; i++) {
+		struct action_ban b;
+		char ip[32];
+		memset(&b, 0, sizeof(b));
+		snprintf(ip, sizeof(ip), "192.0.2.%d", i);
+		assert_int_equal(net_parse_net(ip, &b.net, err, sizeof(err)), 0);
+		b.bantime = 600;
+		action_ban(a, &b, 1, err, sizeof(err));
+	}
+	for (int i = 0; i < 3000 && actions_pending(); i++) {	/* 30 s at most */
+		usleep(10000);
+		actions_reap();
+	}
+	assert_int_equal(actions_pending(), 0);
+	const char *last;
+	assert_int_equal(action_errors(a, &last), 16);
+	assert_non_null(strstr(last, "actionban inet4: exit 1 -- returned 1"));
+	action_free(a);
+	jailconf_free(&jc);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_no_family_once),
 		cmocka_unit_test(test_known_and_nested),
 		cmocka_unit_test(test_self_reference_refused),
+		cmocka_unit_test(test_failures_while_queued),
 	};
 	if (mkdtemp(dir) == NULL)
 		return 1;

@@ -4,7 +4,8 @@
  * followed by its X.local, as fail2ban does), NAME.local over
  * NAME.conf with the old value kept as %(known/x)s, %(section/x)s, the
  * scope's lookup order and error kinds, loops reported by chain, the
- * budget, and both <tag> substitutions (nested tags resolve inside out).
+ * budget, both <tag> substitutions (nested tags resolve inside out), and
+ * reading one file whole (ini_read_file, also jailtree.c's).
  * Run with tests/unit as the working directory.
  */
 #include <stdarg.h>
@@ -190,12 +191,30 @@ static void test_tags(void **state)
 	buf_free(&out);
 }
 
+/* ini_read_file: 1 and the text, 0 for no such file, -1 and
+ * "FILE:0: message" for one it cannot read (a directory here). */
+static void test_read_file(void **state)
+{
+	char path[256], err[512], *text = NULL;
+	write_file("whole.conf", "[Definition]\nx = 1\n");
+	snprintf(path, sizeof(path), "%s/whole.conf", dir);
+	assert_int_equal(ini_read_file(path, &text, err, sizeof(err)), 1);
+	assert_string_equal(text, "[Definition]\nx = 1\n");
+	free(text);
+	remove_file("whole.conf");
+	assert_int_equal(ini_read_file(path, &text, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/", dir);
+	assert_int_equal(ini_read_file(path, &text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ":0: "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_includes_local_known),
 		cmocka_unit_test(test_interp_scope_and_errors),
 		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_read_file),
 	};
 	if (mkdtemp(dir) == NULL)
 		return 1;

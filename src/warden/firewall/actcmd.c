@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/net.h"
 #include "common/util.h"
 #include "warden/firewall/actcmd_int.h"
@@ -232,9 +233,16 @@ static int server_ignore(void *arg, const char *tag)
 	return actcmd_in_list(escaped_tags, tag);
 }
 
-/* ADD_REPL_TAGS (br, sp, fq-hostname, sh-hostname), or NULL. */
+#define FQ_CACHE_MS (5 * 60 * 1000)	/* DNSUtils.CACHE_ipToName's maxTime */
+
+/* ADD_REPL_TAGS (br, sp, fq-hostname, sh-hostname), or NULL. The fully
+ * qualified name is looked up (a resolver call that may block the
+ * firewall's loop) once per FQ_CACHE_MS, as fail2ban's getHostname caches
+ * it, not for every command built (a restore with action_mw ...). */
 static const char *add_repl(const char *tag, char *tmp, size_t len)
 {
+	static char fqname[256], fqhost[256];	/* the answer, for that gethostname() */
+	static uint64_t fq_at;
 	if (strcmp(tag, "br") == 0)
 		return "\n";
 	if (strcmp(tag, "sp") == 0)
@@ -249,11 +257,18 @@ static const char *add_repl(const char *tag, char *tmp, size_t len)
 		tmp[strcspn(tmp, ".")] = '\0';
 		return tmp;
 	}
-	struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *res = NULL;
-	if (getaddrinfo(tmp, NULL, &hints, &res) == 0 && res && res->ai_canonname)
-		snprintf(tmp, len, "%s", res->ai_canonname);
-	if (res)
-		freeaddrinfo(res);
+	uint64_t now = clock_mono_ms();
+	if (fq_at == 0 || now - fq_at >= FQ_CACHE_MS || strcmp(fqhost, tmp) != 0) {
+		struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *res = NULL;
+		str_copy(fqhost, sizeof(fqhost), tmp);
+		str_copy(fqname, sizeof(fqname), tmp);
+		if (getaddrinfo(tmp, NULL, &hints, &res) == 0 && res && res->ai_canonname)
+			str_copy(fqname, sizeof(fqname), res->ai_canonname);
+		if (res)
+			freeaddrinfo(res);
+		fq_at = now ? now : 1;
+	}
+	str_copy(tmp, len, fqname);
 	return tmp;
 }
 

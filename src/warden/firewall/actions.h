@@ -83,7 +83,8 @@ const struct jail *action_jail(const struct action *a);
  * and err for one whose command the shell cannot parse or whose program
  * is not installed (naming the unresolved tags), 0 if all can run. */
 int actions_check_jail(const struct jail *j, const char *const *dirs, char *err, size_t errlen);
-/* Reap finished command children (call on SIGCHLD). */
+/* Reap finished command children, and start the queue of an action whose
+ * last start failed (pipe, fork) (call on SIGCHLD and once a second). */
 void actions_reap(void);
 /* Command children still running or queued (tests, shutdown). */
 size_t actions_pending(void);

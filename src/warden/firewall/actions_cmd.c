@@ -189,6 +189,28 @@ static void on_timeout(void *arg)
 	kill(-a->pid, SIGKILL);
 }
 
+/* In the command's child: its own session, stdin /dev/null, stdout and
+ * stderr the pipes, no other descriptor of the firewall (its socket to
+ * the warden), every signal at its default and none blocked (the loop
+ * blocks those of its signalfd, the master ignores SIGPIPE and SIGHUP:
+ * fail2ban's commands start as Python's subprocess starts them). */
+static void child_setup(int out, int errfd)
+{
+	sigset_t none;
+	setsid();
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nul >= 0)
+		dup2(nul, 0);
+	dup2(out, 1);
+	dup2(errfd, 2);
+	fd_close_except(NULL, 0);	/* all but 0, 1, 2 */
+}
+
 static void run_next(struct action *a)
 {
 	if (a->pid != 0 || a->njobs == 0)	/* -1: done() is at work on jobs[0] */
@@ -207,12 +229,7 @@ static void run_next(struct action *a)
 	struct actjob *j = &a->jobs[0];
 	pid_t pid = fork();
 	if (pid == 0) {
-		setsid();
-		int nul = open("/dev/null", O_RDONLY);
-		if (nul >= 0)
-			dup2(nul, 0);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
+		child_setup(po[1], pe[1]);
 		char **argv = xcalloc(j->c.nargv + 4, sizeof(*argv));
 		argv[0] = (char *)"/bin/sh";
 		argv[1] = (char *)"-c";
@@ -332,10 +349,13 @@ static int queue_op(struct action *a, long at, int op, int fam, int flags)
 	return 1;
 }
 
-/* A command failed: fail2ban's lines, then its invariant check steps. */
+/* A command failed: fail2ban's lines, then its invariant check steps.
+ * j is jobs[0]: what is queued here may move jobs[], so j is not used
+ * after the first insert (op, fam, flags are kept). */
 static void failed(struct action *a, struct actjob *j, int status)
 {
 	char summary[600];
+	const int op = j->op, fam = j->fam, flags = j->flags;
 	int sig = WIFSIGNALED(status), rc = sig ? -WTERMSIG(status) : WEXITSTATUS(status);
 	say(a, "ERROR", "fail2ban.utils", NULL, "%lx -- exec: %s", a->cmdid, j->c.text);
 	say_lines(a, "stdout", &a->out);
@@ -350,7 +370,7 @@ static void failed(struct action *a, struct actjob *j, int status)
 	else
 		say(a, "ERROR", "fail2ban.utils", summary, "%lx -- returned %d", a->cmdid, rc);
 
-	if ((j->op == OP_BAN || j->op == OP_UNBAN) && !(j->flags & JOB_RETRY)) {
+	if ((op == OP_BAN || op == OP_UNBAN) && !(flags & JOB_RETRY)) {
 		if (!has_op(a, "actioncheck")) {
 			give_up(a, j);
 			return;
@@ -362,16 +382,16 @@ static void failed(struct action *a, struct actjob *j, int status)
 		for (size_t i = 0; i < j->c.nargv; i++)
 			r.c.argv[i] = xstrdup(j->c.argv[i]);
 		job_insert(a, 1, &r);
-		if (queue_op(a, 1, OP_CHECK, j->fam, JOB_INVARIANT) <= 0)
+		if (queue_op(a, 1, OP_CHECK, fam, JOB_INVARIANT) <= 0)
 			job_drop(a, 1);	/* no check: the retry goes alone */
 		return;
 	}
-	if (j->op == OP_BAN || j->op == OP_UNBAN) {
+	if (op == OP_BAN || op == OP_UNBAN) {
 		give_up(a, j);
 		return;
 	}
 	struct actjob *next = a->njobs > 1 ? &a->jobs[1] : NULL;
-	if (j->flags & JOB_INVARIANT && next) {
+	if (flags & JOB_INVARIANT && next) {
 		if (next->op == OP_UNBAN && !is_true(a, "actionrepair_on_unban")) {
 			say(a, "ERROR", "fail2ban.CommandAction", NULL,
 			    "Invariant check failed. Unban is impossible.");
@@ -383,19 +403,19 @@ static void failed(struct action *a, struct actjob *j, int status)
 		    "Invariant check failed. Trying to restore a sane environment");
 		long at = 1;
 		if (has_op(a, "actionrepair")) {
-			at += queue_op(a, at, OP_REPAIR, j->fam, 0) > 0;
+			at += queue_op(a, at, OP_REPAIR, fam, 0) > 0;
 		} else {
-			at += queue_op(a, at, OP_STOP, j->fam, 0) > 0;
-			at += queue_op(a, at, OP_START, j->fam, 0) > 0;
-			a->started[j->fam] = 1;
+			at += queue_op(a, at, OP_STOP, fam, 0) > 0;
+			at += queue_op(a, at, OP_START, fam, 0) > 0;
+			a->started[fam] = 1;
 		}
-		queue_op(a, at, OP_CHECK, j->fam, JOB_FINAL);
+		queue_op(a, at, OP_CHECK, fam, JOB_FINAL);
 		return;
 	}
-	if ((j->flags & JOB_FINAL) || j->op == OP_REPAIR) {
+	if ((flags & JOB_FINAL) || op == OP_REPAIR) {
 		say(a, "CRITICAL", "fail2ban.CommandAction", NULL, "Unable to restore environment");
-		if (j->op == OP_REPAIR) {
-			a->started[j->fam] = 0;
+		if (op == OP_REPAIR) {
+			a->started[fam] = 0;
 			job_drop(a, 1);	/* the final check */
 		}
 		if (a->njobs > 1 && (a->jobs[1].flags & JOB_RETRY)) {
@@ -405,8 +425,8 @@ static void failed(struct action *a, struct actjob *j, int status)
 		return;
 	}
 	say(a, "ERROR", "fail2ban.actions", NULL, "Failed to %s jail '%s' action '%s': "
-	    "Error %s action Jail('%s')/%s: 'Script error'", j->op == OP_STOP ? "stop" :
-	    j->op == OP_START ? "start" : "execute", a->jail->name, a->name, opnames[j->op] + 6,
+	    "Error %s action Jail('%s')/%s: 'Script error'", op == OP_STOP ? "stop" :
+	    op == OP_START ? "start" : "execute", a->jail->name, a->name, opnames[op] + 6,
 	    a->jail->name, a->name);
 }
 
@@ -434,6 +454,8 @@ void actions_reap(void)
 	for (struct action *a = all; a; a = a->next)
 		if (a->pid > 0 && waitpid(a->pid, &status, WNOHANG) == a->pid)
 			done(a, status);
+		else if (a->pid == 0 && a->njobs > 0)
+			run_next(a);	/* after a pipe or fork failure: the queue goes on */
 }
 
 size_t actions_pending(void)
@@ -697,6 +719,13 @@ void action_cmd_free(struct action *a)
 	loop_timer_clear(&a->timeout);
 	close_fd(&a->outfd);
 	close_fd(&a->errfd);
+	if (a->pid > 0) {	/* still running (the firewall's stop waited): not left behind */
+		log_warn("firewall: [%s] %s: %s still running at stop: killed", a->jail->name,
+		    a->name, opnames[a->jobs[0].op]);
+		kill(-a->pid, SIGKILL);
+		waitpid(a->pid, NULL, 0);
+		a->pid = 0;
+	}
 	while (a->njobs)
 		job_drop(a, a->njobs - 1);
 	free(a->jobs);
