@@ -61,6 +61,12 @@ static void set_caps(const cap_value_t *keep, size_t nkeep)
 void priv_become(const char *what, uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
     const cap_value_t *keep, size_t nkeep)
 {
+	/* The uid change clears the parent-death signal the master set at
+	 * fork: armed again after it, so a child never outlives its master. */
+	int pdeath = 0;
+	pid_t parent = getppid();
+	if (prctl(PR_GET_PDEATHSIG, &pdeath) < 0)
+		pdeath = 0;
 	drop_bounding(keep, nkeep);
 	if (prctl(PR_SET_KEEPCAPS, nkeep > 0) < 0)
 		fatal("prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
@@ -69,6 +75,8 @@ void priv_become(const char *what, uid_t uid, gid_t gid, const gid_t *groups, si
 		fatal("cannot switch to %s: %s", what, strerror(errno));
 	if (prctl(PR_SET_KEEPCAPS, 0) < 0)
 		fatal("prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
+	if (pdeath && (prctl(PR_SET_PDEATHSIG, pdeath) < 0 || getppid() != parent))
+		_exit(1);	/* the master is gone already */
 	set_caps(keep, nkeep);
 	if (!kept(CAP_SETUID, keep, nkeep) && (setuid(0) == 0 || geteuid() == 0))
 		fatal("privileges were not dropped: uid 0 is reachable");

@@ -99,3 +99,23 @@ def test_smtp_engine_unprivileged_and_chrooted(server):
     # mailboxes belong to the delivery user, not to root
     st = os.stat(os.path.dirname(os.path.dirname(path)))
     assert st.st_uid == mw, f"mailbox owned by uid {st.st_uid}"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation needs root")
+def test_children_end_with_a_killed_master(make_server):
+    """SIGKILL to the master: every child ends too (the parent-death signal
+    the uid change cleared is armed again after it), none keeps listening."""
+    srv = make_server()
+    kids = wait_children(srv.proc.pid, 3)
+    srv.wait_ready(10)
+    assert len(kids) >= 3, kids
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    srv.proc.wait(5)
+    srv.proc = None                     # killed on purpose: no teardown complaint
+    deadline = time.time() + 15
+    while time.time() < deadline and any(proc_stat(k) is not None for k in kids):
+        time.sleep(0.1)
+    left = {k: proc_stat(k)[1] for k in kids if proc_stat(k) is not None}
+    for k in left:                      # do not leave them for the next test
+        os.kill(k, signal.SIGKILL)
+    assert not left, f"children outlived their master: {left}"
