@@ -113,7 +113,7 @@ int dkim_body_hash(const char *body, size_t len, int relaxed, long limit, unsign
 	}
 	size_t empty = 0, i = 0;
 	int any = 0;
-	while (i < len) {
+	while (i < len && limit != 0) {	/* l= reached: the rest is not hashed */
 		const char *nl = memchr(body + i, '\n', len - i);
 		size_t e = nl ? (size_t)(nl - body) : len;
 		size_t le = e > i && body[e - 1] == '\r' ? e - 1 : e;

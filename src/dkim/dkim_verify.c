@@ -171,8 +171,48 @@ static int identity_ok(const struct dkim_tag *i, const char *d)
 
 /* One signature field f of message m. Returns 1 when its key lookup is
  * pending, else 0 (r filled). */
+/* Body hashes of one message, by (canonicalisation, l=): signatures with
+ * the same pair share one pass over the body. */
+struct bh_memo {
+	struct { int rel; long limit; unsigned char md[32]; } e[8];
+	int n;
+};
+
+static int body_hash(const struct dkim_msg *m, struct bh_memo *bm, int rel, long limit,
+    unsigned char *md)
+{
+	for (int i = 0; i < bm->n; i++)
+		if (bm->e[i].rel == rel && bm->e[i].limit == limit) {
+			memcpy(md, bm->e[i].md, 32);
+			return 0;
+		}
+	if (dkim_body_hash(m->body, m->blen, rel, limit, md) < 0)
+		return -1;
+	if (bm->n < (int)(sizeof(bm->e) / sizeof(bm->e[0]))) {
+		bm->e[bm->n].rel = rel;
+		bm->e[bm->n].limit = limit;
+		memcpy(bm->e[bm->n++].md, md, 32);
+	}
+	return 0;
+}
+
+/* A tag's value as a decimal number of at most 18 digits; -1 if not. */
+static long long tag_num(const struct dkim_tag *t)
+{
+	if (t->vlen == 0 || t->vlen > 18)
+		return -1;
+	long long v = 0;
+	for (size_t i = 0; i < t->vlen; i++) {
+		if (t->val[i] < '0' || t->val[i] > '9')
+			return -1;
+		v = v * 10 + (t->val[i] - '0');
+	}
+	return v;
+}
+
+/* One signature. bm NULL: only its key lookup (1 while pending). */
 static int verify_one(const struct dkim_msg *m, const struct dkim_field *f, time_t now,
-    dkim_lookup_fn fn, void *arg, struct dkim_sig_result *r)
+    dkim_lookup_fn fn, void *arg, struct dkim_sig_result *r, struct bh_memo *bm)
 {
 	struct dkim_tag t[DKIM_MAX_TAGS];
 	const char *val = f->p + f->nlen + 1;
@@ -230,7 +270,9 @@ static int verify_one(const struct dkim_msg *m, const struct dkim_field *f, time
 		return bad(r, DKIM_PERMERROR, "From not signed"), 0;
 	if (!identity_ok(dkim_tag_find(t, nt, "i"), r->domain))
 		return bad(r, DKIM_PERMERROR, "i= not within d="), 0;
-	if (x && strtoll(x->val, NULL, 10) < (long long)now)
+	if ((l && tag_num(l) < 0) || (x && tag_num(x) < 0))
+		return bad(r, DKIM_PERMERROR, "bad l= or x="), 0;
+	if (x && tag_num(x) < (long long)now)
 		return bad(r, DKIM_FAIL, "signature expired"), 0;
 	char name[400], txt[8192];
 	if (snprintf(name, sizeof(name), "%s._domainkey.%s", r->selector, r->domain) >=
@@ -242,14 +284,16 @@ static int verify_one(const struct dkim_msg *m, const struct dkim_field *f, time
 	case DKIM_LK_TEMP: return bad(r, DKIM_TEMPERROR, "key lookup failed"), 0;
 	case DKIM_LK_FOUND: break;
 	}
+	if (bm == NULL)
+		return 0;
 	EVP_PKEY *pk = record_key(txt, alg, r);
 	if (pk == NULL)
 		return 0;
 	unsigned char md[32], want[64], sig[1024];
-	long limit = l ? strtol(l->val, NULL, 10) : -1;
+	long limit = l ? (long)tag_num(l) : -1;
 	long bn = dkim_b64_decode(bh->val, bh->vlen, want, sizeof(want));
 	long sn = dkim_b64_decode(b->val, b->vlen, sig, sizeof(sig));
-	if (bn != 32 || sn <= 0 || dkim_body_hash(m->body, m->blen, brel, limit, md) < 0 ||
+	if (bn != 32 || sn <= 0 || body_hash(m, bm, brel, limit, md) < 0 ||
 	    memcmp(md, want, 32) != 0) {
 		EVP_PKEY_free(pk);
 		return bad(r, bn == 32 && sn > 0 ? DKIM_FAIL : DKIM_PERMERROR,
@@ -277,13 +321,25 @@ int dkim_verify(const char *msg, size_t len, time_t now, dkim_lookup_fn fn, void
 		free(m);
 		return 0;
 	}
+	/* Every key lookup first: no body is hashed while one is pending, so
+	 * a signature is hashed once, not again at each answer's wake-up. */
 	size_t n = 0;
 	int pending = 0;
 	for (size_t i = 0; i < m->nf && n < max; i++) {
 		if (m->f[i].nlen != 14 || strncasecmp(m->f[i].p, "DKIM-Signature", 14) != 0)
 			continue;
-		pending |= verify_one(m, &m->f[i], now, fn, arg, &res[n]);
+		pending |= verify_one(m, &m->f[i], now, fn, arg, &res[n], NULL);
 		n++;
+	}
+	if (!pending) {
+		struct bh_memo bm = { .n = 0 };
+		n = 0;
+		for (size_t i = 0; i < m->nf && n < max; i++) {
+			if (m->f[i].nlen != 14 || strncasecmp(m->f[i].p, "DKIM-Signature", 14) != 0)
+				continue;
+			pending |= verify_one(m, &m->f[i], now, fn, arg, &res[n], &bm);
+			n++;
+		}
 	}
 	free(m);
 	return pending ? -1 : (int)n;

@@ -273,6 +273,27 @@ static void test_verify_errors(void **state)
 	    "From: a@x.org\n\nbody\n";
 	assert_int_equal(dkim_verify(badi, strlen(badi), 0, lookup, NULL, r, 2), 1);
 	assert_string_equal(r[0].why, "i= not within d=");
+	const char *badl = "DKIM-Signature: v=1; a=rsa-sha256; d=x.org; s=s; l=abc; h=from; bh=AA==; b=AA==\n"
+	    "From: a@x.org\n\nbody\n";	/* was read as l=0: the empty body */
+	assert_int_equal(dkim_verify(badl, strlen(badl), 0, lookup, NULL, r, 2), 1);
+	assert_string_equal(r[0].why, "bad l= or x=");
+}
+
+/* The body hash within l=: l=0 is the empty body's hash, a limit past the
+ * body is the whole body's; the canonical body stops at the limit. */
+static void test_body_hash_limit(void **state)
+{
+	unsigned char all[32], zero[32], big[32], empty[32], part[32], pre[32];
+	const char *body = "line one\r\nline two\r\n";
+	assert_int_equal(dkim_body_hash(body, strlen(body), 0, -1, all), 0);
+	assert_int_equal(dkim_body_hash(body, strlen(body), 0, 1000, big), 0);
+	assert_memory_equal(all, big, 32);
+	assert_int_equal(dkim_body_hash(body, strlen(body), 0, 0, zero), 0);
+	assert_int_equal(dkim_body_hash("", 0, 1, -1, empty), 0);	/* relaxed "": no bytes */
+	assert_memory_equal(zero, empty, 32);
+	assert_int_equal(dkim_body_hash(body, strlen(body), 0, 10, part), 0);
+	assert_int_equal(dkim_body_hash("line one\r\n", 10, 0, -1, pre), 0);
+	assert_memory_equal(part, pre, 32);
 }
 
 /* What a signature puts into Authentication-Results holds no line
@@ -347,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_rsa),
 		cmocka_unit_test(test_roundtrip_ed25519),
 		cmocka_unit_test(test_verify_errors),
+		cmocka_unit_test(test_body_hash_limit),
 		cmocka_unit_test(test_result_fields_clean),
 		cmocka_unit_test(test_tags),
 	};
