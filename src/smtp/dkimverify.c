@@ -52,7 +52,10 @@
 #include "smtp/session.h"
 
 #define VQ_MAX 8		/* signatures checked per message */
-#define Q_MAX 48		/* DNS answers kept per transaction (DKIM keys, SPF, DMARC) */
+/* DNS answers kept per transaction: SPF at its RFC 7208 limits (10
+ * lookup terms, each mx up to 10 address lookups: 110), the DKIM keys (8)
+ * and DMARC (2): past it a lookup is a temporary error. */
+#define Q_MAX 128
 
 struct vq {
 	struct session_dkim *owner;
