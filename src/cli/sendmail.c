@@ -28,6 +28,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/util.h"
+#include "common/addrlist.h"
 #include "mail/headers.h"
 #include "queue/pickup.h"
 
@@ -100,7 +101,7 @@ static void sm_extract(struct sendmail *sm, struct buf *msg)
 	while (headers_next(msg->data, msg->len, &off, &h)) {
 		int bcc = headers_is(&h, "Bcc");
 		if (bcc || headers_is(&h, "To") || headers_is(&h, "Cc"))
-			headers_addr_list(h.value, h.valuelen, sm_add_rcpt, sm);
+			addrlist_each(h.value, h.valuelen, sm_add_rcpt, sm);
 		if (!bcc)
 			buf_append(&out, msg->data + h.off, h.len);
 		last = off;

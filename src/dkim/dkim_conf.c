@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "common/addrlist.h"
 #include "common/config.h"
 #include "common/map.h"
 #include "common/util.h"
@@ -183,7 +184,20 @@ const struct dkim_key *dkim_conf_key(size_t i)
 	return cur && i < cur->n ? cur->k[i] : NULL;
 }
 
-/* The From header's address, lowercased, into a (empty when none). */
+struct first_addr {
+	char *a;
+	size_t cap;
+};
+
+static void take_first(const char *addr, void *arg)
+{
+	struct first_addr *f = arg;
+	if (f->a[0] == '\0')
+		snprintf(f->a, f->cap, "%s", addr);
+}
+
+/* The From header's (first) address, lowercased, into a (empty when
+ * none): display names, quotes and comments as RFC 5322 has them. */
 static void from_address(const char *msg, size_t len, char *a, size_t cap)
 {
 	static struct dkim_msg m;
@@ -193,21 +207,9 @@ static void from_address(const char *msg, size_t len, char *a, size_t cap)
 	for (size_t i = 0; i < m.nf; i++) {
 		if (m.f[i].nlen != 4 || strncasecmp(m.f[i].p, "From", 4) != 0)
 			continue;
-		const char *v = m.f[i].p + 5, *e = m.f[i].p + m.f[i].len;
-		const char *lt = memchr(v, '<', (size_t)(e - v));
-		if (lt) {
-			v = lt + 1;
-			const char *gt = memchr(v, '>', (size_t)(e - v));
-			e = gt ? gt : e;
-		}
-		while (v < e && isspace((unsigned char)*v))
-			v++;
-		while (e > v && isspace((unsigned char)e[-1]))
-			e--;
-		size_t n = (size_t)(e - v) < cap - 1 ? (size_t)(e - v) : cap - 1;
-		for (size_t k = 0; k < n; k++)
-			a[k] = (char)tolower((unsigned char)v[k]);
-		a[n] = '\0';
+		struct first_addr f = { a, cap };
+		addrlist_each(m.f[i].p + 5, m.f[i].len - 5, take_first, &f);
+		str_lower(a);
 		return;
 	}
 }

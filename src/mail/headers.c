@@ -1,6 +1,6 @@
 /*
- * headers — Message-ID/Date detection and creation, header iteration and
- * address-list parsing (see headers.h). Pure functions, unit-tested in
+ * headers — Message-ID/Date detection and creation and header iteration
+ * (see headers.h). Pure functions, unit-tested in
  * tests/unit/headers_test.c.
  */
 #include <stdio.h>
@@ -9,8 +9,6 @@
 #include <time.h>
 
 #include "mail/headers.h"
-
-#define ADDR_MAX 1024
 
 static int name_is(const char *line, size_t n, const char *name)
 {
@@ -150,82 +148,4 @@ int headers_make_date(char *buf, size_t len, time_t now)
 	    tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60,
 	    tm.tm_zone ? tm.tm_zone : "UTC");
 	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-/* One element of an address list: the part in <>, else the text without
- * comments, quotes kept; white space trimmed. */
-static int one_addr(const char *p, size_t n, char *out, size_t outlen)
-{
-	const char *lt = NULL, *gt = NULL;
-	int q = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '"' && (i == 0 || p[i - 1] != '\\'))
-			q = !q;
-		else if (!q && p[i] == '<')
-			lt = p + i;
-		else if (!q && p[i] == '>' && lt)
-			gt = p + i;
-	}
-	size_t o = 0;
-	if (lt && gt && gt > lt) {
-		p = lt + 1;
-		n = (size_t)(gt - p);
-	}
-	int depth = 0;
-	q = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		if (c == '"' && (i == 0 || p[i - 1] != '\\'))
-			q = !q;
-		if (!q && c == '(') {
-			depth++;
-			continue;
-		}
-		if (!q && c == ')' && depth > 0) {
-			depth--;
-			continue;
-		}
-		if (depth > 0 || (!q && (c == ' ' || c == '\t' || c == '\r' || c == '\n')))
-			continue;
-		if (o + 1 >= outlen)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return o > 0 ? 0 : -1;
-}
-
-size_t headers_addr_list(const char *val, size_t n,
-    void (*fn)(const char *addr, void *arg), void *arg)
-{
-	char addr[ADDR_MAX];
-	size_t found = 0, start = 0;
-	int q = 0, depth = 0, angle = 0;
-
-	for (size_t i = 0; i <= n; i++) {
-		char c = i < n ? val[i] : ',';
-		if (i < n && c == '"' && (i == 0 || val[i - 1] != '\\'))
-			q = !q;
-		if (q && i < n)
-			continue;
-		if (c == '(')
-			depth++;
-		else if (c == ')' && depth > 0)
-			depth--;
-		else if (depth == 0 && c == '<')
-			angle = 1;
-		else if (depth == 0 && c == '>')
-			angle = 0;
-		else if (depth == 0 && !angle && c == ':') {
-			start = i + 1;	/* group name */
-		} else if (depth == 0 && !angle && (c == ',' || c == ';')) {
-			if (i > start && one_addr(val + start, i - start, addr, sizeof(addr)) == 0) {
-				fn(addr, arg);
-				found++;
-			}
-			start = i + 1;
-			q = 0;
-		}
-	}
-	return found;
 }

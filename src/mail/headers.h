@@ -2,7 +2,7 @@
  * headers — small pure helpers for the header section of a message, for
  * mail submitted locally (sendmail/pickup) and by AUTH or mynetworks
  * clients: which of Message-ID/Date/From are missing, the values Postfix's
- * cleanup would add, and the addresses of To/Cc/Bcc (sendmail -t).
+ * cleanup would add (the addresses of To/Cc/Bcc: common/addrlist.h).
  * Lines may end in LF or CRLF; a header may be folded. No I/O, no clock:
  * the caller passes the time.
  */
@@ -42,9 +42,4 @@ int headers_make_msgid(char *buf, size_t len, const char *id, const char *host, 
 /* RFC 5322 Date value in local time: "Sat, 28 Nov 2026 20:57:02 +0100 (CET)".
  * 0, or -1 when buf is too small. */
 int headers_make_date(char *buf, size_t len, time_t now);
-/* Call fn for each address of an address-list header value (To, Cc,
- * Bcc): "Name <a@b>", "a@b (Name)", groups "g: a@b, c@d;". Returns how
- * many were found. */
-size_t headers_addr_list(const char *val, size_t n,
-    void (*fn)(const char *addr, void *arg), void *arg);
 #endif

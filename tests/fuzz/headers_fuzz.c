@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addrlist.h"
 #include "mail/headers.h"
 #include "fuzz.h"
 
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char *v = malloc(h.valuelen + 1);
 			memcpy(v, h.value, h.valuelen);
 			v[h.valuelen] = '\0';
-			headers_addr_list(v, h.valuelen, on_addr, &sum);
+			addrlist_each(v, h.valuelen, on_addr, &sum);
 			free(v);
 		}
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/addrlist.h"
 #include "mail/headers.h"
 
 static void test_missing(void **state)
@@ -99,12 +100,17 @@ static void test_addr_list(void **state)
 	struct coll c = { "" };
 	const char *v = " Alice <alice@example.com>, bob@example.net (Bob, Jr.),\n"
 	    " \"Doe, John\" <john@x.org>, team: x@y.z, w@y.z;, plain";
-	assert_int_equal(headers_addr_list(v, strlen(v), collect, &c), 6);
+	assert_int_equal(addrlist_each(v, strlen(v), collect, &c), 6);
 	assert_string_equal(c.out, "[alice@example.com][bob@example.net][john@x.org][x@y.z][w@y.z][plain]");
 	c.out[0] = '\0';
-	assert_int_equal(headers_addr_list(" ,, ;", 5, collect, &c), 0);
-	assert_int_equal(headers_addr_list("undisclosed-recipients:;", 24, collect, &c), 0);
+	assert_int_equal(addrlist_each(" ,, ;", 5, collect, &c), 0);
+	assert_int_equal(addrlist_each("undisclosed-recipients:;", 24, collect, &c), 0);
 	assert_string_equal(c.out, "");
+	/* quoted-pairs and nested comments: a display name hides nothing */
+	const char *w = "\"Smith <sales>\" <j@ours.example>, \"a\\\" <b@evil>\" <c@d.example>,"
+	    " e@f.example (x \\) (y) <g@h>), \"q, r\"@s.example";
+	assert_int_equal(addrlist_each(w, strlen(w), collect, &c), 4);
+	assert_string_equal(c.out, "[j@ours.example][c@d.example][e@f.example][\"q, r\"@s.example]");
 }
 
 int main(void)
