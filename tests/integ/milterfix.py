@@ -344,11 +344,13 @@ def _wait_port(proc, port, what, logtext, timeout):
     raise RuntimeError(f"{what} did not listen on port {port}: {logtext()}")
 
 
-def _stop_proc(proc):
+def _stop_proc(proc, grace=0.5):
+    """SIGTERM, then SIGKILL after grace seconds: libmilter's daemons wait
+    about 5 s on SIGTERM for their sessions, which is only a test's time."""
     if proc and proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(5)
+            proc.wait(grace)
         except Exception:
             proc.kill()
             proc.wait()
