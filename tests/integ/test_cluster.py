@@ -364,9 +364,63 @@ def test_node_started_later_loads_the_bans(cluster):
     c.start()                       # no waiting: the attacker tries at once
     assert first_line(net, "c", ATK2) != 220, "a banned client was served before the pull"
     wait_all(net, ["c"], ATK2, timeout=1)
-    assert "from node a" in c.log()
+    deadline = time.monotonic() + 3                      # the log relay may lag
+    while "from node a" not in c.log():
+        assert time.monotonic() < deadline, c.log()[-3000:]
+        time.sleep(0.1)
     assert first_line(net, "c", BYSTANDER) == 220          # the engine did start
     assert "smtp engine waits for the ban engine" in c.log()
+
+
+def test_node_started_later_pulls_the_failures(cluster):
+    """A failure on A while C is away is pulled by C at its start and
+    counted: one more failure on C bans (maxretry = 2)."""
+    net, nodes = cluster
+    c = nodes["c"]
+    assert not c.stop()
+    shutil.rmtree(os.path.join(c.dir, "data"))           # a new node: nothing of its own
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    key = "mw:1:fail:postfix-sasl:" + ATTACKER
+    deadline = time.monotonic() + 3
+    while not net.rcli("LRANGE", key, "0", "-1").endswith(" a"):
+        assert time.monotonic() < deadline, nodes["a"].log()[-3000:]
+        time.sleep(0.1)
+    assert 0 < int(net.rcli("TTL", key)) <= 86400          # the jail's findtime
+    c.start()
+    time.sleep(0.3)
+    assert "cluster: failure of 192.0.2.66 in postfix-sasl from node a" in c.log()
+    assert not any(net.nft_has(n, ATTACKER) for n in NODES)
+    assert smtp_fail(net, "c", ATTACKER) == 535
+    wait_all(net, NODES, ATTACKER, timeout=3)
+    assert net.rcli("EXISTS", key) == "0"                   # the ban cleared the list
+
+
+def test_restart_counts_no_failure_twice(cluster):
+    """C received A's failure live (its store has it) and A made it: after
+    a restart of both (and their second pull), neither counts it again."""
+    net, nodes = cluster
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    time.sleep(0.5)
+    for n in ("a", "c"):
+        assert not nodes[n].stop()
+        nodes[n].start()
+    time.sleep(2.5)                                         # the second pull too
+    assert not any(net.nft_has(n, ATTACKER) for n in NODES)
+    assert smtp_fail(net, "b", ATTACKER) == 535            # the one failure still counts
+    wait_all(net, NODES, ATTACKER, timeout=3)
+
+
+def test_login_clears_the_failure_list(cluster):
+    """A successful login drops the address's failure list: a node that
+    starts later does not count the failures the login cleared."""
+    net, nodes = cluster
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    time.sleep(0.2)
+    key = "mw:1:fail:postfix-sasl:" + ATTACKER
+    assert net.rcli("EXISTS", key) == "1"
+    assert smtp_fail(net, "b", ATTACKER, "alice-secret") == 235
+    time.sleep(0.3)
+    assert net.rcli("EXISTS", key) == "0"
 
 
 def first_line(net, n, source, timeout=8.0):

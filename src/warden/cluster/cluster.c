@@ -4,6 +4,7 @@
  * resyncs (push then pull at every connection), "sub" receives the
  * channel. Received messages are dispatched from a verb table to the
  * ban path's remote entries (ban.c), which apply this node's own rules.
+ * The pull is in cluster_pull.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,41 +23,10 @@
 #include "common/metrics.h"
 #include "common/util.h"
 #include "warden/ban.h"
-#include "warden/cluster/cluster.h"
-#include "warden/cluster/cluster_conn.h"
+#include "warden/cluster/cluster_int.h"
 #include "warden/cluster/resp.h"
 #include "warden/jailrt.h"
 #include "warden/warden_int.h"
-
-#define CL_VERSION "1"
-#define CL_PREFIX "mw:" CL_VERSION ":"
-#define CL_CHANNEL CL_PREFIX "events"
-#define CL_MAX_SKEW 2		/* seconds a remote time may be ahead of ours */
-#define CL_NODES_MAX 64
-#define CL_REPULL_MS 2000
-#define CL_START_WAIT_MS 2000	/* the longest a start waits for the first pull */
-#define CL_AWAY_MAX 10000	/* failures kept while Redis is away */
-
-struct cluster {
-	struct warden *wd;
-	struct caddr addr;
-	char node[128];
-	char user[128], password[512];
-	int has_password;
-	struct cconn cmd, sub;
-	struct { char name[128]; long last; } seen[CL_NODES_MAX];
-	size_t nseen;
-	long last_sync;			/* wall time the last pull ended */
-	struct loop_timer repull;	/* a second pull after a (re)connection */
-	cluster_ready_fn *ready;	/* not yet called: the start waits */
-	struct loop_timer start_wait;
-	struct away {			/* failures made while Redis was away */
-		char jail[64], addr[64];
-		long t;
-	} *away;
-	size_t naway, lost_away;
-	unsigned long published, received, applied;
-};
 
 /* ---- settings ---- */
 
@@ -152,8 +122,7 @@ static int cl_up(const struct cluster *cl)
 	return cl && cl->cmd.up;
 }
 
-/* A ban from another node taken by this one. */
-static void applied(struct cluster *cl)
+void cluster_applied(struct cluster *cl)
 {
 	cl->applied++;
 	metrics_inc(M_CLUSTER_MSGS, "applied");
@@ -183,22 +152,49 @@ static void keep_away(struct cluster *cl, const char *jail, const char *addr, lo
 	a->t = t;
 }
 
+void cluster_fail_key(char *key, size_t len, const char *jail, const char *addr)
+{
+	snprintf(key, len, CL_PREFIX "fail:%s:%s", jail, addr);
+}
+
+/* A failure of this node: its message, and its value in the failure
+ * list of jail+addr (for a node that starts or comes back later; TTL
+ * the jail's findtime, renewed by each failure; the newest
+ * CL_FAIL_KEEP kept). */
+static void send_failure(struct cluster *cl, const char *jail, const char *addr, long t)
+{
+	char msg[512], key[300], val[200], ttl[32], keep[32];
+	struct wjail *w = warden_find_jail(cl->wd, jail);
+	cluster_fail_key(key, sizeof(key), jail, addr);
+	snprintf(val, sizeof(val), "%ld %s", t, cl->node);
+	snprintf(ttl, sizeof(ttl), "%ld", w ? w->j->findtime : 600);
+	snprintf(keep, sizeof(keep), "%d", -CL_FAIL_KEEP);
+	const char *push[3] = { "RPUSH", key, val };
+	const char *trim[4] = { "LTRIM", key, keep, "-1" };
+	const char *exp[3] = { "EXPIRE", key, ttl };
+	cconn_send(&cl->cmd, 3, push, NULL, NULL);
+	cconn_send(&cl->cmd, 4, trim, NULL, NULL);
+	cconn_send(&cl->cmd, 3, exp, NULL, NULL);
+	snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", cl->node, jail, addr, t);
+	publish(cl, msg);
+}
+
 void cluster_failure(struct warden *wd, const char *jail, const char *addr, long t)
 {
-	char msg[512];
 	if (wd->cl && !wd->cl->cmd.up)
 		keep_away(wd->cl, jail, addr, t);
-	if (!cl_up(wd->cl))
-		return;
-	snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", wd->cl->node, jail, addr, t);
-	publish(wd->cl, msg);
+	if (cl_up(wd->cl))
+		send_failure(wd->cl, jail, addr, t);
 }
 
 void cluster_auth_ok(struct warden *wd, const char *jail, const char *addr, const char *login)
 {
-	char msg[700];
+	char msg[700], key[300];
 	if (!cl_up(wd->cl))
 		return;
+	cluster_fail_key(key, sizeof(key), jail, addr);	/* cleared: not pulled later */
+	const char *del[2] = { "DEL", key };
+	cconn_send(&wd->cl->cmd, 2, del, NULL, NULL);
 	snprintf(msg, sizeof(msg), CL_VERSION " ok %s %s %s %s", wd->cl->node, jail, addr,
 	    login ? login : "");
 	publish(wd->cl, msg);
@@ -218,6 +214,11 @@ static void send_ban(struct cluster *cl, const char *jail, const struct jailrt_b
 	const char *argv[5] = { "SET", key, val, "EX", ttl };
 	cconn_send(&cl->cmd, b->bantime < 0 ? 3 : 5, argv, NULL, NULL);
 	if (pub) {
+		/* the failures that led to it are not pulled later (an address
+		 * ban: the jail's prefix is the address) */
+		cluster_fail_key(key, sizeof(key), jail, b->key);
+		const char *del[2] = { "DEL", key };
+		cconn_send(&cl->cmd, 2, del, NULL, NULL);
 		snprintf(msg, sizeof(msg), CL_VERSION " ban %s %s %s %ld %ld %ld", cl->node, jail,
 		    b->key, b->start, b->bantime, b->count);
 		publish(cl, msg);
@@ -250,7 +251,7 @@ void cluster_unban(struct warden *wd, const char *jail, const char *net)
 
 /* ---- receiving ---- */
 
-static void saw(struct cluster *cl, const char *node)
+void cluster_saw(struct cluster *cl, const char *node)
 {
 	long now = (long)clock_wall();
 	for (size_t i = 0; i < cl->nseen; i++)
@@ -273,7 +274,7 @@ static void m_fail(struct cluster *cl, char **a)
 {
 	struct wjail *w = warden_find_jail(cl->wd, a[2]);
 	long t = num(a[4]), now = (long)clock_wall();
-	if (w)
+	if (w && !cluster_pulled(cl, a[0], a[2], a[3], t))
 		ban_remote_failure(w, a[3], t > now + CL_MAX_SKEW ? now : t, a[0]);
 }
 
@@ -288,7 +289,7 @@ static void m_ban(struct cluster *cl, char **a)
 {
 	struct wjail *w = warden_find_jail(cl->wd, a[2]);
 	if (w && ban_remote(w, a[3], num(a[4]), num(a[5]), num(a[6]), a[0]) == 1)
-		applied(cl);
+		cluster_applied(cl);
 }
 
 static void m_unban(struct cluster *cl, char **a)
@@ -330,30 +331,13 @@ static void on_msg(const char *payload, size_t len, void *arg)
 		return;
 	cl->received++;
 	metrics_inc(M_CLUSTER_MSGS, "received");
-	saw(cl, a[0]);
+	cluster_saw(cl, a[0]);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++)
 		if (strcmp(verbs[i].name, verb) == 0 && n >= verbs[i].nargs)
 			verbs[i].fn(cl, a);
 }
 
-/* ---- resync: push, then pull ---- */
-
-struct page {
-	size_t n;
-	char **keys;
-};
-
-static void scan_from(struct cluster *cl, const char *cursor);
-
-/* The node may serve now (first pull done, or the wait is over). */
-static void ready_now(struct cluster *cl)
-{
-	cluster_ready_fn *fn = cl->ready;
-	cl->ready = NULL;
-	loop_timer_clear(&cl->start_wait);
-	if (fn)
-		fn(cl->wd);
-}
+/* ---- resync: push (the pull is cluster_pull.c) ---- */
 
 static void start_waited(void *arg)
 {
@@ -361,78 +345,7 @@ static void start_waited(void *arg)
 	if (cl->ready)
 		log_warn("cluster: no bans pulled from redis %s within %d ms; serving with this "
 		    "node's own", cl->addr.text, CL_START_WAIT_MS);
-	ready_now(cl);
-}
-
-/* MGET's reply: each value with its key "mw:1:ban:<jail>:<net>". */
-static void on_mget(struct cconn *c, const struct resp_reply *r, void *arg)
-{
-	struct page *p = arg;
-	struct cluster *cl = c->arg;
-	for (size_t i = 0; r && r->type == RESP_ARRAY && i < p->n && i < r->nelem; i++) {
-		char node[128];
-		long start, bantime, count;
-		const struct resp_reply *v = &r->elem[i];
-		const char *jail = p->keys[i] + strlen(CL_PREFIX "ban:");
-		const char *colon = strchr(jail, ':');
-		if (v->type != RESP_BULK || colon == NULL ||
-		    sscanf(v->str, "%127s %ld %ld %ld", node, &start, &bantime, &count) != 4)
-			continue;
-		char *jname = xstrndup(jail, (size_t)(colon - jail));
-		struct wjail *w = strcmp(node, cl->node) ? warden_find_jail(cl->wd, jname) : NULL;
-		if (w && ban_remote(w, colon + 1, start, bantime, count, node) == 1)
-			applied(cl);
-		if (strcmp(node, cl->node))
-			saw(cl, node);
-		free(jname);
-	}
-	for (size_t i = 0; i < p->n; i++)
-		free(p->keys[i]);
-	free(p->keys);
-	free(p);
-}
-
-/* SCAN's reply: [cursor, [keys]]: MGET them, go on until cursor 0. */
-static void on_scan(struct cconn *c, const struct resp_reply *r, void *arg)
-{
-	struct cluster *cl = c->arg;
-	if (r == NULL || r->type != RESP_ARRAY || r->nelem != 2 || r->elem[0].type != RESP_BULK ||
-	    r->elem[1].type != RESP_ARRAY)
-		return;
-	const struct resp_reply *ks = &r->elem[1];
-	if (ks->nelem) {
-		struct page *p = xcalloc(1, sizeof(*p));
-		const char **argv = xcalloc(ks->nelem + 1, sizeof(*argv));
-		p->keys = xcalloc(ks->nelem, sizeof(*p->keys));
-		argv[0] = "MGET";
-		for (size_t i = 0; i < ks->nelem; i++)
-			if (ks->elem[i].type == RESP_BULK)
-				argv[1 + p->n] = p->keys[p->n] = xstrdup(ks->elem[i].str), p->n++;
-		if (cconn_send(c, (int)p->n + 1, argv, on_mget, p) < 0)
-			on_mget(c, NULL, p);
-		free(argv);
-	}
-	if (strcmp(r->elem[0].str, "0") != 0) {
-		scan_from(cl, r->elem[0].str);
-		return;
-	}
-	cl->last_sync = (long)clock_wall();
-	ready_now(cl);
-}
-
-static void scan_from(struct cluster *cl, const char *cursor)
-{
-	const char *argv[6] = { "SCAN", cursor, "MATCH", CL_PREFIX "ban:*", "COUNT", "1000" };
-	cconn_send(&cl->cmd, 6, argv, on_scan, NULL);
-}
-
-/* The second pull, CL_REPULL_MS after a connection: the bans others
- * pushed when they came back at the same time as this node. */
-static void repull(void *arg)
-{
-	struct cluster *cl = arg;
-	if (cl->cmd.up)
-		scan_from(cl, "0");
+	cluster_ready_now(cl);
 }
 
 /* cmd is up: push this node's bans (refills an empty Redis; those made
@@ -448,12 +361,8 @@ static void on_cmd_up(struct cconn *c, void *arg)
 			send_ban(cl, wd->jails[i].j->name, &rt->bans[b],
 			    c->down_wall && rt->bans[b].start >= c->down_wall - 1);
 	}
-	for (size_t i = 0; i < cl->naway; i++) {	/* the failures made while away */
-		char msg[512];
-		snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", cl->node,
-		    cl->away[i].jail, cl->away[i].addr, cl->away[i].t);
-		publish(cl, msg);
-	}
+	for (size_t i = 0; i < cl->naway; i++)	/* the failures made while away */
+		send_failure(cl, cl->away[i].jail, cl->away[i].addr, cl->away[i].t);
 	if (cl->naway || cl->lost_away)
 		log_info("cluster: %zu failure(s) made while redis was away sent (%zu not kept)",
 		    cl->naway, cl->lost_away);
@@ -462,8 +371,7 @@ static void on_cmd_up(struct cconn *c, void *arg)
 	snprintf(val, sizeof(val), "%ld " CL_VERSION, (long)clock_wall());
 	const char *argv[5] = { "SET", key, val, "EX", "86400" };
 	cconn_send(c, 5, argv, NULL, NULL);
-	scan_from(cl, "0");
-	loop_timer_set(&cl->repull, CL_REPULL_MS, repull, cl);
+	cluster_pull(cl);
 }
 
 static void on_sub_up(struct cconn *c, void *arg)
@@ -485,6 +393,7 @@ void cluster_open(struct warden *wd)
 	cl->wd = wd;
 	cl->repull = (struct loop_timer){ 0, (size_t)-1, NULL, NULL };
 	cl->start_wait = cl->repull;
+	cl->pulled_end = cl->repull;
 	wd->cl = cl;
 }
 
@@ -541,7 +450,9 @@ void cluster_free(struct warden *wd)
 		return;
 	loop_timer_clear(&cl->repull);
 	loop_timer_clear(&cl->start_wait);
+	loop_timer_clear(&cl->pulled_end);
 	free(cl->away);
+	free(cl->pulled);
 	cconn_close(&cl->cmd);
 	cconn_close(&cl->sub);
 	explicit_bzero(cl->password, sizeof(cl->password));
