@@ -423,6 +423,45 @@ def test_login_clears_the_failure_list(cluster):
     assert net.rcli("EXISTS", key) == "0"
 
 
+def test_bantime_increment_from_the_fleet_history(make_cluster):
+    """A's ban, made and ended while C was away, is in C's history when
+    C is back (the hist key): C's first ban of the address is its second
+    in the fleet. A history C never heard of, read at its ban decision,
+    lengthens that ban."""
+    inc = ["bantime.increment = true", "bantime = 8"]
+    net, nodes = make_cluster(jail_extra={n: inc for n in NODES})
+    c = nodes["c"]
+    assert not c.stop()
+    shutil.rmtree(os.path.join(c.dir, "data"))           # a new node: nothing of its own
+    hist = "mw:1:hist:postfix-sasl:" + ATTACKER
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    wait_all(net, ["a", "b"], ATTACKER, timeout=3)
+    assert net.rcli("HGET", hist, "a").split()[0] == "1"
+    assert 86000 < int(net.rcli("TTL", hist)) <= 86400    # dbpurgeage, 1 day
+    wait_all(net, ["a", "b"], ATTACKER, present=False, timeout=15)   # over before C is back
+    c.start()
+    assert smtp_fail(net, "c", ATTACKER) == 535
+    assert smtp_fail(net, "c", ATTACKER) == 535
+    wait_all(net, NODES, ATTACKER, timeout=3)
+    time.sleep(0.2)
+    assert net.rcli("HGET", hist, "c").split()[0] == "2", c.log()[-3000:]
+    # written behind every node's back: an earlier history of ATK2
+    hist2 = "mw:1:hist:postfix-sasl:" + ATK2
+    net.rcli("HSET", hist2, "z", f"3 {int(time.time()) - 100}")
+    assert smtp_fail(net, "c", ATK2) == 535
+    assert smtp_fail(net, "c", ATK2) == 535
+    deadline = time.monotonic() + 3
+    while (net.rcli("HGET", hist2, "c").split() or ["0"])[0] != "4":
+        assert time.monotonic() < deadline, c.log()[-3000:]
+        time.sleep(0.1)
+    assert "cluster: ban of 192.0.2.68 in postfix-sasl lengthened to" in c.log()
+    # unban forgets the fleet's history
+    assert nodes["b"].cli("unban", ATK2).returncode == 0
+    time.sleep(0.3)
+    assert net.rcli("EXISTS", hist2) == "0"
+
+
 def first_line(net, n, source, timeout=8.0):
     """The reply code of node n's first line to a client from source (its
     SYN waits in the backlog until the engine runs), 0 if it closes or

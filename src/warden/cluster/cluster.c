@@ -200,7 +200,54 @@ void cluster_auth_ok(struct warden *wd, const char *jail, const char *addr, cons
 	publish(wd->cl, msg);
 }
 
-/* SET the key of ban b (TTL: what is left of it); PUBLISH it if pub. */
+void cluster_hist_key(char *key, size_t len, const char *jail, const char *net)
+{
+	snprintf(key, len, CL_PREFIX "hist:%s:%s", jail, net);
+}
+
+/* A history key read at a ban decision: the ban it was read for. */
+struct hist_read {
+	char jail[128], net[64];
+};
+
+static void on_hist_read(struct cconn *c, const struct resp_reply *r, void *arg)
+{
+	struct hist_read *h = arg;
+	struct cluster *cl = c->arg;
+	struct wjail *w = r ? warden_find_jail(cl->wd, h->jail) : NULL;
+	if (w)
+		cluster_hist_apply(cl, w, h->net, r);
+	free(h);
+}
+
+/* A ban this node made: its entry in the fleet's history of its net
+ * (field: this node, value "<count> <start>", TTL dbpurgeage). With
+ * bantime.increment the key is read first (HGETALL before the HSET,
+ * pipelined): the ban is made at once from what this node knows, and
+ * lengthened when the reply shows an earlier ban it did not know of. */
+static void send_history(struct cluster *cl, const char *jail, const struct jailrt_ban *b)
+{
+	char key[400], val[100], ttl[32];
+	struct wjail *w = warden_find_jail(cl->wd, jail);
+	cluster_hist_key(key, sizeof(key), jail, b->key);
+	if (w && w->j->increment) {
+		struct hist_read *h = xcalloc(1, sizeof(*h));
+		str_copy(h->jail, sizeof(h->jail), jail);
+		str_copy(h->net, sizeof(h->net), b->key);
+		const char *get[2] = { "HGETALL", key };
+		if (cconn_send(&cl->cmd, 2, get, on_hist_read, h) < 0)
+			free(h);
+	}
+	snprintf(val, sizeof(val), "%ld %ld", b->count, b->start);
+	snprintf(ttl, sizeof(ttl), "%ld", cl->wd->dbpurgeage > 0 ? cl->wd->dbpurgeage : 86400);
+	const char *set[4] = { "HSET", key, cl->node, val };
+	const char *exp[3] = { "EXPIRE", key, ttl };
+	cconn_send(&cl->cmd, 4, set, NULL, NULL);
+	cconn_send(&cl->cmd, 3, exp, NULL, NULL);
+}
+
+/* SET the key of ban b (TTL: what is left of it); PUBLISH it if pub
+ * (a ban this node made: its history entry too). */
 static void send_ban(struct cluster *cl, const char *jail, const struct jailrt_ban *b, int pub)
 {
 	char key[400], val[300], ttl[32], msg[600];
@@ -219,6 +266,7 @@ static void send_ban(struct cluster *cl, const char *jail, const struct jailrt_b
 		cluster_fail_key(key, sizeof(key), jail, b->key);
 		const char *del[2] = { "DEL", key };
 		cconn_send(&cl->cmd, 2, del, NULL, NULL);
+		send_history(cl, jail, b);
 		snprintf(msg, sizeof(msg), CL_VERSION " ban %s %s %s %ld %ld %ld", cl->node, jail,
 		    b->key, b->start, b->bantime, b->count);
 		publish(cl, msg);
@@ -241,9 +289,11 @@ void cluster_unban(struct warden *wd, const char *jail, const char *net)
 		const char *name = wd->jails[i].j->name;
 		if (strcmp(jail, "*") != 0 && strcmp(jail, name) != 0)
 			continue;
+		char hist[400];	/* unban forgets the history, as fail2ban's */
 		snprintf(key, sizeof(key), CL_PREFIX "ban:%s:%s", name, net);
-		const char *argv[2] = { "DEL", key };
-		cconn_send(&cl->cmd, 2, argv, NULL, NULL);
+		cluster_hist_key(hist, sizeof(hist), name, net);
+		const char *argv[3] = { "DEL", key, hist };
+		cconn_send(&cl->cmd, 3, argv, NULL, NULL);
 	}
 	snprintf(msg, sizeof(msg), CL_VERSION " unban %s %s %s", cl->node, jail, net);
 	publish(cl, msg);

@@ -13,6 +13,9 @@
 #include "warden/cluster/cluster.h"
 #include "warden/cluster/cluster_conn.h"
 
+struct resp_reply;
+struct wjail;
+
 #define CL_VERSION "1"
 #define CL_PREFIX "mw:" CL_VERSION ":"
 #define CL_CHANNEL CL_PREFIX "events"
@@ -61,6 +64,10 @@ void cluster_ready_now(struct cluster *cl);
  * live message is then not counted again). */
 int cluster_pulled(struct cluster *cl, const char *node, const char *jail, const char *addr,
     long t);
+/* The fields of a history key (HGETALL's reply r: node, "<count>
+ * <start>"), each of another node given to ban_remote_history. */
+void cluster_hist_apply(struct cluster *cl, struct wjail *w, const char *net,
+    const struct resp_reply *r);
 /* The failure list key of addr in jail. */
 void cluster_fail_key(char *key, size_t len, const char *jail, const char *addr);
 /* The history key of net in jail. */

@@ -1,10 +1,10 @@
 /*
  * cluster_pull — the pull at every (re)connection of cmd (see
  * cluster_int.h, docs/cluster.md "Outage, resync and start"): one SCAN
- * per kind of key, in the order of the stage table (bans before
- * failures, so a failure of an address banned elsewhere is not
- * counted), each page read with one command (MGET) or one per key
- * (LRANGE), pipelined. What is read is applied through the same paths
+ * per kind of key, in the order of the stage table (the ban history
+ * first, so that a ban the pull makes counts it; bans before failures,
+ * so a failure of an address banned elsewhere is not counted), each page read with one command (MGET) or one per key
+ * (HGETALL, LRANGE), pipelined. What is read is applied through the same paths
  * as the messages (ban.c's ban_remote_*), under this node's rules.
  */
 #include <stdint.h>
@@ -63,6 +63,33 @@ static void pull_ban(struct cluster *cl, const char *key, const struct resp_repl
 	if (w && ban_remote(w, net, start, bantime, count, node) == 1)
 		cluster_applied(cl);
 	cluster_saw(cl, node);
+	free(jail);
+}
+
+/* ---- the fleet's ban history ---- */
+
+void cluster_hist_apply(struct cluster *cl, struct wjail *w, const char *net,
+    const struct resp_reply *r)
+{
+	for (size_t i = 0; r->type == RESP_ARRAY && i + 1 < r->nelem; i += 2) {
+		long count, last;
+		const struct resp_reply *f = &r->elem[i], *v = &r->elem[i + 1];
+		if (f->type != RESP_BULK || v->type != RESP_BULK || strcmp(f->str, cl->node) == 0 ||
+		    sscanf(v->str, "%ld %ld", &count, &last) != 2)
+			continue;
+		cluster_saw(cl, f->str);
+		ban_remote_history(w, net, count, last);
+	}
+}
+
+/* HGETALL's reply for history key key. */
+static void pull_hist(struct cluster *cl, const char *key, const struct resp_reply *r)
+{
+	const char *net;
+	char *jail = split_key(key, "hist", &net);
+	struct wjail *w = jail ? warden_find_jail(cl->wd, jail) : NULL;
+	if (w)
+		cluster_hist_apply(cl, w, net, r);
 	free(jail);
 }
 
@@ -187,6 +214,7 @@ static const struct stage {
 	const char *args[2];	/* a per-key command's arguments after the key */
 	pull_fn *fn;		/* one key's value */
 } stages[] = {
+	{ CL_PREFIX "hist:*", "HGETALL", { NULL, NULL }, pull_hist },
 	{ CL_PREFIX "ban:*", "MGET", { NULL, NULL }, pull_ban },
 	{ CL_PREFIX "fail:*", "LRANGE", { "0", "-1" }, pull_fails },
 };
