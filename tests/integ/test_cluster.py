@@ -353,6 +353,48 @@ def test_partition_healed(cluster):
     wait_all(net, NODES, ATK4, timeout=3)
 
 
+def test_unban_while_partitioned(cluster):
+    """An unban on A while A is cut from Redis is sent at its return: B
+    and C lift the ban, and A's pull does not bring it back."""
+    net, nodes = cluster
+    assert nodes["b"].cli("ban", "postfix-sasl", ATK3).returncode == 0
+    wait_all(net, NODES, ATK3, timeout=3)
+    sh("ip", "-n", net.ns["a"], "link", "set", "r0", "down")
+    try:
+        time.sleep(4)                                     # A notices (3 s without an answer)
+        assert "unreachable" in nodes["a"].log()
+        assert nodes["a"].cli("unban", ATK3).returncode == 0
+        wait_all(net, ["a"], ATK3, present=False, timeout=3)
+    finally:
+        sh("ip", "-n", net.ns["a"], "link", "set", "r0", "up")
+    wait_all(net, ["b", "c"], ATK3, present=False, timeout=10)
+    time.sleep(2.5)                                       # A's second pull
+    assert not net.nft_has("a", ATK3)
+    assert net.rcli("EXISTS", "mw:1:ban:postfix-sasl:" + ATK3) == "0"
+
+
+def test_node_partitioned_from_its_start(cluster):
+    """A node that never reached Redis since its start bans locally; at
+    its first connection its bans reach the others (published, not only
+    SET: the others do not pull then)."""
+    net, nodes = cluster
+    a = nodes["a"]
+    assert not a.stop()
+    sh("ip", "-n", net.ns["a"], "link", "set", "r0", "down")
+    try:
+        a.wait = False
+        a.start()
+        deadline = time.monotonic() + 10
+        while a.cli("ban", "postfix-sasl", ATK3).returncode != 0:   # served after 2 s
+            assert time.monotonic() < deadline, a.log()[-3000:]
+            time.sleep(0.2)
+        wait_all(net, ["a"], ATK3, timeout=3)
+        assert not net.nft_has("b", ATK3)
+    finally:
+        sh("ip", "-n", net.ns["a"], "link", "set", "r0", "up")
+    wait_all(net, ["b", "c"], ATK3, timeout=10)
+
+
 def test_node_started_later_loads_the_bans(cluster):
     net, nodes = cluster
     c = nodes["c"]

@@ -137,7 +137,8 @@ static void publish(struct cluster *cl, const char *msg)
 	}
 }
 
-/* A failure while Redis is away: kept (up to CL_AWAY_MAX) for the return. */
+/* A failure (t >= 0) or an unban (t -1, addr the net) while Redis is
+ * away: kept (up to CL_AWAY_MAX) for the return. */
 static void keep_away(struct cluster *cl, const char *jail, const char *addr, long t)
 {
 	if (cl->naway >= CL_AWAY_MAX) {
@@ -279,12 +280,11 @@ void cluster_ban(struct warden *wd, const char *jail, const struct jailrt_ban *b
 		send_ban(wd->cl, jail, b, 1);
 }
 
-void cluster_unban(struct warden *wd, const char *jail, const char *net)
+/* DEL the ban and history keys of net in jail ("*": every jail), PUBLISH the unban. */
+static void send_unban(struct cluster *cl, const char *jail, const char *net)
 {
-	struct cluster *cl = wd->cl;
+	struct warden *wd = cl->wd;
 	char key[400], msg[600];
-	if (!cl_up(cl))
-		return;
 	for (size_t i = 0; i < wd->njails; i++) {
 		const char *name = wd->jails[i].j->name;
 		if (strcmp(jail, "*") != 0 && strcmp(jail, name) != 0)
@@ -297,6 +297,14 @@ void cluster_unban(struct warden *wd, const char *jail, const char *net)
 	}
 	snprintf(msg, sizeof(msg), CL_VERSION " unban %s %s %s", cl->node, jail, net);
 	publish(cl, msg);
+}
+
+void cluster_unban(struct warden *wd, const char *jail, const char *net)
+{
+	if (wd->cl && !wd->cl->cmd.up)	/* else the pull at the return would bring it back */
+		keep_away(wd->cl, jail, net, -1);
+	if (cl_up(wd->cl))
+		send_unban(wd->cl, jail, net);
 }
 
 /* ---- receiving ---- */
@@ -398,25 +406,35 @@ static void start_waited(void *arg)
 	cluster_ready_now(cl);
 }
 
-/* cmd is up: push this node's bans (refills an empty Redis; those made
- * while away are published too), then pull the others'. */
+/* cmd is up: send what was done while away (unbans first: a ban made
+ * again after one is pushed next), push this node's bans (refills an
+ * empty Redis; those made while away are published too), then pull the
+ * others'. */
 static void on_cmd_up(struct cconn *c, void *arg)
 {
 	struct cluster *cl = arg;
 	struct warden *wd = cl->wd;
 	char key[300], val[64];
+	size_t unbans = 0;
+	for (size_t i = 0; i < cl->naway; i++) {	/* what was made while away, in order */
+		struct away *a = &cl->away[i];
+		if (a->t < 0)
+			send_unban(cl, a->jail, a->addr), unbans++;
+		else
+			send_failure(cl, a->jail, a->addr, a->t);
+	}
+	if (cl->naway || cl->lost_away)
+		log_info("cluster: %zu failure(s) made while redis was away sent (%zu not kept), "
+		    "%zu unban(s)", cl->naway - unbans, cl->lost_away, unbans);
+	cl->naway = cl->lost_away = 0;
+	/* away since it went down, or since the start if it never was up
+	 * (a node partitioned from its start: its bans reach the others) */
+	long since = c->down_wall ? c->down_wall - 1 : cl->started;
 	for (size_t i = 0; i < wd->njails; i++) {
 		struct jailrt *rt = wd->jails[i].rt;
 		for (size_t b = 0; b < rt->nbans; b++)
-			send_ban(cl, wd->jails[i].j->name, &rt->bans[b],
-			    c->down_wall && rt->bans[b].start >= c->down_wall - 1);
+			send_ban(cl, wd->jails[i].j->name, &rt->bans[b], rt->bans[b].start >= since);
 	}
-	for (size_t i = 0; i < cl->naway; i++)	/* the failures made while away */
-		send_failure(cl, cl->away[i].jail, cl->away[i].addr, cl->away[i].t);
-	if (cl->naway || cl->lost_away)
-		log_info("cluster: %zu failure(s) made while redis was away sent (%zu not kept)",
-		    cl->naway, cl->lost_away);
-	cl->naway = cl->lost_away = 0;
 	snprintf(key, sizeof(key), CL_PREFIX "node:%s", cl->node);
 	snprintf(val, sizeof(val), "%ld " CL_VERSION, (long)clock_wall());
 	const char *argv[5] = { "SET", key, val, "EX", "86400" };
@@ -469,6 +487,7 @@ void cluster_start(struct warden *wd, cluster_ready_fn *ready)
 		return;
 	}
 	cl->ready = ready;
+	cl->started = (long)clock_wall();
 	loop_timer_set(&cl->start_wait, CL_START_WAIT_MS, start_waited, cl);
 	conn_init(cl, &cl->sub, "sub", 1, on_sub_up, on_msg);
 	conn_init(cl, &cl->cmd, "cmd", 0, on_cmd_up, NULL);

@@ -37,6 +37,7 @@ struct cluster {
 	struct { char name[128]; long last; } seen[CL_NODES_MAX];
 	size_t nseen;
 	long last_sync;			/* wall time the last pull ended */
+	long started;			/* wall time of cluster_start */
 	struct loop_timer repull;	/* a second pull after a (re)connection */
 	cluster_ready_fn *ready;	/* not yet called: the start waits */
 	struct loop_timer start_wait;
