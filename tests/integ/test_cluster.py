@@ -504,6 +504,106 @@ def test_bantime_increment_from_the_fleet_history(make_cluster):
     assert net.rcli("EXISTS", hist2) == "0"
 
 
+class SkewedTime:
+    """A proxy in Redis's namespace that answers TIME itself, `skew`
+    seconds ahead of the real clock, and relays everything else: a Redis
+    whose clock differs from the node's (the nodes share this machine's
+    clock, and libfaketime is not installed)."""
+    TIME = b"*1\r\n$4\r\nTIME\r\n"
+
+    def __init__(self, net, port, skew):
+        import socket
+        import threading
+        self.net, self.skew, self.stop_ = net, skew, False
+
+        def mk():
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((REDIS, port))
+            s.listen(8)
+            s.settimeout(0.2)
+            return s
+        self.lsock = in_netns(net.red, mk)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+        import threading
+        while not self.stop_:
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:         # closed
+                return
+            try:
+                up = in_netns(self.net.red, lambda: socket.create_connection((REDIS, 6379)))
+            except OSError:
+                c.close()
+                continue
+            threading.Thread(target=self.relay, args=(up, c, False), daemon=True).start()
+            threading.Thread(target=self.relay, args=(c, up, True), daemon=True).start()
+
+    def relay(self, src, dst, from_node):
+        try:
+            self.relay_(src, dst, from_node)
+        except OSError:             # the other side went away
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(2)
+            except OSError:
+                pass
+
+    def relay_(self, src, dst, from_node):
+        while True:
+            data = src.recv(65536)
+            if not data:
+                return
+            if from_node and data == self.TIME:   # nothing else in flight then
+                t = time.time() + self.skew
+                sec, usec = str(int(t)).encode(), str(int(t % 1 * 1e6)).encode()
+                src.sendall(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(sec), sec, len(usec),
+                                                                         usec))
+                continue
+            dst.sendall(data)
+
+    def close(self):
+        self.stop_ = True
+        self.lsock.close()
+
+
+def test_failure_times_on_redis_clock(cluster):
+    """A node whose clock is 30 s behind Redis's (TIME) says so, and its
+    failure times travel on Redis's clock; the others' are read back on
+    its own, so findtime is measured on one clock."""
+    net, nodes = cluster
+    proxy = SkewedTime(net, 6390, 30)
+    c = nodes["c"]
+    try:
+        assert not c.stop()
+        c.extra = [f"warden_cluster = redis://{REDIS}:6390/0" if x.startswith("warden_cluster =")
+                   else x for x in c.extra]
+        c.write_config()
+        c.start()
+        deadline = time.monotonic() + 3
+        while "this node's clock is 30 s behind redis" not in c.log():
+            assert time.monotonic() < deadline, c.log()[-3000:]
+            time.sleep(0.1)
+        assert c.cluster()["clock_offset"] == 30
+        assert smtp_fail(net, "c", ATTACKER) == 535
+        time.sleep(0.3)
+        t, node = net.rcli("LRANGE", "mw:1:fail:postfix-sasl:" + ATTACKER, "0", "-1").split()
+        assert node == "c" and 28 <= int(t) - time.time() <= 31, t
+        assert not any(net.nft_has(n, ATTACKER) for n in NODES)
+        assert smtp_fail(net, "a", ATTACKER) == 535         # counted on C at its own time
+        wait_all(net, NODES, ATTACKER, timeout=3)
+        why = c.cli("why", ATTACKER).stdout
+        assert "cluster:a" in why, why
+    finally:
+        proxy.close()
+
+
 def first_line(net, n, source, timeout=8.0):
     """The reply code of node n's first line to a client from source (its
     SYN waits in the backlog until the engine runs), 0 if it closes or

@@ -167,6 +167,7 @@ static void send_failure(struct cluster *cl, const char *jail, const char *addr,
 	char msg[512], key[300], val[200], ttl[32], keep[32];
 	struct wjail *w = warden_find_jail(cl->wd, jail);
 	cluster_fail_key(key, sizeof(key), jail, addr);
+	t += cl->offset;	/* on Redis's clock */
 	snprintf(val, sizeof(val), "%ld %s", t, cl->node);
 	snprintf(ttl, sizeof(ttl), "%ld", w ? w->j->findtime : 600);
 	snprintf(keep, sizeof(keep), "%d", -CL_FAIL_KEEP);
@@ -182,10 +183,11 @@ static void send_failure(struct cluster *cl, const char *jail, const char *addr,
 
 void cluster_failure(struct warden *wd, const char *jail, const char *addr, long t)
 {
-	if (wd->cl && !wd->cl->cmd.up)
-		keep_away(wd->cl, jail, addr, t);
-	if (cl_up(wd->cl))
-		send_failure(wd->cl, jail, addr, t);
+	struct cluster *cl = wd->cl;
+	if (cl && (!cl->cmd.up || !cl->synced))	/* sent once the clock is read */
+		keep_away(cl, jail, addr, t);
+	else if (cl)
+		send_failure(cl, jail, addr, t);
 }
 
 void cluster_auth_ok(struct warden *wd, const char *jail, const char *addr, const char *login)
@@ -331,9 +333,9 @@ static long num(const char *s)
 static void m_fail(struct cluster *cl, char **a)
 {
 	struct wjail *w = warden_find_jail(cl->wd, a[2]);
-	long t = num(a[4]), now = (long)clock_wall();
+	long t = num(a[4]), now = (long)clock_wall(), here = t - cl->offset;
 	if (w && !cluster_pulled(cl, a[0], a[2], a[3], t))
-		ban_remote_failure(w, a[3], t > now + CL_MAX_SKEW ? now : t, a[0]);
+		ban_remote_failure(w, a[3], here > now + CL_MAX_SKEW ? now : here, a[0]);
 }
 
 static void m_ok(struct cluster *cl, char **a)
@@ -406,13 +408,13 @@ static void start_waited(void *arg)
 	cluster_ready_now(cl);
 }
 
-/* cmd is up: send what was done while away (unbans first: a ban made
- * again after one is pushed next), push this node's bans (refills an
- * empty Redis; those made while away are published too), then pull the
- * others'. */
-static void on_cmd_up(struct cconn *c, void *arg)
+/* cmd is up and Redis's clock read: send what was done while away
+ * (unbans first: a ban made again after one is pushed next), push this
+ * node's bans (refills an empty Redis; those made while away are
+ * published too), then pull the others'. */
+static void push_pull(struct cluster *cl)
 {
-	struct cluster *cl = arg;
+	struct cconn *c = &cl->cmd;
 	struct warden *wd = cl->wd;
 	char key[300], val[64];
 	size_t unbans = 0;
@@ -440,6 +442,41 @@ static void on_cmd_up(struct cconn *c, void *arg)
 	const char *argv[5] = { "SET", key, val, "EX", "86400" };
 	cconn_send(c, 5, argv, NULL, NULL);
 	cluster_pull(cl);
+}
+
+/* TIME's reply: the offset of Redis's clock, on which failure times
+ * travel (findtime measured on one clock); changed only when it moved
+ * by more than 1 s, so a failure's time read back is the one stored.
+ * Then the push and the pull. */
+static void on_time(struct cconn *c, const struct resp_reply *r, void *arg)
+{
+	struct cluster *cl = c->arg;
+	if (r == NULL)
+		return;
+	if (r->type == RESP_ARRAY && r->nelem == 2 && r->elem[0].type == RESP_BULK &&
+	    r->elem[1].type == RESP_BULK) {
+		double redis = strtod(r->elem[0].str, NULL) + strtod(r->elem[1].str, NULL) / 1e6;
+		double d = redis - clock_wall_f();
+		long off = (long)(d < 0 ? d - 0.5 : d + 0.5);
+		if (labs(off - cl->offset) > 1) {
+			if (labs(off) > CL_MAX_SKEW)
+				log_warn("cluster: this node's clock is %ld s %s redis %s's; failure "
+				    "times are exchanged on redis's clock", labs(off),
+				    off > 0 ? "behind" : "ahead of", cl->addr.text);
+			cl->offset = off;
+		}
+	}
+	cl->synced = 1;
+	push_pull(cl);
+}
+
+/* cmd is up: read Redis's clock (TIME), then push and pull. */
+static void on_cmd_up(struct cconn *c, void *arg)
+{
+	struct cluster *cl = arg;
+	const char *argv[1] = { "TIME" };
+	cl->synced = 0;
+	cconn_send(c, 1, argv, on_time, NULL);
 }
 
 static void on_sub_up(struct cconn *c, void *arg)
@@ -502,9 +539,9 @@ void cluster_status_json(const struct warden *wd, struct buf *o)
 	if (cl == NULL)
 		return;
 	buf_printf(o, ", \"cluster\": {\"node\": \"%s\", \"redis\": \"%s\", \"connected\": %s, "
-	    "\"last_sync\": %ld, \"published\": %lu, \"received\": %lu, \"applied\": %lu, "
-	    "\"nodes_seen\": [", cl->node, cl->addr.text,
-	    cl->cmd.up && cl->sub.up ? "true" : "false", cl->last_sync, cl->published,
+	    "\"last_sync\": %ld, \"clock_offset\": %ld, \"published\": %lu, \"received\": %lu, "
+	    "\"applied\": %lu, \"nodes_seen\": [", cl->node, cl->addr.text,
+	    cl->cmd.up && cl->sub.up ? "true" : "false", cl->last_sync, cl->offset, cl->published,
 	    cl->received, cl->applied);
 	for (size_t i = 0; i < cl->nseen; i++)
 		buf_printf(o, "%s{\"node\": \"%s\", \"last\": %ld}", i ? ", " : "",

@@ -38,6 +38,8 @@ struct cluster {
 	size_t nseen;
 	long last_sync;			/* wall time the last pull ended */
 	long started;			/* wall time of cluster_start */
+	long offset;			/* Redis's TIME minus this node's clock (s) */
+	int synced;			/* offset measured on this cmd connection */
 	struct loop_timer repull;	/* a second pull after a (re)connection */
 	cluster_ready_fn *ready;	/* not yet called: the start waits */
 	struct loop_timer start_wait;

@@ -170,7 +170,8 @@ static int known_has(const struct known *k, long t, const char *node)
 	return 0;
 }
 
-/* LRANGE's reply for failure key key: values "<time> <node>", oldest
+/* LRANGE's reply for failure key key: values "<time> <node>" (time on
+ * Redis's clock), oldest
  * first; each one of another node, within findtime and not counted
  * here yet (not in the store, which keeps the messages received and
  * survives a restart) is counted as its `fail` message would be. */
@@ -192,6 +193,7 @@ static void pull_fails(struct cluster *cl, const char *key, const struct resp_re
 		    strcmp(node, cl->node) == 0)
 			continue;
 		uint64_t h = fingerprint(node, jail, addr, t);	/* as its message says it */
+		t -= cl->offset;	/* from Redis's clock */
 		if (t > now + CL_MAX_SKEW)
 			t = now;
 		cluster_saw(cl, node);
