@@ -710,6 +710,10 @@ def test_cluster_metrics(make_cluster):
     assert 'mailwarden_cluster_connected{connection="sub"} 1' in m, m
     assert got and int(got.group(1)) >= 2, m
     assert re.search(r'mailwarden_cluster_messages_total\{kind="published"\} [1-9]', m), m
+    assert re.search(r'^mailwarden_cluster_nodes_seen 2$', m, re.M), m
+    sync = re.search(r'^mailwarden_cluster_last_sync_timestamp_seconds (\d+)$', m, re.M)
+    assert sync and abs(int(sync.group(1)) - time.time()) < 60, m
+    assert re.search(r'^mailwarden_cluster_clock_offset_seconds 0$', m, re.M), m
     net.redis_kill()
     deadline = time.time() + 8
     while 'mailwarden_cluster_connected{connection="cmd"} 0' not in scrape():

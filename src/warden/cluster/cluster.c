@@ -322,6 +322,7 @@ void cluster_saw(struct cluster *cl, const char *node)
 	if (cl->nseen < CL_NODES_MAX) {
 		str_copy(cl->seen[cl->nseen].name, sizeof(cl->seen[0].name), node);
 		cl->seen[cl->nseen++].last = now;
+		metrics_set(M_CLUSTER_NODES, NULL, (int64_t)cl->nseen);
 	}
 }
 
@@ -464,6 +465,7 @@ static void on_time(struct cconn *c, const struct resp_reply *r, void *arg)
 				    "times are exchanged on redis's clock", labs(off),
 				    off > 0 ? "behind" : "ahead of", cl->addr.text);
 			cl->offset = off;
+			metrics_set(M_CLUSTER_CLOCK, NULL, off);
 		}
 	}
 	cl->synced = 1;

@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "warden/ban.h"
 #include "warden/cluster/cluster_int.h"
@@ -307,6 +308,7 @@ static void on_scan(struct cconn *c, const struct resp_reply *r, void *arg)
 		return;
 	}
 	cl->last_sync = (long)clock_wall();
+	metrics_set(M_CLUSTER_SYNC, NULL, cl->last_sync);
 	cluster_ready_now(cl);
 }
 
