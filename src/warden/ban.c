@@ -409,8 +409,9 @@ int ban_remote(struct wjail *w, const char *ip, long start, long bantime, long c
 	long now = (long)clock_wall();
 	if (bantime != JAIL_FOREVER && (bantime <= 0 || start + bantime <= now))
 		return 0;
-	if (net_parse_net(ip, &a, err, sizeof(err)) == 0 && (old = jailrt_ban_find(w->rt, &a)) != NULL &&
-	    strcmp(old->key, ip) == 0 && old->start == start)	/* the same ban, lengthened */
+	if (net_parse_net(ip, &a, err, sizeof(err)) == 0 &&
+	    (old = jailrt_ban_find(w->rt, &a)) != NULL && strcmp(old->key, ip) == 0 &&
+	    old->start == start)	/* the same ban, lengthened */
 		return lengthen(w, old, bantime, count, 0);
 	int rc = ban_ip_check(w, ip, &net, err, sizeof(err));
 	if (rc < 0)

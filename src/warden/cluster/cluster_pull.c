@@ -172,10 +172,10 @@ static int known_has(const struct known *k, long t, const char *node)
 }
 
 /* LRANGE's reply for failure key key: values "<time> <node>" (time on
- * Redis's clock), oldest
- * first; each one of another node, within findtime and not counted
- * here yet (not in the store, which keeps the messages received and
- * survives a restart) is counted as its `fail` message would be. */
+ * Redis's clock), oldest first; each one of another node, within
+ * findtime and not counted here yet (not in the store, which keeps the
+ * messages received and survives a restart) is counted as its `fail`
+ * message would be. */
 static void pull_fails(struct cluster *cl, const char *key, const struct resp_reply *r)
 {
 	const char *addr;
