@@ -102,12 +102,21 @@ bad:
 
 static void on_io(int fd, int events, void *arg);
 
+/* The oldest reply expected, taken off the queue: O(1) (a flood of
+ * failures queues hundreds of thousands; a memmove each was quadratic). */
+static struct cconn_wait wait_pop(struct cconn *c)
+{
+	struct cconn_wait w = c->wait[c->whead++];
+	if (--c->nwait == 0)
+		c->whead = 0;
+	return w;
+}
+
 /* Answer every waiting callback with no reply (the connection is gone). */
 static void fail_waits(struct cconn *c)
 {
 	while (c->nwait) {
-		struct cconn_wait w = c->wait[0];
-		memmove(c->wait, c->wait + 1, --c->nwait * sizeof(*c->wait));
+		struct cconn_wait w = wait_pop(c);
 		if (w.fn)
 			w.fn(c, NULL, w.arg);
 	}
@@ -151,11 +160,16 @@ static int queue_cmd(struct cconn *c, int argc, const char *const *argv, cconn_r
 {
 	if (resp_cmd(&c->out, argc, argv, NULL) < 0)
 		return -1;
-	if (c->nwait == c->capwait) {
-		c->capwait = c->capwait ? 2 * c->capwait : 16;
-		c->wait = xrealloc(c->wait, c->capwait * sizeof(*c->wait));
+	if (c->whead + c->nwait == c->capwait) {
+		if (c->whead > 0 && c->whead >= c->capwait / 2) {	/* half free in front: compact */
+			memmove(c->wait, c->wait + c->whead, c->nwait * sizeof(*c->wait));
+			c->whead = 0;
+		} else {
+			c->capwait = c->capwait ? 2 * c->capwait : 16;
+			c->wait = xrealloc(c->wait, c->capwait * sizeof(*c->wait));
+		}
 	}
-	c->wait[c->nwait++] = (struct cconn_wait){ fn, arg };
+	c->wait[c->whead + c->nwait++] = (struct cconn_wait){ fn, arg };
 	loop_watch(c->fd, LOOP_READ | LOOP_WRITE, on_io, c);
 	return 0;
 }
@@ -386,8 +400,7 @@ static int parse_in(struct cconn *c)
 		}
 		off += used;
 		if (!pushed(c, &r) && c->nwait) {
-			struct cconn_wait w = c->wait[0];
-			memmove(c->wait, c->wait + 1, --c->nwait * sizeof(*c->wait));
+			struct cconn_wait w = wait_pop(c);
 			if (w.fn)
 				w.fn(c, &r, w.arg);	/* may lose c: fd < 0 then */
 		}
@@ -481,6 +494,7 @@ void cconn_close(struct cconn *c)
 	fail_waits(c);
 	free(c->wait);
 	c->wait = NULL;
+	c->capwait = c->whead = 0;
 	buf_free(&c->in);
 	buf_free(&c->out);
 }
