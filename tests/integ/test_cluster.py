@@ -452,6 +452,20 @@ def test_restart_counts_no_failure_twice(cluster):
     wait_all(net, NODES, ATTACKER, timeout=3)
 
 
+def test_failure_list_keeps_the_newest(make_cluster):
+    """A failure list holds the newest 256 values: trimmed when RPUSH says
+    it is longer (an address failing all day is not a growing key)."""
+    many = ["maxretry = 100000"]
+    net, nodes = make_cluster(jail_extra={n: many for n in NODES})
+    key = "mw:1:fail:postfix-sasl:" + ATTACKER
+    for _ in range(260):
+        assert smtp_fail(net, "a", ATTACKER) == 535
+    deadline = time.monotonic() + 5
+    while net.rcli("LLEN", key) != "256":
+        assert time.monotonic() < deadline, net.rcli("LLEN", key)
+        time.sleep(0.1)
+
+
 def test_login_clears_the_failure_list(cluster):
     """A successful login drops the address's failure list: a node that
     starts later does not count the failures the login cleared."""

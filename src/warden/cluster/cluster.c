@@ -158,24 +158,36 @@ void cluster_fail_key(char *key, size_t len, const char *jail, const char *addr)
 	snprintf(key, len, CL_PREFIX "fail:%s:%s", jail, addr);
 }
 
+/* RPUSH's reply (the list's length; arg the key): past CL_FAIL_KEEP,
+ * the oldest values go (a command only then, not with each failure). */
+static void on_pushed(struct cconn *c, const struct resp_reply *r, void *arg)
+{
+	char keep[32];
+	if (r && r->type == RESP_INT && r->num > CL_FAIL_KEEP) {
+		snprintf(keep, sizeof(keep), "%d", -CL_FAIL_KEEP);
+		const char *trim[4] = { "LTRIM", arg, keep, "-1" };
+		cconn_send(c, 4, trim, NULL, NULL);
+	}
+	free(arg);
+}
+
 /* A failure of this node: its message, and its value in the failure
  * list of jail+addr (for a node that starts or comes back later; TTL
  * the jail's findtime, renewed by each failure; the newest
  * CL_FAIL_KEEP kept). */
 static void send_failure(struct cluster *cl, const char *jail, const char *addr, long t)
 {
-	char msg[512], key[300], val[200], ttl[32], keep[32];
+	char msg[512], key[300], val[200], ttl[32];
 	struct wjail *w = warden_find_jail(cl->wd, jail);
 	cluster_fail_key(key, sizeof(key), jail, addr);
 	t += cl->offset;	/* on Redis's clock */
 	snprintf(val, sizeof(val), "%ld %s", t, cl->node);
 	snprintf(ttl, sizeof(ttl), "%ld", w ? w->j->findtime : 600);
-	snprintf(keep, sizeof(keep), "%d", -CL_FAIL_KEEP);
 	const char *push[3] = { "RPUSH", key, val };
-	const char *trim[4] = { "LTRIM", key, keep, "-1" };
 	const char *exp[3] = { "EXPIRE", key, ttl };
-	cconn_send(&cl->cmd, 3, push, NULL, NULL);
-	cconn_send(&cl->cmd, 4, trim, NULL, NULL);
+	char *k = xstrdup(key);
+	if (cconn_send(&cl->cmd, 3, push, on_pushed, k) < 0)
+		free(k);
 	cconn_send(&cl->cmd, 3, exp, NULL, NULL);
 	snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", cl->node, jail, addr, t);
 	publish(cl, msg);
