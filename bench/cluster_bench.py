@@ -19,7 +19,10 @@ maxretry so high that failures ban nothing), then prints:
    addresses appended to the followed log of a node; CPU (user+system) of
    its warden process until `status bench` counts them all, per failure:
    a fourth node without warden_cluster, node a with it (it publishes
-   each), and node b (it receives and counts each).
+   each and appends it to its failure list), and node b (it receives and
+   counts each).
+4. Redis memory of the failure lists node a's failures of 3. left
+   (one key of one value per failing address, TTL the jail's findtime).
 
 Run as root from the repository root: bench/cluster_bench.py [--bin PATH]
 """
@@ -196,14 +199,17 @@ def propagation(a, receivers):
           % (pct(lat, 50), pct(lat, 95), pct(lat, 99), max(lat), missing))
 
 
+def used(cli):
+    """Redis's used_memory in bytes."""
+    for line in subprocess.run(cli + ['INFO', 'memory'], capture_output=True,
+                               text=True).stdout.splitlines():
+        if line.startswith('used_memory:'):
+            return int(line.split(':')[1])
+
+
 def redis_memory(cli):
-    def used():
-        for line in subprocess.run(cli + ['INFO', 'memory'], capture_output=True,
-                                   text=True).stdout.splitlines():
-            if line.startswith('used_memory:'):
-                return int(line.split(':')[1])
     n = 100000
-    before = used()
+    before = used(cli)
     now = int(time.time())
     out = []
     for i in range(n):
@@ -213,7 +219,7 @@ def redis_memory(cli):
                    % (len(key), key, len(val), val))
     subprocess.run(cli + ['--pipe'], input=''.join(out).encode(), capture_output=True,
                    check=True)
-    after = used()
+    after = used(cli)
     print('2. Redis memory for 100,000 bans in force: %.1f MB (%d bytes a ban)'
           % ((after - before) / 1e6, (after - before) // n))
     subprocess.run(cli + ['FLUSHDB'], capture_output=True)
@@ -271,10 +277,17 @@ def main():
         redis_memory(cli)
         solo = Node(binary, work, 'solo', None)
         off = failure_cost(solo, [], 1)['solo']
+        before = used(cli)
         on = failure_cost(nodes[0], nodes[1:2], 2)
+        after = used(cli)
         print('3. warden CPU per failure (%d failures, distinct addresses):' % FAILS)
         print('   without cluster %.1f us; with: origin node %.1f us, receiving node %.1f us'
               % (off, on['a'], on['b']))
+        nkeys = subprocess.run(cli + ['EVAL', "return #redis.call('KEYS', 'mw:1:fail:*')", '0'],
+                               capture_output=True, text=True).stdout.strip()
+        print('4. Redis memory for the failure lists (mw:1:fail:*, kept for findtime) of '
+              'those %d failures: %.1f MB (%d bytes a failing address; %s lists)'
+              % (FAILS, (after - before) / 1e6, (after - before) // FAILS, nkeys))
     finally:
         benchlib.run_cleanups()
         redis.kill()

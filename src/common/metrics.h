@@ -37,7 +37,10 @@ enum metric_buckets { MB_NONE, MB_DNS, MB_DELAY };
 	X(M_DNS_LATENCY,    "mailwarden_dns_query_duration_seconds",     MK_HISTOGRAM, NULL,       MB_DNS,   "DNS query latency (answers from the network, not the cache)") \
 	X(M_DNS_ERRORS,     "mailwarden_dns_errors_total",               MK_COUNTER,   "error",    MB_NONE,  "DNS queries that failed, by error (timeout, servfail, other)") \
 	X(M_CLUSTER_UP,     "mailwarden_cluster_connected",              MK_GAUGE,     "connection", MB_NONE, "Redis cluster connections up (1) or down (0), by connection (cmd, sub)") \
-	X(M_CLUSTER_MSGS,   "mailwarden_cluster_messages_total",         MK_COUNTER,   "kind",     MB_NONE,  "Cluster messages: published, received (from other nodes), applied (bans taken)")
+	X(M_CLUSTER_MSGS,   "mailwarden_cluster_messages_total",         MK_COUNTER,   "kind",     MB_NONE,  "Cluster messages: published, received (from other nodes), applied (bans taken)") \
+	X(M_CLUSTER_NODES,  "mailwarden_cluster_nodes_seen",             MK_GAUGE,     NULL,       MB_NONE,  "Other cluster nodes seen (a message or key of theirs) since start") \
+	X(M_CLUSTER_SYNC,   "mailwarden_cluster_last_sync_timestamp_seconds", MK_GAUGE, NULL,      MB_NONE,  "Unix time the last pull of the cluster's keys from Redis ended") \
+	X(M_CLUSTER_CLOCK,  "mailwarden_cluster_clock_offset_seconds",   MK_GAUGE,     NULL,       MB_NONE,  "Redis's clock (TIME) minus this node's, in seconds")
 
 #define METRIC_ENUM_(id, name, kind, label, buckets, help) id,
 enum metric_id { METRICS(METRIC_ENUM_) M__COUNT };

@@ -348,15 +348,71 @@ void ban_remote_ok(struct wjail *w, const char *addr, const char *login)
 	from_cluster = 0;
 }
 
+/* Ban b of w (in force) now lasts bantime from its start with count
+ * (a longer history than it was made from): the store, the engine's
+ * bans file, the firewall (a re-ban: the element's timeout is
+ * lengthened), and the cluster if pub. 1 if it changed. */
+static int lengthen(struct wjail *w, struct jailrt_ban *b, long bantime, long count, int pub)
+{
+	long now = (long)clock_wall();
+	if (b->bantime == JAIL_FOREVER ||
+	    (bantime != JAIL_FOREVER && b->start + bantime <= b->start + b->bantime))
+		return 0;
+	struct net net = b->net;	/* jailrt_ban_add clears the entry it replaces */
+	b = jailrt_ban_add(w->rt, &net, b->start, bantime, count, 1);
+	struct store_ban sb = { w->j->name, b->key, b->start, bantime, count };
+	txn_need(w->wd);
+	if (store_ban_add(w->wd->st, &sb) < 0)
+		log_warn("store: %s", store_error(w->wd->st));
+	log_info("cluster: ban of %s in %s lengthened to %ld s (ban %ld in the fleet's history)",
+	    b->key, w->j->name, bantime, count);
+	publish_ban(w, b);
+	if (pub)
+		cluster_ban(w->wd, w->j->name, b);
+	struct action_ban ab = { b->net, jailrt_ban_left(b, now), bantime, 0, NULL,
+	    "cluster ban", NULL };
+	act_all(w, 1, &ab, 1);
+	return 1;
+}
+
+int ban_remote_history(struct wjail *w, const char *net, long count, long last)
+{
+	long have = 0, at = 0;
+	int kept = 0;
+	char e[64];
+	struct net a;
+	struct jailrt_ban *b;
+	if (count <= 0 || store_ban_count(w->wd->st, w->j->name, net, &have, &at) < 0)
+		return 0;
+	if (count > have) {
+		struct store_ban sb = { w->j->name, net, last, 0, count };	/* ended: history only */
+		txn_need(w->wd);
+		if (store_ban_add(w->wd->st, &sb) < 0)
+			log_warn("store: %s", store_error(w->wd->st));
+		kept = 1;
+	}
+	if (w->j->increment && net_parse_net(net, &a, e, sizeof(e)) == 0 &&
+	    (b = jailrt_ban_find(w->rt, &a)) != NULL && strcmp(b->key, net) == 0 &&
+	    b->start > last && b->count <= count)	/* made without that earlier ban */
+		lengthen(w, b, bantime_next(w->j, count, (double)random() / ((double)RAND_MAX + 1)),
+		    count + 1, 1);
+	return kept;
+}
+
 int ban_remote(struct wjail *w, const char *ip, long start, long bantime, long count,
     const char *node)
 {
 	struct warden *wd = w->wd;
-	struct net net;
+	struct net net, a;
+	struct jailrt_ban *old;
 	char err[256];
 	long now = (long)clock_wall();
 	if (bantime != JAIL_FOREVER && (bantime <= 0 || start + bantime <= now))
 		return 0;
+	if (net_parse_net(ip, &a, err, sizeof(err)) == 0 &&
+	    (old = jailrt_ban_find(w->rt, &a)) != NULL && strcmp(old->key, ip) == 0 &&
+	    old->start == start)	/* the same ban, lengthened */
+		return lengthen(w, old, bantime, count, 0);
 	int rc = ban_ip_check(w, ip, &net, err, sizeof(err));
 	if (rc < 0)
 		log_info("cluster: ban of %s in %s from node %s not applied: %s", ip, w->j->name,

@@ -56,6 +56,12 @@ void ban_remote_ok(struct wjail *w, const char *addr, const char *login);
  * 1 if applied. */
 int ban_remote(struct wjail *w, const char *ip, long start, long bantime, long count,
     const char *node);
+/* The fleet's history of net in w (cluster.c): its highest ban count
+ * and last ban start, kept in the store as an ended ban when higher than
+ * this node's (bantime.increment counts it); a ban of net in force that
+ * started after last and was made without it (its count not higher) is
+ * lengthened as bantime.increment says, and published. 1 if kept. */
+int ban_remote_history(struct wjail *w, const char *net, long count, long last);
 /* Another node's unban of ip in jail ("*": every jail). */
 void ban_remote_unban(struct warden *wd, const char *jail, const char *ip, const char *node);
 /* Commit the store transaction the failures of this loop turn opened,

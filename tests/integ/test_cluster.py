@@ -353,6 +353,48 @@ def test_partition_healed(cluster):
     wait_all(net, NODES, ATK4, timeout=3)
 
 
+def test_unban_while_partitioned(cluster):
+    """An unban on A while A is cut from Redis is sent at its return: B
+    and C lift the ban, and A's pull does not bring it back."""
+    net, nodes = cluster
+    assert nodes["b"].cli("ban", "postfix-sasl", ATK3).returncode == 0
+    wait_all(net, NODES, ATK3, timeout=3)
+    sh("ip", "-n", net.ns["a"], "link", "set", "r0", "down")
+    try:
+        time.sleep(4)                                     # A notices (3 s without an answer)
+        assert "unreachable" in nodes["a"].log()
+        assert nodes["a"].cli("unban", ATK3).returncode == 0
+        wait_all(net, ["a"], ATK3, present=False, timeout=3)
+    finally:
+        sh("ip", "-n", net.ns["a"], "link", "set", "r0", "up")
+    wait_all(net, ["b", "c"], ATK3, present=False, timeout=10)
+    time.sleep(2.5)                                       # A's second pull
+    assert not net.nft_has("a", ATK3)
+    assert net.rcli("EXISTS", "mw:1:ban:postfix-sasl:" + ATK3) == "0"
+
+
+def test_node_partitioned_from_its_start(cluster):
+    """A node that never reached Redis since its start bans locally; at
+    its first connection its bans reach the others (published, not only
+    SET: the others do not pull then)."""
+    net, nodes = cluster
+    a = nodes["a"]
+    assert not a.stop()
+    sh("ip", "-n", net.ns["a"], "link", "set", "r0", "down")
+    try:
+        a.wait = False
+        a.start()
+        deadline = time.monotonic() + 10
+        while a.cli("ban", "postfix-sasl", ATK3).returncode != 0:   # served after 2 s
+            assert time.monotonic() < deadline, a.log()[-3000:]
+            time.sleep(0.2)
+        wait_all(net, ["a"], ATK3, timeout=3)
+        assert not net.nft_has("b", ATK3)
+    finally:
+        sh("ip", "-n", net.ns["a"], "link", "set", "r0", "up")
+    wait_all(net, ["b", "c"], ATK3, timeout=10)
+
+
 def test_node_started_later_loads_the_bans(cluster):
     net, nodes = cluster
     c = nodes["c"]
@@ -364,9 +406,216 @@ def test_node_started_later_loads_the_bans(cluster):
     c.start()                       # no waiting: the attacker tries at once
     assert first_line(net, "c", ATK2) != 220, "a banned client was served before the pull"
     wait_all(net, ["c"], ATK2, timeout=1)
-    assert "from node a" in c.log()
+    deadline = time.monotonic() + 3                      # the log relay may lag
+    while "from node a" not in c.log():
+        assert time.monotonic() < deadline, c.log()[-3000:]
+        time.sleep(0.1)
     assert first_line(net, "c", BYSTANDER) == 220          # the engine did start
     assert "smtp engine waits for the ban engine" in c.log()
+
+
+def test_node_started_later_pulls_the_failures(cluster):
+    """A failure on A while C is away is pulled by C at its start and
+    counted: one more failure on C bans (maxretry = 2)."""
+    net, nodes = cluster
+    c = nodes["c"]
+    assert not c.stop()
+    shutil.rmtree(os.path.join(c.dir, "data"))           # a new node: nothing of its own
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    key = "mw:1:fail:postfix-sasl:" + ATTACKER
+    deadline = time.monotonic() + 3
+    while not net.rcli("LRANGE", key, "0", "-1").endswith(" a"):
+        assert time.monotonic() < deadline, nodes["a"].log()[-3000:]
+        time.sleep(0.1)
+    assert 0 < int(net.rcli("TTL", key)) <= 86400          # the jail's findtime
+    c.start()
+    time.sleep(0.3)
+    assert "cluster: failure of 192.0.2.66 in postfix-sasl from node a" in c.log()
+    assert not any(net.nft_has(n, ATTACKER) for n in NODES)
+    assert smtp_fail(net, "c", ATTACKER) == 535
+    wait_all(net, NODES, ATTACKER, timeout=3)
+    assert net.rcli("EXISTS", key) == "0"                   # the ban cleared the list
+
+
+def test_restart_counts_no_failure_twice(cluster):
+    """C received A's failure live (its store has it) and A made it: after
+    a restart of both (and their second pull), neither counts it again."""
+    net, nodes = cluster
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    time.sleep(0.5)
+    for n in ("a", "c"):
+        assert not nodes[n].stop()
+        nodes[n].start()
+    time.sleep(2.5)                                         # the second pull too
+    assert not any(net.nft_has(n, ATTACKER) for n in NODES)
+    assert smtp_fail(net, "b", ATTACKER) == 535            # the one failure still counts
+    wait_all(net, NODES, ATTACKER, timeout=3)
+
+
+def test_failure_list_keeps_the_newest(make_cluster):
+    """A failure list holds the newest 256 values: trimmed when RPUSH says
+    it is longer (an address failing all day is not a growing key)."""
+    many = ["maxretry = 100000"]
+    net, nodes = make_cluster(jail_extra={n: many for n in NODES})
+    key = "mw:1:fail:postfix-sasl:" + ATTACKER
+    for _ in range(260):
+        assert smtp_fail(net, "a", ATTACKER) == 535
+    deadline = time.monotonic() + 5
+    while net.rcli("LLEN", key) != "256":
+        assert time.monotonic() < deadline, net.rcli("LLEN", key)
+        time.sleep(0.1)
+
+
+def test_login_clears_the_failure_list(cluster):
+    """A successful login drops the address's failure list: a node that
+    starts later does not count the failures the login cleared."""
+    net, nodes = cluster
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    time.sleep(0.2)
+    key = "mw:1:fail:postfix-sasl:" + ATTACKER
+    assert net.rcli("EXISTS", key) == "1"
+    assert smtp_fail(net, "b", ATTACKER, "alice-secret") == 235
+    time.sleep(0.3)
+    assert net.rcli("EXISTS", key) == "0"
+
+
+def test_bantime_increment_from_the_fleet_history(make_cluster):
+    """A's ban, made and ended while C was away, is in C's history when
+    C is back (the hist key): C's first ban of the address is its second
+    in the fleet. A history C never heard of, read at its ban decision,
+    lengthens that ban."""
+    inc = ["bantime.increment = true", "bantime = 8"]
+    net, nodes = make_cluster(jail_extra={n: inc for n in NODES})
+    c = nodes["c"]
+    assert not c.stop()
+    shutil.rmtree(os.path.join(c.dir, "data"))           # a new node: nothing of its own
+    hist = "mw:1:hist:postfix-sasl:" + ATTACKER
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    wait_all(net, ["a", "b"], ATTACKER, timeout=3)
+    assert net.rcli("HGET", hist, "a").split()[0] == "1"
+    assert 86000 < int(net.rcli("TTL", hist)) <= 86400    # dbpurgeage, 1 day
+    wait_all(net, ["a", "b"], ATTACKER, present=False, timeout=15)   # over before C is back
+    c.start()
+    assert smtp_fail(net, "c", ATTACKER) == 535
+    assert smtp_fail(net, "c", ATTACKER) == 535
+    wait_all(net, NODES, ATTACKER, timeout=3)
+    time.sleep(0.2)
+    assert net.rcli("HGET", hist, "c").split()[0] == "2", c.log()[-3000:]
+    # written behind every node's back: an earlier history of ATK2
+    hist2 = "mw:1:hist:postfix-sasl:" + ATK2
+    net.rcli("HSET", hist2, "z", f"3 {int(time.time()) - 100}")
+    assert smtp_fail(net, "c", ATK2) == 535
+    assert smtp_fail(net, "c", ATK2) == 535
+    deadline = time.monotonic() + 3
+    while (net.rcli("HGET", hist2, "c").split() or ["0"])[0] != "4":
+        assert time.monotonic() < deadline, c.log()[-3000:]
+        time.sleep(0.1)
+    assert "cluster: ban of 192.0.2.68 in postfix-sasl lengthened to" in c.log()
+    # unban forgets the fleet's history
+    assert nodes["b"].cli("unban", ATK2).returncode == 0
+    time.sleep(0.3)
+    assert net.rcli("EXISTS", hist2) == "0"
+
+
+class SkewedTime:
+    """A proxy in Redis's namespace that answers TIME itself, `skew`
+    seconds ahead of the real clock, and relays everything else: a Redis
+    whose clock differs from the node's (the nodes share this machine's
+    clock, and libfaketime is not installed)."""
+    TIME = b"*1\r\n$4\r\nTIME\r\n"
+
+    def __init__(self, net, port, skew):
+        import socket
+        import threading
+        self.net, self.skew, self.stop_ = net, skew, False
+
+        def mk():
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((REDIS, port))
+            s.listen(8)
+            s.settimeout(0.2)
+            return s
+        self.lsock = in_netns(net.red, mk)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+        import threading
+        while not self.stop_:
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:         # closed
+                return
+            try:
+                up = in_netns(self.net.red, lambda: socket.create_connection((REDIS, 6379)))
+            except OSError:
+                c.close()
+                continue
+            threading.Thread(target=self.relay, args=(up, c, False), daemon=True).start()
+            threading.Thread(target=self.relay, args=(c, up, True), daemon=True).start()
+
+    def relay(self, src, dst, from_node):
+        try:
+            self.relay_(src, dst, from_node)
+        except OSError:             # the other side went away
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(2)
+            except OSError:
+                pass
+
+    def relay_(self, src, dst, from_node):
+        while True:
+            data = src.recv(65536)
+            if not data:
+                return
+            if from_node and data == self.TIME:   # nothing else in flight then
+                t = time.time() + self.skew
+                sec, usec = str(int(t)).encode(), str(int(t % 1 * 1e6)).encode()
+                src.sendall(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(sec), sec, len(usec),
+                                                                         usec))
+                continue
+            dst.sendall(data)
+
+    def close(self):
+        self.stop_ = True
+        self.lsock.close()
+
+
+def test_failure_times_on_redis_clock(cluster):
+    """A node whose clock is 30 s behind Redis's (TIME) says so, and its
+    failure times travel on Redis's clock; the others' are read back on
+    its own, so findtime is measured on one clock."""
+    net, nodes = cluster
+    proxy = SkewedTime(net, 6390, 30)
+    c = nodes["c"]
+    try:
+        assert not c.stop()
+        c.extra = [f"warden_cluster = redis://{REDIS}:6390/0" if x.startswith("warden_cluster =")
+                   else x for x in c.extra]
+        c.write_config()
+        c.start()
+        deadline = time.monotonic() + 3
+        while "this node's clock is 30 s behind redis" not in c.log():
+            assert time.monotonic() < deadline, c.log()[-3000:]
+            time.sleep(0.1)
+        assert c.cluster()["clock_offset"] == 30
+        assert smtp_fail(net, "c", ATTACKER) == 535
+        time.sleep(0.3)
+        t, node = net.rcli("LRANGE", "mw:1:fail:postfix-sasl:" + ATTACKER, "0", "-1").split()
+        assert node == "c" and 28 <= int(t) - time.time() <= 31, t
+        assert not any(net.nft_has(n, ATTACKER) for n in NODES)
+        assert smtp_fail(net, "a", ATTACKER) == 535         # counted on C at its own time
+        wait_all(net, NODES, ATTACKER, timeout=3)
+        why = c.cli("why", ATTACKER).stdout
+        assert "cluster:a" in why, why
+    finally:
+        proxy.close()
 
 
 def first_line(net, n, source, timeout=8.0):
@@ -475,6 +724,10 @@ def test_cluster_metrics(make_cluster):
     assert 'mailwarden_cluster_connected{connection="sub"} 1' in m, m
     assert got and int(got.group(1)) >= 2, m
     assert re.search(r'mailwarden_cluster_messages_total\{kind="published"\} [1-9]', m), m
+    assert re.search(r'^mailwarden_cluster_nodes_seen 2$', m, re.M), m
+    sync = re.search(r'^mailwarden_cluster_last_sync_timestamp_seconds (\d+)$', m, re.M)
+    assert sync and abs(int(sync.group(1)) - time.time()) < 60, m
+    assert re.search(r'^mailwarden_cluster_clock_offset_seconds 0$', m, re.M), m
     net.redis_kill()
     deadline = time.time() + 8
     while 'mailwarden_cluster_connected{connection="cmd"} 0' not in scrape():

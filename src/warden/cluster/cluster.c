@@ -4,6 +4,7 @@
  * resyncs (push then pull at every connection), "sub" receives the
  * channel. Received messages are dispatched from a verb table to the
  * ban path's remote entries (ban.c), which apply this node's own rules.
+ * The pull is in cluster_pull.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,41 +23,10 @@
 #include "common/metrics.h"
 #include "common/util.h"
 #include "warden/ban.h"
-#include "warden/cluster/cluster.h"
-#include "warden/cluster/cluster_conn.h"
+#include "warden/cluster/cluster_int.h"
 #include "warden/cluster/resp.h"
 #include "warden/jailrt.h"
 #include "warden/warden_int.h"
-
-#define CL_VERSION "1"
-#define CL_PREFIX "mw:" CL_VERSION ":"
-#define CL_CHANNEL CL_PREFIX "events"
-#define CL_MAX_SKEW 2		/* seconds a remote time may be ahead of ours */
-#define CL_NODES_MAX 64
-#define CL_REPULL_MS 2000
-#define CL_START_WAIT_MS 2000	/* the longest a start waits for the first pull */
-#define CL_AWAY_MAX 10000	/* failures kept while Redis is away */
-
-struct cluster {
-	struct warden *wd;
-	struct caddr addr;
-	char node[128];
-	char user[128], password[512];
-	int has_password;
-	struct cconn cmd, sub;
-	struct { char name[128]; long last; } seen[CL_NODES_MAX];
-	size_t nseen;
-	long last_sync;			/* wall time the last pull ended */
-	struct loop_timer repull;	/* a second pull after a (re)connection */
-	cluster_ready_fn *ready;	/* not yet called: the start waits */
-	struct loop_timer start_wait;
-	struct away {			/* failures made while Redis was away */
-		char jail[64], addr[64];
-		long t;
-	} *away;
-	size_t naway, lost_away;
-	unsigned long published, received, applied;
-};
 
 /* ---- settings ---- */
 
@@ -152,8 +122,7 @@ static int cl_up(const struct cluster *cl)
 	return cl && cl->cmd.up;
 }
 
-/* A ban from another node taken by this one. */
-static void applied(struct cluster *cl)
+void cluster_applied(struct cluster *cl)
 {
 	cl->applied++;
 	metrics_inc(M_CLUSTER_MSGS, "applied");
@@ -168,7 +137,8 @@ static void publish(struct cluster *cl, const char *msg)
 	}
 }
 
-/* A failure while Redis is away: kept (up to CL_AWAY_MAX) for the return. */
+/* A failure (t >= 0) or an unban (t -1, addr the net) while Redis is
+ * away: kept (up to CL_AWAY_MAX) for the return. */
 static void keep_away(struct cluster *cl, const char *jail, const char *addr, long t)
 {
 	if (cl->naway >= CL_AWAY_MAX) {
@@ -183,28 +153,116 @@ static void keep_away(struct cluster *cl, const char *jail, const char *addr, lo
 	a->t = t;
 }
 
+void cluster_fail_key(char *key, size_t len, const char *jail, const char *addr)
+{
+	snprintf(key, len, CL_PREFIX "fail:%s:%s", jail, addr);
+}
+
+/* RPUSH's reply (the list's length; arg the key): past CL_FAIL_KEEP,
+ * the oldest values go (a command only then, not with each failure). */
+static void on_pushed(struct cconn *c, const struct resp_reply *r, void *arg)
+{
+	char keep[32];
+	if (r && r->type == RESP_INT && r->num > CL_FAIL_KEEP) {
+		snprintf(keep, sizeof(keep), "%d", -CL_FAIL_KEEP);
+		const char *trim[4] = { "LTRIM", arg, keep, "-1" };
+		cconn_send(c, 4, trim, NULL, NULL);
+	}
+	free(arg);
+}
+
+/* A failure of this node: its message, and its value in the failure
+ * list of jail+addr (for a node that starts or comes back later; TTL
+ * the jail's findtime, renewed by each failure; the newest
+ * CL_FAIL_KEEP kept). */
+static void send_failure(struct cluster *cl, const char *jail, const char *addr, long t)
+{
+	char msg[512], key[300], val[200], ttl[32];
+	struct wjail *w = warden_find_jail(cl->wd, jail);
+	cluster_fail_key(key, sizeof(key), jail, addr);
+	t += cl->offset;	/* on Redis's clock */
+	snprintf(val, sizeof(val), "%ld %s", t, cl->node);
+	snprintf(ttl, sizeof(ttl), "%ld", w ? w->j->findtime : 600);
+	const char *push[3] = { "RPUSH", key, val };
+	const char *exp[3] = { "EXPIRE", key, ttl };
+	char *k = xstrdup(key);
+	if (cconn_send(&cl->cmd, 3, push, on_pushed, k) < 0)
+		free(k);
+	cconn_send(&cl->cmd, 3, exp, NULL, NULL);
+	snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", cl->node, jail, addr, t);
+	publish(cl, msg);
+}
+
 void cluster_failure(struct warden *wd, const char *jail, const char *addr, long t)
 {
-	char msg[512];
-	if (wd->cl && !wd->cl->cmd.up)
-		keep_away(wd->cl, jail, addr, t);
-	if (!cl_up(wd->cl))
-		return;
-	snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", wd->cl->node, jail, addr, t);
-	publish(wd->cl, msg);
+	struct cluster *cl = wd->cl;
+	if (cl && (!cl->cmd.up || !cl->synced))	/* sent once the clock is read */
+		keep_away(cl, jail, addr, t);
+	else if (cl)
+		send_failure(cl, jail, addr, t);
 }
 
 void cluster_auth_ok(struct warden *wd, const char *jail, const char *addr, const char *login)
 {
-	char msg[700];
+	char msg[700], key[300];
 	if (!cl_up(wd->cl))
 		return;
+	cluster_fail_key(key, sizeof(key), jail, addr);	/* cleared: not pulled later */
+	const char *del[2] = { "DEL", key };
+	cconn_send(&wd->cl->cmd, 2, del, NULL, NULL);
 	snprintf(msg, sizeof(msg), CL_VERSION " ok %s %s %s %s", wd->cl->node, jail, addr,
 	    login ? login : "");
 	publish(wd->cl, msg);
 }
 
-/* SET the key of ban b (TTL: what is left of it); PUBLISH it if pub. */
+void cluster_hist_key(char *key, size_t len, const char *jail, const char *net)
+{
+	snprintf(key, len, CL_PREFIX "hist:%s:%s", jail, net);
+}
+
+/* A history key read at a ban decision: the ban it was read for. */
+struct hist_read {
+	char jail[128], net[64];
+};
+
+static void on_hist_read(struct cconn *c, const struct resp_reply *r, void *arg)
+{
+	struct hist_read *h = arg;
+	struct cluster *cl = c->arg;
+	struct wjail *w = r ? warden_find_jail(cl->wd, h->jail) : NULL;
+	if (w)
+		cluster_hist_apply(cl, w, h->net, r);
+	free(h);
+}
+
+/* A ban this node made: its entry in the fleet's history of its net
+ * (field: this node, value "<count> <start>", TTL dbpurgeage). With
+ * bantime.increment the key is read first (HGETALL before the HSET,
+ * pipelined): the ban is made at once from what this node knows, and
+ * lengthened when the reply shows an earlier ban it did not know of. */
+static void send_history(struct cluster *cl, const char *jail, const struct jailrt_ban *b)
+{
+	char key[400], val[100], ttl[32];
+	struct wjail *w = warden_find_jail(cl->wd, jail);
+	cluster_hist_key(key, sizeof(key), jail, b->key);
+	if (w && w->j->increment) {
+		struct hist_read *h = xcalloc(1, sizeof(*h));
+		str_copy(h->jail, sizeof(h->jail), jail);
+		str_copy(h->net, sizeof(h->net), b->key);
+		const char *get[2] = { "HGETALL", key };
+		if (cconn_send(&cl->cmd, 2, get, on_hist_read, h) < 0)
+			free(h);
+	}
+	snprintf(val, sizeof(val), "%ld %ld", b->count, b->start);
+	snprintf(ttl, sizeof(ttl), "%ld", cl->wd->dbpurgeage > 0 ? cl->wd->dbpurgeage : 86400);
+	const char *set[4] = { "HSET", key, cl->node, val };
+	const char *exp[3] = { "EXPIRE", key, ttl };
+	cconn_send(&cl->cmd, 4, set, NULL, NULL);
+	cconn_send(&cl->cmd, 3, exp, NULL, NULL);
+}
+
+/* SET the key of ban b (TTL: what is left of it); PUBLISH it if pub
+ * (a ban this node made: its history entry too). */
 static void send_ban(struct cluster *cl, const char *jail, const struct jailrt_ban *b, int pub)
 {
 	char key[400], val[300], ttl[32], msg[600];
@@ -218,6 +276,12 @@ static void send_ban(struct cluster *cl, const char *jail, const struct jailrt_b
 	const char *argv[5] = { "SET", key, val, "EX", ttl };
 	cconn_send(&cl->cmd, b->bantime < 0 ? 3 : 5, argv, NULL, NULL);
 	if (pub) {
+		/* the failures that led to it are not pulled later (an address
+		 * ban: the jail's prefix is the address) */
+		cluster_fail_key(key, sizeof(key), jail, b->key);
+		const char *del[2] = { "DEL", key };
+		cconn_send(&cl->cmd, 2, del, NULL, NULL);
+		send_history(cl, jail, b);
 		snprintf(msg, sizeof(msg), CL_VERSION " ban %s %s %s %ld %ld %ld", cl->node, jail,
 		    b->key, b->start, b->bantime, b->count);
 		publish(cl, msg);
@@ -230,27 +294,36 @@ void cluster_ban(struct warden *wd, const char *jail, const struct jailrt_ban *b
 		send_ban(wd->cl, jail, b, 1);
 }
 
-void cluster_unban(struct warden *wd, const char *jail, const char *net)
+/* DEL the ban and history keys of net in jail ("*": every jail), PUBLISH the unban. */
+static void send_unban(struct cluster *cl, const char *jail, const char *net)
 {
-	struct cluster *cl = wd->cl;
+	struct warden *wd = cl->wd;
 	char key[400], msg[600];
-	if (!cl_up(cl))
-		return;
 	for (size_t i = 0; i < wd->njails; i++) {
 		const char *name = wd->jails[i].j->name;
 		if (strcmp(jail, "*") != 0 && strcmp(jail, name) != 0)
 			continue;
+		char hist[400];	/* unban forgets the history, as fail2ban's */
 		snprintf(key, sizeof(key), CL_PREFIX "ban:%s:%s", name, net);
-		const char *argv[2] = { "DEL", key };
-		cconn_send(&cl->cmd, 2, argv, NULL, NULL);
+		cluster_hist_key(hist, sizeof(hist), name, net);
+		const char *argv[3] = { "DEL", key, hist };
+		cconn_send(&cl->cmd, 3, argv, NULL, NULL);
 	}
 	snprintf(msg, sizeof(msg), CL_VERSION " unban %s %s %s", cl->node, jail, net);
 	publish(cl, msg);
 }
 
+void cluster_unban(struct warden *wd, const char *jail, const char *net)
+{
+	if (wd->cl && !wd->cl->cmd.up)	/* else the pull at the return would bring it back */
+		keep_away(wd->cl, jail, net, -1);
+	if (cl_up(wd->cl))
+		send_unban(wd->cl, jail, net);
+}
+
 /* ---- receiving ---- */
 
-static void saw(struct cluster *cl, const char *node)
+void cluster_saw(struct cluster *cl, const char *node)
 {
 	long now = (long)clock_wall();
 	for (size_t i = 0; i < cl->nseen; i++)
@@ -261,6 +334,7 @@ static void saw(struct cluster *cl, const char *node)
 	if (cl->nseen < CL_NODES_MAX) {
 		str_copy(cl->seen[cl->nseen].name, sizeof(cl->seen[0].name), node);
 		cl->seen[cl->nseen++].last = now;
+		metrics_set(M_CLUSTER_NODES, NULL, (int64_t)cl->nseen);
 	}
 }
 
@@ -272,9 +346,9 @@ static long num(const char *s)
 static void m_fail(struct cluster *cl, char **a)
 {
 	struct wjail *w = warden_find_jail(cl->wd, a[2]);
-	long t = num(a[4]), now = (long)clock_wall();
-	if (w)
-		ban_remote_failure(w, a[3], t > now + CL_MAX_SKEW ? now : t, a[0]);
+	long t = num(a[4]), now = (long)clock_wall(), here = t - cl->offset;
+	if (w && !cluster_pulled(cl, a[0], a[2], a[3], t))
+		ban_remote_failure(w, a[3], here > now + CL_MAX_SKEW ? now : here, a[0]);
 }
 
 static void m_ok(struct cluster *cl, char **a)
@@ -288,7 +362,7 @@ static void m_ban(struct cluster *cl, char **a)
 {
 	struct wjail *w = warden_find_jail(cl->wd, a[2]);
 	if (w && ban_remote(w, a[3], num(a[4]), num(a[5]), num(a[6]), a[0]) == 1)
-		applied(cl);
+		cluster_applied(cl);
 }
 
 static void m_unban(struct cluster *cl, char **a)
@@ -330,30 +404,13 @@ static void on_msg(const char *payload, size_t len, void *arg)
 		return;
 	cl->received++;
 	metrics_inc(M_CLUSTER_MSGS, "received");
-	saw(cl, a[0]);
+	cluster_saw(cl, a[0]);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++)
 		if (strcmp(verbs[i].name, verb) == 0 && n >= verbs[i].nargs)
 			verbs[i].fn(cl, a);
 }
 
-/* ---- resync: push, then pull ---- */
-
-struct page {
-	size_t n;
-	char **keys;
-};
-
-static void scan_from(struct cluster *cl, const char *cursor);
-
-/* The node may serve now (first pull done, or the wait is over). */
-static void ready_now(struct cluster *cl)
-{
-	cluster_ready_fn *fn = cl->ready;
-	cl->ready = NULL;
-	loop_timer_clear(&cl->start_wait);
-	if (fn)
-		fn(cl->wd);
-}
+/* ---- resync: push (the pull is cluster_pull.c) ---- */
 
 static void start_waited(void *arg)
 {
@@ -361,109 +418,79 @@ static void start_waited(void *arg)
 	if (cl->ready)
 		log_warn("cluster: no bans pulled from redis %s within %d ms; serving with this "
 		    "node's own", cl->addr.text, CL_START_WAIT_MS);
-	ready_now(cl);
+	cluster_ready_now(cl);
 }
 
-/* MGET's reply: each value with its key "mw:1:ban:<jail>:<net>". */
-static void on_mget(struct cconn *c, const struct resp_reply *r, void *arg)
+/* cmd is up and Redis's clock read: send what was done while away
+ * (unbans first: a ban made again after one is pushed next), push this
+ * node's bans (refills an empty Redis; those made while away are
+ * published too), then pull the others'. */
+static void push_pull(struct cluster *cl)
 {
-	struct page *p = arg;
-	struct cluster *cl = c->arg;
-	for (size_t i = 0; r && r->type == RESP_ARRAY && i < p->n && i < r->nelem; i++) {
-		char node[128];
-		long start, bantime, count;
-		const struct resp_reply *v = &r->elem[i];
-		const char *jail = p->keys[i] + strlen(CL_PREFIX "ban:");
-		const char *colon = strchr(jail, ':');
-		if (v->type != RESP_BULK || colon == NULL ||
-		    sscanf(v->str, "%127s %ld %ld %ld", node, &start, &bantime, &count) != 4)
-			continue;
-		char *jname = xstrndup(jail, (size_t)(colon - jail));
-		struct wjail *w = strcmp(node, cl->node) ? warden_find_jail(cl->wd, jname) : NULL;
-		if (w && ban_remote(w, colon + 1, start, bantime, count, node) == 1)
-			applied(cl);
-		if (strcmp(node, cl->node))
-			saw(cl, node);
-		free(jname);
-	}
-	for (size_t i = 0; i < p->n; i++)
-		free(p->keys[i]);
-	free(p->keys);
-	free(p);
-}
-
-/* SCAN's reply: [cursor, [keys]]: MGET them, go on until cursor 0. */
-static void on_scan(struct cconn *c, const struct resp_reply *r, void *arg)
-{
-	struct cluster *cl = c->arg;
-	if (r == NULL || r->type != RESP_ARRAY || r->nelem != 2 || r->elem[0].type != RESP_BULK ||
-	    r->elem[1].type != RESP_ARRAY)
-		return;
-	const struct resp_reply *ks = &r->elem[1];
-	if (ks->nelem) {
-		struct page *p = xcalloc(1, sizeof(*p));
-		const char **argv = xcalloc(ks->nelem + 1, sizeof(*argv));
-		p->keys = xcalloc(ks->nelem, sizeof(*p->keys));
-		argv[0] = "MGET";
-		for (size_t i = 0; i < ks->nelem; i++)
-			if (ks->elem[i].type == RESP_BULK)
-				argv[1 + p->n] = p->keys[p->n] = xstrdup(ks->elem[i].str), p->n++;
-		if (cconn_send(c, (int)p->n + 1, argv, on_mget, p) < 0)
-			on_mget(c, NULL, p);
-		free(argv);
-	}
-	if (strcmp(r->elem[0].str, "0") != 0) {
-		scan_from(cl, r->elem[0].str);
-		return;
-	}
-	cl->last_sync = (long)clock_wall();
-	ready_now(cl);
-}
-
-static void scan_from(struct cluster *cl, const char *cursor)
-{
-	const char *argv[6] = { "SCAN", cursor, "MATCH", CL_PREFIX "ban:*", "COUNT", "1000" };
-	cconn_send(&cl->cmd, 6, argv, on_scan, NULL);
-}
-
-/* The second pull, CL_REPULL_MS after a connection: the bans others
- * pushed when they came back at the same time as this node. */
-static void repull(void *arg)
-{
-	struct cluster *cl = arg;
-	if (cl->cmd.up)
-		scan_from(cl, "0");
-}
-
-/* cmd is up: push this node's bans (refills an empty Redis; those made
- * while away are published too), then pull the others'. */
-static void on_cmd_up(struct cconn *c, void *arg)
-{
-	struct cluster *cl = arg;
+	struct cconn *c = &cl->cmd;
 	struct warden *wd = cl->wd;
 	char key[300], val[64];
+	size_t unbans = 0;
+	for (size_t i = 0; i < cl->naway; i++) {	/* what was made while away, in order */
+		struct away *a = &cl->away[i];
+		if (a->t < 0)
+			send_unban(cl, a->jail, a->addr), unbans++;
+		else
+			send_failure(cl, a->jail, a->addr, a->t);
+	}
+	if (cl->naway || cl->lost_away)
+		log_info("cluster: %zu failure(s) made while redis was away sent (%zu not kept), "
+		    "%zu unban(s)", cl->naway - unbans, cl->lost_away, unbans);
+	cl->naway = cl->lost_away = 0;
+	/* away since it went down, or since the start if it never was up
+	 * (a node partitioned from its start: its bans reach the others) */
+	long since = c->down_wall ? c->down_wall - 1 : cl->started;
 	for (size_t i = 0; i < wd->njails; i++) {
 		struct jailrt *rt = wd->jails[i].rt;
 		for (size_t b = 0; b < rt->nbans; b++)
-			send_ban(cl, wd->jails[i].j->name, &rt->bans[b],
-			    c->down_wall && rt->bans[b].start >= c->down_wall - 1);
+			send_ban(cl, wd->jails[i].j->name, &rt->bans[b], rt->bans[b].start >= since);
 	}
-	for (size_t i = 0; i < cl->naway; i++) {	/* the failures made while away */
-		char msg[512];
-		snprintf(msg, sizeof(msg), CL_VERSION " fail %s %s %s %ld", cl->node,
-		    cl->away[i].jail, cl->away[i].addr, cl->away[i].t);
-		publish(cl, msg);
-	}
-	if (cl->naway || cl->lost_away)
-		log_info("cluster: %zu failure(s) made while redis was away sent (%zu not kept)",
-		    cl->naway, cl->lost_away);
-	cl->naway = cl->lost_away = 0;
 	snprintf(key, sizeof(key), CL_PREFIX "node:%s", cl->node);
 	snprintf(val, sizeof(val), "%ld " CL_VERSION, (long)clock_wall());
 	const char *argv[5] = { "SET", key, val, "EX", "86400" };
 	cconn_send(c, 5, argv, NULL, NULL);
-	scan_from(cl, "0");
-	loop_timer_set(&cl->repull, CL_REPULL_MS, repull, cl);
+	cluster_pull(cl);
+}
+
+/* TIME's reply: the offset of Redis's clock, on which failure times
+ * travel (findtime measured on one clock); changed only when it moved
+ * by more than 1 s, so a failure's time read back is the one stored.
+ * Then the push and the pull. */
+static void on_time(struct cconn *c, const struct resp_reply *r, void *arg)
+{
+	struct cluster *cl = c->arg;
+	if (r == NULL)
+		return;
+	if (r->type == RESP_ARRAY && r->nelem == 2 && r->elem[0].type == RESP_BULK &&
+	    r->elem[1].type == RESP_BULK) {
+		double redis = strtod(r->elem[0].str, NULL) + strtod(r->elem[1].str, NULL) / 1e6;
+		double d = redis - clock_wall_f();
+		long off = (long)(d < 0 ? d - 0.5 : d + 0.5);
+		if (labs(off - cl->offset) > 1) {
+			if (labs(off) > CL_MAX_SKEW)
+				log_warn("cluster: this node's clock is %ld s %s redis %s's; failure "
+				    "times are exchanged on redis's clock", labs(off),
+				    off > 0 ? "behind" : "ahead of", cl->addr.text);
+			cl->offset = off;
+			metrics_set(M_CLUSTER_CLOCK, NULL, off);
+		}
+	}
+	cl->synced = 1;
+	push_pull(cl);
+}
+
+/* cmd is up: read Redis's clock (TIME), then push and pull. */
+static void on_cmd_up(struct cconn *c, void *arg)
+{
+	struct cluster *cl = arg;
+	const char *argv[1] = { "TIME" };
+	cl->synced = 0;
+	cconn_send(c, 1, argv, on_time, NULL);
 }
 
 static void on_sub_up(struct cconn *c, void *arg)
@@ -485,6 +512,7 @@ void cluster_open(struct warden *wd)
 	cl->wd = wd;
 	cl->repull = (struct loop_timer){ 0, (size_t)-1, NULL, NULL };
 	cl->start_wait = cl->repull;
+	cl->pulled_end = cl->repull;
 	wd->cl = cl;
 }
 
@@ -510,6 +538,7 @@ void cluster_start(struct warden *wd, cluster_ready_fn *ready)
 		return;
 	}
 	cl->ready = ready;
+	cl->started = (long)clock_wall();
 	loop_timer_set(&cl->start_wait, CL_START_WAIT_MS, start_waited, cl);
 	conn_init(cl, &cl->sub, "sub", 1, on_sub_up, on_msg);
 	conn_init(cl, &cl->cmd, "cmd", 0, on_cmd_up, NULL);
@@ -524,9 +553,9 @@ void cluster_status_json(const struct warden *wd, struct buf *o)
 	if (cl == NULL)
 		return;
 	buf_printf(o, ", \"cluster\": {\"node\": \"%s\", \"redis\": \"%s\", \"connected\": %s, "
-	    "\"last_sync\": %ld, \"published\": %lu, \"received\": %lu, \"applied\": %lu, "
-	    "\"nodes_seen\": [", cl->node, cl->addr.text,
-	    cl->cmd.up && cl->sub.up ? "true" : "false", cl->last_sync, cl->published,
+	    "\"last_sync\": %ld, \"clock_offset\": %ld, \"published\": %lu, \"received\": %lu, "
+	    "\"applied\": %lu, \"nodes_seen\": [", cl->node, cl->addr.text,
+	    cl->cmd.up && cl->sub.up ? "true" : "false", cl->last_sync, cl->offset, cl->published,
 	    cl->received, cl->applied);
 	for (size_t i = 0; i < cl->nseen; i++)
 		buf_printf(o, "%s{\"node\": \"%s\", \"last\": %ld}", i ? ", " : "",
@@ -541,7 +570,9 @@ void cluster_free(struct warden *wd)
 		return;
 	loop_timer_clear(&cl->repull);
 	loop_timer_clear(&cl->start_wait);
+	loop_timer_clear(&cl->pulled_end);
 	free(cl->away);
+	free(cl->pulled);
 	cconn_close(&cl->cmd);
 	cconn_close(&cl->sub);
 	explicit_bzero(cl->password, sizeof(cl->password));

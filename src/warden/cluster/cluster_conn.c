@@ -102,12 +102,21 @@ bad:
 
 static void on_io(int fd, int events, void *arg);
 
+/* The oldest reply expected, taken off the queue: O(1) (a flood of
+ * failures queues hundreds of thousands; a memmove each was quadratic). */
+static struct cconn_wait wait_pop(struct cconn *c)
+{
+	struct cconn_wait w = c->wait[c->whead++];
+	if (--c->nwait == 0)
+		c->whead = 0;
+	return w;
+}
+
 /* Answer every waiting callback with no reply (the connection is gone). */
 static void fail_waits(struct cconn *c)
 {
 	while (c->nwait) {
-		struct cconn_wait w = c->wait[0];
-		memmove(c->wait, c->wait + 1, --c->nwait * sizeof(*c->wait));
+		struct cconn_wait w = wait_pop(c);
 		if (w.fn)
 			w.fn(c, NULL, w.arg);
 	}
@@ -151,11 +160,16 @@ static int queue_cmd(struct cconn *c, int argc, const char *const *argv, cconn_r
 {
 	if (resp_cmd(&c->out, argc, argv, NULL) < 0)
 		return -1;
-	if (c->nwait == c->capwait) {
-		c->capwait = c->capwait ? 2 * c->capwait : 16;
-		c->wait = xrealloc(c->wait, c->capwait * sizeof(*c->wait));
+	if (c->whead + c->nwait == c->capwait) {
+		if (c->whead > 0 && c->whead >= c->capwait / 2) {	/* half free in front: compact */
+			memmove(c->wait, c->wait + c->whead, c->nwait * sizeof(*c->wait));
+			c->whead = 0;
+		} else {
+			c->capwait = c->capwait ? 2 * c->capwait : 16;
+			c->wait = xrealloc(c->wait, c->capwait * sizeof(*c->wait));
+		}
 	}
-	c->wait[c->nwait++] = (struct cconn_wait){ fn, arg };
+	c->wait[c->whead + c->nwait++] = (struct cconn_wait){ fn, arg };
 	loop_watch(c->fd, LOOP_READ | LOOP_WRITE, on_io, c);
 	return 0;
 }
@@ -317,9 +331,20 @@ static ssize_t conn_write(struct cconn *c, const char *p, size_t n)
 	return -1;
 }
 
+/* Not up SILENT_MAX_MS after the connect began: a partition drops the
+ * SYN (or the TLS handshake, or AUTH's reply) and TCP would wait two
+ * minutes; retried with the backoff instead. */
+static void connect_timeout(void *arg)
+{
+	struct cconn *c = arg;
+	if (!c->up)
+		lost(c, "no answer for 3 s (connecting)");
+}
+
 static void try_connect(void *arg)
 {
 	struct cconn *c = arg;
+	loop_timer_set(&c->health, SILENT_MAX_MS, connect_timeout, c);	/* health's, once up */
 	c->fd = socket(c->addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		lost(c, strerror(errno));
@@ -358,6 +383,37 @@ static int pushed(struct cconn *c, const struct resp_reply *r)
 	return 1;
 }
 
+/* Parse and answer the complete replies in c->in: 0, or -1 when c was
+ * lost (by a protocol error, or by a callback). */
+static int parse_in(struct cconn *c)
+{
+	size_t off = 0;
+	while (off < c->in.len) {
+		struct resp_reply r;
+		size_t used;
+		int rc = resp_parse(c->in.data + off, c->in.len - off, &r, &used);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			lost(c, "protocol error");
+			return -1;
+		}
+		off += used;
+		if (!pushed(c, &r) && c->nwait) {
+			struct cconn_wait w = wait_pop(c);
+			if (w.fn)
+				w.fn(c, &r, w.arg);	/* may lose c: fd < 0 then */
+		}
+		resp_free(&r);
+		if (c->fd < 0)
+			return -1;
+	}
+	buf_consume(&c->in, off);
+	return 0;
+}
+
+/* Read what is there, parsing after each read (so only an incomplete
+ * reply is ever buffered, not a burst of pipelined ones). */
 static void read_in(struct cconn *c)
 {
 	char tmp[65536];
@@ -369,7 +425,7 @@ static void read_in(struct cconn *c)
 		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
-				break;
+				return;
 			lost(c, strerror(errno));
 			return;
 		}
@@ -378,31 +434,11 @@ static void read_in(struct cconn *c)
 			lost(c, "reply too large");
 			return;
 		}
-		if ((size_t)n < sizeof(tmp) && (c->ssl == NULL || SSL_pending(c->ssl) == 0))
-			break;
-	}
-	size_t off = 0;
-	while (c->fd >= 0 && off < c->in.len) {
-		struct resp_reply r;
-		size_t used;
-		int rc = resp_parse(c->in.data + off, c->in.len - off, &r, &used);
-		if (rc == 0)
-			break;
-		if (rc < 0) {
-			lost(c, "protocol error");
+		if (parse_in(c) < 0)
 			return;
-		}
-		off += used;
-		if (!pushed(c, &r) && c->nwait) {
-			struct cconn_wait w = c->wait[0];
-			memmove(c->wait, c->wait + 1, --c->nwait * sizeof(*c->wait));
-			if (w.fn)
-				w.fn(c, &r, w.arg);	/* may lose c: fd < 0 then */
-		}
-		resp_free(&r);
+		if ((size_t)n < sizeof(tmp) && (c->ssl == NULL || SSL_pending(c->ssl) == 0))
+			return;
 	}
-	if (c->fd >= 0)
-		buf_consume(&c->in, off);
 }
 
 static void write_out(struct cconn *c)
@@ -458,6 +494,7 @@ void cconn_close(struct cconn *c)
 	fail_waits(c);
 	free(c->wait);
 	c->wait = NULL;
+	c->capwait = c->whead = 0;
 	buf_free(&c->in);
 	buf_free(&c->out);
 }

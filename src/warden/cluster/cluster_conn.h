@@ -51,7 +51,7 @@ struct cconn {
 	int handshaking;		/* TLS handshake not finished */
 	struct buf in, out;
 	struct cconn_wait *wait;	/* replies expected, oldest first */
-	size_t nwait, capwait;
+	size_t whead, nwait, capwait;	/* wait[whead .. whead + nwait) */
 	uint64_t backoff;		/* ms before the next try */
 	struct loop_timer retry;
 	struct loop_timer health;	/* PING each second; no byte for 3 s: lost */
