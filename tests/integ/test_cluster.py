@@ -683,7 +683,11 @@ def test_check_config(tmp_path):
          "warden_cluster_password_file = /nonexistent\n", 1,
          "warden_cluster_password_file /nonexistent"),
         ("warden_cluster = unix:/x\nwarden_cluster_node = a b\n", 1, "warden_cluster_node"),
+        (f"warden_cluster = unix:/x\nwarden_cluster_password_file = {tmp_path}/pw644\n", 1,
+         "pw644: readable by others (chmod 600)"),
     ]
+    (tmp_path / "pw644").write_text("user secret\n")
+    os.chmod(tmp_path / "pw644", 0o644)
     for line, rc, text in cases:
         conf = tmp_path / "c.conf"
         conf.write_text(base + line + jail)

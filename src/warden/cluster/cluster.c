@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -34,9 +35,20 @@
 static int read_password(struct cluster *cl, const char *path, char *err, size_t errlen)
 {
 	char line[700];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
+	struct stat st;
+	/* read as root: a regular file (a FIFO must not block the start),
+	 * not readable by others; checked on the file read */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "warden_cluster_password_file %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 007)) {
+		snprintf(err, errlen, "warden_cluster_password_file %s: %s", path,
+		    S_ISREG(st.st_mode) ? "readable by others (chmod 600)" : "not a regular file");
+		close(fd);
 		return -1;
 	}
 	ssize_t n = read(fd, line, sizeof(line) - 1);
@@ -55,6 +67,7 @@ static int read_password(struct cluster *cl, const char *path, char *err, size_t
 	} else {
 		str_copy(cl->password, sizeof(cl->password), line);
 	}
+	explicit_bzero(line, sizeof(line));
 	cl->has_password = 1;
 	return 0;
 }
