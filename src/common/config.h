@@ -150,6 +150,9 @@ void config_list_free(char **list);
 int config_line(const struct config *cfg, const char *name);
 /* Whether a global key was set explicitly in the file. */
 int config_is_set(const struct config *cfg, const char *name);
+/* Line of role slot r's override of parameter number i (config_params[i]),
+ * 0 if that listener does not override it. */
+int config_role_line(const struct config *cfg, int r, size_t i);
 
 /* The [sections], in file order. */
 size_t config_nsections(const struct config *cfg);

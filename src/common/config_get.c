@@ -99,6 +99,13 @@ int config_line(const struct config *cfg, const char *name)
 	return cfg->set[config_must_index(name)].line;
 }
 
+int config_role_line(const struct config *cfg, int r, size_t i)
+{
+	if (r < 0 || r >= NROLES || i >= cfg->nparams || cfg->rset[r][i].raw == NULL)
+		return 0;
+	return cfg->rset[r][i].line;
+}
+
 int config_is_set(const struct config *cfg, const char *name)
 {
 	return cfg->set[config_must_index(name)].raw != NULL;

@@ -36,9 +36,30 @@ static void dovecot_path_check(const struct config *cfg, const char *path)
 	    (int)ql, qd, (int)ql, qd, (int)ql, qd);
 }
 
+/* A ROLE/inet/KEY override of a key the engine reads only globally
+ * (master.cf's -o syslog_name=..., -o mynetworks=...): accepted, as
+ * Postfix's names are, but said so rather than silently doing nothing. */
+static void override_check(const struct config *cfg)
+{
+	for (int r = 0; r < SMTP_NROLES; r++) {
+		const char *rn = config_role_name(cfg, r);
+		if (rn == NULL)
+			continue;
+		for (size_t i = 0; config_params[i].name != NULL; i++) {
+			int line = config_role_line(cfg, r, i);
+			if (line > 0 && !engine_listener_key(config_params[i].name))
+				log_warn("%s, line %d: %s/inet/%s: not applied per listener here; "
+				    "the global value applies (docs/content-filter.md lists the "
+				    "per-listener keys)", config_path(cfg), line, rn,
+				    config_params[i].name);
+		}
+	}
+}
+
 int engine_check(const struct config *cfg, char *err, size_t errlen)
 {
 	char why[512];
+	override_check(cfg);
 	int need_cert = 0, need_sasl = 0;
 	const char *key = NULL;
 	for (int r = 0; r < SMTP_NROLES; r++) {
