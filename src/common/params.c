@@ -170,6 +170,8 @@ const struct param config_params[] = {
 	  "Reply code of reject_unknown_sender_domain / reject_unknown_recipient_domain" },
 	{ "unknown_local_recipient_reject_code", PT_INT, "550", 400, 599, NULL,
 	  "Reply code of reject_unlisted_recipient" },
+	{ "smtpd_reject_unlisted_recipient", PT_BOOL, "yes", 0, 0, NULL,
+	  "Reject RCPT TO a recipient no table lists, whatever the restriction lists say (no: delivery decides)" },
 	{ "invalid_hostname_reject_code", PT_INT, "501", 400, 599, NULL,
 	  "Reply code of reject_invalid_helo_hostname" },
 	{ "non_fqdn_reject_code", PT_INT, "504", 400, 599, NULL,

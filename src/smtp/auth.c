@@ -105,7 +105,7 @@ static struct auth_client *client_get(struct engine *e, const char *addr)
 int auth_offered(const struct session *s)
 {
 	return s->eng->roles[s->role].sasl_enable && s->eng->sasl != NULL &&
-	    (s->tls == TLS_ON || !s->eng->tls_auth_only);
+	    (s->tls == TLS_ON || !s->eng->roles[s->role].tls_auth_only);
 }
 
 void auth_cancel(struct session *s)

@@ -257,7 +257,9 @@ static int c_rcpt(struct session *s, char *arg)
 		free(addr);
 		return r;
 	}
-	if (cls == RESOLVE_UNKNOWN) {
+	/* smtpd_reject_unlisted_recipient = no: delivery decides (an
+	 * explicit reject_unlisted_recipient above still applies) */
+	if (cls == RESOLVE_UNKNOWN && s->eng->roles[s->role].reject_unlisted) {
 		snprintf(reply, sizeof(reply), "550 5.1.1 <%s>: Recipient address rejected: User unknown in %s",
 		    addr, table);
 		session_reply(s, "%s", reply);
@@ -463,9 +465,9 @@ void cmd_dispatch(struct session *s, char *line, size_t len)
 	if (rc == 0)
 		return;
 sleep:
-	if (s->state == SMTP_ST_CMD && s->eng->error_sleep_ms > 0 &&
-	    (long)s->errors >= s->eng->soft_error_limit)
-		session_sleep_then_resume(s, s->eng->error_sleep_ms);
+	if (s->state == SMTP_ST_CMD && s->eng->roles[s->role].error_sleep_ms > 0 &&
+	    (long)s->errors >= s->eng->roles[s->role].soft_error_limit)
+		session_sleep_then_resume(s, s->eng->roles[s->role].error_sleep_ms);
 }
 
 char *cmd_parse_path(char *arg, const char *prefix, char **params)

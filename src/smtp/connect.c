@@ -295,9 +295,10 @@ static void maybe_greet(struct session *s)
 void connect_start(struct session *s)
 {
 	const char *h = engine_hostname(s->eng, s->addr);
-	unsigned open_now = s->eng->conn_count_limit > 0 && !s->limit_exempt ?
+	long count_limit = s->eng->roles[s->role].conn_count_limit;
+	unsigned open_now = count_limit > 0 && !s->limit_exempt ?
 	    anvil_count(&s->eng->anvil, s->akey) : 0;
-	if (open_now > (unsigned long)s->eng->conn_count_limit) {
+	if (open_now > (unsigned long)count_limit) {
 		/* Postfix's words (smtpd via anvil), before any lookup */
 		set_name(s->name, h);
 		if (!s->limit_exempt)

@@ -64,6 +64,9 @@ static const char *const listener_keys[] = {
 	"smtpd_listen", "smtpd_delay_reject", "smtpd_helo_required",
 	"smtpd_tls_security_level", "smtpd_tls_wrappermode", "smtpd_sasl_auth_enable",
 	"smtpd_milters", "content_filter", "receive_override_options",
+	"smtpd_tls_auth_only", "smtpd_reject_unlisted_recipient", "smtpd_hard_error_limit",
+	"smtpd_soft_error_limit", "smtpd_error_sleep_time",
+	"smtpd_client_connection_count_limit", "smtpd_client_connection_rate_limit",
 };
 
 int engine_listener_key(const char *name)
@@ -261,8 +264,6 @@ static void engine_config(struct engine *e, const struct config *cfg)
 	e->rcpt_limit = config_get_int(cfg, "smtpd_recipient_limit");
 	e->timeout_ms = config_get_time(cfg, "smtpd_timeout") * 1000;
 	e->session_limit = (size_t)config_get_int(cfg, "default_process_limit");
-	e->conn_count_limit = config_get_int(cfg, "smtpd_client_connection_count_limit");
-	e->conn_rate_limit = config_get_int(cfg, "smtpd_client_connection_rate_limit");
 	e->mail_rate_limit = config_get_int(cfg, "smtpd_client_message_rate_limit");
 	e->rcpt_rate_limit = config_get_int(cfg, "smtpd_client_recipient_rate_limit");
 	e->tls_rate_limit = config_get_int(cfg, "smtpd_client_new_tls_session_rate_limit");
@@ -276,9 +277,6 @@ static void engine_config(struct engine *e, const struct config *cfg)
 	if (e->limit_exceptions == NULL)
 		fatal("smtpd_client_event_limit_exceptions: %s", err);
 	listener_port(e);
-	e->hard_error_limit = config_get_int(cfg, "smtpd_hard_error_limit");
-	e->soft_error_limit = config_get_int(cfg, "smtpd_soft_error_limit");
-	e->error_sleep_ms = config_get_time(cfg, "smtpd_error_sleep_time") * 1000;
 	e->junk_limit = config_get_int(cfg, "smtpd_junk_command_limit");
 	e->line_limit = config_get_int(cfg, "line_length_limit");
 	e->disable_vrfy = config_get_bool(cfg, "disable_vrfy_command");
@@ -335,11 +333,19 @@ static void engine_config(struct engine *e, const struct config *cfg)
 		    e->roles[r].sasl_enable;
 		e->roles[r].content_filter = config_get_role(cfg, rn, "content_filter");
 		role_overrides(&e->roles[r], config_get_role(cfg, rn, "receive_override_options"));
+		struct role_cfg *rc = &e->roles[r];
+		rc->tls_auth_only = config_get_role_bool(cfg, rn, "smtpd_tls_auth_only");
+		rc->reject_unlisted = config_get_role_bool(cfg, rn, "smtpd_reject_unlisted_recipient");
+		rc->hard_error_limit = config_get_role_int(cfg, rn, "smtpd_hard_error_limit");
+		rc->soft_error_limit = config_get_role_int(cfg, rn, "smtpd_soft_error_limit");
+		rc->error_sleep_ms = config_get_role_time(cfg, rn, "smtpd_error_sleep_time") * 1000;
+		rc->conn_count_limit = config_get_role_int(cfg, rn,
+		    "smtpd_client_connection_count_limit");
+		rc->conn_rate_limit = config_get_role_int(cfg, rn, "smtpd_client_connection_rate_limit");
 	}
 	e->resolver = resolve_open(cfg, err, sizeof(err));
 	if (e->resolver == NULL)
 		fatal("%s", err);
-	e->tls_auth_only = config_get_bool(cfg, "smtpd_tls_auth_only");
 	e->tls_received_header = config_get_bool(cfg, "smtpd_tls_received_header");
 	e->tls_loglevel = (int)config_get_int(cfg, "smtpd_tls_loglevel");
 	e->auth_rate_limit = config_get_int(cfg, "smtpd_client_auth_rate_limit");

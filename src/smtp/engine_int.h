@@ -44,6 +44,13 @@ struct role_cfg {
 	int no_address_mappings;	/* aliases/virtual not applied (see qmgr) */
 	int no_header_body_checks;	/* no header_checks, body_checks */
 	int no_milters;			/* no smtpd_milters */
+	int tls_auth_only;		/* smtpd_tls_auth_only */
+	int reject_unlisted;		/* smtpd_reject_unlisted_recipient */
+	long hard_error_limit;		/* smtpd_hard_error_limit */
+	long soft_error_limit;		/* smtpd_soft_error_limit */
+	long error_sleep_ms;		/* smtpd_error_sleep_time */
+	long conn_count_limit;		/* smtpd_client_connection_count_limit, 0 = none */
+	long conn_rate_limit;		/* smtpd_client_connection_rate_limit, 0 = none */
 };
 
 /* A listener of the engine, the argument of its accept callback. */
@@ -86,9 +93,6 @@ struct engine {
 	long size_limit;
 	long rcpt_limit;
 	long timeout_ms;
-	long hard_error_limit;
-	long soft_error_limit;
-	long error_sleep_ms;
 	long junk_limit;
 	long line_limit;
 	int disable_vrfy;
@@ -107,8 +111,6 @@ struct engine {
 	int dnsbl_action;
 	size_t nsessions;
 	size_t session_limit;		/* default_process_limit: most open sessions */
-	long conn_count_limit;		/* smtpd_client_connection_count_limit, 0 = none */
-	long conn_rate_limit;		/* smtpd_client_connection_rate_limit */
 	long mail_rate_limit;		/* smtpd_client_message_rate_limit */
 	long rcpt_rate_limit;		/* smtpd_client_recipient_rate_limit */
 	long tls_rate_limit;		/* smtpd_client_new_tls_session_rate_limit */
@@ -121,7 +123,6 @@ struct engine {
 	int accept_paused;		/* listeners unwatched at the limit */
 	/* TLS and AUTH */
 	struct tls_server *tls;		/* certificates (tls.c), read before chroot */
-	int tls_auth_only;		/* smtpd_tls_auth_only */
 	int tls_received_header;	/* smtpd_tls_received_header */
 	int tls_loglevel;		/* smtpd_tls_loglevel */
 	struct sasl *sasl;		/* password backend, NULL if AUTH is off everywhere */

@@ -51,9 +51,9 @@ long limit_session_timeout_ms(const struct session *s)
 }
 
 /* smtpd_hard_error_limit now (1 in stress mode). */
-long limit_hard_errors(const struct engine *e)
+long limit_hard_errors(const struct session *s)
 {
-	return e->stress ? STRESS_HARD_ERRORS : e->hard_error_limit;
+	return s->eng->stress ? STRESS_HARD_ERRORS : s->eng->roles[s->role].hard_error_limit;
 }
 
 /* smtpd_junk_command_limit now (1 in stress mode). */
@@ -124,7 +124,8 @@ int limit_connect(struct session *s)
 		return 0;
 	/* Counted even with no limit set, as Postfix's anvil does. */
 	unsigned rate = anvil_rate(&s->eng->anvil, s->akey, ANVIL_CONN, 1);
-	if (s->eng->conn_rate_limit <= 0 || rate <= (unsigned long)s->eng->conn_rate_limit)
+	long limit = s->eng->roles[s->role].conn_rate_limit;
+	if (limit <= 0 || rate <= (unsigned long)limit)
 		return 0;
 	hit(s, "Connection", rate);
 	session_reply(s, "421 4.7.0 %s Error: too many connections from %s", s->eng->myhostname, s->addr);

@@ -22,7 +22,7 @@ long limit_timeout_ms(const struct engine *e);
 /* The session's request timeout: 2 s in stress mode before its first
  * command, else limit_timeout_ms(). */
 long limit_session_timeout_ms(const struct session *s);
-long limit_hard_errors(const struct engine *e);
+long limit_hard_errors(const struct session *s);
 long limit_junk(const struct engine *e);
 long limit_starttls_timeout_ms(const struct engine *e);
 int limit_deadline(const struct engine *e);

@@ -342,7 +342,7 @@ void session_timeout(void *arg)
 void session_error(struct session *s)
 {
 	s->errors++;
-	if ((long)s->errors >= limit_hard_errors(s->eng)) {
+	if ((long)s->errors >= limit_hard_errors(s)) {
 		char line[400];
 		snprintf(line, sizeof(line), "too many errors after %s from %s",
 		    s->last_cmd ? s->last_cmd : "CONNECT", session_client(s));
