@@ -67,6 +67,7 @@ static const char *const listener_keys[] = {
 	"smtpd_tls_auth_only", "smtpd_reject_unlisted_recipient", "smtpd_hard_error_limit",
 	"smtpd_soft_error_limit", "smtpd_error_sleep_time",
 	"smtpd_client_connection_count_limit", "smtpd_client_connection_rate_limit",
+	"mynetworks",
 };
 
 int engine_listener_key(const char *name)
@@ -342,6 +343,13 @@ static void engine_config(struct engine *e, const struct config *cfg)
 		rc->conn_count_limit = config_get_role_int(cfg, rn,
 		    "smtpd_client_connection_count_limit");
 		rc->conn_rate_limit = config_get_role_int(cfg, rn, "smtpd_client_connection_rate_limit");
+		/* permit_mynetworks, and the relay and submission decisions
+		 * that follow from it; $mynetworks in other keys stays global */
+		const char *mn = config_get_role(cfg, rn, "mynetworks");
+		rc->mynetworks = strcmp(mn, config_get(cfg, "mynetworks")) == 0 ? e->mynetworks :
+		    cidrlist_parse(mn, err, sizeof(err));
+		if (rc->mynetworks == NULL)
+			fatal("%s/inet/mynetworks: %s", rn, err);
 	}
 	e->resolver = resolve_open(cfg, err, sizeof(err));
 	if (e->resolver == NULL)

@@ -51,6 +51,7 @@ struct role_cfg {
 	long error_sleep_ms;		/* smtpd_error_sleep_time */
 	long conn_count_limit;		/* smtpd_client_connection_count_limit, 0 = none */
 	long conn_rate_limit;		/* smtpd_client_connection_rate_limit, 0 = none */
+	struct cidrlist *mynetworks;	/* mynetworks (the engine's unless overridden) */
 };
 
 /* A listener of the engine, the argument of its accept callback. */

@@ -137,7 +137,7 @@ struct session *session_open(struct engine *e, int fd, enum smtp_role role,
 	s->state = SMTP_ST_CMD;
 	str_copy(s->addr, sizeof(s->addr), addr);
 	s->port = port;
-	s->in_mynetworks = cidrlist_match_str(e->mynetworks, s->addr);
+	s->in_mynetworks = cidrlist_match_str(e->roles[role].mynetworks, s->addr);
 	s->limit_exempt = cidrlist_match_str(e->limit_exceptions, s->addr);
 	anvil_key(&e->anvil, s->addr, s->akey, sizeof(s->akey));
 	s->bare_lf_ok = e->bare_lf_exclusions && cidrlist_match_str(e->bare_lf_exclusions, s->addr);

@@ -166,3 +166,25 @@ def test_connection_rate_limit_per_listener(make_server):
     # the start-up probe may count once: the named listener refuses by the 3rd
     assert banners[2].startswith("421 4.7.0 ") and "too many connections" in banners[2], banners
     assert all(b.startswith("220 ") for b in banners[3:]), banners
+
+
+def test_mynetworks_per_listener(make_server):
+    """mynetworks of one listener (FILTER_README's -o mynetworks=127.0.0.0/8):
+    permit_mynetworks, so relaying, there; port 25 keeps the global."""
+    s = make_server(start=False)
+    s.extra = ["mynetworks = 192.0.2.0/24"]
+    port = named(s, "mynetworks = 127.0.0.0/8")
+    r = check_config(s)
+    assert r.returncode == 0 and NOT_APPLIED not in r.stdout + r.stderr, r.stdout + r.stderr
+    s.start()
+    c = Conn("127.0.0.1", port)
+    assert c.cmd("HELO client.test.example").startswith("250 ")
+    assert c.cmd("MAIL FROM:<a@example.org>").startswith("250 ")
+    assert c.cmd("RCPT TO:<someone@elsewhere.example>").startswith("250 ")
+    c.close()
+    c = Conn("127.0.0.1", s.port)
+    assert c.cmd("HELO client.test.example").startswith("250 ")
+    assert c.cmd("MAIL FROM:<a@example.org>").startswith("250 ")
+    r = c.cmd("RCPT TO:<someone@elsewhere.example>")
+    assert r[:1] in "45" and "Relay access denied" in r, r
+    c.close()
