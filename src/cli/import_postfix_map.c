@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/util.h"
+#include "smtp/engine.h"
 
 #define MILTER	"mail is not passed to the milters (DKIM signing and checking, DMARC, " \
 		"rspamd or other filters lose their hook)"
@@ -377,6 +378,24 @@ static int named_taken(const char *made, const char *name)
 	return hit;
 }
 
+/* An -o of a key mailwarden has but reads only globally (smtp/engine.c):
+ * not written (check-config would warn that it does nothing); harmless
+ * when main.cf (or the default) gives the same value. */
+static void not_per_listener(struct ipf *p, const char *where, const char *what,
+    const struct ipf_kv *o)
+{
+	const char *g = ipf_main_get(p, o->key);
+	const struct param *pd = param_find(config_params, o->key, 0);
+	if (g == NULL && pd != NULL)
+		g = pd->def;
+	if (g != NULL && strcmp(g, o->value) == 0)
+		ipf_report(p, IPF_DROPPED, where, what, "not applied per listener in mailwarden; "
+		    "the global value is the same");
+	else
+		ipf_report(p, IPF_UNSUPPORTED, where, what, "not applied per listener in "
+		    "mailwarden: this listener has the global value (main.cf's or the default)");
+}
+
 /* An smtpd or postscreen inet service: listener addresses and overrides. */
 static void map_listener(struct ipf *p, const struct ipf_service *s, struct buf *addrs,
     struct buf *nnamed, const char *where)
@@ -445,9 +464,13 @@ static void map_listener(struct ipf *p, const struct ipf_service *s, struct buf 
 		snprintf(what, sizeof(what), "%s=%.400s", o->key, o->value);
 		const struct keyrow *kr;
 		if (strcmp(o->key, "syslog_name") == 0)
-			ipf_report(p, IPF_DROPPED, w, what, "mailwarden names its log lines itself");
+			ipf_report(p, IPF_DROPPED, w, what, "mailwarden names its log lines itself: "
+			    "main.cf's syslog_name for every listener (fail2ban's postfix filters "
+			    "match NAME/smtpd as NAME/submission/smtpd)");
 		else if ((kr = row_of(unsupported, o->key)) != NULL && !known(o->key))
 			ipf_report(p, IPF_UNSUPPORTED, w, what, kr->why);
+		else if (known(o->key) && !engine_listener_key(o->key))
+			not_per_listener(p, w, what, o);
 		else if (known(o->key)) {
 			snprintf(name, sizeof(name), "%s/inet/%s", named[0] ? named :
 			    roles[slot].role, o->key);

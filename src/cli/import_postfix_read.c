@@ -79,13 +79,45 @@ static void main_line(struct ipf *p, char *text, int line)
 	p->main[p->nmain++] = (struct ipf_kv){ xstrdup(key), xstrdup(value), line };
 }
 
-/* An -o key=value of a service. */
-static void add_opt(struct ipf_service *s, const char *kv, int line)
+/* An -o key=value of a service (from -o { key = value }: white space
+ * around the key and the value dropped, as Postfix does). */
+static void add_opt(struct ipf_service *s, char *kv, int line)
 {
-	const char *eq = strchr(kv, '=');
+	char *eq = strchr(kv, '=');
+	if (eq != NULL)
+		*eq = '\0';
 	s->opts = xrealloc(s->opts, (s->nopts + 1) * sizeof(*s->opts));
-	s->opts[s->nopts++] = (struct ipf_kv){ eq ? xstrndup(kv, (size_t)(eq - kv)) : xstrdup(kv),
-	    xstrdup(eq ? eq + 1 : ""), line };
+	s->opts[s->nopts++] = (struct ipf_kv){ xstrdup(str_trim(kv)),
+	    xstrdup(eq ? str_trim(eq + 1) : ""), line };
+}
+
+/* The next argument of a master.cf command at *pos: a word, or (Postfix
+ * 3.0) { text } that keeps its white space, returned without the braces
+ * and the space at its ends (*braced set); NULL at the end of the line. */
+static char *next_arg(char **pos, int *braced)
+{
+	char *s = *pos + strspn(*pos, " \t");
+	*braced = *s == '{';
+	if (*s == '\0') {
+		*pos = s;
+		return NULL;
+	}
+	if (*braced) {
+		int depth = 0;
+		char *e = s;
+		for (; *e; e++)
+			if (*e == '{')
+				depth++;
+			else if (*e == '}' && --depth == 0)
+				break;
+		*pos = *e ? e + 1 : e;	/* an unclosed brace: the rest of the line */
+		*e = '\0';
+		return str_trim(s + 1);
+	}
+	char *e = s + strcspn(s, " \t");
+	*pos = *e ? e + 1 : e;
+	*e = '\0';
+	return s;
 }
 
 /* master.cf: service type private unpriv chroot wakeup maxproc command args. */
@@ -112,15 +144,17 @@ static void master_line(struct ipf *p, char *text, int line)
 	struct buf args;
 	buf_init(&args, IPF_VALUE_MAX);
 	buf_puts(&args, "");
-	for (t = strtok_r(NULL, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		if (strcmp(t, "-o") == 0) {
-			char *kv = strtok_r(NULL, " \t", &save);
+	char *pos = save != NULL ? save : text + strlen(text);
+	int braced;
+	while ((t = next_arg(&pos, &braced)) != NULL) {
+		if (!braced && strcmp(t, "-o") == 0) {
+			char *kv = next_arg(&pos, &braced);
 			if (kv != NULL)
 				add_opt(s, kv, line);
-		} else if (strncmp(t, "-o", 2) == 0) {
+		} else if (!braced && strncmp(t, "-o", 2) == 0) {
 			add_opt(s, t + 2, line);
 		} else {
-			buf_printf(&args, "%s%s", args.len ? " " : "", t);
+			buf_printf(&args, braced ? "%s{ %s }" : "%s%s", args.len ? " " : "", t);
 		}
 	}
 	s->args = xstrdup(args.data);

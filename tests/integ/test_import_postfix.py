@@ -221,7 +221,11 @@ def test_import_debian_multidomain(postfix_dir, tmp_path):
             "permit_sasl_authenticated, reject") in lines, conf
     assert "submission/inet/smtpd_tls_security_level = encrypt" in lines
     assert "smtps/inet/smtpd_tls_wrappermode = yes" in lines
-    report_line(rep, "not supported", "smtpd_reject_unlisted_recipient=no")
+    # per listener in mailwarden: mapped; a key read only globally: said so
+    assert "submission/inet/smtpd_reject_unlisted_recipient = no" in lines, conf
+    assert "not applied per listener" in report_line(
+        rep, "not supported", "milter_macro_daemon_name=ORIGINATING")
+    assert not any(l.startswith("submission/inet/milter_macro_daemon_name") for l in lines), conf
     report_line(rep, "dropped", "syslog_name=postfix/submission")
     # listeners from master.cf and inet_interfaces/inet_protocols
     for want in ("smtpd_listen = *:25", "submission_listen = *:587", "smtps_listen = *:465"):
@@ -344,3 +348,44 @@ def test_import_named_listeners_whose_ports_share_a_prefix(postfix_dir):
                  "smtpd-1002/inet/smtpd_helo_restrictions = "):
         assert want in lines, (want, r.stdout)
     assert "second entry" not in r.stderr, r.stderr
+
+
+# Postfix 3.0's master.cf: -o { name = value } keeps the white space of a
+# value (and allows it around '='); FILTER_README's re-injection keys that
+# mailwarden reads only globally are reported as such, not as mapped.
+BRACES_MASTER_CF = """\
+smtp      inet  n       -       y       -       -       smtpd
+127.0.0.1:10025 inet n  -       n       -       -       smtpd
+  -o { content_filter = }
+  -o { smtpd_recipient_restrictions = permit_mynetworks, reject }
+  -o {smtpd_helo_required=yes}
+  -o mynetworks=127.0.0.0/8
+  -o smtpd_error_sleep_time=0
+  -o { smtpd_authorized_xforward_hosts = 127.0.0.0/8 }
+  -o { milter_macro_daemon_name = ORIGINATING }
+  -o smtpd_tls_cert_file=/nonexistent/cert.pem
+"""
+
+
+def test_import_master_cf_braces(postfix_dir):
+    (postfix_dir / "master.cf").write_text(BRACES_MASTER_CF)
+    (postfix_dir / "main.cf").write_text(
+        "myhostname = mx.alpha.example\ninet_interfaces = loopback-only\n"
+        "inet_protocols = ipv4\n")
+    r = run("import-postfix", str(postfix_dir))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    for want in ("smtpd-10025/inet/content_filter = ",
+                 "smtpd-10025/inet/smtpd_recipient_restrictions = permit_mynetworks, reject",
+                 "smtpd-10025/inet/smtpd_helo_required = yes",
+                 "smtpd-10025/inet/mynetworks = 127.0.0.0/8",
+                 "smtpd-10025/inet/smtpd_error_sleep_time = 0"):
+        assert want in lines, (want, r.stdout)
+    assert not any("milter_macro_daemon_name" in l or "smtpd_tls_cert_file" in l
+                   for l in lines), r.stdout
+    assert "not applied per listener" in report_line(
+        r.stderr, "not supported", "milter_macro_daemon_name=ORIGINATING")
+    assert "not applied per listener" in report_line(
+        r.stderr, "not supported", "smtpd_tls_cert_file=/nonexistent/cert.pem")
+    report_line(r.stderr, "not supported", "smtpd_authorized_xforward_hosts=127.0.0.0/8")
+    assert "passes check-config" in r.stderr, r.stderr
