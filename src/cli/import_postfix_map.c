@@ -20,7 +20,6 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/util.h"
-#include "smtp/engine.h"
 
 #define MILTER	"mail is not passed to the milters (DKIM signing and checking, DMARC, " \
 		"rspamd or other filters lose their hook)"
@@ -469,7 +468,7 @@ static void map_listener(struct ipf *p, const struct ipf_service *s, struct buf 
 			    "match NAME/smtpd as NAME/submission/smtpd)");
 		else if ((kr = row_of(unsupported, o->key)) != NULL && !known(o->key))
 			ipf_report(p, IPF_UNSUPPORTED, w, what, kr->why);
-		else if (known(o->key) && !engine_listener_key(o->key))
+		else if (known(o->key) && !config_listener_key(o->key))
 			not_per_listener(p, w, what, o);
 		else if (known(o->key)) {
 			snprintf(name, sizeof(name), "%s/inet/%s", named[0] ? named :

@@ -150,6 +150,9 @@ void config_list_free(char **list);
 int config_line(const struct config *cfg, const char *name);
 /* Whether a global key was set explicitly in the file. */
 int config_is_set(const struct config *cfg, const char *name);
+/* Whether the smtp engine reads key name per listener, so that a
+ * ROLE/inet/name override takes effect (docs/content-filter.md). */
+int config_listener_key(const char *name);
 /* Line of role slot r's override of parameter number i (config_params[i]),
  * 0 if that listener does not override it. */
 int config_role_line(const struct config *cfg, int r, size_t i);

@@ -95,3 +95,29 @@ int config_check_named(struct config *cfg, char *err, size_t errlen)
 	config_list_free(names);
 	return rc;
 }
+
+/* The keys the smtp engine reads per listener (smtp/engine.c's
+ * engine_init, smtpd_milters in smtp/milters.c, the restriction lists
+ * of policy/restrict_lists.c; a named listener's address is kept as its
+ * smtpd_listen). A ROLE/inet/KEY of any other key does nothing:
+ * check-config warns, import-postfix does not write it. Add a key here
+ * when the engine starts reading it per listener. */
+static const char *const listener_keys[] = {
+	"smtpd_listen",
+	"smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
+	"smtpd_relay_restrictions", "smtpd_recipient_restrictions", "smtpd_data_restrictions",
+	"smtpd_delay_reject", "smtpd_helo_required", "smtpd_tls_security_level",
+	"smtpd_tls_wrappermode", "smtpd_sasl_auth_enable", "smtpd_milters", "content_filter",
+	"receive_override_options", "smtpd_tls_auth_only", "smtpd_reject_unlisted_recipient",
+	"smtpd_hard_error_limit", "smtpd_soft_error_limit", "smtpd_error_sleep_time",
+	"smtpd_client_connection_count_limit", "smtpd_client_connection_rate_limit",
+	"mynetworks",
+};
+
+int config_listener_key(const char *name)
+{
+	for (size_t i = 0; i < sizeof(listener_keys) / sizeof(*listener_keys); i++)
+		if (strcmp(name, listener_keys[i]) == 0)
+			return 1;
+	return 0;
+}

@@ -56,31 +56,6 @@ const char *engine_role_listen_key(int role)
 	return role >= 0 && role < ROLE_NAMED ? role_listen_keys[role] : "smtpd_listen";
 }
 
-/* The keys read per listener, besides the restriction lists: below in
- * engine_init(), smtpd_milters in milters.c, the address of a named
- * listener (NAME/inet/listen, kept as smtpd_listen). Any other
- * ROLE/inet/KEY is warned about by engine_check(). */
-static const char *const listener_keys[] = {
-	"smtpd_listen", "smtpd_delay_reject", "smtpd_helo_required",
-	"smtpd_tls_security_level", "smtpd_tls_wrappermode", "smtpd_sasl_auth_enable",
-	"smtpd_milters", "content_filter", "receive_override_options",
-	"smtpd_tls_auth_only", "smtpd_reject_unlisted_recipient", "smtpd_hard_error_limit",
-	"smtpd_soft_error_limit", "smtpd_error_sleep_time",
-	"smtpd_client_connection_count_limit", "smtpd_client_connection_rate_limit",
-	"mynetworks",
-};
-
-int engine_listener_key(const char *name)
-{
-	for (size_t i = 0; i < sizeof(listener_keys) / sizeof(*listener_keys); i++)
-		if (strcmp(name, listener_keys[i]) == 0)
-			return 1;
-	for (int k = 0; k < RL_COUNT; k++)
-		if (strcmp(name, restriction_lists[k].key) == 0)
-			return 1;
-	return 0;
-}
-
 /* receive_override_options words -> role_cfg flags. */
 static void role_overrides(struct role_cfg *rc, const char *v)
 {
@@ -315,6 +290,8 @@ static void engine_config(struct engine *e, const struct config *cfg)
 			continue;	/* an unused named-listener slot */
 		for (int k = 0; k < RL_COUNT; k++) {
 			const char *key = restriction_lists[k].key;
+			if (!config_listener_key(key))	/* common/config_named.c's table */
+				fatal("%s: read per listener but not in config_listener_key()", key);
 			e->roles[r].lists[k] = restrictions_parse(cfg, key,
 			    config_get_role(cfg, rn, key), err, sizeof(err));
 			if (e->roles[r].lists[k] == NULL)

@@ -33,9 +33,6 @@ const char *engine_role_name(const struct config *cfg, int role);
 int engine_role_used(const struct config *cfg, int role);
 /* The main.cf key of a role's listen addresses ("smtpd_listen", ...). */
 const char *engine_role_listen_key(int role);
-/* Whether the engine reads main.cf key name per listener (a
- * ROLE/inet/name override takes effect); 0 for any other key. */
-int engine_listener_key(const char *name);
 /* check-config's part for the engine (engine_check.c): the TLS and AUTH
  * settings of the listeners in use. 0, or -1 and "FILE, line N: ...". */
 int engine_check(const struct config *cfg, char *err, size_t errlen);

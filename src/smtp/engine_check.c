@@ -47,7 +47,7 @@ static void override_check(const struct config *cfg)
 			continue;
 		for (size_t i = 0; config_params[i].name != NULL; i++) {
 			int line = config_role_line(cfg, r, i);
-			if (line > 0 && !engine_listener_key(config_params[i].name))
+			if (line > 0 && !config_listener_key(config_params[i].name))
 				log_warn("%s, line %d: %s/inet/%s: not applied per listener here; "
 				    "the global value applies (docs/content-filter.md lists the "
 				    "per-listener keys)", config_path(cfg), line, rn,
