@@ -102,12 +102,13 @@ static void ask_done(void)
 	close(ask_fd);
 	ask_fd = -1;
 	const char *d = ask_ans.data ? ask_ans.data : "";
+	bans = -1;	/* anything but "ok", one number and its newline: unknown */
 	if (strncmp(d, "ok\n", 3) == 0) {
 		char *end = NULL;
 		errno = 0;
 		long n = d[3] >= '0' && d[3] <= '9' ? strtol(d + 3, &end, 10) : -1;
-		/* anything but one number and its newline: unknown */
-		bans = ask_cut || errno || end == NULL || strcmp(end, "\n") != 0 ? -1 : n;
+		if (!ask_cut && errno == 0 && end && strcmp(end, "\n") == 0)
+			bans = n;
 		if (!ready) {
 			ready = 1;
 			send_state("READY=1");
