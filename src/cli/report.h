@@ -1,7 +1,9 @@
 /*
  * report — `mailwarden report`'s parts (report.c runs them): the mail
  * log and the ban log read into hourly series and tallies
- * (report_parse.c), drawn as inline SVG in one HTML page (report_svg.c).
+ * (report_parse.c), drawn as inline SVG in one HTML page (report_svg.c),
+ * with the queue's real size at report time when its directory is
+ * readable (report.c).
  * Internal to src/cli/report*.c.
  */
 #ifndef MW_REPORT_H
@@ -12,6 +14,7 @@
 
 enum rp_series { RS_IN, RS_OUT, RS_REJECTED, RS_BOUNCED, RS_AUTH, RS_QUEUE, RS__N };
 #define RP_JAILS 16		/* jails drawn by name; more are summed as "other" */
+#define RP_QDIRS 4		/* maildrop, incoming, deferred, hold */
 
 /* Counts per key (prefixes, login names, reject reasons). */
 struct rp_tally {
@@ -30,6 +33,10 @@ struct report {
 	size_t njails;
 	struct rp_tally prefixes, logins, reasons;
 	long queue;		/* running queue size (log-derived) */
+	/* the queue directory read at report time (not from the log) */
+	int qstate;		/* 0 not tried, 1 read, -1 not readable (qwhy) */
+	long qnow[RP_QDIRS];	/* messages per directory of rp_qdirs */
+	char qdir[256], qwhy[300];
 	long lines, used;	/* lines read, lines counted */
 };
 
@@ -44,6 +51,8 @@ void report_read(struct report *r, FILE *f);
 void rp_tally_add(struct rp_tally *t, const char *key, long n);
 /* The keys of t sorted by count, most first (the caller frees the array). */
 size_t rp_tally_sorted(const struct rp_tally *t, size_t **order);
+/* The queue's directories, in rp_qdirs order (report.c). */
+extern const char *const rp_qdirs[RP_QDIRS];
 /* The whole page on out. */
 void report_html(const struct report *r, const char *title, FILE *out);
 #endif

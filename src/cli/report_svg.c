@@ -170,6 +170,31 @@ static long sum(const long *v, size_t n)
 	return s;
 }
 
+/* The queue counted in its directory at report time, apart from the
+ * chart's log-derived estimate; nothing when it was not tried. */
+static void queue_now(const struct report *r, FILE *out)
+{
+	if (r->qstate == 0)
+		return;
+	if (r->qstate < 0) {
+		fprintf(out, "<p id=\"queue-now\" class=\"none\">Queue now: not counted (");
+		esc(out, r->qwhy);
+		fprintf(out, "; run the report as root or mail_owner to count it).</p>\n");
+		return;
+	}
+	long total = 0;
+	for (int i = 0; i < RP_QDIRS; i++)
+		total += r->qnow[i];
+	fprintf(out, "<p id=\"queue-now\" data-queue-now=\"%ld\">Queue now: <b>%ld</b> "
+	    "message%s, counted in ", total, total, total == 1 ? "" : "s");
+	esc(out, r->qdir);
+	fprintf(out, " when this report was made (not from the log):");
+	for (int i = 0; i < RP_QDIRS; i++)
+		fprintf(out, "%s %s <span data-queue-dir=\"%s\">%ld</span>", i ? "," : "",
+		    rp_qdirs[i], rp_qdirs[i], r->qnow[i]);
+	fprintf(out, ".</p>\n");
+}
+
 void report_html(const struct report *r, const char *title, FILE *out)
 {
 	char from[64], to[64];
@@ -217,7 +242,9 @@ void report_html(const struct report *r, const char *title, FILE *out)
 	line_chart(r, out, "abuse", "AUTH failures and bans per hour, per jail", ab,
 	    1 + r->njails);
 	struct line q[] = { { "queue", r->series[RS_QUEUE] } };
-	line_chart(r, out, "queue", "Queue size (messages received and not yet removed)", q, 1);
+	line_chart(r, out, "queue", "Queue size, estimated from the log (messages received and "
+	    "not yet removed)", q, 1);
+	queue_now(r, out);
 	bar_chart(out, "prefixes", "Top offending prefixes (rejects and AUTH failures)",
 	    &r->prefixes);
 	bar_chart(out, "logins", "Most-guessed login names", &r->logins);

@@ -3,7 +3,9 @@
  * for a synthetic outside client judged by the real restriction code
  * (as an XCLIENT session from that address would be: a loopback test
  * connection is usually in mynetworks and proves nothing), AUTH offered
- * without TLS, and the expiry of each listener's certificate.
+ * without TLS, and the expiry of each listener's certificate. The relay
+ * and AUTH checks cover the built-in listeners and the named ones
+ * (`listeners = NAME`), each with its NAME/inet/KEY overrides.
  */
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -24,6 +26,16 @@
 static const char *const listen_keys[3] = { "smtpd_listen", "submission_listen",
     "smtps_listen" };
 _Static_assert(sizeof(listen_keys) / sizeof(*listen_keys) == ST_NROLES, "one key per role");
+
+/* The name of listener slot r (0..CONFIG_NROLES-1) if it listens: a
+ * built-in role with its *_listen set, or a declared named listener
+ * (check-config makes sure it has NAME/inet/listen); else NULL. */
+static const char *role_listening(const struct config *cfg, int r)
+{
+	if (r < ST_NROLES)
+		return *config_get(cfg, listen_keys[r]) ? config_role_names[r] : NULL;
+	return config_role_name(cfg, r);
+}
 
 /* Relay probes: %s is one of our domains. Each names a mailbox outside. */
 static const char *const probes[] = {
@@ -97,11 +109,10 @@ static enum policy_result probe(struct selftest *t, struct restrictions *const *
 	return r == POLICY_PERMIT ? POLICY_DUNNO : r;
 }
 
-/* The probes against one listener role; one line. */
-static void relay_role(struct selftest *t, int role, struct resolver *res,
+/* The probes against one listener (rname: its role or name); one line. */
+static void relay_role(struct selftest *t, const char *rname, struct resolver *res,
     struct cidrlist *mynets, const char *ours)
 {
-	const char *rname = config_role_names[role];
 	struct restrictions *lists[RL_COUNT] = { 0 };
 	char err[512], reply[512], breply[512], rcpt[300], sender[300], bad[1024] = "", soft[1024] = "";
 	for (int id = RL_CLIENT; id <= RL_RECIPIENT; id++) {
@@ -177,9 +188,9 @@ void st_relay(struct selftest *t)
 		    "outside address with --client", t->client);
 	char **doms = st_domains(t->cfg);
 	const char *ours = doms[0] ? doms[0] : config_get(t->cfg, "myhostname");
-	for (int role = 0; role < ST_NROLES; role++)
-		if (*config_get(t->cfg, listen_keys[role]))
-			relay_role(t, role, res, mynets, ours);
+	for (int r = 0; r < CONFIG_NROLES; r++)
+		if (role_listening(t->cfg, r))
+			relay_role(t, role_listening(t->cfg, r), res, mynets, ours);
 	config_list_free(doms);
 	cidrlist_free(mynets);
 	resolve_free(res);
@@ -187,9 +198,12 @@ void st_relay(struct selftest *t)
 
 void st_auth_tls(struct selftest *t)
 {
-	for (int role = 0; role < ST_NROLES; role++) {
-		const char *rn = config_role_names[role];
-		if (*config_get(t->cfg, listen_keys[role]) == '\0')
+	/* global as the engine reads it (smtp/auth.c): a NAME/inet/ override
+	 * of it is accepted but has no effect */
+	int auth_only = config_get_bool(t->cfg, "smtpd_tls_auth_only");
+	for (int r = 0; r < CONFIG_NROLES; r++) {
+		const char *rn = role_listening(t->cfg, r);
+		if (rn == NULL)
 			continue;
 		const char *level = config_get_role(t->cfg, rn, "smtpd_tls_security_level");
 		if (!config_get_role_bool(t->cfg, rn, "smtpd_sasl_auth_enable"))
@@ -198,7 +212,7 @@ void st_auth_tls(struct selftest *t)
 			st_report(t, ST_PASS, "auth", "%s: TLS from the first byte (wrapper mode)", rn);
 		else if (strcmp(level, "encrypt") == 0)
 			st_report(t, ST_PASS, "auth", "%s: TLS required before any command", rn);
-		else if (config_get_role_bool(t->cfg, rn, "smtpd_tls_auth_only"))
+		else if (auth_only)
 			st_report(t, ST_PASS, "auth", "%s: AUTH offered only after STARTTLS", rn);
 		else
 			st_report(t, ST_FAIL, "auth", "%s: AUTH offered without TLS (passwords in "

@@ -3,7 +3,10 @@
  * the master's event loop. Each connection reads one bounded request
  * (4 KiB, 10 s), renders the counter page once into its own buffer and
  * writes it as the socket allows: a slow or stuck scraper holds only its
- * own buffer and one of MH_CONNS slots, never the loop.
+ * own buffer and one of MH_CONNS slots, never the loop. Out of file
+ * descriptors (EMFILE, ENFILE) the listeners are not watched for
+ * MH_PAUSE ms, logged once until an accept works again: a pending
+ * connection would otherwise wake the loop at once, every time.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +31,7 @@
 #define MH_REQ_MAX  4096	/* request head */
 #define MH_OUT_MAX  (4 << 20)	/* one rendered page */
 #define MH_TIMEOUT  10000	/* ms for a whole exchange */
+#define MH_PAUSE    1000	/* ms without accepting when out of descriptors */
 
 struct mh_conn {
 	int fd;			/* -1: free */
@@ -40,6 +44,8 @@ static int lfd[MH_FDS];
 static size_t nlfd;
 static char *bound_spec;	/* what lfd[] listen on */
 static struct mh_conn conns[MH_CONNS];
+static struct loop_timer pause_timer = { 0, (size_t)-1, NULL, NULL };
+static int short_logged;	/* EMFILE logged; again after an accept worked */
 
 /* Whether one metrics_listen item names only loopback addresses. */
 static int spec_is_loopback(const char *spec)
@@ -148,15 +154,44 @@ static void on_conn(int fd, int events, void *arg)
 	conn_close(c);
 }
 
+static void on_accept(int fd, int events, void *arg);
+
+static void watch_listeners(void)
+{
+	for (size_t i = 0; i < nlfd; i++)
+		loop_watch(lfd[i], LOOP_READ, on_accept, NULL);
+}
+
+static void on_pause_end(void *arg)
+{
+	watch_listeners();
+}
+
+/* Out of descriptors: stop watching the listeners for MH_PAUSE ms. */
+static void pause_listeners(int err)
+{
+	if (!short_logged)
+		log_warn("metrics: accept: %s: not accepting for %d ms", strerror(err), MH_PAUSE);
+	short_logged = 1;
+	for (size_t i = 0; i < nlfd; i++)
+		loop_unwatch(lfd[i]);
+	loop_timer_set(&pause_timer, MH_PAUSE, on_pause_end, NULL);
+}
+
 static void on_accept(int fd, int events, void *arg)
 {
 	for (;;) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			pause_listeners(errno);
+			return;
+		}
 		if (cfd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("metrics: accept: %s", strerror(errno));
 			return;
 		}
+		short_logged = 0;
 		struct mh_conn *c = NULL;
 		for (size_t i = 0; i < MH_CONNS && c == NULL; i++)
 			if (conns[i].fd < 0)
@@ -175,8 +210,9 @@ static void on_accept(int fd, int events, void *arg)
 
 static void close_listeners(void)
 {
+	loop_timer_clear(&pause_timer);
 	for (size_t i = 0; i < nlfd; i++) {
-		loop_unwatch(lfd[i]);
+		loop_unwatch(lfd[i]);	/* harmless when paused */
 		close(lfd[i]);
 	}
 	nlfd = 0;
@@ -218,8 +254,7 @@ int metrics_http_start(const struct config *cfg, char *err, size_t errlen)
 		close_listeners();
 		return -1;
 	}
-	for (size_t i = 0; i < nlfd; i++)
-		loop_watch(lfd[i], LOOP_READ, on_accept, NULL);
+	watch_listeners();
 	bound_spec = xstrdup(spec);
 	return 0;
 }
@@ -239,7 +274,7 @@ void metrics_http_close(int in_child)
 	if (in_child) {
 		for (size_t i = 0; i < nlfd; i++)
 			close(lfd[i]);
-		nlfd = 0;
+		nlfd = 0;	/* a pause's timer finds no listener to watch */
 		return;
 	}
 	close_listeners();

@@ -3,7 +3,9 @@
  * asked over its control socket, never blocking the master: connect,
  * write one request, read the answer when the loop says it is there
  * (the warden answers only once its jails are started). Sessions are
- * the ESTABLISHED TCP sockets on the listeners' ports (/proc/net/tcp*).
+ * the ESTABLISHED TCP sockets on the listeners' ports (/proc/net/tcp*);
+ * bans in force are the warden's "count" answer (one number, not the
+ * whole "banned" list).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +26,7 @@
 
 #define NOTIFY_STATUS_MS	5000
 #define NOTIFY_MAX_PORTS	32
-#define NOTIFY_ANSWER_MAX	(4 * 1024 * 1024)	/* the warden's "banned" list */
+#define NOTIFY_ANSWER_MAX	256	/* "ok\n" and the warden's count */
 
 static int enabled;		/* NOTIFY_SOCKET is set */
 static int ready;		/* READY=1 sent (for this generation) */
@@ -100,11 +102,13 @@ static void ask_done(void)
 	close(ask_fd);
 	ask_fd = -1;
 	const char *d = ask_ans.data ? ask_ans.data : "";
+	bans = -1;	/* anything but "ok", one number and its newline: unknown */
 	if (strncmp(d, "ok\n", 3) == 0) {
-		long n = 0;
-		for (const char *p = d + 3; *p; p++)
-			n += *p == '\n';
-		bans = ask_cut ? -1 : n;	/* a cut list counts wrong: unknown */
+		char *end = NULL;
+		errno = 0;
+		long n = d[3] >= '0' && d[3] <= '9' ? strtol(d + 3, &end, 10) : -1;
+		if (!ask_cut && errno == 0 && end && strcmp(end, "\n") == 0)
+			bans = n;
 		if (!ready) {
 			ready = 1;
 			send_state("READY=1");
@@ -123,17 +127,17 @@ static void on_answer(int fd, int events, void *arg)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		ask_cut = n > 0;	/* past the maximum: a count of part of it */
+		ask_cut = n > 0;	/* past the maximum: not a count */
 		ask_done();	/* EOF, error, or too long */
 		return;
 	}
 }
 
-/* "banned" to the warden: its answer (one line per ban) is both the sign
- * that its jails are up and the count for STATUS=. */
+/* "count" to the warden: its answer (the number of bans in force) is both
+ * the sign that its jails are up and the count for STATUS=. */
 static void ask_warden(void)
 {
-	static const char req[] = "banned\n";
+	static const char req[] = "count\n";
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	if (ask_fd >= 0 || warden_path == NULL ||
 	    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", warden_path) >= (int)sizeof(sun.sun_path))

@@ -437,6 +437,17 @@ static int cmd_banned_any(struct warden *wd, int argc, char **argv, int json, st
 	return cmd_banned(wd, argc == 2 ? argv[1] : NULL, json, o);
 }
 
+/* count: the number of bans in force in every jail (the master's STATUS=
+ * line asks it every 5 s instead of the whole "banned" list). */
+static int cmd_count(struct warden *wd, int argc, char **argv, int json, struct buf *o)
+{
+	size_t n = 0;
+	for (size_t j = 0; j < wd->njails; j++)
+		n += wd->jails[j].rt->nbans;
+	buf_printf(o, json ? "{\"banned\":%zu}\n" : "%zu\n", n);
+	return 0;
+}
+
 static int cmd_why_any(struct warden *wd, int argc, char **argv, int json, struct buf *o)
 {
 	return cmd_why(wd, argv[1], json, o);
@@ -511,6 +522,7 @@ static const struct {
 } commands[] = {
 	{ "status", 1, 3, cmd_status_any },
 	{ "banned", 1, 2, cmd_banned_any },
+	{ "count", 1, 1, cmd_count },
 	{ "why", 2, 2, cmd_why_any },
 	{ "ban", 3, 3, cmd_ban },
 	{ "unban", 2, 2, cmd_unban },

@@ -3,6 +3,7 @@ the master, with counters that the engine, the queue manager and the ban
 engine keep in one shared page; promtool checks the page; a real
 Prometheus server (Debian's prometheus) scrapes it and answers a query."""
 import json
+import os
 import re
 import shutil
 import signal
@@ -202,3 +203,43 @@ def test_dns_latency_and_rejects_by_reason(make_server, dns):
     assert value(text, "mailwarden_smtpd_rejects_total", 'reason="dnsbl"') == 1, text
     assert value(text, "mailwarden_dns_query_duration_seconds_count") >= 2, text
     assert value(text, "mailwarden_dns_query_duration_seconds_bucket", 'le="0.25"') >= 2, text
+
+
+def test_accept_backs_off_when_out_of_descriptors(make_server):
+    """accept() failing with EMFILE (the master's NOFILE limit reached,
+    prlimit here) pauses the metrics listener for a moment and logs once,
+    instead of the loop waking at once for the same pending connection
+    and logging it every time; scrapes work again once descriptors are
+    free."""
+    import resource
+    port = free_port()
+    s = make_server(extra=[f"metrics_listen = 127.0.0.1:{port}"])
+    scrape(port)
+    pid = s.proc.pid
+    old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    nfd = len(os.listdir(f"/proc/{pid}/fd"))
+    held = []
+    try:
+        # two descriptors left: two scrapes held open, the third has none
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (nfd + 2, old[1]))
+        for _ in range(4):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        s.wait_log(r"metrics: accept: Too many open files")
+        time.sleep(2.5)
+        lines = [ln for ln in s.log().splitlines() if "metrics: accept: " in ln]
+        assert len(lines) == 1, (len(lines), lines[:5])
+        assert "not accepting for 1000 ms" in lines[0], lines[0]
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+        for c in held:
+            c.close()
+    # the held scrapes are gone, the limit is back: the listener answers
+    deadline = time.time() + 10
+    while True:
+        try:
+            text = scrape(port)
+            break
+        except (urllib.error.URLError, ConnectionError, socket.timeout):
+            assert time.time() < deadline
+            time.sleep(0.2)
+    assert "mailwarden_" in text

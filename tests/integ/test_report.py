@@ -175,3 +175,39 @@ def test_report_of_a_running_server(make_server):
     r = subprocess.run([BIN, "-c", s.conf, "report", "--since", "1y"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "--since 1y" in r.stderr
+
+
+def test_report_counts_the_queue_now(make_server, tmp_path):
+    """The queue chart is estimated from the log; the messages really in
+    queue_directory at report time are shown apart, labelled, when it is
+    readable (here as root: two deferred messages), and a note instead
+    when it is not (a user who cannot read the spool)."""
+    s = make_server(extra=["virtual_uid_maps = static:5", "virtual_minimum_uid = 100"])
+    for i in range(2):
+        s.send_mail(["alice@example.com"], f"Subject: q{i}\r\n\r\nbody\r\n")
+    s.wait_log(r"status=deferred", count=2)
+    deadline = time.time() + 10
+    while len(os.listdir(os.path.join(s.spool, "deferred"))) < 2:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    r = subprocess.run([BIN, "-c", s.conf, "report", "--since", "2h"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f'<p id="queue-now" data-queue-now="2">Queue now: <b>2</b> messages, counted in ' \
+        f'{s.spool} when this report was made (not from the log): maildrop ' \
+        '<span data-queue-dir="maildrop">0</span>, incoming <span data-queue-dir="incoming">0' \
+        '</span>, deferred <span data-queue-dir="deferred">2</span>, hold ' \
+        '<span data-queue-dir="hold">0</span>.</p>' in r.stdout, r.stdout[-3000:]
+    assert "Queue size, estimated from the log" in r.stdout
+    # nobody cannot read the queue: said so, no number
+    log = tmp_path / "empty.log"
+    log.write_text("")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(log, 0o644)
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        BIN, "-c", s.conf, "report", "--since", "2h", "--log", str(log)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert '<p id="queue-now" class="none">Queue now: not counted (' in r.stdout, \
+        r.stdout[-3000:]
+    assert "data-queue-now" not in r.stdout

@@ -1,6 +1,7 @@
 """`mailwarden selftest` (issue 15): the live configuration checked as an
 outsider would see it. Relay probes for an outside client through the
-real restriction code, AUTH without TLS, certificate expiry, DNSBL test
+real restriction code, AUTH without TLS (the built-in and the named
+listeners), certificate expiry, DNSBL test
 points (127.0.0.2 listed, 127.0.0.1 not, Spamhaus's 127.255.255.254
 detected) and each domain's records against a real DNS server
 (dnsmasq, dnsfix.py), the admin's address against ignoreip, the
@@ -160,6 +161,41 @@ def expired_cert(d):
         f.write(cert.public_bytes(serialization.Encoding.PEM))
     os.chmod(kp, 0o600)
     return kp, cp
+
+
+def test_named_listeners(make_server, tls, tmp_path):
+    """Named listeners (`listeners = NAME`, docs/content-filter.md) are
+    probed with their own overrides: one that relays for strangers and
+    offers AUTH in clear fails, one that refuses them passes."""
+    s = make_server(extra=tls.config(
+        "smtpd_tls_auth_only = no", "smtpd_sasl_auth_enable = no",
+        "listeners = reinject, leaky",
+        "reinject/inet/listen = 127.0.0.1:10025",
+        "reinject/inet/smtpd_relay_restrictions = permit_mynetworks, reject",
+        "leaky/inet/listen = 127.0.0.1:10026",
+        "leaky/inet/smtpd_relay_restrictions = permit",
+        "leaky/inet/smtpd_sasl_auth_enable = yes",
+        # accepted, but the engine reads smtpd_tls_auth_only globally
+        "leaky/inet/smtpd_tls_auth_only = yes"), start=False)
+    r = selftest(s, "--client", "198.51.100.7")
+    out = r.stdout
+    assert r.returncode == 1, out
+    assert "pass  relay: smtpd: client 198.51.100.7 may not relay" in out
+    assert "pass  relay: reinject: client 198.51.100.7 may not relay (refused for every " \
+        "recipient, ours too: " in out
+    assert lines(out, "fail", "relay") == [
+        "fail  relay: leaky: OPEN RELAY: client 198.51.100.7 (not authenticated) may send to "
+        "<relay-probe@relay-test.invalid>, <relay-probe@[192.0.2.2]>"], out
+    assert "pass  auth: reinject: AUTH not offered" in out
+    assert "pass  auth: smtpd: AUTH not offered" in out
+    assert "fail  auth: leaky: AUTH offered without TLS (passwords in clear)" in out
+    # without the leaky listener: no failure
+    s.extra = [ln for ln in s.extra if not ln.startswith("leaky/")]
+    s.extra = [ln.replace("reinject, leaky", "reinject") for ln in s.extra]
+    s.write_config()
+    r = selftest(s, "--client", "198.51.100.7")
+    assert r.returncode == 0, r.stdout
+    assert "pass  relay: reinject: " in r.stdout and "leaky" not in r.stdout
 
 
 def test_expired_certificate_and_no_dns(make_server, tmp_path):

@@ -2,7 +2,7 @@
 NOTIFY_SOCKET the master writes to, as systemd would, and checks that
 READY=1 comes once the listeners take connections and (with a jail) the
 ban engine's jails are up, that STATUS= counts sessions and bans in
-force, that WATCHDOG=1 comes at half of WATCHDOG_USEC, STOPPING=1 at
+force (the warden's `count` answer), that WATCHDOG=1 comes at half of WATCHDOG_USEC, STOPPING=1 at
 SIGTERM, and that no child process sends anything."""
 import os
 import socket
@@ -106,6 +106,16 @@ def test_ready_waits_for_the_jails(make_server, notify, tmp_path):
     assert r.returncode == 0, r.stderr
     notify.wait(lambda m: m.startswith("STATUS=") and "1 ban(s) in force" in m, timeout=12,
                 what="STATUS 1 ban")
+    # the count the master asks for (not the whole "banned" list)
+    for req, want in ((b"count\n", b"ok\n1\n"), (b"json\tcount\n", b'ok\n{"banned":1}\n')):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(5)
+            c.connect(os.path.join(s.spool, "warden.sock"))
+            c.sendall(req)
+            got = b""
+            while (chunk := c.recv(4096)):
+                got += chunk
+        assert got == want
 
 
 def test_no_notify_socket_no_messages(make_server, notify, monkeypatch):

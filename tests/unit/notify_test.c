@@ -1,8 +1,8 @@
 /* notify_test — the master's sd_notify messages (src/master/notify.c)
  * against a datagram socket standing for systemd and a fake warden
- * answering "banned" on a unix socket: READY=1 once it answers, STATUS=
- * with the number of bans, and "unknown" when the list was longer than
- * the master reads (not the count of the part read). */
+ * answering "count" on a unix socket: READY=1 once it answers, STATUS=
+ * with the number of bans, and "unknown" when the answer is not one
+ * number (too long, or not a number). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -35,9 +35,9 @@ static int unix_socket(const char *path, int type)
 	return fd;
 }
 
-/* The fake warden: one connection, "banned\n" read, "ok\n" and nbans
- * lines of width bytes written. */
-static pid_t fake_warden(int lfd, long nbans, size_t width)
+/* The fake warden: one connection, "count\n" read, "ok\n" and the
+ * answer written, then width bytes of 'x' (a line) when width > 0. */
+static pid_t fake_warden(int lfd, const char *answer, size_t width)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -45,20 +45,21 @@ static pid_t fake_warden(int lfd, long nbans, size_t width)
 		return pid;
 	int c = accept(lfd, NULL, NULL);
 	char req[16] = "";
-	if (c < 0 || read(c, req, sizeof(req) - 1) <= 0 || strcmp(req, "banned\n") != 0)
+	if (c < 0 || read(c, req, sizeof(req) - 1) <= 0 || strcmp(req, "count\n") != 0)
 		_exit(1);
-	char *line = malloc(width);
-	memset(line, 'x', width - 1);
-	line[width - 1] = '\n';
-	if (write(c, "ok\n", 3) != 3)
+	if (write(c, "ok\n", 3) != 3 || write(c, answer, strlen(answer)) != (ssize_t)strlen(answer))
 		_exit(2);
-	for (long i = 0; i < nbans; i++)
+	if (width > 0) {
+		char *line = malloc(width);
+		memset(line, 'x', width - 1);
+		line[width - 1] = '\n';
 		for (size_t off = 0; off < width;) {
 			ssize_t n = write(c, line + off, width - off);
 			if (n <= 0)
 				_exit(0);	/* the master stopped reading */
 			off += (size_t)n;
 		}
+	}
 	close(c);
 	_exit(0);
 }
@@ -81,15 +82,15 @@ static void received(int sfd, char *out, size_t len)
 	}
 }
 
-/* Start the master's side with a warden answering nbans lines; what
- * systemd got within 1.5 s. */
-static void run(long nbans, size_t width, char *got, size_t len)
+/* Start the master's side with a warden answering answer (and width
+ * bytes more); what systemd got within 1.5 s. */
+static void run(const char *answer, size_t width, char *got, size_t len)
 {
 	int sfd = unix_socket(sys_path, SOCK_DGRAM);
 	int lfd = unix_socket(ctl_path, SOCK_STREAM);
 	setenv("NOTIFY_SOCKET", sys_path, 1);
 	unsetenv("WATCHDOG_USEC");
-	pid_t w = fake_warden(lfd, nbans, width);
+	pid_t w = fake_warden(lfd, answer, width);
 	loop_init();
 	notify_init();
 	notify_started(ctl_path);
@@ -106,7 +107,7 @@ static void run(long nbans, size_t width, char *got, size_t len)
 static void test_ready_and_ban_count(void **state)
 {
 	char got[4096];
-	run(3, 16, got, sizeof(got));
+	run("3\n", 0, got, sizeof(got));
 	assert_non_null(strstr(got, "READY=1|"));
 	assert_non_null(strstr(got, "STATUS=0 session(s), 3 ban(s) in force|"));
 }
@@ -128,13 +129,21 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* A list past the 4 MiB the master reads (5 MiB of 64-byte lines): the
- * warden answered (READY=1 was the previous test's: once a process), but
- * the count is unknown. */
-static void test_cut_list_is_unknown(void **state)
+/* An answer longer than a count (a list, say) and one that is not a
+ * number: the warden answered (READY=1 was the first test's: once a
+ * process), but the count is unknown. */
+static void test_long_answer_is_unknown(void **state)
 {
 	char got[4096];
-	run(5L * 1024 * 1024 / 64, 64, got, sizeof(got));
+	run("3\n", 1024 * 1024, got, sizeof(got));
+	assert_non_null(strstr(got, "STATUS=0 session(s), bans in force unknown|"));
+	assert_null(strstr(got, " ban(s) in force|"));
+}
+
+static void test_not_a_number_is_unknown(void **state)
+{
+	char got[4096];
+	run("sshd\t192.0.2.7\t600s\n", 0, got, sizeof(got));
 	assert_non_null(strstr(got, "STATUS=0 session(s), bans in force unknown|"));
 	assert_null(strstr(got, " ban(s) in force|"));
 }
@@ -143,7 +152,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready_and_ban_count),
-		cmocka_unit_test(test_cut_list_is_unknown),
+		cmocka_unit_test(test_long_answer_is_unknown),
+		cmocka_unit_test(test_not_a_number_is_unknown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
