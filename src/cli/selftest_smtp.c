@@ -198,13 +198,12 @@ void st_relay(struct selftest *t)
 
 void st_auth_tls(struct selftest *t)
 {
-	/* global as the engine reads it (smtp/auth.c): a NAME/inet/ override
-	 * of it is accepted but has no effect */
-	int auth_only = config_get_bool(t->cfg, "smtpd_tls_auth_only");
 	for (int r = 0; r < CONFIG_NROLES; r++) {
 		const char *rn = role_listening(t->cfg, r);
 		if (rn == NULL)
 			continue;
+		/* per listener, as the engine reads it (smtp/engine.c) */
+		int auth_only = config_get_role_bool(t->cfg, rn, "smtpd_tls_auth_only");
 		const char *level = config_get_role(t->cfg, rn, "smtpd_tls_security_level");
 		if (!config_get_role_bool(t->cfg, rn, "smtpd_sasl_auth_enable"))
 			st_report(t, ST_PASS, "auth", "%s: AUTH not offered", rn);

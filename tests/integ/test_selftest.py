@@ -172,11 +172,11 @@ def test_named_listeners(make_server, tls, tmp_path):
         "listeners = reinject, leaky",
         "reinject/inet/listen = 127.0.0.1:10025",
         "reinject/inet/smtpd_relay_restrictions = permit_mynetworks, reject",
+        # per listener, as the engine reads it
+        "reinject/inet/smtpd_sasl_auth_enable = yes", "reinject/inet/smtpd_tls_auth_only = yes",
         "leaky/inet/listen = 127.0.0.1:10026",
         "leaky/inet/smtpd_relay_restrictions = permit",
-        "leaky/inet/smtpd_sasl_auth_enable = yes",
-        # accepted, but the engine reads smtpd_tls_auth_only globally
-        "leaky/inet/smtpd_tls_auth_only = yes"), start=False)
+        "leaky/inet/smtpd_sasl_auth_enable = yes"), start=False)
     r = selftest(s, "--client", "198.51.100.7")
     out = r.stdout
     assert r.returncode == 1, out
@@ -186,7 +186,7 @@ def test_named_listeners(make_server, tls, tmp_path):
     assert lines(out, "fail", "relay") == [
         "fail  relay: leaky: OPEN RELAY: client 198.51.100.7 (not authenticated) may send to "
         "<relay-probe@relay-test.invalid>, <relay-probe@[192.0.2.2]>"], out
-    assert "pass  auth: reinject: AUTH not offered" in out
+    assert "pass  auth: reinject: AUTH offered only after STARTTLS" in out
     assert "pass  auth: smtpd: AUTH not offered" in out
     assert "fail  auth: leaky: AUTH offered without TLS (passwords in clear)" in out
     # without the leaky listener: no failure
