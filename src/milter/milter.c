@@ -111,26 +111,8 @@ static void put_macros(struct mconn *c, enum milter_mstage st, char cmd)
  * at the end of the header section. */
 static int next_header(struct milter_sess *ms, struct mconn *c, struct buf *name, struct buf *val)
 {
-	const char *p = ms->msg + ms->coff, *end = ms->msg + ms->hdr_end;
-	if (p >= end)
-		return -1;
-	const char *colon = memchr(p, ':', (size_t)(end - p));
-	const char *eol = memchr(p, '\n', (size_t)(end - p));
-	if (colon == NULL || eol == NULL || colon > eol)
-		return -1;
-	/* The header ends where a line does not start with white space. */
-	while (eol + 1 < end && (eol[1] == ' ' || eol[1] == '\t'))
-		eol = memchr(eol + 1, '\n', (size_t)(end - eol - 1));
-	buf_reset(name);
-	buf_reset(val);
-	buf_append(name, p, (size_t)(colon - p));
-	const char *v = colon + 1;
-	if (!(c->pflags & SMFIP_HDR_LEADSPC))
-		while (v < eol && (*v == ' ' || *v == '\t'))
-			v++;
-	buf_append(val, v, (size_t)(eol - v));
-	ms->coff = (size_t)(eol + 1 - ms->msg);
-	return 0;
+	return milter_header_next(ms->msg, &ms->coff, ms->hdr_end,
+	    (c->pflags & SMFIP_HDR_LEADSPC) != 0, name, val);
 }
 
 /* Queue the next packet of the message for c; 1 if a reply is due, 0 if

@@ -121,6 +121,11 @@ int milter_pkt_get_str(struct milter_pkt *p, const char **s);
  * first line that is no header) and its body starts (body: after the
  * empty line). LF line endings, as the queue file keeps them. */
 void milter_split(const char *msg, size_t len, size_t *hdr_end, size_t *body);
+/* The header at msg + *off (before end): name and value (its leading
+ * white space kept only if leadspc), *off past it; a last line without
+ * its newline ends at end. 0, or -1 at the end of the header section. */
+int milter_header_next(const char *msg, size_t *off, size_t end, int leadspc,
+    struct buf *name, struct buf *val);
 /* Name of a command or reply byte, for logs ("SMFIC_MAIL"). */
 const char *milter_cmd_name(char cmd);
 

@@ -159,6 +159,47 @@ static void test_split(void **state)
 	assert_int_equal(b, 5);
 }
 
+static void assert_buf(const struct buf *b, const char *want)
+{
+	assert_int_equal(b->len, strlen(want));
+	assert_memory_equal(b->data, want, b->len);
+}
+
+/* The headers as sent to a milter, folded ones whole; a folded header on
+ * the last line without its newline ends at the end (no NULL deref). */
+static void test_header_next(void **state)
+{
+	struct buf name, val;
+	size_t off = 0;
+	buf_init(&name, 1000);
+	buf_init(&val, 1000);
+	const char *m = "A: 1\n\tfolded\nB:  2\n";
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), 0);
+	assert_buf(&name, "A");
+	assert_buf(&val, "1\n\tfolded");
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 1, &name, &val), 0);
+	assert_buf(&name, "B");
+	assert_buf(&val, "  2");	/* SMFIP_HDR_LEADSPC */
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), -1);
+
+	m = "A: 1\nSubject: a\n b";	/* folded, last, no newline */
+	off = 0;
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), 0);
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), 0);
+	assert_buf(&name, "Subject");
+	assert_buf(&val, "a\n b");
+	assert_int_equal(off, strlen(m));
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), -1);
+
+	m = "Subject: a\n\t";	/* folded onto an empty last line */
+	off = 0;
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), 0);
+	assert_buf(&val, "a\n\t");
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), -1);
+	buf_free(&name);
+	buf_free(&val);
+}
+
 static void edit(struct milter_result *r, enum milter_edit_type t, uint32_t idx,
     const char *name, const char *value)
 {
@@ -241,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_list_errors),
 		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_header_next),
 		cmocka_unit_test(test_edits),
 		cmocka_unit_test(test_envelope_edits),
 	};
