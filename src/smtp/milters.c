@@ -8,7 +8,9 @@
  * held) before group commit and the 250, a DISCARD drops the file, a
  * quarantine moves it into hold/. A stage that waits parks the session
  * as a restriction does (check_park) and the command runs again with the
- * answer in hand; the end of message waits in SMTP_ST_WAIT.
+ * answer in hand; only that command's re-run takes it (HELO's re-run
+ * resets the transaction first), any other ask drops it. The end of
+ * message waits in SMTP_ST_WAIT.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -40,6 +42,7 @@ struct session_milter {
 	struct milter_list *own;	/* from smtpd_milter_maps */
 	int connected;			/* the connect event was answered */
 	int wait, ready;		/* stage asked / stage whose answer is in */
+	unsigned ready_cmd;		/* ...for the command numbered so (cmd_seq) */
 	char *reject;			/* a connect-time reject, for every command */
 	/* The MAIL and RCPT addresses being asked, own copies: a later milter
 	 * is asked after the command returned (parked) and freed its own. */
@@ -179,6 +182,15 @@ static const char *macro(void *arg, const char *name)
 
 static void eom_idle(void *arg);
 
+/* The number of the command being run: a retry (check_park) keeps it. */
+static unsigned cmd_seq(const struct session *s)
+{
+	unsigned n = 0;
+	for (int i = 0; i < CMD_COUNT; i++)
+		n += s->cmd_total[i];
+	return n;
+}
+
 static void milt_done(void *arg)
 {
 	struct session *s = arg;
@@ -258,8 +270,9 @@ static int ask(struct session *s, int st, const char *arg)
 {
 	struct session_milter *sm = s->milt;
 	int v;
-	if (sm->ready == st) {
-		sm->ready = MS_NONE;
+	int mine = sm->ready == st && sm->ready_cmd == cmd_seq(s);
+	sm->ready = MS_NONE;	/* an answer not taken now is stale: never reused */
+	if (mine) {
 		v = (int)milter_result(sm->m)->verdict;
 	} else {
 		switch (st) {
@@ -279,6 +292,7 @@ static int ask(struct session *s, int st, const char *arg)
 		}
 		if (v == MILTER_PENDING) {
 			sm->wait = st;
+			sm->ready_cmd = cmd_seq(s);
 			check_park(s);
 			return 1;
 		}
