@@ -244,6 +244,8 @@ const struct param config_params[] = {
 	  "The {daemon_name} macro sent to milters" },
 	{ "milter_macro_v", PT_STR, "$mail_name " MAILWARDEN_VERSION, 0, 0, NULL,
 	  "The v macro sent to milters" },
+	{ "milter_macro_defaults", PT_STR, "", 0, 0, NULL,
+	  "name=value (or { name = value }) defaults for macros a milter asks for that have no value" },
 	{ "milter_connect_macros", PT_STR, "j {daemon_name} {daemon_addr} v _", 0, 0, NULL,
 	  "Macros sent with the connect event" },
 	{ "milter_helo_macros", PT_STR, "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}", 0, 0, NULL,

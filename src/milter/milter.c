@@ -95,6 +95,8 @@ static void put_macros(struct mconn *c, enum milter_mstage st, char cmd)
 	for (char **m = list; *m; m++) {
 		const char *v = ms->macro(ms->arg, *m);
 		if (v == NULL)
+			v = milter_macro_default(ms->p, *m);	/* milter_macro_defaults */
+		if (v == NULL)
 			continue;
 		milter_pkt_str(&c->out, *m);
 		milter_pkt_str(&c->out, v);

@@ -33,6 +33,7 @@ struct milter_params {
 	enum milter_action default_action;	/* milter_default_action */
 	long connect_ms, command_ms, content_ms;
 	char **macros[MILTER_M_COUNT];	/* milter_*_macros lists */
+	char **macro_defaults;		/* milter_macro_defaults: name, value, ..., NULL */
 	size_t conn_limit;		/* milter_connection_limit */
 	const char *queue_dir;		/* queue_directory: unix: paths under it */
 	int chrooted;			/* the engine runs chrooted in queue_dir */
@@ -99,8 +100,15 @@ struct milter_sess;
 
 struct config;
 /* milter_conf.c: the milter_* parameters of cfg into p (chrooted and
- * numeric_only are left to the caller). */
-void milter_params_read(struct milter_params *p, const struct config *cfg);
+ * numeric_only are left to the caller). 0, or -1 and err (a bad
+ * milter_macro_defaults). */
+int milter_params_read(struct milter_params *p, const struct config *cfg, char *err, size_t errlen);
+/* milter_macro_defaults ("a=b, { c = d e }") into name, value, ..., NULL
+ * (*out NULL when empty). 0, or -1 and err. */
+int milter_macro_defaults_parse(const char *value, char ***out, char *err, size_t errlen);
+void milter_macro_defaults_free(char **v);
+/* The milter_macro_defaults value of macro name, or NULL. */
+const char *milter_macro_default(const struct milter_params *p, const char *name);
 /* Parse a list ("inet:h:p, { unix:p, default_action=accept }").
  * NULL (empty list) or the list; on error NULL and err set. */
 struct milter_list *milter_list_parse(const char *value, const struct milter_params *p,

@@ -58,7 +58,8 @@ void milters_setup(struct engine *e, const struct config *cfg, int chrooted)
 {
 	struct milter_params *p = &e->milter_params;
 	char err[512];
-	milter_params_read(p, cfg);
+	if (milter_params_read(p, cfg, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	p->chrooted = chrooted;
 	e->milter_daemon_name = config_get(cfg, "milter_macro_daemon_name");
 	e->milter_v = config_get(cfg, "milter_macro_v");
@@ -85,6 +86,14 @@ int milters_check(const struct config *cfg, char *err, size_t errlen)
 	char why[512];
 	p.queue_dir = config_get(cfg, "queue_directory");
 	p.chrooted = geteuid() == 0;
+	char **defaults;
+	if (milter_macro_defaults_parse(config_get(cfg, "milter_macro_defaults"), &defaults,
+	    why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s, line %d: milter_macro_defaults: %s", config_path(cfg),
+		    config_line(cfg, "milter_macro_defaults"), why);
+		return -1;
+	}
+	milter_macro_defaults_free(defaults);
 	for (int r = 0; r < SMTP_NROLES; r++) {
 		if (!engine_role_used(cfg, r))
 			continue;

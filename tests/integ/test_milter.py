@@ -87,6 +87,29 @@ def test_pass_through_sees_every_stage_and_macros(make_server, milter):
     assert b"".join(milter.args("body")) == b"Hello.\r\n"
 
 
+def test_macro_defaults_fill_macros_without_value(make_server, milter):
+    """milter_macro_defaults: a macro a milter is sent that has no value in
+    the session takes its default; one with a value keeps it."""
+    srv = start(make_server, milter,
+                "milter_macro_defaults = {auth_type}=none, { {auth_authen} = no one, really },"
+                " {mail_addr}=never")
+    r = session(srv)
+    assert r["eom"].startswith("250"), r
+    mail = milter.macros("mail")
+    assert mail["{auth_type}"] == "none", mail
+    assert mail["{auth_authen}"] == "no one, really", mail
+    assert mail["{mail_addr}"] == "sender@example.org", mail
+    assert "{auth_author}" not in mail     # no value, no default: not sent
+
+
+def test_macro_defaults_syntax_error_is_refused(make_server):
+    srv = make_server(extra=["milter_macro_defaults = {auth_type=none"], start=False)
+    out = os.popen(f"{os.environ.get('MAILWARDEN_BIN', './mailwarden')} -c {srv.conf} "
+                   "check-config 2>&1; echo rc=$?").read()
+    assert "milter_macro_defaults: unbalanced braces" in out, out
+    assert "rc=0" not in out
+
+
 @pytest.mark.parametrize("stage,code", [
     ("helo", "554 5.7.1"), ("mail", "550 5.7.1"), ("rcpt", "550 5.7.1"),
     ("data", "550 5.7.1"), ("eom", "550 5.7.1"), ("header", "550 5.7.1"),

@@ -200,6 +200,34 @@ static void test_header_next(void **state)
 	buf_free(&val);
 }
 
+/* milter_macro_defaults as postconf(5) writes it: name=value or
+ * "{ name = value }" (white space and commas inside), braced macro names. */
+static void test_macro_defaults(void **state)
+{
+	char **d, err[256];
+	assert_int_equal(milter_macro_defaults_parse("", &d, err, sizeof(err)), 0);
+	assert_null(d);
+	assert_int_equal(milter_macro_defaults_parse(
+	    "{auth_type}=none, { {auth_authen} = no one, really },\tj=mx b=", &d, err, sizeof(err)), 0);
+	assert_non_null(d);
+	struct milter_params mp = params;
+	mp.macro_defaults = d;
+	assert_string_equal(milter_macro_default(&mp, "{auth_type}"), "none");
+	assert_string_equal(milter_macro_default(&mp, "{auth_authen}"), "no one, really");
+	assert_string_equal(milter_macro_default(&mp, "j"), "mx");
+	assert_string_equal(milter_macro_default(&mp, "b"), "");
+	assert_null(milter_macro_default(&mp, "auth_type"));	/* names as the lists spell them */
+	assert_null(milter_macro_default(&params, "j"));
+	milter_macro_defaults_free(d);
+	static const char *const bad[] = { "novalue", "{a=b", "a=b}", "=x", "{ = x }" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(milter_macro_defaults_parse(bad[i], &d, err, sizeof(err)), -1);
+		assert_null(d);
+		assert_true(err[0] != '\0');
+	}
+}
+
 static void edit(struct milter_result *r, enum milter_edit_type t, uint32_t idx,
     const char *name, const char *value)
 {
@@ -283,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_list_errors),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_header_next),
+		cmocka_unit_test(test_macro_defaults),
 		cmocka_unit_test(test_edits),
 		cmocka_unit_test(test_envelope_edits),
 	};
