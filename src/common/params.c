@@ -261,7 +261,7 @@ const struct param config_params[] = {
 	{ "milter_end_of_data_macros", PT_STR, "i", 0, 0, NULL,
 	  "Macros sent at the end of the message" },
 	{ "milter_unknown_command_macros", PT_STR, "", 0, 0, NULL,
-	  "Macros sent with an unknown command (accepted; unknown commands are not sent)" },
+	  "Macros sent with an unknown command (the SMFIC_UNKNOWN event)" },
 
 	/* header and body checks (src/mail/checks.c, src/smtp/cleanup.c, docs/content-checks.md) */
 	{ "header_checks", PT_MAPS, "", 0, 0, NULL,

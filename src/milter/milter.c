@@ -229,6 +229,7 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 		{ EV_MAIL, SMFIP_NOMAIL, SMFIP_NR_MAIL, MILTER_M_MAIL, SMFIC_MAIL },
 		{ EV_RCPT, SMFIP_NORCPT, SMFIP_NR_RCPT, MILTER_M_RCPT, SMFIC_RCPT },
 		{ EV_DATA, SMFIP_NODATA, SMFIP_NR_DATA, MILTER_M_DATA, SMFIC_DATA },
+		{ EV_UNKNOWN, SMFIP_NOUNKNOWN, SMFIP_NR_UNKN, MILTER_M_UNKNOWN, SMFIC_UNKNOWN },
 	};
 	size_t start;
 	if (ms->ev == EV_MSG) {
@@ -247,6 +248,8 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 			continue;
 		if (c->pflags & t[i].skip)
 			return 0;
+		if (ms->ev == EV_UNKNOWN && (c->version < 3 || c->spec->protocol < 3))
+			return 0;	/* SMFIC_UNKNOWN came with version 3 */
 		put_macros(c, t[i].mst, t[i].cmd);
 		milter_pkt_begin(&c->out, t[i].cmd, &start);
 		switch (ms->ev) {
@@ -259,6 +262,7 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 			break;
 		}
 		case EV_HELO:
+		case EV_UNKNOWN:
 			milter_pkt_str(&c->out, ms->a1);
 			break;
 		case EV_MAIL:
@@ -432,6 +436,13 @@ int milter_rcpt(struct milter_sess *ms, const char *rcpt)
 int milter_data(struct milter_sess *ms)
 {
 	return ev_start(ms, EV_DATA);
+}
+
+int milter_unknown(struct milter_sess *ms, const char *command)
+{
+	free(ms->a1);
+	ms->a1 = xstrdup(command);
+	return ev_start(ms, EV_UNKNOWN);
 }
 
 int milter_message(struct milter_sess *ms, const char *msg, size_t len)

@@ -19,7 +19,9 @@
 /* Macro stages, numbered as libmilter's SMFIM_* (the OPTNEG lists). */
 enum milter_mstage {
 	MILTER_M_CONNECT, MILTER_M_HELO, MILTER_M_MAIL, MILTER_M_RCPT,
-	MILTER_M_DATA, MILTER_M_EOM, MILTER_M_EOH, MILTER_M_COUNT
+	MILTER_M_DATA, MILTER_M_EOM, MILTER_M_EOH,
+	MILTER_M_UNKNOWN,	/* ours (milter_unknown_command_macros): no SMFIM_ number */
+	MILTER_M_COUNT
 };
 
 /* What a milter failure (no connection, timeout, garbage) does. */
@@ -130,6 +132,9 @@ int milter_helo(struct milter_sess *ms, const char *helo);
 int milter_mail(struct milter_sess *ms, const char *sender);
 int milter_rcpt(struct milter_sess *ms, const char *rcpt);
 int milter_data(struct milter_sess *ms);
+/* A command the server does not know (SMFIC_UNKNOWN, protocol 3 and up;
+ * not sent to a milter that set SMFIP_NOUNKNOWN). */
+int milter_unknown(struct milter_sess *ms, const char *command);
 /* The whole message (headers, empty line, body; LF line endings):
  * headers, end of headers, body, end of message. */
 int milter_message(struct milter_sess *ms, const char *msg, size_t len);

@@ -31,6 +31,7 @@ static const char *const macro_keys[MILTER_M_COUNT] = {
 	[MILTER_M_MAIL] = "milter_mail_macros", [MILTER_M_RCPT] = "milter_rcpt_macros",
 	[MILTER_M_DATA] = "milter_data_macros", [MILTER_M_EOM] = "milter_end_of_data_macros",
 	[MILTER_M_EOH] = "milter_end_of_header_macros",
+	[MILTER_M_UNKNOWN] = "milter_unknown_command_macros",
 };
 
 /* The next pair of a milter_macro_defaults value at *vp into name and

@@ -133,7 +133,7 @@ const char *milter_cmd_name(char cmd);
  * milter_reply.c ---- */
 
 enum mc_state { MC_NEW, MC_WAITSLOT, MC_CONNECTING, MC_NEGOTIATE, MC_READY, MC_FAILED };
-enum ev_kind { EV_NONE, EV_CONNECT, EV_HELO, EV_MAIL, EV_RCPT, EV_DATA, EV_MSG };
+enum ev_kind { EV_NONE, EV_CONNECT, EV_HELO, EV_MAIL, EV_RCPT, EV_DATA, EV_UNKNOWN, EV_MSG };
 enum cstep { CS_HDR, CS_EOH, CS_BODY, CS_EOM, CS_DONE };
 
 /* One milter connection of a session. */
@@ -143,6 +143,7 @@ struct mconn {
 	int fd;
 	enum mc_state st;
 	uint32_t actions, pflags;
+	uint32_t version;		/* the milter's, from its OPTNEG */
 	char **mlist[MILTER_M_COUNT];	/* macro lists the milter asked for */
 	int accepted;			/* 1: this transaction, 2: this session */
 	int in_tx;			/* MAIL was sent: ABORT at the end */

@@ -35,7 +35,7 @@
 #include "smtp/milters.h"
 #include "smtp/session.h"
 
-enum { MS_NONE, MS_CONNECT, MS_HELO, MS_MAIL, MS_RCPT, MS_DATA, MS_EOM };
+enum { MS_NONE, MS_CONNECT, MS_HELO, MS_MAIL, MS_RCPT, MS_DATA, MS_UNKNOWN, MS_EOM };
 
 struct session_milter {
 	struct milter_sess *m;		/* NULL: no milters for this session */
@@ -262,7 +262,13 @@ static int verdict(struct session *s, int st, int v, const char *rcpt)
 	const char *reply = milter_result(sm->m)->reply;
 	if (v != MILTER_REJECT)
 		return 0;
-	check_log_reply(s, policy_stage_of(st), "milter-reject", reply, rcpt);
+	if (st == MS_UNKNOWN)	/* no restriction stage: Postfix's "UNKNOWN from" */
+		log_info("NOQUEUE: milter-reject: UNKNOWN from %s: %s;%s%s%s proto=%s%s%s%s",
+		    session_client(s), reply, s->sender ? " from=<" : "", s->sender ? s->sender : "",
+		    s->sender ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->helo ? " helo=<" : "",
+		    s->helo ? s->helo : "", s->helo ? ">" : "");
+	else
+		check_log_reply(s, policy_stage_of(st), "milter-reject", reply, rcpt);
 	if ((st == MS_CONNECT || st == MS_HELO) && strncmp(reply, "421", 3) != 0) {
 		free(sm->reject);
 		sm->reject = xstrdup(reply);
@@ -297,6 +303,7 @@ static int ask(struct session *s, int st, const char *arg)
 			sm->rcpt = xstrdup(arg);
 			v = milter_rcpt(sm->m, arg);
 			break;
+		case MS_UNKNOWN: v = milter_unknown(sm->m, arg); break;
 		default: v = milter_data(sm->m); break;
 		}
 		if (v == MILTER_PENDING) {
@@ -358,6 +365,14 @@ int milters_data(struct session *s)
 		return 0;
 	int r = connect_first(s, 1);
 	return r != 0 ? r : ask(s, MS_DATA, NULL);
+}
+
+int milters_unknown(struct session *s, const char *command)
+{
+	if (get(s) == NULL)
+		return 0;
+	int r = connect_first(s, 0);
+	return r != 0 ? r : ask(s, MS_UNKNOWN, command);
 }
 
 /* ---- the message ---- */
