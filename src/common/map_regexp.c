@@ -12,6 +12,12 @@
  * the very end), U (ungreedy), X (accepted, no effect in PCRE2).
  * Results take $1..$9, ${n}, $(n) from the match ($$ is a dollar); a
  * negated rule has no substitution. Errors name the file and line.
+ * pcre: matches run under a match limit and a depth limit far below
+ * PCRE2's defaults (RE_MATCH_LIMIT, RE_DEPTH_LIMIT): a pattern that
+ * backtracks catastrophically on a network line gives up quickly, counts
+ * as no match (the rule, negated or not, does not fire; an IF is false)
+ * and is logged once per table line. regexp: uses POSIX regexec(3),
+ * which has no such limit.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
@@ -23,12 +29,20 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/map_regexp.h"
 #include "common/util.h"
 
 #define RE_LINE_MAX	(64 * 1024)
 #define RE_RESULT_MAX	(64 * 1024)
 #define RE_GROUPS	10
+/* pcre2_match() steps: 10 times what one ".*" needs to scan the longest
+ * header Postfix checks (header_size_limit, 102400), a tenth of PCRE2's
+ * default 10,000,000 (~0.1 s here), so ~10 ms per line at worst. */
+#define RE_MATCH_LIMIT	1000000
+/* Backtracking depth (one per repeated group): a "(\S+ )*" over every
+ * word of a 100 KB header fits; PCRE2's default is 10,000,000. */
+#define RE_DEPTH_LIMIT	20000
 
 enum { RE_RULE, RE_IF, RE_ENDIF };
 
@@ -40,6 +54,8 @@ struct re_ent {
 	pcre2_code *pc;		/* pcre: */
 	char *result;		/* RE_RULE */
 	size_t endif;		/* RE_IF: index of its endif */
+	int lineno;		/* table line, for the limit warning */
+	int warned;		/* the limit warning was logged */
 };
 
 struct mapre {
@@ -47,6 +63,8 @@ struct mapre {
 	size_t n;
 	int pcre;
 	pcre2_match_data *md;
+	pcre2_match_context *mc;	/* RE_MATCH_LIMIT, RE_DEPTH_LIMIT */
+	char *path;
 	struct buf out;		/* the last substituted result */
 };
 
@@ -244,6 +262,9 @@ void mapre_free(struct mapre *t)
 	free(t->e);
 	if (t->md)
 		pcre2_match_data_free(t->md);
+	if (t->mc)
+		pcre2_match_context_free(t->mc);
+	free(t->path);
 	buf_free(&t->out);
 	free(t);
 }
@@ -256,6 +277,8 @@ static int re_flush(struct mapre *t, struct buf *lb, const char *path, int linen
 	if (lb->len == 0)
 		return 0;
 	int rc = re_line(t, str_trim(lb->data), stack, depth, why, sizeof(why));
+	if (rc == 0)
+		t->e[t->n - 1].lineno = lineno;
 	if (rc < 0)
 		snprintf(err, errlen, "%s map %s, line %d: %s", t->pcre ? "pcre" : "regexp",
 		    path, lineno, why);
@@ -315,20 +338,45 @@ struct mapre *mapre_open(const char *path, int pcre, char *err, size_t errlen)
 		mapre_free(t);
 		return NULL;
 	}
-	if (pcre)
+	t->path = xstrdup(path);
+	if (pcre) {
 		t->md = pcre2_match_data_create(RE_GROUPS, NULL);
+		t->mc = pcre2_match_context_create(NULL);
+		if (t->md == NULL || t->mc == NULL)
+			fatal("pcre map %s: out of memory", path);
+		pcre2_set_match_limit(t->mc, RE_MATCH_LIMIT);
+		pcre2_set_depth_limit(t->mc, RE_DEPTH_LIMIT);
+	}
 	return t;
 }
 
-/* Match key against e: 1 with ov[] filled (start/end pairs, -1 unset), 0 no. */
-static int mre_match(struct mapre *t, const struct re_ent *e, const char *key, long ov[RE_GROUPS * 2])
+/* A pcre2_match() error on e: warn once per table line. */
+static void mre_error(struct mapre *t, struct re_ent *e, int rc)
+{
+	if (e->warned)
+		return;
+	e->warned = 1;
+	PCRE2_UCHAR msg[256];
+	pcre2_get_error_message(rc, msg, sizeof(msg));
+	log_warn("pcre map %s, line %d: %s (match limit %d, depth limit %d):"
+	    " treated as no match; this warning is logged once", t->path, e->lineno,
+	    (const char *)msg, RE_MATCH_LIMIT, RE_DEPTH_LIMIT);
+}
+
+/* Match key against e: 1 with ov[] filled (start/end pairs, -1 unset),
+ * 0 no, -1 a pcre error (limit hit), logged. */
+static int mre_match(struct mapre *t, struct re_ent *e, const char *key, long ov[RE_GROUPS * 2])
 {
 	for (int i = 0; i < RE_GROUPS * 2; i++)
 		ov[i] = -1;
 	if (e->is_pcre) {
-		int rc = pcre2_match(e->pc, (PCRE2_SPTR)key, strlen(key), 0, 0, t->md, NULL);
-		if (rc < 0)
+		int rc = pcre2_match(e->pc, (PCRE2_SPTR)key, strlen(key), 0, 0, t->md, t->mc);
+		if (rc == PCRE2_ERROR_NOMATCH)
 			return 0;
+		if (rc < 0) {
+			mre_error(t, e, rc);
+			return -1;
+		}
 		PCRE2_SIZE *v = pcre2_get_ovector_pointer(t->md);
 		uint32_t n = pcre2_get_ovector_count(t->md);
 		for (uint32_t i = 0; i < n && i < RE_GROUPS && i < (uint32_t)rc; i++)
@@ -384,10 +432,11 @@ const char *mapre_lookup(struct mapre *t, const char *key)
 	if (t == NULL || key == NULL || *key == '\0')
 		return NULL;	/* Postfix: empty input never matches */
 	for (size_t i = 0; i < t->n; i++) {
-		const struct re_ent *e = &t->e[i];
+		struct re_ent *e = &t->e[i];
 		if (e->kind == RE_ENDIF)
 			continue;
-		int hit = mre_match(t, e, key, ov) != e->neg;
+		int rc = mre_match(t, e, key, ov);
+		int hit = rc >= 0 && rc != e->neg;	/* an error fires nothing */
 		if (e->kind == RE_IF) {
 			if (!hit)
 				i = e->endif;

@@ -246,6 +246,8 @@ const struct param config_params[] = {
 	  "The {daemon_name} macro sent to milters" },
 	{ "milter_macro_v", PT_STR, "$mail_name " MAILWARDEN_VERSION, 0, 0, NULL,
 	  "The v macro sent to milters" },
+	{ "milter_macro_defaults", PT_STR, "", 0, 0, NULL,
+	  "name=value (or { name = value }) defaults for macros a milter asks for that have no value" },
 	{ "milter_connect_macros", PT_STR, "j {daemon_name} {daemon_addr} v _", 0, 0, NULL,
 	  "Macros sent with the connect event" },
 	{ "milter_helo_macros", PT_STR, "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}", 0, 0, NULL,
@@ -261,7 +263,7 @@ const struct param config_params[] = {
 	{ "milter_end_of_data_macros", PT_STR, "i", 0, 0, NULL,
 	  "Macros sent at the end of the message" },
 	{ "milter_unknown_command_macros", PT_STR, "", 0, 0, NULL,
-	  "Macros sent with an unknown command (accepted; unknown commands are not sent)" },
+	  "Macros sent with an unknown command (the SMFIC_UNKNOWN event)" },
 
 	/* header and body checks (src/mail/checks.c, src/smtp/cleanup.c, docs/content-checks.md) */
 	{ "header_checks", PT_MAPS, "", 0, 0, NULL,

@@ -95,6 +95,8 @@ static void put_macros(struct mconn *c, enum milter_mstage st, char cmd)
 	for (char **m = list; *m; m++) {
 		const char *v = ms->macro(ms->arg, *m);
 		if (v == NULL)
+			v = milter_macro_default(ms->p, *m);	/* milter_macro_defaults */
+		if (v == NULL)
 			continue;
 		milter_pkt_str(&c->out, *m);
 		milter_pkt_str(&c->out, v);
@@ -111,26 +113,8 @@ static void put_macros(struct mconn *c, enum milter_mstage st, char cmd)
  * at the end of the header section. */
 static int next_header(struct milter_sess *ms, struct mconn *c, struct buf *name, struct buf *val)
 {
-	const char *p = ms->msg + ms->coff, *end = ms->msg + ms->hdr_end;
-	if (p >= end)
-		return -1;
-	const char *colon = memchr(p, ':', (size_t)(end - p));
-	const char *eol = memchr(p, '\n', (size_t)(end - p));
-	if (colon == NULL || eol == NULL || colon > eol)
-		return -1;
-	/* The header ends where a line does not start with white space. */
-	while (eol + 1 < end && (eol[1] == ' ' || eol[1] == '\t'))
-		eol = memchr(eol + 1, '\n', (size_t)(end - eol - 1));
-	buf_reset(name);
-	buf_reset(val);
-	buf_append(name, p, (size_t)(colon - p));
-	const char *v = colon + 1;
-	if (!(c->pflags & SMFIP_HDR_LEADSPC))
-		while (v < eol && (*v == ' ' || *v == '\t'))
-			v++;
-	buf_append(val, v, (size_t)(eol - v));
-	ms->coff = (size_t)(eol + 1 - ms->msg);
-	return 0;
+	return milter_header_next(ms->msg, &ms->coff, ms->hdr_end,
+	    (c->pflags & SMFIP_HDR_LEADSPC) != 0, name, val);
 }
 
 /* Queue the next packet of the message for c; 1 if a reply is due, 0 if
@@ -245,6 +229,7 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 		{ EV_MAIL, SMFIP_NOMAIL, SMFIP_NR_MAIL, MILTER_M_MAIL, SMFIC_MAIL },
 		{ EV_RCPT, SMFIP_NORCPT, SMFIP_NR_RCPT, MILTER_M_RCPT, SMFIC_RCPT },
 		{ EV_DATA, SMFIP_NODATA, SMFIP_NR_DATA, MILTER_M_DATA, SMFIC_DATA },
+		{ EV_UNKNOWN, SMFIP_NOUNKNOWN, SMFIP_NR_UNKN, MILTER_M_UNKNOWN, SMFIC_UNKNOWN },
 	};
 	size_t start;
 	if (ms->ev == EV_MSG) {
@@ -263,6 +248,8 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 			continue;
 		if (c->pflags & t[i].skip)
 			return 0;
+		if (ms->ev == EV_UNKNOWN && (c->version < 3 || c->spec->protocol < 3))
+			return 0;	/* SMFIC_UNKNOWN came with version 3 */
 		put_macros(c, t[i].mst, t[i].cmd);
 		milter_pkt_begin(&c->out, t[i].cmd, &start);
 		switch (ms->ev) {
@@ -275,6 +262,7 @@ static int ev_send(struct milter_sess *ms, struct mconn *c)
 			break;
 		}
 		case EV_HELO:
+		case EV_UNKNOWN:
 			milter_pkt_str(&c->out, ms->a1);
 			break;
 		case EV_MAIL:
@@ -448,6 +436,13 @@ int milter_rcpt(struct milter_sess *ms, const char *rcpt)
 int milter_data(struct milter_sess *ms)
 {
 	return ev_start(ms, EV_DATA);
+}
+
+int milter_unknown(struct milter_sess *ms, const char *command)
+{
+	free(ms->a1);
+	ms->a1 = xstrdup(command);
+	return ev_start(ms, EV_UNKNOWN);
 }
 
 int milter_message(struct milter_sess *ms, const char *msg, size_t len)

@@ -19,7 +19,9 @@
 /* Macro stages, numbered as libmilter's SMFIM_* (the OPTNEG lists). */
 enum milter_mstage {
 	MILTER_M_CONNECT, MILTER_M_HELO, MILTER_M_MAIL, MILTER_M_RCPT,
-	MILTER_M_DATA, MILTER_M_EOM, MILTER_M_EOH, MILTER_M_COUNT
+	MILTER_M_DATA, MILTER_M_EOM, MILTER_M_EOH,
+	MILTER_M_UNKNOWN,	/* ours (milter_unknown_command_macros): no SMFIM_ number */
+	MILTER_M_COUNT
 };
 
 /* What a milter failure (no connection, timeout, garbage) does. */
@@ -33,6 +35,7 @@ struct milter_params {
 	enum milter_action default_action;	/* milter_default_action */
 	long connect_ms, command_ms, content_ms;
 	char **macros[MILTER_M_COUNT];	/* milter_*_macros lists */
+	char **macro_defaults;		/* milter_macro_defaults: name, value, ..., NULL */
 	size_t conn_limit;		/* milter_connection_limit */
 	const char *queue_dir;		/* queue_directory: unix: paths under it */
 	int chrooted;			/* the engine runs chrooted in queue_dir */
@@ -99,8 +102,15 @@ struct milter_sess;
 
 struct config;
 /* milter_conf.c: the milter_* parameters of cfg into p (chrooted and
- * numeric_only are left to the caller). */
-void milter_params_read(struct milter_params *p, const struct config *cfg);
+ * numeric_only are left to the caller). 0, or -1 and err (a bad
+ * milter_macro_defaults). */
+int milter_params_read(struct milter_params *p, const struct config *cfg, char *err, size_t errlen);
+/* milter_macro_defaults ("a=b, { c = d e }") into name, value, ..., NULL
+ * (*out NULL when empty). 0, or -1 and err. */
+int milter_macro_defaults_parse(const char *value, char ***out, char *err, size_t errlen);
+void milter_macro_defaults_free(char **v);
+/* The milter_macro_defaults value of macro name, or NULL. */
+const char *milter_macro_default(const struct milter_params *p, const char *name);
 /* Parse a list ("inet:h:p, { unix:p, default_action=accept }").
  * NULL (empty list) or the list; on error NULL and err set. */
 struct milter_list *milter_list_parse(const char *value, const struct milter_params *p,
@@ -122,6 +132,9 @@ int milter_helo(struct milter_sess *ms, const char *helo);
 int milter_mail(struct milter_sess *ms, const char *sender);
 int milter_rcpt(struct milter_sess *ms, const char *rcpt);
 int milter_data(struct milter_sess *ms);
+/* A command the server does not know (SMFIC_UNKNOWN, protocol 3 and up;
+ * not sent to a milter that set SMFIP_NOUNKNOWN). */
+int milter_unknown(struct milter_sess *ms, const char *command);
 /* The whole message (headers, empty line, body; LF line endings):
  * headers, end of headers, body, end of message. */
 int milter_message(struct milter_sess *ms, const char *msg, size_t len);

@@ -6,7 +6,9 @@
  * unix: path is from the chrooted engine is decided here (docs/milter.md):
  * a relative path is under queue_directory, as Postfix's; an absolute
  * path under queue_directory is made relative; any other absolute path
- * cannot be reached from the chroot and is an error.
+ * cannot be reached from the chroot and is an error. Also the global
+ * milter_* parameters, milter_macro_defaults among them ("name=value" or
+ * "{ name = value }" pairs: a macro's value when the session has none).
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -29,9 +31,96 @@ static const char *const macro_keys[MILTER_M_COUNT] = {
 	[MILTER_M_MAIL] = "milter_mail_macros", [MILTER_M_RCPT] = "milter_rcpt_macros",
 	[MILTER_M_DATA] = "milter_data_macros", [MILTER_M_EOM] = "milter_end_of_data_macros",
 	[MILTER_M_EOH] = "milter_end_of_header_macros",
+	[MILTER_M_UNKNOWN] = "milter_unknown_command_macros",
 };
 
-void milter_params_read(struct milter_params *p, const struct config *cfg)
+/* The next pair of a milter_macro_defaults value at *vp into name and
+ * value (own copies): 1, 0 at the end, -1 and err. */
+static int macro_pair(const char **vp, char **name, char **value, char *err, size_t errlen)
+{
+	const char *v = *vp + strspn(*vp, " \t\r\n,");
+	if (*v == '\0')
+		return 0;
+	const char *e = v;
+	int depth = 0;
+	for (; *e && (depth > 0 || strchr(" \t\r\n,", *e) == NULL); e++) {
+		if (*e == '{')
+			depth++;
+		else if (*e == '}' && --depth < 0)
+			break;
+	}
+	if (depth != 0) {
+		snprintf(err, errlen, "unbalanced braces in \"%s\"", v);
+		return -1;
+	}
+	char *tok = xstrndup(v, (size_t)(e - v));
+	*vp = e;
+	char *t = tok;
+	size_t len = strlen(t);
+	if (t[0] == '{' && t[len - 1] == '}') {	/* "{ name = value }" unless "{name}=v" */
+		int d = 0;
+		size_t i = 0;
+		for (; i < len; i++) {
+			d += t[i] == '{' ? 1 : t[i] == '}' ? -1 : 0;
+			if (d == 0)
+				break;	/* where the first '{' closes */
+		}
+		if (i == len - 1) {
+			t[len - 1] = '\0';
+			t++;
+		}
+	}
+	char *eq = strchr(t, '=');
+	if (eq)
+		*eq = '\0';
+	char *n = str_trim(t);
+	if (eq == NULL || *n == '\0') {
+		snprintf(err, errlen, "\"%s\" is not name=value", tok);
+		free(tok);
+		return -1;
+	}
+	*name = xstrdup(n);
+	*value = xstrdup(str_trim(eq + 1));
+	free(tok);
+	return 1;
+}
+
+int milter_macro_defaults_parse(const char *value, char ***out, char *err, size_t errlen)
+{
+	char **v = NULL, *name, *val;
+	size_t n = 0;
+	int rc;
+	*out = NULL;
+	while ((rc = macro_pair(&value, &name, &val, err, errlen)) > 0) {
+		v = xrealloc(v, (n + 3) * sizeof(*v));
+		v[n++] = name;
+		v[n++] = val;
+		v[n] = NULL;
+	}
+	if (rc < 0) {
+		milter_macro_defaults_free(v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void milter_macro_defaults_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+const char *milter_macro_default(const struct milter_params *p, const char *name)
+{
+	for (char **d = p->macro_defaults; d && d[0]; d += 2)
+		if (strcmp(d[0], name) == 0)
+			return d[1];
+	return NULL;
+}
+
+int milter_params_read(struct milter_params *p, const struct config *cfg, char *err, size_t errlen)
 {
 	p->protocol = (int)config_get_int(cfg, "milter_protocol");
 	p->default_action = (enum milter_action)milter_action_parse(config_get(cfg, "milter_default_action"));
@@ -42,6 +131,14 @@ void milter_params_read(struct milter_params *p, const struct config *cfg)
 	p->queue_dir = config_get(cfg, "queue_directory");
 	for (int i = 0; i < MILTER_M_COUNT; i++)
 		p->macros[i] = config_list(config_get(cfg, macro_keys[i]));
+	if (milter_macro_defaults_parse(config_get(cfg, "milter_macro_defaults"),
+	    &p->macro_defaults, err, errlen) < 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "milter_macro_defaults: %s", why);
+		return -1;
+	}
+	return 0;
 }
 
 int milter_action_parse(const char *s)

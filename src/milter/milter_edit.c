@@ -35,6 +35,35 @@ void milter_split(const char *msg, size_t len, size_t *hdr_end, size_t *body)
 	}
 }
 
+int milter_header_next(const char *msg, size_t *off, size_t end, int leadspc,
+    struct buf *name, struct buf *val)
+{
+	const char *p = msg + *off, *e = msg + end;
+	if (p >= e)
+		return -1;
+	const char *colon = memchr(p, ':', (size_t)(e - p));
+	const char *eol = memchr(p, '\n', (size_t)(e - p));
+	if (eol == NULL)
+		eol = e;	/* the last line without its newline */
+	if (colon == NULL || colon > eol)
+		return -1;
+	/* The header ends where a line does not start with white space. */
+	while (eol + 1 < e && (eol[1] == ' ' || eol[1] == '\t')) {
+		const char *next = memchr(eol + 1, '\n', (size_t)(e - eol - 1));
+		eol = next ? next : e;
+	}
+	buf_reset(name);
+	buf_reset(val);
+	buf_append(name, p, (size_t)(colon - p));
+	const char *v = colon + 1;
+	if (!leadspc)
+		while (v < eol && (*v == ' ' || *v == '\t'))
+			v++;
+	buf_append(val, v, (size_t)(eol - v));
+	*off = eol < e ? (size_t)(eol + 1 - msg) : end;
+	return 0;
+}
+
 void milter_result_clear(struct milter_result *r)
 {
 	for (size_t i = 0; i < r->nedits; i++) {

@@ -121,6 +121,11 @@ int milter_pkt_get_str(struct milter_pkt *p, const char **s);
  * first line that is no header) and its body starts (body: after the
  * empty line). LF line endings, as the queue file keeps them. */
 void milter_split(const char *msg, size_t len, size_t *hdr_end, size_t *body);
+/* The header at msg + *off (before end): name and value (its leading
+ * white space kept only if leadspc), *off past it; a last line without
+ * its newline ends at end. 0, or -1 at the end of the header section. */
+int milter_header_next(const char *msg, size_t *off, size_t end, int leadspc,
+    struct buf *name, struct buf *val);
 /* Name of a command or reply byte, for logs ("SMFIC_MAIL"). */
 const char *milter_cmd_name(char cmd);
 
@@ -128,7 +133,7 @@ const char *milter_cmd_name(char cmd);
  * milter_reply.c ---- */
 
 enum mc_state { MC_NEW, MC_WAITSLOT, MC_CONNECTING, MC_NEGOTIATE, MC_READY, MC_FAILED };
-enum ev_kind { EV_NONE, EV_CONNECT, EV_HELO, EV_MAIL, EV_RCPT, EV_DATA, EV_MSG };
+enum ev_kind { EV_NONE, EV_CONNECT, EV_HELO, EV_MAIL, EV_RCPT, EV_DATA, EV_UNKNOWN, EV_MSG };
 enum cstep { CS_HDR, CS_EOH, CS_BODY, CS_EOM, CS_DONE };
 
 /* One milter connection of a session. */
@@ -138,6 +143,7 @@ struct mconn {
 	int fd;
 	enum mc_state st;
 	uint32_t actions, pflags;
+	uint32_t version;		/* the milter's, from its OPTNEG */
 	char **mlist[MILTER_M_COUNT];	/* macro lists the milter asked for */
 	int accepted;			/* 1: this transaction, 2: this session */
 	int in_tx;			/* MAIL was sent: ABORT at the end */

@@ -41,11 +41,12 @@ static int conn_optneg(struct mconn *c, struct milter_pkt *pk)
 	}
 	c->actions = act;
 	c->pflags = proto;
+	c->version = ver;
 	while (pk->off + 4 < pk->len) {
 		uint32_t st;
 		const char *list;
 		if (milter_pkt_get_u32(pk, &st) < 0 || milter_pkt_get_str(pk, &list) < 0 ||
-		    st >= MILTER_M_COUNT) {
+		    st > MILTER_M_EOH) {	/* SMFIM_* numbers end there */
 			milter_conn_fail(c, "bad macro list in SMFIC_OPTNEG reply");
 			return -1;
 		}
@@ -175,7 +176,9 @@ int milter_conn_reply(struct mconn *c, struct milter_pkt *pk)
 		ms->cstep = CS_EOM;
 		break;
 	case SMFIR_ACCEPT:
-		c->accepted = ms->ev == EV_CONNECT || ms->ev == EV_HELO ? 2 : 1;
+		/* Outside a transaction it accepts the session (Postfix's way). */
+		c->accepted = ms->ev == EV_CONNECT || ms->ev == EV_HELO ||
+		    (ms->ev == EV_UNKNOWN && !c->in_tx) ? 2 : 1;
 		break;
 	case SMFIR_DISCARD:
 		if (ms->ev == EV_CONNECT || ms->ev == EV_HELO) {

@@ -55,7 +55,10 @@ int pmilt_init(const struct config *cfg, const struct pickup_fds *fds)
 	char err[512];
 	M.cfg = cfg;
 	M.fds = fds;
-	milter_params_read(&M.p, cfg);
+	if (milter_params_read(&M.p, cfg, err, sizeof(err)) < 0) {
+		log_warn("%s (non_smtpd_milters not applied)", err);
+		return 0;
+	}
 	err[0] = '\0';
 	M.list = milter_list_parse(config_get(cfg, "non_smtpd_milters"), &M.p, err, sizeof(err));
 	if (M.list == NULL && err[0]) {

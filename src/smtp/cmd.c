@@ -432,8 +432,19 @@ void cmd_dispatch(struct session *s, char *line, size_t len)
 			c = t;
 	if (c == NULL) {
 		s->last_cmd = "UNKNOWN";
-		s->cmd_total[CMD_UNKNOWN]++;
-		session_reply(s, "500 5.5.2 Error: command not recognized");
+		if (!s->retrying)
+			s->cmd_total[CMD_UNKNOWN]++;
+		/* The milters' unknown event gets the verb, as Postfix sends it. */
+		char *orig = xstrndup(line, len), *verb = xstrndup(line, vlen);
+		s->cur_line = orig;	/* a wait re-runs the line */
+		rc = milters_unknown(s, verb);
+		s->cur_line = NULL;
+		free(orig);
+		free(verb);
+		if (rc == 1)
+			return;
+		if (rc == 0)
+			session_reply(s, "500 5.5.2 Error: command not recognized");
 		session_error(s);
 		goto sleep;
 	}

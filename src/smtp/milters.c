@@ -8,7 +8,9 @@
  * held) before group commit and the 250, a DISCARD drops the file, a
  * quarantine moves it into hold/. A stage that waits parks the session
  * as a restriction does (check_park) and the command runs again with the
- * answer in hand; the end of message waits in SMTP_ST_WAIT.
+ * answer in hand; only that command's re-run takes it (HELO's re-run
+ * resets the transaction first), any other ask drops it. The end of
+ * message waits in SMTP_ST_WAIT.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -33,13 +35,14 @@
 #include "smtp/milters.h"
 #include "smtp/session.h"
 
-enum { MS_NONE, MS_CONNECT, MS_HELO, MS_MAIL, MS_RCPT, MS_DATA, MS_EOM };
+enum { MS_NONE, MS_CONNECT, MS_HELO, MS_MAIL, MS_RCPT, MS_DATA, MS_UNKNOWN, MS_EOM };
 
 struct session_milter {
 	struct milter_sess *m;		/* NULL: no milters for this session */
 	struct milter_list *own;	/* from smtpd_milter_maps */
 	int connected;			/* the connect event was answered */
 	int wait, ready;		/* stage asked / stage whose answer is in */
+	unsigned ready_cmd;		/* ...for the command numbered so (cmd_seq) */
 	char *reject;			/* a connect-time reject, for every command */
 	/* The MAIL and RCPT addresses being asked, own copies: a later milter
 	 * is asked after the command returned (parked) and freed its own. */
@@ -55,7 +58,8 @@ void milters_setup(struct engine *e, const struct config *cfg, int chrooted)
 {
 	struct milter_params *p = &e->milter_params;
 	char err[512];
-	milter_params_read(p, cfg);
+	if (milter_params_read(p, cfg, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	p->chrooted = chrooted;
 	e->milter_daemon_name = config_get(cfg, "milter_macro_daemon_name");
 	e->milter_v = config_get(cfg, "milter_macro_v");
@@ -82,6 +86,14 @@ int milters_check(const struct config *cfg, char *err, size_t errlen)
 	char why[512];
 	p.queue_dir = config_get(cfg, "queue_directory");
 	p.chrooted = geteuid() == 0;
+	char **defaults;
+	if (milter_macro_defaults_parse(config_get(cfg, "milter_macro_defaults"), &defaults,
+	    why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s, line %d: milter_macro_defaults: %s", config_path(cfg),
+		    config_line(cfg, "milter_macro_defaults"), why);
+		return -1;
+	}
+	milter_macro_defaults_free(defaults);
 	for (int r = 0; r < SMTP_NROLES; r++) {
 		if (!engine_role_used(cfg, r))
 			continue;
@@ -179,6 +191,15 @@ static const char *macro(void *arg, const char *name)
 
 static void eom_idle(void *arg);
 
+/* The number of the command being run: a retry (check_park) keeps it. */
+static unsigned cmd_seq(const struct session *s)
+{
+	unsigned n = 0;
+	for (int i = 0; i < CMD_COUNT; i++)
+		n += s->cmd_total[i];
+	return n;
+}
+
 static void milt_done(void *arg)
 {
 	struct session *s = arg;
@@ -241,7 +262,13 @@ static int verdict(struct session *s, int st, int v, const char *rcpt)
 	const char *reply = milter_result(sm->m)->reply;
 	if (v != MILTER_REJECT)
 		return 0;
-	check_log_reply(s, policy_stage_of(st), "milter-reject", reply, rcpt);
+	if (st == MS_UNKNOWN)	/* no restriction stage: Postfix's "UNKNOWN from" */
+		log_info("NOQUEUE: milter-reject: UNKNOWN from %s: %s;%s%s%s proto=%s%s%s%s",
+		    session_client(s), reply, s->sender ? " from=<" : "", s->sender ? s->sender : "",
+		    s->sender ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->helo ? " helo=<" : "",
+		    s->helo ? s->helo : "", s->helo ? ">" : "");
+	else
+		check_log_reply(s, policy_stage_of(st), "milter-reject", reply, rcpt);
 	if ((st == MS_CONNECT || st == MS_HELO) && strncmp(reply, "421", 3) != 0) {
 		free(sm->reject);
 		sm->reject = xstrdup(reply);
@@ -258,8 +285,9 @@ static int ask(struct session *s, int st, const char *arg)
 {
 	struct session_milter *sm = s->milt;
 	int v;
-	if (sm->ready == st) {
-		sm->ready = MS_NONE;
+	int mine = sm->ready == st && sm->ready_cmd == cmd_seq(s);
+	sm->ready = MS_NONE;	/* an answer not taken now is stale: never reused */
+	if (mine) {
 		v = (int)milter_result(sm->m)->verdict;
 	} else {
 		switch (st) {
@@ -275,10 +303,12 @@ static int ask(struct session *s, int st, const char *arg)
 			sm->rcpt = xstrdup(arg);
 			v = milter_rcpt(sm->m, arg);
 			break;
+		case MS_UNKNOWN: v = milter_unknown(sm->m, arg); break;
 		default: v = milter_data(sm->m); break;
 		}
 		if (v == MILTER_PENDING) {
 			sm->wait = st;
+			sm->ready_cmd = cmd_seq(s);
 			check_park(s);
 			return 1;
 		}
@@ -335,6 +365,14 @@ int milters_data(struct session *s)
 		return 0;
 	int r = connect_first(s, 1);
 	return r != 0 ? r : ask(s, MS_DATA, NULL);
+}
+
+int milters_unknown(struct session *s, const char *command)
+{
+	if (get(s) == NULL)
+		return 0;
+	int r = connect_first(s, 0);
+	return r != 0 ? r : ask(s, MS_UNKNOWN, command);
 }
 
 /* ---- the message ---- */

@@ -22,6 +22,9 @@ int milters_helo(struct session *s);
 int milters_mail(struct session *s);
 int milters_rcpt(struct session *s, const char *rcpt);
 int milters_data(struct session *s);
+/* A command the engine does not know (its verb): the milters' unknown
+ * event; as the stages (0: the usual 500 reply is the caller's). */
+int milters_unknown(struct session *s, const char *command);
 /* End of message, before the end record: 0 commit now, 1 the milters
  * answered (reply queued) or will (the session waits). */
 int milters_message(struct session *s);

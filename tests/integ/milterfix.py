@@ -12,7 +12,7 @@ the cases real milters do not produce on demand.
     ...
     m.close()
 
-Stages: connect helo mail rcpt data header eoh body eom. Replies:
+Stages: connect helo mail rcpt data header eoh body eom unknown. Replies:
 "continue", "accept", "reject", "tempfail", "discard", "skip" (body),
 ("replycode", "550 5.7.0 text"), "hang" (never answer), "close" (close the
 connection), "garbage" (a bad packet), b"Xdata" (a raw packet: command
@@ -35,6 +35,7 @@ SMFIP_NOBODY = 0x10
 SMFIP_NOHDRS = 0x20
 SMFIP_NOEOH = 0x40
 SMFIP_NR_HDR = 0x80
+SMFIP_NOUNKNOWN = 0x100
 SMFIP_NODATA = 0x200
 SMFIP_SKIP = 0x400
 SMFIP_NR_CONN = 0x1000
@@ -42,15 +43,16 @@ SMFIP_NR_HELO = 0x2000
 SMFIP_NR_MAIL = 0x4000
 SMFIP_NR_RCPT = 0x8000
 SMFIP_NR_DATA = 0x10000
+SMFIP_NR_UNKN = 0x20000
 SMFIP_NR_EOH = 0x40000
 SMFIP_NR_BODY = 0x80000
 SMFIP_HDR_LEADSPC = 0x100000
 
 STAGES = {b"C": "connect", b"H": "helo", b"M": "mail", b"R": "rcpt", b"T": "data",
-          b"L": "header", b"N": "eoh", b"B": "body", b"E": "eom"}
+          b"L": "header", b"N": "eoh", b"B": "body", b"E": "eom", b"U": "unknown"}
 NOREPLY = {"connect": SMFIP_NR_CONN, "helo": SMFIP_NR_HELO, "mail": SMFIP_NR_MAIL,
            "rcpt": SMFIP_NR_RCPT, "data": SMFIP_NR_DATA, "header": SMFIP_NR_HDR,
-           "eoh": SMFIP_NR_EOH, "body": SMFIP_NR_BODY}
+           "eoh": SMFIP_NR_EOH, "body": SMFIP_NR_BODY, "unknown": SMFIP_NR_UNKN}
 SIMPLE = {"continue": b"c", "accept": b"a", "reject": b"r", "tempfail": b"t",
           "discard": b"d", "skip": b"s"}
 

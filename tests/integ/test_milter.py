@@ -6,6 +6,7 @@ session always getting a definite reply, nothing lost, and Postfix's log
 lines.
 """
 import os
+import re
 import socket
 import threading
 import time
@@ -13,8 +14,8 @@ import time
 import pytest
 
 from conftest import CLIENT_HELO, free_port, make_message
-from milterfix import (SMFIP_HDR_LEADSPC, SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NR_BODY, SMFIP_NR_HDR,
-                       OpenDkim, ScriptMilter)
+from milterfix import (SMFIP_HDR_LEADSPC, SMFIP_NOBODY, SMFIP_NOHELO, SMFIP_NOUNKNOWN,
+                       SMFIP_NR_BODY, SMFIP_NR_HDR, SMFIP_NR_UNKN, OpenDkim, ScriptMilter)
 
 RCPT = "alice@example.com"
 
@@ -85,6 +86,76 @@ def test_pass_through_sees_every_stage_and_macros(make_server, milter):
     hdrs = [a.split(b"\0")[0] for a in milter.args("header")]
     assert b"Received" in hdrs and b"Subject" in hdrs
     assert b"".join(milter.args("body")) == b"Hello.\r\n"
+
+
+def test_macro_defaults_fill_macros_without_value(make_server, milter):
+    """milter_macro_defaults: a macro a milter is sent that has no value in
+    the session takes its default; one with a value keeps it."""
+    srv = start(make_server, milter,
+                "milter_macro_defaults = {auth_type}=none, { {auth_authen} = no one, really },"
+                " {mail_addr}=never")
+    r = session(srv)
+    assert r["eom"].startswith("250"), r
+    mail = milter.macros("mail")
+    assert mail["{auth_type}"] == "none", mail
+    assert mail["{auth_authen}"] == "no one, really", mail
+    assert mail["{mail_addr}"] == "sender@example.org", mail
+    assert "{auth_author}" not in mail     # no value, no default: not sent
+
+
+def test_macro_defaults_syntax_error_is_refused(make_server):
+    srv = make_server(extra=["milter_macro_defaults = {auth_type=none"], start=False)
+    out = os.popen(f"{os.environ.get('MAILWARDEN_BIN', './mailwarden')} -c {srv.conf} "
+                   "check-config 2>&1; echo rc=$?").read()
+    assert "milter_macro_defaults: unbalanced braces" in out, out
+    assert "rc=0" not in out
+
+
+def test_unknown_command_event(make_server, milter):
+    """SMFIC_UNKNOWN: a command the engine does not know goes to the milter
+    (its verb, as Postfix sends it; the milter_unknown_command_macros);
+    its reject is the reply, otherwise the usual 500; a slow answer parks
+    the command like any other stage."""
+    milter.script["unknown"] = lambda arg: (
+        ("replycode", "550 5.5.1 not here") if arg.startswith(b"FOO") else
+        ("sleep", 1, "reject") if arg.startswith(b"SLOW") else "continue")
+    srv = start(make_server, milter, "milter_unknown_command_macros = {client_addr} i")
+    c = srv.conn()
+    assert c.cmd(f"EHLO {CLIENT_HELO}").startswith("250")
+    assert c.cmd("FOO bar baz") == "550 5.5.1 not here"
+    assert c.cmd("BAR") == "500 5.5.2 Error: command not recognized"
+    assert c.cmd("SLOW") == "550 5.7.1 Command rejected"
+    assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250")
+    assert c.cmd("XYZZY") == "500 5.5.2 Error: command not recognized"
+    assert c.cmd(f"RCPT TO:<{RCPT}>").startswith("250")
+    c.cmd("QUIT")
+    c.close()
+    assert milter.args("unknown") == [b"FOO\0", b"BAR\0", b"SLOW\0", b"XYZZY\0"]
+    assert milter.macros("unknown") == {"{client_addr}": "127.0.0.1"}   # i: no value
+    st = milter.stages()
+    assert st.index("connect") < st.index("helo") < st.index("unknown")
+    srv.wait_log(re.escape("NOQUEUE: milter-reject: UNKNOWN from localhost[127.0.0.1]: "
+                           "550 5.5.1 not here; proto=ESMTP helo=<"))
+    srv.wait_log(re.escape(" unknown=0/4 "))     # the parked SLOW counted once
+
+
+@pytest.mark.parametrize("flag", ["NOUNKNOWN", "NR_UNKN"])
+def test_unknown_command_flags(make_server, milter, flag):
+    """SMFIP_NOUNKNOWN: the milter is not told; SMFIP_NR_UNKN: told, no
+    reply awaited (the session goes on in step)."""
+    milter.protocol = SMFIP_NOUNKNOWN if flag == "NOUNKNOWN" else SMFIP_NR_UNKN
+    milter.script["unknown"] = "reject"    # never sent as a reply
+    srv = start(make_server, milter)
+    c = srv.conn()
+    assert c.cmd("FOO").startswith("500 5.5.2")   # before HELO: connect comes first
+    assert c.cmd(f"EHLO {CLIENT_HELO}").startswith("250")
+    assert c.cmd("BAR").startswith("500 5.5.2")
+    assert c.cmd("MAIL FROM:<sender@example.org>").startswith("250")
+    c.cmd("QUIT")
+    c.close()
+    want = [] if flag == "NOUNKNOWN" else [b"FOO\0", b"BAR\0"]
+    assert milter.args("unknown") == want
+    assert milter.stages()[0] == "connect"
 
 
 @pytest.mark.parametrize("stage,code", [

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/map.h"
+
+#include <time.h>
 
 /* regexp_table(5)'s access map example, in both types. */
 static void test_access_example(void **state)
@@ -111,6 +114,44 @@ static void test_in_maplist(void **state)
 	maplist_free(ml);
 }
 
+static int limit_warnings;
+static char limit_last[512];
+
+static void limit_tap(const char *text)
+{
+	if (strstr(text, "pcre map data/backtrack.pcre, line ") && strstr(text, "limit")) {
+		limit_warnings++;
+		snprintf(limit_last, sizeof(limit_last), "%s", text);
+	}
+}
+
+/* A catastrophic pattern on a long network line gives up at the match
+ * limit: quickly, as no match (negated and IF rules too), warned once
+ * per table line however many lines are looked up. */
+static void test_backtrack_limit(void **state)
+{
+	char err[512], key[4096];
+	struct map *m = map_open("pcre:data/backtrack.pcre", 0, err, sizeof(err));
+	assert_non_null(m);
+	memset(key, 'a', sizeof(key) - 2);
+	key[sizeof(key) - 2] = 'b';
+	key[sizeof(key) - 1] = '\0';
+	log_set_tap(limit_tap);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 3; i++)
+		assert_string_equal(map_lookup(m, key), "FIRST-SANE");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_set_tap(NULL);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(secs < 0.6);	/* 9 limited matches, ~0.1 s; PCRE2 default limits: ~1.2 s */
+	assert_int_equal(limit_warnings, 3);	/* lines 2, 5, 6: once each */
+	assert_non_null(strstr(limit_last, "line 6"));
+	assert_non_null(strstr(limit_last, "no match"));
+	assert_string_equal(map_lookup(m, "aaaa"), "INSIDE-IF");	/* a short line still matches */
+	map_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_flags_nesting),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_in_maplist),
+		cmocka_unit_test(test_backtrack_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,6 +159,75 @@ static void test_split(void **state)
 	assert_int_equal(b, 5);
 }
 
+static void assert_buf(const struct buf *b, const char *want)
+{
+	assert_int_equal(b->len, strlen(want));
+	assert_memory_equal(b->data, want, b->len);
+}
+
+/* The headers as sent to a milter, folded ones whole; a folded header on
+ * the last line without its newline ends at the end (no NULL deref). */
+static void test_header_next(void **state)
+{
+	struct buf name, val;
+	size_t off = 0;
+	buf_init(&name, 1000);
+	buf_init(&val, 1000);
+	const char *m = "A: 1\n\tfolded\nB:  2\n";
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), 0);
+	assert_buf(&name, "A");
+	assert_buf(&val, "1\n\tfolded");
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 1, &name, &val), 0);
+	assert_buf(&name, "B");
+	assert_buf(&val, "  2");	/* SMFIP_HDR_LEADSPC */
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), -1);
+
+	m = "A: 1\nSubject: a\n b";	/* folded, last, no newline */
+	off = 0;
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), 0);
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), 0);
+	assert_buf(&name, "Subject");
+	assert_buf(&val, "a\n b");
+	assert_int_equal(off, strlen(m));
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), -1);
+
+	m = "Subject: a\n\t";	/* folded onto an empty last line */
+	off = 0;
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), 0);
+	assert_buf(&val, "a\n\t");
+	assert_int_equal(milter_header_next(m, &off, strlen(m), 0, &name, &val), -1);
+	buf_free(&name);
+	buf_free(&val);
+}
+
+/* milter_macro_defaults as postconf(5) writes it: name=value or
+ * "{ name = value }" (white space and commas inside), braced macro names. */
+static void test_macro_defaults(void **state)
+{
+	char **d, err[256];
+	assert_int_equal(milter_macro_defaults_parse("", &d, err, sizeof(err)), 0);
+	assert_null(d);
+	assert_int_equal(milter_macro_defaults_parse(
+	    "{auth_type}=none, { {auth_authen} = no one, really },\tj=mx b=", &d, err, sizeof(err)), 0);
+	assert_non_null(d);
+	struct milter_params mp = params;
+	mp.macro_defaults = d;
+	assert_string_equal(milter_macro_default(&mp, "{auth_type}"), "none");
+	assert_string_equal(milter_macro_default(&mp, "{auth_authen}"), "no one, really");
+	assert_string_equal(milter_macro_default(&mp, "j"), "mx");
+	assert_string_equal(milter_macro_default(&mp, "b"), "");
+	assert_null(milter_macro_default(&mp, "auth_type"));	/* names as the lists spell them */
+	assert_null(milter_macro_default(&params, "j"));
+	milter_macro_defaults_free(d);
+	static const char *const bad[] = { "novalue", "{a=b", "a=b}", "=x", "{ = x }" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(milter_macro_defaults_parse(bad[i], &d, err, sizeof(err)), -1);
+		assert_null(d);
+		assert_true(err[0] != '\0');
+	}
+}
+
 static void edit(struct milter_result *r, enum milter_edit_type t, uint32_t idx,
     const char *name, const char *value)
 {
@@ -241,6 +310,8 @@ int main(void)
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_list_errors),
 		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_header_next),
+		cmocka_unit_test(test_macro_defaults),
 		cmocka_unit_test(test_edits),
 		cmocka_unit_test(test_envelope_edits),
 	};
