@@ -111,7 +111,7 @@ static const char *const listener_keys[] = {
 	"receive_override_options", "smtpd_tls_auth_only", "smtpd_reject_unlisted_recipient",
 	"smtpd_hard_error_limit", "smtpd_soft_error_limit", "smtpd_error_sleep_time",
 	"smtpd_client_connection_count_limit", "smtpd_client_connection_rate_limit",
-	"mynetworks",
+	"mynetworks", "milter_macro_daemon_name",
 };
 
 int config_listener_key(const char *name)

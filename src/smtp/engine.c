@@ -320,6 +320,7 @@ static void engine_config(struct engine *e, const struct config *cfg)
 		rc->conn_count_limit = config_get_role_int(cfg, rn,
 		    "smtpd_client_connection_count_limit");
 		rc->conn_rate_limit = config_get_role_int(cfg, rn, "smtpd_client_connection_rate_limit");
+		rc->milter_daemon_name = config_get_role(cfg, rn, "milter_macro_daemon_name");
 		/* permit_mynetworks, and the relay and submission decisions
 		 * that follow from it; $mynetworks in other keys stays global */
 		const char *mn = config_get_role(cfg, rn, "mynetworks");

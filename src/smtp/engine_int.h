@@ -51,6 +51,7 @@ struct role_cfg {
 	long error_sleep_ms;		/* smtpd_error_sleep_time */
 	long conn_count_limit;		/* smtpd_client_connection_count_limit, 0 = none */
 	long conn_rate_limit;		/* smtpd_client_connection_rate_limit, 0 = none */
+	const char *milter_daemon_name;	/* milter_macro_daemon_name ({daemon_name}) */
 	struct cidrlist *mynetworks;	/* mynetworks (the engine's unless overridden) */
 };
 
@@ -158,7 +159,6 @@ struct engine {
 	struct milter_params milter_params;
 	struct milter_list *milters[SMTP_NROLES];	/* smtpd_milters per listener */
 	struct maplist *milter_maps;	/* smtpd_milter_maps */
-	const char *milter_daemon_name;	/* milter_macro_daemon_name */
 	const char *milter_v;		/* milter_macro_v */
 };
 

@@ -61,7 +61,6 @@ void milters_setup(struct engine *e, const struct config *cfg, int chrooted)
 	if (milter_params_read(p, cfg, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	p->chrooted = chrooted;
-	e->milter_daemon_name = config_get(cfg, "milter_macro_daemon_name");
 	e->milter_v = config_get(cfg, "milter_macro_v");
 	for (int r = 0; r < SMTP_NROLES; r++) {
 		if (engine_role_name(cfg, r) == NULL)
@@ -129,7 +128,7 @@ static const char *macro(void *arg, const char *name)
 	if (strcmp(name, "j") == 0)
 		return s->eng->myhostname;
 	if (strcmp(name, "{daemon_name}") == 0)
-		return s->eng->milter_daemon_name;
+		return s->eng->roles[s->role].milter_daemon_name;
 	if (strcmp(name, "v") == 0)
 		return s->eng->milter_v;
 	if (strcmp(name, "_") == 0) {

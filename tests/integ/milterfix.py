@@ -111,6 +111,11 @@ class ScriptMilter:
                     return m
         return {}
 
+    def all_macros(self, stage):
+        """The macros sent with each event of a stage, in order."""
+        with self.lock:
+            return [m for s, _, m in self.seen if s == stage]
+
     def close(self):
         self.stopping = True
         try:

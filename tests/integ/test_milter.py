@@ -53,6 +53,22 @@ def session(srv, rcpts=(RCPT,), body=None, sender="sender@example.org"):
     return out
 
 
+def test_daemon_name_per_listener(make_server, milter):
+    """milter_macro_daemon_name per listener (master.cf's -o
+    milter_macro_daemon_name=ORIGINATING on submission): the milter sees
+    that listener's {daemon_name}, port 25 keeps the global one."""
+    import smtplib
+    port = free_port()
+    srv = start(make_server, milter, "listeners = orig", f"orig/inet/listen = 127.0.0.1:{port}",
+                "orig/inet/milter_macro_daemon_name = ORIGINATING")
+    for p in (port, srv.port):
+        s = smtplib.SMTP("127.0.0.1", p, local_hostname=CLIENT_HELO, timeout=10)
+        s.ehlo()
+        s.quit()
+    names = [m["{daemon_name}"] for m in milter.all_macros("connect")]
+    assert names == ["ORIGINATING", "mx.test.example"], names
+
+
 def queued_id(reply):
     return reply.rsplit(" ", 1)[-1]
 
