@@ -637,6 +637,56 @@ def test_command_running_at_stop_is_killed(make_server, tmp_path):
             os.kill(pid, 9)
 
 
+# ---- the wait at stop and reload is part of the firewall's loop ----
+
+BIG_STOP = """\
+[Definition]
+actionstop = sleep 0.3; head -c 200000 /dev/zero && echo stopped >> <out>
+"""
+
+SLOW_STOP_TIMEOUT = """\
+[Definition]
+actionstop = sleep 4; echo slow >> <out>
+[Init]
+timeout = 1
+"""
+
+
+def test_wait_at_reload_and_stop_is_in_the_loop(make_server, tmp_path):
+    """The commands still running when the firewall unloads its jails (a
+    `mailwarden reload`, in place, then the stop) are waited for in the
+    firewall's loop: one writing more than a pipe holds (64 KiB) has its
+    output read and succeeds (its stdout blocks as a shell's does); one
+    past its <timeout> is killed then, not when the 5 s wait ends."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "bigstop.conf").write_text(BIG_STOP)
+    (adir / "slowstop.conf").write_text(SLOW_STOP_TIMEOUT)
+    out, slow, auth = tmp_path / "out", tmp_path / "slow", tmp_path / "auth.log"
+    auth.write_text("")
+    s = make_server(extra=["warden_action_path = %s" % adir, "[sshd]", "enabled = true",
+                           "filter = sshd", "logpath = %s" % auth,
+                           "action = bigstop[out=%s]" % out, "    slowstop[out=%s]" % slow])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    t0 = time.time()
+    assert cli("reload").stdout == "OK\n"
+    _wait(lambda: _read(out) == "stopped\n", "actionstop at the reload", 10)
+    s.wait_log(r"-- timed out after 1 seconds\.")
+    assert time.time() - t0 < 3, "the reload waited for the slow actionstop"
+    # the reloaded jail bans
+    assert cli("ban", "sshd", "192.0.2.46").stdout == "1\n"
+    assert s.stop() == []
+    s.proc = None
+    assert _read(out) == "stopped\nstopped\n"
+    assert _read(slow) == ""
+    assert "still running at stop" not in s.log(), s.log()
+
+
 # ---- a command that could not be started does not stall its queue ----
 
 def _firewall_pid(s):

@@ -193,7 +193,8 @@ static void on_timeout(void *arg)
  * stderr the pipes, no other descriptor of the firewall (its socket to
  * the warden), every signal at its default and none blocked (the loop
  * blocks those of its signalfd, the master ignores SIGPIPE and SIGHUP:
- * fail2ban's commands start as Python's subprocess starts them). */
+ * fail2ban's commands start as Python's subprocess starts them), and
+ * stdout and stderr blocking. */
 static void child_setup(int out, int errfd)
 {
 	sigset_t none;
@@ -206,6 +207,9 @@ static void child_setup(int out, int errfd)
 	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nul >= 0)
 		dup2(nul, 0);
+	/* a full pipe blocks the writer (as a shell's stdout), never EAGAIN */
+	fcntl(out, F_SETFL, fcntl(out, F_GETFL) & ~O_NONBLOCK);
+	fcntl(errfd, F_SETFL, fcntl(errfd, F_GETFL) & ~O_NONBLOCK);
 	dup2(out, 1);
 	dup2(errfd, 2);
 	fd_close_except(NULL, 0);	/* all but 0, 1, 2 */
