@@ -687,6 +687,59 @@ def test_wait_at_reload_and_stop_is_in_the_loop(make_server, tmp_path):
     assert "still running at stop" not in s.log(), s.log()
 
 
+# ---- <ip-host> never holds up the other jails' bans ----
+
+HOSTLOG = """\
+[Definition]
+actionban = echo <ip> <ip-host> >> <out>
+"""
+
+PLAINLOG = """\
+[Definition]
+actionban = echo <ip> >> <out>
+"""
+
+
+def test_ip_host_lookup_does_not_delay_other_jails(make_server, tmp_path, dns):
+    """<ip-host> is looked up through the firewall's asynchronous DNS
+    (dns_servers, dns_timeout): while a PTR does not answer, the ban of
+    another jail runs at once; the jail's own bans follow in order, the
+    name "None" after the timeout, then the next one's name."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "hostlog.conf").write_text(HOSTLOG)
+    (adir / "plainlog.conf").write_text(PLAINLOG)
+    hout, pout, auth = tmp_path / "host", tmp_path / "plain", tmp_path / "auth.log"
+    auth.write_text("")
+    jail = ["enabled = true", "filter = sshd", "logpath = %s" % auth, "ignoreself = false"]
+    s = make_server(extra=dns.conf_lines("2s") + ["dns_tries = 1",
+                    "warden_action_path = %s" % adir,
+                    "[slowdns]"] + jail + ["action = hostlog[out=%s]" % hout,
+                    "[other]"] + jail + ["action = plainlog[out=%s]" % pout])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    t0 = time.time()
+    assert cli("ban", "slowdns", "127.0.0.8").stdout == "1\n"   # its PTR times out
+    assert cli("ban", "slowdns", "127.0.0.2").stdout == "1\n"   # good.test, after it
+    assert cli("ban", "other", "127.0.0.4").stdout == "1\n"
+    _wait(lambda: _read(pout) == "127.0.0.4\n", "the other jail's ban", 10)
+    assert time.time() - t0 < 1.5, "the other jail's ban waited for the PTR"
+    assert _read(hout) == ""
+    _wait(lambda: _read(hout) == "127.0.0.8 None\n127.0.0.2 good.test\n",
+          "the slow jail's bans: %r" % _read(hout), 10)
+    # cached: the next ban of a known address runs at once
+    assert cli("unban", "127.0.0.2").returncode == 0
+    t0 = time.time()
+    assert cli("ban", "slowdns", "127.0.0.2").stdout == "1\n"
+    _wait(lambda: _read(hout).endswith("127.0.0.2 good.test\n127.0.0.2 good.test\n"),
+          "the cached name", 10)
+    assert time.time() - t0 < 1.5
+
+
 # ---- a command that could not be started does not stall its queue ----
 
 def _firewall_pid(s):

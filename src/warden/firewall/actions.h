@@ -19,6 +19,7 @@
 struct nft;
 struct action;
 struct buf;
+struct config;
 
 /* One ban or unban handed to the actions. */
 struct action_ban {
@@ -86,6 +87,13 @@ int actions_check_jail(const struct jail *j, const char *const *dirs, char *err,
 /* Reap finished command children, and start the queue of an action whose
  * last start failed (pipe, fork) (call on SIGCHLD and once a second). */
 void actions_reap(void);
+/* Names for <ip-host> were looked up: run the bans and unbans that
+ * waited for them (actions_host.c calls it). */
+void actions_host_ready(void);
+/* Resolve <ip-host> with the asynchronous DNS (dns.h, the cfg's
+ * dns_servers, dns_timeout, its cache) from now on, in this process's
+ * loop (the firewall's); once. -1 and err if DNS cannot start. */
+int actions_host_init(const struct config *cfg, char *err, size_t errlen);
 /* Command children still running or queued (tests, shutdown). */
 size_t actions_pending(void);
 #endif

@@ -466,7 +466,7 @@ size_t actions_pending(void)
 {
 	size_t n = 0;
 	for (struct action *a = all; a; a = a->next)
-		n += a->njobs;
+		n += a->njobs + a->nwaits;
 	return n;
 }
 
@@ -601,7 +601,9 @@ static void ban_info(const struct action *a, const struct action_ban *b, char *i
 	in->user = b->user;
 }
 
-static void ban_one(struct action *a, int op, const struct action_ban *b)
+/* Ban or unban b; 1 (nothing done) if its <ip-host> is still looked up
+ * and not force (then "None" is used). */
+static int ban_do(struct action *a, int op, const struct action_ban *b, int force)
 {
 	char ip[NET_STRLEN], err[512];
 	struct actcmd_info in;
@@ -611,11 +613,16 @@ static void ban_one(struct action *a, int op, const struct action_ban *b)
 	if (op == OP_BAN && a->on_demand && !a->started[fam])
 		start_fams(a, fam, 1);
 	if (op == OP_UNBAN && !(a->started[fam] & 2))
-		return;
+		return 0;
+	unsigned long waits = actcmd_host_waits();
 	if (actcmd_build(&a->props, opnames[op], famnames[fam], &in, &c, err, sizeof(err)) < 0) {
 		say(a, "ERROR", "fail2ban.actions", err, "Failed to execute %s jail '%s' action '%s': %s",
 		    op == OP_BAN ? "ban" : "unban", a->jail->name, a->name, err);
-		return;
+		return 0;
+	}
+	if (actcmd_host_waits() != waits && !force) {
+		actcmd_cmd_free(&c);
+		return 1;
 	}
 	if (c.text)
 		queue_at(a, -1, op, fam, ip, &c, 0);
@@ -637,6 +644,53 @@ static void ban_one(struct action *a, int op, const struct action_ban *b)
 		a->banned = xrealloc(a->banned, (a->nbanned + 1) * sizeof(*a->banned));
 		a->banned[a->nbanned++] = e;
 	}
+	return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void wait_free(struct actwait *w)
+{
+	free(w->addr);
+	free(w->user);
+	free(w->matches);
+}
+
+/* Run the held bans and unbans in order while their names are known
+ * (force: all, "None" for a name not yet known: a flush or stop). */
+static void waits_run(struct action *a, int force)
+{
+	while (a->nwaits > 0) {
+		if (ban_do(a, a->waits[0].op, &a->waits[0].b, force) > 0)
+			return;
+		wait_free(&a->waits[0]);
+		memmove(a->waits, a->waits + 1, (a->nwaits - 1) * sizeof(*a->waits));
+		a->nwaits--;
+	}
+}
+
+/* Ban or unban b, after those held before it; held itself while its
+ * <ip-host> is looked up (the loop and the other actions go on). */
+static void ban_one(struct action *a, int op, const struct action_ban *b)
+{
+	if (a->nwaits == 0 && ban_do(a, op, b, 0) == 0)
+		return;
+	a->waits = xrealloc(a->waits, (a->nwaits + 1) * sizeof(*a->waits));
+	struct actwait *w = &a->waits[a->nwaits++];
+	w->op = op;
+	w->b = *b;
+	w->b.addr = w->addr = dup_or_null(b->addr);
+	w->b.user = w->user = dup_or_null(b->user);
+	w->b.matches = w->matches = dup_or_null(b->matches);
+}
+
+void actions_host_ready(void)
+{
+	for (struct action *a = all; a; a = a->next)
+		waits_run(a, 0);
 }
 
 static int cmd_be_ban(struct action *a, const struct action_ban *b, size_t n, char *err,
@@ -659,6 +713,7 @@ static int cmd_be_unban(struct action *a, const struct action_ban *b, size_t n, 
  * unban of each ban when the action has no actionflush. */
 static void cmd_be_flush(struct action *a)
 {
+	waits_run(a, 1);
 	if (!has_op(a, "actionflush")) {
 		while (a->nbanned > 0) {	/* each taken off first: always ends */
 			struct action_ban b;
@@ -732,6 +787,9 @@ void action_cmd_free(struct action *a)
 	}
 	while (a->njobs)
 		job_drop(a, a->njobs - 1);
+	for (size_t i = 0; i < a->nwaits; i++)
+		wait_free(&a->waits[i]);
+	free(a->waits);
 	free(a->jobs);
 	for (int o = 0; o < ACT_NOPS; o++)
 		for (int f = 0; f < ACT_NFAM; f++)

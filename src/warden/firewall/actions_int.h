@@ -45,6 +45,14 @@ struct actjob {
 	int flags;		/* JOB_* of actions_cmd.c */
 };
 
+/* A ban or unban held until its <ip-host> name is known (its strings
+ * copied: b's pointers point at them). */
+struct actwait {
+	int op;
+	struct action_ban b;
+	char *addr, *user, *matches;
+};
+
 struct action {
 	const struct jail *jail;
 	char *name;		/* the action.d file name */
@@ -68,6 +76,8 @@ struct action {
 	struct buf out, errout;
 	unsigned long cmdid;	/* "%x -- exec:" of the running command */
 	struct loop_timer timeout;
+	struct actwait *waits;	/* bans and unbans waiting for <ip-host>, in order */
+	size_t nwaits;
 	struct buf *dry;	/* action-test: commands written here, never run */
 	unsigned long errors;	/* commands that failed */
 	char *last_error;

@@ -91,6 +91,14 @@ static int load(void)
 	return cmds;
 }
 
+/* <ip-host> through the loop's DNS (command actions only). */
+static void host_init(void)
+{
+	char err[512];
+	if (actions_host_init(cfg, err, sizeof(err)) < 0)
+		log_warn("firewall: DNS for <ip-host> unavailable (it is None): %s", err);
+}
+
 /* Stop the started jails' actions (their last commands are queued). */
 static void stop_jails(void)
 {
@@ -142,9 +150,12 @@ static void drain_end(void)
 	config_free(cfg);
 	cfg = next_cfg;
 	next_cfg = NULL;
-	if (load() && geteuid() == 0 && prctl(PR_CAPBSET_READ, CAP_SETUID) != 1)
-		log_warn("firewall: command actions added by reload run without root: "
-		    "restart mailwarden");
+	if (load()) {
+		host_init();
+		if (geteuid() == 0 && prctl(PR_CAPBSET_READ, CAP_SETUID) != 1)
+			log_warn("firewall: command actions added by reload run without root: "
+			    "restart mailwarden");
+	}
 	loop_watch(peer, LOOP_READ, on_request, NULL);
 }
 
@@ -423,6 +434,8 @@ void firewall_main(struct config *c, const char *path, int fd, int master_fd)
 		log_warn("nftables unavailable, the nft action cannot be used: %s", err);
 	action_set_report(report);
 	int cmds = load();
+	if (cmds)
+		host_init();
 	privsep_firewall(cmds);
 	/* With command actions it runs action.d commands as root (execve):
 	 * no seccomp then; with nft only, SANDBOX_FIREWALL_NFT (sandbox.c). */
