@@ -5,7 +5,8 @@
  * last jail's stop drops the table) or a fail2ban action.d file
  * (NAME.conf + NAME.local, [INCLUDES], [Definition], [Init],
  * [Init?family=inet6]) whose commands are built and run as fail2ban
- * 1.0.2's CommandAction builds and runs them (actions_cmd.c, actcmd.c),
+ * 1.0.2's CommandAction builds and runs them (actions_cmd.c, actcmd.c,
+ * actions_run.c),
  * with /bin/sh -c in a child, never blocking the loop. A failed command
  * is reported in fail2ban's words (action_set_report) and counted;
  * `.py` actions are refused.
