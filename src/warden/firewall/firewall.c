@@ -96,7 +96,8 @@ static void host_init(void)
 {
 	char err[512];
 	if (actions_host_init(cfg, err, sizeof(err)) < 0)
-		log_warn("firewall: DNS for <ip-host> unavailable (it is None): %s", err);
+		log_warn("firewall: DNS for <ip-host> unavailable, the system resolver is used "
+		    "(blocking): %s", err);
 }
 
 /* Stop the started jails' actions (their last commands are queued). */
