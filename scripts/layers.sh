@@ -34,7 +34,7 @@ declare -A allow=(
 	[queue]="common mail dns milter dkim"
 	[dkim]="common"
 	[local]="common mail"
-	[warden]="common mail"
+	[warden]="common mail dns"
 	[master]="common mail dns spf sasl policy milter dkim dmarc smtp queue local warden"
 	[cli]="common mail dns spf sasl policy dkim queue local warden"
 )

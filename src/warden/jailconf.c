@@ -679,16 +679,22 @@ struct jail *jailconf_find(const struct jailconf *jc, const char *name)
 }
 
 /* 1 if sec is a jail's section (not DEFAULT, INCLUDES, KNOWN/x, the
- * built-in one) met for the first time at option i. */
-static int first_jail_sec(const struct ini *ini, int i)
+ * built-in one) met for the first time at option i. seen: the sections
+ * of the options before i, an open-addressing set of cap slots (a power
+ * of two, over twice the options): linear over a whole fail2ban tree. */
+static int first_jail_sec(const struct ini *ini, int i, const char **seen, size_t cap)
 {
 	const char *sec = ini->o[i].sec;
 	if (strcmp(sec, "DEFAULT") == 0 || strcmp(sec, "INCLUDES") == 0 ||
 	    strncmp(sec, "KNOWN/", 6) == 0 || strcmp(sec, BUILTIN_SEC) == 0)
 		return 0;
-	for (int k = 0; k < i; k++)
-		if (strcmp(ini->o[k].sec, sec) == 0)
+	size_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)sec; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	for (h &= cap - 1; seen[h] != NULL; h = (h + 1) & (cap - 1))
+		if (strcmp(seen[h], sec) == 0)
 			return 0;
+	seen[h] = sec;
 	return 1;
 }
 
@@ -701,8 +707,12 @@ static int parse_ini(struct ini *ini, int prefix4, int prefix6, const char *tree
 	if (errlen > 0)
 		err[0] = '\0';
 	add_builtins(ini);
+	size_t cap = 16;
+	while (cap < 2 * (size_t)ini->n + 2)
+		cap *= 2;
+	const char **seen = xcalloc(cap, sizeof(*seen));
 	for (int i = 0; i < ini->n; i++) {
-		if (!first_jail_sec(ini, i))
+		if (!first_jail_sec(ini, i, seen, cap))
 			continue;
 		const char *name = ini->o[i].sec;
 		const struct ini_opt *h = ini_get(ini, name, JAILTREE_HEADER);
@@ -724,8 +734,10 @@ static int parse_ini(struct ini *ini, int prefix4, int prefix6, const char *tree
 		if (parse_jail(&c, j) < 0)
 			goto fail;
 	}
+	free(seen);
 	return 0;
 fail:
+	free(seen);
 	jailconf_free(out);
 	return -1;
 }

@@ -479,6 +479,41 @@ def test_login_clears_the_failure_list(cluster):
     assert net.rcli("EXISTS", key) == "0"
 
 
+def test_net_ban_clears_the_failure_lists_inside(make_cluster):
+    """A ban of a network wider than an address (prefix4 = 28) drops the
+    failure lists of the addresses inside it, whichever node pushed them
+    (a list outside the net stays): a node that starts after the ban
+    ended counts none of those failures."""
+    p28 = ["prefix4 = 28"]
+    net, nodes = make_cluster(jail_extra={n: p28 for n in NODES})
+    c = nodes["c"]
+    assert not c.stop()
+    shutil.rmtree(os.path.join(c.dir, "data"))           # a new node: nothing of its own
+    keys = ["mw:1:fail:postfix-sasl:" + ip for ip in (ATTACKER, ATK2)]
+    outside = "mw:1:fail:postfix-sasl:" + "192.0.2.90"     # another /28
+    net.rcli("RPUSH", outside, "%d x" % int(time.time()))
+    assert smtp_fail(net, "a", ATTACKER) == 535
+    deadline = time.monotonic() + 3
+    while net.rcli("EXISTS", keys[0]) != "1":
+        assert time.monotonic() < deadline, nodes["a"].log()[-3000:]
+        time.sleep(0.1)
+    assert smtp_fail(net, "b", ATK2) == 535                # the second in 192.0.2.64/28
+    wait_all(net, ["a", "b"], "192.0.2.64/28", timeout=3)
+    deadline = time.monotonic() + 3
+    while any(net.rcli("EXISTS", k) != "0" for k in keys):
+        assert time.monotonic() < deadline, [net.rcli("LRANGE", k, "0", "-1") for k in keys]
+        time.sleep(0.1)
+    assert net.rcli("EXISTS", outside) == "1"
+    assert nodes["a"].cli("unban", "192.0.2.64/28").returncode == 0    # the ban ends
+    wait_all(net, ["a", "b"], "192.0.2.64/28", present=False, timeout=3)
+    c.start()
+    time.sleep(0.5)
+    assert "cluster: failure of 192.0.2.6" not in c.log()
+    assert smtp_fail(net, "c", ATTACKER) == 535            # one failure: no ban
+    time.sleep(0.5)
+    assert not any(net.nft_has(n, "192.0.2.64/28") for n in NODES)
+
+
 def test_bantime_increment_from_the_fleet_history(make_cluster):
     """A's ban, made and ended while C was away, is in C's history when
     C is back (the hist key): C's first ban of the address is its second

@@ -637,6 +637,109 @@ def test_command_running_at_stop_is_killed(make_server, tmp_path):
             os.kill(pid, 9)
 
 
+# ---- the wait at stop and reload is part of the firewall's loop ----
+
+BIG_STOP = """\
+[Definition]
+actionstop = sleep 0.3; head -c 200000 /dev/zero && echo stopped >> <out>
+"""
+
+SLOW_STOP_TIMEOUT = """\
+[Definition]
+actionstop = sleep 4; echo slow >> <out>
+[Init]
+timeout = 1
+"""
+
+
+def test_wait_at_reload_and_stop_is_in_the_loop(make_server, tmp_path):
+    """The commands still running when the firewall unloads its jails (a
+    `mailwarden reload`, in place, then the stop) are waited for in the
+    firewall's loop: one writing more than a pipe holds (64 KiB) has its
+    output read and succeeds (its stdout blocks as a shell's does); one
+    past its <timeout> is killed then, not when the 5 s wait ends."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "bigstop.conf").write_text(BIG_STOP)
+    (adir / "slowstop.conf").write_text(SLOW_STOP_TIMEOUT)
+    out, slow, auth = tmp_path / "out", tmp_path / "slow", tmp_path / "auth.log"
+    auth.write_text("")
+    s = make_server(extra=["warden_action_path = %s" % adir, "[sshd]", "enabled = true",
+                           "filter = sshd", "logpath = %s" % auth,
+                           "action = bigstop[out=%s]" % out, "    slowstop[out=%s]" % slow])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    t0 = time.time()
+    assert cli("reload").stdout == "OK\n"
+    _wait(lambda: _read(out) == "stopped\n", "actionstop at the reload", 10)
+    s.wait_log(r"-- timed out after 1 seconds\.")
+    assert time.time() - t0 < 3, "the reload waited for the slow actionstop"
+    # the reloaded jail bans
+    assert cli("ban", "sshd", "192.0.2.46").stdout == "1\n"
+    assert s.stop() == []
+    s.proc = None
+    assert _read(out) == "stopped\nstopped\n"
+    assert _read(slow) == ""
+    assert "still running at stop" not in s.log(), s.log()
+
+
+# ---- <ip-host> never holds up the other jails' bans ----
+
+HOSTLOG = """\
+[Definition]
+actionban = echo <ip> <ip-host> >> <out>
+"""
+
+PLAINLOG = """\
+[Definition]
+actionban = echo <ip> >> <out>
+"""
+
+
+def test_ip_host_lookup_does_not_delay_other_jails(make_server, tmp_path, dns):
+    """<ip-host> is looked up through the firewall's asynchronous DNS
+    (dns_servers, dns_timeout): while a PTR does not answer, the ban of
+    another jail runs at once; the jail's own bans follow in order, the
+    name "None" after the timeout, then the next one's name."""
+    os.chmod(tmp_path, 0o755)
+    adir = tmp_path / "action.d"
+    adir.mkdir()
+    (adir / "hostlog.conf").write_text(HOSTLOG)
+    (adir / "plainlog.conf").write_text(PLAINLOG)
+    hout, pout, auth = tmp_path / "host", tmp_path / "plain", tmp_path / "auth.log"
+    auth.write_text("")
+    jail = ["enabled = true", "filter = sshd", "logpath = %s" % auth, "ignoreself = false"]
+    s = make_server(extra=dns.conf_lines("2s") + ["dns_tries = 1",
+                    "warden_action_path = %s" % adir,
+                    "[slowdns]"] + jail + ["action = hostlog[out=%s]" % hout,
+                    "[other]"] + jail + ["action = plainlog[out=%s]" % pout])
+
+    def cli(*a):
+        return subprocess.run([BIN, "-c", s.conf] + list(a), capture_output=True, text=True,
+                              timeout=10)
+    _wait(lambda: cli("status").returncode == 0, "the warden answering")
+    t0 = time.time()
+    assert cli("ban", "slowdns", "127.0.0.8").stdout == "1\n"   # its PTR times out
+    assert cli("ban", "slowdns", "127.0.0.2").stdout == "1\n"   # good.test, after it
+    assert cli("ban", "other", "127.0.0.4").stdout == "1\n"
+    _wait(lambda: _read(pout) == "127.0.0.4\n", "the other jail's ban", 10)
+    assert time.time() - t0 < 1.5, "the other jail's ban waited for the PTR"
+    assert _read(hout) == ""
+    _wait(lambda: _read(hout) == "127.0.0.8 None\n127.0.0.2 good.test\n",
+          "the slow jail's bans: %r" % _read(hout), 10)
+    # cached: the next ban of a known address runs at once
+    assert cli("unban", "127.0.0.2").returncode == 0
+    t0 = time.time()
+    assert cli("ban", "slowdns", "127.0.0.2").stdout == "1\n"
+    _wait(lambda: _read(hout).endswith("127.0.0.2 good.test\n127.0.0.2 good.test\n"),
+          "the cached name", 10)
+    assert time.time() - t0 < 1.5
+
+
 # ---- a command that could not be started does not stall its queue ----
 
 def _firewall_pid(s):

@@ -1,7 +1,8 @@
 /*
  * fw_proto_test — the warden -> firewall codec: a ban and a restore
  * batch round-trip field for field; truncated, padded, oversized and
- * out-of-range messages are rejected whole.
+ * out-of-range messages are rejected whole; an action log line's
+ * fields cannot be split by what they carry.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,12 +139,31 @@ static void test_malformed_rejected(void **state)
 	msg_free(&m);
 }
 
+/* The fields of an action's log line are split on US: a US (or another
+ * control character) in the summary, from a command's stderr, is
+ * escaped, never a field boundary. */
+static void test_actlog_fields_sanitised(void **state)
+{
+	assert_int_equal(fw_send_actlog(pair[0], "sshd", "act\x1fx", "ERROR", "fail2ban.utils",
+	    "actionban: cmd -- returned 1: bad\x1f\x01 stderr", "1 -- returned 1"), 0);
+	struct msg m;
+	assert_int_equal(msg_recv(pair[1], &m), 1);
+	assert_int_equal(msg_get_u32(&m), FW_REQ_ACTLOG);
+	assert_int_equal(msg_get_u32(&m), FW_FAILED);
+	assert_string_equal(msg_get_str(&m), "sshd");
+	assert_string_equal(msg_get_str(&m), "act\\x1fx\x1f" "ERROR\x1f" "fail2ban.utils\x1f"
+	    "actionban: cmd -- returned 1: bad\\x1f\\x01 stderr\x1f" "1 -- returned 1");
+	assert_int_equal(msg_end(&m), 0);
+	msg_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ban_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_actlog_fields_sanitised, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/net.h"
 #include "common/util.h"
 #include "warden/ban.h"
 #include "warden/cluster/cluster_int.h"
@@ -274,6 +275,76 @@ static void send_history(struct cluster *cl, const char *jail, const struct jail
 	cconn_send(&cl->cmd, 3, exp, NULL, NULL);
 }
 
+/* A ban of a network wider than an address: its jail's failure lists
+ * are scanned (MATCH narrowed to the net's whole IPv4 octets) and those
+ * of the addresses inside it deleted, whichever node pushed them, so a
+ * node starting after the ban ended does not count them. */
+struct sweep {
+	struct cluster *cl;
+	struct net net;
+	char match[400];
+	size_t skip;		/* the key's length before the address */
+};
+
+static void sweep_scan(struct sweep *s, const char *cursor);
+
+static void on_sweep(struct cconn *c, const struct resp_reply *r, void *arg)
+{
+	struct sweep *s = arg;
+	if (r == NULL || r->type != RESP_ARRAY || r->nelem != 2 || r->elem[0].type != RESP_BULK ||
+	    r->elem[1].type != RESP_ARRAY) {
+		free(s);
+		return;
+	}
+	const struct resp_reply *ks = &r->elem[1];
+	for (size_t i = 0; i < ks->nelem; i++) {
+		struct net a;
+		const char *key = ks->elem[i].str;
+		if (ks->elem[i].type != RESP_BULK || strlen(key) <= s->skip ||
+		    net_parse(key + s->skip, &a) < 0 || !net_contains(&s->net, &a))
+			continue;
+		const char *del[2] = { "DEL", key };
+		cconn_send(&s->cl->cmd, 2, del, NULL, NULL);
+	}
+	if (strcmp(r->elem[0].str, "0") == 0)
+		free(s);
+	else
+		sweep_scan(s, r->elem[0].str);
+}
+
+static void sweep_scan(struct sweep *s, const char *cursor)
+{
+	const char *argv[6] = { "SCAN", cursor, "MATCH", s->match, "COUNT", "1000" };
+	if (cconn_send(&s->cl->cmd, 6, argv, on_sweep, s) < 0)
+		free(s);
+}
+
+static void sweep_net(struct cluster *cl, const char *jail, const char *netstr)
+{
+	char e[128], key[300], oct[64] = "";
+	struct sweep *s = xcalloc(1, sizeof(*s));
+	if (net_parse_net(netstr, &s->net, e, sizeof(e)) < 0 ||
+	    s->net.plen >= (s->net.family == AF_INET ? 32 : 128)) {
+		free(s);	/* an address: its list went with the ban */
+		return;
+	}
+	s->cl = cl;
+	cluster_fail_key(key, sizeof(key), jail, "");
+	s->skip = strlen(key);
+	size_t o = 0;	/* a glob: the jail's name escaped */
+	for (const char *p = key; *p && o + 3 < sizeof(s->match); p++) {
+		if (strchr("*?[]\\", *p))
+			s->match[o++] = '\\';
+		s->match[o++] = *p;
+	}
+	for (int b = 0; s->net.family == AF_INET && b < s->net.plen / 8; b++) {
+		size_t l = strlen(oct);
+		snprintf(oct + l, sizeof(oct) - l, "%u.", s->net.a[b]);
+	}
+	snprintf(s->match + o, sizeof(s->match) - o, "%s*", oct);
+	sweep_scan(s, "0");
+}
+
 /* SET the key of ban b (TTL: what is left of it); PUBLISH it if pub
  * (a ban this node made: its history entry too). */
 static void send_ban(struct cluster *cl, const char *jail, const struct jailrt_ban *b, int pub)
@@ -289,11 +360,11 @@ static void send_ban(struct cluster *cl, const char *jail, const struct jailrt_b
 	const char *argv[5] = { "SET", key, val, "EX", ttl };
 	cconn_send(&cl->cmd, b->bantime < 0 ? 3 : 5, argv, NULL, NULL);
 	if (pub) {
-		/* the failures that led to it are not pulled later (an address
-		 * ban: the jail's prefix is the address) */
+		/* the failures that led to it are not pulled later */
 		cluster_fail_key(key, sizeof(key), jail, b->key);
 		const char *del[2] = { "DEL", key };
 		cconn_send(&cl->cmd, 2, del, NULL, NULL);
+		sweep_net(cl, jail, b->key);	/* a network: the lists inside it */
 		send_history(cl, jail, b);
 		snprintf(msg, sizeof(msg), CL_VERSION " ban %s %s %s %ld %ld %ld", cl->node, jail,
 		    b->key, b->start, b->bantime, b->count);

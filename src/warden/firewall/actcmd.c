@@ -407,9 +407,28 @@ static void pyfloat(double x, char *out, size_t len)
 }
 
 /* <ip-host>: the address's name, "None" when it has none (as fail2ban's
- * DNSUtils.ipToName). */
+ * DNSUtils.ipToName): the resolver set by actcmd_set_host, else
+ * getnameinfo (blocking: action-test, check-config). */
+static actcmd_host_fn *host_fn;
+static unsigned long host_waits;
+
+void actcmd_set_host(actcmd_host_fn *fn)
+{
+	host_fn = fn;
+}
+
+unsigned long actcmd_host_waits(void)
+{
+	return host_waits;
+}
+
 static void host_of(const char *ip, char *out, size_t len)
 {
+	if (host_fn && *ip) {
+		if (host_fn(ip, out, len) == 0)
+			host_waits++;
+		return;
+	}
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *res = NULL;
 	snprintf(out, len, "None");
 	if (*ip == '\0' || getaddrinfo(ip, NULL, &hints, &res) != 0)

@@ -65,6 +65,14 @@ struct actcmd_cmd {
 int actcmd_build(const struct actcmd_map *props, const char *key, const char *family,
     const struct actcmd_info *info, struct actcmd_cmd *cmd, char *err, size_t errlen);
 void actcmd_cmd_free(struct actcmd_cmd *cmd);
+/* <ip-host>'s resolver: 1 and ip's name in out ("None" if it has none),
+ * or 0 while it is being looked up (out holds "None" then). */
+typedef int actcmd_host_fn(const char *ip, char *out, size_t len);
+/* Resolve <ip-host> with fn (NULL: getnameinfo, blocking). */
+void actcmd_set_host(actcmd_host_fn *fn);
+/* How many <ip-host> names were not ready so far (a build that raised it
+ * holds "None" for one: the caller builds it again once resolved). */
+unsigned long actcmd_host_waits(void);
 /* The families the action's commands differ for: {"inet4", "inet6"} if
  * it has [Init?family=...] options, else {""}; *on_demand: start per
  * family at its first ban (actionstart_on_demand, or the same default). */

@@ -5,7 +5,8 @@
  * last jail's stop drops the table) or a fail2ban action.d file
  * (NAME.conf + NAME.local, [INCLUDES], [Definition], [Init],
  * [Init?family=inet6]) whose commands are built and run as fail2ban
- * 1.0.2's CommandAction builds and runs them (actions_cmd.c, actcmd.c),
+ * 1.0.2's CommandAction builds and runs them (actions_cmd.c, actcmd.c,
+ * actions_run.c),
  * with /bin/sh -c in a child, never blocking the loop. A failed command
  * is reported in fail2ban's words (action_set_report) and counted;
  * `.py` actions are refused.
@@ -19,6 +20,7 @@
 struct nft;
 struct action;
 struct buf;
+struct config;
 
 /* One ban or unban handed to the actions. */
 struct action_ban {
@@ -86,6 +88,13 @@ int actions_check_jail(const struct jail *j, const char *const *dirs, char *err,
 /* Reap finished command children, and start the queue of an action whose
  * last start failed (pipe, fork) (call on SIGCHLD and once a second). */
 void actions_reap(void);
+/* Names for <ip-host> were looked up: run the bans and unbans that
+ * waited for them (actions_host.c calls it). */
+void actions_host_ready(void);
+/* Resolve <ip-host> with the asynchronous DNS (dns.h, the cfg's
+ * dns_servers, dns_timeout, its cache) from now on, in this process's
+ * loop (the firewall's); once. -1 and err if DNS cannot start. */
+int actions_host_init(const struct config *cfg, char *err, size_t errlen);
 /* Command children still running or queued (tests, shutdown). */
 size_t actions_pending(void);
 #endif

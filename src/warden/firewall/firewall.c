@@ -91,16 +91,26 @@ static int load(void)
 	return cmds;
 }
 
-/* Stop the started jails (waiting a few seconds for their commands). */
-static void unload(void)
+/* <ip-host> through the loop's DNS (command actions only). */
+static void host_init(void)
+{
+	char err[512];
+	if (actions_host_init(cfg, err, sizeof(err)) < 0)
+		log_warn("firewall: DNS for <ip-host> unavailable, the system resolver is used "
+		    "(blocking): %s", err);
+}
+
+/* Stop the started jails' actions (their last commands are queued). */
+static void stop_jails(void)
 {
 	for (size_t i = 0; i < njails; i++)
 		for (size_t k = 0; jails[i].started && k < jails[i].nacts; k++)
 			action_stop(jails[i].acts[k]);
-	for (int i = 0; i < 100 && actions_pending(); i++) {
-		usleep(50000);
-		actions_reap();
-	}
+}
+
+/* Free the jails (a command still running is killed and logged). */
+static void free_jails(void)
+{
 	for (size_t i = 0; i < njails; i++) {
 		for (size_t k = 0; k < jails[i].nacts; k++)
 			action_free(jails[i].acts[k]);
@@ -111,6 +121,79 @@ static void unload(void)
 	jails = NULL;
 	njails = 0;
 	jailconf_free(&jc);
+}
+
+/* The wait for the stopped jails' commands, at a stop or a reload, is
+ * part of the loop: their output is read and their timeouts fire while
+ * they finish. After DRAIN_TICKS ticks of DRAIN_MS (5 s) the unload
+ * ends anyway (what still runs is killed). Requests wait in the socket
+ * meanwhile, as they did behind the blocking wait. */
+#define DRAIN_MS 50
+#define DRAIN_TICKS 100
+static struct loop_timer drain_timer;
+static int drain_ticks = -1;	/* -1: no unload under way */
+static int stopping;		/* the unload ends the process */
+static struct config *next_cfg;	/* else the config the reload loads */
+
+static void on_request(int fd, int events, void *arg);
+
+static void drain_end(void)
+{
+	loop_timer_clear(&drain_timer);
+	drain_ticks = -1;
+	free_jails();
+	if (stopping) {
+		config_free(next_cfg);
+		next_cfg = NULL;
+		loop_exit();
+		return;
+	}
+	config_free(cfg);
+	cfg = next_cfg;
+	next_cfg = NULL;
+	if (load()) {
+		host_init();
+		if (geteuid() == 0 && prctl(PR_CAPBSET_READ, CAP_SETUID) != 1)
+			log_warn("firewall: command actions added by reload run without root: "
+			    "restart mailwarden");
+	}
+	loop_watch(peer, LOOP_READ, on_request, NULL);
+}
+
+/* End the unload if its commands are done or its time is up. */
+static void drain_check(void)
+{
+	if (drain_ticks >= 0 && (actions_pending() == 0 || drain_ticks >= DRAIN_TICKS))
+		drain_end();
+}
+
+static void on_drain(void *arg)
+{
+	actions_reap();
+	drain_ticks++;
+	if (drain_ticks >= 0 && actions_pending() > 0 && drain_ticks < DRAIN_TICKS)
+		loop_timer_set(&drain_timer, DRAIN_MS, on_drain, NULL);
+	else
+		drain_check();
+}
+
+/* Unload the jails, then reload with nc (NULL: stop the process). */
+static void unload(struct config *nc)
+{
+	if (nc == NULL)
+		stopping = 1;
+	else
+		next_cfg = nc;
+	if (drain_ticks >= 0)	/* one under way: a stop overrides a reload */
+		return;
+	loop_unwatch(peer);
+	stop_jails();
+	drain_ticks = 0;
+	actions_reap();
+	if (actions_pending() > 0)
+		loop_timer_set(&drain_timer, DRAIN_MS, on_drain, NULL);
+	else
+		drain_check();
 }
 
 static struct fwjail *find(const char *name)
@@ -258,13 +341,8 @@ static void handle(struct msg *m)
 			fw_req_free(&r);
 			return;
 		}
-		unload();
-		config_free(cfg);
-		cfg = nc;
-		if (load() && geteuid() == 0 && prctl(PR_CAPBSET_READ, CAP_SETUID) != 1)
-			log_warn("firewall: command actions added by reload run without root: "
-			    "restart mailwarden");
 		fw_req_free(&r);
+		unload(nc);	/* the new jails load once the old ones' commands end */
 		return;
 	}
 	struct fwjail *f = find(r.jail);
@@ -302,13 +380,15 @@ static void on_request(int fd, int events, void *arg)
 		int rc = msg_recv(fd, &m);
 		if (rc == 0 || (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
 			loop_unwatch(fd);
-			loop_exit();	/* the warden is gone: so is this generation */
+			unload(NULL);	/* the warden is gone: so is this generation */
 			return;
 		}
 		if (rc < 0)
 			return;
 		handle(&m);
 		msg_free(&m);
+		if (drain_ticks >= 0)	/* a reload: the rest waits for the new jails */
+			return;
 	}
 }
 
@@ -333,11 +413,12 @@ static void on_tick(void *arg)
 static void on_chld(int signo, void *arg)
 {
 	actions_reap();
+	drain_check();
 }
 
 static void on_term(int signo, void *arg)
 {
-	loop_exit();
+	unload(NULL);
 }
 
 void firewall_main(struct config *c, const char *path, int fd, int master_fd)
@@ -354,6 +435,8 @@ void firewall_main(struct config *c, const char *path, int fd, int master_fd)
 		log_warn("nftables unavailable, the nft action cannot be used: %s", err);
 	action_set_report(report);
 	int cmds = load();
+	if (cmds)
+		host_init();
 	privsep_firewall(cmds);
 	/* With command actions it runs action.d commands as root (execve):
 	 * no seccomp then; with nft only, SANDBOX_FIREWALL_NFT (sandbox.c). */
@@ -367,7 +450,8 @@ void firewall_main(struct config *c, const char *path, int fd, int master_fd)
 	log_info("firewall started: %zu jail(s), %s", njails, geteuid() != 0 ? "unprivileged run" :
 	    cmds ? "root (command actions)" : "CAP_NET_ADMIN only");
 	loop_run();
-	unload();
+	if (jails)	/* not unloaded by the loop */
+		free_jails();
 	if (nft)
 		nft_close(nft);
 	exit(0);

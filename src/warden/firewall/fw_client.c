@@ -76,7 +76,9 @@ void fwc_status_json(const struct jail *j, struct buf *o)
 	buf_puts(o, "]");
 }
 
-/* One FW_REQ_ACTLOG line: to fail2ban's log; a failure is counted. */
+/* One FW_REQ_ACTLOG line: to fail2ban's log; a failure is counted. Its
+ * first four fields hold no US (fw_send_actlog escapes them: a command's
+ * stderr in the summary cannot move the split); the message may. */
 static void actlog(const char *jail, const char *text)
 {
 	char *t = xstrdup(text), *f[5] = { 0 }, *p = t;

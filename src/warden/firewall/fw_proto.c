@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/buf.h"
 #include "common/util.h"
 #include "warden/firewall/fw_proto.h"
 
@@ -143,15 +144,36 @@ int fw_send_reply(int fd, uint16_t req, enum fw_status st, const char *jail, con
 	return rc;
 }
 
+/* s (at most max bytes of it) into b, a control character (a US above
+ * all: the field separator; a newline of a command's stderr) as \xNN. */
+static void put_field(struct buf *b, const char *s, size_t max)
+{
+	for (size_t i = 0; s[i] && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			buf_printf(b, "\\x%02x", c);
+		else
+			buf_append(b, s + i, 1);
+	}
+	buf_append(b, "\x1f", 1);
+}
+
 int fw_send_actlog(int fd, const char *jail, const char *action, const char *level,
     const char *logger, const char *summary, const char *text)
 {
 	struct msg m;
+	struct buf f;
 	char j[FW_JAIL_MAX + 1], *t = xmalloc(FW_ACTLOG_MAX + 1);
 	str_copy(j, sizeof(j), jail);
-	/* action, level, logger, summary, message: US-separated, bounded */
-	snprintf(t, FW_ACTLOG_MAX + 1, "%s\x1f%s\x1f%s\x1f%.1024s\x1f%s", action, level, logger,
-	    summary, text);
+	/* action, level, logger, summary, message: US-separated, bounded;
+	 * the first four cannot hold a US (the message, last, may) */
+	buf_init(&f, 4 * 1024 + 4 * 1024 * 4);
+	put_field(&f, action, 1024);
+	put_field(&f, level, 1024);
+	put_field(&f, logger, 1024);
+	put_field(&f, summary, 1024);
+	snprintf(t, FW_ACTLOG_MAX + 1, "%.*s%s", (int)f.len, f.data, text);
+	buf_free(&f);
 	msg_init(&m, MSG_FW_REPLY);
 	msg_put_u32(&m, FW_REQ_ACTLOG);
 	msg_put_u32(&m, FW_FAILED);

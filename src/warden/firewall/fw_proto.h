@@ -43,7 +43,8 @@ int fw_send_restore(int fd, const char *jail, const struct action_ban *b, size_t
 /* Send MSG_FW_REPLY. */
 int fw_send_reply(int fd, uint16_t req, enum fw_status st, const char *jail, const char *text);
 /* Send one line of action's log for jail (FW_REQ_ACTLOG): level, logger,
- * summary ("" unless the line ends a failed command), the message. */
+ * summary ("" unless the line ends a failed command), the message; the
+ * control characters of the first four (US, the separator) go as \xNN. */
 int fw_send_actlog(int fd, const char *jail, const char *action, const char *level,
     const char *logger, const char *summary, const char *text);
 /* Decode a request; -1 and err when it is malformed (fw_req_free either way). */

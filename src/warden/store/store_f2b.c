@@ -42,13 +42,17 @@ int store_f2b_read(const char *path, long now, struct store_f2b *out, char *err,
 		goto done;
 	}
 	int step;
+	size_t cap = 0;
 	while ((step = sqlite3_step(s)) == SQLITE_ROW && out->n < F2B_MAXBANS) {
 		const char *jail = (const char *)sqlite3_column_text(s, 0);
 		const char *ip = (const char *)sqlite3_column_text(s, 1);
 		long start = (long)sqlite3_column_int64(s, 2), bt = (long)sqlite3_column_int64(s, 3);
 		if (jail == NULL || ip == NULL || (bt >= 0 && start + bt <= now))
 			continue;	/* ended */
-		out->b = xrealloc(out->b, (out->n + 1) * sizeof(*out->b));
+		if (out->n == cap) {	/* geometric: up to F2B_MAXBANS rows */
+			cap = cap ? 2 * cap : 64;
+			out->b = xrealloc(out->b, cap * sizeof(*out->b));
+		}
 		out->b[out->n] = (struct store_ban){ xstrdup(jail), xstrdup(ip), start,
 		    bt < 0 ? -1 : bt, (long)sqlite3_column_int64(s, 4) };
 		out->n++;
