@@ -69,6 +69,81 @@ struct mapre {
 };
 
 /* A pattern "/.../flags" at *pp: compile into e; 0, or -1 and err. */
+#define RE_NODES_MAX	100000	/* regcomp's tree for one pattern, estimated */
+
+/* The end of the bracket expression opening at p ('['): past its ']'. */
+static const char *re_bracket_end(const char *p)
+{
+	const char *j = p + 1;
+	if (*j == '^')
+		j++;
+	if (*j == ']')
+		j++;
+	while (*j && *j != ']') {
+		if (j[0] == '[' && (j[1] == ':' || j[1] == '.' || j[1] == '=')) {
+			const char *e = strchr(j + 2, j[1]);
+			j = e && e[1] == ']' ? e + 2 : j + 1;
+		} else {
+			j++;
+		}
+	}
+	return *j ? j + 1 : j;
+}
+
+/* An estimate of the nodes of regcomp's parse tree for pat: glibc copies
+ * a repeated atom's tree for '+', '?' and {m,n}, so stacked or nested
+ * repetitions multiply ("x+++..." doubles with each '+', a fuzzer found
+ * 2 GB for 45 of them). ext: ERE, else BRE (\( \) \{ \} \+ \?). */
+static double re_nodes(const char *p, int ext)
+{
+	double sum[64] = { 0 }, last[64] = { 0 };
+	int lv = 0;
+	while (*p) {
+		int esc = *p == '\\' && p[1];
+		char c = esc ? *++p : *p;
+		int op = ext ? !esc : esc;	/* c is an operator, not a literal */
+		if (op && c == '(') {
+			if (lv == 63)
+				return 1e18;
+			lv++;
+			sum[lv] = last[lv] = 0;
+		} else if (op && c == ')' && lv > 0) {
+			double g = sum[lv] + 1;
+			sum[--lv] += g;
+			last[lv] = g;
+		} else if ((op && (c == '+' || c == '?' || c == '{')) || (!esc && c == '*')) {
+			double f = c == '*' ? 1 : 2;
+			if (c == '{' && p[1] >= '0' && p[1] <= '9') {
+				char *e;
+				double m = strtod(p + 1, &e), n = m + 1;
+				if (*e == ',' && e[1] >= '0' && e[1] <= '9')
+					n = strtod(e + 1, &e);
+				f = m > n ? m : n;
+				f = f < 1 ? 1 : f;
+				const char *close = strchr(e, '}');
+				p = close ? close : p;
+			}
+			sum[lv] += last[lv] * (f - 1);
+			last[lv] *= f;
+			if (sum[lv] > 1e15)
+				return 1e18;
+		} else if (!esc && c == '[') {
+			p = re_bracket_end(p) - 1;
+			sum[lv] += 1;
+			last[lv] = 1;
+		} else {
+			sum[lv] += 1;
+			last[lv] = 1;
+		}
+		p++;
+	}
+	while (lv > 0) {
+		sum[lv - 1] += sum[lv];
+		lv--;
+	}
+	return sum[0];
+}
+
 static int re_pattern(struct mapre *t, struct re_ent *e, char **pp, char *err, size_t errlen)
 {
 	char *p = *pp;
@@ -137,6 +212,12 @@ static int re_pattern(struct mapre *t, struct re_ent *e, char **pp, char *err, s
 		}
 		free(pat);
 		return e->pc ? 0 : -1;
+	}
+	if (re_nodes(pat, ext) > RE_NODES_MAX) {
+		snprintf(err, errlen, "regular expression too large once its repetitions are "
+		    "expanded (more than %d nodes: nested or stacked +, ?, {m,n})", RE_NODES_MAX);
+		free(pat);
+		return -1;
 	}
 	int rc = regcomp(&e->rx, pat, (icase ? REG_ICASE : 0) | (ext ? REG_EXTENDED : 0) |
 	    (nl ? REG_NEWLINE : 0));

@@ -92,6 +92,9 @@ static void test_errors(void **state)
 		{ "regexp:data/bad5.regexp", "regexp map data/bad5.regexp, line 1: no replacement text" },
 		{ "regexp:data/bad6.regexp", "regexp map data/bad6.regexp, line 2: ignoring ENDIF without matching IF" },
 		{ "regexp:data/bad7.regexp", "regexp map data/bad7.regexp, line 1: out of range replacement index" },
+		{ "regexp:data/bad8.regexp", "regexp map data/bad8.regexp, line 2: regular expression "
+		    "too large once its repetitions are expanded (more than 100000 nodes: nested or "
+		    "stacked +, ?, {m,n})" },
 		{ "regexp:data/nonexistent", "regexp:data/nonexistent: cannot open data/nonexistent: No such file or directory" },
 	};
 	char err[512];
@@ -100,6 +103,13 @@ static void test_errors(void **state)
 		assert_null(map_open(cases[i].spec, 0, err, sizeof(err)));
 		assert_string_equal(err, cases[i].err);
 	}
+	/* repetitions that stay small still load and match */
+	struct map *m = map_open("regexp:data/bounded.regexp", 0, err, sizeof(err));
+	assert_non_null(m);
+	const char *v = map_lookup(m, "abcc");
+	assert_non_null(v);
+	assert_string_equal(v, "OK");
+	map_free(m);
 }
 
 /* A regexp map in a map list, as every map parameter uses it. */
