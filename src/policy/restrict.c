@@ -447,6 +447,12 @@ static const struct restriction *find_row(const char *name)
 	return NULL;
 }
 
+int r_name_uses_dns(const char *name)
+{
+	const struct restriction *t = find_row(name);
+	return t != NULL && (t->flags & R_DNS) != 0;
+}
+
 /* The check_*_access of a list, for a bare "type:name" item. */
 static const char *default_access(enum rclass cls)
 {

@@ -137,6 +137,9 @@ void r_cache_wait(struct policy_ctx *c, int waiting);
 
 /* ---- helpers shared by the families ---- */
 
+/* Whether the restriction named name may look up DNS (its row's R_DNS). */
+int r_name_uses_dns(const char *name);
+
 /* Postfix valid_hostname(): labels of letters, digits, '-', '_'. */
 int r_valid_hostname(const char *name);
 /* An IPv4 or IPv6 address (optionally "IPv6:" prefixed). */

@@ -3,12 +3,12 @@
  * "name=value" lines up to the empty line (policyd.c), then the action=
  * value as Postfix's check_table_result reads it (OK, REJECT text, 4xx/5xx
  * with an enhanced status code, DEFER_IF_*, PREPEND, WARN, restriction
- * names). Restriction names that would start DNS lookups are skipped: no
- * resolver runs in the harness.
+ * names). Restriction names that would start DNS lookups (R_DNS in
+ * restrict.c's table: reject_unknown_*, reject_spf_fail, ...) are skipped:
+ * no resolver runs in the harness.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/buf.h"
 #include "policy/restrict_int.h"
@@ -24,20 +24,6 @@ static void log_fn(struct policy_ctx *c, const char *action, const char *reply)
 {
 }
 
-/* 1 if value is a bare restriction name whose function may look up DNS
- * (the R_DNS rows of restrict.c's table without an argument). */
-static int needs_dns(const char *value)
-{
-	static const char *const dns[] = {
-		"reject_unknown_helo_hostname", "reject_unknown_hostname",
-		"reject_unknown_sender_domain", "reject_unknown_recipient_domain",
-	};
-	for (size_t i = 0; i < sizeof(dns) / sizeof(dns[0]); i++)
-		if (strcasecmp(dns[i], value) == 0)
-			return 1;
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct buf in;
@@ -49,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (in.data == NULL)
 		goto out;
 	char action[2048];
-	if (policyd_parse_reply(&in, action, sizeof(action)) != 1 || needs_dns(action))
+	if (policyd_parse_reply(&in, action, sizeof(action)) != 1 || r_name_uses_dns(action))
 		goto out;
 	struct policy_ctx c;
 	memset(&c, 0, sizeof(c));
