@@ -69,7 +69,8 @@ struct mapre {
 };
 
 /* A pattern "/.../flags" at *pp: compile into e; 0, or -1 and err. */
-#define RE_NODES_MAX	100000	/* regcomp's tree for one pattern, estimated */
+#define RE_NODES_MAX	20000	/* regcomp's tree for one pattern, estimated */
+#define RE_STACK_MAX	2	/* repetition operators in a row (".*?" is two) */
 
 /* The end of the bracket expression opening at p ('['): past its ']'. */
 static const char *re_bracket_end(const char *p)
@@ -97,7 +98,7 @@ static const char *re_bracket_end(const char *p)
 static double re_nodes(const char *p, int ext)
 {
 	double sum[64] = { 0 }, last[64] = { 0 };
-	int lv = 0;
+	int lv = 0, stacked = 0;
 	while (*p) {
 		int esc = *p == '\\' && p[1];
 		char c = esc ? *++p : *p;
@@ -125,8 +126,10 @@ static double re_nodes(const char *p, int ext)
 			}
 			sum[lv] += last[lv] * (f - 1);
 			last[lv] *= f;
-			if (sum[lv] > 1e15)
-				return 1e18;
+			if (sum[lv] > 1e15 || ++stacked > RE_STACK_MAX)
+				return 1e18;	/* "x+++": no meaning, and glibc's closures explode */
+			p++;
+			continue;
 		} else if (!esc && c == '[') {
 			p = re_bracket_end(p) - 1;
 			sum[lv] += 1;
@@ -135,6 +138,7 @@ static double re_nodes(const char *p, int ext)
 			sum[lv] += 1;
 			last[lv] = 1;
 		}
+		stacked = 0;
 		p++;
 	}
 	while (lv > 0) {
@@ -215,7 +219,8 @@ static int re_pattern(struct mapre *t, struct re_ent *e, char **pp, char *err, s
 	}
 	if (re_nodes(pat, ext) > RE_NODES_MAX) {
 		snprintf(err, errlen, "regular expression too large once its repetitions are "
-		    "expanded (more than %d nodes: nested or stacked +, ?, {m,n})", RE_NODES_MAX);
+		    "expanded (more than %d nodes, or more than %d repetition operators in a "
+		    "row: nested or stacked +, ?, {m,n})", RE_NODES_MAX, RE_STACK_MAX);
 		free(pat);
 		return -1;
 	}

@@ -93,8 +93,8 @@ static void test_errors(void **state)
 		{ "regexp:data/bad6.regexp", "regexp map data/bad6.regexp, line 2: ignoring ENDIF without matching IF" },
 		{ "regexp:data/bad7.regexp", "regexp map data/bad7.regexp, line 1: out of range replacement index" },
 		{ "regexp:data/bad8.regexp", "regexp map data/bad8.regexp, line 2: regular expression "
-		    "too large once its repetitions are expanded (more than 100000 nodes: nested or "
-		    "stacked +, ?, {m,n})" },
+		    "too large once its repetitions are expanded (more than 20000 nodes, or more than "
+		    "2 repetition operators in a row: nested or stacked +, ?, {m,n})" },
 		{ "regexp:data/nonexistent", "regexp:data/nonexistent: cannot open data/nonexistent: No such file or directory" },
 	};
 	char err[512];
